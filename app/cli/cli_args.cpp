@@ -1,0 +1,136 @@
+#include "cli_args.h"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+
+namespace fairkv::cli {
+
+Args::Args(std::string command, std::vector<OptionSpec> specs, std::vector<std::string> positionalNames)
+    : m_command(std::move(command))
+    , m_specs(std::move(specs))
+    , m_positionalNames(std::move(positionalNames))
+{
+}
+
+const OptionSpec* Args::spec(const std::string& name) const
+{
+    for (const auto& s : m_specs)
+        if (s.name == name)
+            return &s;
+    return nullptr;
+}
+
+void Args::parse(const std::vector<std::string>& argv)
+{
+    for (size_t i = 0; i < argv.size(); ++i) {
+        const std::string& a = argv[i];
+        if (a == "--help" || a == "-h") {
+            m_help = true;
+            return;
+        }
+        if (a.rfind("--", 0) != 0 || a.size() == 2) {
+            m_positional.push_back(a);
+            continue;
+        }
+        std::string name = a.substr(2), value;
+        bool inlineValue = false;
+        if (const auto eq = name.find('='); eq != std::string::npos) {
+            value = name.substr(eq + 1);
+            name = name.substr(0, eq);
+            inlineValue = true;
+        }
+        const OptionSpec* s = spec(name);
+        if (!s)
+            throw UsageError("unknown option '--" + name + "' (see fairkv " + m_command + " --help)");
+        if (m_values.count(name))
+            throw UsageError("option '--" + name + "' is given twice");
+        if (s->value.empty()) {
+            if (inlineValue)
+                throw UsageError("option '--" + name + "' takes no value");
+            m_values[name] = "1";
+            continue;
+        }
+        if (!inlineValue) {
+            if (i + 1 >= argv.size())
+                throw UsageError("option '--" + name + "' needs a value (" + s->value + ")");
+            value = argv[++i];
+        }
+        m_values[name] = value;
+    }
+    if (m_positional.size() > m_positionalNames.size())
+        throw UsageError("unexpected argument '" + m_positional[m_positionalNames.size()] + "'");
+    if (m_positional.size() < m_positionalNames.size())
+        throw UsageError("missing argument " + m_positionalNames[m_positional.size()]);
+}
+
+std::string Args::help(const std::string& summary) const
+{
+    std::string out = "usage: fairkv " + m_command;
+    for (const auto& p : m_positionalNames)
+        out += " " + p;
+    out += " [options]\n\n" + summary + "\n\noptions:\n";
+    for (const auto& s : m_specs) {
+        std::string left = "  --" + s.name + (s.value.empty() ? "" : " " + s.value);
+        if (left.size() < 28)
+            left.resize(28, ' ');
+        else
+            left += "\n" + std::string(28, ' ');
+        out += left + s.help;
+        if (!s.fallback.empty())
+            out += " (default: " + s.fallback + ")";
+        out += "\n";
+    }
+    out += "  --help                    this text\n";
+    return out;
+}
+
+bool Args::has(const std::string& name) const
+{
+    return m_values.count(name) > 0;
+}
+
+std::string Args::str(const std::string& name) const
+{
+    auto it = m_values.find(name);
+    if (it != m_values.end())
+        return it->second;
+    const OptionSpec* s = spec(name);
+    return s ? s->fallback : std::string();
+}
+
+int Args::integer(const std::string& name, int minValue, int maxValue) const
+{
+    const std::string v = str(name);
+    char* end = nullptr;
+    errno = 0;
+    const long x = std::strtol(v.c_str(), &end, 10);
+    if (v.empty() || *end != '\0' || errno == ERANGE || x < minValue || x > maxValue)
+        throw UsageError("--" + name + " expects an integer from " + std::to_string(minValue) + " to "
+                         + std::to_string(maxValue) + ", got '" + v + "'");
+    return int(x);
+}
+
+uint64_t Args::unsignedInt(const std::string& name) const
+{
+    const std::string v = str(name);
+    char* end = nullptr;
+    errno = 0;
+    const unsigned long long x = std::strtoull(v.c_str(), &end, 10);
+    if (v.empty() || v[0] == '-' || *end != '\0' || errno == ERANGE)
+        throw UsageError("--" + name + " expects a non-negative integer, got '" + v + "'");
+    return x;
+}
+
+double Args::number(const std::string& name, double minValue, double maxValue) const
+{
+    const std::string v = str(name);
+    char* end = nullptr;
+    const double x = std::strtod(v.c_str(), &end);
+    if (v.empty() || *end != '\0' || !std::isfinite(x) || x < minValue || x > maxValue)
+        throw UsageError("--" + name + " expects a number from " + std::to_string(minValue) + " to "
+                         + std::to_string(maxValue) + ", got '" + v + "'");
+    return x;
+}
+
+} // namespace fairkv::cli

@@ -1,0 +1,52 @@
+#pragma once
+#include <cstdint>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace fairkv::cli {
+
+// A bad command line: printed as "fairkv <command>: <message>", exit code 2.
+class UsageError : public std::runtime_error
+{
+public:
+    using std::runtime_error::runtime_error;
+};
+
+struct OptionSpec
+{
+    std::string name;  // without the leading dashes
+    std::string value; // placeholder shown in help; empty for a flag
+    std::string help;
+    std::string fallback; // default value shown in help and used when absent
+};
+
+// Parses `--name value`, `--name=value` and flags; rejects unknown, repeated and value-less options.
+class Args
+{
+public:
+    Args(std::string command, std::vector<OptionSpec> specs, std::vector<std::string> positionalNames = {});
+    void parse(const std::vector<std::string>& argv);
+
+    bool helpRequested() const { return m_help; }
+    std::string help(const std::string& summary) const;
+
+    bool has(const std::string& name) const;
+    std::string str(const std::string& name) const;
+    int integer(const std::string& name, int minValue, int maxValue) const;
+    uint64_t unsignedInt(const std::string& name) const;
+    double number(const std::string& name, double minValue, double maxValue) const;
+    const std::vector<std::string>& positional() const { return m_positional; }
+
+private:
+    const OptionSpec* spec(const std::string& name) const;
+    std::string m_command;
+    std::vector<OptionSpec> m_specs;
+    std::vector<std::string> m_positionalNames;
+    std::map<std::string, std::string> m_values;
+    std::vector<std::string> m_positional;
+    bool m_help = false;
+};
+
+} // namespace fairkv::cli

@@ -1,0 +1,253 @@
+#include "commands.h"
+
+#include "cli_args.h"
+#include "common/error.h"
+#include "model/model_weights.h"
+#include "runtime/inference_engine.h"
+#include "runtime/run.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include <unistd.h>
+
+namespace fairkv::cli {
+
+using nlohmann::json;
+
+void writeTextFile(const std::string& path, const std::string& text)
+{
+    const std::string tmp = path + ".partial";
+    {
+        std::ofstream out(tmp, std::ios::trunc);
+        if (!out)
+            throw Error(path + ": cannot write");
+        out << text;
+        out.close();
+        if (!out)
+            throw Error(path + ": write failed");
+    }
+    std::error_code ec;
+    std::filesystem::rename(tmp, path, ec);
+    if (ec)
+        throw Error(path + ": cannot write: " + ec.message());
+}
+
+namespace {
+
+std::string fmt(double v, int decimals = 3)
+{
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+    return buf;
+}
+
+ProgressFn terminalProgress()
+{
+    if (!isatty(STDERR_FILENO))
+        return {};
+    return [](const std::string& phase, int done, int total) {
+        std::fprintf(stderr, "\r%-14s %d/%d   ", phase.c_str(), done, total);
+        if (done == total)
+            std::fprintf(stderr, "\n");
+        std::fflush(stderr);
+    };
+}
+
+void printRunSummary(const RunResult& r)
+{
+    const auto& c = r.config;
+    std::cout << "model " << r.model["name"].get<std::string>() << ": " << r.model["layers"] << " layers, "
+              << r.model["heads"] << " heads / " << r.model["kv_heads"] << " KV heads, " << r.ranks << " ranks ("
+              << r.backend << ", " << r.timing << "), units " << unitModeName(c.unitMode) << ", placement "
+              << r.placement.name << "\n";
+    std::cout << "compression " << compressionName(c.compression.policy) << " budget " << c.compression.budget
+              << ", batch " << c.batch << ", prompt " << c.promptLen << ", " << c.decode << " decode steps\n";
+    double stepMean = 0.0;
+    for (double s : r.stepMs)
+        stepMean += s / std::max<size_t>(1, r.stepMs.size());
+    std::cout << "prefill " << fmt(r.prefillMs, 1) << " ms, decode step " << fmt(stepMean) << " ms ("
+              << r.timing << "), " << fmt(r.tokensPerS, 1) << " tokens/s\n";
+    std::cout << "attention per step: slowest ranks " << fmt(r.attentionMs) << " ms (" << r.timing
+              << "), lower bound " << fmt(r.lowerBoundMs) << " ms (modelled), imbalance max/mean "
+              << fmt(r.imbalance, 2) << "\n";
+    std::cout << "rank  attention ms/step  KV MiB\n";
+    for (int g = 0; g < r.ranks; ++g) {
+        double t = 0.0;
+        for (const auto& layer : r.rankAttentionMs)
+            t += layer[size_t(g)];
+        std::printf("%4d  %17s  %6s\n", g, fmt(t).c_str(), fmt(double(r.rankKvBytes[size_t(g)]) / (1 << 20), 2).c_str());
+    }
+    std::cout << std::flush;
+}
+
+} // namespace
+
+int runCommand(const std::vector<std::string>& argv)
+{
+    Args args("run",
+              {{"model", "NAME|DIR", "built-in shape (tiny, llama-3.1-8b, llama-3.3-70b, mistral-small-24b) or HF checkpoint folder", "tiny"},
+               {"layers", "N", "use only the first N layers (0: all)", "0"},
+               {"ranks", "N", "tensor-parallel ranks", "1"},
+               {"backend", "cpu|cuda", "compute backend", "cpu"},
+               {"placement", "NAME|FILE", "uniform, fairkv-assign, fairkv-copy or a placement JSON file", "uniform"},
+               {"units", "gqa|per-query-head", "what a placement unit is", "gqa"},
+               {"compress", "POLICY", "none, snapkv, ada-snapkv, pyramidkv, headkv", "ada-snapkv"},
+               {"budget", "B", "KV tokens kept per unit, window included", "128"},
+               {"window", "W", "observation window (last prompt queries)", "32"},
+               {"kernel", "K", "pooling kernel (odd)", "7"},
+               {"pooling", "max|avg", "pooling of window scores", "max"},
+               {"floor-alpha", "A", "Ada-SnapKV floor: share of the budget every unit keeps", "0.2"},
+               {"head-scores", "FILE", "per-head importance scores for headkv ({\"scores\": [[...]]})", ""},
+               {"batch", "b", "requests decoded together", "1"},
+               {"prompt-len", "L", "prompt tokens per request (seeded random ids)", "128"},
+               {"decode", "T", "decode steps", "16"},
+               {"seed", "S", "seed of weights, prompts and sampling", "0"},
+               {"temperature", "T", "sampling temperature (0: greedy)", "0"},
+               {"session", "FILE.fkv", "append the run to a session database (profiler issue)", ""},
+               {"json", "FILE", "write the JSON result (design §5)", ""}});
+    args.parse(argv);
+    if (args.helpRequested()) {
+        std::cout << args.help("Prefill seeded random prompts, compress the KV cache per unit, decode and measure "
+                               "per-rank attention time.");
+        return 0;
+    }
+    RunConfig cfg;
+    cfg.model = args.str("model");
+    cfg.layers = args.integer("layers", 0, 1 << 20);
+    cfg.ranks = args.integer("ranks", 1, 1024);
+    cfg.backend = args.str("backend");
+    cfg.placement = args.str("placement");
+    cfg.unitMode = unitModeFromName(args.str("units"));
+    cfg.compression.policy = compressionFromName(args.str("compress"));
+    cfg.compression.budget = args.integer("budget", 1, 1 << 24);
+    cfg.compression.window = args.integer("window", 1, 1 << 20);
+    cfg.compression.kernel = args.integer("kernel", 1, 1023);
+    const std::string pooling = args.str("pooling");
+    if (pooling != "max" && pooling != "avg")
+        throw UsageError("--pooling expects max or avg, got '" + pooling + "'");
+    cfg.compression.pooling = pooling == "max" ? Pooling::Max : Pooling::Avg;
+    cfg.compression.floorAlpha = args.number("floor-alpha", 0.0, 1.0);
+    if (args.has("head-scores"))
+        cfg.compression.headScores = CompressionOptions::loadHeadScores(args.str("head-scores"));
+    cfg.batch = args.integer("batch", 1, 1 << 16);
+    cfg.promptLen = args.integer("prompt-len", 1, 1 << 24);
+    cfg.decode = args.integer("decode", 0, 1 << 20);
+    cfg.seed = args.unsignedInt("seed");
+    cfg.temperature = args.number("temperature", 0.0, 1e6);
+    if (args.has("session"))
+        throw UsageError("--session: session databases arrive with the profiler; use --json for now");
+    const RunResult result = runInference(cfg, terminalProgress());
+    if (args.has("json"))
+        writeTextFile(args.str("json"), result.toJson().dump() + "\n");
+    printRunSummary(result);
+    return 0;
+}
+
+int logitsCommand(const std::vector<std::string>& argv)
+{
+    Args args("logits",
+              {{"model", "NAME|DIR", "HF checkpoint folder or built-in shape (synthetic weights)", ""},
+               {"tokens", "IDS", "comma-separated token ids", ""},
+               {"layers", "N", "use only the first N layers (0: all)", "0"},
+               {"seed", "S", "seed of synthetic weights", "0"},
+               {"json", "FILE", "write {\"tokens\": [...], \"logits\": [position][vocab]}", ""}});
+    args.parse(argv);
+    if (args.helpRequested()) {
+        std::cout << args.help("Reference fp32 forward without compression; prints the top tokens of every position.");
+        return 0;
+    }
+    if (!args.has("model"))
+        throw UsageError("missing --model");
+    if (!args.has("tokens"))
+        throw UsageError("missing --tokens (comma-separated ids)");
+    std::vector<int> tokens;
+    std::stringstream ss(args.str("tokens"));
+    for (std::string item; std::getline(ss, item, ',');) {
+        char* end = nullptr;
+        const long v = std::strtol(item.c_str(), &end, 10);
+        if (item.empty() || *end != '\0' || v < 0 || v > (1L << 30))
+            throw UsageError("--tokens expects comma-separated non-negative integers, got '" + item + "'");
+        tokens.push_back(int(v));
+    }
+    if (tokens.empty())
+        throw UsageError("--tokens is empty");
+    auto weights = std::make_shared<ModelWeights>(loadModel(args.str("model"), args.integer("layers", 0, 1 << 20), args.unsignedInt("seed")));
+    InferenceEngine engine(weights, 1, UnitMode::Gqa);
+    const int units = engine.units().numUnits;
+    auto out = engine.prefill({tokens}, CompressionOptions{}, Placement::uniform(weights->config.numLayers, units, 1, 1), true);
+    const auto& logits = out.allLogits[0];
+    if (args.has("json"))
+        writeTextFile(args.str("json"), json{{"tokens", tokens}, {"logits", logits}}.dump() + "\n");
+    for (size_t i = 0; i < logits.size(); ++i) {
+        const auto best = std::max_element(logits[i].begin(), logits[i].end());
+        std::cout << "position " << i << " token " << tokens[i] << ": argmax " << (best - logits[i].begin()) << " ("
+                  << fmt(*best, 4) << ")\n";
+    }
+    return 0;
+}
+
+int checkModelCommand(const std::vector<std::string>& argv)
+{
+    Args args("check-model", {{"json", "FILE", "write the summary as JSON", ""}}, {"PATH"});
+    args.parse(argv);
+    if (args.helpRequested()) {
+        std::cout << args.help("Validate an HF LLaMA/Mistral checkpoint folder (config.json, safetensors headers, every "
+                               "tensor's name, dtype and shape) without loading it, and print its shape.");
+        return 0;
+    }
+    const CheckpointSummary s = inspectHf(args.positional()[0]);
+    const ModelConfig& c = s.config;
+    json j = c.shapeJson();
+    j["files"] = s.files;
+    j["tensors"] = s.tensors;
+    j["dtypes"] = s.dtypes;
+    j["bytes"] = s.bytes;
+    j["unused_tensors"] = s.extra;
+    const char* rope = c.rope.type == RopeConfig::Type::Llama3 ? "llama3" : (c.rope.type == RopeConfig::Type::Linear ? "linear" : "default");
+    j["rope"] = {{"type", rope}, {"theta", c.rope.theta}, {"factor", c.rope.factor}};
+    if (args.has("json"))
+        writeTextFile(args.str("json"), j.dump(2) + "\n");
+    std::cout << "ok: " << c.modelType << ", " << c.numLayers << " layers, hidden " << c.hiddenSize << ", intermediate "
+              << c.intermediateSize << ", " << c.numHeads << " heads / " << c.numKvHeads << " KV heads, head_dim "
+              << c.headDim << ", vocab " << c.vocabSize << ", rope " << rope << " theta " << c.rope.theta
+              << (c.tieWordEmbeddings ? ", tied embeddings" : "") << "\n";
+    std::cout << s.tensors << " tensors";
+    for (const auto& [d, n] : s.dtypes)
+        std::cout << ", " << n << " " << d;
+    std::cout << ", " << fmt(double(s.bytes) / (1 << 20), 1) << " MiB in " << s.files.size() << " file(s), "
+              << c.parameterCount() << " parameters\n";
+    if (!s.extra.empty())
+        std::cout << s.extra.size() << " tensor(s) not used by the model, e.g. " << s.extra.front() << "\n";
+    return 0;
+}
+
+int makeModelCommand(const std::vector<std::string>& argv)
+{
+    Args args("make-model",
+              {{"shape", "NAME", "built-in shape", "tiny"},
+               {"layers", "N", "truncate to N layers (0: all)", "0"},
+               {"seed", "S", "seed of the synthetic weights", "0"},
+               {"dtype", "F32|BF16|F16", "tensor dtype", "F32"},
+               {"out", "DIR", "output folder (config.json + model.safetensors)", ""}});
+    args.parse(argv);
+    if (args.helpRequested()) {
+        std::cout << args.help("Write a built-in shape with seeded synthetic weights as an HF checkpoint folder.");
+        return 0;
+    }
+    if (!args.has("out"))
+        throw UsageError("missing --out DIR");
+    const ModelWeights w = ModelWeights::synthetic(ModelConfig::builtin(args.str("shape"), args.integer("layers", 0, 1 << 20)),
+                                                   args.unsignedInt("seed"));
+    w.saveHf(args.str("out"), args.str("dtype"));
+    std::cout << "wrote " << args.str("out") << " (" << w.config.parameterCount() << " parameters)\n";
+    return 0;
+}
+
+} // namespace fairkv::cli

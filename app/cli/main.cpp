@@ -1,0 +1,65 @@
+#include "cli_args.h"
+#include "commands.h"
+#include "common/error.h"
+
+#include <cstdio>
+#include <iostream>
+#include <map>
+
+namespace {
+
+const char* kUsage = R"(usage: fairkv <command> [options]
+
+FairKV Studio's headless engine: decode with per-head compressed KV over tensor-parallel ranks.
+
+commands:
+  run          prefill, compress, decode and measure (design §5 JSON with --json)
+  logits       reference forward of a token sequence, logits of every position
+  check-model  validate an HF checkpoint folder and print its shape
+  make-model   write a built-in shape with synthetic weights as an HF checkpoint
+
+'fairkv <command> --help' lists a command's options.
+)";
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    using namespace fairkv::cli;
+    const std::map<std::string, int (*)(const std::vector<std::string>&)> commands = {
+        {"run", runCommand},
+        {"logits", logitsCommand},
+        {"check-model", checkModelCommand},
+        {"make-model", makeModelCommand},
+    };
+    if (argc < 2) {
+        std::fputs(kUsage, stderr);
+        return 2;
+    }
+    const std::string name = argv[1];
+    if (name == "--help" || name == "-h" || name == "help") {
+        std::fputs(kUsage, stdout);
+        return 0;
+    }
+    auto it = commands.find(name);
+    if (it == commands.end()) {
+        std::cerr << "fairkv: unknown command '" << name << "' (run, logits, check-model, make-model)\n";
+        return 2;
+    }
+    std::vector<std::string> args(argv + 2, argv + argc);
+    try {
+        return it->second(args);
+    } catch (const UsageError& e) {
+        std::cerr << "fairkv " << name << ": " << e.what() << "\n";
+        return 2;
+    } catch (const fairkv::Error& e) {
+        std::cerr << "fairkv " << name << ": " << e.what() << "\n";
+        return 1;
+    } catch (const std::bad_alloc&) {
+        std::cerr << "fairkv " << name << ": out of memory\n";
+        return 1;
+    } catch (const std::exception& e) {
+        std::cerr << "fairkv " << name << ": " << e.what() << "\n";
+        return 1;
+    }
+}

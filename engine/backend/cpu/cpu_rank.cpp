@@ -1,0 +1,176 @@
+#include "backend/cpu/cpu_rank.h"
+
+#include "backend/cpu/cpu_ops.h"
+#include "model/model_weights.h"
+#include "model/rope.h"
+#include "placement/placement.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace fairkv {
+
+namespace {
+// Rows [first, first + count) of a row-major matrix with `cols` columns.
+std::vector<float> copyRows(const Tensor& t, int64_t first, int64_t count)
+{
+    const int64_t cols = t.cols();
+    return std::vector<float>(t.data.begin() + first * cols, t.data.begin() + (first + count) * cols);
+}
+
+// Columns [first, first + count) of every row.
+std::vector<float> copyColumns(const Tensor& t, int64_t first, int64_t count)
+{
+    std::vector<float> out(size_t(t.rows() * count));
+    for (int64_t r = 0; r < t.rows(); ++r)
+        std::copy_n(t.row(r) + first, count, out.begin() + r * count);
+    return out;
+}
+} // namespace
+
+CpuRank::CpuRank(int index, const ModelConfig& config, UnitMode mode)
+    : m_index(index)
+    , m_config(config)
+    , m_units(config, mode)
+    , m_invFreq(ropeInverseFrequencies(config))
+{
+}
+
+void CpuRank::assign(const ModelWeights& w, const Placement& placement, KvStore& pool)
+{
+    const int64_t d = m_config.headDim;
+    const int64_t nq = m_units.queryHeads();
+    m_shards.assign(size_t(m_config.numLayers), {});
+    m_mlp.assign(size_t(m_config.numLayers), {});
+    for (int l = 0; l < m_config.numLayers; ++l) {
+        const LayerWeights& lw = w.layers[size_t(l)];
+        for (const UnitPlacement& up : placement.layers[size_t(l)]) {
+            for (const Replica& rep : up.replicas) {
+                if (rep.rank != m_index)
+                    continue;
+                UnitShard s;
+                s.unit = up.unit;
+                s.requests = rep.requests;
+                const int64_t q0 = int64_t(m_units.firstQueryHead(up.unit)) * d;
+                const int64_t kv0 = int64_t(m_units.kvHead(up.unit)) * d;
+                s.wq = copyRows(lw.wq, q0, nq * d);
+                s.wk = copyRows(lw.wk, kv0, d);
+                s.wv = copyRows(lw.wv, kv0, d);
+                s.wo = copyColumns(lw.wo, q0, nq * d);
+                for (int r : rep.requests) {
+                    auto node = pool.extract(KvKey{l, up.unit, r});
+                    if (!node.empty())
+                        m_kv.insert(std::move(node));
+                }
+                m_shards[size_t(l)].push_back(std::move(s));
+            }
+        }
+        // Even contiguous slice of the intermediate dimension, as standard TP splits the MLP.
+        const int64_t inter = m_config.intermediateSize;
+        const int64_t begin = inter * m_index / placement.ranks;
+        const int64_t end = inter * (m_index + 1) / placement.ranks;
+        MlpShard& m = m_mlp[size_t(l)];
+        m.rows = size_t(end - begin);
+        m.gate = copyRows(lw.wgate, begin, end - begin);
+        m.up = copyRows(lw.wup, begin, end - begin);
+        m.down = copyColumns(lw.wdown, begin, end - begin);
+    }
+}
+
+void CpuRank::releaseKv(KvStore& pool)
+{
+    pool.merge(m_kv);
+    m_kv.clear();
+}
+
+void CpuRank::attention(int layer, const RowBatch& in, float* out, WindowCapture* capture)
+{
+    for (const UnitShard& s : m_shards[size_t(layer)])
+        for (int r : s.requests)
+            unitAttention(layer, s, r, in, out, capture);
+}
+
+void CpuRank::unitAttention(int layer, const UnitShard& s, int r, const RowBatch& in, float* out, WindowCapture* capture)
+{
+    const size_t hidden = size_t(m_config.hiddenSize);
+    const size_t d = size_t(m_config.headDim);
+    const size_t nq = size_t(m_units.queryHeads());
+    const size_t rows = in.rowStart[size_t(r) + 1] - in.rowStart[size_t(r)];
+    if (rows == 0)
+        return;
+    const float* x = in.data + in.rowStart[size_t(r)] * hidden;
+    std::vector<float> q(rows * nq * d), k(rows * d), v(rows * d);
+    cpu::matmulXWt(x, rows, hidden, s.wq.data(), nq * d, q.data());
+    cpu::matmulXWt(x, rows, hidden, s.wk.data(), d, k.data());
+    cpu::matmulXWt(x, rows, hidden, s.wv.data(), d, v.data());
+    for (size_t i = 0; i < rows; ++i) {
+        const long pos = in.position[size_t(r)] + long(i);
+        cpu::applyRope(q.data() + i * nq * d, nq, d, pos, m_invFreq);
+        cpu::applyRope(k.data() + i * d, 1, d, pos, m_invFreq);
+    }
+    KvBlock& block = m_kv[KvKey{layer, s.unit, r}];
+    block.headDim = int(d);
+    const size_t prior = block.length();
+    block.append(k.data(), v.data(), rows);
+
+    const size_t window = capture ? std::min(size_t(capture->window), rows) : 0;
+    std::vector<float>* mean = nullptr;
+    if (window > 0) {
+        mean = &capture->meanAttention[{s.unit, r}];
+        mean->assign(prior + rows, 0.0f);
+    }
+    const float scale = 1.0f / std::sqrt(float(d));
+    std::vector<float> attn(rows * nq * d), probs(prior + rows);
+    for (size_t i = 0; i < rows; ++i) {
+        const size_t visible = prior + i + 1; // causal within the new rows
+        const bool inWindow = i + window >= rows;
+        for (size_t h = 0; h < nq; ++h) {
+            const size_t off = (i * nq + h) * d;
+            cpu::attendOne(q.data() + off, block.keys.data(), block.values.data(), visible, d, scale, attn.data() + off,
+                           probs.data());
+            if (mean && inWindow) {
+                const float w = 1.0f / float(window * nq);
+                for (size_t j = 0; j < visible; ++j)
+                    (*mean)[j] += probs[j] * w;
+            }
+        }
+    }
+    cpu::matmulXWt(attn.data(), rows, nq * d, s.wo.data(), hidden, out + in.rowStart[size_t(r)] * hidden, true);
+}
+
+void CpuRank::compress(int layer, const std::map<UnitRequest, std::vector<int>>& kept)
+{
+    for (const auto& [key, positions] : kept) {
+        auto it = m_kv.find(KvKey{layer, key.first, key.second});
+        if (it != m_kv.end())
+            it->second.keepRows(positions);
+    }
+}
+
+void CpuRank::mlp(int layer, const float* x, size_t rows, float* out)
+{
+    const size_t hidden = size_t(m_config.hiddenSize);
+    const MlpShard& m = m_mlp[size_t(layer)];
+    if (m.rows == 0) {
+        std::fill(out, out + rows * hidden, 0.0f);
+        return;
+    }
+    std::vector<float> gate(rows * m.rows), up(rows * m.rows);
+    cpu::matmulXWt(x, rows, hidden, m.gate.data(), m.rows, gate.data());
+    cpu::matmulXWt(x, rows, hidden, m.up.data(), m.rows, up.data());
+    cpu::siluMul(gate.data(), up.data(), gate.size(), gate.data());
+    cpu::matmulXWt(gate.data(), rows, m.rows, m.down.data(), hidden, out);
+}
+
+size_t CpuRank::weightBytes() const
+{
+    size_t n = 0;
+    for (const auto& layer : m_shards)
+        for (const auto& s : layer)
+            n += s.wq.size() + s.wk.size() + s.wv.size() + s.wo.size();
+    for (const auto& m : m_mlp)
+        n += m.gate.size() + m.up.size() + m.down.size();
+    return n * sizeof(float);
+}
+
+} // namespace fairkv

@@ -1,0 +1,49 @@
+#pragma once
+#include "parallel/rank.h"
+#include "placement/unit_layout.h"
+
+#include <vector>
+
+namespace fairkv {
+
+// fp32 rank on the host.
+class CpuRank final : public Rank
+{
+public:
+    CpuRank(int index, const ModelConfig& config, UnitMode mode);
+
+    int index() const override { return m_index; }
+    void assign(const ModelWeights& weights, const Placement& placement, KvStore& pool) override;
+    void releaseKv(KvStore& pool) override;
+    void attention(int layer, const RowBatch& in, float* out, WindowCapture* capture) override;
+    void compress(int layer, const std::map<UnitRequest, std::vector<int>>& kept) override;
+    void mlp(int layer, const float* x, size_t rows, float* out) override;
+    const KvStore& kv() const override { return m_kv; }
+    size_t weightBytes() const override;
+
+private:
+    struct UnitShard
+    {
+        int unit = 0;
+        std::vector<int> requests;
+        std::vector<float> wq, wk, wv; // rows of the unit, x hidden
+        std::vector<float> wo;         // hidden x (query heads * head_dim)
+    };
+    struct MlpShard
+    {
+        size_t rows = 0;
+        std::vector<float> gate, up; // rows x hidden
+        std::vector<float> down;     // hidden x rows
+    };
+    void unitAttention(int layer, const UnitShard& s, int request, const RowBatch& in, float* out, WindowCapture* capture);
+
+    int m_index;
+    ModelConfig m_config;
+    UnitLayout m_units;
+    std::vector<float> m_invFreq;
+    std::vector<std::vector<UnitShard>> m_shards; // [layer]
+    std::vector<MlpShard> m_mlp;                   // [layer]
+    KvStore m_kv;
+};
+
+} // namespace fairkv

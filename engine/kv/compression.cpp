@@ -1,0 +1,300 @@
+#include "kv/compression.h"
+
+#include "common/error.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <numeric>
+
+namespace fairkv {
+
+namespace {
+struct PolicyName
+{
+    CompressionPolicy policy;
+    const char* name;
+};
+constexpr PolicyName kPolicies[] = {{CompressionPolicy::None, "none"},
+                                    {CompressionPolicy::SnapKV, "snapkv"},
+                                    {CompressionPolicy::AdaSnapKV, "ada-snapkv"},
+                                    {CompressionPolicy::PyramidKV, "pyramidkv"},
+                                    {CompressionPolicy::HeadKV, "headkv"}};
+
+// Positions of the `count` largest scores (ties: earlier position first), sorted ascending.
+std::vector<int> topPositions(const std::vector<float>& scores, int count)
+{
+    std::vector<int> idx(scores.size());
+    std::iota(idx.begin(), idx.end(), 0);
+    count = std::clamp(count, 0, int(scores.size()));
+    auto better = [&](int a, int b) { return scores[size_t(a)] != scores[size_t(b)] ? scores[size_t(a)] > scores[size_t(b)] : a < b; };
+    std::nth_element(idx.begin(), idx.begin() + count, idx.end(), better);
+    idx.resize(size_t(count));
+    std::sort(idx.begin(), idx.end());
+    return idx;
+}
+
+// Caps (tokens beyond the window) of every unit of every layer under HeadKV for a prompt whose
+// prefix outside the window has `prefix` tokens: a floor of alpha*(B-window) each, the rest of the
+// model-wide pool shared in proportion to the head scores, no unit above `prefix`.
+std::vector<int> headKvCaps(const CompressionOptions& o, int layer, int prefix)
+{
+    const auto& scores = o.headScores;
+    const int base = o.budget - o.window;
+    std::vector<double> flat;
+    for (const auto& row : scores)
+        flat.insert(flat.end(), row.begin(), row.end());
+    const long total = long(flat.size()) * base;
+    const double floorPart = o.floorAlpha * base;
+    const double pool = double(total) - floorPart * double(flat.size());
+    std::vector<int> upper(flat.size(), prefix);
+    std::vector<double> ideal(flat.size(), floorPart);
+    // Water-filling: units whose share would exceed the prefix are capped; the rest share the remainder.
+    std::vector<bool> saturated(flat.size(), false);
+    for (int round = 0; round < int(flat.size()) + 1; ++round) {
+        double freePool = double(total), freeScore = 0.0;
+        for (size_t i = 0; i < flat.size(); ++i) {
+            if (saturated[i])
+                freePool -= prefix;
+            else {
+                freePool -= floorPart;
+                freeScore += flat[i];
+            }
+        }
+        bool changed = false;
+        for (size_t i = 0; i < flat.size(); ++i) {
+            if (saturated[i]) {
+                ideal[i] = prefix;
+                continue;
+            }
+            const double share = freeScore > 0 ? flat[i] / freeScore : 0.0;
+            ideal[i] = floorPart + std::max(0.0, freePool) * share;
+            if (ideal[i] > prefix) {
+                saturated[i] = true;
+                changed = true;
+            }
+        }
+        if (!changed)
+            break;
+    }
+    (void)pool;
+    const long sumIdeal = std::lround(std::accumulate(ideal.begin(), ideal.end(), 0.0));
+    const std::vector<int> caps = apportion(ideal, std::min(total, sumIdeal), upper);
+    const size_t units = scores[size_t(layer)].size();
+    return std::vector<int>(caps.begin() + long(size_t(layer) * units), caps.begin() + long(size_t(layer + 1) * units));
+}
+
+} // namespace
+
+CompressionPolicy compressionFromName(const std::string& name)
+{
+    for (const auto& p : kPolicies)
+        if (name == p.name)
+            return p.policy;
+    throw Error("--compress '" + name + "' is not a policy (none, snapkv, ada-snapkv, pyramidkv, headkv)");
+}
+
+const char* compressionName(CompressionPolicy policy)
+{
+    for (const auto& p : kPolicies)
+        if (p.policy == policy)
+            return p.name;
+    return "?";
+}
+
+UnitMode unitModeFromName(const std::string& name)
+{
+    if (name == "gqa")
+        return UnitMode::Gqa;
+    if (name == "per-query-head")
+        return UnitMode::PerQueryHead;
+    throw Error("--units '" + name + "' is not a unit mode (gqa, per-query-head)");
+}
+
+const char* unitModeName(UnitMode m)
+{
+    return m == UnitMode::Gqa ? "gqa" : "per-query-head";
+}
+
+void CompressionOptions::validate(int numLayers, int numUnits) const
+{
+    if (policy == CompressionPolicy::None)
+        return;
+    if (window < 1)
+        throw Error("--window must be at least 1, got " + std::to_string(window));
+    if (budget <= window)
+        throw Error("--budget (" + std::to_string(budget) + ") must be larger than the observation window ("
+                    + std::to_string(window) + ")");
+    if (kernel < 1 || kernel % 2 == 0)
+        throw Error("--kernel must be a positive odd number, got " + std::to_string(kernel));
+    if (!(floorAlpha >= 0.0 && floorAlpha <= 1.0))
+        throw Error("--floor-alpha must be within [0, 1]");
+    if (policy == CompressionPolicy::HeadKV) {
+        if (headScores.empty())
+            throw Error("--compress headkv needs --head-scores FILE (per-head importance scores)");
+        if (int(headScores.size()) < numLayers)
+            throw Error("--head-scores has " + std::to_string(headScores.size()) + " layers, the model has "
+                        + std::to_string(numLayers));
+        for (size_t l = 0; l < size_t(numLayers); ++l) {
+            if (int(headScores[l].size()) != numUnits)
+                throw Error("--head-scores layer " + std::to_string(l) + " has " + std::to_string(headScores[l].size())
+                            + " scores, the model has " + std::to_string(numUnits) + " units");
+            for (double s : headScores[l])
+                if (!(s >= 0.0) || !std::isfinite(s))
+                    throw Error("--head-scores layer " + std::to_string(l) + " has a negative or non-finite score");
+        }
+    }
+}
+
+std::vector<std::vector<double>> CompressionOptions::loadHeadScores(const std::string& path)
+{
+    std::ifstream in(path);
+    if (!in)
+        throw Error(path + ": cannot open head score file");
+    nlohmann::json j;
+    try {
+        j = nlohmann::json::parse(in);
+    } catch (const nlohmann::json::exception&) {
+        throw Error(path + ": head score file is not valid JSON");
+    }
+    const nlohmann::json& arr = j.is_object() && j.contains("scores") ? j.at("scores") : j;
+    std::vector<std::vector<double>> scores;
+    if (!arr.is_array())
+        throw Error(path + ": expected {\"scores\": [[layer 0 unit scores], ...]}");
+    for (const auto& row : arr) {
+        if (!row.is_array())
+            throw Error(path + ": every layer's scores must be an array of numbers");
+        std::vector<double> r;
+        for (const auto& v : row) {
+            if (!v.is_number())
+                throw Error(path + ": scores must be numbers");
+            r.push_back(v.get<double>());
+        }
+        scores.push_back(std::move(r));
+    }
+    return scores;
+}
+
+std::vector<int> apportion(const std::vector<double>& ideal, long total, const std::vector<int>& upper)
+{
+    const size_t n = ideal.size();
+    std::vector<int> out(n);
+    long assigned = 0;
+    for (size_t i = 0; i < n; ++i) {
+        out[i] = std::clamp(int(std::floor(ideal[i])), 0, upper[i]);
+        assigned += out[i];
+    }
+    std::vector<size_t> order(n);
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+        return ideal[a] - std::floor(ideal[a]) > ideal[b] - std::floor(ideal[b]);
+    });
+    // Hand out the remainder one token at a time, largest remainder first, skipping full units.
+    while (assigned < total) {
+        bool progressed = false;
+        for (size_t i : order) {
+            if (assigned >= total)
+                break;
+            if (out[i] < upper[i]) {
+                ++out[i];
+                ++assigned;
+                progressed = true;
+            }
+        }
+        if (!progressed)
+            break;
+    }
+    return out;
+}
+
+std::vector<float> poolScores(const float* scores, int n, int kernel, Pooling pooling)
+{
+    std::vector<float> out(size_t(std::max(n, 0)));
+    const int half = kernel / 2;
+    for (int i = 0; i < n; ++i) {
+        const int lo = std::max(0, i - half), hi = std::min(n - 1, i + half);
+        float acc = pooling == Pooling::Max ? scores[lo] : 0.0f;
+        for (int j = lo; j <= hi; ++j)
+            acc = pooling == Pooling::Max ? std::max(acc, scores[j]) : acc + scores[j];
+        out[size_t(i)] = pooling == Pooling::Max ? acc : acc / float(hi - lo + 1);
+    }
+    return out;
+}
+
+int pyramidLayerBudget(const CompressionOptions& o, int layer, int numLayers, int promptLen)
+{
+    const int base = o.budget - o.window;
+    int minNum = base / o.pyramidBeta;
+    int maxNum = base * 2 - minNum;
+    if (maxNum >= promptLen - o.window) {
+        maxNum = promptLen - o.window;
+        minNum = base * 2 - maxNum;
+    }
+    if (numLayers <= 1)
+        return o.budget;
+    const int steps = (maxNum - minNum) / (numLayers - 1);
+    return std::max(0, maxNum - layer * steps) + o.window;
+}
+
+LayerSelection compressLayer(const CompressionOptions& o, int layer, int numLayers,
+                             const std::vector<std::vector<float>>& meanAttention)
+{
+    LayerSelection sel;
+    const size_t units = meanAttention.size();
+    const int len = units ? int(meanAttention[0].size()) : 0;
+    sel.kept.resize(units);
+    sel.massRetained.assign(units, 1.0);
+    int layerBudget = o.budget;
+    if (o.policy == CompressionPolicy::PyramidKV)
+        layerBudget = pyramidLayerBudget(o, layer, numLayers, len);
+    const bool compress = o.policy != CompressionPolicy::None && len > layerBudget;
+    if (!compress) {
+        for (auto& k : sel.kept) {
+            k.resize(size_t(len));
+            std::iota(k.begin(), k.end(), 0);
+        }
+        return sel;
+    }
+    const int window = std::min(o.window, len);
+    const int prefix = len - window;
+    const int base = layerBudget - o.window;
+    std::vector<std::vector<float>> pooled(units);
+    for (size_t u = 0; u < units; ++u)
+        pooled[u] = poolScores(meanAttention[u].data(), prefix, o.kernel, o.pooling);
+
+    std::vector<int> caps(units, std::min(base, prefix));
+    if (o.policy == CompressionPolicy::AdaSnapKV) {
+        // Global top-k of units*(B-window) over all units' pooled scores gives each unit a count c;
+        // its cap is c*(1-alpha) + alpha*(B-window), rounded so the layer total stays exact.
+        std::vector<std::pair<float, int>> all; // (score, unit)
+        all.reserve(units * size_t(prefix));
+        for (size_t u = 0; u < units; ++u)
+            for (int i = 0; i < prefix; ++i)
+                all.emplace_back(pooled[u][size_t(i)], int(u));
+        const long k = std::min<long>(long(units) * base, long(all.size()));
+        std::nth_element(all.begin(), all.begin() + k, all.end(), [](const auto& a, const auto& b) {
+            return a.first != b.first ? a.first > b.first : a.second < b.second;
+        });
+        std::vector<double> ideal(units, o.floorAlpha * base);
+        for (long i = 0; i < k; ++i)
+            ideal[size_t(all[size_t(i)].second)] += 1.0 - o.floorAlpha;
+        caps = apportion(ideal, long(units) * base, std::vector<int>(units, prefix));
+    } else if (o.policy == CompressionPolicy::HeadKV) {
+        caps = headKvCaps(o, layer, prefix);
+    }
+    for (size_t u = 0; u < units; ++u) {
+        std::vector<int> kept = topPositions(pooled[u], caps[u]);
+        for (int i = prefix; i < len; ++i)
+            kept.push_back(i);
+        double mass = 0.0;
+        for (int i : kept)
+            mass += meanAttention[u][size_t(i)];
+        sel.massRetained[u] = mass;
+        sel.kept[u] = std::move(kept);
+    }
+    return sel;
+}
+
+} // namespace fairkv

@@ -1,0 +1,308 @@
+#include "model/model_config.h"
+
+#include "common/error.h"
+
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+
+namespace fairkv {
+
+using nlohmann::json;
+
+namespace {
+
+[[noreturn]] void fail(const std::string& source, const std::string& what)
+{
+    throw Error(source + ": " + what);
+}
+
+int requireInt(const json& j, const char* key, const std::string& source, int minValue = 1)
+{
+    if (!j.contains(key))
+        fail(source, std::string("missing key '") + key + "'");
+    const json& v = j.at(key);
+    if (!v.is_number_integer())
+        fail(source, std::string("'") + key + "' must be an integer, got " + v.dump());
+    const int64_t x = v.get<int64_t>();
+    if (x < minValue || x > (int64_t(1) << 30))
+        fail(source, std::string("'") + key + "' = " + std::to_string(x) + " is out of range");
+    return int(x);
+}
+
+double numberOr(const json& j, const char* key, double fallback, const std::string& source)
+{
+    if (!j.contains(key) || j.at(key).is_null())
+        return fallback;
+    if (!j.at(key).is_number())
+        fail(source, std::string("'") + key + "' must be a number, got " + j.at(key).dump());
+    return j.at(key).get<double>();
+}
+
+// Reads either the old `rope_scaling` dict or the newer `rope_parameters` block (transformers >= 5),
+// which also carries rope_theta.
+RopeConfig parseRope(const json& j, const std::string& source)
+{
+    RopeConfig rope;
+    rope.theta = numberOr(j, "rope_theta", 10000.0, source);
+    const json* block = nullptr;
+    if (j.contains("rope_parameters") && j.at("rope_parameters").is_object())
+        block = &j.at("rope_parameters");
+    else if (j.contains("rope_scaling") && j.at("rope_scaling").is_object())
+        block = &j.at("rope_scaling");
+    else if (j.contains("rope_scaling") && !j.at("rope_scaling").is_null())
+        fail(source, "'rope_scaling' must be an object or null");
+    if (!block)
+        return rope;
+    rope.theta = numberOr(*block, "rope_theta", rope.theta, source);
+    std::string type = "default";
+    if (block->contains("rope_type") && block->at("rope_type").is_string())
+        type = block->at("rope_type").get<std::string>();
+    else if (block->contains("type") && block->at("type").is_string())
+        type = block->at("type").get<std::string>();
+    if (type == "default") {
+        rope.type = RopeConfig::Type::Default;
+    } else if (type == "linear") {
+        rope.type = RopeConfig::Type::Linear;
+        rope.factor = numberOr(*block, "factor", 1.0, source);
+    } else if (type == "llama3") {
+        rope.type = RopeConfig::Type::Llama3;
+        rope.factor = numberOr(*block, "factor", 8.0, source);
+        rope.lowFreqFactor = numberOr(*block, "low_freq_factor", 1.0, source);
+        rope.highFreqFactor = numberOr(*block, "high_freq_factor", 4.0, source);
+        rope.originalMaxPositions = int(numberOr(*block, "original_max_position_embeddings", 8192, source));
+        if (rope.highFreqFactor <= rope.lowFreqFactor)
+            fail(source, "llama3 rope scaling needs high_freq_factor > low_freq_factor");
+    } else {
+        fail(source, "rope type '" + type + "' is not supported (supported: default, linear, llama3)");
+    }
+    if (rope.factor <= 0.0)
+        fail(source, "rope scaling factor must be positive");
+    const double partial = numberOr(*block, "partial_rotary_factor", 1.0, source);
+    if (partial != 1.0)
+        fail(source, "partial_rotary_factor other than 1 is not supported");
+    return rope;
+}
+
+} // namespace
+
+int64_t ModelConfig::parameterCount() const
+{
+    const int64_t h = hiddenSize;
+    const int64_t perLayer = h * qDim() * 2 + h * kvDim() * 2 + 3 * h * intermediateSize + 2 * h;
+    const int64_t head = tieWordEmbeddings ? 0 : int64_t(vocabSize) * h;
+    return int64_t(vocabSize) * h + perLayer * numLayers + h + head;
+}
+
+void ModelConfig::validate() const
+{
+    const std::string source = name.empty() ? std::string("model config") : name;
+    auto positive = [&](int v, const char* key) {
+        if (v <= 0)
+            fail(source, std::string(key) + " must be positive");
+    };
+    positive(hiddenSize, "hidden_size");
+    positive(intermediateSize, "intermediate_size");
+    positive(numLayers, "num_hidden_layers");
+    positive(numHeads, "num_attention_heads");
+    positive(numKvHeads, "num_key_value_heads");
+    positive(headDim, "head_dim");
+    positive(vocabSize, "vocab_size");
+    if (numHeads % numKvHeads != 0)
+        fail(source, "num_attention_heads (" + std::to_string(numHeads) + ") must be a multiple of num_key_value_heads ("
+                         + std::to_string(numKvHeads) + ")");
+    if (headDim % 2 != 0)
+        fail(source, "head_dim must be even for rotary embeddings, got " + std::to_string(headDim));
+    if (!(rmsNormEps > 0.0))
+        fail(source, "rms_norm_eps must be positive");
+}
+
+ModelConfig ModelConfig::fromHfJson(const json& j, const std::string& source)
+{
+    if (!j.is_object())
+        fail(source, "config must be a JSON object");
+    ModelConfig c;
+    c.name = source;
+    c.modelType = j.value("model_type", std::string());
+    if (c.modelType != "llama" && c.modelType != "mistral")
+        fail(source, "model_type '" + c.modelType + "' is not supported (expected llama or mistral)");
+    if (j.contains("hidden_act") && j.at("hidden_act") != "silu")
+        fail(source, "hidden_act " + j.at("hidden_act").dump() + " is not supported (expected \"silu\")");
+    for (const char* key : {"attention_bias", "mlp_bias"})
+        if (j.contains(key) && j.at(key).is_boolean() && j.at(key).get<bool>())
+            fail(source, std::string(key) + " = true is not supported");
+    c.hiddenSize = requireInt(j, "hidden_size", source);
+    c.intermediateSize = requireInt(j, "intermediate_size", source);
+    c.numLayers = requireInt(j, "num_hidden_layers", source);
+    c.numHeads = requireInt(j, "num_attention_heads", source);
+    c.numKvHeads = j.contains("num_key_value_heads") && !j.at("num_key_value_heads").is_null()
+                       ? requireInt(j, "num_key_value_heads", source)
+                       : c.numHeads;
+    c.vocabSize = requireInt(j, "vocab_size", source);
+    if (j.contains("head_dim") && !j.at("head_dim").is_null()) {
+        c.headDim = requireInt(j, "head_dim", source);
+    } else {
+        if (c.hiddenSize % c.numHeads != 0)
+            fail(source, "hidden_size is not a multiple of num_attention_heads and no head_dim is given");
+        c.headDim = c.hiddenSize / c.numHeads;
+    }
+    c.maxPositions = j.contains("max_position_embeddings") ? requireInt(j, "max_position_embeddings", source) : 4096;
+    c.rmsNormEps = numberOr(j, "rms_norm_eps", 1e-6, source);
+    c.tieWordEmbeddings = j.value("tie_word_embeddings", false);
+    if (j.contains("sliding_window") && j.at("sliding_window").is_number_integer())
+        c.slidingWindow = j.at("sliding_window").get<int>();
+    c.rope = parseRope(j, source);
+    c.validate();
+    return c;
+}
+
+ModelConfig ModelConfig::fromHfFile(const std::string& path)
+{
+    std::ifstream in(path);
+    if (!in)
+        throw Error(path + ": cannot open");
+    json j;
+    try {
+        j = json::parse(in);
+    } catch (const json::exception& e) {
+        throw Error(path + ": not valid JSON (" + e.what() + ")");
+    }
+    try {
+        return fromHfJson(j, path);
+    } catch (const json::exception& e) {
+        throw Error(path + ": " + e.what());
+    }
+}
+
+json ModelConfig::toHfJson() const
+{
+    json j = {
+        {"architectures", json::array({modelType == "mistral" ? "MistralForCausalLM" : "LlamaForCausalLM"})},
+        {"model_type", modelType},
+        {"hidden_size", hiddenSize},
+        {"intermediate_size", intermediateSize},
+        {"num_hidden_layers", numLayers},
+        {"num_attention_heads", numHeads},
+        {"num_key_value_heads", numKvHeads},
+        {"head_dim", headDim},
+        {"vocab_size", vocabSize},
+        {"max_position_embeddings", maxPositions},
+        {"rms_norm_eps", rmsNormEps},
+        {"tie_word_embeddings", tieWordEmbeddings},
+        {"hidden_act", "silu"},
+        {"rope_theta", rope.theta},
+        {"torch_dtype", "float32"},
+    };
+    if (rope.type == RopeConfig::Type::Llama3)
+        j["rope_scaling"] = {{"rope_type", "llama3"},
+                             {"factor", rope.factor},
+                             {"low_freq_factor", rope.lowFreqFactor},
+                             {"high_freq_factor", rope.highFreqFactor},
+                             {"original_max_position_embeddings", rope.originalMaxPositions}};
+    else if (rope.type == RopeConfig::Type::Linear)
+        j["rope_scaling"] = {{"rope_type", "linear"}, {"factor", rope.factor}};
+    else
+        j["rope_scaling"] = nullptr;
+    if (slidingWindow)
+        j["sliding_window"] = *slidingWindow;
+    return j;
+}
+
+json ModelConfig::shapeJson() const
+{
+    return {{"name", name},           {"model_type", modelType},         {"layers", numLayers},
+            {"hidden", hiddenSize},   {"intermediate", intermediateSize}, {"heads", numHeads},
+            {"kv_heads", numKvHeads}, {"head_dim", headDim},             {"vocab", vocabSize},
+            {"parameters", parameterCount()}};
+}
+
+std::vector<std::string> ModelConfig::builtinNames()
+{
+    return {"tiny", "llama-3.1-8b", "llama-3.3-70b", "mistral-small-24b"};
+}
+
+bool ModelConfig::isBuiltin(const std::string& name)
+{
+    for (const auto& n : builtinNames())
+        if (n == name)
+            return true;
+    return false;
+}
+
+ModelConfig ModelConfig::builtin(const std::string& name, int layers)
+{
+    ModelConfig c;
+    c.name = name;
+    RopeConfig llama3;
+    llama3.type = RopeConfig::Type::Llama3;
+    llama3.theta = 500000.0;
+    llama3.factor = 8.0;
+    llama3.lowFreqFactor = 1.0;
+    llama3.highFreqFactor = 4.0;
+    llama3.originalMaxPositions = 8192;
+    if (name == "tiny") {
+        // Small enough for a CPU demo, with GQA (2 query heads per KV head), a head_dim that is not
+        // hidden/heads (as in Mistral) and enough KV heads for placement to matter at 2-4 ranks.
+        c.modelType = "llama";
+        c.hiddenSize = 256;
+        c.intermediateSize = 768;
+        c.numLayers = 4;
+        c.numHeads = 16;
+        c.numKvHeads = 8;
+        c.headDim = 32;
+        c.vocabSize = 4096;
+        c.maxPositions = 8192;
+        c.rmsNormEps = 1e-5;
+        c.rope = llama3;
+    } else if (name == "llama-3.1-8b") {
+        c.modelType = "llama";
+        c.hiddenSize = 4096;
+        c.intermediateSize = 14336;
+        c.numLayers = 32;
+        c.numHeads = 32;
+        c.numKvHeads = 8;
+        c.headDim = 128;
+        c.vocabSize = 128256;
+        c.maxPositions = 131072;
+        c.rmsNormEps = 1e-5;
+        c.rope = llama3;
+    } else if (name == "llama-3.3-70b") {
+        c.modelType = "llama";
+        c.hiddenSize = 8192;
+        c.intermediateSize = 28672;
+        c.numLayers = 80;
+        c.numHeads = 64;
+        c.numKvHeads = 8;
+        c.headDim = 128;
+        c.vocabSize = 128256;
+        c.maxPositions = 131072;
+        c.rmsNormEps = 1e-5;
+        c.rope = llama3;
+    } else if (name == "mistral-small-24b") {
+        c.modelType = "mistral";
+        c.hiddenSize = 5120;
+        c.intermediateSize = 32768;
+        c.numLayers = 40;
+        c.numHeads = 32;
+        c.numKvHeads = 8;
+        c.headDim = 128;
+        c.vocabSize = 131072;
+        c.maxPositions = 32768;
+        c.rmsNormEps = 1e-5;
+        c.rope.theta = 100000000.0;
+    } else {
+        std::string known;
+        for (const auto& n : builtinNames())
+            known += (known.empty() ? "" : ", ") + n;
+        throw Error("unknown model shape '" + name + "' (built-in shapes: " + known + ")");
+    }
+    if (layers < 0 || layers > c.numLayers)
+        throw Error("--layers " + std::to_string(layers) + " is out of range for " + name + " (1.."
+                    + std::to_string(c.numLayers) + ")");
+    if (layers > 0)
+        c.numLayers = layers;
+    c.validate();
+    return c;
+}
+
+} // namespace fairkv

@@ -1,0 +1,61 @@
+#pragma once
+#include <nlohmann/json_fwd.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace fairkv {
+
+// RoPE frequency layout. `llama3` is LLaMA-3.1's smooth long-context scaling; `linear` divides
+// positions by `factor`.
+struct RopeConfig
+{
+    enum class Type { Default, Linear, Llama3 };
+    Type type = Type::Default;
+    double theta = 10000.0;
+    double factor = 1.0;
+    double lowFreqFactor = 1.0;
+    double highFreqFactor = 4.0;
+    int originalMaxPositions = 8192;
+};
+
+// Shape of a LLaMA/Mistral decoder, read from an HF config.json or one of the built-in shapes.
+struct ModelConfig
+{
+    std::string name;       // built-in shape name or checkpoint folder
+    std::string modelType;  // "llama" or "mistral"
+    int hiddenSize = 0;
+    int intermediateSize = 0;
+    int numLayers = 0;
+    int numHeads = 0;
+    int numKvHeads = 0;
+    int headDim = 0;
+    int vocabSize = 0;
+    int maxPositions = 0;
+    double rmsNormEps = 1e-6;
+    bool tieWordEmbeddings = false;
+    std::optional<int> slidingWindow;
+    RopeConfig rope;
+
+    int groupSize() const { return numHeads / numKvHeads; }
+    int64_t qDim() const { return int64_t(numHeads) * headDim; }
+    int64_t kvDim() const { return int64_t(numKvHeads) * headDim; }
+    int64_t parameterCount() const;
+
+    // Throws fairkv::Error naming the first inconsistent field.
+    void validate() const;
+
+    // `source` names the file in error messages.
+    static ModelConfig fromHfJson(const nlohmann::json& j, const std::string& source);
+    static ModelConfig fromHfFile(const std::string& path);
+    nlohmann::json toHfJson() const;
+    nlohmann::json shapeJson() const; // compact description for results
+
+    static std::vector<std::string> builtinNames();
+    static bool isBuiltin(const std::string& name);
+    // Built-in shape, optionally truncated to `layers` (0 keeps all).
+    static ModelConfig builtin(const std::string& name, int layers = 0);
+};
+
+} // namespace fairkv

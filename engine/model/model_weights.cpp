@@ -1,0 +1,217 @@
+#include "model/model_weights.h"
+
+#include "common/error.h"
+#include "common/rng.h"
+#include "model/safetensors.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+namespace fairkv {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string layerName(int layer, const char* suffix)
+{
+    return "model.layers." + std::to_string(layer) + "." + suffix;
+}
+
+struct NamedSlot
+{
+    std::string name;
+    std::vector<int64_t> shape;
+    Tensor* target;
+};
+
+// The HF tensor list for a config, in file order.
+std::vector<NamedSlot> slots(ModelWeights& w)
+{
+    const ModelConfig& c = w.config;
+    const int64_t h = c.hiddenSize;
+    std::vector<NamedSlot> s;
+    s.push_back({"model.embed_tokens.weight", {c.vocabSize, h}, &w.embed});
+    for (int l = 0; l < c.numLayers; ++l) {
+        LayerWeights& L = w.layers[size_t(l)];
+        s.push_back({layerName(l, "input_layernorm.weight"), {h}, &L.inputNorm});
+        s.push_back({layerName(l, "self_attn.q_proj.weight"), {c.qDim(), h}, &L.wq});
+        s.push_back({layerName(l, "self_attn.k_proj.weight"), {c.kvDim(), h}, &L.wk});
+        s.push_back({layerName(l, "self_attn.v_proj.weight"), {c.kvDim(), h}, &L.wv});
+        s.push_back({layerName(l, "self_attn.o_proj.weight"), {h, c.qDim()}, &L.wo});
+        s.push_back({layerName(l, "post_attention_layernorm.weight"), {h}, &L.postNorm});
+        s.push_back({layerName(l, "mlp.gate_proj.weight"), {c.intermediateSize, h}, &L.wgate});
+        s.push_back({layerName(l, "mlp.up_proj.weight"), {c.intermediateSize, h}, &L.wup});
+        s.push_back({layerName(l, "mlp.down_proj.weight"), {h, c.intermediateSize}, &L.wdown});
+    }
+    s.push_back({"model.norm.weight", {h}, &w.finalNorm});
+    if (!c.tieWordEmbeddings)
+        s.push_back({"lm_head.weight", {c.vocabSize, h}, &w.lmHead});
+    return s;
+}
+
+void fillNormal(Tensor& t, uint64_t seed, double stddev)
+{
+    Rng rng(seed);
+    for (float& x : t.data)
+        x = float(rng.normal() * stddev);
+}
+
+} // namespace
+
+namespace {
+
+ModelConfig readConfig(const std::string& folder, int layers)
+{
+    std::error_code ec;
+    const fs::path dir(folder);
+    if (!fs::is_directory(dir, ec))
+        throw Error(folder + ": not a checkpoint folder (expected config.json and safetensors files)");
+    ModelConfig config = ModelConfig::fromHfFile((dir / "config.json").string());
+    config.name = folder;
+    if (layers < 0 || layers > config.numLayers)
+        throw Error("--layers " + std::to_string(layers) + " is out of range for " + folder + " (1.."
+                    + std::to_string(config.numLayers) + ")");
+    if (layers > 0)
+        config.numLayers = layers;
+    return config;
+}
+
+// Checks names, dtypes and shapes of everything the model needs before anything is converted.
+void checkSlots(const std::string& folder, const SafetensorsCheckpoint& ckpt, const std::vector<NamedSlot>& list)
+{
+    for (const auto& slot : list) {
+        const SafetensorsFile* file = nullptr;
+        const SafetensorsEntry* e = ckpt.find(slot.name, &file);
+        if (!e)
+            throw Error(folder + ": checkpoint is missing tensor '" + slot.name + "' (expected shape "
+                        + shapeToString(slot.shape) + ")");
+        if (e->shape != slot.shape)
+            throw Error(file->path() + ": tensor '" + slot.name + "' has shape " + shapeToString(e->shape)
+                        + ", expected " + shapeToString(slot.shape));
+        if (!dtypeConvertible(e->dtype))
+            throw Error(file->path() + ": tensor '" + slot.name + "' has dtype " + dtypeName(e->dtype)
+                        + ", expected F32, F16 or BF16");
+    }
+}
+
+} // namespace
+
+CheckpointSummary inspectHf(const std::string& folder, int layers)
+{
+    ModelWeights w;
+    w.config = readConfig(folder, layers);
+    w.layers.resize(size_t(w.config.numLayers));
+    const SafetensorsCheckpoint ckpt = SafetensorsCheckpoint::open(folder);
+    const auto list = slots(w);
+    checkSlots(folder, ckpt, list);
+    CheckpointSummary s;
+    s.config = w.config;
+    s.files = ckpt.files();
+    s.tensors = list.size();
+    std::map<std::string, bool> used;
+    for (const auto& slot : list)
+        used[slot.name] = true;
+    for (const auto& name : ckpt.tensorNames()) {
+        const SafetensorsEntry* e = ckpt.find(name);
+        if (!used.count(name)) {
+            s.extra.push_back(name);
+            continue;
+        }
+        ++s.dtypes[dtypeName(e->dtype)];
+        s.bytes += e->end - e->begin;
+    }
+    return s;
+}
+
+ModelWeights ModelWeights::loadHf(const std::string& folder, int layers)
+{
+    ModelWeights w;
+    w.config = readConfig(folder, layers);
+    w.layers.resize(size_t(w.config.numLayers));
+    const SafetensorsCheckpoint ckpt = SafetensorsCheckpoint::open(folder);
+    auto list = slots(w);
+    checkSlots(folder, ckpt, list);
+    for (auto& slot : list)
+        *slot.target = ckpt.load(slot.name, slot.shape);
+    return w;
+}
+
+ModelWeights ModelWeights::synthetic(const ModelConfig& config, uint64_t seed)
+{
+    ModelWeights w;
+    w.config = config;
+    w.layers.resize(size_t(config.numLayers));
+    const int64_t h = config.hiddenSize;
+    const double inScale = 1.0 / std::sqrt(double(h));
+    auto list = slots(w);
+    for (size_t i = 0; i < list.size(); ++i) {
+        Tensor& t = *list[i].target;
+        t = Tensor(list[i].shape);
+        if (list[i].shape.size() == 1) {
+            std::fill(t.data.begin(), t.data.end(), 1.0f);
+            continue;
+        }
+        double stddev = inScale;
+        if (list[i].name.find("o_proj") != std::string::npos)
+            stddev = 1.0 / std::sqrt(double(config.qDim()));
+        else if (list[i].name.find("down_proj") != std::string::npos)
+            stddev = 1.0 / std::sqrt(double(config.intermediateSize));
+        else if (list[i].name == "model.embed_tokens.weight")
+            stddev = 1.0;
+        fillNormal(t, Rng::mix(seed, i + 1), stddev);
+    }
+    // Per-head sharpness: log-uniform in [0.25, 6], independent per layer and query head.
+    Rng rng(Rng::mix(seed, 0xa77e));
+    const double lo = std::log(0.25), hi = std::log(6.0);
+    w.headSharpness.assign(size_t(config.numLayers), std::vector<float>(size_t(config.numHeads)));
+    for (int l = 0; l < config.numLayers; ++l) {
+        Tensor& wq = w.layers[size_t(l)].wq;
+        for (int head = 0; head < config.numHeads; ++head) {
+            const float s = float(std::exp(lo + rng.uniform() * (hi - lo)));
+            w.headSharpness[size_t(l)][size_t(head)] = s;
+            for (int64_t r = int64_t(head) * config.headDim; r < int64_t(head + 1) * config.headDim; ++r)
+                for (int64_t c = 0; c < h; ++c)
+                    wq.row(r)[c] *= s;
+        }
+    }
+    return w;
+}
+
+void ModelWeights::saveHf(const std::string& folder, const std::string& dtypeName) const
+{
+    const auto dtype = dtypeFromName(dtypeName);
+    if (!dtype || (*dtype != DType::F32 && *dtype != DType::F16 && *dtype != DType::BF16))
+        throw Error("--dtype '" + dtypeName + "' is not supported (F32, F16 or BF16)");
+    std::error_code ec;
+    fs::create_directories(folder, ec);
+    if (ec)
+        throw Error(folder + ": cannot create folder: " + ec.message());
+    ModelWeights& self = const_cast<ModelWeights&>(*this);
+    std::vector<SafetensorsWriteItem> items;
+    for (const auto& slot : slots(self))
+        items.push_back({slot.name, *dtype, slot.shape, slot.target->data.data()});
+    writeSafetensors((fs::path(folder) / "model.safetensors").string(), items, {{"format", "pt"}});
+    std::ofstream out(fs::path(folder) / "config.json");
+    nlohmann::json j = config.toHfJson();
+    j["torch_dtype"] = *dtype == DType::F32 ? "float32" : (*dtype == DType::BF16 ? "bfloat16" : "float16");
+    out << j.dump(2) << "\n";
+    if (!out)
+        throw Error(folder + "/config.json: write failed");
+}
+
+ModelWeights loadModel(const std::string& modelArg, int layers, uint64_t seed)
+{
+    if (ModelConfig::isBuiltin(modelArg))
+        return ModelWeights::synthetic(ModelConfig::builtin(modelArg, layers), seed);
+    std::error_code ec;
+    if (!fs::exists(modelArg, ec))
+        throw Error("--model '" + modelArg + "' is neither a built-in shape (tiny, llama-3.1-8b, llama-3.3-70b, "
+                    "mistral-small-24b) nor an existing checkpoint folder");
+    return ModelWeights::loadHf(modelArg, layers);
+}
+
+} // namespace fairkv

@@ -1,0 +1,355 @@
+#include "model/safetensors.h"
+
+#include "common/error.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace fairkv {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+[[noreturn]] void fail(const std::string& path, const std::string& what)
+{
+    throw Error(path + ": " + what);
+}
+
+uint64_t readLe64(const unsigned char* p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; --i)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+bool mulOverflows(uint64_t a, uint64_t b, uint64_t* out)
+{
+    return __builtin_mul_overflow(a, b, out);
+}
+
+} // namespace
+
+std::unique_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path)
+{
+    std::unique_ptr<SafetensorsFile> file(new SafetensorsFile);
+    file->m_path = path;
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        fail(path, std::string("cannot open: ") + std::strerror(errno));
+    struct stat st {};
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        ::close(fd);
+        fail(path, "not a regular file");
+    }
+    const uint64_t size = uint64_t(st.st_size);
+    if (size < 8) {
+        ::close(fd);
+        fail(path, "truncated: " + std::to_string(size) + " bytes, a safetensors file starts with an 8-byte header length");
+    }
+    void* map = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    ::close(fd);
+    if (map == MAP_FAILED)
+        fail(path, std::string("cannot map: ") + std::strerror(errno));
+    file->m_map = map;
+    file->m_mapSize = size;
+    const auto* base = static_cast<const unsigned char*>(map);
+    const uint64_t headerLength = readLe64(base);
+    if (headerLength > kMaxHeaderBytes)
+        fail(path, "header length " + std::to_string(headerLength) + " exceeds the 100 MiB limit");
+    if (headerLength > size - 8)
+        fail(path, "header length " + std::to_string(headerLength) + " runs past the end of the file ("
+                       + std::to_string(size) + " bytes)");
+    file->m_data = reinterpret_cast<const std::byte*>(base + 8 + headerLength);
+    file->parseHeader(reinterpret_cast<const char*>(base + 8), headerLength, size - 8 - headerLength);
+    return file;
+}
+
+SafetensorsFile::~SafetensorsFile()
+{
+    if (m_map)
+        munmap(m_map, m_mapSize);
+}
+
+void SafetensorsFile::parseHeader(const char* header, uint64_t length, uint64_t dataBytes)
+{
+    json j;
+    try {
+        j = json::parse(header, header + length);
+    } catch (const json::exception&) {
+        fail(m_path, "header is not valid JSON");
+    }
+    if (!j.is_object())
+        fail(m_path, "header must be a JSON object");
+    for (auto it = j.begin(); it != j.end(); ++it) {
+        const std::string& name = it.key();
+        const json& v = it.value();
+        if (name == "__metadata__") {
+            if (!v.is_object())
+                fail(m_path, "__metadata__ must be an object of strings");
+            for (auto m = v.begin(); m != v.end(); ++m) {
+                if (!m.value().is_string())
+                    fail(m_path, "__metadata__ value of '" + m.key() + "' is not a string");
+                m_metadata[m.key()] = m.value().get<std::string>();
+            }
+            continue;
+        }
+        const std::string where = "tensor '" + name + "': ";
+        if (!v.is_object() || !v.contains("dtype") || !v.contains("shape") || !v.contains("data_offsets"))
+            fail(m_path, where + "needs dtype, shape and data_offsets");
+        if (!v.at("dtype").is_string())
+            fail(m_path, where + "dtype must be a string");
+        const auto dtype = dtypeFromName(v.at("dtype").get<std::string>());
+        if (!dtype)
+            fail(m_path, where + "unknown dtype '" + v.at("dtype").get<std::string>() + "'");
+        SafetensorsEntry e;
+        e.name = name;
+        e.dtype = *dtype;
+        const json& shape = v.at("shape");
+        if (!shape.is_array())
+            fail(m_path, where + "shape must be an array");
+        uint64_t count = 1;
+        for (const json& d : shape) {
+            if (!d.is_number_unsigned())
+                fail(m_path, where + "shape entries must be non-negative integers");
+            const uint64_t dim = d.get<uint64_t>();
+            if (dim > (uint64_t(1) << 48) || mulOverflows(count, dim, &count))
+                fail(m_path, where + "shape " + shape.dump() + " is too large");
+            e.shape.push_back(int64_t(dim));
+        }
+        const json& offsets = v.at("data_offsets");
+        if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned()
+            || !offsets[1].is_number_unsigned())
+            fail(m_path, where + "data_offsets must be two non-negative integers");
+        e.begin = offsets[0].get<uint64_t>();
+        e.end = offsets[1].get<uint64_t>();
+        if (e.end < e.begin)
+            fail(m_path, where + "data_offsets end before they begin");
+        uint64_t bytes = 0;
+        if (mulOverflows(count, uint64_t(dtypeSize(e.dtype)), &bytes) || bytes != e.end - e.begin)
+            fail(m_path, where + dtypeName(e.dtype) + " x " + shapeToString(e.shape) + " needs "
+                             + std::to_string(count * dtypeSize(e.dtype)) + " bytes but data_offsets span "
+                             + std::to_string(e.end - e.begin));
+        if (e.end > dataBytes)
+            fail(m_path, where + "data_offsets [" + std::to_string(e.begin) + ", " + std::to_string(e.end)
+                             + ") run past the end of the file (data section has " + std::to_string(dataBytes)
+                             + " bytes)");
+        m_entries.emplace(name, std::move(e));
+    }
+    // The spec requires the data section to be covered exactly: no overlap, no holes.
+    std::vector<const SafetensorsEntry*> sorted;
+    for (const auto& [n, e] : m_entries)
+        sorted.push_back(&e);
+    std::sort(sorted.begin(), sorted.end(), [](const auto* a, const auto* b) {
+        return a->begin != b->begin ? a->begin < b->begin : a->end < b->end;
+    });
+    uint64_t expected = 0;
+    for (const SafetensorsEntry* e : sorted) {
+        if (e->begin < expected)
+            fail(m_path, "tensor '" + e->name + "' overlaps the tensor before it (offset " + std::to_string(e->begin)
+                             + " < " + std::to_string(expected) + ")");
+        if (e->begin > expected)
+            fail(m_path, "hole in the data section before tensor '" + e->name + "' (bytes "
+                             + std::to_string(expected) + " to " + std::to_string(e->begin) + ")");
+        expected = e->end;
+    }
+    if (expected != dataBytes)
+        fail(m_path, "data section has " + std::to_string(dataBytes) + " bytes but the tensors cover "
+                         + std::to_string(expected));
+}
+
+const SafetensorsEntry* SafetensorsFile::find(const std::string& name) const
+{
+    auto it = m_entries.find(name);
+    return it == m_entries.end() ? nullptr : &it->second;
+}
+
+Tensor SafetensorsFile::toFloat(const SafetensorsEntry& e) const
+{
+    if (!dtypeConvertible(e.dtype))
+        fail(m_path, "tensor '" + e.name + "' has dtype " + dtypeName(e.dtype) + ", expected F32, F16 or BF16");
+    Tensor t;
+    t.shape = e.shape;
+    const size_t n = size_t(Tensor::numel(e.shape));
+    t.data.resize(n);
+    const std::byte* src = bytes(e);
+    switch (e.dtype) {
+    case DType::F32:
+        std::memcpy(t.data.data(), src, n * 4);
+        break;
+    case DType::F64:
+        for (size_t i = 0; i < n; ++i) {
+            double d;
+            std::memcpy(&d, src + i * 8, 8);
+            t.data[i] = float(d);
+        }
+        break;
+    case DType::BF16:
+        for (size_t i = 0; i < n; ++i) {
+            uint16_t h;
+            std::memcpy(&h, src + i * 2, 2);
+            t.data[i] = bf16ToFloat(h);
+        }
+        break;
+    case DType::F16:
+        for (size_t i = 0; i < n; ++i) {
+            uint16_t h;
+            std::memcpy(&h, src + i * 2, 2);
+            t.data[i] = f16ToFloat(h);
+        }
+        break;
+    default:
+        break;
+    }
+    return t;
+}
+
+SafetensorsCheckpoint SafetensorsCheckpoint::open(const std::string& path)
+{
+    SafetensorsCheckpoint ckpt;
+    std::error_code ec;
+    auto addFile = [&](const fs::path& p) {
+        ckpt.m_files.push_back(std::shared_ptr<SafetensorsFile>(SafetensorsFile::open(p.string())));
+        ckpt.m_fileNames.push_back(p.string());
+        return ckpt.m_files.size() - 1;
+    };
+    if (fs::is_regular_file(path, ec)) {
+        const size_t idx = addFile(path);
+        for (const auto& [name, e] : ckpt.m_files[idx]->entries())
+            ckpt.m_index[name] = idx;
+        return ckpt;
+    }
+    if (!fs::is_directory(path, ec))
+        throw Error(path + ": no such checkpoint file or folder");
+    const fs::path dir(path);
+    const fs::path indexPath = dir / "model.safetensors.index.json";
+    if (fs::exists(indexPath, ec)) {
+        std::ifstream in(indexPath);
+        json j;
+        try {
+            j = json::parse(in);
+        } catch (const json::exception&) {
+            throw Error(indexPath.string() + ": not valid JSON");
+        }
+        if (!j.is_object() || !j.contains("weight_map") || !j.at("weight_map").is_object())
+            throw Error(indexPath.string() + ": missing object 'weight_map'");
+        std::map<std::string, size_t> opened;
+        for (auto it = j.at("weight_map").begin(); it != j.at("weight_map").end(); ++it) {
+            if (!it.value().is_string())
+                throw Error(indexPath.string() + ": weight_map entry for '" + it.key() + "' is not a file name");
+            const std::string shard = it.value().get<std::string>();
+            if (shard.empty() || shard.find('/') != std::string::npos || shard.find("..") != std::string::npos)
+                throw Error(indexPath.string() + ": shard name '" + shard + "' must be a plain file name in the folder");
+            auto found = opened.find(shard);
+            if (found == opened.end()) {
+                if (!fs::exists(dir / shard, ec))
+                    throw Error(indexPath.string() + ": shard '" + shard + "' listed for tensor '" + it.key()
+                                + "' does not exist");
+                found = opened.emplace(shard, addFile(dir / shard)).first;
+            }
+            if (!ckpt.m_files[found->second]->find(it.key()))
+                throw Error(indexPath.string() + ": tensor '" + it.key() + "' is listed in shard '" + shard
+                            + "' but that file does not hold it");
+            ckpt.m_index[it.key()] = found->second;
+        }
+        return ckpt;
+    }
+    const fs::path single = dir / "model.safetensors";
+    if (!fs::exists(single, ec))
+        throw Error(path + ": folder holds neither model.safetensors nor model.safetensors.index.json");
+    const size_t idx = addFile(single);
+    for (const auto& [name, e] : ckpt.m_files[idx]->entries())
+        ckpt.m_index[name] = idx;
+    return ckpt;
+}
+
+const SafetensorsEntry* SafetensorsCheckpoint::find(const std::string& name, const SafetensorsFile** file) const
+{
+    auto it = m_index.find(name);
+    if (it == m_index.end())
+        return nullptr;
+    if (file)
+        *file = m_files[it->second].get();
+    return m_files[it->second]->find(name);
+}
+
+std::vector<std::string> SafetensorsCheckpoint::tensorNames() const
+{
+    std::vector<std::string> names;
+    for (const auto& [n, idx] : m_index)
+        names.push_back(n);
+    return names;
+}
+
+Tensor SafetensorsCheckpoint::load(const std::string& name, const std::vector<int64_t>& expectedShape) const
+{
+    const SafetensorsFile* file = nullptr;
+    const SafetensorsEntry* e = find(name, &file);
+    if (!e)
+        throw Error("checkpoint is missing tensor '" + name + "' (expected shape " + shapeToString(expectedShape) + ")");
+    if (e->shape != expectedShape)
+        throw Error(file->path() + ": tensor '" + name + "' has shape " + shapeToString(e->shape) + ", expected "
+                    + shapeToString(expectedShape));
+    return file->toFloat(*e);
+}
+
+void writeSafetensors(const std::string& path, const std::vector<SafetensorsWriteItem>& items,
+                      const std::map<std::string, std::string>& metadata)
+{
+    json header = json::object();
+    if (!metadata.empty())
+        header["__metadata__"] = metadata;
+    uint64_t offset = 0;
+    for (const auto& item : items) {
+        if (item.dtype != DType::F32 && item.dtype != DType::F16 && item.dtype != DType::BF16)
+            throw Error(path + ": cannot write tensor '" + item.name + "' as " + dtypeName(item.dtype));
+        const uint64_t bytes = uint64_t(Tensor::numel(item.shape)) * dtypeSize(item.dtype);
+        header[item.name] = {{"dtype", dtypeName(item.dtype)}, {"shape", item.shape}, {"data_offsets", {offset, offset + bytes}}};
+        offset += bytes;
+    }
+    std::string text = header.dump();
+    while ((8 + text.size()) % 8 != 0)
+        text.push_back(' ');
+    const std::string tmp = path + ".partial";
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out)
+        throw Error(path + ": cannot write");
+    unsigned char len[8];
+    for (int i = 0; i < 8; ++i)
+        len[i] = (uint64_t(text.size()) >> (8 * i)) & 0xff;
+    out.write(reinterpret_cast<const char*>(len), 8);
+    out.write(text.data(), std::streamsize(text.size()));
+    std::vector<uint16_t> half;
+    for (const auto& item : items) {
+        const size_t n = size_t(Tensor::numel(item.shape));
+        if (item.dtype == DType::F32) {
+            out.write(reinterpret_cast<const char*>(item.data), std::streamsize(n * 4));
+            continue;
+        }
+        half.resize(n);
+        for (size_t i = 0; i < n; ++i)
+            half[i] = item.dtype == DType::BF16 ? floatToBf16(item.data[i]) : floatToF16(item.data[i]);
+        out.write(reinterpret_cast<const char*>(half.data()), std::streamsize(n * 2));
+    }
+    out.close();
+    if (!out)
+        throw Error(path + ": write failed");
+    std::error_code ec;
+    fs::rename(tmp, path, ec);
+    if (ec)
+        throw Error(path + ": cannot rename " + tmp + ": " + ec.message());
+}
+
+} // namespace fairkv

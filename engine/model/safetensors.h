@@ -1,0 +1,88 @@
+#pragma once
+#include "common/dtype.h"
+#include "common/tensor.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace fairkv {
+
+struct SafetensorsEntry
+{
+    std::string name;
+    DType dtype = DType::F32;
+    std::vector<int64_t> shape;
+    uint64_t begin = 0; // byte offsets relative to the data section
+    uint64_t end = 0;
+};
+
+// One memory-mapped .safetensors file. Opening validates the whole header against the spec:
+// header length bound, JSON object, known dtype, dtype x shape = byte range, ranges inside the
+// file, not overlapping and leaving no holes. Errors name the file and the tensor.
+class SafetensorsFile
+{
+public:
+    static constexpr uint64_t kMaxHeaderBytes = 100u * 1024u * 1024u;
+
+    static std::unique_ptr<SafetensorsFile> open(const std::string& path);
+    ~SafetensorsFile();
+    SafetensorsFile(const SafetensorsFile&) = delete;
+    SafetensorsFile& operator=(const SafetensorsFile&) = delete;
+
+    const std::string& path() const { return m_path; }
+    const std::map<std::string, SafetensorsEntry>& entries() const { return m_entries; }
+    const std::map<std::string, std::string>& metadata() const { return m_metadata; }
+    const SafetensorsEntry* find(const std::string& name) const;
+
+    // The tensor converted to fp32 (F32, F16, BF16, F64).
+    Tensor toFloat(const SafetensorsEntry& entry) const;
+    const std::byte* bytes(const SafetensorsEntry& entry) const { return m_data + entry.begin; }
+
+private:
+    SafetensorsFile() = default;
+    void parseHeader(const char* header, uint64_t length, uint64_t dataBytes);
+
+    std::string m_path;
+    void* m_map = nullptr;
+    size_t m_mapSize = 0;
+    const std::byte* m_data = nullptr;
+    std::map<std::string, SafetensorsEntry> m_entries;
+    std::map<std::string, std::string> m_metadata;
+};
+
+// A checkpoint: a folder with model.safetensors, or with model.safetensors.index.json and its
+// shards, or a single .safetensors file.
+class SafetensorsCheckpoint
+{
+public:
+    static SafetensorsCheckpoint open(const std::string& path);
+
+    const SafetensorsEntry* find(const std::string& name, const SafetensorsFile** file = nullptr) const;
+    std::vector<std::string> tensorNames() const;
+    // Loads `name` as fp32 and checks its shape; throws naming the tensor when missing or mismatched.
+    Tensor load(const std::string& name, const std::vector<int64_t>& expectedShape) const;
+    const std::vector<std::string>& files() const { return m_fileNames; }
+
+private:
+    std::vector<std::shared_ptr<SafetensorsFile>> m_files;
+    std::vector<std::string> m_fileNames;
+    std::map<std::string, size_t> m_index; // tensor -> file
+};
+
+struct SafetensorsWriteItem
+{
+    std::string name;
+    DType dtype = DType::F32; // F32, F16 or BF16
+    std::vector<int64_t> shape;
+    const float* data = nullptr;
+};
+
+// Writes a spec-conforming file (header padded to 8 bytes, tensors in the given order).
+void writeSafetensors(const std::string& path, const std::vector<SafetensorsWriteItem>& items,
+                      const std::map<std::string, std::string>& metadata = {});
+
+} // namespace fairkv

@@ -1,0 +1,97 @@
+#include "placement/cost_model.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace fairkv {
+
+namespace {
+// (replica count, KV tokens served) of one rank in one layer.
+std::pair<double, double> rankLoad(const Placement& p, const KvLengths& len, int layer, int rank)
+{
+    double replicas = 0.0, tokens = 0.0;
+    for (const UnitPlacement& up : p.layers[size_t(layer)])
+        for (const Replica& r : up.replicas)
+            if (r.rank == rank) {
+                replicas += 1.0;
+                for (int req : r.requests)
+                    tokens += len[size_t(req)][size_t(layer)][size_t(up.unit)];
+            }
+    return {replicas, tokens};
+}
+} // namespace
+
+double CostModel::rankTimeMs(const Placement& p, const KvLengths& len, int layer, int rank) const
+{
+    const auto [replicas, tokens] = rankLoad(p, len, layer, rank);
+    return cUnitMs * replicas + cTokMs * tokens;
+}
+
+std::vector<double> CostModel::layerTimesMs(const Placement& p, const KvLengths& len) const
+{
+    std::vector<double> out;
+    for (size_t l = 0; l < p.layers.size(); ++l) {
+        double worst = 0.0;
+        for (int g = 0; g < p.ranks; ++g)
+            worst = std::max(worst, rankTimeMs(p, len, int(l), g));
+        out.push_back(worst);
+    }
+    return out;
+}
+
+std::vector<double> CostModel::layerLowerBoundsMs(const KvLengths& len, int numRanks) const
+{
+    std::vector<double> out;
+    if (len.empty())
+        return out;
+    const size_t layers = len[0].size();
+    const size_t units = layers ? len[0][0].size() : 0;
+    for (size_t l = 0; l < layers; ++l) {
+        double total = 0.0, heaviest = 0.0;
+        for (size_t u = 0; u < units; ++u) {
+            double longest = 0.0;
+            total += cUnitMs;
+            for (const auto& req : len) {
+                total += cTokMs * req[l][u];
+                longest = std::max(longest, req[l][u]);
+            }
+            heaviest = std::max(heaviest, cUnitMs + cTokMs * longest);
+        }
+        out.push_back(std::max(total / numRanks, heaviest));
+    }
+    return out;
+}
+
+CostModel CostModel::fit(const Placement& p, const KvLengths& len, const std::vector<std::vector<double>>& rankMs)
+{
+    double sxx = 0, sxy = 0, syy = 0, sxt = 0, syt = 0;
+    for (size_t l = 0; l < rankMs.size(); ++l)
+        for (int g = 0; g < int(rankMs[l].size()); ++g) {
+            const auto [x, y] = rankLoad(p, len, int(l), g);
+            const double t = rankMs[l][size_t(g)];
+            sxx += x * x;
+            sxy += x * y;
+            syy += y * y;
+            sxt += x * t;
+            syt += y * t;
+        }
+    CostModel m;
+    m.source = "fitted to this run's measured per-rank attention times";
+    const double det = sxx * syy - sxy * sxy;
+    if (std::abs(det) > 1e-12 * std::max(1.0, sxx * syy)) {
+        m.cUnitMs = (sxt * syy - syt * sxy) / det;
+        m.cTokMs = (syt * sxx - sxt * sxy) / det;
+    }
+    // A negative constant means the two terms cannot be told apart here: fit the other alone.
+    if (m.cUnitMs < 0 || det == 0) {
+        m.cUnitMs = 0;
+        m.cTokMs = syy > 0 ? syt / syy : 0;
+    }
+    if (m.cTokMs < 0) {
+        m.cTokMs = 0;
+        m.cUnitMs = sxx > 0 ? sxt / sxx : 0;
+    }
+    return m;
+}
+
+} // namespace fairkv

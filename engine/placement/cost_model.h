@@ -1,0 +1,29 @@
+#pragma once
+#include "placement/placement.h"
+
+#include <string>
+#include <vector>
+
+namespace fairkv {
+
+using KvLengths = std::vector<std::vector<std::vector<double>>>; // [request][layer][unit]
+
+// Design §2: rank g's attention time in layer l is
+//   T[l][g] = sum over replicas on g of ( cUnit + cTok * sum of the replica's requests' KV lengths ).
+struct CostModel
+{
+    double cUnitMs = 0.0;
+    double cTokMs = 0.0;
+    std::string source; // where the constants come from ("fitted to ...", "defaults from ...")
+
+    double rankTimeMs(const Placement& p, const KvLengths& len, int layer, int rank) const;
+    // Modelled slowest rank per layer.
+    std::vector<double> layerTimesMs(const Placement& p, const KvLengths& len) const;
+    // Lower bound of any placement with copying allowed, per layer (design §2).
+    std::vector<double> layerLowerBoundsMs(const KvLengths& len, int numRanks) const;
+
+    // Least-squares fit (non-negative) of the two constants to measured per-rank times [layer][rank].
+    static CostModel fit(const Placement& p, const KvLengths& len, const std::vector<std::vector<double>>& rankMs);
+};
+
+} // namespace fairkv

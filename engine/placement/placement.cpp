@@ -1,0 +1,193 @@
+#include "placement/placement.h"
+
+#include "common/error.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <fstream>
+
+namespace fairkv {
+
+using nlohmann::json;
+
+namespace {
+std::string at(int layer, int unit)
+{
+    return "layer " + std::to_string(layer) + ", unit " + std::to_string(unit);
+}
+} // namespace
+
+void Placement::validate(int numLayers, int numUnits, int numRanks, int batchSize) const
+{
+    const std::string who = name.empty() ? std::string("placement") : "placement '" + name + "'";
+    if (ranks != numRanks)
+        throw Error(who + " is for " + std::to_string(ranks) + " ranks, the run has " + std::to_string(numRanks));
+    if (int(layers.size()) != numLayers)
+        throw Error(who + " has " + std::to_string(layers.size()) + " layers, the model has " + std::to_string(numLayers));
+    for (int l = 0; l < numLayers; ++l) {
+        const auto& layer = layers[size_t(l)];
+        if (int(layer.size()) != numUnits)
+            throw Error(who + ": layer " + std::to_string(l) + " places " + std::to_string(layer.size())
+                        + " units, the model has " + std::to_string(numUnits));
+        for (int u = 0; u < numUnits; ++u) {
+            const UnitPlacement& up = layer[size_t(u)];
+            if (up.unit != u)
+                throw Error(who + ": layer " + std::to_string(l) + " lists unit " + std::to_string(up.unit)
+                            + " where unit " + std::to_string(u) + " is expected (unit missing or out of order)");
+            if (up.replicas.empty())
+                throw Error(who + ": " + at(l, u) + " has no replica");
+            std::vector<int> seen(size_t(batchSize), -1);
+            std::vector<int> rankUsed;
+            for (size_t k = 0; k < up.replicas.size(); ++k) {
+                const Replica& r = up.replicas[k];
+                if (r.rank < 0 || r.rank >= numRanks)
+                    throw Error(who + ": " + at(l, u) + " has a replica on rank " + std::to_string(r.rank)
+                                + ", out of range 0.." + std::to_string(numRanks - 1));
+                if (std::find(rankUsed.begin(), rankUsed.end(), r.rank) != rankUsed.end())
+                    throw Error(who + ": " + at(l, u) + " has two replicas on rank " + std::to_string(r.rank));
+                rankUsed.push_back(r.rank);
+                if (r.requests.empty())
+                    throw Error(who + ": " + at(l, u) + ", replica on rank " + std::to_string(r.rank) + " serves no request");
+                for (int req : r.requests) {
+                    if (req < 0 || req >= batchSize)
+                        throw Error(who + ": " + at(l, u) + " names request " + std::to_string(req) + ", the batch has "
+                                    + std::to_string(batchSize));
+                    if (seen[size_t(req)] >= 0)
+                        throw Error(who + ": " + at(l, u) + ": request " + std::to_string(req)
+                                    + " is served by two replicas (request sets must partition the batch)");
+                    seen[size_t(req)] = int(k);
+                }
+            }
+            for (int req = 0; req < batchSize; ++req)
+                if (seen[size_t(req)] < 0)
+                    throw Error(who + ": " + at(l, u) + ": request " + std::to_string(req)
+                                + " is served by no replica (request sets must partition the batch)");
+        }
+    }
+}
+
+Placement Placement::uniform(int numLayers, int numUnits, int numRanks, int batchSize)
+{
+    Placement p;
+    p.name = "uniform";
+    p.ranks = numRanks;
+    p.batch = batchSize;
+    std::vector<int> all(static_cast<size_t>(batchSize));
+    for (int r = 0; r < batchSize; ++r)
+        all[size_t(r)] = r;
+    p.layers.assign(size_t(numLayers), {});
+    for (auto& layer : p.layers)
+        for (int u = 0; u < numUnits; ++u)
+            layer.push_back({u, {{int(int64_t(u) * numRanks / numUnits), all}}});
+    return p;
+}
+
+int Placement::replicasOn(int layer, int rank) const
+{
+    int n = 0;
+    for (const auto& up : layers[size_t(layer)])
+        for (const auto& r : up.replicas)
+            n += r.rank == rank;
+    return n;
+}
+
+json Placement::toJson() const
+{
+    json jl = json::array();
+    for (const auto& layer : layers) {
+        json units = json::array();
+        for (const auto& up : layer) {
+            json reps = json::array();
+            for (const auto& r : up.replicas)
+                reps.push_back({{"rank", r.rank}, {"requests", r.requests}});
+            units.push_back({{"unit", up.unit}, {"replicas", reps}});
+        }
+        jl.push_back(units);
+    }
+    return {{"name", name}, {"ranks", ranks}, {"batch", batch}, {"layers", jl}};
+}
+
+Placement Placement::fromJson(const json& j, int batchSize, const std::string& source)
+{
+    auto fail = [&](const std::string& what) -> Error { return Error(source + ": " + what); };
+    // A run result or plan wraps the placement in "placement".
+    const json& root = j.is_object() && j.contains("placement") ? j.at("placement") : j;
+    if (!root.is_object() || !root.contains("layers") || !root.at("layers").is_array())
+        throw fail("expected a placement object with a \"layers\" array");
+    Placement p;
+    p.name = root.contains("name") && root.at("name").is_string() ? root.at("name").get<std::string>() : source;
+    p.batch = batchSize;
+    std::vector<int> all(static_cast<size_t>(batchSize));
+    for (int r = 0; r < batchSize; ++r)
+        all[size_t(r)] = r;
+    int maxRank = -1;
+    try {
+        for (size_t l = 0; l < root.at("layers").size(); ++l) {
+            const json& jl = root.at("layers")[l];
+            if (!jl.is_array())
+                throw fail("layer " + std::to_string(l) + " must be an array of units");
+            std::vector<UnitPlacement> units;
+            for (const json& ju : jl) {
+                if (!ju.is_object() || !ju.contains("unit") || !ju.at("unit").is_number_integer()
+                    || !ju.contains("replicas") || !ju.at("replicas").is_array())
+                    throw fail("layer " + std::to_string(l) + ": each unit needs an integer \"unit\" and a \"replicas\" array");
+                UnitPlacement up;
+                up.unit = ju.at("unit").get<int>();
+                for (const json& jr : ju.at("replicas")) {
+                    if (!jr.is_object() || !jr.contains("rank") || !jr.at("rank").is_number_integer())
+                        throw fail(at(int(l), up.unit) + ": each replica needs an integer \"rank\"");
+                    Replica r;
+                    r.rank = jr.at("rank").get<int>();
+                    maxRank = std::max(maxRank, r.rank);
+                    if (jr.contains("requests")) {
+                        if (!jr.at("requests").is_array())
+                            throw fail(at(int(l), up.unit) + ": \"requests\" must be an array of request indices");
+                        for (const json& q : jr.at("requests")) {
+                            if (!q.is_number_integer())
+                                throw fail(at(int(l), up.unit) + ": request indices must be integers");
+                            r.requests.push_back(q.get<int>());
+                        }
+                        std::sort(r.requests.begin(), r.requests.end());
+                    } else if (ju.at("replicas").size() == 1) {
+                        r.requests = all;
+                    } else {
+                        throw fail(at(int(l), up.unit) + ": a unit with several replicas must list each replica's requests");
+                    }
+                    up.replicas.push_back(std::move(r));
+                }
+                units.push_back(std::move(up));
+            }
+            std::sort(units.begin(), units.end(), [](const auto& a, const auto& b) { return a.unit < b.unit; });
+            p.layers.push_back(std::move(units));
+        }
+    } catch (const json::exception& e) {
+        throw fail(e.what());
+    }
+    p.ranks = root.contains("ranks") && root.at("ranks").is_number_integer() ? root.at("ranks").get<int>() : maxRank + 1;
+    return p;
+}
+
+Placement Placement::fromFile(const std::string& path, int batchSize)
+{
+    std::ifstream in(path);
+    if (!in)
+        throw Error(path + ": cannot open placement file");
+    json j;
+    try {
+        j = json::parse(in);
+    } catch (const json::exception&) {
+        throw Error(path + ": placement file is not valid JSON");
+    }
+    return fromJson(j, batchSize, path);
+}
+
+void Placement::saveFile(const std::string& path) const
+{
+    std::ofstream out(path);
+    out << toJson().dump(1) << "\n";
+    if (!out)
+        throw Error(path + ": cannot write placement file");
+}
+
+} // namespace fairkv

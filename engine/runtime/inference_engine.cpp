@@ -1,0 +1,309 @@
+#include "runtime/inference_engine.h"
+
+#include "backend/cpu/cpu_ops.h"
+#include "backend/cpu/cpu_rank.h"
+#include "common/error.h"
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+
+namespace fairkv {
+
+namespace {
+using Clock = std::chrono::steady_clock;
+
+double msSince(Clock::time_point t0)
+{
+    return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+void addInto(std::vector<float>& x, const std::vector<float>& y)
+{
+    for (size_t i = 0; i < x.size(); ++i)
+        x[i] += y[i];
+}
+} // namespace
+
+InferenceEngine::InferenceEngine(std::shared_ptr<const ModelWeights> weights, int ranks, UnitMode mode)
+    : m_weights(std::move(weights))
+    , m_units(m_weights->config, mode)
+    , m_comm(std::make_unique<InProcessCommunicator>())
+{
+    if (ranks < 1 || ranks > 1024)
+        throw Error("--ranks must be between 1 and 1024, got " + std::to_string(ranks));
+    for (int g = 0; g < ranks; ++g)
+        m_ranks.push_back(std::make_unique<CpuRank>(g, m_weights->config, mode));
+}
+
+InferenceEngine::~InferenceEngine() = default;
+
+void InferenceEngine::checkPositions(long extra) const
+{
+    const auto& window = config().slidingWindow;
+    if (!window)
+        return;
+    for (long p : m_positions)
+        if (p + extra > *window)
+            throw Error("sequence of " + std::to_string(p + extra) + " tokens exceeds the model's sliding_window of "
+                        + std::to_string(*window) + ", which this engine does not implement");
+}
+
+InferenceEngine::PrefillOutput InferenceEngine::prefill(const std::vector<std::vector<int>>& prompts,
+                                                        const CompressionOptions& compression,
+                                                        const Placement& placement, bool allLogits)
+{
+    const ModelConfig& c = config();
+    const int b = int(prompts.size());
+    if (b == 0)
+        throw Error("prefill needs at least one prompt");
+    for (int r = 0; r < b; ++r) {
+        if (prompts[size_t(r)].empty())
+            throw Error("prompt " + std::to_string(r) + " is empty");
+        for (int t : prompts[size_t(r)])
+            if (t < 0 || t >= c.vocabSize)
+                throw Error("token id " + std::to_string(t) + " of prompt " + std::to_string(r)
+                            + " is outside the vocabulary (0.." + std::to_string(c.vocabSize - 1) + ")");
+    }
+    placement.validate(c.numLayers, m_units.numUnits, numRanks(), b);
+    compression.validate(c.numLayers, m_units.numUnits);
+
+    KvStore dropped;
+    for (auto& rank : m_ranks)
+        rank->releaseKv(dropped);
+    m_placement = placement;
+    for (auto& rank : m_ranks)
+        rank->assign(*m_weights, m_placement, dropped);
+    m_positions.assign(size_t(b), 0);
+    m_mass.assign(size_t(b), std::vector<std::vector<double>>(size_t(c.numLayers),
+                                                              std::vector<double>(size_t(m_units.numUnits), 1.0)));
+    long longest = 0;
+    for (const auto& p : prompts)
+        longest = std::max(longest, long(p.size()));
+    checkPositions(longest);
+
+    PrefillOutput result;
+    StepTiming& timing = result.timing;
+    timing.reset(c.numLayers, numRanks());
+    const auto wall0 = Clock::now();
+    auto t0 = Clock::now();
+    const size_t hidden = size_t(c.hiddenSize);
+    std::vector<size_t> rowStart(size_t(b) + 1, 0);
+    for (int r = 0; r < b; ++r)
+        rowStart[size_t(r) + 1] = rowStart[size_t(r)] + prompts[size_t(r)].size();
+    std::vector<float> x(rowStart.back() * hidden);
+    for (int r = 0; r < b; ++r)
+        for (size_t i = 0; i < prompts[size_t(r)].size(); ++i)
+            std::copy_n(m_weights->embed.row(prompts[size_t(r)][i]), hidden, x.begin() + long((rowStart[size_t(r)] + i) * hidden));
+    timing.replicatedMs += msSince(t0);
+
+    RowBatch rows;
+    rows.rowStart = rowStart;
+    rows.position.assign(size_t(b), 0);
+    runLayers(rows, x, timing, &compression);
+    for (int r = 0; r < b; ++r)
+        m_positions[size_t(r)] = long(prompts[size_t(r)].size());
+
+    std::vector<size_t> wanted;
+    if (allLogits) {
+        for (size_t i = 0; i < rowStart.back(); ++i)
+            wanted.push_back(i);
+    } else {
+        for (int r = 0; r < b; ++r)
+            wanted.push_back(rowStart[size_t(r) + 1] - 1);
+    }
+    auto logits = logitsForRows(x, wanted, timing);
+    if (allLogits) {
+        result.allLogits.resize(size_t(b));
+        for (int r = 0; r < b; ++r) {
+            for (size_t i = rowStart[size_t(r)]; i < rowStart[size_t(r) + 1]; ++i)
+                result.allLogits[size_t(r)].push_back(std::move(logits[i]));
+            result.lastLogits.push_back(result.allLogits[size_t(r)].back());
+        }
+    } else {
+        result.lastLogits = std::move(logits);
+    }
+    timing.wallMs = msSince(wall0);
+    return result;
+}
+
+std::vector<std::vector<float>> InferenceEngine::decodeStep(const std::vector<int>& tokens, StepTiming* timingOut)
+{
+    const ModelConfig& c = config();
+    if (m_positions.empty())
+        throw Error("decode step before prefill");
+    if (tokens.size() != m_positions.size())
+        throw Error("decode step got " + std::to_string(tokens.size()) + " tokens for a batch of "
+                    + std::to_string(m_positions.size()));
+    for (int t : tokens)
+        if (t < 0 || t >= c.vocabSize)
+            throw Error("token id " + std::to_string(t) + " is outside the vocabulary");
+    checkPositions(1);
+    StepTiming timing;
+    timing.reset(c.numLayers, numRanks());
+    const auto wall0 = Clock::now();
+    auto t0 = Clock::now();
+    const size_t hidden = size_t(c.hiddenSize);
+    const size_t b = tokens.size();
+    std::vector<float> x(b * hidden);
+    for (size_t r = 0; r < b; ++r)
+        std::copy_n(m_weights->embed.row(tokens[r]), hidden, x.begin() + long(r * hidden));
+    timing.replicatedMs += msSince(t0);
+    RowBatch rows;
+    rows.rowStart.resize(b + 1);
+    for (size_t r = 0; r <= b; ++r)
+        rows.rowStart[r] = r;
+    rows.position = m_positions;
+    runLayers(rows, x, timing, nullptr);
+    for (long& p : m_positions)
+        ++p;
+    std::vector<size_t> wanted(b);
+    for (size_t r = 0; r < b; ++r)
+        wanted[r] = r;
+    auto logits = logitsForRows(x, wanted, timing);
+    timing.wallMs = msSince(wall0);
+    if (timingOut)
+        *timingOut = std::move(timing);
+    return logits;
+}
+
+void InferenceEngine::runLayers(const RowBatch& rowsIn, std::vector<float>& x, StepTiming& timing,
+                                const CompressionOptions* compression)
+{
+    const ModelConfig& c = config();
+    const size_t hidden = size_t(c.hiddenSize);
+    const size_t nRows = rowsIn.rows();
+    const size_t b = rowsIn.position.size();
+    const bool compress = compression && compression->policy != CompressionPolicy::None;
+    std::vector<float> normed(x.size());
+    std::vector<std::vector<float>> partial(m_ranks.size());
+    RowBatch rows = rowsIn;
+    rows.data = normed.data();
+    for (int l = 0; l < c.numLayers; ++l) {
+        const LayerWeights& lw = m_weights->layers[size_t(l)];
+        auto t0 = Clock::now();
+        for (size_t i = 0; i < nRows; ++i)
+            cpu::rmsNorm(x.data() + i * hidden, hidden, lw.inputNorm.data.data(), c.rmsNormEps, normed.data() + i * hidden);
+        timing.replicatedMs += msSince(t0);
+
+        WindowCapture capture;
+        capture.window = compress ? compression->window : 0;
+        for (size_t g = 0; g < m_ranks.size(); ++g) {
+            partial[g].assign(nRows * hidden, 0.0f);
+            t0 = Clock::now();
+            m_ranks[g]->attention(l, rows, partial[g].data(), compress ? &capture : nullptr);
+            timing.attentionMs[size_t(l)][g] = msSince(t0);
+        }
+        t0 = Clock::now();
+        m_comm->allReduceSum(partial);
+        addInto(x, partial[0]);
+        timing.collectiveMs[size_t(l)] += msSince(t0);
+
+        if (compress) {
+            t0 = Clock::now();
+            std::map<UnitRequest, std::vector<int>> kept;
+            for (size_t r = 0; r < b; ++r) {
+                std::vector<std::vector<float>> scores(size_t(m_units.numUnits));
+                for (int u = 0; u < m_units.numUnits; ++u)
+                    scores[size_t(u)] = std::move(capture.meanAttention[{u, int(r)}]);
+                LayerSelection sel = compressLayer(*compression, l, c.numLayers, scores);
+                for (int u = 0; u < m_units.numUnits; ++u) {
+                    m_mass[r][size_t(l)][size_t(u)] = sel.massRetained[size_t(u)];
+                    kept[{u, int(r)}] = std::move(sel.kept[size_t(u)]);
+                }
+            }
+            for (auto& rank : m_ranks)
+                rank->compress(l, kept);
+            timing.replicatedMs += msSince(t0);
+        }
+
+        t0 = Clock::now();
+        for (size_t i = 0; i < nRows; ++i)
+            cpu::rmsNorm(x.data() + i * hidden, hidden, lw.postNorm.data.data(), c.rmsNormEps, normed.data() + i * hidden);
+        timing.replicatedMs += msSince(t0);
+        for (size_t g = 0; g < m_ranks.size(); ++g) {
+            partial[g].resize(nRows * hidden);
+            t0 = Clock::now();
+            m_ranks[g]->mlp(l, normed.data(), nRows, partial[g].data());
+            timing.mlpMs[size_t(l)][g] = msSince(t0);
+        }
+        t0 = Clock::now();
+        m_comm->allReduceSum(partial);
+        addInto(x, partial[0]);
+        timing.collectiveMs[size_t(l)] += msSince(t0);
+    }
+}
+
+std::vector<std::vector<float>> InferenceEngine::logitsForRows(const std::vector<float>& x,
+                                                               const std::vector<size_t>& rows, StepTiming& timing) const
+{
+    const auto t0 = Clock::now();
+    const ModelConfig& c = config();
+    const size_t hidden = size_t(c.hiddenSize);
+    const size_t vocab = size_t(c.vocabSize);
+    std::vector<float> normed(rows.size() * hidden), flat(rows.size() * vocab);
+    for (size_t i = 0; i < rows.size(); ++i)
+        cpu::rmsNorm(x.data() + rows[i] * hidden, hidden, m_weights->finalNorm.data.data(), c.rmsNormEps,
+                     normed.data() + i * hidden);
+    cpu::matmulXWt(normed.data(), rows.size(), hidden, m_weights->outputHead().data.data(), vocab, flat.data());
+    std::vector<std::vector<float>> out(rows.size());
+    for (size_t i = 0; i < rows.size(); ++i)
+        out[i].assign(flat.begin() + long(i * vocab), flat.begin() + long((i + 1) * vocab));
+    timing.replicatedMs += msSince(t0);
+    return out;
+}
+
+size_t InferenceEngine::setPlacement(const Placement& placement)
+{
+    if (m_positions.empty())
+        throw Error("a placement can only change after prefill");
+    placement.validate(config().numLayers, m_units.numUnits, numRanks(), batch());
+    std::map<KvKey, int> owner;
+    KvStore pool;
+    for (auto& rank : m_ranks) {
+        for (const auto& [key, block] : rank->kv())
+            owner[key] = rank->index();
+        rank->releaseKv(pool);
+    }
+    m_placement = placement;
+    for (auto& rank : m_ranks)
+        rank->assign(*m_weights, m_placement, pool);
+    size_t moved = 0;
+    for (auto& rank : m_ranks)
+        for (const auto& [key, block] : rank->kv())
+            if (owner[key] != rank->index())
+                moved += block.bytes();
+    return moved;
+}
+
+std::vector<std::vector<std::vector<int>>> InferenceEngine::kvLengths() const
+{
+    std::vector<std::vector<std::vector<int>>> len(
+        size_t(batch()), std::vector<std::vector<int>>(size_t(config().numLayers), std::vector<int>(size_t(m_units.numUnits), 0)));
+    for (const auto& rank : m_ranks)
+        for (const auto& [key, block] : rank->kv())
+            len[size_t(key.request)][size_t(key.layer)][size_t(key.unit)] = int(block.length());
+    return len;
+}
+
+std::vector<size_t> InferenceEngine::rankWeightBytes() const
+{
+    std::vector<size_t> out;
+    for (const auto& rank : m_ranks)
+        out.push_back(rank->weightBytes());
+    return out;
+}
+
+std::vector<size_t> InferenceEngine::rankKvBytes() const
+{
+    std::vector<size_t> out;
+    for (const auto& rank : m_ranks) {
+        size_t n = 0;
+        for (const auto& [key, block] : rank->kv())
+            n += block.bytes();
+        out.push_back(n);
+    }
+    return out;
+}
+
+} // namespace fairkv

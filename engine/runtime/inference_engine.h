@@ -1,0 +1,67 @@
+#pragma once
+#include "kv/compression.h"
+#include "model/model_weights.h"
+#include "parallel/communicator.h"
+#include "parallel/rank.h"
+#include "placement/placement.h"
+#include "placement/unit_layout.h"
+#include "runtime/step_timing.h"
+
+#include <memory>
+#include <vector>
+
+namespace fairkv {
+
+// Batched decoding over N tensor-parallel ranks with per-unit compressed KV. Prefill runs the
+// prompts under a placement, compresses each layer's KV with the chosen policy (the scores of all
+// units are gathered, as the per-layer budget is global), then decode steps append to the ragged
+// caches. The placement can change between steps: shards and KV blocks move between ranks.
+class InferenceEngine
+{
+public:
+    InferenceEngine(std::shared_ptr<const ModelWeights> weights, int ranks, UnitMode mode);
+    ~InferenceEngine();
+
+    const ModelConfig& config() const { return m_weights->config; }
+    const UnitLayout& units() const { return m_units; }
+    int numRanks() const { return int(m_ranks.size()); }
+    int batch() const { return int(m_positions.size()); }
+    const Placement& placement() const { return m_placement; }
+
+    struct PrefillOutput
+    {
+        std::vector<std::vector<float>> lastLogits;             // [request][vocab]
+        std::vector<std::vector<std::vector<float>>> allLogits; // [request][position][vocab] when asked
+        StepTiming timing;
+    };
+    PrefillOutput prefill(const std::vector<std::vector<int>>& prompts, const CompressionOptions& compression,
+                          const Placement& placement, bool allLogits = false);
+
+    // One token per request; returns next-token logits [request][vocab].
+    std::vector<std::vector<float>> decodeStep(const std::vector<int>& tokens, StepTiming* timing = nullptr);
+
+    // Moves shards and KV to a new placement (validated first; on error nothing changes).
+    // Returns the KV bytes that changed rank.
+    size_t setPlacement(const Placement& placement);
+
+    std::vector<std::vector<std::vector<int>>> kvLengths() const;                          // [request][layer][unit]
+    const std::vector<std::vector<std::vector<double>>>& attentionMass() const { return m_mass; } // [request][layer][unit]
+    std::vector<size_t> rankWeightBytes() const;
+    std::vector<size_t> rankKvBytes() const;
+
+private:
+    void runLayers(const RowBatch& rows, std::vector<float>& x, StepTiming& timing, const CompressionOptions* compression);
+    void checkPositions(long extra) const;
+    std::vector<std::vector<float>> logitsForRows(const std::vector<float>& x, const std::vector<size_t>& rows,
+                                                  StepTiming& timing) const;
+
+    std::shared_ptr<const ModelWeights> m_weights;
+    UnitLayout m_units;
+    std::vector<std::unique_ptr<Rank>> m_ranks;
+    std::unique_ptr<Communicator> m_comm;
+    Placement m_placement;
+    std::vector<long> m_positions; // tokens processed per request
+    std::vector<std::vector<std::vector<double>>> m_mass;
+};
+
+} // namespace fairkv

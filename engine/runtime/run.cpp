@@ -1,0 +1,205 @@
+#include "runtime/run.h"
+
+#include "common/error.h"
+#include "common/rng.h"
+#include "model/model_weights.h"
+#include "runtime/inference_engine.h"
+#include "runtime/sampler.h"
+
+#include <algorithm>
+#include <filesystem>
+
+namespace fairkv {
+
+using nlohmann::json;
+
+void RunConfig::validate() const
+{
+    auto positive = [](int v, const char* option) {
+        if (v < 1)
+            throw Error(std::string(option) + " must be at least 1, got " + std::to_string(v));
+    };
+    positive(ranks, "--ranks");
+    positive(batch, "--batch");
+    positive(promptLen, "--prompt-len");
+    if (decode < 0)
+        throw Error("--decode must not be negative, got " + std::to_string(decode));
+    if (layers < 0)
+        throw Error("--layers must not be negative, got " + std::to_string(layers));
+    if (backend != "cpu" && backend != "cuda")
+        throw Error("--backend '" + backend + "' is not a backend (cpu, cuda)");
+    if (backend == "cuda")
+        throw Error("--backend cuda: the CUDA backend is not part of this build yet; use --backend cpu");
+    if (!(temperature >= 0.0))
+        throw Error("--temperature must not be negative");
+}
+
+json RunConfig::toJson() const
+{
+    return {{"model", model},
+            {"layers", layers},
+            {"ranks", ranks},
+            {"backend", backend},
+            {"placement", placement},
+            {"units", unitModeName(unitMode)},
+            {"compress", compressionName(compression.policy)},
+            {"budget", compression.budget},
+            {"window", compression.window},
+            {"kernel", compression.kernel},
+            {"pooling", compression.pooling == Pooling::Max ? "max" : "avg"},
+            {"floor_alpha", compression.floorAlpha},
+            {"batch", batch},
+            {"prompt_len", promptLen},
+            {"decode", decode},
+            {"seed", seed},
+            {"temperature", temperature}};
+}
+
+std::vector<std::vector<int>> makePrompts(int batch, int length, int vocab, uint64_t seed)
+{
+    std::vector<std::vector<int>> prompts(static_cast<size_t>(batch), std::vector<int>(static_cast<size_t>(length)));
+    for (int r = 0; r < batch; ++r) {
+        Rng rng(Rng::mix(seed, 0x9e37, uint64_t(r)));
+        for (int& t : prompts[size_t(r)])
+            t = int(rng.below(uint64_t(vocab)));
+    }
+    return prompts;
+}
+
+namespace {
+
+Placement resolvePlacement(const RunConfig& cfg, int layers, int units)
+{
+    if (cfg.placement == "uniform")
+        return Placement::uniform(layers, units, cfg.ranks, cfg.batch);
+    if (cfg.placement == "fairkv-assign" || cfg.placement == "fairkv-copy")
+        throw Error("--placement " + cfg.placement + ": the FairKV planners are not built yet (use uniform or a placement file)");
+    std::error_code ec;
+    if (!std::filesystem::exists(cfg.placement, ec))
+        throw Error("--placement '" + cfg.placement + "' is neither a planner (uniform, fairkv-assign, fairkv-copy) nor an existing file");
+    return Placement::fromFile(cfg.placement, cfg.batch);
+}
+
+KvLengths meanDecodeLengths(const std::vector<std::vector<std::vector<int>>>& finalLen, int steps)
+{
+    // During step s (0-based) the attention reads the prompt's retained tokens plus s + 1 new ones.
+    KvLengths out(finalLen.size());
+    for (size_t r = 0; r < finalLen.size(); ++r)
+        for (const auto& layer : finalLen[r]) {
+            std::vector<double> row;
+            for (int len : layer)
+                row.push_back(double(len) - steps + (steps + 1) / 2.0);
+            out[r].push_back(std::move(row));
+        }
+    return out;
+}
+
+} // namespace
+
+RunResult runInference(const RunConfig& cfg, const ProgressFn& progress, const std::atomic<bool>* cancel)
+{
+    cfg.validate();
+    auto report = [&](const std::string& phase, int done, int total) {
+        if (progress)
+            progress(phase, done, total);
+        if (cancel && cancel->load())
+            throw Error("cancelled");
+    };
+    report("loading model", 0, 1);
+    auto weights = std::make_shared<ModelWeights>(loadModel(cfg.model, cfg.layers, cfg.seed));
+    const ModelConfig& mc = weights->config;
+    InferenceEngine engine(weights, cfg.ranks, cfg.unitMode);
+    const int units = engine.units().numUnits;
+    Placement placement = resolvePlacement(cfg, mc.numLayers, units);
+
+    RunResult res;
+    res.config = cfg;
+    res.model = mc.shapeJson();
+    res.ranks = cfg.ranks;
+    res.backend = cfg.backend;
+    res.timing = "emulated"; // ranks share this host and run one after another
+    res.prompts = makePrompts(cfg.batch, cfg.promptLen, mc.vocabSize, cfg.seed);
+
+    report("prefill", 0, 1);
+    auto pre = engine.prefill(res.prompts, cfg.compression, placement);
+    res.prefillMs = pre.timing.composedMs();
+    Rng sampler(Rng::mix(cfg.seed, 0x5a3b1e));
+    res.tokens.assign(size_t(cfg.batch), {});
+    std::vector<int> next(size_t(cfg.batch));
+    for (int r = 0; r < cfg.batch; ++r) {
+        next[size_t(r)] = sampleToken(pre.lastLogits[size_t(r)], cfg.temperature, sampler);
+        res.tokens[size_t(r)].push_back(next[size_t(r)]);
+    }
+
+    res.rankAttentionMs.assign(size_t(mc.numLayers), std::vector<double>(size_t(cfg.ranks), 0.0));
+    res.rankMlpMs = res.rankAttentionMs;
+    for (int step = 0; step < cfg.decode; ++step) {
+        report("decode", step, cfg.decode);
+        StepTiming t;
+        auto logits = engine.decodeStep(next, &t);
+        res.stepMs.push_back(t.composedMs());
+        for (int l = 0; l < mc.numLayers; ++l)
+            for (int g = 0; g < cfg.ranks; ++g) {
+                res.rankAttentionMs[size_t(l)][size_t(g)] += t.attentionMs[size_t(l)][size_t(g)] / cfg.decode;
+                res.rankMlpMs[size_t(l)][size_t(g)] += t.mlpMs[size_t(l)][size_t(g)] / cfg.decode;
+            }
+        for (int r = 0; r < cfg.batch; ++r) {
+            next[size_t(r)] = sampleToken(logits[size_t(r)], cfg.temperature, sampler);
+            res.tokens[size_t(r)].push_back(next[size_t(r)]);
+        }
+    }
+    report("decode", cfg.decode, cfg.decode);
+
+    res.placement = engine.placement();
+    res.kvLen = engine.kvLengths();
+    res.attentionMass = engine.attentionMass();
+    res.rankWeightBytes = engine.rankWeightBytes();
+    res.rankKvBytes = engine.rankKvBytes();
+    double total = 0.0;
+    for (double s : res.stepMs)
+        total += s;
+    res.tokensPerS = total > 0 ? cfg.batch * cfg.decode / (total / 1000.0) : 0.0;
+    double sumMax = 0.0, sumMean = 0.0;
+    for (const auto& layer : res.rankAttentionMs) {
+        sumMax += *std::max_element(layer.begin(), layer.end());
+        for (double v : layer)
+            sumMean += v / cfg.ranks;
+    }
+    res.attentionMs = sumMax;
+    res.imbalance = sumMean > 0 ? sumMax / sumMean : 1.0;
+    if (cfg.decode > 0) {
+        const KvLengths lengths = meanDecodeLengths(res.kvLen, cfg.decode);
+        res.cost = CostModel::fit(res.placement, lengths, res.rankAttentionMs);
+        for (double b : res.cost.layerLowerBoundsMs(lengths, cfg.ranks))
+            res.lowerBoundMs += b;
+    }
+    return res;
+}
+
+json RunResult::toJson() const
+{
+    return {
+        {"model", model},
+        {"config", config.toJson()},
+        {"ranks", ranks},
+        {"backend", backend},
+        {"timing", timing},
+        {"placement", placement.toJson()},
+        {"kv_len", kvLen},
+        {"attention_mass", attentionMass},
+        {"rank_attention_ms", rankAttentionMs},
+        {"rank_mlp_ms", rankMlpMs},
+        {"step_ms", stepMs},
+        {"prefill_ms", prefillMs},
+        {"tokens_per_s", tokensPerS},
+        {"imbalance", imbalance},
+        {"attention_ms", attentionMs},
+        {"lower_bound_ms", lowerBoundMs},
+        {"lower_bound", {{"kind", "modelled"}, {"c_unit_ms", cost.cUnitMs}, {"c_tok_ms", cost.cTokMs}, {"source", cost.source}}},
+        {"rank_weight_bytes", rankWeightBytes},
+        {"rank_kv_bytes", rankKvBytes},
+        {"tokens", tokens},
+    };
+}
+
+} // namespace fairkv

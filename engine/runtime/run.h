@@ -1,0 +1,71 @@
+#pragma once
+#include "kv/compression.h"
+#include "placement/cost_model.h"
+#include "placement/placement.h"
+
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace fairkv {
+
+// Everything `fairkv run` (and the GUI's run panel) can set.
+struct RunConfig
+{
+    std::string model = "tiny"; // built-in shape or HF checkpoint folder
+    int layers = 0;             // truncate to the first N layers (0: all)
+    int ranks = 1;
+    std::string backend = "cpu";
+    std::string placement = "uniform"; // planner name or placement JSON file
+    UnitMode unitMode = UnitMode::Gqa;
+    CompressionOptions compression;
+    int batch = 1;
+    int promptLen = 128;
+    int decode = 16; // decode steps
+    uint64_t seed = 0;
+    double temperature = 0.0; // 0: greedy
+
+    void validate() const; // throws naming the option
+    nlohmann::json toJson() const;
+};
+
+struct RunResult
+{
+    nlohmann::json model;
+    RunConfig config;
+    int ranks = 1;
+    std::string backend;
+    std::string timing; // "measured" or "emulated"
+    Placement placement;
+    std::vector<std::vector<std::vector<int>>> kvLen;             // [request][layer][unit]
+    std::vector<std::vector<std::vector<double>>> attentionMass;   // [request][layer][unit]
+    std::vector<std::vector<double>> rankAttentionMs;              // [layer][rank], mean over decode steps
+    std::vector<std::vector<double>> rankMlpMs;                    // [layer][rank], mean over decode steps
+    std::vector<double> stepMs;                                    // composed time of each decode step
+    double prefillMs = 0.0;
+    double tokensPerS = 0.0;
+    double imbalance = 1.0;    // sum_l max_g / sum_l mean_g of rank attention time
+    double attentionMs = 0.0;  // sum_l max_g rank attention time (per step)
+    double lowerBoundMs = 0.0; // modelled: best possible sum_l max_g attention time
+    CostModel cost;
+    std::vector<size_t> rankWeightBytes, rankKvBytes;
+    std::vector<std::vector<int>> prompts;
+    std::vector<std::vector<int>> tokens; // [request][generated ids]: the prefill's token, then one per step
+
+    nlohmann::json toJson() const;
+};
+
+using ProgressFn = std::function<void(const std::string& phase, int done, int total)>;
+
+// Loads the model, prefills random prompts (seeded), compresses, decodes and measures.
+// `cancel`, when set, is checked between steps; a cancelled run throws fairkv::Error("cancelled").
+RunResult runInference(const RunConfig& config, const ProgressFn& progress = {}, const std::atomic<bool>* cancel = nullptr);
+
+// Seeded random prompts, `batch` x `length` token ids.
+std::vector<std::vector<int>> makePrompts(int batch, int length, int vocab, uint64_t seed);
+
+} // namespace fairkv
