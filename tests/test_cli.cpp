@@ -1,0 +1,185 @@
+// The fairkv CLI as users and scripts call it: exit codes, one-line errors, JSON results.
+#include "test_util.h"
+
+#include <QtTest>
+
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+#include <set>
+
+namespace {
+
+struct Result
+{
+    int exitCode = -1;
+    QString out, err;
+};
+
+Result runCli(const QStringList& args)
+{
+    QProcess p;
+    p.start(QString::fromUtf8(FAIRKV_CLI_PATH), args);
+    if (!p.waitForFinished(120000))
+        return {};
+    return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -2, QString::fromUtf8(p.readAllStandardOutput()),
+            QString::fromUtf8(p.readAllStandardError())};
+}
+
+nlohmann::json readJson(const QString& file)
+{
+    std::ifstream in(file.toStdString());
+    return nlohmann::json::parse(in);
+}
+
+QString fixture(const char* name)
+{
+    return QString::fromUtf8(FAIRKV_FIXTURES_DIR) + QStringLiteral("/hf/") + QString::fromUtf8(name);
+}
+
+} // namespace
+
+class TestCli : public QObject
+{
+    Q_OBJECT
+private Q_SLOTS:
+    void runWritesTheDesignJson()
+    {
+        QTemporaryDir dir;
+        const QString out = dir.filePath(QStringLiteral("out.json"));
+        const Result r = runCli({QStringLiteral("run"), QStringLiteral("--model"), QStringLiteral("tiny"),
+                                 QStringLiteral("--ranks"), QStringLiteral("4"), QStringLiteral("--compress"),
+                                 QStringLiteral("ada-snapkv"), QStringLiteral("--budget"), QStringLiteral("64"),
+                                 QStringLiteral("--batch"), QStringLiteral("4"), QStringLiteral("--prompt-len"),
+                                 QStringLiteral("512"), QStringLiteral("--decode"), QStringLiteral("16"),
+                                 QStringLiteral("--json"), out});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        const auto j = readJson(out);
+        for (const char* key : {"model", "ranks", "backend", "timing", "placement", "kv_len", "attention_mass",
+                                "rank_attention_ms", "step_ms", "tokens_per_s", "imbalance", "lower_bound_ms", "tokens"})
+            QVERIFY2(j.contains(key), key);
+        QCOMPARE(j["ranks"].get<int>(), 4);
+        QCOMPARE(j["backend"].get<std::string>(), std::string("cpu"));
+        QCOMPARE(j["timing"].get<std::string>(), std::string("emulated"));
+        QCOMPARE(j["rank_attention_ms"].size(), size_t(4)); // layers
+        for (const auto& layer : j["rank_attention_ms"]) {
+            QCOMPARE(layer.size(), size_t(4)); // ranks
+            for (const auto& t : layer)
+                QVERIFY(t.get<double>() > 0.0);
+        }
+        QCOMPARE(j["kv_len"].size(), size_t(4));       // requests
+        QCOMPARE(j["kv_len"][0].size(), size_t(4));    // layers
+        QCOMPARE(j["kv_len"][0][0].size(), size_t(8)); // units (KV heads)
+        std::set<int> lengths;
+        for (const auto& v : j["kv_len"][0][0])
+            lengths.insert(v.get<int>());
+        QVERIFY2(lengths.size() > 1, "per-unit KV lengths should differ under Ada-SnapKV");
+        QCOMPARE(j["step_ms"].size(), size_t(16));
+        QCOMPARE(j["tokens"][0].size(), size_t(17));
+        QVERIFY(j["tokens_per_s"].get<double>() > 0);
+        QVERIFY(j["imbalance"].get<double>() >= 1.0);
+        QVERIFY(j["lower_bound_ms"].get<double>() > 0);
+        QVERIFY(j["lower_bound_ms"].get<double>() <= j["attention_ms"].get<double>() * 1.5);
+        QCOMPARE(j["placement"]["layers"].size(), size_t(4));
+    }
+
+    void badOptions_data()
+    {
+        QTest::addColumn<QStringList>("args");
+        QTest::addColumn<QString>("needle");
+        const QString run = QStringLiteral("run");
+        QTest::newRow("zero ranks") << QStringList{run, QStringLiteral("--ranks"), QStringLiteral("0")} << QStringLiteral("--ranks");
+        QTest::newRow("text ranks") << QStringList{run, QStringLiteral("--ranks"), QStringLiteral("four")} << QStringLiteral("--ranks");
+        QTest::newRow("unknown option") << QStringList{run, QStringLiteral("--rank"), QStringLiteral("4")} << QStringLiteral("--rank");
+        QTest::newRow("missing value") << QStringList{run, QStringLiteral("--batch")} << QStringLiteral("--batch");
+        QTest::newRow("twice") << QStringList{run, QStringLiteral("--batch=2"), QStringLiteral("--batch=3")} << QStringLiteral("--batch");
+        QTest::newRow("bad policy") << QStringList{run, QStringLiteral("--compress"), QStringLiteral("zip")} << QStringLiteral("--compress");
+        QTest::newRow("bad model") << QStringList{run, QStringLiteral("--model"), QStringLiteral("/no/such/model")} << QStringLiteral("--model");
+        QTest::newRow("bad placement") << QStringList{run, QStringLiteral("--placement"), QStringLiteral("/no/p.json")} << QStringLiteral("--placement");
+        QTest::newRow("budget below window") << QStringList{run, QStringLiteral("--budget"), QStringLiteral("16")} << QStringLiteral("--budget");
+        QTest::newRow("bad units") << QStringList{run, QStringLiteral("--units"), QStringLiteral("heads")} << QStringLiteral("--units");
+        QTest::newRow("bad layers") << QStringList{run, QStringLiteral("--layers"), QStringLiteral("99")} << QStringLiteral("--layers");
+        QTest::newRow("headkv without scores") << QStringList{run, QStringLiteral("--compress"), QStringLiteral("headkv")} << QStringLiteral("--head-scores");
+        QTest::newRow("negative seed") << QStringList{run, QStringLiteral("--seed"), QStringLiteral("-1")} << QStringLiteral("--seed");
+        QTest::newRow("logits bad tokens") << QStringList{QStringLiteral("logits"), QStringLiteral("--model"), QStringLiteral("tiny"), QStringLiteral("--tokens"), QStringLiteral("1,x")} << QStringLiteral("--tokens");
+        QTest::newRow("logits token out of vocab") << QStringList{QStringLiteral("logits"), QStringLiteral("--model"), QStringLiteral("tiny"), QStringLiteral("--layers"), QStringLiteral("1"), QStringLiteral("--tokens"), QStringLiteral("1,99999")} << QStringLiteral("99999");
+        QTest::newRow("check-model missing") << QStringList{QStringLiteral("check-model"), QStringLiteral("/no/such/dir")} << QStringLiteral("/no/such/dir");
+        QTest::newRow("unknown command") << QStringList{QStringLiteral("serve")} << QStringLiteral("serve");
+    }
+    void badOptions()
+    {
+        QFETCH(QStringList, args);
+        QFETCH(QString, needle);
+        const Result r = runCli(args);
+        QVERIFY2(r.exitCode > 0, qPrintable(QStringLiteral("exit code %1").arg(r.exitCode)));
+        const QStringList lines = r.err.trimmed().split(QLatin1Char('\n'));
+        QVERIFY2(lines.size() == 1, qPrintable(r.err));
+        QVERIFY2(lines.front().contains(needle), qPrintable(r.err));
+    }
+
+    void helpForEveryCommand()
+    {
+        for (const char* cmd : {"run", "logits", "check-model", "make-model"}) {
+            const Result r = runCli({QString::fromUtf8(cmd), QStringLiteral("--help")});
+            QCOMPARE(r.exitCode, 0);
+            QVERIFY(r.out.contains(QStringLiteral("usage: fairkv ")));
+        }
+    }
+
+    void makeModelCheckAndRun()
+    {
+        QTemporaryDir dir;
+        const QString folder = dir.filePath(QStringLiteral("model"));
+        Result r = runCli({QStringLiteral("make-model"), QStringLiteral("--shape"), QStringLiteral("tiny"),
+                           QStringLiteral("--layers"), QStringLiteral("2"), QStringLiteral("--dtype"),
+                           QStringLiteral("BF16"), QStringLiteral("--out"), folder});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        r = runCli({QStringLiteral("check-model"), folder});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        QVERIFY(r.out.contains(QStringLiteral("2 layers")));
+        QVERIFY(r.out.contains(QStringLiteral("BF16")));
+        const QString out = dir.filePath(QStringLiteral("run.json"));
+        r = runCli({QStringLiteral("run"), QStringLiteral("--model"), folder, QStringLiteral("--ranks"),
+                    QStringLiteral("2"), QStringLiteral("--prompt-len"), QStringLiteral("40"), QStringLiteral("--budget"),
+                    QStringLiteral("36"), QStringLiteral("--decode"), QStringLiteral("2"), QStringLiteral("--json"), out});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        QCOMPARE(readJson(out)["model"]["layers"].get<int>(), 2);
+    }
+
+    void logitsJson()
+    {
+        QTemporaryDir dir;
+        const QString out = dir.filePath(QStringLiteral("logits.json"));
+        const Result r = runCli({QStringLiteral("logits"), QStringLiteral("--model"), fixture("llama3-f32"),
+                                 QStringLiteral("--tokens"), QStringLiteral("1,17,5"), QStringLiteral("--json"), out});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        const auto j = readJson(out);
+        QCOMPARE(j["tokens"].get<std::vector<int>>(), (std::vector<int>{1, 17, 5}));
+        QCOMPARE(j["logits"].size(), size_t(3));
+        QCOMPARE(j["logits"][0].size(), size_t(128));
+    }
+
+    void placementFileRoundTrip()
+    {
+        // A run's JSON result can be fed back as --placement.
+        QTemporaryDir dir;
+        const QString first = dir.filePath(QStringLiteral("a.json"));
+        const QStringList common = {QStringLiteral("run"), QStringLiteral("--layers"), QStringLiteral("1"),
+                                    QStringLiteral("--ranks"), QStringLiteral("3"), QStringLiteral("--batch"),
+                                    QStringLiteral("2"), QStringLiteral("--prompt-len"), QStringLiteral("40"),
+                                    QStringLiteral("--decode"), QStringLiteral("1")};
+        Result r = runCli(common + QStringList{QStringLiteral("--json"), first});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        const QString second = dir.filePath(QStringLiteral("b.json"));
+        r = runCli(common + QStringList{QStringLiteral("--placement"), first, QStringLiteral("--json"), second});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        QCOMPARE(readJson(second)["tokens"], readJson(first)["tokens"]);
+        r = runCli({QStringLiteral("run"), QStringLiteral("--layers"), QStringLiteral("1"), QStringLiteral("--ranks"),
+                    QStringLiteral("2"), QStringLiteral("--batch"), QStringLiteral("2"), QStringLiteral("--placement"), first});
+        QVERIFY(r.exitCode != 0);
+        QVERIFY2(r.err.contains(QStringLiteral("is for 3 ranks, the run has 2")), qPrintable(r.err));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestCli)
+#include "test_cli.moc"

@@ -1,0 +1,133 @@
+// HF config.json parsing (old and new RoPE keys, Mistral head_dim) and the built-in shapes.
+#include "common/error.h"
+#include "model/model_config.h"
+#include "test_util.h"
+
+#include <QtTest>
+
+#include <nlohmann/json.hpp>
+
+using namespace fairkv;
+using nlohmann::json;
+
+namespace {
+json llamaJson()
+{
+    return json::parse(R"({"model_type": "llama", "hidden_size": 4096, "intermediate_size": 14336,
+        "num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": 8, "vocab_size": 128256,
+        "max_position_embeddings": 131072, "rms_norm_eps": 1e-05, "hidden_act": "silu",
+        "rope_theta": 500000.0, "tie_word_embeddings": false})");
+}
+} // namespace
+
+class TestModelConfig : public QObject
+{
+    Q_OBJECT
+private Q_SLOTS:
+    void llama3OldStyleRopeScaling()
+    {
+        json j = llamaJson();
+        j["rope_scaling"] = {{"factor", 8.0}, {"low_freq_factor", 1.0}, {"high_freq_factor", 4.0},
+                             {"original_max_position_embeddings", 8192}, {"rope_type", "llama3"}};
+        const ModelConfig c = ModelConfig::fromHfJson(j, "config.json");
+        QCOMPARE(c.headDim, 128);
+        QCOMPARE(c.groupSize(), 4);
+        QCOMPARE(int(c.rope.type), int(RopeConfig::Type::Llama3));
+        QCOMPARE(c.rope.theta, 500000.0);
+        QCOMPARE(c.rope.factor, 8.0);
+        QCOMPARE(c.rope.originalMaxPositions, 8192);
+    }
+
+    void ropeScalingWithLegacyTypeKey()
+    {
+        json j = llamaJson();
+        j["rope_scaling"] = {{"type", "linear"}, {"factor", 2.0}};
+        const ModelConfig c = ModelConfig::fromHfJson(j, "config.json");
+        QCOMPARE(int(c.rope.type), int(RopeConfig::Type::Linear));
+        QCOMPARE(c.rope.factor, 2.0);
+    }
+
+    void newRopeParametersBlock()
+    {
+        json j = llamaJson();
+        j.erase("rope_theta");
+        j["rope_parameters"] = {{"rope_type", "llama3"}, {"rope_theta", 500000.0}, {"factor", 32.0},
+                                {"low_freq_factor", 1.0}, {"high_freq_factor", 4.0},
+                                {"original_max_position_embeddings", 8192}};
+        const ModelConfig c = ModelConfig::fromHfJson(j, "config.json");
+        QCOMPARE(int(c.rope.type), int(RopeConfig::Type::Llama3));
+        QCOMPARE(c.rope.theta, 500000.0);
+        QCOMPARE(c.rope.factor, 32.0);
+    }
+
+    void mistralExplicitHeadDim()
+    {
+        const json j = json::parse(R"({"model_type": "mistral", "hidden_size": 5120, "intermediate_size": 32768,
+            "num_hidden_layers": 40, "num_attention_heads": 32, "num_key_value_heads": 8, "head_dim": 128,
+            "vocab_size": 131072, "rope_theta": 100000000.0, "sliding_window": null})");
+        const ModelConfig c = ModelConfig::fromHfJson(j, "config.json");
+        QCOMPARE(c.headDim, 128);
+        QVERIFY(c.headDim != c.hiddenSize / c.numHeads);
+        QCOMPARE(c.qDim(), int64_t(4096));
+        QVERIFY(!c.slidingWindow);
+        QCOMPARE(c.rope.theta, 1e8);
+    }
+
+    void errorsNameTheField_data()
+    {
+        QTest::addColumn<QString>("patch");
+        QTest::addColumn<QString>("needle");
+        QTest::newRow("model type") << QStringLiteral(R"({"model_type": "gpt2"})") << QStringLiteral("model_type 'gpt2'");
+        QTest::newRow("missing hidden") << QStringLiteral(R"({"hidden_size": null})") << QStringLiteral("hidden_size");
+        QTest::newRow("string layers") << QStringLiteral(R"({"num_hidden_layers": "32"})") << QStringLiteral("num_hidden_layers");
+        QTest::newRow("heads vs kv") << QStringLiteral(R"({"num_key_value_heads": 5})") << QStringLiteral("multiple of num_key_value_heads");
+        QTest::newRow("rope yarn") << QStringLiteral(R"({"rope_scaling": {"rope_type": "yarn", "factor": 4}})") << QStringLiteral("rope type 'yarn'");
+        QTest::newRow("activation") << QStringLiteral(R"({"hidden_act": "gelu"})") << QStringLiteral("hidden_act");
+        QTest::newRow("bias") << QStringLiteral(R"({"attention_bias": true})") << QStringLiteral("attention_bias");
+        QTest::newRow("odd head dim") << QStringLiteral(R"({"head_dim": 7})") << QStringLiteral("head_dim must be even");
+    }
+    void errorsNameTheField()
+    {
+        QFETCH(QString, patch);
+        QFETCH(QString, needle);
+        json j = llamaJson();
+        const json p = json::parse(patch.toStdString());
+        for (auto it = p.begin(); it != p.end(); ++it) {
+            if (it.value().is_null())
+                j.erase(it.key());
+            else
+                j[it.key()] = it.value();
+        }
+        FAIRKV_EXPECT_ERROR(ModelConfig::fromHfJson(j, "some/config.json"), needle.toStdString());
+        FAIRKV_EXPECT_ERROR(ModelConfig::fromHfJson(j, "some/config.json"), "some/config.json");
+    }
+
+    void builtinShapes()
+    {
+        for (const auto& name : ModelConfig::builtinNames()) {
+            const ModelConfig c = ModelConfig::builtin(name);
+            QVERIFY(c.numKvHeads < c.numHeads); // every built-in shape uses GQA
+            QCOMPARE(c.numHeads % c.numKvHeads, 0);
+        }
+        QCOMPARE(ModelConfig::builtin("llama-3.3-70b").numLayers, 80);
+        QCOMPARE(ModelConfig::builtin("llama-3.3-70b", 3).numLayers, 3);
+        QCOMPARE(ModelConfig::builtin("mistral-small-24b").headDim, 128);
+        const auto p8b = ModelConfig::builtin("llama-3.1-8b").parameterCount();
+        QVERIFY(p8b > 7'900'000'000LL && p8b < 8'100'000'000LL);
+        FAIRKV_EXPECT_ERROR(ModelConfig::builtin("llama-3.3-70b", 81), "--layers 81");
+        FAIRKV_EXPECT_ERROR(ModelConfig::builtin("gpt-5"), "unknown model shape 'gpt-5'");
+    }
+
+    void jsonRoundTrip()
+    {
+        const ModelConfig c = ModelConfig::builtin("tiny");
+        const ModelConfig back = ModelConfig::fromHfJson(c.toHfJson(), "round trip");
+        QCOMPARE(back.hiddenSize, c.hiddenSize);
+        QCOMPARE(back.headDim, c.headDim);
+        QCOMPARE(int(back.rope.type), int(c.rope.type));
+        QCOMPARE(back.rope.factor, c.rope.factor);
+    }
+};
+
+QTEST_GUILESS_MAIN(TestModelConfig)
+#include "test_model_config.moc"

@@ -1,0 +1,100 @@
+// Placement validation, JSON round trip and the uniform split.
+#include "placement/placement.h"
+#include "test_util.h"
+
+#include <QtTest>
+
+#include <nlohmann/json.hpp>
+
+using namespace fairkv;
+
+class TestPlacement : public QObject
+{
+    Q_OBJECT
+private Q_SLOTS:
+    void uniformIsContiguousAndEven()
+    {
+        const Placement p = Placement::uniform(2, 8, 4, 3);
+        p.validate(2, 8, 4, 3);
+        for (int u = 0; u < 8; ++u)
+            QCOMPARE(p.layers[0][size_t(u)].replicas[0].rank, u / 2);
+        QCOMPARE(p.replicasOn(1, 3), 2);
+        const Placement odd = Placement::uniform(1, 8, 3, 1);
+        QCOMPARE(odd.replicasOn(0, 0) + odd.replicasOn(0, 1) + odd.replicasOn(0, 2), 8);
+        QVERIFY(odd.replicasOn(0, 0) >= 2 && odd.replicasOn(0, 2) <= 3);
+    }
+
+    void jsonRoundTrip()
+    {
+        Placement p = Placement::uniform(2, 4, 2, 4);
+        p.layers[1][3].replicas = {{0, {0, 2}}, {1, {1, 3}}};
+        p.name = "hand-made";
+        const Placement back = Placement::fromJson(p.toJson(), 4, "mem");
+        back.validate(2, 4, 2, 4);
+        QCOMPARE(back.name, std::string("hand-made"));
+        QCOMPARE(back.layers[1][3].replicas.size(), size_t(2));
+        QCOMPARE(back.layers[1][3].replicas[1].requests, (std::vector<int>{1, 3}));
+        // A run result wrapping the placement is accepted too.
+        const Placement wrapped = Placement::fromJson(nlohmann::json{{"placement", p.toJson()}}, 4, "run.json");
+        QCOMPARE(wrapped.layers.size(), size_t(2));
+    }
+
+    void singleReplicaMayOmitRequests()
+    {
+        const auto j = nlohmann::json::parse(R"({"ranks": 2, "layers": [[{"unit": 1, "replicas": [{"rank": 1}]},
+            {"unit": 0, "replicas": [{"rank": 0}]}]]})");
+        const Placement p = Placement::fromJson(j, 3, "p.json");
+        p.validate(1, 2, 2, 3);
+        QCOMPARE(p.layers[0][0].unit, 0); // sorted by unit
+        QCOMPARE(p.layers[0][1].replicas[0].requests, (std::vector<int>{0, 1, 2}));
+    }
+
+    void validationErrors_data()
+    {
+        QTest::addColumn<QString>("json");
+        QTest::addColumn<QString>("needle");
+        QTest::newRow("unit missing") << QStringLiteral(R"([[{"unit":0,"replicas":[{"rank":0,"requests":[0,1]}]}]])")
+                                      << QStringLiteral("places 1 units, the model has 2");
+        QTest::newRow("duplicate unit") << QStringLiteral(R"([[{"unit":0,"replicas":[{"rank":0,"requests":[0,1]}]},{"unit":0,"replicas":[{"rank":1,"requests":[0,1]}]}]])")
+                                        << QStringLiteral("unit missing or out of order");
+        QTest::newRow("rank out of range") << QStringLiteral(R"([[{"unit":0,"replicas":[{"rank":2,"requests":[0,1]}]},{"unit":1,"replicas":[{"rank":0,"requests":[0,1]}]}]])")
+                                           << QStringLiteral("rank 2, out of range 0..1");
+        QTest::newRow("request twice") << QStringLiteral(R"([[{"unit":0,"replicas":[{"rank":0,"requests":[0,1]},{"rank":1,"requests":[1]}]},{"unit":1,"replicas":[{"rank":0,"requests":[0,1]}]}]])")
+                                       << QStringLiteral("request 1 is served by two replicas");
+        QTest::newRow("request missing") << QStringLiteral(R"([[{"unit":0,"replicas":[{"rank":0,"requests":[0]}]},{"unit":1,"replicas":[{"rank":0,"requests":[0,1]}]}]])")
+                                         << QStringLiteral("request 1 is served by no replica");
+        QTest::newRow("request out of batch") << QStringLiteral(R"([[{"unit":0,"replicas":[{"rank":0,"requests":[0,1,5]}]},{"unit":1,"replicas":[{"rank":0,"requests":[0,1]}]}]])")
+                                              << QStringLiteral("names request 5, the batch has 2");
+        QTest::newRow("two replicas one rank") << QStringLiteral(R"([[{"unit":0,"replicas":[{"rank":0,"requests":[0]},{"rank":0,"requests":[1]}]},{"unit":1,"replicas":[{"rank":0,"requests":[0,1]}]}]])")
+                                               << QStringLiteral("two replicas on rank 0");
+        QTest::newRow("no replica") << QStringLiteral(R"([[{"unit":0,"replicas":[]},{"unit":1,"replicas":[{"rank":0,"requests":[0,1]}]}]])")
+                                    << QStringLiteral("layer 0, unit 0 has no replica");
+        QTest::newRow("layer count") << QStringLiteral(R"([[{"unit":0,"replicas":[{"rank":0}]},{"unit":1,"replicas":[{"rank":0}]}],[]])")
+                                     << QStringLiteral("has 2 layers, the model has 1");
+    }
+    void validationErrors()
+    {
+        QFETCH(QString, json);
+        QFETCH(QString, needle);
+        nlohmann::json j = {{"ranks", 2}, {"layers", nlohmann::json::parse(json.toStdString())}};
+        FAIRKV_EXPECT_ERROR(Placement::fromJson(j, 2, "p.json").validate(1, 2, 2, 2), needle.toStdString());
+    }
+
+    void malformedJson()
+    {
+        FAIRKV_EXPECT_ERROR(Placement::fromJson(nlohmann::json::parse(R"({"layers": 3})"), 1, "p.json"), "p.json");
+        FAIRKV_EXPECT_ERROR(Placement::fromJson(nlohmann::json::parse(R"({"layers": [[{"unit": "a"}]]})"), 1, "p.json"),
+                            "integer \"unit\"");
+        FAIRKV_EXPECT_ERROR(Placement::fromJson(nlohmann::json::parse(R"({"layers": [[{"unit": 0, "replicas": [{"rank": 0}, {"rank": 1}]}]]})"), 2, "p.json"),
+                            "must list each replica's requests");
+        FAIRKV_EXPECT_ERROR(Placement::fromFile("/nonexistent/p.json", 1), "cannot open placement file");
+    }
+
+    void wrongRankCount()
+    {
+        FAIRKV_EXPECT_ERROR(Placement::uniform(1, 4, 2, 1).validate(1, 4, 4, 1), "is for 2 ranks, the run has 4");
+    }
+};
+
+QTEST_GUILESS_MAIN(TestPlacement)
+#include "test_placement.moc"

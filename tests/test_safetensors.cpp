@@ -1,0 +1,215 @@
+// safetensors reader/writer: round trip, and one clear error for each kind of broken file.
+#include "common/error.h"
+#include "common/rng.h"
+#include "model/model_weights.h"
+#include "model/safetensors.h"
+#include "test_util.h"
+
+#include <QtTest>
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+using namespace fairkv;
+using fairkv::test::path;
+
+namespace {
+
+// A file with a hand-written header: lets each test break exactly one rule.
+void writeRaw(const std::string& file, const std::string& header, size_t dataBytes, int64_t lengthOverride = -1)
+{
+    std::ofstream out(file, std::ios::binary | std::ios::trunc);
+    const uint64_t len = lengthOverride >= 0 ? uint64_t(lengthOverride) : header.size();
+    for (int i = 0; i < 8; ++i)
+        out.put(char((len >> (8 * i)) & 0xff));
+    out << header;
+    out << std::string(dataBytes, '\x01');
+}
+
+std::vector<char> readAll(const std::string& file)
+{
+    std::ifstream in(file, std::ios::binary);
+    return std::vector<char>(std::istreambuf_iterator<char>(in), {});
+}
+
+} // namespace
+
+class TestSafetensors : public QObject
+{
+    Q_OBJECT
+private Q_SLOTS:
+    void roundTrip()
+    {
+        QTemporaryDir dir;
+        const std::vector<float> a = {1.0f, -2.5f, 3.25f, 0.0f, 1e-3f, 65504.0f};
+        const std::vector<float> b = {0.1f, 0.2f, 0.3f, 0.4f};
+        const std::string file = path(dir, "t.safetensors");
+        writeSafetensors(file,
+                         {{"a.f32", DType::F32, {2, 3}, a.data()},
+                          {"b.bf16", DType::BF16, {4}, b.data()},
+                          {"c.f16", DType::F16, {2, 2}, b.data()}},
+                         {{"format", "pt"}});
+        auto f = SafetensorsFile::open(file);
+        QCOMPARE(f->entries().size(), size_t(3));
+        QCOMPARE(f->metadata().at("format"), std::string("pt"));
+        const Tensor ta = f->toFloat(*f->find("a.f32"));
+        QCOMPARE(ta.shape, (std::vector<int64_t>{2, 3}));
+        QCOMPARE(ta.data, a);
+        const Tensor tb = f->toFloat(*f->find("b.bf16"));
+        for (size_t i = 0; i < b.size(); ++i)
+            QVERIFY(std::abs(tb.data[i] - b[i]) <= std::abs(b[i]) / 128);
+        const Tensor tc = f->toFloat(*f->find("c.f16"));
+        for (size_t i = 0; i < b.size(); ++i)
+            QVERIFY(std::abs(tc.data[i] - b[i]) <= std::abs(b[i]) / 1024);
+        // The header is padded so the data section starts 8-byte aligned.
+        const auto bytes = readAll(file);
+        uint64_t len = 0;
+        for (int i = 7; i >= 0; --i)
+            len = (len << 8) | uint8_t(bytes[size_t(i)]);
+        QCOMPARE(len % 8, uint64_t(0));
+    }
+
+    void modelRoundTrip()
+    {
+        QTemporaryDir dir;
+        const ModelWeights w = ModelWeights::synthetic(ModelConfig::builtin("tiny", 1), 7);
+        w.saveHf(dir.path().toStdString(), "BF16");
+        const ModelWeights back = ModelWeights::loadHf(dir.path().toStdString());
+        QCOMPARE(back.config.numLayers, 1);
+        QCOMPARE(back.layers[0].wq.shape, w.layers[0].wq.shape);
+        for (size_t i = 0; i < 1000; ++i)
+            QCOMPARE(back.layers[0].wq.data[i], bf16ToFloat(floatToBf16(w.layers[0].wq.data[i])));
+    }
+
+    void brokenFiles_data()
+    {
+        QTest::addColumn<QString>("header");
+        QTest::addColumn<int>("dataBytes");
+        QTest::addColumn<qint64>("lengthOverride");
+        QTest::addColumn<QString>("needle");
+        const QString ok = QStringLiteral(R"({"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})");
+        QTest::newRow("header length past end") << ok << 8 << qint64(5000) << QStringLiteral("past the end of the file");
+        QTest::newRow("header length too short") << ok << 8 << qint64(1) << QStringLiteral("not valid JSON");
+        QTest::newRow("header length over limit") << ok << 8 << qint64(200LL << 20) << QStringLiteral("exceeds the 100 MiB limit");
+        QTest::newRow("not json") << QStringLiteral("{this is not json}") << 0 << qint64(-1) << QStringLiteral("not valid JSON");
+        QTest::newRow("not an object") << QStringLiteral("[1,2,3]") << 0 << qint64(-1) << QStringLiteral("must be a JSON object");
+        QTest::newRow("unknown dtype") << QStringLiteral(R"({"x":{"dtype":"F12","shape":[2],"data_offsets":[0,8]}})") << 8 << qint64(-1) << QStringLiteral("unknown dtype 'F12'");
+        QTest::newRow("size mismatch") << QStringLiteral(R"({"x":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})") << 8 << qint64(-1) << QStringLiteral("needs 12 bytes");
+        QTest::newRow("offsets past end") << QStringLiteral(R"({"x":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})") << 8 << qint64(-1) << QStringLiteral("run past the end");
+        QTest::newRow("overlap") << QStringLiteral(R"({"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"y":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})") << 12 << qint64(-1) << QStringLiteral("overlaps");
+        QTest::newRow("hole") << QStringLiteral(R"({"x":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})") << 8 << qint64(-1) << QStringLiteral("hole");
+        QTest::newRow("trailing bytes") << ok << 12 << qint64(-1) << QStringLiteral("cover 8");
+        QTest::newRow("end before begin") << QStringLiteral(R"({"x":{"dtype":"F32","shape":[0],"data_offsets":[8,0]}})") << 8 << qint64(-1) << QStringLiteral("end before they begin");
+        QTest::newRow("negative shape") << QStringLiteral(R"({"x":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})") << 8 << qint64(-1) << QStringLiteral("non-negative");
+        QTest::newRow("overflowing shape") << QStringLiteral(R"({"x":{"dtype":"F32","shape":[281474976710656,281474976710656],"data_offsets":[0,8]}})") << 8 << qint64(-1) << QStringLiteral("too large");
+        QTest::newRow("bad metadata") << QStringLiteral(R"({"__metadata__":{"a":1},"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})") << 8 << qint64(-1) << QStringLiteral("__metadata__");
+    }
+    void brokenFiles()
+    {
+        QFETCH(QString, header);
+        QFETCH(int, dataBytes);
+        QFETCH(qint64, lengthOverride);
+        QFETCH(QString, needle);
+        QTemporaryDir dir;
+        const std::string file = path(dir, "bad.safetensors");
+        writeRaw(file, header.toStdString(), size_t(dataBytes), lengthOverride);
+        const std::string msg = fairkv::test::errorOf([&] { SafetensorsFile::open(file); });
+        QVERIFY2(!msg.empty(), "broken file was accepted");
+        QVERIFY2(msg.find(file) != std::string::npos, msg.c_str()); // names the file
+        QVERIFY2(msg.find(needle.toStdString()) != std::string::npos, msg.c_str());
+    }
+
+    void truncatedFiles()
+    {
+        QTemporaryDir dir;
+        const std::string file = path(dir, "t.safetensors");
+        const std::vector<float> a(100, 1.0f);
+        writeSafetensors(file, {{"a", DType::F32, {100}, a.data()}});
+        const auto bytes = readAll(file);
+        for (size_t keep : {size_t(0), size_t(5), size_t(8), size_t(20), bytes.size() - 1}) {
+            const std::string cut = path(dir, "cut.safetensors");
+            std::ofstream(cut, std::ios::binary | std::ios::trunc).write(bytes.data(), std::streamsize(keep));
+            const std::string msg = fairkv::test::errorOf([&] { SafetensorsFile::open(cut); });
+            QVERIFY2(!msg.empty(), qPrintable(QStringLiteral("truncated to %1 bytes was accepted").arg(keep)));
+        }
+    }
+
+    void randomCorruptionNeverCrashes()
+    {
+        QTemporaryDir dir;
+        const std::string file = path(dir, "t.safetensors");
+        const std::vector<float> a(64, 0.5f);
+        writeSafetensors(file, {{"a", DType::F32, {8, 8}, a.data()}, {"b", DType::BF16, {4, 4}, a.data()}});
+        const auto bytes = readAll(file);
+        Rng rng(99);
+        int rejected = 0;
+        for (int trial = 0; trial < 300; ++trial) {
+            auto copy = bytes;
+            const size_t where = rng.below(std::min<size_t>(copy.size(), 200));
+            copy[where] = char(rng.below(256));
+            const std::string bad = path(dir, "bad.safetensors");
+            std::ofstream(bad, std::ios::binary | std::ios::trunc).write(copy.data(), std::streamsize(copy.size()));
+            try {
+                auto f = SafetensorsFile::open(bad);
+                for (const auto& [name, e] : f->entries())
+                    if (dtypeConvertible(e.dtype))
+                        (void)f->toFloat(e);
+            } catch (const Error&) {
+                ++rejected;
+            }
+        }
+        QVERIFY(rejected > 0);
+    }
+
+    void checkpointErrors()
+    {
+        QTemporaryDir dir;
+        const std::string folder = dir.path().toStdString();
+        ModelWeights w = ModelWeights::synthetic(ModelConfig::builtin("tiny", 1), 3);
+        w.saveHf(folder);
+        // Rewrite the file without one tensor, then with one tensor of the wrong shape.
+        auto write = [&](const std::string& skip, const std::string& reshape) {
+            std::vector<SafetensorsWriteItem> items;
+            std::vector<std::vector<float>> keep;
+            auto ckpt = SafetensorsCheckpoint::open(folder);
+            keep.reserve(64);
+            for (const auto& name : ckpt.tensorNames()) {
+                if (name == skip)
+                    continue;
+                const SafetensorsFile* f = nullptr;
+                const auto* e = ckpt.find(name, &f);
+                Tensor t = f->toFloat(*e);
+                keep.push_back(t.data);
+                std::vector<int64_t> shape = t.shape;
+                if (name == reshape)
+                    shape = {int64_t(t.data.size())};
+                items.push_back({name, DType::F32, shape, keep.back().data()});
+            }
+            writeSafetensors(folder + "/model.safetensors.new", items);
+            std::filesystem::rename(folder + "/model.safetensors.new", folder + "/model.safetensors");
+        };
+        write("model.layers.0.self_attn.k_proj.weight", "");
+        FAIRKV_EXPECT_ERROR(ModelWeights::loadHf(folder), "missing tensor 'model.layers.0.self_attn.k_proj.weight'");
+        FAIRKV_EXPECT_ERROR(inspectHf(folder), "missing tensor 'model.layers.0.self_attn.k_proj.weight'");
+        w.saveHf(folder);
+        write("", "model.layers.0.mlp.up_proj.weight");
+        FAIRKV_EXPECT_ERROR(ModelWeights::loadHf(folder), "'model.layers.0.mlp.up_proj.weight' has shape [196608], expected [768, 256]");
+
+        // An index naming a shard that is not there.
+        w.saveHf(folder);
+        std::ofstream(folder + "/model.safetensors.index.json")
+            << R"({"metadata": {}, "weight_map": {"model.embed_tokens.weight": "model-00001-of-00002.safetensors"}})";
+        FAIRKV_EXPECT_ERROR(ModelWeights::loadHf(folder), "shard 'model-00001-of-00002.safetensors'");
+        std::ofstream(folder + "/model.safetensors.index.json") << R"({"weight_map": {"x": "../etc/passwd"}})";
+        FAIRKV_EXPECT_ERROR(ModelWeights::loadHf(folder), "plain file name");
+        std::filesystem::remove(folder + "/model.safetensors.index.json");
+        std::filesystem::remove(folder + "/config.json");
+        FAIRKV_EXPECT_ERROR(ModelWeights::loadHf(folder), "config.json: cannot open");
+        FAIRKV_EXPECT_ERROR(ModelWeights::loadHf(folder + "/nope"), "not a checkpoint folder");
+    }
+};
+
+QTEST_GUILESS_MAIN(TestSafetensors)
+#include "test_safetensors.moc"
