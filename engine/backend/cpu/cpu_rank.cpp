@@ -86,56 +86,79 @@ void CpuRank::releaseKv(KvStore& pool)
 void CpuRank::attention(int layer, const RowBatch& in, float* out, WindowCapture* capture)
 {
     for (const UnitShard& s : m_shards[size_t(layer)])
-        for (int r : s.requests)
-            unitAttention(layer, s, r, in, out, capture);
+        unitAttention(layer, s, in, out, capture);
 }
 
-void CpuRank::unitAttention(int layer, const UnitShard& s, int r, const RowBatch& in, float* out, WindowCapture* capture)
+// One replica: the projections of all its requests' rows in one product each (the unit's weights
+// are read once per pass, as the cost model assumes), then ragged attention per request.
+void CpuRank::unitAttention(int layer, const UnitShard& s, const RowBatch& in, float* out, WindowCapture* capture)
 {
     const size_t hidden = size_t(m_config.hiddenSize);
     const size_t d = size_t(m_config.headDim);
     const size_t nq = size_t(m_units.queryHeads());
-    const size_t rows = in.rowStart[size_t(r) + 1] - in.rowStart[size_t(r)];
+    std::vector<size_t> first; // first gathered row of each served request
+    size_t rows = 0;
+    for (int r : s.requests) {
+        first.push_back(rows);
+        rows += in.rowStart[size_t(r) + 1] - in.rowStart[size_t(r)];
+    }
     if (rows == 0)
         return;
-    const float* x = in.data + in.rowStart[size_t(r)] * hidden;
-    std::vector<float> q(rows * nq * d), k(rows * d), v(rows * d);
-    cpu::matmulXWt(x, rows, hidden, s.wq.data(), nq * d, q.data());
-    cpu::matmulXWt(x, rows, hidden, s.wk.data(), d, k.data());
-    cpu::matmulXWt(x, rows, hidden, s.wv.data(), d, v.data());
-    for (size_t i = 0; i < rows; ++i) {
-        const long pos = in.position[size_t(r)] + long(i);
-        cpu::applyRope(q.data() + i * nq * d, nq, d, pos, m_invFreq);
-        cpu::applyRope(k.data() + i * d, 1, d, pos, m_invFreq);
+    std::vector<float> x(rows * hidden);
+    for (size_t k = 0; k < s.requests.size(); ++k) {
+        const size_t r = size_t(s.requests[k]);
+        std::copy(in.data + in.rowStart[r] * hidden, in.data + in.rowStart[r + 1] * hidden, x.begin() + long(first[k] * hidden));
     }
-    KvBlock& block = m_kv[KvKey{layer, s.unit, r}];
-    block.headDim = int(d);
-    const size_t prior = block.length();
-    block.append(k.data(), v.data(), rows);
-
-    const size_t window = capture ? std::min(size_t(capture->window), rows) : 0;
-    std::vector<float>* mean = nullptr;
-    if (window > 0) {
-        mean = &capture->meanAttention[{s.unit, r}];
-        mean->assign(prior + rows, 0.0f);
-    }
+    std::vector<float> q(rows * nq * d), k(rows * d), v(rows * d), attn(rows * nq * d);
+    cpu::matmulXWt(x.data(), rows, hidden, s.wq.data(), nq * d, q.data());
+    cpu::matmulXWt(x.data(), rows, hidden, s.wk.data(), d, k.data());
+    cpu::matmulXWt(x.data(), rows, hidden, s.wv.data(), d, v.data());
     const float scale = 1.0f / std::sqrt(float(d));
-    std::vector<float> attn(rows * nq * d), probs(prior + rows);
-    for (size_t i = 0; i < rows; ++i) {
-        const size_t visible = prior + i + 1; // causal within the new rows
-        const bool inWindow = i + window >= rows;
-        for (size_t h = 0; h < nq; ++h) {
-            const size_t off = (i * nq + h) * d;
-            cpu::attendOne(q.data() + off, block.keys.data(), block.values.data(), visible, d, scale, attn.data() + off,
-                           probs.data());
-            if (mean && inWindow) {
-                const float w = 1.0f / float(window * nq);
-                for (size_t j = 0; j < visible; ++j)
-                    (*mean)[j] += probs[j] * w;
+    for (size_t idx = 0; idx < s.requests.size(); ++idx) {
+        const int r = s.requests[idx];
+        const size_t n = in.rowStart[size_t(r) + 1] - in.rowStart[size_t(r)];
+        const size_t f = first[idx];
+        for (size_t i = 0; i < n; ++i) {
+            const long pos = in.position[size_t(r)] + long(i);
+            cpu::applyRope(q.data() + (f + i) * nq * d, nq, d, pos, m_invFreq);
+            cpu::applyRope(k.data() + (f + i) * d, 1, d, pos, m_invFreq);
+        }
+        KvBlock& block = m_kv[KvKey{layer, s.unit, r}];
+        block.headDim = int(d);
+        const size_t prior = block.length();
+        block.append(k.data() + f * d, v.data() + f * d, n);
+
+        const size_t window = capture ? std::min(size_t(capture->window), n) : 0;
+        std::vector<float>* mean = nullptr;
+        if (window > 0) {
+            mean = &capture->meanAttention[{s.unit, r}];
+            mean->assign(prior + n, 0.0f);
+        }
+        std::vector<float> probs(prior + n);
+        for (size_t i = 0; i < n; ++i) {
+            const size_t visible = prior + i + 1; // causal within the new rows
+            const bool inWindow = i + window >= n;
+            for (size_t h = 0; h < nq; ++h) {
+                const size_t off = ((f + i) * nq + h) * d;
+                cpu::attendOne(q.data() + off, block.keys.data(), block.values.data(), visible, d, scale,
+                               attn.data() + off, probs.data());
+                if (mean && inWindow) {
+                    const float w = 1.0f / float(window * nq);
+                    for (size_t j = 0; j < visible; ++j)
+                        (*mean)[j] += probs[j] * w;
+                }
             }
         }
     }
-    cpu::matmulXWt(attn.data(), rows, nq * d, s.wo.data(), hidden, out + in.rowStart[size_t(r)] * hidden, true);
+    std::vector<float> o(rows * hidden);
+    cpu::matmulXWt(attn.data(), rows, nq * d, s.wo.data(), hidden, o.data());
+    for (size_t idx = 0; idx < s.requests.size(); ++idx) {
+        const size_t r = size_t(s.requests[idx]);
+        float* dst = out + in.rowStart[r] * hidden;
+        const float* src = o.data() + first[idx] * hidden;
+        for (size_t i = 0; i < (in.rowStart[r + 1] - in.rowStart[r]) * hidden; ++i)
+            dst[i] += src[i];
+    }
 }
 
 void CpuRank::compress(int layer, const std::map<UnitRequest, std::vector<int>>& kept)

@@ -35,7 +35,7 @@ private:
         std::vector<float> gate, up; // rows x hidden
         std::vector<float> down;     // hidden x rows
     };
-    void unitAttention(int layer, const UnitShard& s, int request, const RowBatch& in, float* out, WindowCapture* capture);
+    void unitAttention(int layer, const UnitShard& s, const RowBatch& in, float* out, WindowCapture* capture);
 
     int m_index;
     ModelConfig m_config;
