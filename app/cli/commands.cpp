@@ -3,6 +3,7 @@
 #include "cli_args.h"
 #include "common/error.h"
 #include "model/model_weights.h"
+#include "placement/planner.h"
 #include "runtime/inference_engine.h"
 #include "runtime/run.h"
 
@@ -77,6 +78,11 @@ void printRunSummary(const RunResult& r)
     std::cout << "attention per step: slowest ranks " << fmt(r.attentionMs) << " ms (" << r.timing
               << "), lower bound " << fmt(r.lowerBoundMs) << " ms (modelled), imbalance max/mean "
               << fmt(r.imbalance, 2) << "\n";
+    if (r.plan)
+        std::cout << "plan " << r.plan->planner << " (after " << r.calibrationSteps << " calibration step under uniform): modelled "
+                  << fmt(r.plan->uniformTotalMs / std::max(1e-12, r.plan->totalMs), 2) << "x over uniform, "
+                  << r.plan->extraReplicas << " extra replicas, " << fmt(double(r.kvMovedBytes) / (1 << 20), 2)
+                  << " MiB of KV moved\n";
     std::cout << "rank  attention ms/step  KV MiB\n";
     for (int g = 0; g < r.ranks; ++g) {
         double t = 0.0;
@@ -110,6 +116,9 @@ int runCommand(const std::vector<std::string>& argv)
                {"decode", "T", "decode steps", "16"},
                {"seed", "S", "seed of weights, prompts and sampling", "0"},
                {"temperature", "T", "sampling temperature (0: greedy)", "0"},
+               {"memory-budget", "BYTES", "fairkv-copy: bytes for extra weight copies over all layers (default: unlimited)", ""},
+               {"same-count", "", "fairkv-assign: keep the same number of units on every rank", ""},
+               {"stats", "FILE", "write the run's per-unit statistics for 'fairkv plan'", ""},
                {"session", "FILE.fkv", "append the run to a session database (profiler issue)", ""},
                {"json", "FILE", "write the JSON result (design §5)", ""}});
     args.parse(argv);
@@ -141,11 +150,16 @@ int runCommand(const std::vector<std::string>& argv)
     cfg.decode = args.integer("decode", 0, 1 << 20);
     cfg.seed = args.unsignedInt("seed");
     cfg.temperature = args.number("temperature", 0.0, 1e6);
+    if (args.has("memory-budget"))
+        cfg.memoryBudget = args.unsignedInt("memory-budget");
+    cfg.sameCount = args.has("same-count");
     if (args.has("session"))
         throw UsageError("--session: session databases arrive with the profiler; use --json for now");
     const RunResult result = runInference(cfg, terminalProgress());
     if (args.has("json"))
         writeTextFile(args.str("json"), result.toJson().dump() + "\n");
+    if (args.has("stats"))
+        writeTextFile(args.str("stats"), result.stats.toJson().dump() + "\n");
     printRunSummary(result);
     return 0;
 }
@@ -190,6 +204,51 @@ int logitsCommand(const std::vector<std::string>& argv)
         std::cout << "position " << i << " token " << tokens[i] << ": argmax " << (best - logits[i].begin()) << " ("
                   << fmt(*best, 4) << ")\n";
     }
+    return 0;
+}
+
+int planCommand(const std::vector<std::string>& argv)
+{
+    Args args("plan",
+              {{"stats", "FILE", "per-unit statistics (design §5 stats format; 'fairkv run --stats' writes one)", ""},
+               {"ranks", "N", "ranks to place onto", ""},
+               {"planner", "NAME", "uniform, fairkv-assign or fairkv-copy", "fairkv-copy"},
+               {"memory-budget", "BYTES", "fairkv-copy: bytes for extra weight copies over all layers", ""},
+               {"same-count", "", "fairkv-assign: the same number of units on every rank", ""},
+               {"json", "FILE", "write the plan (placement, per-layer times, bounds)", ""}});
+    args.parse(argv);
+    if (args.helpRequested()) {
+        std::cout << args.help("Plan a placement from per-unit KV statistics with the cost model of design §2, and "
+                               "report its modelled time per layer against uniform and the lower bound.");
+        return 0;
+    }
+    if (!args.has("stats"))
+        throw UsageError("missing --stats FILE");
+    if (!args.has("ranks"))
+        throw UsageError("missing --ranks N");
+    const PlacementStats stats = PlacementStats::fromFile(args.str("stats"));
+    PlanOptions o;
+    o.planner = args.str("planner");
+    o.ranks = args.integer("ranks", 1, 4096);
+    if (args.has("memory-budget"))
+        o.memoryBudget = args.unsignedInt("memory-budget");
+    o.sameCount = args.has("same-count");
+    if (o.sameCount && o.planner != "fairkv-assign")
+        throw UsageError("--same-count applies to --planner fairkv-assign only");
+    const PlanResult plan = planPlacement(stats, o);
+    if (args.has("json"))
+        writeTextFile(args.str("json"), plan.toJson().dump() + "\n");
+    int exact = 0;
+    for (bool e : plan.exact)
+        exact += e;
+    std::cout << o.planner << " on " << o.ranks << " ranks, " << stats.layers << " layers x " << stats.units
+              << " units, batch " << stats.batch << " (modelled; costs " << stats.costSource << ")\n";
+    std::cout << "total " << fmt(plan.totalMs, 4) << " ms, uniform " << fmt(plan.uniformTotalMs, 4) << " ms ("
+              << fmt(plan.uniformTotalMs / std::max(1e-12, plan.totalMs), 3) << "x), lower bound "
+              << fmt(plan.lowerBoundTotalMs, 4) << " ms (gap " << fmt(100 * plan.gap(), 2) << "%)\n";
+    std::cout << plan.extraReplicas << " extra replicas (" << fmt(double(plan.extraWeightBytes) / (1 << 20), 2)
+              << " MiB), " << exact << "/" << stats.layers << " layers proven optimal, planned in " << fmt(plan.planMs, 2)
+              << " ms\n";
     return 0;
 }
 

@@ -6,6 +6,7 @@ namespace fairkv::cli {
 
 int runCommand(const std::vector<std::string>& args);
 int logitsCommand(const std::vector<std::string>& args);
+int planCommand(const std::vector<std::string>& args);
 int checkModelCommand(const std::vector<std::string>& args);
 int makeModelCommand(const std::vector<std::string>& args);
 

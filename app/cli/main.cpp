@@ -14,6 +14,7 @@ FairKV Studio's headless engine: decode with per-head compressed KV over tensor-
 
 commands:
   run          prefill, compress, decode and measure (design §5 JSON with --json)
+  plan         plan a placement from per-unit KV statistics (uniform, fairkv-assign, fairkv-copy)
   logits       reference forward of a token sequence, logits of every position
   check-model  validate an HF checkpoint folder and print its shape
   make-model   write a built-in shape with synthetic weights as an HF checkpoint
@@ -28,6 +29,7 @@ int main(int argc, char** argv)
     using namespace fairkv::cli;
     const std::map<std::string, int (*)(const std::vector<std::string>&)> commands = {
         {"run", runCommand},
+        {"plan", planCommand},
         {"logits", logitsCommand},
         {"check-model", checkModelCommand},
         {"make-model", makeModelCommand},
@@ -43,7 +45,7 @@ int main(int argc, char** argv)
     }
     auto it = commands.find(name);
     if (it == commands.end()) {
-        std::cerr << "fairkv: unknown command '" << name << "' (run, logits, check-model, make-model)\n";
+        std::cerr << "fairkv: unknown command '" << name << "' (run, plan, logits, check-model, make-model)\n";
         return 2;
     }
     std::vector<std::string> args(argv + 2, argv + argc);

@@ -1,5 +1,7 @@
 #include "placement/cost_model.h"
 
+#include "placement/layer_planner.h"
+
 #include <algorithm>
 #include <cmath>
 
@@ -42,22 +44,17 @@ std::vector<double> CostModel::layerTimesMs(const Placement& p, const KvLengths&
 std::vector<double> CostModel::layerLowerBoundsMs(const KvLengths& len, int numRanks) const
 {
     std::vector<double> out;
-    if (len.empty())
-        return out;
-    const size_t layers = len[0].size();
-    const size_t units = layers ? len[0][0].size() : 0;
+    const size_t layers = len.empty() ? 0 : len[0].size();
     for (size_t l = 0; l < layers; ++l) {
-        double total = 0.0, heaviest = 0.0;
-        for (size_t u = 0; u < units; ++u) {
-            double longest = 0.0;
-            total += cUnitMs;
-            for (const auto& req : len) {
-                total += cTokMs * req[l][u];
-                longest = std::max(longest, req[l][u]);
-            }
-            heaviest = std::max(heaviest, cUnitMs + cTokMs * longest);
-        }
-        out.push_back(std::max(total / numRanks, heaviest));
+        LayerInstance inst;
+        inst.ranks = numRanks;
+        inst.cUnit = cUnitMs;
+        const size_t units = len[0][l].size();
+        inst.work.assign(units, std::vector<double>(len.size()));
+        for (size_t r = 0; r < len.size(); ++r)
+            for (size_t u = 0; u < units; ++u)
+                inst.work[u][r] = cTokMs * len[r][l][u];
+        out.push_back(lowerBoundWithCopies(inst));
     }
     return out;
 }

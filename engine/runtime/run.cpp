@@ -41,6 +41,8 @@ json RunConfig::toJson() const
             {"ranks", ranks},
             {"backend", backend},
             {"placement", placement},
+            {"memory_budget", memoryBudget ? json(*memoryBudget) : json(nullptr)},
+            {"same_count", sameCount},
             {"units", unitModeName(unitMode)},
             {"compress", compressionName(compression.policy)},
             {"budget", compression.budget},
@@ -72,8 +74,6 @@ Placement resolvePlacement(const RunConfig& cfg, int layers, int units)
 {
     if (cfg.placement == "uniform")
         return Placement::uniform(layers, units, cfg.ranks, cfg.batch);
-    if (cfg.placement == "fairkv-assign" || cfg.placement == "fairkv-copy")
-        throw Error("--placement " + cfg.placement + ": the FairKV planners are not built yet (use uniform or a placement file)");
     std::error_code ec;
     if (!std::filesystem::exists(cfg.placement, ec))
         throw Error("--placement '" + cfg.placement + "' is neither a planner (uniform, fairkv-assign, fairkv-copy) nor an existing file");
@@ -94,6 +94,43 @@ KvLengths meanDecodeLengths(const std::vector<std::vector<std::vector<int>>>& fi
     return out;
 }
 
+// The run's statistics in the stats-file form: current KV lengths and the given cost constants.
+PlacementStats runStats(const InferenceEngine& engine, const CostModel& cost, const std::vector<std::vector<double>>& mlpMs,
+                        const std::vector<double>& collectiveMs)
+{
+    const ModelConfig& mc = engine.config();
+    PlacementStats s;
+    s.layers = mc.numLayers;
+    s.units = engine.units().numUnits;
+    s.batch = engine.batch();
+    for (const auto& req : engine.kvLengths()) {
+        std::vector<std::vector<double>> layers;
+        for (const auto& layer : req)
+            layers.emplace_back(layer.begin(), layer.end());
+        s.kvLen.push_back(std::move(layers));
+    }
+    s.cUnitMs = cost.cUnitMs;
+    s.cTokMs = cost.cTokMs;
+    s.costSource = cost.source;
+    s.unitWeightBytes = uint64_t(PlacementStats::defaultUnitBytes(mc.hiddenSize, mc.headDim, engine.units().queryHeads(), sizeof(float)));
+    for (size_t l = 0; l < mlpMs.size(); ++l) {
+        s.mlpMs += *std::max_element(mlpMs[l].begin(), mlpMs[l].end()) / double(mlpMs.size());
+        s.collectiveMs += collectiveMs[l] / double(mlpMs.size());
+    }
+    return s;
+}
+
+KvLengths currentLengths(const InferenceEngine& engine)
+{
+    KvLengths out;
+    for (const auto& req : engine.kvLengths()) {
+        out.emplace_back();
+        for (const auto& layer : req)
+            out.back().emplace_back(layer.begin(), layer.end());
+    }
+    return out;
+}
+
 } // namespace
 
 RunResult runInference(const RunConfig& cfg, const ProgressFn& progress, const std::atomic<bool>* cancel)
@@ -105,12 +142,17 @@ RunResult runInference(const RunConfig& cfg, const ProgressFn& progress, const s
         if (cancel && cancel->load())
             throw Error("cancelled");
     };
+    const bool planned = cfg.placement == "fairkv-assign" || cfg.placement == "fairkv-copy";
+    if (planned && cfg.decode < 2)
+        throw Error("--placement " + cfg.placement + " needs --decode 2 or more: the first step, under the uniform "
+                    "split, calibrates the cost model the planner uses");
     report("loading model", 0, 1);
     auto weights = std::make_shared<ModelWeights>(loadModel(cfg.model, cfg.layers, cfg.seed));
     const ModelConfig& mc = weights->config;
     InferenceEngine engine(weights, cfg.ranks, cfg.unitMode);
     const int units = engine.units().numUnits;
-    Placement placement = resolvePlacement(cfg, mc.numLayers, units);
+    const Placement placement = planned ? Placement::uniform(mc.numLayers, units, cfg.ranks, cfg.batch)
+                                        : resolvePlacement(cfg, mc.numLayers, units);
 
     RunResult res;
     res.config = cfg;
@@ -126,29 +168,50 @@ RunResult runInference(const RunConfig& cfg, const ProgressFn& progress, const s
     Rng sampler(Rng::mix(cfg.seed, 0x5a3b1e));
     res.tokens.assign(size_t(cfg.batch), {});
     std::vector<int> next(size_t(cfg.batch));
-    for (int r = 0; r < cfg.batch; ++r) {
-        next[size_t(r)] = sampleToken(pre.lastLogits[size_t(r)], cfg.temperature, sampler);
-        res.tokens[size_t(r)].push_back(next[size_t(r)]);
-    }
-
-    res.rankAttentionMs.assign(size_t(mc.numLayers), std::vector<double>(size_t(cfg.ranks), 0.0));
-    res.rankMlpMs = res.rankAttentionMs;
-    for (int step = 0; step < cfg.decode; ++step) {
-        report("decode", step, cfg.decode);
-        StepTiming t;
-        auto logits = engine.decodeStep(next, &t);
-        res.stepMs.push_back(t.composedMs());
-        for (int l = 0; l < mc.numLayers; ++l)
-            for (int g = 0; g < cfg.ranks; ++g) {
-                res.rankAttentionMs[size_t(l)][size_t(g)] += t.attentionMs[size_t(l)][size_t(g)] / cfg.decode;
-                res.rankMlpMs[size_t(l)][size_t(g)] += t.mlpMs[size_t(l)][size_t(g)] / cfg.decode;
-            }
+    auto take = [&](const std::vector<std::vector<float>>& logits) {
         for (int r = 0; r < cfg.batch; ++r) {
             next[size_t(r)] = sampleToken(logits[size_t(r)], cfg.temperature, sampler);
             res.tokens[size_t(r)].push_back(next[size_t(r)]);
         }
+    };
+    take(pre.lastLogits);
+
+    if (planned) {
+        report("calibrating", 0, 1);
+        StepTiming t;
+        take(engine.decodeStep(next, &t));
+        const KvLengths lengths = currentLengths(engine);
+        const CostModel cost = CostModel::fit(engine.placement(), lengths, t.attentionMs);
+        PlanOptions po;
+        po.planner = cfg.placement;
+        po.ranks = cfg.ranks;
+        po.memoryBudget = cfg.memoryBudget;
+        po.sameCount = cfg.sameCount;
+        PlacementStats stats = runStats(engine, cost, t.mlpMs, t.collectiveMs);
+        res.plan = planPlacement(stats, po);
+        res.kvMovedBytes = engine.setPlacement(res.plan->placement);
+        res.calibrationSteps = 1;
     }
-    report("decode", cfg.decode, cfg.decode);
+
+    const int measured = cfg.decode - res.calibrationSteps;
+    res.rankAttentionMs.assign(size_t(mc.numLayers), std::vector<double>(size_t(cfg.ranks), 0.0));
+    res.rankMlpMs = res.rankAttentionMs;
+    std::vector<double> collective(size_t(mc.numLayers), 0.0);
+    for (int step = 0; step < measured; ++step) {
+        report("decode", step, measured);
+        StepTiming t;
+        auto logits = engine.decodeStep(next, &t);
+        res.stepMs.push_back(t.composedMs());
+        for (int l = 0; l < mc.numLayers; ++l) {
+            for (int g = 0; g < cfg.ranks; ++g) {
+                res.rankAttentionMs[size_t(l)][size_t(g)] += t.attentionMs[size_t(l)][size_t(g)] / measured;
+                res.rankMlpMs[size_t(l)][size_t(g)] += t.mlpMs[size_t(l)][size_t(g)] / measured;
+            }
+            collective[size_t(l)] += t.collectiveMs[size_t(l)] / measured;
+        }
+        take(logits);
+    }
+    report("decode", measured, measured);
 
     res.placement = engine.placement();
     res.kvLen = engine.kvLengths();
@@ -158,7 +221,7 @@ RunResult runInference(const RunConfig& cfg, const ProgressFn& progress, const s
     double total = 0.0;
     for (double s : res.stepMs)
         total += s;
-    res.tokensPerS = total > 0 ? cfg.batch * cfg.decode / (total / 1000.0) : 0.0;
+    res.tokensPerS = total > 0 ? cfg.batch * measured / (total / 1000.0) : 0.0;
     double sumMax = 0.0, sumMean = 0.0;
     for (const auto& layer : res.rankAttentionMs) {
         sumMax += *std::max_element(layer.begin(), layer.end());
@@ -167,11 +230,12 @@ RunResult runInference(const RunConfig& cfg, const ProgressFn& progress, const s
     }
     res.attentionMs = sumMax;
     res.imbalance = sumMean > 0 ? sumMax / sumMean : 1.0;
-    if (cfg.decode > 0) {
-        const KvLengths lengths = meanDecodeLengths(res.kvLen, cfg.decode);
+    if (measured > 0) {
+        const KvLengths lengths = meanDecodeLengths(res.kvLen, measured);
         res.cost = CostModel::fit(res.placement, lengths, res.rankAttentionMs);
         for (double b : res.cost.layerLowerBoundsMs(lengths, cfg.ranks))
             res.lowerBoundMs += b;
+        res.stats = runStats(engine, res.cost, res.rankMlpMs, collective);
     }
     return res;
 }
@@ -199,6 +263,9 @@ json RunResult::toJson() const
         {"rank_weight_bytes", rankWeightBytes},
         {"rank_kv_bytes", rankKvBytes},
         {"tokens", tokens},
+        {"calibration_steps", calibrationSteps},
+        {"plan", plan ? plan->toJson() : json(nullptr)},
+        {"kv_moved_bytes", kvMovedBytes},
     };
 }
 

@@ -2,12 +2,15 @@
 #include "kv/compression.h"
 #include "placement/cost_model.h"
 #include "placement/placement.h"
+#include "placement/placement_stats.h"
+#include "placement/planner.h"
 
 #include <nlohmann/json.hpp>
 
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,6 +24,8 @@ struct RunConfig
     int ranks = 1;
     std::string backend = "cpu";
     std::string placement = "uniform"; // planner name or placement JSON file
+    std::optional<uint64_t> memoryBudget; // fairkv-copy: bytes for extra weight copies
+    bool sameCount = false;               // fairkv-assign: same number of units per rank
     UnitMode unitMode = UnitMode::Gqa;
     CompressionOptions compression;
     int batch = 1;
@@ -53,6 +58,10 @@ struct RunResult
     double lowerBoundMs = 0.0; // modelled: best possible sum_l max_g attention time
     CostModel cost;
     std::vector<size_t> rankWeightBytes, rankKvBytes;
+    int calibrationSteps = 0;        // planner runs: steps decoded under uniform to fit the cost model
+    std::optional<PlanResult> plan; // planner runs: the plan applied after calibration (modelled)
+    size_t kvMovedBytes = 0;        // KV that changed rank when the plan was applied
+    PlacementStats stats;           // export for `fairkv plan` (final lengths, fitted constants)
     std::vector<std::vector<int>> prompts;
     std::vector<std::vector<int>> tokens; // [request][generated ids]: the prefill's token, then one per step
 

@@ -1,0 +1,652 @@
+#include "placement/layer_planner.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+
+namespace fairkv {
+
+namespace {
+
+constexpr double kEps = 1e-12;
+
+std::vector<int> allRequests(int batch)
+{
+    std::vector<int> r(static_cast<size_t>(batch));
+    std::iota(r.begin(), r.end(), 0);
+    return r;
+}
+
+std::vector<UnitPlacement> fromAssignment(const LayerInstance& inst, const std::vector<int>& rankOf)
+{
+    std::vector<UnitPlacement> units;
+    for (int u = 0; u < inst.units(); ++u)
+        units.push_back({u, {{rankOf[size_t(u)], allRequests(inst.batch())}}});
+    return units;
+}
+
+double replicaWork(const LayerInstance& inst, int unit, const Replica& r)
+{
+    double w = 0.0;
+    for (int q : r.requests)
+        w += inst.work[size_t(unit)][size_t(q)];
+    return w;
+}
+
+// ---- assignment without copies -------------------------------------------------------------
+
+class AssignSearch
+{
+public:
+    AssignSearch(const LayerInstance& inst, const AssignOptions& o)
+        : m_inst(inst)
+        , m_opt(o)
+        , m_n(inst.ranks)
+    {
+        const int u = inst.units();
+        m_order.resize(size_t(u));
+        std::iota(m_order.begin(), m_order.end(), 0);
+        for (int i = 0; i < u; ++i)
+            m_cost.push_back(inst.unitCost(i));
+        std::stable_sort(m_order.begin(), m_order.end(), [&](int a, int b) { return m_cost[size_t(a)] > m_cost[size_t(b)]; });
+        if (o.sameCount) {
+            m_hiCount = (u + m_n - 1) / m_n;
+            m_numHi = u % m_n == 0 ? m_n : u % m_n;
+        } else {
+            m_hiCount = u;
+            m_numHi = m_n;
+        }
+    }
+
+    bool canTake(int g, const std::vector<int>& counts, int ranksAtHi) const
+    {
+        if (counts[size_t(g)] >= m_hiCount)
+            return false;
+        return counts[size_t(g)] + 1 < m_hiCount || ranksAtHi < m_numHi;
+    }
+
+    std::vector<int> lpt() const
+    {
+        std::vector<int> rankOf(m_cost.size(), 0), counts(size_t(m_n), 0);
+        std::vector<double> loads(size_t(m_n), 0.0);
+        int atHi = 0;
+        for (int u : m_order) {
+            int best = -1;
+            for (int g = 0; g < m_n; ++g)
+                if (canTake(g, counts, atHi) && (best < 0 || loads[size_t(g)] < loads[size_t(best)]))
+                    best = g;
+            rankOf[size_t(u)] = best;
+            loads[size_t(best)] += m_cost[size_t(u)];
+            if (++counts[size_t(best)] == m_hiCount)
+                ++atHi;
+        }
+        return rankOf;
+    }
+
+    // Moves (when counts are free) and swaps out of the most loaded rank while they lower it.
+    void improve(std::vector<int>& rankOf) const
+    {
+        for (int iter = 0; iter < 100000; ++iter) {
+            std::vector<double> loads(size_t(m_n), 0.0);
+            for (size_t u = 0; u < rankOf.size(); ++u)
+                loads[size_t(rankOf[u])] += m_cost[u];
+            const int a = int(std::max_element(loads.begin(), loads.end()) - loads.begin());
+            double bestPeak = loads[size_t(a)] - kEps;
+            int moveU = -1, moveTo = -1, swapV = -1;
+            for (size_t u = 0; u < rankOf.size(); ++u) {
+                if (rankOf[u] != a)
+                    continue;
+                for (int b = 0; b < m_n && !m_opt.sameCount; ++b) {
+                    if (b == a)
+                        continue;
+                    const double peak = std::max(loads[size_t(a)] - m_cost[u], loads[size_t(b)] + m_cost[u]);
+                    if (peak < bestPeak) {
+                        bestPeak = peak;
+                        moveU = int(u), moveTo = b, swapV = -1;
+                    }
+                }
+                for (size_t v = 0; v < rankOf.size(); ++v) {
+                    const int b = rankOf[v];
+                    const double delta = m_cost[u] - m_cost[v];
+                    if (b == a || delta <= 0)
+                        continue;
+                    const double peak = std::max(loads[size_t(a)] - delta, loads[size_t(b)] + delta);
+                    if (peak < bestPeak) {
+                        bestPeak = peak;
+                        moveU = int(u), moveTo = b, swapV = int(v);
+                    }
+                }
+            }
+            if (moveU < 0)
+                return;
+            if (swapV >= 0)
+                rankOf[size_t(swapV)] = a;
+            rankOf[size_t(moveU)] = moveTo;
+        }
+    }
+
+    double makespan(const std::vector<int>& rankOf) const
+    {
+        std::vector<double> loads(size_t(m_n), 0.0);
+        for (size_t u = 0; u < rankOf.size(); ++u)
+            loads[size_t(rankOf[u])] += m_cost[u];
+        return *std::max_element(loads.begin(), loads.end());
+    }
+
+    // Branch and bound from `incumbent`; returns true when the search space was exhausted.
+    bool solve(std::vector<int>& incumbent, double lowerBound)
+    {
+        m_best = incumbent;
+        m_bestSpan = makespan(incumbent);
+        if (m_bestSpan <= lowerBound * (1 + 1e-12) + kEps)
+            return true;
+        m_suffix.assign(m_order.size() + 1, 0.0);
+        for (size_t i = m_order.size(); i-- > 0;)
+            m_suffix[i] = m_suffix[i + 1] + m_cost[size_t(m_order[i])];
+        m_current.assign(m_order.size(), 0);
+        m_loads.assign(size_t(m_n), 0.0);
+        m_counts.assign(size_t(m_n), 0);
+        m_nodes = 0;
+        m_aborted = false;
+        m_lowerBound = lowerBound;
+        dfs(0, 0.0, 0);
+        incumbent = m_best;
+        return !m_aborted;
+    }
+
+private:
+    void dfs(size_t i, double peak, int atHi)
+    {
+        if (m_aborted || m_bestSpan <= m_lowerBound * (1 + 1e-12) + kEps)
+            return;
+        if (++m_nodes > m_opt.nodeLimit) {
+            m_aborted = true;
+            return;
+        }
+        if (i == m_order.size()) {
+            if (peak < m_bestSpan - kEps) {
+                m_bestSpan = peak;
+                for (size_t k = 0; k < m_order.size(); ++k)
+                    m_best[size_t(m_order[k])] = m_current[k];
+            }
+            return;
+        }
+        const double placed = std::accumulate(m_loads.begin(), m_loads.end(), 0.0);
+        if (std::max(peak, (placed + m_suffix[i]) / m_n) >= m_bestSpan - kEps)
+            return;
+        const double p = m_cost[size_t(m_order[i])];
+        std::vector<int> ranks(static_cast<size_t>(m_n));
+        std::iota(ranks.begin(), ranks.end(), 0);
+        std::sort(ranks.begin(), ranks.end(), [&](int a, int b) { return m_loads[size_t(a)] < m_loads[size_t(b)]; });
+        std::vector<std::pair<double, int>> tried;
+        for (int g : ranks) {
+            if (!canTake(g, m_counts, atHi))
+                continue;
+            const std::pair<double, int> key{m_loads[size_t(g)], m_counts[size_t(g)]};
+            if (std::find(tried.begin(), tried.end(), key) != tried.end())
+                continue; // an identical rank was tried already: symmetric subtree
+            tried.push_back(key);
+            const double nl = m_loads[size_t(g)] + p;
+            if (nl >= m_bestSpan - kEps)
+                continue;
+            m_loads[size_t(g)] = nl;
+            const bool reachesHi = ++m_counts[size_t(g)] == m_hiCount;
+            m_current[i] = g;
+            dfs(i + 1, std::max(peak, nl), atHi + (reachesHi ? 1 : 0));
+            --m_counts[size_t(g)];
+            m_loads[size_t(g)] -= p;
+            if (m_aborted)
+                return;
+        }
+    }
+
+    const LayerInstance& m_inst;
+    AssignOptions m_opt;
+    int m_n;
+    std::vector<int> m_order;
+    std::vector<double> m_cost;
+    int m_hiCount = 0, m_numHi = 0;
+    std::vector<int> m_best, m_current, m_counts;
+    std::vector<double> m_loads, m_suffix;
+    double m_bestSpan = 0.0, m_lowerBound = 0.0;
+    int64_t m_nodes = 0;
+    bool m_aborted = false;
+};
+
+// ---- copies ----------------------------------------------------------------------------------
+
+// Split-fit: can every unit be placed with makespan <= M? Units go whole into the best-fitting rank;
+// a unit that fits nowhere is split request-wise over the ranks with the most room, each piece
+// paying cUnit again.
+bool splitFit(const LayerInstance& inst, double M, int maxExtra, std::vector<UnitPlacement>& out)
+{
+    const int n = inst.ranks;
+    std::vector<double> cap(size_t(n), M);
+    std::vector<int> order(static_cast<size_t>(inst.units()));
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return inst.unitWork(a) > inst.unitWork(b); });
+    out.assign(size_t(inst.units()), {});
+    int extra = 0;
+    for (int u : order) {
+        out[size_t(u)].unit = u;
+        const double p = inst.unitCost(u);
+        int fit = -1;
+        for (int g = 0; g < n; ++g)
+            if (cap[size_t(g)] >= p - kEps && (fit < 0 || cap[size_t(g)] < cap[size_t(fit)]))
+                fit = g;
+        if (fit >= 0) {
+            cap[size_t(fit)] -= p;
+            out[size_t(u)].replicas = {{fit, allRequests(inst.batch())}};
+            continue;
+        }
+        std::vector<int> rest = allRequests(inst.batch());
+        std::stable_sort(rest.begin(), rest.end(), [&](int a, int b) { return inst.work[size_t(u)][size_t(a)] > inst.work[size_t(u)][size_t(b)]; });
+        std::vector<bool> used(size_t(n), false);
+        while (!rest.empty()) {
+            int g = -1;
+            for (int h = 0; h < n; ++h)
+                if (!used[size_t(h)] && (g < 0 || cap[size_t(h)] > cap[size_t(g)]))
+                    g = h;
+            if (g < 0)
+                return false;
+            double room = cap[size_t(g)] - inst.cUnit;
+            Replica rep{g, {}};
+            std::vector<int> left;
+            for (int q : rest) {
+                const double w = inst.work[size_t(u)][size_t(q)];
+                if (w <= room + kEps) {
+                    rep.requests.push_back(q);
+                    room -= w;
+                } else {
+                    left.push_back(q);
+                }
+            }
+            if (rep.requests.empty())
+                return false;
+            used[size_t(g)] = true;
+            cap[size_t(g)] = room;
+            std::sort(rep.requests.begin(), rep.requests.end());
+            out[size_t(u)].replicas.push_back(std::move(rep));
+            rest = std::move(left);
+        }
+        extra += int(out[size_t(u)].replicas.size()) - 1;
+        if (maxExtra >= 0 && extra > maxExtra)
+            return false;
+    }
+    return true;
+}
+
+// Local improvement of a plan with replicas: moves a request between replicas of one unit, moves or
+// swaps whole replicas, always lowering the most loaded rank; then drops replicas that no longer pay.
+void improveCopies(const LayerInstance& inst, std::vector<UnitPlacement>& units, int maxExtra)
+{
+    const int n = inst.ranks;
+    auto holds = [&](const UnitPlacement& up, int g) {
+        return std::any_of(up.replicas.begin(), up.replicas.end(), [&](const Replica& r) { return r.rank == g; });
+    };
+    for (int iter = 0; iter < 20000; ++iter) {
+        const std::vector<double> loads = rankLoads(inst, units);
+        const int a = int(std::max_element(loads.begin(), loads.end()) - loads.begin());
+        double bestPeak = loads[size_t(a)] - 1e-9 * std::max(1.0, loads[size_t(a)]);
+        enum class Kind { None, Request, Replica, Swap } kind = Kind::None;
+        int bu = -1, bi = -1, bj = -1, bq = -1, bv = -1;
+        for (int u = 0; u < inst.units(); ++u) {
+            auto& reps = units[size_t(u)].replicas;
+            for (int i = 0; i < int(reps.size()); ++i) {
+                if (reps[size_t(i)].rank != a)
+                    continue;
+                const double cost = inst.cUnit + replicaWork(inst, u, reps[size_t(i)]);
+                // a request to another replica of the same unit (free: no new weights)
+                for (int j = 0; j < int(reps.size()); ++j) {
+                    if (j == i)
+                        continue;
+                    const int b = reps[size_t(j)].rank;
+                    for (int q : reps[size_t(i)].requests) {
+                        const double w = inst.work[size_t(u)][size_t(q)];
+                        const double na = loads[size_t(a)] - w - (reps[size_t(i)].requests.size() == 1 ? inst.cUnit : 0.0);
+                        const double peak = std::max(na, loads[size_t(b)] + w);
+                        if (peak < bestPeak)
+                            bestPeak = peak, kind = Kind::Request, bu = u, bi = i, bj = j, bq = q;
+                    }
+                }
+                // the whole replica to a rank without this unit
+                for (int b = 0; b < n; ++b) {
+                    if (b == a || holds(units[size_t(u)], b))
+                        continue;
+                    const double peak = std::max(loads[size_t(a)] - cost, loads[size_t(b)] + cost);
+                    if (peak < bestPeak)
+                        bestPeak = peak, kind = Kind::Replica, bu = u, bi = i, bj = b;
+                }
+                // swap with a replica of another unit
+                for (int v = 0; v < inst.units(); ++v) {
+                    if (v == u)
+                        continue;
+                    const auto& vr = units[size_t(v)].replicas;
+                    for (int j = 0; j < int(vr.size()); ++j) {
+                        const int b = vr[size_t(j)].rank;
+                        if (b == a || holds(units[size_t(u)], b) || holds(units[size_t(v)], a))
+                            continue;
+                        const double delta = cost - (inst.cUnit + replicaWork(inst, v, vr[size_t(j)]));
+                        if (delta <= 0)
+                            continue;
+                        const double peak = std::max(loads[size_t(a)] - delta, loads[size_t(b)] + delta);
+                        if (peak < bestPeak)
+                            bestPeak = peak, kind = Kind::Swap, bu = u, bi = i, bv = v, bj = j;
+                    }
+                }
+            }
+        }
+        if (kind == Kind::None)
+            break;
+        auto& reps = units[size_t(bu)].replicas;
+        if (kind == Kind::Request) {
+            auto& from = reps[size_t(bi)].requests;
+            from.erase(std::find(from.begin(), from.end(), bq));
+            auto& to = reps[size_t(bj)].requests;
+            to.insert(std::upper_bound(to.begin(), to.end(), bq), bq);
+            if (from.empty())
+                reps.erase(reps.begin() + bi);
+        } else if (kind == Kind::Replica) {
+            reps[size_t(bi)].rank = bj;
+        } else {
+            std::swap(reps[size_t(bi)].rank, units[size_t(bv)].replicas[size_t(bj)].rank);
+        }
+    }
+    // Merge replicas whose removal does not raise the makespan (fewer copies, same speed).
+    double span = 0.0;
+    for (double l : rankLoads(inst, units))
+        span = std::max(span, l);
+    for (int u = 0; u < inst.units(); ++u) {
+        auto& reps = units[size_t(u)].replicas;
+        while (reps.size() > 1) {
+            std::vector<double> loads = rankLoads(inst, units);
+            int small = 0;
+            for (int i = 1; i < int(reps.size()); ++i)
+                if (replicaWork(inst, u, reps[size_t(i)]) < replicaWork(inst, u, reps[size_t(small)]))
+                    small = i;
+            const double w = replicaWork(inst, u, reps[size_t(small)]);
+            int target = -1;
+            for (int j = 0; j < int(reps.size()); ++j)
+                if (j != small && loads[size_t(reps[size_t(j)].rank)] + w <= span + kEps
+                    && (target < 0 || loads[size_t(reps[size_t(j)].rank)] < loads[size_t(reps[size_t(target)].rank)]))
+                    target = j;
+            if (target < 0)
+                break;
+            auto& to = reps[size_t(target)].requests;
+            to.insert(to.end(), reps[size_t(small)].requests.begin(), reps[size_t(small)].requests.end());
+            std::sort(to.begin(), to.end());
+            reps.erase(reps.begin() + small);
+        }
+    }
+    (void)maxExtra;
+}
+
+// Exact search over (unit, request) -> rank for small instances.
+class CopySearch
+{
+public:
+    CopySearch(const LayerInstance& inst, int maxExtra, int64_t nodeLimit)
+        : m_inst(inst)
+        , m_maxExtra(maxExtra < 0 ? std::numeric_limits<int>::max() : maxExtra)
+        , m_limit(nodeLimit)
+    {
+        std::vector<int> units(static_cast<size_t>(inst.units()));
+        std::iota(units.begin(), units.end(), 0);
+        std::stable_sort(units.begin(), units.end(), [&](int a, int b) { return inst.unitWork(a) > inst.unitWork(b); });
+        for (int u : units) {
+            std::vector<int> reqs = allRequests(inst.batch());
+            std::stable_sort(reqs.begin(), reqs.end(), [&](int a, int b) { return inst.work[size_t(u)][size_t(a)] > inst.work[size_t(u)][size_t(b)]; });
+            for (int q : reqs)
+                m_items.push_back({u, q});
+        }
+        m_suffix.assign(m_items.size() + 1, 0.0);
+        for (size_t i = m_items.size(); i-- > 0;) {
+            const bool firstOfUnit = i == 0 || m_items[i - 1].first != m_items[i].first;
+            m_suffix[i] = m_suffix[i + 1] + inst.work[size_t(m_items[i].first)][size_t(m_items[i].second)] + (firstOfUnit ? inst.cUnit : 0.0);
+        }
+    }
+
+    // Returns true when the search finished; `plan` then holds an optimum (or stays the incumbent).
+    bool solve(std::vector<UnitPlacement>& plan, double lowerBound)
+    {
+        m_bestSpan = 0.0;
+        for (double l : rankLoads(m_inst, plan))
+            m_bestSpan = std::max(m_bestSpan, l);
+        m_best = plan;
+        m_lower = lowerBound;
+        m_loads.assign(size_t(m_inst.ranks), 0.0);
+        m_on.assign(size_t(m_inst.units()), std::vector<char>(size_t(m_inst.ranks), 0));
+        m_replicas.assign(size_t(m_inst.units()), 0);
+        m_assign.assign(m_items.size(), -1);
+        dfs(0, 0.0, 0);
+        plan = m_best;
+        return !m_aborted;
+    }
+
+private:
+    void dfs(size_t i, double peak, int extra)
+    {
+        if (m_aborted || m_bestSpan <= m_lower * (1 + 1e-12) + kEps)
+            return;
+        if (++m_nodes > m_limit) {
+            m_aborted = true;
+            return;
+        }
+        if (i == m_items.size()) {
+            if (peak < m_bestSpan - kEps) {
+                m_bestSpan = peak;
+                record();
+            }
+            return;
+        }
+        const double placed = std::accumulate(m_loads.begin(), m_loads.end(), 0.0);
+        if (std::max(peak, (placed + m_suffix[i]) / m_inst.ranks) >= m_bestSpan - kEps)
+            return;
+        const auto [u, q] = m_items[i];
+        const double w = m_inst.work[size_t(u)][size_t(q)];
+        bool triedEmpty = false;
+        for (int g = 0; g < m_inst.ranks; ++g) {
+            const bool fresh = !m_on[size_t(u)][size_t(g)];
+            const bool empty = m_loads[size_t(g)] == 0.0;
+            if (empty && triedEmpty)
+                continue; // empty ranks are interchangeable
+            if (fresh && m_replicas[size_t(u)] >= 1 && extra + 1 > m_maxExtra)
+                continue;
+            const double add = w + (fresh ? m_inst.cUnit : 0.0);
+            const double nl = m_loads[size_t(g)] + add;
+            if (nl >= m_bestSpan - kEps)
+                continue;
+            triedEmpty = triedEmpty || empty;
+            m_loads[size_t(g)] = nl;
+            if (fresh) {
+                m_on[size_t(u)][size_t(g)] = 1;
+                ++m_replicas[size_t(u)];
+            }
+            m_assign[i] = g;
+            dfs(i + 1, std::max(peak, nl), extra + (fresh && m_replicas[size_t(u)] > 1 ? 1 : 0));
+            if (fresh) {
+                m_on[size_t(u)][size_t(g)] = 0;
+                --m_replicas[size_t(u)];
+            }
+            m_loads[size_t(g)] -= add;
+            if (m_aborted)
+                return;
+        }
+    }
+
+    void record()
+    {
+        std::vector<UnitPlacement> plan(static_cast<size_t>(m_inst.units()));
+        for (int u = 0; u < m_inst.units(); ++u)
+            plan[size_t(u)].unit = u;
+        for (size_t i = 0; i < m_items.size(); ++i) {
+            auto& reps = plan[size_t(m_items[i].first)].replicas;
+            auto it = std::find_if(reps.begin(), reps.end(), [&](const Replica& r) { return r.rank == m_assign[i]; });
+            if (it == reps.end())
+                reps.push_back({m_assign[i], {m_items[i].second}});
+            else
+                it->requests.push_back(m_items[i].second);
+        }
+        for (auto& up : plan) {
+            std::sort(up.replicas.begin(), up.replicas.end(), [](const Replica& a, const Replica& b) { return a.rank < b.rank; });
+            for (auto& r : up.replicas)
+                std::sort(r.requests.begin(), r.requests.end());
+        }
+        m_best = std::move(plan);
+    }
+
+    const LayerInstance& m_inst;
+    int m_maxExtra;
+    int64_t m_limit;
+    std::vector<std::pair<int, int>> m_items;
+    std::vector<double> m_suffix, m_loads;
+    std::vector<std::vector<char>> m_on;
+    std::vector<int> m_replicas, m_assign;
+    std::vector<UnitPlacement> m_best;
+    double m_bestSpan = 0.0, m_lower = 0.0;
+    int64_t m_nodes = 0;
+    bool m_aborted = false;
+};
+
+} // namespace
+
+double LayerInstance::unitWork(int u) const
+{
+    return std::accumulate(work[size_t(u)].begin(), work[size_t(u)].end(), 0.0);
+}
+
+std::vector<double> rankLoads(const LayerInstance& inst, const std::vector<UnitPlacement>& units)
+{
+    std::vector<double> loads(size_t(inst.ranks), 0.0);
+    for (const auto& up : units)
+        for (const auto& r : up.replicas)
+            loads[size_t(r.rank)] += inst.cUnit + replicaWork(inst, up.unit, r);
+    return loads;
+}
+
+LayerPlan makePlan(const LayerInstance& inst, std::vector<UnitPlacement> units, bool exact)
+{
+    LayerPlan p;
+    const auto loads = rankLoads(inst, units);
+    p.makespan = loads.empty() ? 0.0 : *std::max_element(loads.begin(), loads.end());
+    for (const auto& up : units)
+        p.extraReplicas += int(up.replicas.size()) - 1;
+    p.units = std::move(units);
+    p.exact = exact;
+    return p;
+}
+
+double lowerBoundNoCopies(const LayerInstance& inst)
+{
+    std::vector<double> p;
+    for (int u = 0; u < inst.units(); ++u)
+        p.push_back(inst.unitCost(u));
+    if (p.empty())
+        return 0.0;
+    std::sort(p.rbegin(), p.rend());
+    double lb = std::max(std::accumulate(p.begin(), p.end(), 0.0) / inst.ranks, p[0]);
+    if (int(p.size()) > inst.ranks) // the N+1 largest: two of them share a rank
+        lb = std::max(lb, p[size_t(inst.ranks) - 1] + p[size_t(inst.ranks)]);
+    return lb;
+}
+
+double lowerBoundWithCopies(const LayerInstance& inst)
+{
+    double total = 0.0, single = 0.0;
+    for (int u = 0; u < inst.units(); ++u) {
+        total += inst.unitCost(u);
+        const auto& w = inst.work[size_t(u)];
+        single = std::max(single, inst.cUnit + (w.empty() ? 0.0 : *std::max_element(w.begin(), w.end())));
+    }
+    const double n = inst.ranks;
+    double lo = std::max(total / n, single);
+    // For a makespan M, a unit with work W > M - c needs ceil(W / (M - c)) replicas, each paying c.
+    auto feasible = [&](double M) {
+        double forced = 0.0;
+        for (int u = 0; u < inst.units(); ++u) {
+            const double W = inst.unitWork(u);
+            const double room = M - inst.cUnit;
+            if (room <= 0)
+                return false;
+            forced += std::ceil(W / room - 1e-12) * inst.cUnit + W;
+        }
+        return forced <= n * M * (1 + 1e-12);
+    };
+    if (feasible(lo))
+        return lo;
+    double hi = std::max(total, lo);
+    for (int it = 0; it < 100 && hi - lo > 1e-12 * hi; ++it) {
+        const double mid = 0.5 * (lo + hi);
+        (feasible(mid) ? hi : lo) = mid;
+    }
+    return lo;
+}
+
+LayerPlan planUniformLayer(const LayerInstance& inst)
+{
+    std::vector<int> rankOf;
+    for (int u = 0; u < inst.units(); ++u)
+        rankOf.push_back(int(int64_t(u) * inst.ranks / inst.units()));
+    return makePlan(inst, fromAssignment(inst, rankOf), false);
+}
+
+LayerPlan planAssignLayer(const LayerInstance& inst, const AssignOptions& options)
+{
+    AssignSearch search(inst, options);
+    std::vector<int> rankOf = search.lpt();
+    search.improve(rankOf);
+    const bool exact = search.solve(rankOf, lowerBoundNoCopies(inst));
+    return makePlan(inst, fromAssignment(inst, rankOf), exact);
+}
+
+LayerPlan planCopyLayer(const LayerInstance& inst, int maxExtra, int64_t nodeLimit)
+{
+    LayerPlan best = planAssignLayer(inst, AssignOptions{false, nodeLimit});
+    best.exact = false;
+    const double lb = lowerBoundWithCopies(inst);
+    if (maxExtra != 0 && inst.batch() > 1) {
+        auto consider = [&](std::vector<UnitPlacement> units) {
+            improveCopies(inst, units, maxExtra);
+            LayerPlan p = makePlan(inst, std::move(units), false);
+            if (maxExtra >= 0 && p.extraReplicas > maxExtra)
+                return false;
+            if (p.makespan < best.makespan - kEps || (p.makespan <= best.makespan + kEps && p.extraReplicas < best.extraReplicas)) {
+                best = std::move(p);
+                return true;
+            }
+            return false;
+        };
+        std::vector<UnitPlacement> trial;
+        double lo = lb, hi = best.makespan;
+        if (splitFit(inst, lo * (1 + 1e-9), maxExtra, trial))
+            consider(trial), hi = lo;
+        for (int it = 0; it < 40 && hi - lo > 1e-6 * hi; ++it) {
+            const double mid = 0.5 * (lo + hi);
+            if (splitFit(inst, mid, maxExtra, trial)) {
+                consider(trial);
+                hi = std::min(mid, best.makespan);
+            } else {
+                lo = mid;
+            }
+        }
+        std::vector<UnitPlacement> polished = best.units;
+        consider(polished);
+    }
+    // Small instances: prove the optimum (or find it) by exhaustive search with pruning.
+    const bool small = double(inst.units()) * inst.batch() <= 16;
+    if (small) {
+        std::vector<UnitPlacement> units = best.units;
+        CopySearch search(inst, maxExtra, nodeLimit * 10);
+        const bool done = search.solve(units, lb);
+        LayerPlan p = makePlan(inst, std::move(units), done);
+        if (p.makespan <= best.makespan + kEps)
+            best = std::move(p);
+        best.exact = done;
+    } else if (best.makespan <= lb * (1 + 1e-12) + kEps) {
+        best.exact = true;
+    }
+    return best;
+}
+
+} // namespace fairkv

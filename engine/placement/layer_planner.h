@@ -1,0 +1,54 @@
+#pragma once
+#include "placement/placement.h"
+
+#include <cstdint>
+#include <vector>
+
+namespace fairkv {
+
+// One layer's planning problem (design §2): every unit costs cUnit per replica plus the work of the
+// requests each replica serves (cTok x retained length, already multiplied out).
+struct LayerInstance
+{
+    int ranks = 1;
+    double cUnit = 0.0;
+    std::vector<std::vector<double>> work; // [unit][request]
+
+    int units() const { return int(work.size()); }
+    int batch() const { return work.empty() ? 0 : int(work[0].size()); }
+    double unitWork(int u) const;
+    double unitCost(int u) const { return cUnit + unitWork(u); } // one replica serving everything
+};
+
+struct LayerPlan
+{
+    std::vector<UnitPlacement> units; // index == unit
+    double makespan = 0.0;            // modelled slowest rank
+    bool exact = false;               // proven optimal for its planner's rules
+    int extraReplicas = 0;            // replicas beyond one per unit
+};
+
+// Loads of every rank under `units`.
+std::vector<double> rankLoads(const LayerInstance& inst, const std::vector<UnitPlacement>& units);
+LayerPlan makePlan(const LayerInstance& inst, std::vector<UnitPlacement> units, bool exact);
+
+// Bounds no placement can beat: without copies (P||Cmax bounds) and with copies (design §2, including
+// the binary search on the replicas that heavy units are forced to have).
+double lowerBoundNoCopies(const LayerInstance& inst);
+double lowerBoundWithCopies(const LayerInstance& inst);
+
+struct AssignOptions
+{
+    bool sameCount = false;     // every rank holds floor(U/N) or ceil(U/N) units
+    int64_t nodeLimit = 200000; // exact search budget; beyond it the best plan found is kept
+};
+
+LayerPlan planUniformLayer(const LayerInstance& inst);
+// Best-effort assignment without replication: exact branch and bound when it finishes within the
+// node limit, else LPT with move/swap local search.
+LayerPlan planAssignLayer(const LayerInstance& inst, const AssignOptions& options = {});
+// Fair-Copying with at most `maxExtra` extra replicas (-1: unlimited): exact search on small
+// instances, else a split-fit heuristic under a binary-searched makespan with local improvement.
+LayerPlan planCopyLayer(const LayerInstance& inst, int maxExtra, int64_t nodeLimit = 200000);
+
+} // namespace fairkv

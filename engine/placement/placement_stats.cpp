@@ -1,0 +1,119 @@
+#include "placement/placement_stats.h"
+
+#include "common/error.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <fstream>
+
+namespace fairkv {
+
+using nlohmann::json;
+
+double PlacementStats::defaultUnitBytes(int hidden, int headDim, int queryHeadsPerUnit, int bytesPerElement)
+{
+    // q rows + o_proj columns for the query heads, k and v rows for the KV head.
+    return double(bytesPerElement) * double(hidden) * double(headDim) * (2.0 * queryHeadsPerUnit + 2.0);
+}
+
+double PlacementStats::defaultTokenBytes(int headDim, int bytesPerElement)
+{
+    return 2.0 * bytesPerElement * double(headDim); // K and V of one head
+}
+
+PlacementStats PlacementStats::fromJson(const json& j, const std::string& source)
+{
+    auto fail = [&](const std::string& what) { return Error(source + ": " + what); };
+    if (!j.is_object())
+        throw fail("stats must be a JSON object");
+    auto integer = [&](const char* key) {
+        if (!j.contains(key) || !j.at(key).is_number_integer() || j.at(key).get<int64_t>() < 1
+            || j.at(key).get<int64_t>() > (1 << 24))
+            throw fail(std::string("'") + key + "' must be a positive integer");
+        return int(j.at(key).get<int64_t>());
+    };
+    auto number = [&](const char* key, double fallback) {
+        if (!j.contains(key) || j.at(key).is_null())
+            return fallback;
+        if (!j.at(key).is_number() || !std::isfinite(j.at(key).get<double>()) || j.at(key).get<double>() < 0)
+            throw fail(std::string("'") + key + "' must be a non-negative number");
+        return j.at(key).get<double>();
+    };
+    PlacementStats s;
+    s.layers = integer("layers");
+    s.units = integer("units");
+    s.batch = integer("batch");
+    if (!j.contains("kv_len") || !j.at("kv_len").is_array())
+        throw fail("'kv_len' must be an array [request][layer][unit]");
+    const json& kv = j.at("kv_len");
+    if (int(kv.size()) != s.batch)
+        throw fail("'kv_len' has " + std::to_string(kv.size()) + " requests, 'batch' says " + std::to_string(s.batch));
+    for (size_t r = 0; r < kv.size(); ++r) {
+        if (!kv[r].is_array() || int(kv[r].size()) != s.layers)
+            throw fail("kv_len[" + std::to_string(r) + "] must hold " + std::to_string(s.layers) + " layers");
+        std::vector<std::vector<double>> layers;
+        for (size_t l = 0; l < kv[r].size(); ++l) {
+            const json& row = kv[r][l];
+            if (!row.is_array() || int(row.size()) != s.units)
+                throw fail("kv_len[" + std::to_string(r) + "][" + std::to_string(l) + "] must hold "
+                           + std::to_string(s.units) + " units");
+            std::vector<double> units;
+            for (const json& v : row) {
+                if (!v.is_number() || !std::isfinite(v.get<double>()) || v.get<double>() < 0)
+                    throw fail("kv_len[" + std::to_string(r) + "][" + std::to_string(l)
+                               + "] holds a value that is not a non-negative number");
+                units.push_back(v.get<double>());
+            }
+            layers.push_back(std::move(units));
+        }
+        s.kvLen.push_back(std::move(layers));
+    }
+    s.mlpMs = number("mlp_ms", 0.0);
+    s.collectiveMs = number("collective_ms", 0.0);
+    const double bandwidth = number("bandwidth_gbps", 0.0); // GB/s
+    const int headDim = j.contains("head_dim") ? integer("head_dim") : 0;
+    const int hidden = j.contains("hidden") ? integer("hidden") : 0;
+    const int perUnit = j.contains("heads_per_unit") ? integer("heads_per_unit") : 1;
+    s.unitWeightBytes = uint64_t(number("unit_weight_bytes", hidden && headDim ? defaultUnitBytes(hidden, headDim, perUnit) : 0.0));
+    const bool haveConstants = j.contains("c_unit_ms") && j.contains("c_tok_ms");
+    if (haveConstants) {
+        s.cUnitMs = number("c_unit_ms", 0.0);
+        s.cTokMs = number("c_tok_ms", 0.0);
+        s.costSource = j.value("cost_source", std::string("given in the stats file"));
+    } else if (bandwidth > 0 && headDim > 0 && s.unitWeightBytes > 0) {
+        s.cUnitMs = double(s.unitWeightBytes) / (bandwidth * 1e6);
+        s.cTokMs = defaultTokenBytes(headDim) / (bandwidth * 1e6);
+        s.costSource = "defaults: bf16 bytes over " + std::to_string(int(bandwidth)) + " GB/s";
+    } else {
+        throw fail("needs 'c_unit_ms' and 'c_tok_ms', or 'bandwidth_gbps' with 'head_dim' and 'hidden' (or "
+                   "'unit_weight_bytes') to derive them");
+    }
+    if (s.cUnitMs == 0 && s.cTokMs == 0)
+        throw fail("'c_unit_ms' and 'c_tok_ms' are both zero: every placement would cost nothing");
+    return s;
+}
+
+PlacementStats PlacementStats::fromFile(const std::string& path)
+{
+    std::ifstream in(path);
+    if (!in)
+        throw Error(path + ": cannot open stats file");
+    json j;
+    try {
+        j = json::parse(in);
+    } catch (const json::exception&) {
+        throw Error(path + ": stats file is not valid JSON");
+    }
+    return fromJson(j, path);
+}
+
+json PlacementStats::toJson() const
+{
+    return {{"layers", layers},         {"units", units},       {"batch", batch},
+            {"kv_len", kvLen},          {"c_unit_ms", cUnitMs}, {"c_tok_ms", cTokMs},
+            {"unit_weight_bytes", unitWeightBytes}, {"mlp_ms", mlpMs}, {"collective_ms", collectiveMs},
+            {"cost_source", costSource}};
+}
+
+} // namespace fairkv

@@ -1,0 +1,153 @@
+#include "placement/planner.h"
+
+#include "common/error.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+
+namespace fairkv {
+
+std::vector<std::string> plannerNames()
+{
+    return {"uniform", "fairkv-assign", "fairkv-copy"};
+}
+
+bool isPlanner(const std::string& name)
+{
+    const auto names = plannerNames();
+    return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+LayerInstance layerInstance(const PlacementStats& stats, int layer, int ranks)
+{
+    LayerInstance inst;
+    inst.ranks = ranks;
+    inst.cUnit = stats.cUnitMs;
+    inst.work.assign(size_t(stats.units), std::vector<double>(size_t(stats.batch), 0.0));
+    for (int r = 0; r < stats.batch; ++r)
+        for (int u = 0; u < stats.units; ++u)
+            inst.work[size_t(u)][size_t(r)] = stats.cTokMs * stats.kvLen[size_t(r)][size_t(layer)][size_t(u)];
+    return inst;
+}
+
+namespace {
+
+// Spends a global budget of extra replicas where they lower the modelled time most. `curves[l][k]`
+// is layer l's best plan with at most k extra replicas; a layer may need several copies before
+// any pays, so the step compared is the best gain per copy over any jump.
+std::vector<int> allocateCopies(const std::vector<std::vector<LayerPlan>>& curves, int budget)
+{
+    std::vector<int> k(curves.size(), 0);
+    while (budget > 0) {
+        double bestRate = 0.0;
+        int bestLayer = -1, bestTo = 0;
+        for (size_t l = 0; l < curves.size(); ++l)
+            for (int to = k[l] + 1; to < int(curves[l].size()) && to - k[l] <= budget; ++to) {
+                const double rate = (curves[l][size_t(k[l])].makespan - curves[l][size_t(to)].makespan) / (to - k[l]);
+                if (rate > bestRate * (1 + 1e-12)) {
+                    bestRate = rate;
+                    bestLayer = int(l);
+                    bestTo = to;
+                }
+            }
+        if (bestLayer < 0)
+            break;
+        budget -= bestTo - k[size_t(bestLayer)];
+        k[size_t(bestLayer)] = bestTo;
+    }
+    return k;
+}
+
+} // namespace
+
+PlanResult planPlacement(const PlacementStats& stats, const PlanOptions& o)
+{
+    if (!isPlanner(o.planner))
+        throw Error("--planner '" + o.planner + "' is not a planner (uniform, fairkv-assign, fairkv-copy)");
+    if (o.ranks < 1)
+        throw Error("--ranks must be at least 1");
+    int copyBudget = -1; // unlimited
+    if (o.memoryBudget) {
+        if (stats.unitWeightBytes == 0)
+            throw Error("--memory-budget needs the unit replica size: the stats have no 'unit_weight_bytes'");
+        copyBudget = int(std::min<uint64_t>(*o.memoryBudget / stats.unitWeightBytes, 1u << 30));
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    PlanResult res;
+    res.planner = o.planner;
+    res.costSource = stats.costSource;
+    std::vector<LayerInstance> insts;
+    std::vector<LayerPlan> plans;
+    for (int l = 0; l < stats.layers; ++l)
+        insts.push_back(layerInstance(stats, l, o.ranks));
+    for (const auto& inst : insts) {
+        if (o.planner == "uniform")
+            plans.push_back(planUniformLayer(inst));
+        else if (o.planner == "fairkv-assign")
+            plans.push_back(planAssignLayer(inst, AssignOptions{o.sameCount, o.nodeLimit}));
+        else
+            plans.push_back(planCopyLayer(inst, -1, o.nodeLimit));
+    }
+    if (o.planner == "fairkv-copy" && copyBudget >= 0) {
+        int wanted = 0;
+        for (const auto& p : plans)
+            wanted += p.extraReplicas;
+        if (wanted > copyBudget) {
+            std::vector<std::vector<LayerPlan>> curves(insts.size());
+            for (size_t l = 0; l < insts.size(); ++l) {
+                for (int k = 0; k < plans[l].extraReplicas; ++k)
+                    curves[l].push_back(planCopyLayer(insts[l], k, o.nodeLimit));
+                curves[l].push_back(plans[l]);
+            }
+            const auto k = allocateCopies(curves, copyBudget);
+            for (size_t l = 0; l < insts.size(); ++l)
+                plans[l] = curves[l][size_t(k[l])];
+        }
+    }
+    res.placement.name = o.planner;
+    res.placement.ranks = o.ranks;
+    res.placement.batch = stats.batch;
+    const double fixed = stats.mlpMs + stats.collectiveMs;
+    for (size_t l = 0; l < insts.size(); ++l) {
+        const LayerPlan uniform = planUniformLayer(insts[l]);
+        if (uniform.makespan < plans[l].makespan) // never worse than the standard split
+            plans[l] = uniform;
+        const double bound = o.planner == "fairkv-copy" ? lowerBoundWithCopies(insts[l]) : lowerBoundNoCopies(insts[l]);
+        res.layerMs.push_back(plans[l].makespan + fixed);
+        res.lowerBoundMs.push_back(std::min(bound, plans[l].makespan) + fixed);
+        res.uniformMs.push_back(uniform.makespan + fixed);
+        res.exact.push_back(plans[l].exact);
+        res.extraReplicas += plans[l].extraReplicas;
+        res.totalMs += res.layerMs.back();
+        res.lowerBoundTotalMs += res.lowerBoundMs.back();
+        res.uniformTotalMs += res.uniformMs.back();
+        res.placement.layers.push_back(std::move(plans[l].units));
+    }
+    res.extraWeightBytes = uint64_t(res.extraReplicas) * stats.unitWeightBytes;
+    res.planMs = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    return res;
+}
+
+nlohmann::json PlanResult::toJson() const
+{
+    return {{"planner", planner},
+            {"placement", placement.toJson()},
+            {"layer_ms", layerMs},
+            {"lower_bound_ms", lowerBoundMs},
+            {"uniform_layer_ms", uniformMs},
+            {"exact_layers", exact},
+            {"total_ms", totalMs},
+            {"lower_bound_total_ms", lowerBoundTotalMs},
+            {"uniform_total_ms", uniformTotalMs},
+            {"speedup_over_uniform", totalMs > 0 ? uniformTotalMs / totalMs : 1.0},
+            {"gap_to_lower_bound", gap()},
+            {"extra_replicas", extraReplicas},
+            {"extra_weight_bytes", extraWeightBytes},
+            {"plan_ms", planMs},
+            {"timing", "modelled"},
+            {"cost_source", costSource}};
+}
+
+} // namespace fairkv

@@ -1,0 +1,49 @@
+#pragma once
+#include "placement/layer_planner.h"
+#include "placement/placement_stats.h"
+
+#include <nlohmann/json_fwd.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace fairkv {
+
+struct PlanOptions
+{
+    std::string planner = "fairkv-copy"; // uniform, fairkv-assign, fairkv-copy
+    int ranks = 1;
+    std::optional<uint64_t> memoryBudget; // bytes for extra weight copies over all layers
+    bool sameCount = false;               // fairkv-assign: same number of units per rank
+    int64_t nodeLimit = 200000;           // per layer, for the exact searches
+};
+
+struct PlanResult
+{
+    std::string planner;
+    Placement placement;
+    std::vector<double> layerMs;      // modelled slowest rank per layer (+ MLP share + collectives)
+    std::vector<double> lowerBoundMs; // per layer, the best bound known for the planner's rules
+    std::vector<double> uniformMs;    // per layer, the uniform split for comparison
+    std::vector<bool> exact;          // per layer: proven optimal
+    double totalMs = 0.0, lowerBoundTotalMs = 0.0, uniformTotalMs = 0.0;
+    double planMs = 0.0; // wall time of planning
+    int extraReplicas = 0;
+    uint64_t extraWeightBytes = 0;
+    std::string costSource;
+
+    double gap() const { return lowerBoundTotalMs > 0 ? totalMs / lowerBoundTotalMs - 1.0 : 0.0; }
+    nlohmann::json toJson() const;
+};
+
+std::vector<std::string> plannerNames();
+bool isPlanner(const std::string& name);
+
+// Plans every layer; throws fairkv::Error for an unknown planner or inconsistent options.
+PlanResult planPlacement(const PlacementStats& stats, const PlanOptions& options);
+
+// One layer's instance from the stats.
+LayerInstance layerInstance(const PlacementStats& stats, int layer, int ranks);
+
+} // namespace fairkv

@@ -1,0 +1,324 @@
+// FairKV planners: exact on small instances (checked by brute force), valid, within memory budget,
+// never worse than uniform; lower bounds never above an optimum; planned placements keep outputs.
+#include "common/rng.h"
+#include "model/model_weights.h"
+#include "placement/planner.h"
+#include "runtime/inference_engine.h"
+#include "runtime/run.h"
+#include "test_util.h"
+
+#include <QtTest>
+
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <limits>
+
+using namespace fairkv;
+
+namespace {
+
+LayerInstance randomInstance(Rng& rng, int units, int ranks, int batch)
+{
+    LayerInstance inst;
+    inst.ranks = ranks;
+    inst.cUnit = rng.uniform() < 0.2 ? 0.0 : 2.0 * rng.uniform();
+    inst.work.assign(size_t(units), std::vector<double>(size_t(batch)));
+    for (auto& unit : inst.work) {
+        const double scale = std::exp(1.5 * rng.normal());
+        for (double& w : unit)
+            w = rng.uniform() < 0.15 ? std::floor(4 * rng.uniform()) : scale * std::exp(0.5 * rng.normal());
+    }
+    return inst;
+}
+
+double bruteAssign(const LayerInstance& inst, bool sameCount)
+{
+    const int u = inst.units(), n = inst.ranks;
+    int64_t combos = 1;
+    for (int i = 0; i < u; ++i)
+        combos *= n;
+    const int hi = (u + n - 1) / n, lo = u / n;
+    double best = std::numeric_limits<double>::infinity();
+    for (int64_t c = 0; c < combos; ++c) {
+        std::vector<double> loads(size_t(n), 0.0);
+        std::vector<int> counts(size_t(n), 0);
+        int64_t x = c;
+        for (int i = 0; i < u; ++i, x /= n) {
+            loads[size_t(x % n)] += inst.unitCost(i);
+            ++counts[size_t(x % n)];
+        }
+        if (sameCount && std::any_of(counts.begin(), counts.end(), [&](int k) { return k < lo || k > hi; }))
+            continue;
+        best = std::min(best, *std::max_element(loads.begin(), loads.end()));
+    }
+    return best;
+}
+
+// Every (unit, request) to every rank; a unit pays cUnit once per rank it appears on.
+double bruteCopy(const LayerInstance& inst, int maxExtra)
+{
+    const int u = inst.units(), b = inst.batch(), n = inst.ranks, items = u * b;
+    int64_t combos = 1;
+    for (int i = 0; i < items; ++i)
+        combos *= n;
+    double best = std::numeric_limits<double>::infinity();
+    for (int64_t c = 0; c < combos; ++c) {
+        std::vector<double> loads(size_t(n), 0.0);
+        std::vector<std::vector<char>> on(size_t(u), std::vector<char>(size_t(n), 0));
+        int64_t x = c;
+        int extra = 0;
+        for (int i = 0; i < items; ++i, x /= n) {
+            const int g = int(x % n), unit = i / b, req = i % b;
+            loads[size_t(g)] += inst.work[size_t(unit)][size_t(req)];
+            on[size_t(unit)][size_t(g)] = 1;
+        }
+        for (int unit = 0; unit < u; ++unit) {
+            int reps = 0;
+            for (int g = 0; g < n; ++g)
+                if (on[size_t(unit)][size_t(g)]) {
+                    loads[size_t(g)] += inst.cUnit;
+                    ++reps;
+                }
+            extra += reps - 1;
+        }
+        if (maxExtra >= 0 && extra > maxExtra)
+            continue;
+        best = std::min(best, *std::max_element(loads.begin(), loads.end()));
+    }
+    return best;
+}
+
+void checkValid(const LayerInstance& inst, const LayerPlan& plan)
+{
+    Placement p;
+    p.ranks = inst.ranks;
+    p.batch = inst.batch();
+    p.layers = {plan.units};
+    p.validate(1, inst.units(), inst.ranks, inst.batch());
+    const auto loads = rankLoads(inst, plan.units);
+    QVERIFY(std::abs(*std::max_element(loads.begin(), loads.end()) - plan.makespan) < 1e-9);
+}
+
+PlacementStats randomStats(uint64_t seed, int layers, int units, int batch)
+{
+    Rng rng(seed);
+    PlacementStats s;
+    s.layers = layers;
+    s.units = units;
+    s.batch = batch;
+    s.cUnitMs = 0.01;
+    s.cTokMs = 1e-4;
+    s.unitWeightBytes = 1000;
+    s.costSource = "test";
+    std::vector<double> headScale(size_t(layers * units));
+    for (double& h : headScale)
+        h = std::exp(1.2 * rng.normal());
+    s.kvLen.assign(size_t(batch), {});
+    for (int r = 0; r < batch; ++r)
+        for (int l = 0; l < layers; ++l) {
+            s.kvLen[size_t(r)].emplace_back();
+            for (int u = 0; u < units; ++u)
+                s.kvLen[size_t(r)].back().push_back(std::round(200 * headScale[size_t(l * units + u)] * (0.5 + rng.uniform())));
+        }
+    return s;
+}
+
+} // namespace
+
+class TestPlanners : public QObject
+{
+    Q_OBJECT
+private Q_SLOTS:
+    void assignIsExactOnSmallInstances()
+    {
+        Rng rng(1);
+        for (int trial = 0; trial < 150; ++trial) {
+            const int n = 2 + int(rng.below(3)), u = 2 + int(rng.below(6));
+            const LayerInstance inst = randomInstance(rng, u, n, 1 + int(rng.below(3)));
+            for (bool same : {false, true}) {
+                const LayerPlan plan = planAssignLayer(inst, AssignOptions{same, 1000000});
+                checkValid(inst, plan);
+                QVERIFY(plan.exact);
+                const double brute = bruteAssign(inst, same);
+                QVERIFY2(std::abs(plan.makespan - brute) <= 1e-9 * std::max(1.0, brute),
+                         qPrintable(QStringLiteral("trial %1: planner %2, brute force %3").arg(trial).arg(plan.makespan).arg(brute)));
+                QVERIFY(lowerBoundNoCopies(inst) <= brute * (1 + 1e-12));
+            }
+        }
+    }
+
+    void copyIsExactOnSmallInstances()
+    {
+        Rng rng(2);
+        for (int trial = 0; trial < 120; ++trial) {
+            const int n = 2 + int(rng.below(2));
+            const int maxItems = n == 2 ? 12 : 8;
+            const int b = 1 + int(rng.below(3));
+            const int u = std::max(1, std::min(2 + int(rng.below(4)), maxItems / b));
+            const LayerInstance inst = randomInstance(rng, u, n, b);
+            for (int maxExtra : {-1, 0, 1}) {
+                const LayerPlan plan = planCopyLayer(inst, maxExtra, 1000000);
+                checkValid(inst, plan);
+                QVERIFY(plan.exact);
+                if (maxExtra >= 0)
+                    QVERIFY(plan.extraReplicas <= maxExtra);
+                const double brute = bruteCopy(inst, maxExtra);
+                QVERIFY2(std::abs(plan.makespan - brute) <= 1e-9 * std::max(1.0, brute),
+                         qPrintable(QStringLiteral("trial %1 (U=%2 b=%3 N=%4 extra %5): planner %6, brute force %7")
+                                        .arg(trial).arg(u).arg(b).arg(n).arg(maxExtra).arg(plan.makespan).arg(brute)));
+                if (maxExtra < 0)
+                    QVERIFY2(lowerBoundWithCopies(inst) <= brute * (1 + 1e-9),
+                             qPrintable(QStringLiteral("bound %1 above optimum %2").arg(lowerBoundWithCopies(inst)).arg(brute)));
+            }
+        }
+    }
+
+    void heuristicsAreValidAndBounded()
+    {
+        Rng rng(3);
+        for (int trial = 0; trial < 30; ++trial) {
+            const int n = 2 + int(rng.below(7)), u = 8 + int(rng.below(57)), b = 1 + int(rng.below(32));
+            const LayerInstance inst = randomInstance(rng, u, n, b);
+            const LayerPlan uniform = planUniformLayer(inst);
+            const LayerPlan assign = planAssignLayer(inst, AssignOptions{false, 20000});
+            const LayerPlan copy = planCopyLayer(inst, -1, 20000);
+            checkValid(inst, assign);
+            checkValid(inst, copy);
+            QVERIFY(lowerBoundNoCopies(inst) <= assign.makespan * (1 + 1e-12));
+            QVERIFY(lowerBoundWithCopies(inst) <= copy.makespan * (1 + 1e-12));
+            QVERIFY(lowerBoundWithCopies(inst) <= lowerBoundNoCopies(inst) * (1 + 1e-12));
+            QVERIFY(copy.makespan <= assign.makespan * (1 + 1e-12));
+            QVERIFY(assign.makespan <= uniform.makespan * (1 + 1e-12) || !assign.exact);
+        }
+    }
+
+    void planNeverWorseThanUniformAndRespectsMemory()
+    {
+        for (uint64_t seed = 0; seed < 6; ++seed) {
+            const PlacementStats stats = randomStats(seed, 6, 8, 16);
+            for (int ranks : {2, 4, 8}) {
+                PlanOptions o;
+                o.ranks = ranks;
+                for (const auto& name : plannerNames()) {
+                    o.planner = name;
+                    const PlanResult r = planPlacement(stats, o);
+                    r.placement.validate(6, 8, ranks, 16);
+                    QVERIFY(r.totalMs <= r.uniformTotalMs * (1 + 1e-12));
+                    QVERIFY(r.lowerBoundTotalMs <= r.totalMs * (1 + 1e-12));
+                }
+                o.planner = "fairkv-copy";
+                const PlanResult unlimited = planPlacement(stats, o);
+                o.memoryBudget = 2 * stats.unitWeightBytes + 10;
+                const PlanResult limited = planPlacement(stats, o);
+                QVERIFY(limited.extraReplicas <= 2);
+                QVERIFY(limited.extraWeightBytes <= *o.memoryBudget);
+                QVERIFY(limited.totalMs >= unlimited.totalMs * (1 - 1e-12));
+                o.memoryBudget = 0;
+                QCOMPARE(planPlacement(stats, o).extraReplicas, 0);
+            }
+        }
+    }
+
+    void copiesHelpWhenOneUnitDominates()
+    {
+        // 8 KV heads on 8 ranks: reassignment cannot help, only copying can (design §1).
+        PlacementStats s = randomStats(9, 1, 8, 16);
+        for (auto& req : s.kvLen)
+            req[0][3] *= 6;
+        PlanOptions o;
+        o.ranks = 8;
+        o.planner = "fairkv-assign";
+        const PlanResult assign = planPlacement(s, o);
+        o.planner = "fairkv-copy";
+        const PlanResult copy = planPlacement(s, o);
+        QVERIFY(std::abs(assign.totalMs - assign.uniformTotalMs) < 1e-12);
+        QVERIFY(copy.totalMs < 0.8 * copy.uniformTotalMs);
+        QVERIFY(copy.extraReplicas > 0);
+    }
+
+    void plannedPlacementKeepsOutputs()
+    {
+        ModelConfig c = ModelConfig::builtin("tiny", 2);
+        c.vocabSize = 512;
+        auto w = std::make_shared<ModelWeights>(ModelWeights::synthetic(c, 8));
+        CompressionOptions comp;
+        comp.policy = CompressionPolicy::AdaSnapKV;
+        comp.budget = 48;
+        comp.window = 8;
+        const auto prompts = makePrompts(4, 96, 512, 3);
+        int copies = 0;
+        auto run = [&](int ranks, const std::string& planner) -> std::vector<std::vector<float>> {
+            InferenceEngine e(w, ranks, UnitMode::Gqa);
+            auto logits = e.prefill(prompts, comp, Placement::uniform(2, 8, ranks, 4)).lastLogits;
+            if (!planner.empty()) {
+                PlacementStats s;
+                s.layers = 2;
+                s.units = 8;
+                s.batch = 4;
+                for (const auto& req : e.kvLengths()) {
+                    s.kvLen.emplace_back();
+                    for (const auto& layer : req)
+                        s.kvLen.back().emplace_back(layer.begin(), layer.end());
+                }
+                s.cUnitMs = 1e-4; // KV-dominated constants, so copies pay
+                s.cTokMs = 1e-3;
+                PlanOptions o;
+                o.planner = planner;
+                o.ranks = ranks;
+                const PlanResult plan = planPlacement(s, o);
+                copies = plan.extraReplicas;
+                e.setPlacement(plan.placement);
+            }
+            std::vector<std::vector<float>> out;
+            for (int step = 0; step < 3; ++step) {
+                std::vector<int> next;
+                for (const auto& l : logits)
+                    next.push_back(int(std::max_element(l.begin(), l.end()) - l.begin()));
+                logits = e.decodeStep(next);
+                out.insert(out.end(), logits.begin(), logits.end());
+            }
+            return out;
+        };
+        const auto ref = run(1, "");
+        for (const char* planner : {"fairkv-assign", "fairkv-copy"}) {
+            const auto got = run(4, planner);
+            if (std::string(planner) == "fairkv-copy")
+                QVERIFY2(copies > 0, "the copy planner should replicate under KV-dominated constants");
+            for (size_t i = 0; i < ref.size(); ++i)
+                QVERIFY(fairkv::test::relativeError(got[i], ref[i]) < 1e-5);
+        }
+    }
+
+    void statsFileErrors_data()
+    {
+        QTest::addColumn<QString>("json");
+        QTest::addColumn<QString>("needle");
+        QTest::newRow("no kv_len") << QStringLiteral(R"({"layers":1,"units":2,"batch":1,"c_unit_ms":1,"c_tok_ms":1})") << QStringLiteral("'kv_len'");
+        QTest::newRow("batch mismatch") << QStringLiteral(R"({"layers":1,"units":2,"batch":2,"kv_len":[[[1,2]]],"c_unit_ms":1,"c_tok_ms":1})") << QStringLiteral("has 1 requests, 'batch' says 2");
+        QTest::newRow("unit mismatch") << QStringLiteral(R"({"layers":1,"units":3,"batch":1,"kv_len":[[[1,2]]],"c_unit_ms":1,"c_tok_ms":1})") << QStringLiteral("must hold 3 units");
+        QTest::newRow("negative length") << QStringLiteral(R"({"layers":1,"units":2,"batch":1,"kv_len":[[[1,-2]]],"c_unit_ms":1,"c_tok_ms":1})") << QStringLiteral("non-negative");
+        QTest::newRow("no constants") << QStringLiteral(R"({"layers":1,"units":2,"batch":1,"kv_len":[[[1,2]]]})") << QStringLiteral("c_unit_ms");
+        QTest::newRow("zero layers") << QStringLiteral(R"({"layers":0,"units":2,"batch":1,"kv_len":[],"c_unit_ms":1,"c_tok_ms":1})") << QStringLiteral("'layers'");
+    }
+    void statsFileErrors()
+    {
+        QFETCH(QString, json);
+        QFETCH(QString, needle);
+        FAIRKV_EXPECT_ERROR(PlacementStats::fromJson(nlohmann::json::parse(json.toStdString()), "stats.json"), needle.toStdString());
+    }
+
+    void statsDefaultsFromBandwidth()
+    {
+        const auto j = nlohmann::json::parse(R"({"layers":1,"units":2,"batch":1,"kv_len":[[[100,200]]],
+            "bandwidth_gbps": 3100, "head_dim": 128, "hidden": 8192, "heads_per_unit": 8})");
+        const PlacementStats s = PlacementStats::fromJson(j, "stats.json");
+        QCOMPARE(s.unitWeightBytes, uint64_t(2ull * 8192 * 128 * 18));
+        QVERIFY(std::abs(s.cTokMs - 512.0 / 3.1e12 * 1e3) < 1e-15);
+        QVERIFY(s.costSource.find("defaults") != std::string::npos);
+        FAIRKV_EXPECT_ERROR(planPlacement(s, PlanOptions{"greedy", 2, {}, false, 1000}), "--planner 'greedy'");
+    }
+};
+
+QTEST_GUILESS_MAIN(TestPlanners)
+#include "test_planners.moc"
