@@ -1,6 +1,7 @@
 #pragma once
 #include <cmath>
 #include <cstdint>
+#include <utility>
 
 namespace fairkv {
 
@@ -36,6 +37,17 @@ public:
         if (u1 < 1e-300)
             u1 = 1e-300;
         return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
+    }
+
+    // Two independent standard normals (both Box-Muller outputs).
+    std::pair<double, double> normalPair()
+    {
+        double u1 = uniform();
+        const double u2 = uniform();
+        if (u1 < 1e-300)
+            u1 = 1e-300;
+        const double r = std::sqrt(-2.0 * std::log(u1));
+        return {r * std::cos(6.283185307179586 * u2), r * std::sin(6.283185307179586 * u2)};
     }
 
     // A derived, independent stream (for one tensor, one request, ...).

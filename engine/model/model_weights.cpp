@@ -2,6 +2,7 @@
 
 #include "common/error.h"
 #include "common/rng.h"
+#include "kv/synthetic_attention.h"
 #include "model/safetensors.h"
 
 #include <nlohmann/json.hpp>
@@ -164,15 +165,12 @@ ModelWeights ModelWeights::synthetic(const ModelConfig& config, uint64_t seed)
             stddev = 1.0;
         fillNormal(t, Rng::mix(seed, i + 1), stddev);
     }
-    // Per-head sharpness: log-uniform in [0.25, 6], independent per layer and query head.
-    Rng rng(Rng::mix(seed, 0xa77e));
-    const double lo = std::log(0.25), hi = std::log(6.0);
-    w.headSharpness.assign(size_t(config.numLayers), std::vector<float>(size_t(config.numHeads)));
+    // Per-head sharpness: q rows of head h scaled by s_h (kv/synthetic_attention.cpp draws it).
+    w.headSharpness = syntheticHeadSharpness(config, seed);
     for (int l = 0; l < config.numLayers; ++l) {
         Tensor& wq = w.layers[size_t(l)].wq;
         for (int head = 0; head < config.numHeads; ++head) {
-            const float s = float(std::exp(lo + rng.uniform() * (hi - lo)));
-            w.headSharpness[size_t(l)][size_t(head)] = s;
+            const float s = w.headSharpness[size_t(l)][size_t(head)];
             for (int64_t r = int64_t(head) * config.headDim; r < int64_t(head + 1) * config.headDim; ++r)
                 for (int64_t c = 0; c < h; ++c)
                     wq.row(r)[c] *= s;

@@ -10,6 +10,9 @@ namespace fairkv {
 namespace {
 
 constexpr double kEps = 1e-12;
+constexpr int kExactUnits = 20;                  // instances up to this many units are solved exactly
+constexpr double kLargeGapWorthSearching = 0.002; // larger ones search only when the gap exceeds this
+constexpr int64_t kLargeNodeLimit = 5000;
 
 std::vector<int> allRequests(int batch)
 {
@@ -546,8 +549,14 @@ double lowerBoundNoCopies(const LayerInstance& inst)
         return 0.0;
     std::sort(p.rbegin(), p.rend());
     double lb = std::max(std::accumulate(p.begin(), p.end(), 0.0) / inst.ranks, p[0]);
-    if (int(p.size()) > inst.ranks) // the N+1 largest: two of them share a rank
-        lb = std::max(lb, p[size_t(inst.ranks) - 1] + p[size_t(inst.ranks)]);
+    // Among the kN+1 largest units, some rank holds k+1 of them: at least the k+1 smallest of those.
+    const size_t n = size_t(inst.ranks);
+    for (size_t k = 1; k * n + 1 <= p.size(); ++k) {
+        double sum = 0.0;
+        for (size_t i = k * n - k; i <= k * n; ++i)
+            sum += p[i];
+        lb = std::max(lb, sum);
+    }
     return lb;
 }
 
@@ -561,16 +570,21 @@ double lowerBoundWithCopies(const LayerInstance& inst)
     }
     const double n = inst.ranks;
     double lo = std::max(total / n, single);
-    // For a makespan M, a unit with work W > M - c needs ceil(W / (M - c)) replicas, each paying c.
+    // For a makespan M, a unit with work W > M - c needs ceil(W / (M - c)) replicas, each paying c;
+    // and no rank can hold more than floor(M / c) replicas.
     auto feasible = [&](double M) {
-        double forced = 0.0;
+        double forced = 0.0, replicas = 0.0;
+        const double room = M - inst.cUnit;
+        if (room <= 0)
+            return false;
         for (int u = 0; u < inst.units(); ++u) {
             const double W = inst.unitWork(u);
-            const double room = M - inst.cUnit;
-            if (room <= 0)
-                return false;
-            forced += std::ceil(W / room - 1e-12) * inst.cUnit + W;
+            const double k = std::max(1.0, std::ceil(W / room - 1e-12));
+            forced += k * inst.cUnit + W;
+            replicas += k;
         }
+        if (inst.cUnit > 0 && replicas > n * std::floor(M / inst.cUnit * (1 + 1e-12)))
+            return false;
         return forced <= n * M * (1 + 1e-12);
     };
     if (feasible(lo))
@@ -596,7 +610,17 @@ LayerPlan planAssignLayer(const LayerInstance& inst, const AssignOptions& option
     AssignSearch search(inst, options);
     std::vector<int> rankOf = search.lpt();
     search.improve(rankOf);
-    const bool exact = search.solve(rankOf, lowerBoundNoCopies(inst));
+    // Small instances get the full exact search. Large ones only a short one, and only when the
+    // heuristic leaves a visible gap: proving optimality there costs far more than it can gain.
+    const double bound = lowerBoundNoCopies(inst);
+    AssignOptions limited = options;
+    if (inst.units() > kExactUnits) {
+        if (search.makespan(rankOf) <= bound * (1 + kLargeGapWorthSearching))
+            return makePlan(inst, fromAssignment(inst, rankOf), search.makespan(rankOf) <= bound * (1 + 1e-12));
+        limited.nodeLimit = std::min<int64_t>(options.nodeLimit, kLargeNodeLimit);
+    }
+    AssignSearch exactSearch(inst, limited);
+    const bool exact = exactSearch.solve(rankOf, bound);
     return makePlan(inst, fromAssignment(inst, rankOf), exact);
 }
 
