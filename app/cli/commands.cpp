@@ -4,6 +4,9 @@
 #include "common/error.h"
 #include "model/model_weights.h"
 #include "placement/planner.h"
+#include "chrome_trace.h"
+#include "cpu_tracer.h"
+#include "session_store.h"
 #include "runtime/inference_engine.h"
 #include "runtime/run.h"
 
@@ -119,7 +122,8 @@ int runCommand(const std::vector<std::string>& argv)
                {"memory-budget", "BYTES", "fairkv-copy: bytes for extra weight copies over all layers (default: unlimited)", ""},
                {"same-count", "", "fairkv-assign: keep the same number of units on every rank", ""},
                {"stats", "FILE", "write the run's per-unit statistics for 'fairkv plan'", ""},
-               {"session", "FILE.fkv", "append the run to a session database (profiler issue)", ""},
+               {"session", "FILE.fkv", "append the run, its trace and stats to a session database", ""},
+               {"label", "TEXT", "label of the run in the session", ""},
                {"json", "FILE", "write the JSON result (design §5)", ""}});
     args.parse(argv);
     if (args.helpRequested()) {
@@ -153,9 +157,18 @@ int runCommand(const std::vector<std::string>& argv)
     if (args.has("memory-budget"))
         cfg.memoryBudget = args.unsignedInt("memory-budget");
     cfg.sameCount = args.has("same-count");
+    // Open the session before the run: a bad file fails now, not after minutes of decoding.
+    std::unique_ptr<profiler::SessionStore> session;
     if (args.has("session"))
-        throw UsageError("--session: session databases arrive with the profiler; use --json for now");
-    const RunResult result = runInference(cfg, terminalProgress());
+        session = profiler::SessionStore::open(args.str("session"), profiler::SessionStore::Mode::ReadWrite);
+    profiler::CpuTracer tracer;
+    const RunResult result = runInference(cfg, terminalProgress(), nullptr, session ? &tracer : nullptr);
+    if (session) {
+        const int64_t id = session->appendRun(result, tracer.buffer(), profiler::Environment::detect(), std::nullopt,
+                                              args.str("label"));
+        std::cout << "saved as run " << id << " in " << args.str("session") << " (" << tracer.buffer().records.size()
+                  << " trace records)\n";
+    }
     if (args.has("json"))
         writeTextFile(args.str("json"), result.toJson().dump() + "\n");
     if (args.has("stats"))
@@ -249,6 +262,129 @@ int planCommand(const std::vector<std::string>& argv)
     std::cout << plan.extraReplicas << " extra replicas (" << fmt(double(plan.extraWeightBytes) / (1 << 20), 2)
               << " MiB), " << exact << "/" << stats.layers << " layers proven optimal, planned in " << fmt(plan.planMs, 2)
               << " ms\n";
+    return 0;
+}
+
+namespace {
+
+int64_t runId(const std::string& text, const char* what)
+{
+    char* end = nullptr;
+    const long long v = std::strtoll(text.c_str(), &end, 10);
+    if (text.empty() || *end != '\0' || v < 1)
+        throw UsageError(std::string(what) + " expects a run number, got '" + text + "'");
+    return v;
+}
+
+std::string runLine(const profiler::RunSummary& r)
+{
+    char buf[512];
+    std::snprintf(buf, sizeof buf, "%4lld %6s  %-16s %-7s %2d  %-13s %-10s %5d %5d %5d  %10.1f %9.3f %6.3f  %-8s %s",
+                  static_cast<long long>(r.id), r.parent ? std::to_string(*r.parent).c_str() : "-", r.model.c_str(),
+                  r.backend.c_str(), r.ranks, r.placement.c_str(), r.compress.c_str(), r.budget, r.batch, r.decode,
+                  r.tokensPerS, r.stepMs, r.imbalance, r.timing.c_str(), r.label.c_str());
+    return buf;
+}
+
+} // namespace
+
+int sessionsCommand(const std::vector<std::string>& argv)
+{
+    Args args("sessions", {{"json", "FILE", "write the run list as JSON", ""}}, {"FILE.fkv"});
+    args.parse(argv);
+    if (args.helpRequested()) {
+        std::cout << args.help("List the runs of a session file.");
+        return 0;
+    }
+    const auto store = profiler::SessionStore::open(args.positional()[0], profiler::SessionStore::Mode::ReadOnly);
+    const auto runs = store->listRuns();
+    std::cout << " run parent  model            backend  N  placement     compress  budget batch steps  tokens/s   step ms   imb.  timing   label\n";
+    json list = json::array();
+    for (const auto& r : runs) {
+        std::cout << runLine(r) << "\n";
+        list.push_back({{"id", r.id}, {"parent", r.parent ? json(*r.parent) : json(nullptr)}, {"model", r.model},
+                        {"backend", r.backend}, {"ranks", r.ranks}, {"placement", r.placement}, {"compress", r.compress},
+                        {"budget", r.budget}, {"batch", r.batch}, {"decode", r.decode}, {"tokens_per_s", r.tokensPerS},
+                        {"step_ms", r.stepMs}, {"imbalance", r.imbalance}, {"timing", r.timing}, {"records", r.records},
+                        {"created_at", r.createdAt}, {"label", r.label}});
+    }
+    if (runs.empty())
+        std::cout << "(no runs)\n";
+    if (args.has("json"))
+        writeTextFile(args.str("json"), list.dump(1) + "\n");
+    return 0;
+}
+
+int compareCommand(const std::vector<std::string>& argv)
+{
+    Args args("compare", {{"json", "FILE", "write the comparison as JSON", ""}}, {"FILE.fkv", "RUN_A", "RUN_B"});
+    args.parse(argv);
+    if (args.helpRequested()) {
+        std::cout << args.help("Side-by-side comparison of two runs: throughput, step time, imbalance, per-rank "
+                               "attention time and the speedup of B over A.");
+        return 0;
+    }
+    const auto store = profiler::SessionStore::open(args.positional()[0], profiler::SessionStore::Mode::ReadOnly);
+    const auto a = store->loadRun(runId(args.positional()[1], "RUN_A"));
+    const auto b = store->loadRun(runId(args.positional()[2], "RUN_B"));
+    auto rankTotals = [](const json& result) {
+        std::vector<double> t;
+        for (const auto& layer : result.at("rank_attention_ms"))
+            for (size_t g = 0; g < layer.size(); ++g) {
+                if (t.size() <= g)
+                    t.resize(g + 1, 0.0);
+                t[g] += layer[g].get<double>();
+            }
+        return t;
+    };
+    const auto ta = rankTotals(a.result), tb = rankTotals(b.result);
+    const double speedup = a.summary.tokensPerS > 0 ? b.summary.tokensPerS / a.summary.tokensPerS : 0.0;
+    std::printf("%-28s %16s %16s\n", "", ("run " + std::to_string(a.summary.id)).c_str(), ("run " + std::to_string(b.summary.id)).c_str());
+    auto row = [](const char* name, const std::string& x, const std::string& y) { std::printf("%-28s %16s %16s\n", name, x.c_str(), y.c_str()); };
+    row("model", a.summary.model, b.summary.model);
+    row("placement", a.summary.placement, b.summary.placement);
+    row("ranks / backend", std::to_string(a.summary.ranks) + " " + a.summary.backend, std::to_string(b.summary.ranks) + " " + b.summary.backend);
+    row("compression / budget", a.summary.compress + " " + std::to_string(a.summary.budget), b.summary.compress + " " + std::to_string(b.summary.budget));
+    row("batch", std::to_string(a.summary.batch), std::to_string(b.summary.batch));
+    row(("tokens/s (" + a.summary.timing + ")").c_str(), fmt(a.summary.tokensPerS, 1), fmt(b.summary.tokensPerS, 1));
+    row("decode step ms", fmt(a.summary.stepMs), fmt(b.summary.stepMs));
+    row("attention imbalance", fmt(a.summary.imbalance), fmt(b.summary.imbalance));
+    row("lower bound ms (modelled)", fmt(a.summary.lowerBoundMs), fmt(b.summary.lowerBoundMs));
+    for (size_t g = 0; g < std::max(ta.size(), tb.size()); ++g)
+        row(("rank " + std::to_string(g) + " attention ms").c_str(), g < ta.size() ? fmt(ta[g]) : "-", g < tb.size() ? fmt(tb[g]) : "-");
+    std::printf("speedup of run %lld over run %lld: %.3fx (%s)\n", static_cast<long long>(b.summary.id),
+                static_cast<long long>(a.summary.id), speedup, a.summary.timing.c_str());
+    if (a.summary.batch != b.summary.batch || a.summary.model != b.summary.model)
+        std::printf("note: the runs differ in model or batch; the speedup compares unlike work\n");
+    if (args.has("json"))
+        writeTextFile(args.str("json"), json{{"a", a.result}, {"b", b.result}, {"speedup", speedup}}.dump() + "\n");
+    return 0;
+}
+
+int exportTraceCommand(const std::vector<std::string>& argv)
+{
+    Args args("export-trace",
+              {{"format", "chrome", "trace format (chrome: Chrome/Perfetto trace-event JSON)", "chrome"},
+               {"out", "FILE", "output file (default: run-N.trace.json)", ""}},
+              {"FILE.fkv", "RUN"});
+    args.parse(argv);
+    if (args.helpRequested()) {
+        std::cout << args.help("Write a run's trace records as a Chrome/Perfetto trace, one track per rank.");
+        return 0;
+    }
+    if (args.str("format") != "chrome")
+        throw UsageError("--format '" + args.str("format") + "' is not supported (chrome)");
+    const auto store = profiler::SessionStore::open(args.positional()[0], profiler::SessionStore::Mode::ReadOnly);
+    const int64_t id = runId(args.positional()[1], "RUN");
+    const auto run = store->loadRun(id);
+    const auto trace = store->loadTrace(id);
+    const std::string out = args.has("out") ? args.str("out") : "run-" + std::to_string(id) + ".trace.json";
+    writeTextFile(out, profiler::chromeTraceJson(trace, run.summary.ranks,
+                                                 "FairKV run " + std::to_string(id) + " (" + run.summary.model + ", "
+                                                     + run.summary.placement + ")"));
+    std::cout << "wrote " << out << " (" << trace.records.size() << " records, " << run.summary.ranks << " rank tracks)\n";
+    if (trace.dropped)
+        std::cerr << "warning: the tracer dropped " << trace.dropped << " records in this run\n";
     return 0;
 }
 

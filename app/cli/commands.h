@@ -7,6 +7,9 @@ namespace fairkv::cli {
 int runCommand(const std::vector<std::string>& args);
 int logitsCommand(const std::vector<std::string>& args);
 int planCommand(const std::vector<std::string>& args);
+int sessionsCommand(const std::vector<std::string>& args);
+int compareCommand(const std::vector<std::string>& args);
+int exportTraceCommand(const std::vector<std::string>& args);
 int checkModelCommand(const std::vector<std::string>& args);
 int makeModelCommand(const std::vector<std::string>& args);
 

@@ -15,6 +15,9 @@ FairKV Studio's headless engine: decode with per-head compressed KV over tensor-
 commands:
   run          prefill, compress, decode and measure (design §5 JSON with --json)
   plan         plan a placement from per-unit KV statistics (uniform, fairkv-assign, fairkv-copy)
+  sessions     list the runs of a session file (.fkv)
+  compare      two runs of a session side by side
+  export-trace a run's trace as Chrome/Perfetto JSON
   logits       reference forward of a token sequence, logits of every position
   check-model  validate an HF checkpoint folder and print its shape
   make-model   write a built-in shape with synthetic weights as an HF checkpoint
@@ -30,6 +33,9 @@ int main(int argc, char** argv)
     const std::map<std::string, int (*)(const std::vector<std::string>&)> commands = {
         {"run", runCommand},
         {"plan", planCommand},
+        {"sessions", sessionsCommand},
+        {"compare", compareCommand},
+        {"export-trace", exportTraceCommand},
         {"logits", logitsCommand},
         {"check-model", checkModelCommand},
         {"make-model", makeModelCommand},
@@ -45,7 +51,7 @@ int main(int argc, char** argv)
     }
     auto it = commands.find(name);
     if (it == commands.end()) {
-        std::cerr << "fairkv: unknown command '" << name << "' (run, plan, logits, check-model, make-model)\n";
+        std::cerr << "fairkv: unknown command '" << name << "' (run, plan, sessions, compare, export-trace, logits, check-model, make-model)\n";
         return 2;
     }
     std::vector<std::string> args(argv + 2, argv + argc);

@@ -49,6 +49,8 @@ public:
     virtual void compress(int layer, const std::map<UnitRequest, std::vector<int>>& kept) = 0;
     // This rank's partial MLP output for `rows` normalised rows.
     virtual void mlp(int layer, const float* x, size_t rows, float* out) = 0;
+    // Where per-unit records go for the coming pass, and which decode step it is (-1: prefill).
+    virtual void setTraceContext(class TraceSink* sink, int step) = 0;
     virtual const KvStore& kv() const = 0;
     virtual size_t weightBytes() const = 0;
 };

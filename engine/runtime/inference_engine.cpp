@@ -11,12 +11,34 @@
 namespace fairkv {
 
 namespace {
-using Clock = std::chrono::steady_clock;
-
-double msSince(Clock::time_point t0)
+// One measurement of one piece of work: the same interval feeds StepTiming and, when a sink is
+// attached, the trace, so the profiler's numbers and the run's numbers cannot disagree.
+class Span
 {
-    return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-}
+public:
+    Span(TraceSink* sink, TracePhase phase, const char* name, int rank, int step, int layer)
+        : m_sink(sink)
+    {
+        m_event.phase = phase;
+        m_event.name = name;
+        m_event.rank = rank;
+        m_event.step = step;
+        m_event.layer = layer;
+        m_event.startNs = traceClockNs();
+    }
+    // Milliseconds since construction; emits the event.
+    double end()
+    {
+        m_event.endNs = traceClockNs();
+        if (m_sink)
+            m_sink->event(m_event);
+        return double(m_event.endNs - m_event.startNs) / 1e6;
+    }
+
+private:
+    TraceSink* m_sink;
+    TraceEvent m_event;
+};
 
 void addInto(std::vector<float>& x, const std::vector<float>& y)
 {
@@ -85,8 +107,11 @@ InferenceEngine::PrefillOutput InferenceEngine::prefill(const std::vector<std::v
     PrefillOutput result;
     StepTiming& timing = result.timing;
     timing.reset(c.numLayers, numRanks());
-    const auto wall0 = Clock::now();
-    auto t0 = Clock::now();
+    m_step = -1;
+    for (auto& rank : m_ranks)
+        rank->setTraceContext(m_sink, m_step);
+    Span pass(m_sink, TracePhase::Prefill, "prefill", -1, m_step, -1);
+    Span embed(m_sink, TracePhase::Replicated, "embedding", -1, m_step, -1);
     const size_t hidden = size_t(c.hiddenSize);
     std::vector<size_t> rowStart(size_t(b) + 1, 0);
     for (int r = 0; r < b; ++r)
@@ -95,7 +120,7 @@ InferenceEngine::PrefillOutput InferenceEngine::prefill(const std::vector<std::v
     for (int r = 0; r < b; ++r)
         for (size_t i = 0; i < prompts[size_t(r)].size(); ++i)
             std::copy_n(m_weights->embed.row(prompts[size_t(r)][i]), hidden, x.begin() + long((rowStart[size_t(r)] + i) * hidden));
-    timing.replicatedMs += msSince(t0);
+    timing.replicatedMs += embed.end();
 
     RowBatch rows;
     rows.rowStart = rowStart;
@@ -123,7 +148,7 @@ InferenceEngine::PrefillOutput InferenceEngine::prefill(const std::vector<std::v
     } else {
         result.lastLogits = std::move(logits);
     }
-    timing.wallMs = msSince(wall0);
+    timing.wallMs = pass.end();
     return result;
 }
 
@@ -141,14 +166,17 @@ std::vector<std::vector<float>> InferenceEngine::decodeStep(const std::vector<in
     checkPositions(1);
     StepTiming timing;
     timing.reset(c.numLayers, numRanks());
-    const auto wall0 = Clock::now();
-    auto t0 = Clock::now();
+    ++m_step;
+    for (auto& rank : m_ranks)
+        rank->setTraceContext(m_sink, m_step);
+    Span pass(m_sink, TracePhase::Decode, "decode step", -1, m_step, -1);
+    Span embed(m_sink, TracePhase::Replicated, "embedding", -1, m_step, -1);
     const size_t hidden = size_t(c.hiddenSize);
     const size_t b = tokens.size();
     std::vector<float> x(b * hidden);
     for (size_t r = 0; r < b; ++r)
         std::copy_n(m_weights->embed.row(tokens[r]), hidden, x.begin() + long(r * hidden));
-    timing.replicatedMs += msSince(t0);
+    timing.replicatedMs += embed.end();
     RowBatch rows;
     rows.rowStart.resize(b + 1);
     for (size_t r = 0; r <= b; ++r)
@@ -161,7 +189,7 @@ std::vector<std::vector<float>> InferenceEngine::decodeStep(const std::vector<in
     for (size_t r = 0; r < b; ++r)
         wanted[r] = r;
     auto logits = logitsForRows(x, wanted, timing);
-    timing.wallMs = msSince(wall0);
+    timing.wallMs = pass.end();
     if (timingOut)
         *timingOut = std::move(timing);
     return logits;
@@ -181,26 +209,26 @@ void InferenceEngine::runLayers(const RowBatch& rowsIn, std::vector<float>& x, S
     rows.data = normed.data();
     for (int l = 0; l < c.numLayers; ++l) {
         const LayerWeights& lw = m_weights->layers[size_t(l)];
-        auto t0 = Clock::now();
+        Span norm1(m_sink, TracePhase::Replicated, "input_norm", -1, m_step, l);
         for (size_t i = 0; i < nRows; ++i)
             cpu::rmsNorm(x.data() + i * hidden, hidden, lw.inputNorm.data.data(), c.rmsNormEps, normed.data() + i * hidden);
-        timing.replicatedMs += msSince(t0);
+        timing.replicatedMs += norm1.end();
 
         WindowCapture capture;
         capture.window = compress ? compression->window : 0;
         for (size_t g = 0; g < m_ranks.size(); ++g) {
             partial[g].assign(nRows * hidden, 0.0f);
-            t0 = Clock::now();
+            Span span(m_sink, TracePhase::Attention, "attention", int(g), m_step, l);
             m_ranks[g]->attention(l, rows, partial[g].data(), compress ? &capture : nullptr);
-            timing.attentionMs[size_t(l)][g] = msSince(t0);
+            timing.attentionMs[size_t(l)][g] = span.end();
         }
-        t0 = Clock::now();
+        Span reduce1(m_sink, TracePhase::Collective, "all_reduce attention", -1, m_step, l);
         m_comm->allReduceSum(partial);
         addInto(x, partial[0]);
-        timing.collectiveMs[size_t(l)] += msSince(t0);
+        timing.collectiveMs[size_t(l)] += reduce1.end();
 
         if (compress) {
-            t0 = Clock::now();
+            Span select(m_sink, TracePhase::Compression, compressionName(compression->policy), -1, m_step, l);
             std::map<UnitRequest, std::vector<int>> kept;
             for (size_t r = 0; r < b; ++r) {
                 std::vector<std::vector<float>> scores(size_t(m_units.numUnits));
@@ -214,30 +242,30 @@ void InferenceEngine::runLayers(const RowBatch& rowsIn, std::vector<float>& x, S
             }
             for (auto& rank : m_ranks)
                 rank->compress(l, kept);
-            timing.replicatedMs += msSince(t0);
+            timing.replicatedMs += select.end();
         }
 
-        t0 = Clock::now();
+        Span norm2(m_sink, TracePhase::Replicated, "post_attention_norm", -1, m_step, l);
         for (size_t i = 0; i < nRows; ++i)
             cpu::rmsNorm(x.data() + i * hidden, hidden, lw.postNorm.data.data(), c.rmsNormEps, normed.data() + i * hidden);
-        timing.replicatedMs += msSince(t0);
+        timing.replicatedMs += norm2.end();
         for (size_t g = 0; g < m_ranks.size(); ++g) {
             partial[g].resize(nRows * hidden);
-            t0 = Clock::now();
+            Span span(m_sink, TracePhase::Mlp, "mlp", int(g), m_step, l);
             m_ranks[g]->mlp(l, normed.data(), nRows, partial[g].data());
-            timing.mlpMs[size_t(l)][g] = msSince(t0);
+            timing.mlpMs[size_t(l)][g] = span.end();
         }
-        t0 = Clock::now();
+        Span reduce2(m_sink, TracePhase::Collective, "all_reduce mlp", -1, m_step, l);
         m_comm->allReduceSum(partial);
         addInto(x, partial[0]);
-        timing.collectiveMs[size_t(l)] += msSince(t0);
+        timing.collectiveMs[size_t(l)] += reduce2.end();
     }
 }
 
 std::vector<std::vector<float>> InferenceEngine::logitsForRows(const std::vector<float>& x,
                                                                const std::vector<size_t>& rows, StepTiming& timing) const
 {
-    const auto t0 = Clock::now();
+    Span span(m_sink, TracePhase::Replicated, "lm_head", -1, m_step, -1);
     const ModelConfig& c = config();
     const size_t hidden = size_t(c.hiddenSize);
     const size_t vocab = size_t(c.vocabSize);
@@ -249,7 +277,7 @@ std::vector<std::vector<float>> InferenceEngine::logitsForRows(const std::vector
     std::vector<std::vector<float>> out(rows.size());
     for (size_t i = 0; i < rows.size(); ++i)
         out[i].assign(flat.begin() + long(i * vocab), flat.begin() + long((i + 1) * vocab));
-    timing.replicatedMs += msSince(t0);
+    timing.replicatedMs += span.end();
     return out;
 }
 

@@ -6,6 +6,7 @@
 #include "placement/placement.h"
 #include "placement/unit_layout.h"
 #include "runtime/step_timing.h"
+#include "runtime/trace_sink.h"
 
 #include <memory>
 #include <vector>
@@ -27,6 +28,9 @@ public:
     int numRanks() const { return int(m_ranks.size()); }
     int batch() const { return int(m_positions.size()); }
     const Placement& placement() const { return m_placement; }
+    // Timed events go to `sink` from now on (nullptr: none). Not owned.
+    void setTraceSink(TraceSink* sink) { m_sink = sink; }
+    int decodeSteps() const { return m_step + 1; }
 
     struct PrefillOutput
     {
@@ -62,6 +66,8 @@ private:
     Placement m_placement;
     std::vector<long> m_positions; // tokens processed per request
     std::vector<std::vector<std::vector<double>>> m_mass;
+    TraceSink* m_sink = nullptr;
+    int m_step = -1; // decode steps since prefill, -1 during prefill
 };
 
 } // namespace fairkv

@@ -133,7 +133,7 @@ KvLengths currentLengths(const InferenceEngine& engine)
 
 } // namespace
 
-RunResult runInference(const RunConfig& cfg, const ProgressFn& progress, const std::atomic<bool>* cancel)
+RunResult runInference(const RunConfig& cfg, const ProgressFn& progress, const std::atomic<bool>* cancel, TraceSink* trace)
 {
     cfg.validate();
     auto report = [&](const std::string& phase, int done, int total) {
@@ -150,6 +150,7 @@ RunResult runInference(const RunConfig& cfg, const ProgressFn& progress, const s
     auto weights = std::make_shared<ModelWeights>(loadModel(cfg.model, cfg.layers, cfg.seed));
     const ModelConfig& mc = weights->config;
     InferenceEngine engine(weights, cfg.ranks, cfg.unitMode);
+    engine.setTraceSink(trace);
     const int units = engine.units().numUnits;
     const Placement placement = planned ? Placement::uniform(mc.numLayers, units, cfg.ranks, cfg.batch)
                                         : resolvePlacement(cfg, mc.numLayers, units);

@@ -4,6 +4,7 @@
 #include "placement/placement.h"
 #include "placement/placement_stats.h"
 #include "placement/planner.h"
+#include "runtime/trace_sink.h"
 
 #include <nlohmann/json.hpp>
 
@@ -72,7 +73,9 @@ using ProgressFn = std::function<void(const std::string& phase, int done, int to
 
 // Loads the model, prefills random prompts (seeded), compresses, decodes and measures.
 // `cancel`, when set, is checked between steps; a cancelled run throws fairkv::Error("cancelled").
-RunResult runInference(const RunConfig& config, const ProgressFn& progress = {}, const std::atomic<bool>* cancel = nullptr);
+// `trace`, when given, receives every timed event of the run (the profiler's tracers).
+RunResult runInference(const RunConfig& config, const ProgressFn& progress = {}, const std::atomic<bool>* cancel = nullptr,
+                       TraceSink* trace = nullptr);
 
 // Seeded random prompts, `batch` x `length` token ids.
 std::vector<std::vector<int>> makePrompts(int batch, int length, int vocab, uint64_t seed);

@@ -85,8 +85,14 @@ void CpuRank::releaseKv(KvStore& pool)
 
 void CpuRank::attention(int layer, const RowBatch& in, float* out, WindowCapture* capture)
 {
-    for (const UnitShard& s : m_shards[size_t(layer)])
+    for (const UnitShard& s : m_shards[size_t(layer)]) {
+        TraceEvent e{TracePhase::Attention, "unit attention", m_index, m_step, layer, s.unit, traceClockNs(), 0};
         unitAttention(layer, s, in, out, capture);
+        if (m_sink) {
+            e.endNs = traceClockNs();
+            m_sink->event(e);
+        }
+    }
 }
 
 // One replica: the projections of all its requests' rows in one product each (the unit's weights

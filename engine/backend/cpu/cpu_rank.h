@@ -1,6 +1,7 @@
 #pragma once
 #include "parallel/rank.h"
 #include "placement/unit_layout.h"
+#include "runtime/trace_sink.h"
 
 #include <vector>
 
@@ -18,6 +19,11 @@ public:
     void attention(int layer, const RowBatch& in, float* out, WindowCapture* capture) override;
     void compress(int layer, const std::map<UnitRequest, std::vector<int>>& kept) override;
     void mlp(int layer, const float* x, size_t rows, float* out) override;
+    void setTraceContext(TraceSink* sink, int step) override
+    {
+        m_sink = sink;
+        m_step = step;
+    }
     const KvStore& kv() const override { return m_kv; }
     size_t weightBytes() const override;
 
@@ -44,6 +50,8 @@ private:
     std::vector<std::vector<UnitShard>> m_shards; // [layer]
     std::vector<MlpShard> m_mlp;                   // [layer]
     KvStore m_kv;
+    TraceSink* m_sink = nullptr;
+    int m_step = -1;
 };
 
 } // namespace fairkv

@@ -1,0 +1,47 @@
+#pragma once
+#include <chrono>
+#include <cstdint>
+
+namespace fairkv {
+
+enum class TracePhase : uint8_t {
+    Prefill,     // a whole prefill pass
+    Compression, // KV selection after a prefill layer
+    Decode,      // a whole decode step
+    Attention,   // one rank's attention of a layer (or one unit's, with unit >= 0)
+    Mlp,         // one rank's MLP slice of a layer
+    Collective,  // an all-reduce
+    Replicated,  // work every rank repeats: embedding, norms, lm_head
+    Other,
+};
+const char* tracePhaseName(TracePhase phase);
+
+// One timed piece of work as the engine sees it. rank -1: all ranks (collectives, passes).
+struct TraceEvent
+{
+    TracePhase phase = TracePhase::Other;
+    const char* name = "";
+    int rank = -1;
+    int step = -1; // decode step, -1 for prefill
+    int layer = -1;
+    int unit = -1;
+    int64_t startNs = 0;
+    int64_t endNs = 0;
+};
+
+// Receives the engine's timed events (the profiler's CPU tracer implements it). Called from the
+// thread that runs the engine; implementations need no locking for the CPU backend.
+class TraceSink
+{
+public:
+    virtual ~TraceSink() = default;
+    virtual void event(const TraceEvent& e) = 0;
+};
+
+// The clock every host-side record uses (nanoseconds, steady).
+inline int64_t traceClockNs()
+{
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+} // namespace fairkv

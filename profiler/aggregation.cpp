@@ -1,0 +1,78 @@
+#include "aggregation.h"
+
+#include "common/error.h"
+
+#include <algorithm>
+#include <map>
+
+namespace fairkv::profiler {
+
+RunAggregate aggregate(const TraceBuffer& trace, int ranks)
+{
+    RunAggregate out;
+    out.ranks = ranks;
+    std::map<std::pair<int, int>, LayerAggregate> cells;
+    auto cell = [&](int step, int layer) -> LayerAggregate& {
+        auto it = cells.find({step, layer});
+        if (it == cells.end()) {
+            LayerAggregate a;
+            a.step = step;
+            a.layer = layer;
+            a.attentionMs.assign(size_t(ranks), 0.0);
+            a.mlpMs.assign(size_t(ranks), 0.0);
+            it = cells.emplace(std::make_pair(step, layer), std::move(a)).first;
+        }
+        return it->second;
+    };
+    for (const TraceRecord& r : trace.records) {
+        if (r.kind == RecordKind::Range || r.layer < 0)
+            continue;
+        if (r.rank >= ranks)
+            throw fairkv::Error("trace record on rank " + std::to_string(r.rank) + " but the run has " + std::to_string(ranks) + " ranks");
+        const double ms = double(r.durationNs()) / 1e6;
+        LayerAggregate& a = cell(r.step, r.layer);
+        if (r.phase == Phase::Collective)
+            a.collectiveMs += ms;
+        else if (r.rank >= 0 && r.phase == Phase::Attention)
+            a.attentionMs[size_t(r.rank)] += ms;
+        else if (r.rank >= 0 && r.phase == Phase::Mlp)
+            a.mlpMs[size_t(r.rank)] += ms;
+    }
+    out.rankBusyMs.assign(size_t(ranks), 0.0);
+    out.rankIdleMs.assign(size_t(ranks), 0.0);
+    double sumMax = 0.0, sumMean = 0.0;
+    std::map<int, bool> steps;
+    for (auto& [key, a] : cells) {
+        std::vector<double> busy(static_cast<size_t>(ranks));
+        for (int g = 0; g < ranks; ++g)
+            busy[size_t(g)] = a.attentionMs[size_t(g)] + a.mlpMs[size_t(g)];
+        a.slowestRank = int(std::max_element(busy.begin(), busy.end()) - busy.begin());
+        a.slowestMs = busy[size_t(a.slowestRank)];
+        double mean = 0.0;
+        a.idleMs.resize(size_t(ranks));
+        for (int g = 0; g < ranks; ++g) {
+            a.idleMs[size_t(g)] = a.slowestMs - busy[size_t(g)];
+            mean += busy[size_t(g)] / ranks;
+        }
+        a.imbalance = mean > 0 ? a.slowestMs / mean : 1.0;
+        if (a.step >= 0) {
+            steps[a.step] = true;
+            for (int g = 0; g < ranks; ++g) {
+                out.rankBusyMs[size_t(g)] += busy[size_t(g)];
+                out.rankIdleMs[size_t(g)] += a.idleMs[size_t(g)];
+                out.attentionMs += a.attentionMs[size_t(g)];
+                out.mlpMs += a.mlpMs[size_t(g)];
+            }
+            out.collectiveMs += a.collectiveMs;
+            out.criticalMs += a.slowestMs + a.collectiveMs;
+            sumMax += a.slowestMs;
+            sumMean += mean;
+        }
+        out.layers.push_back(std::move(a));
+    }
+    out.decodeSteps = int(steps.size());
+    out.imbalance = sumMean > 0 ? sumMax / sumMean : 1.0;
+    return out;
+}
+
+} // namespace fairkv::profiler

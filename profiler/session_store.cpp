@@ -1,0 +1,678 @@
+#include "session_store.h"
+
+#include "common/error.h"
+#include "runtime/run.h"
+
+#include <sqlite3.h>
+
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include <sys/utsname.h>
+#include <unistd.h>
+
+namespace fairkv::profiler {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+// The first schema, kept verbatim: migrations start from it and the tests build files with it.
+const char* const kSchemaV1 = R"sql(
+CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE environments(id INTEGER PRIMARY KEY, json TEXT NOT NULL);
+CREATE TABLE models(id INTEGER PRIMARY KEY, name TEXT NOT NULL, shape_json TEXT NOT NULL, UNIQUE(name, shape_json));
+CREATE TABLE runs(id INTEGER PRIMARY KEY, model_id INTEGER NOT NULL REFERENCES models(id),
+  environment_id INTEGER REFERENCES environments(id), created_at TEXT NOT NULL, backend TEXT, timing TEXT,
+  ranks INTEGER, config_json TEXT NOT NULL, result_json TEXT NOT NULL);
+CREATE TABLE placements(run_id INTEGER PRIMARY KEY REFERENCES runs(id), name TEXT, json TEXT NOT NULL);
+CREATE TABLE unit_stats(run_id INTEGER NOT NULL, request INTEGER NOT NULL, layer INTEGER NOT NULL, unit INTEGER NOT NULL,
+  kv_len INTEGER, attention_mass REAL, PRIMARY KEY(run_id, request, layer, unit)) WITHOUT ROWID;
+CREATE TABLE trace_records(run_id INTEGER NOT NULL, rank INTEGER, device INTEGER, stream INTEGER, name TEXT,
+  start_ns INTEGER, end_ns INTEGER, step INTEGER, layer INTEGER, unit INTEGER, phase INTEGER, kind INTEGER);
+CREATE INDEX trace_by_run ON trace_records(run_id, start_ns);
+CREATE TABLE metrics(run_id INTEGER NOT NULL, name TEXT NOT NULL, value REAL, unit TEXT, kind TEXT NOT NULL,
+  PRIMARY KEY(run_id, name)) WITHOUT ROWID;
+)sql";
+
+// v1 -> v2: re-runs (parent), labels, interned kernel names, stored per-layer rank times, notes.
+const char* const kMigrateV1ToV2 = R"sql(
+ALTER TABLE runs ADD COLUMN parent_id INTEGER REFERENCES runs(id);
+ALTER TABLE runs ADD COLUMN label TEXT NOT NULL DEFAULT '';
+CREATE TABLE kernel_names(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+INSERT OR IGNORE INTO kernel_names(name) SELECT DISTINCT name FROM trace_records WHERE name IS NOT NULL;
+CREATE TABLE trace_records_v2(run_id INTEGER NOT NULL, rank INTEGER, device INTEGER, stream INTEGER, name_id INTEGER,
+  start_ns INTEGER, end_ns INTEGER, step INTEGER, layer INTEGER, unit INTEGER, phase INTEGER, kind INTEGER);
+INSERT INTO trace_records_v2 SELECT t.run_id, t.rank, t.device, t.stream, k.id, t.start_ns, t.end_ns, t.step, t.layer,
+  t.unit, t.phase, t.kind FROM trace_records t LEFT JOIN kernel_names k ON k.name = t.name;
+DROP TABLE trace_records;
+ALTER TABLE trace_records_v2 RENAME TO trace_records;
+CREATE INDEX trace_by_run ON trace_records(run_id, start_ns);
+CREATE TABLE layer_times(run_id INTEGER NOT NULL, step INTEGER NOT NULL, layer INTEGER NOT NULL, rank INTEGER NOT NULL,
+  attention_ms REAL, mlp_ms REAL, collective_ms REAL, PRIMARY KEY(run_id, step, layer, rank)) WITHOUT ROWID;
+CREATE TABLE notes(id INTEGER PRIMARY KEY, run_id INTEGER REFERENCES runs(id), created_at TEXT NOT NULL, text TEXT NOT NULL);
+CREATE INDEX runs_by_parent ON runs(parent_id);
+)sql";
+
+class Statement
+{
+public:
+    Statement(sqlite3* db, const char* sql, const std::string& path)
+        : m_db(db)
+        , m_path(path)
+    {
+        if (sqlite3_prepare_v2(db, sql, -1, &m_stmt, nullptr) != SQLITE_OK)
+            throw Error(path + ": " + sqlite3_errmsg(db));
+    }
+    ~Statement() { sqlite3_finalize(m_stmt); }
+    Statement& bind(int i, int64_t v)
+    {
+        sqlite3_bind_int64(m_stmt, i, v);
+        return *this;
+    }
+    Statement& bind(int i, double v)
+    {
+        sqlite3_bind_double(m_stmt, i, v);
+        return *this;
+    }
+    Statement& bind(int i, const std::string& v)
+    {
+        sqlite3_bind_text(m_stmt, i, v.c_str(), int(v.size()), SQLITE_TRANSIENT);
+        return *this;
+    }
+    Statement& bindNull(int i)
+    {
+        sqlite3_bind_null(m_stmt, i);
+        return *this;
+    }
+    // true while rows come; throws on errors (a damaged file surfaces here).
+    bool step()
+    {
+        const int rc = sqlite3_step(m_stmt);
+        if (rc == SQLITE_ROW)
+            return true;
+        if (rc == SQLITE_DONE)
+            return false;
+        throw Error(m_path + ": " + describe(rc));
+    }
+    void run()
+    {
+        step();
+        sqlite3_reset(m_stmt);
+    }
+    void reset() { sqlite3_reset(m_stmt); }
+    int64_t i64(int c) const { return sqlite3_column_int64(m_stmt, c); }
+    double f64(int c) const { return sqlite3_column_double(m_stmt, c); }
+    bool isNull(int c) const { return sqlite3_column_type(m_stmt, c) == SQLITE_NULL; }
+    std::string text(int c) const
+    {
+        const auto* p = sqlite3_column_text(m_stmt, c);
+        return p ? std::string(reinterpret_cast<const char*>(p), size_t(sqlite3_column_bytes(m_stmt, c))) : std::string();
+    }
+    std::string describe(int rc) const
+    {
+        if (rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB)
+            return std::string("the session file is damaged (") + sqlite3_errmsg(m_db) + ")";
+        if (rc == SQLITE_READONLY)
+            return "the session file is read-only";
+        if (rc == SQLITE_BUSY)
+            return "the session file is locked by another program";
+        if (rc == SQLITE_FULL)
+            return "the disk is full";
+        return sqlite3_errmsg(m_db);
+    }
+
+private:
+    sqlite3* m_db;
+    sqlite3_stmt* m_stmt = nullptr;
+    std::string m_path;
+};
+
+std::string nowIso()
+{
+    const std::time_t t = std::time(nullptr);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+    return buf;
+}
+
+uint32_t be32(const unsigned char* p)
+{
+    return (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | uint32_t(p[3]);
+}
+
+// Checks the file before SQLite sees it: an SQLite header, and a size that holds every page the
+// header counts (a truncated copy otherwise fails later, deep in a query).
+void checkFileHeader(const std::string& path)
+{
+    std::ifstream in(path, std::ios::binary);
+    unsigned char h[100] = {};
+    in.read(reinterpret_cast<char*>(h), sizeof h);
+    const auto got = in.gcount();
+    if (got == 0)
+        return; // empty: a new session
+    if (got < 100 || std::memcmp(h, "SQLite format 3", 16) != 0)
+        throw Error(path + ": not a FairKV session file (no SQLite header)");
+    uint32_t pageSize = (uint32_t(h[16]) << 8) | h[17];
+    if (pageSize == 1)
+        pageSize = 65536;
+    const uint32_t pages = be32(h + 28);
+    const bool countValid = be32(h + 92) == be32(h + 24);
+    std::error_code ec;
+    const auto size = fs::file_size(path, ec);
+    if (!ec && countValid && pages > 0 && size < uint64_t(pages) * pageSize)
+        throw Error(path + ": the session file is truncated (" + std::to_string(size) + " bytes, the header counts "
+                    + std::to_string(uint64_t(pages) * pageSize) + ")");
+}
+
+std::string readCpuName()
+{
+    std::ifstream in("/proc/cpuinfo");
+    std::string line;
+    while (std::getline(in, line))
+        if (line.rfind("model name", 0) == 0) {
+            const auto colon = line.find(':');
+            return colon == std::string::npos ? line : line.substr(colon + 2);
+        }
+    return "unknown";
+}
+
+} // namespace
+
+Environment Environment::detect()
+{
+    Environment e;
+    char host[256] = {};
+    gethostname(host, sizeof host - 1);
+    e.host = host;
+    struct utsname u {};
+    if (uname(&u) == 0)
+        e.os = std::string(u.sysname) + " " + u.release;
+    e.cpu = readCpuName() + " (" + std::to_string(sysconf(_SC_NPROCESSORS_ONLN)) + " cores)";
+    return e;
+}
+
+json Environment::toJson() const
+{
+    return {{"host", host}, {"os", os}, {"cpu", cpu}, {"gpu", gpu}, {"driver", driver}, {"cuda", cuda}, {"nccl", nccl}};
+}
+
+Environment Environment::fromJson(const json& j)
+{
+    Environment e;
+    auto get = [&](const char* k, std::string& v) {
+        if (j.contains(k) && j.at(k).is_string())
+            v = j.at(k).get<std::string>();
+    };
+    get("host", e.host);
+    get("os", e.os);
+    get("cpu", e.cpu);
+    get("gpu", e.gpu);
+    get("driver", e.driver);
+    get("cuda", e.cuda);
+    get("nccl", e.nccl);
+    return e;
+}
+
+void SessionStore::fail(const std::string& what) const
+{
+    throw Error(m_path + ": " + what);
+}
+
+void SessionStore::exec(const char* sql) const
+{
+    char* err = nullptr;
+    if (sqlite3_exec(m_db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+        const std::string msg = err ? err : "unknown error";
+        sqlite3_free(err);
+        const int rc = sqlite3_errcode(m_db);
+        if (rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB)
+            fail("the session file is damaged (" + msg + ")");
+        fail(msg);
+    }
+}
+
+std::unique_ptr<SessionStore> SessionStore::open(const std::string& path, Mode mode)
+{
+    std::unique_ptr<SessionStore> s(new SessionStore);
+    s->m_path = path;
+    std::error_code ec;
+    const bool exists = fs::exists(path, ec);
+    if (!exists && mode == Mode::ReadOnly)
+        throw Error(path + ": no such session file");
+    if (exists && fs::is_directory(path, ec))
+        throw Error(path + ": is a folder, not a session file");
+    if (exists)
+        checkFileHeader(path);
+    if (mode == Mode::ReadWrite && exists && access(path.c_str(), W_OK) != 0)
+        throw Error(path + ": the session file is read-only; open it for viewing or save to another file");
+
+    // Look first without writing anything: application id and schema version decide what happens.
+    int version = 0;
+    int32_t appId = 0;
+    bool hasTables = false;
+    if (exists && fs::file_size(path, ec) > 0) {
+        sqlite3* probe = nullptr;
+        const std::string uri = "file:" + path + "?mode=ro";
+        int rc = sqlite3_open_v2(uri.c_str(), &probe, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, nullptr);
+        auto readInt = [&](const char* sql, int64_t* out) {
+            sqlite3_stmt* st = nullptr;
+            int r = sqlite3_prepare_v2(probe, sql, -1, &st, nullptr);
+            if (r == SQLITE_OK && (r = sqlite3_step(st)) == SQLITE_ROW)
+                *out = sqlite3_column_int64(st, 0), r = SQLITE_OK;
+            sqlite3_finalize(st);
+            return r;
+        };
+        int64_t v = 0, a = 0, n = 0;
+        if (rc == SQLITE_OK)
+            rc = readInt("PRAGMA user_version", &v);
+        if (rc == SQLITE_OK)
+            rc = readInt("PRAGMA application_id", &a);
+        if (rc == SQLITE_OK)
+            rc = readInt("SELECT count(*) FROM sqlite_master", &n);
+        const std::string msg = probe ? sqlite3_errmsg(probe) : "cannot open";
+        sqlite3_close(probe);
+        if (rc != SQLITE_OK)
+            throw Error(path + ": not a readable FairKV session (" + msg + ")");
+        version = int(v);
+        appId = int32_t(a);
+        hasTables = n > 0;
+        if (hasTables && appId != kApplicationId)
+            throw Error(path + ": an SQLite database, but not a FairKV session");
+        if (version > kSchemaVersion)
+            throw Error(path + ": written by a newer FairKV Studio (schema " + std::to_string(version)
+                        + "; this build reads up to " + std::to_string(kSchemaVersion) + "); the file was not changed");
+    }
+
+    if (mode == Mode::ReadOnly) {
+        const std::string uri = "file:" + path + "?mode=ro";
+        if (sqlite3_open_v2(uri.c_str(), &s->m_db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, nullptr) != SQLITE_OK)
+            s->fail(std::string("cannot open: ") + sqlite3_errmsg(s->m_db));
+        s->m_readOnly = true;
+        if (version < kSchemaVersion) {
+            // Migrate a private in-memory copy: viewing never writes to the file.
+            sqlite3* mem = nullptr;
+            sqlite3_open(":memory:", &mem);
+            sqlite3_backup* b = sqlite3_backup_init(mem, "main", s->m_db, "main");
+            if (!b || sqlite3_backup_step(b, -1) != SQLITE_DONE) {
+                sqlite3_backup_finish(b);
+                sqlite3_close(mem);
+                s->fail("cannot read the session to upgrade it in memory");
+            }
+            sqlite3_backup_finish(b);
+            sqlite3_close(s->m_db);
+            s->m_db = mem;
+            s->exec("BEGIN");
+            s->migrate(version);
+            s->exec("COMMIT");
+        }
+        return s;
+    }
+
+    if (sqlite3_open_v2(path.c_str(), &s->m_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) != SQLITE_OK)
+        s->fail(std::string("cannot open: ") + sqlite3_errmsg(s->m_db));
+    sqlite3_busy_timeout(s->m_db, 5000);
+    s->exec("PRAGMA journal_mode=WAL");
+    s->exec("PRAGMA synchronous=NORMAL");
+    s->exec("PRAGMA foreign_keys=ON");
+    if (version < kSchemaVersion) {
+        s->exec("BEGIN IMMEDIATE");
+        try {
+            s->migrate(hasTables ? version : 0);
+            s->exec("COMMIT");
+        } catch (...) {
+            sqlite3_exec(s->m_db, "ROLLBACK", nullptr, nullptr, nullptr);
+            throw;
+        }
+    }
+    return s;
+}
+
+void SessionStore::migrate(int from)
+{
+    if (from == 0) {
+        exec(kSchemaV1);
+        exec(("PRAGMA application_id=" + std::to_string(kApplicationId)).c_str());
+        from = 1;
+    }
+    if (from == 1) {
+        exec(kMigrateV1ToV2);
+        // Runs written with schema 1 get their per-layer rank times from their records.
+        std::vector<int64_t> runs;
+        {
+            Statement st(m_db, "SELECT id, ranks FROM runs", m_path);
+            while (st.step())
+                runs.push_back(st.i64(0));
+        }
+        for (int64_t id : runs) {
+            Statement st(m_db, "SELECT ranks FROM runs WHERE id=?", m_path);
+            st.bind(1, id);
+            st.step();
+            const int ranks = int(st.i64(0));
+            const RunAggregate agg = aggregate(loadTrace(id), ranks);
+            Statement ins(m_db, "INSERT INTO layer_times VALUES(?,?,?,?,?,?,?)", m_path);
+            for (const auto& a : agg.layers)
+                for (int g = 0; g < ranks; ++g)
+                    ins.bind(1, id).bind(2, int64_t(a.step)).bind(3, int64_t(a.layer)).bind(4, int64_t(g))
+                        .bind(5, a.attentionMs[size_t(g)]).bind(6, a.mlpMs[size_t(g)]).bind(7, a.collectiveMs).run();
+        }
+        from = 2;
+    }
+    exec(("PRAGMA user_version=" + std::to_string(kSchemaVersion)).c_str());
+}
+
+SessionStore::~SessionStore()
+{
+    if (m_db)
+        sqlite3_close(m_db);
+}
+
+int SessionStore::schemaVersion() const
+{
+    Statement st(m_db, "PRAGMA user_version", m_path);
+    st.step();
+    return int(st.i64(0));
+}
+
+int64_t SessionStore::appendRun(const fairkv::RunResult& run, const TraceBuffer& trace, const Environment& env,
+                                std::optional<int64_t> parent, const std::string& label)
+{
+    if (m_readOnly)
+        fail("opened for viewing only; cannot save a run");
+    const json result = run.toJson();
+    const RunAggregate agg = aggregate(trace, run.ranks);
+    exec("BEGIN IMMEDIATE");
+    try {
+        if (parent)
+            requireRun(*parent);
+        Statement envIns(m_db, "INSERT INTO environments(json) VALUES(?)", m_path);
+        envIns.bind(1, env.toJson().dump()).run();
+        const int64_t envId = sqlite3_last_insert_rowid(m_db);
+        const std::string modelName = result["model"].value("name", std::string("?"));
+        Statement modelIns(m_db, "INSERT OR IGNORE INTO models(name, shape_json) VALUES(?,?)", m_path);
+        modelIns.bind(1, modelName).bind(2, result["model"].dump()).run();
+        Statement modelSel(m_db, "SELECT id FROM models WHERE name=? AND shape_json=?", m_path);
+        modelSel.bind(1, modelName).bind(2, result["model"].dump());
+        modelSel.step();
+        const int64_t modelId = modelSel.i64(0);
+
+        Statement runIns(m_db, "INSERT INTO runs(model_id, environment_id, created_at, backend, timing, ranks, config_json, "
+                               "result_json, parent_id, label) VALUES(?,?,?,?,?,?,?,?,?,?)", m_path);
+        runIns.bind(1, modelId).bind(2, envId).bind(3, nowIso()).bind(4, run.backend).bind(5, run.timing)
+            .bind(6, int64_t(run.ranks)).bind(7, result["config"].dump()).bind(8, result.dump());
+        if (parent)
+            runIns.bind(9, *parent);
+        else
+            runIns.bindNull(9);
+        runIns.bind(10, label).run();
+        const int64_t runId = sqlite3_last_insert_rowid(m_db);
+
+        Statement pl(m_db, "INSERT INTO placements(run_id, name, json) VALUES(?,?,?)", m_path);
+        pl.bind(1, runId).bind(2, run.placement.name).bind(3, run.placement.toJson().dump()).run();
+
+        Statement us(m_db, "INSERT INTO unit_stats VALUES(?,?,?,?,?,?)", m_path);
+        for (size_t r = 0; r < run.kvLen.size(); ++r)
+            for (size_t l = 0; l < run.kvLen[r].size(); ++l)
+                for (size_t u = 0; u < run.kvLen[r][l].size(); ++u)
+                    us.bind(1, runId).bind(2, int64_t(r)).bind(3, int64_t(l)).bind(4, int64_t(u))
+                        .bind(5, int64_t(run.kvLen[r][l][u])).bind(6, run.attentionMass[r][l][u]).run();
+
+        // Intern kernel names in the file, then write the records with the file's ids.
+        std::vector<int64_t> nameIds;
+        Statement nameIns(m_db, "INSERT OR IGNORE INTO kernel_names(name) VALUES(?)", m_path);
+        Statement nameSel(m_db, "SELECT id FROM kernel_names WHERE name=?", m_path);
+        for (const auto& n : trace.names()) {
+            nameIns.bind(1, n).run();
+            nameSel.bind(1, n);
+            nameSel.step();
+            nameIds.push_back(nameSel.i64(0));
+            nameSel.reset();
+        }
+        Statement rec(m_db, "INSERT INTO trace_records VALUES(?,?,?,?,?,?,?,?,?,?,?,?)", m_path);
+        for (const TraceRecord& r : trace.records)
+            rec.bind(1, runId).bind(2, int64_t(r.rank)).bind(3, int64_t(r.device)).bind(4, int64_t(r.stream))
+                .bind(5, nameIds.at(r.nameId)).bind(6, r.startNs).bind(7, r.endNs).bind(8, int64_t(r.step))
+                .bind(9, int64_t(r.layer)).bind(10, int64_t(r.unit)).bind(11, int64_t(r.phase)).bind(12, int64_t(r.kind)).run();
+
+        Statement lt(m_db, "INSERT INTO layer_times VALUES(?,?,?,?,?,?,?)", m_path);
+        for (const auto& a : agg.layers)
+            for (int g = 0; g < run.ranks; ++g)
+                lt.bind(1, runId).bind(2, int64_t(a.step)).bind(3, int64_t(a.layer)).bind(4, int64_t(g))
+                    .bind(5, a.attentionMs[size_t(g)]).bind(6, a.mlpMs[size_t(g)]).bind(7, a.collectiveMs).run();
+
+        Statement m(m_db, "INSERT INTO metrics VALUES(?,?,?,?,?)", m_path);
+        double stepMean = 0;
+        for (double s : run.stepMs)
+            stepMean += s / double(std::max<size_t>(1, run.stepMs.size()));
+        const std::pair<const char*, std::pair<double, const char*>> rows[] = {
+            {"tokens_per_s", {run.tokensPerS, "tokens/s"}}, {"step_ms", {stepMean, "ms"}},
+            {"prefill_ms", {run.prefillMs, "ms"}},          {"attention_ms", {run.attentionMs, "ms"}},
+            {"imbalance", {run.imbalance, "max/mean"}}};
+        for (const auto& [name, v] : rows)
+            m.bind(1, runId).bind(2, std::string(name)).bind(3, v.first).bind(4, std::string(v.second)).bind(5, run.timing).run();
+        m.bind(1, runId).bind(2, std::string("lower_bound_ms")).bind(3, run.lowerBoundMs).bind(4, std::string("ms"))
+            .bind(5, std::string("modelled")).run();
+        m.bind(1, runId).bind(2, std::string("dropped_records")).bind(3, double(trace.dropped)).bind(4, std::string("records"))
+            .bind(5, std::string("measured")).run();
+        exec("COMMIT");
+        return runId;
+    } catch (...) {
+        sqlite3_exec(m_db, "ROLLBACK", nullptr, nullptr, nullptr);
+        throw;
+    }
+}
+
+void SessionStore::requireRun(int64_t id) const
+{
+    Statement st(m_db, "SELECT 1 FROM runs WHERE id=?", m_path);
+    st.bind(1, id);
+    if (!st.step())
+        fail("there is no run " + std::to_string(id));
+}
+
+std::vector<RunSummary> SessionStore::listRuns() const
+{
+    std::vector<RunSummary> out;
+    Statement st(m_db, "SELECT r.id, r.parent_id, r.created_at, r.label, m.name, r.backend, r.timing, r.ranks, "
+                       "r.config_json, p.name, (SELECT count(*) FROM trace_records t WHERE t.run_id = r.id), "
+                       "(SELECT value FROM metrics WHERE run_id=r.id AND name='tokens_per_s'), "
+                       "(SELECT value FROM metrics WHERE run_id=r.id AND name='step_ms'), "
+                       "(SELECT value FROM metrics WHERE run_id=r.id AND name='imbalance'), "
+                       "(SELECT value FROM metrics WHERE run_id=r.id AND name='lower_bound_ms') "
+                       "FROM runs r JOIN models m ON m.id = r.model_id LEFT JOIN placements p ON p.run_id = r.id ORDER BY r.id",
+                 m_path);
+    while (st.step()) {
+        RunSummary s;
+        s.id = st.i64(0);
+        if (!st.isNull(1))
+            s.parent = st.i64(1);
+        s.createdAt = st.text(2);
+        s.label = st.text(3);
+        s.model = st.text(4);
+        s.backend = st.text(5);
+        s.timing = st.text(6);
+        s.ranks = int(st.i64(7));
+        const json cfg = json::parse(st.text(8), nullptr, false);
+        if (cfg.is_object()) {
+            s.compress = cfg.value("compress", std::string());
+            s.budget = cfg.value("budget", 0);
+            s.batch = cfg.value("batch", 0);
+            s.decode = cfg.value("decode", 0);
+            s.promptLen = cfg.value("prompt_len", 0);
+        }
+        s.placement = st.text(9);
+        s.records = st.i64(10);
+        s.tokensPerS = st.f64(11);
+        s.stepMs = st.f64(12);
+        s.imbalance = st.f64(13);
+        s.lowerBoundMs = st.f64(14);
+        out.push_back(std::move(s));
+    }
+    return out;
+}
+
+StoredRun SessionStore::loadRun(int64_t id) const
+{
+    StoredRun r;
+    for (auto& s : listRuns())
+        if (s.id == id)
+            r.summary = s;
+    if (r.summary.id != id)
+        fail("there is no run " + std::to_string(id));
+    Statement st(m_db, "SELECT r.config_json, r.result_json, e.json FROM runs r LEFT JOIN environments e ON e.id = "
+                       "r.environment_id WHERE r.id=?", m_path);
+    st.bind(1, id);
+    st.step();
+    r.config = json::parse(st.text(0), nullptr, false);
+    r.result = json::parse(st.text(1), nullptr, false);
+    if (r.result.is_discarded() || !r.result.is_object())
+        fail("run " + std::to_string(id) + " has a damaged result record");
+    const json env = json::parse(st.text(2), nullptr, false);
+    if (env.is_object())
+        r.environment = Environment::fromJson(env);
+    return r;
+}
+
+TraceBuffer SessionStore::loadTrace(int64_t id) const
+{
+    TraceBuffer t;
+    std::vector<std::string> names;
+    {
+        Statement st(m_db, "SELECT id, name FROM kernel_names", m_path);
+        while (st.step()) {
+            const auto i = size_t(st.i64(0));
+            if (names.size() <= i)
+                names.resize(i + 1);
+            names[i] = st.text(1);
+        }
+    }
+    t.setNames(std::move(names));
+    Statement st(m_db, "SELECT rank, device, stream, name_id, start_ns, end_ns, step, layer, unit, phase, kind FROM "
+                       "trace_records WHERE run_id=? ORDER BY start_ns", m_path);
+    st.bind(1, id);
+    while (st.step()) {
+        TraceRecord r;
+        r.rank = int32_t(st.i64(0));
+        r.device = int32_t(st.i64(1));
+        r.stream = int32_t(st.i64(2));
+        r.nameId = uint32_t(st.i64(3));
+        r.startNs = st.i64(4);
+        r.endNs = st.i64(5);
+        r.step = int32_t(st.i64(6));
+        r.layer = int32_t(st.i64(7));
+        r.unit = int32_t(st.i64(8));
+        r.phase = Phase(uint8_t(st.i64(9)));
+        r.kind = RecordKind(uint8_t(st.i64(10)));
+        if (r.nameId >= t.names().size())
+            fail("run " + std::to_string(id) + " has a trace record with an unknown kernel name");
+        t.records.push_back(r);
+    }
+    Statement d(m_db, "SELECT value FROM metrics WHERE run_id=? AND name='dropped_records'", m_path);
+    d.bind(1, id);
+    if (d.step())
+        t.dropped = uint64_t(d.f64(0));
+    return t;
+}
+
+std::vector<LayerAggregate> SessionStore::loadLayerTimes(int64_t id) const
+{
+    int ranks = 0;
+    {
+        Statement st(m_db, "SELECT ranks FROM runs WHERE id=?", m_path);
+        st.bind(1, id);
+        if (!st.step())
+            fail("there is no run " + std::to_string(id));
+        ranks = int(st.i64(0));
+    }
+    std::vector<LayerAggregate> out;
+    Statement st(m_db, "SELECT step, layer, rank, attention_ms, mlp_ms, collective_ms FROM layer_times WHERE run_id=? "
+                       "ORDER BY step, layer, rank", m_path);
+    st.bind(1, id);
+    while (st.step()) {
+        const int step = int(st.i64(0)), layer = int(st.i64(1)), rank = int(st.i64(2));
+        if (out.empty() || out.back().step != step || out.back().layer != layer) {
+            LayerAggregate a;
+            a.step = step;
+            a.layer = layer;
+            a.attentionMs.assign(size_t(ranks), 0.0);
+            a.mlpMs.assign(size_t(ranks), 0.0);
+            a.idleMs.assign(size_t(ranks), 0.0);
+            out.push_back(std::move(a));
+        }
+        if (rank < 0 || rank >= ranks)
+            fail("run " + std::to_string(id) + " has layer times for rank " + std::to_string(rank));
+        out.back().attentionMs[size_t(rank)] = st.f64(3);
+        out.back().mlpMs[size_t(rank)] = st.f64(4);
+        out.back().collectiveMs = st.f64(5);
+    }
+    for (auto& a : out) {
+        double mean = 0;
+        for (int g = 0; g < ranks; ++g) {
+            const double busy = a.attentionMs[size_t(g)] + a.mlpMs[size_t(g)];
+            if (busy > a.slowestMs)
+                a.slowestMs = busy, a.slowestRank = g;
+            mean += busy / ranks;
+        }
+        for (int g = 0; g < ranks; ++g)
+            a.idleMs[size_t(g)] = a.slowestMs - a.attentionMs[size_t(g)] - a.mlpMs[size_t(g)];
+        a.imbalance = mean > 0 ? a.slowestMs / mean : 1.0;
+    }
+    return out;
+}
+
+const char* SessionStore::firstSchemaSql()
+{
+    return kSchemaV1;
+}
+
+SessionStore::UnitStats SessionStore::loadUnitStats(int64_t id) const
+{
+    requireRun(id);
+    UnitStats out;
+    Statement st(m_db, "SELECT request, layer, unit, kv_len, attention_mass FROM unit_stats WHERE run_id=? ORDER BY request, layer, unit", m_path);
+    st.bind(1, id);
+    while (st.step()) {
+        const auto r = size_t(st.i64(0)), l = size_t(st.i64(1)), u = size_t(st.i64(2));
+        if (r > 1u << 20 || l > 1u << 20 || u > 1u << 20)
+            fail("run " + std::to_string(id) + " has out-of-range unit statistics");
+        if (out.kvLen.size() <= r)
+            out.kvLen.resize(r + 1), out.attentionMass.resize(r + 1);
+        if (out.kvLen[r].size() <= l)
+            out.kvLen[r].resize(l + 1), out.attentionMass[r].resize(l + 1);
+        if (out.kvLen[r][l].size() <= u)
+            out.kvLen[r][l].resize(u + 1), out.attentionMass[r][l].resize(u + 1);
+        out.kvLen[r][l][u] = int(st.i64(3));
+        out.attentionMass[r][l][u] = st.f64(4);
+    }
+    return out;
+}
+
+void SessionStore::addNote(std::optional<int64_t> run, const std::string& text)
+{
+    if (m_readOnly)
+        fail("opened for viewing only; cannot add a note");
+    if (run)
+        requireRun(*run);
+    Statement st(m_db, "INSERT INTO notes(run_id, created_at, text) VALUES(?,?,?)", m_path);
+    if (run)
+        st.bind(1, *run);
+    else
+        st.bindNull(1);
+    st.bind(2, nowIso()).bind(3, text).run();
+}
+
+std::vector<std::pair<std::optional<int64_t>, std::string>> SessionStore::notes() const
+{
+    std::vector<std::pair<std::optional<int64_t>, std::string>> out;
+    Statement st(m_db, "SELECT run_id, text FROM notes ORDER BY id", m_path);
+    while (st.step())
+        out.emplace_back(st.isNull(0) ? std::nullopt : std::optional<int64_t>(st.i64(0)), st.text(1));
+    return out;
+}
+
+} // namespace fairkv::profiler

@@ -1,0 +1,104 @@
+#pragma once
+#include "aggregation.h"
+#include "trace_record.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+struct sqlite3;
+
+namespace fairkv {
+struct RunResult;
+}
+
+namespace fairkv::profiler {
+
+// Where a run was made: shown next to every number in comparisons and reports.
+struct Environment
+{
+    std::string host, os, cpu;
+    std::string gpu = "none", driver = "none", cuda = "none", nccl = "none";
+    static Environment detect(); // this machine; GPU fields stay "none" without a CUDA backend
+    nlohmann::json toJson() const;
+    static Environment fromJson(const nlohmann::json& j);
+};
+
+struct RunSummary
+{
+    int64_t id = 0;
+    std::optional<int64_t> parent;
+    std::string createdAt, label, model, backend, timing, placement, compress;
+    int ranks = 0, batch = 0, budget = 0, decode = 0, promptLen = 0;
+    double tokensPerS = 0.0, stepMs = 0.0, imbalance = 1.0, lowerBoundMs = 0.0;
+    int64_t records = 0;
+};
+
+struct StoredRun
+{
+    RunSummary summary;
+    nlohmann::json config; // RunConfig::toJson
+    nlohmann::json result; // RunResult::toJson: kv_len, attention_mass, rank times, placement, ...
+    Environment environment;
+};
+
+// One .fkv file: an SQLite database with model, runs (with their parent for re-runs), placements,
+// per-unit stats, trace records (kernel names interned), per-layer rank times, metrics,
+// environment and notes. Schema version in PRAGMA user_version with migrations; WAL; every run is
+// written in one transaction, so a run interrupted at any point leaves the earlier runs intact.
+class SessionStore
+{
+public:
+    static constexpr int kSchemaVersion = 2;
+    static constexpr int32_t kApplicationId = 0x464b5653; // "FKVS"
+
+    // The DDL of schema 1, kept verbatim: migrations start from it (tests build old files with it).
+    static const char* firstSchemaSql();
+
+    enum class Mode { ReadOnly, ReadWrite };
+    // ReadWrite creates a missing file and migrates an older schema (in one transaction). ReadOnly
+    // never writes: an older schema is migrated in a private in-memory copy. A file that is not a
+    // session, is truncated, or has a newer schema is refused with a message and left untouched.
+    static std::unique_ptr<SessionStore> open(const std::string& path, Mode mode);
+    ~SessionStore();
+    SessionStore(const SessionStore&) = delete;
+    SessionStore& operator=(const SessionStore&) = delete;
+
+    const std::string& path() const { return m_path; }
+    int schemaVersion() const;
+    bool readOnly() const { return m_readOnly; }
+
+    int64_t appendRun(const fairkv::RunResult& run, const TraceBuffer& trace, const Environment& env,
+                      std::optional<int64_t> parent = std::nullopt, const std::string& label = {});
+    std::vector<RunSummary> listRuns() const;
+    StoredRun loadRun(int64_t id) const;
+    TraceBuffer loadTrace(int64_t id) const;
+    // Per (step, layer, rank) attention, MLP and collective times, stored when the run was written.
+    std::vector<LayerAggregate> loadLayerTimes(int64_t id) const;
+    // Per-unit statistics as stored: [request][layer][unit].
+    struct UnitStats
+    {
+        std::vector<std::vector<std::vector<int>>> kvLen;
+        std::vector<std::vector<std::vector<double>>> attentionMass;
+    };
+    UnitStats loadUnitStats(int64_t id) const;
+    void addNote(std::optional<int64_t> run, const std::string& text);
+    std::vector<std::pair<std::optional<int64_t>, std::string>> notes() const;
+
+private:
+    SessionStore() = default;
+    void exec(const char* sql) const;
+    void migrate(int from);
+    void requireRun(int64_t id) const;
+    [[noreturn]] void fail(const std::string& what) const;
+
+    std::string m_path;
+    sqlite3* m_db = nullptr;
+    bool m_readOnly = false;
+};
+
+} // namespace fairkv::profiler

@@ -1,0 +1,31 @@
+#include "trace_record.h"
+
+namespace fairkv::profiler {
+
+const char* phaseName(Phase p)
+{
+    static const char* const names[] = {"prefill", "compression", "decode", "attention", "mlp", "collective", "replicated", "other"};
+    const auto i = size_t(p);
+    return i < sizeof(names) / sizeof(names[0]) ? names[i] : "other";
+}
+
+uint32_t TraceBuffer::intern(const std::string& name)
+{
+    auto it = m_index.find(name);
+    if (it != m_index.end())
+        return it->second;
+    const auto id = uint32_t(m_names.size());
+    m_names.push_back(name);
+    m_index.emplace(name, id);
+    return id;
+}
+
+void TraceBuffer::setNames(std::vector<std::string> names)
+{
+    m_names = std::move(names);
+    m_index.clear();
+    for (uint32_t i = 0; i < m_names.size(); ++i)
+        m_index.emplace(m_names[i], i);
+}
+
+} // namespace fairkv::profiler

@@ -1,0 +1,147 @@
+// Per-rank aggregation on hand-made records with known answers; CPU tracer against the engine's
+// own step timing; Chrome trace export.
+#include "aggregation.h"
+#include "chrome_trace.h"
+#include "cpu_tracer.h"
+#include "model/model_weights.h"
+#include "runtime/inference_engine.h"
+#include "runtime/run.h"
+#include "test_util.h"
+
+#include <QtTest>
+
+#include <nlohmann/json.hpp>
+
+#include <set>
+
+using namespace fairkv;
+using namespace fairkv::profiler;
+
+namespace {
+TraceRecord rec(TraceBuffer& t, const char* name, int rank, int step, int layer, Phase phase, double startMs, double ms,
+                RecordKind kind = RecordKind::Op, int unit = -1)
+{
+    TraceRecord r;
+    r.nameId = t.intern(name);
+    r.rank = rank;
+    r.step = step;
+    r.layer = layer;
+    r.unit = unit;
+    r.phase = phase;
+    r.kind = kind;
+    r.startNs = int64_t(startMs * 1e6);
+    r.endNs = int64_t((startMs + ms) * 1e6);
+    t.records.push_back(r);
+    return r;
+}
+} // namespace
+
+class TestAggregation : public QObject
+{
+    Q_OBJECT
+private Q_SLOTS:
+    void knownAnswers()
+    {
+        TraceBuffer t;
+        // step 0, layer 0: rank 0 attention 3 ms (as two kernels), rank 1 attention 1 ms; MLP 1 ms each; collective 0.5 ms
+        rec(t, "attn_a", 0, 0, 0, Phase::Attention, 0, 2, RecordKind::Kernel);
+        rec(t, "attn_b", 0, 0, 0, Phase::Attention, 2, 1, RecordKind::Kernel);
+        rec(t, "attn_a", 1, 0, 0, Phase::Attention, 0, 1, RecordKind::Kernel);
+        rec(t, "mlp", 0, 0, 0, Phase::Mlp, 3, 1);
+        rec(t, "mlp", 1, 0, 0, Phase::Mlp, 3, 1);
+        rec(t, "all_reduce", -1, 0, 0, Phase::Collective, 4, 0.5);
+        // not summed: ranges (per-unit detail, the pass) and prefill is kept apart
+        rec(t, "unit attention", 0, 0, 0, Phase::Attention, 0, 3, RecordKind::Range, 2);
+        rec(t, "decode step", -1, 0, -1, Phase::Decode, 0, 5, RecordKind::Range);
+        rec(t, "attention", 1, -1, 0, Phase::Attention, 0, 7);
+        // step 1, layer 0: balanced
+        rec(t, "attention", 0, 1, 0, Phase::Attention, 10, 2);
+        rec(t, "attention", 1, 1, 0, Phase::Attention, 10, 2);
+
+        const RunAggregate a = aggregate(t, 2);
+        QCOMPARE(a.decodeSteps, 2);
+        QCOMPARE(a.layers.size(), size_t(3)); // prefill layer 0, step 0 layer 0, step 1 layer 0
+        const LayerAggregate& pre = a.layers[0];
+        QCOMPARE(pre.step, -1);
+        QCOMPARE(pre.attentionMs[1], 7.0);
+        const LayerAggregate& s0 = a.layers[1];
+        QCOMPARE(s0.attentionMs[0], 3.0);
+        QCOMPARE(s0.attentionMs[1], 1.0);
+        QCOMPARE(s0.slowestRank, 0);
+        QCOMPARE(s0.slowestMs, 4.0);
+        QCOMPARE(s0.idleMs[1], 2.0);
+        QCOMPARE(s0.idleMs[0], 0.0);
+        QCOMPARE(s0.collectiveMs, 0.5);
+        QVERIFY(std::abs(s0.imbalance - 4.0 / 3.0) < 1e-12);
+        QCOMPARE(a.rankBusyMs[0], 6.0);
+        QCOMPARE(a.rankIdleMs[1], 2.0);
+        QCOMPARE(a.criticalMs, 4.5 + 2.0);
+        QCOMPARE(a.attentionMs, 3.0 + 1.0 + 4.0);
+        QCOMPARE(a.collectiveMs, 0.5);
+        QVERIFY(std::abs(a.imbalance - (4.0 + 2.0) / (3.0 + 2.0)) < 1e-12);
+        rec(t, "bad", 5, 0, 0, Phase::Attention, 0, 1);
+        FAIRKV_EXPECT_ERROR(aggregate(t, 2), "rank 5");
+    }
+
+    void cpuTracerMatchesStepTiming()
+    {
+        ModelConfig c = ModelConfig::builtin("tiny", 2);
+        auto w = std::make_shared<ModelWeights>(ModelWeights::synthetic(c, 1));
+        InferenceEngine e(w, 3, UnitMode::Gqa);
+        CpuTracer tracer;
+        e.setTraceSink(&tracer);
+        e.prefill(makePrompts(2, 40, c.vocabSize, 1), CompressionOptions{}, Placement::uniform(2, 8, 3, 2));
+        StepTiming t0, t1;
+        e.decodeStep({1, 2}, &t0);
+        e.decodeStep({3, 4}, &t1);
+        const RunAggregate a = aggregate(tracer.buffer(), 3);
+        QCOMPARE(a.decodeSteps, 2);
+        for (const auto& la : a.layers) {
+            if (la.step < 0)
+                continue;
+            const StepTiming& t = la.step == 0 ? t0 : t1;
+            for (int g = 0; g < 3; ++g) {
+                QVERIFY(std::abs(la.attentionMs[size_t(g)] - t.attentionMs[size_t(la.layer)][size_t(g)]) < 1e-9);
+                QVERIFY(std::abs(la.mlpMs[size_t(g)] - t.mlpMs[size_t(la.layer)][size_t(g)]) < 1e-9);
+            }
+            QVERIFY(std::abs(la.collectiveMs - t.collectiveMs[size_t(la.layer)]) < 1e-9);
+        }
+        // per-unit detail records carry their unit, and the sum of a rank's units fits in its attention op
+        int unitRecords = 0;
+        for (const auto& r : tracer.buffer().records)
+            if (r.unit >= 0) {
+                ++unitRecords;
+                QCOMPARE(int(r.kind), int(RecordKind::Range));
+                QVERIFY(r.rank >= 0 && r.layer >= 0);
+            }
+        QCOMPARE(unitRecords, 3 * 2 * 8); // passes x layers x units
+    }
+
+    void chromeTrace()
+    {
+        TraceBuffer t;
+        rec(t, "attention", 0, 0, 0, Phase::Attention, 1, 2);
+        rec(t, "attention", 1, 0, 0, Phase::Attention, 1, 1);
+        rec(t, "all_reduce", -1, 0, 0, Phase::Collective, 3, 0.25);
+        t.dropped = 7;
+        const auto doc = nlohmann::json::parse(chromeTraceJson(t, 2, "test run"));
+        QVERIFY(doc.contains("traceEvents"));
+        std::set<std::string> tracks;
+        int durations = 0;
+        for (const auto& e : doc["traceEvents"]) {
+            if (e["ph"] == "M" && e["name"] == "thread_name")
+                tracks.insert(e["args"]["name"].get<std::string>());
+            if (e["ph"] == "X") {
+                ++durations;
+                QVERIFY(e["tid"].get<int>() >= 0 && e["tid"].get<int>() <= 2);
+                QVERIFY(e["dur"].get<double>() > 0);
+            }
+        }
+        QCOMPARE(tracks, (std::set<std::string>{"rank 0", "rank 1", "all ranks"}));
+        QCOMPARE(durations, 3);
+        QCOMPARE(doc["otherData"]["dropped_records"].get<int>(), 7);
+    }
+};
+
+QTEST_GUILESS_MAIN(TestAggregation)
+#include "test_aggregation.moc"

@@ -1,0 +1,319 @@
+// Session files: round trip of every table, migration from the first schema, a writer killed with
+// SIGKILL mid-run, and one clear error for each kind of bad file, with the file left untouched.
+#include "cpu_tracer.h"
+#include "runtime/run.h"
+#include "session_store.h"
+#include "test_util.h"
+
+#include <QCryptographicHash>
+#include <QFile>
+#include <QtTest>
+
+#include <sqlite3.h>
+
+#include <csignal>
+#include <fstream>
+#include <set>
+#include <tuple>
+
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+using namespace fairkv;
+using namespace fairkv::profiler;
+using SS = SessionStore;
+
+namespace {
+
+struct Recorded
+{
+    RunResult result;
+    TraceBuffer trace;
+};
+
+Recorded record(int ranks = 2, const std::string& placement = "uniform")
+{
+    RunConfig c;
+    c.model = "tiny";
+    c.layers = 2;
+    c.ranks = ranks;
+    c.batch = 2;
+    c.promptLen = 80;
+    c.decode = 3;
+    c.placement = placement;
+    c.compression.policy = CompressionPolicy::AdaSnapKV;
+    c.compression.budget = 48;
+    CpuTracer tracer;
+    Recorded r{runInference(c, {}, nullptr, &tracer), {}};
+    r.trace = tracer.buffer();
+    return r;
+}
+
+QByteArray digest(const std::string& path)
+{
+    QFile f(QString::fromStdString(path));
+    if (!f.open(QIODevice::ReadOnly))
+        return {};
+    return QCryptographicHash::hash(f.readAll(), QCryptographicHash::Sha256);
+}
+
+void sql(const std::string& path, const std::string& statements)
+{
+    sqlite3* db = nullptr;
+    QCOMPARE(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    char* err = nullptr;
+    const int rc = sqlite3_exec(db, statements.c_str(), nullptr, nullptr, &err);
+    QVERIFY2(rc == SQLITE_OK, err ? err : "");
+    sqlite3_close(db);
+}
+
+} // namespace
+
+class TestSessionStore : public QObject
+{
+    Q_OBJECT
+private Q_SLOTS:
+    void roundTripOfEveryTable()
+    {
+        QTemporaryDir dir;
+        const std::string file = fairkv::test::path(dir, "s.fkv");
+        const Recorded a = record();
+        const Recorded b = record(2, "fairkv-copy");
+        Environment env = Environment::detect();
+        env.gpu = "Test GPU";
+        env.nccl = "2.28";
+        int64_t ida = 0, idb = 0;
+        {
+            auto s = SS::open(file, SS::Mode::ReadWrite);
+            QCOMPARE(s->schemaVersion(), SS::kSchemaVersion);
+            ida = s->appendRun(a.result, a.trace, env, std::nullopt, "baseline");
+            idb = s->appendRun(b.result, b.trace, env, ida, "re-run");
+            s->addNote(ida, "first note");
+            s->addNote(std::nullopt, "session note");
+            FAIRKV_EXPECT_ERROR(s->appendRun(a.result, a.trace, env, 999), "there is no run 999");
+        }
+        auto s = SS::open(file, SS::Mode::ReadOnly);
+        const auto runs = s->listRuns();
+        QCOMPARE(runs.size(), size_t(2)); // the failed append left nothing behind
+        QCOMPARE(runs[0].label, std::string("baseline"));
+        QVERIFY(!runs[0].parent);
+        QCOMPARE(runs[1].parent.value(), ida);
+        QCOMPARE(runs[1].placement, std::string("fairkv-copy"));
+        QCOMPARE(runs[0].model, std::string("tiny"));
+        QCOMPARE(runs[0].ranks, 2);
+        QCOMPARE(runs[0].batch, 2);
+        QCOMPARE(runs[0].compress, std::string("ada-snapkv"));
+        QCOMPARE(runs[0].tokensPerS, a.result.tokensPerS);
+        QCOMPARE(runs[0].imbalance, a.result.imbalance);
+        QCOMPARE(runs[0].lowerBoundMs, a.result.lowerBoundMs);
+        QCOMPARE(runs[0].records, int64_t(a.trace.records.size()));
+
+        const StoredRun ra = s->loadRun(ida);
+        QCOMPARE(ra.result, a.result.toJson());
+        QCOMPARE(ra.config, a.result.config.toJson());
+        QCOMPARE(ra.environment.gpu, std::string("Test GPU"));
+        QCOMPARE(ra.environment.nccl, std::string("2.28"));
+        QCOMPARE(ra.environment.cpu, env.cpu);
+
+        const TraceBuffer t = s->loadTrace(idb);
+        QCOMPARE(t.records.size(), b.trace.records.size());
+        std::multiset<std::tuple<int, int, int, int, int64_t, int64_t, std::string>> want, got;
+        for (const auto& r : b.trace.records)
+            want.insert({r.rank, r.step, r.layer, r.unit, r.startNs, r.endNs, b.trace.name(r.nameId)});
+        for (const auto& r : t.records)
+            got.insert({r.rank, r.step, r.layer, r.unit, r.startNs, r.endNs, t.name(r.nameId)});
+        QVERIFY(want == got);
+
+        const auto stats = s->loadUnitStats(ida);
+        QCOMPARE(stats.kvLen, a.result.kvLen);
+        QCOMPARE(stats.attentionMass, a.result.attentionMass);
+
+        const auto times = s->loadLayerTimes(ida);
+        const RunAggregate agg = aggregate(a.trace, 2);
+        QCOMPARE(times.size(), agg.layers.size());
+        for (size_t i = 0; i < times.size(); ++i) {
+            QCOMPARE(times[i].attentionMs, agg.layers[i].attentionMs);
+            QCOMPARE(times[i].slowestRank, agg.layers[i].slowestRank);
+        }
+        const auto notes = s->notes();
+        QCOMPARE(notes.size(), size_t(2));
+        QCOMPARE(notes[0].first.value(), ida);
+        QCOMPARE(notes[1].second, std::string("session note"));
+        FAIRKV_EXPECT_ERROR(s->appendRun(a.result, a.trace, env), "viewing only");
+        FAIRKV_EXPECT_ERROR(s->loadRun(42), "there is no run 42");
+    }
+
+    void migrationFromTheFirstSchema()
+    {
+        QTemporaryDir dir;
+        const std::string file = fairkv::test::path(dir, "old.fkv");
+        const Recorded a = record();
+        std::string result = a.result.toJson().dump();
+        for (size_t at = result.find('\''); at != std::string::npos; at = result.find('\'', at + 2))
+            result.replace(at, 1, "''"); // SQL string literal
+        std::string insert = std::string(SS::firstSchemaSql()) + "PRAGMA application_id=" + std::to_string(SS::kApplicationId)
+                             + "; PRAGMA user_version=1;"
+                               "INSERT INTO models VALUES(1, 'tiny', '{}');"
+                               "INSERT INTO runs VALUES(1, 1, NULL, '2026-01-01T00:00:00Z', 'cpu', 'emulated', 2, '{\"batch\": 2}', '"
+                             + result + "');"
+                               "INSERT INTO placements VALUES(1, 'uniform', '{}');"
+                               "INSERT INTO metrics VALUES(1, 'tokens_per_s', 123.0, 'tokens/s', 'emulated');";
+        for (const auto& r : a.trace.records)
+            insert += "INSERT INTO trace_records VALUES(1," + std::to_string(r.rank) + "," + std::to_string(r.device) + ",0,'"
+                      + a.trace.name(r.nameId) + "'," + std::to_string(r.startNs) + "," + std::to_string(r.endNs) + ","
+                      + std::to_string(r.step) + "," + std::to_string(r.layer) + "," + std::to_string(r.unit) + ","
+                      + std::to_string(int(r.phase)) + "," + std::to_string(int(r.kind)) + ");";
+        sql(file, insert);
+        const QByteArray before = digest(file);
+        {
+            // Viewing migrates a private copy and never writes.
+            auto view = SS::open(file, SS::Mode::ReadOnly);
+            QCOMPARE(view->schemaVersion(), 2);
+            QCOMPARE(view->listRuns().size(), size_t(1));
+            QCOMPARE(view->loadTrace(1).records.size(), a.trace.records.size());
+        }
+        QCOMPARE(digest(file), before);
+        {
+            auto s = SS::open(file, SS::Mode::ReadWrite);
+            QCOMPARE(s->schemaVersion(), 2);
+            const auto runs = s->listRuns();
+            QCOMPARE(runs.size(), size_t(1));
+            QCOMPARE(runs[0].tokensPerS, 123.0);
+            QCOMPARE(runs[0].batch, 2);
+            QVERIFY(!runs[0].parent);
+            const TraceBuffer t = s->loadTrace(1);
+            QCOMPARE(t.records.size(), a.trace.records.size());
+            std::multiset<std::string> want, got;
+            for (const auto& r : a.trace.records)
+                want.insert(a.trace.name(r.nameId));
+            for (const auto& r : t.records)
+                got.insert(t.name(r.nameId));
+            QVERIFY(want == got);
+            // per-layer times were rebuilt from the migrated records
+            QCOMPARE(s->loadLayerTimes(1).size(), aggregate(a.trace, 2).layers.size());
+            s->appendRun(a.result, a.trace, Environment::detect(), 1);
+        }
+        QCOMPARE(SS::open(file, SS::Mode::ReadOnly)->listRuns().size(), size_t(2));
+    }
+
+    void killedWriterLeavesEarlierRunsIntact()
+    {
+        QTemporaryDir dir;
+        const std::string file = fairkv::test::path(dir, "killed.fkv");
+        const Recorded a = record();
+        // A run with many records, so the kill lands inside its transaction.
+        TraceBuffer big = a.trace;
+        while (big.records.size() < 2'000'000)
+            big.records.insert(big.records.end(), a.trace.records.begin(), a.trace.records.end());
+        int ready[2];
+        QCOMPARE(pipe(ready), 0);
+        const pid_t child = fork();
+        if (child == 0) {
+            try {
+                auto s = SS::open(file, SS::Mode::ReadWrite);
+                s->appendRun(a.result, a.trace, Environment::detect());
+                if (write(ready[1], "x", 1) != 1)
+                    _exit(3);
+                s->appendRun(a.result, big, Environment::detect());
+                _exit(0);
+            } catch (...) {
+                _exit(2);
+            }
+        }
+        char c = 0;
+        QCOMPARE(read(ready[0], &c, 1), ssize_t(1));
+        usleep(300 * 1000); // well inside writing two million records
+        kill(child, SIGKILL);
+        int status = 0;
+        waitpid(child, &status, 0);
+        QVERIFY2(WIFSIGNALED(status), "the writer finished before it was killed; the test did not test anything");
+        auto s = SS::open(file, SS::Mode::ReadOnly);
+        const auto runs = s->listRuns();
+        QCOMPARE(runs.size(), size_t(1));
+        QCOMPARE(s->loadTrace(runs[0].id).records.size(), a.trace.records.size());
+        QCOMPARE(s->loadRun(runs[0].id).result, a.result.toJson());
+        // and the file takes new runs
+        SS::open(file, SS::Mode::ReadWrite)->appendRun(a.result, a.trace, Environment::detect());
+        QCOMPARE(SS::open(file, SS::Mode::ReadOnly)->listRuns().size(), size_t(2));
+    }
+
+    void badFiles()
+    {
+        QTemporaryDir dir;
+        const std::string garbage = fairkv::test::path(dir, "garbage.fkv");
+        std::ofstream(garbage) << std::string(5000, 'x');
+        FAIRKV_EXPECT_ERROR(SS::open(garbage, SS::Mode::ReadOnly), "not a FairKV session");
+        FAIRKV_EXPECT_ERROR(SS::open(garbage, SS::Mode::ReadWrite), "not a FairKV session");
+
+        const std::string other = fairkv::test::path(dir, "other.db");
+        sql(other, "CREATE TABLE t(x); INSERT INTO t VALUES(1);");
+        const QByteArray otherBefore = digest(other);
+        FAIRKV_EXPECT_ERROR(SS::open(other, SS::Mode::ReadWrite), "not a FairKV session");
+        QCOMPARE(digest(other), otherBefore);
+
+        const std::string good = fairkv::test::path(dir, "good.fkv");
+        const Recorded a = record();
+        SS::open(good, SS::Mode::ReadWrite)->appendRun(a.result, a.trace, Environment::detect());
+
+        const std::string newer = fairkv::test::path(dir, "newer.fkv");
+        QVERIFY(QFile::copy(QString::fromStdString(good), QString::fromStdString(newer)));
+        sql(newer, "PRAGMA user_version=99;");
+        const QByteArray newerBefore = digest(newer);
+        FAIRKV_EXPECT_ERROR(SS::open(newer, SS::Mode::ReadWrite), "newer FairKV Studio (schema 99");
+        FAIRKV_EXPECT_ERROR(SS::open(newer, SS::Mode::ReadOnly), "newer FairKV Studio");
+        QCOMPARE(digest(newer), newerBefore);
+
+        const std::string truncated = fairkv::test::path(dir, "truncated.fkv");
+        {
+            std::ifstream in(good, std::ios::binary);
+            std::string bytes((std::istreambuf_iterator<char>(in)), {});
+            std::ofstream(truncated, std::ios::binary).write(bytes.data(), std::streamsize(bytes.size() / 2));
+        }
+        const std::string msg = fairkv::test::errorOf([&] {
+            auto s = SS::open(truncated, SS::Mode::ReadOnly);
+            for (const auto& r : s->listRuns())
+                s->loadTrace(r.id);
+        });
+        QVERIFY2(!msg.empty(), "a truncated session was read without error");
+        QVERIFY2(msg.find("truncated") != std::string::npos || msg.find("damaged") != std::string::npos, msg.c_str());
+
+        // A page in the middle overwritten with noise: an error when read, never a crash.
+        const std::string damaged = fairkv::test::path(dir, "damaged.fkv");
+        QVERIFY(QFile::copy(QString::fromStdString(good), QString::fromStdString(damaged)));
+        {
+            std::fstream f(damaged, std::ios::in | std::ios::out | std::ios::binary);
+            f.seekp(4096 * 3);
+            const std::string noise(4096, '\x5a');
+            f.write(noise.data(), std::streamsize(noise.size()));
+        }
+        const std::string dmsg = fairkv::test::errorOf([&] {
+            auto s = SS::open(damaged, SS::Mode::ReadOnly);
+            for (const auto& r : s->listRuns()) {
+                s->loadRun(r.id);
+                s->loadTrace(r.id);
+                s->loadUnitStats(r.id);
+            }
+        });
+        QVERIFY2(!dmsg.empty(), "a damaged session was read without error");
+
+        FAIRKV_EXPECT_ERROR(SS::open(fairkv::test::path(dir, "missing.fkv"), SS::Mode::ReadOnly), "no such session file");
+        FAIRKV_EXPECT_ERROR(SS::open(dir.path().toStdString(), SS::Mode::ReadWrite), "is a folder");
+    }
+
+    void readOnlyFile()
+    {
+        QTemporaryDir dir;
+        const std::string file = fairkv::test::path(dir, "ro.fkv");
+        const Recorded a = record();
+        SS::open(file, SS::Mode::ReadWrite)->appendRun(a.result, a.trace, Environment::detect());
+        chmod(file.c_str(), 0444);
+        // Viewing a read-only file works.
+        QCOMPARE(SS::open(file, SS::Mode::ReadOnly)->listRuns().size(), size_t(1));
+        if (geteuid() != 0) // root ignores permission bits, so the write refusal is only observable as a user
+            FAIRKV_EXPECT_ERROR(SS::open(file, SS::Mode::ReadWrite), "read-only");
+    }
+};
+
+QTEST_GUILESS_MAIN(TestSessionStore)
+#include "test_session_store.moc"
