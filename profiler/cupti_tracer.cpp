@@ -1,0 +1,168 @@
+#include "cupti_tracer.h"
+
+#include "common/error.h"
+#include "runtime/trace_sink.h"
+
+#include <cupti.h>
+
+#include <cstdlib>
+
+namespace fairkv::profiler {
+
+namespace {
+
+CuptiTracer* g_tracer = nullptr;
+constexpr size_t kBufferBytes = 8u << 20;
+
+void check(CUptiResult rc, const char* call)
+{
+    if (rc == CUPTI_SUCCESS)
+        return;
+    const char* text = nullptr;
+    cuptiGetResultString(rc, &text);
+    throw fairkv::Error(std::string("CUPTI call ") + call + " failed: " + (text ? text : "unknown error"));
+}
+
+#define FAIRKV_CUPTI(call) check((call), #call)
+
+void CUPTIAPI onBufferRequested(uint8_t** buffer, size_t* size, size_t* maxRecords)
+{
+    *buffer = static_cast<uint8_t*>(std::aligned_alloc(8, kBufferBytes));
+    *size = *buffer ? kBufferBytes : 0;
+    *maxRecords = 0;
+}
+
+void CUPTIAPI onBufferCompleted(CUcontext context, uint32_t streamId, uint8_t* buffer, size_t /*size*/, size_t valid)
+{
+    if (g_tracer && buffer)
+        g_tracer->consume(context, streamId, buffer, valid);
+    std::free(buffer);
+}
+
+} // namespace
+
+const char* CuptiTracer::kernelRecordType()
+{
+    return "CUpti_ActivityKernel10";
+}
+
+CuptiTracer::CuptiTracer(TraceBuffer* out)
+    : m_out(out)
+{
+    if (g_tracer)
+        throw fairkv::Error("only one CUPTI tracer can run in a process");
+    g_tracer = this;
+    try {
+        FAIRKV_CUPTI(cuptiActivityRegisterCallbacks(onBufferRequested, onBufferCompleted));
+        FAIRKV_CUPTI(cuptiActivityEnable(CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL));
+        FAIRKV_CUPTI(cuptiActivityEnable(CUPTI_ACTIVITY_KIND_EXTERNAL_CORRELATION));
+        // External correlation records link an external id to the correlation id of a runtime or
+        // driver API record, and CUPTI emits them only while API activity is traced (seen on the
+        // H100 with CUDA 13.0: kernels came, correlations did not). cuBLAS launches through the
+        // driver API, our kernels through the runtime: both are needed; their records are skipped.
+        FAIRKV_CUPTI(cuptiActivityEnable(CUPTI_ACTIVITY_KIND_RUNTIME));
+        FAIRKV_CUPTI(cuptiActivityEnable(CUPTI_ACTIVITY_KIND_DRIVER));
+        uint64_t now = 0;
+        FAIRKV_CUPTI(cuptiGetTimestamp(&now));
+        m_clockOffset = int64_t(now) - fairkv::traceClockNs();
+    } catch (...) {
+        g_tracer = nullptr;
+        throw;
+    }
+}
+
+CuptiTracer::~CuptiTracer()
+{
+    try {
+        flush();
+    } catch (...) {
+    }
+    cuptiActivityDisable(CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL);
+    cuptiActivityDisable(CUPTI_ACTIVITY_KIND_EXTERNAL_CORRELATION);
+    cuptiActivityDisable(CUPTI_ACTIVITY_KIND_RUNTIME);
+    cuptiActivityDisable(CUPTI_ACTIVITY_KIND_DRIVER);
+    g_tracer = nullptr;
+}
+
+CuptiTracer::Counts CuptiTracer::counts() const
+{
+    std::lock_guard<std::mutex> lock(m_mutex);
+    return m_counts;
+}
+
+void CuptiTracer::push(int rank, int step, int layer, int unit, Phase phase)
+{
+    uint64_t id;
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        id = m_nextId++;
+        m_tags[id] = Tag{rank, step, layer, unit, phase};
+    }
+    FAIRKV_CUPTI(cuptiActivityPushExternalCorrelationId(CUPTI_EXTERNAL_CORRELATION_KIND_CUSTOM0, id));
+}
+
+void CuptiTracer::pop()
+{
+    uint64_t id = 0;
+    FAIRKV_CUPTI(cuptiActivityPopExternalCorrelationId(CUPTI_EXTERNAL_CORRELATION_KIND_CUSTOM0, &id));
+}
+
+void CuptiTracer::consume(void* context, uint32_t streamId, uint8_t* buffer, size_t valid)
+{
+    std::lock_guard<std::mutex> lock(m_mutex);
+    ++m_counts.buffers;
+    CUpti_Activity* record = nullptr;
+    while (cuptiActivityGetNextRecord(buffer, valid, &record) == CUPTI_SUCCESS) {
+        if (record->kind == CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL || record->kind == CUPTI_ACTIVITY_KIND_KERNEL) {
+            const auto* k = reinterpret_cast<const CUpti_ActivityKernel10*>(record);
+            ++m_counts.kernels;
+            m_pending.push_back({k->correlationId, k->deviceId, k->streamId, k->start, k->end, k->name ? k->name : "?"});
+        } else if (record->kind == CUPTI_ACTIVITY_KIND_EXTERNAL_CORRELATION) {
+            const auto* e = reinterpret_cast<const CUpti_ActivityExternalCorrelation*>(record);
+            ++m_counts.correlations;
+            if (e->externalKind == CUPTI_EXTERNAL_CORRELATION_KIND_CUSTOM0)
+                m_external[e->correlationId] = e->externalId;
+        }
+    }
+    size_t dropped = 0;
+    if (cuptiActivityGetNumDroppedRecords(static_cast<CUcontext>(context), streamId, &dropped) == CUPTI_SUCCESS)
+        m_dropped += dropped;
+}
+
+void CuptiTracer::flush()
+{
+    FAIRKV_CUPTI(cuptiActivityFlushAll(CUPTI_ACTIVITY_FLAG_FLUSH_FORCED));
+    std::lock_guard<std::mutex> lock(m_mutex);
+    std::vector<PendingKernel> waiting;
+    for (const PendingKernel& k : m_pending) {
+        auto ext = m_external.find(k.correlationId);
+        if (ext == m_external.end()) {
+            waiting.push_back(k); // its correlation record may come in a later buffer
+            continue;
+        }
+        const Tag& tag = m_tags.at(ext->second);
+        TraceRecord r;
+        r.rank = tag.rank;
+        r.device = int32_t(k.deviceId);
+        r.stream = int32_t(k.streamId);
+        r.nameId = m_out->intern(k.name);
+        r.startNs = int64_t(k.start);
+        r.endNs = int64_t(k.end);
+        r.step = tag.step;
+        r.layer = tag.layer;
+        r.unit = tag.unit;
+        r.phase = tag.phase;
+        r.kind = RecordKind::Kernel;
+        m_out->records.push_back(r);
+        m_external.erase(ext);
+    }
+    m_pending = std::move(waiting);
+    m_counts.unmatched = m_pending.size();
+    if (m_dropped > m_out->dropped) {
+        m_out->warnings.push_back("CUPTI dropped " + std::to_string(m_dropped - m_out->dropped)
+                                  + " kernel records (activity buffers full); per-rank times undercount");
+        m_out->dropped = m_dropped;
+    }
+}
+
+} // namespace fairkv::profiler

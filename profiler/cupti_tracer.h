@@ -1,0 +1,74 @@
+#pragma once
+#include "trace_record.h"
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace fairkv::profiler {
+
+// Kernel activity tracing through CUPTI (CUDA builds only). Every kernel a host thread launches
+// between push() and pop() carries that push's rank, step, layer, unit and phase, through CUPTI's
+// external correlation ids. Records are built on flush(): call it once per step. Records CUPTI
+// dropped are counted and reported in TraceBuffer::dropped and a warning, never silently.
+// One tracer per process (CUPTI's activity callbacks are global).
+class CuptiTracer
+{
+public:
+    // Enables kernel and external-correlation activity; throws fairkv::Error naming the CUPTI call.
+    explicit CuptiTracer(TraceBuffer* out);
+    ~CuptiTracer();
+    CuptiTracer(const CuptiTracer&) = delete;
+    CuptiTracer& operator=(const CuptiTracer&) = delete;
+
+    void push(int rank, int step, int layer, int unit, Phase phase);
+    void pop();
+    // Waits for CUPTI to hand over every completed buffer and turns kernels into records.
+    void flush();
+    // CUPTI's clock (ns, one base for all devices) at the host steady-clock time `hostNs`, so host
+    // ranges and kernels share a timeline.
+    int64_t toCuptiClock(int64_t hostNs) const { return hostNs + m_clockOffset; }
+
+    struct Counts
+    {
+        uint64_t buffers = 0, kernels = 0, correlations = 0, unmatched = 0;
+    };
+    // What CUPTI handed over so far (for diagnostics and tests).
+    Counts counts() const;
+
+    // CUPTI's activity-record struct this build reads (CUDA 13.0: CUpti_ActivityKernel10).
+    static const char* kernelRecordType();
+
+private:
+    struct Tag
+    {
+        int rank, step, layer, unit;
+        Phase phase;
+    };
+    struct PendingKernel
+    {
+        uint32_t correlationId;
+        uint32_t deviceId, streamId;
+        uint64_t start, end;
+        std::string name;
+    };
+public:
+    // Called by CUPTI's buffer-completed callback (any thread).
+    void consume(void* context, uint32_t streamId, uint8_t* buffer, size_t valid);
+
+private:
+    TraceBuffer* m_out;
+    mutable std::mutex m_mutex; // CUPTI completes buffers on its own threads
+    std::vector<PendingKernel> m_pending;
+    std::unordered_map<uint32_t, uint64_t> m_external; // correlation id -> external id
+    std::unordered_map<uint64_t, Tag> m_tags;          // external id -> tag
+    uint64_t m_nextId = 1;
+    uint64_t m_dropped = 0;
+    Counts m_counts;
+    int64_t m_clockOffset = 0;
+};
+
+} // namespace fairkv::profiler
