@@ -214,6 +214,7 @@ RunResult runInference(const RunConfig& cfg, const ProgressFn& progress, const s
     }
     report("decode", measured, measured);
 
+    res.collectiveMs = collective;
     res.placement = engine.placement();
     res.kvLen = engine.kvLengths();
     res.attentionMass = engine.attentionMass();
@@ -254,6 +255,7 @@ json RunResult::toJson() const
         {"attention_mass", attentionMass},
         {"rank_attention_ms", rankAttentionMs},
         {"rank_mlp_ms", rankMlpMs},
+        {"collective_ms", collectiveMs},
         {"step_ms", stepMs},
         {"prefill_ms", prefillMs},
         {"tokens_per_s", tokensPerS},

@@ -51,6 +51,7 @@ struct RunResult
     std::vector<std::vector<std::vector<double>>> attentionMass;   // [request][layer][unit]
     std::vector<std::vector<double>> rankAttentionMs;              // [layer][rank], mean over decode steps
     std::vector<std::vector<double>> rankMlpMs;                    // [layer][rank], mean over decode steps
+    std::vector<double> collectiveMs;                              // [layer], mean over decode steps
     std::vector<double> stepMs;                                    // composed time of each decode step
     double prefillMs = 0.0;
     double tokensPerS = 0.0;
