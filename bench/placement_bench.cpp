@@ -303,9 +303,10 @@ int main(int argc, char** argv)
                << fmt(100 * worst, 1) << "% |\n";
         }
         md << "\nThe bound lets every unit's work be split freely over the ranks. When one unit replica's weights "
-              "(c_unit) cost more than the remaining gap, any further copy makes its rank slower than the bound "
-              "promises, so no placement can reach it; the plan shown is the best found, and its distance to the "
-              "bound is the gap column in the full table (marked ✗).\n\n";
+              "(c_unit) cost more than the remaining gap, that free split cannot be realised with whole replicas, so "
+              "the bound is likely out of reach (not proven: no exact search runs at these sizes). The plan shown is "
+              "the best found; its gap (marked ✗ in the full table) is an upper limit on what any better placement "
+              "could still gain.\n\n";
     }
     md << "## Summary: best modelled speedup of fairkv-copy over uniform\n\n| shape | units | ranks | median | max | "
           "regime of the max |\n|---|---|---|---|---|---|\n";

@@ -625,6 +625,30 @@ std::vector<LayerAggregate> SessionStore::loadLayerTimes(int64_t id) const
     return out;
 }
 
+void SessionStore::saveCopy(const std::string& path) const
+{
+    const std::string tmp = path + ".partial";
+    std::error_code ec;
+    fs::remove(tmp, ec);
+    sqlite3* dest = nullptr;
+    if (sqlite3_open(tmp.c_str(), &dest) != SQLITE_OK) {
+        sqlite3_close(dest);
+        throw Error(path + ": cannot write");
+    }
+    sqlite3_backup* b = sqlite3_backup_init(dest, "main", m_db, "main");
+    const int rc = b ? sqlite3_backup_step(b, -1) : SQLITE_ERROR;
+    sqlite3_backup_finish(b);
+    const std::string msg = sqlite3_errmsg(dest);
+    sqlite3_close(dest);
+    if (rc != SQLITE_DONE) {
+        fs::remove(tmp, ec);
+        throw Error(path + ": cannot write the copy (" + msg + ")");
+    }
+    fs::rename(tmp, path, ec);
+    if (ec)
+        throw Error(path + ": cannot write: " + ec.message());
+}
+
 const char* SessionStore::firstSchemaSql()
 {
     return kSchemaV1;

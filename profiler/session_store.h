@@ -86,6 +86,8 @@ public:
         std::vector<std::vector<std::vector<double>>> attentionMass;
     };
     UnitStats loadUnitStats(int64_t id) const;
+    // Writes a consistent copy of the whole session to `path` (SQLite online backup).
+    void saveCopy(const std::string& path) const;
     void addNote(std::optional<int64_t> run, const std::string& text);
     std::vector<std::pair<std::optional<int64_t>, std::string>> notes() const;
 

@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <QFile>
+
 #include <fstream>
 #include <set>
 
@@ -157,6 +159,61 @@ private Q_SLOTS:
         QCOMPARE(j["tokens"].get<std::vector<int>>(), (std::vector<int>{1, 17, 5}));
         QCOMPARE(j["logits"].size(), size_t(3));
         QCOMPARE(j["logits"][0].size(), size_t(128));
+    }
+
+    void sessionsCompareAndExport()
+    {
+        QTemporaryDir dir;
+        const QString session = dir.filePath(QStringLiteral("s.fkv"));
+        const QStringList common = {QStringLiteral("run"), QStringLiteral("--layers"), QStringLiteral("2"),
+                                    QStringLiteral("--ranks"), QStringLiteral("2"), QStringLiteral("--batch"),
+                                    QStringLiteral("2"), QStringLiteral("--prompt-len"), QStringLiteral("80"),
+                                    QStringLiteral("--budget"), QStringLiteral("48"), QStringLiteral("--decode"),
+                                    QStringLiteral("3"), QStringLiteral("--session"), session};
+        Result r = runCli(common + QStringList{QStringLiteral("--label"), QStringLiteral("base")});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        QVERIFY(r.out.contains(QStringLiteral("saved as run 1")));
+        r = runCli(common + QStringList{QStringLiteral("--placement"), QStringLiteral("fairkv-copy")});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        const QString list = dir.filePath(QStringLiteral("list.json"));
+        r = runCli({QStringLiteral("sessions"), session, QStringLiteral("--json"), list});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        const auto runs = readJson(list);
+        QCOMPARE(runs.size(), size_t(2));
+        QCOMPARE(runs[0]["label"].get<std::string>(), std::string("base"));
+        QCOMPARE(runs[1]["placement"].get<std::string>(), std::string("fairkv-copy"));
+        QVERIFY(runs[0]["records"].get<int>() > 0);
+        r = runCli({QStringLiteral("compare"), session, QStringLiteral("1"), QStringLiteral("2")});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        QVERIFY(r.out.contains(QStringLiteral("speedup of run 2 over run 1")));
+        QVERIFY(r.out.contains(QStringLiteral("rank 1 attention ms")));
+        const QString trace = dir.filePath(QStringLiteral("t.json"));
+        r = runCli({QStringLiteral("export-trace"), session, QStringLiteral("2"), QStringLiteral("--format"),
+                    QStringLiteral("chrome"), QStringLiteral("--out"), trace});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        const auto doc = readJson(trace);
+        int rankTracks = 0;
+        for (const auto& e : doc["traceEvents"])
+            rankTracks += e["ph"] == "M" && e["name"] == "thread_name" && e["args"]["name"].get<std::string>().rfind("rank ", 0) == 0;
+        QCOMPARE(rankTracks, 2);
+
+        // Bad input: one line each, and the session is unchanged.
+        const QString garbage = dir.filePath(QStringLiteral("garbage.fkv"));
+        QFile g(garbage);
+        QVERIFY(g.open(QIODevice::WriteOnly));
+        g.write(QByteArray(4096, 'z'));
+        g.close();
+        for (const QStringList& bad : {QStringList{QStringLiteral("sessions"), garbage},
+                                       QStringList{QStringLiteral("compare"), session, QStringLiteral("1"), QStringLiteral("9")},
+                                       QStringList{QStringLiteral("compare"), session, QStringLiteral("x"), QStringLiteral("1")},
+                                       QStringList{QStringLiteral("export-trace"), session, QStringLiteral("1"), QStringLiteral("--format"), QStringLiteral("pprof")},
+                                       common.mid(0, common.size() - 1) + QStringList{garbage}}) {
+            r = runCli(bad);
+            QVERIFY2(r.exitCode > 0, qPrintable(bad.join(QLatin1Char(' '))));
+            QVERIFY2(r.err.trimmed().split(QLatin1Char('\n')).size() == 1, qPrintable(r.err));
+        }
+        r = runCli({QStringLiteral("sessions"), session, QStringLiteral("--json"), list});
+        QCOMPARE(readJson(list).size(), size_t(2));
     }
 
     void placementFileRoundTrip()
