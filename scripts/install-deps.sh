@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages the build needs; does nothing when they are all present.
 set -euo pipefail
-packages=(build-essential cmake pkg-config qt6-base-dev qt6-tools-dev qt6-tools-dev-tools
+packages=(build-essential cmake pkg-config qt6-base-dev qt6-svg-dev qt6-tools-dev qt6-tools-dev-tools
           qt6-l10n-tools libqcustomplot-dev libsqlite3-dev nlohmann-json3-dev libgl-dev xvfb xauth)
 missing=()
 for p in "${packages[@]}"; do

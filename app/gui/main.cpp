@@ -1,0 +1,80 @@
+#include "gpu_load_view.h"
+#include "kv_heatmap_view.h"
+#include "main_window.h"
+#include "run_job.h"
+#include "theme.h"
+#include "timeline_view.h"
+
+#include <QApplication>
+#include <QCommandLineParser>
+#include <QDir>
+#include <QDockWidget>
+#include <QScreen>
+#include <QSettings>
+#include <QTimer>
+
+namespace {
+
+// Saves the window and each view as PNGs (docs and README screenshots), in the light and dark theme.
+void saveScreenshots(fairkv::views::MainWindow& w, const QString& dir)
+{
+    using namespace fairkv::views;
+    QDir().mkpath(dir);
+    for (ThemeChoice t : {ThemeChoice::Light, ThemeChoice::Dark}) {
+        theme::apply(*qApp, t);
+        QApplication::processEvents();
+        w.gpuLoad()->setRuns({w.currentRun()});
+        w.heatmap()->selectCell(1, 3);
+        QApplication::processEvents();
+        const QString suffix = t == ThemeChoice::Dark ? QStringLiteral("-dark") : QString();
+        w.grab().save(dir + QStringLiteral("/studio-window") + suffix + QStringLiteral(".png"));
+        if (QScreen* screen = w.screen())
+            screen->grabWindow(0).save(dir + QStringLiteral("/studio-screen") + suffix + QStringLiteral(".png"));
+        w.heatmap()->grab().save(dir + QStringLiteral("/kv-heatmap") + suffix + QStringLiteral(".png"));
+        w.gpuLoad()->grab().save(dir + QStringLiteral("/gpu-load") + suffix + QStringLiteral(".png"));
+        w.timeline()->grab().save(dir + QStringLiteral("/timeline") + suffix + QStringLiteral(".png"));
+    }
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    QApplication app(argc, argv);
+    QApplication::setOrganizationName(QStringLiteral("FairKV"));
+    QApplication::setApplicationName(QStringLiteral("FairKV Studio"));
+    QApplication::setApplicationVersion(QStringLiteral("0.1.0"));
+    QCommandLineParser parser;
+    parser.setApplicationDescription(QApplication::translate("main", "Profiler for tensor-parallel decoding with compressed KV caches"));
+    parser.addHelpOption();
+    parser.addVersionOption();
+    QCommandLineOption demo(QStringLiteral("demo"), QApplication::translate("main", "Run the CPU demo at start."));
+    QCommandLineOption shots(QStringLiteral("screenshots"),
+                             QApplication::translate("main", "Run the demo, save screenshots of every view to <dir>, quit."),
+                             QStringLiteral("dir"));
+    parser.addOption(demo);
+    parser.addOption(shots);
+    parser.addPositionalArgument(QStringLiteral("session"), QApplication::translate("main", "A session file (.fkv) to open."));
+    parser.process(app);
+
+    using namespace fairkv::views;
+    theme::apply(app, theme::fromString(QSettings().value(QStringLiteral("theme")).toString()));
+    MainWindow window;
+    window.show();
+    if (parser.isSet(shots)) {
+        const QString dir = parser.value(shots);
+        QObject::connect(window.jobs(), &RunJobTracker::finished, &window, [&window, dir] {
+            QTimer::singleShot(500, &window, [&window, dir] {
+                saveScreenshots(window, dir);
+                QApplication::quit();
+            });
+        });
+        QObject::connect(window.jobs(), &RunJobTracker::failed, &app, [] { QApplication::exit(1); });
+        window.runDemo();
+    } else if (!parser.positionalArguments().isEmpty()) {
+        window.openSession(parser.positionalArguments().constFirst());
+    } else if (parser.isSet(demo)) {
+        window.runDemo();
+    }
+    return app.exec();
+}

@@ -1,0 +1,338 @@
+// The studio's views and window on the offscreen platform: item models under
+// QAbstractItemModelTester, timeline coordinate maths, heatmap cells, a demo run from the run
+// panel, cancelling, opening sessions and a corrupt session file.
+#include "qcustomplot_include.h" // first: QCustomPlot needs foreach
+
+#include "cpu_tracer.h"
+#include "gpu_load_view.h"
+#include "kernel_stats_model.h"
+#include "kv_heatmap_view.h"
+#include "main_window.h"
+#include "run_panel.h"
+#include "runs_model.h"
+#include "runtime/run.h"
+#include "session_store.h"
+#include "test_util.h"
+#include "time_axis.h"
+#include "timeline_view.h"
+
+#include <QAbstractItemModelTester>
+#include <QMessageBox>
+#include <QPushButton>
+#include <QSignalSpy>
+#include <QStandardPaths>
+#include <QtTest>
+
+#include <fstream>
+
+using namespace fairkv;
+using namespace fairkv::views;
+
+namespace {
+
+// 2 requests, 3 layers, 4 units with hand-picked lengths; placement: units 0-1 on rank 0,
+// unit 2 on rank 1, unit 3 replicated on ranks 0 and 1.
+StudioRun knownRun()
+{
+    StudioRun r;
+    r.summary.id = 7;
+    r.summary.ranks = 2;
+    r.summary.placement = "hand-made";
+    r.summary.timing = "emulated";
+    nlohmann::json kv = nlohmann::json::array(), mass = nlohmann::json::array();
+    for (int req = 0; req < 2; ++req) {
+        nlohmann::json lk = nlohmann::json::array(), lm = nlohmann::json::array();
+        for (int l = 0; l < 3; ++l) {
+            nlohmann::json uk = nlohmann::json::array(), um = nlohmann::json::array();
+            for (int u = 0; u < 4; ++u) {
+                uk.push_back(10 * (l + 1) + u + 100 * req);
+                um.push_back(0.1 * (u + 1) + 0.01 * l);
+            }
+            lk.push_back(uk);
+            lm.push_back(um);
+        }
+        kv.push_back(lk);
+        mass.push_back(lm);
+    }
+    nlohmann::json layers = nlohmann::json::array();
+    for (int l = 0; l < 3; ++l)
+        layers.push_back({{{"unit", 0}, {"replicas", {{{"rank", 0}, {"requests", {0, 1}}}}}},
+                          {{"unit", 1}, {"replicas", {{{"rank", 0}, {"requests", {0, 1}}}}}},
+                          {{"unit", 2}, {"replicas", {{{"rank", 1}, {"requests", {0, 1}}}}}},
+                          {{"unit", 3}, {"replicas", {{{"rank", 0}, {"requests", {0}}}, {{"rank", 1}, {"requests", {1}}}}}}});
+    r.result = {{"kv_len", kv}, {"attention_mass", mass}, {"placement", {{"layers", layers}}},
+                {"rank_attention_ms", {{1.0, 2.0}, {1.5, 0.5}, {1.0, 1.0}}}, {"rank_mlp_ms", {{0.5, 0.5}, {0.5, 0.5}, {0.5, 0.5}}},
+                {"collective_ms", {0.1, 0.1, 0.1}}};
+    return r;
+}
+
+fairkv::RunConfig smallRun(int decode = 3)
+{
+    fairkv::RunConfig c;
+    c.model = "tiny";
+    c.layers = 2;
+    c.ranks = 2;
+    c.batch = 2;
+    c.promptLen = 80;
+    c.decode = decode;
+    c.compression.policy = CompressionPolicy::AdaSnapKV;
+    c.compression.budget = 48;
+    return c;
+}
+
+QMessageBox* errorDialog(QWidget* window)
+{
+    return window->findChild<QMessageBox*>(QStringLiteral("errorDialog"));
+}
+
+} // namespace
+
+class TestViews : public QObject
+{
+    Q_OBJECT
+private Q_SLOTS:
+    void initTestCase() { QStandardPaths::setTestModeEnabled(true); }
+
+    void runsModelIsAValidModel()
+    {
+        RunsModel model;
+        QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        profiler::RunSummary a, b;
+        a.id = 1;
+        a.model = "tiny";
+        b.id = 2;
+        b.parent = 1;
+        model.setRuns({a, b});
+        QCOMPARE(model.rowCount(), 2);
+        QCOMPARE(model.data(model.index(1, RunsModel::Parent), Qt::DisplayRole).toLongLong(), 1LL);
+        QCOMPARE(model.rowOf(2), 1);
+        model.setRuns({});
+        QCOMPARE(model.rowCount(), 0);
+    }
+
+    void kernelStatsModel()
+    {
+        auto trace = std::make_shared<profiler::TraceBuffer>();
+        const uint32_t a = trace->intern("a"), b = trace->intern("b");
+        for (int i = 0; i < 4; ++i)
+            trace->records.push_back({0, -1, 0, a, i * 1000, i * 1000 + (i + 1) * 100, 0, 0, -1, profiler::Phase::Attention, profiler::RecordKind::Op});
+        trace->records.push_back({1, -1, 0, b, 500, 5500, 0, 0, -1, profiler::Phase::Mlp, profiler::RecordKind::Op});
+        trace->records.push_back({1, -1, 0, b, 90000, 90100, 0, 0, -1, profiler::Phase::Mlp, profiler::RecordKind::Op});
+        KernelStatsModel model;
+        QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        model.setRange(trace, 0, 10000);
+        QCOMPARE(model.rowCount(), 2);
+        const auto& rows = model.rows();
+        QCOMPARE(rows[0].name, QStringLiteral("b")); // sorted by total: 5 µs... b = 5000 ns, a = 1000 ns
+        QCOMPARE(rows[0].count, 1);
+        QCOMPARE(rows[1].count, 4);
+        QCOMPARE(rows[1].totalMs, 0.001);
+        QCOMPARE(rows[1].meanUs, 0.25);
+        QCOMPARE(rows[1].medianUs, 0.25); // (200 + 300) / 2 ns
+    }
+
+    void timeAxis_data()
+    {
+        QTest::addColumn<qint64>("start");
+        QTest::addColumn<qint64>("end");
+        QTest::addColumn<double>("width");
+        QTest::addColumn<qint64>("t");
+        QTest::addColumn<double>("x");
+        QTest::newRow("origin") << qint64(0) << qint64(1000) << 100.0 << qint64(0) << 0.0;
+        QTest::newRow("middle") << qint64(0) << qint64(1000) << 100.0 << qint64(500) << 50.0;
+        QTest::newRow("offset") << qint64(5000) << qint64(7000) << 200.0 << qint64(6000) << 100.0;
+        QTest::newRow("before window") << qint64(5000) << qint64(7000) << 200.0 << qint64(4000) << -100.0;
+        QTest::newRow("ns per pixel 1e6") << qint64(0) << qint64(1000000000) << 1000.0 << qint64(250000000) << 250.0;
+    }
+    void timeAxis()
+    {
+        QFETCH(qint64, start);
+        QFETCH(qint64, end);
+        QFETCH(double, width);
+        QFETCH(qint64, t);
+        QFETCH(double, x);
+        const TimeAxis a{start, end, width};
+        QCOMPARE(a.toX(t), x);
+        QCOMPARE(a.toTime(x), t);
+    }
+
+    void timeAxisZoomAndPan()
+    {
+        const TimeAxis a{0, 1000, 100.0};
+        const TimeAxis z = a.zoomed(2.0, 25.0, 0, 1000);
+        QCOMPARE(z.end - z.start, qint64(500));
+        QCOMPARE(z.toTime(25.0), a.toTime(25.0)); // the time under the cursor stays put
+        const TimeAxis out = z.zoomed(0.01, 50.0, 0, 1000);
+        QCOMPARE(out.start, qint64(0));
+        QCOMPARE(out.end, qint64(1000)); // never wider than the trace
+        const TimeAxis tiny = a.zoomed(1e9, 50.0, 0, 1000, 100);
+        QCOMPARE(tiny.end - tiny.start, qint64(100)); // never narrower than the minimum span
+        const TimeAxis p = z.panned(-1000.0, 0, 1000);
+        QCOMPARE(p.end, qint64(1000)); // clamped at the end
+        QCOMPARE(z.panned(1000.0, 0, 1000).start, qint64(0));
+    }
+
+    void heatmapShowsKnownValuesAtTheRightCells()
+    {
+        KvHeatmapView view;
+        view.resize(800, 600);
+        view.setRun(knownRun());
+        QCPColorMap* map = nullptr;
+        for (int i = 0; i < view.plot()->plottableCount(); ++i)
+            if (auto* m = qobject_cast<QCPColorMap*>(view.plot()->plottable(i)))
+                map = m;
+        QVERIFY(map);
+        QCOMPARE(map->data()->keySize(), 4);   // units along x
+        QCOMPARE(map->data()->valueSize(), 3); // layers along y
+        for (int l = 0; l < 3; ++l)
+            for (int u = 0; u < 4; ++u) {
+                const double mean = (10.0 * (l + 1) + u + 10.0 * (l + 1) + u + 100) / 2;
+                QCOMPARE(view.cellValue(l, u), mean);
+                QCOMPARE(map->data()->cell(u, l), mean);
+            }
+        view.setMetric(KvHeatmapView::Metric::RequestTokens, 1);
+        QCOMPARE(view.cellValue(2, 3), 133.0);
+        view.setMetric(KvHeatmapView::Metric::AttentionMass);
+        QVERIFY(std::abs(view.cellValue(1, 2) - 0.31) < 1e-12);
+        view.setMetric(KvHeatmapView::Metric::LayerShare);
+        double share = 0;
+        for (int u = 0; u < 4; ++u)
+            share += view.cellValue(0, u);
+        QVERIFY(std::abs(share - 100.0) < 1e-9);
+        view.setLogScale(true);
+        QCOMPARE(map->colorScale()->dataScaleType(), QCPAxis::stLogarithmic);
+
+        // Hover names layer, unit and the ranks holding it, click selects and explains.
+        view.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&view));
+        view.plot()->replot();
+        const QPoint cell(int(view.plot()->xAxis->coordToPixel(3)), int(view.plot()->yAxis->coordToPixel(2)));
+        const QString tip = view.tooltipAt(cell);
+        QVERIFY2(tip.contains(QStringLiteral("layer 2, unit 3")), qPrintable(tip));
+        QVERIFY2(tip.contains(QStringLiteral("rank 0+1")), qPrintable(tip));
+        QSignalSpy selected(&view, &KvHeatmapView::unitSelected);
+        QTest::mouseClick(view.plot(), Qt::LeftButton, {}, cell);
+        QCOMPARE(selected.count(), 1);
+        QCOMPARE(view.selectedCell().value(), std::make_pair(2, 3));
+        QVERIFY(view.selectionDetails().contains(QStringLiteral("rank 1 serves requests 1")));
+    }
+
+    void gpuLoadComparesRuns()
+    {
+        GpuLoadView view;
+        StudioRun a = knownRun(), b = knownRun();
+        b.summary.id = 8;
+        a.summary.tokensPerS = 100;
+        b.summary.tokensPerS = 150;
+        view.setRuns({a, b});
+        QCOMPARE(view.barCount(), 6); // attention, MLP, collectives per run
+        QVERIFY(view.summaryText().contains(QStringLiteral("1.500×")));
+        QVERIFY(view.summaryText().contains(QStringLiteral("emulated")));
+        QVERIFY(view.summaryText().contains(QStringLiteral("modelled")));
+        QCOMPARE(rankTotals(a.result, "rank_attention_ms"), (std::vector<double>{3.5, 3.5}));
+        view.setMode(GpuLoadView::Mode::PerLayer);
+        QCOMPARE(view.barCount(), 4); // one line per rank per run
+    }
+
+    void demoRunFromTheRunPanelFillsEveryView()
+    {
+        MainWindow w;
+        w.show();
+        w.runPanel()->setConfig(smallRun());
+        QSignalSpy done(w.jobs(), &RunJobTracker::finished);
+        QTest::mouseClick(w.runPanel()->runButton(), Qt::LeftButton);
+        QVERIFY(!w.runPanel()->runButton()->isEnabled());
+        QVERIFY(done.wait(120000));
+        QTRY_COMPARE(w.runsModel()->rowCount(), 1);
+        QVERIFY(w.currentRun().valid());
+        QCOMPARE(w.heatmap()->cellValue(0, 0), w.heatmap()->cellValue(0, 0)); // not NaN: the heatmap has data
+        QVERIFY(w.gpuLoad()->barCount() > 0);
+        QCOMPARE(w.timeline()->lanes(), 3); // 2 ranks + all ranks
+        QVERIFY(w.kernelStats()->rowCount() > 0);
+        QVERIFY(w.runPanel()->statusText().contains(QStringLiteral("saved as run 1")));
+        QVERIFY(w.runPanel()->runButton()->isEnabled());
+    }
+
+    void cancelStopsTheRunAndKeepsTheSession()
+    {
+        MainWindow w;
+        w.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&w));
+        w.startRun(smallRun());
+        QSignalSpy done(w.jobs(), &RunJobTracker::finished);
+        QVERIFY(done.wait(120000));
+        fairkv::RunConfig slow = smallRun(100000);
+        QSignalSpy cancelled(w.jobs(), &RunJobTracker::cancelled);
+        QSignalSpy progress(w.jobs(), &RunJobTracker::progress);
+        w.startRun(slow);
+        QTRY_VERIFY_WITH_TIMEOUT(progress.count() > 3, 60000);
+        QTest::mouseClick(w.runPanel()->cancelButton(), Qt::LeftButton);
+        QVERIFY(cancelled.wait(60000));
+        QCOMPARE(w.runsModel()->rowCount(), 1);
+        QVERIFY(w.runPanel()->statusText().contains(QStringLiteral("Cancelled")));
+        w.startRun(smallRun());
+        QVERIFY(done.wait(120000));
+        QTRY_COMPARE(w.runsModel()->rowCount(), 2);
+    }
+
+    void failedRunShowsItsErrorAndKeepsTheSession()
+    {
+        MainWindow w;
+        fairkv::RunConfig bad = smallRun();
+        bad.model = "/no/such/checkpoint";
+        QSignalSpy failed(w.jobs(), &RunJobTracker::failed);
+        w.startRun(bad);
+        QVERIFY(failed.wait(60000));
+        QVERIFY(w.lastError().contains(QStringLiteral("/no/such/checkpoint")));
+        QVERIFY(errorDialog(&w));
+        QCOMPARE(w.runsModel()->rowCount(), 0);
+    }
+
+    void openingASessionFillsTheViews()
+    {
+        QTemporaryDir dir;
+        const QString file = dir.filePath(QStringLiteral("gpu-server.fkv"));
+        {
+            profiler::CpuTracer tracer;
+            const RunResult r = runInference(smallRun(), {}, nullptr, &tracer);
+            auto s = profiler::SessionStore::open(file.toStdString(), profiler::SessionStore::Mode::ReadWrite);
+            s->appendRun(r, tracer.buffer(), profiler::Environment::detect());
+            s->appendRun(r, tracer.buffer(), profiler::Environment::detect(), 1, "re-run");
+        }
+        MainWindow w;
+        QVERIFY(w.openSession(file));
+        QCOMPARE(w.runsModel()->rowCount(), 2);
+        QCOMPARE(w.currentRun().summary.id, int64_t(2));
+        QCOMPARE(w.heatmap()->cellValue(1, 7), w.heatmap()->cellValue(1, 7));
+        QCOMPARE(w.timeline()->lanes(), 3);
+        w.showRuns({1, 2});
+        QCOMPARE(w.gpuLoad()->barCount(), 6);
+        QVERIFY(w.sessionPath().endsWith(QStringLiteral("gpu-server.fkv")));
+        // Save As writes a copy that opens with the same runs.
+        const QString copy = dir.filePath(QStringLiteral("copy.fkv"));
+        QVERIFY(w.saveSessionAs(copy));
+        QCOMPARE(w.runsModel()->rowCount(), 2);
+    }
+
+    void corruptSessionShowsAnErrorAndKeepsTheOpenOne()
+    {
+        QTemporaryDir dir;
+        const QString bad = dir.filePath(QStringLiteral("bad.fkv"));
+        std::ofstream(bad.toStdString()) << std::string(8192, 'q');
+        MainWindow w;
+        w.show();
+        w.startRun(smallRun());
+        QSignalSpy done(w.jobs(), &RunJobTracker::finished);
+        QVERIFY(done.wait(120000));
+        QTRY_COMPARE(w.runsModel()->rowCount(), 1);
+        const QString before = w.sessionPath();
+        QVERIFY(!w.openSession(bad));
+        QVERIFY(errorDialog(&w));
+        QVERIFY2(w.lastError().contains(QStringLiteral("not a FairKV session")), qPrintable(w.lastError()));
+        QCOMPARE(w.sessionPath(), before);
+        QCOMPARE(w.runsModel()->rowCount(), 1);
+    }
+};
+
+QTEST_MAIN(TestViews)
+#include "test_views.moc"

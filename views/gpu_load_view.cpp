@@ -1,0 +1,189 @@
+// QCustomPlot first: its header needs foreach, which the first Qt include of a file decides.
+#include "qcustomplot_include.h"
+
+#include "gpu_load_view.h"
+
+#include "theme.h"
+
+#include <QComboBox>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QVBoxLayout>
+
+namespace fairkv::views {
+
+std::vector<double> rankTotals(const nlohmann::json& result, const char* key)
+{
+    std::vector<double> t;
+    for (const auto& layer : result.value(key, nlohmann::json::array()))
+        for (size_t g = 0; g < layer.size(); ++g) {
+            if (t.size() <= g)
+                t.resize(g + 1, 0.0);
+            t[g] += layer[g].get<double>();
+        }
+    return t;
+}
+
+GpuLoadView::GpuLoadView(QWidget* parent)
+    : QWidget(parent)
+    , m_plot(new QCustomPlot(this))
+{
+    m_modeBox = new QComboBox(this);
+    m_modeBox->addItem(tr("Summed over layers"));
+    m_modeBox->addItem(tr("Attention per layer"));
+    m_summary = new QLabel(this);
+    m_summary->setWordWrap(true);
+    m_summary->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    auto* top = new QHBoxLayout;
+    top->addWidget(new QLabel(tr("Show:"), this));
+    top->addWidget(m_modeBox);
+    top->addStretch(1);
+    auto* layout = new QVBoxLayout(this);
+    layout->addLayout(top);
+    layout->addWidget(m_plot, 1);
+    layout->addWidget(m_summary);
+    m_plot->legend->setVisible(true);
+    // The legend sits under the plot, so it never hides a bar.
+    auto* legendRect = new QCPLayoutGrid;
+    m_plot->plotLayout()->addElement(1, 0, legendRect);
+    legendRect->addElement(0, 0, m_plot->legend);
+    m_plot->legend->setFillOrder(QCPLegend::foColumnsFirst);
+    m_plot->legend->setWrap(3);
+    m_plot->plotLayout()->setRowStretchFactor(1, 0.001);
+    m_plot->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
+    connect(m_modeBox, &QComboBox::currentIndexChanged, this, [this](int i) { setMode(Mode(i)); });
+    theme::stylePlot(m_plot, palette());
+}
+
+void GpuLoadView::setRuns(std::vector<StudioRun> runs)
+{
+    m_runs = std::move(runs);
+    rebuild();
+}
+
+void GpuLoadView::setMode(Mode mode)
+{
+    m_mode = mode;
+    const QSignalBlocker b(m_modeBox);
+    m_modeBox->setCurrentIndex(int(mode));
+    rebuild();
+}
+
+int GpuLoadView::barCount() const
+{
+    return m_plot->plottableCount();
+}
+
+QString GpuLoadView::summaryText() const
+{
+    return m_summary->text();
+}
+
+void GpuLoadView::rebuild()
+{
+    m_plot->clearPlottables();
+    m_plot->clearItems();
+    if (m_runs.empty()) {
+        m_summary->setText(tr("Run something or select runs in the list to see per-GPU load."));
+        m_plot->replot(QCustomPlot::rpQueuedReplot);
+        return;
+    }
+    QStringList lines;
+    const double baseTps = m_runs.front().summary.tokensPerS;
+    if (m_mode == Mode::Summed) {
+        // One group of bars per run, rank by rank; each bar stacks attention, MLP, collectives.
+        const int runs = int(m_runs.size());
+        const double width = 0.8 / runs;
+        QSharedPointer<QCPAxisTickerText> ticker(new QCPAxisTickerText);
+        int maxRanks = 0;
+        for (int k = 0; k < runs; ++k) {
+            const StudioRun& run = m_runs[size_t(k)];
+            const auto attention = rankTotals(run.result, "rank_attention_ms");
+            const auto mlp = rankTotals(run.result, "rank_mlp_ms");
+            double collective = 0;
+            for (const auto& c : run.result.value("collective_ms", nlohmann::json::array()))
+                collective += c.get<double>();
+            maxRanks = std::max(maxRanks, int(attention.size()));
+            QVector<double> keys, a, m, c;
+            for (size_t g = 0; g < attention.size(); ++g) {
+                keys << double(g) - 0.4 + width * (k + 0.5);
+                a << attention[g];
+                m << (g < mlp.size() ? mlp[g] : 0.0);
+                c << collective;
+            }
+            QColor base = theme::series(k);
+            auto makeBars = [&](const QVector<double>& values, const QString& name, int shade) {
+                auto* bars = new QCPBars(m_plot->xAxis, m_plot->yAxis);
+                bars->setWidth(width * 0.9);
+                bars->setData(keys, values);
+                bars->setName(name);
+                const QColor fill = shade == 0 ? base : (shade == 1 ? base.lighter(140) : base.darker(160));
+                bars->setBrush(fill);
+                bars->setPen(QPen(fill.darker(130)));
+                return bars;
+            };
+            QCPBars* ba = makeBars(a, tr("%1: attention").arg(run.title()), 0);
+            QCPBars* bm = makeBars(m, tr("%1: MLP").arg(run.title()), 1);
+            QCPBars* bc = makeBars(c, tr("%1: collectives").arg(run.title()), 2);
+            bm->moveAbove(ba);
+            bc->moveAbove(bm);
+        }
+        for (int g = 0; g < maxRanks; ++g)
+            ticker->addTick(g, tr("rank %1").arg(g));
+        m_plot->xAxis->setTicker(ticker);
+        m_plot->xAxis->setRange(-0.6, maxRanks - 0.4);
+        m_plot->xAxis->setLabel(QString());
+        m_plot->yAxis->setLabel(tr("ms per decode step (%1)").arg(m_runs.front().timingLabel()));
+    } else {
+        // Attention time per layer, one line per rank of each run: where the slowest rank sits.
+        m_plot->xAxis->setTicker(QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
+        int graph = 0;
+        for (size_t k = 0; k < m_runs.size(); ++k) {
+            const auto& layers = m_runs[k].result.value("rank_attention_ms", nlohmann::json::array());
+            const int ranks = layers.empty() ? 0 : int(layers[0].size());
+            for (int g = 0; g < ranks; ++g) {
+                auto* gr = m_plot->addGraph();
+                QVector<double> x, y;
+                for (size_t l = 0; l < layers.size(); ++l) {
+                    x << double(l);
+                    y << layers[l][size_t(g)].get<double>();
+                }
+                gr->setData(x, y);
+                QPen pen(theme::series(g), 1.5, k == 0 ? Qt::SolidLine : Qt::DashLine);
+                gr->setPen(pen);
+                gr->setName(tr("%1, rank %2").arg(m_runs[k].title()).arg(g));
+                ++graph;
+            }
+        }
+        m_plot->xAxis->setLabel(tr("layer"));
+        m_plot->yAxis->setLabel(tr("attention ms per decode step (%1)").arg(m_runs.front().timingLabel()));
+        m_plot->xAxis->rescale();
+    }
+    m_plot->yAxis->rescale();
+    m_plot->yAxis->setRangeLower(0);
+    m_plot->yAxis->setRangeUpper(m_plot->yAxis->range().upper * 1.1);
+    for (const StudioRun& run : m_runs) {
+        const QString timing = run.timingLabel();
+        QString line = tr("%1: %2 tokens/s (%3), decode step %4 ms (%3), attention imbalance %5 (%3), lower bound %6 ms (modelled)")
+                           .arg(run.title())
+                           .arg(run.summary.tokensPerS, 0, 'f', 1)
+                           .arg(timing)
+                           .arg(run.summary.stepMs, 0, 'f', 3)
+                           .arg(run.summary.imbalance, 0, 'f', 3)
+                           .arg(run.summary.lowerBoundMs, 0, 'f', 3);
+        if (&run != &m_runs.front() && baseTps > 0)
+            line += tr("; speedup over %1: %2× (%3)").arg(m_runs.front().title()).arg(run.summary.tokensPerS / baseTps, 0, 'f', 3).arg(timing);
+        lines << line;
+    }
+    m_summary->setText(lines.join(QLatin1Char('\n')));
+    theme::stylePlot(m_plot, palette());
+}
+
+bool GpuLoadView::event(QEvent* e)
+{
+    if (e->type() == QEvent::PaletteChange || e->type() == QEvent::Show)
+        theme::stylePlot(m_plot, palette());
+    return QWidget::event(e);
+}
+
+} // namespace fairkv::views

@@ -1,0 +1,45 @@
+#pragma once
+#include "studio_run.h"
+
+#include <QWidget>
+
+#include <vector>
+
+class QCustomPlot;
+class QComboBox;
+class QLabel;
+
+namespace fairkv::views {
+
+// Per-rank load of one run or several side by side: attention, MLP and collective time per decode
+// step, summed over layers or per layer, with imbalance and the speedup over the first run, each
+// labelled with how it was obtained (measured, emulated, modelled).
+class GpuLoadView : public QWidget
+{
+    Q_OBJECT
+public:
+    enum class Mode { Summed, PerLayer };
+    explicit GpuLoadView(QWidget* parent = nullptr);
+    void setRuns(std::vector<StudioRun> runs);
+    void setMode(Mode mode);
+    QString summaryText() const;
+    QCustomPlot* plot() const { return m_plot; }
+    int barCount() const; // bars or graphs currently drawn (for tests)
+
+protected:
+    bool event(QEvent* e) override;
+
+private:
+    void rebuild();
+
+    std::vector<StudioRun> m_runs;
+    Mode m_mode = Mode::Summed;
+    QCustomPlot* m_plot;
+    QComboBox* m_modeBox;
+    QLabel* m_summary;
+};
+
+// Sum over layers of each rank's attention / MLP time (ms per decode step).
+std::vector<double> rankTotals(const nlohmann::json& result, const char* key);
+
+} // namespace fairkv::views

@@ -1,0 +1,339 @@
+// QCustomPlot first: its header needs foreach, which the first Qt include of a file decides.
+#include "qcustomplot_include.h"
+
+#include "kv_heatmap_view.h"
+
+#include "theme.h"
+
+#include <QCheckBox>
+#include <QComboBox>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QSpinBox>
+#include <QToolTip>
+#include <QVBoxLayout>
+
+#include <cmath>
+
+namespace fairkv::views {
+
+namespace {
+// Viridis stops (Debian's QCustomPlot 2.1 has no viridis preset).
+QCPColorGradient viridis()
+{
+    QCPColorGradient g;
+    g.clearColorStops();
+    g.setColorStopAt(0.00, QColor(68, 1, 84));
+    g.setColorStopAt(0.25, QColor(59, 82, 139));
+    g.setColorStopAt(0.50, QColor(33, 145, 140));
+    g.setColorStopAt(0.75, QColor(94, 201, 98));
+    g.setColorStopAt(1.00, QColor(253, 231, 37));
+    g.setColorInterpolation(QCPColorGradient::ciRGB);
+    return g;
+}
+constexpr int kOverlayCellLimit = 1024; // beyond this many cells rank labels would be unreadable
+} // namespace
+
+KvHeatmapView::KvHeatmapView(QWidget* parent)
+    : QWidget(parent)
+    , m_plot(new QCustomPlot(this))
+{
+    auto* controls = new QHBoxLayout;
+    m_metricBox = new QComboBox(this);
+    m_metricBox->addItem(tr("Retained KV tokens (mean over requests)"));
+    m_metricBox->addItem(tr("Retained KV tokens (one request)"));
+    m_metricBox->addItem(tr("Share of the layer's KV"));
+    m_metricBox->addItem(tr("Attention mass retained"));
+    m_requestBox = new QSpinBox(this);
+    m_requestBox->setPrefix(tr("request "));
+    m_requestBox->setEnabled(false);
+    m_logBox = new QCheckBox(tr("Log scale"), this);
+    m_overlayBox = new QCheckBox(tr("Show placement"), this);
+    m_overlayBox->setChecked(true);
+    controls->addWidget(new QLabel(tr("Metric:"), this));
+    controls->addWidget(m_metricBox, 1);
+    controls->addWidget(m_requestBox);
+    controls->addWidget(m_logBox);
+    controls->addWidget(m_overlayBox);
+    m_details = new QLabel(tr("Click a cell to see the unit's details."), this);
+    m_details->setWordWrap(true);
+    m_details->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    auto* layout = new QVBoxLayout(this);
+    layout->addLayout(controls);
+    layout->addWidget(m_plot, 1);
+    layout->addWidget(m_details);
+
+    m_plot->xAxis->setLabel(tr("unit"));
+    m_plot->yAxis->setLabel(tr("layer"));
+    m_plot->yAxis->setRangeReversed(true);
+    m_map = new QCPColorMap(m_plot->xAxis, m_plot->yAxis);
+    m_map->setInterpolate(false);
+    m_map->setTightBoundary(false);
+    m_scale = new QCPColorScale(m_plot);
+    m_plot->plotLayout()->addElement(0, 1, m_scale);
+    m_map->setColorScale(m_scale);
+    m_map->setGradient(viridis());
+    auto* margins = new QCPMarginGroup(m_plot);
+    m_plot->axisRect()->setMarginGroup(QCP::msBottom | QCP::msTop, margins);
+    m_scale->setMarginGroup(QCP::msBottom | QCP::msTop, margins);
+    m_selection = new QCPItemRect(m_plot);
+    m_selection->setPen(QPen(Qt::red, 2));
+    m_selection->setBrush(Qt::NoBrush);
+    m_selection->setVisible(false);
+    m_plot->setMouseTracking(true);
+    m_plot->installEventFilter(this);
+
+    connect(m_metricBox, &QComboBox::currentIndexChanged, this, [this](int i) { setMetric(Metric(i), m_requestBox->value()); });
+    connect(m_requestBox, &QSpinBox::valueChanged, this, [this](int r) {
+        if (m_metric == Metric::RequestTokens)
+            setMetric(m_metric, r);
+    });
+    connect(m_logBox, &QCheckBox::toggled, this, &KvHeatmapView::setLogScale);
+    connect(m_overlayBox, &QCheckBox::toggled, this, &KvHeatmapView::setOverlay);
+    theme::stylePlot(m_plot, palette());
+}
+
+void KvHeatmapView::setRun(const StudioRun& run)
+{
+    m_run = run;
+    m_selected.reset();
+    m_requestBox->setRange(0, std::max(0, run.batch() - 1));
+    rebuild();
+    m_details->setText(tr("Click a cell to see the unit's details."));
+}
+
+void KvHeatmapView::clear()
+{
+    setRun(StudioRun{});
+}
+
+void KvHeatmapView::setMetric(Metric metric, int request)
+{
+    m_metric = metric;
+    m_request = std::clamp(request, 0, std::max(0, m_run.batch() - 1));
+    const QSignalBlocker b1(m_metricBox), b2(m_requestBox);
+    m_metricBox->setCurrentIndex(int(metric));
+    m_requestBox->setValue(m_request);
+    m_requestBox->setEnabled(metric == Metric::RequestTokens);
+    rebuild();
+    if (m_selected)
+        m_details->setText(selectionDetails());
+}
+
+void KvHeatmapView::setLogScale(bool on)
+{
+    m_log = on;
+    const QSignalBlocker b(m_logBox);
+    m_logBox->setChecked(on);
+    rebuild();
+}
+
+void KvHeatmapView::setOverlay(bool on)
+{
+    m_overlay = on;
+    const QSignalBlocker b(m_overlayBox);
+    m_overlayBox->setChecked(on);
+    updateOverlay();
+    m_plot->replot(QCustomPlot::rpQueuedReplot);
+}
+
+double KvHeatmapView::cellValue(int layer, int unit) const
+{
+    if (layer < 0 || layer >= int(m_values.size()) || unit < 0 || unit >= int(m_values[size_t(layer)].size()))
+        return std::nan("");
+    return m_values[size_t(layer)][size_t(unit)];
+}
+
+void KvHeatmapView::rebuild()
+{
+    const int layers = m_run.layers(), units = m_run.units(), batch = m_run.batch();
+    m_values.assign(size_t(layers), std::vector<double>(size_t(units), 0.0));
+    const auto& kv = m_run.result.value("kv_len", nlohmann::json::array());
+    const auto& mass = m_run.result.value("attention_mass", nlohmann::json::array());
+    for (int l = 0; l < layers; ++l) {
+        double layerTotal = 0.0;
+        for (int r = 0; r < batch; ++r)
+            for (int u = 0; u < units; ++u)
+                layerTotal += kv[size_t(r)][size_t(l)][size_t(u)].get<double>();
+        for (int u = 0; u < units; ++u) {
+            double v = 0.0;
+            switch (m_metric) {
+            case Metric::MeanTokens:
+                for (int r = 0; r < batch; ++r)
+                    v += kv[size_t(r)][size_t(l)][size_t(u)].get<double>() / batch;
+                break;
+            case Metric::RequestTokens:
+                v = kv[size_t(m_request)][size_t(l)][size_t(u)].get<double>();
+                break;
+            case Metric::LayerShare:
+                for (int r = 0; r < batch; ++r)
+                    v += kv[size_t(r)][size_t(l)][size_t(u)].get<double>();
+                v = layerTotal > 0 ? 100.0 * v / layerTotal : 0.0;
+                break;
+            case Metric::AttentionMass:
+                for (int r = 0; r < batch; ++r)
+                    v += mass[size_t(r)][size_t(l)][size_t(u)].get<double>() / batch;
+                break;
+            }
+            m_values[size_t(l)][size_t(u)] = v;
+        }
+    }
+    m_map->data()->setSize(std::max(units, 1), std::max(layers, 1));
+    m_map->data()->setRange(QCPRange(0, std::max(units - 1, 0)), QCPRange(0, std::max(layers - 1, 0)));
+    double lo = 1e300, hi = -1e300;
+    for (int l = 0; l < layers; ++l)
+        for (int u = 0; u < units; ++u) {
+            const double v = m_values[size_t(l)][size_t(u)];
+            m_map->data()->setCell(u, l, v);
+            lo = std::min(lo, v);
+            hi = std::max(hi, v);
+        }
+    static const char* const units_[] = {QT_TR_NOOP("retained KV tokens"), QT_TR_NOOP("retained KV tokens"),
+                                          QT_TR_NOOP("share of the layer's KV (%)"), QT_TR_NOOP("attention mass retained")};
+    m_scale->axis()->setLabel(tr(units_[int(m_metric)]));
+    const bool log = m_log && lo > 0;
+    m_scale->setDataScaleType(log ? QCPAxis::stLogarithmic : QCPAxis::stLinear);
+    if (layers > 0 && units > 0)
+        m_map->setDataRange(QCPRange(lo, hi > lo ? hi : lo + 1));
+    m_plot->xAxis->setRange(-0.5, std::max(units, 1) - 0.5);
+    m_plot->yAxis->setRange(-0.5, std::max(layers, 1) - 0.5);
+    updateOverlay();
+    m_plot->replot(QCustomPlot::rpQueuedReplot);
+}
+
+QString KvHeatmapView::ranksOf(int layer, int unit) const
+{
+    const auto& layers = m_run.result.value("placement", nlohmann::json::object()).value("layers", nlohmann::json::array());
+    if (layer >= int(layers.size()))
+        return {};
+    for (const auto& up : layers[size_t(layer)])
+        if (up.value("unit", -1) == unit) {
+            QStringList ranks;
+            for (const auto& rep : up["replicas"])
+                ranks << QString::number(rep.value("rank", -1));
+            return ranks.join(QLatin1Char('+'));
+        }
+    return {};
+}
+
+void KvHeatmapView::updateOverlay()
+{
+    for (int i = m_plot->itemCount() - 1; i >= 0; --i)
+        if (m_plot->item(i)->property("overlay").toBool())
+            m_plot->removeItem(i);
+    const int layers = m_run.layers(), units = m_run.units();
+    if (!m_overlay || layers * units == 0 || layers * units > kOverlayCellLimit)
+        return;
+    for (int l = 0; l < layers; ++l)
+        for (int u = 0; u < units; ++u) {
+            auto* t = new QCPItemText(m_plot);
+            t->setProperty("overlay", true);
+            t->position->setCoords(u, l);
+            t->setText(tr("r%1").arg(ranksOf(l, u)));
+            // Readable on both ends of the gradient: light text on dark cells, dark on light ones.
+            const double v = m_values[size_t(l)][size_t(u)];
+            const QCPRange range = m_map->dataRange();
+            const double rel = range.size() > 0 ? (v - range.lower) / range.size() : 0.0;
+            t->setColor(rel > 0.6 ? QColor(20, 20, 20) : QColor(245, 245, 245));
+            QFont f = font();
+            f.setPointSizeF(f.pointSizeF() * 0.8);
+            t->setFont(f);
+            t->setClipToAxisRect(true);
+        }
+}
+
+std::optional<std::pair<int, int>> KvHeatmapView::cellAt(const QPoint& pixel) const
+{
+    if (!m_plot->axisRect()->rect().contains(pixel))
+        return std::nullopt;
+    double x = 0, y = 0;
+    m_map->pixelsToCoords(pixel, x, y);
+    const int u = int(std::lround(x)), l = int(std::lround(y));
+    if (l < 0 || l >= m_run.layers() || u < 0 || u >= m_run.units())
+        return std::nullopt;
+    return std::make_pair(l, u);
+}
+
+QString KvHeatmapView::tooltipAt(const QPoint& pixel) const
+{
+    const auto cell = cellAt(pixel);
+    if (!cell)
+        return {};
+    return tr("layer %1, unit %2\nrank %3\n%4: %5")
+        .arg(cell->first)
+        .arg(cell->second)
+        .arg(ranksOf(cell->first, cell->second))
+        .arg(m_metricBox->currentText())
+        .arg(QString::number(cellValue(cell->first, cell->second), 'g', 4));
+}
+
+void KvHeatmapView::selectCell(int layer, int unit)
+{
+    if (layer < 0 || layer >= m_run.layers() || unit < 0 || unit >= m_run.units())
+        return;
+    m_selected = std::make_pair(layer, unit);
+    m_selection->topLeft->setCoords(unit - 0.5, layer - 0.5);
+    m_selection->bottomRight->setCoords(unit + 0.5, layer + 0.5);
+    m_selection->setVisible(true);
+    m_details->setText(selectionDetails());
+    m_plot->replot(QCustomPlot::rpQueuedReplot);
+    Q_EMIT unitSelected(layer, unit);
+}
+
+QString KvHeatmapView::selectionDetails() const
+{
+    if (!m_selected)
+        return {};
+    const auto [l, u] = *m_selected;
+    QStringList tokens, mass;
+    const auto& kv = m_run.result["kv_len"];
+    const auto& m = m_run.result["attention_mass"];
+    for (int r = 0; r < m_run.batch(); ++r) {
+        tokens << QString::number(kv[size_t(r)][size_t(l)][size_t(u)].get<int>());
+        mass << QString::number(m[size_t(r)][size_t(l)][size_t(u)].get<double>(), 'f', 3);
+    }
+    QString replicas;
+    const auto& layers = m_run.result["placement"]["layers"];
+    for (const auto& up : layers[size_t(l)])
+        if (up.value("unit", -1) == u)
+            for (const auto& rep : up["replicas"]) {
+                QStringList reqs;
+                for (const auto& q : rep["requests"])
+                    reqs << QString::number(q.get<int>());
+                replicas += tr(" rank %1 serves requests %2;").arg(rep.value("rank", -1)).arg(reqs.join(QLatin1Char(',')));
+            }
+    return tr("Layer %1, unit %2 —%3 retained tokens per request: %4; attention mass retained: %5")
+        .arg(l)
+        .arg(u)
+        .arg(replicas)
+        .arg(tokens.join(QLatin1String(", ")))
+        .arg(mass.join(QLatin1String(", ")));
+}
+
+bool KvHeatmapView::eventFilter(QObject* watched, QEvent* e)
+{
+    if (watched == m_plot) {
+        if (e->type() == QEvent::MouseMove) {
+            const auto* me = static_cast<QMouseEvent*>(e);
+            const QString tip = tooltipAt(me->pos());
+            if (tip.isEmpty())
+                QToolTip::hideText();
+            else
+                QToolTip::showText(me->globalPosition().toPoint(), tip, m_plot);
+        } else if (e->type() == QEvent::MouseButtonPress) {
+            const auto* me = static_cast<QMouseEvent*>(e);
+            if (const auto cell = cellAt(me->pos()))
+                selectCell(cell->first, cell->second);
+        }
+    }
+    return QWidget::eventFilter(watched, e);
+}
+
+bool KvHeatmapView::event(QEvent* e)
+{
+    if (e->type() == QEvent::PaletteChange || e->type() == QEvent::Show)
+        theme::stylePlot(m_plot, palette());
+    return QWidget::event(e);
+}
+
+} // namespace fairkv::views

@@ -1,0 +1,394 @@
+#include "main_window.h"
+
+#include "gpu_load_view.h"
+#include "kernel_stats_model.h"
+#include "kv_heatmap_view.h"
+#include "run_panel.h"
+#include "runs_model.h"
+#include "settings_dialog.h"
+#include "start_page.h"
+#include "theme.h"
+#include "timeline_view.h"
+
+#include "common/error.h"
+
+#include <QApplication>
+#include <QCloseEvent>
+#include <QDir>
+#include <QDockWidget>
+#include <QFileDialog>
+#include <QHeaderView>
+#include <QLabel>
+#include <QLoggingCategory>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QSettings>
+#include <QStackedWidget>
+#include <QStandardPaths>
+#include <QStatusBar>
+#include <QTableView>
+#include <QThread>
+
+Q_LOGGING_CATEGORY(lcStudio, "fairkv.studio")
+
+// Resources of a static library are registered by hand (outside any namespace).
+static void initStudioResources()
+{
+    Q_INIT_RESOURCE(resources);
+}
+
+namespace fairkv::views {
+
+namespace {
+constexpr int kMaxRecent = 8;
+
+QDockWidget* dock(QMainWindow* w, const QString& title, const QString& name, QWidget* content, Qt::DockWidgetArea area)
+{
+    auto* d = new QDockWidget(title, w);
+    d->setObjectName(name); // saveState/restoreState key
+    d->setWidget(content);
+    w->addDockWidget(area, d);
+    return d;
+}
+} // namespace
+
+MainWindow::MainWindow(QWidget* parent)
+    : QMainWindow(parent)
+    , m_jobs(new RunJobTracker(this))
+{
+    initStudioResources();
+    setWindowIcon(QIcon(QStringLiteral(":/icons/fairkv.svg")));
+    m_center = new QStackedWidget(this);
+    m_start = new StartPage(this);
+    m_heatmap = new KvHeatmapView(this);
+    m_center->addWidget(m_start);
+    m_center->addWidget(m_heatmap);
+    setCentralWidget(m_center);
+    buildDocks();
+    buildMenus();
+
+    m_backendLabel = new QLabel(tr("Backend: CPU (%1 cores), ranks emulated").arg(QThread::idealThreadCount()), this);
+    m_stateLabel = new QLabel(tr("Idle"), this);
+    statusBar()->addWidget(m_stateLabel, 1);
+    statusBar()->addPermanentWidget(m_backendLabel);
+
+    connect(m_start, &StartPage::runDemoRequested, this, &MainWindow::runDemo);
+    connect(m_start, &StartPage::openRequested, this, [this] {
+        const QString f = QFileDialog::getOpenFileName(this, tr("Open session"), QString(), tr("FairKV sessions (*.fkv)"));
+        if (!f.isEmpty())
+            openSession(f);
+    });
+    connect(m_start, &StartPage::openRecentRequested, this, &MainWindow::openSession);
+    connect(m_runPanel, &RunPanel::runRequested, this, &MainWindow::startRun);
+    connect(m_runPanel, &RunPanel::cancelRequested, m_jobs, &RunJobTracker::cancel);
+    connect(m_jobs, &RunJobTracker::progress, this, [this](int, const QString& phase, int done, int total) {
+        m_runPanel->setProgress(phase, done, total);
+    });
+    connect(m_jobs, &RunJobTracker::finished, this, &MainWindow::onRunFinished);
+    connect(m_jobs, &RunJobTracker::failed, this, [this](int, const QString& message) {
+        m_runPanel->setRunning(false);
+        m_runPanel->setStatus(tr("The run failed: %1").arg(message));
+        m_stateLabel->setText(tr("Run failed"));
+        reportError(tr("Run failed"), message);
+    });
+    connect(m_jobs, &RunJobTracker::cancelled, this, [this](int) {
+        m_runPanel->setRunning(false);
+        m_runPanel->setStatus(tr("Cancelled. The session is unchanged."));
+        m_stateLabel->setText(tr("Cancelled"));
+    });
+    connect(m_timeline, &TimelineView::rangeSelected, this, [this](qint64 a, qint64 b) {
+        m_kernelStats->setRange(m_current.trace, a, b);
+    });
+
+    QSettings s;
+    m_start->setRecent(s.value(QStringLiteral("recentSessions")).toStringList());
+    newSession();
+    resize(1400, 900);
+    restoreGeometry(s.value(QStringLiteral("geometry")).toByteArray());
+    restoreState(s.value(QStringLiteral("windowState")).toByteArray());
+}
+
+MainWindow::~MainWindow()
+{
+    m_jobs->cancel();
+    m_jobs->waitForIdle();
+    m_session.reset();
+    if (!m_scratchPath.isEmpty())
+        for (const QString& suffix : {QString(), QStringLiteral("-wal"), QStringLiteral("-shm")})
+            QFile::remove(m_scratchPath + suffix);
+}
+
+void MainWindow::buildDocks()
+{
+    m_runPanel = new RunPanel(this);
+    m_gpuLoad = new GpuLoadView(this);
+    m_timeline = new TimelineView(this);
+    m_runsModel = new RunsModel(this);
+    m_runsView = new QTableView(this);
+    m_runsView->setModel(m_runsModel);
+    m_runsView->setSelectionBehavior(QAbstractItemView::SelectRows);
+    m_runsView->setSelectionMode(QAbstractItemView::ExtendedSelection);
+    m_runsView->verticalHeader()->hide();
+    m_runsView->horizontalHeader()->setStretchLastSection(true);
+    m_runsView->setToolTip(tr("Select one run to inspect it, several to compare them side by side"));
+    connect(m_runsView->selectionModel(), &QItemSelectionModel::selectionChanged, this, &MainWindow::onSelectionChanged);
+    m_kernelStats = new KernelStatsModel(this);
+    auto* statsView = new QTableView(this);
+    statsView->setModel(m_kernelStats);
+    statsView->verticalHeader()->hide();
+    statsView->horizontalHeader()->setStretchLastSection(true);
+
+    dock(this, tr("Run"), QStringLiteral("runDock"), m_runPanel, Qt::LeftDockWidgetArea);
+    dock(this, tr("GPU load"), QStringLiteral("gpuLoadDock"), m_gpuLoad, Qt::RightDockWidgetArea);
+    auto* runs = dock(this, tr("Runs"), QStringLiteral("runsDock"), m_runsView, Qt::BottomDockWidgetArea);
+    auto* timeline = dock(this, tr("Timeline"), QStringLiteral("timelineDock"), m_timeline, Qt::BottomDockWidgetArea);
+    auto* stats = dock(this, tr("Kernel statistics"), QStringLiteral("statsDock"), statsView, Qt::BottomDockWidgetArea);
+    tabifyDockWidget(runs, timeline);
+    tabifyDockWidget(timeline, stats);
+    timeline->raise();
+    resizeDocks({findChild<QDockWidget*>(QStringLiteral("gpuLoadDock"))}, {460}, Qt::Horizontal);
+}
+
+void MainWindow::buildMenus()
+{
+    QMenu* file = menuBar()->addMenu(tr("&File"));
+    file->addAction(QIcon(QStringLiteral(":/icons/new.svg")), tr("&New Session"), QKeySequence::New, this, &MainWindow::newSession);
+    file->addAction(QIcon(QStringLiteral(":/icons/open.svg")), tr("&Open Session…"), QKeySequence::Open, this, [this] {
+        const QString f = QFileDialog::getOpenFileName(this, tr("Open session"), QString(), tr("FairKV sessions (*.fkv)"));
+        if (!f.isEmpty())
+            openSession(f);
+    });
+    file->addAction(QIcon(QStringLiteral(":/icons/save.svg")), tr("Save Session &As…"), QKeySequence::SaveAs, this, [this] {
+        const QString f = QFileDialog::getSaveFileName(this, tr("Save session as"), QString(), tr("FairKV sessions (*.fkv)"));
+        if (!f.isEmpty())
+            saveSessionAs(f.endsWith(QLatin1String(".fkv")) ? f : f + QStringLiteral(".fkv"));
+    });
+    m_recentMenu = file->addMenu(tr("Open &Recent"));
+    connect(m_recentMenu, &QMenu::aboutToShow, this, [this] {
+        m_recentMenu->clear();
+        const QStringList recent = QSettings().value(QStringLiteral("recentSessions")).toStringList();
+        for (const QString& f : recent)
+            m_recentMenu->addAction(f, this, [this, f] { openSession(f); });
+        if (recent.isEmpty())
+            m_recentMenu->addAction(tr("(none)"))->setEnabled(false);
+    });
+    file->addSeparator();
+    file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
+
+    QMenu* run = menuBar()->addMenu(tr("&Run"));
+    run->addAction(QIcon(QStringLiteral(":/icons/run.svg")), tr("Run the &Demo"), this, &MainWindow::runDemo);
+    run->addAction(tr("&Run"), QKeySequence(Qt::CTRL | Qt::Key_R), this, [this] { startRun(m_runPanel->config()); });
+    run->addAction(QIcon(QStringLiteral(":/icons/cancel.svg")), tr("&Cancel"), QKeySequence(Qt::Key_Escape), m_jobs, &RunJobTracker::cancel);
+
+    m_viewMenu = menuBar()->addMenu(tr("&View"));
+    for (QDockWidget* d : findChildren<QDockWidget*>())
+        m_viewMenu->addAction(d->toggleViewAction());
+    m_viewMenu->addSeparator();
+    QMenu* themes = m_viewMenu->addMenu(tr("&Theme"));
+    for (ThemeChoice c : {ThemeChoice::System, ThemeChoice::Light, ThemeChoice::Dark}) {
+        const QString name = c == ThemeChoice::System ? tr("Follow the system") : (c == ThemeChoice::Light ? tr("Light") : tr("Dark"));
+        themes->addAction(name, this, [c] {
+            QSettings().setValue(QStringLiteral("theme"), theme::toString(c));
+            theme::apply(*qApp, c);
+        });
+    }
+    m_viewMenu->addAction(tr("&Settings…"), this, [this] {
+        SettingsDialog dialog(this);
+        if (dialog.exec() == QDialog::Accepted)
+            theme::apply(*qApp, theme::fromString(QSettings().value(QStringLiteral("theme")).toString()));
+    });
+    QMenu* help = menuBar()->addMenu(tr("&Help"));
+    help->addAction(tr("&About FairKV Studio"), this, [this] {
+        QMessageBox::about(this, tr("About FairKV Studio"),
+                           tr("FairKV Studio %1 — a profiler for tensor-parallel decoding with compressed KV caches.")
+                               .arg(QApplication::applicationVersion()));
+    });
+}
+
+void MainWindow::reportError(const QString& title, const QString& message)
+{
+    m_lastError = message;
+    qCWarning(lcStudio) << title << message;
+    auto* box = new QMessageBox(QMessageBox::Critical, title, message, QMessageBox::Ok, this);
+    box->setAttribute(Qt::WA_DeleteOnClose);
+    box->setObjectName(QStringLiteral("errorDialog"));
+    box->open();
+}
+
+QString MainWindow::sessionPath() const
+{
+    return m_session ? QString::fromStdString(m_session->path()) : QString();
+}
+
+void MainWindow::updateTitle()
+{
+    const bool scratch = sessionPath() == m_scratchPath;
+    setWindowTitle(scratch ? tr("FairKV Studio — unsaved session")
+                           : tr("FairKV Studio — %1%2")
+                                 .arg(QFileInfo(sessionPath()).fileName(),
+                                      m_session && m_session->readOnly() ? tr(" (read-only)") : QString()));
+}
+
+void MainWindow::newSession()
+{
+    if (m_scratchPath.isEmpty()) {
+        const QString dir = QStandardPaths::writableLocation(QStandardPaths::CacheLocation);
+        QDir().mkpath(dir);
+        m_scratchPath = dir + QStringLiteral("/scratch-%1.fkv").arg(QCoreApplication::applicationPid());
+    }
+    m_session.reset();
+    for (const QString& suffix : {QString(), QStringLiteral("-wal"), QStringLiteral("-shm")})
+        QFile::remove(m_scratchPath + suffix);
+    try {
+        m_session = profiler::SessionStore::open(m_scratchPath.toStdString(), profiler::SessionStore::Mode::ReadWrite);
+    } catch (const std::exception& e) {
+        reportError(tr("Cannot create a session"), QString::fromStdString(e.what()));
+    }
+    m_current = StudioRun{};
+    refreshRuns();
+    m_center->setCurrentWidget(m_start);
+    updateTitle();
+}
+
+bool MainWindow::openSession(const QString& path)
+{
+    std::unique_ptr<profiler::SessionStore> store;
+    try {
+        const bool writable = QFileInfo(path).isWritable();
+        store = profiler::SessionStore::open(path.toStdString(), writable ? profiler::SessionStore::Mode::ReadWrite
+                                                                          : profiler::SessionStore::Mode::ReadOnly);
+        store->listRuns(); // a damaged file fails here, before it replaces the open session
+    } catch (const std::exception& e) {
+        reportError(tr("Cannot open the session"), QString::fromStdString(e.what()));
+        return false;
+    }
+    m_session = std::move(store);
+    addRecent(QFileInfo(path).absoluteFilePath());
+    refreshRuns();
+    const auto runs = m_session->listRuns();
+    if (!runs.empty())
+        showRuns({runs.back().id});
+    updateTitle();
+    m_stateLabel->setText(tr("Opened %1 (%n run(s))", nullptr, int(runs.size())).arg(QFileInfo(path).fileName()));
+    return true;
+}
+
+bool MainWindow::saveSessionAs(const QString& path)
+{
+    if (!m_session)
+        return false;
+    try {
+        m_session->saveCopy(path.toStdString());
+    } catch (const std::exception& e) {
+        reportError(tr("Cannot save the session"), QString::fromStdString(e.what()));
+        return false;
+    }
+    return openSession(path);
+}
+
+void MainWindow::addRecent(const QString& path)
+{
+    QSettings s;
+    QStringList recent = s.value(QStringLiteral("recentSessions")).toStringList();
+    recent.removeAll(path);
+    recent.prepend(path);
+    while (recent.size() > kMaxRecent)
+        recent.removeLast();
+    s.setValue(QStringLiteral("recentSessions"), recent);
+    m_start->setRecent(recent);
+}
+
+void MainWindow::runDemo()
+{
+    fairkv::RunConfig c;
+    c.model = "tiny";
+    c.ranks = 4;
+    c.batch = 4;
+    c.promptLen = 512;
+    c.decode = 16;
+    c.compression.policy = CompressionPolicy::AdaSnapKV;
+    c.compression.budget = 64;
+    m_runPanel->setConfig(c);
+    startRun(c);
+}
+
+void MainWindow::startRun(const fairkv::RunConfig& config)
+{
+    if (!m_session || m_session->readOnly()) {
+        reportError(tr("Cannot run"), tr("This session is read-only. Use File ▸ Save Session As to keep new runs."));
+        return;
+    }
+    m_runPanel->setRunning(true);
+    m_stateLabel->setText(tr("Running %1 on %n rank(s)…", nullptr, config.ranks).arg(QString::fromStdString(config.model)));
+    m_jobs->start(config);
+}
+
+void MainWindow::onRunFinished(int, const RunOutcome& outcome)
+{
+    m_runPanel->setRunning(false);
+    int64_t id = 0;
+    try {
+        id = m_session->appendRun(*outcome.result, *outcome.trace, profiler::Environment::detect(), outcome.parent);
+    } catch (const std::exception& e) {
+        reportError(tr("Cannot save the run"), QString::fromStdString(e.what()));
+        return;
+    }
+    m_runPanel->setStatus(tr("Finished: %1 tokens/s (%2), saved as run %3.")
+                              .arg(outcome.result->tokensPerS, 0, 'f', 1)
+                              .arg(QString::fromStdString(outcome.result->timing))
+                              .arg(id));
+    m_stateLabel->setText(tr("Run %1 finished").arg(id));
+    refreshRuns(id);
+}
+
+void MainWindow::refreshRuns(int64_t select)
+{
+    m_runsModel->setRuns(m_session ? m_session->listRuns() : std::vector<profiler::RunSummary>{});
+    const int row = select ? m_runsModel->rowOf(select) : -1;
+    if (row >= 0)
+        m_runsView->selectRow(row);
+}
+
+void MainWindow::onSelectionChanged()
+{
+    QList<int64_t> ids;
+    for (const QModelIndex& i : m_runsView->selectionModel()->selectedRows())
+        ids << m_runsModel->data(i, RunsModel::RunIdRole).toLongLong();
+    std::sort(ids.begin(), ids.end());
+    if (!ids.isEmpty())
+        showRuns(ids);
+}
+
+void MainWindow::showRuns(const QList<int64_t>& ids)
+{
+    if (!m_session || ids.isEmpty())
+        return;
+    std::vector<StudioRun> runs;
+    try {
+        for (int64_t id : ids)
+            runs.push_back(loadStudioRun(*m_session, id));
+    } catch (const std::exception& e) {
+        reportError(tr("Cannot read the run"), QString::fromStdString(e.what()));
+        return;
+    }
+    m_current = runs.back();
+    m_heatmap->setRun(m_current);
+    m_timeline->setTrace(m_current.trace, m_current.ranks());
+    m_kernelStats->setRange(m_current.trace, m_timeline->traceStart(), m_timeline->traceEnd());
+    m_gpuLoad->setRuns(std::move(runs));
+    m_center->setCurrentWidget(m_heatmap);
+    if (m_current.trace && !m_current.trace->warnings.empty())
+        m_stateLabel->setText(QString::fromStdString(m_current.trace->warnings.front()));
+}
+
+void MainWindow::closeEvent(QCloseEvent* e)
+{
+    QSettings s;
+    s.setValue(QStringLiteral("geometry"), saveGeometry());
+    s.setValue(QStringLiteral("windowState"), saveState());
+    m_jobs->cancel();
+    m_jobs->waitForIdle();
+    QMainWindow::closeEvent(e);
+}
+
+} // namespace fairkv::views

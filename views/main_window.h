@@ -1,0 +1,87 @@
+#pragma once
+#include "run_job.h"
+#include "studio_run.h"
+
+#include <QMainWindow>
+
+#include <memory>
+
+class QLabel;
+class QStackedWidget;
+class QTableView;
+class QMenu;
+
+namespace fairkv::views {
+
+class RunPanel;
+class KvHeatmapView;
+class GpuLoadView;
+class TimelineView;
+class RunsModel;
+class KernelStatsModel;
+class StartPage;
+
+// The studio window: run panel, runs of the session, KV heatmap, GPU load, timeline and kernel
+// statistics as docks; a session file behind it. Runs made here are saved in the open session
+// (a scratch file until "Save Session As"); a failed run leaves the session as it was.
+class MainWindow : public QMainWindow
+{
+    Q_OBJECT
+public:
+    explicit MainWindow(QWidget* parent = nullptr);
+    ~MainWindow() override;
+
+    // Opens a session file; on error shows a message and keeps the current session. Returns success.
+    bool openSession(const QString& path);
+    bool saveSessionAs(const QString& path);
+    void newSession();
+    void startRun(const fairkv::RunConfig& config);
+    void runDemo();
+    void showRuns(const QList<int64_t>& ids);
+
+    QString sessionPath() const;
+    RunPanel* runPanel() const { return m_runPanel; }
+    KvHeatmapView* heatmap() const { return m_heatmap; }
+    GpuLoadView* gpuLoad() const { return m_gpuLoad; }
+    TimelineView* timeline() const { return m_timeline; }
+    RunsModel* runsModel() const { return m_runsModel; }
+    KernelStatsModel* kernelStats() const { return m_kernelStats; }
+    RunJobTracker* jobs() const { return m_jobs; }
+    const StudioRun& currentRun() const { return m_current; }
+    // The last error shown to the user (tests read it; the dialog is window-modal, not blocking).
+    QString lastError() const { return m_lastError; }
+
+protected:
+    void closeEvent(QCloseEvent* e) override;
+
+private:
+    void buildMenus();
+    void buildDocks();
+    void reportError(const QString& title, const QString& message);
+    void refreshRuns(int64_t select = 0);
+    void onRunFinished(int job, const RunOutcome& outcome);
+    void onSelectionChanged();
+    void addRecent(const QString& path);
+    void updateTitle();
+
+    std::unique_ptr<profiler::SessionStore> m_session;
+    QString m_scratchPath;
+    RunJobTracker* m_jobs;
+    RunPanel* m_runPanel;
+    KvHeatmapView* m_heatmap;
+    GpuLoadView* m_gpuLoad;
+    TimelineView* m_timeline;
+    RunsModel* m_runsModel;
+    KernelStatsModel* m_kernelStats;
+    QTableView* m_runsView;
+    QStackedWidget* m_center;
+    StartPage* m_start;
+    QLabel* m_backendLabel;
+    QLabel* m_stateLabel;
+    QMenu* m_recentMenu = nullptr;
+    QMenu* m_viewMenu = nullptr;
+    StudioRun m_current;
+    QString m_lastError;
+};
+
+} // namespace fairkv::views

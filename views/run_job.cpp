@@ -1,0 +1,86 @@
+#include "run_job.h"
+
+#include "common/error.h"
+#include "cpu_tracer.h"
+
+#include <QPointer>
+#include <QThread>
+
+namespace fairkv::views {
+
+RunJobTracker::RunJobTracker(QObject* parent)
+    : QObject(parent)
+{
+    qRegisterMetaType<RunOutcome>();
+}
+
+RunJobTracker::~RunJobTracker()
+{
+    cancel();
+    waitForIdle();
+}
+
+int RunJobTracker::start(const fairkv::RunConfig& config, std::optional<int64_t> parent)
+{
+    cancel();
+    waitForIdle();
+    const int job = ++m_current;
+    auto cancelFlag = std::make_shared<std::atomic<bool>>(false);
+    m_cancel = cancelFlag;
+    m_running = true;
+    QPointer<RunJobTracker> self(this);
+    m_thread = QThread::create([self, job, config, cancelFlag, parent] {
+        auto tracer = std::make_shared<profiler::CpuTracer>();
+        auto emitProgress = [&](const std::string& phase, int done, int total) {
+            if (self)
+                QMetaObject::invokeMethod(self.data(), [self, job, p = QString::fromStdString(phase), done, total] {
+                    if (self && job == self->m_current)
+                        Q_EMIT self->progress(job, p, done, total);
+                }, Qt::QueuedConnection);
+        };
+        try {
+            auto result = std::make_shared<fairkv::RunResult>(fairkv::runInference(config, emitProgress, cancelFlag.get(), tracer.get()));
+            RunOutcome outcome{result, std::make_shared<profiler::TraceBuffer>(std::move(tracer->buffer())), parent};
+            if (self)
+                QMetaObject::invokeMethod(self.data(), [self, job, outcome] {
+                    if (!self)
+                        return;
+                    self->m_running = false;
+                    if (job == self->m_current)
+                        Q_EMIT self->finished(job, outcome);
+                }, Qt::QueuedConnection);
+        } catch (const std::exception& e) {
+            const bool wasCancelled = cancelFlag->load();
+            const QString message = QString::fromStdString(e.what());
+            if (self)
+                QMetaObject::invokeMethod(self.data(), [self, job, message, wasCancelled] {
+                    if (!self)
+                        return;
+                    self->m_running = false;
+                    if (job != self->m_current)
+                        return;
+                    if (wasCancelled)
+                        Q_EMIT self->cancelled(job);
+                    else
+                        Q_EMIT self->failed(job, message);
+                }, Qt::QueuedConnection);
+        }
+    });
+    connect(m_thread, &QThread::finished, m_thread, &QObject::deleteLater);
+    m_thread->start();
+    return job;
+}
+
+void RunJobTracker::cancel()
+{
+    if (m_cancel)
+        m_cancel->store(true);
+}
+
+void RunJobTracker::waitForIdle()
+{
+    if (m_thread)
+        m_thread->wait();
+}
+
+} // namespace fairkv::views

@@ -1,0 +1,57 @@
+#pragma once
+#include "runtime/run.h"
+#include "studio_run.h"
+
+#include <QObject>
+#include <QPointer>
+#include <QThread>
+#include <QString>
+
+#include <atomic>
+#include <memory>
+
+
+namespace fairkv::views {
+
+// A finished engine run with its trace, before it is saved in a session.
+struct RunOutcome
+{
+    std::shared_ptr<fairkv::RunResult> result;
+    std::shared_ptr<profiler::TraceBuffer> trace;
+    std::optional<int64_t> parent;
+};
+
+// Runs the engine off the GUI thread. Every job gets a number; the tracker keeps only the newest,
+// so a stale result never overwrites a fresh one (KDAB hotspot's job tracker). Cancellation is an
+// atomic flag the engine checks between steps.
+class RunJobTracker : public QObject
+{
+    Q_OBJECT
+public:
+    explicit RunJobTracker(QObject* parent = nullptr);
+    ~RunJobTracker() override;
+
+    // Starts a job and returns its number; a job already running is cancelled.
+    int start(const fairkv::RunConfig& config, std::optional<int64_t> parent = std::nullopt);
+    void cancel();
+    bool running() const { return m_running; }
+    int current() const { return m_current; }
+    // Blocks until the running job (if any) has stopped: for shutdown and tests.
+    void waitForIdle();
+
+Q_SIGNALS:
+    void progress(int job, const QString& phase, int done, int total);
+    void finished(int job, const fairkv::views::RunOutcome& outcome);
+    void failed(int job, const QString& message);
+    void cancelled(int job);
+
+private:
+    int m_current = 0;
+    bool m_running = false;
+    std::shared_ptr<std::atomic<bool>> m_cancel;
+    QPointer<QThread> m_thread; // deletes itself when it finishes
+};
+
+} // namespace fairkv::views
+
+Q_DECLARE_METATYPE(fairkv::views::RunOutcome)

@@ -1,0 +1,59 @@
+#pragma once
+#include "runtime/run.h"
+
+#include <QElapsedTimer>
+#include <QWidget>
+
+class QComboBox;
+class QSpinBox;
+class QPushButton;
+class QProgressBar;
+class QLabel;
+
+namespace fairkv::views {
+
+// Everything a run needs, a Run / Cancel pair and the progress of the running job.
+class RunPanel : public QWidget
+{
+    Q_OBJECT
+public:
+    explicit RunPanel(QWidget* parent = nullptr);
+    fairkv::RunConfig config() const;
+    void setConfig(const fairkv::RunConfig& config);
+    void setRunning(bool running);
+    void setProgress(const QString& phase, int done, int total);
+    void setStatus(const QString& text);
+    QString statusText() const;
+    QPushButton* runButton() const { return m_run; }
+    QPushButton* cancelButton() const { return m_cancel; }
+
+Q_SIGNALS:
+    void runRequested(const fairkv::RunConfig& config);
+    void cancelRequested();
+
+private:
+    void browseModel();
+    void browsePlacement();
+
+    QComboBox* m_model;
+    QSpinBox* m_layers;
+    QSpinBox* m_ranks;
+    QComboBox* m_backend;
+    QComboBox* m_units;
+    QComboBox* m_compress;
+    QSpinBox* m_budget;
+    QSpinBox* m_batch;
+    QSpinBox* m_promptLen;
+    QSpinBox* m_decode;
+    QComboBox* m_placement;
+    QSpinBox* m_seed;
+    QPushButton* m_run;
+    QPushButton* m_cancel;
+    QProgressBar* m_progress;
+    QLabel* m_status;
+    QElapsedTimer m_clock;
+};
+
+} // namespace fairkv::views
+
+Q_DECLARE_METATYPE(fairkv::RunConfig)

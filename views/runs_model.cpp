@@ -1,0 +1,129 @@
+#include "runs_model.h"
+
+namespace fairkv::views {
+
+RunsModel::RunsModel(QObject* parent)
+    : QAbstractTableModel(parent)
+{
+}
+
+void RunsModel::setRuns(std::vector<profiler::RunSummary> runs)
+{
+    beginResetModel();
+    m_runs = std::move(runs);
+    endResetModel();
+}
+
+const profiler::RunSummary* RunsModel::run(int row) const
+{
+    return row >= 0 && row < int(m_runs.size()) ? &m_runs[size_t(row)] : nullptr;
+}
+
+int RunsModel::rowOf(int64_t id) const
+{
+    for (size_t i = 0; i < m_runs.size(); ++i)
+        if (m_runs[i].id == id)
+            return int(i);
+    return -1;
+}
+
+int RunsModel::rowCount(const QModelIndex& parent) const
+{
+    return parent.isValid() ? 0 : int(m_runs.size());
+}
+
+int RunsModel::columnCount(const QModelIndex& parent) const
+{
+    return parent.isValid() ? 0 : ColumnCount;
+}
+
+QVariant RunsModel::data(const QModelIndex& index, int role) const
+{
+    if (!index.isValid() || index.row() >= int(m_runs.size()))
+        return {};
+    const auto& r = m_runs[size_t(index.row())];
+    if (role == RunIdRole)
+        return qlonglong(r.id);
+    if (role == Qt::TextAlignmentRole)
+        return index.column() >= Budget && index.column() <= Imbalance && index.column() != Backend
+                   ? QVariant(Qt::AlignRight | Qt::AlignVCenter)
+                   : QVariant();
+    if (role == Qt::ToolTipRole && index.column() == TokensPerS)
+        return tr("Decode throughput (%1)").arg(QString::fromStdString(r.timing));
+    if (role != Qt::DisplayRole)
+        return {};
+    switch (Column(index.column())) {
+    case Id:
+        return qlonglong(r.id);
+    case Parent:
+        return r.parent ? QVariant(qlonglong(*r.parent)) : QVariant(QStringLiteral("–"));
+    case Label:
+        return QString::fromStdString(r.label);
+    case Model:
+        return QString::fromStdString(r.model);
+    case Placement:
+        return QString::fromStdString(r.placement);
+    case Compression:
+        return QString::fromStdString(r.compress);
+    case Budget:
+        return r.budget;
+    case Batch:
+        return r.batch;
+    case Ranks:
+        return r.ranks;
+    case Backend:
+        return QString::fromStdString(r.backend);
+    case TokensPerS:
+        return QString::number(r.tokensPerS, 'f', 1);
+    case StepMs:
+        return QString::number(r.stepMs, 'f', 3);
+    case Imbalance:
+        return QString::number(r.imbalance, 'f', 3);
+    case Timing:
+        return QString::fromStdString(r.timing);
+    case ColumnCount:
+        break;
+    }
+    return {};
+}
+
+QVariant RunsModel::headerData(int section, Qt::Orientation orientation, int role) const
+{
+    if (orientation != Qt::Horizontal || role != Qt::DisplayRole)
+        return {};
+    switch (Column(section)) {
+    case Id:
+        return tr("Run");
+    case Parent:
+        return tr("Parent");
+    case Label:
+        return tr("Label");
+    case Model:
+        return tr("Model");
+    case Placement:
+        return tr("Placement");
+    case Compression:
+        return tr("Compression");
+    case Budget:
+        return tr("Budget");
+    case Batch:
+        return tr("Batch");
+    case Ranks:
+        return tr("Ranks");
+    case Backend:
+        return tr("Backend");
+    case TokensPerS:
+        return tr("Tokens/s");
+    case StepMs:
+        return tr("Step ms");
+    case Imbalance:
+        return tr("Imbalance");
+    case Timing:
+        return tr("Timing");
+    case ColumnCount:
+        break;
+    }
+    return {};
+}
+
+} // namespace fairkv::views

@@ -1,0 +1,37 @@
+#pragma once
+#include "session_store.h"
+#include "trace_record.h"
+
+#include <QMetaType>
+#include <QString>
+
+#include <memory>
+#include <optional>
+
+namespace fairkv::views {
+
+// A run as the views show it: its summary, the full result JSON (kv_len, attention_mass, rank
+// times, placement, ...) and its trace. Plain value, shared trace, cheap to pass through queued
+// signals.
+struct StudioRun
+{
+    profiler::RunSummary summary;
+    nlohmann::json result;
+    std::shared_ptr<const profiler::TraceBuffer> trace;
+    profiler::Environment environment;
+
+    bool valid() const { return summary.id > 0; }
+    int layers() const;
+    int units() const;
+    int ranks() const { return summary.ranks; }
+    int batch() const;
+    QString title() const; // "run 3 · fairkv-copy"
+    QString timingLabel() const; // measured / emulated, as recorded
+};
+
+// Reads a stored run with its trace.
+StudioRun loadStudioRun(const profiler::SessionStore& store, int64_t id);
+
+} // namespace fairkv::views
+
+Q_DECLARE_METATYPE(fairkv::views::StudioRun)

@@ -1,0 +1,130 @@
+// QCustomPlot first: its header needs foreach, which the first Qt include of a file decides.
+#include "qcustomplot_include.h"
+
+#include "theme.h"
+
+#include "trace_record.h"
+
+#include <QApplication>
+#include <QStyleFactory>
+
+namespace fairkv::views::theme {
+
+namespace {
+QPalette darkPalette()
+{
+    QPalette p;
+    const QColor window(0x2b, 0x2d, 0x31), base(0x1f, 0x21, 0x24), text(0xe6, 0xe6, 0xe6), accent(0x3d, 0x8e, 0xe0);
+    p.setColor(QPalette::Window, window);
+    p.setColor(QPalette::WindowText, text);
+    p.setColor(QPalette::Base, base);
+    p.setColor(QPalette::AlternateBase, window);
+    p.setColor(QPalette::ToolTipBase, base);
+    p.setColor(QPalette::ToolTipText, text);
+    p.setColor(QPalette::Text, text);
+    p.setColor(QPalette::Button, window);
+    p.setColor(QPalette::ButtonText, text);
+    p.setColor(QPalette::BrightText, Qt::red);
+    p.setColor(QPalette::Highlight, accent);
+    p.setColor(QPalette::HighlightedText, Qt::white);
+    p.setColor(QPalette::Link, accent);
+    p.setColor(QPalette::PlaceholderText, QColor(0x90, 0x90, 0x90));
+    p.setColor(QPalette::Disabled, QPalette::Text, QColor(0x80, 0x80, 0x80));
+    p.setColor(QPalette::Disabled, QPalette::ButtonText, QColor(0x80, 0x80, 0x80));
+    p.setColor(QPalette::Disabled, QPalette::WindowText, QColor(0x80, 0x80, 0x80));
+    return p;
+}
+} // namespace
+
+void apply(QApplication& app, ThemeChoice choice)
+{
+    app.setStyle(QStyleFactory::create(QStringLiteral("Fusion")));
+    if (choice == ThemeChoice::Dark)
+        app.setPalette(darkPalette());
+    else
+        app.setPalette(app.style()->standardPalette());
+}
+
+ThemeChoice fromString(const QString& s)
+{
+    if (s == QLatin1String("dark"))
+        return ThemeChoice::Dark;
+    if (s == QLatin1String("light"))
+        return ThemeChoice::Light;
+    return ThemeChoice::System;
+}
+
+QString toString(ThemeChoice c)
+{
+    switch (c) {
+    case ThemeChoice::Dark:
+        return QStringLiteral("dark");
+    case ThemeChoice::Light:
+        return QStringLiteral("light");
+    case ThemeChoice::System:
+        break;
+    }
+    return QStringLiteral("system");
+}
+
+QColor series(int index)
+{
+    // Tableau-like qualitative colours: distinguishable on light and dark backgrounds.
+    static const QColor colors[] = {QColor(0x4e, 0x79, 0xa7), QColor(0xf2, 0x8e, 0x2b), QColor(0x59, 0xa1, 0x4f),
+                                    QColor(0xe1, 0x57, 0x59), QColor(0x76, 0xb7, 0xb2), QColor(0xed, 0xc9, 0x48),
+                                    QColor(0xb0, 0x7a, 0xa1), QColor(0xff, 0x9d, 0xa7), QColor(0x9c, 0x75, 0x5f),
+                                    QColor(0xba, 0xb0, 0xac)};
+    const int n = int(sizeof(colors) / sizeof(colors[0]));
+    return colors[((index % n) + n) % n];
+}
+
+QColor phaseColor(int phase)
+{
+    switch (profiler::Phase(phase)) {
+    case profiler::Phase::Attention:
+        return series(0);
+    case profiler::Phase::Mlp:
+        return series(1);
+    case profiler::Phase::Collective:
+        return series(3);
+    case profiler::Phase::Compression:
+        return series(5);
+    case profiler::Phase::Replicated:
+        return series(9);
+    default:
+        return series(4);
+    }
+}
+
+void stylePlot(QCustomPlot* plot, const QPalette& pal)
+{
+    const QColor bg = pal.color(QPalette::Base), fg = pal.color(QPalette::Text);
+    QColor grid = fg;
+    grid.setAlpha(40);
+    plot->setBackground(bg);
+    for (QCPAxisRect* rect : plot->axisRects())
+        for (QCPAxis* axis : rect->axes()) {
+            axis->setBasePen(QPen(fg));
+            axis->setTickPen(QPen(fg));
+            axis->setSubTickPen(QPen(fg));
+            axis->setTickLabelColor(fg);
+            axis->setLabelColor(fg);
+            axis->grid()->setPen(QPen(grid, 1, Qt::DotLine));
+        }
+    if (plot->legend) {
+        plot->legend->setBrush(bg);
+        plot->legend->setTextColor(fg);
+        plot->legend->setBorderPen(QPen(grid));
+    }
+    for (int i = 0; i < plot->itemCount(); ++i)
+        if (auto* text = qobject_cast<QCPItemText*>(plot->item(i)); text && !text->property("overlay").toBool())
+            text->setColor(fg);
+    for (int i = 0; i < plot->plotLayout()->elementCount(); ++i)
+        if (auto* title = qobject_cast<QCPTextElement*>(plot->plotLayout()->elementAt(i)))
+            title->setTextColor(fg);
+    // Crisp plots on HiDPI screens.
+    plot->setBufferDevicePixelRatio(plot->devicePixelRatioF());
+    plot->replot(QCustomPlot::rpQueuedReplot);
+}
+
+} // namespace fairkv::views::theme

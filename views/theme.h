@@ -1,0 +1,26 @@
+#pragma once
+#include <QColor>
+#include <QPalette>
+#include <QString>
+
+class QCustomPlot;
+class QApplication;
+
+namespace fairkv::views {
+
+enum class ThemeChoice { System, Light, Dark };
+
+// Palettes for the whole application and the colours plots derive from them. Plots call
+// stylePlot() again on QEvent::PaletteChange, so switching themes repaints everything.
+namespace theme {
+void apply(QApplication& app, ThemeChoice choice);
+ThemeChoice fromString(const QString& s);
+QString toString(ThemeChoice c);
+// A distinct colour per rank (or per run), readable on both palettes.
+QColor series(int index);
+QColor phaseColor(int phase);
+// Colours from `palette` (the hosting view's: a child plot may not have seen a palette change yet).
+void stylePlot(QCustomPlot* plot, const QPalette& palette);
+} // namespace theme
+
+} // namespace fairkv::views

@@ -1,0 +1,221 @@
+#include "timeline_view.h"
+
+#include "theme.h"
+
+#include <QMouseEvent>
+#include <QPainter>
+#include <QWheelEvent>
+
+#include <algorithm>
+#include <cmath>
+
+namespace fairkv::views {
+
+TimelineView::TimelineView(QWidget* parent)
+    : QWidget(parent)
+{
+    setMouseTracking(true);
+    setMinimumHeight(kRulerHeight + 2 * kLaneHeight);
+    setFocusPolicy(Qt::StrongFocus);
+    setToolTip(tr("Wheel: zoom · drag: pan · Shift+drag: select a range"));
+}
+
+void TimelineView::clear()
+{
+    setTrace(nullptr, 0);
+}
+
+void TimelineView::setTrace(std::shared_ptr<const profiler::TraceBuffer> trace, int ranks)
+{
+    m_trace = std::move(trace);
+    m_lanes.clear();
+    m_selStart = m_selEnd = 0;
+    if (!m_trace || m_trace->records.empty()) {
+        m_lo = 0;
+        m_hi = 1;
+        m_axis = TimeAxis{0, 1, double(std::max(1, width() - kLabelWidth))};
+        update();
+        return;
+    }
+    m_lanes.resize(size_t(ranks) + 1);
+    for (int g = 0; g < ranks; ++g)
+        m_lanes[size_t(g)].rank = g;
+    m_lanes.back().rank = -1;
+    m_lo = INT64_MAX;
+    m_hi = INT64_MIN;
+    const auto& recs = m_trace->records;
+    for (uint32_t i = 0; i < recs.size(); ++i) {
+        const auto& r = recs[i];
+        Lane& lane = r.rank >= 0 && r.rank < ranks ? m_lanes[size_t(r.rank)] : m_lanes.back();
+        lane.records.push_back(i);
+        lane.longest = std::max(lane.longest, r.durationNs());
+        m_lo = std::min(m_lo, r.startNs);
+        m_hi = std::max(m_hi, r.endNs);
+    }
+    for (Lane& lane : m_lanes)
+        std::sort(lane.records.begin(), lane.records.end(), [&](uint32_t a, uint32_t b) { return recs[a].startNs < recs[b].startNs; });
+    m_hi = std::max(m_hi, m_lo + 1);
+    setMinimumHeight(kRulerHeight + int(m_lanes.size()) * kLaneHeight);
+    m_axis = TimeAxis{m_lo, m_hi, double(std::max(1, width() - kLabelWidth))};
+    update();
+}
+
+void TimelineView::setWindow(int64_t start, int64_t end)
+{
+    m_axis.start = std::max(start, m_lo);
+    m_axis.end = std::max(std::min(end, m_hi), m_axis.start + 1);
+    update();
+}
+
+void TimelineView::zoomAt(double factor, double x)
+{
+    m_axis = m_axis.zoomed(factor, x, m_lo, m_hi);
+    update();
+}
+
+void TimelineView::panBy(double dx)
+{
+    m_axis = m_axis.panned(dx, m_lo, m_hi);
+    update();
+}
+
+void TimelineView::selectRange(int64_t start, int64_t end)
+{
+    m_selStart = std::min(start, end);
+    m_selEnd = std::max(start, end);
+    update();
+    Q_EMIT rangeSelected(m_selStart, m_selEnd);
+}
+
+void TimelineView::resizeEvent(QResizeEvent* e)
+{
+    m_axis.width = double(std::max(1, width() - kLabelWidth));
+    QWidget::resizeEvent(e);
+}
+
+void TimelineView::renderTo(QImage& image)
+{
+    QPainter p(&image);
+    paint(p, image.rect());
+}
+
+void TimelineView::paintEvent(QPaintEvent*)
+{
+    QPainter p(this);
+    paint(p, rect());
+}
+
+void TimelineView::paint(QPainter& p, const QRect& area)
+{
+    const QPalette pal = palette();
+    p.fillRect(area, pal.color(QPalette::Base));
+    p.setPen(pal.color(QPalette::Text));
+    m_lastMarks = 0;
+    if (!m_trace || m_lanes.empty()) {
+        p.drawText(area, Qt::AlignCenter, tr("No trace: run something or open a session."));
+        return;
+    }
+    const double plotWidth = m_axis.width;
+    // Ruler with round tick spacing.
+    const double span = double(m_axis.end - m_axis.start);
+    double step = std::pow(10.0, std::floor(std::log10(std::max(span / 8.0, 1.0))));
+    for (double m : {2.0, 5.0})
+        if (span / step > 10)
+            step *= m;
+    const int64_t firstTick = int64_t(std::ceil(double(m_axis.start - m_lo) / step) * step) + m_lo;
+    QColor gridColor = pal.color(QPalette::Text);
+    gridColor.setAlpha(40);
+    for (double t = double(firstTick); t <= double(m_axis.end); t += step) {
+        const double x = kLabelWidth + m_axis.toX(int64_t(t));
+        p.setPen(gridColor);
+        p.drawLine(QPointF(x, kRulerHeight), QPointF(x, area.height()));
+        p.setPen(pal.color(QPalette::Text));
+        const double ms = (t - double(m_lo)) / 1e6;
+        p.drawText(QPointF(x + 2, kRulerHeight - 6), QString::number(ms, 'g', 6) + tr(" ms"));
+    }
+    const auto& recs = m_trace->records;
+    std::vector<uint8_t> occupied;
+    for (size_t li = 0; li < m_lanes.size(); ++li) {
+        const Lane& lane = m_lanes[li];
+        const int top = kRulerHeight + int(li) * kLaneHeight;
+        p.setPen(pal.color(QPalette::Text));
+        p.drawText(QRect(4, top, kLabelWidth - 8, kLaneHeight), Qt::AlignVCenter | Qt::AlignLeft,
+                   lane.rank >= 0 ? tr("rank %1").arg(lane.rank) : tr("all ranks"));
+        p.setPen(gridColor);
+        p.drawLine(0, top + kLaneHeight - 1, area.width(), top + kLaneHeight - 1);
+        // Two rows per lane: summed work (ops, kernels) on top, detail ranges below.
+        for (int row = 0; row < 2; ++row) {
+            const int y = top + 3 + row * 15;
+            const int h = row == 0 ? 14 : 10;
+            occupied.assign(size_t(plotWidth) + 2, 0);
+            const int64_t from = m_axis.start - lane.longest;
+            auto it = std::lower_bound(lane.records.begin(), lane.records.end(), from,
+                                       [&](uint32_t i, int64_t t) { return recs[i].startNs < t; });
+            for (; it != lane.records.end(); ++it) {
+                const auto& r = recs[*it];
+                if (r.startNs > m_axis.end)
+                    break;
+                if ((r.kind == profiler::RecordKind::Range) != (row == 1) || r.endNs < m_axis.start)
+                    continue;
+                const double x0 = std::max(0.0, m_axis.toX(r.startNs)), x1 = std::min(plotWidth, m_axis.toX(r.endNs));
+                if (x1 - x0 < 1.0) {
+                    occupied[size_t(std::clamp(x0, 0.0, plotWidth))] = uint8_t(r.phase) + 1;
+                    continue;
+                }
+                p.fillRect(QRectF(kLabelWidth + x0, y, x1 - x0, h), theme::phaseColor(int(r.phase)));
+                ++m_lastMarks;
+                if (x1 - x0 > 60) {
+                    p.setPen(Qt::white);
+                    p.drawText(QRectF(kLabelWidth + x0 + 2, y, x1 - x0 - 4, h), Qt::AlignVCenter | Qt::AlignLeft,
+                               QString::fromStdString(m_trace->name(r.nameId)));
+                }
+            }
+            for (size_t x = 0; x < occupied.size(); ++x)
+                if (occupied[x]) {
+                    p.fillRect(QRectF(kLabelWidth + double(x), y, 1.0, h), theme::phaseColor(occupied[x] - 1));
+                    ++m_lastMarks;
+                }
+        }
+    }
+    if (m_selEnd > m_selStart) {
+        QColor sel = pal.color(QPalette::Highlight);
+        sel.setAlpha(60);
+        const double x0 = kLabelWidth + m_axis.toX(m_selStart), x1 = kLabelWidth + m_axis.toX(m_selEnd);
+        p.fillRect(QRectF(x0, kRulerHeight, std::max(1.0, x1 - x0), area.height() - kRulerHeight), sel);
+    }
+}
+
+void TimelineView::wheelEvent(QWheelEvent* e)
+{
+    const double steps = e->angleDelta().y() / 120.0;
+    zoomAt(std::pow(1.25, steps), e->position().x() - kLabelWidth);
+    e->accept();
+}
+
+void TimelineView::mousePressEvent(QMouseEvent* e)
+{
+    m_pressPos = e->pos();
+    m_selecting = e->modifiers() & Qt::ShiftModifier;
+    m_panning = !m_selecting;
+}
+
+void TimelineView::mouseMoveEvent(QMouseEvent* e)
+{
+    if (m_panning && (e->buttons() & Qt::LeftButton)) {
+        panBy(e->pos().x() - m_pressPos.x());
+        m_pressPos = e->pos();
+    } else if (m_selecting && (e->buttons() & Qt::LeftButton)) {
+        m_selStart = m_axis.toTime(std::min(m_pressPos.x(), e->pos().x()) - kLabelWidth);
+        m_selEnd = m_axis.toTime(std::max(m_pressPos.x(), e->pos().x()) - kLabelWidth);
+        update();
+    }
+}
+
+void TimelineView::mouseReleaseEvent(QMouseEvent* e)
+{
+    if (m_selecting)
+        selectRange(m_axis.toTime(m_pressPos.x() - kLabelWidth), m_axis.toTime(e->pos().x() - kLabelWidth));
+    m_selecting = m_panning = false;
+}
+
+} // namespace fairkv::views
