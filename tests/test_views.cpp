@@ -172,6 +172,32 @@ private Q_SLOTS:
         QCOMPARE(z.panned(1000.0, 0, 1000).start, qint64(0));
     }
 
+    void timelineFoldsSubPixelRecords()
+    {
+        auto trace = std::make_shared<profiler::TraceBuffer>();
+        const uint32_t id = trace->intern("k");
+        for (int i = 0; i < 200000; ++i)
+            trace->records.push_back({i % 2, 0, 0, id, int64_t(i) * 100, int64_t(i) * 100 + 50, 0, 0, -1, profiler::Phase::Attention,
+                                      profiler::RecordKind::Kernel});
+        trace->records.push_back({0, 0, 0, id, 0, 10'000'000, 0, 0, -1, profiler::Phase::Mlp, profiler::RecordKind::Kernel});
+        TimelineView view;
+        view.resize(480, 200);
+        view.setTrace(trace, 2);
+        QCOMPARE(view.lanes(), 3);
+        QImage image(view.size(), QImage::Format_ARGB32_Premultiplied);
+        view.renderTo(image);
+        // 400 plot pixels: at most one mark per pixel column and row, plus the one long record.
+        QVERIFY2(view.lastDrawnMarks() <= 2 * 401 + 1, qPrintable(QString::number(view.lastDrawnMarks())));
+        QVERIFY(view.lastDrawnMarks() > 400);
+        view.setWindow(0, 1000); // 10 records wide on 400 px: every record is its own mark
+        view.renderTo(image);
+        QVERIFY(view.lastDrawnMarks() >= 6);
+        QSignalSpy range(&view, &TimelineView::rangeSelected);
+        view.selectRange(600, 200);
+        QCOMPARE(view.selection(), std::make_pair(int64_t(200), int64_t(600)));
+        QCOMPARE(range.count(), 1);
+    }
+
     void heatmapShowsKnownValuesAtTheRightCells()
     {
         KvHeatmapView view;

@@ -43,17 +43,15 @@ void TimelineView::setTrace(std::shared_ptr<const profiler::TraceBuffer> trace, 
     m_lanes.back().rank = -1;
     m_lo = INT64_MAX;
     m_hi = INT64_MIN;
-    const auto& recs = m_trace->records;
-    for (uint32_t i = 0; i < recs.size(); ++i) {
-        const auto& r = recs[i];
+    for (const auto& r : m_trace->records) {
         Lane& lane = r.rank >= 0 && r.rank < ranks ? m_lanes[size_t(r.rank)] : m_lanes.back();
-        lane.records.push_back(i);
+        lane.marks.push_back({r.startNs, r.endNs, r.nameId, uint8_t(r.phase), r.kind == profiler::RecordKind::Range});
         lane.longest = std::max(lane.longest, r.durationNs());
         m_lo = std::min(m_lo, r.startNs);
         m_hi = std::max(m_hi, r.endNs);
     }
     for (Lane& lane : m_lanes)
-        std::sort(lane.records.begin(), lane.records.end(), [&](uint32_t a, uint32_t b) { return recs[a].startNs < recs[b].startNs; });
+        std::sort(lane.marks.begin(), lane.marks.end(), [](const Mark& a, const Mark& b) { return a.start < b.start; });
     m_hi = std::max(m_hi, m_lo + 1);
     setMinimumHeight(kRulerHeight + int(m_lanes.size()) * kLaneHeight);
     m_axis = TimeAxis{m_lo, m_hi, double(std::max(1, width() - kLabelWidth))};
@@ -133,8 +131,8 @@ void TimelineView::paint(QPainter& p, const QRect& area)
         const double ms = (t - double(m_lo)) / 1e6;
         p.drawText(QPointF(x + 2, kRulerHeight - 6), QString::number(ms, 'g', 6) + tr(" ms"));
     }
-    const auto& recs = m_trace->records;
-    std::vector<uint8_t> occupied;
+    // Per row, the phase (+1) of sub-pixel work in each pixel column: folded into one mark.
+    std::vector<uint8_t> occupied[2];
     for (size_t li = 0; li < m_lanes.size(); ++li) {
         const Lane& lane = m_lanes[li];
         const int top = kRulerHeight + int(li) * kLaneHeight;
@@ -143,39 +141,38 @@ void TimelineView::paint(QPainter& p, const QRect& area)
                    lane.rank >= 0 ? tr("rank %1").arg(lane.rank) : tr("all ranks"));
         p.setPen(gridColor);
         p.drawLine(0, top + kLaneHeight - 1, area.width(), top + kLaneHeight - 1);
-        // Two rows per lane: summed work (ops, kernels) on top, detail ranges below.
-        for (int row = 0; row < 2; ++row) {
-            const int y = top + 3 + row * 15;
-            const int h = row == 0 ? 14 : 10;
-            occupied.assign(size_t(plotWidth) + 2, 0);
-            const int64_t from = m_axis.start - lane.longest;
-            auto it = std::lower_bound(lane.records.begin(), lane.records.end(), from,
-                                       [&](uint32_t i, int64_t t) { return recs[i].startNs < t; });
-            for (; it != lane.records.end(); ++it) {
-                const auto& r = recs[*it];
-                if (r.startNs > m_axis.end)
-                    break;
-                if ((r.kind == profiler::RecordKind::Range) != (row == 1) || r.endNs < m_axis.start)
-                    continue;
-                const double x0 = std::max(0.0, m_axis.toX(r.startNs)), x1 = std::min(plotWidth, m_axis.toX(r.endNs));
-                if (x1 - x0 < 1.0) {
-                    occupied[size_t(std::clamp(x0, 0.0, plotWidth))] = uint8_t(r.phase) + 1;
-                    continue;
-                }
-                p.fillRect(QRectF(kLabelWidth + x0, y, x1 - x0, h), theme::phaseColor(int(r.phase)));
-                ++m_lastMarks;
-                if (x1 - x0 > 60) {
-                    p.setPen(Qt::white);
-                    p.drawText(QRectF(kLabelWidth + x0 + 2, y, x1 - x0 - 4, h), Qt::AlignVCenter | Qt::AlignLeft,
-                               QString::fromStdString(m_trace->name(r.nameId)));
-                }
+        // Two rows per lane: summed work (ops, kernels) on top, detail ranges below; one walk.
+        const int rowY[2] = {top + 3, top + 18};
+        const int rowH[2] = {14, 10};
+        occupied[0].assign(size_t(plotWidth) + 2, 0);
+        occupied[1].assign(size_t(plotWidth) + 2, 0);
+        const int64_t from = m_axis.start - lane.longest;
+        auto it = std::lower_bound(lane.marks.begin(), lane.marks.end(), from, [](const Mark& m, int64_t t) { return m.start < t; });
+        const double scale = plotWidth / double(m_axis.end - m_axis.start);
+        for (; it != lane.marks.end() && it->start <= m_axis.end; ++it) {
+            if (it->end < m_axis.start)
+                continue;
+            const int row = it->detail ? 1 : 0;
+            const double x0 = std::max(0.0, double(it->start - m_axis.start) * scale);
+            const double x1 = std::min(plotWidth, double(it->end - m_axis.start) * scale);
+            if (x1 - x0 < 1.0) {
+                occupied[row][size_t(x0)] = uint8_t(it->phase + 1);
+                continue;
             }
-            for (size_t x = 0; x < occupied.size(); ++x)
-                if (occupied[x]) {
-                    p.fillRect(QRectF(kLabelWidth + double(x), y, 1.0, h), theme::phaseColor(occupied[x] - 1));
+            p.fillRect(QRectF(kLabelWidth + x0, rowY[row], x1 - x0, rowH[row]), theme::phaseColor(it->phase));
+            ++m_lastMarks;
+            if (x1 - x0 > 60) {
+                p.setPen(Qt::white);
+                p.drawText(QRectF(kLabelWidth + x0 + 2, rowY[row], x1 - x0 - 4, rowH[row]), Qt::AlignVCenter | Qt::AlignLeft,
+                           QString::fromStdString(m_trace->name(it->nameId)));
+            }
+        }
+        for (int row = 0; row < 2; ++row)
+            for (size_t x = 0; x < occupied[row].size(); ++x)
+                if (occupied[row][x]) {
+                    p.fillRect(QRectF(kLabelWidth + double(x), rowY[row], 1.0, rowH[row]), theme::phaseColor(occupied[row][x] - 1));
                     ++m_lastMarks;
                 }
-        }
     }
     if (m_selEnd > m_selStart) {
         QColor sel = pal.color(QPalette::Highlight);

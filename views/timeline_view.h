@@ -46,11 +46,19 @@ protected:
     void resizeEvent(QResizeEvent* e) override;
 
 private:
+    // What painting needs of a record, packed so a lane is one linear walk through memory.
+    struct Mark
+    {
+        int64_t start, end;
+        uint32_t nameId;
+        uint8_t phase;
+        bool detail; // a Range record: drawn in the thinner lower row
+    };
     struct Lane
     {
         int rank = -1;
-        std::vector<uint32_t> records; // indices into the trace, sorted by start
-        int64_t longest = 0;           // longest record: how far back a visible one can start
+        std::vector<Mark> marks; // sorted by start
+        int64_t longest = 0;     // longest record: how far back a visible one can start
     };
     void paint(QPainter& p, const QRect& area);
     static constexpr int kLabelWidth = 80;
