@@ -1,0 +1,51 @@
+#pragma once
+#include <cuda_runtime.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace fairkv::cuda {
+
+// One (request, unit) pair of a rank: its retained keys and values, bf16, row-major [length][headDim].
+struct KvView
+{
+    const uint16_t* keys = nullptr;   // bf16 bits
+    const uint16_t* values = nullptr; // bf16 bits
+    int length = 0;
+};
+
+// Split-KV (flash-decoding) attention over every (request, unit) pair of a rank, each with its own
+// retained length: long pairs are cut into chunks so short and long heads both fill the GPU, and
+// the query heads of a GQA group read each K/V row once. prepare() plans the chunks on the host
+// from the known lengths and uploads them; launch() runs the two kernels (partials, combine).
+class RaggedDecodeAttention
+{
+public:
+    RaggedDecodeAttention();
+    ~RaggedDecodeAttention();
+    RaggedDecodeAttention(const RaggedDecodeAttention&) = delete;
+    RaggedDecodeAttention& operator=(const RaggedDecodeAttention&) = delete;
+
+    // `groupSize` query heads share each pair's KV; headDim 64 or 128; groupSize 1..8.
+    void prepare(const std::vector<KvView>& pairs, int groupSize, int headDim, cudaStream_t stream = nullptr);
+    // q and out: device fp32 [pairs][groupSize][headDim]. Asynchronous on `stream`.
+    void launch(const float* q, float* out, float scale, cudaStream_t stream = nullptr);
+
+    int chunk() const { return m_chunk; }
+    int items() const { return m_items; }
+    // Bytes the launch must move at least: K and V of every pair, q in, out.
+    size_t minimumBytes() const { return m_bytes; }
+
+private:
+    int m_pairs = 0, m_items = 0, m_chunk = 0, m_group = 1, m_dim = 128;
+    size_t m_bytes = 0;
+    void* m_deviceViews = nullptr;  // KvView[pairs]
+    void* m_deviceItems = nullptr;  // int4[items]: pair, start, end, index of the pair's first item
+    void* m_deviceFirst = nullptr;  // int[pairs + 1]: first item of each pair
+    float* m_partials = nullptr;    // [items][group][dim + 2]: acc..., max, sum
+    size_t m_capViews = 0, m_capItems = 0, m_capFirst = 0, m_capPartials = 0;
+    int m_smCount = 0;
+};
+
+} // namespace fairkv::cuda
