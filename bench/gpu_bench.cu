@@ -195,14 +195,23 @@ int main(int argc, char** argv)
 
     // Correctness first.
     const std::vector<int> ragged = {1, 7, 64, 65, 300, 0, 1023, 2500, 129, 3};
-    double worstErr = 0;
+    // fp32 path (G = 1): fp32 q and softmax, 2e-3. Tensor-core path (G >= 2): q and P rounded to
+    // bf16 for the MMAs, fp32 accumulation: the bf16 band of 1e-2.
+    double worstErr = 0, worstFp32 = 0, worstMma = 0;
+    std::ostringstream perConfig;
     for (int g : {1, 2, 4, 8})
-        for (int d : {64, 128})
-            worstErr = std::max(worstErr, checkAgainstReference(g, d, ragged));
-    std::printf("decode attention vs float64 reference: max error %.3g (relative to the largest output)\n", worstErr);
+        for (int d : {64, 128}) {
+            const double e = checkAgainstReference(g, d, ragged);
+            (g == 1 ? worstFp32 : worstMma) = std::max(g == 1 ? worstFp32 : worstMma, e);
+            perConfig << "G=" << g << " D=" << d << ": " << fmt(e, 6) << "; ";
+            std::printf("decode attention G=%d D=%d vs float64 reference: max error %.3g\n", g, d, e);
+        }
+    const bool correct = worstFp32 < 2e-3 && worstMma < 1e-2;
+    worstErr = correct ? 0.0 : 1.0;
     md << "## Correctness\n\nRagged decode attention against a float64 reference on the same bf16 K/V, lengths "
-          "{1, 7, 64, 65, 300, 0, 1023, 2500, 129, 3}, groups 1/2/4/8, head_dim 64/128, output poisoned before the run: "
-          "max error **" << fmt(worstErr, 6) << "** of the largest output (" << (worstErr < 2e-3 ? "pass" : "FAIL") << ", fp32 accumulation).\n\n";
+          "{1, 7, 64, 65, 300, 0, 1023, 2500, 129, 3}, output poisoned before the run; max error relative to the largest "
+          "output: " << perConfig.str() << "**" << (correct ? "pass" : "FAIL") << "** (G = 1: fp32 path, limit 2e-3; "
+          "G >= 2: tensor cores with q and P in bf16, limit 1e-2).\n\n";
 
     // HBM ceiling.
     const size_t bytes = size_t(2) << 30;
@@ -278,5 +287,5 @@ int main(int argc, char** argv)
     md << "\nCells at the target: " << pass << " / " << cells << ".\n";
     std::ofstream(out) << md.str();
     std::printf("attention target cells passed: %d / %d\nwrote %s\n", pass, cells, out.c_str());
-    return worstErr < 2e-3 ? 0 : 1;
+    return worstErr == 0.0 ? 0 : 1;
 }
