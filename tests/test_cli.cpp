@@ -175,11 +175,15 @@ private Q_SLOTS:
         QVERIFY(r.out.contains(QStringLiteral("saved as run 1")));
         r = runCli(common + QStringList{QStringLiteral("--placement"), QStringLiteral("fairkv-copy")});
         QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        r = runCli(common + QStringList{QStringLiteral("--no-trace")});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        QVERIFY(r.out.contains(QStringLiteral("(0 trace records)")));
         const QString list = dir.filePath(QStringLiteral("list.json"));
         r = runCli({QStringLiteral("sessions"), session, QStringLiteral("--json"), list});
         QVERIFY2(r.exitCode == 0, qPrintable(r.err));
         const auto runs = readJson(list);
-        QCOMPARE(runs.size(), size_t(2));
+        QCOMPARE(runs.size(), size_t(3));
+        QCOMPARE(runs[2]["records"].get<int>(), 0);
         QCOMPARE(runs[0]["label"].get<std::string>(), std::string("base"));
         QCOMPARE(runs[1]["placement"].get<std::string>(), std::string("fairkv-copy"));
         QVERIFY(runs[0]["records"].get<int>() > 0);
@@ -213,7 +217,7 @@ private Q_SLOTS:
             QVERIFY2(r.err.trimmed().split(QLatin1Char('\n')).size() == 1, qPrintable(r.err));
         }
         r = runCli({QStringLiteral("sessions"), session, QStringLiteral("--json"), list});
-        QCOMPARE(readJson(list).size(), size_t(2));
+        QCOMPARE(readJson(list).size(), size_t(3));
     }
 
     void placementFileRoundTrip()

@@ -19,6 +19,7 @@
 #include <QAbstractItemModelTester>
 #include <QMessageBox>
 #include <QPushButton>
+#include <QSettings>
 #include <QSignalSpy>
 #include <QStandardPaths>
 #include <QtTest>
@@ -266,9 +267,11 @@ private Q_SLOTS:
         w.show();
         w.runPanel()->setConfig(smallRun());
         QSignalSpy done(w.jobs(), &RunJobTracker::finished);
+        QSignalSpy partial(w.jobs(), &RunJobTracker::partial);
         QTest::mouseClick(w.runPanel()->runButton(), Qt::LeftButton);
         QVERIFY(!w.runPanel()->runButton()->isEnabled());
         QVERIFY(done.wait(120000));
+        QVERIFY2(partial.count() >= 1, "results should stream in before the run ends (after prefill at least)");
         QTRY_COMPARE(w.runsModel()->rowCount(), 1);
         QVERIFY(w.currentRun().valid());
         QCOMPARE(w.heatmap()->cellValue(0, 0), w.heatmap()->cellValue(0, 0)); // not NaN: the heatmap has data
@@ -277,6 +280,17 @@ private Q_SLOTS:
         QVERIFY(w.kernelStats()->rowCount() > 0);
         QVERIFY(w.runPanel()->statusText().contains(QStringLiteral("saved as run 1")));
         QVERIFY(w.runPanel()->runButton()->isEnabled());
+    }
+
+    void settingsChooseTheDefaultBackend()
+    {
+        QSettings().setValue(QStringLiteral("defaultBackend"), QStringLiteral("cpu"));
+        RunPanel panel;
+        QCOMPARE(panel.config().backend, std::string("cpu"));
+        QSettings().setValue(QStringLiteral("defaultBackend"), QStringLiteral("cuda")); // not in this build: stays on CPU
+        RunPanel fallback;
+        QCOMPARE(fallback.config().backend, std::string("cpu"));
+        QSettings().remove(QStringLiteral("defaultBackend"));
     }
 
     void cancelStopsTheRunAndKeepsTheSession()

@@ -85,6 +85,13 @@ MainWindow::MainWindow(QWidget* parent)
         m_runPanel->setProgress(phase, done, total);
     });
     connect(m_jobs, &RunJobTracker::finished, this, &MainWindow::onRunFinished);
+    connect(m_jobs, &RunJobTracker::partial, this, [this](int, const RunOutcome& soFar) {
+        // Results stream in: the heatmap after prefill, rank times as decode steps finish.
+        const StudioRun live = studioRunFromResult(*soFar.result);
+        m_heatmap->setRun(live);
+        m_gpuLoad->setRuns({live});
+        m_center->setCurrentWidget(m_heatmap);
+    });
     connect(m_jobs, &RunJobTracker::failed, this, [this](int, const QString& message) {
         m_runPanel->setRunning(false);
         m_runPanel->setStatus(tr("The run failed: %1").arg(message));

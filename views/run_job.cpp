@@ -3,6 +3,7 @@
 #include "common/error.h"
 #include "cpu_tracer.h"
 
+#include <QElapsedTimer>
 #include <QPointer>
 #include <QThread>
 
@@ -38,8 +39,21 @@ int RunJobTracker::start(const fairkv::RunConfig& config, std::optional<int64_t>
                         Q_EMIT self->progress(job, p, done, total);
                 }, Qt::QueuedConnection);
         };
+        QElapsedTimer sinceLast;
+        auto emitPartial = [&](const fairkv::RunResult& soFar) {
+            if (sinceLast.isValid() && sinceLast.elapsed() < 250)
+                return;
+            sinceLast.start();
+            RunOutcome outcome{std::make_shared<fairkv::RunResult>(soFar), nullptr, parent};
+            if (self)
+                QMetaObject::invokeMethod(self.data(), [self, job, outcome] {
+                    if (self && job == self->m_current && self->m_running)
+                        Q_EMIT self->partial(job, outcome);
+                }, Qt::QueuedConnection);
+        };
         try {
-            auto result = std::make_shared<fairkv::RunResult>(fairkv::runInference(config, emitProgress, cancelFlag.get(), tracer.get()));
+            auto result = std::make_shared<fairkv::RunResult>(
+                fairkv::runInference(config, emitProgress, cancelFlag.get(), tracer.get(), emitPartial));
             RunOutcome outcome{result, std::make_shared<profiler::TraceBuffer>(std::move(tracer->buffer())), parent};
             if (self)
                 QMetaObject::invokeMethod(self.data(), [self, job, outcome] {

@@ -42,6 +42,8 @@ public:
 Q_SIGNALS:
     void progress(int job, const QString& phase, int done, int total);
     void finished(int job, const fairkv::views::RunOutcome& outcome);
+    // The run so far (not saved): after prefill, then at most every 250 ms while decoding.
+    void partial(int job, const fairkv::views::RunOutcome& soFar);
     void failed(int job, const QString& message);
     void cancelled(int job);
 

@@ -9,6 +9,7 @@
 #include <QLabel>
 #include <QProgressBar>
 #include <QPushButton>
+#include <QSettings>
 #include <QSpinBox>
 #include <QVBoxLayout>
 
@@ -47,6 +48,10 @@ RunPanel::RunPanel(QWidget* parent)
     m_backend->addItem(tr("CPU"), QStringLiteral("cpu"));
     m_backend->addItem(tr("CUDA (not in this build)"), QStringLiteral("cuda"));
     m_backend->setItemData(1, false, Qt::UserRole - 1); // disabled entry
+    const int preferred = m_backend->findData(QSettings().value(QStringLiteral("defaultBackend"), QStringLiteral("cpu")));
+    const QVariant enabled = m_backend->itemData(std::max(preferred, 0), Qt::UserRole - 1); // invalid: enabled
+    if (preferred >= 0 && (!enabled.isValid() || enabled.toBool()))
+        m_backend->setCurrentIndex(preferred);
     m_units = new QComboBox(this);
     m_units->addItem(tr("KV head with its query group (GQA)"), QStringLiteral("gqa"));
     m_units->addItem(tr("Query head (per-query-head)"), QStringLiteral("per-query-head"));

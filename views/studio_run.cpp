@@ -23,6 +23,8 @@ int StudioRun::batch() const
 
 QString StudioRun::title() const
 {
+    if (summary.id <= 0)
+        return QCoreApplication::translate("StudioRun", "running · %1").arg(QString::fromStdString(summary.placement));
     return QCoreApplication::translate("StudioRun", "run %1 · %2")
         .arg(summary.id)
         .arg(QString::fromStdString(summary.placement));
@@ -31,6 +33,30 @@ QString StudioRun::title() const
 QString StudioRun::timingLabel() const
 {
     return QString::fromStdString(summary.timing);
+}
+
+StudioRun studioRunFromResult(const fairkv::RunResult& r)
+{
+    StudioRun run;
+    run.summary.id = 0;
+    run.summary.model = r.model.value("name", std::string());
+    run.summary.backend = r.backend;
+    run.summary.timing = r.timing;
+    run.summary.placement = r.placement.name;
+    run.summary.ranks = r.ranks;
+    run.summary.batch = r.config.batch;
+    run.summary.budget = r.config.compression.budget;
+    run.summary.decode = r.config.decode;
+    run.summary.compress = compressionName(r.config.compression.policy);
+    run.summary.tokensPerS = r.tokensPerS;
+    double step = 0;
+    for (double ms : r.stepMs)
+        step += ms / double(r.stepMs.size());
+    run.summary.stepMs = step;
+    run.summary.imbalance = r.imbalance;
+    run.summary.lowerBoundMs = r.lowerBoundMs;
+    run.result = r.toJson();
+    return run;
 }
 
 StudioRun loadStudioRun(const profiler::SessionStore& store, int64_t id)

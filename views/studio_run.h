@@ -1,5 +1,6 @@
 #pragma once
 #include "session_store.h"
+#include "runtime/run.h"
 #include "trace_record.h"
 
 #include <QMetaType>
@@ -28,6 +29,9 @@ struct StudioRun
     QString title() const; // "run 3 · fairkv-copy"
     QString timingLabel() const; // measured / emulated, as recorded
 };
+
+// A run that is not (yet) in a session: the views show it as "running".
+StudioRun studioRunFromResult(const fairkv::RunResult& result);
 
 // Reads a stored run with its trace.
 StudioRun loadStudioRun(const profiler::SessionStore& store, int64_t id);

@@ -124,6 +124,7 @@ int runCommand(const std::vector<std::string>& argv)
                {"stats", "FILE", "write the run's per-unit statistics for 'fairkv plan'", ""},
                {"session", "FILE.fkv", "append the run, its trace and stats to a session database", ""},
                {"label", "TEXT", "label of the run in the session", ""},
+               {"no-trace", "", "save the run to --session without its trace records", ""},
                {"json", "FILE", "write the JSON result (design §5)", ""}});
     args.parse(argv);
     if (args.helpRequested()) {
@@ -162,6 +163,7 @@ int runCommand(const std::vector<std::string>& argv)
     if (args.has("session"))
         session = profiler::SessionStore::open(args.str("session"), profiler::SessionStore::Mode::ReadWrite);
     profiler::CpuTracer tracer;
+    tracer.setEnabled(!args.has("no-trace"));
     const RunResult result = runInference(cfg, terminalProgress(), nullptr, session ? &tracer : nullptr);
     if (session) {
         const int64_t id = session->appendRun(result, tracer.buffer(), profiler::Environment::detect(), std::nullopt,

@@ -133,7 +133,8 @@ KvLengths currentLengths(const InferenceEngine& engine)
 
 } // namespace
 
-RunResult runInference(const RunConfig& cfg, const ProgressFn& progress, const std::atomic<bool>* cancel, TraceSink* trace)
+RunResult runInference(const RunConfig& cfg, const ProgressFn& progress, const std::atomic<bool>* cancel, TraceSink* trace,
+                       const PartialFn& partial)
 {
     cfg.validate();
     auto report = [&](const std::string& phase, int done, int total) {
@@ -195,9 +196,43 @@ RunResult runInference(const RunConfig& cfg, const ProgressFn& progress, const s
     }
 
     const int measured = cfg.decode - res.calibrationSteps;
-    res.rankAttentionMs.assign(size_t(mc.numLayers), std::vector<double>(size_t(cfg.ranks), 0.0));
-    res.rankMlpMs = res.rankAttentionMs;
-    std::vector<double> collective(size_t(mc.numLayers), 0.0);
+    // Sums over the measured steps; fill() turns them into the result, also for partial snapshots.
+    std::vector<std::vector<double>> attnSum(size_t(mc.numLayers), std::vector<double>(size_t(cfg.ranks), 0.0));
+    std::vector<std::vector<double>> mlpSum = attnSum;
+    std::vector<double> collectiveSum(size_t(mc.numLayers), 0.0);
+    auto fill = [&](int steps) {
+        const double n = std::max(steps, 1);
+        res.rankAttentionMs = attnSum;
+        res.rankMlpMs = mlpSum;
+        res.collectiveMs = collectiveSum;
+        for (auto* table : {&res.rankAttentionMs, &res.rankMlpMs})
+            for (auto& layer : *table)
+                for (double& v : layer)
+                    v /= n;
+        for (double& v : res.collectiveMs)
+            v /= n;
+        res.placement = engine.placement();
+        res.kvLen = engine.kvLengths();
+        res.attentionMass = engine.attentionMass();
+        res.rankWeightBytes = engine.rankWeightBytes();
+        res.rankKvBytes = engine.rankKvBytes();
+        double total = 0.0;
+        for (double ms : res.stepMs)
+            total += ms;
+        res.tokensPerS = total > 0 ? cfg.batch * steps / (total / 1000.0) : 0.0;
+        double sumMax = 0.0, sumMean = 0.0;
+        for (const auto& layer : res.rankAttentionMs) {
+            sumMax += *std::max_element(layer.begin(), layer.end());
+            for (double v : layer)
+                sumMean += v / cfg.ranks;
+        }
+        res.attentionMs = sumMax;
+        res.imbalance = sumMean > 0 ? sumMax / sumMean : 1.0;
+    };
+    if (partial) {
+        fill(0);
+        partial(res);
+    }
     for (int step = 0; step < measured; ++step) {
         report("decode", step, measured);
         StepTiming t;
@@ -205,39 +240,25 @@ RunResult runInference(const RunConfig& cfg, const ProgressFn& progress, const s
         res.stepMs.push_back(t.composedMs());
         for (int l = 0; l < mc.numLayers; ++l) {
             for (int g = 0; g < cfg.ranks; ++g) {
-                res.rankAttentionMs[size_t(l)][size_t(g)] += t.attentionMs[size_t(l)][size_t(g)] / measured;
-                res.rankMlpMs[size_t(l)][size_t(g)] += t.mlpMs[size_t(l)][size_t(g)] / measured;
+                attnSum[size_t(l)][size_t(g)] += t.attentionMs[size_t(l)][size_t(g)];
+                mlpSum[size_t(l)][size_t(g)] += t.mlpMs[size_t(l)][size_t(g)];
             }
-            collective[size_t(l)] += t.collectiveMs[size_t(l)] / measured;
+            collectiveSum[size_t(l)] += t.collectiveMs[size_t(l)];
         }
         take(logits);
+        if (partial) {
+            fill(step + 1);
+            partial(res);
+        }
     }
     report("decode", measured, measured);
-
-    res.collectiveMs = collective;
-    res.placement = engine.placement();
-    res.kvLen = engine.kvLengths();
-    res.attentionMass = engine.attentionMass();
-    res.rankWeightBytes = engine.rankWeightBytes();
-    res.rankKvBytes = engine.rankKvBytes();
-    double total = 0.0;
-    for (double s : res.stepMs)
-        total += s;
-    res.tokensPerS = total > 0 ? cfg.batch * measured / (total / 1000.0) : 0.0;
-    double sumMax = 0.0, sumMean = 0.0;
-    for (const auto& layer : res.rankAttentionMs) {
-        sumMax += *std::max_element(layer.begin(), layer.end());
-        for (double v : layer)
-            sumMean += v / cfg.ranks;
-    }
-    res.attentionMs = sumMax;
-    res.imbalance = sumMean > 0 ? sumMax / sumMean : 1.0;
+    fill(measured);
     if (measured > 0) {
         const KvLengths lengths = meanDecodeLengths(res.kvLen, measured);
         res.cost = CostModel::fit(res.placement, lengths, res.rankAttentionMs);
         for (double b : res.cost.layerLowerBoundsMs(lengths, cfg.ranks))
             res.lowerBoundMs += b;
-        res.stats = runStats(engine, res.cost, res.rankMlpMs, collective);
+        res.stats = runStats(engine, res.cost, res.rankMlpMs, res.collectiveMs);
     }
     return res;
 }

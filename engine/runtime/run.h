@@ -71,12 +71,15 @@ struct RunResult
 };
 
 using ProgressFn = std::function<void(const std::string& phase, int done, int total)>;
+// Receives the result so far: after prefill (KV lengths, placement) and after every measured
+// decode step (rank times averaged over the steps done). Called on the running thread.
+using PartialFn = std::function<void(const RunResult& soFar)>;
 
 // Loads the model, prefills random prompts (seeded), compresses, decodes and measures.
 // `cancel`, when set, is checked between steps; a cancelled run throws fairkv::Error("cancelled").
 // `trace`, when given, receives every timed event of the run (the profiler's tracers).
 RunResult runInference(const RunConfig& config, const ProgressFn& progress = {}, const std::atomic<bool>* cancel = nullptr,
-                       TraceSink* trace = nullptr);
+                       TraceSink* trace = nullptr, const PartialFn& partial = {});
 
 // Seeded random prompts, `batch` x `length` token ids.
 std::vector<std::vector<int>> makePrompts(int batch, int length, int vocab, uint64_t seed);
