@@ -161,14 +161,9 @@ int main(int argc, char** argv)
 
     // 1. The synthetic-attention generator against the real engine on `tiny`.
     std::cerr << "checking the generator against the engine on tiny...\n";
-    RunConfig rc;
-    rc.model = "tiny";
+    RunConfig rc = RunConfig::demo();
     rc.ranks = 1;
-    rc.batch = 4;
-    rc.promptLen = 512;
     rc.decode = 0;
-    rc.compression.policy = CompressionPolicy::AdaSnapKV;
-    rc.compression.budget = 64;
     const RunResult real = runInference(rc);
     std::vector<std::vector<std::vector<double>>> realLen;
     for (const auto& req : real.kvLen) {

@@ -307,14 +307,7 @@ void MainWindow::addRecent(const QString& path)
 
 void MainWindow::runDemo()
 {
-    fairkv::RunConfig c;
-    c.model = "tiny";
-    c.ranks = 4;
-    c.batch = 4;
-    c.promptLen = 512;
-    c.decode = 16;
-    c.compression.policy = CompressionPolicy::AdaSnapKV;
-    c.compression.budget = 64;
+    const fairkv::RunConfig c = fairkv::RunConfig::demo();
     m_runPanel->setConfig(c);
     startRun(c);
 }

@@ -13,6 +13,19 @@ namespace fairkv {
 
 using nlohmann::json;
 
+RunConfig RunConfig::demo()
+{
+    RunConfig c;
+    c.model = "tiny";
+    c.ranks = 4;
+    c.batch = 4;
+    c.promptLen = 512;
+    c.decode = 16;
+    c.compression.policy = CompressionPolicy::AdaSnapKV;
+    c.compression.budget = 64;
+    return c;
+}
+
 void RunConfig::validate() const
 {
     auto positive = [](int v, const char* option) {

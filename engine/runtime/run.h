@@ -35,6 +35,10 @@ struct RunConfig
     uint64_t seed = 0;
     double temperature = 0.0; // 0: greedy
 
+    // The demo every entry point offers: tiny model, 4 ranks, Ada-SnapKV budget 64, batch 4,
+    // prompt 512, 16 decode steps, on the CPU.
+    static RunConfig demo();
+
     void validate() const; // throws naming the option
     nlohmann::json toJson() const;
 };
