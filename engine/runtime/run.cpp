@@ -7,7 +7,9 @@
 #include "runtime/sampler.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
+#include <fstream>
 
 namespace fairkv {
 
@@ -93,6 +95,40 @@ Placement resolvePlacement(const RunConfig& cfg, int layers, int units)
     return Placement::fromFile(cfg.placement, cfg.batch);
 }
 
+// Bytes of memory this machine can still give (MemAvailable), or 0 when unknown.
+uint64_t availableMemoryBytes()
+{
+    std::ifstream in("/proc/meminfo");
+    std::string key;
+    uint64_t kib = 0;
+    std::string unit;
+    while (in >> key >> kib >> unit)
+        if (key == "MemAvailable:")
+            return kib * 1024;
+    return 0;
+}
+
+// The CPU backend keeps fp32 weights and a copy of every rank's shard, plus the prompts' KV and
+// activations: refuse up front rather than be killed by the kernel half way through.
+void checkCpuMemory(const RunConfig& cfg, const ModelConfig& shape)
+{
+    const double weights = double(shape.parameterCount()) * 4.0 * 2.0;
+    const double kv = double(cfg.batch) * cfg.promptLen * shape.numLayers * shape.kvDim() * 2.0 * 4.0
+                      * (cfg.unitMode == UnitMode::PerQueryHead ? shape.groupSize() : 1);
+    const double activations = double(cfg.batch) * cfg.promptLen * (shape.hiddenSize * 4.0 + shape.intermediateSize * 2.0) * 4.0
+                               * (cfg.ranks + 1);
+    const double need = weights + kv + activations;
+    const uint64_t have = availableMemoryBytes();
+    if (have > 0 && need > 0.9 * double(have)) {
+        char buf[256];
+        std::snprintf(buf, sizeof buf, "%s with %d layers needs about %.1f GiB on the CPU backend (fp32 weights and rank "
+                      "shards, KV, activations); this machine has %.1f GiB available: use --layers, a smaller batch or "
+                      "prompt, or the CUDA backend",
+                      shape.name.c_str(), shape.numLayers, need / double(1ull << 30), double(have) / double(1ull << 30));
+        throw Error(buf);
+    }
+}
+
 KvLengths meanDecodeLengths(const std::vector<std::vector<std::vector<int>>>& finalLen, int steps)
 {
     // During step s (0-based) the attention reads the prompt's retained tokens plus s + 1 new ones.
@@ -161,6 +197,10 @@ RunResult runInference(const RunConfig& cfg, const ProgressFn& progress, const s
         throw Error("--placement " + cfg.placement + " needs --decode 2 or more: the first step, under the uniform "
                     "split, calibrates the cost model the planner uses");
     report("loading model", 0, 1);
+    if (ModelConfig::isBuiltin(cfg.model))
+        checkCpuMemory(cfg, ModelConfig::builtin(cfg.model, cfg.layers));
+    else if (std::filesystem::is_directory(cfg.model)) // a missing folder gets loadModel's message
+        checkCpuMemory(cfg, inspectHf(cfg.model, cfg.layers).config);
     auto weights = std::make_shared<ModelWeights>(loadModel(cfg.model, cfg.layers, cfg.seed));
     const ModelConfig& mc = weights->config;
     InferenceEngine engine(weights, cfg.ranks, cfg.unitMode);
