@@ -150,10 +150,11 @@ struct Result
     int extraReplicas = 0;
 };
 
-// `tracer`, when given, tags every kernel with its rank, step and layer; the step is then composed
-// from CUPTI kernel times (what each rank's GPU would be busy for), else from CUDA events.
-Result runPlacement(cublasHandle_t h, const Shape& s, const Placement& p, const std::vector<std::vector<std::vector<double>>>& kvLen,
-                    int batch, int steps, profiler::CuptiTracer* tracer, profiler::TraceBuffer* trace)
+// Every rank's shards of every layer, random bf16 weights, and the KV blocks of the pairs it
+// serves (room for `steps` more tokens each). Returns the KV bytes the ranks read per step.
+std::vector<std::vector<RankLayer>> buildRanks(const Shape& s, const Placement& p,
+                                               const std::vector<std::vector<std::vector<double>>>& kvLen, int steps,
+                                               size_t* kvBytesOut)
 {
     const ModelConfig& c = s.c;
     const int d = c.headDim, G = s.units.queryHeads(), H = c.hiddenSize, N = p.ranks, L = int(p.layers.size());
@@ -200,6 +201,29 @@ Result runPlacement(cublasHandle_t h, const Shape& s, const Placement& p, const 
                     }
             rl.devPairs = deviceAlloc<PairDesc>(rl.pairs.size());
         }
+    *kvBytesOut = kvBytes;
+    return ranks;
+}
+
+void freeRanks(std::vector<std::vector<RankLayer>>& ranks)
+{
+    for (auto& rank : ranks)
+        for (auto& rl : rank)
+            for (void* ptr : {static_cast<void*>(rl.wqkv), static_cast<void*>(rl.wo), static_cast<void*>(rl.wgu),
+                              static_cast<void*>(rl.wdown), static_cast<void*>(rl.kvPool), static_cast<void*>(rl.devPairs)})
+                cudaFree(ptr);
+    ranks.clear();
+}
+
+// `tracer`, when given, tags every kernel with its rank, step and layer; the step is then composed
+// from CUPTI kernel times (what each rank's GPU would be busy for), else from CUDA events.
+Result runPlacement(cublasHandle_t h, const Shape& s, const Placement& p, const std::vector<std::vector<std::vector<double>>>& kvLen,
+                    int batch, int steps, profiler::CuptiTracer* tracer, profiler::TraceBuffer* trace)
+{
+    const ModelConfig& c = s.c;
+    const int d = c.headDim, G = s.units.queryHeads(), H = c.hiddenSize, N = p.ranks, L = int(p.layers.size());
+    size_t kvBytes = 0;
+    std::vector<std::vector<RankLayer>> ranks = buildRanks(s, p, kvLen, steps, &kvBytes);
     // Shared scratch, sized for the largest rank.
     int maxRep = 0, maxPairs = 0, maxInter = 0;
     for (const auto& rank : ranks)
@@ -313,17 +337,138 @@ Result runPlacement(cublasHandle_t h, const Shape& s, const Placement& p, const 
     res.commMs = commMs * L;
     res.tokensPerS = batch / (res.stepMs / 1000.0);
     res.kvMiB = double(kvBytes) / (1 << 20);
-    for (auto& rank : ranks)
-        for (auto& rl : rank)
-            for (void* ptr : {static_cast<void*>(rl.wqkv), static_cast<void*>(rl.wo), static_cast<void*>(rl.wgu),
-                              static_cast<void*>(rl.wdown), static_cast<void*>(rl.kvPool), static_cast<void*>(rl.devPairs)})
-                cudaFree(ptr);
+    freeRanks(ranks);
     for (void* ptr : {static_cast<void*>(x), static_cast<void*>(qkv), static_cast<void*>(q), static_cast<void*>(attn),
                       static_cast<void*>(attnB), static_cast<void*>(out), static_cast<void*>(gu), static_cast<void*>(act)})
         cudaFree(ptr);
     cudaEventDestroy(e0);
     cudaEventDestroy(e1);
     return res;
+}
+
+// One rank holding the whole model (llama-3.1-8b shape, all 32 layers): the decode step captured
+// in a CUDA graph (per layer: qkv GEMM, RoPE + KV append, attention, o_proj GEMM, MLP GEMMs; then
+// lm_head), replayed, and compared with the floor (bytes of weights + KV read) / read bandwidth.
+struct FullStep
+{
+    double stepMs = 0, floorMs = 0, weightGiB = 0, kvGiB = 0;
+};
+
+FullStep measureFullStep(cublasHandle_t h, int batch, int budget, double readGBs)
+{
+    Shape s{ModelConfig::builtin("llama-3.1-8b"), {}};
+    s.units = UnitLayout(s.c, UnitMode::Gqa);
+    const ModelConfig& c = s.c;
+    const int d = c.headDim, G = s.units.queryHeads(), H = c.hiddenSize, L = c.numLayers;
+    CompressionOptions comp;
+    comp.policy = CompressionPolicy::AdaSnapKV;
+    comp.budget = budget;
+    const auto len = syntheticKvLengths(c, s.units.mode, comp, batch, std::clamp(2 * budget, 1024, 4096), 9);
+    const Placement p = Placement::uniform(L, s.units.numUnits, 1, batch);
+    size_t kvBytes = 0;
+    auto ranks = buildRanks(s, p, len, 1, &kvBytes);
+    auto& layers = ranks[0];
+    auto* lmHead = deviceAlloc<__nv_bfloat16>(size_t(c.vocabSize) * H);
+    fillBf16<<<1024, 256>>>(lmHead, size_t(c.vocabSize) * H, 4242);
+    const int reps = layers[0].replicas;
+    auto* x = deviceAlloc<__nv_bfloat16>(size_t(batch) * H);
+    fillBf16<<<256, 256>>>(x, size_t(batch) * H, 78);
+    auto* qkv = deviceAlloc<float>(size_t(batch) * reps * (G + 2) * d);
+    auto* q = deviceAlloc<float>(layers[0].pairs.size() * G * d);
+    auto* attn = deviceAlloc<float>(layers[0].pairs.size() * G * d);
+    auto* attnB = deviceAlloc<__nv_bfloat16>(size_t(batch) * reps * G * d);
+    auto* out = deviceAlloc<float>(size_t(batch) * H);
+    auto* gu = deviceAlloc<float>(size_t(batch) * 2 * layers[0].inter);
+    auto* act = deviceAlloc<__nv_bfloat16>(size_t(batch) * layers[0].inter);
+    auto* logits = deviceAlloc<float>(size_t(batch) * c.vocabSize);
+    std::vector<std::unique_ptr<cuda::RaggedDecodeAttention>> kernels;
+    for (auto& rl : layers) {
+        std::vector<KvView> views;
+        for (const PairDesc& pd : rl.pairs)
+            views.push_back({reinterpret_cast<const uint16_t*>(pd.k), reinterpret_cast<const uint16_t*>(pd.v), pd.position + 1});
+        FAIRKV_CUDA(cudaMemcpy(rl.devPairs, rl.pairs.data(), rl.pairs.size() * sizeof(PairDesc), cudaMemcpyHostToDevice));
+        kernels.push_back(std::make_unique<cuda::RaggedDecodeAttention>());
+        kernels.back()->prepare(views, G, d);
+    }
+    void* workspace = nullptr;
+    const size_t workspaceBytes = size_t(32) << 20;
+    FAIRKV_CUDA(cudaMalloc(&workspace, workspaceBytes));
+    cudaStream_t stream;
+    FAIRKV_CUDA(cudaStreamCreate(&stream));
+    FAIRKV_CUBLAS(cublasSetStream(h, stream));
+    FAIRKV_CUBLAS(cublasSetWorkspace(h, workspace, workspaceBytes)); // no allocation inside the capture
+    const float scale = 1.0f / std::sqrt(float(d));
+    auto step = [&] {
+        for (int l = 0; l < L; ++l) {
+            RankLayer& rl = layers[size_t(l)];
+            const int qkvCols = rl.replicas * (G + 2) * d;
+            gemm(h, x, rl.wqkv, qkv, batch, qkvCols, H, stream);
+            prepPairs<128><<<int(rl.pairs.size()), 128, 0, stream>>>(qkv, qkvCols, rl.devPairs, G, q, float(c.rope.theta));
+            kernels[size_t(l)]->launch(q, attn, scale, stream);
+            FAIRKV_CUDA(cudaMemsetAsync(attnB, 0, size_t(batch) * rl.replicas * G * d * 2, stream));
+            scatterOut<<<int(rl.pairs.size()), 128, 0, stream>>>(attn, rl.devPairs, G, d, rl.replicas * G * d, attnB);
+            gemm(h, attnB, rl.wo, out, batch, H, rl.replicas * G * d, stream);
+            gemm(h, x, rl.wgu, gu, batch, 2 * rl.inter, H, stream);
+            swiglu<<<264, 256, 0, stream>>>(gu, rl.inter, batch, act);
+            gemm(h, act, rl.wdown, out, batch, H, rl.inter, stream);
+        }
+        gemm(h, x, lmHead, logits, batch, c.vocabSize, H, stream);
+    };
+    step(); // warm-up outside the capture (cuBLAS picks its kernels)
+    FAIRKV_CUDA(cudaStreamSynchronize(stream));
+    cudaGraph_t graph;
+    cudaGraphExec_t exec;
+    FAIRKV_CUDA(cudaStreamBeginCapture(stream, cudaStreamCaptureModeGlobal));
+    step();
+    FAIRKV_CUDA(cudaStreamEndCapture(stream, &graph));
+    FAIRKV_CUDA(cudaGraphInstantiate(&exec, graph, 0));
+    cudaEvent_t e0, e1;
+    FAIRKV_CUDA(cudaEventCreate(&e0));
+    FAIRKV_CUDA(cudaEventCreate(&e1));
+    std::vector<double> times;
+    for (int i = 0; i < 21; ++i) {
+        FAIRKV_CUDA(cudaEventRecord(e0, stream));
+        FAIRKV_CUDA(cudaGraphLaunch(exec, stream));
+        FAIRKV_CUDA(cudaEventRecord(e1, stream));
+        FAIRKV_CUDA(cudaEventSynchronize(e1));
+        float ms = 0;
+        FAIRKV_CUDA(cudaEventElapsedTime(&ms, e0, e1));
+        if (i > 0)
+            times.push_back(ms);
+    }
+    std::sort(times.begin(), times.end());
+    FullStep r;
+    r.stepMs = times[times.size() / 2];
+    double weightBytes = double(c.vocabSize) * H * 2;
+    for (const auto& rl : layers)
+        weightBytes += 2.0 * (double(rl.replicas) * (G + 2) * d * H + double(H) * rl.replicas * G * d + 3.0 * rl.inter * H);
+    r.weightGiB = weightBytes / double(1ull << 30);
+    r.kvGiB = double(kvBytes) / double(1ull << 30);
+    r.floorMs = (weightBytes + double(kvBytes)) / (readGBs * 1e6);
+    cudaGraphExecDestroy(exec);
+    cudaGraphDestroy(graph);
+    cudaEventDestroy(e0);
+    cudaEventDestroy(e1);
+    FAIRKV_CUBLAS(cublasSetStream(h, nullptr));
+    FAIRKV_CUBLAS(cublasSetWorkspace(h, nullptr, 0));
+    cudaStreamDestroy(stream);
+    freeRanks(ranks);
+    for (void* ptr : {static_cast<void*>(lmHead), static_cast<void*>(x), static_cast<void*>(qkv), static_cast<void*>(q),
+                      static_cast<void*>(attn), static_cast<void*>(attnB), static_cast<void*>(out), static_cast<void*>(gu),
+                      static_cast<void*>(act), static_cast<void*>(logits), workspace})
+        cudaFree(ptr);
+    return r;
+}
+
+__global__ void readAll(const uint4* p, size_t n, uint32_t* sink)
+{
+    uint32_t acc = 0;
+    for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < n; i += size_t(gridDim.x) * blockDim.x) {
+        const uint4 v = __ldg(p + i);
+        acc ^= v.x ^ v.y ^ v.z ^ v.w;
+    }
+    if (acc == 0x9e3779b9u)
+        sink[0] = acc;
 }
 
 std::string fmt(double v, int d)
@@ -363,8 +508,51 @@ int main(int argc, char** argv)
           "ids and aggregated by the profiler), i.e. what the rank's GPU is busy for when its kernels queue back to back; "
           "the last column gives uniform's step from CUDA events around each rank's launches instead (launch gaps "
           "included).\n\n"
-          "| shape | TP | units | batch | budget | KV MiB | uniform tok/s | assign tok/s | copy tok/s | assign × | copy × | copies | attention share | uniform step ms (CUPTI / events) |\n"
-          "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+          "\n\n";
+    {
+        // The floor's bandwidth, measured in the same run: a streaming read of 4 GiB.
+        const size_t bytes = size_t(4) << 30;
+        uint4* buf = deviceAlloc<uint4>(bytes / 16);
+        uint32_t* sink = deviceAlloc<uint32_t>(1);
+        fillBf16<<<1024, 256>>>(reinterpret_cast<__nv_bfloat16*>(buf), bytes / 2, 3);
+        readAll<<<prop.multiProcessorCount * 8, 512>>>(buf, bytes / 16, sink);
+        cudaEvent_t a, b;
+        FAIRKV_CUDA(cudaEventCreate(&a));
+        FAIRKV_CUDA(cudaEventCreate(&b));
+        std::vector<double> t;
+        for (int i = 0; i < 10; ++i) {
+            FAIRKV_CUDA(cudaEventRecord(a));
+            readAll<<<prop.multiProcessorCount * 8, 512>>>(buf, bytes / 16, sink);
+            FAIRKV_CUDA(cudaEventRecord(b));
+            FAIRKV_CUDA(cudaEventSynchronize(b));
+            float ms = 0;
+            FAIRKV_CUDA(cudaEventElapsedTime(&ms, a, b));
+            t.push_back(ms);
+        }
+        std::sort(t.begin(), t.end());
+        const double readGBs = double(bytes) / (t[t.size() / 2] * 1e6);
+        cudaFree(buf);
+        cudaFree(sink);
+        md << "## Decode step of the llama-3.1-8b shape on one rank\n\nThe whole step (32 layers: q/k/v GEMM, RoPE + KV "
+              "append, ragged attention, o_proj, gate/up and down GEMMs; then lm_head) captured in a CUDA graph and replayed "
+              "(median of 20, **measured**). Floor = (bf16 weights + retained KV) / streaming-read bandwidth measured in the "
+              "same run (" << fmt(readGBs, 0) << " GB/s). Norms, residual adds and the embedding gather are left out (a few "
+              "KB per step). Target: at most 1.2x the floor.\n\n| batch | budget | weights GiB | KV GiB | step ms | floor ms | "
+              "step / floor |\n|---|---|---|---|---|---|---|\n";
+        for (int batch : {1, 16, 64})
+            for (int budget : {512, 2048}) {
+                const FullStep f = measureFullStep(h, batch, budget, readGBs);
+                md << "| " << batch << " | " << budget << " | " << fmt(f.weightGiB, 2) << " | " << fmt(f.kvGiB, 3) << " | "
+                   << fmt(f.stepMs, 3) << " | " << fmt(f.floorMs, 3) << " | " << fmt(f.stepMs / f.floorMs, 3)
+                   << (f.stepMs <= 1.2 * f.floorMs ? " (pass)" : " (**miss**)") << " |\n";
+                std::printf("8b one rank batch %d budget %d: step %.3f ms, floor %.3f ms, %.3fx\n", batch, budget, f.stepMs,
+                            f.floorMs, f.stepMs / f.floorMs);
+                std::fflush(stdout);
+            }
+        md << "\n## Emulated tensor parallelism\n\n"
+              "| shape | TP | units | batch | budget | KV MiB | uniform tok/s | assign tok/s | copy tok/s | assign × | copy × | copies | attention share | uniform step ms (CUPTI / events) |\n"
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+    }
     for (const auto& [shapeName, tp] : {std::pair{std::string("llama-3.3-70b"), 8}, std::pair{std::string("mistral-small-24b"), 4}}) {
         Shape s{ModelConfig::builtin(shapeName, layers), {}};
         for (const char* modeName : {"gqa", "per-query-head"}) {
