@@ -48,7 +48,6 @@ std::vector<int> headKvCaps(const CompressionOptions& o, int layer, int prefix)
         flat.insert(flat.end(), row.begin(), row.end());
     const long total = long(flat.size()) * base;
     const double floorPart = o.floorAlpha * base;
-    const double pool = double(total) - floorPart * double(flat.size());
     std::vector<int> upper(flat.size(), prefix);
     std::vector<double> ideal(flat.size(), floorPart);
     // Water-filling: units whose share would exceed the prefix are capped; the rest share the remainder.
@@ -79,7 +78,6 @@ std::vector<int> headKvCaps(const CompressionOptions& o, int layer, int prefix)
         if (!changed)
             break;
     }
-    (void)pool;
     const long sumIdeal = std::lround(std::accumulate(ideal.begin(), ideal.end(), 0.0));
     const std::vector<int> caps = apportion(ideal, std::min(total, sumIdeal), upper);
     const size_t units = scores[size_t(layer)].size();

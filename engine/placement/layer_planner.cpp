@@ -282,7 +282,8 @@ bool splitFit(const LayerInstance& inst, double M, int maxExtra, std::vector<Uni
 
 // Local improvement of a plan with replicas: moves a request between replicas of one unit, moves or
 // swaps whole replicas, always lowering the most loaded rank; then drops replicas that no longer pay.
-void improveCopies(const LayerInstance& inst, std::vector<UnitPlacement>& units, int maxExtra)
+// No move adds a replica, so a plan within a copy budget stays within it.
+void improveCopies(const LayerInstance& inst, std::vector<UnitPlacement>& units)
 {
     const int n = inst.ranks;
     auto holds = [&](const UnitPlacement& up, int g) {
@@ -382,7 +383,6 @@ void improveCopies(const LayerInstance& inst, std::vector<UnitPlacement>& units,
             reps.erase(reps.begin() + small);
         }
     }
-    (void)maxExtra;
 }
 
 // Exact search over (unit, request) -> rank for small instances.
@@ -631,7 +631,7 @@ LayerPlan planCopyLayer(const LayerInstance& inst, int maxExtra, int64_t nodeLim
     const double lb = lowerBoundWithCopies(inst);
     if (maxExtra != 0 && inst.batch() > 1) {
         auto consider = [&](std::vector<UnitPlacement> units) {
-            improveCopies(inst, units, maxExtra);
+            improveCopies(inst, units);
             LayerPlan p = makePlan(inst, std::move(units), false);
             if (maxExtra >= 0 && p.extraReplicas > maxExtra)
                 return false;
