@@ -5,6 +5,7 @@
 //   fairkv-bench-gpu [--out FILE.md]
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/decode_attention.h"
+#include "gpu_bench_util.cuh"
 #include "common/dtype.h"
 #include "common/rng.h"
 #include "kv/synthetic_attention.h"
@@ -22,55 +23,9 @@
 
 using namespace fairkv;
 using fairkv::cuda::KvView;
+using namespace fairkv::bench;
 
 namespace {
-
-__global__ void fillBf16(uint16_t* p, size_t n, uint32_t seed)
-{
-    for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < n; i += size_t(gridDim.x) * blockDim.x) {
-        uint32_t x = uint32_t(i) * 2654435761u ^ seed;
-        x ^= x >> 13;
-        x *= 0x5bd1e995u;
-        x ^= x >> 15;
-        const float f = (float(x & 0xffff) / 65535.0f - 0.5f) * 2.0f;
-        p[i] = __bfloat16_as_ushort(__float2bfloat16(f));
-    }
-}
-
-__global__ void streamRead(const uint4* p, size_t n, uint32_t* sink)
-{
-    uint32_t acc = 0;
-    for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < n; i += size_t(gridDim.x) * blockDim.x) {
-        const uint4 v = __ldg(p + i);
-        acc ^= v.x ^ v.y ^ v.z ^ v.w;
-    }
-    if (acc == 0x12345678u)
-        sink[0] = acc; // keeps the loads alive
-}
-
-template <typename F>
-double medianMs(F&& body, int reps = 20)
-{
-    cudaEvent_t a, b;
-    FAIRKV_CUDA(cudaEventCreate(&a));
-    FAIRKV_CUDA(cudaEventCreate(&b));
-    body(); // warm-up
-    FAIRKV_CUDA(cudaDeviceSynchronize());
-    std::vector<double> t;
-    for (int i = 0; i < reps; ++i) {
-        FAIRKV_CUDA(cudaEventRecord(a));
-        body();
-        FAIRKV_CUDA(cudaEventRecord(b));
-        FAIRKV_CUDA(cudaEventSynchronize(b));
-        float ms = 0;
-        FAIRKV_CUDA(cudaEventElapsedTime(&ms, a, b));
-        t.push_back(ms);
-    }
-    std::sort(t.begin(), t.end());
-    cudaEventDestroy(a);
-    cudaEventDestroy(b);
-    return t[t.size() / 2];
-}
 
 struct Pool
 {
@@ -90,7 +45,7 @@ std::vector<KvView> placePairs(Pool& pool, const std::vector<int>& lengths, int 
         FAIRKV_CUDA(cudaMalloc(&pool.base, std::max<size_t>(total, 1) * 2));
         pool.elems = total;
     }
-    fillBf16<<<1024, 256>>>(pool.base, total, seed);
+    fillBf16<<<1024, 256>>>(reinterpret_cast<__nv_bfloat16*>(pool.base), total, seed);
     FAIRKV_CUDA(cudaGetLastError());
     std::vector<KvView> views;
     size_t at = 0;
@@ -170,13 +125,6 @@ double checkAgainstReference(int group, int dim, const std::vector<int>& lengths
     return worst / std::max(scaleRef, 1e-30);
 }
 
-std::string fmt(double v, int d)
-{
-    char b[64];
-    std::snprintf(b, sizeof b, "%.*f", d, v);
-    return b;
-}
-
 } // namespace
 
 int main(int argc, char** argv)
@@ -216,20 +164,14 @@ int main(int argc, char** argv)
     // HBM ceiling.
     const size_t bytes = size_t(2) << 30;
     void *a = nullptr, *b = nullptr;
-    uint32_t* sink = nullptr;
     FAIRKV_CUDA(cudaMalloc(&a, bytes));
     FAIRKV_CUDA(cudaMalloc(&b, bytes));
-    FAIRKV_CUDA(cudaMalloc(&sink, 4));
-    fillBf16<<<1024, 256>>>(static_cast<uint16_t*>(a), bytes / 2, 1);
+    fillBf16<<<1024, 256>>>(static_cast<__nv_bfloat16*>(a), bytes / 2, 1);
     const double copyMs = medianMs([&] { FAIRKV_CUDA(cudaMemcpyAsync(b, a, bytes, cudaMemcpyDeviceToDevice)); });
     const double copyGBs = 2.0 * bytes / (copyMs * 1e6);
-    const double readMs = medianMs([&] {
-        streamRead<<<prop.multiProcessorCount * 8, 512>>>(static_cast<const uint4*>(a), bytes / 16, sink);
-    });
-    const double readGBs = double(bytes) / (readMs * 1e6);
+    const double readGBs = measureReadGBs(bytes, prop.multiProcessorCount);
     cudaFree(a);
     cudaFree(b);
-    cudaFree(sink);
     std::printf("HBM: device-to-device copy %.0f GB/s (read + write), streaming read %.0f GB/s\n", copyGBs, readGBs);
     md << "## HBM ceiling (same run)\n\n| measure | GB/s |\n|---|---|\n| device-to-device copy of 2 GiB, bytes read + written | "
        << fmt(copyGBs, 0) << " |\n| streaming read of 2 GiB (16-byte loads) | " << fmt(readGBs, 0) << " |\n\n";

@@ -10,6 +10,7 @@
 #include "backend/cuda/cuda_check.h"
 #include "aggregation.h"
 #include "backend/cuda/decode_attention.h"
+#include "gpu_bench_util.cuh"
 #include "cupti_tracer.h"
 #include "kv/synthetic_attention.h"
 #include "model/model_config.h"
@@ -31,6 +32,7 @@
 
 using namespace fairkv;
 using fairkv::cuda::KvView;
+using namespace fairkv::bench;
 
 namespace {
 
@@ -45,17 +47,6 @@ void cublasCheck(cublasStatus_t s, const char* what)
         throw Error(std::string("cuBLAS call ") + what + " failed with status " + std::to_string(int(s)));
 }
 #define FAIRKV_CUBLAS(call) cublasCheck((call), #call)
-
-__global__ void fillBf16(__nv_bfloat16* p, size_t n, uint32_t seed)
-{
-    for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < n; i += size_t(gridDim.x) * blockDim.x) {
-        uint32_t x = uint32_t(i) * 2654435761u ^ seed;
-        x ^= x >> 13;
-        x *= 0x5bd1e995u;
-        x ^= x >> 15;
-        p[i] = __float2bfloat16((float(x & 0xffff) / 65535.0f - 0.5f) * 0.1f);
-    }
-}
 
 struct PairDesc
 {
@@ -182,7 +173,7 @@ std::vector<std::vector<RankLayer>> buildRanks(const Shape& s, const Placement& 
             for (auto [ptr, n] : {std::pair{rl.wqkv, qkvRows * H}, std::pair{rl.wo, size_t(H) * rl.replicas * G * d},
                                   std::pair{rl.wgu, size_t(2) * rl.inter * H}, std::pair{rl.wdown, size_t(H) * rl.inter},
                                   std::pair{rl.kvPool, kvElems}})
-                fillBf16<<<1024, 256>>>(ptr, n, seed++);
+                fillBf16<<<1024, 256>>>(ptr, n, seed++, 0.1f);
             FAIRKV_CUDA(cudaGetLastError());
             size_t at = 0;
             int replica = 0;
@@ -460,24 +451,6 @@ FullStep measureFullStep(cublasHandle_t h, int batch, int budget, double readGBs
     return r;
 }
 
-__global__ void readAll(const uint4* p, size_t n, uint32_t* sink)
-{
-    uint32_t acc = 0;
-    for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < n; i += size_t(gridDim.x) * blockDim.x) {
-        const uint4 v = __ldg(p + i);
-        acc ^= v.x ^ v.y ^ v.z ^ v.w;
-    }
-    if (acc == 0x9e3779b9u)
-        sink[0] = acc;
-}
-
-std::string fmt(double v, int d)
-{
-    char b[64];
-    std::snprintf(b, sizeof b, "%.*f", d, v);
-    return b;
-}
-
 } // namespace
 
 int main(int argc, char** argv)
@@ -511,28 +484,7 @@ int main(int argc, char** argv)
           "\n\n";
     {
         // The floor's bandwidth, measured in the same run: a streaming read of 4 GiB.
-        const size_t bytes = size_t(4) << 30;
-        uint4* buf = deviceAlloc<uint4>(bytes / 16);
-        uint32_t* sink = deviceAlloc<uint32_t>(1);
-        fillBf16<<<1024, 256>>>(reinterpret_cast<__nv_bfloat16*>(buf), bytes / 2, 3);
-        readAll<<<prop.multiProcessorCount * 8, 512>>>(buf, bytes / 16, sink);
-        cudaEvent_t a, b;
-        FAIRKV_CUDA(cudaEventCreate(&a));
-        FAIRKV_CUDA(cudaEventCreate(&b));
-        std::vector<double> t;
-        for (int i = 0; i < 10; ++i) {
-            FAIRKV_CUDA(cudaEventRecord(a));
-            readAll<<<prop.multiProcessorCount * 8, 512>>>(buf, bytes / 16, sink);
-            FAIRKV_CUDA(cudaEventRecord(b));
-            FAIRKV_CUDA(cudaEventSynchronize(b));
-            float ms = 0;
-            FAIRKV_CUDA(cudaEventElapsedTime(&ms, a, b));
-            t.push_back(ms);
-        }
-        std::sort(t.begin(), t.end());
-        const double readGBs = double(bytes) / (t[t.size() / 2] * 1e6);
-        cudaFree(buf);
-        cudaFree(sink);
+        const double readGBs = measureReadGBs(size_t(4) << 30, prop.multiProcessorCount);
         md << "## Decode step of the llama-3.1-8b shape on one rank\n\nThe whole step (32 layers: q/k/v GEMM, RoPE + KV "
               "append, ragged attention, o_proj, gate/up and down GEMMs; then lm_head) captured in a CUDA graph and replayed "
               "(median of 20, **measured**). Floor = (bf16 weights + retained KV) / streaming-read bandwidth measured in the "

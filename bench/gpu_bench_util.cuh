@@ -1,0 +1,84 @@
+#pragma once
+// Shared by the GPU benchmarks: random (never zero) bf16 fill, the streaming-read kernel that
+// measures the HBM ceiling, median CUDA-event timing, and number formatting for the tables.
+#include "backend/cuda/cuda_check.h"
+
+#include <cuda_bf16.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+namespace fairkv::bench {
+
+__global__ inline void fillBf16(__nv_bfloat16* p, size_t n, uint32_t seed, float amplitude = 1.0f)
+{
+    for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < n; i += size_t(gridDim.x) * blockDim.x) {
+        uint32_t x = uint32_t(i) * 2654435761u ^ seed;
+        x ^= x >> 13;
+        x *= 0x5bd1e995u;
+        x ^= x >> 15;
+        p[i] = __float2bfloat16((float(x & 0xffff) / 65535.0f - 0.5f) * 2.0f * amplitude);
+    }
+}
+
+__global__ inline void streamRead(const uint4* p, size_t n, uint32_t* sink)
+{
+    uint32_t acc = 0;
+    for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < n; i += size_t(gridDim.x) * blockDim.x) {
+        const uint4 v = __ldg(p + i);
+        acc ^= v.x ^ v.y ^ v.z ^ v.w;
+    }
+    if (acc == 0x12345678u)
+        sink[0] = acc; // keeps the loads alive
+}
+
+// Median of `reps` event-timed runs of `body` on the default stream, after one warm-up.
+template <typename F>
+double medianMs(F&& body, int reps = 20)
+{
+    cudaEvent_t a, b;
+    FAIRKV_CUDA(cudaEventCreate(&a));
+    FAIRKV_CUDA(cudaEventCreate(&b));
+    body();
+    FAIRKV_CUDA(cudaDeviceSynchronize());
+    std::vector<double> t;
+    for (int i = 0; i < reps; ++i) {
+        FAIRKV_CUDA(cudaEventRecord(a));
+        body();
+        FAIRKV_CUDA(cudaEventRecord(b));
+        FAIRKV_CUDA(cudaEventSynchronize(b));
+        float ms = 0;
+        FAIRKV_CUDA(cudaEventElapsedTime(&ms, a, b));
+        t.push_back(ms);
+    }
+    std::sort(t.begin(), t.end());
+    cudaEventDestroy(a);
+    cudaEventDestroy(b);
+    return t[t.size() / 2];
+}
+
+// Streaming-read bandwidth of `bytes` (GB/s), measured now.
+inline double measureReadGBs(size_t bytes, int smCount)
+{
+    uint4* buf = nullptr;
+    uint32_t* sink = nullptr;
+    FAIRKV_CUDA(cudaMalloc(&buf, bytes));
+    FAIRKV_CUDA(cudaMalloc(&sink, 4));
+    fillBf16<<<1024, 256>>>(reinterpret_cast<__nv_bfloat16*>(buf), bytes / 2, 1);
+    const double ms = medianMs([&] { streamRead<<<smCount * 8, 512>>>(buf, bytes / 16, sink); });
+    cudaFree(buf);
+    cudaFree(sink);
+    return double(bytes) / (ms * 1e6);
+}
+
+inline std::string fmt(double v, int decimals)
+{
+    char b[64];
+    std::snprintf(b, sizeof b, "%.*f", decimals, v);
+    return b;
+}
+
+} // namespace fairkv::bench
