@@ -1,6 +1,9 @@
 #include "cli_args.h"
 #include "commands.h"
 #include "common/error.h"
+#ifdef FAIRKV_HAVE_CUDA_BACKEND
+#include "backend/cuda/cuda_rank.h"
+#endif
 
 #include <cstdio>
 #include <iostream>
@@ -30,6 +33,9 @@ commands:
 int main(int argc, char** argv)
 {
     using namespace fairkv::cli;
+#ifdef FAIRKV_HAVE_CUDA_BACKEND
+    fairkv::cuda::CudaRank::registerBackend();
+#endif
     const std::map<std::string, int (*)(const std::vector<std::string>&)> commands = {
         {"run", runCommand},
         {"plan", planCommand},

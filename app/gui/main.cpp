@@ -1,3 +1,6 @@
+#ifdef FAIRKV_HAVE_CUDA_BACKEND
+#include "backend/cuda/cuda_rank.h"
+#endif
 #include "gpu_load_view.h"
 #include "kv_heatmap_view.h"
 #include "main_window.h"
@@ -41,6 +44,9 @@ void saveScreenshots(fairkv::views::MainWindow& w, const QString& dir)
 int main(int argc, char** argv)
 {
     QApplication app(argc, argv);
+#ifdef FAIRKV_HAVE_CUDA_BACKEND
+    fairkv::cuda::CudaRank::registerBackend();
+#endif
     QApplication::setOrganizationName(QStringLiteral("FairKV"));
     QApplication::setApplicationName(QStringLiteral("FairKV Studio"));
     QApplication::setApplicationVersion(QStringLiteral("0.1.0"));

@@ -31,7 +31,9 @@ struct KvKey
     int layer = 0;
     int unit = 0;
     int request = 0;
-    auto operator<=>(const KvKey&) const = default;
+    // Spelled out (no <=>): CUDA files include this header and nvcc builds them as C++17 here.
+    bool operator<(const KvKey& o) const { return std::tie(layer, unit, request) < std::tie(o.layer, o.unit, o.request); }
+    bool operator==(const KvKey& o) const { return layer == o.layer && unit == o.unit && request == o.request; }
 };
 
 using KvStore = std::map<KvKey, KvBlock>;

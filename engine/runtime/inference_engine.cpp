@@ -1,7 +1,7 @@
 #include "runtime/inference_engine.h"
 
 #include "backend/cpu/cpu_ops.h"
-#include "backend/cpu/cpu_rank.h"
+#include "parallel/rank_factory.h"
 #include "common/error.h"
 
 #include <algorithm>
@@ -47,7 +47,7 @@ void addInto(std::vector<float>& x, const std::vector<float>& y)
 }
 } // namespace
 
-InferenceEngine::InferenceEngine(std::shared_ptr<const ModelWeights> weights, int ranks, UnitMode mode)
+InferenceEngine::InferenceEngine(std::shared_ptr<const ModelWeights> weights, int ranks, UnitMode mode, const std::string& backend)
     : m_weights(std::move(weights))
     , m_units(m_weights->config, mode)
     , m_comm(std::make_unique<InProcessCommunicator>())
@@ -55,7 +55,7 @@ InferenceEngine::InferenceEngine(std::shared_ptr<const ModelWeights> weights, in
     if (ranks < 1 || ranks > 1024)
         throw Error("--ranks must be between 1 and 1024, got " + std::to_string(ranks));
     for (int g = 0; g < ranks; ++g)
-        m_ranks.push_back(std::make_unique<CpuRank>(g, m_weights->config, mode));
+        m_ranks.push_back(makeRank(backend, g, m_weights->config, mode));
 }
 
 InferenceEngine::~InferenceEngine() = default;

@@ -20,7 +20,8 @@ namespace fairkv {
 class InferenceEngine
 {
 public:
-    InferenceEngine(std::shared_ptr<const ModelWeights> weights, int ranks, UnitMode mode);
+    // `backend`: "cpu", or another registered with registerRankBackend ("cuda").
+    InferenceEngine(std::shared_ptr<const ModelWeights> weights, int ranks, UnitMode mode, const std::string& backend = "cpu");
     ~InferenceEngine();
 
     const ModelConfig& config() const { return m_weights->config; }

@@ -3,6 +3,7 @@
 #include "common/error.h"
 #include "common/rng.h"
 #include "model/model_weights.h"
+#include "parallel/rank_factory.h"
 #include "runtime/inference_engine.h"
 #include "runtime/sampler.h"
 
@@ -43,8 +44,8 @@ void RunConfig::validate() const
         throw Error("--layers must not be negative, got " + std::to_string(layers));
     if (backend != "cpu" && backend != "cuda")
         throw Error("--backend '" + backend + "' is not a backend (cpu, cuda)");
-    if (backend == "cuda")
-        throw Error("--backend cuda: the CUDA backend is not part of this build yet; use --backend cpu");
+    if (!hasRankBackend(backend))
+        throw Error("--backend " + backend + ": this build has no such backend (built without the CUDA toolkit)");
     if (!(temperature >= 0.0))
         throw Error("--temperature must not be negative");
 }
@@ -203,7 +204,7 @@ RunResult runInference(const RunConfig& cfg, const ProgressFn& progress, const s
         checkCpuMemory(cfg, inspectHf(cfg.model, cfg.layers).config);
     auto weights = std::make_shared<ModelWeights>(loadModel(cfg.model, cfg.layers, cfg.seed));
     const ModelConfig& mc = weights->config;
-    InferenceEngine engine(weights, cfg.ranks, cfg.unitMode);
+    InferenceEngine engine(weights, cfg.ranks, cfg.unitMode, cfg.backend);
     engine.setTraceSink(trace);
     const int units = engine.units().numUnits;
     const Placement placement = planned ? Placement::uniform(mc.numLayers, units, cfg.ranks, cfg.batch)

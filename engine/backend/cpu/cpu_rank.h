@@ -25,6 +25,8 @@ public:
         m_step = step;
     }
     const KvStore& kv() const override { return m_kv; }
+    // For a rank that decodes elsewhere (the CUDA rank) and mirrors new rows back here.
+    KvStore& mutableKv() { return m_kv; }
     size_t weightBytes() const override;
 
 private:

@@ -472,8 +472,8 @@ RaggedDecodeAttention::~RaggedDecodeAttention()
 
 void RaggedDecodeAttention::prepare(const std::vector<KvView>& pairs, int groupSize, int headDim, cudaStream_t stream)
 {
-    if (headDim != 64 && headDim != 128)
-        throw fairkv::Error("the CUDA decode attention supports head_dim 64 or 128, not " + std::to_string(headDim));
+    if (headDim != 32 && headDim != 64 && headDim != 128)
+        throw fairkv::Error("the CUDA decode attention supports head_dim 32, 64 or 128, not " + std::to_string(headDim));
     m_pairs = int(pairs.size());
     m_group = groupSize;
     m_dim = headDim;
@@ -510,8 +510,10 @@ void RaggedDecodeAttention::launch(const float* q, float* out, float scale, cuda
 {
     if (m_dim == 128)
         launchForDim<128>(m_group, m_items, m_pairs, m_deviceViews, m_deviceItems, m_deviceFirst, q, m_partials, out, scale, stream);
-    else
+    else if (m_dim == 64)
         launchForDim<64>(m_group, m_items, m_pairs, m_deviceViews, m_deviceItems, m_deviceFirst, q, m_partials, out, scale, stream);
+    else
+        launchForDim<32>(m_group, m_items, m_pairs, m_deviceViews, m_deviceItems, m_deviceFirst, q, m_partials, out, scale, stream);
 }
 
 } // namespace fairkv::cuda

@@ -1,0 +1,428 @@
+#include "backend/cuda/cuda_rank.h"
+
+#include "backend/cuda/cuda_check.h"
+#include "backend/cuda/decode_attention.h"
+#include "common/dtype.h"
+#include "model/model_weights.h"
+#include "model/rope.h"
+#include "parallel/rank_factory.h"
+#include "placement/placement.h"
+
+#include <cublas_v2.h>
+#include <cuda_bf16.h>
+
+#include <cmath>
+#include <string>
+
+namespace fairkv::cuda {
+
+namespace {
+
+void cublasCheck(cublasStatus_t s, const char* call)
+{
+    if (s != CUBLAS_STATUS_SUCCESS)
+        throw fairkv::Error(std::string("cuBLAS call ") + call + " failed with status " + std::to_string(int(s)));
+}
+#define FAIRKV_CUBLAS(call) cublasCheck((call), #call)
+
+// cudaMalloc with the message a user needs when the GPU is full.
+void* deviceMalloc(size_t bytes, const char* what)
+{
+    void* p = nullptr;
+    const cudaError_t rc = cudaMalloc(&p, std::max<size_t>(bytes, 1));
+    if (rc == cudaErrorMemoryAllocation) {
+        cudaGetLastError();
+        size_t freeBytes = 0, total = 0;
+        cudaMemGetInfo(&freeBytes, &total);
+        throw fairkv::Error(std::string("GPU out of memory for ") + what + ": needs " + std::to_string(bytes >> 20) + " MiB, "
+                            + std::to_string(freeBytes >> 20) + " MiB of " + std::to_string(total >> 20) + " MiB free");
+    }
+    check(rc, "cudaMalloc");
+    return p;
+}
+
+std::vector<uint16_t> toBf16(const float* src, size_t n)
+{
+    std::vector<uint16_t> out(n);
+    for (size_t i = 0; i < n; ++i)
+        out[i] = floatToBf16(src[i]);
+    return out;
+}
+
+uint16_t* uploadBf16(const std::vector<uint16_t>& host, const char* what)
+{
+    auto* p = static_cast<uint16_t*>(deviceMalloc(host.size() * 2, what));
+    FAIRKV_CUDA(cudaMemcpy(p, host.data(), host.size() * 2, cudaMemcpyHostToDevice));
+    return p;
+}
+
+struct PairDesc
+{
+    int replica; // column block of the rank's qkv output
+    int row;     // row of the batch
+    uint16_t* k; // bf16 blocks
+    uint16_t* v;
+    int slot;     // where the new K/V row goes
+    int position; // token position (RoPE)
+};
+
+__global__ void toBf16Kernel(const float* src, __nv_bfloat16* dst, size_t n)
+{
+    for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < n; i += size_t(gridDim.x) * blockDim.x)
+        dst[i] = __float2bfloat16(src[i]);
+}
+
+// RoPE (rotate-half, the model's inverse frequencies) on q and k of every pair; q to qOut (fp32),
+// k and v appended to the pair's KV block (bf16) and copied to newKV (fp32) for the host mirror.
+__global__ void prepDecode(const float* qkv, int cols, const PairDesc* pairs, int group, int dim, const float* invFreq,
+                           float* qOut, float* newKV)
+{
+    const PairDesc p = pairs[blockIdx.x];
+    const float* row = qkv + size_t(p.row) * cols + size_t(p.replica) * (group + 2) * dim;
+    const int half = dim / 2;
+    for (int idx = threadIdx.x; idx < (group + 1) * half; idx += blockDim.x) {
+        const int h = idx / half, i = idx % half;
+        const float angle = float(p.position) * invFreq[i];
+        const float c = cosf(angle), s = sinf(angle);
+        const float a = row[h * dim + i], b = row[h * dim + i + half];
+        const float ra = a * c - b * s, rb = b * c + a * s;
+        if (h < group) {
+            qOut[(size_t(blockIdx.x) * group + h) * dim + i] = ra;
+            qOut[(size_t(blockIdx.x) * group + h) * dim + i + half] = rb;
+        } else {
+            reinterpret_cast<__nv_bfloat16*>(p.k)[size_t(p.slot) * dim + i] = __float2bfloat16(ra);
+            reinterpret_cast<__nv_bfloat16*>(p.k)[size_t(p.slot) * dim + i + half] = __float2bfloat16(rb);
+            newKV[size_t(blockIdx.x) * 2 * dim + i] = ra;
+            newKV[size_t(blockIdx.x) * 2 * dim + i + half] = rb;
+        }
+    }
+    for (int i = threadIdx.x; i < dim; i += blockDim.x) {
+        const float v = row[(group + 1) * dim + i];
+        reinterpret_cast<__nv_bfloat16*>(p.v)[size_t(p.slot) * dim + i] = __float2bfloat16(v);
+        newKV[size_t(blockIdx.x) * 2 * dim + dim + i] = v;
+    }
+}
+
+__global__ void scatterPairs(const float* attn, const PairDesc* pairs, int group, int dim, int cols, __nv_bfloat16* dst)
+{
+    const PairDesc p = pairs[blockIdx.x];
+    for (int i = threadIdx.x; i < group * dim; i += blockDim.x)
+        dst[size_t(p.row) * cols + size_t(p.replica) * group * dim + i] = __float2bfloat16(attn[size_t(blockIdx.x) * group * dim + i]);
+}
+
+__global__ void swigluKernel(const float* gateUp, int inter, int rows, __nv_bfloat16* out)
+{
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < rows * inter; i += gridDim.x * blockDim.x) {
+        const int r = i / inter, c = i % inter;
+        const float g = gateUp[size_t(r) * 2 * inter + c], u = gateUp[size_t(r) * 2 * inter + inter + c];
+        out[i] = __float2bfloat16(g / (1.0f + expf(-g)) * u);
+    }
+}
+
+// y[rows][n] (fp32) = x[rows][k] (bf16) . W[n][k]^T (bf16), fp32 accumulation.
+void gemm(cublasHandle_t h, const void* x, const void* w, float* y, int rows, int n, int k)
+{
+    const float one = 1.0f, zero = 0.0f;
+    FAIRKV_CUBLAS(cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, n, rows, k, &one, w, CUDA_R_16BF, k, x, CUDA_R_16BF, k, &zero, y,
+                               CUDA_R_32F, n, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+}
+
+size_t align256(size_t n)
+{
+    return (n + 255) & ~size_t(255);
+}
+
+} // namespace
+
+struct CudaRank::DeviceLayer
+{
+    bool ready = false;
+    int replicas = 0, inter = 0;
+    std::vector<int> units;
+    std::vector<std::vector<int>> requests;
+    uint16_t *wqkv = nullptr, *wo = nullptr, *wgu = nullptr, *wdown = nullptr;
+    ~DeviceLayer()
+    {
+        cudaFree(wqkv);
+        cudaFree(wo);
+        cudaFree(wgu);
+        cudaFree(wdown);
+    }
+};
+
+CudaRank::CudaRank(int index, const ModelConfig& config, UnitMode mode)
+    : m_index(index)
+    , m_config(config)
+    , m_units(config, mode)
+    , m_host(index, config, mode)
+{
+    int devices = 0;
+    if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
+        cudaGetLastError();
+        throw fairkv::Error("--backend cuda: no CUDA GPU is available on this machine");
+    }
+    if (config.headDim != 32 && config.headDim != 64 && config.headDim != 128)
+        throw fairkv::Error("--backend cuda supports head_dim 32, 64 or 128, the model has " + std::to_string(config.headDim));
+    cublasHandle_t h = nullptr;
+    FAIRKV_CUBLAS(cublasCreate(&h));
+    m_cublas = h;
+    const auto inv = ropeInverseFrequencies(config);
+    m_invFreq = static_cast<float*>(deviceMalloc(inv.size() * 4, "RoPE frequencies"));
+    FAIRKV_CUDA(cudaMemcpy(m_invFreq, inv.data(), inv.size() * 4, cudaMemcpyHostToDevice));
+    m_attention = std::make_unique<RaggedDecodeAttention>();
+    // cuBLAS loads its kernels on first use: do that here, not inside the first timed step.
+    void* w = deviceMalloc(64 * 64 * 2 * 2 + 64 * 64 * 4, "cuBLAS warm-up");
+    auto* a = static_cast<unsigned char*>(w);
+    FAIRKV_CUDA(cudaMemset(w, 0, 64 * 64 * 2 * 2));
+    gemm(h, a, a + 64 * 64 * 2, reinterpret_cast<float*>(a + 64 * 64 * 4), 64, 64, 64);
+    FAIRKV_CUDA(cudaDeviceSynchronize());
+    cudaFree(w);
+}
+
+CudaRank::~CudaRank()
+{
+    for (auto& [key, b] : m_blocks) {
+        cudaFree(b.keys);
+        cudaFree(b.values);
+    }
+    m_layers.clear();
+    cudaFree(m_invFreq);
+    cudaFree(m_scratch);
+    if (m_cublas)
+        cublasDestroy(static_cast<cublasHandle_t>(m_cublas));
+}
+
+void CudaRank::registerBackend()
+{
+    registerRankBackend("cuda", [](int index, const ModelConfig& c, UnitMode m) {
+        return std::unique_ptr<Rank>(new CudaRank(index, c, m));
+    });
+}
+
+void CudaRank::setTraceContext(TraceSink* sink, int step)
+{
+    m_step = step;
+    m_host.setTraceContext(sink, step);
+}
+
+void CudaRank::assign(const ModelWeights& weights, const Placement& placement, KvStore& pool)
+{
+    m_host.assign(weights, placement, pool);
+    m_weights = &weights;
+    m_placement = &placement;
+    for (auto& [key, b] : m_blocks) { // the device blocks are a cache of the host store
+        cudaFree(b.keys);
+        cudaFree(b.values);
+    }
+    m_blocks.clear();
+    m_layers.clear();
+    for (int l = 0; l < m_config.numLayers; ++l)
+        m_layers.push_back(std::make_unique<DeviceLayer>());
+    // Shards go to the GPU now, so that no decode step pays for the upload.
+    for (int l = 0; l < m_config.numLayers; ++l)
+        uploadLayer(l);
+}
+
+void CudaRank::releaseKv(KvStore& pool)
+{
+    m_host.releaseKv(pool);
+    for (auto& [key, b] : m_blocks) {
+        cudaFree(b.keys);
+        cudaFree(b.values);
+    }
+    m_blocks.clear();
+}
+
+void CudaRank::compress(int layer, const std::map<UnitRequest, std::vector<int>>& kept)
+{
+    m_host.compress(layer, kept);
+}
+
+size_t CudaRank::weightBytes() const
+{
+    return m_host.weightBytes() / 2; // the same shards in bf16
+}
+
+void CudaRank::uploadLayer(int layer)
+{
+    DeviceLayer& dl = *m_layers[size_t(layer)];
+    if (dl.ready)
+        return;
+    const LayerWeights& lw = m_weights->layers[size_t(layer)];
+    const int64_t d = m_config.headDim, H = m_config.hiddenSize, G = m_units.queryHeads();
+    std::vector<float> qkv, o;
+    for (const UnitPlacement& up : m_placement->layers[size_t(layer)])
+        for (const Replica& rep : up.replicas) {
+            if (rep.rank != m_index)
+                continue;
+            dl.units.push_back(up.unit);
+            dl.requests.push_back(rep.requests);
+            const int64_t q0 = int64_t(m_units.firstQueryHead(up.unit)) * d, kv0 = int64_t(m_units.kvHead(up.unit)) * d;
+            qkv.insert(qkv.end(), lw.wq.row(q0), lw.wq.row(q0 + G * d));
+            qkv.insert(qkv.end(), lw.wk.row(kv0), lw.wk.row(kv0 + d));
+            qkv.insert(qkv.end(), lw.wv.row(kv0), lw.wv.row(kv0 + d));
+        }
+    dl.replicas = int(dl.units.size());
+    // o_proj columns of every replica, in replica order: [H][replicas * G * d]
+    o.resize(size_t(H) * dl.replicas * G * d);
+    for (int64_t r = 0; r < H; ++r)
+        for (int i = 0; i < dl.replicas; ++i) {
+            const int64_t q0 = int64_t(m_units.firstQueryHead(dl.units[size_t(i)])) * d;
+            std::copy_n(lw.wo.row(r) + q0, G * d, o.begin() + r * dl.replicas * G * d + i * G * d);
+        }
+    const int64_t inter = m_config.intermediateSize;
+    const int64_t begin = inter * m_index / m_placement->ranks, end = inter * (m_index + 1) / m_placement->ranks;
+    dl.inter = int(end - begin);
+    std::vector<float> gu(lw.wgate.row(begin), lw.wgate.row(end));
+    gu.insert(gu.end(), lw.wup.row(begin), lw.wup.row(end));
+    std::vector<float> down(size_t(H) * dl.inter);
+    for (int64_t r = 0; r < H; ++r)
+        std::copy_n(lw.wdown.row(r) + begin, dl.inter, down.begin() + r * dl.inter);
+    if (!qkv.empty()) {
+        dl.wqkv = uploadBf16(toBf16(qkv.data(), qkv.size()), "q/k/v weights");
+        dl.wo = uploadBf16(toBf16(o.data(), o.size()), "o_proj weights");
+    }
+    if (dl.inter > 0) {
+        dl.wgu = uploadBf16(toBf16(gu.data(), gu.size()), "MLP gate/up weights");
+        dl.wdown = uploadBf16(toBf16(down.data(), down.size()), "MLP down weights");
+    }
+    dl.ready = true;
+}
+
+CudaRank::DeviceBlock& CudaRank::deviceBlock(int layer, int unit, int request)
+{
+    const KvKey key{layer, unit, request};
+    DeviceBlock& b = m_blocks[key];
+    const KvBlock& host = m_host.kv().at(key);
+    const int d = m_config.headDim;
+    const int len = int(host.length());
+    if (b.keys && len + 1 <= b.capacity)
+        return b;
+    // (Re)fill from the host mirror with room to grow.
+    cudaFree(b.keys);
+    cudaFree(b.values);
+    b.capacity = std::max(64, 2 * (len + 1));
+    b.keys = static_cast<uint16_t*>(deviceMalloc(size_t(b.capacity) * d * 2, "KV cache"));
+    b.values = static_cast<uint16_t*>(deviceMalloc(size_t(b.capacity) * d * 2, "KV cache"));
+    if (len > 0) {
+        const auto k = toBf16(host.keys.data(), host.keys.size()), v = toBf16(host.values.data(), host.values.size());
+        FAIRKV_CUDA(cudaMemcpy(b.keys, k.data(), k.size() * 2, cudaMemcpyHostToDevice));
+        FAIRKV_CUDA(cudaMemcpy(b.values, v.data(), v.size() * 2, cudaMemcpyHostToDevice));
+    }
+    b.length = len;
+    return b;
+}
+
+void CudaRank::attention(int layer, const RowBatch& in, float* out, WindowCapture* capture)
+{
+    if (m_step < 0) { // prefill runs on the host, compression scores included
+        m_host.attention(layer, in, out, capture);
+        return;
+    }
+    uploadLayer(layer);
+    DeviceLayer& dl = *m_layers[size_t(layer)];
+    if (dl.replicas == 0)
+        return;
+    const int d = m_config.headDim, H = m_config.hiddenSize, G = m_units.queryHeads();
+    const int rows = int(in.rows());
+    const int cols = dl.replicas * (G + 2) * d;
+    std::vector<PairDesc> pairs;
+    std::vector<KvView> views;
+    std::vector<KvKey> keys;
+    for (int i = 0; i < dl.replicas; ++i)
+        for (int r : dl.requests[size_t(i)]) {
+            if (in.rowStart[size_t(r) + 1] - in.rowStart[size_t(r)] != 1)
+                throw fairkv::Error("the CUDA rank decodes one token per request and step");
+            DeviceBlock& b = deviceBlock(layer, dl.units[size_t(i)], r);
+            pairs.push_back({i, int(in.rowStart[size_t(r)]), b.keys, b.values, b.length, int(in.position[size_t(r)])});
+            views.push_back({b.keys, b.values, b.length + 1});
+            keys.push_back({layer, dl.units[size_t(i)], r});
+        }
+    const size_t nPairs = pairs.size();
+    // Scratch: x (fp32, bf16), qkv, q, attention out, o_proj input (bf16), partial out, new K/V, pairs.
+    const size_t offX = 0, offXb = offX + align256(size_t(rows) * H * 4), offQkv = offXb + align256(size_t(rows) * H * 2);
+    const size_t offQ = offQkv + align256(size_t(rows) * cols * 4), offA = offQ + align256(nPairs * G * d * 4);
+    const size_t offAb = offA + align256(nPairs * G * d * 4), offOut = offAb + align256(size_t(rows) * dl.replicas * G * d * 2);
+    const size_t offNew = offOut + align256(size_t(rows) * H * 4), offPairs = offNew + align256(nPairs * 2 * d * 4);
+    const size_t total = offPairs + align256(nPairs * sizeof(PairDesc));
+    if (total > m_scratchBytes) {
+        cudaFree(m_scratch);
+        m_scratch = deviceMalloc(total, "decode scratch");
+        m_scratchBytes = total;
+    }
+    auto* base = static_cast<unsigned char*>(m_scratch);
+    auto* x = reinterpret_cast<float*>(base + offX);
+    auto* xb = reinterpret_cast<__nv_bfloat16*>(base + offXb);
+    auto* qkv = reinterpret_cast<float*>(base + offQkv);
+    auto* q = reinterpret_cast<float*>(base + offQ);
+    auto* attn = reinterpret_cast<float*>(base + offA);
+    auto* attnB = reinterpret_cast<__nv_bfloat16*>(base + offAb);
+    auto* y = reinterpret_cast<float*>(base + offOut);
+    auto* newKV = reinterpret_cast<float*>(base + offNew);
+    auto* devPairs = reinterpret_cast<PairDesc*>(base + offPairs);
+    auto h = static_cast<cublasHandle_t>(m_cublas);
+    FAIRKV_CUDA(cudaMemcpy(x, in.data, size_t(rows) * H * 4, cudaMemcpyHostToDevice));
+    FAIRKV_CUDA(cudaMemcpy(devPairs, pairs.data(), nPairs * sizeof(PairDesc), cudaMemcpyHostToDevice));
+    toBf16Kernel<<<256, 256>>>(x, xb, size_t(rows) * H);
+    FAIRKV_CUDA(cudaGetLastError());
+    gemm(h, xb, dl.wqkv, qkv, rows, cols, H);
+    prepDecode<<<int(nPairs), 128>>>(qkv, cols, devPairs, G, d, m_invFreq, q, newKV);
+    FAIRKV_CUDA(cudaGetLastError());
+    m_attention->prepare(views, G, d);
+    m_attention->launch(q, attn, 1.0f / std::sqrt(float(d)));
+    FAIRKV_CUDA(cudaMemset(attnB, 0, size_t(rows) * dl.replicas * G * d * 2));
+    scatterPairs<<<int(nPairs), 128>>>(attn, devPairs, G, d, dl.replicas * G * d, attnB);
+    FAIRKV_CUDA(cudaGetLastError());
+    gemm(h, attnB, dl.wo, y, rows, H, dl.replicas * G * d);
+    std::vector<float> partial(size_t(rows) * H), fresh(nPairs * 2 * d);
+    FAIRKV_CUDA(cudaMemcpy(partial.data(), y, partial.size() * 4, cudaMemcpyDeviceToHost));
+    FAIRKV_CUDA(cudaMemcpy(fresh.data(), newKV, fresh.size() * 4, cudaMemcpyDeviceToHost));
+    for (size_t i = 0; i < partial.size(); ++i)
+        out[i] += partial[i];
+    // Mirror the new rows into the host store and advance the device lengths.
+    for (size_t p = 0; p < nPairs; ++p) {
+        KvBlock& hb = m_host.mutableKv()[keys[p]];
+        hb.append(fresh.data() + p * 2 * d, fresh.data() + p * 2 * d + d, 1);
+        ++m_blocks[keys[p]].length;
+    }
+}
+
+void CudaRank::mlp(int layer, const float* xHost, size_t rows, float* out)
+{
+    if (m_step < 0) {
+        m_host.mlp(layer, xHost, rows, out);
+        return;
+    }
+    uploadLayer(layer);
+    DeviceLayer& dl = *m_layers[size_t(layer)];
+    const int H = m_config.hiddenSize;
+    if (dl.inter == 0) {
+        std::fill(out, out + rows * size_t(H), 0.0f);
+        return;
+    }
+    const size_t offX = 0, offXb = align256(rows * H * 4), offGu = offXb + align256(rows * H * 2);
+    const size_t offAct = offGu + align256(rows * 2 * dl.inter * 4), offY = offAct + align256(rows * dl.inter * 2);
+    const size_t total = offY + align256(rows * H * 4);
+    if (total > m_scratchBytes) {
+        cudaFree(m_scratch);
+        m_scratch = deviceMalloc(total, "decode scratch");
+        m_scratchBytes = total;
+    }
+    auto* base = static_cast<unsigned char*>(m_scratch);
+    auto* x = reinterpret_cast<float*>(base + offX);
+    auto* xb = reinterpret_cast<__nv_bfloat16*>(base + offXb);
+    auto* gu = reinterpret_cast<float*>(base + offGu);
+    auto* act = reinterpret_cast<__nv_bfloat16*>(base + offAct);
+    auto* y = reinterpret_cast<float*>(base + offY);
+    auto h = static_cast<cublasHandle_t>(m_cublas);
+    FAIRKV_CUDA(cudaMemcpy(x, xHost, rows * H * 4, cudaMemcpyHostToDevice));
+    toBf16Kernel<<<256, 256>>>(x, xb, rows * H);
+    FAIRKV_CUDA(cudaGetLastError());
+    gemm(h, xb, dl.wgu, gu, int(rows), 2 * dl.inter, H);
+    swigluKernel<<<264, 256>>>(gu, dl.inter, int(rows), act);
+    FAIRKV_CUDA(cudaGetLastError());
+    gemm(h, act, dl.wdown, y, int(rows), H, dl.inter);
+    FAIRKV_CUDA(cudaMemcpy(out, y, rows * H * 4, cudaMemcpyDeviceToHost));
+}
+
+} // namespace fairkv::cuda
