@@ -2,6 +2,8 @@
 
 #include "model/model_config.h"
 
+#include "parallel/rank_factory.h"
+
 #include <QComboBox>
 #include <QFileDialog>
 #include <QFormLayout>
@@ -46,8 +48,12 @@ RunPanel::RunPanel(QWidget* parent)
     m_ranks = spin(this, 1, 64, 4, tr("Tensor-parallel ranks"));
     m_backend = new QComboBox(this);
     m_backend->addItem(tr("CPU"), QStringLiteral("cpu"));
-    m_backend->addItem(tr("CUDA (not in this build)"), QStringLiteral("cuda"));
-    m_backend->setItemData(1, false, Qt::UserRole - 1); // disabled entry
+    if (fairkv::hasRankBackend("cuda")) {
+        m_backend->addItem(tr("CUDA (GPU)"), QStringLiteral("cuda"));
+    } else {
+        m_backend->addItem(tr("CUDA (not in this build)"), QStringLiteral("cuda"));
+        m_backend->setItemData(1, false, Qt::UserRole - 1); // disabled entry
+    }
     const int preferred = m_backend->findData(QSettings().value(QStringLiteral("defaultBackend"), QStringLiteral("cpu")));
     const QVariant enabled = m_backend->itemData(std::max(preferred, 0), Qt::UserRole - 1); // invalid: enabled
     if (preferred >= 0 && (!enabled.isValid() || enabled.toBool()))

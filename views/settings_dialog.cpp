@@ -1,5 +1,7 @@
 #include "settings_dialog.h"
 
+#include "parallel/rank_factory.h"
+
 #include <QComboBox>
 #include <QDialogButtonBox>
 #include <QFormLayout>
@@ -15,8 +17,9 @@ SettingsDialog::SettingsDialog(QWidget* parent)
     QSettings s;
     m_backend = new QComboBox(this);
     m_backend->addItem(tr("CPU"), QStringLiteral("cpu"));
-    m_backend->addItem(tr("CUDA (not in this build)"), QStringLiteral("cuda"));
-    m_backend->setItemData(1, false, Qt::UserRole - 1);
+    m_backend->addItem(fairkv::hasRankBackend("cuda") ? tr("CUDA (GPU)") : tr("CUDA (not in this build)"), QStringLiteral("cuda"));
+    if (!fairkv::hasRankBackend("cuda"))
+        m_backend->setItemData(1, false, Qt::UserRole - 1);
     m_backend->setCurrentIndex(std::max(0, m_backend->findData(s.value(QStringLiteral("defaultBackend"), QStringLiteral("cpu")))));
     m_theme = new QComboBox(this);
     m_theme->addItem(tr("Follow the system"), QStringLiteral("system"));
