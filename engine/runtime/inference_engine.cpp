@@ -220,7 +220,9 @@ void InferenceEngine::runLayers(const RowBatch& rowsIn, std::vector<float>& x, S
             partial[g].assign(nRows * hidden, 0.0f);
             Span span(m_sink, TracePhase::Attention, "attention", int(g), m_step, l);
             m_ranks[g]->attention(l, rows, partial[g].data(), compress ? &capture : nullptr);
-            timing.attentionMs[size_t(l)][g] = span.end();
+            const double hostMs = span.end();
+            const double deviceMs = m_ranks[g]->lastDeviceMs();
+            timing.attentionMs[size_t(l)][g] = deviceMs >= 0 ? deviceMs : hostMs;
         }
         Span reduce1(m_sink, TracePhase::Collective, "all_reduce attention", -1, m_step, l);
         m_comm->allReduceSum(partial);
@@ -253,7 +255,9 @@ void InferenceEngine::runLayers(const RowBatch& rowsIn, std::vector<float>& x, S
             partial[g].resize(nRows * hidden);
             Span span(m_sink, TracePhase::Mlp, "mlp", int(g), m_step, l);
             m_ranks[g]->mlp(l, normed.data(), nRows, partial[g].data());
-            timing.mlpMs[size_t(l)][g] = span.end();
+            const double hostMs = span.end();
+            const double deviceMs = m_ranks[g]->lastDeviceMs();
+            timing.mlpMs[size_t(l)][g] = deviceMs >= 0 ? deviceMs : hostMs;
         }
         Span reduce2(m_sink, TracePhase::Collective, "all_reduce mlp", -1, m_step, l);
         m_comm->allReduceSum(partial);

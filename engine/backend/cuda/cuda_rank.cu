@@ -170,6 +170,11 @@ CudaRank::CudaRank(int index, const ModelConfig& config, UnitMode mode)
     m_invFreq = static_cast<float*>(deviceMalloc(inv.size() * 4, "RoPE frequencies"));
     FAIRKV_CUDA(cudaMemcpy(m_invFreq, inv.data(), inv.size() * 4, cudaMemcpyHostToDevice));
     m_attention = std::make_unique<RaggedDecodeAttention>();
+    for (void*& e : m_events) {
+        cudaEvent_t ev;
+        FAIRKV_CUDA(cudaEventCreate(&ev));
+        e = ev;
+    }
     // cuBLAS loads its kernels on first use: do that here, not inside the first timed step.
     void* w = deviceMalloc(64 * 64 * 2 * 2 + 64 * 64 * 4, "cuBLAS warm-up");
     auto* a = static_cast<unsigned char*>(w);
@@ -188,6 +193,9 @@ CudaRank::~CudaRank()
     m_layers.clear();
     cudaFree(m_invFreq);
     cudaFree(m_scratch);
+    for (void* e : m_events)
+        if (e)
+            cudaEventDestroy(static_cast<cudaEvent_t>(e));
     if (m_cublas)
         cublasDestroy(static_cast<cublasHandle_t>(m_cublas));
 }
@@ -241,6 +249,16 @@ void CudaRank::compress(int layer, const std::map<UnitRequest, std::vector<int>>
 size_t CudaRank::weightBytes() const
 {
     return m_host.weightBytes() / 2; // the same shards in bf16
+}
+
+double CudaRank::elapsedSinceStart()
+{
+    auto start = static_cast<cudaEvent_t>(m_events[0]), stop = static_cast<cudaEvent_t>(m_events[1]);
+    FAIRKV_CUDA(cudaEventRecord(stop));
+    FAIRKV_CUDA(cudaEventSynchronize(stop));
+    float ms = 0;
+    FAIRKV_CUDA(cudaEventElapsedTime(&ms, start, stop));
+    return double(ms);
 }
 
 void CudaRank::uploadLayer(int layer)
@@ -315,6 +333,7 @@ CudaRank::DeviceBlock& CudaRank::deviceBlock(int layer, int unit, int request)
 
 void CudaRank::attention(int layer, const RowBatch& in, float* out, WindowCapture* capture)
 {
+    m_lastDeviceMs = -1.0;
     if (m_step < 0) { // prefill runs on the host, compression scores included
         m_host.attention(layer, in, out, capture);
         return;
@@ -363,17 +382,19 @@ void CudaRank::attention(int layer, const RowBatch& in, float* out, WindowCaptur
     auto h = static_cast<cublasHandle_t>(m_cublas);
     FAIRKV_CUDA(cudaMemcpy(x, in.data, size_t(rows) * H * 4, cudaMemcpyHostToDevice));
     FAIRKV_CUDA(cudaMemcpy(devPairs, pairs.data(), nPairs * sizeof(PairDesc), cudaMemcpyHostToDevice));
+    m_attention->prepare(views, G, d); // host planning and its upload: not the rank's device time
+    FAIRKV_CUDA(cudaEventRecord(static_cast<cudaEvent_t>(m_events[0])));
     toBf16Kernel<<<256, 256>>>(x, xb, size_t(rows) * H);
     FAIRKV_CUDA(cudaGetLastError());
     gemm(h, xb, dl.wqkv, qkv, rows, cols, H);
     prepDecode<<<int(nPairs), 128>>>(qkv, cols, devPairs, G, d, m_invFreq, q, newKV);
     FAIRKV_CUDA(cudaGetLastError());
-    m_attention->prepare(views, G, d);
     m_attention->launch(q, attn, 1.0f / std::sqrt(float(d)));
     FAIRKV_CUDA(cudaMemset(attnB, 0, size_t(rows) * dl.replicas * G * d * 2));
     scatterPairs<<<int(nPairs), 128>>>(attn, devPairs, G, d, dl.replicas * G * d, attnB);
     FAIRKV_CUDA(cudaGetLastError());
     gemm(h, attnB, dl.wo, y, rows, H, dl.replicas * G * d);
+    m_lastDeviceMs = elapsedSinceStart();
     std::vector<float> partial(size_t(rows) * H), fresh(nPairs * 2 * d);
     FAIRKV_CUDA(cudaMemcpy(partial.data(), y, partial.size() * 4, cudaMemcpyDeviceToHost));
     FAIRKV_CUDA(cudaMemcpy(fresh.data(), newKV, fresh.size() * 4, cudaMemcpyDeviceToHost));
@@ -389,6 +410,7 @@ void CudaRank::attention(int layer, const RowBatch& in, float* out, WindowCaptur
 
 void CudaRank::mlp(int layer, const float* xHost, size_t rows, float* out)
 {
+    m_lastDeviceMs = -1.0;
     if (m_step < 0) {
         m_host.mlp(layer, xHost, rows, out);
         return;
@@ -416,12 +438,14 @@ void CudaRank::mlp(int layer, const float* xHost, size_t rows, float* out)
     auto* y = reinterpret_cast<float*>(base + offY);
     auto h = static_cast<cublasHandle_t>(m_cublas);
     FAIRKV_CUDA(cudaMemcpy(x, xHost, rows * H * 4, cudaMemcpyHostToDevice));
+    FAIRKV_CUDA(cudaEventRecord(static_cast<cudaEvent_t>(m_events[0])));
     toBf16Kernel<<<256, 256>>>(x, xb, rows * H);
     FAIRKV_CUDA(cudaGetLastError());
     gemm(h, xb, dl.wgu, gu, int(rows), 2 * dl.inter, H);
     swigluKernel<<<264, 256>>>(gu, dl.inter, int(rows), act);
     FAIRKV_CUDA(cudaGetLastError());
     gemm(h, act, dl.wdown, y, int(rows), H, dl.inter);
+    m_lastDeviceMs = elapsedSinceStart();
     FAIRKV_CUDA(cudaMemcpy(out, y, rows * H * 4, cudaMemcpyDeviceToHost));
 }
 

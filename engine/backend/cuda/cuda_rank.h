@@ -31,6 +31,7 @@ public:
     void setTraceContext(TraceSink* sink, int step) override;
     const KvStore& kv() const override { return m_host.kv(); }
     size_t weightBytes() const override;
+    double lastDeviceMs() const override { return m_lastDeviceMs; }
 
     // Registers "cuda" with the engine's rank factory; throws when no GPU can be used.
     static void registerBackend();
@@ -44,6 +45,7 @@ private:
         int length = 0, capacity = 0;
     };
     void uploadLayer(int layer);
+    double elapsedSinceStart(); // ms since m_events[0] was recorded, waiting for the GPU
     DeviceBlock& deviceBlock(int layer, int unit, int request);
 
     int m_index;
@@ -61,6 +63,8 @@ private:
     // scratch
     void* m_scratch = nullptr;
     size_t m_scratchBytes = 0;
+    void* m_events[2] = {nullptr, nullptr}; // cudaEvent_t around the kernels of a call
+    double m_lastDeviceMs = -1.0;
 };
 
 } // namespace fairkv::cuda
