@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <thread>
+#include <vector>
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define FAIRKV_CLONES __attribute__((target_clones("avx2", "default")))
@@ -39,19 +41,42 @@ inline void tile(const float* x, size_t k, const float* w, float* out, size_t ld
 } // namespace
 
 FAIRKV_CLONES
-void matmulXWt(const float* x, size_t m, size_t k, const float* w, size_t n, float* out, bool accumulate)
+void matmulColumns(const float* x, size_t m, size_t k, const float* w, size_t n, size_t ldo, float* out, bool accumulate)
 {
     size_t j = 0;
     for (; j + 4 <= n; j += 4) {
         size_t i = 0;
         for (; i + 4 <= m; i += 4)
-            tile<4, 4>(x + i * k, k, w + j * k, out + i * n + j, n, accumulate);
+            tile<4, 4>(x + i * k, k, w + j * k, out + i * ldo + j, ldo, accumulate);
         for (; i < m; ++i)
-            tile<1, 4>(x + i * k, k, w + j * k, out + i * n + j, n, accumulate);
+            tile<1, 4>(x + i * k, k, w + j * k, out + i * ldo + j, ldo, accumulate);
     }
     for (; j < n; ++j)
         for (size_t i = 0; i < m; ++i)
-            tile<1, 1>(x + i * k, k, w + j * k, out + i * n + j, n, accumulate);
+            tile<1, 1>(x + i * k, k, w + j * k, out + i * ldo + j, ldo, accumulate);
+}
+
+// Large products split their output columns over the cores. Every element is still computed by
+// the same instruction sequence (tile), so the result does not depend on the thread count.
+void matmulXWt(const float* x, size_t m, size_t k, const float* w, size_t n, float* out, bool accumulate)
+{
+    static const size_t cores = std::max(1u, std::thread::hardware_concurrency());
+    const size_t work = m * n * k;
+    const size_t threads = std::min<size_t>(cores, work / (size_t(1) << 22));
+    if (threads < 2 || n < 8 * threads) {
+        matmulColumns(x, m, k, w, n, n, out, accumulate);
+        return;
+    }
+    std::vector<std::thread> pool;
+    const size_t per = (n / threads + 3) / 4 * 4; // multiples of the 4-column tile
+    for (size_t t = 0; t < threads; ++t) {
+        const size_t j0 = t * per, j1 = std::min(n, j0 + per);
+        if (j0 >= j1)
+            break;
+        pool.emplace_back([=] { matmulColumns(x, m, k, w + j0 * k, j1 - j0, n, out + j0, accumulate); });
+    }
+    for (auto& th : pool)
+        th.join();
 }
 
 void rmsNorm(const float* x, size_t n, const float* weight, double eps, float* out)
