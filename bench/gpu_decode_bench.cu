@@ -9,6 +9,7 @@
 //   fairkv-bench-gpu-decode [--layers N] [--out FILE.md]
 #include "backend/cuda/cuda_check.h"
 #include "aggregation.h"
+#include "backend/cuda/cuda_kernels.h"
 #include "backend/cuda/decode_attention.h"
 #include "gpu_bench_util.cuh"
 #include "cupti_tracer.h"
@@ -90,24 +91,6 @@ __global__ void scatterOut(const float* attn, const PairDesc* pairs, int group, 
     const PairDesc p = pairs[blockIdx.x];
     for (int i = threadIdx.x; i < group * dim; i += blockDim.x)
         dst[size_t(p.request) * cols + size_t(p.replica) * group * dim + i] = __float2bfloat16(attn[size_t(blockIdx.x) * group * dim + i]);
-}
-
-__global__ void swiglu(const float* gateUp, int inter, int rows, __nv_bfloat16* out)
-{
-    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < rows * inter; i += gridDim.x * blockDim.x) {
-        const int r = i / inter, c = i % inter;
-        const float g = gateUp[size_t(r) * 2 * inter + c], u = gateUp[size_t(r) * 2 * inter + inter + c];
-        out[i] = __float2bfloat16(g / (1.0f + __expf(-g)) * u);
-    }
-}
-
-// y[rows][n] (fp32) = x[rows][k] (bf16) . W[n][k]^T (bf16), fp32 accumulation.
-void gemm(cublasHandle_t h, const __nv_bfloat16* x, const __nv_bfloat16* w, float* y, int rows, int n, int k, cudaStream_t s)
-{
-    const float one = 1.0f, zero = 0.0f;
-    FAIRKV_CUBLAS(cublasSetStream(h, s));
-    FAIRKV_CUBLAS(cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, n, rows, k, &one, w, CUDA_R_16BF, k, x, CUDA_R_16BF, k, &zero, y,
-                               CUDA_R_32F, n, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
 }
 
 template <typename T>
@@ -269,21 +252,21 @@ Result runPlacement(cublasHandle_t h, const Shape& s, const Placement& p, const 
                 if (tracer)
                     tracer->push(g, step, l, -1, profiler::Phase::Attention);
                 const double a = rl.replicas == 0 ? 0.0 : timed([&] {
-                    gemm(h, x, rl.wqkv, qkv, batch, qkvCols, H, nullptr);
+                    cuda::gemmBf16(h, x, rl.wqkv, qkv, batch, qkvCols, H, nullptr);
                     prepPairs<128><<<int(rl.pairs.size()), 128>>>(qkv, qkvCols, rl.devPairs, G, q, float(c.rope.theta));
                     kernel.launch(q, attn, scale);
                     FAIRKV_CUDA(cudaMemsetAsync(attnB, 0, size_t(batch) * rl.replicas * G * d * 2));
                     scatterOut<<<int(rl.pairs.size()), 128>>>(attn, rl.devPairs, G, d, rl.replicas * G * d, attnB);
-                    gemm(h, attnB, rl.wo, out, batch, H, rl.replicas * G * d, nullptr);
+                    cuda::gemmBf16(h, attnB, rl.wo, out, batch, H, rl.replicas * G * d, nullptr);
                 });
                 if (tracer) {
                     tracer->pop();
                     tracer->push(g, step, l, -1, profiler::Phase::Mlp);
                 }
                 const double m = timed([&] {
-                    gemm(h, x, rl.wgu, gu, batch, 2 * rl.inter, H, nullptr);
-                    swiglu<<<264, 256>>>(gu, rl.inter, batch, act);
-                    gemm(h, act, rl.wdown, out, batch, H, rl.inter, nullptr);
+                    cuda::gemmBf16(h, x, rl.wgu, gu, batch, 2 * rl.inter, H, nullptr);
+                    cuda::launchSwiglu(gu, rl.inter, batch, act, nullptr);
+                    cuda::gemmBf16(h, act, rl.wdown, out, batch, H, rl.inter, nullptr);
                 });
                 if (tracer)
                     tracer->pop();
@@ -393,17 +376,17 @@ FullStep measureFullStep(cublasHandle_t h, int batch, int budget, double readGBs
         for (int l = 0; l < L; ++l) {
             RankLayer& rl = layers[size_t(l)];
             const int qkvCols = rl.replicas * (G + 2) * d;
-            gemm(h, x, rl.wqkv, qkv, batch, qkvCols, H, stream);
+            cuda::gemmBf16(h, x, rl.wqkv, qkv, batch, qkvCols, H, stream);
             prepPairs<128><<<int(rl.pairs.size()), 128, 0, stream>>>(qkv, qkvCols, rl.devPairs, G, q, float(c.rope.theta));
             kernels[size_t(l)]->launch(q, attn, scale, stream);
             FAIRKV_CUDA(cudaMemsetAsync(attnB, 0, size_t(batch) * rl.replicas * G * d * 2, stream));
             scatterOut<<<int(rl.pairs.size()), 128, 0, stream>>>(attn, rl.devPairs, G, d, rl.replicas * G * d, attnB);
-            gemm(h, attnB, rl.wo, out, batch, H, rl.replicas * G * d, stream);
-            gemm(h, x, rl.wgu, gu, batch, 2 * rl.inter, H, stream);
-            swiglu<<<264, 256, 0, stream>>>(gu, rl.inter, batch, act);
-            gemm(h, act, rl.wdown, out, batch, H, rl.inter, stream);
+            cuda::gemmBf16(h, attnB, rl.wo, out, batch, H, rl.replicas * G * d, stream);
+            cuda::gemmBf16(h, x, rl.wgu, gu, batch, 2 * rl.inter, H, stream);
+            cuda::launchSwiglu(gu, rl.inter, batch, act, stream);
+            cuda::gemmBf16(h, act, rl.wdown, out, batch, H, rl.inter, stream);
         }
-        gemm(h, x, lmHead, logits, batch, c.vocabSize, H, stream);
+        cuda::gemmBf16(h, x, lmHead, logits, batch, c.vocabSize, H, stream);
     };
     step(); // warm-up outside the capture (cuBLAS picks its kernels)
     FAIRKV_CUDA(cudaStreamSynchronize(stream));

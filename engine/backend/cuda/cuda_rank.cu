@@ -1,6 +1,7 @@
 #include "backend/cuda/cuda_rank.h"
 
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/cuda_kernels.h"
 #include "backend/cuda/decode_attention.h"
 #include "common/dtype.h"
 #include "model/model_weights.h"
@@ -66,12 +67,6 @@ struct PairDesc
     int position; // token position (RoPE)
 };
 
-__global__ void toBf16Kernel(const float* src, __nv_bfloat16* dst, size_t n)
-{
-    for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < n; i += size_t(gridDim.x) * blockDim.x)
-        dst[i] = __float2bfloat16(src[i]);
-}
-
 // RoPE (rotate-half, the model's inverse frequencies) on q and k of every pair; q to qOut (fp32),
 // k and v appended to the pair's KV block (bf16) and copied to newKV (fp32) for the host mirror.
 __global__ void prepDecode(const float* qkv, int cols, const PairDesc* pairs, int group, int dim, const float* invFreq,
@@ -108,23 +103,6 @@ __global__ void scatterPairs(const float* attn, const PairDesc* pairs, int group
     const PairDesc p = pairs[blockIdx.x];
     for (int i = threadIdx.x; i < group * dim; i += blockDim.x)
         dst[size_t(p.row) * cols + size_t(p.replica) * group * dim + i] = __float2bfloat16(attn[size_t(blockIdx.x) * group * dim + i]);
-}
-
-__global__ void swigluKernel(const float* gateUp, int inter, int rows, __nv_bfloat16* out)
-{
-    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < rows * inter; i += gridDim.x * blockDim.x) {
-        const int r = i / inter, c = i % inter;
-        const float g = gateUp[size_t(r) * 2 * inter + c], u = gateUp[size_t(r) * 2 * inter + inter + c];
-        out[i] = __float2bfloat16(g / (1.0f + expf(-g)) * u);
-    }
-}
-
-// y[rows][n] (fp32) = x[rows][k] (bf16) . W[n][k]^T (bf16), fp32 accumulation.
-void gemm(cublasHandle_t h, const void* x, const void* w, float* y, int rows, int n, int k)
-{
-    const float one = 1.0f, zero = 0.0f;
-    FAIRKV_CUBLAS(cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, n, rows, k, &one, w, CUDA_R_16BF, k, x, CUDA_R_16BF, k, &zero, y,
-                               CUDA_R_32F, n, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
 }
 
 size_t align256(size_t n)
@@ -179,7 +157,7 @@ CudaRank::CudaRank(int index, const ModelConfig& config, UnitMode mode)
     void* w = deviceMalloc(64 * 64 * 2 * 2 + 64 * 64 * 4, "cuBLAS warm-up");
     auto* a = static_cast<unsigned char*>(w);
     FAIRKV_CUDA(cudaMemset(w, 0, 64 * 64 * 2 * 2));
-    gemm(h, a, a + 64 * 64 * 2, reinterpret_cast<float*>(a + 64 * 64 * 4), 64, 64, 64);
+    gemmBf16(h, a, a + 64 * 64 * 2, reinterpret_cast<float*>(a + 64 * 64 * 4), 64, 64, 64, nullptr);
     FAIRKV_CUDA(cudaDeviceSynchronize());
     cudaFree(w);
 }
@@ -249,6 +227,17 @@ void CudaRank::compress(int layer, const std::map<UnitRequest, std::vector<int>>
 size_t CudaRank::weightBytes() const
 {
     return m_host.weightBytes() / 2; // the same shards in bf16
+}
+
+unsigned char* CudaRank::scratch(size_t bytes)
+{
+    if (bytes > m_scratchBytes) {
+        cudaFree(m_scratch);
+        m_scratch = nullptr;
+        m_scratch = deviceMalloc(bytes, "decode scratch");
+        m_scratchBytes = bytes;
+    }
+    return static_cast<unsigned char*>(m_scratch);
 }
 
 double CudaRank::elapsedSinceStart()
@@ -363,13 +352,7 @@ void CudaRank::attention(int layer, const RowBatch& in, float* out, WindowCaptur
     const size_t offQ = offQkv + align256(size_t(rows) * cols * 4), offA = offQ + align256(nPairs * G * d * 4);
     const size_t offAb = offA + align256(nPairs * G * d * 4), offOut = offAb + align256(size_t(rows) * dl.replicas * G * d * 2);
     const size_t offNew = offOut + align256(size_t(rows) * H * 4), offPairs = offNew + align256(nPairs * 2 * d * 4);
-    const size_t total = offPairs + align256(nPairs * sizeof(PairDesc));
-    if (total > m_scratchBytes) {
-        cudaFree(m_scratch);
-        m_scratch = deviceMalloc(total, "decode scratch");
-        m_scratchBytes = total;
-    }
-    auto* base = static_cast<unsigned char*>(m_scratch);
+    auto* base = scratch(offPairs + align256(nPairs * sizeof(PairDesc)));
     auto* x = reinterpret_cast<float*>(base + offX);
     auto* xb = reinterpret_cast<__nv_bfloat16*>(base + offXb);
     auto* qkv = reinterpret_cast<float*>(base + offQkv);
@@ -384,16 +367,15 @@ void CudaRank::attention(int layer, const RowBatch& in, float* out, WindowCaptur
     FAIRKV_CUDA(cudaMemcpy(devPairs, pairs.data(), nPairs * sizeof(PairDesc), cudaMemcpyHostToDevice));
     m_attention->prepare(views, G, d); // host planning and its upload: not the rank's device time
     FAIRKV_CUDA(cudaEventRecord(static_cast<cudaEvent_t>(m_events[0])));
-    toBf16Kernel<<<256, 256>>>(x, xb, size_t(rows) * H);
-    FAIRKV_CUDA(cudaGetLastError());
-    gemm(h, xb, dl.wqkv, qkv, rows, cols, H);
+    launchToBf16(x, xb, size_t(rows) * H, nullptr);
+    gemmBf16(h, xb, dl.wqkv, qkv, rows, cols, H, nullptr);
     prepDecode<<<int(nPairs), 128>>>(qkv, cols, devPairs, G, d, m_invFreq, q, newKV);
     FAIRKV_CUDA(cudaGetLastError());
     m_attention->launch(q, attn, 1.0f / std::sqrt(float(d)));
     FAIRKV_CUDA(cudaMemset(attnB, 0, size_t(rows) * dl.replicas * G * d * 2));
     scatterPairs<<<int(nPairs), 128>>>(attn, devPairs, G, d, dl.replicas * G * d, attnB);
     FAIRKV_CUDA(cudaGetLastError());
-    gemm(h, attnB, dl.wo, y, rows, H, dl.replicas * G * d);
+    gemmBf16(h, attnB, dl.wo, y, rows, H, dl.replicas * G * d, nullptr);
     m_lastDeviceMs = elapsedSinceStart();
     std::vector<float> partial(size_t(rows) * H), fresh(nPairs * 2 * d);
     FAIRKV_CUDA(cudaMemcpy(partial.data(), y, partial.size() * 4, cudaMemcpyDeviceToHost));
@@ -424,13 +406,7 @@ void CudaRank::mlp(int layer, const float* xHost, size_t rows, float* out)
     }
     const size_t offX = 0, offXb = align256(rows * H * 4), offGu = offXb + align256(rows * H * 2);
     const size_t offAct = offGu + align256(rows * 2 * dl.inter * 4), offY = offAct + align256(rows * dl.inter * 2);
-    const size_t total = offY + align256(rows * H * 4);
-    if (total > m_scratchBytes) {
-        cudaFree(m_scratch);
-        m_scratch = deviceMalloc(total, "decode scratch");
-        m_scratchBytes = total;
-    }
-    auto* base = static_cast<unsigned char*>(m_scratch);
+    auto* base = scratch(offY + align256(rows * H * 4));
     auto* x = reinterpret_cast<float*>(base + offX);
     auto* xb = reinterpret_cast<__nv_bfloat16*>(base + offXb);
     auto* gu = reinterpret_cast<float*>(base + offGu);
@@ -439,12 +415,10 @@ void CudaRank::mlp(int layer, const float* xHost, size_t rows, float* out)
     auto h = static_cast<cublasHandle_t>(m_cublas);
     FAIRKV_CUDA(cudaMemcpy(x, xHost, rows * H * 4, cudaMemcpyHostToDevice));
     FAIRKV_CUDA(cudaEventRecord(static_cast<cudaEvent_t>(m_events[0])));
-    toBf16Kernel<<<256, 256>>>(x, xb, rows * H);
-    FAIRKV_CUDA(cudaGetLastError());
-    gemm(h, xb, dl.wgu, gu, int(rows), 2 * dl.inter, H);
-    swigluKernel<<<264, 256>>>(gu, dl.inter, int(rows), act);
-    FAIRKV_CUDA(cudaGetLastError());
-    gemm(h, act, dl.wdown, y, int(rows), H, dl.inter);
+    launchToBf16(x, xb, rows * H, nullptr);
+    gemmBf16(h, xb, dl.wgu, gu, int(rows), 2 * dl.inter, H, nullptr);
+    launchSwiglu(gu, dl.inter, int(rows), act, nullptr);
+    gemmBf16(h, act, dl.wdown, y, int(rows), H, dl.inter, nullptr);
     m_lastDeviceMs = elapsedSinceStart();
     FAIRKV_CUDA(cudaMemcpy(out, y, rows * H * 4, cudaMemcpyDeviceToHost));
 }

@@ -46,6 +46,7 @@ private:
     };
     void uploadLayer(int layer);
     double elapsedSinceStart(); // ms since m_events[0] was recorded, waiting for the GPU
+    unsigned char* scratch(size_t bytes); // grow-only device scratch for one call
     DeviceBlock& deviceBlock(int layer, int unit, int request);
 
     int m_index;

@@ -1,0 +1,55 @@
+#include "backend/cuda/cuda_kernels.h"
+
+#include "backend/cuda/cuda_check.h"
+
+#include <cublas_v2.h>
+#include <cuda_bf16.h>
+
+#include <string>
+
+namespace fairkv::cuda {
+
+namespace {
+
+__global__ void swigluKernel(const float* gateUp, int inter, int rows, __nv_bfloat16* out)
+{
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < rows * inter; i += gridDim.x * blockDim.x) {
+        const int r = i / inter, c = i % inter;
+        const float g = gateUp[size_t(r) * 2 * inter + c], u = gateUp[size_t(r) * 2 * inter + inter + c];
+        out[i] = __float2bfloat16(g / (1.0f + expf(-g)) * u);
+    }
+}
+
+__global__ void toBf16Kernel(const float* src, __nv_bfloat16* dst, size_t n)
+{
+    for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < n; i += size_t(gridDim.x) * blockDim.x)
+        dst[i] = __float2bfloat16(src[i]);
+}
+
+} // namespace
+
+void gemmBf16(cublasHandle_t handle, const void* x, const void* w, float* y, int rows, int n, int k, cudaStream_t stream)
+{
+    const float one = 1.0f, zero = 0.0f;
+    cublasStatus_t s = cublasSetStream(handle, stream);
+    if (s == CUBLAS_STATUS_SUCCESS)
+        s = cublasGemmEx(handle, CUBLAS_OP_T, CUBLAS_OP_N, n, rows, k, &one, w, CUDA_R_16BF, k, x, CUDA_R_16BF, k, &zero, y,
+                         CUDA_R_32F, n, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+    if (s != CUBLAS_STATUS_SUCCESS)
+        throw fairkv::Error("cuBLAS call cublasGemmEx failed with status " + std::to_string(int(s)) + " (" + std::to_string(rows)
+                            + " x " + std::to_string(k) + " by " + std::to_string(n) + " x " + std::to_string(k) + ")");
+}
+
+void launchSwiglu(const float* gateUp, int inter, int rows, void* out, cudaStream_t stream)
+{
+    swigluKernel<<<264, 256, 0, stream>>>(gateUp, inter, rows, static_cast<__nv_bfloat16*>(out));
+    FAIRKV_CUDA(cudaGetLastError());
+}
+
+void launchToBf16(const float* src, void* dst, size_t n, cudaStream_t stream)
+{
+    toBf16Kernel<<<256, 256, 0, stream>>>(src, static_cast<__nv_bfloat16*>(dst), n);
+    FAIRKV_CUDA(cudaGetLastError());
+}
+
+} // namespace fairkv::cuda
