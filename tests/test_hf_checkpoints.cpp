@@ -44,6 +44,7 @@ private Q_SLOTS:
         double worst = 0.0;
         for (size_t i = 0; i < logits.size(); ++i)
             worst = std::max(worst, fairkv::test::relativeError(logits[i], expected[i]));
+        qInfo("%s on %d rank(s): worst relative logits error against transformers %.3g", qPrintable(fixture), ranks, worst);
         QVERIFY2(worst < 1e-4, qPrintable(QStringLiteral("worst relative error %1").arg(worst)));
     }
 
