@@ -5,6 +5,7 @@
 #include "kv_heatmap_view.h"
 #include "main_window.h"
 #include "run_job.h"
+#include "run_panel.h"
 #include "theme.h"
 #include "timeline_view.h"
 
@@ -16,6 +17,8 @@
 #include <QSettings>
 #include <QTimer>
 
+#include <memory>
+
 namespace {
 
 // Saves the window and each view as PNGs (docs and README screenshots), in the light and dark theme.
@@ -26,7 +29,7 @@ void saveScreenshots(fairkv::views::MainWindow& w, const QString& dir)
     for (ThemeChoice t : {ThemeChoice::Light, ThemeChoice::Dark}) {
         theme::apply(*qApp, t);
         QApplication::processEvents();
-        w.gpuLoad()->setRuns({w.currentRun()});
+        w.showRuns({1});
         w.heatmap()->selectCell(1, 3);
         QApplication::processEvents();
         const QString suffix = t == ThemeChoice::Dark ? QStringLiteral("-dark") : QString();
@@ -36,6 +39,11 @@ void saveScreenshots(fairkv::views::MainWindow& w, const QString& dir)
         w.heatmap()->grab().save(dir + QStringLiteral("/kv-heatmap") + suffix + QStringLiteral(".png"));
         w.gpuLoad()->grab().save(dir + QStringLiteral("/gpu-load") + suffix + QStringLiteral(".png"));
         w.timeline()->grab().save(dir + QStringLiteral("/timeline") + suffix + QStringLiteral(".png"));
+        // uniform (run 1) next to fairkv-copy (run 2)
+        w.showRuns({1, 2});
+        QApplication::processEvents();
+        w.gpuLoad()->grab().save(dir + QStringLiteral("/gpu-load-compare") + suffix + QStringLiteral(".png"));
+        w.grab().save(dir + QStringLiteral("/studio-compare") + suffix + QStringLiteral(".png"));
     }
 }
 
@@ -68,8 +76,19 @@ int main(int argc, char** argv)
     MainWindow window;
     window.show();
     if (parser.isSet(shots)) {
+        // The demo under the uniform split, then the same run planned by fairkv-copy; then shots.
         const QString dir = parser.value(shots);
-        QObject::connect(window.jobs(), &RunJobTracker::finished, &window, [&window, dir] {
+        auto runs = std::make_shared<int>(0);
+        QObject::connect(window.jobs(), &RunJobTracker::finished, &window, [&window, dir, runs] {
+            if (++*runs == 1) {
+                QTimer::singleShot(200, &window, [&window] {
+                    fairkv::RunConfig copy = fairkv::RunConfig::demo();
+                    copy.placement = "fairkv-copy";
+                    window.runPanel()->setConfig(copy);
+                    window.startRun(copy);
+                });
+                return;
+            }
             QTimer::singleShot(500, &window, [&window, dir] {
                 saveScreenshots(window, dir);
                 QApplication::quit();
