@@ -24,13 +24,54 @@ __device__ __forceinline__ void toFloat8(const uint4& raw, float out[8])
     }
 }
 
+// After a block has written its chunk's (acc, max, sum): the last block of each pair to finish
+// merges the pair's chunks into the output (out = sum acc_i e^(m_i - M) / sum l_i e^(m_i - M)) and
+// resets the pair's counter for the next launch; a pair of one chunk is finished by that block.
+// This replaces a separate combine kernel, one launch per attention call.
+template <int D>
+__device__ void finishPair(int pair, int G, const int* firstItem, int* counters, const float* partials, float* out)
+{
+    __shared__ int isLast;
+    const int first = firstItem[pair], last = firstItem[pair + 1];
+    __threadfence(); // this block's partials are visible device-wide before the ticket
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        if (last - first == 1) {
+            isLast = 1;
+        } else {
+            isLast = atomicAdd(&counters[pair], 1) == last - first - 1;
+            if (isLast)
+                counters[pair] = 0;
+        }
+    }
+    __syncthreads();
+    if (!isLast)
+        return;
+    __threadfence();
+    for (int idx = threadIdx.x; idx < G * D; idx += blockDim.x) {
+        const int g = idx / D, d = idx % D;
+        float M = -INFINITY;
+        for (int it = first; it < last; ++it)
+            M = fmaxf(M, __ldcg(partials + (size_t(it) * G + g) * (D + 2) + D));
+        float L = 0.0f, A = 0.0f;
+        for (int it = first; it < last; ++it) {
+            const float* p = partials + (size_t(it) * G + g) * (D + 2);
+            const float w = __expf(__ldcg(p + D) - M);
+            L += __ldcg(p + D + 1) * w;
+            A += __ldcg(p + d) * w;
+        }
+        out[(size_t(pair) * G + g) * D + d] = L > 0.0f ? A / L : 0.0f;
+    }
+}
+
 // One work item = one chunk [start, end) of one pair. Each token row is read by D/8 threads with
 // one 16-byte load each (K and V), all G query heads of the group use it; rows are spread over the
 // block's row groups, each keeping an online softmax; the groups are merged in shared memory and
 // the item's (acc, max, sum) written for the combine kernel.
 template <int D, int G>
 __global__ void __launch_bounds__(kThreads) partialKernel(const KvView* views, const int4* items, const float* q,
-                                                          float* partials, float scale)
+                                                          float* partials, float scale, const int* firstItem, int* counters,
+                                                          float* out)
 {
     constexpr int TPT = D / 8;             // threads per token row
     constexpr int ROWS = kThreads / TPT;   // token rows in flight per block
@@ -127,13 +168,14 @@ __global__ void __launch_bounds__(kThreads) partialKernel(const KvView* views, c
             L += smL[r][g] * w;
             A += smAcc[r][g][d] * w;
         }
-        float* out = partials + (size_t(blockIdx.x) * G + g) * (D + 2);
-        out[d] = A;
+        float* part = partials + (size_t(blockIdx.x) * G + g) * (D + 2);
+        part[d] = A;
         if (d == 0) {
-            out[D] = M;
-            out[D + 1] = L;
+            part[D] = M;
+            part[D + 1] = L;
         }
     }
+    finishPair<D>(pair, G, firstItem, counters, partials, out);
 }
 
 // ---- tensor cores for GQA groups (G = 2..8) ---------------------------------------------------
@@ -209,7 +251,8 @@ __host__ __device__ constexpr int mmaWarpBytes()
 
 template <int D>
 __global__ void __launch_bounds__(kMmaWarps * 32) mmaPartialKernel(const KvView* views, const int4* items, const float* q,
-                                                                   float* partials, float scale, int G)
+                                                                   float* partials, float scale, int G, const int* firstItem,
+                                                                   int* counters, float* out)
 {
     constexpr int RB = mmaRowBytes<D>();
     constexpr int KS = D / 16; // k-steps of S = K.Q^T
@@ -361,18 +404,19 @@ __global__ void __launch_bounds__(kMmaWarps * 32) mmaPartialKernel(const KvView*
             L += r[8 + g] * wgt;
             A += r[16 + g * D + d] * wgt;
         }
-        float* out = partials + (size_t(blockIdx.x) * G + g) * (D + 2);
-        out[d] = A;
+        float* part = partials + (size_t(blockIdx.x) * G + g) * (D + 2);
+        part[d] = A;
         if (d == 0) {
-            out[D] = M;
-            out[D + 1] = L;
+            part[D] = M;
+            part[D + 1] = L;
         }
     }
+    finishPair<D>(pair, G, firstItem, counters, partials, out);
 }
 
 template <int D>
 void launchMma(int items, int group, const void* views, const void* itemList, float* partials, const float* q, float scale,
-               cudaStream_t stream)
+               const int* first, int* counters, float* out, cudaStream_t stream)
 {
     constexpr int bytes = kMmaWarps * mmaWarpBytes<D>();
     static bool configured = false;
@@ -381,61 +425,37 @@ void launchMma(int items, int group, const void* views, const void* itemList, fl
         configured = true;
     }
     mmaPartialKernel<D><<<items, kMmaWarps * 32, bytes, stream>>>(static_cast<const KvView*>(views),
-                                                                  static_cast<const int4*>(itemList), q, partials, scale, group);
-}
-
-// Merges the items of each pair: out = sum(acc_i e^(m_i - M)) / sum(l_i e^(m_i - M)).
-template <int D, int G>
-__global__ void __launch_bounds__(kThreads) combineKernel(const int* firstItem, const float* partials, float* out)
-{
-    const int pair = blockIdx.x;
-    const int first = firstItem[pair], last = firstItem[pair + 1];
-    for (int idx = threadIdx.x; idx < G * D; idx += kThreads) {
-        const int g = idx / D, d = idx % D;
-        float M = -INFINITY;
-        for (int it = first; it < last; ++it)
-            M = fmaxf(M, partials[(size_t(it) * G + g) * (D + 2) + D]);
-        float L = 0.0f, A = 0.0f;
-        for (int it = first; it < last; ++it) {
-            const float* p = partials + (size_t(it) * G + g) * (D + 2);
-            const float w = __expf(p[D] - M);
-            L += p[D + 1] * w;
-            A += p[d] * w;
-        }
-        out[(size_t(pair) * G + g) * D + d] = L > 0.0f ? A / L : 0.0f;
-    }
+                                                                  static_cast<const int4*>(itemList), q, partials, scale, group,
+                                                                  first, counters, out);
 }
 
 template <int D, int G>
-void launchTyped(int items, int pairs, const void* views, const void* itemList, const void* first, const float* q,
+void launchTyped(int items, const void* views, const void* itemList, const int* first, int* counters, const float* q,
                  float* partials, float* out, float scale, cudaStream_t stream)
 {
-    if (items > 0) {
-        if constexpr (G == 1)
-            partialKernel<D, G><<<items, kThreads, 0, stream>>>(static_cast<const KvView*>(views),
-                                                                static_cast<const int4*>(itemList), q, partials, scale);
-        else
-            launchMma<D>(items, G, views, itemList, partials, q, scale, stream);
-    }
-    FAIRKV_CUDA(cudaGetLastError());
-    if (pairs > 0)
-        combineKernel<D, G><<<pairs, kThreads, 0, stream>>>(static_cast<const int*>(first), partials, out);
+    if (items == 0)
+        return;
+    if constexpr (G == 1)
+        partialKernel<D, G><<<items, kThreads, 0, stream>>>(static_cast<const KvView*>(views), static_cast<const int4*>(itemList),
+                                                            q, partials, scale, first, counters, out);
+    else
+        launchMma<D>(items, G, views, itemList, partials, q, scale, first, counters, out, stream);
     FAIRKV_CUDA(cudaGetLastError());
 }
 
 template <int D>
-void launchForDim(int group, int items, int pairs, const void* views, const void* itemList, const void* first, const float* q,
-                  float* partials, float* out, float scale, cudaStream_t stream)
+void launchForDim(int group, int items, const void* views, const void* itemList, const int* first, int* counters,
+                  const float* q, float* partials, float* out, float scale, cudaStream_t stream)
 {
     switch (group) {
     case 1:
-        return launchTyped<D, 1>(items, pairs, views, itemList, first, q, partials, out, scale, stream);
+        return launchTyped<D, 1>(items, views, itemList, first, counters, q, partials, out, scale, stream);
     case 2:
-        return launchTyped<D, 2>(items, pairs, views, itemList, first, q, partials, out, scale, stream);
+        return launchTyped<D, 2>(items, views, itemList, first, counters, q, partials, out, scale, stream);
     case 4:
-        return launchTyped<D, 4>(items, pairs, views, itemList, first, q, partials, out, scale, stream);
+        return launchTyped<D, 4>(items, views, itemList, first, counters, q, partials, out, scale, stream);
     case 8:
-        return launchTyped<D, 8>(items, pairs, views, itemList, first, q, partials, out, scale, stream);
+        return launchTyped<D, 8>(items, views, itemList, first, counters, q, partials, out, scale, stream);
     default:
         throw fairkv::Error("the CUDA decode attention supports query groups of 1, 2, 4 or 8 heads, not " + std::to_string(group));
     }
@@ -467,6 +487,7 @@ RaggedDecodeAttention::~RaggedDecodeAttention()
     cudaFree(m_deviceViews);
     cudaFree(m_deviceItems);
     cudaFree(m_deviceFirst);
+    cudaFree(m_counters);
     cudaFree(m_partials);
 }
 
@@ -497,6 +518,9 @@ void RaggedDecodeAttention::prepare(const std::vector<KvView>& pairs, int groupS
     ensure<KvView>(m_deviceViews, m_capViews, std::max<size_t>(1, pairs.size()) * sizeof(KvView));
     ensure<int4>(m_deviceItems, m_capItems, std::max<size_t>(1, items.size()) * sizeof(int4));
     ensure<int>(m_deviceFirst, m_capFirst, first.size() * sizeof(int));
+    ensure<int>(m_counters, m_capCounters, std::max<size_t>(1, pairs.size()) * sizeof(int));
+    FAIRKV_CUDA(cudaMemsetAsync(m_counters, 0, std::max<size_t>(1, pairs.size()) * sizeof(int), stream));
+    m_hasEmptyPairs = std::any_of(pairs.begin(), pairs.end(), [](const KvView& p) { return p.length == 0; });
     void* partials = m_partials;
     ensure<float>(partials, m_capPartials, std::max<size_t>(1, items.size()) * groupSize * (headDim + 2) * sizeof(float));
     m_partials = static_cast<float*>(partials);
@@ -508,12 +532,16 @@ void RaggedDecodeAttention::prepare(const std::vector<KvView>& pairs, int groupS
 
 void RaggedDecodeAttention::launch(const float* q, float* out, float scale, cudaStream_t stream)
 {
+    if (m_hasEmptyPairs) // a pair with no retained token has no chunk to write its (zero) output
+        FAIRKV_CUDA(cudaMemsetAsync(out, 0, size_t(m_pairs) * m_group * m_dim * sizeof(float), stream));
+    const auto* first = static_cast<const int*>(m_deviceFirst);
+    auto* counters = static_cast<int*>(m_counters);
     if (m_dim == 128)
-        launchForDim<128>(m_group, m_items, m_pairs, m_deviceViews, m_deviceItems, m_deviceFirst, q, m_partials, out, scale, stream);
+        launchForDim<128>(m_group, m_items, m_deviceViews, m_deviceItems, first, counters, q, m_partials, out, scale, stream);
     else if (m_dim == 64)
-        launchForDim<64>(m_group, m_items, m_pairs, m_deviceViews, m_deviceItems, m_deviceFirst, q, m_partials, out, scale, stream);
+        launchForDim<64>(m_group, m_items, m_deviceViews, m_deviceItems, first, counters, q, m_partials, out, scale, stream);
     else
-        launchForDim<32>(m_group, m_items, m_pairs, m_deviceViews, m_deviceItems, m_deviceFirst, q, m_partials, out, scale, stream);
+        launchForDim<32>(m_group, m_items, m_deviceViews, m_deviceItems, first, counters, q, m_partials, out, scale, stream);
 }
 
 } // namespace fairkv::cuda

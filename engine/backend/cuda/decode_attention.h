@@ -18,7 +18,8 @@ struct KvView
 // Split-KV (flash-decoding) attention over every (request, unit) pair of a rank, each with its own
 // retained length: long pairs are cut into chunks so short and long heads both fill the GPU, and
 // the query heads of a GQA group read each K/V row once. prepare() plans the chunks on the host
-// from the known lengths and uploads them; launch() runs the two kernels (partials, combine).
+// from the known lengths and uploads them; launch() runs one kernel, whose last block per pair
+// merges that pair's chunks.
 class RaggedDecodeAttention
 {
 public:
@@ -44,7 +45,9 @@ private:
     void* m_deviceItems = nullptr;  // int4[items]: pair, start, end, index of the pair's first item
     void* m_deviceFirst = nullptr;  // int[pairs + 1]: first item of each pair
     float* m_partials = nullptr;    // [items][group][dim + 2]: acc..., max, sum
-    size_t m_capViews = 0, m_capItems = 0, m_capFirst = 0, m_capPartials = 0;
+    void* m_counters = nullptr;     // int[pairs]: chunks of each pair finished in this launch
+    bool m_hasEmptyPairs = false;
+    size_t m_capViews = 0, m_capItems = 0, m_capFirst = 0, m_capCounters = 0, m_capPartials = 0;
     int m_smCount = 0;
 };
 
