@@ -30,15 +30,6 @@ bool hasRankBackend(const std::string& name)
     return registry().count(name) > 0;
 }
 
-std::vector<std::string> rankBackends()
-{
-    std::lock_guard<std::mutex> lock(g_mutex);
-    std::vector<std::string> names;
-    for (const auto& [name, f] : registry())
-        names.push_back(name);
-    return names;
-}
-
 std::unique_ptr<Rank> makeRank(const std::string& backend, int index, const ModelConfig& config, UnitMode mode)
 {
     RankFactory factory;

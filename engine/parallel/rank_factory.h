@@ -6,7 +6,6 @@
 #include <functional>
 #include <memory>
 #include <string>
-#include <vector>
 
 namespace fairkv {
 
@@ -16,7 +15,6 @@ namespace fairkv {
 using RankFactory = std::function<std::unique_ptr<Rank>(int index, const ModelConfig& config, UnitMode mode)>;
 void registerRankBackend(const std::string& name, RankFactory factory);
 bool hasRankBackend(const std::string& name);
-std::vector<std::string> rankBackends();
 std::unique_ptr<Rank> makeRank(const std::string& backend, int index, const ModelConfig& config, UnitMode mode);
 
 } // namespace fairkv

@@ -23,24 +23,6 @@ std::pair<double, double> rankLoad(const Placement& p, const KvLengths& len, int
 }
 } // namespace
 
-double CostModel::rankTimeMs(const Placement& p, const KvLengths& len, int layer, int rank) const
-{
-    const auto [replicas, tokens] = rankLoad(p, len, layer, rank);
-    return cUnitMs * replicas + cTokMs * tokens;
-}
-
-std::vector<double> CostModel::layerTimesMs(const Placement& p, const KvLengths& len) const
-{
-    std::vector<double> out;
-    for (size_t l = 0; l < p.layers.size(); ++l) {
-        double worst = 0.0;
-        for (int g = 0; g < p.ranks; ++g)
-            worst = std::max(worst, rankTimeMs(p, len, int(l), g));
-        out.push_back(worst);
-    }
-    return out;
-}
-
 std::vector<double> CostModel::layerLowerBoundsMs(const KvLengths& len, int numRanks) const
 {
     std::vector<double> out;

@@ -16,9 +16,6 @@ struct CostModel
     double cTokMs = 0.0;
     std::string source; // where the constants come from ("fitted to ...", "defaults from ...")
 
-    double rankTimeMs(const Placement& p, const KvLengths& len, int layer, int rank) const;
-    // Modelled slowest rank per layer.
-    std::vector<double> layerTimesMs(const Placement& p, const KvLengths& len) const;
     // Lower bound of any placement with copying allowed, per layer (design §2).
     std::vector<double> layerLowerBoundsMs(const KvLengths& len, int numRanks) const;
 

@@ -31,7 +31,6 @@ public:
     const Placement& placement() const { return m_placement; }
     // Timed events go to `sink` from now on (nullptr: none). Not owned.
     void setTraceSink(TraceSink* sink) { m_sink = sink; }
-    int decodeSteps() const { return m_step + 1; }
 
     struct PrefillOutput
     {

@@ -12,7 +12,6 @@ struct StepTiming
     std::vector<std::vector<double>> mlpMs;       // [layer][rank]
     std::vector<double> collectiveMs;             // [layer]
     double replicatedMs = 0.0; // embedding, norms, compression selection, lm_head
-    double wallMs = 0.0;       // host time of the whole pass, ranks serialised
 
     void reset(int layers, int ranks);
     double composedMs() const;

@@ -504,13 +504,13 @@ void RaggedDecodeAttention::prepare(const std::vector<KvView>& pairs, int groupS
     // Chunks: enough work items to fill every SM a few times over, none shorter than a few rows of
     // the block, so launch and merge costs stay small against the KV read.
     const size_t target = size_t(std::max(1, m_smCount)) * 4;
-    m_chunk = int(std::clamp<size_t>((total + target - 1) / std::max<size_t>(target, 1), 64, 4096));
+    const int chunk = int(std::clamp<size_t>((total + target - 1) / std::max<size_t>(target, 1), 64, 4096));
     std::vector<int4> items;
     std::vector<int> first(size_t(m_pairs) + 1, 0);
     for (int p = 0; p < m_pairs; ++p) {
         first[size_t(p)] = int(items.size());
-        for (int s = 0; s < pairs[size_t(p)].length; s += m_chunk)
-            items.push_back(make_int4(p, s, std::min(s + m_chunk, pairs[size_t(p)].length), first[size_t(p)]));
+        for (int s = 0; s < pairs[size_t(p)].length; s += chunk)
+            items.push_back(make_int4(p, s, std::min(s + chunk, pairs[size_t(p)].length), first[size_t(p)]));
     }
     first[size_t(m_pairs)] = int(items.size());
     m_items = int(items.size());

@@ -33,13 +33,12 @@ public:
     // q and out: device fp32 [pairs][groupSize][headDim]. Asynchronous on `stream`.
     void launch(const float* q, float* out, float scale, cudaStream_t stream = nullptr);
 
-    int chunk() const { return m_chunk; }
     int items() const { return m_items; }
     // Bytes the launch must move at least: K and V of every pair, q in, out.
     size_t minimumBytes() const { return m_bytes; }
 
 private:
-    int m_pairs = 0, m_items = 0, m_chunk = 0, m_group = 1, m_dim = 128;
+    int m_pairs = 0, m_items = 0, m_group = 1, m_dim = 128;
     size_t m_bytes = 0;
     void* m_deviceViews = nullptr;  // KvView[pairs]
     void* m_deviceItems = nullptr;  // int4[items]: pair, start, end, index of the pair's first item
