@@ -475,7 +475,7 @@ void SessionStore::requireRun(int64_t id) const
         fail("there is no run " + std::to_string(id));
 }
 
-std::vector<RunSummary> SessionStore::listRuns() const
+std::vector<RunSummary> SessionStore::summaries(std::optional<int64_t> only) const
 {
     std::vector<RunSummary> out;
     Statement st(m_db, "SELECT r.id, r.parent_id, r.created_at, r.label, m.name, r.backend, r.timing, r.ranks, "
@@ -484,8 +484,13 @@ std::vector<RunSummary> SessionStore::listRuns() const
                        "(SELECT value FROM metrics WHERE run_id=r.id AND name='step_ms'), "
                        "(SELECT value FROM metrics WHERE run_id=r.id AND name='imbalance'), "
                        "(SELECT value FROM metrics WHERE run_id=r.id AND name='lower_bound_ms') "
-                       "FROM runs r JOIN models m ON m.id = r.model_id LEFT JOIN placements p ON p.run_id = r.id ORDER BY r.id",
+                       "FROM runs r JOIN models m ON m.id = r.model_id LEFT JOIN placements p ON p.run_id = r.id "
+                       "WHERE ?1 IS NULL OR r.id = ?1 ORDER BY r.id",
                  m_path);
+    if (only)
+        st.bind(1, *only);
+    else
+        st.bindNull(1);
     while (st.step()) {
         RunSummary s;
         s.id = st.i64(0);
@@ -516,14 +521,18 @@ std::vector<RunSummary> SessionStore::listRuns() const
     return out;
 }
 
+std::vector<RunSummary> SessionStore::listRuns() const
+{
+    return summaries(std::nullopt);
+}
+
 StoredRun SessionStore::loadRun(int64_t id) const
 {
     StoredRun r;
-    for (auto& s : listRuns())
-        if (s.id == id)
-            r.summary = s;
-    if (r.summary.id != id)
+    const auto found = summaries(id); // this run only: no record counts for the whole session
+    if (found.empty())
         fail("there is no run " + std::to_string(id));
+    r.summary = found.front();
     Statement st(m_db, "SELECT r.config_json, r.result_json, e.json FROM runs r LEFT JOIN environments e ON e.id = "
                        "r.environment_id WHERE r.id=?", m_path);
     st.bind(1, id);

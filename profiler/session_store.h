@@ -96,6 +96,7 @@ private:
     void exec(const char* sql) const;
     void migrate(int from);
     void requireRun(int64_t id) const;
+    std::vector<RunSummary> summaries(std::optional<int64_t> only) const; // every run, or one
     [[noreturn]] void fail(const std::string& what) const;
 
     std::string m_path;
