@@ -4,11 +4,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include <filesystem>
 #include <fstream>
 
 namespace fairkv {
 
 using nlohmann::json;
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -172,6 +174,22 @@ ModelConfig ModelConfig::fromHfFile(const std::string& path)
     } catch (const json::exception& e) {
         throw Error(path + ": " + e.what());
     }
+}
+
+ModelConfig ModelConfig::fromHfFolder(const std::string& folder, int layers)
+{
+    std::error_code ec;
+    const fs::path dir(folder);
+    if (!fs::is_directory(dir, ec))
+        throw Error(folder + ": not a checkpoint folder (expected config.json and safetensors files)");
+    ModelConfig config = fromHfFile((dir / "config.json").string());
+    config.name = folder;
+    if (layers < 0 || layers > config.numLayers)
+        throw Error("--layers " + std::to_string(layers) + " is out of range for " + folder + " (1.."
+                    + std::to_string(config.numLayers) + ")");
+    if (layers > 0)
+        config.numLayers = layers;
+    return config;
 }
 
 json ModelConfig::toHfJson() const

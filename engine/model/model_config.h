@@ -49,6 +49,8 @@ struct ModelConfig
     // `source` names the file in error messages.
     static ModelConfig fromHfJson(const nlohmann::json& j, const std::string& source);
     static ModelConfig fromHfFile(const std::string& path);
+    // config.json of a checkpoint folder; `layers` > 0 keeps the first layers (checked against the model).
+    static ModelConfig fromHfFolder(const std::string& folder, int layers = 0);
     nlohmann::json toHfJson() const;
     nlohmann::json shapeJson() const; // compact description for results
 

@@ -65,22 +65,6 @@ void fillNormal(Tensor& t, uint64_t seed, double stddev)
 
 namespace {
 
-ModelConfig readConfig(const std::string& folder, int layers)
-{
-    std::error_code ec;
-    const fs::path dir(folder);
-    if (!fs::is_directory(dir, ec))
-        throw Error(folder + ": not a checkpoint folder (expected config.json and safetensors files)");
-    ModelConfig config = ModelConfig::fromHfFile((dir / "config.json").string());
-    config.name = folder;
-    if (layers < 0 || layers > config.numLayers)
-        throw Error("--layers " + std::to_string(layers) + " is out of range for " + folder + " (1.."
-                    + std::to_string(config.numLayers) + ")");
-    if (layers > 0)
-        config.numLayers = layers;
-    return config;
-}
-
 // Checks names, dtypes and shapes of everything the model needs before anything is converted.
 void checkSlots(const std::string& folder, const SafetensorsCheckpoint& ckpt, const std::vector<NamedSlot>& list)
 {
@@ -104,7 +88,7 @@ void checkSlots(const std::string& folder, const SafetensorsCheckpoint& ckpt, co
 CheckpointSummary inspectHf(const std::string& folder, int layers)
 {
     ModelWeights w;
-    w.config = readConfig(folder, layers);
+    w.config = ModelConfig::fromHfFolder(folder, layers);
     w.layers.resize(size_t(w.config.numLayers));
     const SafetensorsCheckpoint ckpt = SafetensorsCheckpoint::open(folder);
     const auto list = slots(w);
@@ -131,7 +115,7 @@ CheckpointSummary inspectHf(const std::string& folder, int layers)
 ModelWeights ModelWeights::loadHf(const std::string& folder, int layers)
 {
     ModelWeights w;
-    w.config = readConfig(folder, layers);
+    w.config = ModelConfig::fromHfFolder(folder, layers);
     w.layers.resize(size_t(w.config.numLayers));
     const SafetensorsCheckpoint ckpt = SafetensorsCheckpoint::open(folder);
     auto list = slots(w);

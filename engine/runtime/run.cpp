@@ -201,7 +201,7 @@ RunResult runInference(const RunConfig& cfg, const ProgressFn& progress, const s
     if (ModelConfig::isBuiltin(cfg.model))
         checkCpuMemory(cfg, ModelConfig::builtin(cfg.model, cfg.layers));
     else if (std::filesystem::is_directory(cfg.model)) // a missing folder gets loadModel's message
-        checkCpuMemory(cfg, inspectHf(cfg.model, cfg.layers).config);
+        checkCpuMemory(cfg, ModelConfig::fromHfFolder(cfg.model, cfg.layers));
     auto weights = std::make_shared<ModelWeights>(loadModel(cfg.model, cfg.layers, cfg.seed));
     const ModelConfig& mc = weights->config;
     InferenceEngine engine(weights, cfg.ranks, cfg.unitMode, cfg.backend);
