@@ -24,6 +24,18 @@ __device__ __forceinline__ void toFloat8(const uint4& raw, float out[8])
     }
 }
 
+// This block's chunk result for head g, dim d: acc, and (once per head) the max and the sum.
+template <int D>
+__device__ __forceinline__ void writePartial(float* partials, int G, int g, int d, float A, float M, float L)
+{
+    float* part = partials + (size_t(blockIdx.x) * G + g) * (D + 2);
+    part[d] = A;
+    if (d == 0) {
+        part[D] = M;
+        part[D + 1] = L;
+    }
+}
+
 // After a block has written its chunk's (acc, max, sum): the last block of each pair to finish
 // merges the pair's chunks into the output (out = sum acc_i e^(m_i - M) / sum l_i e^(m_i - M)) and
 // resets the pair's counter for the next launch; a pair of one chunk is finished by that block.
@@ -168,12 +180,7 @@ __global__ void __launch_bounds__(kThreads) partialKernel(const KvView* views, c
             L += smL[r][g] * w;
             A += smAcc[r][g][d] * w;
         }
-        float* part = partials + (size_t(blockIdx.x) * G + g) * (D + 2);
-        part[d] = A;
-        if (d == 0) {
-            part[D] = M;
-            part[D + 1] = L;
-        }
+        writePartial<D>(partials, G, g, d, A, M, L);
     }
     finishPair<D>(pair, G, firstItem, counters, partials, out);
 }
@@ -404,12 +411,7 @@ __global__ void __launch_bounds__(kMmaWarps * 32) mmaPartialKernel(const KvView*
             L += r[8 + g] * wgt;
             A += r[16 + g * D + d] * wgt;
         }
-        float* part = partials + (size_t(blockIdx.x) * G + g) * (D + 2);
-        part[d] = A;
-        if (d == 0) {
-            part[D] = M;
-            part[D + 1] = L;
-        }
+        writePartial<D>(partials, G, g, d, A, M, L);
     }
     finishPair<D>(pair, G, firstItem, counters, partials, out);
 }
