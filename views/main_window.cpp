@@ -365,8 +365,8 @@ void MainWindow::showRuns(const QList<int64_t>& ids)
         return;
     std::vector<StudioRun> runs;
     try {
-        for (int64_t id : ids)
-            runs.push_back(loadStudioRun(*m_session, id));
+        for (int64_t id : ids) // only the run the timeline shows needs its trace records
+            runs.push_back(loadStudioRun(*m_session, id, id == ids.back()));
     } catch (const std::exception& e) {
         reportError(tr("Cannot read the run"), QString::fromStdString(e.what()));
         return;

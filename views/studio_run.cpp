@@ -59,14 +59,15 @@ StudioRun studioRunFromResult(const fairkv::RunResult& r)
     return run;
 }
 
-StudioRun loadStudioRun(const profiler::SessionStore& store, int64_t id)
+StudioRun loadStudioRun(const profiler::SessionStore& store, int64_t id, bool withTrace)
 {
     const profiler::StoredRun stored = store.loadRun(id);
     StudioRun run;
     run.summary = stored.summary;
     run.result = stored.result;
     run.environment = stored.environment;
-    run.trace = std::make_shared<profiler::TraceBuffer>(store.loadTrace(id));
+    if (withTrace)
+        run.trace = std::make_shared<profiler::TraceBuffer>(store.loadTrace(id));
     return run;
 }
 

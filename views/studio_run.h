@@ -33,8 +33,9 @@ struct StudioRun
 // A run that is not (yet) in a session: the views show it as "running".
 StudioRun studioRunFromResult(const fairkv::RunResult& result);
 
-// Reads a stored run with its trace.
-StudioRun loadStudioRun(const profiler::SessionStore& store, int64_t id);
+// Reads a stored run, with its trace records when `withTrace` (the timeline needs them, the
+// comparison views do not).
+StudioRun loadStudioRun(const profiler::SessionStore& store, int64_t id, bool withTrace = true);
 
 } // namespace fairkv::views
 
