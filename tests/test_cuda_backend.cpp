@@ -1,7 +1,12 @@
 // The CUDA backend against the CPU backend on the same seed: same greedy tokens, logits within the
 // bf16 tolerance (weights, K/V and GEMM inputs are bf16 on the GPU, accumulation fp32), for
 // uniform and replicated placements and after a live placement change. Skips without a GPU.
+#include "backend/cpu/cpu_ops.h"
 #include "backend/cuda/cuda_rank.h"
+#include "backend/cuda/prefill_attention.h"
+#include "common/dtype.h"
+#include "common/rng.h"
+#include "model/rope.h"
 #include "model/model_weights.h"
 #include "runtime/inference_engine.h"
 #include "runtime/run.h"
@@ -9,6 +14,7 @@
 
 #include <QtTest>
 
+#include <cublas_v2.h>
 #include <cuda_runtime.h>
 
 using namespace fairkv;
@@ -29,7 +35,9 @@ Trace decode(const std::shared_ptr<const ModelWeights>& w, const std::string& ba
     c.budget = 48;
     c.window = 8;
     InferenceEngine e(w, ranks, UnitMode::Gqa, backend);
-    const auto prompts = makePrompts(3, 90, w->config.vocabSize, 17);
+    auto prompts = makePrompts(3, 90, w->config.vocabSize, 17);
+    prompts[1].resize(61); // ragged prompts: every request has its own length in prefill
+    prompts[2].resize(77);
     Trace t;
     auto logits = e.prefill(prompts, c, p).lastLogits;
     t.tokens.assign(3, {});
@@ -59,6 +67,93 @@ private Q_SLOTS:
         if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0)
             QSKIP("no CUDA GPU on this machine: the CUDA backend is tested on a GPU machine");
         cuda::CudaRank::registerBackend();
+    }
+
+    // One unit's causal prefill against the CPU reference (RoPE, softmax, window scores), in one
+    // query chunk and in chunks of 7 rows, which must agree with each other.
+    void prefillAttentionMatchesReference_data()
+    {
+        QTest::addColumn<int>("chunkRows");
+        QTest::newRow("one chunk") << 0;
+        QTest::newRow("chunks of 7") << 7;
+    }
+    void prefillAttentionMatchesReference()
+    {
+        QFETCH(int, chunkRows);
+        const ModelConfig cfg = ModelConfig::builtin("tiny", 1);
+        const int len = 100, G = 2, d = cfg.headDim, window = 8, cols = (G + 2) * d;
+        Rng rng(5);
+        std::vector<float> qkv(size_t(len) * cols);
+        for (float& v : qkv)
+            v = float(rng.normal());
+        const auto invFreq = ropeInverseFrequencies(cfg);
+        // reference
+        std::vector<float> q(size_t(len) * G * d), k(size_t(len) * d), v(size_t(len) * d), ref(q.size()), refScores(len, 0.0f);
+        for (int i = 0; i < len; ++i) {
+            std::copy_n(qkv.begin() + i * cols, G * d, q.begin() + i * G * d);
+            std::copy_n(qkv.begin() + i * cols + G * d, d, k.begin() + i * d);
+            std::copy_n(qkv.begin() + i * cols + (G + 1) * d, d, v.begin() + i * d);
+            cpu::applyRope(q.data() + i * G * d, size_t(G), size_t(d), i, invFreq);
+            cpu::applyRope(k.data() + i * d, 1, size_t(d), i, invFreq);
+        }
+        std::vector<float> probs(len);
+        for (int i = 0; i < len; ++i)
+            for (int h = 0; h < G; ++h) {
+                cpu::attendOne(q.data() + (i * G + h) * d, k.data(), v.data(), size_t(i + 1), size_t(d), 1.0f / std::sqrt(float(d)),
+                               ref.data() + (i * G + h) * d, probs.data());
+                if (i >= len - window)
+                    for (int j = 0; j <= i; ++j)
+                        refScores[size_t(j)] += probs[size_t(j)] / float(window * G);
+            }
+        // GPU
+        float *dQkv, *dKeys, *dValues, *dScores;
+        void *dOut, *work;
+        cudaMalloc(&dQkv, qkv.size() * 4);
+        cudaMalloc(&dKeys, k.size() * 4);
+        cudaMalloc(&dValues, v.size() * 4);
+        cudaMalloc(&dScores, size_t(len) * 4);
+        cudaMalloc(&dOut, ref.size() * 2);
+        cudaMalloc(&work, cuda::prefillWorkspaceBytes(len, G, d, window, chunkRows));
+        float* dInv;
+        cudaMalloc(&dInv, invFreq.size() * 4);
+        cudaMemcpy(dInv, invFreq.data(), invFreq.size() * 4, cudaMemcpyHostToDevice);
+        cudaMemcpy(dQkv, qkv.data(), qkv.size() * 4, cudaMemcpyHostToDevice);
+        cublasHandle_t h;
+        QCOMPARE(int(cublasCreate(&h)), int(CUBLAS_STATUS_SUCCESS));
+        cuda::PrefillArgs a;
+        a.qkv = dQkv;
+        a.ldQkv = cols;
+        a.len = len;
+        a.group = G;
+        a.headDim = d;
+        a.window = window;
+        a.invFreq = dInv;
+        a.out = dOut;
+        a.ldOut = G * d;
+        a.keys = dKeys;
+        a.values = dValues;
+        a.scores = dScores;
+        a.chunkRows = chunkRows;
+        cuda::prefillAttention(h, a, work, nullptr);
+        std::vector<uint16_t> out(ref.size());
+        std::vector<float> keys(k.size()), scores(static_cast<size_t>(len));
+        QCOMPARE(int(cudaMemcpy(out.data(), dOut, out.size() * 2, cudaMemcpyDeviceToHost)), int(cudaSuccess));
+        cudaMemcpy(keys.data(), dKeys, keys.size() * 4, cudaMemcpyDeviceToHost);
+        cudaMemcpy(scores.data(), dScores, scores.size() * 4, cudaMemcpyDeviceToHost);
+        cublasDestroy(h);
+        for (void* p : {static_cast<void*>(dQkv), static_cast<void*>(dKeys), static_cast<void*>(dValues),
+                        static_cast<void*>(dScores), dOut, work, static_cast<void*>(dInv)})
+            cudaFree(p);
+        std::vector<float> got(out.size());
+        for (size_t i = 0; i < out.size(); ++i)
+            got[i] = bf16ToFloat(out[i]);
+        const double outErr = fairkv::test::relativeError(got, ref);
+        const double keyErr = fairkv::test::relativeError(keys, k);
+        const double scoreErr = fairkv::test::relativeError(scores, refScores);
+        qInfo("prefill attention: outputs %.3g, keys %.3g, window scores %.3g relative error", outErr, keyErr, scoreErr);
+        QVERIFY2(outErr < 2e-2, qPrintable(QString::number(outErr)));
+        QVERIFY2(keyErr < 1e-5, qPrintable(QString::number(keyErr)));
+        QVERIFY2(scoreErr < 2e-2, qPrintable(QString::number(scoreErr)));
     }
 
     void matchesTheCpuBackend()

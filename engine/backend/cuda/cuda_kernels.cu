@@ -40,6 +40,32 @@ void gemmBf16(cublasHandle_t handle, const void* x, const void* w, float* y, int
                             + " x " + std::to_string(k) + " by " + std::to_string(n) + " x " + std::to_string(k) + ")");
 }
 
+namespace {
+void gemmBatched(cublasHandle_t handle, const GemmBatch& g, bool transB, cudaStream_t stream)
+{
+    // Row-major C = A . op(B) is column-major C^T = op(B)^T . A^T: swap the operands.
+    cublasStatus_t s = cublasSetStream(handle, stream);
+    if (s == CUBLAS_STATUS_SUCCESS)
+        s = cublasGemmStridedBatchedEx(handle, transB ? CUBLAS_OP_T : CUBLAS_OP_N, CUBLAS_OP_N, g.n, g.m, g.k, &g.alpha, g.b,
+                                       CUDA_R_16BF, int(g.ldb), g.strideB, g.a, CUDA_R_16BF, int(g.lda), g.strideA, &g.beta,
+                                       g.c, CUDA_R_32F, int(g.ldc), g.strideC, g.batch, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+    if (s != CUBLAS_STATUS_SUCCESS)
+        throw fairkv::Error("cuBLAS call cublasGemmStridedBatchedEx failed with status " + std::to_string(int(s)) + " ("
+                            + std::to_string(g.batch) + " x " + std::to_string(g.m) + " x " + std::to_string(g.k) + " by "
+                            + std::to_string(g.k) + " x " + std::to_string(g.n) + ")");
+}
+} // namespace
+
+void gemmBf16Nt(cublasHandle_t handle, const GemmBatch& g, cudaStream_t stream)
+{
+    gemmBatched(handle, g, true, stream);
+}
+
+void gemmBf16Nn(cublasHandle_t handle, const GemmBatch& g, cudaStream_t stream)
+{
+    gemmBatched(handle, g, false, stream);
+}
+
 void launchSwiglu(const float* gateUp, int inter, int rows, void* out, cudaStream_t stream)
 {
     swigluKernel<<<264, 256, 0, stream>>>(gateUp, inter, rows, static_cast<__nv_bfloat16*>(out));

@@ -3,6 +3,7 @@
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/cuda_kernels.h"
 #include "backend/cuda/decode_attention.h"
+#include "backend/cuda/prefill_attention.h"
 #include "common/dtype.h"
 #include "model/model_weights.h"
 #include "model/rope.h"
@@ -323,8 +324,11 @@ CudaRank::DeviceBlock& CudaRank::deviceBlock(int layer, int unit, int request)
 void CudaRank::attention(int layer, const RowBatch& in, float* out, WindowCapture* capture)
 {
     m_lastDeviceMs = -1.0;
-    if (m_step < 0) { // prefill runs on the host, compression scores included
-        m_host.attention(layer, in, out, capture);
+    if (m_step < 0) {
+        if (continuesPrompt(layer, in))
+            m_host.attention(layer, in, out, capture); // rare: a prompt on top of cached KV
+        else
+            prefillAttention(layer, in, out, capture);
         return;
     }
     uploadLayer(layer);
@@ -390,13 +394,124 @@ void CudaRank::attention(int layer, const RowBatch& in, float* out, WindowCaptur
     }
 }
 
-void CudaRank::mlp(int layer, const float* xHost, size_t rows, float* out)
+void CudaRank::mlp(int layer, const float* xHost, size_t rowsIn, float* outHost)
+{
+    // Prompts can be long: bounded chunks of rows keep the scratch small; the device times add up.
+    constexpr size_t kChunk = 4096;
+    double total = 0.0;
+    for (size_t first = 0; first < rowsIn; first += kChunk) {
+        const size_t n = std::min(kChunk, rowsIn - first);
+        mlpRows(layer, xHost + first * size_t(m_config.hiddenSize), n, outHost + first * size_t(m_config.hiddenSize));
+        total += std::max(m_lastDeviceMs, 0.0);
+    }
+    m_lastDeviceMs = total;
+}
+
+bool CudaRank::continuesPrompt(int layer, const RowBatch& in) const
+{
+    for (long p : in.position)
+        if (p != 0)
+            return true;
+    for (const auto& [key, block] : m_host.kv())
+        if (key.layer == layer && block.length() > 0)
+            return true;
+    return false;
+}
+
+void CudaRank::prefillAttention(int layer, const RowBatch& in, float* out, WindowCapture* capture)
+{
+    uploadLayer(layer);
+    DeviceLayer& dl = *m_layers[size_t(layer)];
+    if (dl.replicas == 0)
+        return;
+    const int d = m_config.headDim, H = m_config.hiddenSize, G = m_units.queryHeads();
+    const int rows = int(in.rows());
+    const int window = capture ? capture->window : 0;
+    struct Pair
+    {
+        int replica, request, first, len;
+        size_t kvOffset, scoreOffset;
+    };
+    std::vector<Pair> pairs;
+    size_t kvFloats = 0, scoreFloats = 0;
+    int longest = 0;
+    for (int i = 0; i < dl.replicas; ++i)
+        for (int r : dl.requests[size_t(i)]) {
+            const int first = int(in.rowStart[size_t(r)]), len = int(in.rowStart[size_t(r) + 1]) - first;
+            pairs.push_back({i, r, first, len, kvFloats, scoreFloats});
+            kvFloats += size_t(len) * 2 * d;
+            scoreFloats += window > 0 ? size_t(len) : 0;
+            longest = std::max(longest, len);
+        }
+    const size_t offX = 0, offXb = align256(size_t(rows) * H * 4), offY = offXb + align256(size_t(rows) * H * 2);
+    const size_t offQkv = offY + align256(size_t(rows) * H * 4), offA = offQkv + align256(size_t(longest) * (G + 2) * d * 4);
+    const size_t offKv = offA + align256(size_t(longest) * G * d * 2), offScore = offKv + align256(kvFloats * 4);
+    const size_t offWork = offScore + align256(scoreFloats * 4);
+    auto* base = scratch(offWork + prefillWorkspaceBytes(longest, G, d, window));
+    auto* x = reinterpret_cast<float*>(base + offX);
+    auto* xb = reinterpret_cast<__nv_bfloat16*>(base + offXb);
+    auto* y = reinterpret_cast<float*>(base + offY);
+    auto* qkv = reinterpret_cast<float*>(base + offQkv);
+    auto* attnB = reinterpret_cast<__nv_bfloat16*>(base + offA);
+    auto* kv = reinterpret_cast<float*>(base + offKv);
+    auto* scores = reinterpret_cast<float*>(base + offScore);
+    auto h = static_cast<cublasHandle_t>(m_cublas);
+    FAIRKV_CUDA(cudaMemcpy(x, in.data, size_t(rows) * H * 4, cudaMemcpyHostToDevice));
+    FAIRKV_CUDA(cudaEventRecord(static_cast<cudaEvent_t>(m_events[0])));
+    launchToBf16(x, xb, size_t(rows) * H, nullptr);
+    FAIRKV_CUDA(cudaMemsetAsync(y, 0, size_t(rows) * H * 4));
+    const size_t unitRows = size_t(G + 2) * d;
+    for (const Pair& p : pairs) {
+        gemmBf16(h, xb + size_t(p.first) * H, dl.wqkv + p.replica * unitRows * H, qkv, p.len, int(unitRows), H, nullptr);
+        PrefillArgs a;
+        a.qkv = qkv;
+        a.ldQkv = (long long)unitRows;
+        a.len = p.len;
+        a.group = G;
+        a.headDim = d;
+        a.window = window;
+        a.invFreq = m_invFreq;
+        a.out = attnB;
+        a.ldOut = G * d;
+        a.keys = kv + p.kvOffset;
+        a.values = kv + p.kvOffset + size_t(p.len) * d;
+        a.scores = window > 0 ? scores + p.scoreOffset : nullptr;
+        cuda::prefillAttention(h, a, base + offWork, nullptr);
+        GemmBatch o; // this unit's o_proj columns, added into the request's rows
+        o.a = attnB;
+        o.lda = G * d;
+        o.b = dl.wo + size_t(p.replica) * G * d;
+        o.ldb = (long long)dl.replicas * G * d;
+        o.c = y + size_t(p.first) * H;
+        o.ldc = H;
+        o.m = p.len;
+        o.n = H;
+        o.k = G * d;
+        o.beta = 1.0f;
+        gemmBf16Nt(h, o, nullptr);
+    }
+    m_lastDeviceMs = elapsedSinceStart();
+    std::vector<float> partial(size_t(rows) * H), kvHost(kvFloats), scoreHost(scoreFloats);
+    FAIRKV_CUDA(cudaMemcpy(partial.data(), y, partial.size() * 4, cudaMemcpyDeviceToHost));
+    FAIRKV_CUDA(cudaMemcpy(kvHost.data(), kv, kvHost.size() * 4, cudaMemcpyDeviceToHost));
+    if (scoreFloats)
+        FAIRKV_CUDA(cudaMemcpy(scoreHost.data(), scores, scoreHost.size() * 4, cudaMemcpyDeviceToHost));
+    for (size_t i = 0; i < partial.size(); ++i)
+        out[i] += partial[i];
+    for (const Pair& p : pairs) {
+        const int unit = dl.units[size_t(p.replica)];
+        KvBlock& block = m_host.mutableKv()[KvKey{layer, unit, p.request}];
+        block.headDim = d;
+        block.append(kvHost.data() + p.kvOffset, kvHost.data() + p.kvOffset + size_t(p.len) * d, size_t(p.len));
+        if (window > 0)
+            capture->meanAttention[{unit, p.request}].assign(scoreHost.begin() + long(p.scoreOffset),
+                                                             scoreHost.begin() + long(p.scoreOffset + size_t(p.len)));
+    }
+}
+
+void CudaRank::mlpRows(int layer, const float* xHost, size_t rows, float* out)
 {
     m_lastDeviceMs = -1.0;
-    if (m_step < 0) {
-        m_host.mlp(layer, xHost, rows, out);
-        return;
-    }
     uploadLayer(layer);
     DeviceLayer& dl = *m_layers[size_t(layer)];
     const int H = m_config.hiddenSize;

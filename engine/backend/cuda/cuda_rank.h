@@ -11,11 +11,12 @@ namespace fairkv::cuda {
 
 class RaggedDecodeAttention;
 
-// A rank whose decode steps run on the GPU: bf16 weight shards, cuBLAS GEMMs with fp32
-// accumulation, RoPE + KV append, and the ragged split-KV attention over its (request, unit)
-// pairs. Prefill (and compression) run on the host through an inner CPU rank; the host KV store
-// stays authoritative (each decoded K/V row is mirrored back), so placement changes and the
+// A rank whose passes run on the GPU: bf16 weight shards, cuBLAS GEMMs with fp32 accumulation,
+// causal prefill attention with the SnapKV window scores, RoPE + KV append, and the ragged
+// split-KV decode attention over its (request, unit) pairs. The host KV store stays authoritative
+// (prefill K/V and each decoded row are mirrored back), so compression, placement changes and the
 // engine's bookkeeping work as on the CPU, and the device blocks are a cache re-filled after them.
+// The inner CPU rank serves only a prompt that continues cached KV.
 class CudaRank final : public Rank
 {
 public:
@@ -45,6 +46,9 @@ private:
         int length = 0, capacity = 0;
     };
     void uploadLayer(int layer);
+    bool continuesPrompt(int layer, const RowBatch& in) const;
+    void prefillAttention(int layer, const RowBatch& in, float* out, WindowCapture* capture);
+    void mlpRows(int layer, const float* x, size_t rows, float* out);
     double elapsedSinceStart(); // ms since m_events[0] was recorded, waiting for the GPU
     unsigned char* scratch(size_t bytes); // grow-only device scratch for one call
     DeviceBlock& deviceBlock(int layer, int unit, int request);
