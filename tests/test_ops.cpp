@@ -38,6 +38,9 @@ private Q_SLOTS:
         QTest::newRow("tiles 16x32x64") << 16 << 32 << 64 << false;
         QTest::newRow("mixed 17x33x100 accumulate") << 17 << 33 << 100 << true;
         QTest::newRow("gemv 1x300x257") << 1 << 300 << 257 << true;
+        // Enough work for several threads: column blocks must cover n even when n / threads is odd.
+        QTest::newRow("threaded 1000x33x256") << 1000 << 33 << 256 << false;
+        QTest::newRow("threaded 228x256x704") << 228 << 256 << 704 << false;
     }
     void matmul()
     {

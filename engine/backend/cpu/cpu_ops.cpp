@@ -68,7 +68,9 @@ void matmulXWt(const float* x, size_t m, size_t k, const float* w, size_t n, flo
         return;
     }
     std::vector<std::thread> pool;
-    const size_t per = (n / threads + 3) / 4 * 4; // multiples of the 4-column tile
+    // ceil(n / threads), rounded up to the 4-column tile: the blocks must cover every column (a
+    // floor here left the last columns unwritten whenever n / threads was a multiple of 4 short).
+    const size_t per = ((n + threads - 1) / threads + 3) / 4 * 4;
     for (size_t t = 0; t < threads; ++t) {
         const size_t j0 = t * per, j1 = std::min(n, j0 + per);
         if (j0 >= j1)
