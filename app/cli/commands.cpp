@@ -119,6 +119,9 @@ int runCommand(const std::vector<std::string>& argv)
                {"decode", "T", "decode steps", "16"},
                {"seed", "S", "seed of weights, prompts and sampling", "0"},
                {"temperature", "T", "sampling temperature (0: greedy)", "0"},
+               {"emulate", "", "cuda: run every rank on the first GPU and compose the step (also with enough GPUs)", ""},
+               {"allreduce-alpha-us", "US", "emulated ranks: all-reduce latency of the alpha-beta model", "10"},
+               {"allreduce-gbs", "GB/s", "emulated ranks: all-reduce bus bandwidth of the alpha-beta model", "370"},
                {"memory-budget", "BYTES", "fairkv-copy: bytes for extra weight copies over all layers (default: unlimited)", ""},
                {"same-count", "", "fairkv-assign: keep the same number of units on every rank", ""},
                {"stats", "FILE", "write the run's per-unit statistics for 'fairkv plan'", ""},
@@ -155,6 +158,9 @@ int runCommand(const std::vector<std::string>& argv)
     cfg.decode = args.integer("decode", 0, 1 << 20);
     cfg.seed = args.unsignedInt("seed");
     cfg.temperature = args.number("temperature", 0.0, 1e6);
+    cfg.devices.emulate = args.has("emulate");
+    cfg.devices.allReduce.alphaUs = args.number("allreduce-alpha-us", 0.0, 1e6);
+    cfg.devices.allReduce.busGBs = args.number("allreduce-gbs", 1e-3, 1e6);
     if (args.has("memory-budget"))
         cfg.memoryBudget = args.unsignedInt("memory-budget");
     cfg.sameCount = args.has("same-count");
@@ -228,6 +234,9 @@ int planCommand(const std::vector<std::string>& argv)
               {{"stats", "FILE", "per-unit statistics (design §5 stats format; 'fairkv run --stats' writes one)", ""},
                {"ranks", "N", "ranks to place onto", ""},
                {"planner", "NAME", "uniform, fairkv-assign or fairkv-copy", "fairkv-copy"},
+               {"emulate", "", "cuda: run every rank on the first GPU and compose the step (also with enough GPUs)", ""},
+               {"allreduce-alpha-us", "US", "emulated ranks: all-reduce latency of the alpha-beta model", "10"},
+               {"allreduce-gbs", "GB/s", "emulated ranks: all-reduce bus bandwidth of the alpha-beta model", "370"},
                {"memory-budget", "BYTES", "fairkv-copy: bytes for extra weight copies over all layers", ""},
                {"same-count", "", "fairkv-assign: the same number of units on every rank", ""},
                {"json", "FILE", "write the plan (placement, per-layer times, bounds)", ""}});

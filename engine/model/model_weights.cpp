@@ -7,7 +7,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <cmath>
+#include <thread>
 #include <filesystem>
 #include <fstream>
 
@@ -54,11 +56,33 @@ std::vector<NamedSlot> slots(ModelWeights& w)
     return s;
 }
 
+// Fixed chunks with their own seeds, filled in parallel: the same values whatever the core count,
+// and an 8B shape in seconds instead of a minute.
 void fillNormal(Tensor& t, uint64_t seed, double stddev)
 {
-    Rng rng(seed);
-    for (float& x : t.data)
-        x = float(rng.normal() * stddev);
+    constexpr size_t kChunk = size_t(1) << 20;
+    const size_t n = t.data.size(), chunks = (n + kChunk - 1) / kChunk;
+    std::atomic<size_t> next{0};
+    auto work = [&] {
+        for (size_t c = next++; c < chunks; c = next++) {
+            Rng rng(Rng::mix(seed, c));
+            float* out = t.data.data() + c * kChunk;
+            const size_t len = std::min(kChunk, n - c * kChunk);
+            for (size_t i = 0; i < len; i += 2) {
+                const auto [a, b] = rng.normalPair();
+                out[i] = float(a * stddev);
+                if (i + 1 < len)
+                    out[i + 1] = float(b * stddev);
+            }
+        }
+    };
+    const size_t threads = std::min<size_t>(chunks, std::max(1u, std::thread::hardware_concurrency()));
+    std::vector<std::thread> pool;
+    for (size_t i = 1; i < threads; ++i)
+        pool.emplace_back(work);
+    work();
+    for (auto& th : pool)
+        th.join();
 }
 
 } // namespace

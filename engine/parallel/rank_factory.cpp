@@ -9,19 +9,37 @@
 namespace fairkv {
 
 namespace {
-std::mutex g_mutex;
-std::map<std::string, RankFactory>& registry()
+struct Backend
 {
-    static std::map<std::string, RankFactory> r = {
-        {"cpu", [](int index, const ModelConfig& c, UnitMode m) { return std::unique_ptr<Rank>(new CpuRank(index, c, m)); }}};
+    RankFactory rank;
+    StepExecutorFactory executor;
+};
+std::mutex g_mutex;
+std::map<std::string, Backend>& registry()
+{
+    static std::map<std::string, Backend> r = {
+        {"cpu", {[](int index, int, const ModelConfig& c, UnitMode m, const BackendOptions&) {
+                     return std::unique_ptr<Rank>(new CpuRank(index, c, m));
+                 },
+                 {}}}};
     return r;
+}
+
+Backend lookup(const std::string& backend)
+{
+    std::lock_guard<std::mutex> lock(g_mutex);
+    auto it = registry().find(backend);
+    if (it == registry().end())
+        throw Error("--backend " + backend + ": this build has no such backend"
+                    + std::string(backend == "cuda" ? " (built without the CUDA toolkit)" : ""));
+    return it->second;
 }
 } // namespace
 
-void registerRankBackend(const std::string& name, RankFactory factory)
+void registerRankBackend(const std::string& name, RankFactory factory, StepExecutorFactory executor)
 {
     std::lock_guard<std::mutex> lock(g_mutex);
-    registry()[name] = std::move(factory);
+    registry()[name] = {std::move(factory), std::move(executor)};
 }
 
 bool hasRankBackend(const std::string& name)
@@ -30,18 +48,17 @@ bool hasRankBackend(const std::string& name)
     return registry().count(name) > 0;
 }
 
-std::unique_ptr<Rank> makeRank(const std::string& backend, int index, const ModelConfig& config, UnitMode mode)
+std::unique_ptr<Rank> makeRank(const std::string& backend, int index, int ranks, const ModelConfig& config, UnitMode mode,
+                               const BackendOptions& options)
 {
-    RankFactory factory;
-    {
-        std::lock_guard<std::mutex> lock(g_mutex);
-        auto it = registry().find(backend);
-        if (it == registry().end())
-            throw Error("--backend " + backend + ": this build has no such backend"
-                        + std::string(backend == "cuda" ? " (built without the CUDA toolkit)" : ""));
-        factory = it->second;
-    }
-    return factory(index, config, mode);
+    return lookup(backend).rank(index, ranks, config, mode, options);
+}
+
+std::unique_ptr<StepExecutor> makeStepExecutor(const std::string& backend, const ModelWeights& weights,
+                                               const std::vector<Rank*>& ranks, const BackendOptions& options)
+{
+    const Backend b = lookup(backend);
+    return b.executor ? b.executor(weights, ranks, options) : nullptr;
 }
 
 } // namespace fairkv

@@ -1,7 +1,9 @@
 #pragma once
 #include "kv/compression.h"
 #include "model/model_config.h"
+#include "parallel/collective_model.h"
 #include "parallel/rank.h"
+#include "parallel/step_executor.h"
 
 #include <functional>
 #include <memory>
@@ -12,9 +14,25 @@ namespace fairkv {
 // Backends beyond the CPU register here (the CUDA backend lives in its own library, which the
 // executables link and register), so the engine chooses a backend in one place and never depends
 // on CUDA itself.
-using RankFactory = std::function<std::unique_ptr<Rank>(int index, const ModelConfig& config, UnitMode mode)>;
-void registerRankBackend(const std::string& name, RankFactory factory);
+struct ModelWeights;
+
+// How ranks map onto devices, for backends that have devices.
+struct BackendOptions
+{
+    bool emulate = false;     // all ranks on the first device, even when there are enough of them
+    AllReduceModel allReduce; // the collective's model for emulated ranks
+};
+
+using RankFactory = std::function<std::unique_ptr<Rank>(int index, int ranks, const ModelConfig& config, UnitMode mode,
+                                                        const BackendOptions& options)>;
+// Optional: a backend that runs decode steps on its own (see StepExecutor); may return nullptr.
+using StepExecutorFactory = std::function<std::unique_ptr<StepExecutor>(const ModelWeights& weights, const std::vector<Rank*>& ranks,
+                                                                        const BackendOptions& options)>;
+void registerRankBackend(const std::string& name, RankFactory factory, StepExecutorFactory executor = {});
 bool hasRankBackend(const std::string& name);
-std::unique_ptr<Rank> makeRank(const std::string& backend, int index, const ModelConfig& config, UnitMode mode);
+std::unique_ptr<Rank> makeRank(const std::string& backend, int index, int ranks, const ModelConfig& config, UnitMode mode,
+                               const BackendOptions& options = {});
+std::unique_ptr<StepExecutor> makeStepExecutor(const std::string& backend, const ModelWeights& weights,
+                                               const std::vector<Rank*>& ranks, const BackendOptions& options = {});
 
 } // namespace fairkv

@@ -47,7 +47,8 @@ void addInto(std::vector<float>& x, const std::vector<float>& y)
 }
 } // namespace
 
-InferenceEngine::InferenceEngine(std::shared_ptr<const ModelWeights> weights, int ranks, UnitMode mode, const std::string& backend)
+InferenceEngine::InferenceEngine(std::shared_ptr<const ModelWeights> weights, int ranks, UnitMode mode, const std::string& backend,
+                                 const BackendOptions& options)
     : m_weights(std::move(weights))
     , m_units(m_weights->config, mode)
     , m_comm(std::make_unique<InProcessCommunicator>())
@@ -55,7 +56,16 @@ InferenceEngine::InferenceEngine(std::shared_ptr<const ModelWeights> weights, in
     if (ranks < 1 || ranks > 1024)
         throw Error("--ranks must be between 1 and 1024, got " + std::to_string(ranks));
     for (int g = 0; g < ranks; ++g)
-        m_ranks.push_back(makeRank(backend, g, m_weights->config, mode));
+        m_ranks.push_back(makeRank(backend, g, ranks, m_weights->config, mode, options));
+    std::vector<Rank*> raw;
+    for (auto& r : m_ranks)
+        raw.push_back(r.get());
+    m_executor = makeStepExecutor(backend, *m_weights, raw, options);
+}
+
+std::string InferenceEngine::collectiveSource() const
+{
+    return m_executor ? m_executor->collectiveSource() : "measured: in-process sum on the host";
 }
 
 InferenceEngine::~InferenceEngine() = default;
@@ -169,6 +179,15 @@ std::vector<std::vector<float>> InferenceEngine::decodeStep(const std::vector<in
     ++m_step;
     for (auto& rank : m_ranks)
         rank->setTraceContext(m_sink, m_step);
+    if (m_executor) {
+        m_executor->setTraceSink(m_sink, m_step);
+        auto logits = m_executor->decodeStep(tokens, m_positions, timing);
+        for (long& p : m_positions)
+            ++p;
+        if (timingOut)
+            *timingOut = std::move(timing);
+        return logits;
+    }
     Span pass(m_sink, TracePhase::Decode, "decode step", -1, m_step, -1);
     Span embed(m_sink, TracePhase::Replicated, "embedding", -1, m_step, -1);
     const size_t hidden = size_t(c.hiddenSize);

@@ -3,6 +3,8 @@
 #include "model/model_weights.h"
 #include "parallel/communicator.h"
 #include "parallel/rank.h"
+#include "parallel/rank_factory.h"
+#include "parallel/step_executor.h"
 #include "placement/placement.h"
 #include "placement/unit_layout.h"
 #include "runtime/step_timing.h"
@@ -21,7 +23,8 @@ class InferenceEngine
 {
 public:
     // `backend`: "cpu", or another registered with registerRankBackend ("cuda").
-    InferenceEngine(std::shared_ptr<const ModelWeights> weights, int ranks, UnitMode mode, const std::string& backend = "cpu");
+    InferenceEngine(std::shared_ptr<const ModelWeights> weights, int ranks, UnitMode mode, const std::string& backend = "cpu",
+                    const BackendOptions& options = {});
     ~InferenceEngine();
 
     const ModelConfig& config() const { return m_weights->config; }
@@ -29,6 +32,10 @@ public:
     int numRanks() const { return int(m_ranks.size()); }
     int batch() const { return int(m_positions.size()); }
     const Placement& placement() const { return m_placement; }
+    // "measured" when decode steps run on one device per rank with real collectives, else "emulated".
+    std::string timingKind() const { return m_executor ? m_executor->timingKind() : "emulated"; }
+    // How collective times were obtained.
+    std::string collectiveSource() const;
     // Timed events go to `sink` from now on (nullptr: none). Not owned.
     void setTraceSink(TraceSink* sink) { m_sink = sink; }
 
@@ -63,6 +70,7 @@ private:
     UnitLayout m_units;
     std::vector<std::unique_ptr<Rank>> m_ranks;
     std::unique_ptr<Communicator> m_comm;
+    std::unique_ptr<StepExecutor> m_executor; // device-resident decode steps, when the backend has them
     Placement m_placement;
     std::vector<long> m_positions; // tokens processed per request
     std::vector<std::vector<std::vector<double>>> m_mass;

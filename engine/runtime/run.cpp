@@ -48,6 +48,10 @@ void RunConfig::validate() const
         throw Error("--backend " + backend + ": this build has no such backend (built without the CUDA toolkit)");
     if (!(temperature >= 0.0))
         throw Error("--temperature must not be negative");
+    if (!(devices.allReduce.alphaUs >= 0.0))
+        throw Error("--allreduce-alpha-us must not be negative");
+    if (!(devices.allReduce.busGBs > 0.0))
+        throw Error("--allreduce-gbs must be positive");
 }
 
 json RunConfig::toJson() const
@@ -70,7 +74,10 @@ json RunConfig::toJson() const
             {"prompt_len", promptLen},
             {"decode", decode},
             {"seed", seed},
-            {"temperature", temperature}};
+            {"temperature", temperature},
+            {"emulate", devices.emulate},
+            {"allreduce_alpha_us", devices.allReduce.alphaUs},
+            {"allreduce_gbs", devices.allReduce.busGBs}};
 }
 
 std::vector<std::vector<int>> makePrompts(int batch, int length, int vocab, uint64_t seed)
@@ -204,7 +211,7 @@ RunResult runInference(const RunConfig& cfg, const ProgressFn& progress, const s
         checkCpuMemory(cfg, ModelConfig::fromHfFolder(cfg.model, cfg.layers));
     auto weights = std::make_shared<ModelWeights>(loadModel(cfg.model, cfg.layers, cfg.seed));
     const ModelConfig& mc = weights->config;
-    InferenceEngine engine(weights, cfg.ranks, cfg.unitMode, cfg.backend);
+    InferenceEngine engine(weights, cfg.ranks, cfg.unitMode, cfg.backend, cfg.devices);
     engine.setTraceSink(trace);
     const int units = engine.units().numUnits;
     const Placement placement = planned ? Placement::uniform(mc.numLayers, units, cfg.ranks, cfg.batch)
@@ -215,7 +222,8 @@ RunResult runInference(const RunConfig& cfg, const ProgressFn& progress, const s
     res.model = mc.shapeJson();
     res.ranks = cfg.ranks;
     res.backend = cfg.backend;
-    res.timing = "emulated"; // ranks share this host and run one after another
+    res.timing = engine.timingKind();
+    res.collective = engine.collectiveSource();
     res.prompts = makePrompts(cfg.batch, cfg.promptLen, mc.vocabSize, cfg.seed);
 
     report("prefill", 0, 1);
@@ -291,7 +299,7 @@ RunResult runInference(const RunConfig& cfg, const ProgressFn& progress, const s
         report("decode", step, measured);
         StepTiming t;
         auto logits = engine.decodeStep(next, &t);
-        res.stepMs.push_back(t.composedMs());
+        res.stepMs.push_back(t.stepMs());
         for (int l = 0; l < mc.numLayers; ++l) {
             for (int g = 0; g < cfg.ranks; ++g) {
                 attnSum[size_t(l)][size_t(g)] += t.attentionMs[size_t(l)][size_t(g)];
@@ -325,6 +333,7 @@ json RunResult::toJson() const
         {"ranks", ranks},
         {"backend", backend},
         {"timing", timing},
+        {"collective", collective},
         {"placement", placement.toJson()},
         {"kv_len", kvLen},
         {"attention_mass", attentionMass},

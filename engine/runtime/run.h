@@ -12,6 +12,8 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include "parallel/rank_factory.h"
+
 #include <string>
 #include <vector>
 
@@ -34,6 +36,7 @@ struct RunConfig
     int decode = 16; // decode steps
     uint64_t seed = 0;
     double temperature = 0.0; // 0: greedy
+    BackendOptions devices;   // GPU backends: emulate ranks on one device; the all-reduce model
 
     // The demo every entry point offers: tiny model, 4 ranks, Ada-SnapKV budget 64, batch 4,
     // prompt 512, 16 decode steps, on the CPU.
@@ -50,6 +53,7 @@ struct RunResult
     int ranks = 1;
     std::string backend;
     std::string timing; // "measured" or "emulated"
+    std::string collective; // how collective_ms was obtained
     Placement placement;
     std::vector<std::vector<std::vector<int>>> kvLen;             // [request][layer][unit]
     std::vector<std::vector<std::vector<double>>> attentionMass;   // [request][layer][unit]

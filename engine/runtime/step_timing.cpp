@@ -10,6 +10,7 @@ void StepTiming::reset(int layers, int ranks)
     mlpMs.assign(size_t(layers), std::vector<double>(size_t(ranks), 0.0));
     collectiveMs.assign(size_t(layers), 0.0);
     replicatedMs = 0.0;
+    measuredMs = -1.0;
 }
 
 double StepTiming::attentionCriticalMs() const

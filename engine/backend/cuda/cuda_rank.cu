@@ -129,8 +129,9 @@ struct CudaRank::DeviceLayer
     }
 };
 
-CudaRank::CudaRank(int index, const ModelConfig& config, UnitMode mode)
+CudaRank::CudaRank(int index, const ModelConfig& config, UnitMode mode, int device)
     : m_index(index)
+    , m_device(device)
     , m_config(config)
     , m_units(config, mode)
     , m_host(index, config, mode)
@@ -140,20 +141,30 @@ CudaRank::CudaRank(int index, const ModelConfig& config, UnitMode mode)
         cudaGetLastError();
         throw fairkv::Error("--backend cuda: no CUDA GPU is available on this machine");
     }
+    if (device < 0 || device >= devices)
+        throw fairkv::Error("rank " + std::to_string(index) + ": CUDA device " + std::to_string(device) + " does not exist ("
+                            + std::to_string(devices) + " present)");
     if (config.headDim != 32 && config.headDim != 64 && config.headDim != 128)
         throw fairkv::Error("--backend cuda supports head_dim 32, 64 or 128, the model has " + std::to_string(config.headDim));
+    setDevice();
     cublasHandle_t h = nullptr;
     FAIRKV_CUBLAS(cublasCreate(&h));
     m_cublas = h;
     const auto inv = ropeInverseFrequencies(config);
     m_invFreq = static_cast<float*>(deviceMalloc(inv.size() * 4, "RoPE frequencies"));
     FAIRKV_CUDA(cudaMemcpy(m_invFreq, inv.data(), inv.size() * 4, cudaMemcpyHostToDevice));
-    m_attention = std::make_unique<RaggedDecodeAttention>();
     for (void*& e : m_events) {
         cudaEvent_t ev;
         FAIRKV_CUDA(cudaEventCreate(&ev));
         e = ev;
     }
+    m_decode.resize(size_t(config.numLayers));
+    for (DecodeLayer& st : m_decode)
+        for (void*& e : st.events) {
+            cudaEvent_t ev;
+            FAIRKV_CUDA(cudaEventCreate(&ev));
+            e = ev;
+        }
     // cuBLAS loads its kernels on first use: do that here, not inside the first timed step.
     void* w = deviceMalloc(64 * 64 * 2 * 2 + 64 * 64 * 4, "cuBLAS warm-up");
     auto* a = static_cast<unsigned char*>(w);
@@ -165,13 +176,16 @@ CudaRank::CudaRank(int index, const ModelConfig& config, UnitMode mode)
 
 CudaRank::~CudaRank()
 {
+    setDevice();
     for (auto& [key, b] : m_blocks) {
         cudaFree(b.keys);
         cudaFree(b.values);
     }
     m_layers.clear();
+    releaseDecode();
     cudaFree(m_invFreq);
     cudaFree(m_scratch);
+    cudaFree(m_io);
     for (void* e : m_events)
         if (e)
             cudaEventDestroy(static_cast<cudaEvent_t>(e));
@@ -179,11 +193,37 @@ CudaRank::~CudaRank()
         cublasDestroy(static_cast<cublasHandle_t>(m_cublas));
 }
 
+void CudaRank::setDevice() const
+{
+    FAIRKV_CUDA(cudaSetDevice(m_device));
+}
+
+void CudaRank::releaseDecode()
+{
+    for (DecodeLayer& st : m_decode) {
+        cudaFree(st.pairs);
+        cudaFree(st.newKv);
+        for (void* e : st.events)
+            if (e)
+                cudaEventDestroy(static_cast<cudaEvent_t>(e));
+        st = DecodeLayer();
+    }
+}
+
 void CudaRank::registerBackend()
 {
-    registerRankBackend("cuda", [](int index, const ModelConfig& c, UnitMode m) {
-        return std::unique_ptr<Rank>(new CudaRank(index, c, m));
-    });
+    registerRankBackend(
+        "cuda",
+        [](int index, int ranks, const ModelConfig& c, UnitMode m, const BackendOptions& options) {
+            int devices = 0;
+            if (cudaGetDeviceCount(&devices) != cudaSuccess)
+                devices = 0;
+            cudaGetLastError();
+            // One device per rank when there are enough of them, else every rank on the first.
+            const int device = !options.emulate && ranks <= devices ? index : 0;
+            return std::unique_ptr<Rank>(new CudaRank(index, c, m, device));
+        },
+        makeCudaStepExecutor);
 }
 
 void CudaRank::setTraceContext(TraceSink* sink, int step)
@@ -194,6 +234,7 @@ void CudaRank::setTraceContext(TraceSink* sink, int step)
 
 void CudaRank::assign(const ModelWeights& weights, const Placement& placement, KvStore& pool)
 {
+    setDevice();
     m_host.assign(weights, placement, pool);
     m_weights = &weights;
     m_placement = &placement;
@@ -212,6 +253,7 @@ void CudaRank::assign(const ModelWeights& weights, const Placement& placement, K
 
 void CudaRank::releaseKv(KvStore& pool)
 {
+    setDevice();
     m_host.releaseKv(pool);
     for (auto& [key, b] : m_blocks) {
         cudaFree(b.keys);
@@ -323,6 +365,7 @@ CudaRank::DeviceBlock& CudaRank::deviceBlock(int layer, int unit, int request)
 
 void CudaRank::attention(int layer, const RowBatch& in, float* out, WindowCapture* capture)
 {
+    setDevice();
     m_lastDeviceMs = -1.0;
     if (m_step < 0) {
         if (continuesPrompt(layer, in))
@@ -331,16 +374,64 @@ void CudaRank::attention(int layer, const RowBatch& in, float* out, WindowCaptur
             prefillAttention(layer, in, out, capture);
         return;
     }
+    // A decode step driven by the host (the engine's loop): the device-resident path, one layer.
+    prepareDecodeLayer(layer, in);
+    scratch(m_decodeScratch);
+    const size_t rows = in.rows(), H = size_t(m_config.hiddenSize);
+    float* x = nullptr;
+    void* xb = nullptr;
+    float* y = nullptr;
+    hostIo(rows, &x, &xb, &y);
+    FAIRKV_CUDA(cudaMemcpy(x, in.data, rows * H * 4, cudaMemcpyHostToDevice));
+    launchToBf16(x, xb, rows * H, nullptr);
+    launchAttention(layer, xb, y, nullptr);
+    std::vector<float> partial(rows * H);
+    FAIRKV_CUDA(cudaMemcpy(partial.data(), y, partial.size() * 4, cudaMemcpyDeviceToHost));
+    finishDecodeLayer(layer);
+    m_lastDeviceMs = m_decode[size_t(layer)].attentionMs;
+    for (size_t i = 0; i < partial.size(); ++i)
+        out[i] += partial[i];
+}
+
+void CudaRank::hostIo(size_t rows, float** x, void** xb, float** y)
+{
+    const size_t H = size_t(m_config.hiddenSize);
+    const size_t offXb = align256(rows * H * 4), offY = offXb + align256(rows * H * 2), bytes = offY + align256(rows * H * 4);
+    if (bytes > m_ioBytes) {
+        cudaFree(m_io);
+        m_io = nullptr;
+        m_io = deviceMalloc(bytes, "activations");
+        m_ioBytes = bytes;
+    }
+    auto* base = static_cast<unsigned char*>(m_io);
+    *x = reinterpret_cast<float*>(base);
+    *xb = base + offXb;
+    *y = reinterpret_cast<float*>(base + offY);
+}
+
+void CudaRank::prepareDecode(const RowBatch& rows)
+{
+    setDevice();
+    for (int l = 0; l < m_config.numLayers; ++l)
+        prepareDecodeLayer(l, rows);
+    scratch(m_decodeScratch); // no allocation while the step's kernels are queued
+}
+
+void CudaRank::prepareDecodeLayer(int layer, const RowBatch& in)
+{
     uploadLayer(layer);
     DeviceLayer& dl = *m_layers[size_t(layer)];
+    DecodeLayer& st = m_decode[size_t(layer)];
+    st.rows = int(in.rows());
+    st.keys.clear();
+    st.attentionRan = st.mlpRan = false;
+    const size_t d = size_t(m_config.headDim), G = size_t(m_units.queryHeads()), rows = in.rows();
+    const size_t mlpBytes = align256(rows * 2 * size_t(dl.inter) * 4) + align256(rows * size_t(dl.inter) * 2);
+    m_decodeScratch = std::max(m_decodeScratch, mlpBytes);
     if (dl.replicas == 0)
         return;
-    const int d = m_config.headDim, H = m_config.hiddenSize, G = m_units.queryHeads();
-    const int rows = int(in.rows());
-    const int cols = dl.replicas * (G + 2) * d;
     std::vector<PairDesc> pairs;
     std::vector<KvView> views;
-    std::vector<KvKey> keys;
     for (int i = 0; i < dl.replicas; ++i)
         for (int r : dl.requests[size_t(i)]) {
             if (in.rowStart[size_t(r) + 1] - in.rowStart[size_t(r)] != 1)
@@ -348,50 +439,119 @@ void CudaRank::attention(int layer, const RowBatch& in, float* out, WindowCaptur
             DeviceBlock& b = deviceBlock(layer, dl.units[size_t(i)], r);
             pairs.push_back({i, int(in.rowStart[size_t(r)]), b.keys, b.values, b.length, int(in.position[size_t(r)])});
             views.push_back({b.keys, b.values, b.length + 1});
-            keys.push_back({layer, dl.units[size_t(i)], r});
+            st.keys.push_back({layer, dl.units[size_t(i)], r});
         }
-    const size_t nPairs = pairs.size();
-    // Scratch: x (fp32, bf16), qkv, q, attention out, o_proj input (bf16), partial out, new K/V, pairs.
-    const size_t offX = 0, offXb = offX + align256(size_t(rows) * H * 4), offQkv = offXb + align256(size_t(rows) * H * 2);
-    const size_t offQ = offQkv + align256(size_t(rows) * cols * 4), offA = offQ + align256(nPairs * G * d * 4);
-    const size_t offAb = offA + align256(nPairs * G * d * 4), offOut = offAb + align256(size_t(rows) * dl.replicas * G * d * 2);
-    const size_t offNew = offOut + align256(size_t(rows) * H * 4), offPairs = offNew + align256(nPairs * 2 * d * 4);
-    auto* base = scratch(offPairs + align256(nPairs * sizeof(PairDesc)));
-    auto* x = reinterpret_cast<float*>(base + offX);
-    auto* xb = reinterpret_cast<__nv_bfloat16*>(base + offXb);
-    auto* qkv = reinterpret_cast<float*>(base + offQkv);
+    const size_t n = pairs.size();
+    if (n * sizeof(PairDesc) > st.pairsCapacity) {
+        cudaFree(st.pairs);
+        st.pairs = nullptr;
+        st.pairsCapacity = 2 * n * sizeof(PairDesc);
+        st.pairs = deviceMalloc(st.pairsCapacity, "decode pairs");
+    }
+    if (n * 2 * d * 4 > st.newKvCapacity) {
+        cudaFree(st.newKv);
+        st.newKv = nullptr;
+        st.newKvCapacity = 2 * n * 2 * d * 4;
+        st.newKv = static_cast<float*>(deviceMalloc(st.newKvCapacity, "decoded K/V rows"));
+    }
+    FAIRKV_CUDA(cudaMemcpy(st.pairs, pairs.data(), n * sizeof(PairDesc), cudaMemcpyHostToDevice));
+    if (!st.attention)
+        st.attention = std::make_unique<RaggedDecodeAttention>();
+    st.attention->prepare(views, int(G), int(d));
+    const size_t cols = size_t(dl.replicas) * (G + 2) * d;
+    const size_t attnBytes = align256(rows * cols * 4) + 2 * align256(n * G * d * 4) + align256(rows * dl.replicas * G * d * 2);
+    m_decodeScratch = std::max(m_decodeScratch, attnBytes);
+}
+
+void CudaRank::launchAttention(int layer, const void* xb, float* y, cudaStream_t stream)
+{
+    DeviceLayer& dl = *m_layers[size_t(layer)];
+    DecodeLayer& st = m_decode[size_t(layer)];
+    const int d = m_config.headDim, H = m_config.hiddenSize, G = m_units.queryHeads(), rows = st.rows;
+    FAIRKV_CUDA(cudaEventRecord(static_cast<cudaEvent_t>(st.events[0]), stream));
+    st.attentionRan = true;
+    if (dl.replicas == 0) {
+        FAIRKV_CUDA(cudaMemsetAsync(y, 0, size_t(rows) * H * 4, stream));
+        FAIRKV_CUDA(cudaEventRecord(static_cast<cudaEvent_t>(st.events[1]), stream));
+        return;
+    }
+    const size_t nPairs = st.keys.size(), cols = size_t(dl.replicas) * (G + 2) * d;
+    const size_t offQ = align256(size_t(rows) * cols * 4), offA = offQ + align256(nPairs * G * d * 4);
+    const size_t offAb = offA + align256(nPairs * G * d * 4);
+    auto* base = scratch(offAb + align256(size_t(rows) * dl.replicas * G * d * 2));
+    auto* qkv = reinterpret_cast<float*>(base);
     auto* q = reinterpret_cast<float*>(base + offQ);
     auto* attn = reinterpret_cast<float*>(base + offA);
     auto* attnB = reinterpret_cast<__nv_bfloat16*>(base + offAb);
-    auto* y = reinterpret_cast<float*>(base + offOut);
-    auto* newKV = reinterpret_cast<float*>(base + offNew);
-    auto* devPairs = reinterpret_cast<PairDesc*>(base + offPairs);
+    auto* pairs = static_cast<const PairDesc*>(st.pairs);
     auto h = static_cast<cublasHandle_t>(m_cublas);
-    FAIRKV_CUDA(cudaMemcpy(x, in.data, size_t(rows) * H * 4, cudaMemcpyHostToDevice));
-    FAIRKV_CUDA(cudaMemcpy(devPairs, pairs.data(), nPairs * sizeof(PairDesc), cudaMemcpyHostToDevice));
-    m_attention->prepare(views, G, d); // host planning and its upload: not the rank's device time
-    FAIRKV_CUDA(cudaEventRecord(static_cast<cudaEvent_t>(m_events[0])));
-    launchToBf16(x, xb, size_t(rows) * H, nullptr);
-    gemmBf16(h, xb, dl.wqkv, qkv, rows, cols, H, nullptr);
-    prepDecode<<<int(nPairs), 128>>>(qkv, cols, devPairs, G, d, m_invFreq, q, newKV);
+    gemmBf16(h, xb, dl.wqkv, qkv, rows, int(cols), H, stream);
+    prepDecode<<<int(nPairs), 128, 0, stream>>>(qkv, int(cols), pairs, G, d, m_invFreq, q, st.newKv);
     FAIRKV_CUDA(cudaGetLastError());
-    m_attention->launch(q, attn, 1.0f / std::sqrt(float(d)));
-    FAIRKV_CUDA(cudaMemset(attnB, 0, size_t(rows) * dl.replicas * G * d * 2));
-    scatterPairs<<<int(nPairs), 128>>>(attn, devPairs, G, d, dl.replicas * G * d, attnB);
+    st.attention->launch(q, attn, 1.0f / std::sqrt(float(d)), stream);
+    FAIRKV_CUDA(cudaMemsetAsync(attnB, 0, size_t(rows) * dl.replicas * G * d * 2, stream));
+    scatterPairs<<<int(nPairs), 128, 0, stream>>>(attn, pairs, G, d, dl.replicas * G * d, attnB);
     FAIRKV_CUDA(cudaGetLastError());
-    gemmBf16(h, attnB, dl.wo, y, rows, H, dl.replicas * G * d, nullptr);
-    m_lastDeviceMs = elapsedSinceStart();
-    std::vector<float> partial(size_t(rows) * H), fresh(nPairs * 2 * d);
-    FAIRKV_CUDA(cudaMemcpy(partial.data(), y, partial.size() * 4, cudaMemcpyDeviceToHost));
-    FAIRKV_CUDA(cudaMemcpy(fresh.data(), newKV, fresh.size() * 4, cudaMemcpyDeviceToHost));
-    for (size_t i = 0; i < partial.size(); ++i)
-        out[i] += partial[i];
-    // Mirror the new rows into the host store and advance the device lengths.
-    for (size_t p = 0; p < nPairs; ++p) {
-        KvBlock& hb = m_host.mutableKv()[keys[p]];
-        hb.append(fresh.data() + p * 2 * d, fresh.data() + p * 2 * d + d, 1);
-        ++m_blocks[keys[p]].length;
+    gemmBf16(h, attnB, dl.wo, y, rows, H, dl.replicas * G * d, stream);
+    FAIRKV_CUDA(cudaEventRecord(static_cast<cudaEvent_t>(st.events[1]), stream));
+}
+
+void CudaRank::launchMlp(int layer, const void* xb, size_t rows, float* y, cudaStream_t stream)
+{
+    DeviceLayer& dl = *m_layers[size_t(layer)];
+    DecodeLayer& st = m_decode[size_t(layer)];
+    const int H = m_config.hiddenSize;
+    FAIRKV_CUDA(cudaEventRecord(static_cast<cudaEvent_t>(st.events[2]), stream));
+    st.mlpRan = true;
+    if (dl.inter == 0) {
+        FAIRKV_CUDA(cudaMemsetAsync(y, 0, rows * H * 4, stream));
+    } else {
+        const size_t offAct = align256(rows * 2 * dl.inter * 4);
+        auto* base = scratch(offAct + align256(rows * dl.inter * 2));
+        auto* gu = reinterpret_cast<float*>(base);
+        auto* act = reinterpret_cast<__nv_bfloat16*>(base + offAct);
+        auto h = static_cast<cublasHandle_t>(m_cublas);
+        gemmBf16(h, xb, dl.wgu, gu, int(rows), 2 * dl.inter, H, stream);
+        launchSwiglu(gu, dl.inter, int(rows), act, stream);
+        gemmBf16(h, act, dl.wdown, y, int(rows), H, dl.inter, stream);
     }
+    FAIRKV_CUDA(cudaEventRecord(static_cast<cudaEvent_t>(st.events[3]), stream));
+}
+
+void CudaRank::finishDecode()
+{
+    setDevice();
+    for (int l = 0; l < m_config.numLayers; ++l)
+        finishDecodeLayer(l);
+}
+
+void CudaRank::finishDecodeLayer(int layer)
+{
+    DecodeLayer& st = m_decode[size_t(layer)];
+    auto elapsed = [&](int a, int b) {
+        FAIRKV_CUDA(cudaEventSynchronize(static_cast<cudaEvent_t>(st.events[b])));
+        float ms = 0;
+        FAIRKV_CUDA(cudaEventElapsedTime(&ms, static_cast<cudaEvent_t>(st.events[a]), static_cast<cudaEvent_t>(st.events[b])));
+        return double(ms);
+    };
+    if (st.mlpRan)
+        st.mlpMs = elapsed(2, 3);
+    if (!st.attentionRan)
+        return;
+    st.attentionMs = elapsed(0, 1);
+    st.attentionRan = false;
+    if (st.keys.empty())
+        return;
+    // Mirror the new rows into the host store and advance the device lengths.
+    const size_t d = size_t(m_config.headDim);
+    std::vector<float> fresh(st.keys.size() * 2 * d);
+    FAIRKV_CUDA(cudaMemcpy(fresh.data(), st.newKv, fresh.size() * 4, cudaMemcpyDeviceToHost));
+    for (size_t p = 0; p < st.keys.size(); ++p) {
+        KvBlock& hb = m_host.mutableKv()[st.keys[p]];
+        hb.append(fresh.data() + p * 2 * d, fresh.data() + p * 2 * d + d, 1);
+        ++m_blocks[st.keys[p]].length;
+    }
+    st.keys.clear();
 }
 
 void CudaRank::mlp(int layer, const float* xHost, size_t rowsIn, float* outHost)
@@ -511,31 +671,22 @@ void CudaRank::prefillAttention(int layer, const RowBatch& in, float* out, Windo
 
 void CudaRank::mlpRows(int layer, const float* xHost, size_t rows, float* out)
 {
-    m_lastDeviceMs = -1.0;
+    setDevice();
     uploadLayer(layer);
-    DeviceLayer& dl = *m_layers[size_t(layer)];
-    const int H = m_config.hiddenSize;
-    if (dl.inter == 0) {
-        std::fill(out, out + rows * size_t(H), 0.0f);
-        return;
-    }
-    const size_t offX = 0, offXb = align256(rows * H * 4), offGu = offXb + align256(rows * H * 2);
-    const size_t offAct = offGu + align256(rows * 2 * dl.inter * 4), offY = offAct + align256(rows * dl.inter * 2);
-    auto* base = scratch(offY + align256(rows * H * 4));
-    auto* x = reinterpret_cast<float*>(base + offX);
-    auto* xb = reinterpret_cast<__nv_bfloat16*>(base + offXb);
-    auto* gu = reinterpret_cast<float*>(base + offGu);
-    auto* act = reinterpret_cast<__nv_bfloat16*>(base + offAct);
-    auto* y = reinterpret_cast<float*>(base + offY);
-    auto h = static_cast<cublasHandle_t>(m_cublas);
+    const size_t H = size_t(m_config.hiddenSize);
+    float* x = nullptr;
+    void* xb = nullptr;
+    float* y = nullptr;
+    hostIo(rows, &x, &xb, &y);
     FAIRKV_CUDA(cudaMemcpy(x, xHost, rows * H * 4, cudaMemcpyHostToDevice));
-    FAIRKV_CUDA(cudaEventRecord(static_cast<cudaEvent_t>(m_events[0])));
     launchToBf16(x, xb, rows * H, nullptr);
-    gemmBf16(h, xb, dl.wgu, gu, int(rows), 2 * dl.inter, H, nullptr);
-    launchSwiglu(gu, dl.inter, int(rows), act, nullptr);
-    gemmBf16(h, act, dl.wdown, y, int(rows), H, dl.inter, nullptr);
-    m_lastDeviceMs = elapsedSinceStart();
+    launchMlp(layer, xb, rows, y, nullptr);
     FAIRKV_CUDA(cudaMemcpy(out, y, rows * H * 4, cudaMemcpyDeviceToHost));
+    DecodeLayer& st = m_decode[size_t(layer)];
+    float ms = 0;
+    FAIRKV_CUDA(cudaEventElapsedTime(&ms, static_cast<cudaEvent_t>(st.events[2]), static_cast<cudaEvent_t>(st.events[3])));
+    st.mlpRan = false;
+    m_lastDeviceMs = double(ms);
 }
 
 } // namespace fairkv::cuda

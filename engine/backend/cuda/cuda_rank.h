@@ -1,7 +1,10 @@
 #pragma once
 #include "backend/cpu/cpu_rank.h"
 #include "parallel/rank.h"
+#include "parallel/rank_factory.h"
 #include "placement/unit_layout.h"
+
+#include <cuda_runtime.h>
 
 #include <map>
 #include <memory>
@@ -20,7 +23,8 @@ class RaggedDecodeAttention;
 class CudaRank final : public Rank
 {
 public:
-    CudaRank(int index, const ModelConfig& config, UnitMode mode);
+    // `device`: the CUDA device this rank's shards and KV live on.
+    CudaRank(int index, const ModelConfig& config, UnitMode mode, int device);
     ~CudaRank() override;
 
     int index() const override { return m_index; }
@@ -37,8 +41,42 @@ public:
     // Registers "cuda" with the engine's rank factory; throws when no GPU can be used.
     static void registerBackend();
 
+    // Device-resident decode, driven by the step executor on `stream`: first prepareDecode() for
+    // the step (host planning and uploads, every layer), then per layer launchAttention() and
+    // launchMlp() (asynchronous; `xb` bf16 normalised rows on this rank's device, `y` fp32
+    // [rows][hidden] overwritten with this rank's partial sums), then finishDecode() after the
+    // stream is done: mirrors the new K/V rows to the host store and reads the device times.
+    int device() const { return m_device; }
+    void prepareDecode(const RowBatch& rows);
+    void launchAttention(int layer, const void* xb, float* y, cudaStream_t stream);
+    void launchMlp(int layer, const void* xb, size_t rows, float* y, cudaStream_t stream);
+    void finishDecode();
+    double attentionDeviceMs(int layer) const { return m_decode[size_t(layer)].attentionMs; }
+    double mlpDeviceMs(int layer) const { return m_decode[size_t(layer)].mlpMs; }
+    // Device events around the rank's work in `layer` (0/1 attention, 2/3 MLP), for trace times.
+    void* decodeEvent(int layer, int which) const { return m_decode[size_t(layer)].events[which]; }
+
 private:
     struct DeviceLayer;
+    // One layer's part of the current decode step.
+    struct DecodeLayer
+    {
+        int rows = 0;
+        std::vector<KvKey> keys;            // pair order
+        void* pairs = nullptr;              // PairDesc[pairs] on the device
+        size_t pairsCapacity = 0;
+        float* newKv = nullptr;             // [pairs][2][headDim] fp32: the rows appended this step
+        size_t newKvCapacity = 0;
+        std::unique_ptr<RaggedDecodeAttention> attention;
+        void* events[4] = {nullptr, nullptr, nullptr, nullptr};
+        double attentionMs = 0.0, mlpMs = 0.0;
+        bool attentionRan = false, mlpRan = false;
+    };
+    void setDevice() const;
+    void releaseDecode();
+    void prepareDecodeLayer(int layer, const RowBatch& rows);
+    void finishDecodeLayer(int layer);
+    void hostIo(size_t rows, float** x, void** xb, float** y); // device buffers for host-driven calls
     struct DeviceBlock
     {
         uint16_t* keys = nullptr; // bf16 [capacity][d]
@@ -54,6 +92,7 @@ private:
     DeviceBlock& deviceBlock(int layer, int unit, int request);
 
     int m_index;
+    int m_device = 0;
     ModelConfig m_config;
     UnitLayout m_units;
     CpuRank m_host;
@@ -64,12 +103,19 @@ private:
     float* m_invFreq = nullptr;
     std::vector<std::unique_ptr<DeviceLayer>> m_layers;
     std::map<KvKey, DeviceBlock> m_blocks;
-    std::unique_ptr<RaggedDecodeAttention> m_attention;
+    std::vector<DecodeLayer> m_decode;
+    size_t m_decodeScratch = 0; // bytes one layer's launches need
     // scratch
     void* m_scratch = nullptr;
     size_t m_scratchBytes = 0;
+    void* m_io = nullptr;
+    size_t m_ioBytes = 0;
     void* m_events[2] = {nullptr, nullptr}; // cudaEvent_t around the kernels of a call
     double m_lastDeviceMs = -1.0;
 };
+
+// The "cuda" backend's step executor over `ranks` (CudaRanks): see cuda_step.h.
+std::unique_ptr<StepExecutor> makeCudaStepExecutor(const ModelWeights& weights, const std::vector<Rank*>& ranks,
+                                                   const BackendOptions& options);
 
 } // namespace fairkv::cuda

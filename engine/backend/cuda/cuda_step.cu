@@ -1,0 +1,527 @@
+#include "backend/cuda/cuda_step.h"
+
+#include "backend/cuda/cuda_check.h"
+#include "backend/cuda/cuda_kernels.h"
+#include "backend/cuda/cuda_rank.h"
+#include "common/dtype.h"
+#include "model/model_weights.h"
+#include "runtime/trace_sink.h"
+
+#include <cublas_v2.h>
+#include <cuda_bf16.h>
+#ifdef FAIRKV_HAVE_NCCL
+#include <nccl.h>
+#endif
+
+#include <exception>
+#include <mutex>
+#include <thread>
+
+namespace fairkv::cuda {
+
+namespace {
+
+#ifdef FAIRKV_HAVE_NCCL
+void ncclCheck(ncclResult_t rc, const char* call)
+{
+    if (rc != ncclSuccess)
+        throw fairkv::Error(std::string("NCCL call ") + call + " failed: " + ncclGetErrorString(rc));
+}
+#define FAIRKV_NCCL(call) ncclCheck((call), #call)
+#endif
+
+template <typename T>
+T* allocate(size_t count, const char* what)
+{
+    void* p = nullptr;
+    const size_t bytes = std::max<size_t>(count * sizeof(T), 1);
+    const cudaError_t rc = cudaMalloc(&p, bytes);
+    if (rc == cudaErrorMemoryAllocation) {
+        cudaGetLastError();
+        size_t freeBytes = 0, total = 0;
+        cudaMemGetInfo(&freeBytes, &total);
+        throw fairkv::Error(std::string("GPU out of memory for ") + what + ": needs " + std::to_string(bytes >> 20) + " MiB, "
+                            + std::to_string(freeBytes >> 20) + " MiB of " + std::to_string(total >> 20) + " MiB free");
+    }
+    check(rc, "cudaMalloc");
+    return static_cast<T*>(p);
+}
+
+__global__ void embedRows(const int* tokens, const __nv_bfloat16* table, int hidden, float* x)
+{
+    const __nv_bfloat16* row = table + size_t(tokens[blockIdx.x]) * hidden;
+    for (int i = threadIdx.x; i < hidden; i += blockDim.x)
+        x[size_t(blockIdx.x) * hidden + i] = __bfloat162float(row[i]);
+}
+
+// HF LlamaRMSNorm in fp32: w * (x / sqrt(mean(x^2) + eps)); bf16 out, the GEMMs' input.
+__global__ void rmsNormRows(const float* x, const float* w, int hidden, float eps, __nv_bfloat16* out)
+{
+    __shared__ float warpSums[32];
+    const float* row = x + size_t(blockIdx.x) * hidden;
+    float sum = 0.0f;
+    for (int i = threadIdx.x; i < hidden; i += blockDim.x)
+        sum += row[i] * row[i];
+    for (int o = 16; o > 0; o >>= 1)
+        sum += __shfl_xor_sync(0xffffffffu, sum, o);
+    if ((threadIdx.x & 31) == 0)
+        warpSums[threadIdx.x >> 5] = sum;
+    __syncthreads();
+    float total = 0.0f;
+    for (int wi = 0; wi < int(blockDim.x >> 5); ++wi)
+        total += warpSums[wi];
+    const float inv = rsqrtf(total / float(hidden) + eps);
+    for (int i = threadIdx.x; i < hidden; i += blockDim.x)
+        out[size_t(blockIdx.x) * hidden + i] = __float2bfloat16(w[i] * (row[i] * inv));
+}
+
+// Residual add of the ranks' partial sums, in rank order (reproducible): the emulated all-reduce.
+__global__ void addPartials(float* x, const float* const* parts, int n, size_t count)
+{
+    for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < count; i += size_t(gridDim.x) * blockDim.x) {
+        float acc = 0.0f;
+        for (int g = 0; g < n; ++g)
+            acc += parts[g][i];
+        x[i] += acc;
+    }
+}
+
+__global__ void addInto(float* x, const float* y, size_t count)
+{
+    for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < count; i += size_t(gridDim.x) * blockDim.x)
+        x[i] += y[i];
+}
+
+std::vector<uint16_t> bf16Copy(const Tensor& t)
+{
+    std::vector<uint16_t> out(t.data.size());
+    for (size_t i = 0; i < out.size(); ++i)
+        out[i] = floatToBf16(t.data[i]);
+    return out;
+}
+
+} // namespace
+
+struct CudaStepExecutor::Replica
+{
+    int device = 0;
+    cudaStream_t stream = nullptr;
+    cublasHandle_t blas = nullptr;
+    uint16_t* embed = nullptr;
+    uint16_t* head = nullptr; // == embed when tied
+    float* norms = nullptr;   // [2 * layers + 1][hidden]: input and post norm of each layer, then the final one
+    int batch = 0;
+    int* tokens = nullptr;
+    float* x = nullptr;
+    __nv_bfloat16* normed = nullptr;
+    float* partial = nullptr;
+    float* logits = nullptr;
+    // Timed intervals of this step on this device, from a reusable pool of events.
+    struct Mark
+    {
+        cudaEvent_t a, b;
+        TracePhase phase;
+        const char* name;
+        int layer;
+    };
+    std::vector<cudaEvent_t> pool;
+    size_t used = 0;
+    std::vector<Mark> marks;
+    cudaEvent_t begin = nullptr, end = nullptr;
+    int64_t hostBeginNs = 0;
+
+    cudaEvent_t nextEvent()
+    {
+        if (used == pool.size()) {
+            cudaEvent_t e;
+            FAIRKV_CUDA(cudaEventCreate(&e));
+            pool.push_back(e);
+        }
+        return pool[used++];
+    }
+    cudaEvent_t open()
+    {
+        cudaEvent_t e = nextEvent();
+        FAIRKV_CUDA(cudaEventRecord(e, stream));
+        return e;
+    }
+    void close(cudaEvent_t a, TracePhase phase, const char* name, int layer)
+    {
+        cudaEvent_t b = nextEvent();
+        FAIRKV_CUDA(cudaEventRecord(b, stream));
+        marks.push_back({a, b, phase, name, layer});
+    }
+    void startStep()
+    {
+        used = 0;
+        marks.clear();
+        begin = nextEvent();
+        FAIRKV_CUDA(cudaEventRecord(begin, stream));
+        hostBeginNs = traceClockNs();
+    }
+
+    ~Replica()
+    {
+        cudaSetDevice(device);
+        for (cudaEvent_t e : pool)
+            cudaEventDestroy(e);
+        if (head != embed)
+            cudaFree(head);
+        for (void* p : {static_cast<void*>(embed), static_cast<void*>(norms), static_cast<void*>(tokens), static_cast<void*>(x),
+                        static_cast<void*>(normed), static_cast<void*>(partial), static_cast<void*>(logits)})
+            cudaFree(p);
+        if (blas)
+            cublasDestroy(blas);
+        if (stream)
+            cudaStreamDestroy(stream);
+    }
+};
+
+namespace {
+double elapsedMs(cudaEvent_t a, cudaEvent_t b)
+{
+    float ms = 0;
+    FAIRKV_CUDA(cudaEventElapsedTime(&ms, a, b));
+    return double(ms);
+}
+} // namespace
+
+CudaStepExecutor::CudaStepExecutor(const ModelWeights& weights, std::vector<CudaRank*> ranks, const BackendOptions& options)
+    : m_weights(weights)
+    , m_ranks(std::move(ranks))
+    , m_options(options)
+{
+    std::vector<int> devices;
+    for (CudaRank* r : m_ranks)
+        devices.push_back(r->device());
+    bool distinct = m_ranks.size() >= 1;
+    for (size_t i = 0; i < devices.size(); ++i)
+        for (size_t j = 0; j < i; ++j)
+            distinct = distinct && devices[i] != devices[j];
+#ifdef FAIRKV_HAVE_NCCL
+    m_nccl = distinct && !options.emulate;
+#else
+    m_nccl = false;
+    distinct = false;
+#endif
+    if (!m_nccl)
+        for (CudaRank* r : m_ranks)
+            if (r->device() != m_ranks[0]->device())
+                throw fairkv::Error("emulated CUDA ranks must share one device");
+    const auto embed = bf16Copy(weights.embed);
+    const bool tied = &weights.outputHead() == &weights.embed;
+    const auto head = tied ? std::vector<uint16_t>() : bf16Copy(weights.outputHead());
+    std::vector<float> norms;
+    for (const LayerWeights& lw : weights.layers) {
+        norms.insert(norms.end(), lw.inputNorm.data.begin(), lw.inputNorm.data.end());
+        norms.insert(norms.end(), lw.postNorm.data.begin(), lw.postNorm.data.end());
+    }
+    norms.insert(norms.end(), weights.finalNorm.data.begin(), weights.finalNorm.data.end());
+    const size_t replicas = m_nccl ? m_ranks.size() : 1;
+    for (size_t i = 0; i < replicas; ++i) {
+        auto r = std::make_unique<Replica>();
+        r->device = m_ranks[i]->device();
+        FAIRKV_CUDA(cudaSetDevice(r->device));
+        FAIRKV_CUDA(cudaStreamCreateWithFlags(&r->stream, cudaStreamNonBlocking));
+        if (cublasCreate(&r->blas) != CUBLAS_STATUS_SUCCESS)
+            throw fairkv::Error("cuBLAS call cublasCreate failed on device " + std::to_string(r->device));
+        r->embed = allocate<uint16_t>(embed.size(), "the embedding table");
+        FAIRKV_CUDA(cudaMemcpy(r->embed, embed.data(), embed.size() * 2, cudaMemcpyHostToDevice));
+        r->head = r->embed;
+        if (!tied) {
+            r->head = allocate<uint16_t>(head.size(), "lm_head");
+            FAIRKV_CUDA(cudaMemcpy(r->head, head.data(), head.size() * 2, cudaMemcpyHostToDevice));
+        }
+        r->norms = allocate<float>(norms.size(), "norm weights");
+        FAIRKV_CUDA(cudaMemcpy(r->norms, norms.data(), norms.size() * 4, cudaMemcpyHostToDevice));
+        m_replicas.push_back(std::move(r));
+    }
+#ifdef FAIRKV_HAVE_NCCL
+    if (m_nccl) {
+        std::vector<ncclComm_t> comms(m_ranks.size());
+        FAIRKV_NCCL(ncclCommInitAll(comms.data(), int(comms.size()), devices.data()));
+        for (ncclComm_t comm : comms)
+            m_comms.push_back(comm);
+    }
+#endif
+}
+
+CudaStepExecutor::~CudaStepExecutor()
+{
+#ifdef FAIRKV_HAVE_NCCL
+    for (void* comm : m_comms)
+        ncclCommDestroy(static_cast<ncclComm_t>(comm));
+#endif
+    if (!m_replicas.empty()) {
+        cudaSetDevice(m_replicas[0]->device);
+        for (void* p : m_partials)
+            cudaFree(p);
+    }
+}
+
+std::string CudaStepExecutor::collectiveSource() const
+{
+    if (m_nccl)
+        return "measured: NCCL all-reduce, one GPU per rank";
+    return m_options.allReduce.describe();
+}
+
+void CudaStepExecutor::setTraceSink(TraceSink* sink, int step)
+{
+    m_sink = sink;
+    m_step = step;
+}
+
+void CudaStepExecutor::ensureBatch(Replica& r, int batch)
+{
+    if (r.batch == batch)
+        return;
+    const ModelConfig& c = m_weights.config;
+    FAIRKV_CUDA(cudaSetDevice(r.device));
+    for (void* p : {static_cast<void*>(r.tokens), static_cast<void*>(r.x), static_cast<void*>(r.normed),
+                    static_cast<void*>(r.partial), static_cast<void*>(r.logits)})
+        cudaFree(p);
+    r.tokens = nullptr;
+    r.x = r.partial = r.logits = nullptr;
+    r.normed = nullptr;
+    r.batch = 0;
+    r.tokens = allocate<int>(size_t(batch), "tokens");
+    r.x = allocate<float>(size_t(batch) * c.hiddenSize, "the residual stream");
+    r.normed = allocate<__nv_bfloat16>(size_t(batch) * c.hiddenSize, "normalised activations");
+    r.partial = allocate<float>(size_t(batch) * c.hiddenSize, "partial sums");
+    r.logits = allocate<float>(size_t(batch) * c.vocabSize, "logits");
+    r.batch = batch;
+}
+
+std::vector<std::vector<float>> CudaStepExecutor::decodeStep(const std::vector<int>& tokens, const std::vector<long>& positions,
+                                                             StepTiming& timing)
+{
+    if (!m_broken.empty())
+        throw fairkv::Error("the NCCL communicators were aborted after an earlier error (" + m_broken
+                            + "); start a new run");
+    const ModelConfig& c = m_weights.config;
+    const int b = int(tokens.size()), L = c.numLayers, N = int(m_ranks.size());
+    RowBatch rows;
+    rows.rowStart.resize(size_t(b) + 1);
+    for (int r = 0; r <= b; ++r)
+        rows.rowStart[size_t(r)] = size_t(r);
+    rows.position = positions;
+    for (CudaRank* rank : m_ranks)
+        rank->prepareDecode(rows); // host planning and uploads, before any kernel of the step
+    for (auto& rep : m_replicas) {
+        ensureBatch(*rep, b);
+        FAIRKV_CUDA(cudaSetDevice(rep->device));
+        FAIRKV_CUDA(cudaMemcpy(rep->tokens, tokens.data(), size_t(b) * sizeof(int), cudaMemcpyHostToDevice));
+        // The uploads above ran on the legacy stream and may still be in flight; the step's
+        // streams do not wait for it.
+        FAIRKV_CUDA(cudaDeviceSynchronize());
+    }
+    // The first step of a process pays for loading kernels and choosing cuBLAS algorithms. Run it
+    // twice and keep the second: the first writes the same K/V rows to the same slots and nothing
+    // else, since lengths advance only in finishDecode().
+    for (int pass = m_warm ? 1 : 0; pass < 2; ++pass)
+        runOnce(tokens);
+    m_warm = true;
+    // Read the device times of the step (every stream is done).
+    Replica& r0 = *m_replicas[0];
+    FAIRKV_CUDA(cudaSetDevice(r0.device));
+    timing.reset(L, N);
+    for (CudaRank* rank : m_ranks)
+        rank->finishDecode();
+    for (int l = 0; l < L; ++l)
+        for (int g = 0; g < N; ++g) {
+            timing.attentionMs[size_t(l)][size_t(g)] = m_ranks[size_t(g)]->attentionDeviceMs(l);
+            timing.mlpMs[size_t(l)][size_t(g)] = m_ranks[size_t(g)]->mlpDeviceMs(l);
+        }
+    FAIRKV_CUDA(cudaSetDevice(r0.device));
+    for (const Replica::Mark& m : r0.marks) {
+        const double ms = elapsedMs(m.a, m.b);
+        if (m.phase == TracePhase::Collective)
+            timing.collectiveMs[size_t(m.layer)] += ms;
+        else
+            timing.replicatedMs += ms;
+    }
+    if (m_nccl) {
+        timing.measuredMs = elapsedMs(r0.begin, r0.end);
+    } else {
+        const double bytes = double(b) * c.hiddenSize * sizeof(float);
+        for (int l = 0; l < L; ++l)
+            timing.collectiveMs[size_t(l)] = 2.0 * m_options.allReduce.ms(bytes, N);
+    }
+    if (m_sink) {
+        for (auto& rep : m_replicas) {
+            FAIRKV_CUDA(cudaSetDevice(rep->device));
+            auto at = [&](cudaEvent_t e) { return rep->hostBeginNs + int64_t(elapsedMs(rep->begin, e) * 1e6); };
+            const int rank = m_nccl ? int(&rep - &m_replicas[0]) : -1;
+            m_sink->event({TracePhase::Decode, "decode step", -1, m_step, -1, -1, rep->hostBeginNs, at(rep->end)});
+            for (const Replica::Mark& m : rep->marks)
+                m_sink->event({m.phase, m.name, m.phase == TracePhase::Collective ? rank : -1, m_step, m.layer, -1, at(m.a), at(m.b)});
+            for (size_t g = 0; g < m_ranks.size(); ++g) {
+                if (m_ranks[g]->device() != rep->device)
+                    continue;
+                for (int l = 0; l < L; ++l) {
+                    auto ev = [&](int which) { return static_cast<cudaEvent_t>(m_ranks[g]->decodeEvent(l, which)); };
+                    m_sink->event({TracePhase::Attention, "attention", int(g), m_step, l, -1, at(ev(0)), at(ev(1))});
+                    m_sink->event({TracePhase::Mlp, "mlp", int(g), m_step, l, -1, at(ev(2)), at(ev(3))});
+                }
+            }
+            if (!m_nccl)
+                break;
+        }
+    }
+    std::vector<float> flat(size_t(b) * c.vocabSize);
+    FAIRKV_CUDA(cudaSetDevice(r0.device));
+    FAIRKV_CUDA(cudaMemcpy(flat.data(), r0.logits, flat.size() * 4, cudaMemcpyDeviceToHost));
+    std::vector<std::vector<float>> logits(static_cast<size_t>(b));
+    for (int r = 0; r < b; ++r)
+        logits[size_t(r)].assign(flat.begin() + long(r) * c.vocabSize, flat.begin() + long(r + 1) * c.vocabSize);
+    return logits;
+}
+
+void CudaStepExecutor::runOnce(const std::vector<int>& tokens)
+{
+    if (m_nccl) {
+        std::vector<std::exception_ptr> errors(m_ranks.size());
+        std::vector<std::thread> threads;
+        std::once_flag abortOnce;
+        for (size_t g = 0; g < m_ranks.size(); ++g)
+            threads.emplace_back([&, g] {
+                try {
+                    runRank(g, tokens);
+                } catch (...) {
+                    errors[g] = std::current_exception();
+                    // A rank that fails would leave its peers waiting in a collective: abort them all.
+                    std::call_once(abortOnce, [&] {
+#ifdef FAIRKV_HAVE_NCCL
+                        for (void* comm : m_comms)
+                            ncclCommAbort(static_cast<ncclComm_t>(comm));
+#endif
+                    });
+                }
+            });
+        for (auto& t : threads)
+            t.join();
+        for (auto& e : errors)
+            if (e) {
+                try {
+                    std::rethrow_exception(e);
+                } catch (const std::exception& ex) {
+                    m_broken = ex.what();
+                }
+                m_comms.clear();
+                std::rethrow_exception(e);
+            }
+    } else {
+        runEmulated(tokens);
+    }
+}
+
+void CudaStepExecutor::runEmulated(const std::vector<int>& tokens)
+{
+    const ModelConfig& c = m_weights.config;
+    Replica& r = *m_replicas[0];
+    const int b = int(tokens.size()), H = c.hiddenSize, N = int(m_ranks.size());
+    const size_t count = size_t(b) * H;
+    FAIRKV_CUDA(cudaSetDevice(r.device));
+    if (m_partials.size() != size_t(N) + 1 || m_batch != b) {
+        for (void* p : m_partials)
+            cudaFree(p);
+        m_partials.clear();
+        for (int g = 0; g < N; ++g)
+            m_partials.push_back(allocate<float>(count, "partial sums"));
+        auto** table = allocate<float*>(size_t(N), "partial-sum table");
+        FAIRKV_CUDA(cudaMemcpy(table, m_partials.data(), size_t(N) * sizeof(void*), cudaMemcpyHostToDevice));
+        m_partials.push_back(table);
+        m_batch = b;
+    }
+    auto* const* parts = static_cast<const float* const*>(m_partials.back());
+    const float eps = float(c.rmsNormEps);
+    r.startStep();
+    cudaEvent_t e = r.open();
+    embedRows<<<b, 256, 0, r.stream>>>(r.tokens, reinterpret_cast<const __nv_bfloat16*>(r.embed), H, r.x);
+    FAIRKV_CUDA(cudaGetLastError());
+    r.close(e, TracePhase::Replicated, "embedding", -1);
+    for (int l = 0; l < c.numLayers; ++l) {
+        e = r.open();
+        rmsNormRows<<<b, 256, 0, r.stream>>>(r.x, r.norms + size_t(2 * l) * H, H, eps, r.normed);
+        r.close(e, TracePhase::Replicated, "input_norm", l);
+        for (int g = 0; g < N; ++g)
+            m_ranks[size_t(g)]->launchAttention(l, r.normed, static_cast<float*>(m_partials[size_t(g)]), r.stream);
+        addPartials<<<132, 256, 0, r.stream>>>(r.x, parts, N, count); // stands in for the all-reduce (modelled)
+        e = r.open();
+        rmsNormRows<<<b, 256, 0, r.stream>>>(r.x, r.norms + size_t(2 * l + 1) * H, H, eps, r.normed);
+        r.close(e, TracePhase::Replicated, "post_attention_norm", l);
+        for (int g = 0; g < N; ++g)
+            m_ranks[size_t(g)]->launchMlp(l, r.normed, size_t(b), static_cast<float*>(m_partials[size_t(g)]), r.stream);
+        addPartials<<<132, 256, 0, r.stream>>>(r.x, parts, N, count);
+        FAIRKV_CUDA(cudaGetLastError());
+    }
+    e = r.open();
+    rmsNormRows<<<b, 256, 0, r.stream>>>(r.x, r.norms + size_t(2 * c.numLayers) * H, H, eps, r.normed);
+    gemmBf16(r.blas, r.normed, r.head, r.logits, b, c.vocabSize, H, r.stream);
+    r.close(e, TracePhase::Replicated, "lm_head", -1);
+    r.end = r.nextEvent();
+    FAIRKV_CUDA(cudaEventRecord(r.end, r.stream));
+    FAIRKV_CUDA(cudaStreamSynchronize(r.stream));
+}
+
+void CudaStepExecutor::runRank(size_t g, const std::vector<int>& tokens)
+{
+#ifdef FAIRKV_HAVE_NCCL
+    const ModelConfig& c = m_weights.config;
+    Replica& r = *m_replicas[g];
+    CudaRank& rank = *m_ranks[g];
+    auto comm = static_cast<ncclComm_t>(m_comms[g]);
+    const int b = int(tokens.size()), H = c.hiddenSize;
+    const size_t count = size_t(b) * H;
+    const float eps = float(c.rmsNormEps);
+    FAIRKV_CUDA(cudaSetDevice(r.device));
+    r.startStep();
+    cudaEvent_t e = r.open();
+    embedRows<<<b, 256, 0, r.stream>>>(r.tokens, reinterpret_cast<const __nv_bfloat16*>(r.embed), H, r.x);
+    FAIRKV_CUDA(cudaGetLastError());
+    r.close(e, TracePhase::Replicated, "embedding", -1);
+    for (int l = 0; l < c.numLayers; ++l) {
+        for (int half = 0; half < 2; ++half) {
+            e = r.open();
+            rmsNormRows<<<b, 256, 0, r.stream>>>(r.x, r.norms + size_t(2 * l + half) * H, H, eps, r.normed);
+            r.close(e, TracePhase::Replicated, half ? "post_attention_norm" : "input_norm", l);
+            if (half == 0)
+                rank.launchAttention(l, r.normed, r.partial, r.stream);
+            else
+                rank.launchMlp(l, r.normed, size_t(b), r.partial, r.stream);
+            e = r.open();
+            FAIRKV_NCCL(ncclAllReduce(r.partial, r.partial, count, ncclFloat, ncclSum, comm, r.stream));
+            r.close(e, TracePhase::Collective, half ? "all_reduce mlp" : "all_reduce attention", l);
+            addInto<<<132, 256, 0, r.stream>>>(r.x, r.partial, count); // residual add of the reduced sums
+            FAIRKV_CUDA(cudaGetLastError());
+        }
+    }
+    e = r.open();
+    rmsNormRows<<<b, 256, 0, r.stream>>>(r.x, r.norms + size_t(2 * c.numLayers) * H, H, eps, r.normed);
+    if (g == 0) // every rank holds the full residual stream; one computes the logits
+        gemmBf16(r.blas, r.normed, r.head, r.logits, b, c.vocabSize, H, r.stream);
+    r.close(e, TracePhase::Replicated, "lm_head", -1);
+    r.end = r.nextEvent();
+    FAIRKV_CUDA(cudaEventRecord(r.end, r.stream));
+    FAIRKV_CUDA(cudaStreamSynchronize(r.stream));
+#else
+    (void)g;
+    (void)tokens;
+#endif
+}
+
+std::unique_ptr<StepExecutor> makeCudaStepExecutor(const ModelWeights& weights, const std::vector<Rank*>& ranks,
+                                                   const BackendOptions& options)
+{
+    std::vector<CudaRank*> cuda;
+    for (Rank* r : ranks) {
+        auto* c = dynamic_cast<CudaRank*>(r);
+        if (!c)
+            return nullptr;
+        cuda.push_back(c);
+    }
+    return std::make_unique<CudaStepExecutor>(weights, std::move(cuda), options);
+}
+
+} // namespace fairkv::cuda

@@ -1,0 +1,59 @@
+#pragma once
+#include "parallel/rank_factory.h"
+#include "parallel/step_executor.h"
+
+#include <memory>
+#include <vector>
+
+namespace fairkv {
+struct ModelWeights;
+}
+
+namespace fairkv::cuda {
+
+class CudaRank;
+
+// Decode steps with the residual stream on the GPU: embedding, RMSNorm, residual adds and lm_head
+// are own kernels and cuBLAS on the device, the ranks' attention and MLP run through their
+// launch*() calls, and nothing crosses PCIe inside a step but the logits.
+//
+// - One device per rank (ranks <= GPUs, not emulating): one host thread per GPU with its own
+//   stream, cuBLAS handle and NCCL communicator (ncclCommInitAll); the all-reduces are real and the
+//   step time is measured on the device ("measured").
+// - Fewer GPUs: the ranks run one after another on the first GPU, each timed by CUDA events; the
+//   sum of their partials stands in for the all-reduce, whose time is the alpha-beta model
+//   (AllReduceModel), and the step is composed as the per-layer max over ranks ("emulated").
+class CudaStepExecutor final : public StepExecutor
+{
+public:
+    CudaStepExecutor(const ModelWeights& weights, std::vector<CudaRank*> ranks, const BackendOptions& options);
+    ~CudaStepExecutor() override;
+
+    const char* timingKind() const override { return m_nccl ? "measured" : "emulated"; }
+    std::string collectiveSource() const override;
+    void setTraceSink(TraceSink* sink, int step) override;
+    std::vector<std::vector<float>> decodeStep(const std::vector<int>& tokens, const std::vector<long>& positions,
+                                               StepTiming& timing) override;
+
+private:
+    struct Replica; // replicated weights and activations on one device
+    void ensureBatch(Replica& r, int batch);
+    void runOnce(const std::vector<int>& tokens);
+    void runEmulated(const std::vector<int>& tokens);
+    void runRank(size_t g, const std::vector<int>& tokens);
+
+    const ModelWeights& m_weights;
+    std::vector<CudaRank*> m_ranks;
+    BackendOptions m_options;
+    bool m_nccl = false;
+    std::vector<std::unique_ptr<Replica>> m_replicas; // one per rank (NCCL) or one (emulated)
+    std::vector<void*> m_partials;                     // emulated: each rank's partial sums (device 0)
+    std::vector<void*> m_comms;                        // ncclComm_t per rank
+    std::string m_broken;                              // set when a collective was aborted
+    TraceSink* m_sink = nullptr;
+    int m_step = 0;
+    int m_batch = 0;
+    bool m_warm = false;
+};
+
+} // namespace fairkv::cuda
