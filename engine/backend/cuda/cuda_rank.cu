@@ -235,6 +235,7 @@ void CudaRank::setTraceContext(TraceSink* sink, int step)
 void CudaRank::assign(const ModelWeights& weights, const Placement& placement, KvStore& pool)
 {
     setDevice();
+    ++m_assignments;
     m_host.assign(weights, placement, pool);
     m_weights = &weights;
     m_placement = &placement;

@@ -47,6 +47,7 @@ public:
     // [rows][hidden] overwritten with this rank's partial sums), then finishDecode() after the
     // stream is done: mirrors the new K/V rows to the host store and reads the device times.
     int device() const { return m_device; }
+    size_t assignments() const { return m_assignments; } // placements installed so far
     void prepareDecode(const RowBatch& rows);
     void launchAttention(int layer, const void* xb, float* y, cudaStream_t stream);
     void launchMlp(int layer, const void* xb, size_t rows, float* y, cudaStream_t stream);
@@ -93,6 +94,7 @@ private:
 
     int m_index;
     int m_device = 0;
+    size_t m_assignments = 0;
     ModelConfig m_config;
     UnitLayout m_units;
     CpuRank m_host;

@@ -316,12 +316,16 @@ std::vector<std::vector<float>> CudaStepExecutor::decodeStep(const std::vector<i
         // streams do not wait for it.
         FAIRKV_CUDA(cudaDeviceSynchronize());
     }
-    // The first step of a process pays for loading kernels and choosing cuBLAS algorithms. Run it
-    // twice and keep the second: the first writes the same K/V rows to the same slots and nothing
-    // else, since lengths advance only in finishDecode().
-    for (int pass = m_warm ? 1 : 0; pass < 2; ++pass)
+    // The first step of a process, and the first after a placement change (new GEMM shapes), pays
+    // for loading kernels and choosing cuBLAS algorithms. Run it twice and keep the second: the
+    // first writes the same K/V rows to the same slots and nothing else, since lengths advance only
+    // in finishDecode().
+    size_t generation = 0;
+    for (CudaRank* rank : m_ranks)
+        generation += rank->assignments();
+    for (int pass = generation == m_warmGeneration ? 1 : 0; pass < 2; ++pass)
         runOnce(tokens);
-    m_warm = true;
+    m_warmGeneration = generation;
     // Read the device times of the step (every stream is done).
     Replica& r0 = *m_replicas[0];
     FAIRKV_CUDA(cudaSetDevice(r0.device));

@@ -53,7 +53,7 @@ private:
     TraceSink* m_sink = nullptr;
     int m_step = 0;
     int m_batch = 0;
-    bool m_warm = false;
+    size_t m_warmGeneration = 0; // the ranks' assignments() when the step shapes were last warmed
 };
 
 } // namespace fairkv::cuda
