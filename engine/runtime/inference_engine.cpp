@@ -327,6 +327,35 @@ size_t InferenceEngine::setPlacement(const Placement& placement)
     return moved;
 }
 
+InferenceEngine::DecodeState InferenceEngine::saveState() const
+{
+    if (m_positions.empty())
+        throw Error("no decode state before prefill");
+    DecodeState s;
+    for (const auto& rank : m_ranks)
+        for (const auto& [key, block] : rank->kv())
+            s.kv.emplace(key, block); // replicas hold disjoint (unit, request) blocks: no duplicates
+    s.positions = m_positions;
+    s.mass = m_mass;
+    return s;
+}
+
+void InferenceEngine::restoreState(const DecodeState& state)
+{
+    if (state.positions.size() != m_positions.size())
+        throw Error("the saved decode state has " + std::to_string(state.positions.size()) + " requests, the engine "
+                    + std::to_string(m_positions.size()));
+    KvStore dropped;
+    for (auto& rank : m_ranks)
+        rank->releaseKv(dropped);
+    KvStore pool = state.kv;
+    for (auto& rank : m_ranks)
+        rank->assign(*m_weights, m_placement, pool);
+    m_positions = state.positions;
+    m_mass = state.mass;
+    m_step = -1;
+}
+
 std::vector<std::vector<std::vector<int>>> InferenceEngine::kvLengths() const
 {
     std::vector<std::vector<std::vector<int>>> len(

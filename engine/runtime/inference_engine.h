@@ -51,6 +51,18 @@ public:
     // One token per request; returns next-token logits [request][vocab].
     std::vector<std::vector<float>> decodeStep(const std::vector<int>& tokens, StepTiming* timing = nullptr);
 
+    // The decode state (every rank's KV, positions, retained mass), e.g. right after prefill, and
+    // its restoration under the current placement: decoding the same steps again from there gives
+    // the same tokens whatever placement is installed in between (the placement invariant).
+    struct DecodeState
+    {
+        KvStore kv;
+        std::vector<long> positions;
+        std::vector<std::vector<std::vector<double>>> mass;
+    };
+    DecodeState saveState() const;
+    void restoreState(const DecodeState& state);
+
     // Moves shards and KV to a new placement (validated first; on error nothing changes).
     // Returns the KV bytes that changed rank.
     size_t setPlacement(const Placement& placement);

@@ -190,56 +190,35 @@ KvLengths currentLengths(const InferenceEngine& engine)
 
 } // namespace
 
-RunResult runInference(const RunConfig& cfg, const ProgressFn& progress, const std::atomic<bool>* cancel, TraceSink* trace,
-                       const PartialFn& partial)
+struct LiveRun::State
 {
-    cfg.validate();
-    auto report = [&](const std::string& phase, int done, int total) {
-        if (progress)
-            progress(phase, done, total);
-        if (cancel && cancel->load())
-            throw Error("cancelled");
-    };
-    const bool planned = cfg.placement == "fairkv-assign" || cfg.placement == "fairkv-copy";
-    if (planned && cfg.decode < 2)
-        throw Error("--placement " + cfg.placement + " needs --decode 2 or more: the first step, under the uniform "
-                    "split, calibrates the cost model the planner uses");
-    report("loading model", 0, 1);
-    if (ModelConfig::isBuiltin(cfg.model))
-        checkCpuMemory(cfg, ModelConfig::builtin(cfg.model, cfg.layers));
-    else if (std::filesystem::is_directory(cfg.model)) // a missing folder gets loadModel's message
-        checkCpuMemory(cfg, ModelConfig::fromHfFolder(cfg.model, cfg.layers));
-    auto weights = std::make_shared<ModelWeights>(loadModel(cfg.model, cfg.layers, cfg.seed));
-    const ModelConfig& mc = weights->config;
-    InferenceEngine engine(weights, cfg.ranks, cfg.unitMode, cfg.backend, cfg.devices);
-    engine.setTraceSink(trace);
-    const int units = engine.units().numUnits;
-    const Placement placement = planned ? Placement::uniform(mc.numLayers, units, cfg.ranks, cfg.batch)
-                                        : resolvePlacement(cfg, mc.numLayers, units);
+    RunConfig cfg;
+    std::shared_ptr<ModelWeights> weights;
+    std::unique_ptr<InferenceEngine> engine;
+    InferenceEngine::DecodeState afterPrefill;
+    Rng samplerAfterPrefill{0};
+    RunResult prefilled; // model, prompts, prefill time and token: what every decode starts from
+    RunResult result;
+};
 
-    RunResult res;
-    res.config = cfg;
-    res.model = mc.shapeJson();
-    res.ranks = cfg.ranks;
-    res.backend = cfg.backend;
-    res.timing = engine.timingKind();
-    res.collective = engine.collectiveSource();
-    res.prompts = makePrompts(cfg.batch, cfg.promptLen, mc.vocabSize, cfg.seed);
+namespace {
 
-    report("prefill", 0, 1);
-    auto pre = engine.prefill(res.prompts, cfg.compression, placement);
-    res.prefillMs = pre.timing.composedMs();
-    Rng sampler(Rng::mix(cfg.seed, 0x5a3b1e));
-    res.tokens.assign(size_t(cfg.batch), {});
+// Decodes cfg.decode steps from the engine's current state and fills `res` (which holds the
+// prefill's fields). `planned`: the first step runs under the current placement and calibrates
+// the cost model, then the planner's placement is installed live.
+void decodeAndMeasure(InferenceEngine& engine, const RunConfig& cfg, bool planned, Rng& sampler, RunResult& res,
+                      const std::function<void(const std::string&, int, int)>& report, const PartialFn& partial)
+{
+    const ModelConfig& mc = engine.config();
     std::vector<int> next(size_t(cfg.batch));
+    for (int r = 0; r < cfg.batch; ++r)
+        next[size_t(r)] = res.tokens[size_t(r)].back();
     auto take = [&](const std::vector<std::vector<float>>& logits) {
         for (int r = 0; r < cfg.batch; ++r) {
             next[size_t(r)] = sampleToken(logits[size_t(r)], cfg.temperature, sampler);
             res.tokens[size_t(r)].push_back(next[size_t(r)]);
         }
     };
-    take(pre.lastLogits);
-
     if (planned) {
         report("calibrating", 0, 1);
         StepTiming t;
@@ -318,11 +297,109 @@ RunResult runInference(const RunConfig& cfg, const ProgressFn& progress, const s
     if (measured > 0) {
         const KvLengths lengths = meanDecodeLengths(res.kvLen, measured);
         res.cost = CostModel::fit(res.placement, lengths, res.rankAttentionMs);
-        for (double b : res.cost.layerLowerBoundsMs(lengths, cfg.ranks))
-            res.lowerBoundMs += b;
+        for (double bound : res.cost.layerLowerBoundsMs(lengths, cfg.ranks))
+            res.lowerBoundMs += bound;
         res.stats = runStats(engine, res.cost, res.rankMlpMs, res.collectiveMs);
     }
+}
+
+std::function<void(const std::string&, int, int)> reporter(const ProgressFn& progress, const std::atomic<bool>* cancel)
+{
+    return [progress, cancel](const std::string& phase, int done, int total) {
+        if (progress)
+            progress(phase, done, total);
+        if (cancel && cancel->load())
+            throw Error("cancelled");
+    };
+}
+
+} // namespace
+
+LiveRun::LiveRun(const RunConfig& cfg, const ProgressFn& progress, const std::atomic<bool>* cancel, TraceSink* trace,
+                 const PartialFn& partial)
+    : m(std::make_unique<State>())
+{
+    cfg.validate();
+    const auto report = reporter(progress, cancel);
+    const bool planned = cfg.placement == "fairkv-assign" || cfg.placement == "fairkv-copy";
+    if (planned && cfg.decode < 2)
+        throw Error("--placement " + cfg.placement + " needs --decode 2 or more: the first step, under the uniform "
+                    "split, calibrates the cost model the planner uses");
+    report("loading model", 0, 1);
+    if (ModelConfig::isBuiltin(cfg.model))
+        checkCpuMemory(cfg, ModelConfig::builtin(cfg.model, cfg.layers));
+    else if (std::filesystem::is_directory(cfg.model)) // a missing folder gets loadModel's message
+        checkCpuMemory(cfg, ModelConfig::fromHfFolder(cfg.model, cfg.layers));
+    m->cfg = cfg;
+    m->weights = std::make_shared<ModelWeights>(loadModel(cfg.model, cfg.layers, cfg.seed));
+    const ModelConfig& mc = m->weights->config;
+    m->engine = std::make_unique<InferenceEngine>(m->weights, cfg.ranks, cfg.unitMode, cfg.backend, cfg.devices);
+    InferenceEngine& engine = *m->engine;
+    engine.setTraceSink(trace);
+    const int units = engine.units().numUnits;
+    const Placement placement = planned ? Placement::uniform(mc.numLayers, units, cfg.ranks, cfg.batch)
+                                        : resolvePlacement(cfg, mc.numLayers, units);
+
+    RunResult& res = m->prefilled;
+    res.config = cfg;
+    res.model = mc.shapeJson();
+    res.ranks = cfg.ranks;
+    res.backend = cfg.backend;
+    res.timing = engine.timingKind();
+    res.collective = engine.collectiveSource();
+    res.prompts = makePrompts(cfg.batch, cfg.promptLen, mc.vocabSize, cfg.seed);
+
+    report("prefill", 0, 1);
+    auto pre = engine.prefill(res.prompts, cfg.compression, placement);
+    res.prefillMs = pre.timing.composedMs();
+    Rng sampler(Rng::mix(cfg.seed, 0x5a3b1e));
+    res.tokens.assign(size_t(cfg.batch), {});
+    for (int r = 0; r < cfg.batch; ++r)
+        res.tokens[size_t(r)].push_back(sampleToken(pre.lastLogits[size_t(r)], cfg.temperature, sampler));
+    m->afterPrefill = engine.saveState();
+    m->samplerAfterPrefill = sampler;
+
+    m->result = res;
+    decodeAndMeasure(engine, cfg, planned, sampler, m->result, report, partial);
+    engine.setTraceSink(nullptr);
+}
+
+LiveRun::~LiveRun() = default;
+
+const RunResult& LiveRun::result() const
+{
+    return m->result;
+}
+
+RunResult LiveRun::rerun(const Placement& placement, const std::string& name, const ProgressFn& progress,
+                         const std::atomic<bool>* cancel, TraceSink* trace, const PartialFn& partial)
+{
+    InferenceEngine& engine = *m->engine;
+    const auto report = reporter(progress, cancel);
+    Placement p = placement;
+    p.name = name;
+    p.validate(engine.config().numLayers, engine.units().numUnits, engine.numRanks(), engine.batch());
+    report("moving shards and KV", 0, 1);
+    engine.restoreState(m->afterPrefill); // the KV as prefill left it, no new prefill
+    RunResult res = m->prefilled;
+    res.config.placement = name;
+    res.kvMovedBytes = engine.setPlacement(p);
+    Rng sampler = m->samplerAfterPrefill;
+    engine.setTraceSink(trace);
+    try {
+        decodeAndMeasure(engine, res.config, false, sampler, res, report, partial);
+    } catch (...) {
+        engine.setTraceSink(nullptr);
+        throw;
+    }
+    engine.setTraceSink(nullptr);
     return res;
+}
+
+RunResult runInference(const RunConfig& cfg, const ProgressFn& progress, const std::atomic<bool>* cancel, TraceSink* trace,
+                       const PartialFn& partial)
+{
+    return LiveRun(cfg, progress, cancel, trace, partial).result();
 }
 
 json RunResult::toJson() const

@@ -14,6 +14,7 @@
 #include <optional>
 #include "parallel/rank_factory.h"
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -88,6 +89,30 @@ using PartialFn = std::function<void(const RunResult& soFar)>;
 // `trace`, when given, receives every timed event of the run (the profiler's tracers).
 RunResult runInference(const RunConfig& config, const ProgressFn& progress = {}, const std::atomic<bool>* cancel = nullptr,
                        TraceSink* trace = nullptr, const PartialFn& partial = {});
+
+// A run whose engine stays alive after decoding (the GUI's live re-run): `rerun` restores the KV
+// as prefill left it, installs another placement (shards and KV move between ranks, no new
+// prefill) and decodes the same steps again. Keeps a copy of the post-prefill KV.
+class LiveRun
+{
+public:
+    // Loads, prefills, decodes: what runInference does.
+    LiveRun(const RunConfig& config, const ProgressFn& progress = {}, const std::atomic<bool>* cancel = nullptr,
+            TraceSink* trace = nullptr, const PartialFn& partial = {});
+    ~LiveRun();
+    LiveRun(const LiveRun&) = delete;
+    LiveRun& operator=(const LiveRun&) = delete;
+
+    const RunResult& result() const;
+    // `name` becomes the result's placement name (e.g. "edited"). Throws naming the problem when
+    // the placement does not fit the run's layers, units, ranks or batch; the engine is unchanged then.
+    RunResult rerun(const Placement& placement, const std::string& name, const ProgressFn& progress = {},
+                    const std::atomic<bool>* cancel = nullptr, TraceSink* trace = nullptr, const PartialFn& partial = {});
+
+private:
+    struct State;
+    std::unique_ptr<State> m;
+};
 
 // Seeded random prompts, `batch` x `length` token ids.
 std::vector<std::vector<int>> makePrompts(int batch, int length, int vocab, uint64_t seed);

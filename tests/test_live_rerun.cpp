@@ -1,0 +1,105 @@
+// Live re-run (issue 7): a finished run's engine takes another placement without a new prefill
+// and decodes the same steps again. By the placement invariant the tokens equal a fresh run with
+// that placement; the re-run is stored with its parent.
+#include "session_store.h"
+#include "runtime/run.h"
+
+#include <QTemporaryDir>
+#include <QtTest>
+
+using namespace fairkv;
+
+namespace {
+
+RunConfig smallRun()
+{
+    RunConfig c;
+    c.model = "tiny";
+    c.layers = 2;
+    c.ranks = 3;
+    c.batch = 3;
+    c.promptLen = 96;
+    c.decode = 5;
+    c.seed = 7;
+    c.compression.policy = CompressionPolicy::AdaSnapKV;
+    c.compression.budget = 40;
+    c.compression.window = 8;
+    return c;
+}
+
+// An edited placement: unit 0 moved, unit 5 replicated with the batch split, in every layer.
+Placement edited(const RunResult& parent)
+{
+    Placement p = parent.placement;
+    for (auto& layer : p.layers) {
+        layer[0].replicas = {{2, {0, 1, 2}}};
+        layer[5].replicas = {{0, {0}}, {1, {1, 2}}};
+    }
+    return p;
+}
+
+} // namespace
+
+class TestLiveRerun : public QObject
+{
+    Q_OBJECT
+private Q_SLOTS:
+    void rerunEqualsFreshRunWithThatPlacement()
+    {
+        LiveRun live(smallRun());
+        const Placement p = edited(live.result());
+        const RunResult again = live.rerun(p, "edited");
+        QCOMPARE(again.config.placement, std::string("edited"));
+        QCOMPARE(again.placement.layers[1][5].replicas.size(), size_t(2));
+        QVERIFY(again.kvMovedBytes > 0);
+        QCOMPARE(int(again.stepMs.size()), smallRun().decode);
+
+        QTemporaryDir dir;
+        const std::string file = dir.filePath(QStringLiteral("edited.json")).toStdString();
+        p.saveFile(file);
+        RunConfig fresh = smallRun();
+        fresh.placement = file;
+        const RunResult reference = runInference(fresh);
+        QCOMPARE(again.tokens, reference.tokens);
+        QCOMPARE(again.kvLen, reference.kvLen);
+        // and the same as the parent, since a placement never changes outputs
+        QCOMPARE(again.tokens, live.result().tokens);
+
+        // a second re-run starts from the prefill state again, not from the first re-run's end
+        const RunResult third = live.rerun(live.result().placement, "uniform again");
+        QCOMPARE(third.tokens, live.result().tokens);
+    }
+
+    void badPlacementIsRefusedAndLeavesTheEngineUsable()
+    {
+        LiveRun live(smallRun());
+        Placement bad = live.result().placement;
+        bad.layers[0][1].replicas = {{7, {0, 1, 2}}};
+        try {
+            live.rerun(bad, "bad");
+            QFAIL("a replica on rank 7 of 3 was accepted");
+        } catch (const std::exception& e) {
+            QVERIFY2(QString::fromStdString(e.what()).contains(QLatin1String("rank")), e.what());
+        }
+        const RunResult ok = live.rerun(edited(live.result()), "edited");
+        QCOMPARE(ok.tokens, live.result().tokens);
+    }
+
+    void storedWithItsParent()
+    {
+        QTemporaryDir dir;
+        const std::string path = dir.filePath(QStringLiteral("s.fkv")).toStdString();
+        auto store = profiler::SessionStore::open(path, profiler::SessionStore::Mode::ReadWrite);
+        LiveRun live(smallRun());
+        const auto env = profiler::Environment::detect();
+        const int64_t parent = store->appendRun(live.result(), {}, env);
+        const int64_t child = store->appendRun(live.rerun(edited(live.result()), "edited"), {}, env, parent, "edited");
+        const auto stored = store->loadRun(child);
+        QVERIFY(stored.summary.parent.has_value());
+        QCOMPARE(*stored.summary.parent, parent);
+        QCOMPARE(stored.summary.placement, std::string("edited"));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestLiveRerun)
+#include "test_live_rerun.moc"
