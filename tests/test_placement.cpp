@@ -1,5 +1,8 @@
 // Placement validation, JSON round trip and the uniform split.
+#include "common/error.h"
+#include "common/rng.h"
 #include "placement/placement.h"
+#include "placement/placement_edit.h"
 #include "test_util.h"
 
 #include <QtTest>
@@ -93,6 +96,93 @@ private Q_SLOTS:
     void wrongRankCount()
     {
         FAIRKV_EXPECT_ERROR(Placement::uniform(1, 4, 2, 1).validate(1, 4, 4, 1), "is for 2 ranks, the run has 4");
+    }
+
+    // The editor's operations on a 2-layer, 6-unit, 3-rank, batch-4 placement.
+    void editsKeepThePlacementValid()
+    {
+        const Placement u = Placement::uniform(2, 6, 3, 4);
+        Placement p = edit::moveReplica(u, 0, 1, 0, 2);
+        QCOMPARE(p.layers[0][1].replicas[0].rank, 2);
+        QCOMPARE(u.layers[0][1].replicas[0].rank, 0); // input untouched
+        p = edit::addReplica(p, 0, 1, 1, {1, 3});
+        QCOMPARE(p.layers[0][1].replicas.size(), size_t(2));
+        QCOMPARE(p.layers[0][1].replicas[0].requests, (std::vector<int>{0, 2}));
+        QCOMPARE(p.layers[0][1].replicas[1].requests, (std::vector<int>{1, 3}));
+        p = edit::setRequests(p, 0, 1, 1, {0, 1, 3});
+        QCOMPARE(p.layers[0][1].replicas[0].requests, (std::vector<int>{2}));
+        p = edit::setRequests(p, 0, 1, 1, {0, 1, 2, 3}); // the other replica is emptied and dropped
+        QCOMPARE(p.layers[0][1].replicas.size(), size_t(1));
+        QCOMPARE(p.layers[0][1].replicas[0].rank, 1);
+        p = edit::addReplica(p, 0, 1, 0, {2});
+        p = edit::removeReplica(p, 0, 1, 1); // its request 2 goes back
+        QCOMPARE(p.layers[0][1].replicas[0].requests, (std::vector<int>{0, 1, 2, 3}));
+        p = edit::copyLayerToAll(p, 0);
+        QCOMPARE(p.layers[1][1].replicas[0].rank, 1);
+        p.validate(2, 6, 3, 4);
+    }
+
+    void editsThatWouldBreakItAreRefused_data()
+    {
+        QTest::addColumn<int>("which");
+        QTest::addColumn<QString>("message");
+        QTest::newRow("move onto an existing replica") << 0 << QStringLiteral("already has a replica on rank");
+        QTest::newRow("rank out of range") << 1 << QStringLiteral("rank 5 does not exist");
+        QTest::newRow("remove the only replica") << 2 << QStringLiteral("only replica");
+        QTest::newRow("no requests") << 3 << QStringLiteral("at least one request");
+        QTest::newRow("request outside the batch") << 4 << QStringLiteral("request 9 is not in the batch");
+        QTest::newRow("only replica gives requests up") << 5 << QStringLiteral("whole batch");
+        QTest::newRow("unknown layer") << 6 << QStringLiteral("layer 4 is not in the placement");
+    }
+    void editsThatWouldBreakItAreRefused()
+    {
+        QFETCH(int, which);
+        QFETCH(QString, message);
+        Placement p = edit::addReplica(Placement::uniform(2, 6, 3, 4), 0, 0, 2, {3});
+        try {
+            switch (which) {
+            case 0: edit::moveReplica(p, 0, 0, 0, 2); break;
+            case 1: edit::moveReplica(p, 0, 0, 0, 5); break;
+            case 2: edit::removeReplica(p, 1, 3, 0); break;
+            case 3: edit::addReplica(p, 0, 2, 2, {}); break;
+            case 4: edit::addReplica(p, 0, 2, 2, {9}); break;
+            case 5: edit::setRequests(p, 1, 3, 0, {0}); break;
+            case 6: edit::copyLayerToAll(p, 4); break;
+            }
+            QFAIL("the edit was accepted");
+        } catch (const std::exception& e) {
+            QVERIFY2(QString::fromUtf8(e.what()).contains(message), e.what());
+        }
+    }
+
+    // Random edit sequences: every accepted edit leaves a valid placement.
+    void randomEditsStayValid()
+    {
+        Rng rng(99);
+        for (int trial = 0; trial < 200; ++trial) {
+            Placement p = Placement::uniform(3, 8, 4, 5);
+            for (int k = 0; k < 30; ++k) {
+                const int layer = int(rng.below(3)), unit = int(rng.below(8));
+                const int replicas = int(p.layers[size_t(layer)][size_t(unit)].replicas.size());
+                const int replica = int(rng.below(uint64_t(replicas))), rank = int(rng.below(4));
+                std::vector<int> reqs;
+                for (int r = 0; r < 5; ++r)
+                    if (rng.below(2))
+                        reqs.push_back(r);
+                try {
+                    switch (rng.below(5)) {
+                    case 0: p = edit::moveReplica(p, layer, unit, replica, rank); break;
+                    case 1: p = edit::addReplica(p, layer, unit, rank, reqs); break;
+                    case 2: p = edit::removeReplica(p, layer, unit, replica); break;
+                    case 3: p = edit::setRequests(p, layer, unit, replica, reqs); break;
+                    default: p = edit::copyLayerToAll(p, layer); break;
+                    }
+                } catch (const Error&) {
+                    continue; // refused with a reason: the placement is unchanged
+                }
+                p.validate(3, 8, 4, 5);
+            }
+        }
     }
 };
 

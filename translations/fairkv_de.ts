@@ -1,0 +1,727 @@
+<?xml version="1.0" encoding="utf-8"?>
+<!DOCTYPE TS>
+<TS version="2.1" language="de_DE">
+<context>
+    <name>StudioRun</name>
+    <message>
+        <source>running · %1</source>
+        <translation>läuft · %1</translation>
+    </message>
+    <message>
+        <source>run %1 · %2</source>
+        <translation>Lauf %1 · %2</translation>
+    </message>
+</context>
+<context>
+    <name>fairkv::views::GpuLoadView</name>
+    <message>
+        <source>Summed over layers</source>
+        <translation>Über Schichten summiert</translation>
+    </message>
+    <message>
+        <source>Attention per layer</source>
+        <translation>Attention pro Schicht</translation>
+    </message>
+    <message>
+        <source>Show:</source>
+        <translation>Anzeigen:</translation>
+    </message>
+    <message>
+        <source>Run something or select runs in the list to see per-GPU load.</source>
+        <translation>Starten Sie einen Lauf oder wählen Sie Läufe in der Liste aus, um die Last pro GPU zu sehen.</translation>
+    </message>
+    <message>
+        <source>%1: attention</source>
+        <translation>%1: Attention</translation>
+    </message>
+    <message>
+        <source>%1: MLP</source>
+        <translation>%1: MLP</translation>
+    </message>
+    <message>
+        <source>%1: collectives</source>
+        <translation>%1: Kollektive</translation>
+    </message>
+    <message>
+        <source>rank %1</source>
+        <translation>Rank %1</translation>
+    </message>
+    <message>
+        <source>ms per decode step (%1)</source>
+        <translation>ms pro Decode-Schritt (%1)</translation>
+    </message>
+    <message>
+        <source>%1, rank %2</source>
+        <translation>%1, Rank %2</translation>
+    </message>
+    <message>
+        <source>layer</source>
+        <translation>Schicht</translation>
+    </message>
+    <message>
+        <source>attention ms per decode step (%1)</source>
+        <translation>Attention-ms pro Decode-Schritt (%1)</translation>
+    </message>
+    <message>
+        <source>%1: %2 tokens/s (%3), decode step %4 ms (%3), attention imbalance %5 (%3), lower bound %6 ms (modelled)</source>
+        <translation>%1: %2 Token/s (%3), Decode-Schritt %4 ms (%3), Attention-Ungleichgewicht %5 (%3), untere Schranke %6 ms (modelliert)</translation>
+    </message>
+    <message>
+        <source>; speedup over %1: %2× (%3)</source>
+        <translation>; Beschleunigung gegenüber %1: %2× (%3)</translation>
+    </message>
+</context>
+<context>
+    <name>fairkv::views::KernelStatsModel</name>
+    <message>
+        <source>Kernel / op</source>
+        <translation>Kernel / Op</translation>
+    </message>
+    <message>
+        <source>Count</source>
+        <translation>Anzahl</translation>
+    </message>
+    <message>
+        <source>Total ms</source>
+        <translation>Gesamt ms</translation>
+    </message>
+    <message>
+        <source>Mean µs</source>
+        <translation>Mittel µs</translation>
+    </message>
+    <message>
+        <source>Median µs</source>
+        <translation>Median µs</translation>
+    </message>
+</context>
+<context>
+    <name>fairkv::views::KvHeatmapView</name>
+    <message>
+        <source>Retained KV tokens (mean over requests)</source>
+        <translation>Behaltene KV-Token (Mittel über Anfragen)</translation>
+    </message>
+    <message>
+        <source>Retained KV tokens (one request)</source>
+        <translation>Behaltene KV-Token (eine Anfrage)</translation>
+    </message>
+    <message>
+        <source>Share of the layer&apos;s KV</source>
+        <translation>Anteil am KV der Schicht</translation>
+    </message>
+    <message>
+        <source>Attention mass retained</source>
+        <translation>Behaltene Attention-Masse</translation>
+    </message>
+    <message>
+        <source>request </source>
+        <translation>Anfrage </translation>
+    </message>
+    <message>
+        <source>Log scale</source>
+        <translation>Logarithmische Skala</translation>
+    </message>
+    <message>
+        <source>Show placement</source>
+        <translation>Platzierung anzeigen</translation>
+    </message>
+    <message>
+        <source>Metric:</source>
+        <translation>Metrik:</translation>
+    </message>
+    <message>
+        <source>Click a cell to see the unit&apos;s details.</source>
+        <translation>Klicken Sie auf eine Zelle, um die Details der Einheit zu sehen.</translation>
+    </message>
+    <message>
+        <source>unit</source>
+        <translation>Einheit</translation>
+    </message>
+    <message>
+        <source>layer</source>
+        <translation>Schicht</translation>
+    </message>
+    <message>
+        <source>retained KV tokens</source>
+        <translation>behaltene KV-Token</translation>
+    </message>
+    <message>
+        <source>share of the layer&apos;s KV (%)</source>
+        <translation>Anteil am KV der Schicht (%)</translation>
+    </message>
+    <message>
+        <source>attention mass retained</source>
+        <translation>behaltene Attention-Masse</translation>
+    </message>
+    <message>
+        <source>r%1</source>
+        <translation>r%1</translation>
+    </message>
+    <message>
+        <source>layer %1, unit %2
+rank %3
+%4: %5</source>
+        <translation>Schicht %1, Einheit %2
+Rank %3
+%4: %5</translation>
+    </message>
+    <message>
+        <source> rank %1 serves requests %2;</source>
+        <translation> Rank %1 bedient Anfragen %2;</translation>
+    </message>
+    <message>
+        <source>Layer %1, unit %2 —%3 retained tokens per request: %4; attention mass retained: %5</source>
+        <translation>Schicht %1, Einheit %2 —%3 behaltene Token pro Anfrage: %4; behaltene Attention-Masse: %5</translation>
+    </message>
+</context>
+<context>
+    <name>fairkv::views::MainWindow</name>
+    <message>
+        <source>Backend: CPU (%1 cores), ranks emulated</source>
+        <translation>Backend: CPU (%1 Kerne), Ranks emuliert</translation>
+    </message>
+    <message>
+        <source>Idle</source>
+        <translation>Leerlauf</translation>
+    </message>
+    <message>
+        <source>Open session</source>
+        <translation>Sitzung öffnen</translation>
+    </message>
+    <message>
+        <source>FairKV sessions (*.fkv)</source>
+        <translation>FairKV-Sitzungen (*.fkv)</translation>
+    </message>
+    <message>
+        <source>The run failed: %1</source>
+        <translation>Der Lauf ist fehlgeschlagen: %1</translation>
+    </message>
+    <message>
+        <source>Run failed</source>
+        <translation>Lauf fehlgeschlagen</translation>
+    </message>
+    <message>
+        <source>Cancelled. The session is unchanged.</source>
+        <translation>Abgebrochen. Die Sitzung ist unverändert.</translation>
+    </message>
+    <message>
+        <source>Cancelled</source>
+        <translation>Abgebrochen</translation>
+    </message>
+    <message>
+        <source>Select one run to inspect it, several to compare them side by side</source>
+        <translation>Wählen Sie einen Lauf zum Untersuchen oder mehrere zum direkten Vergleich</translation>
+    </message>
+    <message>
+        <source>Run</source>
+        <translation>Lauf</translation>
+    </message>
+    <message>
+        <source>GPU load</source>
+        <translation>GPU-Last</translation>
+    </message>
+    <message>
+        <source>Runs</source>
+        <translation>Läufe</translation>
+    </message>
+    <message>
+        <source>Timeline</source>
+        <translation>Zeitleiste</translation>
+    </message>
+    <message>
+        <source>Kernel statistics</source>
+        <translation>Kernel-Statistik</translation>
+    </message>
+    <message>
+        <source>&amp;File</source>
+        <translation>&amp;Datei</translation>
+    </message>
+    <message>
+        <source>&amp;New Session</source>
+        <translation>&amp;Neue Sitzung</translation>
+    </message>
+    <message>
+        <source>&amp;Open Session…</source>
+        <translation>Sitzung &amp;öffnen…</translation>
+    </message>
+    <message>
+        <source>Save Session &amp;As…</source>
+        <translation>Sitzung speichern &amp;unter…</translation>
+    </message>
+    <message>
+        <source>Save session as</source>
+        <translation>Sitzung speichern unter</translation>
+    </message>
+    <message>
+        <source>Open &amp;Recent</source>
+        <translation>&amp;Zuletzt geöffnet</translation>
+    </message>
+    <message>
+        <source>(none)</source>
+        <translation>(keine)</translation>
+    </message>
+    <message>
+        <source>&amp;Quit</source>
+        <translation>&amp;Beenden</translation>
+    </message>
+    <message>
+        <source>&amp;Run</source>
+        <translation>A&amp;usführen</translation>
+    </message>
+    <message>
+        <source>Run the &amp;Demo</source>
+        <translation>&amp;Demo ausführen</translation>
+    </message>
+    <message>
+        <source>&amp;Cancel</source>
+        <translation>&amp;Abbrechen</translation>
+    </message>
+    <message>
+        <source>&amp;View</source>
+        <translation>&amp;Ansicht</translation>
+    </message>
+    <message>
+        <source>&amp;Theme</source>
+        <translation>&amp;Design</translation>
+    </message>
+    <message>
+        <source>Follow the system</source>
+        <translation>Wie System</translation>
+    </message>
+    <message>
+        <source>Light</source>
+        <translation>Hell</translation>
+    </message>
+    <message>
+        <source>Dark</source>
+        <translation>Dunkel</translation>
+    </message>
+    <message>
+        <source>&amp;Settings…</source>
+        <translation>&amp;Einstellungen…</translation>
+    </message>
+    <message>
+        <source>&amp;Help</source>
+        <translation>&amp;Hilfe</translation>
+    </message>
+    <message>
+        <source>&amp;About FairKV Studio</source>
+        <translation>&amp;Über FairKV Studio</translation>
+    </message>
+    <message>
+        <source>About FairKV Studio</source>
+        <translation>Über FairKV Studio</translation>
+    </message>
+    <message>
+        <source>FairKV Studio %1 — a profiler for tensor-parallel decoding with compressed KV caches.</source>
+        <translation>FairKV Studio %1 — ein Profiler für tensorparallelen Decode mit komprimierten KV-Caches.</translation>
+    </message>
+    <message>
+        <source>FairKV Studio — unsaved session</source>
+        <translation>FairKV Studio — ungespeicherte Sitzung</translation>
+    </message>
+    <message>
+        <source>FairKV Studio — %1%2</source>
+        <translation>FairKV Studio — %1%2</translation>
+    </message>
+    <message>
+        <source> (read-only)</source>
+        <translation> (schreibgeschützt)</translation>
+    </message>
+    <message>
+        <source>Cannot create a session</source>
+        <translation>Sitzung kann nicht erstellt werden</translation>
+    </message>
+    <message>
+        <source>Cannot open the session</source>
+        <translation>Sitzung kann nicht geöffnet werden</translation>
+    </message>
+    <message numerus="yes">
+        <source>Opened %1 (%n run(s))</source>
+        <translation>
+            <numerusform>%1 geöffnet (%n Lauf)</numerusform>
+            <numerusform>%1 geöffnet (%n Läufe)</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>Cannot save the session</source>
+        <translation>Sitzung kann nicht gespeichert werden</translation>
+    </message>
+    <message>
+        <source>Cannot run</source>
+        <translation>Ausführen nicht möglich</translation>
+    </message>
+    <message>
+        <source>This session is read-only. Use File ▸ Save Session As to keep new runs.</source>
+        <translation>Diese Sitzung ist schreibgeschützt. Verwenden Sie Datei ▸ Sitzung speichern unter, um neue Läufe zu behalten.</translation>
+    </message>
+    <message numerus="yes">
+        <source>Running %1 on %n rank(s)…</source>
+        <translation>
+            <numerusform>%1 läuft auf %n Rank…</numerusform>
+            <numerusform>%1 läuft auf %n Ranks…</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>Cannot save the run</source>
+        <translation>Lauf kann nicht gespeichert werden</translation>
+    </message>
+    <message>
+        <source>Finished: %1 tokens/s (%2), saved as run %3.</source>
+        <translation>Fertig: %1 Token/s (%2), gespeichert als Lauf %3.</translation>
+    </message>
+    <message>
+        <source>Run %1 finished</source>
+        <translation>Lauf %1 abgeschlossen</translation>
+    </message>
+    <message>
+        <source>Cannot read the run</source>
+        <translation>Lauf kann nicht gelesen werden</translation>
+    </message>
+</context>
+<context>
+    <name>fairkv::views::RunPanel</name>
+    <message>
+        <source>A built-in shape (synthetic weights) or an HF checkpoint folder</source>
+        <translation>Eine eingebaute Modellform (synthetische Gewichte) oder ein HF-Checkpoint-Ordner</translation>
+    </message>
+    <message>
+        <source>Folder…</source>
+        <translation>Ordner…</translation>
+    </message>
+    <message>
+        <source>Use only the first N layers (0: all)</source>
+        <translation>Nur die ersten N Schichten verwenden (0: alle)</translation>
+    </message>
+    <message>
+        <source>all</source>
+        <translation>alle</translation>
+    </message>
+    <message>
+        <source>Tensor-parallel ranks</source>
+        <translation>Tensorparallele Ranks</translation>
+    </message>
+    <message>
+        <source>CPU</source>
+        <translation>CPU</translation>
+    </message>
+    <message>
+        <source>CUDA (GPU)</source>
+        <translation>CUDA (GPU)</translation>
+    </message>
+    <message>
+        <source>CUDA (not in this build)</source>
+        <translation>CUDA (in diesem Build nicht enthalten)</translation>
+    </message>
+    <message>
+        <source>KV head with its query group (GQA)</source>
+        <translation>KV-Head mit seiner Query-Gruppe (GQA)</translation>
+    </message>
+    <message>
+        <source>Query head (per-query-head)</source>
+        <translation>Query-Head (per-query-head)</translation>
+    </message>
+    <message>
+        <source>KV tokens kept per unit, observation window included</source>
+        <translation>Pro Einheit behaltene KV-Token, inklusive Beobachtungsfenster</translation>
+    </message>
+    <message>
+        <source>Requests decoded together</source>
+        <translation>Gemeinsam dekodierte Anfragen</translation>
+    </message>
+    <message>
+        <source>Prompt tokens per request (seeded random ids)</source>
+        <translation>Prompt-Token pro Anfrage (zufällige IDs mit Seed)</translation>
+    </message>
+    <message>
+        <source>Decode steps</source>
+        <translation>Decode-Schritte</translation>
+    </message>
+    <message>
+        <source>uniform (standard TP)</source>
+        <translation>uniform (Standard-TP)</translation>
+    </message>
+    <message>
+        <source>FairKV assign</source>
+        <translation>FairKV assign</translation>
+    </message>
+    <message>
+        <source>FairKV copy</source>
+        <translation>FairKV copy</translation>
+    </message>
+    <message>
+        <source>From file…</source>
+        <translation>Aus Datei…</translation>
+    </message>
+    <message>
+        <source>Seed of weights, prompts and sampling</source>
+        <translation>Seed für Gewichte, Prompts und Sampling</translation>
+    </message>
+    <message>
+        <source>Model</source>
+        <translation>Modell</translation>
+    </message>
+    <message>
+        <source>Layers</source>
+        <translation>Schichten</translation>
+    </message>
+    <message>
+        <source>Ranks</source>
+        <translation>Ranks</translation>
+    </message>
+    <message>
+        <source>Backend</source>
+        <translation>Backend</translation>
+    </message>
+    <message>
+        <source>Units</source>
+        <translation>Einheiten</translation>
+    </message>
+    <message>
+        <source>Compression</source>
+        <translation>Kompression</translation>
+    </message>
+    <message>
+        <source>Budget</source>
+        <translation>Budget</translation>
+    </message>
+    <message>
+        <source>Batch</source>
+        <translation>Batch</translation>
+    </message>
+    <message>
+        <source>Prompt length</source>
+        <translation>Prompt-Länge</translation>
+    </message>
+    <message>
+        <source>Placement</source>
+        <translation>Platzierung</translation>
+    </message>
+    <message>
+        <source>Seed</source>
+        <translation>Seed</translation>
+    </message>
+    <message>
+        <source>Run</source>
+        <translation>Ausführen</translation>
+    </message>
+    <message>
+        <source>Cancel</source>
+        <translation>Abbrechen</translation>
+    </message>
+    <message>
+        <source>Ready.</source>
+        <translation>Bereit.</translation>
+    </message>
+    <message>
+        <source>, about %1 s left</source>
+        <translation>, noch etwa %1 s</translation>
+    </message>
+    <message>
+        <source>Decoding step %1 of %2%3</source>
+        <translation>Decode-Schritt %1 von %2%3</translation>
+    </message>
+    <message>
+        <source>%1…</source>
+        <translation>%1…</translation>
+    </message>
+    <message>
+        <source>HF checkpoint folder</source>
+        <translation>HF-Checkpoint-Ordner</translation>
+    </message>
+    <message>
+        <source>Placement file</source>
+        <translation>Platzierungsdatei</translation>
+    </message>
+    <message>
+        <source>Placement JSON (*.json)</source>
+        <translation>Platzierungs-JSON (*.json)</translation>
+    </message>
+</context>
+<context>
+    <name>fairkv::views::RunsModel</name>
+    <message>
+        <source>Decode throughput (%1)</source>
+        <translation>Decode-Durchsatz (%1)</translation>
+    </message>
+    <message>
+        <source>Run</source>
+        <translation>Lauf</translation>
+    </message>
+    <message>
+        <source>Parent</source>
+        <translation>Ursprung</translation>
+    </message>
+    <message>
+        <source>Label</source>
+        <translation>Bezeichnung</translation>
+    </message>
+    <message>
+        <source>Model</source>
+        <translation>Modell</translation>
+    </message>
+    <message>
+        <source>Placement</source>
+        <translation>Platzierung</translation>
+    </message>
+    <message>
+        <source>Compression</source>
+        <translation>Kompression</translation>
+    </message>
+    <message>
+        <source>Budget</source>
+        <translation>Budget</translation>
+    </message>
+    <message>
+        <source>Batch</source>
+        <translation>Batch</translation>
+    </message>
+    <message>
+        <source>Ranks</source>
+        <translation>Ranks</translation>
+    </message>
+    <message>
+        <source>Backend</source>
+        <translation>Backend</translation>
+    </message>
+    <message>
+        <source>Tokens/s</source>
+        <translation>Token/s</translation>
+    </message>
+    <message>
+        <source>Step ms</source>
+        <translation>Schritt ms</translation>
+    </message>
+    <message>
+        <source>Imbalance</source>
+        <translation>Ungleichgewicht</translation>
+    </message>
+    <message>
+        <source>Timing</source>
+        <translation>Zeitmessung</translation>
+    </message>
+</context>
+<context>
+    <name>fairkv::views::SettingsDialog</name>
+    <message>
+        <source>Settings</source>
+        <translation>Einstellungen</translation>
+    </message>
+    <message>
+        <source>CPU</source>
+        <translation>CPU</translation>
+    </message>
+    <message>
+        <source>CUDA (GPU)</source>
+        <translation>CUDA (GPU)</translation>
+    </message>
+    <message>
+        <source>CUDA (not in this build)</source>
+        <translation>CUDA (in diesem Build nicht enthalten)</translation>
+    </message>
+    <message>
+        <source>Follow the system</source>
+        <translation>Wie System</translation>
+    </message>
+    <message>
+        <source>Light</source>
+        <translation>Hell</translation>
+    </message>
+    <message>
+        <source>Dark</source>
+        <translation>Dunkel</translation>
+    </message>
+    <message>
+        <source>System language</source>
+        <translation>Systemsprache</translation>
+    </message>
+    <message>
+        <source>Default backend</source>
+        <translation>Standard-Backend</translation>
+    </message>
+    <message>
+        <source>Theme</source>
+        <translation>Design</translation>
+    </message>
+    <message>
+        <source>Language</source>
+        <translation>Sprache</translation>
+    </message>
+    <message>
+        <source>A new language takes effect at the next start.</source>
+        <translation>Eine neue Sprache wird beim nächsten Start wirksam.</translation>
+    </message>
+</context>
+<context>
+    <name>fairkv::views::StartPage</name>
+    <message>
+        <source>&lt;h2&gt;FairKV Studio&lt;/h2&gt;&lt;p&gt;Profile tensor-parallel decoding with compressed KV caches: how much KV each head keeps, how evenly the ranks are loaded, and what FairKV placements gain over the uniform split.&lt;/p&gt;</source>
+        <translation>&lt;h2&gt;FairKV Studio&lt;/h2&gt;&lt;p&gt;Profilieren Sie tensorparallelen Decode mit komprimierten KV-Caches: wie viel KV jeder Head behält, wie gleichmäßig die Ranks ausgelastet sind und was FairKV-Platzierungen gegenüber der gleichmäßigen Aufteilung (uniform) gewinnen.&lt;/p&gt;</translation>
+    </message>
+    <message>
+        <source>Run the demo</source>
+        <translation>Demo ausführen</translation>
+    </message>
+    <message>
+        <source>tiny model, 4 ranks, Ada-SnapKV, on this machine&apos;s CPU</source>
+        <translation>kleines Modell, 4 Ranks, Ada-SnapKV, auf der CPU dieses Rechners</translation>
+    </message>
+    <message>
+        <source>Open a session…</source>
+        <translation>Sitzung öffnen…</translation>
+    </message>
+    <message>
+        <source>Recent sessions:</source>
+        <translation>Zuletzt verwendete Sitzungen:</translation>
+    </message>
+    <message>
+        <source>%1 — %2</source>
+        <translation>%1 — %2</translation>
+    </message>
+    <message>
+        <source>(none yet)</source>
+        <translation>(noch keine)</translation>
+    </message>
+</context>
+<context>
+    <name>fairkv::views::TimelineView</name>
+    <message>
+        <source>Wheel: zoom · drag: pan · Shift+drag: select a range</source>
+        <translation>Mausrad: Zoomen · Ziehen: Verschieben · Umschalt+Ziehen: Bereich auswählen</translation>
+    </message>
+    <message>
+        <source>No trace: run something or open a session.</source>
+        <translation>Kein Trace: Starten Sie einen Lauf oder öffnen Sie eine Sitzung.</translation>
+    </message>
+    <message>
+        <source> ms</source>
+        <translation> ms</translation>
+    </message>
+    <message>
+        <source>rank %1</source>
+        <translation>Rank %1</translation>
+    </message>
+    <message>
+        <source>all ranks</source>
+        <translation>alle Ranks</translation>
+    </message>
+</context>
+<context>
+    <name>main</name>
+    <message>
+        <source>Profiler for tensor-parallel decoding with compressed KV caches</source>
+        <translation>Profiler für tensorparallelen Decode mit komprimierten KV-Caches</translation>
+    </message>
+    <message>
+        <source>Run the CPU demo at start.</source>
+        <translation>Beim Start die CPU-Demo ausführen.</translation>
+    </message>
+    <message>
+        <source>Run the demo, save screenshots of every view to &lt;dir&gt;, quit.</source>
+        <translation>Demo ausführen, Screenshots aller Ansichten in &lt;dir&gt; speichern, beenden.</translation>
+    </message>
+    <message>
+        <source>A session file (.fkv) to open.</source>
+        <translation>Zu öffnende Sitzungsdatei (.fkv).</translation>
+    </message>
+</context>
+</TS>

@@ -1,0 +1,725 @@
+<?xml version="1.0" encoding="utf-8"?>
+<!DOCTYPE TS>
+<TS version="2.1" language="zh_CN">
+<context>
+    <name>StudioRun</name>
+    <message>
+        <source>running · %1</source>
+        <translation>运行中 · %1</translation>
+    </message>
+    <message>
+        <source>run %1 · %2</source>
+        <translation>运行 %1 · %2</translation>
+    </message>
+</context>
+<context>
+    <name>fairkv::views::GpuLoadView</name>
+    <message>
+        <source>Summed over layers</source>
+        <translation>各层求和</translation>
+    </message>
+    <message>
+        <source>Attention per layer</source>
+        <translation>每层注意力</translation>
+    </message>
+    <message>
+        <source>Show:</source>
+        <translation>显示：</translation>
+    </message>
+    <message>
+        <source>Run something or select runs in the list to see per-GPU load.</source>
+        <translation>请运行一次，或在列表中选择运行，以查看每个 GPU 的负载。</translation>
+    </message>
+    <message>
+        <source>%1: attention</source>
+        <translation>%1：注意力</translation>
+    </message>
+    <message>
+        <source>%1: MLP</source>
+        <translation>%1：MLP</translation>
+    </message>
+    <message>
+        <source>%1: collectives</source>
+        <translation>%1：集合通信</translation>
+    </message>
+    <message>
+        <source>rank %1</source>
+        <translation>rank %1</translation>
+    </message>
+    <message>
+        <source>ms per decode step (%1)</source>
+        <translation>每解码步 ms（%1）</translation>
+    </message>
+    <message>
+        <source>%1, rank %2</source>
+        <translation>%1，rank %2</translation>
+    </message>
+    <message>
+        <source>layer</source>
+        <translation>层</translation>
+    </message>
+    <message>
+        <source>attention ms per decode step (%1)</source>
+        <translation>每解码步注意力 ms（%1）</translation>
+    </message>
+    <message>
+        <source>%1: %2 tokens/s (%3), decode step %4 ms (%3), attention imbalance %5 (%3), lower bound %6 ms (modelled)</source>
+        <translation>%1：%2 token/s（%3），解码步 %4 ms（%3），注意力不均衡 %5（%3），下界 %6 ms（建模）</translation>
+    </message>
+    <message>
+        <source>; speedup over %1: %2× (%3)</source>
+        <translation>；相对 %1 的加速比：%2×（%3）</translation>
+    </message>
+</context>
+<context>
+    <name>fairkv::views::KernelStatsModel</name>
+    <message>
+        <source>Kernel / op</source>
+        <translation>内核 / 算子</translation>
+    </message>
+    <message>
+        <source>Count</source>
+        <translation>次数</translation>
+    </message>
+    <message>
+        <source>Total ms</source>
+        <translation>总计 ms</translation>
+    </message>
+    <message>
+        <source>Mean µs</source>
+        <translation>平均 µs</translation>
+    </message>
+    <message>
+        <source>Median µs</source>
+        <translation>中位数 µs</translation>
+    </message>
+</context>
+<context>
+    <name>fairkv::views::KvHeatmapView</name>
+    <message>
+        <source>Retained KV tokens (mean over requests)</source>
+        <translation>保留的 KV token（各请求平均）</translation>
+    </message>
+    <message>
+        <source>Retained KV tokens (one request)</source>
+        <translation>保留的 KV token（单个请求）</translation>
+    </message>
+    <message>
+        <source>Share of the layer&apos;s KV</source>
+        <translation>占该层 KV 的比例</translation>
+    </message>
+    <message>
+        <source>Attention mass retained</source>
+        <translation>保留的注意力质量</translation>
+    </message>
+    <message>
+        <source>request </source>
+        <translation>请求 </translation>
+    </message>
+    <message>
+        <source>Log scale</source>
+        <translation>对数刻度</translation>
+    </message>
+    <message>
+        <source>Show placement</source>
+        <translation>显示放置方案</translation>
+    </message>
+    <message>
+        <source>Metric:</source>
+        <translation>指标：</translation>
+    </message>
+    <message>
+        <source>Click a cell to see the unit&apos;s details.</source>
+        <translation>点击单元格以查看该单元的详细信息。</translation>
+    </message>
+    <message>
+        <source>unit</source>
+        <translation>单元</translation>
+    </message>
+    <message>
+        <source>layer</source>
+        <translation>层</translation>
+    </message>
+    <message>
+        <source>retained KV tokens</source>
+        <translation>保留的 KV token</translation>
+    </message>
+    <message>
+        <source>share of the layer&apos;s KV (%)</source>
+        <translation>占该层 KV 的比例（%）</translation>
+    </message>
+    <message>
+        <source>attention mass retained</source>
+        <translation>保留的注意力质量</translation>
+    </message>
+    <message>
+        <source>r%1</source>
+        <translation>r%1</translation>
+    </message>
+    <message>
+        <source>layer %1, unit %2
+rank %3
+%4: %5</source>
+        <translation>层 %1，单元 %2
+rank %3
+%4：%5</translation>
+    </message>
+    <message>
+        <source> rank %1 serves requests %2;</source>
+        <translation> rank %1 处理请求 %2；</translation>
+    </message>
+    <message>
+        <source>Layer %1, unit %2 —%3 retained tokens per request: %4; attention mass retained: %5</source>
+        <translation>层 %1，单元 %2 —%3 每个请求保留的 token：%4；保留的注意力质量：%5</translation>
+    </message>
+</context>
+<context>
+    <name>fairkv::views::MainWindow</name>
+    <message>
+        <source>Backend: CPU (%1 cores), ranks emulated</source>
+        <translation>后端：CPU（%1 核），rank 为模拟</translation>
+    </message>
+    <message>
+        <source>Idle</source>
+        <translation>空闲</translation>
+    </message>
+    <message>
+        <source>Open session</source>
+        <translation>打开会话</translation>
+    </message>
+    <message>
+        <source>FairKV sessions (*.fkv)</source>
+        <translation>FairKV 会话 (*.fkv)</translation>
+    </message>
+    <message>
+        <source>The run failed: %1</source>
+        <translation>运行失败：%1</translation>
+    </message>
+    <message>
+        <source>Run failed</source>
+        <translation>运行失败</translation>
+    </message>
+    <message>
+        <source>Cancelled. The session is unchanged.</source>
+        <translation>已取消。会话未更改。</translation>
+    </message>
+    <message>
+        <source>Cancelled</source>
+        <translation>已取消</translation>
+    </message>
+    <message>
+        <source>Select one run to inspect it, several to compare them side by side</source>
+        <translation>选择一个运行以查看详情，选择多个以并排比较</translation>
+    </message>
+    <message>
+        <source>Run</source>
+        <translation>运行</translation>
+    </message>
+    <message>
+        <source>GPU load</source>
+        <translation>GPU 负载</translation>
+    </message>
+    <message>
+        <source>Runs</source>
+        <translation>运行列表</translation>
+    </message>
+    <message>
+        <source>Timeline</source>
+        <translation>时间线</translation>
+    </message>
+    <message>
+        <source>Kernel statistics</source>
+        <translation>内核统计</translation>
+    </message>
+    <message>
+        <source>&amp;File</source>
+        <translation>文件(&amp;F)</translation>
+    </message>
+    <message>
+        <source>&amp;New Session</source>
+        <translation>新建会话(&amp;N)</translation>
+    </message>
+    <message>
+        <source>&amp;Open Session…</source>
+        <translation>打开会话(&amp;O)…</translation>
+    </message>
+    <message>
+        <source>Save Session &amp;As…</source>
+        <translation>会话另存为(&amp;A)…</translation>
+    </message>
+    <message>
+        <source>Save session as</source>
+        <translation>会话另存为</translation>
+    </message>
+    <message>
+        <source>Open &amp;Recent</source>
+        <translation>最近打开(&amp;R)</translation>
+    </message>
+    <message>
+        <source>(none)</source>
+        <translation>（无）</translation>
+    </message>
+    <message>
+        <source>&amp;Quit</source>
+        <translation>退出(&amp;Q)</translation>
+    </message>
+    <message>
+        <source>&amp;Run</source>
+        <translation>运行(&amp;R)</translation>
+    </message>
+    <message>
+        <source>Run the &amp;Demo</source>
+        <translation>运行演示(&amp;D)</translation>
+    </message>
+    <message>
+        <source>&amp;Cancel</source>
+        <translation>取消(&amp;C)</translation>
+    </message>
+    <message>
+        <source>&amp;View</source>
+        <translation>视图(&amp;V)</translation>
+    </message>
+    <message>
+        <source>&amp;Theme</source>
+        <translation>主题(&amp;T)</translation>
+    </message>
+    <message>
+        <source>Follow the system</source>
+        <translation>跟随系统</translation>
+    </message>
+    <message>
+        <source>Light</source>
+        <translation>浅色</translation>
+    </message>
+    <message>
+        <source>Dark</source>
+        <translation>深色</translation>
+    </message>
+    <message>
+        <source>&amp;Settings…</source>
+        <translation>设置(&amp;S)…</translation>
+    </message>
+    <message>
+        <source>&amp;Help</source>
+        <translation>帮助(&amp;H)</translation>
+    </message>
+    <message>
+        <source>&amp;About FairKV Studio</source>
+        <translation>关于 FairKV Studio(&amp;A)</translation>
+    </message>
+    <message>
+        <source>About FairKV Studio</source>
+        <translation>关于 FairKV Studio</translation>
+    </message>
+    <message>
+        <source>FairKV Studio %1 — a profiler for tensor-parallel decoding with compressed KV caches.</source>
+        <translation>FairKV Studio %1 — 面向压缩 KV 缓存的张量并行解码性能分析器。</translation>
+    </message>
+    <message>
+        <source>FairKV Studio — unsaved session</source>
+        <translation>FairKV Studio — 未保存的会话</translation>
+    </message>
+    <message>
+        <source>FairKV Studio — %1%2</source>
+        <translation>FairKV Studio — %1%2</translation>
+    </message>
+    <message>
+        <source> (read-only)</source>
+        <translation>（只读）</translation>
+    </message>
+    <message>
+        <source>Cannot create a session</source>
+        <translation>无法创建会话</translation>
+    </message>
+    <message>
+        <source>Cannot open the session</source>
+        <translation>无法打开会话</translation>
+    </message>
+    <message numerus="yes">
+        <source>Opened %1 (%n run(s))</source>
+        <translation>
+            <numerusform>已打开 %1（%n 个运行）</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>Cannot save the session</source>
+        <translation>无法保存会话</translation>
+    </message>
+    <message>
+        <source>Cannot run</source>
+        <translation>无法运行</translation>
+    </message>
+    <message>
+        <source>This session is read-only. Use File ▸ Save Session As to keep new runs.</source>
+        <translation>此会话为只读。请使用“文件 ▸ 会话另存为”以保留新的运行。</translation>
+    </message>
+    <message numerus="yes">
+        <source>Running %1 on %n rank(s)…</source>
+        <translation>
+            <numerusform>正在 %n 个 rank 上运行 %1…</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>Cannot save the run</source>
+        <translation>无法保存运行</translation>
+    </message>
+    <message>
+        <source>Finished: %1 tokens/s (%2), saved as run %3.</source>
+        <translation>完成：%1 token/s（%2），已保存为运行 %3。</translation>
+    </message>
+    <message>
+        <source>Run %1 finished</source>
+        <translation>运行 %1 已完成</translation>
+    </message>
+    <message>
+        <source>Cannot read the run</source>
+        <translation>无法读取运行</translation>
+    </message>
+</context>
+<context>
+    <name>fairkv::views::RunPanel</name>
+    <message>
+        <source>A built-in shape (synthetic weights) or an HF checkpoint folder</source>
+        <translation>内置模型结构（合成权重）或 HF 检查点文件夹</translation>
+    </message>
+    <message>
+        <source>Folder…</source>
+        <translation>文件夹…</translation>
+    </message>
+    <message>
+        <source>Use only the first N layers (0: all)</source>
+        <translation>仅使用前 N 层（0：全部）</translation>
+    </message>
+    <message>
+        <source>all</source>
+        <translation>全部</translation>
+    </message>
+    <message>
+        <source>Tensor-parallel ranks</source>
+        <translation>张量并行 rank 数</translation>
+    </message>
+    <message>
+        <source>CPU</source>
+        <translation>CPU</translation>
+    </message>
+    <message>
+        <source>CUDA (GPU)</source>
+        <translation>CUDA (GPU)</translation>
+    </message>
+    <message>
+        <source>CUDA (not in this build)</source>
+        <translation>CUDA（此构建未包含）</translation>
+    </message>
+    <message>
+        <source>KV head with its query group (GQA)</source>
+        <translation>KV 头及其查询组（GQA）</translation>
+    </message>
+    <message>
+        <source>Query head (per-query-head)</source>
+        <translation>查询头（per-query-head）</translation>
+    </message>
+    <message>
+        <source>KV tokens kept per unit, observation window included</source>
+        <translation>每个单元保留的 KV token 数，含观察窗口</translation>
+    </message>
+    <message>
+        <source>Requests decoded together</source>
+        <translation>一起解码的请求数</translation>
+    </message>
+    <message>
+        <source>Prompt tokens per request (seeded random ids)</source>
+        <translation>每个请求的提示 token 数（带种子的随机 ID）</translation>
+    </message>
+    <message>
+        <source>Decode steps</source>
+        <translation>解码步数</translation>
+    </message>
+    <message>
+        <source>uniform (standard TP)</source>
+        <translation>uniform（标准 TP）</translation>
+    </message>
+    <message>
+        <source>FairKV assign</source>
+        <translation>FairKV assign</translation>
+    </message>
+    <message>
+        <source>FairKV copy</source>
+        <translation>FairKV copy</translation>
+    </message>
+    <message>
+        <source>From file…</source>
+        <translation>从文件…</translation>
+    </message>
+    <message>
+        <source>Seed of weights, prompts and sampling</source>
+        <translation>权重、提示与采样的随机种子</translation>
+    </message>
+    <message>
+        <source>Model</source>
+        <translation>模型</translation>
+    </message>
+    <message>
+        <source>Layers</source>
+        <translation>层数</translation>
+    </message>
+    <message>
+        <source>Ranks</source>
+        <translation>rank 数</translation>
+    </message>
+    <message>
+        <source>Backend</source>
+        <translation>后端</translation>
+    </message>
+    <message>
+        <source>Units</source>
+        <translation>单元</translation>
+    </message>
+    <message>
+        <source>Compression</source>
+        <translation>压缩</translation>
+    </message>
+    <message>
+        <source>Budget</source>
+        <translation>预算</translation>
+    </message>
+    <message>
+        <source>Batch</source>
+        <translation>批大小</translation>
+    </message>
+    <message>
+        <source>Prompt length</source>
+        <translation>提示长度</translation>
+    </message>
+    <message>
+        <source>Placement</source>
+        <translation>放置方案</translation>
+    </message>
+    <message>
+        <source>Seed</source>
+        <translation>种子</translation>
+    </message>
+    <message>
+        <source>Run</source>
+        <translation>运行</translation>
+    </message>
+    <message>
+        <source>Cancel</source>
+        <translation>取消</translation>
+    </message>
+    <message>
+        <source>Ready.</source>
+        <translation>就绪。</translation>
+    </message>
+    <message>
+        <source>, about %1 s left</source>
+        <translation>，剩余约 %1 s</translation>
+    </message>
+    <message>
+        <source>Decoding step %1 of %2%3</source>
+        <translation>正在解码第 %1 步，共 %2 步%3</translation>
+    </message>
+    <message>
+        <source>%1…</source>
+        <translation>%1…</translation>
+    </message>
+    <message>
+        <source>HF checkpoint folder</source>
+        <translation>HF 检查点文件夹</translation>
+    </message>
+    <message>
+        <source>Placement file</source>
+        <translation>放置方案文件</translation>
+    </message>
+    <message>
+        <source>Placement JSON (*.json)</source>
+        <translation>放置方案 JSON (*.json)</translation>
+    </message>
+</context>
+<context>
+    <name>fairkv::views::RunsModel</name>
+    <message>
+        <source>Decode throughput (%1)</source>
+        <translation>解码吞吐量（%1）</translation>
+    </message>
+    <message>
+        <source>Run</source>
+        <translation>运行</translation>
+    </message>
+    <message>
+        <source>Parent</source>
+        <translation>父运行</translation>
+    </message>
+    <message>
+        <source>Label</source>
+        <translation>标签</translation>
+    </message>
+    <message>
+        <source>Model</source>
+        <translation>模型</translation>
+    </message>
+    <message>
+        <source>Placement</source>
+        <translation>放置方案</translation>
+    </message>
+    <message>
+        <source>Compression</source>
+        <translation>压缩</translation>
+    </message>
+    <message>
+        <source>Budget</source>
+        <translation>预算</translation>
+    </message>
+    <message>
+        <source>Batch</source>
+        <translation>批大小</translation>
+    </message>
+    <message>
+        <source>Ranks</source>
+        <translation>rank 数</translation>
+    </message>
+    <message>
+        <source>Backend</source>
+        <translation>后端</translation>
+    </message>
+    <message>
+        <source>Tokens/s</source>
+        <translation>token/s</translation>
+    </message>
+    <message>
+        <source>Step ms</source>
+        <translation>每步 ms</translation>
+    </message>
+    <message>
+        <source>Imbalance</source>
+        <translation>不均衡</translation>
+    </message>
+    <message>
+        <source>Timing</source>
+        <translation>计时</translation>
+    </message>
+</context>
+<context>
+    <name>fairkv::views::SettingsDialog</name>
+    <message>
+        <source>Settings</source>
+        <translation>设置</translation>
+    </message>
+    <message>
+        <source>CPU</source>
+        <translation>CPU</translation>
+    </message>
+    <message>
+        <source>CUDA (GPU)</source>
+        <translation>CUDA (GPU)</translation>
+    </message>
+    <message>
+        <source>CUDA (not in this build)</source>
+        <translation>CUDA（此构建未包含）</translation>
+    </message>
+    <message>
+        <source>Follow the system</source>
+        <translation>跟随系统</translation>
+    </message>
+    <message>
+        <source>Light</source>
+        <translation>浅色</translation>
+    </message>
+    <message>
+        <source>Dark</source>
+        <translation>深色</translation>
+    </message>
+    <message>
+        <source>System language</source>
+        <translation>系统语言</translation>
+    </message>
+    <message>
+        <source>Default backend</source>
+        <translation>默认后端</translation>
+    </message>
+    <message>
+        <source>Theme</source>
+        <translation>主题</translation>
+    </message>
+    <message>
+        <source>Language</source>
+        <translation>语言</translation>
+    </message>
+    <message>
+        <source>A new language takes effect at the next start.</source>
+        <translation>新语言将在下次启动时生效。</translation>
+    </message>
+</context>
+<context>
+    <name>fairkv::views::StartPage</name>
+    <message>
+        <source>&lt;h2&gt;FairKV Studio&lt;/h2&gt;&lt;p&gt;Profile tensor-parallel decoding with compressed KV caches: how much KV each head keeps, how evenly the ranks are loaded, and what FairKV placements gain over the uniform split.&lt;/p&gt;</source>
+        <translation>&lt;h2&gt;FairKV Studio&lt;/h2&gt;&lt;p&gt;分析压缩 KV 缓存下的张量并行解码：每个注意力头保留多少 KV，各 rank 的负载有多均衡，以及 FairKV 放置方案相比均匀划分（uniform）能带来多少收益。&lt;/p&gt;</translation>
+    </message>
+    <message>
+        <source>Run the demo</source>
+        <translation>运行演示</translation>
+    </message>
+    <message>
+        <source>tiny model, 4 ranks, Ada-SnapKV, on this machine&apos;s CPU</source>
+        <translation>微型模型，4 个 rank，Ada-SnapKV，运行于本机 CPU</translation>
+    </message>
+    <message>
+        <source>Open a session…</source>
+        <translation>打开会话…</translation>
+    </message>
+    <message>
+        <source>Recent sessions:</source>
+        <translation>最近的会话：</translation>
+    </message>
+    <message>
+        <source>%1 — %2</source>
+        <translation>%1 — %2</translation>
+    </message>
+    <message>
+        <source>(none yet)</source>
+        <translation>（暂无）</translation>
+    </message>
+</context>
+<context>
+    <name>fairkv::views::TimelineView</name>
+    <message>
+        <source>Wheel: zoom · drag: pan · Shift+drag: select a range</source>
+        <translation>滚轮：缩放 · 拖动：平移 · Shift+拖动：选择范围</translation>
+    </message>
+    <message>
+        <source>No trace: run something or open a session.</source>
+        <translation>无跟踪：请先运行，或打开一个会话。</translation>
+    </message>
+    <message>
+        <source> ms</source>
+        <translation> ms</translation>
+    </message>
+    <message>
+        <source>rank %1</source>
+        <translation>rank %1</translation>
+    </message>
+    <message>
+        <source>all ranks</source>
+        <translation>所有 rank</translation>
+    </message>
+</context>
+<context>
+    <name>main</name>
+    <message>
+        <source>Profiler for tensor-parallel decoding with compressed KV caches</source>
+        <translation>面向压缩 KV 缓存的张量并行解码性能分析器</translation>
+    </message>
+    <message>
+        <source>Run the CPU demo at start.</source>
+        <translation>启动时运行 CPU 演示。</translation>
+    </message>
+    <message>
+        <source>Run the demo, save screenshots of every view to &lt;dir&gt;, quit.</source>
+        <translation>运行演示，将每个视图的截图保存到 &lt;dir&gt;，然后退出。</translation>
+    </message>
+    <message>
+        <source>A session file (.fkv) to open.</source>
+        <translation>要打开的会话文件（.fkv）。</translation>
+    </message>
+</context>
+</TS>
