@@ -8,6 +8,7 @@
 #include "kernel_stats_model.h"
 #include "kv_heatmap_view.h"
 #include "main_window.h"
+#include "placement_editor.h"
 #include "run_panel.h"
 #include "runs_model.h"
 #include "runtime/run.h"
@@ -280,6 +281,63 @@ private Q_SLOTS:
         QVERIFY(w.kernelStats()->rowCount() > 0);
         QVERIFY(w.runPanel()->statusText().contains(QStringLiteral("saved as run 1")));
         QVERIFY(w.runPanel()->runButton()->isEnabled());
+    }
+
+    // Issue 7: edit the finished run's placement (with undo/redo), re-run it live; the new run is
+    // stored with its parent, shown next to it, and decodes the same tokens.
+    void editorEditsAndRerunsLive()
+    {
+        MainWindow w;
+        w.show();
+        fairkv::RunConfig c = smallRun(4);
+        c.ranks = 3;
+        c.batch = 3;
+        QSignalSpy done(w.jobs(), &RunJobTracker::finished);
+        w.startRun(c);
+        QVERIFY(done.wait(120000));
+        QTRY_COMPARE(w.runsModel()->rowCount(), 1);
+        PlacementEditor* e = w.placementEditor();
+        QVERIFY(e->isEnabled());
+        QCOMPARE(e->placement().ranks, 3);
+        QCOMPARE(e->rankMs().size(), size_t(3));
+        QVERIFY(e->lowerBoundMs() > 0);
+        const fairkv::Placement original = e->placement();
+        QVERIFY(e->moveReplica(0, 0, 2));
+        QCOMPARE(e->placement().layers[0][0].replicas[0].rank, 2);
+        QVERIFY(e->addReplica(5, 0, {1}));
+        QCOMPARE(e->placement().layers[0][5].replicas.size(), size_t(2));
+        QVERIFY(!e->removeReplica(1, 0)); // the only replica
+        QVERIFY(e->lastError().contains(QStringLiteral("only replica")));
+        QVERIFY(e->copyLayerToAll());
+        QCOMPARE(e->placement().layers[1][5].replicas.size(), size_t(2));
+        e->undoStack()->undo();
+        e->undoStack()->undo();
+        e->undoStack()->undo();
+        QCOMPARE(e->placement().toJson(), original.toJson());
+        e->undoStack()->redo();
+        e->undoStack()->redo();
+        e->undoStack()->redo();
+        QCOMPARE(e->placement().layers[1][5].replicas.size(), size_t(2));
+
+        QTemporaryDir dir;
+        const QString file = dir.filePath(QStringLiteral("p.json"));
+        QVERIFY(e->saveFile(file));
+        QVERIFY(e->startFrom(QStringLiteral("uniform")));
+        QVERIFY(e->loadFile(file));
+        QCOMPARE(e->placement().layers[1][5].replicas.size(), size_t(2));
+
+        const int64_t parent = w.liveRunId();
+        QCOMPARE(parent, int64_t(1));
+        w.rerun(e->placement(), QStringLiteral("edited"));
+        QVERIFY(done.wait(120000));
+        QTRY_COMPARE(w.runsModel()->rowCount(), 2);
+        auto store = profiler::SessionStore::open(w.sessionPath().toStdString(), profiler::SessionStore::Mode::ReadOnly);
+        const auto child = store->loadRun(2);
+        QVERIFY(child.summary.parent.has_value());
+        QCOMPARE(*child.summary.parent, parent);
+        QCOMPARE(child.result.at("tokens"), store->loadRun(1).result.at("tokens"));
+        QCOMPARE(child.result.at("placement").at("layers")[1][5].at("replicas").size(), size_t(2));
+        QCOMPARE(w.gpuLoad()->runCount(), 2); // shown next to its parent
     }
 
     void settingsChooseTheDefaultBackend()

@@ -25,6 +25,7 @@ public:
     QString summaryText() const;
     QCustomPlot* plot() const { return m_plot; }
     int barCount() const; // bars or graphs currently drawn (for tests)
+    int runCount() const { return int(m_runs.size()); }
 
 protected:
     bool event(QEvent* e) override;

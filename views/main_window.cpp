@@ -1,5 +1,7 @@
 #include "main_window.h"
 
+#include "placement_editor.h"
+
 #include "gpu_load_view.h"
 #include "kernel_stats_model.h"
 #include "kv_heatmap_view.h"
@@ -94,6 +96,7 @@ MainWindow::MainWindow(QWidget* parent)
     });
     connect(m_jobs, &RunJobTracker::failed, this, [this](int, const QString& message) {
         m_runPanel->setRunning(false);
+        m_rerunning = false;
         m_runPanel->setStatus(tr("The run failed: %1").arg(message));
         m_stateLabel->setText(tr("Run failed"));
         reportError(tr("Run failed"), message);
@@ -130,6 +133,8 @@ void MainWindow::buildDocks()
     m_runPanel = new RunPanel(this);
     m_gpuLoad = new GpuLoadView(this);
     m_timeline = new TimelineView(this);
+    m_editor = new PlacementEditor(this);
+    connect(m_editor, &PlacementEditor::rerunRequested, this, &MainWindow::rerun);
     m_runsModel = new RunsModel(this);
     m_runsView = new QTableView(this);
     m_runsView->setModel(m_runsModel);
@@ -151,7 +156,9 @@ void MainWindow::buildDocks()
     auto* timeline = dock(this, tr("Timeline"), QStringLiteral("timelineDock"), m_timeline, Qt::BottomDockWidgetArea);
     auto* stats = dock(this, tr("Kernel statistics"), QStringLiteral("statsDock"), statsView, Qt::BottomDockWidgetArea);
     tabifyDockWidget(runs, timeline);
+    auto* editor = dock(this, tr("Placement editor"), QStringLiteral("editorDock"), m_editor, Qt::BottomDockWidgetArea);
     tabifyDockWidget(timeline, stats);
+    tabifyDockWidget(stats, editor);
     timeline->raise();
     resizeDocks({findChild<QDockWidget*>(QStringLiteral("gpuLoadDock"))}, {460}, Qt::Horizontal);
 }
@@ -320,7 +327,22 @@ void MainWindow::startRun(const fairkv::RunConfig& config)
     }
     m_runPanel->setRunning(true);
     m_stateLabel->setText(tr("Running %1 on %n rank(s)…", nullptr, config.ranks).arg(QString::fromStdString(config.model)));
+    m_rerunning = false;
+    m_liveRunId = 0;
+    m_editor->setLive(false);
     m_jobs->start(config);
+}
+
+void MainWindow::rerun(const fairkv::Placement& placement, const QString& name)
+{
+    if (!m_session || m_session->readOnly() || !m_liveRunId || !m_jobs->hasLiveRun()) {
+        reportError(tr("Cannot re-run"), tr("No run's engine is loaded: start a run in this window first."));
+        return;
+    }
+    m_runPanel->setRunning(true);
+    m_stateLabel->setText(tr("Re-running run %1 with the %2 placement…").arg(m_liveRunId).arg(name));
+    m_rerunning = true;
+    m_jobs->rerun(placement, name, m_liveRunId);
 }
 
 void MainWindow::onRunFinished(int, const RunOutcome& outcome)
@@ -338,7 +360,19 @@ void MainWindow::onRunFinished(int, const RunOutcome& outcome)
                               .arg(QString::fromStdString(outcome.result->timing))
                               .arg(id));
     m_stateLabel->setText(tr("Run %1 finished").arg(id));
+    if (!m_rerunning)
+        m_liveRunId = id; // its engine stays loaded for live re-runs
+    m_rerunning = false;
     refreshRuns(id);
+    if (outcome.parent) { // a re-run: show it next to its parent at once
+        const int parentRow = m_runsModel->rowOf(*outcome.parent), row = m_runsModel->rowOf(id);
+        if (parentRow >= 0 && row >= 0) {
+            QItemSelection both;
+            for (int r : {parentRow, row})
+                both.select(m_runsModel->index(r, 0), m_runsModel->index(r, m_runsModel->columnCount() - 1));
+            m_runsView->selectionModel()->select(both, QItemSelectionModel::ClearAndSelect | QItemSelectionModel::Rows);
+        }
+    }
 }
 
 void MainWindow::refreshRuns(int64_t select)
@@ -372,6 +406,9 @@ void MainWindow::showRuns(const QList<int64_t>& ids)
         return;
     }
     m_current = runs.back();
+    // The editor edits the parent when a re-run is shown next to it, else the newest selected run.
+    const StudioRun& editable = runs.front();
+    m_editor->setRun(editable, editable.summary.id == m_liveRunId && m_jobs->hasLiveRun());
     m_heatmap->setRun(m_current);
     m_timeline->setTrace(m_current.trace, m_current.ranks());
     m_kernelStats->setRange(m_current.trace, m_timeline->traceStart(), m_timeline->traceEnd());

@@ -20,6 +20,7 @@ class TimelineView;
 class RunsModel;
 class KernelStatsModel;
 class StartPage;
+class PlacementEditor;
 
 // The studio window: run panel, runs of the session, KV heatmap, GPU load, timeline and kernel
 // statistics as docks; a session file behind it. Runs made here are saved in the open session
@@ -44,6 +45,11 @@ public:
     KvHeatmapView* heatmap() const { return m_heatmap; }
     GpuLoadView* gpuLoad() const { return m_gpuLoad; }
     TimelineView* timeline() const { return m_timeline; }
+    PlacementEditor* placementEditor() const { return m_editor; }
+    // Decodes the loaded run's steps again under `placement`; the new run is saved with its parent.
+    void rerun(const fairkv::Placement& placement, const QString& name);
+    // The session id of the run whose engine is loaded (0: none).
+    int64_t liveRunId() const { return m_liveRunId; }
     RunsModel* runsModel() const { return m_runsModel; }
     KernelStatsModel* kernelStats() const { return m_kernelStats; }
     RunJobTracker* jobs() const { return m_jobs; }
@@ -71,6 +77,9 @@ private:
     KvHeatmapView* m_heatmap;
     GpuLoadView* m_gpuLoad;
     TimelineView* m_timeline;
+    PlacementEditor* m_editor = nullptr;
+    int64_t m_liveRunId = 0;
+    bool m_rerunning = false;
     RunsModel* m_runsModel;
     KernelStatsModel* m_kernelStats;
     QTableView* m_runsView;

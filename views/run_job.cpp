@@ -23,6 +23,34 @@ RunJobTracker::~RunJobTracker()
 
 int RunJobTracker::start(const fairkv::RunConfig& config, std::optional<int64_t> parent)
 {
+    return launch(
+        [config](const fairkv::ProgressFn& progress, const std::atomic<bool>* cancel, fairkv::TraceSink* trace,
+                 const fairkv::PartialFn& partial, std::shared_ptr<fairkv::LiveRun>& live) {
+            live = std::make_shared<fairkv::LiveRun>(config, progress, cancel, trace, partial);
+            return live->result();
+        },
+        parent);
+}
+
+int RunJobTracker::rerun(const fairkv::Placement& placement, const QString& name, std::optional<int64_t> parent)
+{
+    cancel();
+    waitForIdle();
+    if (!m_live)
+        return 0;
+    return launch(
+        [placement, name = name.toStdString(), engine = m_live](const fairkv::ProgressFn& progress,
+                                                               const std::atomic<bool>* cancel, fairkv::TraceSink* trace,
+                                                               const fairkv::PartialFn& partial,
+                                                               std::shared_ptr<fairkv::LiveRun>& live) {
+            live = engine; // stays loaded: a re-run can be re-run again
+            return engine->rerun(placement, name, progress, cancel, trace, partial);
+        },
+        parent);
+}
+
+int RunJobTracker::launch(Work work, std::optional<int64_t> parent)
+{
     cancel();
     waitForIdle();
     const int job = ++m_current;
@@ -30,7 +58,7 @@ int RunJobTracker::start(const fairkv::RunConfig& config, std::optional<int64_t>
     m_cancel = cancelFlag;
     m_running = true;
     QPointer<RunJobTracker> self(this);
-    m_thread = QThread::create([self, job, config, cancelFlag, parent] {
+    m_thread = QThread::create([self, job, work, cancelFlag, parent] {
         auto tracer = std::make_shared<profiler::CpuTracer>();
         auto emitProgress = [&](const std::string& phase, int done, int total) {
             if (self)
@@ -52,16 +80,18 @@ int RunJobTracker::start(const fairkv::RunConfig& config, std::optional<int64_t>
                 }, Qt::QueuedConnection);
         };
         try {
-            auto result = std::make_shared<fairkv::RunResult>(
-                fairkv::runInference(config, emitProgress, cancelFlag.get(), tracer.get(), emitPartial));
+            std::shared_ptr<fairkv::LiveRun> live;
+            auto result = std::make_shared<fairkv::RunResult>(work(emitProgress, cancelFlag.get(), tracer.get(), emitPartial, live));
             RunOutcome outcome{result, std::make_shared<profiler::TraceBuffer>(std::move(tracer->buffer())), parent};
             if (self)
-                QMetaObject::invokeMethod(self.data(), [self, job, outcome] {
+                QMetaObject::invokeMethod(self.data(), [self, job, outcome, live] {
                     if (!self)
                         return;
                     self->m_running = false;
-                    if (job == self->m_current)
+                    if (job == self->m_current) {
+                        self->m_live = live;
                         Q_EMIT self->finished(job, outcome);
+                    }
                 }, Qt::QueuedConnection);
         } catch (const std::exception& e) {
             const bool wasCancelled = cancelFlag->load();

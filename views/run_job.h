@@ -8,6 +8,7 @@
 #include <QString>
 
 #include <atomic>
+#include <functional>
 #include <memory>
 
 
@@ -31,8 +32,14 @@ public:
     explicit RunJobTracker(QObject* parent = nullptr);
     ~RunJobTracker() override;
 
-    // Starts a job and returns its number; a job already running is cancelled.
+    // Starts a job and returns its number; a job already running is cancelled. The finished run
+    // keeps its engine loaded for rerun().
     int start(const fairkv::RunConfig& config, std::optional<int64_t> parent = std::nullopt);
+    // Decodes the last finished run's steps again under `placement`, on its loaded engine (shards
+    // and KV move, no new prefill). Returns 0 when no run is loaded.
+    int rerun(const fairkv::Placement& placement, const QString& name, std::optional<int64_t> parent);
+    // Whether a finished run's engine is loaded (rerun() can be used).
+    bool hasLiveRun() const { return m_live != nullptr; }
     void cancel();
     bool running() const { return m_running; }
     int current() const { return m_current; }
@@ -48,6 +55,11 @@ Q_SIGNALS:
     void cancelled(int job);
 
 private:
+    using Work = std::function<fairkv::RunResult(const fairkv::ProgressFn&, const std::atomic<bool>*, fairkv::TraceSink*,
+                                                 const fairkv::PartialFn&, std::shared_ptr<fairkv::LiveRun>&)>;
+    int launch(Work work, std::optional<int64_t> parent);
+
+    std::shared_ptr<fairkv::LiveRun> m_live; // the last finished run's engine
     int m_current = 0;
     bool m_running = false;
     std::shared_ptr<std::atomic<bool>> m_cancel;

@@ -1,0 +1,545 @@
+#include "placement_editor.h"
+
+#include "common/error.h"
+#include "placement/layer_planner.h"
+#include "placement/placement_edit.h"
+#include "placement/planner.h"
+
+#include <QComboBox>
+#include <QDragEnterEvent>
+#include <QDropEvent>
+#include <QFileDialog>
+#include <QFrame>
+#include <QHBoxLayout>
+#include <QInputDialog>
+#include <QLabel>
+#include <QListWidget>
+#include <QMenu>
+#include <QMessageBox>
+#include <QPushButton>
+#include <QScrollArea>
+#include <QSpinBox>
+#include <QToolButton>
+#include <QUndoCommand>
+#include <QUndoStack>
+#include <QVBoxLayout>
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+
+namespace fairkv::views {
+
+namespace {
+constexpr int UnitRole = Qt::UserRole;
+constexpr int ReplicaRole = Qt::UserRole + 1;
+
+// "0, 2, 5-7" -> {0, 2, 5, 6, 7}; nullopt when it does not parse.
+std::optional<std::vector<int>> parseRequests(const QString& text)
+{
+    std::vector<int> out;
+    for (const QString& part : text.split(QLatin1Char(','), Qt::SkipEmptyParts)) {
+        const QString t = part.trimmed();
+        bool ok1 = false, ok2 = false;
+        const int dash = t.indexOf(QLatin1Char('-'));
+        if (dash > 0) {
+            const int a = t.left(dash).trimmed().toInt(&ok1), b = t.mid(dash + 1).trimmed().toInt(&ok2);
+            if (!ok1 || !ok2 || b < a)
+                return std::nullopt;
+            for (int i = a; i <= b; ++i)
+                out.push_back(i);
+        } else {
+            out.push_back(t.toInt(&ok1));
+            if (!ok1)
+                return std::nullopt;
+        }
+    }
+    return out;
+}
+
+QString requestList(const std::vector<int>& requests)
+{
+    QStringList parts;
+    for (int r : requests)
+        parts << QString::number(r);
+    return parts.join(QStringLiteral(", "));
+}
+} // namespace
+
+// One rank's cards; a card dropped here from another rank asks the editor to move it.
+class CardList : public QListWidget
+{
+    Q_OBJECT
+public:
+    CardList(int rank, QWidget* parent)
+        : QListWidget(parent)
+        , m_rank(rank)
+    {
+        setDragDropMode(QAbstractItemView::DragDrop);
+        setDefaultDropAction(Qt::MoveAction);
+        setSelectionMode(QAbstractItemView::SingleSelection);
+        setContextMenuPolicy(Qt::CustomContextMenu);
+        setSpacing(3);
+        setWordWrap(true);
+    }
+Q_SIGNALS:
+    void dropped(int unit, int replica, int toRank);
+
+protected:
+    void dragEnterEvent(QDragEnterEvent* e) override
+    {
+        e->setAccepted(qobject_cast<CardList*>(e->source()) != nullptr);
+    }
+    void dragMoveEvent(QDragMoveEvent* e) override
+    {
+        e->setAccepted(qobject_cast<CardList*>(e->source()) != nullptr);
+    }
+    void dropEvent(QDropEvent* e) override
+    {
+        auto* from = qobject_cast<CardList*>(e->source());
+        const QListWidgetItem* item = from ? from->currentItem() : nullptr;
+        // The editor rebuilds the columns from the placement; Qt must not move the item itself.
+        e->setDropAction(Qt::IgnoreAction);
+        e->accept();
+        if (item && from != this)
+            Q_EMIT dropped(item->data(UnitRole).toInt(), item->data(ReplicaRole).toInt(), m_rank);
+    }
+
+private:
+    int m_rank;
+};
+
+class RankColumn : public QFrame
+{
+public:
+    RankColumn(int rank, QWidget* parent)
+        : QFrame(parent)
+        , header(new QLabel(this))
+        , cards(new CardList(rank, this))
+    {
+        setFrameShape(QFrame::StyledPanel);
+        auto* layout = new QVBoxLayout(this);
+        layout->setContentsMargins(4, 4, 4, 4);
+        header->setWordWrap(true);
+        header->setAlignment(Qt::AlignHCenter);
+        layout->addWidget(header);
+        layout->addWidget(cards, 1);
+        setMinimumWidth(150);
+    }
+    QLabel* header;
+    CardList* cards;
+};
+
+class PlacementEditCommand : public QUndoCommand
+{
+public:
+    PlacementEditCommand(PlacementEditor* editor, Placement before, Placement after, const QString& text)
+        : QUndoCommand(text)
+        , m_editor(editor)
+        , m_before(std::move(before))
+        , m_after(std::move(after))
+    {
+    }
+    void undo() override { m_editor->install(m_before); }
+    void redo() override { m_editor->install(m_after); }
+
+private:
+    PlacementEditor* m_editor;
+    Placement m_before, m_after;
+};
+
+PlacementEditor::PlacementEditor(QWidget* parent)
+    : QWidget(parent)
+    , m_undo(new QUndoStack(this))
+    , m_layer(new QSpinBox(this))
+    , m_startFrom(new QComboBox(this))
+    , m_summary(new QLabel(this))
+    , m_validity(new QLabel(this))
+    , m_rerun(new QPushButton(tr("Re-run with this placement"), this))
+    , m_columnsLayout(new QHBoxLayout)
+{
+    auto* top = new QHBoxLayout;
+    top->addWidget(new QLabel(tr("Layer:"), this));
+    m_layer->setToolTip(tr("The layer whose units are shown"));
+    top->addWidget(m_layer);
+    auto* toAll = new QPushButton(tr("Apply to all layers"), this);
+    toAll->setToolTip(tr("Every layer takes this layer's placement"));
+    top->addWidget(toAll);
+    top->addSpacing(12);
+    top->addWidget(new QLabel(tr("Start from:"), this));
+    m_startFrom->addItem(tr("the run's placement"), QStringLiteral("run"));
+    m_startFrom->addItem(tr("uniform split"), QStringLiteral("uniform"));
+    m_startFrom->addItem(tr("FairKV assign"), QStringLiteral("fairkv-assign"));
+    m_startFrom->addItem(tr("FairKV copy"), QStringLiteral("fairkv-copy"));
+    top->addWidget(m_startFrom);
+    auto* use = new QPushButton(tr("Use"), this);
+    top->addWidget(use);
+    top->addStretch(1);
+    auto* undo = new QToolButton(this);
+    undo->setDefaultAction(m_undo->createUndoAction(this, tr("Undo")));
+    undo->defaultAction()->setShortcut(QKeySequence::Undo);
+    auto* redo = new QToolButton(this);
+    redo->setDefaultAction(m_undo->createRedoAction(this, tr("Redo")));
+    redo->defaultAction()->setShortcut(QKeySequence::Redo);
+    top->addWidget(undo);
+    top->addWidget(redo);
+    auto* load = new QPushButton(tr("Load…"), this);
+    auto* save = new QPushButton(tr("Save…"), this);
+    top->addWidget(load);
+    top->addWidget(save);
+
+    auto* columns = new QWidget(this);
+    columns->setLayout(m_columnsLayout);
+    auto* scroll = new QScrollArea(this);
+    scroll->setWidgetResizable(true);
+    scroll->setWidget(columns);
+
+    auto* bottom = new QHBoxLayout;
+    m_summary->setWordWrap(true);
+    m_validity->setWordWrap(true);
+    auto* texts = new QVBoxLayout;
+    texts->addWidget(m_summary);
+    texts->addWidget(m_validity);
+    bottom->addLayout(texts, 1);
+    bottom->addWidget(m_rerun);
+
+    auto* layout = new QVBoxLayout(this);
+    layout->addLayout(top);
+    layout->addWidget(scroll, 1);
+    layout->addLayout(bottom);
+
+    connect(m_layer, &QSpinBox::valueChanged, this, [this] { rebuild(); });
+    connect(toAll, &QPushButton::clicked, this, [this] { copyLayerToAll(); });
+    connect(use, &QPushButton::clicked, this, [this] { startFrom(m_startFrom->currentData().toString()); });
+    connect(load, &QPushButton::clicked, this, [this] {
+        const QString path = QFileDialog::getOpenFileName(this, tr("Load placement"), QString(), tr("Placement JSON (*.json)"));
+        if (!path.isEmpty() && !loadFile(path))
+            QMessageBox::warning(this, tr("Load placement"), m_error);
+    });
+    connect(save, &QPushButton::clicked, this, [this] {
+        const QString path = QFileDialog::getSaveFileName(this, tr("Save placement"), QStringLiteral("placement.json"),
+                                                          tr("Placement JSON (*.json)"));
+        if (!path.isEmpty() && !saveFile(path))
+            QMessageBox::warning(this, tr("Save placement"), m_error);
+    });
+    connect(m_rerun, &QPushButton::clicked, this, [this] { Q_EMIT rerunRequested(m_placement, tr("edited")); });
+    setEnabled(false);
+    m_summary->setText(tr("Run something or select a run to edit its placement."));
+}
+
+void PlacementEditor::setRun(const StudioRun& run, bool live)
+{
+    m_run = run;
+    m_live = live;
+    m_undo->clear();
+    m_error.clear();
+    const int batch = run.batch();
+    try {
+        m_placement = Placement::fromJson(run.result.at("placement"), batch, "the run");
+    } catch (const std::exception& e) {
+        m_placement = Placement();
+        setEnabled(false);
+        m_summary->setText(tr("This run's placement cannot be edited: %1").arg(QString::fromUtf8(e.what())));
+        return;
+    }
+    m_stats = PlacementStats();
+    m_stats.layers = run.layers();
+    m_stats.units = run.units();
+    m_stats.batch = batch;
+    for (const auto& request : run.result.at("kv_len")) {
+        std::vector<std::vector<double>> layers;
+        for (const auto& layer : request)
+            layers.push_back(layer.get<std::vector<double>>());
+        m_stats.kvLen.push_back(std::move(layers));
+    }
+    const auto& bound = run.result.value("lower_bound", nlohmann::json::object());
+    m_stats.cUnitMs = bound.value("c_unit_ms", 0.0);
+    m_stats.cTokMs = bound.value("c_tok_ms", 0.0);
+    m_stats.costSource = bound.value("source", std::string());
+    m_hasCosts = m_stats.cUnitMs > 0 || m_stats.cTokMs > 0;
+    m_layer->blockSignals(true);
+    m_layer->setRange(0, std::max(0, m_stats.layers - 1));
+    m_layer->blockSignals(false);
+    setEnabled(true);
+    rebuild();
+}
+
+void PlacementEditor::setLive(bool live)
+{
+    m_live = live;
+    rebuild();
+}
+
+int PlacementEditor::layer() const
+{
+    return m_layer->value();
+}
+
+void PlacementEditor::install(const Placement& p)
+{
+    m_placement = p;
+    rebuild();
+}
+
+bool PlacementEditor::apply(const Placement& edited, const QString& description)
+{
+    m_error.clear();
+    m_undo->push(new PlacementEditCommand(this, m_placement, edited, description));
+    return true;
+}
+
+bool PlacementEditor::refuse(const QString& why)
+{
+    m_error = why;
+    m_validity->setText(tr("Refused: %1").arg(why));
+    return false;
+}
+
+bool PlacementEditor::attempt(const std::function<Placement()>& edit, const QString& description)
+{
+    try {
+        return apply(edit(), description);
+    } catch (const std::exception& e) {
+        return refuse(QString::fromUtf8(e.what()));
+    }
+}
+
+bool PlacementEditor::moveReplica(int unit, int replica, int toRank)
+{
+    return attempt([&] { return edit::moveReplica(m_placement, layer(), unit, replica, toRank); }, tr("Move unit %1 to rank %2").arg(unit).arg(toRank));
+}
+
+bool PlacementEditor::addReplica(int unit, int rank, const std::vector<int>& requests)
+{
+    return attempt([&] { return edit::addReplica(m_placement, layer(), unit, rank, requests); }, tr("Replicate unit %1 on rank %2").arg(unit).arg(rank));
+}
+
+bool PlacementEditor::removeReplica(int unit, int replica)
+{
+    return attempt([&] { return edit::removeReplica(m_placement, layer(), unit, replica); }, tr("Remove a replica of unit %1").arg(unit));
+}
+
+bool PlacementEditor::setRequests(int unit, int replica, const std::vector<int>& requests)
+{
+    return attempt([&] { return edit::setRequests(m_placement, layer(), unit, replica, requests); }, tr("Requests of unit %1").arg(unit));
+}
+
+bool PlacementEditor::copyLayerToAll()
+{
+    return attempt([&] { return edit::copyLayerToAll(m_placement, layer()); }, tr("Layer %1 to all layers").arg(layer()));
+}
+
+bool PlacementEditor::startFrom(const QString& planner)
+{
+    try {
+        Placement p;
+        if (planner == QLatin1String("run")) {
+            p = Placement::fromJson(m_run.result.at("placement"), m_stats.batch, "the run");
+        } else if (planner == QLatin1String("uniform")) {
+            p = Placement::uniform(m_stats.layers, m_stats.units, m_placement.ranks, m_stats.batch);
+        } else {
+            if (!m_hasCosts)
+                return refuse(tr("the planners need the run's cost model, and this run measured no decode step"));
+            PlanOptions o;
+            o.planner = planner.toStdString();
+            o.ranks = m_placement.ranks;
+            p = planPlacement(m_stats, o).placement;
+        }
+        p.name = planner.toStdString();
+        return apply(p, tr("Start from %1").arg(planner));
+    } catch (const std::exception& e) {
+        return refuse(QString::fromUtf8(e.what()));
+    }
+}
+
+bool PlacementEditor::loadFile(const QString& path)
+{
+    try {
+        Placement p = Placement::fromFile(path.toStdString(), m_stats.batch);
+        p.validate(m_stats.layers, m_stats.units, m_placement.ranks, m_stats.batch);
+        return apply(p, tr("Load %1").arg(path));
+    } catch (const std::exception& e) {
+        return refuse(QString::fromUtf8(e.what()));
+    }
+}
+
+bool PlacementEditor::saveFile(const QString& path)
+{
+    try {
+        m_placement.saveFile(path.toStdString());
+        return true;
+    } catch (const std::exception& e) {
+        m_error = QString::fromUtf8(e.what());
+        return false;
+    }
+}
+
+double PlacementEditor::replicaTokens(int l, int unit, const Replica& r) const
+{
+    double tokens = 0;
+    for (int q : r.requests)
+        tokens += m_stats.kvLen[size_t(q)][size_t(l)][size_t(unit)];
+    return tokens;
+}
+
+std::vector<double> PlacementEditor::rankMs() const
+{
+    if (!m_hasCosts || m_placement.layers.empty())
+        return {};
+    return rankLoads(layerInstance(m_stats, layer(), m_placement.ranks), m_placement.layers[size_t(layer())]);
+}
+
+double PlacementEditor::lowerBoundMs() const
+{
+    return m_hasCosts ? lowerBoundWithCopies(layerInstance(m_stats, layer(), m_placement.ranks)) : 0.0;
+}
+
+void PlacementEditor::rebuild()
+{
+    if (m_placement.layers.empty())
+        return;
+    const int l = std::clamp(layer(), 0, int(m_placement.layers.size()) - 1);
+    while (int(m_columns.size()) > m_placement.ranks) {
+        delete m_columns.back();
+        m_columns.pop_back();
+    }
+    while (int(m_columns.size()) < m_placement.ranks) {
+        const int rank = int(m_columns.size());
+        auto* column = new RankColumn(rank, this);
+        connect(column->cards, &CardList::dropped, this, [this](int unit, int replica, int toRank) {
+            if (!moveReplica(unit, replica, toRank))
+                rebuild();
+        });
+        connect(column->cards, &QListWidget::customContextMenuRequested, this, [this, column](const QPoint& pos) {
+            if (const QListWidgetItem* item = column->cards->itemAt(pos))
+                showMenu(item->data(UnitRole).toInt(), item->data(ReplicaRole).toInt(), column->cards->mapToGlobal(pos));
+        });
+        m_columnsLayout->addWidget(column);
+        m_columns.push_back(column);
+    }
+    double heaviest = 1.0;
+    for (const UnitPlacement& up : m_placement.layers[size_t(l)])
+        for (const Replica& r : up.replicas)
+            heaviest = std::max(heaviest, replicaTokens(l, up.unit, r));
+    const auto ms = rankMs();
+    const double worst = ms.empty() ? 0.0 : *std::max_element(ms.begin(), ms.end());
+    const QColor base = palette().color(QPalette::Base), hot = palette().color(QPalette::Highlight);
+    for (int g = 0; g < m_placement.ranks; ++g) {
+        RankColumn* column = m_columns[size_t(g)];
+        column->cards->clear();
+        double tokens = 0;
+        int count = 0;
+        for (const UnitPlacement& up : m_placement.layers[size_t(l)])
+            for (size_t i = 0; i < up.replicas.size(); ++i) {
+                const Replica& r = up.replicas[i];
+                if (r.rank != g)
+                    continue;
+                const double t = replicaTokens(l, up.unit, r);
+                tokens += t;
+                ++count;
+                const bool all = int(r.requests.size()) == m_stats.batch;
+                auto* item = new QListWidgetItem(
+                    tr("Unit %1 · %L2 KV tokens\n%3").arg(up.unit).arg(t, 0, 'f', 0)
+                        .arg(all ? tr("all requests") : tr("requests %1").arg(requestList(r.requests))),
+                    column->cards);
+                item->setData(UnitRole, up.unit);
+                item->setData(ReplicaRole, int(i));
+                const double share = t / heaviest;
+                QColor fill = base;
+                fill.setRedF(base.redF() + (hot.redF() - base.redF()) * share * 0.6);
+                fill.setGreenF(base.greenF() + (hot.greenF() - base.greenF()) * share * 0.6);
+                fill.setBlueF(base.blueF() + (hot.blueF() - base.blueF()) * share * 0.6);
+                item->setBackground(fill);
+                item->setToolTip(up.replicas.size() > 1 ? tr("Unit %1 has %2 replicas; this one serves requests %3")
+                                                              .arg(up.unit).arg(up.replicas.size()).arg(requestList(r.requests))
+                                                        : tr("Drag to another rank to move; right-click for replicas"));
+            }
+        QString header = tr("Rank %1\n%n unit(s), %L2 KV tokens", nullptr, count).arg(g).arg(tokens, 0, 'f', 0);
+        if (!ms.empty())
+            header += tr("\n%L1 ms modelled").arg(ms[size_t(g)], 0, 'f', 3);
+        column->header->setText(header);
+        QFont f = column->header->font();
+        f.setBold(!ms.empty() && ms[size_t(g)] >= worst && worst > 0);
+        column->header->setFont(f);
+    }
+
+    // Totals over layers and the validity of the whole placement.
+    if (m_hasCosts) {
+        double total = 0, bound = 0;
+        for (int k = 0; k < int(m_placement.layers.size()); ++k) {
+            const LayerInstance inst = layerInstance(m_stats, k, m_placement.ranks);
+            const auto loads = rankLoads(inst, m_placement.layers[size_t(k)]);
+            total += *std::max_element(loads.begin(), loads.end());
+            bound += lowerBoundWithCopies(inst);
+        }
+        const double lb = lowerBoundMs();
+        m_summary->setText(tr("Layer %1: slowest rank %L2 ms, lower bound %L3 ms (gap %L4%). All layers: %L5 ms, "
+                              "bound %L6 ms (gap %L7%). Attention time modelled from the run's cost model.")
+                               .arg(l)
+                               .arg(worst, 0, 'f', 3)
+                               .arg(lb, 0, 'f', 3)
+                               .arg(lb > 0 ? 100.0 * (worst / lb - 1.0) : 0.0, 0, 'f', 1)
+                               .arg(total, 0, 'f', 3)
+                               .arg(bound, 0, 'f', 3)
+                               .arg(bound > 0 ? 100.0 * (total / bound - 1.0) : 0.0, 0, 'f', 1));
+    } else {
+        m_summary->setText(tr("This run measured no decode step, so there is no cost model: loads are shown in KV tokens."));
+    }
+    try {
+        m_placement.validate(m_stats.layers, m_stats.units, m_placement.ranks, m_stats.batch);
+        if (m_error.isEmpty())
+            m_validity->setText(tr("Valid placement: every unit's replicas serve each request exactly once."));
+    } catch (const std::exception& e) {
+        m_validity->setText(tr("Invalid: %1").arg(QString::fromUtf8(e.what())));
+    }
+    m_rerun->setEnabled(m_live);
+    m_rerun->setToolTip(m_live ? tr("Move shards and KV of the loaded run to this placement and decode its steps again")
+                               : tr("Only the last run started in this window keeps its engine loaded; run it first"));
+}
+
+void PlacementEditor::showMenu(int unit, int replica, const QPoint& globalPos)
+{
+    const int l = layer();
+    const UnitPlacement& up = m_placement.layers[size_t(l)][size_t(unit)];
+    const Replica current = up.replicas[size_t(replica)];
+    QMenu menu(this);
+    QMenu* moveTo = menu.addMenu(tr("Move to rank"));
+    QMenu* addOn = menu.addMenu(tr("Add replica on rank"));
+    for (int g = 0; g < m_placement.ranks; ++g) {
+        const bool taken = std::any_of(up.replicas.begin(), up.replicas.end(), [g](const Replica& r) { return r.rank == g; });
+        moveTo->addAction(tr("Rank %1").arg(g), this, [this, unit, replica, g] { moveReplica(unit, replica, g); })->setEnabled(!taken);
+        addOn->addAction(tr("Rank %1").arg(g), this, [this, unit, g, current] {
+                 // Suggest the second half of this replica's requests.
+                 const std::vector<int> half(current.requests.begin() + long(current.requests.size() / 2), current.requests.end());
+                 bool ok = false;
+                 const QString text = QInputDialog::getText(this, tr("Add replica"), tr("Requests the new replica serves (e.g. 0, 2, 4-7):"),
+                                                            QLineEdit::Normal, requestList(half), &ok);
+                 if (!ok)
+                     return;
+                 const auto parsed = parseRequests(text);
+                 if (!parsed)
+                     refuse(tr("'%1' is not a list of request numbers").arg(text));
+                 else
+                     addReplica(unit, g, *parsed);
+             })->setEnabled(!taken);
+    }
+    menu.addAction(tr("Serve requests…"), this, [this, unit, replica, current] {
+        bool ok = false;
+        const QString text = QInputDialog::getText(this, tr("Serve requests"), tr("Requests this replica serves (e.g. 0, 2, 4-7):"),
+                                                   QLineEdit::Normal, requestList(current.requests), &ok);
+        if (!ok)
+            return;
+        const auto parsed = parseRequests(text);
+        if (!parsed)
+            refuse(tr("'%1' is not a list of request numbers").arg(text));
+        else
+            setRequests(unit, replica, *parsed);
+    });
+    menu.addAction(tr("Remove this replica"), this, [this, unit, replica] { removeReplica(unit, replica); })
+        ->setEnabled(up.replicas.size() > 1);
+    menu.exec(globalPos);
+}
+
+} // namespace fairkv::views
+
+#include "placement_editor.moc"

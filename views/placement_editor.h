@@ -1,0 +1,86 @@
+#pragma once
+#include "placement/placement.h"
+#include "placement/placement_stats.h"
+#include "studio_run.h"
+
+#include <QWidget>
+
+#include <functional>
+#include <optional>
+
+class QComboBox;
+class QLabel;
+class QPushButton;
+class QSpinBox;
+class QUndoStack;
+class QHBoxLayout;
+
+namespace fairkv::views {
+
+class RankColumn;
+
+// Hand-editing of a run's placement (issue 7): ranks as columns, the units of one layer as cards
+// with their KV load; drag a card to another rank, add or remove replicas and choose the requests
+// each serves from the card's menu, copy a layer to all layers, start from any planner's plan,
+// undo/redo, save and load placement JSON. Every edit is validated and the modelled per-rank
+// attention time (the run's cost model, design §2) with the gap to the lower bound updates at once.
+class PlacementEditor : public QWidget
+{
+    Q_OBJECT
+public:
+    explicit PlacementEditor(QWidget* parent = nullptr);
+
+    // Edits `run`'s placement against its KV lengths and cost constants. `live`: whether this
+    // run's engine is loaded, so that "Re-run" can apply the edit to it.
+    void setRun(const StudioRun& run, bool live);
+    void setLive(bool live);
+    const Placement& placement() const { return m_placement; }
+    int layer() const;
+    QUndoStack* undoStack() const { return m_undo; }
+
+    // The edits, as the menu and drag-and-drop perform them (also for tests). False when refused;
+    // the reason is shown and returned through lastError().
+    bool moveReplica(int unit, int replica, int toRank);
+    bool addReplica(int unit, int rank, const std::vector<int>& requests);
+    bool removeReplica(int unit, int replica);
+    bool setRequests(int unit, int replica, const std::vector<int>& requests);
+    bool copyLayerToAll();
+    bool startFrom(const QString& planner); // "run", "uniform", "fairkv-assign", "fairkv-copy"
+    bool loadFile(const QString& path);
+    bool saveFile(const QString& path);
+    QString lastError() const { return m_error; }
+
+    // Modelled attention time of each rank in the shown layer, and the layer's lower bound (ms).
+    std::vector<double> rankMs() const;
+    double lowerBoundMs() const;
+
+Q_SIGNALS:
+    void rerunRequested(const fairkv::Placement& placement, const QString& name);
+
+private:
+    friend class PlacementEditCommand;
+    void install(const Placement& p); // without undo (the undo stack's commands call it)
+    bool apply(const Placement& edited, const QString& description);
+    bool attempt(const std::function<Placement()>& edit, const QString& description);
+    bool refuse(const QString& why);
+    void rebuild();
+    void showMenu(int unit, int replica, const QPoint& globalPos);
+    double replicaTokens(int layer, int unit, const Replica& r) const;
+
+    StudioRun m_run;
+    Placement m_placement;
+    PlacementStats m_stats;
+    bool m_hasCosts = false;
+    bool m_live = false;
+    QString m_error;
+    QUndoStack* m_undo;
+    QSpinBox* m_layer;
+    QComboBox* m_startFrom;
+    QLabel* m_summary;
+    QLabel* m_validity;
+    QPushButton* m_rerun;
+    QHBoxLayout* m_columnsLayout;
+    std::vector<RankColumn*> m_columns;
+};
+
+} // namespace fairkv::views
