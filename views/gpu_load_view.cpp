@@ -164,7 +164,7 @@ void GpuLoadView::rebuild()
     m_plot->yAxis->setRangeUpper(m_plot->yAxis->range().upper * 1.1);
     for (const StudioRun& run : m_runs) {
         const QString timing = run.timingLabel();
-        QString line = tr("%1: %2 tokens/s (%3), decode step %4 ms (%3), attention imbalance %5 (%3), lower bound %6 ms (modelled)")
+        QString line = tr("%1: %L2 tokens/s (%3), decode step %L4 ms (%3), attention imbalance %L5 (%3), lower bound %L6 ms (modelled)")
                            .arg(run.title())
                            .arg(run.summary.tokensPerS, 0, 'f', 1)
                            .arg(timing)
@@ -172,7 +172,7 @@ void GpuLoadView::rebuild()
                            .arg(run.summary.imbalance, 0, 'f', 3)
                            .arg(run.summary.lowerBoundMs, 0, 'f', 3);
         if (&run != &m_runs.front() && baseTps > 0)
-            line += tr("; speedup over %1: %2× (%3)").arg(m_runs.front().title()).arg(run.summary.tokensPerS / baseTps, 0, 'f', 3).arg(timing);
+            line += tr("; speedup over %1: %L2× (%3)").arg(m_runs.front().title()).arg(run.summary.tokensPerS / baseTps, 0, 'f', 3).arg(timing);
         lines << line;
     }
     m_summary->setText(lines.join(QLatin1Char('\n')));

@@ -355,9 +355,9 @@ void MainWindow::onRunFinished(int, const RunOutcome& outcome)
         reportError(tr("Cannot save the run"), QString::fromStdString(e.what()));
         return;
     }
-    m_runPanel->setStatus(tr("Finished: %1 tokens/s (%2), saved as run %3.")
+    m_runPanel->setStatus(tr("Finished: %L1 tokens/s (%2), saved as run %3.")
                               .arg(outcome.result->tokensPerS, 0, 'f', 1)
-                              .arg(QString::fromStdString(outcome.result->timing))
+                              .arg(timingName(outcome.result->timing))
                               .arg(id));
     m_stateLabel->setText(tr("Run %1 finished").arg(id));
     if (!m_rerunning)

@@ -18,6 +18,22 @@
 namespace fairkv::views {
 
 namespace {
+// The engine reports its phases in English words; these are what the user reads.
+QString phaseName(const QString& phase)
+{
+    if (phase == QLatin1String("loading model"))
+        return RunPanel::tr("Loading the model…");
+    if (phase == QLatin1String("prefill"))
+        return RunPanel::tr("Prefilling the prompts…");
+    if (phase == QLatin1String("calibrating"))
+        return RunPanel::tr("Calibrating the cost model on one decode step…");
+    if (phase == QLatin1String("moving shards and KV"))
+        return RunPanel::tr("Moving shards and KV to the new placement…");
+    return RunPanel::tr("%1…").arg(phase);
+}
+} // namespace
+
+namespace {
 QSpinBox* spin(QWidget* parent, int lo, int hi, int value, const QString& tip)
 {
     auto* s = new QSpinBox(parent);
@@ -177,9 +193,9 @@ void RunPanel::setProgress(const QString& phase, int done, int total)
     QString eta;
     if (decoding && done > 0 && total > done) {
         const double perStep = double(m_clock.elapsed()) / done;
-        eta = tr(", about %1 s left").arg(perStep * (total - done) / 1000.0, 0, 'f', 1);
+        eta = tr(", about %L1 s left").arg(perStep * (total - done) / 1000.0, 0, 'f', 1);
     }
-    m_status->setText(decoding ? tr("Decoding step %1 of %2%3").arg(done).arg(total).arg(eta) : tr("%1…").arg(phase));
+    m_status->setText(decoding ? tr("Decoding step %1 of %2%3").arg(done).arg(total).arg(eta) : phaseName(phase));
 }
 
 void RunPanel::setStatus(const QString& text)

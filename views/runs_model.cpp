@@ -1,5 +1,7 @@
 #include "runs_model.h"
 
+#include <QLocale>
+
 namespace fairkv::views {
 
 RunsModel::RunsModel(QObject* parent)
@@ -49,7 +51,7 @@ QVariant RunsModel::data(const QModelIndex& index, int role) const
                    ? QVariant(Qt::AlignRight | Qt::AlignVCenter)
                    : QVariant();
     if (role == Qt::ToolTipRole && index.column() == TokensPerS)
-        return tr("Decode throughput (%1)").arg(QString::fromStdString(r.timing));
+        return tr("Decode throughput (%1)").arg(timingName(r.timing));
     if (role != Qt::DisplayRole)
         return {};
     switch (Column(index.column())) {
@@ -74,13 +76,13 @@ QVariant RunsModel::data(const QModelIndex& index, int role) const
     case Backend:
         return QString::fromStdString(r.backend);
     case TokensPerS:
-        return QString::number(r.tokensPerS, 'f', 1);
+        return QLocale().toString(r.tokensPerS, 'f', 1);
     case StepMs:
-        return QString::number(r.stepMs, 'f', 3);
+        return QLocale().toString(r.stepMs, 'f', 3);
     case Imbalance:
-        return QString::number(r.imbalance, 'f', 3);
+        return QLocale().toString(r.imbalance, 'f', 3);
     case Timing:
-        return QString::fromStdString(r.timing);
+        return timingName(r.timing);
     case ColumnCount:
         break;
     }

@@ -30,9 +30,20 @@ QString StudioRun::title() const
         .arg(QString::fromStdString(summary.placement));
 }
 
+QString timingName(const std::string& timing)
+{
+    if (timing == "measured")
+        return QCoreApplication::translate("StudioRun", "measured");
+    if (timing == "emulated")
+        return QCoreApplication::translate("StudioRun", "emulated");
+    if (timing == "modelled")
+        return QCoreApplication::translate("StudioRun", "modelled");
+    return QString::fromStdString(timing);
+}
+
 QString StudioRun::timingLabel() const
 {
-    return QString::fromStdString(summary.timing);
+    return timingName(summary.timing);
 }
 
 StudioRun studioRunFromResult(const fairkv::RunResult& r)

@@ -30,6 +30,9 @@ struct StudioRun
     QString timingLabel() const; // measured / emulated, as recorded
 };
 
+// "measured", "emulated" or "modelled" in the user's language (other values unchanged).
+QString timingName(const std::string& timing);
+
 // A run that is not (yet) in a session: the views show it as "running".
 StudioRun studioRunFromResult(const fairkv::RunResult& result);
 

@@ -4,6 +4,7 @@
 #include "gpu_load_view.h"
 #include "kv_heatmap_view.h"
 #include "main_window.h"
+#include "placement_editor.h"
 #include "run_job.h"
 #include "run_panel.h"
 #include "theme.h"
@@ -13,9 +14,12 @@
 #include <QCommandLineParser>
 #include <QDir>
 #include <QDockWidget>
+#include <QLibraryInfo>
+#include <QLocale>
 #include <QScreen>
 #include <QSettings>
 #include <QTimer>
+#include <QTranslator>
 
 #include <memory>
 
@@ -44,6 +48,15 @@ void saveScreenshots(fairkv::views::MainWindow& w, const QString& dir)
         QApplication::processEvents();
         w.gpuLoad()->grab().save(dir + QStringLiteral("/gpu-load-compare") + suffix + QStringLiteral(".png"));
         w.grab().save(dir + QStringLiteral("/studio-compare") + suffix + QStringLiteral(".png"));
+        // the placement editor on the live run (2), which was re-run with a hand edit as run 3
+        w.showRuns({2, 3});
+        if (auto* editorDock = w.findChild<QDockWidget*>(QStringLiteral("editorDock"))) {
+            editorDock->raise();
+            w.resizeDocks({editorDock}, {430}, Qt::Vertical);
+        }
+        QApplication::processEvents();
+        w.placementEditor()->grab().save(dir + QStringLiteral("/placement-editor") + suffix + QStringLiteral(".png"));
+        w.grab().save(dir + QStringLiteral("/studio-rerun") + suffix + QStringLiteral(".png"));
     }
 }
 
@@ -58,6 +71,18 @@ int main(int argc, char** argv)
     QApplication::setOrganizationName(QStringLiteral("FairKV"));
     QApplication::setApplicationName(QStringLiteral("FairKV Studio"));
     QApplication::setApplicationVersion(QStringLiteral("0.1.0"));
+    // The language from the settings (empty: the system's), for our strings and Qt's own dialogs.
+    const QString language = QSettings().value(QStringLiteral("language")).toString();
+    const QLocale locale = language.isEmpty() ? QLocale::system() : QLocale(language);
+    QLocale::setDefault(locale);
+    for (const auto& [name, folder] : {std::pair{QStringLiteral("qtbase"), QLibraryInfo::path(QLibraryInfo::TranslationsPath)},
+                                       std::pair{QStringLiteral("fairkv"), QStringLiteral(":/i18n")}}) {
+        auto* translator = new QTranslator(&app);
+        if (translator->load(locale, name, QStringLiteral("_"), folder))
+            QApplication::installTranslator(translator);
+        else
+            delete translator;
+    }
     QCommandLineParser parser;
     parser.setApplicationDescription(QApplication::translate("main", "Profiler for tensor-parallel decoding with compressed KV caches"));
     parser.addHelpOption();
@@ -86,6 +111,17 @@ int main(int argc, char** argv)
                     copy.placement = "fairkv-copy";
                     window.runPanel()->setConfig(copy);
                     window.startRun(copy);
+                });
+                return;
+            }
+            if (*runs == 2) { // a hand edit of the plan, re-run live: one more replica of unit 0
+                QTimer::singleShot(200, &window, [&window] {
+                    PlacementEditor* e = window.placementEditor();
+                    for (int rank = 0; rank < e->placement().ranks; ++rank)
+                        if (e->addReplica(0, rank, {2, 3}))
+                            break;
+                    e->copyLayerToAll();
+                    window.rerun(e->placement(), QStringLiteral("edited"));
                 });
                 return;
             }
