@@ -3,6 +3,7 @@
 // panel, cancelling, opening sessions and a corrupt session file.
 #include "qcustomplot_include.h" // first: QCustomPlot needs foreach
 
+#include "compare_view.h"
 #include "cpu_tracer.h"
 #include "gpu_load_view.h"
 #include "kernel_stats_model.h"
@@ -243,6 +244,42 @@ private Q_SLOTS:
         QCOMPARE(selected.count(), 1);
         QCOMPARE(view.selectedCell().value(), std::make_pair(2, 3));
         QVERIFY(view.selectionDetails().contains(QStringLiteral("rank 1 serves requests 1")));
+    }
+
+    void compareViewShowsSpeedupAndDifferences()
+    {
+        CompareView view;
+        StudioRun a = knownRun(), b = knownRun();
+        b.summary.id = 8;
+        a.summary.tokensPerS = 100;
+        b.summary.tokensPerS = 125;
+        // b keeps 5 more tokens in layer 1, unit 2 of request 0 and has a slower rank 1 in layer 0
+        b.result["kv_len"][0][1][2] = b.result["kv_len"][0][1][2].get<int>() + 5;
+        b.result["rank_attention_ms"][0][1] = 2.5;
+        view.setRuns({a, b});
+        QCOMPARE(view.speedup(1), 1.25);
+        QCOMPARE(view.table()->columnCount(), 2);
+        QCOMPARE(view.table()->item(3, 1)->text(), QLocale().toString(1.25, 'f', 3) + QStringLiteral("×"));
+        QCOMPARE(view.deltaRows(), 3);
+        QCOMPARE(view.deltaCell(1, 2), 5.0);
+        QVERIFY(std::isnan(view.deltaCell(0, 0))); // equal: hidden
+        view.setThreshold(6.0);
+        QVERIFY(std::isnan(view.deltaCell(1, 2)));
+        view.setThreshold(0.0);
+        view.setMetric(CompareView::Metric::RankAttentionMs);
+        QCOMPARE(view.deltaCell(0, 1), 0.5);
+        view.setBaseline(1); // now a minus b
+        view.setCompared(0);
+        QCOMPARE(view.deltaCell(0, 1), -0.5);
+        QCOMPARE(view.speedup(0), 0.8);
+        QTemporaryDir dir;
+        QVERIFY(view.exportPlot(dir.filePath(QStringLiteral("d.svg"))));
+        QVERIFY(view.exportPlot(dir.filePath(QStringLiteral("d.png"))));
+        QVERIFY(!view.exportPlot(dir.filePath(QStringLiteral("d.bmp"))));
+        QFile svg(dir.filePath(QStringLiteral("d.svg")));
+        QVERIFY(svg.open(QIODevice::ReadOnly));
+        QVERIFY(svg.readAll().contains("<svg"));
+        QVERIFY(QImage(dir.filePath(QStringLiteral("d.png"))).width() > 0);
     }
 
     void gpuLoadComparesRuns()

@@ -1,5 +1,6 @@
 #include "main_window.h"
 
+#include "compare_view.h"
 #include "placement_editor.h"
 
 #include "gpu_load_view.h"
@@ -134,6 +135,7 @@ void MainWindow::buildDocks()
     m_gpuLoad = new GpuLoadView(this);
     m_timeline = new TimelineView(this);
     m_editor = new PlacementEditor(this);
+    m_compare = new CompareView(this);
     connect(m_editor, &PlacementEditor::rerunRequested, this, &MainWindow::rerun);
     m_runsModel = new RunsModel(this);
     m_runsView = new QTableView(this);
@@ -151,7 +153,10 @@ void MainWindow::buildDocks()
     statsView->horizontalHeader()->setStretchLastSection(true);
 
     dock(this, tr("Run"), QStringLiteral("runDock"), m_runPanel, Qt::LeftDockWidgetArea);
-    dock(this, tr("GPU load"), QStringLiteral("gpuLoadDock"), m_gpuLoad, Qt::RightDockWidgetArea);
+    auto* gpuLoad = dock(this, tr("GPU load"), QStringLiteral("gpuLoadDock"), m_gpuLoad, Qt::RightDockWidgetArea);
+    auto* compare = dock(this, tr("Compare"), QStringLiteral("compareDock"), m_compare, Qt::RightDockWidgetArea);
+    tabifyDockWidget(gpuLoad, compare);
+    gpuLoad->raise();
     auto* runs = dock(this, tr("Runs"), QStringLiteral("runsDock"), m_runsView, Qt::BottomDockWidgetArea);
     auto* timeline = dock(this, tr("Timeline"), QStringLiteral("timelineDock"), m_timeline, Qt::BottomDockWidgetArea);
     auto* stats = dock(this, tr("Kernel statistics"), QStringLiteral("statsDock"), statsView, Qt::BottomDockWidgetArea);
@@ -412,6 +417,7 @@ void MainWindow::showRuns(const QList<int64_t>& ids)
     m_heatmap->setRun(m_current);
     m_timeline->setTrace(m_current.trace, m_current.ranks());
     m_kernelStats->setRange(m_current.trace, m_timeline->traceStart(), m_timeline->traceEnd());
+    m_compare->setRuns(runs);
     m_gpuLoad->setRuns(std::move(runs));
     m_center->setCurrentWidget(m_heatmap);
     if (m_current.trace && !m_current.trace->warnings.empty())

@@ -21,6 +21,7 @@ class RunsModel;
 class KernelStatsModel;
 class StartPage;
 class PlacementEditor;
+class CompareView;
 
 // The studio window: run panel, runs of the session, KV heatmap, GPU load, timeline and kernel
 // statistics as docks; a session file behind it. Runs made here are saved in the open session
@@ -46,6 +47,7 @@ public:
     GpuLoadView* gpuLoad() const { return m_gpuLoad; }
     TimelineView* timeline() const { return m_timeline; }
     PlacementEditor* placementEditor() const { return m_editor; }
+    CompareView* compare() const { return m_compare; }
     // Decodes the loaded run's steps again under `placement`; the new run is saved with its parent.
     void rerun(const fairkv::Placement& placement, const QString& name);
     // The session id of the run whose engine is loaded (0: none).
@@ -78,6 +80,7 @@ private:
     GpuLoadView* m_gpuLoad;
     TimelineView* m_timeline;
     PlacementEditor* m_editor = nullptr;
+    CompareView* m_compare = nullptr;
     int64_t m_liveRunId = 0;
     bool m_rerunning = false;
     RunsModel* m_runsModel;

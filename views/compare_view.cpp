@@ -1,0 +1,372 @@
+#include "qcustomplot_include.h" // first: QCustomPlot needs foreach
+
+#include "compare_view.h"
+
+#include "theme.h"
+
+#include <QComboBox>
+#include <QDoubleSpinBox>
+#include <QEvent>
+#include <QFileDialog>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QPushButton>
+#include <QSplitter>
+#include <QSvgGenerator>
+#include <QTableWidget>
+#include <QVBoxLayout>
+
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <limits>
+
+namespace fairkv::views {
+
+namespace {
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// Blue (run below the baseline) - neutral - red (above), symmetric around zero.
+QCPColorGradient diverging(const QPalette& palette)
+{
+    QCPColorGradient g;
+    g.clearColorStops();
+    g.setColorStopAt(0.0, QColor(33, 102, 172));
+    g.setColorStopAt(0.25, QColor(103, 169, 207));
+    g.setColorStopAt(0.5, palette.color(QPalette::Base));
+    g.setColorStopAt(0.75, QColor(239, 138, 98));
+    g.setColorStopAt(1.0, QColor(178, 24, 43));
+    g.setColorInterpolation(QCPColorGradient::ciRGB);
+    g.setNanHandling(QCPColorGradient::nhTransparent);
+    return g;
+}
+
+double sumMax(const nlohmann::json& table)
+{
+    double s = 0;
+    for (const auto& layer : table) {
+        double m = 0;
+        for (const auto& v : layer)
+            m = std::max(m, v.get<double>());
+        s += m;
+    }
+    return s;
+}
+} // namespace
+
+CompareView::CompareView(QWidget* parent)
+    : QWidget(parent)
+    , m_baselineBox(new QComboBox(this))
+    , m_comparedBox(new QComboBox(this))
+    , m_metricBox(new QComboBox(this))
+    , m_thresholdBox(new QDoubleSpinBox(this))
+    , m_table(new QTableWidget(this))
+    , m_plot(new QCustomPlot(this))
+    , m_map(new QCPColorMap(m_plot->xAxis, m_plot->yAxis))
+    , m_scale(new QCPColorScale(m_plot))
+    , m_note(new QLabel(this))
+{
+    auto* controls = new QHBoxLayout;
+    controls->addWidget(new QLabel(tr("Baseline:"), this));
+    controls->addWidget(m_baselineBox);
+    controls->addWidget(new QLabel(tr("Compared:"), this));
+    controls->addWidget(m_comparedBox);
+    controls->addWidget(new QLabel(tr("Difference in:"), this));
+    m_metricBox->addItem(tr("KV tokens per unit (sum over requests)"), int(Metric::KvTokens));
+    m_metricBox->addItem(tr("attention mass retained per unit"), int(Metric::AttentionMass));
+    m_metricBox->addItem(tr("attention ms per rank"), int(Metric::RankAttentionMs));
+    controls->addWidget(m_metricBox);
+    controls->addWidget(new QLabel(tr("Hide |difference| below:"), this));
+    m_thresholdBox->setDecimals(3);
+    m_thresholdBox->setRange(0.0, 1e9);
+    controls->addWidget(m_thresholdBox);
+    auto* exportButton = new QPushButton(tr("Export plot…"), this);
+    controls->addWidget(exportButton);
+    controls->addStretch(1);
+
+    m_table->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    m_table->verticalHeader()->setDefaultSectionSize(22);
+    m_plot->plotLayout()->addElement(0, 1, m_scale);
+    m_map->setColorScale(m_scale);
+    m_map->setInterpolate(false);
+    auto* group = new QCPMarginGroup(m_plot);
+    m_plot->axisRect()->setMarginGroup(QCP::msBottom | QCP::msTop, group);
+    m_scale->setMarginGroup(QCP::msBottom | QCP::msTop, group);
+    m_plot->yAxis->setLabel(tr("layer"));
+    m_plot->yAxis->setRangeReversed(true);
+    m_note->setWordWrap(true);
+
+    auto* split = new QSplitter(Qt::Vertical, this);
+    split->addWidget(m_table);
+    auto* lower = new QWidget(this);
+    auto* lowerLayout = new QVBoxLayout(lower);
+    lowerLayout->setContentsMargins(0, 0, 0, 0);
+    lowerLayout->addWidget(m_plot, 1);
+    lowerLayout->addWidget(m_note);
+    split->addWidget(lower);
+    auto* layout = new QVBoxLayout(this);
+    layout->addLayout(controls);
+    layout->addWidget(split, 1);
+
+    connect(m_baselineBox, &QComboBox::currentIndexChanged, this, [this](int i) { setBaseline(i); });
+    connect(m_comparedBox, &QComboBox::currentIndexChanged, this, [this](int i) { setCompared(i); });
+    connect(m_metricBox, &QComboBox::currentIndexChanged, this, [this] { setMetric(Metric(m_metricBox->currentData().toInt())); });
+    connect(m_thresholdBox, &QDoubleSpinBox::valueChanged, this, [this](double t) { setThreshold(t); });
+    connect(exportButton, &QPushButton::clicked, this, [this] {
+        const QString path = QFileDialog::getSaveFileName(this, tr("Export plot"), QStringLiteral("difference.svg"),
+                                                          tr("SVG (*.svg);;PNG (*.png)"));
+        if (!path.isEmpty() && !exportPlot(path))
+            m_note->setText(m_error);
+    });
+    theme::stylePlot(m_plot, palette());
+    m_note->setText(tr("Select two or more runs to compare them."));
+}
+
+void CompareView::setRuns(std::vector<StudioRun> runs)
+{
+    m_runs = std::move(runs);
+    m_baseline = 0;
+    m_compared = m_runs.empty() ? 0 : int(m_runs.size()) - 1;
+    for (QComboBox* box : {m_baselineBox, m_comparedBox}) {
+        box->blockSignals(true);
+        box->clear();
+        for (const StudioRun& r : m_runs)
+            box->addItem(r.title());
+        box->blockSignals(false);
+    }
+    m_baselineBox->setCurrentIndex(m_baseline);
+    m_comparedBox->setCurrentIndex(m_compared);
+    rebuildTable();
+    rebuildDelta();
+}
+
+void CompareView::setBaseline(int index)
+{
+    if (index < 0 || index >= int(m_runs.size()))
+        return;
+    m_baseline = index;
+    if (m_baselineBox->currentIndex() != index)
+        m_baselineBox->setCurrentIndex(index);
+    rebuildTable();
+    rebuildDelta();
+}
+
+void CompareView::setCompared(int index)
+{
+    if (index < 0 || index >= int(m_runs.size()))
+        return;
+    m_compared = index;
+    if (m_comparedBox->currentIndex() != index)
+        m_comparedBox->setCurrentIndex(index);
+    rebuildDelta();
+}
+
+void CompareView::setMetric(Metric m)
+{
+    m_metric = m;
+    const int i = m_metricBox->findData(int(m));
+    if (m_metricBox->currentIndex() != i)
+        m_metricBox->setCurrentIndex(i);
+    rebuildDelta();
+}
+
+void CompareView::setThreshold(double t)
+{
+    m_threshold = t;
+    if (m_thresholdBox->value() != t)
+        m_thresholdBox->setValue(t);
+    rebuildDelta();
+}
+
+double CompareView::speedup(int run) const
+{
+    const double base = m_runs.empty() ? 0.0 : m_runs[size_t(m_baseline)].summary.tokensPerS;
+    return base > 0 && run >= 0 && run < int(m_runs.size()) ? m_runs[size_t(run)].summary.tokensPerS / base : kNaN;
+}
+
+double CompareView::deltaCell(int row, int column) const
+{
+    if (row < 0 || row >= int(m_delta.size()) || column < 0 || column >= int(m_delta[size_t(row)].size()))
+        return kNaN;
+    return m_delta[size_t(row)][size_t(column)];
+}
+
+std::vector<std::vector<double>> CompareView::metricGrid(const StudioRun& run, Metric m)
+{
+    std::vector<std::vector<double>> grid;
+    if (m == Metric::RankAttentionMs) {
+        for (const auto& layer : run.result.value("rank_attention_ms", nlohmann::json::array()))
+            grid.push_back(layer.get<std::vector<double>>());
+        return grid;
+    }
+    const auto& table = run.result.value(m == Metric::KvTokens ? "kv_len" : "attention_mass", nlohmann::json::array());
+    const int batch = int(table.size());
+    for (int r = 0; r < batch; ++r)
+        for (size_t l = 0; l < table[size_t(r)].size(); ++l) {
+            if (grid.size() <= l)
+                grid.emplace_back(table[size_t(r)][l].size(), 0.0);
+            for (size_t u = 0; u < table[size_t(r)][l].size(); ++u)
+                grid[l][u] += table[size_t(r)][l][u].get<double>() / (m == Metric::KvTokens ? 1.0 : double(batch));
+        }
+    return grid;
+}
+
+void CompareView::rebuildTable()
+{
+    m_table->clear();
+    if (m_runs.empty()) {
+        m_table->setRowCount(0);
+        m_table->setColumnCount(0);
+        return;
+    }
+    QStringList headers;
+    for (const StudioRun& r : m_runs)
+        headers << r.title();
+    QStringList rows;
+    std::vector<std::vector<QString>> cells; // [row][run]
+    auto addRow = [&](const QString& name, const std::function<QString(const StudioRun&, int)>& value) {
+        rows << name;
+        std::vector<QString> line;
+        for (int i = 0; i < int(m_runs.size()); ++i)
+            line.push_back(value(m_runs[size_t(i)], i));
+        cells.push_back(std::move(line));
+    };
+    const QLocale loc;
+    addRow(tr("Timing"), [](const StudioRun& r, int) -> QString { return r.timingLabel(); });
+    addRow(tr("Placement"), [](const StudioRun& r, int) -> QString { return QString::fromStdString(r.summary.placement); });
+    addRow(tr("Tokens/s"), [&](const StudioRun& r, int) -> QString { return loc.toString(r.summary.tokensPerS, 'f', 1); });
+    addRow(tr("Speedup over the baseline"), [&](const StudioRun&, int i) -> QString { return loc.toString(speedup(i), 'f', 3) + QStringLiteral("×"); });
+    addRow(tr("Decode step (ms)"), [&](const StudioRun& r, int) -> QString { return loc.toString(r.summary.stepMs, 'f', 3); });
+    addRow(tr("Attention imbalance (max / mean)"), [&](const StudioRun& r, int) -> QString { return loc.toString(r.summary.imbalance, 'f', 3); });
+    addRow(tr("Attention, sum of per-layer max (ms)"), [&](const StudioRun& r, int) -> QString {
+        return loc.toString(sumMax(r.result.value("rank_attention_ms", nlohmann::json::array())), 'f', 3);
+    });
+    addRow(tr("Lower bound (ms, modelled)"), [&](const StudioRun& r, int) -> QString { return loc.toString(r.summary.lowerBoundMs, 'f', 3); });
+    int ranks = 0, layers = 0;
+    for (const StudioRun& r : m_runs) {
+        ranks = std::max(ranks, r.ranks());
+        layers = std::max(layers, r.layers());
+    }
+    for (int g = 0; g < ranks; ++g)
+        addRow(tr("Rank %1 attention (ms, summed over layers)").arg(g), [&, g](const StudioRun& r, int) -> QString {
+            double s = 0;
+            bool any = false;
+            for (const auto& layer : r.result.value("rank_attention_ms", nlohmann::json::array()))
+                if (g < int(layer.size())) {
+                    s += layer[size_t(g)].get<double>();
+                    any = true;
+                }
+            return any ? loc.toString(s, 'f', 3) : QStringLiteral("–");
+        });
+    for (int l = 0; l < layers; ++l)
+        addRow(tr("Layer %1 slowest rank (ms)").arg(l), [&, l](const StudioRun& r, int) -> QString {
+            const auto& table = r.result.value("rank_attention_ms", nlohmann::json::array());
+            if (l >= int(table.size()))
+                return QStringLiteral("–");
+            double m = 0;
+            for (const auto& v : table[size_t(l)])
+                m = std::max(m, v.get<double>());
+            return loc.toString(m, 'f', 3);
+        });
+    m_table->setRowCount(int(rows.size()));
+    m_table->setColumnCount(int(m_runs.size()));
+    m_table->setHorizontalHeaderLabels(headers);
+    m_table->setVerticalHeaderLabels(rows);
+    for (int row = 0; row < int(rows.size()); ++row)
+        for (int c = 0; c < int(m_runs.size()); ++c) {
+            auto* item = new QTableWidgetItem(cells[size_t(row)][size_t(c)]);
+            item->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
+            if (c == m_baseline) {
+                QFont f = item->font();
+                f.setBold(true);
+                item->setFont(f);
+            }
+            m_table->setItem(row, c, item);
+        }
+    m_table->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
+}
+
+void CompareView::rebuildDelta()
+{
+    m_delta.clear();
+    m_map->data()->clear();
+    if (m_runs.size() < 2) {
+        m_note->setText(tr("Select two or more runs to compare them."));
+        m_plot->replot(QCustomPlot::rpQueuedReplot);
+        return;
+    }
+    const auto base = metricGrid(m_runs[size_t(m_baseline)], m_metric);
+    const auto other = metricGrid(m_runs[size_t(m_compared)], m_metric);
+    if (base.empty() || base.size() != other.size() || base[0].size() != other[0].size()) {
+        m_note->setText(tr("These runs have different shapes (layers, units or ranks): no cell-by-cell difference."));
+        m_plot->replot(QCustomPlot::rpQueuedReplot);
+        return;
+    }
+    const int rows = int(base.size()), cols = int(base[0].size());
+    double extent = 0;
+    int hidden = 0;
+    m_delta.assign(size_t(rows), std::vector<double>(size_t(cols), kNaN));
+    for (int l = 0; l < rows; ++l)
+        for (int c = 0; c < cols; ++c) {
+            const double d = other[size_t(l)][size_t(c)] - base[size_t(l)][size_t(c)];
+            if (std::abs(d) < m_threshold || d == 0.0) {
+                ++hidden;
+                continue;
+            }
+            m_delta[size_t(l)][size_t(c)] = d;
+            extent = std::max(extent, std::abs(d));
+        }
+    m_map->data()->setSize(cols, rows);
+    m_map->data()->setRange(QCPRange(0, cols - 1), QCPRange(0, rows - 1));
+    for (int l = 0; l < rows; ++l)
+        for (int c = 0; c < cols; ++c)
+            m_map->data()->setCell(c, l, m_delta[size_t(l)][size_t(c)]);
+    m_map->setGradient(diverging(palette()));
+    m_map->setDataRange(QCPRange(-std::max(extent, 1e-12), std::max(extent, 1e-12)));
+    m_plot->xAxis->setLabel(m_metric == Metric::RankAttentionMs ? tr("rank") : tr("unit"));
+    m_scale->axis()->setLabel(tr("%1 minus %2").arg(m_runs[size_t(m_compared)].title(), m_runs[size_t(m_baseline)].title()));
+    m_plot->xAxis->setRange(-0.5, cols - 0.5);
+    m_plot->yAxis->setRange(-0.5, rows - 0.5);
+    const QString kind = m_metric == Metric::RankAttentionMs ? m_runs[size_t(m_compared)].timingLabel() : tr("computed");
+    m_note->setText(tr("Red: %1 is higher than the baseline, blue: lower (%2). %3 of %4 cells hidden (equal, or below the threshold).")
+                        .arg(m_runs[size_t(m_compared)].title(), kind)
+                        .arg(hidden)
+                        .arg(rows * cols));
+    m_plot->replot(QCustomPlot::rpQueuedReplot);
+}
+
+bool CompareView::exportPlot(const QString& path)
+{
+    m_plot->replot();
+    bool ok = false;
+    if (path.endsWith(QLatin1String(".svg"), Qt::CaseInsensitive)) {
+        QSvgGenerator svg;
+        svg.setFileName(path);
+        svg.setSize(m_plot->size());
+        svg.setViewBox(QRect(QPoint(0, 0), m_plot->size()));
+        svg.setTitle(tr("FairKV Studio difference heatmap"));
+        QCPPainter painter(&svg);
+        m_plot->toPainter(&painter, m_plot->width(), m_plot->height());
+        ok = painter.end();
+    } else if (path.endsWith(QLatin1String(".png"), Qt::CaseInsensitive)) {
+        ok = m_plot->savePng(path);
+    } else {
+        m_error = tr("%1: plots export as .png or .svg").arg(path);
+        return false;
+    }
+    if (!ok)
+        m_error = tr("%1: cannot write the file").arg(path);
+    return ok;
+}
+
+void CompareView::changeEvent(QEvent* e)
+{
+    QWidget::changeEvent(e);
+    if (e->type() == QEvent::PaletteChange) {
+        theme::stylePlot(m_plot, palette());
+        rebuildDelta();
+    }
+}
+
+} // namespace fairkv::views
