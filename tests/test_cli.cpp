@@ -1,6 +1,7 @@
 // The fairkv CLI as users and scripts call it: exit codes, one-line errors, JSON results.
 #include "test_util.h"
 
+#include <QXmlStreamReader>
 #include <QtTest>
 
 #include <nlohmann/json.hpp>
@@ -122,7 +123,7 @@ private Q_SLOTS:
 
     void helpForEveryCommand()
     {
-        for (const char* cmd : {"run", "logits", "check-model", "make-model"}) {
+        for (const char* cmd : {"run", "logits", "check-model", "make-model", "report"}) {
             const Result r = runCli({QString::fromUtf8(cmd), QStringLiteral("--help")});
             QCOMPARE(r.exitCode, 0);
             QVERIFY(r.out.contains(QStringLiteral("usage: fairkv ")));
@@ -160,6 +161,69 @@ private Q_SLOTS:
         QCOMPARE(j["tokens"].get<std::vector<int>>(), (std::vector<int>{1, 17, 5}));
         QCOMPARE(j["logits"].size(), size_t(3));
         QCOMPARE(j["logits"][0].size(), size_t(128));
+    }
+
+    // fairkv report: HTML that parses, a PDF with pages, CSV with the documented columns, JSON.
+    void reportInEveryFormat()
+    {
+        QTemporaryDir dir;
+        const QString session = dir.filePath(QStringLiteral("s.fkv"));
+        const QStringList common = {QStringLiteral("run"), QStringLiteral("--layers"), QStringLiteral("2"),
+                                    QStringLiteral("--ranks"), QStringLiteral("2"), QStringLiteral("--batch"),
+                                    QStringLiteral("2"), QStringLiteral("--prompt-len"), QStringLiteral("80"),
+                                    QStringLiteral("--budget"), QStringLiteral("48"), QStringLiteral("--decode"),
+                                    QStringLiteral("3"), QStringLiteral("--session"), session, QStringLiteral("--no-trace")};
+        QCOMPARE(runCli(common).exitCode, 0);
+        QCOMPARE(runCli(common + QStringList{QStringLiteral("--placement"), QStringLiteral("fairkv-copy")}).exitCode, 0);
+        auto report = [&](const QString& name, const QStringList& extra = {}) {
+            return runCli(QStringList{QStringLiteral("report"), session, QStringLiteral("--runs"), QStringLiteral("1,2"),
+                                      QStringLiteral("--out"), dir.filePath(name)} + extra);
+        };
+        Result r = report(QStringLiteral("r.html"));
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        QFile html(dir.filePath(QStringLiteral("r.html")));
+        QVERIFY(html.open(QIODevice::ReadOnly));
+        QXmlStreamReader xml(&html);
+        int tables = 0, svgs = 0;
+        while (!xml.atEnd()) {
+            xml.readNext();
+            tables += xml.isStartElement() && xml.name() == QLatin1String("table");
+            svgs += xml.isStartElement() && xml.name() == QLatin1String("svg");
+        }
+        QVERIFY2(!xml.hasError(), qPrintable(xml.errorString()));
+        QVERIFY(tables >= 5); // summary, settings, environment, one placement table per run
+        QCOMPARE(svgs, 2);    // throughput and per-rank charts, inline
+
+        r = report(QStringLiteral("r.csv"), {QStringLiteral("--baseline"), QStringLiteral("2")});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        QFile csv(dir.filePath(QStringLiteral("r.csv")));
+        QVERIFY(csv.open(QIODevice::ReadOnly));
+        const QStringList lines = QString::fromUtf8(csv.readAll()).split(QLatin1Char('\n'), Qt::SkipEmptyParts);
+        QCOMPARE(lines.size(), 3);
+        QCOMPARE(lines[0], QStringLiteral("run,label,parent,model,placement,compress,budget,batch,ranks,backend,timing,"
+                                          "tokens_per_s,speedup,step_ms,imbalance,attention_ms,lower_bound_ms,gpu,driver,cuda,nccl"));
+        QCOMPARE(lines[2].split(QLatin1Char(','))[12], QStringLiteral("1.0000")); // run 2 over itself
+
+        r = report(QStringLiteral("r.json"));
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        QCOMPARE(readJson(dir.filePath(QStringLiteral("r.json"))).at("runs").size(), size_t(2));
+
+        r = report(QStringLiteral("r.pdf"));
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        QFile pdf(dir.filePath(QStringLiteral("r.pdf")));
+        QVERIFY(pdf.open(QIODevice::ReadOnly));
+        const QByteArray bytes = pdf.readAll();
+        QVERIFY(bytes.startsWith("%PDF-"));
+        QVERIFY(bytes.count("/Type /Page\n") + bytes.count("/Type /Page ") + bytes.count("/Type /Page>") >= 1);
+
+        r = report(QStringLiteral("r.html"), {QStringLiteral("--baseline"), QStringLiteral("7")});
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY(r.err.contains(QStringLiteral("--baseline 7")));
+        r = runCli({QStringLiteral("report"), session, QStringLiteral("--runs"), QStringLiteral("1,9"), QStringLiteral("--out"),
+                    dir.filePath(QStringLiteral("x.html"))});
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY(r.err.contains(QStringLiteral("no run 9")));
+        QCOMPARE(report(QStringLiteral("r.doc")).exitCode, 2);
     }
 
     void sessionsCompareAndExport()

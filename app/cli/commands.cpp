@@ -276,8 +276,6 @@ int planCommand(const std::vector<std::string>& argv)
     return 0;
 }
 
-namespace {
-
 int64_t runId(const std::string& text, const char* what)
 {
     char* end = nullptr;
@@ -286,6 +284,8 @@ int64_t runId(const std::string& text, const char* what)
         throw UsageError(std::string(what) + " expects a run number, got '" + text + "'");
     return v;
 }
+
+namespace {
 
 std::string runLine(const profiler::RunSummary& r)
 {

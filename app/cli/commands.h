@@ -1,4 +1,5 @@
 #pragma once
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -10,10 +11,13 @@ int planCommand(const std::vector<std::string>& args);
 int sessionsCommand(const std::vector<std::string>& args);
 int compareCommand(const std::vector<std::string>& args);
 int exportTraceCommand(const std::vector<std::string>& args);
+int reportCommand(const std::vector<std::string>& args);
 int checkModelCommand(const std::vector<std::string>& args);
 int makeModelCommand(const std::vector<std::string>& args);
 
 // Writes `text` to `path` atomically (temporary file + rename); throws fairkv::Error.
 void writeTextFile(const std::string& path, const std::string& text);
+// A run number from the command line; `what` names the option in the error.
+int64_t runId(const std::string& text, const char* what);
 
 } // namespace fairkv::cli

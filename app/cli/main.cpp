@@ -21,6 +21,7 @@ commands:
   sessions     list the runs of a session file (.fkv)
   compare      two runs of a session side by side
   export-trace a run's trace as Chrome/Perfetto JSON
+  report       a comparison report of stored runs (HTML, PDF, CSV, JSON)
   logits       reference forward of a token sequence, logits of every position
   check-model  validate an HF checkpoint folder and print its shape
   make-model   write a built-in shape with synthetic weights as an HF checkpoint
@@ -42,6 +43,7 @@ int main(int argc, char** argv)
         {"sessions", sessionsCommand},
         {"compare", compareCommand},
         {"export-trace", exportTraceCommand},
+        {"report", reportCommand},
         {"logits", logitsCommand},
         {"check-model", checkModelCommand},
         {"make-model", makeModelCommand},
@@ -57,7 +59,7 @@ int main(int argc, char** argv)
     }
     auto it = commands.find(name);
     if (it == commands.end()) {
-        std::cerr << "fairkv: unknown command '" << name << "' (run, plan, sessions, compare, export-trace, logits, check-model, make-model)\n";
+        std::cerr << "fairkv: unknown command '" << name << "' (run, plan, sessions, compare, export-trace, report, logits, check-model, make-model)\n";
         return 2;
     }
     std::vector<std::string> args(argv + 2, argv + argc);

@@ -1,11 +1,14 @@
 #ifdef FAIRKV_HAVE_CUDA_BACKEND
 #include "backend/cuda/cuda_rank.h"
 #endif
+#include "compare_view.h"
 #include "gpu_load_view.h"
 #include "kv_heatmap_view.h"
 #include "main_window.h"
 #include "placement_editor.h"
 #include "run_job.h"
+#include "session_store.h"
+#include "studio_run.h"
 #include "run_panel.h"
 #include "theme.h"
 #include "timeline_view.h"
@@ -48,6 +51,16 @@ void saveScreenshots(fairkv::views::MainWindow& w, const QString& dir)
         QApplication::processEvents();
         w.gpuLoad()->grab().save(dir + QStringLiteral("/gpu-load-compare") + suffix + QStringLiteral(".png"));
         w.grab().save(dir + QStringLiteral("/studio-compare") + suffix + QStringLiteral(".png"));
+        {
+            // the compare view at a readable size, on its own: uniform (1) vs fairkv-copy (2)
+            auto store = fairkv::profiler::SessionStore::open(w.sessionPath().toStdString(),
+                                                             fairkv::profiler::SessionStore::Mode::ReadOnly);
+            CompareView compare;
+            compare.resize(1100, 760);
+            compare.setRuns({loadStudioRun(*store, 1, false), loadStudioRun(*store, 2, false)});
+            compare.setMetric(CompareView::Metric::RankAttentionMs);
+            compare.grab().save(dir + QStringLiteral("/compare-view") + suffix + QStringLiteral(".png"));
+        }
         // the placement editor on the live run (2), which was re-run with a hand edit as run 3
         w.showRuns({2, 3});
         if (auto* editorDock = w.findChild<QDockWidget*>(QStringLiteral("editorDock"))) {

@@ -1,0 +1,332 @@
+#include "report.h"
+
+#include "common/error.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <functional>
+#include <map>
+#include <sstream>
+
+namespace fairkv::profiler {
+
+using nlohmann::json;
+
+namespace {
+
+std::string esc(const std::string& s)
+{
+    std::string out;
+    for (char c : s) {
+        switch (c) {
+        case '&': out += "&amp;"; break;
+        case '<': out += "&lt;"; break;
+        case '>': out += "&gt;"; break;
+        case '"': out += "&quot;"; break;
+        default: out += c;
+        }
+    }
+    return out;
+}
+
+std::string fmt(double v, int decimals)
+{
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+    return buf;
+}
+
+std::string csvField(const std::string& s)
+{
+    if (s.find_first_of(",\"\n") == std::string::npos)
+        return s;
+    std::string out = "\"";
+    for (char c : s)
+        out += c == '"' ? std::string("\"\"") : std::string(1, c);
+    return out + "\"";
+}
+
+double attentionMs(const json& result)
+{
+    double s = 0;
+    for (const auto& layer : result.value("rank_attention_ms", json::array())) {
+        double m = 0;
+        for (const auto& v : layer)
+            m = std::max(m, v.get<double>());
+        s += m;
+    }
+    return s;
+}
+
+std::vector<double> rankSums(const json& result)
+{
+    std::vector<double> out;
+    for (const auto& layer : result.value("rank_attention_ms", json::array()))
+        for (size_t g = 0; g < layer.size(); ++g) {
+            if (out.size() <= g)
+                out.resize(g + 1, 0.0);
+            out[g] += layer[g].get<double>();
+        }
+    return out;
+}
+
+const char* palette(size_t i)
+{
+    static const char* colours[] = {"#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#9c755f"};
+    return colours[i % 8];
+}
+
+// Grouped bars: groups along x, one bar per series in each group.
+std::string barChart(const std::string& title, const std::string& unit, const std::vector<std::string>& groups,
+                     const std::vector<std::string>& series, const std::vector<std::vector<double>>& values /*[series][group]*/)
+{
+    const double W = 640, H = 300, left = 60, right = 10, top = 30, bottom = 60;
+    double peak = 0;
+    for (const auto& s : values)
+        for (double v : s)
+            peak = std::max(peak, v);
+    peak = peak > 0 ? peak * 1.1 : 1.0;
+    std::ostringstream o;
+    o << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << W << "\" height=\"" << H << "\" viewBox=\"0 0 " << W << ' '
+      << H << "\" font-family=\"sans-serif\" font-size=\"11\">";
+    o << "<text x=\"" << W / 2 << "\" y=\"16\" text-anchor=\"middle\" font-size=\"13\">" << esc(title) << "</text>";
+    const double plotW = W - left - right, plotH = H - top - bottom;
+    for (int t = 0; t <= 4; ++t) {
+        const double y = top + plotH * (1 - t / 4.0);
+        o << "<line x1=\"" << left << "\" y1=\"" << y << "\" x2=\"" << W - right << "\" y2=\"" << y
+          << "\" stroke=\"#ddd\"/><text x=\"" << left - 4 << "\" y=\"" << y + 4 << "\" text-anchor=\"end\">"
+          << esc(fmt(peak * t / 4.0, peak < 10 ? 2 : 0)) << "</text>";
+    }
+    o << "<text x=\"12\" y=\"" << top + plotH / 2 << "\" transform=\"rotate(-90 12 " << top + plotH / 2
+      << ")\" text-anchor=\"middle\">" << esc(unit) << "</text>";
+    const double groupW = plotW / double(std::max<size_t>(groups.size(), 1));
+    const double barW = groupW * 0.8 / double(std::max<size_t>(series.size(), 1));
+    for (size_t gi = 0; gi < groups.size(); ++gi) {
+        for (size_t si = 0; si < series.size(); ++si) {
+            const double v = gi < values[si].size() ? values[si][gi] : 0.0;
+            const double h = plotH * v / peak;
+            o << "<rect x=\"" << left + gi * groupW + groupW * 0.1 + si * barW << "\" y=\"" << top + plotH - h << "\" width=\""
+              << barW * 0.95 << "\" height=\"" << h << "\" fill=\"" << palette(si) << "\"><title>" << esc(series[si]) << ": "
+              << esc(fmt(v, 3)) << "</title></rect>";
+        }
+        o << "<text x=\"" << left + gi * groupW + groupW / 2 << "\" y=\"" << top + plotH + 14 << "\" text-anchor=\"middle\">"
+          << esc(groups[gi]) << "</text>";
+    }
+    for (size_t si = 0; si < series.size(); ++si) {
+        const double x = left + double(si % 3) * 200, y = H - 30 + double(si / 3) * 14;
+        o << "<rect x=\"" << x << "\" y=\"" << y - 9 << "\" width=\"10\" height=\"10\" fill=\"" << palette(si)
+          << "\"/><text x=\"" << x + 14 << "\" y=\"" << y << "\">" << esc(series[si]) << "</text>";
+    }
+    o << "</svg>";
+    return o.str();
+}
+
+std::string runName(const StoredRun& r)
+{
+    return "run " + std::to_string(r.summary.id) + " · " + r.summary.placement;
+}
+
+} // namespace
+
+std::vector<std::string> Report::csvColumns()
+{
+    return {"run", "label", "parent", "model", "placement", "compress", "budget", "batch", "ranks", "backend", "timing",
+            "tokens_per_s", "speedup", "step_ms", "imbalance", "attention_ms", "lower_bound_ms", "gpu", "driver", "cuda", "nccl"};
+}
+
+std::vector<Report::Chart> Report::charts() const
+{
+    std::vector<std::string> names;
+    std::vector<double> tps;
+    for (const auto& r : runs) {
+        names.push_back(runName(r));
+        tps.push_back(r.summary.tokensPerS);
+    }
+    std::vector<Chart> out;
+    std::vector<std::vector<double>> perRun;
+    for (double v : tps)
+        perRun.push_back({v});
+    out.push_back({"throughput", "Decode throughput", barChart("Decode throughput (tokens/s)", "tokens/s", {""}, names, perRun)});
+    size_t ranks = 0;
+    std::vector<std::vector<double>> sums;
+    for (const auto& r : runs) {
+        sums.push_back(rankSums(r.result));
+        ranks = std::max(ranks, sums.back().size());
+    }
+    std::vector<std::string> groups;
+    for (size_t g = 0; g < ranks; ++g)
+        groups.push_back("rank " + std::to_string(g));
+    out.push_back({"ranks", "Attention per rank",
+                   barChart("Attention per rank, summed over layers (ms per decode step)", "ms", groups, names, sums)});
+    return out;
+}
+
+std::string Report::html(bool inlineCharts) const
+{
+    if (runs.empty())
+        throw Error("a report needs at least one run");
+    const StoredRun& base = runs[baseline];
+    std::ostringstream o;
+    o << "<!DOCTYPE html>\n<html xmlns=\"http://www.w3.org/1999/xhtml\"><head><meta charset=\"utf-8\"/>"
+      << "<title>FairKV Studio comparison report</title><style>"
+      << "body{font-family:sans-serif;margin:24px;color:#222}table{border-collapse:collapse;margin:8px 0 18px}"
+      << "th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#f0f0f0}td.l,th.l{text-align:left}"
+      << ".kind{color:#666;font-size:90%}</style></head><body>";
+    o << "<h1>FairKV Studio comparison report</h1>";
+    o << "<p>" << runs.size() << " run(s); speedups are over " << esc(runName(base))
+      << ". Kinds: <b>measured</b> (timed on one device per rank), <b>emulated</b> (ranks timed one after another, "
+         "step composed as the per-layer maximum plus a modelled collective), <b>modelled</b> (cost model, design §2), "
+         "<b>computed</b> (from the run's data).</p>";
+
+    o << "<h2>Summary</h2><table><tr><th class=\"l\">metric</th><th class=\"l\">kind</th>";
+    for (const auto& r : runs)
+        o << "<th>" << esc(runName(r)) << "</th>";
+    o << "</tr>";
+    auto row = [&](const std::string& name, const std::string& kind, const std::function<std::string(const StoredRun&)>& f) {
+        o << "<tr><td class=\"l\">" << esc(name) << "</td><td class=\"l kind\">" << esc(kind) << "</td>";
+        for (const auto& r : runs)
+            o << "<td>" << esc(f(r)) << "</td>";
+        o << "</tr>";
+    };
+    row("tokens/s", "as timed", [](const StoredRun& r) { return fmt(r.summary.tokensPerS, 1); });
+    row("speedup over the baseline", "as timed", [&](const StoredRun& r) {
+        return base.summary.tokensPerS > 0 ? fmt(r.summary.tokensPerS / base.summary.tokensPerS, 3) + "×" : std::string("–");
+    });
+    row("timing", "", [](const StoredRun& r) { return r.summary.timing; });
+    row("decode step (ms)", "as timed", [](const StoredRun& r) { return fmt(r.summary.stepMs, 3); });
+    row("attention imbalance (max / mean)", "as timed", [](const StoredRun& r) { return fmt(r.summary.imbalance, 3); });
+    row("attention, sum of per-layer max (ms)", "as timed", [](const StoredRun& r) { return fmt(attentionMs(r.result), 3); });
+    row("lower bound (ms)", "modelled", [](const StoredRun& r) { return fmt(r.summary.lowerBoundMs, 3); });
+    row("collectives", "", [](const StoredRun& r) { return r.result.value("collective", std::string("in-process sum")); });
+    o << "</table>";
+
+    o << "<h2>Charts</h2>";
+    for (const Chart& c : charts()) {
+        if (inlineCharts)
+            o << "<div>" << c.svg << "</div>";
+        else
+            o << "<p><img src=\"" << c.id << ".png\" alt=\"" << esc(c.title) << "\"/></p>";
+    }
+
+    o << "<h2>Settings</h2><table><tr><th class=\"l\">setting</th>";
+    for (const auto& r : runs)
+        o << "<th>" << esc(runName(r)) << "</th>";
+    o << "</tr>";
+    std::vector<std::string> keys;
+    for (const auto& r : runs)
+        for (const auto& [k, v] : r.config.items())
+            if (std::find(keys.begin(), keys.end(), k) == keys.end())
+                keys.push_back(k);
+    for (const auto& k : keys) {
+        o << "<tr><td class=\"l\">" << esc(k) << "</td>";
+        for (const auto& r : runs)
+            o << "<td>" << esc(r.config.contains(k) ? (r.config[k].is_string() ? r.config[k].get<std::string>() : r.config[k].dump()) : "–")
+              << "</td>";
+        o << "</tr>";
+    }
+    o << "<tr><td class=\"l\">model shape</td>";
+    for (const auto& r : runs)
+        o << "<td>" << esc(r.result.value("model", json::object()).dump()) << "</td>";
+    o << "</tr></table>";
+
+    o << "<h2>Environment</h2><table><tr><th class=\"l\">run</th><th class=\"l\">host</th><th class=\"l\">CPU</th>"
+      << "<th class=\"l\">GPU</th><th class=\"l\">driver</th><th class=\"l\">CUDA</th><th class=\"l\">NCCL</th></tr>";
+    for (const auto& r : runs) {
+        const Environment& e = r.environment;
+        o << "<tr><td class=\"l\">" << esc(runName(r)) << "</td><td class=\"l\">" << esc(e.host) << "</td><td class=\"l\">"
+          << esc(e.cpu) << "</td><td class=\"l\">" << esc(e.gpu) << "</td><td class=\"l\">" << esc(e.driver)
+          << "</td><td class=\"l\">" << esc(e.cuda) << "</td><td class=\"l\">" << esc(e.nccl) << "</td></tr>";
+    }
+    o << "</table>";
+
+    o << "<h2>Placements</h2>";
+    for (const auto& r : runs) {
+        o << "<h3>" << esc(runName(r)) << "</h3><table><tr><th class=\"l\">layer</th><th class=\"l\">units by rank</th></tr>";
+        const auto& layers = r.result.value("placement", json::object()).value("layers", json::array());
+        for (size_t l = 0; l < layers.size(); ++l) {
+            std::map<int, std::string> byRank;
+            for (const auto& up : layers[l])
+                for (const auto& rep : up.value("replicas", json::array())) {
+                    std::string& s = byRank[rep.value("rank", 0)];
+                    s += (s.empty() ? "" : ", ") + std::to_string(up.value("unit", 0));
+                    const auto reqs = rep.value("requests", json::array());
+                    if (up.value("replicas", json::array()).size() > 1)
+                        s += " (requests " + reqs.dump() + ")";
+                }
+            std::string line;
+            for (const auto& [g, s] : byRank)
+                line += (line.empty() ? "" : " | ") + ("rank " + std::to_string(g) + ": " + s);
+            o << "<tr><td class=\"l\">" << l << "</td><td class=\"l\">" << esc(line) << "</td></tr>";
+        }
+        o << "</table>";
+    }
+    o << "<p class=\"kind\">Written by FairKV Studio from the session's stored runs.</p></body></html>\n";
+    return o.str();
+}
+
+std::string Report::csv() const
+{
+    std::ostringstream o;
+    const auto cols = csvColumns();
+    for (size_t i = 0; i < cols.size(); ++i)
+        o << (i ? "," : "") << cols[i];
+    o << "\n";
+    const double baseTps = runs.empty() ? 0.0 : runs[baseline].summary.tokensPerS;
+    for (const auto& r : runs) {
+        const RunSummary& s = r.summary;
+        const std::vector<std::string> fields = {
+            std::to_string(s.id), s.label, s.parent ? std::to_string(*s.parent) : "", s.model, s.placement, s.compress,
+            std::to_string(s.budget), std::to_string(s.batch), std::to_string(s.ranks), s.backend, s.timing,
+            fmt(s.tokensPerS, 3), baseTps > 0 ? fmt(s.tokensPerS / baseTps, 4) : "", fmt(s.stepMs, 4), fmt(s.imbalance, 4),
+            fmt(attentionMs(r.result), 4), fmt(s.lowerBoundMs, 4), r.environment.gpu, r.environment.driver,
+            r.environment.cuda, r.environment.nccl};
+        for (size_t i = 0; i < fields.size(); ++i)
+            o << (i ? "," : "") << csvField(fields[i]);
+        o << "\n";
+    }
+    return o.str();
+}
+
+json Report::json() const
+{
+    nlohmann::json out;
+    out["baseline"] = runs.empty() ? 0 : runs[baseline].summary.id;
+    out["kinds"] = {{"tokens_per_s", "as the run's timing says (measured or emulated)"},
+                    {"lower_bound_ms", "modelled"},
+                    {"speedup", "computed from tokens_per_s"}};
+    out["runs"] = nlohmann::json::array();
+    const double baseTps = runs.empty() ? 0.0 : runs[baseline].summary.tokensPerS;
+    for (const auto& r : runs) {
+        out["runs"].push_back({{"id", r.summary.id},
+                               {"parent", r.summary.parent ? nlohmann::json(*r.summary.parent) : nlohmann::json(nullptr)},
+                               {"label", r.summary.label},
+                               {"timing", r.summary.timing},
+                               {"tokens_per_s", r.summary.tokensPerS},
+                               {"speedup", baseTps > 0 ? r.summary.tokensPerS / baseTps : 0.0},
+                               {"step_ms", r.summary.stepMs},
+                               {"imbalance", r.summary.imbalance},
+                               {"attention_ms", attentionMs(r.result)},
+                               {"lower_bound_ms", r.summary.lowerBoundMs},
+                               {"config", r.config},
+                               {"placement", r.result.value("placement", nlohmann::json::object())},
+                               {"rank_attention_ms", r.result.value("rank_attention_ms", nlohmann::json::array())},
+                               {"environment", r.environment.toJson()}});
+    }
+    return out;
+}
+
+Report makeReport(const SessionStore& store, const std::vector<int64_t>& ids, int64_t baselineId)
+{
+    if (ids.empty())
+        throw Error("--runs: name at least one run");
+    Report r;
+    for (int64_t id : ids)
+        r.runs.push_back(store.loadRun(id));
+    const auto it = std::find(ids.begin(), ids.end(), baselineId);
+    if (it == ids.end())
+        throw Error("--baseline " + std::to_string(baselineId) + " is not one of the runs in --runs");
+    r.baseline = size_t(it - ids.begin());
+    return r;
+}
+
+} // namespace fairkv::profiler

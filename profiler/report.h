@@ -1,0 +1,38 @@
+#pragma once
+#include "session_store.h"
+
+#include <string>
+#include <vector>
+
+namespace fairkv::profiler {
+
+// A comparison report of stored runs (issue 7), without Qt: self-contained HTML (tables and SVG
+// charts inline, XHTML-well-formed), CSV and JSON tables. Every number says whether it was
+// measured, emulated, modelled or computed; the model, settings, placements and environment of
+// each run are included. PDF is made from the same HTML by the Qt side (views/report_pdf.h).
+struct Report
+{
+    std::vector<StoredRun> runs;
+    size_t baseline = 0; // index into runs: speedups are over this run
+
+    struct Chart
+    {
+        std::string id, title, svg;
+    };
+    // Tokens/s per run, and attention ms per rank (summed over layers) per run.
+    std::vector<Chart> charts() const;
+    // `inlineCharts`: the SVG inside the page; else <img src="ID.png"/> for a renderer that
+    // supplies the images (QTextDocument cannot draw SVG).
+    std::string html(bool inlineCharts = true) const;
+    // One row per run. Columns: run, label, parent, model, placement, compress, budget, batch,
+    // ranks, backend, timing, tokens_per_s, speedup, step_ms, imbalance, attention_ms,
+    // lower_bound_ms, gpu, driver, cuda, nccl.
+    std::string csv() const;
+    nlohmann::json json() const;
+    static std::vector<std::string> csvColumns();
+};
+
+// Loads `ids` from the session (in that order); throws naming a run that is not there.
+Report makeReport(const SessionStore& store, const std::vector<int64_t>& ids, int64_t baselineId);
+
+} // namespace fairkv::profiler
