@@ -375,6 +375,14 @@ private Q_SLOTS:
         QCOMPARE(child.result.at("tokens"), store->loadRun(1).result.at("tokens"));
         QCOMPARE(child.result.at("placement").at("layers")[1][5].at("replicas").size(), size_t(2));
         QCOMPARE(w.gpuLoad()->runCount(), 2); // shown next to its parent
+
+        // File ▸ Export Comparison Report on the two runs shown
+        QVERIFY(w.exportReport(dir.filePath(QStringLiteral("r.pdf"))));
+        QFile pdf(dir.filePath(QStringLiteral("r.pdf")));
+        QVERIFY(pdf.open(QIODevice::ReadOnly) && pdf.read(5) == "%PDF-");
+        QVERIFY(w.exportReport(dir.filePath(QStringLiteral("r.html"))));
+        QFile html(dir.filePath(QStringLiteral("r.html")));
+        QVERIFY(html.open(QIODevice::ReadOnly) && html.readAll().contains("run 2 · edited"));
     }
 
     void settingsChooseTheDefaultBackend()

@@ -29,6 +29,7 @@ public:
     explicit CompareView(QWidget* parent = nullptr);
 
     void setRuns(std::vector<StudioRun> runs);
+    int baseline() const { return m_baseline; }
     void setBaseline(int index);
     void setCompared(int index);
     void setMetric(Metric m);

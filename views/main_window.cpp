@@ -1,6 +1,9 @@
 #include "main_window.h"
 
+#include "common/error.h"
 #include "compare_view.h"
+#include "report.h"
+#include "report_pdf.h"
 #include "placement_editor.h"
 
 #include "gpu_load_view.h"
@@ -15,6 +18,7 @@
 
 #include "common/error.h"
 
+#include <fstream>
 #include <QApplication>
 #include <QCloseEvent>
 #include <QDir>
@@ -190,6 +194,13 @@ void MainWindow::buildMenus()
             m_recentMenu->addAction(f, this, [this, f] { openSession(f); });
         if (recent.isEmpty())
             m_recentMenu->addAction(tr("(none)"))->setEnabled(false);
+    });
+    file->addSeparator();
+    file->addAction(tr("&Export Comparison Report…"), this, [this] {
+        const QString f = QFileDialog::getSaveFileName(this, tr("Export comparison report"), QStringLiteral("report.html"),
+                                                       tr("HTML (*.html);;PDF (*.pdf);;CSV table (*.csv);;JSON (*.json)"));
+        if (!f.isEmpty())
+            exportReport(f);
     });
     file->addSeparator();
     file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
@@ -410,6 +421,7 @@ void MainWindow::showRuns(const QList<int64_t>& ids)
         reportError(tr("Cannot read the run"), QString::fromStdString(e.what()));
         return;
     }
+    m_shownIds = ids;
     m_current = runs.back();
     // The editor edits the parent when a re-run is shown next to it, else the newest selected run.
     const StudioRun& editable = runs.front();
@@ -422,6 +434,40 @@ void MainWindow::showRuns(const QList<int64_t>& ids)
     m_center->setCurrentWidget(m_heatmap);
     if (m_current.trace && !m_current.trace->warnings.empty())
         m_stateLabel->setText(QString::fromStdString(m_current.trace->warnings.front()));
+}
+
+bool MainWindow::exportReport(const QString& path)
+{
+    QList<int64_t> ids = m_shownIds;
+    if (!m_session || ids.isEmpty()) {
+        reportError(tr("Cannot export a report"), tr("Select the runs to compare in the Runs list first."));
+        return false;
+    }
+    try {
+        std::vector<int64_t> order(ids.begin(), ids.end());
+        const int64_t baseline = order[size_t(std::clamp(m_compare->baseline(), 0, int(order.size()) - 1))];
+        const profiler::Report report = profiler::makeReport(*m_session, order, baseline);
+        const std::string file = path.toStdString();
+        auto write = [&](const std::string& text) {
+            std::ofstream out(file, std::ios::binary);
+            out << text;
+            if (!out)
+                throw fairkv::Error(file + ": cannot write the report");
+        };
+        if (path.endsWith(QLatin1String(".pdf"), Qt::CaseInsensitive))
+            writeReportPdf(report, path);
+        else if (path.endsWith(QLatin1String(".csv"), Qt::CaseInsensitive))
+            write(report.csv());
+        else if (path.endsWith(QLatin1String(".json"), Qt::CaseInsensitive))
+            write(report.json().dump(2) + "\n");
+        else
+            write(report.html());
+    } catch (const std::exception& e) {
+        reportError(tr("Cannot export a report"), QString::fromStdString(e.what()));
+        return false;
+    }
+    m_stateLabel->setText(tr("Report written to %1").arg(path));
+    return true;
 }
 
 void MainWindow::closeEvent(QCloseEvent* e)

@@ -40,6 +40,8 @@ public:
     void startRun(const fairkv::RunConfig& config);
     void runDemo();
     void showRuns(const QList<int64_t>& ids);
+    // A comparison report of the shown runs, the format by the suffix (.html, .pdf, .csv, .json).
+    bool exportReport(const QString& path);
 
     QString sessionPath() const;
     RunPanel* runPanel() const { return m_runPanel; }
@@ -82,6 +84,7 @@ private:
     PlacementEditor* m_editor = nullptr;
     CompareView* m_compare = nullptr;
     int64_t m_liveRunId = 0;
+    QList<int64_t> m_shownIds;
     bool m_rerunning = false;
     RunsModel* m_runsModel;
     KernelStatsModel* m_kernelStats;
