@@ -121,6 +121,14 @@ std::string barChart(const std::string& title, const std::string& unit, const st
     return o.str();
 }
 
+// "llama · 4 layers · hidden 256 · 16/8 heads · head_dim 32 · vocab 4096"
+std::string shape(const json& m)
+{
+    auto num = [&](const char* key) { return m.contains(key) ? m[key].dump() : std::string("?"); };
+    return m.value("name", std::string("model")) + " · " + num("layers") + " layers · hidden " + num("hidden") + " · "
+        + num("heads") + "/" + num("kv_heads") + " heads · head_dim " + num("head_dim") + " · vocab " + num("vocab");
+}
+
 std::string runName(const StoredRun& r)
 {
     return "run " + std::to_string(r.summary.id) + " · " + r.summary.placement;
@@ -226,7 +234,7 @@ std::string Report::html(bool inlineCharts) const
     }
     o << "<tr><td class=\"l\">model shape</td>";
     for (const auto& r : runs)
-        o << "<td>" << esc(r.result.value("model", json::object()).dump()) << "</td>";
+        o << "<td>" << esc(shape(r.result.value("model", json::object()))) << "</td>";
     o << "</tr></table>";
 
     o << "<h2>Environment</h2><table><tr><th class=\"l\">run</th><th class=\"l\">host</th><th class=\"l\">CPU</th>"

@@ -11,6 +11,145 @@
         <source>run %1 · %2</source>
         <translation>运行 %1 · %2</translation>
     </message>
+    <message>
+        <source>measured</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>emulated</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>modelled</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>fairkv::views::CompareView</name>
+    <message>
+        <source>Baseline:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Compared:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Difference in:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>KV tokens per unit (sum over requests)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>attention mass retained per unit</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>attention ms per rank</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Hide |difference| below:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Export plot…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>layer</source>
+        <translation type="unfinished">层</translation>
+    </message>
+    <message>
+        <source>Export plot</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>SVG (*.svg);;PNG (*.png)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Select two or more runs to compare them.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Timing</source>
+        <translation type="unfinished">计时</translation>
+    </message>
+    <message>
+        <source>Placement</source>
+        <translation type="unfinished">放置方案</translation>
+    </message>
+    <message>
+        <source>Tokens/s</source>
+        <translation type="unfinished">token/s</translation>
+    </message>
+    <message>
+        <source>Speedup over the baseline</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Decode step (ms)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Attention imbalance (max / mean)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Attention, sum of per-layer max (ms)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Lower bound (ms, modelled)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Rank %1 attention (ms, summed over layers)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Layer %1 slowest rank (ms)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>These runs have different shapes (layers, units or ranks): no cell-by-cell difference.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>rank</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>unit</source>
+        <translation type="unfinished">单元</translation>
+    </message>
+    <message>
+        <source>%1 minus %2</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>computed</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Red: %1 is higher than the baseline, blue: lower (%2). %3 of %4 cells hidden (equal, or below the threshold).</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>FairKV Studio difference heatmap</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>%1: plots export as .png or .svg</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>%1: cannot write the file</source>
+        <translation type="unfinished"></translation>
+    </message>
 </context>
 <context>
     <name>fairkv::views::GpuLoadView</name>
@@ -63,12 +202,12 @@
         <translation>每解码步注意力 ms（%1）</translation>
     </message>
     <message>
-        <source>%1: %2 tokens/s (%3), decode step %4 ms (%3), attention imbalance %5 (%3), lower bound %6 ms (modelled)</source>
-        <translation>%1：%2 token/s（%3），解码步 %4 ms（%3），注意力不均衡 %5（%3），下界 %6 ms（建模）</translation>
+        <source>%1: %L2 tokens/s (%3), decode step %L4 ms (%3), attention imbalance %L5 (%3), lower bound %L6 ms (modelled)</source>
+        <translation type="unfinished"></translation>
     </message>
     <message>
-        <source>; speedup over %1: %2× (%3)</source>
-        <translation>；相对 %1 的加速比：%2×（%3）</translation>
+        <source>; speedup over %1: %L2× (%3)</source>
+        <translation type="unfinished"></translation>
     </message>
 </context>
 <context>
@@ -364,16 +503,280 @@ rank %3
         <translation>无法保存运行</translation>
     </message>
     <message>
-        <source>Finished: %1 tokens/s (%2), saved as run %3.</source>
-        <translation>完成：%1 token/s（%2），已保存为运行 %3。</translation>
-    </message>
-    <message>
         <source>Run %1 finished</source>
         <translation>运行 %1 已完成</translation>
     </message>
     <message>
         <source>Cannot read the run</source>
         <translation>无法读取运行</translation>
+    </message>
+    <message>
+        <source>Compare</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Placement editor</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;Export Comparison Report…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Export comparison report</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>HTML (*.html);;PDF (*.pdf);;CSV table (*.csv);;JSON (*.json)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Cannot re-run</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>No run&apos;s engine is loaded: start a run in this window first.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Re-running run %1 with the %2 placement…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Finished: %L1 tokens/s (%2), saved as run %3.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Cannot export a report</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Select the runs to compare in the Runs list first.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Report written to %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>fairkv::views::PlacementEditor</name>
+    <message>
+        <source>Re-run with this placement</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Layer:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>The layer whose units are shown</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Apply to all layers</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Every layer takes this layer&apos;s placement</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Start from:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>the run&apos;s placement</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>uniform split</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>FairKV assign</source>
+        <translation type="unfinished">FairKV assign</translation>
+    </message>
+    <message>
+        <source>FairKV copy</source>
+        <translation type="unfinished">FairKV copy</translation>
+    </message>
+    <message>
+        <source>Use</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Undo</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Redo</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Load…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Save…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Load placement</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Placement JSON (*.json)</source>
+        <translation type="unfinished">放置方案 JSON (*.json)</translation>
+    </message>
+    <message>
+        <source>Save placement</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>edited</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Run something or select a run to edit its placement.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>This run&apos;s placement cannot be edited: %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Refused: %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Move unit %1 to rank %2</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Replicate unit %1 on rank %2</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Remove a replica of unit %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Requests of unit %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Layer %1 to all layers</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>the planners need the run&apos;s cost model, and this run measured no decode step</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Start from %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Load %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Unit %1 · %L2 KV tokens
+%3</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>all requests</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>requests %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Unit %1 has %2 replicas; this one serves requests %3</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Drag to another rank to move; right-click for replicas</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message numerus="yes">
+        <source>Rank %1
+%n unit(s), %L2 KV tokens</source>
+        <translation type="unfinished">
+            <numerusform></numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>
+%L1 ms modelled</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Layer %1: slowest rank %L2 ms, lower bound %L3 ms (gap %L4%). All layers: %L5 ms, bound %L6 ms (gap %L7%). Attention time modelled from the run&apos;s cost model.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>This run measured no decode step, so there is no cost model: loads are shown in KV tokens.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Valid placement: every unit&apos;s replicas serve each request exactly once.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Invalid: %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Move shards and KV of the loaded run to this placement and decode its steps again</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Only the last run started in this window keeps its engine loaded; run it first</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Move to rank</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Add replica on rank</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Rank %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Add replica</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Requests the new replica serves (e.g. 0, 2, 4-7):</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&apos;%1&apos; is not a list of request numbers</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Serve requests…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Serve requests</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Requests this replica serves (e.g. 0, 2, 4-7):</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Remove this replica</source>
+        <translation type="unfinished"></translation>
     </message>
 </context>
 <context>
@@ -511,10 +914,6 @@ rank %3
         <translation>就绪。</translation>
     </message>
     <message>
-        <source>, about %1 s left</source>
-        <translation>，剩余约 %1 s</translation>
-    </message>
-    <message>
         <source>Decoding step %1 of %2%3</source>
         <translation>正在解码第 %1 步，共 %2 步%3</translation>
     </message>
@@ -533,6 +932,26 @@ rank %3
     <message>
         <source>Placement JSON (*.json)</source>
         <translation>放置方案 JSON (*.json)</translation>
+    </message>
+    <message>
+        <source>Loading the model…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Prefilling the prompts…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Calibrating the cost model on one decode step…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Moving shards and KV to the new placement…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>, about %L1 s left</source>
+        <translation type="unfinished"></translation>
     </message>
 </context>
 <context>

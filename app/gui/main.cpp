@@ -61,6 +61,11 @@ void saveScreenshots(fairkv::views::MainWindow& w, const QString& dir)
             compare.setMetric(CompareView::Metric::RankAttentionMs);
             compare.grab().save(dir + QStringLiteral("/compare-view") + suffix + QStringLiteral(".png"));
         }
+        if (t == ThemeChoice::Light) { // the comparison report of all three runs, as a user exports it
+            w.showRuns({1, 2, 3});
+            w.exportReport(dir + QStringLiteral("/report.pdf"));
+            w.exportReport(dir + QStringLiteral("/report.html"));
+        }
         // the placement editor on the live run (2), which was re-run with a hand edit as run 3
         w.showRuns({2, 3});
         if (auto* editorDock = w.findChild<QDockWidget*>(QStringLiteral("editorDock"))) {
