@@ -12,7 +12,7 @@ namespace {
 
 struct Message
 {
-    QString translation; // numerus forms joined by '\n'
+    QString translation; // numerus forms separated by U+001F
     QString type;        // "", "unfinished", "vanished", "obsolete"
 };
 using Catalogue = QMap<QPair<QString, QString>, Message>; // (context, source)
@@ -26,21 +26,24 @@ Catalogue readTs(const QString& path)
     QXmlStreamReader xml(&f);
     QString context, source;
     Message m;
+    bool numerus = false;
     while (!xml.atEnd()) {
         xml.readNext();
         if (xml.isStartElement()) {
-            if (xml.name() == QLatin1String("name"))
+            if (xml.name() == QLatin1String("name")) {
                 context = xml.readElementText();
-            else if (xml.name() == QLatin1String("message"))
+            } else if (xml.name() == QLatin1String("message")) {
                 m = Message();
-            else if (xml.name() == QLatin1String("source"))
+                numerus = xml.attributes().value(QLatin1String("numerus")) == QLatin1String("yes");
+            } else if (xml.name() == QLatin1String("source")) {
                 source = xml.readElementText();
-            else if (xml.name() == QLatin1String("translation"))
+            } else if (xml.name() == QLatin1String("translation")) {
                 m.type = xml.attributes().value(QLatin1String("type")).toString();
-            else if (xml.name() == QLatin1String("numerusform"))
-                m.translation += xml.readElementText() + QLatin1Char('\n');
-        } else if (xml.isCharacters() && !xml.isWhitespace() && m.translation.isEmpty()) {
-            m.translation = xml.text().toString();
+                if (!numerus) // multi-line texts: the whole element, not its first text chunk
+                    m.translation = xml.readElementText();
+            } else if (xml.name() == QLatin1String("numerusform")) {
+                m.translation += xml.readElementText() + QChar(0x1f);
+            }
         } else if (xml.isEndElement() && xml.name() == QLatin1String("message")) {
             out.insert({context, source}, m);
         }
@@ -103,7 +106,7 @@ private Q_SLOTS:
             else if (it->translation.trimmed().isEmpty())
                 problems << QStringLiteral("empty: ") + where;
             else {
-                for (const QString& form : it->translation.split(QLatin1Char('\n'), Qt::SkipEmptyParts))
+                for (const QString& form : it->translation.split(QChar(0x1f), Qt::SkipEmptyParts))
                     if (placeholders(form) != placeholders(it.key().second))
                         problems << QStringLiteral("placeholders differ: ") + where;
             }

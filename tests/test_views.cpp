@@ -10,6 +10,7 @@
 #include "kv_heatmap_view.h"
 #include "main_window.h"
 #include "placement_editor.h"
+#include "plot_export.h"
 #include "run_panel.h"
 #include "runs_model.h"
 #include "runtime/run.h"
@@ -276,6 +277,13 @@ private Q_SLOTS:
         QVERIFY(view.exportPlot(dir.filePath(QStringLiteral("d.svg"))));
         QVERIFY(view.exportPlot(dir.filePath(QStringLiteral("d.png"))));
         QVERIFY(!view.exportPlot(dir.filePath(QStringLiteral("d.bmp"))));
+        QVERIFY(view.lastError().contains(QStringLiteral(".png or .svg")));
+        // every plot has the export action, and the timeline (painted by hand) exports too
+        QCOMPARE(view.plot()->actions().size(), 1);
+        TimelineView timeline;
+        timeline.resize(400, 200);
+        QVERIFY(exportWidget(&timeline, dir.filePath(QStringLiteral("t.svg"))).isEmpty());
+        QVERIFY(QFileInfo(dir.filePath(QStringLiteral("t.svg"))).size() > 0);
         QFile svg(dir.filePath(QStringLiteral("d.svg")));
         QVERIFY(svg.open(QIODevice::ReadOnly));
         QVERIFY(svg.readAll().contains("<svg"));

@@ -2,6 +2,29 @@
 <!DOCTYPE TS>
 <TS version="2.1" language="de_DE">
 <context>
+    <name>PlotExport</name>
+    <message>
+        <source>%1: plots export as .png or .svg</source>
+        <translation>%1: Diagramme lassen sich nur als .png oder .svg exportieren</translation>
+    </message>
+    <message>
+        <source>%1: cannot write the file</source>
+        <translation>%1: Die Datei kann nicht geschrieben werden</translation>
+    </message>
+    <message>
+        <source>Export plot…</source>
+        <translation>Diagramm exportieren…</translation>
+    </message>
+    <message>
+        <source>Export plot</source>
+        <translation>Diagramm exportieren</translation>
+    </message>
+    <message>
+        <source>SVG (*.svg);;PNG (*.png)</source>
+        <translation>SVG (*.svg);;PNG (*.png)</translation>
+    </message>
+</context>
+<context>
     <name>StudioRun</name>
     <message>
         <source>running · %1</source>
@@ -13,142 +36,118 @@
     </message>
     <message>
         <source>measured</source>
-        <translation type="unfinished"></translation>
+        <translation>gemessen</translation>
     </message>
     <message>
         <source>emulated</source>
-        <translation type="unfinished"></translation>
+        <translation>emuliert</translation>
     </message>
     <message>
         <source>modelled</source>
-        <translation type="unfinished"></translation>
+        <translation>modelliert</translation>
     </message>
 </context>
 <context>
     <name>fairkv::views::CompareView</name>
     <message>
         <source>Baseline:</source>
-        <translation type="unfinished"></translation>
+        <translation>Basislauf:</translation>
     </message>
     <message>
         <source>Compared:</source>
-        <translation type="unfinished"></translation>
+        <translation>Verglichen:</translation>
     </message>
     <message>
         <source>Difference in:</source>
-        <translation type="unfinished"></translation>
+        <translation>Differenz in:</translation>
     </message>
     <message>
         <source>KV tokens per unit (sum over requests)</source>
-        <translation type="unfinished"></translation>
+        <translation>KV-Token pro Einheit (Summe über Anfragen)</translation>
     </message>
     <message>
         <source>attention mass retained per unit</source>
-        <translation type="unfinished"></translation>
+        <translation>behaltene Attention-Masse pro Einheit</translation>
     </message>
     <message>
         <source>attention ms per rank</source>
-        <translation type="unfinished"></translation>
+        <translation>Attention-ms pro Rank</translation>
     </message>
     <message>
         <source>Hide |difference| below:</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <source>Export plot…</source>
-        <translation type="unfinished"></translation>
+        <translation>|Differenz| ausblenden unter:</translation>
     </message>
     <message>
         <source>layer</source>
-        <translation type="unfinished">Schicht</translation>
-    </message>
-    <message>
-        <source>Export plot</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <source>SVG (*.svg);;PNG (*.png)</source>
-        <translation type="unfinished"></translation>
+        <translation>Schicht</translation>
     </message>
     <message>
         <source>Select two or more runs to compare them.</source>
-        <translation type="unfinished"></translation>
+        <translation>Wählen Sie zwei oder mehr Läufe aus, um sie zu vergleichen.</translation>
     </message>
     <message>
         <source>Timing</source>
-        <translation type="unfinished">Zeitmessung</translation>
+        <translation>Zeitmessung</translation>
     </message>
     <message>
         <source>Placement</source>
-        <translation type="unfinished">Platzierung</translation>
+        <translation>Platzierung</translation>
     </message>
     <message>
         <source>Tokens/s</source>
-        <translation type="unfinished">Token/s</translation>
+        <translation>Token/s</translation>
     </message>
     <message>
         <source>Speedup over the baseline</source>
-        <translation type="unfinished"></translation>
+        <translation>Beschleunigung gegenüber dem Basislauf</translation>
     </message>
     <message>
         <source>Decode step (ms)</source>
-        <translation type="unfinished"></translation>
+        <translation>Decode-Schritt (ms)</translation>
     </message>
     <message>
         <source>Attention imbalance (max / mean)</source>
-        <translation type="unfinished"></translation>
+        <translation>Attention-Ungleichgewicht (Max / Mittel)</translation>
     </message>
     <message>
         <source>Attention, sum of per-layer max (ms)</source>
-        <translation type="unfinished"></translation>
+        <translation>Attention, Summe der Maxima pro Schicht (ms)</translation>
     </message>
     <message>
         <source>Lower bound (ms, modelled)</source>
-        <translation type="unfinished"></translation>
+        <translation>Untere Schranke (ms, modelliert)</translation>
     </message>
     <message>
         <source>Rank %1 attention (ms, summed over layers)</source>
-        <translation type="unfinished"></translation>
+        <translation>Attention auf Rank %1 (ms, über Schichten summiert)</translation>
     </message>
     <message>
         <source>Layer %1 slowest rank (ms)</source>
-        <translation type="unfinished"></translation>
+        <translation>Schicht %1, langsamster Rank (ms)</translation>
     </message>
     <message>
         <source>These runs have different shapes (layers, units or ranks): no cell-by-cell difference.</source>
-        <translation type="unfinished"></translation>
+        <translation>Diese Läufe haben unterschiedliche Formen (Schichten, Einheiten oder Ranks): keine zellenweise Differenz.</translation>
     </message>
     <message>
         <source>rank</source>
-        <translation type="unfinished"></translation>
+        <translation>Rank</translation>
     </message>
     <message>
         <source>unit</source>
-        <translation type="unfinished">Einheit</translation>
+        <translation>Einheit</translation>
     </message>
     <message>
         <source>%1 minus %2</source>
-        <translation type="unfinished"></translation>
+        <translation>%1 minus %2</translation>
     </message>
     <message>
         <source>computed</source>
-        <translation type="unfinished"></translation>
+        <translation>berechnet</translation>
     </message>
     <message>
         <source>Red: %1 is higher than the baseline, blue: lower (%2). %3 of %4 cells hidden (equal, or below the threshold).</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <source>FairKV Studio difference heatmap</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <source>%1: plots export as .png or .svg</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <source>%1: cannot write the file</source>
-        <translation type="unfinished"></translation>
+        <translation>Rot: %1 ist höher als der Basislauf, Blau: niedriger (%2). %3 von %4 Zellen ausgeblendet (gleich oder unter dem Schwellenwert).</translation>
     </message>
 </context>
 <context>
@@ -203,11 +202,11 @@
     </message>
     <message>
         <source>%1: %L2 tokens/s (%3), decode step %L4 ms (%3), attention imbalance %L5 (%3), lower bound %L6 ms (modelled)</source>
-        <translation type="unfinished"></translation>
+        <translation>%1: %L2 Token/s (%3), Decode-Schritt %L4 ms (%3), Attention-Ungleichgewicht %L5 (%3), untere Schranke %L6 ms (modelliert)</translation>
     </message>
     <message>
         <source>; speedup over %1: %L2× (%3)</source>
-        <translation type="unfinished"></translation>
+        <translation>; Beschleunigung gegenüber %1: %L2× (%3)</translation>
     </message>
 </context>
 <context>
@@ -514,272 +513,276 @@ Rank %3
     </message>
     <message>
         <source>Compare</source>
-        <translation type="unfinished"></translation>
+        <translation>Vergleich</translation>
     </message>
     <message>
         <source>Placement editor</source>
-        <translation type="unfinished"></translation>
+        <translation>Platzierungseditor</translation>
     </message>
     <message>
         <source>&amp;Export Comparison Report…</source>
-        <translation type="unfinished"></translation>
+        <translation>&amp;Vergleichsbericht exportieren…</translation>
     </message>
     <message>
         <source>Export comparison report</source>
-        <translation type="unfinished"></translation>
+        <translation>Vergleichsbericht exportieren</translation>
     </message>
     <message>
         <source>HTML (*.html);;PDF (*.pdf);;CSV table (*.csv);;JSON (*.json)</source>
-        <translation type="unfinished"></translation>
+        <translation>HTML (*.html);;PDF (*.pdf);;CSV-Tabelle (*.csv);;JSON (*.json)</translation>
     </message>
     <message>
         <source>Cannot re-run</source>
-        <translation type="unfinished"></translation>
+        <translation>Erneutes Ausführen nicht möglich</translation>
     </message>
     <message>
         <source>No run&apos;s engine is loaded: start a run in this window first.</source>
-        <translation type="unfinished"></translation>
+        <translation>Keine Engine eines Laufs geladen: Starten Sie zuerst einen Lauf in diesem Fenster.</translation>
     </message>
     <message>
         <source>Re-running run %1 with the %2 placement…</source>
-        <translation type="unfinished"></translation>
+        <translation>Lauf %1 wird mit der Platzierung „%2“ erneut ausgeführt…</translation>
     </message>
     <message>
         <source>Finished: %L1 tokens/s (%2), saved as run %3.</source>
-        <translation type="unfinished"></translation>
+        <translation>Abgeschlossen: %L1 Token/s (%2), gespeichert als Lauf %3.</translation>
     </message>
     <message>
         <source>Cannot export a report</source>
-        <translation type="unfinished"></translation>
+        <translation>Bericht kann nicht exportiert werden</translation>
     </message>
     <message>
         <source>Select the runs to compare in the Runs list first.</source>
-        <translation type="unfinished"></translation>
+        <translation>Wählen Sie zuerst in der Liste „Läufe“ die zu vergleichenden Läufe aus.</translation>
     </message>
     <message>
         <source>Report written to %1</source>
-        <translation type="unfinished"></translation>
+        <translation>Bericht nach %1 geschrieben</translation>
     </message>
 </context>
 <context>
     <name>fairkv::views::PlacementEditor</name>
     <message>
         <source>Re-run with this placement</source>
-        <translation type="unfinished"></translation>
+        <translation>Mit dieser Platzierung erneut ausführen</translation>
     </message>
     <message>
         <source>Layer:</source>
-        <translation type="unfinished"></translation>
+        <translation>Schicht:</translation>
     </message>
     <message>
         <source>The layer whose units are shown</source>
-        <translation type="unfinished"></translation>
+        <translation>Die Schicht, deren Einheiten angezeigt werden</translation>
     </message>
     <message>
         <source>Apply to all layers</source>
-        <translation type="unfinished"></translation>
+        <translation>Auf alle Schichten anwenden</translation>
     </message>
     <message>
         <source>Every layer takes this layer&apos;s placement</source>
-        <translation type="unfinished"></translation>
+        <translation>Alle Schichten übernehmen die Platzierung dieser Schicht</translation>
     </message>
     <message>
         <source>Start from:</source>
-        <translation type="unfinished"></translation>
+        <translation>Ausgangspunkt:</translation>
     </message>
     <message>
         <source>the run&apos;s placement</source>
-        <translation type="unfinished"></translation>
+        <translation>Platzierung des Laufs</translation>
     </message>
     <message>
         <source>uniform split</source>
-        <translation type="unfinished"></translation>
+        <translation>gleichmäßige Aufteilung (uniform)</translation>
     </message>
     <message>
         <source>FairKV assign</source>
-        <translation type="unfinished">FairKV assign</translation>
+        <translation>FairKV assign</translation>
     </message>
     <message>
         <source>FairKV copy</source>
-        <translation type="unfinished">FairKV copy</translation>
+        <translation>FairKV copy</translation>
     </message>
     <message>
         <source>Use</source>
-        <translation type="unfinished"></translation>
+        <translation>Verwenden</translation>
     </message>
     <message>
         <source>Undo</source>
-        <translation type="unfinished"></translation>
+        <translation>Rückgängig</translation>
     </message>
     <message>
         <source>Redo</source>
-        <translation type="unfinished"></translation>
+        <translation>Wiederholen</translation>
     </message>
     <message>
         <source>Load…</source>
-        <translation type="unfinished"></translation>
+        <translation>Laden…</translation>
     </message>
     <message>
         <source>Save…</source>
-        <translation type="unfinished"></translation>
+        <translation>Speichern…</translation>
     </message>
     <message>
         <source>Load placement</source>
-        <translation type="unfinished"></translation>
+        <translation>Platzierung laden</translation>
     </message>
     <message>
         <source>Placement JSON (*.json)</source>
-        <translation type="unfinished">Platzierungs-JSON (*.json)</translation>
+        <translation>Platzierungs-JSON (*.json)</translation>
     </message>
     <message>
         <source>Save placement</source>
-        <translation type="unfinished"></translation>
+        <translation>Platzierung speichern</translation>
     </message>
     <message>
         <source>edited</source>
-        <translation type="unfinished"></translation>
+        <translation>bearbeitet</translation>
     </message>
     <message>
         <source>Run something or select a run to edit its placement.</source>
-        <translation type="unfinished"></translation>
+        <translation>Starten Sie einen Lauf oder wählen Sie einen Lauf aus, um seine Platzierung zu bearbeiten.</translation>
     </message>
     <message>
         <source>This run&apos;s placement cannot be edited: %1</source>
-        <translation type="unfinished"></translation>
+        <translation>Die Platzierung dieses Laufs kann nicht bearbeitet werden: %1</translation>
     </message>
     <message>
         <source>Refused: %1</source>
-        <translation type="unfinished"></translation>
+        <translation>Abgelehnt: %1</translation>
     </message>
     <message>
         <source>Move unit %1 to rank %2</source>
-        <translation type="unfinished"></translation>
+        <translation>Einheit %1 auf Rank %2 verschieben</translation>
     </message>
     <message>
         <source>Replicate unit %1 on rank %2</source>
-        <translation type="unfinished"></translation>
+        <translation>Einheit %1 auf Rank %2 replizieren</translation>
     </message>
     <message>
         <source>Remove a replica of unit %1</source>
-        <translation type="unfinished"></translation>
+        <translation>Ein Replikat von Einheit %1 entfernen</translation>
     </message>
     <message>
         <source>Requests of unit %1</source>
-        <translation type="unfinished"></translation>
+        <translation>Anfragen von Einheit %1</translation>
     </message>
     <message>
         <source>Layer %1 to all layers</source>
-        <translation type="unfinished"></translation>
+        <translation>Schicht %1 auf alle Schichten</translation>
     </message>
     <message>
         <source>the planners need the run&apos;s cost model, and this run measured no decode step</source>
-        <translation type="unfinished"></translation>
+        <translation>die Planer benötigen das Kostenmodell des Laufs, und dieser Lauf hat keinen Decode-Schritt gemessen</translation>
     </message>
     <message>
         <source>Start from %1</source>
-        <translation type="unfinished"></translation>
+        <translation>Von %1 ausgehen</translation>
     </message>
     <message>
         <source>Load %1</source>
-        <translation type="unfinished"></translation>
+        <translation>%1 laden</translation>
     </message>
     <message>
         <source>Unit %1 · %L2 KV tokens
 %3</source>
-        <translation type="unfinished"></translation>
+        <translation>Einheit %1 · %L2 KV-Token
+%3</translation>
     </message>
     <message>
         <source>all requests</source>
-        <translation type="unfinished"></translation>
+        <translation>alle Anfragen</translation>
     </message>
     <message>
         <source>requests %1</source>
-        <translation type="unfinished"></translation>
+        <translation>Anfragen %1</translation>
     </message>
     <message>
         <source>Unit %1 has %2 replicas; this one serves requests %3</source>
-        <translation type="unfinished"></translation>
+        <translation>Einheit %1 hat %2 Replikate; dieses bedient Anfragen %3</translation>
     </message>
     <message>
         <source>Drag to another rank to move; right-click for replicas</source>
-        <translation type="unfinished"></translation>
+        <translation>Zum Verschieben auf einen anderen Rank ziehen; Rechtsklick für Replikate</translation>
     </message>
     <message numerus="yes">
         <source>Rank %1
 %n unit(s), %L2 KV tokens</source>
-        <translation type="unfinished">
-            <numerusform></numerusform>
-            <numerusform></numerusform>
+        <translation>
+            <numerusform>Rank %1
+%n Einheit, %L2 KV-Token</numerusform>
+            <numerusform>Rank %1
+%n Einheiten, %L2 KV-Token</numerusform>
         </translation>
     </message>
     <message>
         <source>
 %L1 ms modelled</source>
-        <translation type="unfinished"></translation>
+        <translation>
+%L1 ms modelliert</translation>
     </message>
     <message>
         <source>Layer %1: slowest rank %L2 ms, lower bound %L3 ms (gap %L4%). All layers: %L5 ms, bound %L6 ms (gap %L7%). Attention time modelled from the run&apos;s cost model.</source>
-        <translation type="unfinished"></translation>
+        <translation>Schicht %1: langsamster Rank %L2 ms, untere Schranke %L3 ms (Abstand %L4%). Alle Schichten: %L5 ms, Schranke %L6 ms (Abstand %L7%). Attention-Zeit aus dem Kostenmodell des Laufs modelliert.</translation>
     </message>
     <message>
         <source>This run measured no decode step, so there is no cost model: loads are shown in KV tokens.</source>
-        <translation type="unfinished"></translation>
+        <translation>Dieser Lauf hat keinen Decode-Schritt gemessen, daher gibt es kein Kostenmodell: Lasten werden in KV-Token angezeigt.</translation>
     </message>
     <message>
         <source>Valid placement: every unit&apos;s replicas serve each request exactly once.</source>
-        <translation type="unfinished"></translation>
+        <translation>Gültige Platzierung: Die Replikate jeder Einheit bedienen jede Anfrage genau einmal.</translation>
     </message>
     <message>
         <source>Invalid: %1</source>
-        <translation type="unfinished"></translation>
+        <translation>Ungültig: %1</translation>
     </message>
     <message>
         <source>Move shards and KV of the loaded run to this placement and decode its steps again</source>
-        <translation type="unfinished"></translation>
+        <translation>Shards und KV des geladenen Laufs in diese Platzierung verschieben und seine Schritte erneut dekodieren</translation>
     </message>
     <message>
         <source>Only the last run started in this window keeps its engine loaded; run it first</source>
-        <translation type="unfinished"></translation>
+        <translation>Nur der zuletzt in diesem Fenster gestartete Lauf behält seine Engine geladen; führen Sie ihn zuerst aus</translation>
     </message>
     <message>
         <source>Move to rank</source>
-        <translation type="unfinished"></translation>
+        <translation>Auf Rank verschieben</translation>
     </message>
     <message>
         <source>Add replica on rank</source>
-        <translation type="unfinished"></translation>
+        <translation>Replikat auf Rank hinzufügen</translation>
     </message>
     <message>
         <source>Rank %1</source>
-        <translation type="unfinished"></translation>
+        <translation>Rank %1</translation>
     </message>
     <message>
         <source>Add replica</source>
-        <translation type="unfinished"></translation>
+        <translation>Replikat hinzufügen</translation>
     </message>
     <message>
         <source>Requests the new replica serves (e.g. 0, 2, 4-7):</source>
-        <translation type="unfinished"></translation>
+        <translation>Anfragen, die das neue Replikat bedient (z. B. 0, 2, 4-7):</translation>
     </message>
     <message>
         <source>&apos;%1&apos; is not a list of request numbers</source>
-        <translation type="unfinished"></translation>
+        <translation>„%1“ ist keine Liste von Anfragenummern</translation>
     </message>
     <message>
         <source>Serve requests…</source>
-        <translation type="unfinished"></translation>
+        <translation>Anfragen bedienen…</translation>
     </message>
     <message>
         <source>Serve requests</source>
-        <translation type="unfinished"></translation>
+        <translation>Anfragen bedienen</translation>
     </message>
     <message>
         <source>Requests this replica serves (e.g. 0, 2, 4-7):</source>
-        <translation type="unfinished"></translation>
+        <translation>Anfragen, die dieses Replikat bedient (z. B. 0, 2, 4-7):</translation>
     </message>
     <message>
         <source>Remove this replica</source>
-        <translation type="unfinished"></translation>
+        <translation>Dieses Replikat entfernen</translation>
     </message>
 </context>
 <context>
@@ -938,23 +941,23 @@ Rank %3
     </message>
     <message>
         <source>Loading the model…</source>
-        <translation type="unfinished"></translation>
+        <translation>Modell wird geladen…</translation>
     </message>
     <message>
         <source>Prefilling the prompts…</source>
-        <translation type="unfinished"></translation>
+        <translation>Prefill der Prompts läuft…</translation>
     </message>
     <message>
         <source>Calibrating the cost model on one decode step…</source>
-        <translation type="unfinished"></translation>
+        <translation>Kostenmodell wird an einem Decode-Schritt kalibriert…</translation>
     </message>
     <message>
         <source>Moving shards and KV to the new placement…</source>
-        <translation type="unfinished"></translation>
+        <translation>Shards und KV werden in die neue Platzierung verschoben…</translation>
     </message>
     <message>
         <source>, about %L1 s left</source>
-        <translation type="unfinished"></translation>
+        <translation>, noch etwa %L1 s</translation>
     </message>
 </context>
 <context>

@@ -2,6 +2,29 @@
 <!DOCTYPE TS>
 <TS version="2.1" language="zh_CN">
 <context>
+    <name>PlotExport</name>
+    <message>
+        <source>%1: plots export as .png or .svg</source>
+        <translation>%1：图表只能导出为 .png 或 .svg</translation>
+    </message>
+    <message>
+        <source>%1: cannot write the file</source>
+        <translation>%1：无法写入文件</translation>
+    </message>
+    <message>
+        <source>Export plot…</source>
+        <translation>导出图表…</translation>
+    </message>
+    <message>
+        <source>Export plot</source>
+        <translation>导出图表</translation>
+    </message>
+    <message>
+        <source>SVG (*.svg);;PNG (*.png)</source>
+        <translation>SVG (*.svg);;PNG (*.png)</translation>
+    </message>
+</context>
+<context>
     <name>StudioRun</name>
     <message>
         <source>running · %1</source>
@@ -13,142 +36,118 @@
     </message>
     <message>
         <source>measured</source>
-        <translation type="unfinished"></translation>
+        <translation>实测</translation>
     </message>
     <message>
         <source>emulated</source>
-        <translation type="unfinished"></translation>
+        <translation>模拟</translation>
     </message>
     <message>
         <source>modelled</source>
-        <translation type="unfinished"></translation>
+        <translation>建模</translation>
     </message>
 </context>
 <context>
     <name>fairkv::views::CompareView</name>
     <message>
         <source>Baseline:</source>
-        <translation type="unfinished"></translation>
+        <translation>基线：</translation>
     </message>
     <message>
         <source>Compared:</source>
-        <translation type="unfinished"></translation>
+        <translation>对比对象：</translation>
     </message>
     <message>
         <source>Difference in:</source>
-        <translation type="unfinished"></translation>
+        <translation>差异指标：</translation>
     </message>
     <message>
         <source>KV tokens per unit (sum over requests)</source>
-        <translation type="unfinished"></translation>
+        <translation>每个单元的 KV token（各请求求和）</translation>
     </message>
     <message>
         <source>attention mass retained per unit</source>
-        <translation type="unfinished"></translation>
+        <translation>每个单元保留的注意力质量</translation>
     </message>
     <message>
         <source>attention ms per rank</source>
-        <translation type="unfinished"></translation>
+        <translation>每个 rank 的注意力 ms</translation>
     </message>
     <message>
         <source>Hide |difference| below:</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <source>Export plot…</source>
-        <translation type="unfinished"></translation>
+        <translation>|差值| 低于此值时隐藏：</translation>
     </message>
     <message>
         <source>layer</source>
-        <translation type="unfinished">层</translation>
-    </message>
-    <message>
-        <source>Export plot</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <source>SVG (*.svg);;PNG (*.png)</source>
-        <translation type="unfinished"></translation>
+        <translation>层</translation>
     </message>
     <message>
         <source>Select two or more runs to compare them.</source>
-        <translation type="unfinished"></translation>
+        <translation>请选择两个或更多运行进行对比。</translation>
     </message>
     <message>
         <source>Timing</source>
-        <translation type="unfinished">计时</translation>
+        <translation>计时</translation>
     </message>
     <message>
         <source>Placement</source>
-        <translation type="unfinished">放置方案</translation>
+        <translation>放置方案</translation>
     </message>
     <message>
         <source>Tokens/s</source>
-        <translation type="unfinished">token/s</translation>
+        <translation>token/s</translation>
     </message>
     <message>
         <source>Speedup over the baseline</source>
-        <translation type="unfinished"></translation>
+        <translation>相对基线的加速比</translation>
     </message>
     <message>
         <source>Decode step (ms)</source>
-        <translation type="unfinished"></translation>
+        <translation>解码步（ms）</translation>
     </message>
     <message>
         <source>Attention imbalance (max / mean)</source>
-        <translation type="unfinished"></translation>
+        <translation>注意力不均衡（最大 / 平均）</translation>
     </message>
     <message>
         <source>Attention, sum of per-layer max (ms)</source>
-        <translation type="unfinished"></translation>
+        <translation>注意力，各层最大值之和（ms）</translation>
     </message>
     <message>
         <source>Lower bound (ms, modelled)</source>
-        <translation type="unfinished"></translation>
+        <translation>下界（ms，建模）</translation>
     </message>
     <message>
         <source>Rank %1 attention (ms, summed over layers)</source>
-        <translation type="unfinished"></translation>
+        <translation>rank %1 注意力（ms，各层求和）</translation>
     </message>
     <message>
         <source>Layer %1 slowest rank (ms)</source>
-        <translation type="unfinished"></translation>
+        <translation>层 %1 最慢 rank（ms）</translation>
     </message>
     <message>
         <source>These runs have different shapes (layers, units or ranks): no cell-by-cell difference.</source>
-        <translation type="unfinished"></translation>
+        <translation>这些运行的结构不同（层、单元或 rank）：无法逐单元格计算差异。</translation>
     </message>
     <message>
         <source>rank</source>
-        <translation type="unfinished"></translation>
+        <translation>rank</translation>
     </message>
     <message>
         <source>unit</source>
-        <translation type="unfinished">单元</translation>
+        <translation>单元</translation>
     </message>
     <message>
         <source>%1 minus %2</source>
-        <translation type="unfinished"></translation>
+        <translation>%1 减 %2</translation>
     </message>
     <message>
         <source>computed</source>
-        <translation type="unfinished"></translation>
+        <translation>计算</translation>
     </message>
     <message>
         <source>Red: %1 is higher than the baseline, blue: lower (%2). %3 of %4 cells hidden (equal, or below the threshold).</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <source>FairKV Studio difference heatmap</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <source>%1: plots export as .png or .svg</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <source>%1: cannot write the file</source>
-        <translation type="unfinished"></translation>
+        <translation>红色：%1 高于基线，蓝色：低于基线（%2）。已隐藏 %4 个单元格中的 %3 个（相等或低于阈值）。</translation>
     </message>
 </context>
 <context>
@@ -203,11 +202,11 @@
     </message>
     <message>
         <source>%1: %L2 tokens/s (%3), decode step %L4 ms (%3), attention imbalance %L5 (%3), lower bound %L6 ms (modelled)</source>
-        <translation type="unfinished"></translation>
+        <translation>%1：%L2 token/s（%3），解码步 %L4 ms（%3），注意力不均衡 %L5（%3），下界 %L6 ms（建模）</translation>
     </message>
     <message>
         <source>; speedup over %1: %L2× (%3)</source>
-        <translation type="unfinished"></translation>
+        <translation>；相对 %1 的加速比：%L2×（%3）</translation>
     </message>
 </context>
 <context>
@@ -512,271 +511,274 @@ rank %3
     </message>
     <message>
         <source>Compare</source>
-        <translation type="unfinished"></translation>
+        <translation>对比</translation>
     </message>
     <message>
         <source>Placement editor</source>
-        <translation type="unfinished"></translation>
+        <translation>放置方案编辑器</translation>
     </message>
     <message>
         <source>&amp;Export Comparison Report…</source>
-        <translation type="unfinished"></translation>
+        <translation>导出对比报告(&amp;E)…</translation>
     </message>
     <message>
         <source>Export comparison report</source>
-        <translation type="unfinished"></translation>
+        <translation>导出对比报告</translation>
     </message>
     <message>
         <source>HTML (*.html);;PDF (*.pdf);;CSV table (*.csv);;JSON (*.json)</source>
-        <translation type="unfinished"></translation>
+        <translation>HTML (*.html);;PDF (*.pdf);;CSV 表格 (*.csv);;JSON (*.json)</translation>
     </message>
     <message>
         <source>Cannot re-run</source>
-        <translation type="unfinished"></translation>
+        <translation>无法重新运行</translation>
     </message>
     <message>
         <source>No run&apos;s engine is loaded: start a run in this window first.</source>
-        <translation type="unfinished"></translation>
+        <translation>没有已加载引擎的运行：请先在此窗口中启动一次运行。</translation>
     </message>
     <message>
         <source>Re-running run %1 with the %2 placement…</source>
-        <translation type="unfinished"></translation>
+        <translation>正在使用放置方案“%2”重新执行运行 %1…</translation>
     </message>
     <message>
         <source>Finished: %L1 tokens/s (%2), saved as run %3.</source>
-        <translation type="unfinished"></translation>
+        <translation>已完成：%L1 token/s（%2），已保存为运行 %3。</translation>
     </message>
     <message>
         <source>Cannot export a report</source>
-        <translation type="unfinished"></translation>
+        <translation>无法导出报告</translation>
     </message>
     <message>
         <source>Select the runs to compare in the Runs list first.</source>
-        <translation type="unfinished"></translation>
+        <translation>请先在“运行列表”中选择要对比的运行。</translation>
     </message>
     <message>
         <source>Report written to %1</source>
-        <translation type="unfinished"></translation>
+        <translation>报告已写入 %1</translation>
     </message>
 </context>
 <context>
     <name>fairkv::views::PlacementEditor</name>
     <message>
         <source>Re-run with this placement</source>
-        <translation type="unfinished"></translation>
+        <translation>使用此放置方案重新运行</translation>
     </message>
     <message>
         <source>Layer:</source>
-        <translation type="unfinished"></translation>
+        <translation>层：</translation>
     </message>
     <message>
         <source>The layer whose units are shown</source>
-        <translation type="unfinished"></translation>
+        <translation>显示其单元的层</translation>
     </message>
     <message>
         <source>Apply to all layers</source>
-        <translation type="unfinished"></translation>
+        <translation>应用到所有层</translation>
     </message>
     <message>
         <source>Every layer takes this layer&apos;s placement</source>
-        <translation type="unfinished"></translation>
+        <translation>所有层均采用此层的放置方案</translation>
     </message>
     <message>
         <source>Start from:</source>
-        <translation type="unfinished"></translation>
+        <translation>起点：</translation>
     </message>
     <message>
         <source>the run&apos;s placement</source>
-        <translation type="unfinished"></translation>
+        <translation>该运行的放置方案</translation>
     </message>
     <message>
         <source>uniform split</source>
-        <translation type="unfinished"></translation>
+        <translation>均匀划分（uniform）</translation>
     </message>
     <message>
         <source>FairKV assign</source>
-        <translation type="unfinished">FairKV assign</translation>
+        <translation>FairKV assign</translation>
     </message>
     <message>
         <source>FairKV copy</source>
-        <translation type="unfinished">FairKV copy</translation>
+        <translation>FairKV copy</translation>
     </message>
     <message>
         <source>Use</source>
-        <translation type="unfinished"></translation>
+        <translation>使用</translation>
     </message>
     <message>
         <source>Undo</source>
-        <translation type="unfinished"></translation>
+        <translation>撤销</translation>
     </message>
     <message>
         <source>Redo</source>
-        <translation type="unfinished"></translation>
+        <translation>重做</translation>
     </message>
     <message>
         <source>Load…</source>
-        <translation type="unfinished"></translation>
+        <translation>加载…</translation>
     </message>
     <message>
         <source>Save…</source>
-        <translation type="unfinished"></translation>
+        <translation>保存…</translation>
     </message>
     <message>
         <source>Load placement</source>
-        <translation type="unfinished"></translation>
+        <translation>加载放置方案</translation>
     </message>
     <message>
         <source>Placement JSON (*.json)</source>
-        <translation type="unfinished">放置方案 JSON (*.json)</translation>
+        <translation>放置方案 JSON (*.json)</translation>
     </message>
     <message>
         <source>Save placement</source>
-        <translation type="unfinished"></translation>
+        <translation>保存放置方案</translation>
     </message>
     <message>
         <source>edited</source>
-        <translation type="unfinished"></translation>
+        <translation>已编辑</translation>
     </message>
     <message>
         <source>Run something or select a run to edit its placement.</source>
-        <translation type="unfinished"></translation>
+        <translation>请运行一次，或选择一个运行，以编辑其放置方案。</translation>
     </message>
     <message>
         <source>This run&apos;s placement cannot be edited: %1</source>
-        <translation type="unfinished"></translation>
+        <translation>无法编辑该运行的放置方案：%1</translation>
     </message>
     <message>
         <source>Refused: %1</source>
-        <translation type="unfinished"></translation>
+        <translation>已拒绝：%1</translation>
     </message>
     <message>
         <source>Move unit %1 to rank %2</source>
-        <translation type="unfinished"></translation>
+        <translation>将单元 %1 移至 rank %2</translation>
     </message>
     <message>
         <source>Replicate unit %1 on rank %2</source>
-        <translation type="unfinished"></translation>
+        <translation>在 rank %2 上复制单元 %1</translation>
     </message>
     <message>
         <source>Remove a replica of unit %1</source>
-        <translation type="unfinished"></translation>
+        <translation>移除单元 %1 的一个副本</translation>
     </message>
     <message>
         <source>Requests of unit %1</source>
-        <translation type="unfinished"></translation>
+        <translation>单元 %1 的请求</translation>
     </message>
     <message>
         <source>Layer %1 to all layers</source>
-        <translation type="unfinished"></translation>
+        <translation>将层 %1 应用到所有层</translation>
     </message>
     <message>
         <source>the planners need the run&apos;s cost model, and this run measured no decode step</source>
-        <translation type="unfinished"></translation>
+        <translation>规划器需要该运行的成本模型，而该运行未实测任何解码步</translation>
     </message>
     <message>
         <source>Start from %1</source>
-        <translation type="unfinished"></translation>
+        <translation>从 %1 开始</translation>
     </message>
     <message>
         <source>Load %1</source>
-        <translation type="unfinished"></translation>
+        <translation>加载 %1</translation>
     </message>
     <message>
         <source>Unit %1 · %L2 KV tokens
 %3</source>
-        <translation type="unfinished"></translation>
+        <translation>单元 %1 · %L2 个 KV token
+%3</translation>
     </message>
     <message>
         <source>all requests</source>
-        <translation type="unfinished"></translation>
+        <translation>所有请求</translation>
     </message>
     <message>
         <source>requests %1</source>
-        <translation type="unfinished"></translation>
+        <translation>请求 %1</translation>
     </message>
     <message>
         <source>Unit %1 has %2 replicas; this one serves requests %3</source>
-        <translation type="unfinished"></translation>
+        <translation>单元 %1 有 %2 个副本；此副本处理请求 %3</translation>
     </message>
     <message>
         <source>Drag to another rank to move; right-click for replicas</source>
-        <translation type="unfinished"></translation>
+        <translation>拖到其他 rank 以移动；右键单击可管理副本</translation>
     </message>
     <message numerus="yes">
         <source>Rank %1
 %n unit(s), %L2 KV tokens</source>
-        <translation type="unfinished">
-            <numerusform></numerusform>
+        <translation>
+            <numerusform>rank %1
+%n 个单元，%L2 个 KV token</numerusform>
         </translation>
     </message>
     <message>
         <source>
 %L1 ms modelled</source>
-        <translation type="unfinished"></translation>
+        <translation>
+%L1 ms（建模）</translation>
     </message>
     <message>
         <source>Layer %1: slowest rank %L2 ms, lower bound %L3 ms (gap %L4%). All layers: %L5 ms, bound %L6 ms (gap %L7%). Attention time modelled from the run&apos;s cost model.</source>
-        <translation type="unfinished"></translation>
+        <translation>层 %1：最慢 rank %L2 ms，下界 %L3 ms（差距 %L4%）。所有层：%L5 ms，下界 %L6 ms（差距 %L7%）。注意力时间由该运行的成本模型建模得出。</translation>
     </message>
     <message>
         <source>This run measured no decode step, so there is no cost model: loads are shown in KV tokens.</source>
-        <translation type="unfinished"></translation>
+        <translation>该运行未实测任何解码步，因此没有成本模型：负载以 KV token 数显示。</translation>
     </message>
     <message>
         <source>Valid placement: every unit&apos;s replicas serve each request exactly once.</source>
-        <translation type="unfinished"></translation>
+        <translation>放置方案有效：每个单元的副本对每个请求恰好处理一次。</translation>
     </message>
     <message>
         <source>Invalid: %1</source>
-        <translation type="unfinished"></translation>
+        <translation>无效：%1</translation>
     </message>
     <message>
         <source>Move shards and KV of the loaded run to this placement and decode its steps again</source>
-        <translation type="unfinished"></translation>
+        <translation>将已加载运行的分片和 KV 移至此放置方案，并重新解码其各步</translation>
     </message>
     <message>
         <source>Only the last run started in this window keeps its engine loaded; run it first</source>
-        <translation type="unfinished"></translation>
+        <translation>只有此窗口中最后启动的运行会保持其引擎处于加载状态；请先运行它</translation>
     </message>
     <message>
         <source>Move to rank</source>
-        <translation type="unfinished"></translation>
+        <translation>移至 rank</translation>
     </message>
     <message>
         <source>Add replica on rank</source>
-        <translation type="unfinished"></translation>
+        <translation>在 rank 上添加副本</translation>
     </message>
     <message>
         <source>Rank %1</source>
-        <translation type="unfinished"></translation>
+        <translation>rank %1</translation>
     </message>
     <message>
         <source>Add replica</source>
-        <translation type="unfinished"></translation>
+        <translation>添加副本</translation>
     </message>
     <message>
         <source>Requests the new replica serves (e.g. 0, 2, 4-7):</source>
-        <translation type="unfinished"></translation>
+        <translation>新副本处理的请求（例如 0, 2, 4-7）：</translation>
     </message>
     <message>
         <source>&apos;%1&apos; is not a list of request numbers</source>
-        <translation type="unfinished"></translation>
+        <translation>“%1”不是请求编号列表</translation>
     </message>
     <message>
         <source>Serve requests…</source>
-        <translation type="unfinished"></translation>
+        <translation>处理请求…</translation>
     </message>
     <message>
         <source>Serve requests</source>
-        <translation type="unfinished"></translation>
+        <translation>处理请求</translation>
     </message>
     <message>
         <source>Requests this replica serves (e.g. 0, 2, 4-7):</source>
-        <translation type="unfinished"></translation>
+        <translation>此副本处理的请求（例如 0, 2, 4-7）：</translation>
     </message>
     <message>
         <source>Remove this replica</source>
-        <translation type="unfinished"></translation>
+        <translation>移除此副本</translation>
     </message>
 </context>
 <context>
@@ -935,23 +937,23 @@ rank %3
     </message>
     <message>
         <source>Loading the model…</source>
-        <translation type="unfinished"></translation>
+        <translation>正在加载模型…</translation>
     </message>
     <message>
         <source>Prefilling the prompts…</source>
-        <translation type="unfinished"></translation>
+        <translation>正在预填充提示…</translation>
     </message>
     <message>
         <source>Calibrating the cost model on one decode step…</source>
-        <translation type="unfinished"></translation>
+        <translation>正在用一个解码步校准成本模型…</translation>
     </message>
     <message>
         <source>Moving shards and KV to the new placement…</source>
-        <translation type="unfinished"></translation>
+        <translation>正在将分片和 KV 移至新的放置方案…</translation>
     </message>
     <message>
         <source>, about %L1 s left</source>
-        <translation type="unfinished"></translation>
+        <translation>，剩余约 %L1 s</translation>
     </message>
 </context>
 <context>

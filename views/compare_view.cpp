@@ -2,18 +2,17 @@
 
 #include "compare_view.h"
 
+#include "plot_export.h"
 #include "theme.h"
 
 #include <QComboBox>
 #include <QDoubleSpinBox>
 #include <QEvent>
-#include <QFileDialog>
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
 #include <QPushButton>
 #include <QSplitter>
-#include <QSvgGenerator>
 #include <QTableWidget>
 #include <QVBoxLayout>
 
@@ -81,8 +80,6 @@ CompareView::CompareView(QWidget* parent)
     m_thresholdBox->setDecimals(3);
     m_thresholdBox->setRange(0.0, 1e9);
     controls->addWidget(m_thresholdBox);
-    auto* exportButton = new QPushButton(tr("Export plot…"), this);
-    controls->addWidget(exportButton);
     controls->addStretch(1);
 
     m_table->setEditTriggers(QAbstractItemView::NoEditTriggers);
@@ -113,12 +110,7 @@ CompareView::CompareView(QWidget* parent)
     connect(m_comparedBox, &QComboBox::currentIndexChanged, this, [this](int i) { setCompared(i); });
     connect(m_metricBox, &QComboBox::currentIndexChanged, this, [this] { setMetric(Metric(m_metricBox->currentData().toInt())); });
     connect(m_thresholdBox, &QDoubleSpinBox::valueChanged, this, [this](double t) { setThreshold(t); });
-    connect(exportButton, &QPushButton::clicked, this, [this] {
-        const QString path = QFileDialog::getSaveFileName(this, tr("Export plot"), QStringLiteral("difference.svg"),
-                                                          tr("SVG (*.svg);;PNG (*.png)"));
-        if (!path.isEmpty() && !exportPlot(path))
-            m_note->setText(m_error);
-    });
+    addExportAction(m_plot, m_plot);
     theme::stylePlot(m_plot, palette());
     m_note->setText(tr("Select two or more runs to compare them."));
 }
@@ -338,26 +330,8 @@ void CompareView::rebuildDelta()
 
 bool CompareView::exportPlot(const QString& path)
 {
-    m_plot->replot();
-    bool ok = false;
-    if (path.endsWith(QLatin1String(".svg"), Qt::CaseInsensitive)) {
-        QSvgGenerator svg;
-        svg.setFileName(path);
-        svg.setSize(m_plot->size());
-        svg.setViewBox(QRect(QPoint(0, 0), m_plot->size()));
-        svg.setTitle(tr("FairKV Studio difference heatmap"));
-        QCPPainter painter(&svg);
-        m_plot->toPainter(&painter, m_plot->width(), m_plot->height());
-        ok = painter.end();
-    } else if (path.endsWith(QLatin1String(".png"), Qt::CaseInsensitive)) {
-        ok = m_plot->savePng(path);
-    } else {
-        m_error = tr("%1: plots export as .png or .svg").arg(path);
-        return false;
-    }
-    if (!ok)
-        m_error = tr("%1: cannot write the file").arg(path);
-    return ok;
+    m_error = views::exportPlot(m_plot, path);
+    return m_error.isEmpty();
 }
 
 void CompareView::changeEvent(QEvent* e)

@@ -2,6 +2,7 @@
 #include "qcustomplot_include.h"
 
 #include "gpu_load_view.h"
+#include "plot_export.h"
 
 #include "theme.h"
 
@@ -28,6 +29,7 @@ GpuLoadView::GpuLoadView(QWidget* parent)
     : QWidget(parent)
     , m_plot(new QCustomPlot(this))
 {
+    addExportAction(m_plot, m_plot);
     m_modeBox = new QComboBox(this);
     m_modeBox->addItem(tr("Summed over layers"));
     m_modeBox->addItem(tr("Attention per layer"));

@@ -2,6 +2,7 @@
 #include "qcustomplot_include.h"
 
 #include "kv_heatmap_view.h"
+#include "plot_export.h"
 
 #include "theme.h"
 
@@ -38,6 +39,7 @@ KvHeatmapView::KvHeatmapView(QWidget* parent)
     : QWidget(parent)
     , m_plot(new QCustomPlot(this))
 {
+    addExportAction(m_plot, m_plot);
     auto* controls = new QHBoxLayout;
     m_metricBox = new QComboBox(this);
     m_metricBox->addItem(tr("Retained KV tokens (mean over requests)"));

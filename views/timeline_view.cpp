@@ -1,4 +1,5 @@
 #include "timeline_view.h"
+#include "plot_export.h"
 
 #include "theme.h"
 
@@ -14,6 +15,7 @@ namespace fairkv::views {
 TimelineView::TimelineView(QWidget* parent)
     : QWidget(parent)
 {
+    addExportAction(this);
     setMouseTracking(true);
     setMinimumHeight(kRulerHeight + 2 * kLaneHeight);
     setFocusPolicy(Qt::StrongFocus);
