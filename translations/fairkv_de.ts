@@ -138,16 +138,16 @@
         <translation>Einheit</translation>
     </message>
     <message>
-        <source>%1 minus %2</source>
-        <translation>%1 minus %2</translation>
-    </message>
-    <message>
         <source>computed</source>
         <translation>berechnet</translation>
     </message>
     <message>
         <source>Red: %1 is higher than the baseline, blue: lower (%2). %3 of %4 cells hidden (equal, or below the threshold).</source>
         <translation>Rot: %1 ist höher als der Basislauf, Blau: niedriger (%2). %3 von %4 Zellen ausgeblendet (gleich oder unter dem Schwellenwert).</translation>
+    </message>
+    <message>
+        <source>compared minus baseline</source>
+        <translation>Vergleich minus Basislauf</translation>
     </message>
 </context>
 <context>

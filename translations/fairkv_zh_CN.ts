@@ -138,16 +138,16 @@
         <translation>单元</translation>
     </message>
     <message>
-        <source>%1 minus %2</source>
-        <translation>%1 减 %2</translation>
-    </message>
-    <message>
         <source>computed</source>
         <translation>计算</translation>
     </message>
     <message>
         <source>Red: %1 is higher than the baseline, blue: lower (%2). %3 of %4 cells hidden (equal, or below the threshold).</source>
         <translation>红色：%1 高于基线，蓝色：低于基线（%2）。已隐藏 %4 个单元格中的 %3 个（相等或低于阈值）。</translation>
+    </message>
+    <message>
+        <source>compared minus baseline</source>
+        <translation>对比运行减基线</translation>
     </message>
 </context>
 <context>

@@ -315,9 +315,10 @@ void CompareView::rebuildDelta()
         for (int c = 0; c < cols; ++c)
             m_map->data()->setCell(c, l, m_delta[size_t(l)][size_t(c)]);
     m_map->setGradient(diverging(palette()));
-    m_map->setDataRange(QCPRange(-std::max(extent, 1e-12), std::max(extent, 1e-12)));
+    const double range = extent > 0 ? extent : 1.0; // all equal: a neutral scale, not ±1e-12
+    m_map->setDataRange(QCPRange(-range, range));
     m_plot->xAxis->setLabel(m_metric == Metric::RankAttentionMs ? tr("rank") : tr("unit"));
-    m_scale->axis()->setLabel(tr("%1 minus %2").arg(m_runs[size_t(m_compared)].title(), m_runs[size_t(m_baseline)].title()));
+    m_scale->axis()->setLabel(tr("compared minus baseline"));
     m_plot->xAxis->setRange(-0.5, cols - 0.5);
     m_plot->yAxis->setRange(-0.5, rows - 0.5);
     const QString kind = m_metric == Metric::RankAttentionMs ? m_runs[size_t(m_compared)].timingLabel() : tr("computed");
