@@ -14,6 +14,7 @@ struct Message
 {
     QString translation; // numerus forms separated by U+001F
     QString type;        // "", "unfinished", "vanished", "obsolete"
+    bool numerus = false;
 };
 using Catalogue = QMap<QPair<QString, QString>, Message>; // (context, source)
 
@@ -35,6 +36,7 @@ Catalogue readTs(const QString& path)
             } else if (xml.name() == QLatin1String("message")) {
                 m = Message();
                 numerus = xml.attributes().value(QLatin1String("numerus")) == QLatin1String("yes");
+                m.numerus = numerus;
             } else if (xml.name() == QLatin1String("source")) {
                 source = xml.readElementText();
             } else if (xml.name() == QLatin1String("translation")) {
@@ -86,16 +88,20 @@ private Q_SLOTS:
     void catalogueIsComplete_data()
     {
         QTest::addColumn<QString>("file");
-        QTest::newRow("de") << QStringLiteral(FAIRKV_SOURCE_DIR "/translations/fairkv_de.ts");
-        QTest::newRow("zh_CN") << QStringLiteral(FAIRKV_SOURCE_DIR "/translations/fairkv_zh_CN.ts");
+        QTest::addColumn<bool>("pluralOnly");
+        QTest::newRow("de") << QStringLiteral(FAIRKV_SOURCE_DIR "/translations/fairkv_de.ts") << false;
+        QTest::newRow("zh_CN") << QStringLiteral(FAIRKV_SOURCE_DIR "/translations/fairkv_zh_CN.ts") << false;
+        // English needs only the plural forms of "%n run(s)" messages
+        QTest::newRow("en") << QStringLiteral(FAIRKV_SOURCE_DIR "/translations/fairkv_en.ts") << true;
     }
     void catalogueIsComplete()
     {
         QFETCH(QString, file);
+        QFETCH(bool, pluralOnly);
         const Catalogue cat = readTs(file);
         QStringList problems;
         for (auto it = m_sources.cbegin(); it != m_sources.cend(); ++it)
-            if (!cat.contains(it.key()))
+            if ((!pluralOnly || it->numerus) && !cat.contains(it.key()))
                 problems << QStringLiteral("missing: [%1] %2").arg(it.key().first, it.key().second);
         for (auto it = cat.cbegin(); it != cat.cend(); ++it) {
             const QString where = QStringLiteral("[%1] %2").arg(it.key().first, it.key().second);

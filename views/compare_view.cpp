@@ -71,18 +71,25 @@ CompareView::CompareView(QWidget* parent)
     controls->addWidget(m_baselineBox);
     controls->addWidget(new QLabel(tr("Compared:"), this));
     controls->addWidget(m_comparedBox);
-    controls->addWidget(new QLabel(tr("Difference in:"), this));
+    controls->addStretch(1);
+    auto* controls2 = new QHBoxLayout;
+    controls2->addWidget(new QLabel(tr("Difference in:"), this));
     m_metricBox->addItem(tr("KV tokens per unit (sum over requests)"), int(Metric::KvTokens));
     m_metricBox->addItem(tr("attention mass retained per unit"), int(Metric::AttentionMass));
     m_metricBox->addItem(tr("attention ms per rank"), int(Metric::RankAttentionMs));
-    controls->addWidget(m_metricBox);
-    controls->addWidget(new QLabel(tr("Hide |difference| below:"), this));
+    controls2->addWidget(m_metricBox);
+    controls2->addWidget(new QLabel(tr("Hide |difference| below:"), this));
     m_thresholdBox->setDecimals(3);
     m_thresholdBox->setRange(0.0, 1e9);
-    controls->addWidget(m_thresholdBox);
-    controls->addStretch(1);
+    controls2->addWidget(m_thresholdBox);
+    controls2->addStretch(1);
 
     m_table->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    for (QComboBox* box : {m_baselineBox, m_comparedBox, m_metricBox})
+        box->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+    m_baselineBox->setMinimumContentsLength(14);
+    m_comparedBox->setMinimumContentsLength(14);
+    m_metricBox->setMinimumContentsLength(20);
     m_table->verticalHeader()->setDefaultSectionSize(22);
     m_plot->plotLayout()->addElement(0, 1, m_scale);
     m_map->setColorScale(m_scale);
@@ -104,6 +111,7 @@ CompareView::CompareView(QWidget* parent)
     split->addWidget(lower);
     auto* layout = new QVBoxLayout(this);
     layout->addLayout(controls);
+    layout->addLayout(controls2);
     layout->addWidget(split, 1);
 
     connect(m_baselineBox, &QComboBox::currentIndexChanged, this, [this](int i) { setBaseline(i); });

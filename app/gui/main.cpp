@@ -96,7 +96,9 @@ int main(int argc, char** argv)
     for (const auto& [name, folder] : {std::pair{QStringLiteral("qtbase"), QLibraryInfo::path(QLibraryInfo::TranslationsPath)},
                                        std::pair{QStringLiteral("fairkv"), QStringLiteral(":/i18n")}}) {
         auto* translator = new QTranslator(&app);
-        if (translator->load(locale, name, QStringLiteral("_"), folder))
+        // Ours falls back to English (plural forms) for languages without a catalogue.
+        if (translator->load(locale, name, QStringLiteral("_"), folder)
+            || (name == QLatin1String("fairkv") && translator->load(QStringLiteral(":/i18n/fairkv_en.qm"))))
             QApplication::installTranslator(translator);
         else
             delete translator;
@@ -116,7 +118,13 @@ int main(int argc, char** argv)
 
     using namespace fairkv::views;
     theme::apply(app, theme::fromString(QSettings().value(QStringLiteral("theme")).toString()));
+    if (parser.isSet(shots)) { // screenshots in the default layout and size, not the user's saved one
+        QSettings().remove(QStringLiteral("geometry"));
+        QSettings().remove(QStringLiteral("windowState"));
+    }
     MainWindow window;
+    if (parser.isSet(shots))
+        window.resize(1680, 940);
     window.show();
     if (parser.isSet(shots)) {
         // The demo under the uniform split, then the same run planned by fairkv-copy; then shots.

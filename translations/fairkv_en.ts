@@ -1,0 +1,34 @@
+<?xml version="1.0" encoding="utf-8"?>
+<!DOCTYPE TS>
+<TS version="2.1" language="en_US">
+<context>
+    <name>fairkv::views::MainWindow</name>
+    <message numerus="yes">
+        <source>Opened %1 (%n run(s))</source>
+        <translation>
+            <numerusform>Opened %1 (%n run)</numerusform>
+            <numerusform>Opened %1 (%n runs)</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>Running %1 on %n rank(s)…</source>
+        <translation>
+            <numerusform>Running %1 on %n rank…</numerusform>
+            <numerusform>Running %1 on %n ranks…</numerusform>
+        </translation>
+    </message>
+</context>
+<context>
+    <name>fairkv::views::PlacementEditor</name>
+    <message numerus="yes">
+        <source>Rank %1
+%n unit(s), %L2 KV tokens</source>
+        <translation>
+            <numerusform>Rank %1
+%n unit, %L2 KV tokens</numerusform>
+            <numerusform>Rank %1
+%n units, %L2 KV tokens</numerusform>
+        </translation>
+    </message>
+</context>
+</TS>
