@@ -559,6 +559,10 @@ Rank %3
         <source>Report written to %1</source>
         <translation>Bericht nach %1 geschrieben</translation>
     </message>
+    <message>
+        <source>Last run: backend %1, %2 ranks (%3)</source>
+        <translation>Letzter Lauf: Backend %1, %2 Ranks (%3)</translation>
+    </message>
 </context>
 <context>
     <name>fairkv::views::PlacementEditor</name>

@@ -557,6 +557,10 @@ rank %3
         <source>Report written to %1</source>
         <translation>报告已写入 %1</translation>
     </message>
+    <message>
+        <source>Last run: backend %1, %2 ranks (%3)</source>
+        <translation>上次运行：后端 %1，%2 个 rank（%3）</translation>
+    </message>
 </context>
 <context>
     <name>fairkv::views::PlacementEditor</name>

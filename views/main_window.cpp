@@ -376,6 +376,10 @@ void MainWindow::onRunFinished(int, const RunOutcome& outcome)
                               .arg(timingName(outcome.result->timing))
                               .arg(id));
     m_stateLabel->setText(tr("Run %1 finished").arg(id));
+    m_backendLabel->setText(tr("Last run: backend %1, %2 ranks (%3)")
+                                .arg(QString::fromStdString(outcome.result->backend).toUpper())
+                                .arg(outcome.result->ranks)
+                                .arg(timingName(outcome.result->timing)));
     if (!m_rerunning)
         m_liveRunId = id; // its engine stays loaded for live re-runs
     m_rerunning = false;
