@@ -72,13 +72,15 @@ std::vector<double> rankSums(const json& result)
 
 const char* palette(size_t i)
 {
-    static const char* colours[] = {"#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#9c755f"};
+    static const char* colours[]
+        = {"#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#9c755f"};
     return colours[i % 8];
 }
 
 // Grouped bars: groups along x, one bar per series in each group.
 std::string barChart(const std::string& title, const std::string& unit, const std::vector<std::string>& groups,
-                     const std::vector<std::string>& series, const std::vector<std::vector<double>>& values /*[series][group]*/)
+                     const std::vector<std::string>& series,
+                     const std::vector<std::vector<double>>& values /*[series][group]*/)
 {
     const double W = 640, H = 300, left = 60, right = 10, top = 30, bottom = 60;
     double peak = 0;
@@ -87,8 +89,8 @@ std::string barChart(const std::string& title, const std::string& unit, const st
             peak = std::max(peak, v);
     peak = peak > 0 ? peak * 1.1 : 1.0;
     std::ostringstream o;
-    o << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << W << "\" height=\"" << H << "\" viewBox=\"0 0 " << W << ' '
-      << H << "\" font-family=\"sans-serif\" font-size=\"11\">";
+    o << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << W << "\" height=\"" << H << "\" viewBox=\"0 0 " << W
+      << ' ' << H << "\" font-family=\"sans-serif\" font-size=\"11\">";
     o << "<text x=\"" << W / 2 << "\" y=\"16\" text-anchor=\"middle\" font-size=\"13\">" << esc(title) << "</text>";
     const double plotW = W - left - right, plotH = H - top - bottom;
     for (int t = 0; t <= 4; ++t) {
@@ -105,12 +107,12 @@ std::string barChart(const std::string& title, const std::string& unit, const st
         for (size_t si = 0; si < series.size(); ++si) {
             const double v = gi < values[si].size() ? values[si][gi] : 0.0;
             const double h = plotH * v / peak;
-            o << "<rect x=\"" << left + gi * groupW + groupW * 0.1 + si * barW << "\" y=\"" << top + plotH - h << "\" width=\""
-              << barW * 0.95 << "\" height=\"" << h << "\" fill=\"" << palette(si) << "\"><title>" << esc(series[si]) << ": "
-              << esc(fmt(v, 3)) << "</title></rect>";
+            o << "<rect x=\"" << left + gi * groupW + groupW * 0.1 + si * barW << "\" y=\"" << top + plotH - h
+              << "\" width=\"" << barW * 0.95 << "\" height=\"" << h << "\" fill=\"" << palette(si) << "\"><title>"
+              << esc(series[si]) << ": " << esc(fmt(v, 3)) << "</title></rect>";
         }
-        o << "<text x=\"" << left + gi * groupW + groupW / 2 << "\" y=\"" << top + plotH + 14 << "\" text-anchor=\"middle\">"
-          << esc(groups[gi]) << "</text>";
+        o << "<text x=\"" << left + gi * groupW + groupW / 2 << "\" y=\"" << top + plotH + 14
+          << "\" text-anchor=\"middle\">" << esc(groups[gi]) << "</text>";
     }
     for (size_t si = 0; si < series.size(); ++si) {
         const double x = left + double(si % 3) * 200, y = H - 30 + double(si / 3) * 14;
@@ -138,8 +140,9 @@ std::string runName(const StoredRun& r)
 
 std::vector<std::string> Report::csvColumns()
 {
-    return {"run", "label", "parent", "model", "placement", "compress", "budget", "batch", "ranks", "backend", "timing",
-            "tokens_per_s", "speedup", "step_ms", "imbalance", "attention_ms", "lower_bound_ms", "gpu", "driver", "cuda", "nccl"};
+    return {"run",       "label",        "parent",         "model",  "placement",    "compress", "budget",
+            "batch",     "ranks",        "backend",        "timing", "tokens_per_s", "speedup",  "step_ms",
+            "imbalance", "attention_ms", "lower_bound_ms", "gpu",    "driver",       "cuda",     "nccl"};
 }
 
 std::vector<Report::Chart> Report::charts() const
@@ -154,7 +157,8 @@ std::vector<Report::Chart> Report::charts() const
     std::vector<std::vector<double>> perRun;
     for (double v : tps)
         perRun.push_back({v});
-    out.push_back({"throughput", "Decode throughput", barChart("Decode throughput (tokens/s)", "tokens/s", {""}, names, perRun)});
+    out.push_back(
+        {"throughput", "Decode throughput", barChart("Decode throughput (tokens/s)", "tokens/s", {""}, names, perRun)});
     size_t ranks = 0;
     std::vector<std::vector<double>> sums;
     for (const auto& r : runs) {
@@ -190,22 +194,26 @@ std::string Report::html(bool inlineCharts) const
     for (const auto& r : runs)
         o << "<th>" << esc(runName(r)) << "</th>";
     o << "</tr>";
-    auto row = [&](const std::string& name, const std::string& kind, const std::function<std::string(const StoredRun&)>& f) {
-        o << "<tr><td class=\"l\">" << esc(name) << "</td><td class=\"l kind\">" << esc(kind) << "</td>";
-        for (const auto& r : runs)
-            o << "<td>" << esc(f(r)) << "</td>";
-        o << "</tr>";
-    };
+    auto row
+        = [&](const std::string& name, const std::string& kind, const std::function<std::string(const StoredRun&)>& f) {
+              o << "<tr><td class=\"l\">" << esc(name) << "</td><td class=\"l kind\">" << esc(kind) << "</td>";
+              for (const auto& r : runs)
+                  o << "<td>" << esc(f(r)) << "</td>";
+              o << "</tr>";
+          };
     row("tokens/s", "as timed", [](const StoredRun& r) { return fmt(r.summary.tokensPerS, 1); });
     row("speedup over the baseline", "as timed", [&](const StoredRun& r) {
-        return base.summary.tokensPerS > 0 ? fmt(r.summary.tokensPerS / base.summary.tokensPerS, 3) + "×" : std::string("–");
+        return base.summary.tokensPerS > 0 ? fmt(r.summary.tokensPerS / base.summary.tokensPerS, 3) + "×"
+                                           : std::string("–");
     });
     row("timing", "", [](const StoredRun& r) { return r.summary.timing; });
     row("decode step (ms)", "as timed", [](const StoredRun& r) { return fmt(r.summary.stepMs, 3); });
     row("attention imbalance (max / mean)", "as timed", [](const StoredRun& r) { return fmt(r.summary.imbalance, 3); });
-    row("attention, sum of per-layer max (ms)", "as timed", [](const StoredRun& r) { return fmt(attentionMs(r.result), 3); });
+    row("attention, sum of per-layer max (ms)", "as timed",
+        [](const StoredRun& r) { return fmt(attentionMs(r.result), 3); });
     row("lower bound (ms)", "modelled", [](const StoredRun& r) { return fmt(r.summary.lowerBoundMs, 3); });
-    row("collectives", "", [](const StoredRun& r) { return r.result.value("collective", std::string("in-process sum")); });
+    row("collectives", "",
+        [](const StoredRun& r) { return r.result.value("collective", std::string("in-process sum")); });
     o << "</table>";
 
     o << "<h2>Charts</h2>";
@@ -228,7 +236,10 @@ std::string Report::html(bool inlineCharts) const
     for (const auto& k : keys) {
         o << "<tr><td class=\"l\">" << esc(k) << "</td>";
         for (const auto& r : runs)
-            o << "<td>" << esc(r.config.contains(k) ? (r.config[k].is_string() ? r.config[k].get<std::string>() : r.config[k].dump()) : "–")
+            o << "<td>"
+              << esc(r.config.contains(k)
+                         ? (r.config[k].is_string() ? r.config[k].get<std::string>() : r.config[k].dump())
+                         : "–")
               << "</td>";
         o << "</tr>";
     }
@@ -241,15 +252,17 @@ std::string Report::html(bool inlineCharts) const
       << "<th class=\"l\">GPU</th><th class=\"l\">driver</th><th class=\"l\">CUDA</th><th class=\"l\">NCCL</th></tr>";
     for (const auto& r : runs) {
         const Environment& e = r.environment;
-        o << "<tr><td class=\"l\">" << esc(runName(r)) << "</td><td class=\"l\">" << esc(e.host) << "</td><td class=\"l\">"
-          << esc(e.cpu) << "</td><td class=\"l\">" << esc(e.gpu) << "</td><td class=\"l\">" << esc(e.driver)
-          << "</td><td class=\"l\">" << esc(e.cuda) << "</td><td class=\"l\">" << esc(e.nccl) << "</td></tr>";
+        o << "<tr><td class=\"l\">" << esc(runName(r)) << "</td><td class=\"l\">" << esc(e.host)
+          << "</td><td class=\"l\">" << esc(e.cpu) << "</td><td class=\"l\">" << esc(e.gpu) << "</td><td class=\"l\">"
+          << esc(e.driver) << "</td><td class=\"l\">" << esc(e.cuda) << "</td><td class=\"l\">" << esc(e.nccl)
+          << "</td></tr>";
     }
     o << "</table>";
 
     o << "<h2>Placements</h2>";
     for (const auto& r : runs) {
-        o << "<h3>" << esc(runName(r)) << "</h3><table><tr><th class=\"l\">layer</th><th class=\"l\">units by rank</th></tr>";
+        o << "<h3>" << esc(runName(r))
+          << "</h3><table><tr><th class=\"l\">layer</th><th class=\"l\">units by rank</th></tr>";
         const auto& layers = r.result.value("placement", json::object()).value("layers", json::array());
         for (size_t l = 0; l < layers.size(); ++l) {
             std::map<int, std::string> byRank;
@@ -282,12 +295,27 @@ std::string Report::csv() const
     const double baseTps = runs.empty() ? 0.0 : runs[baseline].summary.tokensPerS;
     for (const auto& r : runs) {
         const RunSummary& s = r.summary;
-        const std::vector<std::string> fields = {
-            std::to_string(s.id), s.label, s.parent ? std::to_string(*s.parent) : "", s.model, s.placement, s.compress,
-            std::to_string(s.budget), std::to_string(s.batch), std::to_string(s.ranks), s.backend, s.timing,
-            fmt(s.tokensPerS, 3), baseTps > 0 ? fmt(s.tokensPerS / baseTps, 4) : "", fmt(s.stepMs, 4), fmt(s.imbalance, 4),
-            fmt(attentionMs(r.result), 4), fmt(s.lowerBoundMs, 4), r.environment.gpu, r.environment.driver,
-            r.environment.cuda, r.environment.nccl};
+        const std::vector<std::string> fields = {std::to_string(s.id),
+                                                 s.label,
+                                                 s.parent ? std::to_string(*s.parent) : "",
+                                                 s.model,
+                                                 s.placement,
+                                                 s.compress,
+                                                 std::to_string(s.budget),
+                                                 std::to_string(s.batch),
+                                                 std::to_string(s.ranks),
+                                                 s.backend,
+                                                 s.timing,
+                                                 fmt(s.tokensPerS, 3),
+                                                 baseTps > 0 ? fmt(s.tokensPerS / baseTps, 4) : "",
+                                                 fmt(s.stepMs, 4),
+                                                 fmt(s.imbalance, 4),
+                                                 fmt(attentionMs(r.result), 4),
+                                                 fmt(s.lowerBoundMs, 4),
+                                                 r.environment.gpu,
+                                                 r.environment.driver,
+                                                 r.environment.cuda,
+                                                 r.environment.nccl};
         for (size_t i = 0; i < fields.size(); ++i)
             o << (i ? "," : "") << csvField(fields[i]);
         o << "\n";
@@ -305,20 +333,21 @@ json Report::json() const
     out["runs"] = nlohmann::json::array();
     const double baseTps = runs.empty() ? 0.0 : runs[baseline].summary.tokensPerS;
     for (const auto& r : runs) {
-        out["runs"].push_back({{"id", r.summary.id},
-                               {"parent", r.summary.parent ? nlohmann::json(*r.summary.parent) : nlohmann::json(nullptr)},
-                               {"label", r.summary.label},
-                               {"timing", r.summary.timing},
-                               {"tokens_per_s", r.summary.tokensPerS},
-                               {"speedup", baseTps > 0 ? r.summary.tokensPerS / baseTps : 0.0},
-                               {"step_ms", r.summary.stepMs},
-                               {"imbalance", r.summary.imbalance},
-                               {"attention_ms", attentionMs(r.result)},
-                               {"lower_bound_ms", r.summary.lowerBoundMs},
-                               {"config", r.config},
-                               {"placement", r.result.value("placement", nlohmann::json::object())},
-                               {"rank_attention_ms", r.result.value("rank_attention_ms", nlohmann::json::array())},
-                               {"environment", r.environment.toJson()}});
+        out["runs"].push_back(
+            {{"id", r.summary.id},
+             {"parent", r.summary.parent ? nlohmann::json(*r.summary.parent) : nlohmann::json(nullptr)},
+             {"label", r.summary.label},
+             {"timing", r.summary.timing},
+             {"tokens_per_s", r.summary.tokensPerS},
+             {"speedup", baseTps > 0 ? r.summary.tokensPerS / baseTps : 0.0},
+             {"step_ms", r.summary.stepMs},
+             {"imbalance", r.summary.imbalance},
+             {"attention_ms", attentionMs(r.result)},
+             {"lower_bound_ms", r.summary.lowerBoundMs},
+             {"config", r.config},
+             {"placement", r.result.value("placement", nlohmann::json::object())},
+             {"rank_attention_ms", r.result.value("rank_attention_ms", nlohmann::json::array())},
+             {"environment", r.environment.toJson()}});
     }
     return out;
 }

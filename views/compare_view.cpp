@@ -116,7 +116,8 @@ CompareView::CompareView(QWidget* parent)
 
     connect(m_baselineBox, &QComboBox::currentIndexChanged, this, [this](int i) { setBaseline(i); });
     connect(m_comparedBox, &QComboBox::currentIndexChanged, this, [this](int i) { setCompared(i); });
-    connect(m_metricBox, &QComboBox::currentIndexChanged, this, [this] { setMetric(Metric(m_metricBox->currentData().toInt())); });
+    connect(m_metricBox, &QComboBox::currentIndexChanged, this,
+            [this] { setMetric(Metric(m_metricBox->currentData().toInt())); });
     connect(m_thresholdBox, &QDoubleSpinBox::valueChanged, this, [this](double t) { setThreshold(t); });
     addExportAction(m_plot, m_plot);
     theme::stylePlot(m_plot, palette());
@@ -234,15 +235,21 @@ void CompareView::rebuildTable()
     };
     const QLocale loc;
     addRow(tr("Timing"), [](const StudioRun& r, int) -> QString { return r.timingLabel(); });
-    addRow(tr("Placement"), [](const StudioRun& r, int) -> QString { return QString::fromStdString(r.summary.placement); });
-    addRow(tr("Tokens/s"), [&](const StudioRun& r, int) -> QString { return loc.toString(r.summary.tokensPerS, 'f', 1); });
-    addRow(tr("Speedup over the baseline"), [&](const StudioRun&, int i) -> QString { return loc.toString(speedup(i), 'f', 3) + QStringLiteral("×"); });
-    addRow(tr("Decode step (ms)"), [&](const StudioRun& r, int) -> QString { return loc.toString(r.summary.stepMs, 'f', 3); });
-    addRow(tr("Attention imbalance (max / mean)"), [&](const StudioRun& r, int) -> QString { return loc.toString(r.summary.imbalance, 'f', 3); });
+    addRow(tr("Placement"),
+           [](const StudioRun& r, int) -> QString { return QString::fromStdString(r.summary.placement); });
+    addRow(tr("Tokens/s"),
+           [&](const StudioRun& r, int) -> QString { return loc.toString(r.summary.tokensPerS, 'f', 1); });
+    addRow(tr("Speedup over the baseline"),
+           [&](const StudioRun&, int i) -> QString { return loc.toString(speedup(i), 'f', 3) + QStringLiteral("×"); });
+    addRow(tr("Decode step (ms)"),
+           [&](const StudioRun& r, int) -> QString { return loc.toString(r.summary.stepMs, 'f', 3); });
+    addRow(tr("Attention imbalance (max / mean)"),
+           [&](const StudioRun& r, int) -> QString { return loc.toString(r.summary.imbalance, 'f', 3); });
     addRow(tr("Attention, sum of per-layer max (ms)"), [&](const StudioRun& r, int) -> QString {
         return loc.toString(sumMax(r.result.value("rank_attention_ms", nlohmann::json::array())), 'f', 3);
     });
-    addRow(tr("Lower bound (ms, modelled)"), [&](const StudioRun& r, int) -> QString { return loc.toString(r.summary.lowerBoundMs, 'f', 3); });
+    addRow(tr("Lower bound (ms, modelled)"),
+           [&](const StudioRun& r, int) -> QString { return loc.toString(r.summary.lowerBoundMs, 'f', 3); });
     int ranks = 0, layers = 0;
     for (const StudioRun& r : m_runs) {
         ranks = std::max(ranks, r.ranks());
@@ -329,8 +336,10 @@ void CompareView::rebuildDelta()
     m_scale->axis()->setLabel(tr("compared minus baseline"));
     m_plot->xAxis->setRange(-0.5, cols - 0.5);
     m_plot->yAxis->setRange(-0.5, rows - 0.5);
-    const QString kind = m_metric == Metric::RankAttentionMs ? m_runs[size_t(m_compared)].timingLabel() : tr("computed");
-    m_note->setText(tr("Red: %1 is higher than the baseline, blue: lower (%2). %3 of %4 cells hidden (equal, or below the threshold).")
+    const QString kind
+        = m_metric == Metric::RankAttentionMs ? m_runs[size_t(m_compared)].timingLabel() : tr("computed");
+    m_note->setText(tr("Red: %1 is higher than the baseline, blue: lower (%2). %3 of %4 cells hidden (equal, or below "
+                       "the threshold).")
                         .arg(m_runs[size_t(m_compared)].title(), kind)
                         .arg(hidden)
                         .arg(rows * cols));

@@ -67,8 +67,7 @@ QString requestList(const std::vector<int>& requests)
 } // namespace
 
 // One rank's cards; a card dropped here from another rank asks the editor to move it.
-class CardList : public QListWidget
-{
+class CardList : public QListWidget {
     Q_OBJECT
 public:
     CardList(int rank, QWidget* parent)
@@ -90,10 +89,7 @@ protected:
     {
         e->setAccepted(qobject_cast<CardList*>(e->source()) != nullptr);
     }
-    void dragMoveEvent(QDragMoveEvent* e) override
-    {
-        e->setAccepted(qobject_cast<CardList*>(e->source()) != nullptr);
-    }
+    void dragMoveEvent(QDragMoveEvent* e) override { e->setAccepted(qobject_cast<CardList*>(e->source()) != nullptr); }
     void dropEvent(QDropEvent* e) override
     {
         auto* from = qobject_cast<CardList*>(e->source());
@@ -109,8 +105,7 @@ private:
     int m_rank;
 };
 
-class RankColumn : public QFrame
-{
+class RankColumn : public QFrame {
 public:
     RankColumn(int rank, QWidget* parent)
         : QFrame(parent)
@@ -130,8 +125,7 @@ public:
     CardList* cards;
 };
 
-class PlacementEditCommand : public QUndoCommand
-{
+class PlacementEditCommand : public QUndoCommand {
 public:
     PlacementEditCommand(PlacementEditor* editor, Placement before, Placement after, const QString& text)
         : QUndoCommand(text)
@@ -212,7 +206,8 @@ PlacementEditor::PlacementEditor(QWidget* parent)
     connect(toAll, &QPushButton::clicked, this, [this] { copyLayerToAll(); });
     connect(use, &QPushButton::clicked, this, [this] { startFrom(m_startFrom->currentData().toString()); });
     connect(load, &QPushButton::clicked, this, [this] {
-        const QString path = QFileDialog::getOpenFileName(this, tr("Load placement"), QString(), tr("Placement JSON (*.json)"));
+        const QString path
+            = QFileDialog::getOpenFileName(this, tr("Load placement"), QString(), tr("Placement JSON (*.json)"));
         if (!path.isEmpty() && !loadFile(path))
             QMessageBox::warning(this, tr("Load placement"), m_error);
     });
@@ -306,27 +301,32 @@ bool PlacementEditor::attempt(const std::function<Placement()>& edit, const QStr
 
 bool PlacementEditor::moveReplica(int unit, int replica, int toRank)
 {
-    return attempt([&] { return edit::moveReplica(m_placement, layer(), unit, replica, toRank); }, tr("Move unit %1 to rank %2").arg(unit).arg(toRank));
+    return attempt([&] { return edit::moveReplica(m_placement, layer(), unit, replica, toRank); },
+                   tr("Move unit %1 to rank %2").arg(unit).arg(toRank));
 }
 
 bool PlacementEditor::addReplica(int unit, int rank, const std::vector<int>& requests)
 {
-    return attempt([&] { return edit::addReplica(m_placement, layer(), unit, rank, requests); }, tr("Replicate unit %1 on rank %2").arg(unit).arg(rank));
+    return attempt([&] { return edit::addReplica(m_placement, layer(), unit, rank, requests); },
+                   tr("Replicate unit %1 on rank %2").arg(unit).arg(rank));
 }
 
 bool PlacementEditor::removeReplica(int unit, int replica)
 {
-    return attempt([&] { return edit::removeReplica(m_placement, layer(), unit, replica); }, tr("Remove a replica of unit %1").arg(unit));
+    return attempt([&] { return edit::removeReplica(m_placement, layer(), unit, replica); },
+                   tr("Remove a replica of unit %1").arg(unit));
 }
 
 bool PlacementEditor::setRequests(int unit, int replica, const std::vector<int>& requests)
 {
-    return attempt([&] { return edit::setRequests(m_placement, layer(), unit, replica, requests); }, tr("Requests of unit %1").arg(unit));
+    return attempt([&] { return edit::setRequests(m_placement, layer(), unit, replica, requests); },
+                   tr("Requests of unit %1").arg(unit));
 }
 
 bool PlacementEditor::copyLayerToAll()
 {
-    return attempt([&] { return edit::copyLayerToAll(m_placement, layer()); }, tr("Layer %1 to all layers").arg(layer()));
+    return attempt([&] { return edit::copyLayerToAll(m_placement, layer()); },
+                   tr("Layer %1 to all layers").arg(layer()));
 }
 
 bool PlacementEditor::startFrom(const QString& planner)
@@ -412,7 +412,8 @@ void PlacementEditor::rebuild()
         });
         connect(column->cards, &QListWidget::customContextMenuRequested, this, [this, column](const QPoint& pos) {
             if (const QListWidgetItem* item = column->cards->itemAt(pos))
-                showMenu(item->data(UnitRole).toInt(), item->data(ReplicaRole).toInt(), column->cards->mapToGlobal(pos));
+                showMenu(item->data(UnitRole).toInt(), item->data(ReplicaRole).toInt(),
+                         column->cards->mapToGlobal(pos));
         });
         m_columnsLayout->addWidget(column);
         m_columns.push_back(column);
@@ -439,7 +440,9 @@ void PlacementEditor::rebuild()
                 ++count;
                 const bool all = int(r.requests.size()) == m_stats.batch;
                 auto* item = new QListWidgetItem(
-                    tr("Unit %1 · %L2 KV tokens\n%3").arg(up.unit).arg(t, 0, 'f', 0)
+                    tr("Unit %1 · %L2 KV tokens\n%3")
+                        .arg(up.unit)
+                        .arg(t, 0, 'f', 0)
                         .arg(all ? tr("all requests") : tr("requests %1").arg(requestList(r.requests))),
                     column->cards);
                 item->setData(UnitRole, up.unit);
@@ -451,7 +454,9 @@ void PlacementEditor::rebuild()
                 fill.setBlueF(base.blueF() + (hot.blueF() - base.blueF()) * share * 0.6);
                 item->setBackground(fill);
                 item->setToolTip(up.replicas.size() > 1 ? tr("Unit %1 has %2 replicas; this one serves requests %3")
-                                                              .arg(up.unit).arg(up.replicas.size()).arg(requestList(r.requests))
+                                                              .arg(up.unit)
+                                                              .arg(up.replicas.size())
+                                                              .arg(requestList(r.requests))
                                                         : tr("Drag to another rank to move; right-click for replicas"));
             }
         QString header = tr("Rank %1\n%n unit(s), %L2 KV tokens", nullptr, count).arg(g).arg(tokens, 0, 'f', 0);
@@ -483,7 +488,8 @@ void PlacementEditor::rebuild()
                                .arg(bound, 0, 'f', 3)
                                .arg(bound > 0 ? 100.0 * (total / bound - 1.0) : 0.0, 0, 'f', 1));
     } else {
-        m_summary->setText(tr("This run measured no decode step, so there is no cost model: loads are shown in KV tokens."));
+        m_summary->setText(
+            tr("This run measured no decode step, so there is no cost model: loads are shown in KV tokens."));
     }
     try {
         m_placement.validate(m_stats.layers, m_stats.units, m_placement.ranks, m_stats.batch);
@@ -506,27 +512,35 @@ void PlacementEditor::showMenu(int unit, int replica, const QPoint& globalPos)
     QMenu* moveTo = menu.addMenu(tr("Move to rank"));
     QMenu* addOn = menu.addMenu(tr("Add replica on rank"));
     for (int g = 0; g < m_placement.ranks; ++g) {
-        const bool taken = std::any_of(up.replicas.begin(), up.replicas.end(), [g](const Replica& r) { return r.rank == g; });
-        moveTo->addAction(tr("Rank %1").arg(g), this, [this, unit, replica, g] { moveReplica(unit, replica, g); })->setEnabled(!taken);
-        addOn->addAction(tr("Rank %1").arg(g), this, [this, unit, g, current] {
-                 // Suggest the second half of this replica's requests.
-                 const std::vector<int> half(current.requests.begin() + long(current.requests.size() / 2), current.requests.end());
-                 bool ok = false;
-                 const QString text = QInputDialog::getText(this, tr("Add replica"), tr("Requests the new replica serves (e.g. 0, 2, 4-7):"),
-                                                            QLineEdit::Normal, requestList(half), &ok);
-                 if (!ok)
-                     return;
-                 const auto parsed = parseRequests(text);
-                 if (!parsed)
-                     refuse(tr("'%1' is not a list of request numbers").arg(text));
-                 else
-                     addReplica(unit, g, *parsed);
-             })->setEnabled(!taken);
+        const bool taken
+            = std::any_of(up.replicas.begin(), up.replicas.end(), [g](const Replica& r) { return r.rank == g; });
+        moveTo->addAction(tr("Rank %1").arg(g), this, [this, unit, replica, g] { moveReplica(unit, replica, g); })
+            ->setEnabled(!taken);
+        addOn
+            ->addAction(tr("Rank %1").arg(g), this,
+                        [this, unit, g, current] {
+                            // Suggest the second half of this replica's requests.
+                            const std::vector<int> half(current.requests.begin() + long(current.requests.size() / 2),
+                                                        current.requests.end());
+                            bool ok = false;
+                            const QString text = QInputDialog::getText(
+                                this, tr("Add replica"), tr("Requests the new replica serves (e.g. 0, 2, 4-7):"),
+                                QLineEdit::Normal, requestList(half), &ok);
+                            if (!ok)
+                                return;
+                            const auto parsed = parseRequests(text);
+                            if (!parsed)
+                                refuse(tr("'%1' is not a list of request numbers").arg(text));
+                            else
+                                addReplica(unit, g, *parsed);
+                        })
+            ->setEnabled(!taken);
     }
     menu.addAction(tr("Serve requests…"), this, [this, unit, replica, current] {
         bool ok = false;
-        const QString text = QInputDialog::getText(this, tr("Serve requests"), tr("Requests this replica serves (e.g. 0, 2, 4-7):"),
-                                                   QLineEdit::Normal, requestList(current.requests), &ok);
+        const QString text
+            = QInputDialog::getText(this, tr("Serve requests"), tr("Requests this replica serves (e.g. 0, 2, 4-7):"),
+                                    QLineEdit::Normal, requestList(current.requests), &ok);
         if (!ok)
             return;
         const auto parsed = parseRequests(text);

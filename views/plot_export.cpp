@@ -44,8 +44,9 @@ void addAction(QWidget* target, const std::function<QString(const QString&)>& ex
 {
     auto* action = new QAction(QCoreApplication::translate("PlotExport", "Export plot…"), target);
     QObject::connect(action, &QAction::triggered, target, [target, exporter] {
-        const QString path = QFileDialog::getSaveFileName(target, QCoreApplication::translate("PlotExport", "Export plot"), QStringLiteral("plot.svg"),
-                                                          QCoreApplication::translate("PlotExport", "SVG (*.svg);;PNG (*.png)"));
+        const QString path = QFileDialog::getSaveFileName(
+            target, QCoreApplication::translate("PlotExport", "Export plot"), QStringLiteral("plot.svg"),
+            QCoreApplication::translate("PlotExport", "SVG (*.svg);;PNG (*.png)"));
         if (path.isEmpty())
             return;
         const QString error = exporter(path);

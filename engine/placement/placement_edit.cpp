@@ -58,8 +58,9 @@ void takeFromOthers(UnitPlacement& up, size_t keep, const std::vector<int>& take
     for (size_t i = 0; i < up.replicas.size(); ++i) {
         Replica r = up.replicas[i];
         if (i != keep) {
-            r.requests.erase(std::remove_if(r.requests.begin(), r.requests.end(), [&](int q) { return t.count(q) > 0; }),
-                             r.requests.end());
+            r.requests.erase(
+                std::remove_if(r.requests.begin(), r.requests.end(), [&](int q) { return t.count(q) > 0; }),
+                r.requests.end());
             if (r.requests.empty())
                 continue;
         }
@@ -128,7 +129,8 @@ Placement setRequests(const Placement& in, int layer, int unit, int replica, con
     up.replicas[size_t(replica)].requests = wanted;
     takeFromOthers(up, size_t(replica), wanted);
     if (!released.empty()) {
-        auto heir = std::find_if(up.replicas.begin(), up.replicas.end(), [&](const Replica& r) { return r.rank != rank; });
+        auto heir
+            = std::find_if(up.replicas.begin(), up.replicas.end(), [&](const Replica& r) { return r.rank != rank; });
         if (heir == up.replicas.end()) // every other replica was emptied by this edit
             throw Error(where(layer, unit) + ": requests given up by this replica would have no replica left");
         heir->requests.insert(heir->requests.end(), released.begin(), released.end());
