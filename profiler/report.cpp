@@ -29,11 +29,16 @@ std::string esc(const std::string& s)
     return out;
 }
 
+// Always with a decimal point: a GUI process runs under the user's C locale (setlocale), and the
+// CSV must parse the same everywhere.
 std::string fmt(double v, int decimals)
 {
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
-    return buf;
+    std::ostringstream o;
+    o.imbue(std::locale::classic());
+    o.setf(std::ios::fixed);
+    o.precision(decimals);
+    o << v;
+    return o.str();
 }
 
 std::string csvField(const std::string& s)
@@ -202,7 +207,7 @@ std::string Report::html(bool inlineCharts) const
               o << "</tr>";
           };
     row("tokens/s", "as timed", [](const StoredRun& r) { return fmt(r.summary.tokensPerS, 1); });
-    row("speedup over the baseline", "as timed", [&](const StoredRun& r) {
+    row("speedup over the baseline", "computed", [&](const StoredRun& r) {
         return base.summary.tokensPerS > 0 ? fmt(r.summary.tokensPerS / base.summary.tokensPerS, 3) + "×"
                                            : std::string("–");
     });

@@ -217,7 +217,7 @@ private Q_SLOTS:
         QVERIFY(bytes.count("/Type /Page\n") + bytes.count("/Type /Page ") + bytes.count("/Type /Page>") >= 1);
 
         r = report(QStringLiteral("r.html"), {QStringLiteral("--baseline"), QStringLiteral("7")});
-        QCOMPARE(r.exitCode, 1);
+        QCOMPARE(r.exitCode, 2);
         QVERIFY(r.err.contains(QStringLiteral("--baseline 7")));
         r = runCli({QStringLiteral("report"), session, QStringLiteral("--runs"), QStringLiteral("1,9"), QStringLiteral("--out"),
                     dir.filePath(QStringLiteral("x.html"))});

@@ -305,7 +305,10 @@ void CompareView::rebuildDelta()
     }
     const auto base = metricGrid(m_runs[size_t(m_baseline)], m_metric);
     const auto other = metricGrid(m_runs[size_t(m_compared)], m_metric);
-    if (base.empty() || base.size() != other.size() || base[0].size() != other[0].size()) {
+    bool sameShape = !base.empty() && base.size() == other.size();
+    for (size_t l = 0; sameShape && l < base.size(); ++l)
+        sameShape = base[l].size() == other[l].size() && base[l].size() == base[0].size();
+    if (!sameShape || base[0].empty()) {
         m_note->setText(tr("These runs have different shapes (layers, units or ranks): no cell-by-cell difference."));
         m_plot->replot(QCustomPlot::rpQueuedReplot);
         return;
@@ -325,7 +328,9 @@ void CompareView::rebuildDelta()
             extent = std::max(extent, std::abs(d));
         }
     m_map->data()->setSize(cols, rows);
-    m_map->data()->setRange(QCPRange(0, cols - 1), QCPRange(0, rows - 1));
+    // One cell: QCPColorMap draws a range of width zero as nothing, so give it the cell's width.
+    m_map->data()->setRange(cols > 1 ? QCPRange(0, cols - 1) : QCPRange(-0.5, 0.5),
+                            rows > 1 ? QCPRange(0, rows - 1) : QCPRange(-0.5, 0.5));
     for (int l = 0; l < rows; ++l)
         for (int c = 0; c < cols; ++c)
             m_map->data()->setCell(c, l, m_delta[size_t(l)][size_t(c)]);

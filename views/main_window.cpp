@@ -29,6 +29,7 @@
 #include <QLoggingCategory>
 #include <QMenuBar>
 #include <QMessageBox>
+#include <QSaveFile>
 #include <QSettings>
 #include <QStackedWidget>
 #include <QStandardPaths>
@@ -108,6 +109,7 @@ MainWindow::MainWindow(QWidget* parent)
     });
     connect(m_jobs, &RunJobTracker::cancelled, this, [this](int) {
         m_runPanel->setRunning(false);
+        m_rerunning = false;
         m_runPanel->setStatus(tr("Cancelled. The session is unchanged."));
         m_stateLabel->setText(tr("Cancelled"));
     });
@@ -259,6 +261,17 @@ void MainWindow::updateTitle()
                                       m_session && m_session->readOnly() ? tr(" (read-only)") : QString()));
 }
 
+void MainWindow::leaveSession()
+{
+    // A running job, the loaded engine and the shown ids all belong to the session being left.
+    m_jobs->dropLive();
+    m_runPanel->setRunning(false);
+    m_liveRunId = 0;
+    m_rerunning = false;
+    m_shownIds.clear();
+    m_editor->setLive(false);
+}
+
 void MainWindow::newSession()
 {
     if (m_scratchPath.isEmpty()) {
@@ -266,6 +279,7 @@ void MainWindow::newSession()
         QDir().mkpath(dir);
         m_scratchPath = dir + QStringLiteral("/scratch-%1.fkv").arg(QCoreApplication::applicationPid());
     }
+    leaveSession();
     m_session.reset();
     for (const QString& suffix : {QString(), QStringLiteral("-wal"), QStringLiteral("-shm")})
         QFile::remove(m_scratchPath + suffix);
@@ -292,6 +306,7 @@ bool MainWindow::openSession(const QString& path)
         reportError(tr("Cannot open the session"), QString::fromStdString(e.what()));
         return false;
     }
+    leaveSession();
     m_session = std::move(store);
     addRecent(QFileInfo(path).absoluteFilePath());
     refreshRuns();
@@ -358,12 +373,19 @@ void MainWindow::rerun(const fairkv::Placement& placement, const QString& name)
     m_runPanel->setRunning(true);
     m_stateLabel->setText(tr("Re-running run %1 with the %2 placement…").arg(m_liveRunId).arg(name));
     m_rerunning = true;
-    m_jobs->rerun(placement, name, m_liveRunId);
+    if (m_jobs->rerun(placement, name, m_liveRunId) == 0) {
+        m_rerunning = false;
+        m_runPanel->setRunning(false);
+    }
 }
 
 void MainWindow::onRunFinished(int, const RunOutcome& outcome)
 {
     m_runPanel->setRunning(false);
+    if (!m_session) {
+        reportError(tr("Cannot save the run"), tr("No session is open."));
+        return;
+    }
     int64_t id = 0;
     try {
         id = m_session->appendRun(*outcome.result, *outcome.trace, profiler::Environment::detect(), outcome.parent);
@@ -429,7 +451,11 @@ void MainWindow::showRuns(const QList<int64_t>& ids)
     m_current = runs.back();
     // The editor edits the parent when a re-run is shown next to it, else the newest selected run.
     const StudioRun& editable = runs.front();
-    m_editor->setRun(editable, editable.summary.id == m_liveRunId && m_jobs->hasLiveRun());
+    const bool live = editable.summary.id == m_liveRunId && m_jobs->hasLiveRun();
+    if (editable.summary.id != m_editor->runId()) // keep the edit (and its undo history) while the same run is shown
+        m_editor->setRun(editable, live);
+    else
+        m_editor->setLive(live);
     m_heatmap->setRun(m_current);
     m_timeline->setTrace(m_current.trace, m_current.ranks());
     m_kernelStats->setRange(m_current.trace, m_timeline->traceStart(), m_timeline->traceEnd());
@@ -451,13 +477,16 @@ bool MainWindow::exportReport(const QString& path)
         std::vector<int64_t> order(ids.begin(), ids.end());
         const int64_t baseline = order[size_t(std::clamp(m_compare->baseline(), 0, int(order.size()) - 1))];
         const profiler::Report report = profiler::makeReport(*m_session, order, baseline);
-        const std::string file = path.toStdString();
         auto write = [&](const std::string& text) {
-            std::ofstream out(file, std::ios::binary);
-            out << text;
-            if (!out)
-                throw fairkv::Error(file + ": cannot write the report");
+            QSaveFile out(path);
+            if (!out.open(QIODevice::WriteOnly) || out.write(text.data(), qint64(text.size())) != qint64(text.size())
+                || !out.commit())
+                throw fairkv::Error(path.toStdString() + ": cannot write the report (" + out.errorString().toStdString() + ")");
         };
+        const QString suffix = QFileInfo(path).suffix().toLower();
+        if (suffix != QLatin1String("pdf") && suffix != QLatin1String("csv") && suffix != QLatin1String("json")
+            && suffix != QLatin1String("html"))
+            throw fairkv::Error(path.toStdString() + ": a report file ends in .html, .pdf, .csv or .json");
         if (path.endsWith(QLatin1String(".pdf"), Qt::CaseInsensitive))
             writeReportPdf(report, path);
         else if (path.endsWith(QLatin1String(".csv"), Qt::CaseInsensitive))

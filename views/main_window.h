@@ -68,6 +68,7 @@ private:
     void buildMenus();
     void buildDocks();
     void reportError(const QString& title, const QString& message);
+    void leaveSession();
     void refreshRuns(int64_t select = 0);
     void onRunFinished(int job, const RunOutcome& outcome);
     void onSelectionChanged();

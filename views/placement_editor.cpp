@@ -34,8 +34,8 @@ namespace {
 constexpr int UnitRole = Qt::UserRole;
 constexpr int ReplicaRole = Qt::UserRole + 1;
 
-// "0, 2, 5-7" -> {0, 2, 5, 6, 7}; nullopt when it does not parse.
-std::optional<std::vector<int>> parseRequests(const QString& text)
+// "0, 2, 5-7" -> {0, 2, 5, 6, 7}; nullopt when it does not parse or names a request outside the batch.
+std::optional<std::vector<int>> parseRequests(const QString& text, int batch)
 {
     std::vector<int> out;
     for (const QString& part : text.split(QLatin1Char(','), Qt::SkipEmptyParts)) {
@@ -44,13 +44,13 @@ std::optional<std::vector<int>> parseRequests(const QString& text)
         const int dash = t.indexOf(QLatin1Char('-'));
         if (dash > 0) {
             const int a = t.left(dash).trimmed().toInt(&ok1), b = t.mid(dash + 1).trimmed().toInt(&ok2);
-            if (!ok1 || !ok2 || b < a)
+            if (!ok1 || !ok2 || b < a || a < 0 || b >= batch)
                 return std::nullopt;
             for (int i = a; i <= b; ++i)
                 out.push_back(i);
         } else {
             out.push_back(t.toInt(&ok1));
-            if (!ok1)
+            if (!ok1 || out.back() < 0 || out.back() >= batch)
                 return std::nullopt;
         }
     }
@@ -202,7 +202,10 @@ PlacementEditor::PlacementEditor(QWidget* parent)
     layout->addWidget(scroll, 1);
     layout->addLayout(bottom);
 
-    connect(m_layer, &QSpinBox::valueChanged, this, [this] { rebuild(); });
+    connect(m_layer, &QSpinBox::valueChanged, this, [this] {
+        m_error.clear();
+        rebuild();
+    });
     connect(toAll, &QPushButton::clicked, this, [this] { copyLayerToAll(); });
     connect(use, &QPushButton::clicked, this, [this] { startFrom(m_startFrom->currentData().toString()); });
     connect(load, &QPushButton::clicked, this, [this] {
@@ -217,7 +220,8 @@ PlacementEditor::PlacementEditor(QWidget* parent)
         if (!path.isEmpty() && !saveFile(path))
             QMessageBox::warning(this, tr("Save placement"), m_error);
     });
-    connect(m_rerun, &QPushButton::clicked, this, [this] { Q_EMIT rerunRequested(m_placement, tr("edited")); });
+    // "edited" is stored with the run as its placement's name: data, not UI text
+    connect(m_rerun, &QPushButton::clicked, this, [this] { Q_EMIT rerunRequested(m_placement, QStringLiteral("edited")); });
     setEnabled(false);
     m_summary->setText(tr("Run something or select a run to edit its placement."));
 }
@@ -226,31 +230,39 @@ void PlacementEditor::setRun(const StudioRun& run, bool live)
 {
     m_run = run;
     m_live = live;
+    ++m_generation;
     m_undo->clear();
     m_error.clear();
     const int batch = run.batch();
     try {
         m_placement = Placement::fromJson(run.result.at("placement"), batch, "the run");
+        m_stats = PlacementStats();
+        m_stats.layers = run.layers();
+        m_stats.units = run.units();
+        m_stats.batch = batch;
+        for (const auto& request : run.result.at("kv_len")) {
+            std::vector<std::vector<double>> layers;
+            for (const auto& layer : request) {
+                layers.push_back(layer.get<std::vector<double>>());
+                if (int(layers.back().size()) != m_stats.units)
+                    throw Error("kv_len rows have different numbers of units");
+            }
+            if (int(layers.size()) != m_stats.layers)
+                throw Error("kv_len requests have different numbers of layers");
+            m_stats.kvLen.push_back(std::move(layers));
+        }
+        m_placement.validate(m_stats.layers, m_stats.units, m_placement.ranks, batch);
+        const auto& bound = run.result.value("lower_bound", nlohmann::json::object());
+        m_stats.cUnitMs = bound.value("c_unit_ms", 0.0);
+        m_stats.cTokMs = bound.value("c_tok_ms", 0.0);
+        m_stats.costSource = bound.value("source", std::string());
     } catch (const std::exception& e) {
         m_placement = Placement();
+        m_run = StudioRun();
         setEnabled(false);
         m_summary->setText(tr("This run's placement cannot be edited: %1").arg(QString::fromUtf8(e.what())));
         return;
     }
-    m_stats = PlacementStats();
-    m_stats.layers = run.layers();
-    m_stats.units = run.units();
-    m_stats.batch = batch;
-    for (const auto& request : run.result.at("kv_len")) {
-        std::vector<std::vector<double>> layers;
-        for (const auto& layer : request)
-            layers.push_back(layer.get<std::vector<double>>());
-        m_stats.kvLen.push_back(std::move(layers));
-    }
-    const auto& bound = run.result.value("lower_bound", nlohmann::json::object());
-    m_stats.cUnitMs = bound.value("c_unit_ms", 0.0);
-    m_stats.cTokMs = bound.value("c_tok_ms", 0.0);
-    m_stats.costSource = bound.value("source", std::string());
     m_hasCosts = m_stats.cUnitMs > 0 || m_stats.cTokMs > 0;
     m_layer->blockSignals(true);
     m_layer->setRange(0, std::max(0, m_stats.layers - 1));
@@ -272,6 +284,7 @@ int PlacementEditor::layer() const
 
 void PlacementEditor::install(const Placement& p)
 {
+    m_error.clear();
     m_placement = p;
     rebuild();
 }
@@ -399,8 +412,9 @@ void PlacementEditor::rebuild()
     if (m_placement.layers.empty())
         return;
     const int l = std::clamp(layer(), 0, int(m_placement.layers.size()) - 1);
-    while (int(m_columns.size()) > m_placement.ranks) {
-        delete m_columns.back();
+    while (int(m_columns.size()) > m_placement.ranks) { // a column's menu may be on the stack
+        m_columns.back()->hide();
+        m_columns.back()->deleteLater();
         m_columns.pop_back();
     }
     while (int(m_columns.size()) < m_placement.ranks) {
@@ -491,20 +505,23 @@ void PlacementEditor::rebuild()
         m_summary->setText(
             tr("This run measured no decode step, so there is no cost model: loads are shown in KV tokens."));
     }
+    bool valid = false;
     try {
         m_placement.validate(m_stats.layers, m_stats.units, m_placement.ranks, m_stats.batch);
+        valid = true;
         if (m_error.isEmpty())
             m_validity->setText(tr("Valid placement: every unit's replicas serve each request exactly once."));
     } catch (const std::exception& e) {
         m_validity->setText(tr("Invalid: %1").arg(QString::fromUtf8(e.what())));
     }
-    m_rerun->setEnabled(m_live);
+    m_rerun->setEnabled(m_live && valid);
     m_rerun->setToolTip(m_live ? tr("Move shards and KV of the loaded run to this placement and decode its steps again")
                                : tr("Only the last run started in this window keeps its engine loaded; run it first"));
 }
 
 void PlacementEditor::showMenu(int unit, int replica, const QPoint& globalPos)
 {
+    const int generation = m_generation; // dialogs run an event loop: a new run may arrive meanwhile
     const int l = layer();
     const UnitPlacement& up = m_placement.layers[size_t(l)][size_t(unit)];
     const Replica current = up.replicas[size_t(replica)];
@@ -518,7 +535,7 @@ void PlacementEditor::showMenu(int unit, int replica, const QPoint& globalPos)
             ->setEnabled(!taken);
         addOn
             ->addAction(tr("Rank %1").arg(g), this,
-                        [this, unit, g, current] {
+                        [this, unit, g, current, generation] {
                             // Suggest the second half of this replica's requests.
                             const std::vector<int> half(current.requests.begin() + long(current.requests.size() / 2),
                                                         current.requests.end());
@@ -526,26 +543,26 @@ void PlacementEditor::showMenu(int unit, int replica, const QPoint& globalPos)
                             const QString text = QInputDialog::getText(
                                 this, tr("Add replica"), tr("Requests the new replica serves (e.g. 0, 2, 4-7):"),
                                 QLineEdit::Normal, requestList(half), &ok);
-                            if (!ok)
+                            if (!ok || generation != m_generation)
                                 return;
-                            const auto parsed = parseRequests(text);
+                            const auto parsed = parseRequests(text, m_stats.batch);
                             if (!parsed)
-                                refuse(tr("'%1' is not a list of request numbers").arg(text));
+                                refuse(tr("'%1' is not a list of request numbers between 0 and %2").arg(text).arg(m_stats.batch - 1));
                             else
                                 addReplica(unit, g, *parsed);
                         })
             ->setEnabled(!taken);
     }
-    menu.addAction(tr("Serve requests…"), this, [this, unit, replica, current] {
+    menu.addAction(tr("Serve requests…"), this, [this, unit, replica, current, generation] {
         bool ok = false;
         const QString text
             = QInputDialog::getText(this, tr("Serve requests"), tr("Requests this replica serves (e.g. 0, 2, 4-7):"),
                                     QLineEdit::Normal, requestList(current.requests), &ok);
-        if (!ok)
+        if (!ok || generation != m_generation)
             return;
-        const auto parsed = parseRequests(text);
+        const auto parsed = parseRequests(text, m_stats.batch);
         if (!parsed)
-            refuse(tr("'%1' is not a list of request numbers").arg(text));
+            refuse(tr("'%1' is not a list of request numbers between 0 and %2").arg(text).arg(m_stats.batch - 1));
         else
             setRequests(unit, replica, *parsed);
     });

@@ -49,6 +49,7 @@ public:
     bool loadFile(const QString& path);
     bool saveFile(const QString& path);
     QString lastError() const { return m_error; }
+    int64_t runId() const { return m_run.summary.id; }
 
     // Modelled attention time of each rank in the shown layer, and the layer's lower bound (ms).
     std::vector<double> rankMs() const;
@@ -72,6 +73,7 @@ private:
     PlacementStats m_stats;
     bool m_hasCosts = false;
     bool m_live = false;
+    int m_generation = 0;
     QString m_error;
     QUndoStack* m_undo;
     QSpinBox* m_layer;

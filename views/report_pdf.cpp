@@ -2,7 +2,7 @@
 
 #include "common/error.h"
 
-#include <QFile>
+#include <QSaveFile>
 #include <QImage>
 #include <QPageSize>
 #include <QPainter>
@@ -27,17 +27,33 @@ void writeReportPdf(const profiler::Report& report, const QString& path)
                         image.scaledToWidth(svg.defaultSize().width(), Qt::SmoothTransformation));
     }
     doc.setHtml(QString::fromStdString(report.html(false)));
-    QPdfWriter pdf(path);
-    if (!QFile(path).exists() && !QFile(path).open(QIODevice::WriteOnly))
-        throw fairkv::Error(path.toStdString() + ": cannot write the PDF");
+    // Into a QSaveFile through an explicit painter: a file that cannot be written fails here, and
+    // nothing half-written replaces an existing report.
+    QSaveFile file(path);
+    if (!file.open(QIODevice::WriteOnly))
+        throw fairkv::Error(path.toStdString() + ": cannot write the PDF (" + file.errorString().toStdString() + ")");
+    QPdfWriter pdf(&file);
     pdf.setPageSize(QPageSize(QPageSize::A4));
-    pdf.setResolution(120);
+    pdf.setResolution(96);
     pdf.setTitle(QStringLiteral("FairKV Studio comparison report"));
     pdf.setCreator(QStringLiteral("FairKV Studio"));
-    doc.setPageSize(QSizeF(pdf.width(), pdf.height()));
-    doc.print(&pdf);
-    if (QFile(path).size() == 0)
-        throw fairkv::Error(path.toStdString() + ": the PDF could not be written");
+    QPainter painter;
+    if (!painter.begin(&pdf))
+        throw fairkv::Error(path.toStdString() + ": cannot start the PDF");
+    const QRectF page = pdf.pageLayout().paintRectPixels(pdf.resolution());
+    doc.setPageSize(page.size());
+    const int pages = doc.pageCount();
+    for (int i = 0; i < pages; ++i) {
+        if (i > 0)
+            pdf.newPage();
+        painter.save();
+        painter.translate(0, -page.height() * i);
+        doc.drawContents(&painter, QRectF(0, page.height() * i, page.width(), page.height()));
+        painter.restore();
+    }
+    painter.end();
+    if (!file.commit())
+        throw fairkv::Error(path.toStdString() + ": cannot write the PDF (" + file.errorString().toStdString() + ")");
 }
 
 } // namespace fairkv::views

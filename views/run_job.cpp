@@ -23,6 +23,9 @@ RunJobTracker::~RunJobTracker()
 
 int RunJobTracker::start(const fairkv::RunConfig& config, std::optional<int64_t> parent)
 {
+    cancel();
+    waitForIdle();
+    m_live.reset(); // the next run replaces it: do not hold two models while it loads
     return launch(
         [config](const fairkv::ProgressFn& progress, const std::atomic<bool>* cancel, fairkv::TraceSink* trace,
                  const fairkv::PartialFn& partial, std::shared_ptr<fairkv::LiveRun>& live) {
@@ -34,8 +37,6 @@ int RunJobTracker::start(const fairkv::RunConfig& config, std::optional<int64_t>
 
 int RunJobTracker::rerun(const fairkv::Placement& placement, const QString& name, std::optional<int64_t> parent)
 {
-    cancel();
-    waitForIdle();
     if (!m_live)
         return 0;
     return launch(
@@ -85,10 +86,10 @@ int RunJobTracker::launch(Work work, std::optional<int64_t> parent)
             RunOutcome outcome{result, std::make_shared<profiler::TraceBuffer>(std::move(tracer->buffer())), parent};
             if (self)
                 QMetaObject::invokeMethod(self.data(), [self, job, outcome, live] {
-                    if (!self)
+                    if (!self || job != self->m_current) // a stale job: the newer one is still running
                         return;
                     self->m_running = false;
-                    if (job == self->m_current) {
+                    {
                         self->m_live = live;
                         Q_EMIT self->finished(job, outcome);
                     }
@@ -98,11 +99,9 @@ int RunJobTracker::launch(Work work, std::optional<int64_t> parent)
             const QString message = QString::fromStdString(e.what());
             if (self)
                 QMetaObject::invokeMethod(self.data(), [self, job, message, wasCancelled] {
-                    if (!self)
+                    if (!self || job != self->m_current)
                         return;
                     self->m_running = false;
-                    if (job != self->m_current)
-                        return;
                     if (wasCancelled)
                         Q_EMIT self->cancelled(job);
                     else
@@ -113,6 +112,13 @@ int RunJobTracker::launch(Work work, std::optional<int64_t> parent)
     connect(m_thread, &QThread::finished, m_thread, &QObject::deleteLater);
     m_thread->start();
     return job;
+}
+
+void RunJobTracker::dropLive()
+{
+    cancel();
+    waitForIdle();
+    m_live.reset();
 }
 
 void RunJobTracker::cancel()

@@ -40,6 +40,8 @@ public:
     int rerun(const fairkv::Placement& placement, const QString& name, std::optional<int64_t> parent);
     // Whether a finished run's engine is loaded (rerun() can be used).
     bool hasLiveRun() const { return m_live != nullptr; }
+    // Stops the running job and unloads the finished run's engine (the session changed).
+    void dropLive();
     void cancel();
     bool running() const { return m_running; }
     int current() const { return m_current; }

@@ -9,6 +9,8 @@
 #include <QGuiApplication>
 #endif
 
+#include <algorithm>
+#include <cctype>
 #include <iostream>
 #include <sstream>
 
@@ -31,7 +33,10 @@ std::vector<int64_t> runList(const std::string& text)
 std::string suffix(const std::string& path)
 {
     const auto dot = path.rfind('.');
-    return dot == std::string::npos ? std::string() : path.substr(dot + 1);
+    std::string s = dot == std::string::npos ? std::string() : path.substr(dot + 1);
+    for (char& c : s)
+        c = char(std::tolower(static_cast<unsigned char>(c)));
+    return s;
 }
 
 #ifdef FAIRKV_HAVE_PDF_REPORT
@@ -73,6 +78,12 @@ int reportCommand(const std::vector<std::string>& argv)
         throw UsageError("--runs is required, e.g. --runs 1,2");
     const auto ids = runList(args.str("runs"));
     const int64_t baseline = args.has("baseline") ? runId(args.str("baseline"), "--baseline") : ids.front();
+    if (std::find(ids.begin(), ids.end(), baseline) == ids.end())
+        throw UsageError("--baseline " + std::to_string(baseline) + " is not one of the runs in --runs");
+    for (size_t i = 0; i < ids.size(); ++i)
+        for (size_t j = 0; j < i; ++j)
+            if (ids[i] == ids[j])
+                throw UsageError("--runs names run " + std::to_string(ids[i]) + " twice");
     const std::string out = args.str("out");
     const std::string kind = suffix(out);
     if (kind != "html" && kind != "pdf" && kind != "csv" && kind != "json")

@@ -381,6 +381,7 @@ RunResult LiveRun::rerun(const Placement& placement, const std::string& name, co
     p.validate(engine.config().numLayers, engine.units().numUnits, engine.numRanks(), engine.batch());
     report("moving shards and KV", 0, 1);
     engine.restoreState(m->afterPrefill); // the KV as prefill left it, no new prefill
+    engine.setPlacement(m->result.placement); // so that the bytes moved count from the parent's placement
     RunResult res = m->prefilled;
     res.config.placement = name;
     res.kvMovedBytes = engine.setPlacement(p);
