@@ -176,7 +176,7 @@ CudaRank::CudaRank(int index, const ModelConfig& config, UnitMode mode, int devi
 
 CudaRank::~CudaRank()
 {
-    setDevice();
+    cudaSetDevice(m_device); // no throwing here: a destructor may run after a sticky CUDA error
     for (auto& [key, b] : m_blocks) {
         cudaFree(b.keys);
         cudaFree(b.values);
@@ -219,8 +219,15 @@ void CudaRank::registerBackend()
             if (cudaGetDeviceCount(&devices) != cudaSuccess)
                 devices = 0;
             cudaGetLastError();
-            // One device per rank when there are enough of them, else every rank on the first.
+            // One device per rank when there are enough of them (and NCCL to join them), else every
+            // rank on the first.
+#ifdef FAIRKV_HAVE_NCCL
             const int device = !options.emulate && ranks <= devices ? index : 0;
+#else
+            const int device = 0;
+            (void)ranks;
+            (void)options;
+#endif
             return std::unique_ptr<Rank>(new CudaRank(index, c, m, device));
         },
         makeCudaStepExecutor);
@@ -275,9 +282,10 @@ size_t CudaRank::weightBytes() const
 
 unsigned char* CudaRank::scratch(size_t bytes)
 {
-    if (bytes > m_scratchBytes) {
+    if (bytes > m_scratchBytes) { // capacity only after the allocation: a failed one leaves it empty
         cudaFree(m_scratch);
         m_scratch = nullptr;
+        m_scratchBytes = 0;
         m_scratch = deviceMalloc(bytes, "decode scratch");
         m_scratchBytes = bytes;
     }
@@ -349,12 +357,16 @@ CudaRank::DeviceBlock& CudaRank::deviceBlock(int layer, int unit, int request)
     const int len = int(host.length());
     if (b.keys && len + 1 <= b.capacity)
         return b;
-    // (Re)fill from the host mirror with room to grow.
+    // (Re)fill from the host mirror with room to grow (an eighth, at least 64 rows: decode appends one
+    // row per step). Nothing freed stays referenced if an allocation fails.
     cudaFree(b.keys);
     cudaFree(b.values);
-    b.capacity = std::max(64, 2 * (len + 1));
-    b.keys = static_cast<uint16_t*>(deviceMalloc(size_t(b.capacity) * d * 2, "KV cache"));
-    b.values = static_cast<uint16_t*>(deviceMalloc(size_t(b.capacity) * d * 2, "KV cache"));
+    b.keys = b.values = nullptr;
+    b.capacity = b.length = 0;
+    const int capacity = len + 1 + std::max(64, len / 8);
+    b.keys = static_cast<uint16_t*>(deviceMalloc(size_t(capacity) * d * 2, "KV cache"));
+    b.values = static_cast<uint16_t*>(deviceMalloc(size_t(capacity) * d * 2, "KV cache"));
+    b.capacity = capacity;
     if (len > 0) {
         const auto k = toBf16(host.keys.data(), host.keys.size()), v = toBf16(host.values.data(), host.values.size());
         FAIRKV_CUDA(cudaMemcpy(b.keys, k.data(), k.size() * 2, cudaMemcpyHostToDevice));
@@ -401,6 +413,7 @@ void CudaRank::hostIo(size_t rows, float** x, void** xb, float** y)
     if (bytes > m_ioBytes) {
         cudaFree(m_io);
         m_io = nullptr;
+        m_ioBytes = 0;
         m_io = deviceMalloc(bytes, "activations");
         m_ioBytes = bytes;
     }
@@ -446,14 +459,16 @@ void CudaRank::prepareDecodeLayer(int layer, const RowBatch& in)
     if (n * sizeof(PairDesc) > st.pairsCapacity) {
         cudaFree(st.pairs);
         st.pairs = nullptr;
+        st.pairsCapacity = 0;
+        st.pairs = deviceMalloc(2 * n * sizeof(PairDesc), "decode pairs");
         st.pairsCapacity = 2 * n * sizeof(PairDesc);
-        st.pairs = deviceMalloc(st.pairsCapacity, "decode pairs");
     }
     if (n * 2 * d * 4 > st.newKvCapacity) {
         cudaFree(st.newKv);
         st.newKv = nullptr;
+        st.newKvCapacity = 0;
+        st.newKv = static_cast<float*>(deviceMalloc(2 * n * 2 * d * 4, "decoded K/V rows"));
         st.newKvCapacity = 2 * n * 2 * d * 4;
-        st.newKv = static_cast<float*>(deviceMalloc(st.newKvCapacity, "decoded K/V rows"));
     }
     FAIRKV_CUDA(cudaMemcpy(st.pairs, pairs.data(), n * sizeof(PairDesc), cudaMemcpyHostToDevice));
     if (!st.attention)
@@ -608,7 +623,9 @@ void CudaRank::prefillAttention(int layer, const RowBatch& in, float* out, Windo
     const size_t offQkv = offY + align256(size_t(rows) * H * 4), offA = offQkv + align256(size_t(longest) * (G + 2) * d * 4);
     const size_t offKv = offA + align256(size_t(longest) * G * d * 2), offScore = offKv + align256(kvFloats * 4);
     const size_t offWork = offScore + align256(scoreFloats * 4);
-    auto* base = scratch(offWork + prefillWorkspaceBytes(longest, G, d, window));
+    // One query chunk for every pair, from the longest prompt: the workspace is sized for it.
+    const int chunk = prefillChunkRows(longest, G);
+    auto* base = scratch(offWork + prefillWorkspaceBytes(longest, G, d, window, chunk));
     auto* x = reinterpret_cast<float*>(base + offX);
     auto* xb = reinterpret_cast<__nv_bfloat16*>(base + offXb);
     auto* y = reinterpret_cast<float*>(base + offY);
@@ -637,6 +654,7 @@ void CudaRank::prefillAttention(int layer, const RowBatch& in, float* out, Windo
         a.keys = kv + p.kvOffset;
         a.values = kv + p.kvOffset + size_t(p.len) * d;
         a.scores = window > 0 ? scores + p.scoreOffset : nullptr;
+        a.chunkRows = chunk;
         cuda::prefillAttention(h, a, base + offWork, nullptr);
         GemmBatch o; // this unit's o_proj columns, added into the request's rows
         o.a = attnB;

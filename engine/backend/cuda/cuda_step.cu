@@ -13,6 +13,9 @@
 #include <nccl.h>
 #endif
 
+#include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <exception>
 #include <mutex>
 #include <thread>
@@ -99,6 +102,21 @@ std::vector<uint16_t> bf16Copy(const Tensor& t)
         out[i] = floatToBf16(t.data[i]);
     return out;
 }
+
+// Waits for a stream when a step is abandoned by an exception: kernels already queued must not race
+// with the legacy-stream uploads of whatever comes next.
+struct DrainOnThrow
+{
+    cudaStream_t stream;
+    int exceptions = std::uncaught_exceptions();
+    ~DrainOnThrow()
+    {
+        if (std::uncaught_exceptions() > exceptions)
+            cudaStreamSynchronize(stream);
+    }
+};
+
+constexpr const char* kStopped = "stopped:";
 
 } // namespace
 
@@ -385,39 +403,74 @@ std::vector<std::vector<float>> CudaStepExecutor::decodeStep(const std::vector<i
 void CudaStepExecutor::runOnce(const std::vector<int>& tokens)
 {
     if (m_nccl) {
-        std::vector<std::exception_ptr> errors(m_ranks.size());
+        // One thread per GPU. A rank that fails sets `failed`; the others stop at their next
+        // collective or while waiting for their stream. A rank stuck inside NCCL (its peer never
+        // arrives) is released by aborting the communicators from here, never from a rank thread.
+        const size_t n = m_ranks.size();
+        std::vector<std::exception_ptr> errors(n);
+        std::vector<std::string> messages(n);
+        std::atomic<bool> failed{false};
+        std::atomic<size_t> done{0};
         std::vector<std::thread> threads;
-        std::once_flag abortOnce;
-        for (size_t g = 0; g < m_ranks.size(); ++g)
+        threads.reserve(n);
+        for (size_t g = 0; g < n; ++g)
             threads.emplace_back([&, g] {
                 try {
-                    runRank(g, tokens);
+                    runRank(g, tokens, failed);
+                } catch (const std::exception& e) {
+                    errors[g] = std::current_exception();
+                    messages[g] = e.what();
+                    failed = true;
                 } catch (...) {
                     errors[g] = std::current_exception();
-                    // A rank that fails would leave its peers waiting in a collective: abort them all.
-                    std::call_once(abortOnce, [&] {
-#ifdef FAIRKV_HAVE_NCCL
-                        for (void* comm : m_comms)
-                            ncclCommAbort(static_cast<ncclComm_t>(comm));
-#endif
-                    });
+                    messages[g] = "unknown error";
+                    failed = true;
                 }
+                ++done;
             });
+        bool aborted = false;
+        auto failedSince = std::chrono::steady_clock::time_point();
+        while (done.load() < n) {
+            if (failed.load() && !aborted) {
+                const auto now = std::chrono::steady_clock::now();
+                if (failedSince == std::chrono::steady_clock::time_point())
+                    failedSince = now;
+                else if (now - failedSince > std::chrono::seconds(2))
+                    aborted = abortComms();
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
         for (auto& t : threads)
             t.join();
-        for (auto& e : errors)
-            if (e) {
-                try {
-                    std::rethrow_exception(e);
-                } catch (const std::exception& ex) {
-                    m_broken = ex.what();
-                }
-                m_comms.clear();
-                std::rethrow_exception(e);
+        if (failed.load()) {
+            if (!aborted)
+                abortComms();
+            m_comms.clear(); // aborted: the destructor must not destroy them again
+            for (auto& rep : m_replicas) { // the aborted collectives' kernels end now
+                cudaSetDevice(rep->device);
+                cudaDeviceSynchronize();
+                cudaGetLastError();
             }
+            size_t culprit = 0; // the rank that failed first-hand, not one that stopped because of it
+            while (culprit < n && (!errors[culprit] || messages[culprit].rfind(kStopped, 0) == 0))
+                ++culprit;
+            if (culprit == n)
+                culprit = size_t(std::find_if(errors.begin(), errors.end(), [](const auto& e) { return bool(e); }) - errors.begin());
+            m_broken = "rank " + std::to_string(culprit) + ": " + messages[culprit];
+            std::rethrow_exception(errors[culprit]);
+        }
     } else {
         runEmulated(tokens);
     }
+}
+
+bool CudaStepExecutor::abortComms()
+{
+#ifdef FAIRKV_HAVE_NCCL
+    for (void* comm : m_comms)
+        ncclCommAbort(static_cast<ncclComm_t>(comm));
+#endif
+    return true; // the list is cleared once no rank thread can read it any more
 }
 
 void CudaStepExecutor::runEmulated(const std::vector<int>& tokens)
@@ -434,13 +487,16 @@ void CudaStepExecutor::runEmulated(const std::vector<int>& tokens)
         for (int g = 0; g < N; ++g)
             m_partials.push_back(allocate<float>(count, "partial sums"));
         auto** table = allocate<float*>(size_t(N), "partial-sum table");
-        FAIRKV_CUDA(cudaMemcpy(table, m_partials.data(), size_t(N) * sizeof(void*), cudaMemcpyHostToDevice));
+        // on the step's stream: a legacy-stream copy would not be ordered before addPartials
+        FAIRKV_CUDA(cudaMemcpyAsync(table, m_partials.data(), size_t(N) * sizeof(void*), cudaMemcpyHostToDevice, r.stream));
+        FAIRKV_CUDA(cudaStreamSynchronize(r.stream)); // m_partials may change before a pageable copy is staged
         m_partials.push_back(table);
         m_batch = b;
     }
     auto* const* parts = static_cast<const float* const*>(m_partials.back());
     const float eps = float(c.rmsNormEps);
     r.startStep();
+    DrainOnThrow drain{r.stream};
     cudaEvent_t e = r.open();
     embedRows<<<b, 256, 0, r.stream>>>(r.tokens, reinterpret_cast<const __nv_bfloat16*>(r.embed), H, r.x);
     FAIRKV_CUDA(cudaGetLastError());
@@ -469,7 +525,7 @@ void CudaStepExecutor::runEmulated(const std::vector<int>& tokens)
     FAIRKV_CUDA(cudaStreamSynchronize(r.stream));
 }
 
-void CudaStepExecutor::runRank(size_t g, const std::vector<int>& tokens)
+void CudaStepExecutor::runRank(size_t g, const std::vector<int>& tokens, const std::atomic<bool>& failed)
 {
 #ifdef FAIRKV_HAVE_NCCL
     const ModelConfig& c = m_weights.config;
@@ -494,6 +550,8 @@ void CudaStepExecutor::runRank(size_t g, const std::vector<int>& tokens)
                 rank.launchAttention(l, r.normed, r.partial, r.stream);
             else
                 rank.launchMlp(l, r.normed, size_t(b), r.partial, r.stream);
+            if (failed.load())
+                throw fairkv::Error(std::string(kStopped) + " another rank failed");
             e = r.open();
             FAIRKV_NCCL(ncclAllReduce(r.partial, r.partial, count, ncclFloat, ncclSum, comm, r.stream));
             r.close(e, TracePhase::Collective, half ? "all_reduce mlp" : "all_reduce attention", l);
@@ -508,10 +566,25 @@ void CudaStepExecutor::runRank(size_t g, const std::vector<int>& tokens)
     r.close(e, TracePhase::Replicated, "lm_head", -1);
     r.end = r.nextEvent();
     FAIRKV_CUDA(cudaEventRecord(r.end, r.stream));
-    FAIRKV_CUDA(cudaStreamSynchronize(r.stream));
+    // Wait for the stream, but not forever: NCCL's asynchronous errors and a failed peer end the wait.
+    for (;;) {
+        const cudaError_t q = cudaStreamQuery(r.stream);
+        if (q == cudaSuccess)
+            break;
+        if (q != cudaErrorNotReady)
+            check(q, "cudaStreamQuery");
+        ncclResult_t async = ncclSuccess;
+        FAIRKV_NCCL(ncclCommGetAsyncError(comm, &async));
+        if (async != ncclSuccess && async != ncclInProgress)
+            throw fairkv::Error(std::string("NCCL reported an asynchronous error: ") + ncclGetErrorString(async));
+        if (failed.load())
+            throw fairkv::Error(std::string(kStopped) + " another rank failed");
+        std::this_thread::yield();
+    }
 #else
     (void)g;
     (void)tokens;
+    (void)failed;
 #endif
 }
 

@@ -2,6 +2,7 @@
 #include "parallel/rank_factory.h"
 #include "parallel/step_executor.h"
 
+#include <atomic>
 #include <memory>
 #include <vector>
 
@@ -40,7 +41,8 @@ private:
     void ensureBatch(Replica& r, int batch);
     void runOnce(const std::vector<int>& tokens);
     void runEmulated(const std::vector<int>& tokens);
-    void runRank(size_t g, const std::vector<int>& tokens);
+    void runRank(size_t g, const std::vector<int>& tokens, const std::atomic<bool>& failed);
+    bool abortComms(); // every communicator; only while no rank thread uses them, or to release a stuck one
 
     const ModelWeights& m_weights;
     std::vector<CudaRank*> m_ranks;

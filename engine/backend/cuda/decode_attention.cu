@@ -4,6 +4,8 @@
 #include <cuda_bf16.h>
 
 #include <algorithm>
+#include <mutex>
+#include <set>
 #include <cmath>
 #include <string>
 
@@ -421,10 +423,20 @@ void launchMma(int items, int group, const void* views, const void* itemList, fl
                const int* first, int* counters, float* out, cudaStream_t stream)
 {
     constexpr int bytes = kMmaWarps * mmaWarpBytes<D>();
-    static bool configured = false;
-    if (!configured) {
-        FAIRKV_CUDA(cudaFuncSetAttribute(mmaPartialKernel<D>, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes));
-        configured = true;
+    // The shared-memory opt-in is a property of the kernel on the current device: once per device,
+    // and rank threads of several GPUs get here at the same time.
+    static std::mutex mutex;
+    static std::set<int> configured;
+    int device = 0;
+    FAIRKV_CUDA(cudaGetDevice(&device));
+    {
+        std::lock_guard<std::mutex> lock(mutex);
+        if (configured.insert(device).second) {
+            const cudaError_t rc = cudaFuncSetAttribute(mmaPartialKernel<D>, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
+            if (rc != cudaSuccess)
+                configured.erase(device);
+            check(rc, "cudaFuncSetAttribute(MaxDynamicSharedMemorySize)");
+        }
     }
     mmaPartialKernel<D><<<items, kMmaWarps * 32, bytes, stream>>>(static_cast<const KvView*>(views),
                                                                   static_cast<const int4*>(itemList), q, partials, scale, group,

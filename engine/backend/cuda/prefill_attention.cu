@@ -147,6 +147,11 @@ __global__ void rowsToBf16(const float* src, int rows, int cols, __nv_bfloat16* 
 
 } // namespace
 
+int prefillChunkRows(int len, int group)
+{
+    return queryChunk(len, group, 0);
+}
+
 size_t prefillWorkspaceBytes(int len, int group, int headDim, int window, int chunkRows)
 {
     const int chunk = queryChunk(len, group, chunkRows);

@@ -27,6 +27,10 @@ struct PrefillArgs
     int chunkRows = 0;           // queries per chunk; 0: as many as 256 MiB of scores allow
 };
 
+// Queries per chunk for prompts of up to `len` tokens (256 MiB of scores and probabilities).
+int prefillChunkRows(int len, int group);
+// Bytes of workspace for prompts of up to `len` tokens in chunks of `chunkRows` (0: prefillChunkRows).
+// Pass the same chunkRows in PrefillArgs for every prompt that uses this workspace.
 size_t prefillWorkspaceBytes(int len, int group, int headDim, int window, int chunkRows = 0);
 void prefillAttention(cublasHandle_t handle, const PrefillArgs& args, void* workspace, cudaStream_t stream);
 
