@@ -563,6 +563,10 @@ Rank %3
         <source>Last run: backend %1, %2 ranks (%3)</source>
         <translation>Letzter Lauf: Backend %1, %2 Ranks (%3)</translation>
     </message>
+    <message>
+        <source>No session is open.</source>
+        <translation>Es ist keine Sitzung geöffnet.</translation>
+    </message>
 </context>
 <context>
     <name>fairkv::views::PlacementEditor</name>
@@ -637,10 +641,6 @@ Rank %3
     <message>
         <source>Save placement</source>
         <translation>Platzierung speichern</translation>
-    </message>
-    <message>
-        <source>edited</source>
-        <translation>bearbeitet</translation>
     </message>
     <message>
         <source>Run something or select a run to edit its placement.</source>
@@ -769,10 +769,6 @@ Rank %3
         <translation>Anfragen, die das neue Replikat bedient (z. B. 0, 2, 4-7):</translation>
     </message>
     <message>
-        <source>&apos;%1&apos; is not a list of request numbers</source>
-        <translation>„%1“ ist keine Liste von Anfragenummern</translation>
-    </message>
-    <message>
         <source>Serve requests…</source>
         <translation>Anfragen bedienen…</translation>
     </message>
@@ -787,6 +783,10 @@ Rank %3
     <message>
         <source>Remove this replica</source>
         <translation>Dieses Replikat entfernen</translation>
+    </message>
+    <message>
+        <source>&apos;%1&apos; is not a list of request numbers between 0 and %2</source>
+        <translation>„%1“ ist keine Liste von Anfragenummern zwischen 0 und %2</translation>
     </message>
 </context>
 <context>

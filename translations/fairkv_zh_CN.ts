@@ -561,6 +561,10 @@ rank %3
         <source>Last run: backend %1, %2 ranks (%3)</source>
         <translation>上次运行：后端 %1，%2 个 rank（%3）</translation>
     </message>
+    <message>
+        <source>No session is open.</source>
+        <translation>没有打开的会话。</translation>
+    </message>
 </context>
 <context>
     <name>fairkv::views::PlacementEditor</name>
@@ -635,10 +639,6 @@ rank %3
     <message>
         <source>Save placement</source>
         <translation>保存放置方案</translation>
-    </message>
-    <message>
-        <source>edited</source>
-        <translation>已编辑</translation>
     </message>
     <message>
         <source>Run something or select a run to edit its placement.</source>
@@ -765,10 +765,6 @@ rank %3
         <translation>新副本处理的请求（例如 0, 2, 4-7）：</translation>
     </message>
     <message>
-        <source>&apos;%1&apos; is not a list of request numbers</source>
-        <translation>“%1”不是请求编号列表</translation>
-    </message>
-    <message>
         <source>Serve requests…</source>
         <translation>处理请求…</translation>
     </message>
@@ -783,6 +779,10 @@ rank %3
     <message>
         <source>Remove this replica</source>
         <translation>移除此副本</translation>
+    </message>
+    <message>
+        <source>&apos;%1&apos; is not a list of request numbers between 0 and %2</source>
+        <translation>“%1”不是 0 到 %2 之间的请求编号列表</translation>
     </message>
 </context>
 <context>
