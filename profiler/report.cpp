@@ -14,10 +14,15 @@ using nlohmann::json;
 
 namespace {
 
+// XML-safe text: markup characters as entities, control characters (not allowed in XML) as '?'.
 std::string esc(const std::string& s)
 {
     std::string out;
     for (char c : s) {
+        if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t') {
+            out += '?';
+            continue;
+        }
         switch (c) {
         case '&': out += "&amp;"; break;
         case '<': out += "&lt;"; break;
@@ -43,7 +48,7 @@ std::string fmt(double v, int decimals)
 
 std::string csvField(const std::string& s)
 {
-    if (s.find_first_of(",\"\n") == std::string::npos)
+    if (s.find_first_of(",\"\n\r") == std::string::npos)
         return s;
     std::string out = "\"";
     for (char c : s)
@@ -131,14 +136,15 @@ std::string barChart(const std::string& title, const std::string& unit, const st
 // "llama · 4 layers · hidden 256 · 16/8 heads · head_dim 32 · vocab 4096"
 std::string shape(const json& m)
 {
-    auto num = [&](const char* key) { return m.contains(key) ? m[key].dump() : std::string("?"); };
+    auto num = [&](const char* key) { return m.contains(key) ? m[key].dump(-1, ' ', false, json::error_handler_t::replace) : std::string("?"); };
     return m.value("name", std::string("model")) + " · " + num("layers") + " layers · hidden " + num("hidden") + " · "
         + num("heads") + "/" + num("kv_heads") + " heads · head_dim " + num("head_dim") + " · vocab " + num("vocab");
 }
 
 std::string runName(const StoredRun& r)
 {
-    return "run " + std::to_string(r.summary.id) + " · " + r.summary.placement;
+    return "run " + std::to_string(r.summary.id) + " · " + r.summary.placement
+        + (r.summary.label.empty() ? std::string() : " · " + r.summary.label);
 }
 
 } // namespace
@@ -243,7 +249,7 @@ std::string Report::html(bool inlineCharts) const
         for (const auto& r : runs)
             o << "<td>"
               << esc(r.config.contains(k)
-                         ? (r.config[k].is_string() ? r.config[k].get<std::string>() : r.config[k].dump())
+                         ? (r.config[k].is_string() ? r.config[k].get<std::string>() : r.config[k].dump(-1, ' ', false, json::error_handler_t::replace))
                          : "–")
               << "</td>";
         o << "</tr>";
@@ -277,7 +283,7 @@ std::string Report::html(bool inlineCharts) const
                     s += (s.empty() ? "" : ", ") + std::to_string(up.value("unit", 0));
                     const auto reqs = rep.value("requests", json::array());
                     if (up.value("replicas", json::array()).size() > 1)
-                        s += " (requests " + reqs.dump() + ")";
+                        s += " (requests " + reqs.dump(-1, ' ', false, json::error_handler_t::replace) + ")";
                 }
             std::string line;
             for (const auto& [g, s] : byRank)

@@ -173,7 +173,8 @@ private Q_SLOTS:
                                     QStringLiteral("2"), QStringLiteral("--prompt-len"), QStringLiteral("80"),
                                     QStringLiteral("--budget"), QStringLiteral("48"), QStringLiteral("--decode"),
                                     QStringLiteral("3"), QStringLiteral("--session"), session, QStringLiteral("--no-trace")};
-        QCOMPARE(runCli(common).exitCode, 0);
+        // a label with markup and a control character must not break the XHTML
+        QCOMPARE(runCli(common + QStringList{QStringLiteral("--label"), QStringLiteral("a<b & \"c\"") + QChar(1)}).exitCode, 0);
         QCOMPARE(runCli(common + QStringList{QStringLiteral("--placement"), QStringLiteral("fairkv-copy")}).exitCode, 0);
         auto report = [&](const QString& name, const QStringList& extra = {}) {
             return runCli(QStringList{QStringLiteral("report"), session, QStringLiteral("--runs"), QStringLiteral("1,2"),

@@ -345,9 +345,8 @@ void CompareView::rebuildDelta()
         = m_metric == Metric::RankAttentionMs ? m_runs[size_t(m_compared)].timingLabel() : tr("computed");
     m_note->setText(tr("Red: %1 is higher than the baseline, blue: lower (%2). %3 of %4 cells hidden (equal, or below "
                        "the threshold).")
-                        .arg(m_runs[size_t(m_compared)].title(), kind)
-                        .arg(hidden)
-                        .arg(rows * cols));
+                        .arg(m_runs[size_t(m_compared)].title(), kind, QString::number(hidden),
+                             QString::number(rows * cols))); // one arg(): a '%' in a title stays text
     m_plot->replot(QCustomPlot::rpQueuedReplot);
 }
 

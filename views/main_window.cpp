@@ -492,7 +492,7 @@ bool MainWindow::exportReport(const QString& path)
         else if (path.endsWith(QLatin1String(".csv"), Qt::CaseInsensitive))
             write(report.csv());
         else if (path.endsWith(QLatin1String(".json"), Qt::CaseInsensitive))
-            write(report.json().dump(2) + "\n");
+            write(report.json().dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
         else
             write(report.html());
     } catch (const std::exception& e) {

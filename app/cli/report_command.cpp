@@ -95,7 +95,7 @@ int reportCommand(const std::vector<std::string>& argv)
     else if (kind == "csv")
         writeTextFile(out, report.csv());
     else if (kind == "json")
-        writeTextFile(out, report.json().dump(2) + "\n");
+        writeTextFile(out, report.json().dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
     else {
 #ifdef FAIRKV_HAVE_PDF_REPORT
         writePdf(report, out);
