@@ -364,6 +364,19 @@ private Q_SLOTS:
         e->undoStack()->redo();
         QCOMPARE(e->placement().layers[1][5].replicas.size(), size_t(2));
 
+        // every layer at once (replicas matched by rank), and no undo step for an edit that changes nothing
+        const int steps = e->undoStack()->count();
+        const int rankOf2 = e->placement().layers[0][2].replicas[0].rank;
+        QVERIFY(e->moveReplica(2, 0, rankOf2));
+        QCOMPARE(e->undoStack()->count(), steps);
+        e->setEditAllLayers(true);
+        QVERIFY(e->moveReplica(2, 0, (rankOf2 + 1) % 3));
+        QCOMPARE(e->placement().layers[0][2].replicas[0].rank, (rankOf2 + 1) % 3);
+        QCOMPARE(e->placement().layers[1][2].replicas[0].rank, (rankOf2 + 1) % 3);
+        e->undoStack()->undo();
+        QCOMPARE(e->placement().layers[1][2].replicas[0].rank, rankOf2);
+        e->setEditAllLayers(false);
+
         QTemporaryDir dir;
         const QString file = dir.filePath(QStringLiteral("p.json"));
         QVERIFY(e->saveFile(file));

@@ -788,6 +788,18 @@ Rank %3
         <source>&apos;%1&apos; is not a list of request numbers between 0 and %2</source>
         <translation>„%1“ ist keine Liste von Anfragenummern zwischen 0 und %2</translation>
     </message>
+    <message>
+        <source>Edit all layers</source>
+        <translation>Alle Schichten bearbeiten</translation>
+    </message>
+    <message>
+        <source>Apply every edit to all layers (replicas matched by rank)</source>
+        <translation>Jede Änderung auf alle Schichten anwenden (Replikate werden über ihren Rank zugeordnet)</translation>
+    </message>
+    <message>
+        <source>%1 (all layers)</source>
+        <translation>%1 (alle Schichten)</translation>
+    </message>
 </context>
 <context>
     <name>fairkv::views::RunPanel</name>

@@ -784,6 +784,18 @@ rank %3
         <source>&apos;%1&apos; is not a list of request numbers between 0 and %2</source>
         <translation>“%1”不是 0 到 %2 之间的请求编号列表</translation>
     </message>
+    <message>
+        <source>Edit all layers</source>
+        <translation>编辑所有层</translation>
+    </message>
+    <message>
+        <source>Apply every edit to all layers (replicas matched by rank)</source>
+        <translation>将每次编辑应用到所有层（按 rank 匹配副本）</translation>
+    </message>
+    <message>
+        <source>%1 (all layers)</source>
+        <translation>%1（所有层）</translation>
+    </message>
 </context>
 <context>
     <name>fairkv::views::RunPanel</name>

@@ -5,6 +5,7 @@
 #include "placement/placement_edit.h"
 #include "placement/planner.h"
 
+#include <QCheckBox>
 #include <QComboBox>
 #include <QDragEnterEvent>
 #include <QDropEvent>
@@ -147,6 +148,7 @@ PlacementEditor::PlacementEditor(QWidget* parent)
     , m_undo(new QUndoStack(this))
     , m_layer(new QSpinBox(this))
     , m_startFrom(new QComboBox(this))
+    , m_allLayers(new QCheckBox(tr("Edit all layers"), this))
     , m_summary(new QLabel(this))
     , m_validity(new QLabel(this))
     , m_rerun(new QPushButton(tr("Re-run with this placement"), this))
@@ -156,6 +158,8 @@ PlacementEditor::PlacementEditor(QWidget* parent)
     top->addWidget(new QLabel(tr("Layer:"), this));
     m_layer->setToolTip(tr("The layer whose units are shown"));
     top->addWidget(m_layer);
+    m_allLayers->setToolTip(tr("Apply every edit to all layers (replicas matched by rank)"));
+    top->addWidget(m_allLayers);
     auto* toAll = new QPushButton(tr("Apply to all layers"), this);
     toAll->setToolTip(tr("Every layer takes this layer's placement"));
     top->addWidget(toAll);
@@ -271,6 +275,11 @@ void PlacementEditor::setRun(const StudioRun& run, bool live)
     rebuild();
 }
 
+void PlacementEditor::setEditAllLayers(bool all)
+{
+    m_allLayers->setChecked(all);
+}
+
 void PlacementEditor::setLive(bool live)
 {
     m_live = live;
@@ -292,6 +301,10 @@ void PlacementEditor::install(const Placement& p)
 bool PlacementEditor::apply(const Placement& edited, const QString& description)
 {
     m_error.clear();
+    if (edited.toJson() == m_placement.toJson()) { // nothing changed: no undo step
+        rebuild();
+        return true;
+    }
     m_undo->push(new PlacementEditCommand(this, m_placement, edited, description));
     return true;
 }
@@ -303,43 +316,70 @@ bool PlacementEditor::refuse(const QString& why)
     return false;
 }
 
-bool PlacementEditor::attempt(const std::function<Placement()>& edit, const QString& description)
+bool PlacementEditor::attempt(const std::function<Placement(const Placement&, int)>& edit, const QString& description)
 {
     try {
-        return apply(edit(), description);
+        if (!m_allLayers->isChecked())
+            return apply(edit(m_placement, layer()), description);
+        Placement p = m_placement;
+        for (int l = 0; l < int(p.layers.size()); ++l) {
+            try {
+                p = edit(p, l);
+            } catch (const std::exception& e) {
+                throw Error("layer " + std::to_string(l) + ": " + e.what());
+            }
+        }
+        return apply(p, tr("%1 (all layers)").arg(description));
     } catch (const std::exception& e) {
         return refuse(QString::fromUtf8(e.what()));
     }
 }
 
+int PlacementEditor::replicaIn(const Placement& p, int l, int unit, int replica) const
+{
+    // In the shown layer the index is the replica; in the others, the replica on the same rank.
+    if (l == layer())
+        return replica;
+    const int rank = m_placement.layers[size_t(layer())][size_t(unit)].replicas.at(size_t(replica)).rank;
+    const auto& replicas = p.layers[size_t(l)][size_t(unit)].replicas;
+    for (size_t i = 0; i < replicas.size(); ++i)
+        if (replicas[i].rank == rank)
+            return int(i);
+    throw Error("unit " + std::to_string(unit) + " has no replica on rank " + std::to_string(rank));
+}
+
 bool PlacementEditor::moveReplica(int unit, int replica, int toRank)
 {
-    return attempt([&] { return edit::moveReplica(m_placement, layer(), unit, replica, toRank); },
+    return attempt([&](const Placement& p, int l) { return edit::moveReplica(p, l, unit, replicaIn(p, l, unit, replica), toRank); },
                    tr("Move unit %1 to rank %2").arg(unit).arg(toRank));
 }
 
 bool PlacementEditor::addReplica(int unit, int rank, const std::vector<int>& requests)
 {
-    return attempt([&] { return edit::addReplica(m_placement, layer(), unit, rank, requests); },
+    return attempt([&](const Placement& p, int l) { return edit::addReplica(p, l, unit, rank, requests); },
                    tr("Replicate unit %1 on rank %2").arg(unit).arg(rank));
 }
 
 bool PlacementEditor::removeReplica(int unit, int replica)
 {
-    return attempt([&] { return edit::removeReplica(m_placement, layer(), unit, replica); },
+    return attempt([&](const Placement& p, int l) { return edit::removeReplica(p, l, unit, replicaIn(p, l, unit, replica)); },
                    tr("Remove a replica of unit %1").arg(unit));
 }
 
 bool PlacementEditor::setRequests(int unit, int replica, const std::vector<int>& requests)
 {
-    return attempt([&] { return edit::setRequests(m_placement, layer(), unit, replica, requests); },
-                   tr("Requests of unit %1").arg(unit));
+    return attempt(
+        [&](const Placement& p, int l) { return edit::setRequests(p, l, unit, replicaIn(p, l, unit, replica), requests); },
+        tr("Requests of unit %1").arg(unit));
 }
 
 bool PlacementEditor::copyLayerToAll()
 {
-    return attempt([&] { return edit::copyLayerToAll(m_placement, layer()); },
-                   tr("Layer %1 to all layers").arg(layer()));
+    try {
+        return apply(edit::copyLayerToAll(m_placement, layer()), tr("Layer %1 to all layers").arg(layer()));
+    } catch (const std::exception& e) {
+        return refuse(QString::fromUtf8(e.what()));
+    }
 }
 
 bool PlacementEditor::startFrom(const QString& planner)

@@ -8,6 +8,7 @@
 #include <functional>
 #include <optional>
 
+class QCheckBox;
 class QComboBox;
 class QLabel;
 class QPushButton;
@@ -37,6 +38,7 @@ public:
     const Placement& placement() const { return m_placement; }
     int layer() const;
     QUndoStack* undoStack() const { return m_undo; }
+    void setEditAllLayers(bool all);
 
     // The edits, as the menu and drag-and-drop perform them (also for tests). False when refused;
     // the reason is shown and returned through lastError().
@@ -62,7 +64,9 @@ private:
     friend class PlacementEditCommand;
     void install(const Placement& p); // without undo (the undo stack's commands call it)
     bool apply(const Placement& edited, const QString& description);
-    bool attempt(const std::function<Placement()>& edit, const QString& description);
+    // Runs `edit` on the shown layer, or on every layer when "Edit all layers" is checked.
+    bool attempt(const std::function<Placement(const Placement&, int layer)>& edit, const QString& description);
+    int replicaIn(const Placement& p, int layer, int unit, int replica) const;
     bool refuse(const QString& why);
     void rebuild();
     void showMenu(int unit, int replica, const QPoint& globalPos);
@@ -78,6 +82,7 @@ private:
     QUndoStack* m_undo;
     QSpinBox* m_layer;
     QComboBox* m_startFrom;
+    QCheckBox* m_allLayers;
     QLabel* m_summary;
     QLabel* m_validity;
     QPushButton* m_rerun;
