@@ -304,9 +304,12 @@ double CudaRank::elapsedSinceStart()
 
 void CudaRank::uploadLayer(int layer)
 {
-    DeviceLayer& dl = *m_layers[size_t(layer)];
-    if (dl.ready)
+    if (m_layers[size_t(layer)]->ready)
         return;
+    // Built aside and installed at the end: a failed upload (out of memory) frees what it took and
+    // leaves the layer to be tried again from scratch.
+    auto fresh = std::make_unique<DeviceLayer>();
+    DeviceLayer& dl = *fresh;
     const LayerWeights& lw = m_weights->layers[size_t(layer)];
     const int64_t d = m_config.headDim, H = m_config.hiddenSize, G = m_units.queryHeads();
     std::vector<float> qkv, o;
@@ -346,6 +349,7 @@ void CudaRank::uploadLayer(int layer)
         dl.wdown = uploadBf16(toBf16(down.data(), down.size()), "MLP down weights");
     }
     dl.ready = true;
+    m_layers[size_t(layer)] = std::move(fresh);
 }
 
 CudaRank::DeviceBlock& CudaRank::deviceBlock(int layer, int unit, int request)
