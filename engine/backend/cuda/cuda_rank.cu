@@ -605,32 +605,32 @@ void CudaRank::prefillAttention(int layer, const RowBatch& in, float* out, Windo
     if (dl.replicas == 0)
         return;
     const int d = m_config.headDim, H = m_config.hiddenSize, G = m_units.queryHeads();
-    const int rows = int(in.rows());
     const int window = capture ? capture->window : 0;
-    struct Pair
-    {
-        int replica, request, first, len;
-        size_t kvOffset, scoreOffset;
-    };
-    std::vector<Pair> pairs;
-    size_t kvFloats = 0, scoreFloats = 0;
-    int longest = 0;
+    const size_t batch = in.position.size();
+    // One request at a time: the device holds one prompt's rows, not the whole batch's (a batch of
+    // 64 prompts of 4096 tokens would need gigabytes per rank otherwise).
+    std::vector<std::vector<int>> servedBy(batch); // [request] -> replicas on this rank serving it
     for (int i = 0; i < dl.replicas; ++i)
-        for (int r : dl.requests[size_t(i)]) {
-            const int first = int(in.rowStart[size_t(r)]), len = int(in.rowStart[size_t(r) + 1]) - first;
-            pairs.push_back({i, r, first, len, kvFloats, scoreFloats});
-            kvFloats += size_t(len) * 2 * d;
-            scoreFloats += window > 0 ? size_t(len) : 0;
-            longest = std::max(longest, len);
+        for (int r : dl.requests[size_t(i)])
+            servedBy[size_t(r)].push_back(i);
+    int longest = 0;
+    size_t widest = 0; // replicas serving one request
+    for (size_t r = 0; r < batch; ++r)
+        if (!servedBy[r].empty()) {
+            longest = std::max(longest, int(in.rowStart[r + 1] - in.rowStart[r]));
+            widest = std::max(widest, servedBy[r].size());
         }
-    const size_t offX = 0, offXb = align256(size_t(rows) * H * 4), offY = offXb + align256(size_t(rows) * H * 2);
-    const size_t offQkv = offY + align256(size_t(rows) * H * 4), offA = offQkv + align256(size_t(longest) * (G + 2) * d * 4);
-    const size_t offKv = offA + align256(size_t(longest) * G * d * 2), offScore = offKv + align256(kvFloats * 4);
-    const size_t offWork = offScore + align256(scoreFloats * 4);
-    // One query chunk for every pair, from the longest prompt: the workspace is sized for it.
+    if (longest == 0)
+        return;
+    const size_t unitRows = size_t(G + 2) * d, rowsMax = size_t(longest);
+    const size_t offXb = align256(rowsMax * H * 4), offY = offXb + align256(rowsMax * H * 2);
+    const size_t offQkv = offY + align256(rowsMax * H * 4), offA = offQkv + align256(rowsMax * unitRows * 4);
+    const size_t offKv = offA + align256(rowsMax * G * d * 2), offScore = offKv + align256(widest * rowsMax * 2 * d * 4);
+    const size_t offWork = offScore + align256(widest * rowsMax * 4);
+    // One query chunk for every prompt, from the longest: the workspace is sized for it.
     const int chunk = prefillChunkRows(longest, G);
     auto* base = scratch(offWork + prefillWorkspaceBytes(longest, G, d, window, chunk));
-    auto* x = reinterpret_cast<float*>(base + offX);
+    auto* x = reinterpret_cast<float*>(base);
     auto* xb = reinterpret_cast<__nv_bfloat16*>(base + offXb);
     auto* y = reinterpret_cast<float*>(base + offY);
     auto* qkv = reinterpret_cast<float*>(base + offQkv);
@@ -638,58 +638,73 @@ void CudaRank::prefillAttention(int layer, const RowBatch& in, float* out, Windo
     auto* kv = reinterpret_cast<float*>(base + offKv);
     auto* scores = reinterpret_cast<float*>(base + offScore);
     auto h = static_cast<cublasHandle_t>(m_cublas);
-    FAIRKV_CUDA(cudaMemcpy(x, in.data, size_t(rows) * H * 4, cudaMemcpyHostToDevice));
-    FAIRKV_CUDA(cudaEventRecord(static_cast<cudaEvent_t>(m_events[0])));
-    launchToBf16(x, xb, size_t(rows) * H, nullptr);
-    FAIRKV_CUDA(cudaMemsetAsync(y, 0, size_t(rows) * H * 4));
-    const size_t unitRows = size_t(G + 2) * d;
-    for (const Pair& p : pairs) {
-        gemmBf16(h, xb + size_t(p.first) * H, dl.wqkv + p.replica * unitRows * H, qkv, p.len, int(unitRows), H, nullptr);
-        PrefillArgs a;
-        a.qkv = qkv;
-        a.ldQkv = (long long)unitRows;
-        a.len = p.len;
-        a.group = G;
-        a.headDim = d;
-        a.window = window;
-        a.invFreq = m_invFreq;
-        a.out = attnB;
-        a.ldOut = G * d;
-        a.keys = kv + p.kvOffset;
-        a.values = kv + p.kvOffset + size_t(p.len) * d;
-        a.scores = window > 0 ? scores + p.scoreOffset : nullptr;
-        a.chunkRows = chunk;
-        cuda::prefillAttention(h, a, base + offWork, nullptr);
-        GemmBatch o; // this unit's o_proj columns, added into the request's rows
-        o.a = attnB;
-        o.lda = G * d;
-        o.b = dl.wo + size_t(p.replica) * G * d;
-        o.ldb = (long long)dl.replicas * G * d;
-        o.c = y + size_t(p.first) * H;
-        o.ldc = H;
-        o.m = p.len;
-        o.n = H;
-        o.k = G * d;
-        o.beta = 1.0f;
-        gemmBf16Nt(h, o, nullptr);
+    double deviceMs = 0.0;
+    std::vector<float> partial, kvHost, scoreHost;
+    for (size_t r = 0; r < batch; ++r) {
+        const std::vector<int>& replicas = servedBy[r];
+        if (replicas.empty())
+            continue;
+        const size_t first = in.rowStart[r];
+        const int len = int(in.rowStart[r + 1] - first);
+        FAIRKV_CUDA(cudaMemcpy(x, in.data + first * H, size_t(len) * H * 4, cudaMemcpyHostToDevice));
+        FAIRKV_CUDA(cudaEventRecord(static_cast<cudaEvent_t>(m_events[0])));
+        launchToBf16(x, xb, size_t(len) * H, nullptr);
+        FAIRKV_CUDA(cudaMemsetAsync(y, 0, size_t(len) * H * 4));
+        for (size_t k = 0; k < replicas.size(); ++k) {
+            const int replica = replicas[k];
+            gemmBf16(h, xb, dl.wqkv + replica * unitRows * H, qkv, len, int(unitRows), H, nullptr);
+            PrefillArgs a;
+            a.qkv = qkv;
+            a.ldQkv = (long long)unitRows;
+            a.len = len;
+            a.group = G;
+            a.headDim = d;
+            a.window = window;
+            a.invFreq = m_invFreq;
+            a.out = attnB;
+            a.ldOut = G * d;
+            a.keys = kv + k * size_t(len) * 2 * d;
+            a.values = a.keys + size_t(len) * d;
+            a.scores = window > 0 ? scores + k * size_t(len) : nullptr;
+            a.chunkRows = chunk;
+            cuda::prefillAttention(h, a, base + offWork, nullptr);
+            GemmBatch o; // this unit's o_proj columns, added into the request's rows
+            o.a = attnB;
+            o.lda = G * d;
+            o.b = dl.wo + size_t(replica) * G * d;
+            o.ldb = (long long)dl.replicas * G * d;
+            o.c = y;
+            o.ldc = H;
+            o.m = len;
+            o.n = H;
+            o.k = G * d;
+            o.beta = 1.0f;
+            gemmBf16Nt(h, o, nullptr);
+        }
+        deviceMs += elapsedSinceStart();
+        partial.resize(size_t(len) * H);
+        kvHost.resize(replicas.size() * size_t(len) * 2 * d);
+        FAIRKV_CUDA(cudaMemcpy(partial.data(), y, partial.size() * 4, cudaMemcpyDeviceToHost));
+        FAIRKV_CUDA(cudaMemcpy(kvHost.data(), kv, kvHost.size() * 4, cudaMemcpyDeviceToHost));
+        if (window > 0) {
+            scoreHost.resize(replicas.size() * size_t(len));
+            FAIRKV_CUDA(cudaMemcpy(scoreHost.data(), scores, scoreHost.size() * 4, cudaMemcpyDeviceToHost));
+        }
+        float* dst = out + first * H;
+        for (size_t i = 0; i < partial.size(); ++i)
+            dst[i] += partial[i];
+        for (size_t k = 0; k < replicas.size(); ++k) {
+            const int unit = dl.units[size_t(replicas[k])];
+            KvBlock& block = m_host.mutableKv()[KvKey{layer, unit, int(r)}];
+            block.headDim = d;
+            const float* keys = kvHost.data() + k * size_t(len) * 2 * d;
+            block.append(keys, keys + size_t(len) * d, size_t(len));
+            if (window > 0)
+                capture->meanAttention[{unit, int(r)}].assign(scoreHost.begin() + long(k * size_t(len)),
+                                                              scoreHost.begin() + long((k + 1) * size_t(len)));
+        }
     }
-    m_lastDeviceMs = elapsedSinceStart();
-    std::vector<float> partial(size_t(rows) * H), kvHost(kvFloats), scoreHost(scoreFloats);
-    FAIRKV_CUDA(cudaMemcpy(partial.data(), y, partial.size() * 4, cudaMemcpyDeviceToHost));
-    FAIRKV_CUDA(cudaMemcpy(kvHost.data(), kv, kvHost.size() * 4, cudaMemcpyDeviceToHost));
-    if (scoreFloats)
-        FAIRKV_CUDA(cudaMemcpy(scoreHost.data(), scores, scoreHost.size() * 4, cudaMemcpyDeviceToHost));
-    for (size_t i = 0; i < partial.size(); ++i)
-        out[i] += partial[i];
-    for (const Pair& p : pairs) {
-        const int unit = dl.units[size_t(p.replica)];
-        KvBlock& block = m_host.mutableKv()[KvKey{layer, unit, p.request}];
-        block.headDim = d;
-        block.append(kvHost.data() + p.kvOffset, kvHost.data() + p.kvOffset + size_t(p.len) * d, size_t(p.len));
-        if (window > 0)
-            capture->meanAttention[{unit, p.request}].assign(scoreHost.begin() + long(p.scoreOffset),
-                                                             scoreHost.begin() + long(p.scoreOffset + size_t(p.len)));
-    }
+    m_lastDeviceMs = deviceMs;
 }
 
 void CudaRank::mlpRows(int layer, const float* xHost, size_t rows, float* out)
