@@ -290,6 +290,25 @@ private Q_SLOTS:
         QVERIFY(QImage(dir.filePath(QStringLiteral("d.png"))).width() > 0);
     }
 
+    // One layer (or one unit) is still drawn: a colour map with a zero-width range draws nothing.
+    void singleLayerHeatmapsAreDrawn()
+    {
+        StudioRun run = knownRun();
+        auto firstLayer = [](nlohmann::json& layers) { layers = nlohmann::json::array({layers[0]}); };
+        for (auto* key : {"kv_len", "attention_mass"})
+            for (auto& request : run.result[key])
+                firstLayer(request); // keep layer 0 only
+        firstLayer(run.result["placement"]["layers"]);
+        KvHeatmapView view;
+        view.resize(600, 400);
+        view.setRun(run);
+        view.plot()->replot();
+        const QImage image = view.plot()->toPixmap(600, 400).toImage();
+        const QPoint centre(int(view.plot()->xAxis->coordToPixel(1)), int(view.plot()->yAxis->coordToPixel(0)));
+        const QColor c = image.pixelColor(centre); // a viridis colour, never a grey of the frame or grid
+        QVERIFY2(c.red() != c.green() || c.green() != c.blue(), qPrintable(c.name()));
+    }
+
     void gpuLoadComparesRuns()
     {
         GpuLoadView view;

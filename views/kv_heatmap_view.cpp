@@ -181,7 +181,9 @@ void KvHeatmapView::rebuild()
         }
     }
     m_map->data()->setSize(std::max(units, 1), std::max(layers, 1));
-    m_map->data()->setRange(QCPRange(0, std::max(units - 1, 0)), QCPRange(0, std::max(layers - 1, 0)));
+    // A single row or column gets the cell's width: QCPColorMap draws a zero-width range as nothing.
+    m_map->data()->setRange(units > 1 ? QCPRange(0, units - 1) : QCPRange(-0.5, 0.5),
+                            layers > 1 ? QCPRange(0, layers - 1) : QCPRange(-0.5, 0.5));
     double lo = 1e300, hi = -1e300;
     for (int l = 0; l < layers; ++l)
         for (int u = 0; u < units; ++u) {

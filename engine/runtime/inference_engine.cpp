@@ -342,6 +342,8 @@ InferenceEngine::DecodeState InferenceEngine::saveState() const
 
 void InferenceEngine::restoreState(const DecodeState& state)
 {
+    if (m_positions.empty())
+        throw Error("a decode state can only be restored after prefill");
     if (state.positions.size() != m_positions.size())
         throw Error("the saved decode state has " + std::to_string(state.positions.size()) + " requests, the engine "
                     + std::to_string(m_positions.size()));
