@@ -1,9 +1,11 @@
-// GUI benchmark (issue 5): heatmap redraw of 80 x 64 cells, timeline panning over one million
-// records, and opening a 1M-record session into the views. Offscreen platform; writes
-// docs/gui-benchmark.md.
+// GUI benchmark (issues 5 and 7): heatmap redraw of 80 x 64 cells, timeline panning over one
+// million records, the placement editor and the compare view at 80 layers x 64 units x 8 ranks,
+// and opening a 1M-record session into the views. Offscreen platform; writes docs/gui-benchmark.md.
 #include "qcustomplot_include.h" // first: QCustomPlot needs foreach
 
+#include "compare_view.h"
 #include "kv_heatmap_view.h"
+#include "placement_editor.h"
 #include "main_window.h"
 #include "runtime/run.h"
 #include "session_store.h"
@@ -13,6 +15,7 @@
 #include <QApplication>
 #include <QElapsedTimer>
 #include <QImage>
+#include <QSpinBox>
 #include <QStandardPaths>
 
 #include <algorithm>
@@ -57,10 +60,26 @@ StudioRun bigRun(int layers, int units, int ranks, int batch)
     for (int l = 0; l < layers; ++l) {
         nlohmann::json units_ = nlohmann::json::array();
         for (int u = 0; u < units; ++u)
-            units_.push_back({{"unit", u}, {"replicas", {{{"rank", u * ranks / units}, {"requests", nlohmann::json::array({0})}}}}});
+        {
+            nlohmann::json all = nlohmann::json::array();
+            for (int q = 0; q < batch; ++q)
+                all.push_back(q);
+            units_.push_back({{"unit", u}, {"replicas", {{{"rank", u * ranks / units}, {"requests", all}}}}});
+        }
         pl.push_back(units_);
     }
-    r.result = {{"kv_len", kv}, {"attention_mass", mass}, {"placement", {{"layers", pl}}}};
+    nlohmann::json attention = nlohmann::json::array();
+    for (int l = 0; l < layers; ++l) {
+        nlohmann::json row = nlohmann::json::array();
+        for (int g = 0; g < ranks; ++g)
+            row.push_back(0.05 + 0.001 * ((l * 7 + g * 3) % 20));
+        attention.push_back(row);
+    }
+    r.result = {{"kv_len", kv},
+                {"attention_mass", mass},
+                {"placement", {{"ranks", ranks}, {"batch", batch}, {"layers", pl}}},
+                {"rank_attention_ms", attention},
+                {"lower_bound", {{"c_unit_ms", 0.002}, {"c_tok_ms", 1e-5}}}};
     return r;
 }
 
@@ -138,7 +157,55 @@ int main(int argc, char** argv)
         zoomedPan.push_back(t.nsecsElapsed() / 1e6);
     }
 
-    // 3. A 1M-record session opened into the views (run list, heatmap, GPU load, timeline).
+    // 3. Placement editor on 80 layers x 64 units x 8 ranks: one edit (validated, cards rebuilt,
+    //    modelled times of all 80 layers), and switching the shown layer.
+    PlacementEditor editor;
+    editor.resize(1600, 500);
+    editor.show();
+    const StudioRun big = bigRun(80, 64, 8, 4);
+    editor.setRun(big, false);
+    if (!editor.isEnabled() || editor.rankMs().size() != 8) {
+        std::cerr << "the editor did not take the benchmark run\n";
+        return 1;
+    }
+    std::vector<double> edit, layerSwitch;
+    for (int i = 0; i < 20; ++i) {
+        QElapsedTimer t;
+        t.start();
+        const int unit = i % 64, from = unit * 8 / 64; // the uniform split puts unit u on rank u * 8 / 64
+        if (!editor.moveReplica(unit, 0, (from + 1) % 8)) {
+            std::cerr << "edit refused: " << editor.lastError().toStdString() << "\n";
+            return 1;
+        }
+        QApplication::processEvents();
+        edit.push_back(t.nsecsElapsed() / 1e6);
+        t.restart();
+        editor.findChild<QSpinBox*>()->setValue((i * 7) % 80);
+        QApplication::processEvents();
+        layerSwitch.push_back(t.nsecsElapsed() / 1e6);
+    }
+
+    // 4. Compare view: two 80 x 64 runs side by side, then switching the difference metric.
+    CompareView compare;
+    compare.resize(1200, 800);
+    compare.show();
+    StudioRun other = bigRun(80, 64, 8, 4);
+    other.summary.id = 2;
+    other.result["kv_len"][0][3][5] = 7;
+    std::vector<double> compareSet, metricSwitch;
+    for (int i = 0; i < 10; ++i) {
+        QElapsedTimer t;
+        t.start();
+        compare.setRuns({big, other});
+        compare.plot()->replot(QCustomPlot::rpImmediateRefresh);
+        compareSet.push_back(t.nsecsElapsed() / 1e6);
+        t.restart();
+        compare.setMetric(i % 2 ? CompareView::Metric::KvTokens : CompareView::Metric::AttentionMass);
+        compare.plot()->replot(QCustomPlot::rpImmediateRefresh);
+        metricSwitch.push_back(t.nsecsElapsed() / 1e6);
+    }
+
+    // 5. A 1M-record session opened into the views (run list, heatmap, GPU load, timeline).
     const std::string file = (std::filesystem::temp_directory_path() / "fairkv-gui-bench.fkv").string();
     for (const char* s : {"", "-wal", "-shm"})
         std::filesystem::remove(file + s);
@@ -168,7 +235,7 @@ int main(int argc, char** argv)
 
     const double fullFps = 1000.0 / median(fullView), panFps = 1000.0 / median(zoomedPan);
     std::ostringstream md;
-    md << "# GUI benchmark\n\nProduced by `./build/bench/fairkv-bench-gui` (issue 5) on this project's 2-core machine, "
+    md << "# GUI benchmark\n\nProduced by `./build/bench/fairkv-bench-gui` (issues 5 and 7) on this project's 2-core machine, "
           "Qt offscreen platform (software raster, as under Xvfb). Medians.\n\n"
        << "| measure | result | target |\n|---|---|---|\n"
        << "| heatmap 80 × 64 cells: replot | " << QString::number(median(replot), 'f', 2).toStdString() << " ms | < 16 ms "
@@ -181,6 +248,14 @@ int main(int argc, char** argv)
        << " ms = " << QString::number(panFps, 'f', 0).toStdString() << " frames/s | ≥ 30 frames/s " << (panFps >= 30 ? "**pass**" : "**fail**") << " |\n"
        << "| open a session whose run has 1M records and show it in every view | " << QString::number(openMs, 'f', 0).toStdString()
        << " ms | < 1000 ms " << (openMs < 1000 ? "**pass**" : "**fail**") << " |\n";
+    auto row = [&](const char* what, double ms) {
+        md << "| " << what << " | " << QString::number(ms, 'f', 1).toStdString() << " ms | < 100 ms "
+           << (ms < 100 ? "**pass**" : "**fail**") << " |\n";
+    };
+    row("placement editor, 80 layers × 64 units × 8 ranks: one edit (validate, rebuild, modelled times)", median(edit));
+    row("placement editor: switch the shown layer", median(layerSwitch));
+    row("compare view, two 80 × 64 runs: table and difference heatmap", median(compareSet));
+    row("compare view: switch the difference metric", median(metricSwitch));
     std::ofstream(out) << md.str();
     std::cout << md.str();
     return 0;
