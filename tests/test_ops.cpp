@@ -5,6 +5,8 @@
 #include "model/rope.h"
 #include "test_util.h"
 
+#include "common/parallel.h"
+
 #include <QtTest>
 
 #include <cmath>
@@ -27,6 +29,25 @@ class TestOps : public QObject
 {
     Q_OBJECT
 private Q_SLOTS:
+    // Every index runs once; the first exception reaches the caller after all threads stopped.
+    void parallelForRunsEachIndexOnce()
+    {
+        std::vector<std::atomic<int>> hits(1000);
+        fairkv::parallelFor(hits.size(), [&](size_t i) { ++hits[i]; });
+        for (const auto& h : hits)
+            QCOMPARE(h.load(), 1);
+        bool thrown = false;
+        try {
+            fairkv::parallelFor(100, [](size_t i) {
+                if (i == 37)
+                    throw std::runtime_error("index 37");
+            });
+        } catch (const std::runtime_error& e) {
+            thrown = QString::fromUtf8(e.what()) == QStringLiteral("index 37");
+        }
+        QVERIFY(thrown);
+    }
+
     void matmul_data()
     {
         QTest::addColumn<int>("m");

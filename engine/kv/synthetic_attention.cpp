@@ -1,5 +1,7 @@
 #include "kv/synthetic_attention.h"
 
+#include "common/parallel.h"
+
 #include "common/rng.h"
 #include "placement/unit_layout.h"
 
@@ -67,15 +69,7 @@ std::vector<std::vector<std::vector<double>>> syntheticKvLengths(const ModelConf
             out[size_t(r)].push_back(std::move(lengths));
         }
     };
-    const int threads = std::max(1, std::min<int>(batch, int(std::thread::hardware_concurrency())));
-    std::vector<std::thread> pool;
-    for (int t = 0; t < threads; ++t)
-        pool.emplace_back([&, t] {
-            for (int r = t; r < batch; r += threads)
-                work(r);
-        });
-    for (auto& th : pool)
-        th.join();
+    parallelFor(size_t(batch), [&](size_t r) { work(int(r)); });
     return out;
 }
 

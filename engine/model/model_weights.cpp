@@ -1,15 +1,14 @@
 #include "model/model_weights.h"
 
 #include "common/error.h"
+#include "common/parallel.h"
 #include "common/rng.h"
 #include "kv/synthetic_attention.h"
 #include "model/safetensors.h"
 
 #include <nlohmann/json.hpp>
 
-#include <atomic>
 #include <cmath>
-#include <thread>
 #include <filesystem>
 #include <fstream>
 
@@ -62,27 +61,17 @@ void fillNormal(Tensor& t, uint64_t seed, double stddev)
 {
     constexpr size_t kChunk = size_t(1) << 20;
     const size_t n = t.data.size(), chunks = (n + kChunk - 1) / kChunk;
-    std::atomic<size_t> next{0};
-    auto work = [&] {
-        for (size_t c = next++; c < chunks; c = next++) {
-            Rng rng(Rng::mix(seed, c));
-            float* out = t.data.data() + c * kChunk;
-            const size_t len = std::min(kChunk, n - c * kChunk);
-            for (size_t i = 0; i < len; i += 2) {
-                const auto [a, b] = rng.normalPair();
-                out[i] = float(a * stddev);
-                if (i + 1 < len)
-                    out[i + 1] = float(b * stddev);
-            }
+    parallelFor(chunks, [&](size_t c) {
+        Rng rng(Rng::mix(seed, c));
+        float* out = t.data.data() + c * kChunk;
+        const size_t len = std::min(kChunk, n - c * kChunk);
+        for (size_t i = 0; i < len; i += 2) {
+            const auto [a, b] = rng.normalPair();
+            out[i] = float(a * stddev);
+            if (i + 1 < len)
+                out[i + 1] = float(b * stddev);
         }
-    };
-    const size_t threads = std::min<size_t>(chunks, std::max(1u, std::thread::hardware_concurrency()));
-    std::vector<std::thread> pool;
-    for (size_t i = 1; i < threads; ++i)
-        pool.emplace_back(work);
-    work();
-    for (auto& th : pool)
-        th.join();
+    });
 }
 
 } // namespace

@@ -3,6 +3,7 @@
 #include "backend/cpu/cpu_ops.h"
 #include "parallel/rank_factory.h"
 #include "common/error.h"
+#include "common/parallel.h"
 
 #include <algorithm>
 #include <chrono>
@@ -250,12 +251,17 @@ void InferenceEngine::runLayers(const RowBatch& rowsIn, std::vector<float>& x, S
 
         if (compress) {
             Span select(m_sink, TracePhase::Compression, compressionName(compression->policy), -1, m_step, l);
+            // Requests are independent: their selections run on all cores (milliseconds each for
+            // large layers and long prompts).
+            std::vector<std::vector<std::vector<float>>> scores(b, std::vector<std::vector<float>>(size_t(m_units.numUnits)));
+            for (size_t r = 0; r < b; ++r)
+                for (int u = 0; u < m_units.numUnits; ++u)
+                    scores[r][size_t(u)] = std::move(capture.meanAttention[{u, int(r)}]);
+            std::vector<LayerSelection> selections(b);
+            parallelFor(b, [&](size_t r) { selections[r] = compressLayer(*compression, l, c.numLayers, scores[r]); });
             std::map<UnitRequest, std::vector<int>> kept;
             for (size_t r = 0; r < b; ++r) {
-                std::vector<std::vector<float>> scores(size_t(m_units.numUnits));
-                for (int u = 0; u < m_units.numUnits; ++u)
-                    scores[size_t(u)] = std::move(capture.meanAttention[{u, int(r)}]);
-                LayerSelection sel = compressLayer(*compression, l, c.numLayers, scores);
+                LayerSelection& sel = selections[r];
                 for (int u = 0; u < m_units.numUnits; ++u) {
                     m_mass[r][size_t(l)][size_t(u)] = sel.massRetained[size_t(u)];
                     kept[{u, int(r)}] = std::move(sel.kept[size_t(u)]);
