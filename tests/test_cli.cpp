@@ -40,6 +40,15 @@ QString fixture(const char* name)
     return QString::fromUtf8(FAIRKV_FIXTURES_DIR) + QStringLiteral("/hf/") + QString::fromUtf8(name);
 }
 
+// `fairkv run` of a small model into `session`: 2 layers, 2 ranks, batch 2, 3 decode steps.
+QStringList smallRunArgs(const QString& session)
+{
+    return {QStringLiteral("run"),        QStringLiteral("--layers"), QStringLiteral("2"),  QStringLiteral("--ranks"),
+            QStringLiteral("2"),          QStringLiteral("--batch"),  QStringLiteral("2"),  QStringLiteral("--prompt-len"),
+            QStringLiteral("80"),         QStringLiteral("--budget"), QStringLiteral("48"), QStringLiteral("--decode"),
+            QStringLiteral("3"),          QStringLiteral("--session"), session};
+}
+
 } // namespace
 
 class TestCli : public QObject
@@ -168,11 +177,7 @@ private Q_SLOTS:
     {
         QTemporaryDir dir;
         const QString session = dir.filePath(QStringLiteral("s.fkv"));
-        const QStringList common = {QStringLiteral("run"), QStringLiteral("--layers"), QStringLiteral("2"),
-                                    QStringLiteral("--ranks"), QStringLiteral("2"), QStringLiteral("--batch"),
-                                    QStringLiteral("2"), QStringLiteral("--prompt-len"), QStringLiteral("80"),
-                                    QStringLiteral("--budget"), QStringLiteral("48"), QStringLiteral("--decode"),
-                                    QStringLiteral("3"), QStringLiteral("--session"), session, QStringLiteral("--no-trace")};
+        const QStringList common = smallRunArgs(session) + QStringList{QStringLiteral("--no-trace")};
         // a label with markup and a control character must not break the XHTML
         QCOMPARE(runCli(common + QStringList{QStringLiteral("--label"), QStringLiteral("a<b & \"c\"") + QChar(1)}).exitCode, 0);
         QCOMPARE(runCli(common + QStringList{QStringLiteral("--placement"), QStringLiteral("fairkv-copy")}).exitCode, 0);
@@ -231,11 +236,7 @@ private Q_SLOTS:
     {
         QTemporaryDir dir;
         const QString session = dir.filePath(QStringLiteral("s.fkv"));
-        const QStringList common = {QStringLiteral("run"), QStringLiteral("--layers"), QStringLiteral("2"),
-                                    QStringLiteral("--ranks"), QStringLiteral("2"), QStringLiteral("--batch"),
-                                    QStringLiteral("2"), QStringLiteral("--prompt-len"), QStringLiteral("80"),
-                                    QStringLiteral("--budget"), QStringLiteral("48"), QStringLiteral("--decode"),
-                                    QStringLiteral("3"), QStringLiteral("--session"), session};
+        const QStringList common = smallRunArgs(session);
         Result r = runCli(common + QStringList{QStringLiteral("--label"), QStringLiteral("base")});
         QVERIFY2(r.exitCode == 0, qPrintable(r.err));
         QVERIFY(r.out.contains(QStringLiteral("saved as run 1")));
