@@ -2,7 +2,10 @@
 // and decodes the same steps again. By the placement invariant the tokens equal a fresh run with
 // that placement; the re-run is stored with its parent.
 #include "session_store.h"
+#include "common/error.h"
 #include "runtime/run.h"
+
+#include <nlohmann/json.hpp>
 
 #include <QTemporaryDir>
 #include <QtTest>
@@ -83,6 +86,38 @@ private Q_SLOTS:
         }
         const RunResult ok = live.rerun(edited(live.result()), "edited");
         QCOMPARE(ok.tokens, live.result().tokens);
+    }
+
+    // A stored run's settings come back (for re-running a run whose engine is not loaded).
+    void settingsRoundTrip()
+    {
+        RunConfig c = smallRun();
+        c.placement = "fairkv-copy";
+        c.memoryBudget = 12345;
+        c.devices.emulate = true;
+        c.compression.pooling = Pooling::Avg;
+        QCOMPARE(RunConfig::fromJson(c.toJson()).toJson(), c.toJson());
+        QCOMPARE(RunConfig::fromJson(nlohmann::json::object()).toJson(), RunConfig().toJson());
+        for (const char* bad : {R"({"ranks": "three"})", R"({"compress": "zip"})", R"({"pooling": "min"})", "[1]"}) {
+            try {
+                RunConfig::fromJson(nlohmann::json::parse(bad));
+                QFAIL(bad);
+            } catch (const Error&) {
+            }
+        }
+    }
+
+    // Without the loaded engine: prefill again, then decode under the placement; same tokens.
+    void freshRerunEqualsTheParent()
+    {
+        RunConfig prefillOnly = smallRun();
+        prefillOnly.decode = 0;
+        LiveRun fresh(prefillOnly);
+        const RunResult parent = runInference(smallRun());
+        const RunResult again = fresh.rerun(edited(parent), "edited", {}, nullptr, nullptr, {}, smallRun().decode);
+        QCOMPARE(int(again.stepMs.size()), smallRun().decode);
+        QCOMPARE(again.config.decode, smallRun().decode);
+        QCOMPARE(again.tokens, parent.tokens);
     }
 
     void storedWithItsParent()

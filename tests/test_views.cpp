@@ -416,6 +416,24 @@ private Q_SLOTS:
         QCOMPARE(child.result.at("placement").at("layers")[1][5].at("replicas").size(), size_t(2));
         QCOMPARE(w.gpuLoad()->runCount(), 2); // shown next to its parent
 
+        // A second window on the same session has no engine loaded: re-running run 1 prefills again.
+        {
+            MainWindow other;
+            QVERIFY(other.openSession(w.sessionPath()));
+            other.showRuns({1});
+            QCOMPARE(other.placementEditor()->runId(), int64_t(1));
+            QSignalSpy otherDone(other.jobs(), &RunJobTracker::finished);
+            other.rerun(e->placement(), QStringLiteral("edited"));
+            QVERIFY(otherDone.wait(120000));
+            QTRY_COMPARE(other.runsModel()->rowCount(), 3);
+            auto check = profiler::SessionStore::open(w.sessionPath().toStdString(), profiler::SessionStore::Mode::ReadOnly);
+            const auto fresh = check->loadRun(3);
+            QCOMPARE(*fresh.summary.parent, int64_t(1));
+            QCOMPARE(fresh.result.at("tokens"), check->loadRun(1).result.at("tokens"));
+            QCOMPARE(other.liveRunId(), int64_t(1)); // its engine is loaded now: the next re-run is live
+            QVERIFY(other.jobs()->hasLiveRun());
+        }
+
         // File ▸ Export Comparison Report on the two runs shown
         QVERIFY(w.exportReport(dir.filePath(QStringLiteral("r.pdf"))));
         QFile pdf(dir.filePath(QStringLiteral("r.pdf")));

@@ -536,10 +536,6 @@ Rank %3
         <translation>Erneutes Ausführen nicht möglich</translation>
     </message>
     <message>
-        <source>No run&apos;s engine is loaded: start a run in this window first.</source>
-        <translation>Keine Engine eines Laufs geladen: Starten Sie zuerst einen Lauf in diesem Fenster.</translation>
-    </message>
-    <message>
         <source>Re-running run %1 with the %2 placement…</source>
         <translation>Lauf %1 wird mit der Platzierung „%2“ erneut ausgeführt…</translation>
     </message>
@@ -566,6 +562,14 @@ Rank %3
     <message>
         <source>No session is open.</source>
         <translation>Es ist keine Sitzung geöffnet.</translation>
+    </message>
+    <message>
+        <source>Select a stored run to re-run.</source>
+        <translation>Wählen Sie einen gespeicherten Lauf zum erneuten Ausführen.</translation>
+    </message>
+    <message>
+        <source>Re-running run %1 with the %2 placement: its engine is not loaded, so its prompts are prefilled again…</source>
+        <translation>Lauf %1 wird mit der Platzierung %2 erneut ausgeführt: Seine Engine ist nicht geladen, daher werden seine Prompts erneut per Prefill verarbeitet…</translation>
     </message>
 </context>
 <context>
@@ -745,10 +749,6 @@ Rank %3
         <translation>Shards und KV des geladenen Laufs in diese Platzierung verschieben und seine Schritte erneut dekodieren</translation>
     </message>
     <message>
-        <source>Only the last run started in this window keeps its engine loaded; run it first</source>
-        <translation>Nur der zuletzt in diesem Fenster gestartete Lauf behält seine Engine geladen; führen Sie ihn zuerst aus</translation>
-    </message>
-    <message>
         <source>Move to rank</source>
         <translation>Auf Rank verschieben</translation>
     </message>
@@ -799,6 +799,10 @@ Rank %3
     <message>
         <source>%1 (all layers)</source>
         <translation>%1 (alle Schichten)</translation>
+    </message>
+    <message>
+        <source>This run&apos;s engine is not loaded: the re-run prefills its prompts again, then decodes its steps under this placement</source>
+        <translation>Die Engine dieses Laufs ist nicht geladen: Die erneute Ausführung verarbeitet seine Prompts erneut per Prefill und dekodiert dann seine Schritte mit dieser Platzierung</translation>
     </message>
 </context>
 <context>

@@ -534,10 +534,6 @@ rank %3
         <translation>无法重新运行</translation>
     </message>
     <message>
-        <source>No run&apos;s engine is loaded: start a run in this window first.</source>
-        <translation>没有已加载引擎的运行：请先在此窗口中启动一次运行。</translation>
-    </message>
-    <message>
         <source>Re-running run %1 with the %2 placement…</source>
         <translation>正在使用放置方案“%2”重新执行运行 %1…</translation>
     </message>
@@ -564,6 +560,14 @@ rank %3
     <message>
         <source>No session is open.</source>
         <translation>没有打开的会话。</translation>
+    </message>
+    <message>
+        <source>Select a stored run to re-run.</source>
+        <translation>请选择一个已保存的运行来重新运行。</translation>
+    </message>
+    <message>
+        <source>Re-running run %1 with the %2 placement: its engine is not loaded, so its prompts are prefilled again…</source>
+        <translation>正在以放置方案 %2 重新运行运行 %1：其引擎未加载，因此将重新预填充其提示…</translation>
     </message>
 </context>
 <context>
@@ -741,10 +745,6 @@ rank %3
         <translation>将已加载运行的分片和 KV 移至此放置方案，并重新解码其各步</translation>
     </message>
     <message>
-        <source>Only the last run started in this window keeps its engine loaded; run it first</source>
-        <translation>只有此窗口中最后启动的运行会保持其引擎处于加载状态；请先运行它</translation>
-    </message>
-    <message>
         <source>Move to rank</source>
         <translation>移至 rank</translation>
     </message>
@@ -795,6 +795,10 @@ rank %3
     <message>
         <source>%1 (all layers)</source>
         <translation>%1（所有层）</translation>
+    </message>
+    <message>
+        <source>This run&apos;s engine is not loaded: the re-run prefills its prompts again, then decodes its steps under this placement</source>
+        <translation>此运行的引擎未加载：重新运行会先重新预填充其提示，再按此放置方案解码其各步</translation>
     </message>
 </context>
 <context>

@@ -277,7 +277,9 @@ void MainWindow::newSession()
     if (m_scratchPath.isEmpty()) {
         const QString dir = QStandardPaths::writableLocation(QStandardPaths::CacheLocation);
         QDir().mkpath(dir);
-        m_scratchPath = dir + QStringLiteral("/scratch-%1.fkv").arg(QCoreApplication::applicationPid());
+        // per window: a second window of this process must not remove the first one's runs
+        static int windows = 0;
+        m_scratchPath = dir + QStringLiteral("/scratch-%1-%2.fkv").arg(QCoreApplication::applicationPid()).arg(++windows);
     }
     leaveSession();
     m_session.reset();
@@ -366,14 +368,35 @@ void MainWindow::startRun(const fairkv::RunConfig& config)
 
 void MainWindow::rerun(const fairkv::Placement& placement, const QString& name)
 {
-    if (!m_session || m_session->readOnly() || !m_liveRunId || !m_jobs->hasLiveRun()) {
-        reportError(tr("Cannot re-run"), tr("No run's engine is loaded: start a run in this window first."));
+    if (!m_session || m_session->readOnly()) {
+        reportError(tr("Cannot re-run"), tr("This session is read-only. Use File ▸ Save Session As to keep new runs."));
+        return;
+    }
+    const int64_t parent = m_editor->runId();
+    if (parent <= 0) {
+        reportError(tr("Cannot re-run"), tr("Select a stored run to re-run."));
         return;
     }
     m_runPanel->setRunning(true);
-    m_stateLabel->setText(tr("Re-running run %1 with the %2 placement…").arg(m_liveRunId).arg(name));
     m_rerunning = true;
-    if (m_jobs->rerun(placement, name, m_liveRunId) == 0) {
+    int job = 0;
+    if (parent == m_liveRunId && m_jobs->hasLiveRun()) {
+        m_stateLabel->setText(tr("Re-running run %1 with the %2 placement…").arg(parent).arg(name));
+        job = m_jobs->rerun(placement, name, parent);
+    } else {
+        try {
+            const fairkv::RunConfig config = fairkv::RunConfig::fromJson(m_editor->run().result.at("config"));
+            m_stateLabel->setText(tr("Re-running run %1 with the %2 placement: its engine is not loaded, so its prompts "
+                                     "are prefilled again…")
+                                      .arg(parent)
+                                      .arg(name));
+            job = m_jobs->rerunFresh(config, placement, name, parent);
+            m_liveRunId = parent; // the engine it loads has that run's settings
+        } catch (const std::exception& e) {
+            reportError(tr("Cannot re-run"), QString::fromStdString(e.what()));
+        }
+    }
+    if (job == 0) {
         m_rerunning = false;
         m_runPanel->setRunning(false);
     }

@@ -554,9 +554,10 @@ void PlacementEditor::rebuild()
     } catch (const std::exception& e) {
         m_validity->setText(tr("Invalid: %1").arg(QString::fromUtf8(e.what())));
     }
-    m_rerun->setEnabled(m_live && valid);
+    m_rerun->setEnabled(valid && (m_live || m_run.summary.id > 0));
     m_rerun->setToolTip(m_live ? tr("Move shards and KV of the loaded run to this placement and decode its steps again")
-                               : tr("Only the last run started in this window keeps its engine loaded; run it first"));
+                               : tr("This run's engine is not loaded: the re-run prefills its prompts again, then "
+                                    "decodes its steps under this placement"));
 }
 
 void PlacementEditor::showMenu(int unit, int replica, const QPoint& globalPos)

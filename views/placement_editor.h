@@ -52,6 +52,7 @@ public:
     bool saveFile(const QString& path);
     QString lastError() const { return m_error; }
     int64_t runId() const { return m_run.summary.id; }
+    const StudioRun& run() const { return m_run; }
 
     // Modelled attention time of each rank in the shown layer, and the layer's lower bound (ms).
     std::vector<double> rankMs() const;

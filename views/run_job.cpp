@@ -50,6 +50,28 @@ int RunJobTracker::rerun(const fairkv::Placement& placement, const QString& name
         parent);
 }
 
+int RunJobTracker::rerunFresh(const fairkv::RunConfig& config, const fairkv::Placement& placement, const QString& name,
+                              std::optional<int64_t> parent)
+{
+    cancel();
+    waitForIdle();
+    m_live.reset();
+    // Prefill only (uniform split: planners need decode steps), then the edited placement decodes
+    // the run's steps. Moved KV bytes therefore count from the uniform split.
+    fairkv::RunConfig prefillOnly = config;
+    prefillOnly.decode = 0;
+    prefillOnly.placement = "uniform";
+    const int steps = config.decode;
+    return launch(
+        [prefillOnly, placement, name = name.toStdString(), steps](
+            const fairkv::ProgressFn& progress, const std::atomic<bool>* cancel, fairkv::TraceSink* trace,
+            const fairkv::PartialFn& partial, std::shared_ptr<fairkv::LiveRun>& live) {
+            live = std::make_shared<fairkv::LiveRun>(prefillOnly, progress, cancel, trace);
+            return live->rerun(placement, name, progress, cancel, trace, partial, steps);
+        },
+        parent);
+}
+
 int RunJobTracker::launch(Work work, std::optional<int64_t> parent)
 {
     cancel();

@@ -38,6 +38,10 @@ public:
     // Decodes the last finished run's steps again under `placement`, on its loaded engine (shards
     // and KV move, no new prefill). Returns 0 when no run is loaded.
     int rerun(const fairkv::Placement& placement, const QString& name, std::optional<int64_t> parent);
+    // The same for a stored run whose engine is not loaded: prefills `config`'s prompts again,
+    // then decodes its steps under `placement`; the engine stays loaded afterwards.
+    int rerunFresh(const fairkv::RunConfig& config, const fairkv::Placement& placement, const QString& name,
+                   std::optional<int64_t> parent);
     // Whether a finished run's engine is loaded (rerun() can be used).
     bool hasLiveRun() const { return m_live != nullptr; }
     // Stops the running job and unloads the finished run's engine (the session changed).

@@ -80,6 +80,46 @@ json RunConfig::toJson() const
             {"allreduce_gbs", devices.allReduce.busGBs}};
 }
 
+RunConfig RunConfig::fromJson(const json& j)
+{
+    if (!j.is_object())
+        throw Error("a run's settings must be a JSON object");
+    RunConfig c;
+    try {
+        c.model = j.value("model", c.model);
+        c.layers = j.value("layers", c.layers);
+        c.ranks = j.value("ranks", c.ranks);
+        c.backend = j.value("backend", c.backend);
+        c.placement = j.value("placement", c.placement);
+        if (j.contains("memory_budget") && !j.at("memory_budget").is_null())
+            c.memoryBudget = j.at("memory_budget").get<uint64_t>();
+        c.sameCount = j.value("same_count", c.sameCount);
+        c.unitMode = unitModeFromName(j.value("units", std::string(unitModeName(c.unitMode))));
+        c.compression.policy = compressionFromName(j.value("compress", std::string(compressionName(c.compression.policy))));
+        if (c.compression.policy == CompressionPolicy::HeadKV)
+            throw Error("headkv runs need their head-score file, which a session does not keep");
+        c.compression.budget = j.value("budget", c.compression.budget);
+        c.compression.window = j.value("window", c.compression.window);
+        c.compression.kernel = j.value("kernel", c.compression.kernel);
+        const std::string pooling = j.value("pooling", std::string("max"));
+        if (pooling != "max" && pooling != "avg")
+            throw Error("pooling '" + pooling + "' is not max or avg");
+        c.compression.pooling = pooling == "max" ? Pooling::Max : Pooling::Avg;
+        c.compression.floorAlpha = j.value("floor_alpha", c.compression.floorAlpha);
+        c.batch = j.value("batch", c.batch);
+        c.promptLen = j.value("prompt_len", c.promptLen);
+        c.decode = j.value("decode", c.decode);
+        c.seed = j.value("seed", c.seed);
+        c.temperature = j.value("temperature", c.temperature);
+        c.devices.emulate = j.value("emulate", c.devices.emulate);
+        c.devices.allReduce.alphaUs = j.value("allreduce_alpha_us", c.devices.allReduce.alphaUs);
+        c.devices.allReduce.busGBs = j.value("allreduce_gbs", c.devices.allReduce.busGBs);
+    } catch (const json::exception& e) {
+        throw Error(std::string("a run's settings do not read: ") + e.what());
+    }
+    return c;
+}
+
 std::vector<std::vector<int>> makePrompts(int batch, int length, int vocab, uint64_t seed)
 {
     std::vector<std::vector<int>> prompts(static_cast<size_t>(batch), std::vector<int>(static_cast<size_t>(length)));
@@ -372,7 +412,7 @@ const RunResult& LiveRun::result() const
 }
 
 RunResult LiveRun::rerun(const Placement& placement, const std::string& name, const ProgressFn& progress,
-                         const std::atomic<bool>* cancel, TraceSink* trace, const PartialFn& partial)
+                         const std::atomic<bool>* cancel, TraceSink* trace, const PartialFn& partial, int decodeSteps)
 {
     InferenceEngine& engine = *m->engine;
     const auto report = reporter(progress, cancel);
@@ -384,6 +424,8 @@ RunResult LiveRun::rerun(const Placement& placement, const std::string& name, co
     engine.setPlacement(m->result.placement); // so that the bytes moved count from the parent's placement
     RunResult res = m->prefilled;
     res.config.placement = name;
+    if (decodeSteps >= 0)
+        res.config.decode = decodeSteps;
     res.kvMovedBytes = engine.setPlacement(p);
     Rng sampler = m->samplerAfterPrefill;
     engine.setTraceSink(trace);

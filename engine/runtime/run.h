@@ -45,6 +45,8 @@ struct RunConfig
 
     void validate() const; // throws naming the option
     nlohmann::json toJson() const;
+    // The settings a stored run was made with (toJson's keys; missing ones take the defaults).
+    static RunConfig fromJson(const nlohmann::json& j);
 };
 
 struct RunResult
@@ -106,8 +108,10 @@ public:
     const RunResult& result() const;
     // `name` becomes the result's placement name (e.g. "edited"). Throws naming the problem when
     // the placement does not fit the run's layers, units, ranks or batch; the engine is unchanged then.
+    // `decodeSteps` < 0: as many as the run decoded.
     RunResult rerun(const Placement& placement, const std::string& name, const ProgressFn& progress = {},
-                    const std::atomic<bool>* cancel = nullptr, TraceSink* trace = nullptr, const PartialFn& partial = {});
+                    const std::atomic<bool>* cancel = nullptr, TraceSink* trace = nullptr, const PartialFn& partial = {},
+                    int decodeSteps = -1);
 
 private:
     struct State;
