@@ -3,6 +3,7 @@
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/cuda_kernels.h"
 #include "backend/cuda/decode_attention.h"
+#include "backend/cuda/device_memory.h"
 #include "backend/cuda/prefill_attention.h"
 #include "common/dtype.h"
 #include "model/model_weights.h"
@@ -26,37 +27,6 @@ void cublasCheck(cublasStatus_t s, const char* call)
         throw fairkv::Error(std::string("cuBLAS call ") + call + " failed with status " + std::to_string(int(s)));
 }
 #define FAIRKV_CUBLAS(call) cublasCheck((call), #call)
-
-// cudaMalloc with the message a user needs when the GPU is full.
-void* deviceMalloc(size_t bytes, const char* what)
-{
-    void* p = nullptr;
-    const cudaError_t rc = cudaMalloc(&p, std::max<size_t>(bytes, 1));
-    if (rc == cudaErrorMemoryAllocation) {
-        cudaGetLastError();
-        size_t freeBytes = 0, total = 0;
-        cudaMemGetInfo(&freeBytes, &total);
-        throw fairkv::Error(std::string("GPU out of memory for ") + what + ": needs " + std::to_string(bytes >> 20) + " MiB, "
-                            + std::to_string(freeBytes >> 20) + " MiB of " + std::to_string(total >> 20) + " MiB free");
-    }
-    check(rc, "cudaMalloc");
-    return p;
-}
-
-std::vector<uint16_t> toBf16(const float* src, size_t n)
-{
-    std::vector<uint16_t> out(n);
-    for (size_t i = 0; i < n; ++i)
-        out[i] = floatToBf16(src[i]);
-    return out;
-}
-
-uint16_t* uploadBf16(const std::vector<uint16_t>& host, const char* what)
-{
-    auto* p = static_cast<uint16_t*>(deviceMalloc(host.size() * 2, what));
-    FAIRKV_CUDA(cudaMemcpy(p, host.data(), host.size() * 2, cudaMemcpyHostToDevice));
-    return p;
-}
 
 struct PairDesc
 {
@@ -104,11 +74,6 @@ __global__ void scatterPairs(const float* attn, const PairDesc* pairs, int group
     const PairDesc p = pairs[blockIdx.x];
     for (int i = threadIdx.x; i < group * dim; i += blockDim.x)
         dst[size_t(p.row) * cols + size_t(p.replica) * group * dim + i] = __float2bfloat16(attn[size_t(blockIdx.x) * group * dim + i]);
-}
-
-size_t align256(size_t n)
-{
-    return (n + 255) & ~size_t(255);
 }
 
 } // namespace
@@ -282,13 +247,7 @@ size_t CudaRank::weightBytes() const
 
 unsigned char* CudaRank::scratch(size_t bytes)
 {
-    if (bytes > m_scratchBytes) { // capacity only after the allocation: a failed one leaves it empty
-        cudaFree(m_scratch);
-        m_scratch = nullptr;
-        m_scratchBytes = 0;
-        m_scratch = deviceMalloc(bytes, "decode scratch");
-        m_scratchBytes = bytes;
-    }
+    growBuffer(m_scratch, m_scratchBytes, bytes, "the rank's scratch");
     return static_cast<unsigned char*>(m_scratch);
 }
 
@@ -414,13 +373,7 @@ void CudaRank::hostIo(size_t rows, float** x, void** xb, float** y)
 {
     const size_t H = size_t(m_config.hiddenSize);
     const size_t offXb = align256(rows * H * 4), offY = offXb + align256(rows * H * 2), bytes = offY + align256(rows * H * 4);
-    if (bytes > m_ioBytes) {
-        cudaFree(m_io);
-        m_io = nullptr;
-        m_ioBytes = 0;
-        m_io = deviceMalloc(bytes, "activations");
-        m_ioBytes = bytes;
-    }
+    growBuffer(m_io, m_ioBytes, bytes, "activations");
     auto* base = static_cast<unsigned char*>(m_io);
     *x = reinterpret_cast<float*>(base);
     *xb = base + offXb;
@@ -460,19 +413,13 @@ void CudaRank::prepareDecodeLayer(int layer, const RowBatch& in)
             st.keys.push_back({layer, dl.units[size_t(i)], r});
         }
     const size_t n = pairs.size();
-    if (n * sizeof(PairDesc) > st.pairsCapacity) {
-        cudaFree(st.pairs);
-        st.pairs = nullptr;
-        st.pairsCapacity = 0;
-        st.pairs = deviceMalloc(2 * n * sizeof(PairDesc), "decode pairs");
-        st.pairsCapacity = 2 * n * sizeof(PairDesc);
-    }
+    if (n * sizeof(PairDesc) > st.pairsCapacity) // with room: batches grow by a few pairs
+        growBuffer(st.pairs, st.pairsCapacity, 2 * n * sizeof(PairDesc), "decode pairs");
     if (n * 2 * d * 4 > st.newKvCapacity) {
-        cudaFree(st.newKv);
-        st.newKv = nullptr;
-        st.newKvCapacity = 0;
-        st.newKv = static_cast<float*>(deviceMalloc(2 * n * 2 * d * 4, "decoded K/V rows"));
-        st.newKvCapacity = 2 * n * 2 * d * 4;
+        void* rows = st.newKv;
+        st.newKv = nullptr; // growBuffer owns it now, also if it throws
+        growBuffer(rows, st.newKvCapacity, 2 * n * 2 * d * 4, "decoded K/V rows");
+        st.newKv = static_cast<float*>(rows);
     }
     FAIRKV_CUDA(cudaMemcpy(st.pairs, pairs.data(), n * sizeof(PairDesc), cudaMemcpyHostToDevice));
     if (!st.attention)

@@ -3,6 +3,7 @@
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/cuda_kernels.h"
 #include "backend/cuda/cuda_rank.h"
+#include "backend/cuda/device_memory.h"
 #include "common/dtype.h"
 #include "model/model_weights.h"
 #include "runtime/trace_sink.h"
@@ -32,23 +33,6 @@ void ncclCheck(ncclResult_t rc, const char* call)
 }
 #define FAIRKV_NCCL(call) ncclCheck((call), #call)
 #endif
-
-template <typename T>
-T* allocate(size_t count, const char* what)
-{
-    void* p = nullptr;
-    const size_t bytes = std::max<size_t>(count * sizeof(T), 1);
-    const cudaError_t rc = cudaMalloc(&p, bytes);
-    if (rc == cudaErrorMemoryAllocation) {
-        cudaGetLastError();
-        size_t freeBytes = 0, total = 0;
-        cudaMemGetInfo(&freeBytes, &total);
-        throw fairkv::Error(std::string("GPU out of memory for ") + what + ": needs " + std::to_string(bytes >> 20) + " MiB, "
-                            + std::to_string(freeBytes >> 20) + " MiB of " + std::to_string(total >> 20) + " MiB free");
-    }
-    check(rc, "cudaMalloc");
-    return static_cast<T*>(p);
-}
 
 __global__ void embedRows(const int* tokens, const __nv_bfloat16* table, int hidden, float* x)
 {
@@ -93,14 +77,6 @@ __global__ void addInto(float* x, const float* y, size_t count)
 {
     for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < count; i += size_t(gridDim.x) * blockDim.x)
         x[i] += y[i];
-}
-
-std::vector<uint16_t> bf16Copy(const Tensor& t)
-{
-    std::vector<uint16_t> out(t.data.size());
-    for (size_t i = 0; i < out.size(); ++i)
-        out[i] = floatToBf16(t.data[i]);
-    return out;
 }
 
 // Waits for a stream when a step is abandoned by an exception: kernels already queued must not race
@@ -226,9 +202,10 @@ CudaStepExecutor::CudaStepExecutor(const ModelWeights& weights, std::vector<Cuda
         for (CudaRank* r : m_ranks)
             if (r->device() != m_ranks[0]->device())
                 throw fairkv::Error("emulated CUDA ranks must share one device");
-    const auto embed = bf16Copy(weights.embed);
+    const auto embed = toBf16(weights.embed.data.data(), weights.embed.data.size());
     const bool tied = &weights.outputHead() == &weights.embed;
-    const auto head = tied ? std::vector<uint16_t>() : bf16Copy(weights.outputHead());
+    const auto head = tied ? std::vector<uint16_t>()
+                           : toBf16(weights.outputHead().data.data(), weights.outputHead().data.size());
     std::vector<float> norms;
     for (const LayerWeights& lw : weights.layers) {
         norms.insert(norms.end(), lw.inputNorm.data.begin(), lw.inputNorm.data.end());
@@ -243,14 +220,12 @@ CudaStepExecutor::CudaStepExecutor(const ModelWeights& weights, std::vector<Cuda
         FAIRKV_CUDA(cudaStreamCreateWithFlags(&r->stream, cudaStreamNonBlocking));
         if (cublasCreate(&r->blas) != CUBLAS_STATUS_SUCCESS)
             throw fairkv::Error("cuBLAS call cublasCreate failed on device " + std::to_string(r->device));
-        r->embed = allocate<uint16_t>(embed.size(), "the embedding table");
-        FAIRKV_CUDA(cudaMemcpy(r->embed, embed.data(), embed.size() * 2, cudaMemcpyHostToDevice));
+        r->embed = uploadBf16(embed, "the embedding table");
         r->head = r->embed;
         if (!tied) {
-            r->head = allocate<uint16_t>(head.size(), "lm_head");
-            FAIRKV_CUDA(cudaMemcpy(r->head, head.data(), head.size() * 2, cudaMemcpyHostToDevice));
+            r->head = uploadBf16(head, "lm_head");
         }
-        r->norms = allocate<float>(norms.size(), "norm weights");
+        r->norms = deviceAlloc<float>(norms.size(), "norm weights");
         FAIRKV_CUDA(cudaMemcpy(r->norms, norms.data(), norms.size() * 4, cudaMemcpyHostToDevice));
         m_replicas.push_back(std::move(r));
     }
@@ -303,11 +278,11 @@ void CudaStepExecutor::ensureBatch(Replica& r, int batch)
     r.x = r.partial = r.logits = nullptr;
     r.normed = nullptr;
     r.batch = 0;
-    r.tokens = allocate<int>(size_t(batch), "tokens");
-    r.x = allocate<float>(size_t(batch) * c.hiddenSize, "the residual stream");
-    r.normed = allocate<__nv_bfloat16>(size_t(batch) * c.hiddenSize, "normalised activations");
-    r.partial = allocate<float>(size_t(batch) * c.hiddenSize, "partial sums");
-    r.logits = allocate<float>(size_t(batch) * c.vocabSize, "logits");
+    r.tokens = deviceAlloc<int>(size_t(batch), "tokens");
+    r.x = deviceAlloc<float>(size_t(batch) * c.hiddenSize, "the residual stream");
+    r.normed = deviceAlloc<__nv_bfloat16>(size_t(batch) * c.hiddenSize, "normalised activations");
+    r.partial = deviceAlloc<float>(size_t(batch) * c.hiddenSize, "partial sums");
+    r.logits = deviceAlloc<float>(size_t(batch) * c.vocabSize, "logits");
     r.batch = batch;
 }
 
@@ -485,8 +460,8 @@ void CudaStepExecutor::runEmulated(const std::vector<int>& tokens)
             cudaFree(p);
         m_partials.clear();
         for (int g = 0; g < N; ++g)
-            m_partials.push_back(allocate<float>(count, "partial sums"));
-        auto** table = allocate<float*>(size_t(N), "partial-sum table");
+            m_partials.push_back(deviceAlloc<float>(count, "partial sums"));
+        auto** table = deviceAlloc<float*>(size_t(N), "partial-sum table");
         // on the step's stream: a legacy-stream copy would not be ordered before addPartials
         FAIRKV_CUDA(cudaMemcpyAsync(table, m_partials.data(), size_t(N) * sizeof(void*), cudaMemcpyHostToDevice, r.stream));
         FAIRKV_CUDA(cudaStreamSynchronize(r.stream)); // m_partials may change before a pageable copy is staged

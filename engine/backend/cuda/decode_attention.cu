@@ -1,5 +1,6 @@
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/decode_attention.h"
+#include "backend/cuda/device_memory.h"
 
 #include <cuda_bf16.h>
 
@@ -475,17 +476,6 @@ void launchForDim(int group, int items, const void* views, const void* itemList,
     }
 }
 
-template <typename T>
-void ensure(void*& ptr, size_t& capacity, size_t bytes)
-{
-    if (bytes <= capacity)
-        return;
-    if (ptr)
-        FAIRKV_CUDA(cudaFree(ptr));
-    ptr = nullptr;
-    FAIRKV_CUDA(cudaMalloc(&ptr, bytes));
-    capacity = bytes;
-}
 
 } // namespace
 
@@ -529,14 +519,15 @@ void RaggedDecodeAttention::prepare(const std::vector<KvView>& pairs, int groupS
     first[size_t(m_pairs)] = int(items.size());
     m_items = int(items.size());
     m_bytes = total * 2 * size_t(headDim) * 2 + size_t(m_pairs) * groupSize * headDim * 4 * 2;
-    ensure<KvView>(m_deviceViews, m_capViews, std::max<size_t>(1, pairs.size()) * sizeof(KvView));
-    ensure<int4>(m_deviceItems, m_capItems, std::max<size_t>(1, items.size()) * sizeof(int4));
-    ensure<int>(m_deviceFirst, m_capFirst, first.size() * sizeof(int));
-    ensure<int>(m_counters, m_capCounters, std::max<size_t>(1, pairs.size()) * sizeof(int));
+    growBuffer(m_deviceViews, m_capViews, std::max<size_t>(1, pairs.size()) * sizeof(KvView), "decode attention plan");
+    growBuffer(m_deviceItems, m_capItems, std::max<size_t>(1, items.size()) * sizeof(int4), "decode attention plan");
+    growBuffer(m_deviceFirst, m_capFirst, first.size() * sizeof(int), "decode attention plan");
+    growBuffer(m_counters, m_capCounters, std::max<size_t>(1, pairs.size()) * sizeof(int), "decode attention plan");
     FAIRKV_CUDA(cudaMemsetAsync(m_counters, 0, std::max<size_t>(1, pairs.size()) * sizeof(int), stream));
     m_hasEmptyPairs = std::any_of(pairs.begin(), pairs.end(), [](const KvView& p) { return p.length == 0; });
     void* partials = m_partials;
-    ensure<float>(partials, m_capPartials, std::max<size_t>(1, items.size()) * groupSize * (headDim + 2) * sizeof(float));
+    m_partials = nullptr; // growBuffer owns it now, also if it throws
+    growBuffer(partials, m_capPartials, std::max<size_t>(1, items.size()) * groupSize * (headDim + 2) * sizeof(float), "decode attention plan");
     m_partials = static_cast<float*>(partials);
     FAIRKV_CUDA(cudaMemcpyAsync(m_deviceViews, pairs.data(), pairs.size() * sizeof(KvView), cudaMemcpyHostToDevice, stream));
     FAIRKV_CUDA(cudaMemcpyAsync(m_deviceItems, items.data(), items.size() * sizeof(int4), cudaMemcpyHostToDevice, stream));

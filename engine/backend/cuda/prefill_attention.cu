@@ -2,6 +2,7 @@
 
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/cuda_kernels.h"
+#include "backend/cuda/device_memory.h"
 
 #include <cuda_bf16.h>
 
@@ -13,11 +14,6 @@ namespace fairkv::cuda {
 namespace {
 
 constexpr size_t kScoreChunkBytes = size_t(256) << 20; // fp32 scores + bf16 probabilities of one query chunk
-
-size_t align256(size_t n)
-{
-    return (n + 255) & ~size_t(255);
-}
 
 int queryChunk(int len, int group, int requested)
 {

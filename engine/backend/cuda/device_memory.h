@@ -1,0 +1,72 @@
+#pragma once
+#include "backend/cuda/cuda_check.h"
+#include "common/dtype.h"
+
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace fairkv::cuda {
+
+// cudaMalloc with the message a user needs when the GPU is full: what, bytes needed and free.
+inline void* deviceMalloc(size_t bytes, const char* what)
+{
+    void* p = nullptr;
+    bytes = std::max<size_t>(bytes, 1);
+    const cudaError_t rc = cudaMalloc(&p, bytes);
+    if (rc == cudaErrorMemoryAllocation) {
+        cudaGetLastError();
+        size_t freeBytes = 0, total = 0;
+        cudaMemGetInfo(&freeBytes, &total);
+        throw fairkv::Error(std::string("GPU out of memory for ") + what + ": needs " + std::to_string(bytes >> 20) + " MiB, "
+                            + std::to_string(freeBytes >> 20) + " MiB of " + std::to_string(total >> 20) + " MiB free");
+    }
+    check(rc, "cudaMalloc");
+    return p;
+}
+
+template <typename T>
+T* deviceAlloc(size_t count, const char* what)
+{
+    return static_cast<T*>(deviceMalloc(count * sizeof(T), what));
+}
+
+// A grow-only device buffer: reallocated (contents dropped) when `bytes` exceeds `capacity`. After
+// a failed allocation it is empty, never a freed pointer with its old capacity.
+inline void growBuffer(void*& ptr, size_t& capacity, size_t bytes, const char* what)
+{
+    if (bytes <= capacity && ptr)
+        return;
+    cudaFree(ptr);
+    ptr = nullptr;
+    capacity = 0;
+    ptr = deviceMalloc(bytes, what);
+    capacity = bytes;
+}
+
+// Round to the next 256 bytes: the alignment of sub-buffers carved from one allocation.
+inline size_t align256(size_t n)
+{
+    return (n + 255) & ~size_t(255);
+}
+
+inline std::vector<uint16_t> toBf16(const float* src, size_t n)
+{
+    std::vector<uint16_t> out(n);
+    for (size_t i = 0; i < n; ++i)
+        out[i] = floatToBf16(src[i]);
+    return out;
+}
+
+// A new device buffer holding `host` (bf16 bits).
+inline uint16_t* uploadBf16(const std::vector<uint16_t>& host, const char* what)
+{
+    auto* p = deviceAlloc<uint16_t>(host.size(), what);
+    FAIRKV_CUDA(cudaMemcpy(p, host.data(), host.size() * 2, cudaMemcpyHostToDevice));
+    return p;
+}
+
+} // namespace fairkv::cuda
