@@ -32,6 +32,14 @@ struct Report
     static std::vector<std::string> csvColumns();
 };
 
+// Tables of a stored run's result (RunResult::toJson), shared by the report and the GUI views.
+// Each rank's time summed over layers (`key`: "rank_attention_ms" or "rank_mlp_ms").
+std::vector<double> rankTotals(const nlohmann::json& result, const char* key);
+// The slowest rank's time in each layer.
+std::vector<double> layerMaxima(const nlohmann::json& result, const char* key);
+// Attention time of a step: the sum over layers of the slowest rank (stored as "attention_ms").
+double attentionCriticalMs(const nlohmann::json& result);
+
 // Loads `ids` from the session (in that order); throws naming a run that is not there.
 Report makeReport(const SessionStore& store, const std::vector<int64_t>& ids, int64_t baselineId);
 

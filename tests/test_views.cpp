@@ -13,6 +13,7 @@
 #include "plot_export.h"
 #include "run_panel.h"
 #include "runs_model.h"
+#include "report.h"
 #include "runtime/run.h"
 #include "session_store.h"
 #include "test_util.h"
@@ -321,7 +322,7 @@ private Q_SLOTS:
         QVERIFY(view.summaryText().contains(QStringLiteral("1.500×")));
         QVERIFY(view.summaryText().contains(QStringLiteral("emulated")));
         QVERIFY(view.summaryText().contains(QStringLiteral("modelled")));
-        QCOMPARE(rankTotals(a.result, "rank_attention_ms"), (std::vector<double>{3.5, 3.5}));
+        QCOMPARE(profiler::rankTotals(a.result, "rank_attention_ms"), (std::vector<double>{3.5, 3.5}));
         view.setMode(GpuLoadView::Mode::PerLayer);
         QCOMPARE(view.barCount(), 4); // one line per rank per run
     }

@@ -3,6 +3,7 @@
 #include "compare_view.h"
 
 #include "plot_export.h"
+#include "report.h"
 #include "theme.h"
 
 #include <QComboBox>
@@ -41,17 +42,6 @@ QCPColorGradient diverging(const QPalette& palette)
     return g;
 }
 
-double sumMax(const nlohmann::json& table)
-{
-    double s = 0;
-    for (const auto& layer : table) {
-        double m = 0;
-        for (const auto& v : layer)
-            m = std::max(m, v.get<double>());
-        s += m;
-    }
-    return s;
-}
 } // namespace
 
 CompareView::CompareView(QWidget* parent)
@@ -246,7 +236,7 @@ void CompareView::rebuildTable()
     addRow(tr("Attention imbalance (max / mean)"),
            [&](const StudioRun& r, int) -> QString { return loc.toString(r.summary.imbalance, 'f', 3); });
     addRow(tr("Attention, sum of per-layer max (ms)"), [&](const StudioRun& r, int) -> QString {
-        return loc.toString(sumMax(r.result.value("rank_attention_ms", nlohmann::json::array())), 'f', 3);
+        return loc.toString(profiler::attentionCriticalMs(r.result), 'f', 3);
     });
     addRow(tr("Lower bound (ms, modelled)"),
            [&](const StudioRun& r, int) -> QString { return loc.toString(r.summary.lowerBoundMs, 'f', 3); });
@@ -255,27 +245,20 @@ void CompareView::rebuildTable()
         ranks = std::max(ranks, r.ranks());
         layers = std::max(layers, r.layers());
     }
+    std::vector<std::vector<double>> rankSums, layerMax; // [run]
+    for (const StudioRun& r : m_runs) {
+        rankSums.push_back(profiler::rankTotals(r.result, "rank_attention_ms"));
+        layerMax.push_back(profiler::layerMaxima(r.result, "rank_attention_ms"));
+    }
+    auto cell = [&](const std::vector<double>& values, int i) -> QString {
+        return i < int(values.size()) ? loc.toString(values[size_t(i)], 'f', 3) : QStringLiteral("–");
+    };
     for (int g = 0; g < ranks; ++g)
-        addRow(tr("Rank %1 attention (ms, summed over layers)").arg(g), [&, g](const StudioRun& r, int) -> QString {
-            double s = 0;
-            bool any = false;
-            for (const auto& layer : r.result.value("rank_attention_ms", nlohmann::json::array()))
-                if (g < int(layer.size())) {
-                    s += layer[size_t(g)].get<double>();
-                    any = true;
-                }
-            return any ? loc.toString(s, 'f', 3) : QStringLiteral("–");
-        });
+        addRow(tr("Rank %1 attention (ms, summed over layers)").arg(g),
+               [&, g](const StudioRun&, int i) -> QString { return cell(rankSums[size_t(i)], g); });
     for (int l = 0; l < layers; ++l)
-        addRow(tr("Layer %1 slowest rank (ms)").arg(l), [&, l](const StudioRun& r, int) -> QString {
-            const auto& table = r.result.value("rank_attention_ms", nlohmann::json::array());
-            if (l >= int(table.size()))
-                return QStringLiteral("–");
-            double m = 0;
-            for (const auto& v : table[size_t(l)])
-                m = std::max(m, v.get<double>());
-            return loc.toString(m, 'f', 3);
-        });
+        addRow(tr("Layer %1 slowest rank (ms)").arg(l),
+               [&, l](const StudioRun&, int i) -> QString { return cell(layerMax[size_t(i)], l); });
     m_table->setRowCount(int(rows.size()));
     m_table->setColumnCount(int(m_runs.size()));
     m_table->setHorizontalHeaderLabels(headers);

@@ -2,6 +2,7 @@
 #include "qcustomplot_include.h"
 
 #include "gpu_load_view.h"
+#include "report.h"
 #include "plot_export.h"
 
 #include "theme.h"
@@ -12,18 +13,6 @@
 #include <QVBoxLayout>
 
 namespace fairkv::views {
-
-std::vector<double> rankTotals(const nlohmann::json& result, const char* key)
-{
-    std::vector<double> t;
-    for (const auto& layer : result.value(key, nlohmann::json::array()))
-        for (size_t g = 0; g < layer.size(); ++g) {
-            if (t.size() <= g)
-                t.resize(g + 1, 0.0);
-            t[g] += layer[g].get<double>();
-        }
-    return t;
-}
 
 GpuLoadView::GpuLoadView(QWidget* parent)
     : QWidget(parent)
@@ -100,8 +89,8 @@ void GpuLoadView::rebuild()
         int maxRanks = 0;
         for (int k = 0; k < runs; ++k) {
             const StudioRun& run = m_runs[size_t(k)];
-            const auto attention = rankTotals(run.result, "rank_attention_ms");
-            const auto mlp = rankTotals(run.result, "rank_mlp_ms");
+            const auto attention = profiler::rankTotals(run.result, "rank_attention_ms");
+            const auto mlp = profiler::rankTotals(run.result, "rank_mlp_ms");
             double collective = 0;
             for (const auto& c : run.result.value("collective_ms", nlohmann::json::array()))
                 collective += c.get<double>();

@@ -40,7 +40,4 @@ private:
     QLabel* m_summary;
 };
 
-// Sum over layers of each rank's attention / MLP time (ms per decode step).
-std::vector<double> rankTotals(const nlohmann::json& result, const char* key);
-
 } // namespace fairkv::views
