@@ -3,6 +3,7 @@
 #include "common/error.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <functional>
 #include <map>
@@ -371,6 +372,26 @@ double attentionCriticalMs(const json& result)
     for (double m : layerMaxima(result, "rank_attention_ms"))
         sum += m;
     return sum;
+}
+
+std::string Report::text(const std::string& format) const
+{
+    if (format == "html")
+        return html();
+    if (format == "csv")
+        return csv();
+    if (format == "json")
+        return json().dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+    throw Error("a report is written as html, csv or json here, not '" + format + "'");
+}
+
+std::string reportFormat(const std::string& path)
+{
+    const auto dot = path.rfind('.');
+    std::string s = dot == std::string::npos ? std::string() : path.substr(dot + 1);
+    for (char& c : s)
+        c = char(std::tolower(static_cast<unsigned char>(c)));
+    return s == "html" || s == "pdf" || s == "csv" || s == "json" ? s : std::string();
 }
 
 Report makeReport(const SessionStore& store, const std::vector<int64_t>& ids, int64_t baselineId)

@@ -29,6 +29,8 @@ struct Report
     // lower_bound_ms, gpu, driver, cuda, nccl.
     std::string csv() const;
     nlohmann::json json() const;
+    // html(), csv() or json() as text, by format name ("html", "csv", "json").
+    std::string text(const std::string& format) const;
     static std::vector<std::string> csvColumns();
 };
 
@@ -39,6 +41,10 @@ std::vector<double> rankTotals(const nlohmann::json& result, const char* key);
 std::vector<double> layerMaxima(const nlohmann::json& result, const char* key);
 // Attention time of a step: the sum over layers of the slowest rank (stored as "attention_ms").
 double attentionCriticalMs(const nlohmann::json& result);
+
+// The format a report file's name asks for ("html", "pdf", "csv", "json"; any case), or "" when
+// it ends in none of them.
+std::string reportFormat(const std::string& path);
 
 // Loads `ids` from the session (in that order); throws naming a run that is not there.
 Report makeReport(const SessionStore& store, const std::vector<int64_t>& ids, int64_t baselineId);

@@ -500,24 +500,18 @@ bool MainWindow::exportReport(const QString& path)
         std::vector<int64_t> order(ids.begin(), ids.end());
         const int64_t baseline = order[size_t(std::clamp(m_compare->baseline(), 0, int(order.size()) - 1))];
         const profiler::Report report = profiler::makeReport(*m_session, order, baseline);
-        auto write = [&](const std::string& text) {
+        const std::string format = profiler::reportFormat(path.toStdString());
+        if (format.empty())
+            throw fairkv::Error(path.toStdString() + ": a report file ends in .html, .pdf, .csv or .json");
+        if (format == "pdf") {
+            writeReportPdf(report, path);
+        } else {
+            const std::string text = report.text(format);
             QSaveFile out(path);
             if (!out.open(QIODevice::WriteOnly) || out.write(text.data(), qint64(text.size())) != qint64(text.size())
                 || !out.commit())
                 throw fairkv::Error(path.toStdString() + ": cannot write the report (" + out.errorString().toStdString() + ")");
-        };
-        const QString suffix = QFileInfo(path).suffix().toLower();
-        if (suffix != QLatin1String("pdf") && suffix != QLatin1String("csv") && suffix != QLatin1String("json")
-            && suffix != QLatin1String("html"))
-            throw fairkv::Error(path.toStdString() + ": a report file ends in .html, .pdf, .csv or .json");
-        if (path.endsWith(QLatin1String(".pdf"), Qt::CaseInsensitive))
-            writeReportPdf(report, path);
-        else if (path.endsWith(QLatin1String(".csv"), Qt::CaseInsensitive))
-            write(report.csv());
-        else if (path.endsWith(QLatin1String(".json"), Qt::CaseInsensitive))
-            write(report.json().dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
-        else
-            write(report.html());
+        }
     } catch (const std::exception& e) {
         reportError(tr("Cannot export a report"), QString::fromStdString(e.what()));
         return false;

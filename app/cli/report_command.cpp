@@ -10,7 +10,6 @@
 #endif
 
 #include <algorithm>
-#include <cctype>
 #include <iostream>
 #include <sstream>
 
@@ -28,15 +27,6 @@ std::vector<int64_t> runList(const std::string& text)
     if (ids.empty())
         throw UsageError("--runs expects run numbers separated by commas, e.g. --runs 1,2");
     return ids;
-}
-
-std::string suffix(const std::string& path)
-{
-    const auto dot = path.rfind('.');
-    std::string s = dot == std::string::npos ? std::string() : path.substr(dot + 1);
-    for (char& c : s)
-        c = char(std::tolower(static_cast<unsigned char>(c)));
-    return s;
 }
 
 #ifdef FAIRKV_HAVE_PDF_REPORT
@@ -85,17 +75,13 @@ int reportCommand(const std::vector<std::string>& argv)
             if (ids[i] == ids[j])
                 throw UsageError("--runs names run " + std::to_string(ids[i]) + " twice");
     const std::string out = args.str("out");
-    const std::string kind = suffix(out);
-    if (kind != "html" && kind != "pdf" && kind != "csv" && kind != "json")
+    const std::string kind = profiler::reportFormat(out);
+    if (kind.empty())
         throw UsageError("--out '" + out + "': the file must end in .html, .pdf, .csv or .json");
     const auto store = profiler::SessionStore::open(args.positional()[0], profiler::SessionStore::Mode::ReadOnly);
     const profiler::Report report = profiler::makeReport(*store, ids, baseline);
-    if (kind == "html")
-        writeTextFile(out, report.html());
-    else if (kind == "csv")
-        writeTextFile(out, report.csv());
-    else if (kind == "json")
-        writeTextFile(out, report.json().dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+    if (kind != "pdf")
+        writeTextFile(out, report.text(kind));
     else {
 #ifdef FAIRKV_HAVE_PDF_REPORT
         writePdf(report, out);
