@@ -350,23 +350,8 @@ void CudaRank::attention(int layer, const RowBatch& in, float* out, WindowCaptur
             prefillAttention(layer, in, out, capture);
         return;
     }
-    // A decode step driven by the host (the engine's loop): the device-resident path, one layer.
-    prepareDecodeLayer(layer, in);
-    scratch(m_decodeScratch);
-    const size_t rows = in.rows(), H = size_t(m_config.hiddenSize);
-    float* x = nullptr;
-    void* xb = nullptr;
-    float* y = nullptr;
-    hostIo(rows, &x, &xb, &y);
-    FAIRKV_CUDA(cudaMemcpy(x, in.data, rows * H * 4, cudaMemcpyHostToDevice));
-    launchToBf16(x, xb, rows * H, nullptr);
-    launchAttention(layer, xb, y, nullptr);
-    std::vector<float> partial(rows * H);
-    FAIRKV_CUDA(cudaMemcpy(partial.data(), y, partial.size() * 4, cudaMemcpyDeviceToHost));
-    finishDecodeLayer(layer);
-    m_lastDeviceMs = m_decode[size_t(layer)].attentionMs;
-    for (size_t i = 0; i < partial.size(); ++i)
-        out[i] += partial[i];
+    // Decode steps of CUDA ranks run device-resident through the step executor (cuda_step.h).
+    throw fairkv::Error("a CUDA rank decodes through the step executor, not the engine's host loop");
 }
 
 void CudaRank::hostIo(size_t rows, float** x, void** xb, float** y)
