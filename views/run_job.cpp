@@ -23,9 +23,7 @@ RunJobTracker::~RunJobTracker()
 
 int RunJobTracker::start(const fairkv::RunConfig& config, std::optional<int64_t> parent)
 {
-    cancel();
-    waitForIdle();
-    m_live.reset(); // the next run replaces it: do not hold two models while it loads
+    m_live.reset(); // the next run replaces it: do not hold two models while it loads (a job holds its own)
     return launch(
         [config](const fairkv::ProgressFn& progress, const std::atomic<bool>* cancel, fairkv::TraceSink* trace,
                  const fairkv::PartialFn& partial, std::shared_ptr<fairkv::LiveRun>& live) {
@@ -53,8 +51,6 @@ int RunJobTracker::rerun(const fairkv::Placement& placement, const QString& name
 int RunJobTracker::rerunFresh(const fairkv::RunConfig& config, const fairkv::Placement& placement, const QString& name,
                               std::optional<int64_t> parent)
 {
-    cancel();
-    waitForIdle();
     m_live.reset();
     // Prefill only (uniform split: planners need decode steps), then the edited placement decodes
     // the run's steps. Moved KV bytes therefore count from the uniform split.
