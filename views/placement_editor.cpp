@@ -240,26 +240,19 @@ void PlacementEditor::setRun(const StudioRun& run, bool live)
     const int batch = run.batch();
     try {
         m_placement = Placement::fromJson(run.result.at("placement"), batch, "the run");
-        m_stats = PlacementStats();
-        m_stats.layers = run.layers();
-        m_stats.units = run.units();
-        m_stats.batch = batch;
-        for (const auto& request : run.result.at("kv_len")) {
-            std::vector<std::vector<double>> layers;
-            for (const auto& layer : request) {
-                layers.push_back(layer.get<std::vector<double>>());
-                if (int(layers.back().size()) != m_stats.units)
-                    throw Error("kv_len rows have different numbers of units");
-            }
-            if (int(layers.size()) != m_stats.layers)
-                throw Error("kv_len requests have different numbers of layers");
-            m_stats.kvLen.push_back(std::move(layers));
-        }
-        m_placement.validate(m_stats.layers, m_stats.units, m_placement.ranks, batch);
         const auto& bound = run.result.value("lower_bound", nlohmann::json::object());
-        m_stats.cUnitMs = bound.value("c_unit_ms", 0.0);
-        m_stats.cTokMs = bound.value("c_tok_ms", 0.0);
-        m_stats.costSource = bound.value("source", std::string());
+        const double cUnit = bound.value("c_unit_ms", 0.0), cTok = bound.value("c_tok_ms", 0.0);
+        m_hasCosts = cUnit > 0 || cTok > 0;
+        // The stats reader checks the shapes; without a cost model, loads are counted in tokens.
+        m_stats = PlacementStats::fromJson({{"layers", run.layers()},
+                                            {"units", run.units()},
+                                            {"batch", batch},
+                                            {"kv_len", run.result.at("kv_len")},
+                                            {"c_unit_ms", m_hasCosts ? cUnit : 0.0},
+                                            {"c_tok_ms", m_hasCosts ? cTok : 1.0},
+                                            {"cost_source", bound.value("source", std::string())}},
+                                           "the run");
+        m_placement.validate(m_stats.layers, m_stats.units, m_placement.ranks, batch);
     } catch (const std::exception& e) {
         m_placement = Placement();
         m_run = StudioRun();
@@ -267,7 +260,6 @@ void PlacementEditor::setRun(const StudioRun& run, bool live)
         m_summary->setText(tr("This run's placement cannot be edited: %1").arg(QString::fromUtf8(e.what())));
         return;
     }
-    m_hasCosts = m_stats.cUnitMs > 0 || m_stats.cTokMs > 0;
     m_layer->blockSignals(true);
     m_layer->setRange(0, std::max(0, m_stats.layers - 1));
     m_layer->blockSignals(false);
