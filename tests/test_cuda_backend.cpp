@@ -4,6 +4,7 @@
 #include "backend/cpu/cpu_ops.h"
 #include "backend/cpu/cpu_rank.h"
 #include "backend/cuda/cuda_rank.h"
+#include "backend/cuda/kv_selection.h"
 #include "backend/cuda/prefill_attention.h"
 #include "common/dtype.h"
 #include "common/rng.h"
@@ -271,6 +272,63 @@ private Q_SLOTS:
         qInfo("rank prefill vs CPU rank: attention per request %s; MLP %.3g; K/V off: %s", qPrintable(att), mlpErr,
               qPrintable(kv));
         QVERIFY(worst < 2e-2 && mlpErr < 2e-2);
+    }
+
+    // The selection itself, given the same window scores, must equal the host's exactly: same kept
+    // positions for every policy, with ties (quantised scores make many) broken the same way.
+    void deviceSelectionEqualsTheHost_data()
+    {
+        QTest::addColumn<QString>("policy");
+        QTest::addColumn<bool>("maxPool");
+        QTest::addColumn<int>("units");
+        for (const char* p : {"snapkv", "ada-snapkv", "pyramidkv", "headkv"})
+            for (bool maxPool : {true, false})
+                for (int units : {1, 8, 64})
+                    QTest::addRow("%s %s %d units", p, maxPool ? "max" : "avg", units)
+                        << QString::fromLatin1(p) << maxPool << units;
+    }
+
+    void deviceSelectionEqualsTheHost()
+    {
+        QFETCH(QString, policy);
+        QFETCH(bool, maxPool);
+        QFETCH(int, units);
+        CompressionOptions o;
+        o.policy = compressionFromName(policy.toStdString());
+        o.budget = 96;
+        o.window = 16;
+        o.kernel = 7;
+        o.pooling = maxPool ? Pooling::Max : Pooling::Avg;
+        const int layers = 4;
+        Rng rng(17u + unsigned(units));
+        for (int l = 0; l < layers; ++l) {
+            o.headScores.emplace_back();
+            for (int u = 0; u < units; ++u)
+                o.headScores.back().push_back(rng.uniform());
+        }
+        // Ragged prompts: within the budget (kept whole), just over it, long; quantised scores.
+        const std::vector<int> lens = {50, 96, 97, 130, 700, 2049};
+        std::vector<std::vector<std::vector<float>>> scores(lens.size());
+        for (size_t r = 0; r < lens.size(); ++r)
+            for (int u = 0; u < units; ++u) {
+                std::vector<float> row(size_t(lens[r]));
+                for (float& v : row)
+                    v = float(int(rng.uniform() * 40.0)) / 4096.0f * float(1 + u % 3);
+                scores[r].push_back(std::move(row));
+            }
+        fairkv::cuda::DeviceLayerCompressor gpu(0);
+        for (int layer = 0; layer < layers; ++layer) {
+            const auto selections = gpu.compress(o, layer, layers, scores);
+            QCOMPARE(selections.size(), lens.size());
+            for (size_t r = 0; r < lens.size(); ++r) {
+                const LayerSelection host = compressLayer(o, layer, layers, scores[r]);
+                for (int u = 0; u < units; ++u) {
+                    QCOMPARE(selections[r].kept[size_t(u)], host.kept[size_t(u)]);
+                    QVERIFY(std::abs(selections[r].massRetained[size_t(u)] - host.massRetained[size_t(u)])
+                            <= 1e-12 * std::max(1.0, host.massRetained[size_t(u)]));
+                }
+            }
+        }
     }
 
     // Compression is a discrete choice: window scores that differ in the bf16 tolerance can swap

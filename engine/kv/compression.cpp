@@ -236,6 +236,34 @@ int pyramidLayerBudget(const CompressionOptions& o, int layer, int numLayers, in
     return std::max(0, maxNum - layer * steps) + o.window;
 }
 
+int layerBudget(const CompressionOptions& o, int layer, int numLayers, int promptLen)
+{
+    return o.policy == CompressionPolicy::PyramidKV ? pyramidLayerBudget(o, layer, numLayers, promptLen) : o.budget;
+}
+
+bool compresses(const CompressionOptions& o, int layer, int numLayers, int promptLen)
+{
+    return o.policy != CompressionPolicy::None && promptLen > layerBudget(o, layer, numLayers, promptLen);
+}
+
+std::vector<int> unitCaps(const CompressionOptions& o, int layer, int numLayers, int promptLen, int units,
+                          const std::vector<long>& topCounts)
+{
+    const int prefix = promptLen - std::min(o.window, promptLen);
+    const int base = layerBudget(o, layer, numLayers, promptLen) - o.window;
+    if (o.policy == CompressionPolicy::AdaSnapKV) {
+        // A unit holding c of the layer's top-k scores gets c*(1-alpha) + alpha*(B-window), rounded
+        // so the layer total stays exact.
+        std::vector<double> ideal(size_t(units), o.floorAlpha * base);
+        for (size_t u = 0; u < size_t(units); ++u)
+            ideal[u] += (1.0 - o.floorAlpha) * double(topCounts.at(u));
+        return apportion(ideal, long(units) * base, std::vector<int>(size_t(units), prefix));
+    }
+    if (o.policy == CompressionPolicy::HeadKV)
+        return headKvCaps(o, layer, prefix);
+    return std::vector<int>(size_t(units), std::min(base, prefix));
+}
+
 LayerSelection compressLayer(const CompressionOptions& o, int layer, int numLayers,
                              const std::vector<std::vector<float>>& meanAttention)
 {
@@ -244,28 +272,22 @@ LayerSelection compressLayer(const CompressionOptions& o, int layer, int numLaye
     const int len = units ? int(meanAttention[0].size()) : 0;
     sel.kept.resize(units);
     sel.massRetained.assign(units, 1.0);
-    int layerBudget = o.budget;
-    if (o.policy == CompressionPolicy::PyramidKV)
-        layerBudget = pyramidLayerBudget(o, layer, numLayers, len);
-    const bool compress = o.policy != CompressionPolicy::None && len > layerBudget;
-    if (!compress) {
+    if (!compresses(o, layer, numLayers, len)) {
         for (auto& k : sel.kept) {
             k.resize(size_t(len));
             std::iota(k.begin(), k.end(), 0);
         }
         return sel;
     }
-    const int window = std::min(o.window, len);
-    const int prefix = len - window;
-    const int base = layerBudget - o.window;
+    const int prefix = len - std::min(o.window, len);
+    const int base = layerBudget(o, layer, numLayers, len) - o.window;
     std::vector<std::vector<float>> pooled(units);
     for (size_t u = 0; u < units; ++u)
         pooled[u] = poolScores(meanAttention[u].data(), prefix, o.kernel, o.pooling);
 
-    std::vector<int> caps(units, std::min(base, prefix));
+    std::vector<long> topCounts(units, 0);
     if (o.policy == CompressionPolicy::AdaSnapKV) {
-        // Global top-k of units*(B-window) over all units' pooled scores gives each unit a count c;
-        // its cap is c*(1-alpha) + alpha*(B-window), rounded so the layer total stays exact.
+        // Global top-k of units*(B-window) over all units' pooled scores (ties: lower unit first).
         std::vector<std::pair<float, int>> all; // (score, unit)
         all.reserve(units * size_t(prefix));
         for (size_t u = 0; u < units; ++u)
@@ -275,13 +297,10 @@ LayerSelection compressLayer(const CompressionOptions& o, int layer, int numLaye
         std::nth_element(all.begin(), all.begin() + k, all.end(), [](const auto& a, const auto& b) {
             return a.first != b.first ? a.first > b.first : a.second < b.second;
         });
-        std::vector<double> ideal(units, o.floorAlpha * base);
         for (long i = 0; i < k; ++i)
-            ideal[size_t(all[size_t(i)].second)] += 1.0 - o.floorAlpha;
-        caps = apportion(ideal, long(units) * base, std::vector<int>(units, prefix));
-    } else if (o.policy == CompressionPolicy::HeadKV) {
-        caps = headKvCaps(o, layer, prefix);
+            ++topCounts[size_t(all[size_t(i)].second)];
     }
+    const std::vector<int> caps = unitCaps(o, layer, numLayers, len, int(units), topCounts);
     for (size_t u = 0; u < units; ++u) {
         std::vector<int> kept = topPositions(pooled[u], caps[u]);
         for (int i = prefix; i < len; ++i)

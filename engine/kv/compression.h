@@ -46,6 +46,16 @@ struct LayerSelection
 LayerSelection compressLayer(const CompressionOptions& options, int layer, int numLayers,
                              const std::vector<std::vector<float>>& meanAttention);
 
+// The budget (window included) of `layer` for a prompt of `promptLen` tokens, and whether such a
+// prompt is compressed there at all (prompts within the budget are not).
+int layerBudget(const CompressionOptions& options, int layer, int numLayers, int promptLen);
+bool compresses(const CompressionOptions& options, int layer, int numLayers, int promptLen);
+
+// Tokens beyond the window that each of `units` units keeps in a compressed layer. Ada-SnapKV needs
+// `topCounts`: how many of the layer's global top-k pooled scores fall on each unit.
+std::vector<int> unitCaps(const CompressionOptions& options, int layer, int numLayers, int promptLen, int units,
+                          const std::vector<long>& topCounts);
+
 // The budget (window included) a layer gets under PyramidKV for a prompt of `promptLen` tokens.
 int pyramidLayerBudget(const CompressionOptions& options, int layer, int numLayers, int promptLen);
 

@@ -6,6 +6,7 @@
 
 namespace fairkv {
 
+class LayerCompressor;
 class TraceSink;
 
 // A backend that runs whole decode steps itself, with the residual stream resident on its devices
@@ -23,6 +24,8 @@ public:
     // One token per request at `positions` (tokens already processed); next-token logits [request][vocab].
     virtual std::vector<std::vector<float>> decodeStep(const std::vector<int>& tokens, const std::vector<long>& positions,
                                                        StepTiming& timing) = 0;
+    // The backend's own compression selection for prefill, when it has one (owned by the executor).
+    virtual LayerCompressor* compressor() { return nullptr; }
 };
 
 } // namespace fairkv

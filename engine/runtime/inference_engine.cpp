@@ -62,6 +62,8 @@ InferenceEngine::InferenceEngine(std::shared_ptr<const ModelWeights> weights, in
     for (auto& r : m_ranks)
         raw.push_back(r.get());
     m_executor = makeStepExecutor(backend, *m_weights, raw, options);
+    if (m_executor && m_executor->compressor())
+        m_compressor = m_executor->compressor();
 }
 
 std::string InferenceEngine::collectiveSource() const
@@ -251,14 +253,11 @@ void InferenceEngine::runLayers(const RowBatch& rowsIn, std::vector<float>& x, S
 
         if (compress) {
             Span select(m_sink, TracePhase::Compression, compressionName(compression->policy), -1, m_step, l);
-            // Requests are independent: their selections run on all cores (milliseconds each for
-            // large layers and long prompts).
             std::vector<std::vector<std::vector<float>>> scores(b, std::vector<std::vector<float>>(size_t(m_units.numUnits)));
             for (size_t r = 0; r < b; ++r)
                 for (int u = 0; u < m_units.numUnits; ++u)
                     scores[r][size_t(u)] = std::move(capture.meanAttention[{u, int(r)}]);
-            std::vector<LayerSelection> selections(b);
-            parallelFor(b, [&](size_t r) { selections[r] = compressLayer(*compression, l, c.numLayers, scores[r]); });
+            std::vector<LayerSelection> selections = m_compressor->compress(*compression, l, c.numLayers, scores);
             std::map<UnitRequest, std::vector<int>> kept;
             for (size_t r = 0; r < b; ++r) {
                 LayerSelection& sel = selections[r];

@@ -1,5 +1,6 @@
 #pragma once
 #include "kv/compression.h"
+#include "kv/layer_compressor.h"
 #include "model/model_weights.h"
 #include "parallel/communicator.h"
 #include "parallel/rank.h"
@@ -34,6 +35,8 @@ public:
     const Placement& placement() const { return m_placement; }
     // "measured" when decode steps run on one device per rank with real collectives, else "emulated".
     std::string timingKind() const { return m_executor ? m_executor->timingKind() : "emulated"; }
+    // Where prefill's compression selection runs ("host", "GPU 0").
+    std::string compressionWhere() const { return m_compressor->where(); }
     // How collective times were obtained.
     std::string collectiveSource() const;
     // Timed events go to `sink` from now on (nullptr: none). Not owned.
@@ -83,6 +86,8 @@ private:
     std::vector<std::unique_ptr<Rank>> m_ranks;
     std::unique_ptr<Communicator> m_comm;
     std::unique_ptr<StepExecutor> m_executor; // device-resident decode steps, when the backend has them
+    CpuLayerCompressor m_hostCompressor;
+    LayerCompressor* m_compressor = &m_hostCompressor; // the executor's, when it has one
     Placement m_placement;
     std::vector<long> m_positions; // tokens processed per request
     std::vector<std::vector<std::vector<double>>> m_mass;

@@ -4,6 +4,7 @@
 #include "backend/cuda/cuda_kernels.h"
 #include "backend/cuda/cuda_rank.h"
 #include "backend/cuda/device_memory.h"
+#include "backend/cuda/kv_selection.h"
 #include "common/dtype.h"
 #include "model/model_weights.h"
 #include "runtime/trace_sink.h"
@@ -237,6 +238,13 @@ CudaStepExecutor::CudaStepExecutor(const ModelWeights& weights, std::vector<Cuda
             m_comms.push_back(comm);
     }
 #endif
+}
+
+LayerCompressor* CudaStepExecutor::compressor()
+{
+    if (!m_compressor)
+        m_compressor = std::make_unique<DeviceLayerCompressor>(m_ranks.front()->device());
+    return m_compressor.get();
 }
 
 CudaStepExecutor::~CudaStepExecutor()

@@ -13,6 +13,7 @@ struct ModelWeights;
 namespace fairkv::cuda {
 
 class CudaRank;
+class DeviceLayerCompressor;
 
 // Decode steps with the residual stream on the GPU: embedding, RMSNorm, residual adds and lm_head
 // are own kernels and cuBLAS on the device, the ranks' attention and MLP run through their
@@ -35,6 +36,7 @@ public:
     void setTraceSink(TraceSink* sink, int step) override;
     std::vector<std::vector<float>> decodeStep(const std::vector<int>& tokens, const std::vector<long>& positions,
                                                StepTiming& timing) override;
+    LayerCompressor* compressor() override;
 
 private:
     struct Replica; // replicated weights and activations on one device
@@ -56,6 +58,7 @@ private:
     int m_step = 0;
     int m_batch = 0;
     size_t m_warmGeneration = 0; // the ranks' assignments() when the step shapes were last warmed
+    std::unique_ptr<DeviceLayerCompressor> m_compressor; // prefill's selection, on rank 0's device
 };
 
 } // namespace fairkv::cuda
