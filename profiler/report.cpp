@@ -202,6 +202,8 @@ std::string Report::html(bool inlineCharts) const
     row("lower bound (ms)", "modelled", [](const StoredRun& r) { return fmt(r.summary.lowerBoundMs, 3); });
     row("collectives", "",
         [](const StoredRun& r) { return r.result.value("collective", std::string("in-process sum")); });
+    row("compression selection on", "",
+        [](const StoredRun& r) { return r.result.value("compression_on", std::string("host")); });
     o << "</table>";
 
     o << "<h2>Charts</h2>";

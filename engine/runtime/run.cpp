@@ -387,6 +387,7 @@ LiveRun::LiveRun(const RunConfig& cfg, const ProgressFn& progress, const std::at
     res.backend = cfg.backend;
     res.timing = engine.timingKind();
     res.collective = engine.collectiveSource();
+    res.compressionOn = engine.compressionWhere();
     res.prompts = makePrompts(cfg.batch, cfg.promptLen, mc.vocabSize, cfg.seed);
 
     report("prefill", 0, 1);
@@ -454,6 +455,7 @@ json RunResult::toJson() const
         {"backend", backend},
         {"timing", timing},
         {"collective", collective},
+        {"compression_on", compressionOn},
         {"placement", placement.toJson()},
         {"kv_len", kvLen},
         {"attention_mass", attentionMass},

@@ -57,6 +57,7 @@ struct RunResult
     std::string backend;
     std::string timing; // "measured" or "emulated"
     std::string collective; // how collective_ms was obtained
+    std::string compressionOn = "host"; // where prefill's compression selection ran ("host", "GPU 0")
     Placement placement;
     std::vector<std::vector<std::vector<int>>> kvLen;             // [request][layer][unit]
     std::vector<std::vector<std::vector<double>>> attentionMass;   // [request][layer][unit]
