@@ -12,6 +12,9 @@ RunAggregate aggregate(const TraceBuffer& trace, int ranks)
     RunAggregate out;
     out.ranks = ranks;
     std::map<std::pair<int, int>, LayerAggregate> cells;
+    // Collectives timed on each rank (NCCL, one record per rank) run together: a layer waits for
+    // the slowest rank's, not for their sum.
+    std::map<std::pair<int, int>, std::vector<double>> rankCollectives;
     auto cell = [&](int step, int layer) -> LayerAggregate& {
         auto it = cells.find({step, layer});
         if (it == cells.end()) {
@@ -31,13 +34,19 @@ RunAggregate aggregate(const TraceBuffer& trace, int ranks)
             throw fairkv::Error("trace record on rank " + std::to_string(r.rank) + " but the run has " + std::to_string(ranks) + " ranks");
         const double ms = double(r.durationNs()) / 1e6;
         LayerAggregate& a = cell(r.step, r.layer);
-        if (r.phase == Phase::Collective)
+        if (r.phase == Phase::Collective && r.rank >= 0) {
+            auto& perRank = rankCollectives[{r.step, r.layer}];
+            perRank.resize(size_t(ranks), 0.0);
+            perRank[size_t(r.rank)] += ms;
+        } else if (r.phase == Phase::Collective)
             a.collectiveMs += ms;
         else if (r.rank >= 0 && r.phase == Phase::Attention)
             a.attentionMs[size_t(r.rank)] += ms;
         else if (r.rank >= 0 && r.phase == Phase::Mlp)
             a.mlpMs[size_t(r.rank)] += ms;
     }
+    for (const auto& [key, perRank] : rankCollectives)
+        cells.at(key).collectiveMs += *std::max_element(perRank.begin(), perRank.end());
     out.rankBusyMs.assign(size_t(ranks), 0.0);
     out.rankIdleMs.assign(size_t(ranks), 0.0);
     double sumMax = 0.0, sumMean = 0.0;

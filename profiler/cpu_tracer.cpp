@@ -18,7 +18,7 @@ void CpuTracer::event(const fairkv::TraceEvent& e)
     r.unit = e.unit;
     r.phase = Phase(uint8_t(e.phase));
     const bool pass = e.phase == fairkv::TracePhase::Prefill || e.phase == fairkv::TracePhase::Decode;
-    r.kind = (pass || e.unit >= 0) ? RecordKind::Range : RecordKind::Op;
+    r.kind = (pass || e.unit >= 0 || (e.deviceTimed && m_deviceRanges)) ? RecordKind::Range : RecordKind::Op;
     m_buffer.records.push_back(r);
 }
 

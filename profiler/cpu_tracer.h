@@ -12,12 +12,15 @@ class CpuTracer final : public fairkv::TraceSink
 public:
     void event(const fairkv::TraceEvent& e) override;
     void setEnabled(bool on) { m_enabled = on; }
+    // Device-timed events become ranges (display only): used when the kernels themselves are traced.
+    void setDeviceEventsAreRanges(bool on) { m_deviceRanges = on; }
     TraceBuffer& buffer() { return m_buffer; }
     const TraceBuffer& buffer() const { return m_buffer; }
 
 private:
     TraceBuffer m_buffer;
     bool m_enabled = true;
+    bool m_deviceRanges = false;
 };
 
 } // namespace fairkv::profiler

@@ -116,7 +116,7 @@ void CuptiTracer::consume(void* context, uint32_t streamId, uint8_t* buffer, siz
         if (record->kind == CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL || record->kind == CUPTI_ACTIVITY_KIND_KERNEL) {
             const auto* k = reinterpret_cast<const CUpti_ActivityKernel10*>(record);
             ++m_counts.kernels;
-            m_pending.push_back({k->correlationId, k->deviceId, k->streamId, k->start, k->end, k->name ? k->name : "?"});
+            m_pending.push_back({k->correlationId, k->deviceId, k->streamId, k->start, k->end, k->name ? k->name : "?", 0});
         } else if (record->kind == CUPTI_ACTIVITY_KIND_EXTERNAL_CORRELATION) {
             const auto* e = reinterpret_cast<const CUpti_ActivityExternalCorrelation*>(record);
             ++m_counts.correlations;
@@ -134,10 +134,15 @@ void CuptiTracer::flush()
     FAIRKV_CUPTI(cuptiActivityFlushAll(CUPTI_ACTIVITY_FLAG_FLUSH_FORCED));
     std::lock_guard<std::mutex> lock(m_mutex);
     std::vector<PendingKernel> waiting;
-    for (const PendingKernel& k : m_pending) {
+    for (PendingKernel& k : m_pending) {
         auto ext = m_external.find(k.correlationId);
         if (ext == m_external.end()) {
-            waiting.push_back(k); // its correlation record may come in a later buffer
+            // Its correlation record may come in a later buffer; after two forced flushes it never
+            // will: the kernel was launched outside any push() (prefill, library set-up).
+            if (++k.flushes < 3)
+                waiting.push_back(k);
+            else
+                ++m_counts.untagged;
             continue;
         }
         const Tag& tag = m_tags.at(ext->second);
@@ -146,8 +151,8 @@ void CuptiTracer::flush()
         r.device = int32_t(k.deviceId);
         r.stream = int32_t(k.streamId);
         r.nameId = m_out->intern(k.name);
-        r.startNs = int64_t(k.start);
-        r.endNs = int64_t(k.end);
+        r.startNs = int64_t(k.start) - m_clockOffset; // the host's steady clock, as every other record
+        r.endNs = int64_t(k.end) - m_clockOffset;
         r.step = tag.step;
         r.layer = tag.layer;
         r.unit = tag.unit;

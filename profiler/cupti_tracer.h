@@ -12,8 +12,10 @@ namespace fairkv::profiler {
 
 // Kernel activity tracing through CUPTI (CUDA builds only). Every kernel a host thread launches
 // between push() and pop() carries that push's rank, step, layer, unit and phase, through CUPTI's
-// external correlation ids. Records are built on flush(): call it once per step. Records CUPTI
-// dropped are counted and reported in TraceBuffer::dropped and a warning, never silently.
+// external correlation ids. Records are built on flush(): call it once per step, after the step's
+// work completed. Their times are on the host's steady clock (traceClockNs), as the engine's own
+// records. Records CUPTI dropped are counted and reported in TraceBuffer::dropped and a warning,
+// never silently; kernels launched outside any push() are dropped (counts().untagged).
 // One tracer per process (CUPTI's activity callbacks are global).
 class CuptiTracer
 {
@@ -28,13 +30,11 @@ public:
     void pop();
     // Waits for CUPTI to hand over every completed buffer and turns kernels into records.
     void flush();
-    // CUPTI's clock (ns, one base for all devices) at the host steady-clock time `hostNs`, so host
-    // ranges and kernels share a timeline.
-    int64_t toCuptiClock(int64_t hostNs) const { return hostNs + m_clockOffset; }
 
     struct Counts
     {
         uint64_t buffers = 0, kernels = 0, correlations = 0, unmatched = 0;
+        uint64_t untagged = 0; // kernels launched outside any push(), dropped
     };
     // What CUPTI handed over so far (for diagnostics and tests).
     Counts counts() const;
@@ -54,6 +54,7 @@ private:
         uint32_t deviceId, streamId;
         uint64_t start, end;
         std::string name;
+        int flushes; // forced flushes it waited through for its correlation record
     };
 public:
     // Called by CUPTI's buffer-completed callback (any thread).
@@ -68,7 +69,7 @@ private:
     uint64_t m_nextId = 1;
     uint64_t m_dropped = 0;
     Counts m_counts;
-    int64_t m_clockOffset = 0;
+    int64_t m_clockOffset = 0; // CUPTI's clock minus the host's steady clock
 };
 
 } // namespace fairkv::profiler

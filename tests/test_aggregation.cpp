@@ -40,6 +40,24 @@ class TestAggregation : public QObject
 {
     Q_OBJECT
 private Q_SLOTS:
+    // NCCL ranks each time their share of the same all-reduce: the layer waits for the slowest
+    // rank's, device-timed ranges are display only, and kernels carry the per-rank sums.
+    void perRankCollectivesTakeTheSlowest()
+    {
+        TraceBuffer t;
+        rec(t, "ncclKernel", 0, 0, 0, Phase::Collective, 0, 0.2, RecordKind::Kernel);
+        rec(t, "ncclKernel", 1, 0, 0, Phase::Collective, 0, 0.3, RecordKind::Kernel);
+        rec(t, "ncclKernel", 1, 0, 0, Phase::Collective, 1, 0.1, RecordKind::Kernel);
+        rec(t, "all_reduce attention", 0, 0, 0, Phase::Collective, 0, 0.9, RecordKind::Range);
+        rec(t, "gemm", 0, 0, 0, Phase::Attention, 0, 1.0, RecordKind::Kernel);
+        rec(t, "attention", 0, 0, 0, Phase::Attention, 0, 1.5, RecordKind::Range);
+        const RunAggregate a = aggregate(t, 2);
+        QCOMPARE(a.layers.size(), size_t(1));
+        QVERIFY(std::abs(a.layers[0].collectiveMs - 0.4) < 1e-9);
+        QCOMPARE(a.layers[0].attentionMs[0], 1.0);
+        QVERIFY(std::abs(a.collectiveMs - 0.4) < 1e-9);
+    }
+
     void knownAnswers()
     {
         TraceBuffer t;

@@ -1,7 +1,7 @@
 #include "run_job.h"
 
 #include "common/error.h"
-#include "cpu_tracer.h"
+#include "engine_tracer.h"
 
 #include <QElapsedTimer>
 #include <QPointer>
@@ -30,7 +30,7 @@ int RunJobTracker::start(const fairkv::RunConfig& config, std::optional<int64_t>
             live = std::make_shared<fairkv::LiveRun>(config, progress, cancel, trace, partial);
             return live->result();
         },
-        parent);
+        parent, config.backend == "cuda");
 }
 
 int RunJobTracker::rerun(const fairkv::Placement& placement, const QString& name, std::optional<int64_t> parent)
@@ -45,7 +45,7 @@ int RunJobTracker::rerun(const fairkv::Placement& placement, const QString& name
             live = engine; // stays loaded: a re-run can be re-run again
             return engine->rerun(placement, name, progress, cancel, trace, partial);
         },
-        parent);
+        parent, m_liveBackend == "cuda");
 }
 
 int RunJobTracker::rerunFresh(const fairkv::RunConfig& config, const fairkv::Placement& placement, const QString& name,
@@ -65,10 +65,10 @@ int RunJobTracker::rerunFresh(const fairkv::RunConfig& config, const fairkv::Pla
             live = std::make_shared<fairkv::LiveRun>(prefillOnly, progress, cancel, trace);
             return live->rerun(placement, name, progress, cancel, trace, partial, steps);
         },
-        parent);
+        parent, config.backend == "cuda");
 }
 
-int RunJobTracker::launch(Work work, std::optional<int64_t> parent)
+int RunJobTracker::launch(Work work, std::optional<int64_t> parent, bool kernels)
 {
     cancel();
     waitForIdle();
@@ -77,8 +77,19 @@ int RunJobTracker::launch(Work work, std::optional<int64_t> parent)
     m_cancel = cancelFlag;
     m_running = true;
     QPointer<RunJobTracker> self(this);
-    m_thread = QThread::create([self, job, work, cancelFlag, parent] {
-        auto tracer = std::make_shared<profiler::CpuTracer>();
+    m_thread = QThread::create([self, job, work, cancelFlag, parent, kernels] {
+        // GPU runs trace their kernels (CUPTI); where that cannot start, the run still goes on
+        // with the device-event times, and its trace says why.
+        std::shared_ptr<profiler::EngineTracer> tracer;
+        std::string tracingProblem;
+        try {
+            tracer = std::make_shared<profiler::EngineTracer>(kernels && profiler::EngineTracer::kernelTracingBuilt());
+        } catch (const std::exception& e) {
+            tracingProblem = e.what();
+            tracer = std::make_shared<profiler::EngineTracer>(false);
+        }
+        if (!tracingProblem.empty())
+            tracer->buffer().warnings.push_back("kernel tracing is off: " + tracingProblem);
         auto emitProgress = [&](const std::string& phase, int done, int total) {
             if (self)
                 QMetaObject::invokeMethod(self.data(), [self, job, p = QString::fromStdString(phase), done, total] {
@@ -109,6 +120,7 @@ int RunJobTracker::launch(Work work, std::optional<int64_t> parent)
                     self->m_running = false;
                     {
                         self->m_live = live;
+                        self->m_liveBackend = outcome.result->backend;
                         Q_EMIT self->finished(job, outcome);
                     }
                 }, Qt::QueuedConnection);

@@ -63,9 +63,11 @@ Q_SIGNALS:
 private:
     using Work = std::function<fairkv::RunResult(const fairkv::ProgressFn&, const std::atomic<bool>*, fairkv::TraceSink*,
                                                  const fairkv::PartialFn&, std::shared_ptr<fairkv::LiveRun>&)>;
-    int launch(Work work, std::optional<int64_t> parent);
+    // `kernels`: trace the run's GPU kernels with CUPTI (CUDA runs).
+    int launch(Work work, std::optional<int64_t> parent, bool kernels);
 
     std::shared_ptr<fairkv::LiveRun> m_live; // the last finished run's engine
+    std::string m_liveBackend;               // and its backend
     int m_current = 0;
     bool m_running = false;
     std::shared_ptr<std::atomic<bool>> m_cancel;

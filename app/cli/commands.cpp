@@ -5,7 +5,7 @@
 #include "model/model_weights.h"
 #include "placement/planner.h"
 #include "chrome_trace.h"
-#include "cpu_tracer.h"
+#include "engine_tracer.h"
 #include "session_store.h"
 #include "runtime/inference_engine.h"
 #include "runtime/run.h"
@@ -128,6 +128,7 @@ int runCommand(const std::vector<std::string>& argv)
                {"session", "FILE.fkv", "append the run, its trace and stats to a session database", ""},
                {"label", "TEXT", "label of the run in the session", ""},
                {"no-trace", "", "save the run to --session without its trace records", ""},
+               {"cupti", "on|off", "cuda with --session: trace every decode kernel with CUPTI, tagged by rank and layer", "on"},
                {"json", "FILE", "write the JSON result (design §5)", ""}});
     args.parse(argv);
     if (args.helpRequested()) {
@@ -168,8 +169,13 @@ int runCommand(const std::vector<std::string>& argv)
     std::unique_ptr<profiler::SessionStore> session;
     if (args.has("session"))
         session = profiler::SessionStore::open(args.str("session"), profiler::SessionStore::Mode::ReadWrite);
-    profiler::CpuTracer tracer;
-    tracer.setEnabled(!args.has("no-trace"));
+    const std::string cupti = args.str("cupti");
+    if (cupti != "on" && cupti != "off")
+        throw Error("--cupti must be on or off, got '" + cupti + "'");
+    const bool kernels = session && !args.has("no-trace") && cfg.backend == "cuda" && cupti == "on";
+    profiler::EngineTracer tracer(kernels);
+    if (args.has("no-trace"))
+        tracer.setEnabled(false);
     const RunResult result = runInference(cfg, terminalProgress(), nullptr, session ? &tracer : nullptr);
     if (session) {
         const int64_t id = session->appendRun(result, tracer.buffer(), profiler::Environment::detect(), std::nullopt,

@@ -185,6 +185,8 @@ std::vector<std::vector<float>> InferenceEngine::decodeStep(const std::vector<in
     if (m_executor) {
         m_executor->setTraceSink(m_sink, m_step);
         auto logits = m_executor->decodeStep(tokens, m_positions, timing);
+        if (m_sink)
+            m_sink->flushDevice(); // the step's kernels are done: a kernel-tracing sink collects them
         for (long& p : m_positions)
             ++p;
         if (timingOut)

@@ -27,6 +27,9 @@ struct TraceEvent
     int unit = -1;
     int64_t startNs = 0;
     int64_t endNs = 0;
+    // Times from device events around the work (CUDA backend), not the host's clock. A sink that
+    // traces the kernels themselves keeps such events for display only, so nothing counts twice.
+    bool deviceTimed = false;
 };
 
 // Receives the engine's timed events (the profiler's CPU tracer implements it). Called from the
@@ -36,6 +39,35 @@ class TraceSink
 public:
     virtual ~TraceSink() = default;
     virtual void event(const TraceEvent& e) = 0;
+    // Device work that the calling thread launches until the matching popDevice() belongs to
+    // (rank, step, layer, phase); a sink that traces kernels (CUPTI) tags them with it. Any thread
+    // may call these (one per GPU in NCCL runs); each thread's pushes nest.
+    virtual void pushDevice(int /*rank*/, int /*step*/, int /*layer*/, TracePhase /*phase*/) {}
+    virtual void popDevice() {}
+    // After a pass's device work has completed: a kernel-tracing sink collects its records now.
+    virtual void flushDevice() {}
+};
+
+// Tags the device work launched in a scope (see TraceSink::pushDevice); no-op without a sink.
+class DeviceScope
+{
+public:
+    DeviceScope(TraceSink* sink, int rank, int step, int layer, TracePhase phase)
+        : m_sink(sink)
+    {
+        if (m_sink)
+            m_sink->pushDevice(rank, step, layer, phase);
+    }
+    ~DeviceScope()
+    {
+        if (m_sink)
+            m_sink->popDevice();
+    }
+    DeviceScope(const DeviceScope&) = delete;
+    DeviceScope& operator=(const DeviceScope&) = delete;
+
+private:
+    TraceSink* m_sink;
 };
 
 // The clock every host-side record uses (nanoseconds, steady).

@@ -324,8 +324,11 @@ std::vector<std::vector<float>> CudaStepExecutor::decodeStep(const std::vector<i
     size_t generation = 0;
     for (CudaRank* rank : m_ranks)
         generation += rank->assignments();
-    for (int pass = generation == m_warmGeneration ? 1 : 0; pass < 2; ++pass)
+    for (int pass = generation == m_warmGeneration ? 1 : 0; pass < 2; ++pass) {
+        m_deviceSink = pass == 1 ? m_sink : nullptr; // the discarded pass's kernels stay untagged
         runOnce(tokens);
+    }
+    m_deviceSink = nullptr;
     m_warmGeneration = generation;
     // Read the device times of the step (every stream is done).
     Replica& r0 = *m_replicas[0];
@@ -360,14 +363,15 @@ std::vector<std::vector<float>> CudaStepExecutor::decodeStep(const std::vector<i
             const int rank = m_nccl ? int(&rep - &m_replicas[0]) : -1;
             m_sink->event({TracePhase::Decode, "decode step", -1, m_step, -1, -1, rep->hostBeginNs, at(rep->end)});
             for (const Replica::Mark& m : rep->marks)
-                m_sink->event({m.phase, m.name, m.phase == TracePhase::Collective ? rank : -1, m_step, m.layer, -1, at(m.a), at(m.b)});
+                m_sink->event({m.phase, m.name, m.phase == TracePhase::Collective ? rank : -1, m_step, m.layer, -1, at(m.a), at(m.b),
+                               true});
             for (size_t g = 0; g < m_ranks.size(); ++g) {
                 if (m_ranks[g]->device() != rep->device)
                     continue;
                 for (int l = 0; l < L; ++l) {
                     auto ev = [&](int which) { return static_cast<cudaEvent_t>(m_ranks[g]->decodeEvent(l, which)); };
-                    m_sink->event({TracePhase::Attention, "attention", int(g), m_step, l, -1, at(ev(0)), at(ev(1))});
-                    m_sink->event({TracePhase::Mlp, "mlp", int(g), m_step, l, -1, at(ev(2)), at(ev(3))});
+                    m_sink->event({TracePhase::Attention, "attention", int(g), m_step, l, -1, at(ev(0)), at(ev(1)), true});
+                    m_sink->event({TracePhase::Mlp, "mlp", int(g), m_step, l, -1, at(ev(2)), at(ev(3)), true});
                 }
             }
             if (!m_nccl)
@@ -480,28 +484,43 @@ void CudaStepExecutor::runEmulated(const std::vector<int>& tokens)
     const float eps = float(c.rmsNormEps);
     r.startStep();
     DrainOnThrow drain{r.stream};
+    // Kernels are tagged for a kernel-tracing sink: each rank's attention and MLP with its rank, the
+    // replicated work (embedding, norms, the sums standing in for the all-reduce, lm_head) with none.
+    auto replicated = [&](int layer) { return DeviceScope(m_deviceSink, -1, m_step, layer, TracePhase::Replicated); };
     cudaEvent_t e = r.open();
-    embedRows<<<b, 256, 0, r.stream>>>(r.tokens, reinterpret_cast<const __nv_bfloat16*>(r.embed), H, r.x);
-    FAIRKV_CUDA(cudaGetLastError());
-    r.close(e, TracePhase::Replicated, "embedding", -1);
-    for (int l = 0; l < c.numLayers; ++l) {
-        e = r.open();
-        rmsNormRows<<<b, 256, 0, r.stream>>>(r.x, r.norms + size_t(2 * l) * H, H, eps, r.normed);
-        r.close(e, TracePhase::Replicated, "input_norm", l);
-        for (int g = 0; g < N; ++g)
-            m_ranks[size_t(g)]->launchAttention(l, r.normed, static_cast<float*>(m_partials[size_t(g)]), r.stream);
-        addPartials<<<132, 256, 0, r.stream>>>(r.x, parts, N, count); // stands in for the all-reduce (modelled)
-        e = r.open();
-        rmsNormRows<<<b, 256, 0, r.stream>>>(r.x, r.norms + size_t(2 * l + 1) * H, H, eps, r.normed);
-        r.close(e, TracePhase::Replicated, "post_attention_norm", l);
-        for (int g = 0; g < N; ++g)
-            m_ranks[size_t(g)]->launchMlp(l, r.normed, size_t(b), static_cast<float*>(m_partials[size_t(g)]), r.stream);
-        addPartials<<<132, 256, 0, r.stream>>>(r.x, parts, N, count);
+    {
+        auto tag = replicated(-1);
+        embedRows<<<b, 256, 0, r.stream>>>(r.tokens, reinterpret_cast<const __nv_bfloat16*>(r.embed), H, r.x);
         FAIRKV_CUDA(cudaGetLastError());
     }
+    r.close(e, TracePhase::Replicated, "embedding", -1);
+    for (int l = 0; l < c.numLayers; ++l) {
+        for (int half = 0; half < 2; ++half) {
+            e = r.open();
+            {
+                auto tag = replicated(l);
+                rmsNormRows<<<b, 256, 0, r.stream>>>(r.x, r.norms + size_t(2 * l + half) * H, H, eps, r.normed);
+            }
+            r.close(e, TracePhase::Replicated, half ? "post_attention_norm" : "input_norm", l);
+            for (int g = 0; g < N; ++g) {
+                auto* out = static_cast<float*>(m_partials[size_t(g)]);
+                DeviceScope tag(m_deviceSink, g, m_step, l, half ? TracePhase::Mlp : TracePhase::Attention);
+                if (half == 0)
+                    m_ranks[size_t(g)]->launchAttention(l, r.normed, out, r.stream);
+                else
+                    m_ranks[size_t(g)]->launchMlp(l, r.normed, size_t(b), out, r.stream);
+            }
+            auto tag = replicated(l);
+            addPartials<<<132, 256, 0, r.stream>>>(r.x, parts, N, count); // stands in for the all-reduce (modelled)
+            FAIRKV_CUDA(cudaGetLastError());
+        }
+    }
     e = r.open();
-    rmsNormRows<<<b, 256, 0, r.stream>>>(r.x, r.norms + size_t(2 * c.numLayers) * H, H, eps, r.normed);
-    gemmBf16(r.blas, r.normed, r.head, r.logits, b, c.vocabSize, H, r.stream);
+    {
+        auto tag = replicated(-1);
+        rmsNormRows<<<b, 256, 0, r.stream>>>(r.x, r.norms + size_t(2 * c.numLayers) * H, H, eps, r.normed);
+        gemmBf16(r.blas, r.normed, r.head, r.logits, b, c.vocabSize, H, r.stream);
+    }
     r.close(e, TracePhase::Replicated, "lm_head", -1);
     r.end = r.nextEvent();
     FAIRKV_CUDA(cudaEventRecord(r.end, r.stream));
@@ -520,32 +539,52 @@ void CudaStepExecutor::runRank(size_t g, const std::vector<int>& tokens, const s
     const float eps = float(c.rmsNormEps);
     FAIRKV_CUDA(cudaSetDevice(r.device));
     r.startStep();
+    // This thread's kernels are tagged with its rank for a kernel-tracing sink (CUPTI keeps one
+    // correlation stack per thread).
+    const int gi = int(g);
+    auto tagged = [&](int layer, TracePhase phase) { return DeviceScope(m_deviceSink, gi, m_step, layer, phase); };
     cudaEvent_t e = r.open();
-    embedRows<<<b, 256, 0, r.stream>>>(r.tokens, reinterpret_cast<const __nv_bfloat16*>(r.embed), H, r.x);
-    FAIRKV_CUDA(cudaGetLastError());
+    {
+        auto tag = tagged(-1, TracePhase::Replicated);
+        embedRows<<<b, 256, 0, r.stream>>>(r.tokens, reinterpret_cast<const __nv_bfloat16*>(r.embed), H, r.x);
+        FAIRKV_CUDA(cudaGetLastError());
+    }
     r.close(e, TracePhase::Replicated, "embedding", -1);
     for (int l = 0; l < c.numLayers; ++l) {
         for (int half = 0; half < 2; ++half) {
             e = r.open();
-            rmsNormRows<<<b, 256, 0, r.stream>>>(r.x, r.norms + size_t(2 * l + half) * H, H, eps, r.normed);
+            {
+                auto tag = tagged(l, TracePhase::Replicated);
+                rmsNormRows<<<b, 256, 0, r.stream>>>(r.x, r.norms + size_t(2 * l + half) * H, H, eps, r.normed);
+            }
             r.close(e, TracePhase::Replicated, half ? "post_attention_norm" : "input_norm", l);
-            if (half == 0)
-                rank.launchAttention(l, r.normed, r.partial, r.stream);
-            else
-                rank.launchMlp(l, r.normed, size_t(b), r.partial, r.stream);
+            {
+                auto tag = tagged(l, half ? TracePhase::Mlp : TracePhase::Attention);
+                if (half == 0)
+                    rank.launchAttention(l, r.normed, r.partial, r.stream);
+                else
+                    rank.launchMlp(l, r.normed, size_t(b), r.partial, r.stream);
+            }
             if (failed.load())
                 throw fairkv::Error(std::string(kStopped) + " another rank failed");
             e = r.open();
-            FAIRKV_NCCL(ncclAllReduce(r.partial, r.partial, count, ncclFloat, ncclSum, comm, r.stream));
+            {
+                auto tag = tagged(l, TracePhase::Collective);
+                FAIRKV_NCCL(ncclAllReduce(r.partial, r.partial, count, ncclFloat, ncclSum, comm, r.stream));
+            }
             r.close(e, TracePhase::Collective, half ? "all_reduce mlp" : "all_reduce attention", l);
+            auto tag = tagged(l, TracePhase::Replicated);
             addInto<<<132, 256, 0, r.stream>>>(r.x, r.partial, count); // residual add of the reduced sums
             FAIRKV_CUDA(cudaGetLastError());
         }
     }
     e = r.open();
-    rmsNormRows<<<b, 256, 0, r.stream>>>(r.x, r.norms + size_t(2 * c.numLayers) * H, H, eps, r.normed);
-    if (g == 0) // every rank holds the full residual stream; one computes the logits
-        gemmBf16(r.blas, r.normed, r.head, r.logits, b, c.vocabSize, H, r.stream);
+    {
+        auto tag = tagged(-1, TracePhase::Replicated);
+        rmsNormRows<<<b, 256, 0, r.stream>>>(r.x, r.norms + size_t(2 * c.numLayers) * H, H, eps, r.normed);
+        if (g == 0) // every rank holds the full residual stream; one computes the logits
+            gemmBf16(r.blas, r.normed, r.head, r.logits, b, c.vocabSize, H, r.stream);
+    }
     r.close(e, TracePhase::Replicated, "lm_head", -1);
     r.end = r.nextEvent();
     FAIRKV_CUDA(cudaEventRecord(r.end, r.stream));

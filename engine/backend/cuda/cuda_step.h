@@ -55,6 +55,7 @@ private:
     std::vector<void*> m_comms;                        // ncclComm_t per rank
     std::string m_broken;                              // set when a collective was aborted
     TraceSink* m_sink = nullptr;
+    TraceSink* m_deviceSink = nullptr; // m_sink while the step's kept pass launches, for kernel tags
     int m_step = 0;
     int m_batch = 0;
     size_t m_warmGeneration = 0; // the ranks' assignments() when the step shapes were last warmed

@@ -1,0 +1,64 @@
+#include "engine_tracer.h"
+
+#include "common/error.h"
+#ifdef FAIRKV_HAVE_CUPTI
+#include "cupti_tracer.h"
+#endif
+
+namespace fairkv::profiler {
+
+EngineTracer::EngineTracer(bool kernels)
+{
+    if (!kernels)
+        return;
+#ifdef FAIRKV_HAVE_CUPTI
+    m_kernels = std::make_unique<CuptiTracer>(&m_host.buffer());
+    m_host.setDeviceEventsAreRanges(true);
+#else
+    throw fairkv::Error("kernel tracing needs a build with CUDA and CUPTI");
+#endif
+}
+
+EngineTracer::~EngineTracer() = default;
+
+bool EngineTracer::kernelTracingBuilt()
+{
+#ifdef FAIRKV_HAVE_CUPTI
+    return true;
+#else
+    return false;
+#endif
+}
+
+void EngineTracer::event(const fairkv::TraceEvent& e)
+{
+    m_host.event(e);
+}
+
+void EngineTracer::pushDevice(int rank, int step, int layer, fairkv::TracePhase phase)
+{
+#ifdef FAIRKV_HAVE_CUPTI
+    if (m_kernels)
+        m_kernels->push(rank, step, layer, -1, Phase(uint8_t(phase)));
+#else
+    (void)rank, (void)step, (void)layer, (void)phase;
+#endif
+}
+
+void EngineTracer::popDevice()
+{
+#ifdef FAIRKV_HAVE_CUPTI
+    if (m_kernels)
+        m_kernels->pop();
+#endif
+}
+
+void EngineTracer::flushDevice()
+{
+#ifdef FAIRKV_HAVE_CUPTI
+    if (m_kernels)
+        m_kernels->flush();
+#endif
+}
+
+} // namespace fairkv::profiler
