@@ -17,3 +17,32 @@ int fairkvLaunchProbeKernels(float* device, int n, int count)
         scale<<<(n + 255) / 256, 256>>>(device, n, 1.0001f);
     return int(cudaGetLastError());
 }
+
+// The same kernels captured into a CUDA graph and launched once: one API call for all of them.
+int fairkvLaunchProbeGraph(float* device, int n, int count)
+{
+    cudaStream_t stream = nullptr;
+    cudaGraph_t graph = nullptr;
+    cudaGraphExec_t exec = nullptr;
+    cudaError_t rc = cudaStreamCreate(&stream);
+    if (rc == cudaSuccess)
+        rc = cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal);
+    if (rc == cudaSuccess) {
+        for (int k = 0; k < count; ++k)
+            scale<<<(n + 255) / 256, 256, 0, stream>>>(device, n, 1.0001f);
+        rc = cudaStreamEndCapture(stream, &graph);
+    }
+    if (rc == cudaSuccess)
+        rc = cudaGraphInstantiate(&exec, graph, 0);
+    if (rc == cudaSuccess)
+        rc = cudaGraphLaunch(exec, stream);
+    if (rc == cudaSuccess)
+        rc = cudaStreamSynchronize(stream);
+    if (exec)
+        cudaGraphExecDestroy(exec);
+    if (graph)
+        cudaGraphDestroy(graph);
+    if (stream)
+        cudaStreamDestroy(stream);
+    return int(rc);
+}

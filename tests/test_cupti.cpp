@@ -1,7 +1,10 @@
 // CUPTI kernel tracing with external correlation tags. Compiled wherever the CUDA toolkit is; it
 // runs on a machine with a GPU and skips, saying so, where there is none.
 #include "aggregation.h"
+#include "backend/cuda/cuda_rank.h"
 #include "cupti_tracer.h"
+#include "engine_tracer.h"
+#include "runtime/run.h"
 #include "test_util.h"
 
 #include <QtTest>
@@ -9,6 +12,7 @@
 #include <cuda_runtime.h>
 
 int fairkvLaunchProbeKernels(float* device, int n, int count);
+int fairkvLaunchProbeGraph(float* device, int n, int count);
 
 using namespace fairkv::profiler;
 
@@ -16,6 +20,13 @@ class TestCupti : public QObject
 {
     Q_OBJECT
 private Q_SLOTS:
+    void initTestCase()
+    {
+        int devices = 0;
+        m_gpu = cudaGetDeviceCount(&devices) == cudaSuccess && devices > 0;
+        cudaGetLastError();
+    }
+
     void recordType()
     {
         // CUDA 13.0's kernel activity record; a toolkit with another version needs the code checked.
@@ -69,6 +80,89 @@ private Q_SLOTS:
         QVERIFY(a.layers[0].attentionMs[2] > 0.0);
         QVERIFY(a.layers[0].mlpMs[1] > 0.0);
     }
+
+    // A graph launch is one API call; every kernel inside it must still carry the push's tag.
+    void graphKernelsCarryTheLaunchTag()
+    {
+        if (!m_gpu)
+            QSKIP("no CUDA GPU on this machine: CUPTI tracing is run-tested on a GPU machine");
+        TraceBuffer buffer;
+        {
+            CuptiTracer tracer(&buffer);
+            float* x = nullptr;
+            QCOMPARE(int(cudaMalloc(&x, 1 << 20)), 0);
+            tracer.push(4, 1, 7, -1, Phase::Attention);
+            QCOMPARE(fairkvLaunchProbeGraph(x, 1 << 18, 5), 0);
+            tracer.pop();
+            tracer.flush();
+            cudaFree(x);
+        }
+        QCOMPARE(buffer.records.size(), size_t(5));
+        for (const auto& r : buffer.records) {
+            QCOMPARE(r.rank, 4);
+            QCOMPARE(r.step, 1);
+            QCOMPARE(r.layer, 7);
+        }
+    }
+
+    // The engine's CUDA decode (two emulated ranks): every decode step has kernels of both ranks'
+    // attention and MLP in every layer, on the host's clock inside the step's range, and the
+    // per-rank sums come from the kernels alone.
+    void engineDecodeKernelsAreTaggedByRank()
+    {
+        if (!m_gpu)
+            QSKIP("no CUDA GPU on this machine: CUPTI tracing is run-tested on a GPU machine");
+        fairkv::cuda::CudaRank::registerBackend();
+        fairkv::RunConfig cfg;
+        cfg.model = "tiny";
+        cfg.layers = 2;
+        cfg.backend = "cuda";
+        cfg.ranks = 2;
+        cfg.batch = 3;
+        cfg.promptLen = 40;
+        cfg.decode = 3;
+        cfg.compression.policy = fairkv::CompressionPolicy::SnapKV;
+        cfg.compression.budget = 24;
+        cfg.compression.window = 8;
+        EngineTracer tracer(true);
+        QVERIFY(tracer.tracesKernels());
+        const fairkv::RunResult result = fairkv::runInference(cfg, {}, nullptr, &tracer);
+        const TraceBuffer& buffer = tracer.buffer();
+        std::map<std::tuple<int, int, int, int>, int> kernels; // (step, layer, rank, phase) -> count
+        std::map<int, std::pair<int64_t, int64_t>> stepRange;
+        for (const auto& r : buffer.records)
+            if (r.kind == RecordKind::Range && r.phase == Phase::Decode)
+                stepRange[r.step] = {r.startNs, r.endNs};
+        int kernelRecords = 0;
+        for (const auto& r : buffer.records) {
+            if (r.kind != RecordKind::Kernel)
+                continue;
+            ++kernelRecords;
+            QVERIFY2(r.step >= 0, "prefill kernels are not tagged");
+            ++kernels[std::make_tuple(r.step, r.layer, r.rank, int(r.phase))];
+            const auto range = stepRange.at(r.step);
+            // The step range ends at its last device event; allow clock skew of a millisecond.
+            QVERIFY(r.startNs >= range.first - 1000000 && r.endNs <= range.second + 1000000);
+            // Device-timed engine events are display ranges now, never summed twice.
+        }
+        QVERIFY(kernelRecords > 0);
+        for (int step = 0; step < cfg.decode; ++step)
+            for (int layer = 0; layer < 2; ++layer)
+                for (int rank = 0; rank < 2; ++rank) {
+                    QVERIFY((kernels[std::make_tuple(step, layer, rank, int(Phase::Attention))] > 0));
+                    QVERIFY((kernels[std::make_tuple(step, layer, rank, int(Phase::Mlp))] > 0));
+                }
+        for (const auto& r : buffer.records)
+            if (r.phase == Phase::Attention && r.rank >= 0 && r.kind != RecordKind::Kernel)
+                QCOMPARE(int(r.kind), int(RecordKind::Range));
+        const RunAggregate a = aggregate(buffer, 2);
+        QCOMPARE(a.decodeSteps, cfg.decode);
+        QVERIFY(a.attentionMs > 0.0 && a.mlpMs > 0.0);
+        QCOMPARE(result.timing, std::string("emulated"));
+    }
+
+private:
+    bool m_gpu = false;
 };
 
 QTEST_GUILESS_MAIN(TestCupti)
