@@ -65,6 +65,7 @@ private:
     mutable std::mutex m_mutex; // CUPTI completes buffers on its own threads
     std::vector<PendingKernel> m_pending;
     std::unordered_map<uint32_t, uint64_t> m_external; // correlation id -> external id
+    std::vector<uint32_t> m_matched;                   // correlation ids used in the last flush
     std::unordered_map<uint64_t, Tag> m_tags;          // external id -> tag
     uint64_t m_nextId = 1;
     uint64_t m_dropped = 0;

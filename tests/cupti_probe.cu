@@ -46,3 +46,41 @@ int fairkvLaunchProbeGraph(float* device, int n, int count)
         cudaStreamDestroy(stream);
     return int(rc);
 }
+
+// Capture and launch apart, as a serving loop does: `capture` builds the graph (no tag active
+// then), `launch` runs it; returns the CUDA error.
+int fairkvProbeGraphCapture(float* device, int n, int count, void** execOut, void** streamOut)
+{
+    cudaStream_t stream = nullptr;
+    cudaGraph_t graph = nullptr;
+    cudaGraphExec_t exec = nullptr;
+    cudaError_t rc = cudaStreamCreate(&stream);
+    if (rc == cudaSuccess)
+        rc = cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal);
+    if (rc == cudaSuccess) {
+        for (int k = 0; k < count; ++k)
+            scale<<<(n + 255) / 256, 256, 0, stream>>>(device, n, 1.0001f);
+        rc = cudaStreamEndCapture(stream, &graph);
+    }
+    if (rc == cudaSuccess)
+        rc = cudaGraphInstantiate(&exec, graph, 0);
+    if (graph)
+        cudaGraphDestroy(graph);
+    *execOut = exec;
+    *streamOut = stream;
+    return int(rc);
+}
+
+int fairkvProbeGraphLaunch(void* exec, void* stream)
+{
+    cudaError_t rc = cudaGraphLaunch(static_cast<cudaGraphExec_t>(exec), static_cast<cudaStream_t>(stream));
+    if (rc == cudaSuccess)
+        rc = cudaStreamSynchronize(static_cast<cudaStream_t>(stream));
+    return int(rc);
+}
+
+void fairkvProbeGraphDestroy(void* exec, void* stream)
+{
+    cudaGraphExecDestroy(static_cast<cudaGraphExec_t>(exec));
+    cudaStreamDestroy(static_cast<cudaStream_t>(stream));
+}

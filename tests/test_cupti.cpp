@@ -13,6 +13,9 @@
 
 int fairkvLaunchProbeKernels(float* device, int n, int count);
 int fairkvLaunchProbeGraph(float* device, int n, int count);
+int fairkvProbeGraphCapture(float* device, int n, int count, void** execOut, void** streamOut);
+int fairkvProbeGraphLaunch(void* exec, void* stream);
+void fairkvProbeGraphDestroy(void* exec, void* stream);
 
 using namespace fairkv::profiler;
 
@@ -95,14 +98,55 @@ private Q_SLOTS:
             QCOMPARE(fairkvLaunchProbeGraph(x, 1 << 18, 5), 0);
             tracer.pop();
             tracer.flush();
+            tracer.flush();
             cudaFree(x);
+            const auto c = tracer.counts();
+            QVERIFY2(buffer.records.size() == 5,
+                     qPrintable(QStringLiteral("%1 records from %2 buffers, %3 kernels, %4 correlations, %5 unmatched, %6 untagged")
+                                    .arg(buffer.records.size()).arg(c.buffers).arg(c.kernels).arg(c.correlations)
+                                    .arg(c.unmatched).arg(c.untagged)));
         }
-        QCOMPARE(buffer.records.size(), size_t(5));
         for (const auto& r : buffer.records) {
             QCOMPARE(r.rank, 4);
             QCOMPARE(r.step, 1);
             QCOMPARE(r.layer, 7);
         }
+    }
+
+    // Captured outside any tag, launched twice under two tags (one flush each): each launch's
+    // kernels carry that launch's tag.
+    void replayedGraphTakesEachLaunchTag()
+    {
+        if (!m_gpu)
+            QSKIP("no CUDA GPU on this machine: CUPTI tracing is run-tested on a GPU machine");
+        TraceBuffer buffer;
+        {
+            CuptiTracer tracer(&buffer);
+            float* x = nullptr;
+            QCOMPARE(int(cudaMalloc(&x, 1 << 20)), 0);
+            void *exec = nullptr, *stream = nullptr;
+            QCOMPARE(fairkvProbeGraphCapture(x, 1 << 18, 3, &exec, &stream), 0);
+            for (int step = 0; step < 2; ++step) {
+                tracer.push(step, step, 2, -1, Phase::Mlp);
+                QCOMPARE(fairkvProbeGraphLaunch(exec, stream), 0);
+                tracer.pop();
+                tracer.flush();
+            }
+            fairkvProbeGraphDestroy(exec, stream);
+            cudaFree(x);
+            const auto c = tracer.counts();
+            QVERIFY2(buffer.records.size() == 6,
+                     qPrintable(QStringLiteral("%1 records from %2 buffers, %3 kernels, %4 correlations, %5 unmatched, %6 untagged")
+                                    .arg(buffer.records.size()).arg(c.buffers).arg(c.kernels).arg(c.correlations)
+                                    .arg(c.unmatched).arg(c.untagged)));
+        }
+        int perStep[2] = {0, 0};
+        for (const auto& r : buffer.records) {
+            QCOMPARE(r.rank, r.step);
+            ++perStep[r.step];
+        }
+        QCOMPARE(perStep[0], 3);
+        QCOMPARE(perStep[1], 3);
     }
 
     // The engine's CUDA decode (two emulated ranks): every decode step has kernels of both ranks'
@@ -152,8 +196,8 @@ private Q_SLOTS:
                     QVERIFY((kernels[std::make_tuple(step, layer, rank, int(Phase::Attention))] > 0));
                     QVERIFY((kernels[std::make_tuple(step, layer, rank, int(Phase::Mlp))] > 0));
                 }
-        for (const auto& r : buffer.records)
-            if (r.phase == Phase::Attention && r.rank >= 0 && r.kind != RecordKind::Kernel)
+        for (const auto& r : buffer.records) // prefill's host spans (step -1) stay as they were
+            if (r.phase == Phase::Attention && r.rank >= 0 && r.step >= 0 && r.kind != RecordKind::Kernel)
                 QCOMPARE(int(r.kind), int(RecordKind::Range));
         const RunAggregate a = aggregate(buffer, 2);
         QCOMPARE(a.decodeSteps, cfg.decode);
