@@ -686,7 +686,7 @@ int main(int argc, char** argv)
         const double on = (onMs[0] + onMs[1]) / 2, off = (offMs[0] + offMs[1]) / 2;
         const double overhead = on / off - 1.0;
         md << "\n## CUPTI overhead\n\nStep time with CUPTI kernel tracing (kernel activity, external correlation tags, "
-              "API records of launch calls only) on and off. Target: at most 3%.\n\n";
+              "API activity for those tags) on and off. Target: at most 3%.\n\n";
         if (!fullSteps.empty()) {
             md << "Whole llama-3.1-8b decode step as one CUDA graph, as a serving loop replays it (median of 20 replays; "
                   "tags pushed and records collected every replay):\n\n| batch | budget | off ms | on ms | overhead |\n"

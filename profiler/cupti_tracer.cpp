@@ -5,6 +5,8 @@
 
 #include <cupti.h>
 
+#include <cxxabi.h>
+
 #include <cstdlib>
 
 namespace fairkv::profiler {
@@ -37,6 +39,22 @@ void CUPTIAPI onBufferCompleted(CUcontext context, uint32_t streamId, uint8_t* b
     if (g_tracer && buffer)
         g_tracer->consume(context, streamId, buffer, valid);
     std::free(buffer);
+}
+
+// CUPTI names kernels by their mangled symbols; users read "fairkv::cuda::embedRows(...)". Names
+// that are not C++ symbols (cuBLAS's "nvjet_..." kernels) stay as they are.
+std::string readableName(const char* name)
+{
+    if (!name)
+        return "?";
+    int status = 0;
+    char* text = abi::__cxa_demangle(name, nullptr, nullptr, &status);
+    std::string out = status == 0 && text ? text : name;
+    std::free(text);
+    // nvcc's anonymous namespaces spell out file hashes ("_GLOBAL__N__4fd4_12_cuda_step_cu_39::"): dropped
+    for (size_t at = out.find("_GLOBAL__N_"); at != std::string::npos; at = out.find("_GLOBAL__N_"))
+        out.erase(at, out.find("::", at) == std::string::npos ? std::string::npos : out.find("::", at) + 2 - at);
+    return out;
 }
 
 } // namespace
@@ -109,6 +127,15 @@ void CuptiTracer::pop()
     FAIRKV_CUPTI(cuptiActivityPopExternalCorrelationId(CUPTI_EXTERNAL_CORRELATION_KIND_CUSTOM0, &id));
 }
 
+const std::string& CuptiTracer::name(const char* mangled)
+{
+    const std::string key = mangled ? mangled : "";
+    auto it = m_names.find(key);
+    if (it == m_names.end())
+        it = m_names.emplace(key, readableName(mangled)).first;
+    return it->second;
+}
+
 void CuptiTracer::consume(void* context, uint32_t streamId, uint8_t* buffer, size_t valid)
 {
     std::lock_guard<std::mutex> lock(m_mutex);
@@ -118,7 +145,7 @@ void CuptiTracer::consume(void* context, uint32_t streamId, uint8_t* buffer, siz
         if (record->kind == CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL || record->kind == CUPTI_ACTIVITY_KIND_KERNEL) {
             const auto* k = reinterpret_cast<const CUpti_ActivityKernel10*>(record);
             ++m_counts.kernels;
-            m_pending.push_back({k->correlationId, k->deviceId, k->streamId, k->start, k->end, k->name ? k->name : "?", 0});
+            m_pending.push_back({k->correlationId, k->deviceId, k->streamId, k->start, k->end, name(k->name), 0});
         } else if (record->kind == CUPTI_ACTIVITY_KIND_EXTERNAL_CORRELATION) {
             const auto* e = reinterpret_cast<const CUpti_ActivityExternalCorrelation*>(record);
             ++m_counts.correlations;

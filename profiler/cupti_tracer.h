@@ -66,6 +66,8 @@ private:
     std::vector<PendingKernel> m_pending;
     std::unordered_map<uint32_t, uint64_t> m_external; // correlation id -> external id
     std::vector<uint32_t> m_matched;                   // correlation ids used in the last flush
+    std::unordered_map<std::string, std::string> m_names; // mangled -> readable kernel names
+    const std::string& name(const char* mangled);        // under m_mutex
     std::unordered_map<uint64_t, Tag> m_tags;          // external id -> tag
     uint64_t m_nextId = 1;
     uint64_t m_dropped = 0;

@@ -1,5 +1,12 @@
 #include "session_store.h"
 
+#ifdef FAIRKV_HAVE_CUPTI
+#include <cuda_runtime.h>
+#endif
+#ifdef FAIRKV_HAVE_NCCL
+#include <nccl.h>
+#endif
+
 #include "common/error.h"
 #include "runtime/run.h"
 
@@ -194,6 +201,34 @@ Environment Environment::detect()
     if (uname(&u) == 0)
         e.os = std::string(u.sysname) + " " + u.release;
     e.cpu = readCpuName() + " (" + std::to_string(sysconf(_SC_NPROCESSORS_ONLN)) + " cores)";
+#ifdef FAIRKV_HAVE_CUPTI
+    // CUDA builds: the GPUs, the driver's and the runtime's CUDA versions, NCCL's. A machine
+    // without a GPU or driver keeps "none".
+    int devices = 0;
+    if (cudaGetDeviceCount(&devices) == cudaSuccess && devices > 0) {
+        std::map<std::string, int> names;
+        for (int d = 0; d < devices; ++d) {
+            cudaDeviceProp prop{};
+            if (cudaGetDeviceProperties(&prop, d) == cudaSuccess)
+                ++names[prop.name];
+        }
+        e.gpu.clear();
+        for (const auto& [name, count] : names)
+            e.gpu += (e.gpu.empty() ? "" : ", ") + std::to_string(count) + " x " + name;
+        auto version = [](int v) { return std::to_string(v / 1000) + "." + std::to_string(v % 1000 / 10); };
+        int driver = 0, runtime = 0;
+        if (cudaDriverGetVersion(&driver) == cudaSuccess)
+            e.driver = "CUDA " + version(driver) + " driver";
+        if (cudaRuntimeGetVersion(&runtime) == cudaSuccess)
+            e.cuda = version(runtime);
+    }
+    cudaGetLastError();
+#ifdef FAIRKV_HAVE_NCCL
+    int nccl = 0;
+    if (ncclGetVersion(&nccl) == ncclSuccess)
+        e.nccl = std::to_string(nccl / 10000) + "." + std::to_string(nccl / 100 % 100) + "." + std::to_string(nccl % 100);
+#endif
+#endif
     return e;
 }
 

@@ -23,7 +23,7 @@ struct Environment
 {
     std::string host, os, cpu;
     std::string gpu = "none", driver = "none", cuda = "none", nccl = "none";
-    static Environment detect(); // this machine; GPU fields stay "none" without a CUDA backend
+    static Environment detect(); // this machine; GPU fields stay "none" without a CUDA build or a GPU
     nlohmann::json toJson() const;
     static Environment fromJson(const nlohmann::json& j);
 };
