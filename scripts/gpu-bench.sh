@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Issue 6's GPU check-and-measure in one go.
+#   here (CI image, builds):        scripts/gpu-bench.sh bundle
+#   on the GPU machine (no Qt):     scripts/gpu-bench.sh run [OUT_DIR]
+# `run` unpacks the bundle, runs the GPU tests (CUDA backend against the CPU, CUPTI tags), then the
+# benchmarks: ragged decode attention against the HBM ceiling (gpu-benchmark.md), the 8B step
+# against its floor, emulated TP and CUPTI overhead (gpu-decode-benchmark.md), the Ada-SnapKV
+# selection on host and GPU (selection-benchmark.md). Tables go to OUT_DIR (default $OUT or
+# /tmp/gpu-bench) and to stdout; copy them to docs/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+case "${1:-}" in
+bundle)
+  ./scripts/build.sh
+  ./scripts/device-bundle.sh build/tests/test_cuda_backend build/tests/test_cupti build/bench/fairkv-bench-gpu \
+    build/bench/fairkv-bench-gpu-decode build/bench/fairkv-bench-selection build/app/cli/fairkv
+  cp scripts/gpu-bench.sh out/device/
+  ;;
+run)
+  out=${2:-${OUT:-/tmp/gpu-bench}}
+  mkdir -p "$out"
+  tar -xJf out/device/bundle.tar.xz -C out/device
+  export LD_LIBRARY_PATH=$PWD/out/device/lib:/usr/local/cuda/lib64:/usr/local/cuda/extras/CUPTI/lib64:${LD_LIBRARY_PATH:-}
+  bin=out/device/bin
+  nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+  status=0
+  for t in test_cuda_backend test_cupti; do
+    "$bin/$t" > "$out/$t.log" 2>&1 || status=1
+    grep -E "^(FAIL|Totals)" "$out/$t.log"
+  done
+  [ $status -eq 0 ] || { echo "GPU tests failed: see $out/*.log; not measuring" >&2; exit 1; }
+  "$bin/fairkv-bench-gpu" --out "$out/gpu-benchmark.md" > /dev/null
+  "$bin/fairkv-bench-gpu-decode" --out "$out/gpu-decode-benchmark.md" > /dev/null
+  "$bin/fairkv-bench-selection" --out "$out/selection-benchmark.md" > /dev/null
+  cat "$out/gpu-benchmark.md" "$out/gpu-decode-benchmark.md" "$out/selection-benchmark.md"
+  ;;
+*)
+  echo "usage: scripts/gpu-bench.sh bundle | run [OUT_DIR]" >&2
+  exit 2
+  ;;
+esac
