@@ -5,8 +5,6 @@
 
 #include <cupti.h>
 
-#include <cxxabi.h>
-
 #include <cstdlib>
 
 namespace fairkv::profiler {
@@ -39,22 +37,6 @@ void CUPTIAPI onBufferCompleted(CUcontext context, uint32_t streamId, uint8_t* b
     if (g_tracer && buffer)
         g_tracer->consume(context, streamId, buffer, valid);
     std::free(buffer);
-}
-
-// CUPTI names kernels by their mangled symbols; users read "fairkv::cuda::embedRows(...)". Names
-// that are not C++ symbols (cuBLAS's "nvjet_..." kernels) stay as they are.
-std::string readableName(const char* name)
-{
-    if (!name)
-        return "?";
-    int status = 0;
-    char* text = abi::__cxa_demangle(name, nullptr, nullptr, &status);
-    std::string out = status == 0 && text ? text : name;
-    std::free(text);
-    // nvcc's anonymous namespaces spell out file hashes ("_GLOBAL__N__4fd4_12_cuda_step_cu_39::"): dropped
-    for (size_t at = out.find("_GLOBAL__N_"); at != std::string::npos; at = out.find("_GLOBAL__N_"))
-        out.erase(at, out.find("::", at) == std::string::npos ? std::string::npos : out.find("::", at) + 2 - at);
-    return out;
 }
 
 } // namespace
@@ -132,7 +114,7 @@ const std::string& CuptiTracer::name(const char* mangled)
     const std::string key = mangled ? mangled : "";
     auto it = m_names.find(key);
     if (it == m_names.end())
-        it = m_names.emplace(key, readableName(mangled)).first;
+        it = m_names.emplace(key, readableKernelName(key)).first;
     return it->second;
 }
 

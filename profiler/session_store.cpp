@@ -592,7 +592,7 @@ TraceBuffer SessionStore::loadTrace(int64_t id) const
             const auto i = size_t(st.i64(0));
             if (names.size() <= i)
                 names.resize(i + 1);
-            names[i] = st.text(1);
+            names[i] = readableKernelName(st.text(1)); // sessions written before names were demangled
         }
     }
     t.setNames(std::move(names));

@@ -1,6 +1,21 @@
 #include "trace_record.h"
 
+#include <cxxabi.h>
+
+#include <cstdlib>
+
 namespace fairkv::profiler {
+
+std::string readableKernelName(const std::string& name)
+{
+    if (name.rfind("_Z", 0) != 0)
+        return name;
+    int status = 0;
+    char* text = abi::__cxa_demangle(name.c_str(), nullptr, nullptr, &status);
+    std::string out = status == 0 && text ? text : name;
+    std::free(text);
+    return out;
+}
 
 const char* phaseName(Phase p)
 {

@@ -39,6 +39,10 @@ struct CounterRecord
     double value = 0.0;
 };
 
+// A kernel's name as users read it: C++ symbols demangled ("fairkv::cuda::(anonymous
+// namespace)::embedRows(int const*, ...)"), other names (cuBLAS's "nvjet_...") as they are.
+std::string readableKernelName(const std::string& name);
+
 // Records of one run with their interned names.
 class TraceBuffer
 {

@@ -40,6 +40,14 @@ class TestAggregation : public QObject
 {
     Q_OBJECT
 private Q_SLOTS:
+    void kernelNamesAreReadable()
+    {
+        QCOMPARE(readableKernelName("_ZN6fairkv4cuda45_GLOBAL__N__4fd48e46_12_cuda_step_cu_3918a3bb9embedRowsEPKiPK13__nv_bfloat16iPf"),
+                 std::string("fairkv::cuda::(anonymous namespace)::embedRows(int const*, __nv_bfloat16 const*, int, float*)"));
+        QCOMPARE(readableKernelName("nvjet_tst_192x8_64x8_2x1_v_bz_TNT"), std::string("nvjet_tst_192x8_64x8_2x1_v_bz_TNT"));
+        QCOMPARE(readableKernelName("_Zbroken"), std::string("_Zbroken"));
+    }
+
     // NCCL ranks each time their share of the same all-reduce: the layer waits for the slowest
     // rank's, device-timed ranges are display only, and kernels carry the per-rank sums.
     void perRankCollectivesTakeTheSlowest()

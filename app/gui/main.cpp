@@ -5,6 +5,7 @@
 #include "gpu_load_view.h"
 #include "kv_heatmap_view.h"
 #include "main_window.h"
+#include "runs_model.h"
 #include "placement_editor.h"
 #include "run_job.h"
 #include "session_store.h"
@@ -126,6 +127,31 @@ int main(int argc, char** argv)
     if (parser.isSet(shots))
         window.resize(1680, 940);
     window.show();
+    if (parser.isSet(shots) && !parser.positionalArguments().isEmpty()) {
+        // A saved session (e.g. a GPU run): its first run, then its first and last side by side.
+        const QString dir = parser.value(shots);
+        if (!window.openSession(parser.positionalArguments().constFirst()))
+            return 1;
+        QTimer::singleShot(500, &window, [&window, dir] {
+            QDir().mkpath(dir);
+            QList<int64_t> ids;
+            for (int row = 0; row < window.runsModel()->rowCount(); ++row)
+                ids.append(window.runsModel()->run(row)->id);
+            if (ids.isEmpty()) {
+                QApplication::exit(1);
+                return;
+            }
+            window.showRuns({ids.constFirst()});
+            QApplication::processEvents();
+            window.grab().save(dir + QStringLiteral("/session-window.png"));
+            window.timeline()->grab().save(dir + QStringLiteral("/session-timeline.png"));
+            window.showRuns({ids.constFirst(), ids.constLast()});
+            QApplication::processEvents();
+            window.grab().save(dir + QStringLiteral("/session-compare.png"));
+            QApplication::quit();
+        });
+        return app.exec();
+    }
     if (parser.isSet(shots)) {
         // The demo under the uniform split, then the same run planned by fairkv-copy; then shots.
         const QString dir = parser.value(shots);
