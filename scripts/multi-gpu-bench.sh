@@ -8,6 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-out/device/bin}
+[ -x "$BIN/fairkv" ] || tar -xJf out/device/bundle.tar.xz -C out/device # the bundle travels packed
 OUT=${OUT:-/tmp/multi-gpu}
 LAYERS=${1:-8}
 export LD_LIBRARY_PATH=$PWD/out/device/lib:/usr/local/cuda/lib64:/usr/local/cuda/extras/CUPTI/lib64:${LD_LIBRARY_PATH:-}
