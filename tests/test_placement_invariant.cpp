@@ -1,5 +1,6 @@
 // Design §2 invariant: a placement is a performance decision only. Logits after prefill,
 // compression and T decode steps equal the single-rank logits for any valid placement.
+#include "backend/cpu/cpu_rank.h"
 #include "common/rng.h"
 #include "model/model_weights.h"
 #include "runtime/inference_engine.h"
@@ -106,6 +107,40 @@ private Q_SLOTS:
         ModelConfig c = ModelConfig::builtin("tiny", 2);
         c.vocabSize = 512;
         m_weights = std::make_shared<ModelWeights>(ModelWeights::synthetic(c, 5));
+    }
+
+    // A rank that copies its weight shards on first use (the CUDA rank's host side) computes and
+    // reports exactly what one that copies them up front does, also after a placement change.
+    void weightsOnDemandMatchUpFront()
+    {
+        const ModelConfig& c = m_weights->config;
+        const UnitLayout units(c, UnitMode::Gqa);
+        const size_t hidden = size_t(c.hiddenSize), rows = 5;
+        Rng rng(11);
+        std::vector<float> x(rows * hidden);
+        for (float& v : x)
+            v = float(rng.uniform() - 0.5);
+        RowBatch in;
+        in.data = x.data();
+        in.rowStart = {0, rows};
+        in.position = {0};
+        for (const Placement& p : {Placement::uniform(c.numLayers, units.numUnits, 2, 1),
+                                   Placement::uniform(c.numLayers, units.numUnits, 3, 1)}) {
+            CpuRank upFront(1, c, UnitMode::Gqa), onDemand(1, c, UnitMode::Gqa);
+            onDemand.setWeightsOnDemand(true);
+            KvStore a, b;
+            upFront.assign(*m_weights, p, a);
+            onDemand.assign(*m_weights, p, b);
+            QCOMPARE(onDemand.weightBytes(), upFront.weightBytes());
+            QVERIFY(upFront.weightBytes() > 0);
+            std::vector<float> outA(rows * hidden, 0.0f), outB(rows * hidden, 0.0f), mlpA(rows * hidden), mlpB(rows * hidden);
+            upFront.attention(0, in, outA.data(), nullptr);
+            onDemand.attention(0, in, outB.data(), nullptr);
+            QCOMPARE(outB, outA);
+            upFront.mlp(1, x.data(), rows, mlpA.data());
+            onDemand.mlp(1, x.data(), rows, mlpB.data());
+            QCOMPARE(mlpB, mlpA);
+        }
     }
 
     void sameLogitsOnAnyPlacement_data()

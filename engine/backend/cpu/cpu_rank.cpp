@@ -38,12 +38,10 @@ CpuRank::CpuRank(int index, const ModelConfig& config, UnitMode mode)
 
 void CpuRank::assign(const ModelWeights& w, const Placement& placement, KvStore& pool)
 {
-    const int64_t d = m_config.headDim;
-    const int64_t nq = m_units.queryHeads();
     m_shards.assign(size_t(m_config.numLayers), {});
     m_mlp.assign(size_t(m_config.numLayers), {});
+    m_ranks = placement.ranks;
     for (int l = 0; l < m_config.numLayers; ++l) {
-        const LayerWeights& lw = w.layers[size_t(l)];
         for (const UnitPlacement& up : placement.layers[size_t(l)]) {
             for (const Replica& rep : up.replicas) {
                 if (rep.rank != m_index)
@@ -51,12 +49,6 @@ void CpuRank::assign(const ModelWeights& w, const Placement& placement, KvStore&
                 UnitShard s;
                 s.unit = up.unit;
                 s.requests = rep.requests;
-                const int64_t q0 = int64_t(m_units.firstQueryHead(up.unit)) * d;
-                const int64_t kv0 = int64_t(m_units.kvHead(up.unit)) * d;
-                s.wq = copyRows(lw.wq, q0, nq * d);
-                s.wk = copyRows(lw.wk, kv0, d);
-                s.wv = copyRows(lw.wv, kv0, d);
-                s.wo = copyColumns(lw.wo, q0, nq * d);
                 for (int r : rep.requests) {
                     auto node = pool.extract(KvKey{l, up.unit, r});
                     if (!node.empty())
@@ -67,14 +59,39 @@ void CpuRank::assign(const ModelWeights& w, const Placement& placement, KvStore&
         }
         // Even contiguous slice of the intermediate dimension, as standard TP splits the MLP.
         const int64_t inter = m_config.intermediateSize;
-        const int64_t begin = inter * m_index / placement.ranks;
-        const int64_t end = inter * (m_index + 1) / placement.ranks;
+        m_mlp[size_t(l)].rows = size_t(inter * (m_index + 1) / m_ranks - inter * m_index / m_ranks);
+    }
+    m_source = &w;
+    m_copied = false;
+    if (!m_onDemand)
+        copyWeights();
+}
+
+void CpuRank::copyWeights()
+{
+    if (m_copied || !m_source)
+        return;
+    const int64_t d = m_config.headDim;
+    const int64_t nq = m_units.queryHeads();
+    for (int l = 0; l < m_config.numLayers; ++l) {
+        const LayerWeights& lw = m_source->layers[size_t(l)];
+        for (UnitShard& s : m_shards[size_t(l)]) {
+            const int64_t q0 = int64_t(m_units.firstQueryHead(s.unit)) * d;
+            const int64_t kv0 = int64_t(m_units.kvHead(s.unit)) * d;
+            s.wq = copyRows(lw.wq, q0, nq * d);
+            s.wk = copyRows(lw.wk, kv0, d);
+            s.wv = copyRows(lw.wv, kv0, d);
+            s.wo = copyColumns(lw.wo, q0, nq * d);
+        }
+        const int64_t inter = m_config.intermediateSize;
+        const int64_t begin = inter * m_index / m_ranks;
+        const int64_t end = inter * (m_index + 1) / m_ranks;
         MlpShard& m = m_mlp[size_t(l)];
-        m.rows = size_t(end - begin);
         m.gate = copyRows(lw.wgate, begin, end - begin);
         m.up = copyRows(lw.wup, begin, end - begin);
         m.down = copyColumns(lw.wdown, begin, end - begin);
     }
+    m_copied = true;
 }
 
 void CpuRank::releaseKv(KvStore& pool)
@@ -85,6 +102,7 @@ void CpuRank::releaseKv(KvStore& pool)
 
 void CpuRank::attention(int layer, const RowBatch& in, float* out, WindowCapture* capture)
 {
+    copyWeights();
     for (const UnitShard& s : m_shards[size_t(layer)]) {
         TraceEvent e{TracePhase::Attention, "unit attention", m_index, m_step, layer, s.unit, traceClockNs(), 0};
         unitAttention(layer, s, in, out, capture);
@@ -178,6 +196,7 @@ void CpuRank::compress(int layer, const std::map<UnitRequest, std::vector<int>>&
 
 void CpuRank::mlp(int layer, const float* x, size_t rows, float* out)
 {
+    copyWeights();
     const size_t hidden = size_t(m_config.hiddenSize);
     const MlpShard& m = m_mlp[size_t(layer)];
     if (m.rows == 0) {
@@ -193,12 +212,13 @@ void CpuRank::mlp(int layer, const float* x, size_t rows, float* out)
 
 size_t CpuRank::weightBytes() const
 {
+    // From the shard shapes, so a rank whose copies are not made yet reports the same.
+    const size_t d = size_t(m_config.headDim), hidden = size_t(m_config.hiddenSize), nq = size_t(m_units.queryHeads());
     size_t n = 0;
     for (const auto& layer : m_shards)
-        for (const auto& s : layer)
-            n += s.wq.size() + s.wk.size() + s.wv.size() + s.wo.size();
+        n += layer.size() * (2 * nq * d * hidden + 2 * d * hidden); // wq and wo, wk and wv
     for (const auto& m : m_mlp)
-        n += m.gate.size() + m.up.size() + m.down.size();
+        n += 3 * m.rows * hidden;
     return n * sizeof(float);
 }
 

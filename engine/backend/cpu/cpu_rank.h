@@ -25,6 +25,10 @@ public:
         m_step = step;
     }
     const KvStore& kv() const override { return m_kv; }
+    // Copies of the weight shards only when attention() or mlp() first needs them: for a rank that
+    // computes elsewhere (the CUDA rank keeps bf16 shards on its GPU) and uses this one for its KV
+    // store and, rarely, a prompt on top of cached KV. Saves the model's fp32 size in host memory.
+    void setWeightsOnDemand(bool on) { m_onDemand = on; }
     // For a rank that decodes elsewhere (the CUDA rank) and mirrors new rows back here.
     KvStore& mutableKv() { return m_kv; }
     size_t weightBytes() const override;
@@ -44,6 +48,7 @@ private:
         std::vector<float> down;     // hidden x rows
     };
     void unitAttention(int layer, const UnitShard& s, const RowBatch& in, float* out, WindowCapture* capture);
+    void copyWeights(); // the shards' weights from m_source, once per assign()
 
     int m_index;
     ModelConfig m_config;
@@ -52,6 +57,9 @@ private:
     std::vector<std::vector<UnitShard>> m_shards; // [layer]
     std::vector<MlpShard> m_mlp;                   // [layer]
     KvStore m_kv;
+    int m_ranks = 1;
+    const ModelWeights* m_source = nullptr; // the weights of the last assign()
+    bool m_onDemand = false, m_copied = false;
     TraceSink* m_sink = nullptr;
     int m_step = -1;
 };

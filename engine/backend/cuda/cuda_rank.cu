@@ -101,6 +101,7 @@ CudaRank::CudaRank(int index, const ModelConfig& config, UnitMode mode, int devi
     , m_units(config, mode)
     , m_host(index, config, mode)
 {
+    m_host.setWeightsOnDemand(true); // shards live on the GPU; host copies only if a fallback needs them
     int devices = 0;
     if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
         cudaGetLastError();

@@ -19,7 +19,8 @@ class RaggedDecodeAttention;
 // split-KV decode attention over its (request, unit) pairs. The host KV store stays authoritative
 // (prefill K/V and each decoded row are mirrored back), so compression, placement changes and the
 // engine's bookkeeping work as on the CPU, and the device blocks are a cache re-filled after them.
-// The inner CPU rank serves only a prompt that continues cached KV.
+// The inner CPU rank holds the KV store; it copies fp32 weight shards only when a prompt continues
+// cached KV (its fallback path), so host memory holds the model once.
 class CudaRank final : public Rank
 {
 public:
