@@ -18,7 +18,9 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <exception>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -180,6 +182,76 @@ double elapsedMs(cudaEvent_t a, cudaEvent_t b)
     return double(ms);
 }
 } // namespace
+
+// One host thread per rank for the whole run: each waits for a step's job, runs it for its rank and
+// waits again. Starting threads every step put their start-up skew into the measured step (rank 0's
+// events wait in the first all-reduce for the last rank to start).
+class CudaStepExecutor::RankWorkers
+{
+public:
+    explicit RankWorkers(size_t n)
+    {
+        for (size_t g = 0; g < n; ++g)
+            m_threads.emplace_back([this, g] { loop(g); });
+    }
+    ~RankWorkers()
+    {
+        {
+            std::lock_guard<std::mutex> lock(m_mutex);
+            m_stop = true;
+        }
+        m_wake.notify_all();
+        for (auto& t : m_threads)
+            t.join();
+    }
+    // Runs job(g) on every worker; returns at once.
+    void post(std::function<void(size_t)> job)
+    {
+        {
+            std::lock_guard<std::mutex> lock(m_mutex);
+            m_job = std::move(job);
+            m_busy = m_threads.size();
+            ++m_generation;
+        }
+        m_wake.notify_all();
+    }
+    void waitIdle()
+    {
+        std::unique_lock<std::mutex> lock(m_mutex);
+        m_idle.wait(lock, [this] { return m_busy == 0; });
+    }
+
+private:
+    void loop(size_t g)
+    {
+        uint64_t seen = 0;
+        for (;;) {
+            std::function<void(size_t)> job;
+            {
+                std::unique_lock<std::mutex> lock(m_mutex);
+                m_wake.wait(lock, [&] { return m_stop || m_generation != seen; });
+                if (m_stop)
+                    return;
+                seen = m_generation;
+                job = m_job;
+            }
+            job(g); // catches everything itself
+            {
+                std::lock_guard<std::mutex> lock(m_mutex);
+                --m_busy;
+            }
+            m_idle.notify_all();
+        }
+    }
+
+    std::vector<std::thread> m_threads;
+    std::mutex m_mutex;
+    std::condition_variable m_wake, m_idle;
+    std::function<void(size_t)> m_job;
+    uint64_t m_generation = 0;
+    size_t m_busy = 0;
+    bool m_stop = false;
+};
 
 CudaStepExecutor::CudaStepExecutor(const ModelWeights& weights, std::vector<CudaRank*> ranks, const BackendOptions& options)
     : m_weights(weights)
@@ -398,23 +470,22 @@ void CudaStepExecutor::runOnce(const std::vector<int>& tokens)
         std::vector<std::string> messages(n);
         std::atomic<bool> failed{false};
         std::atomic<size_t> done{0};
-        std::vector<std::thread> threads;
-        threads.reserve(n);
-        for (size_t g = 0; g < n; ++g)
-            threads.emplace_back([&, g] {
-                try {
-                    runRank(g, tokens, failed);
-                } catch (const std::exception& e) {
-                    errors[g] = std::current_exception();
-                    messages[g] = e.what();
-                    failed = true;
-                } catch (...) {
-                    errors[g] = std::current_exception();
-                    messages[g] = "unknown error";
-                    failed = true;
-                }
-                ++done;
-            });
+        if (!m_workers)
+            m_workers = std::make_unique<RankWorkers>(n);
+        m_workers->post([&](size_t g) {
+            try {
+                runRank(g, tokens, failed);
+            } catch (const std::exception& e) {
+                errors[g] = std::current_exception();
+                messages[g] = e.what();
+                failed = true;
+            } catch (...) {
+                errors[g] = std::current_exception();
+                messages[g] = "unknown error";
+                failed = true;
+            }
+            ++done; // last: after this the job's references may go out of scope
+        });
         bool aborted = false;
         auto failedSince = std::chrono::steady_clock::time_point();
         while (done.load() < n) {
@@ -427,8 +498,7 @@ void CudaStepExecutor::runOnce(const std::vector<int>& tokens)
             }
             std::this_thread::sleep_for(std::chrono::milliseconds(1));
         }
-        for (auto& t : threads)
-            t.join();
+        m_workers->waitIdle(); // every worker is back to waiting before the job's locals go
         if (failed.load()) {
             if (!aborted)
                 abortComms();

@@ -40,6 +40,7 @@ public:
 
 private:
     struct Replica; // replicated weights and activations on one device
+    class RankWorkers; // one persistent host thread per rank (NCCL runs)
     void ensureBatch(Replica& r, int batch);
     void runOnce(const std::vector<int>& tokens);
     void runEmulated(const std::vector<int>& tokens);
@@ -60,6 +61,7 @@ private:
     int m_batch = 0;
     size_t m_warmGeneration = 0; // the ranks' assignments() when the step shapes were last warmed
     std::unique_ptr<DeviceLayerCompressor> m_compressor; // prefill's selection, on rank 0's device
+    std::unique_ptr<RankWorkers> m_workers;              // created by the first NCCL step
 };
 
 } // namespace fairkv::cuda
