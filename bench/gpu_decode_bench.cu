@@ -11,6 +11,7 @@
 #include "aggregation.h"
 #include "backend/cuda/cuda_kernels.h"
 #include "backend/cuda/decode_attention.h"
+#include "backend/cuda/device_memory.h"
 #include "gpu_bench_util.cuh"
 #include "cupti_tracer.h"
 #include "kv/synthetic_attention.h"
@@ -93,12 +94,11 @@ __global__ void scatterOut(const float* attn, const PairDesc* pairs, int group, 
         dst[size_t(p.request) * cols + size_t(p.replica) * group * dim + i] = __float2bfloat16(attn[size_t(blockIdx.x) * group * dim + i]);
 }
 
+// The engine's allocation (its out-of-memory message says how much is needed and free).
 template <typename T>
 T* deviceAlloc(size_t n)
 {
-    T* p = nullptr;
-    FAIRKV_CUDA(cudaMalloc(&p, std::max<size_t>(n, 1) * sizeof(T)));
-    return p;
+    return cuda::deviceAlloc<T>(n, "benchmark buffers");
 }
 
 // One rank's shard of one layer and the KV of the pairs it serves.
