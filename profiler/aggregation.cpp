@@ -12,8 +12,9 @@ RunAggregate aggregate(const TraceBuffer& trace, int ranks)
     RunAggregate out;
     out.ranks = ranks;
     std::map<std::pair<int, int>, LayerAggregate> cells;
-    // Collectives timed on each rank (NCCL, one record per rank) run together: a layer waits for
-    // the slowest rank's, not for their sum.
+    // Collectives timed on each rank (NCCL, one record per rank) run together, and each rank's
+    // includes waiting for the last rank to arrive, an imbalance the layer's slowest rank already
+    // accounts for. The last rank's, the shortest, is the collective itself.
     std::map<std::pair<int, int>, std::vector<double>> rankCollectives;
     auto cell = [&](int step, int layer) -> LayerAggregate& {
         auto it = cells.find({step, layer});
@@ -46,7 +47,7 @@ RunAggregate aggregate(const TraceBuffer& trace, int ranks)
             a.mlpMs[size_t(r.rank)] += ms;
     }
     for (const auto& [key, perRank] : rankCollectives)
-        cells.at(key).collectiveMs += *std::max_element(perRank.begin(), perRank.end());
+        cells.at(key).collectiveMs += *std::min_element(perRank.begin(), perRank.end());
     out.rankBusyMs.assign(size_t(ranks), 0.0);
     out.rankIdleMs.assign(size_t(ranks), 0.0);
     double sumMax = 0.0, sumMean = 0.0;

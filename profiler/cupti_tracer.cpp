@@ -105,8 +105,11 @@ void CuptiTracer::push(int rank, int step, int layer, int unit, Phase phase)
 
 void CuptiTracer::pop()
 {
+    // Called from destructors (DeviceScope), also while unwinding: never throws; a failure is
+    // counted and reported at the next flush().
     uint64_t id = 0;
-    FAIRKV_CUPTI(cuptiActivityPopExternalCorrelationId(CUPTI_EXTERNAL_CORRELATION_KIND_CUSTOM0, &id));
+    if (cuptiActivityPopExternalCorrelationId(CUPTI_EXTERNAL_CORRELATION_KIND_CUSTOM0, &id) != CUPTI_SUCCESS)
+        ++m_failedPops;
 }
 
 const std::string& CuptiTracer::name(const char* mangled)
@@ -132,7 +135,7 @@ void CuptiTracer::consume(void* context, uint32_t streamId, uint8_t* buffer, siz
             const auto* e = reinterpret_cast<const CUpti_ActivityExternalCorrelation*>(record);
             ++m_counts.correlations;
             if (e->externalKind == CUPTI_EXTERNAL_CORRELATION_KIND_CUSTOM0)
-                m_external[e->correlationId] = e->externalId;
+                m_external[e->correlationId] = External{e->externalId, m_flushes};
         }
     }
     size_t dropped = 0;
@@ -144,11 +147,6 @@ void CuptiTracer::flush()
 {
     FAIRKV_CUPTI(cuptiActivityFlushAll(CUPTI_ACTIVITY_FLAG_FLUSH_FORCED));
     std::lock_guard<std::mutex> lock(m_mutex);
-    // Correlations matched at the previous flush go now: every kernel of one launch shares its
-    // correlation id (all nodes of a graph launch do), and a straggler may come one buffer late.
-    for (uint32_t id : m_matched)
-        m_external.erase(id);
-    m_matched.clear();
     std::vector<PendingKernel> waiting;
     for (PendingKernel& k : m_pending) {
         auto ext = m_external.find(k.correlationId);
@@ -161,7 +159,12 @@ void CuptiTracer::flush()
                 ++m_counts.untagged;
             continue;
         }
-        const Tag& tag = m_tags.at(ext->second);
+        auto tagIt = m_tags.find(ext->second.id);
+        if (tagIt == m_tags.end()) { // its tag aged out (see below): cannot happen within three flushes
+            ++m_counts.untagged;
+            continue;
+        }
+        const Tag& tag = tagIt->second;
         TraceRecord r;
         r.rank = tag.rank;
         r.device = int32_t(k.deviceId);
@@ -175,10 +178,28 @@ void CuptiTracer::flush()
         r.phase = tag.phase;
         r.kind = RecordKind::Kernel;
         m_out->records.push_back(r);
-        m_matched.push_back(k.correlationId);
     }
     m_pending = std::move(waiting);
     m_counts.unmatched = m_pending.size();
+    // Age out what no kernel can need any more, or a long run grows without bound (a tag per
+    // push, a correlation per API call in a pushed region). A correlation stays three flushes:
+    // every kernel of one launch shares it (all nodes of a graph launch do) and stragglers may come
+    // a buffer late; a kernel waits at most three flushes for it. Tags go with the same delay.
+    ++m_flushes;
+    for (auto it = m_external.begin(); it != m_external.end();)
+        it = m_flushes - it->second.flush >= 3 ? m_external.erase(it) : std::next(it);
+    m_tagMarks.push_back(m_nextId);
+    if (m_tagMarks.size() > 3) {
+        const uint64_t oldest = m_tagMarks.front();
+        m_tagMarks.pop_front();
+        for (auto it = m_tags.begin(); it != m_tags.end();)
+            it = it->first < oldest ? m_tags.erase(it) : std::next(it);
+    }
+    if (m_failedPops > m_reportedPops) {
+        m_out->warnings.push_back("CUPTI could not pop " + std::to_string(m_failedPops - m_reportedPops)
+                                  + " kernel tags; some kernels may carry the wrong rank or layer");
+        m_reportedPops = m_failedPops;
+    }
     if (m_dropped > m_out->dropped) {
         m_out->warnings.push_back("CUPTI dropped " + std::to_string(m_dropped - m_out->dropped)
                                   + " kernel records (activity buffers full); per-rank times undercount");

@@ -1,7 +1,9 @@
 #pragma once
 #include "trace_record.h"
 
+#include <atomic>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -64,8 +66,16 @@ private:
     TraceBuffer* m_out;
     mutable std::mutex m_mutex; // CUPTI completes buffers on its own threads
     std::vector<PendingKernel> m_pending;
-    std::unordered_map<uint32_t, uint64_t> m_external; // correlation id -> external id
-    std::vector<uint32_t> m_matched;                   // correlation ids used in the last flush
+    struct External
+    {
+        uint64_t id;    // the push's external id
+        uint64_t flush; // m_flushes when it arrived
+    };
+    std::unordered_map<uint32_t, External> m_external; // correlation id -> external id
+    uint64_t m_flushes = 0;
+    std::deque<uint64_t> m_tagMarks; // m_nextId at the last flushes: older tags are dropped
+    std::atomic<uint64_t> m_failedPops{0};
+    uint64_t m_reportedPops = 0;
     std::unordered_map<std::string, std::string> m_names; // mangled -> readable kernel names
     const std::string& name(const char* mangled);        // under m_mutex
     std::unordered_map<uint64_t, Tag> m_tags;          // external id -> tag

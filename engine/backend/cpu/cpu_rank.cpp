@@ -62,14 +62,16 @@ void CpuRank::assign(const ModelWeights& w, const Placement& placement, KvStore&
         m_mlp[size_t(l)].rows = size_t(inter * (m_index + 1) / m_ranks - inter * m_index / m_ranks);
     }
     m_source = &w;
-    m_copied = false;
-    if (!m_onDemand)
-        copyWeights();
+    m_attentionCopied = m_mlpCopied = false;
+    if (!m_onDemand) {
+        copyAttentionWeights();
+        copyMlpWeights();
+    }
 }
 
-void CpuRank::copyWeights()
+void CpuRank::copyAttentionWeights()
 {
-    if (m_copied || !m_source)
+    if (m_attentionCopied || !m_source)
         return;
     const int64_t d = m_config.headDim;
     const int64_t nq = m_units.queryHeads();
@@ -83,15 +85,25 @@ void CpuRank::copyWeights()
             s.wv = copyRows(lw.wv, kv0, d);
             s.wo = copyColumns(lw.wo, q0, nq * d);
         }
-        const int64_t inter = m_config.intermediateSize;
-        const int64_t begin = inter * m_index / m_ranks;
-        const int64_t end = inter * (m_index + 1) / m_ranks;
+    }
+    m_attentionCopied = true;
+}
+
+void CpuRank::copyMlpWeights()
+{
+    if (m_mlpCopied || !m_source)
+        return;
+    const int64_t inter = m_config.intermediateSize;
+    const int64_t begin = inter * m_index / m_ranks;
+    const int64_t end = inter * (m_index + 1) / m_ranks;
+    for (int l = 0; l < m_config.numLayers; ++l) {
+        const LayerWeights& lw = m_source->layers[size_t(l)];
         MlpShard& m = m_mlp[size_t(l)];
         m.gate = copyRows(lw.wgate, begin, end - begin);
         m.up = copyRows(lw.wup, begin, end - begin);
         m.down = copyColumns(lw.wdown, begin, end - begin);
     }
-    m_copied = true;
+    m_mlpCopied = true;
 }
 
 void CpuRank::releaseKv(KvStore& pool)
@@ -102,7 +114,7 @@ void CpuRank::releaseKv(KvStore& pool)
 
 void CpuRank::attention(int layer, const RowBatch& in, float* out, WindowCapture* capture)
 {
-    copyWeights();
+    copyAttentionWeights(); // on-demand ranks: the first call pays for it (the CUDA rank's rare fallback)
     for (const UnitShard& s : m_shards[size_t(layer)]) {
         TraceEvent e{TracePhase::Attention, "unit attention", m_index, m_step, layer, s.unit, traceClockNs(), 0};
         unitAttention(layer, s, in, out, capture);
@@ -196,7 +208,7 @@ void CpuRank::compress(int layer, const std::map<UnitRequest, std::vector<int>>&
 
 void CpuRank::mlp(int layer, const float* x, size_t rows, float* out)
 {
-    copyWeights();
+    copyMlpWeights();
     const size_t hidden = size_t(m_config.hiddenSize);
     const MlpShard& m = m_mlp[size_t(layer)];
     if (m.rows == 0) {

@@ -25,7 +25,8 @@ public:
         m_step = step;
     }
     const KvStore& kv() const override { return m_kv; }
-    // Copies of the weight shards only when attention() or mlp() first needs them: for a rank that
+    // Copies of the weight shards only when attention() or mlp() first needs them (each its own
+    // part): for a rank that
     // computes elsewhere (the CUDA rank keeps bf16 shards on its GPU) and uses this one for its KV
     // store and, rarely, a prompt on top of cached KV. Saves the model's fp32 size in host memory.
     void setWeightsOnDemand(bool on) { m_onDemand = on; }
@@ -48,7 +49,9 @@ private:
         std::vector<float> down;     // hidden x rows
     };
     void unitAttention(int layer, const UnitShard& s, const RowBatch& in, float* out, WindowCapture* capture);
-    void copyWeights(); // the shards' weights from m_source, once per assign()
+    // The shards' weights from m_source, once per assign() each.
+    void copyAttentionWeights();
+    void copyMlpWeights();
 
     int m_index;
     ModelConfig m_config;
@@ -59,7 +62,7 @@ private:
     KvStore m_kv;
     int m_ranks = 1;
     const ModelWeights* m_source = nullptr; // the weights of the last assign()
-    bool m_onDemand = false, m_copied = false;
+    bool m_onDemand = false, m_attentionCopied = false, m_mlpCopied = false;
     TraceSink* m_sink = nullptr;
     int m_step = -1;
 };

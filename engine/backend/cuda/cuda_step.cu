@@ -191,19 +191,15 @@ class CudaStepExecutor::RankWorkers
 public:
     explicit RankWorkers(size_t n)
     {
-        for (size_t g = 0; g < n; ++g)
-            m_threads.emplace_back([this, g] { loop(g); });
-    }
-    ~RankWorkers()
-    {
-        {
-            std::lock_guard<std::mutex> lock(m_mutex);
-            m_stop = true;
+        try {
+            for (size_t g = 0; g < n; ++g)
+                m_threads.emplace_back([this, g] { loop(g); });
+        } catch (const std::exception& e) { // no thread left running behind a failed start
+            stop();
+            throw fairkv::Error(std::string("cannot start a host thread per NCCL rank: ") + e.what());
         }
-        m_wake.notify_all();
-        for (auto& t : m_threads)
-            t.join();
     }
+    ~RankWorkers() { stop(); }
     // Runs job(g) on every worker; returns at once.
     void post(std::function<void(size_t)> job)
     {
@@ -222,6 +218,17 @@ public:
     }
 
 private:
+    void stop()
+    {
+        {
+            std::lock_guard<std::mutex> lock(m_mutex);
+            m_stop = true;
+        }
+        m_wake.notify_all();
+        for (auto& t : m_threads)
+            t.join();
+        m_threads.clear();
+    }
     void loop(size_t g)
     {
         uint64_t seen = 0;
