@@ -30,7 +30,7 @@ public:
     void popDevice() override;
     void flushDevice() override;
 
-    bool tracesKernels() const { return bool(m_kernels); }
+    bool tracesKernels() const override { return bool(m_kernels); }
     void setEnabled(bool on) { m_host.setEnabled(on); }
     // The records so far (kernels up to the last flushDevice()).
     TraceBuffer& buffer() { return m_host.buffer(); }

@@ -204,6 +204,8 @@ std::string Report::html(bool inlineCharts) const
         [](const StoredRun& r) { return r.result.value("collective", std::string("in-process sum")); });
     row("compression selection on", "",
         [](const StoredRun& r) { return r.result.value("compression_on", std::string("host")); });
+    row("kernel tracing (CUPTI, adds to step times)", "",
+        [](const StoredRun& r) { return std::string(r.result.value("kernel_tracing", false) ? "on" : "off"); });
     o << "</table>";
 
     o << "<h2>Charts</h2>";

@@ -160,7 +160,9 @@ uint64_t availableMemoryBytes()
 // activations: refuse up front rather than be killed by the kernel half way through.
 void checkCpuMemory(const RunConfig& cfg, const ModelConfig& shape)
 {
-    const double weights = double(shape.parameterCount()) * 4.0 * 2.0;
+    // fp32 weights, plus the CPU ranks' fp32 shard copies (CUDA ranks keep theirs on the GPU)
+    const bool cpu = cfg.backend != "cuda";
+    const double weights = double(shape.parameterCount()) * 4.0 * (cpu ? 2.0 : 1.0);
     const double kv = double(cfg.batch) * cfg.promptLen * shape.numLayers * shape.kvDim() * 2.0 * 4.0
                       * (cfg.unitMode == UnitMode::PerQueryHead ? shape.groupSize() : 1);
     const double activations = double(cfg.batch) * cfg.promptLen * (shape.hiddenSize * 4.0 + shape.intermediateSize * 2.0) * 4.0
@@ -169,10 +171,11 @@ void checkCpuMemory(const RunConfig& cfg, const ModelConfig& shape)
     const uint64_t have = availableMemoryBytes();
     if (have > 0 && need > 0.9 * double(have)) {
         char buf[256];
-        std::snprintf(buf, sizeof buf, "%s with %d layers needs about %.1f GiB on the CPU backend (fp32 weights and rank "
-                      "shards, KV, activations); this machine has %.1f GiB available: use --layers, a smaller batch or "
-                      "prompt, or the CUDA backend",
-                      shape.name.c_str(), shape.numLayers, need / double(1ull << 30), double(have) / double(1ull << 30));
+        std::snprintf(buf, sizeof buf, "%s with %d layers needs about %.1f GiB of host memory (%s, KV, activations); this "
+                      "machine has %.1f GiB available: use --layers, a smaller batch or prompt%s",
+                      shape.name.c_str(), shape.numLayers, need / double(1ull << 30),
+                      cpu ? "fp32 weights and rank shards" : "fp32 weights", double(have) / double(1ull << 30),
+                      cpu ? ", or the CUDA backend" : "");
         throw Error(buf);
     }
 }
@@ -388,6 +391,7 @@ LiveRun::LiveRun(const RunConfig& cfg, const ProgressFn& progress, const std::at
     res.timing = engine.timingKind();
     res.collective = engine.collectiveSource();
     res.compressionOn = engine.compressionWhere();
+    res.kernelTracing = trace && trace->tracesKernels();
     res.prompts = makePrompts(cfg.batch, cfg.promptLen, mc.vocabSize, cfg.seed);
 
     report("prefill", 0, 1);
@@ -428,6 +432,7 @@ RunResult LiveRun::rerun(const Placement& placement, const std::string& name, co
     if (decodeSteps >= 0)
         res.config.decode = decodeSteps;
     res.kvMovedBytes = engine.setPlacement(p);
+    res.kernelTracing = trace && trace->tracesKernels();
     Rng sampler = m->samplerAfterPrefill;
     engine.setTraceSink(trace);
     try {
@@ -456,6 +461,7 @@ json RunResult::toJson() const
         {"timing", timing},
         {"collective", collective},
         {"compression_on", compressionOn},
+        {"kernel_tracing", kernelTracing},
         {"placement", placement.toJson()},
         {"kv_len", kvLen},
         {"attention_mass", attentionMass},

@@ -46,6 +46,8 @@ public:
     virtual void popDevice() {}
     // After a pass's device work has completed: a kernel-tracing sink collects its records now.
     virtual void flushDevice() {}
+    // Whether this sink traces kernels (CUPTI): their tracing adds to the times a run reports.
+    virtual bool tracesKernels() const { return false; }
 };
 
 // Tags the device work launched in a scope (see TraceSink::pushDevice); no-op without a sink.
