@@ -18,35 +18,6 @@ int fairkvLaunchProbeKernels(float* device, int n, int count)
     return int(cudaGetLastError());
 }
 
-// The same kernels captured into a CUDA graph and launched once: one API call for all of them.
-int fairkvLaunchProbeGraph(float* device, int n, int count)
-{
-    cudaStream_t stream = nullptr;
-    cudaGraph_t graph = nullptr;
-    cudaGraphExec_t exec = nullptr;
-    cudaError_t rc = cudaStreamCreate(&stream);
-    if (rc == cudaSuccess)
-        rc = cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal);
-    if (rc == cudaSuccess) {
-        for (int k = 0; k < count; ++k)
-            scale<<<(n + 255) / 256, 256, 0, stream>>>(device, n, 1.0001f);
-        rc = cudaStreamEndCapture(stream, &graph);
-    }
-    if (rc == cudaSuccess)
-        rc = cudaGraphInstantiate(&exec, graph, 0);
-    if (rc == cudaSuccess)
-        rc = cudaGraphLaunch(exec, stream);
-    if (rc == cudaSuccess)
-        rc = cudaStreamSynchronize(stream);
-    if (exec)
-        cudaGraphExecDestroy(exec);
-    if (graph)
-        cudaGraphDestroy(graph);
-    if (stream)
-        cudaStreamDestroy(stream);
-    return int(rc);
-}
-
 // Capture and launch apart, as a serving loop does: `capture` builds the graph (no tag active
 // then), `launch` runs it; returns the CUDA error.
 int fairkvProbeGraphCapture(float* device, int n, int count, void** execOut, void** streamOut)
@@ -81,6 +52,19 @@ int fairkvProbeGraphLaunch(void* exec, void* stream)
 
 void fairkvProbeGraphDestroy(void* exec, void* stream)
 {
-    cudaGraphExecDestroy(static_cast<cudaGraphExec_t>(exec));
-    cudaStreamDestroy(static_cast<cudaStream_t>(stream));
+    if (exec)
+        cudaGraphExecDestroy(static_cast<cudaGraphExec_t>(exec));
+    if (stream)
+        cudaStreamDestroy(static_cast<cudaStream_t>(stream));
+}
+
+// The same kernels captured into a CUDA graph and launched once: one API call for all of them.
+int fairkvLaunchProbeGraph(float* device, int n, int count)
+{
+    void *exec = nullptr, *stream = nullptr;
+    int rc = fairkvProbeGraphCapture(device, n, count, &exec, &stream);
+    if (rc == 0)
+        rc = fairkvProbeGraphLaunch(exec, stream);
+    fairkvProbeGraphDestroy(exec, stream);
+    return rc;
 }
