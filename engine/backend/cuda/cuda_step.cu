@@ -537,6 +537,47 @@ bool CudaStepExecutor::abortComms()
     return true; // the list is cleared once no rank thread can read it any more
 }
 
+// The work every rank repeats on its replica `r`, each piece timed by events and, for a
+// kernel-tracing sink, tagged as `rank` (-1: on behalf of all ranks).
+void CudaStepExecutor::launchEmbedding(Replica& r, int batch, int rank)
+{
+    const int H = m_weights.config.hiddenSize;
+    cudaEvent_t e = r.open();
+    {
+        DeviceScope tag(m_deviceSink, rank, m_step, -1, TracePhase::Replicated);
+        embedRows<<<batch, 256, 0, r.stream>>>(r.tokens, reinterpret_cast<const __nv_bfloat16*>(r.embed), H, r.x);
+        FAIRKV_CUDA(cudaGetLastError());
+    }
+    r.close(e, TracePhase::Replicated, "embedding", -1);
+}
+
+void CudaStepExecutor::launchNorm(Replica& r, int batch, int layer, int half, int rank)
+{
+    const ModelConfig& c = m_weights.config;
+    const int H = c.hiddenSize;
+    cudaEvent_t e = r.open();
+    {
+        DeviceScope tag(m_deviceSink, rank, m_step, layer, TracePhase::Replicated);
+        rmsNormRows<<<batch, 256, 0, r.stream>>>(r.x, r.norms + size_t(2 * layer + half) * H, H, float(c.rmsNormEps), r.normed);
+        FAIRKV_CUDA(cudaGetLastError());
+    }
+    r.close(e, TracePhase::Replicated, half ? "post_attention_norm" : "input_norm", layer);
+}
+
+void CudaStepExecutor::launchHead(Replica& r, int batch, int rank, bool logits)
+{
+    const ModelConfig& c = m_weights.config;
+    const int H = c.hiddenSize;
+    cudaEvent_t e = r.open();
+    {
+        DeviceScope tag(m_deviceSink, rank, m_step, -1, TracePhase::Replicated);
+        rmsNormRows<<<batch, 256, 0, r.stream>>>(r.x, r.norms + size_t(2 * c.numLayers) * H, H, float(c.rmsNormEps), r.normed);
+        if (logits)
+            gemmBf16(r.blas, r.normed, r.head, r.logits, batch, c.vocabSize, H, r.stream);
+    }
+    r.close(e, TracePhase::Replicated, "lm_head", -1);
+}
+
 void CudaStepExecutor::runEmulated(const std::vector<int>& tokens)
 {
     const ModelConfig& c = m_weights.config;
@@ -558,27 +599,14 @@ void CudaStepExecutor::runEmulated(const std::vector<int>& tokens)
         m_batch = b;
     }
     auto* const* parts = static_cast<const float* const*>(m_partials.back());
-    const float eps = float(c.rmsNormEps);
     r.startStep();
     DrainOnThrow drain{r.stream};
     // Kernels are tagged for a kernel-tracing sink: each rank's attention and MLP with its rank, the
     // replicated work (embedding, norms, the sums standing in for the all-reduce, lm_head) with none.
-    auto replicated = [&](int layer) { return DeviceScope(m_deviceSink, -1, m_step, layer, TracePhase::Replicated); };
-    cudaEvent_t e = r.open();
-    {
-        auto tag = replicated(-1);
-        embedRows<<<b, 256, 0, r.stream>>>(r.tokens, reinterpret_cast<const __nv_bfloat16*>(r.embed), H, r.x);
-        FAIRKV_CUDA(cudaGetLastError());
-    }
-    r.close(e, TracePhase::Replicated, "embedding", -1);
+    launchEmbedding(r, b, -1);
     for (int l = 0; l < c.numLayers; ++l) {
         for (int half = 0; half < 2; ++half) {
-            e = r.open();
-            {
-                auto tag = replicated(l);
-                rmsNormRows<<<b, 256, 0, r.stream>>>(r.x, r.norms + size_t(2 * l + half) * H, H, eps, r.normed);
-            }
-            r.close(e, TracePhase::Replicated, half ? "post_attention_norm" : "input_norm", l);
+            launchNorm(r, b, l, half, -1);
             for (int g = 0; g < N; ++g) {
                 auto* out = static_cast<float*>(m_partials[size_t(g)]);
                 DeviceScope tag(m_deviceSink, g, m_step, l, half ? TracePhase::Mlp : TracePhase::Attention);
@@ -587,18 +615,12 @@ void CudaStepExecutor::runEmulated(const std::vector<int>& tokens)
                 else
                     m_ranks[size_t(g)]->launchMlp(l, r.normed, size_t(b), out, r.stream);
             }
-            auto tag = replicated(l);
+            DeviceScope tag(m_deviceSink, -1, m_step, l, TracePhase::Replicated);
             addPartials<<<132, 256, 0, r.stream>>>(r.x, parts, N, count); // stands in for the all-reduce (modelled)
             FAIRKV_CUDA(cudaGetLastError());
         }
     }
-    e = r.open();
-    {
-        auto tag = replicated(-1);
-        rmsNormRows<<<b, 256, 0, r.stream>>>(r.x, r.norms + size_t(2 * c.numLayers) * H, H, eps, r.normed);
-        gemmBf16(r.blas, r.normed, r.head, r.logits, b, c.vocabSize, H, r.stream);
-    }
-    r.close(e, TracePhase::Replicated, "lm_head", -1);
+    launchHead(r, b, -1, true);
     r.end = r.nextEvent();
     FAIRKV_CUDA(cudaEventRecord(r.end, r.stream));
     FAIRKV_CUDA(cudaStreamSynchronize(r.stream));
@@ -613,28 +635,16 @@ void CudaStepExecutor::runRank(size_t g, const std::vector<int>& tokens, const s
     auto comm = static_cast<ncclComm_t>(m_comms[g]);
     const int b = int(tokens.size()), H = c.hiddenSize;
     const size_t count = size_t(b) * H;
-    const float eps = float(c.rmsNormEps);
     FAIRKV_CUDA(cudaSetDevice(r.device));
     r.startStep();
     // This thread's kernels are tagged with its rank for a kernel-tracing sink (CUPTI keeps one
     // correlation stack per thread).
     const int gi = int(g);
     auto tagged = [&](int layer, TracePhase phase) { return DeviceScope(m_deviceSink, gi, m_step, layer, phase); };
-    cudaEvent_t e = r.open();
-    {
-        auto tag = tagged(-1, TracePhase::Replicated);
-        embedRows<<<b, 256, 0, r.stream>>>(r.tokens, reinterpret_cast<const __nv_bfloat16*>(r.embed), H, r.x);
-        FAIRKV_CUDA(cudaGetLastError());
-    }
-    r.close(e, TracePhase::Replicated, "embedding", -1);
+    launchEmbedding(r, b, gi);
     for (int l = 0; l < c.numLayers; ++l) {
         for (int half = 0; half < 2; ++half) {
-            e = r.open();
-            {
-                auto tag = tagged(l, TracePhase::Replicated);
-                rmsNormRows<<<b, 256, 0, r.stream>>>(r.x, r.norms + size_t(2 * l + half) * H, H, eps, r.normed);
-            }
-            r.close(e, TracePhase::Replicated, half ? "post_attention_norm" : "input_norm", l);
+            launchNorm(r, b, l, half, gi);
             {
                 auto tag = tagged(l, half ? TracePhase::Mlp : TracePhase::Attention);
                 if (half == 0)
@@ -644,7 +654,7 @@ void CudaStepExecutor::runRank(size_t g, const std::vector<int>& tokens, const s
             }
             if (failed.load())
                 throw fairkv::Error(std::string(kStopped) + " another rank failed");
-            e = r.open();
+            cudaEvent_t e = r.open();
             {
                 auto tag = tagged(l, TracePhase::Collective);
                 FAIRKV_NCCL(ncclAllReduce(r.partial, r.partial, count, ncclFloat, ncclSum, comm, r.stream));
@@ -655,14 +665,7 @@ void CudaStepExecutor::runRank(size_t g, const std::vector<int>& tokens, const s
             FAIRKV_CUDA(cudaGetLastError());
         }
     }
-    e = r.open();
-    {
-        auto tag = tagged(-1, TracePhase::Replicated);
-        rmsNormRows<<<b, 256, 0, r.stream>>>(r.x, r.norms + size_t(2 * c.numLayers) * H, H, eps, r.normed);
-        if (g == 0) // every rank holds the full residual stream; one computes the logits
-            gemmBf16(r.blas, r.normed, r.head, r.logits, b, c.vocabSize, H, r.stream);
-    }
-    r.close(e, TracePhase::Replicated, "lm_head", -1);
+    launchHead(r, b, gi, g == 0); // every rank holds the full residual stream; one computes the logits
     r.end = r.nextEvent();
     FAIRKV_CUDA(cudaEventRecord(r.end, r.stream));
     // Wait for the stream, but not forever: NCCL's asynchronous errors and a failed peer end the wait.

@@ -44,6 +44,9 @@ private:
     void ensureBatch(Replica& r, int batch);
     void runOnce(const std::vector<int>& tokens);
     void runEmulated(const std::vector<int>& tokens);
+    void launchEmbedding(Replica& r, int batch, int rank);
+    void launchNorm(Replica& r, int batch, int layer, int half, int rank);
+    void launchHead(Replica& r, int batch, int rank, bool logits);
     void runRank(size_t g, const std::vector<int>& tokens, const std::atomic<bool>& failed);
     bool abortComms(); // every communicator; only while no rank thread uses them, or to release a stuck one
 
