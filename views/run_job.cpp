@@ -45,7 +45,7 @@ int RunJobTracker::rerun(const fairkv::Placement& placement, const QString& name
             live = engine; // stays loaded: a re-run can be re-run again
             return engine->rerun(placement, name, progress, cancel, trace, partial);
         },
-        parent, m_liveBackend == "cuda");
+        parent, m_live->result().backend == "cuda");
 }
 
 int RunJobTracker::rerunFresh(const fairkv::RunConfig& config, const fairkv::Placement& placement, const QString& name,
@@ -120,7 +120,6 @@ int RunJobTracker::launch(Work work, std::optional<int64_t> parent, bool kernels
                     self->m_running = false;
                     {
                         self->m_live = live;
-                        self->m_liveBackend = outcome.result->backend;
                         Q_EMIT self->finished(job, outcome);
                     }
                 }, Qt::QueuedConnection);

@@ -67,7 +67,6 @@ private:
     int launch(Work work, std::optional<int64_t> parent, bool kernels);
 
     std::shared_ptr<fairkv::LiveRun> m_live; // the last finished run's engine
-    std::string m_liveBackend;               // and its backend
     int m_current = 0;
     bool m_running = false;
     std::shared_ptr<std::atomic<bool>> m_cancel;
