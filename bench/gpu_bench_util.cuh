@@ -60,6 +60,21 @@ double medianMs(F&& body, int reps = 20)
     return t[t.size() / 2];
 }
 
+// What `body` enqueues on `stream`, captured and instantiated as one CUDA graph (the stream must
+// not be the legacy default stream; cuBLAS needs a workspace set, so it allocates nothing inside).
+template <typename F>
+cudaGraphExec_t captureGraph(cudaStream_t stream, F&& body)
+{
+    cudaGraph_t graph;
+    cudaGraphExec_t exec;
+    FAIRKV_CUDA(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
+    body();
+    FAIRKV_CUDA(cudaStreamEndCapture(stream, &graph));
+    FAIRKV_CUDA(cudaGraphInstantiate(&exec, graph, 0));
+    FAIRKV_CUDA(cudaGraphDestroy(graph));
+    return exec;
+}
+
 // Streaming-read bandwidth of `bytes` (GB/s), measured now.
 inline double measureReadGBs(size_t bytes, int smCount)
 {

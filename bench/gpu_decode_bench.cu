@@ -227,16 +227,7 @@ Result runPlacement(cublasHandle_t h, const Shape& s, const Placement& p, const 
     FAIRKV_CUDA(cudaMalloc(&blasWorkspace, blasWorkspaceBytes));
     FAIRKV_CUBLAS(cublasSetStream(h, st));
     FAIRKV_CUBLAS(cublasSetWorkspace(h, blasWorkspace, blasWorkspaceBytes)); // no allocation inside a capture
-    auto capture = [&](auto&& body) {
-        cudaGraph_t graph;
-        cudaGraphExec_t exec;
-        FAIRKV_CUDA(cudaStreamBeginCapture(st, cudaStreamCaptureModeThreadLocal));
-        body();
-        FAIRKV_CUDA(cudaStreamEndCapture(st, &graph));
-        FAIRKV_CUDA(cudaGraphInstantiate(&exec, graph, 0));
-        FAIRKV_CUDA(cudaGraphDestroy(graph));
-        return exec;
-    };
+    auto capture = [&](auto&& body) { return captureGraph(st, body); };
     std::vector<std::vector<cudaGraphExec_t>> mlpGraphs(static_cast<size_t>(N), std::vector<cudaGraphExec_t>(static_cast<size_t>(L), nullptr));
     cudaEvent_t e0, e1;
     FAIRKV_CUDA(cudaEventCreate(&e0));
@@ -441,12 +432,7 @@ FullStep measureFullStep(cublasHandle_t h, int batch, int budget, double readGBs
     };
     step(); // warm-up outside the capture (cuBLAS picks its kernels)
     FAIRKV_CUDA(cudaStreamSynchronize(stream));
-    cudaGraph_t graph;
-    cudaGraphExec_t exec;
-    FAIRKV_CUDA(cudaStreamBeginCapture(stream, cudaStreamCaptureModeGlobal));
-    step();
-    FAIRKV_CUDA(cudaStreamEndCapture(stream, &graph));
-    FAIRKV_CUDA(cudaGraphInstantiate(&exec, graph, 0));
+    cudaGraphExec_t exec = captureGraph(stream, step);
     cudaEvent_t e0, e1;
     FAIRKV_CUDA(cudaEventCreate(&e0));
     FAIRKV_CUDA(cudaEventCreate(&e1));
@@ -507,7 +493,6 @@ FullStep measureFullStep(cublasHandle_t h, int batch, int budget, double readGBs
     r.kvGiB = double(kvBytes) / double(1ull << 30);
     r.floorMs = (weightBytes + double(kvBytes)) / (readGBs * 1e6);
     cudaGraphExecDestroy(exec);
-    cudaGraphDestroy(graph);
     cudaEventDestroy(e0);
     cudaEventDestroy(e1);
     FAIRKV_CUBLAS(cublasSetStream(h, nullptr));
