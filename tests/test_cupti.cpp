@@ -19,6 +19,20 @@ void fairkvProbeGraphDestroy(void* exec, void* stream);
 
 using namespace fairkv::profiler;
 
+namespace {
+// What CUPTI handed over, for a failure message.
+QString describe(const TraceBuffer& buffer, const CuptiTracer::Counts& c)
+{
+    return QStringLiteral("%1 records from %2 buffers, %3 kernels, %4 correlations, %5 unmatched, %6 untagged")
+        .arg(buffer.records.size())
+        .arg(c.buffers)
+        .arg(c.kernels)
+        .arg(c.correlations)
+        .arg(c.unmatched)
+        .arg(c.untagged);
+}
+} // namespace
+
 class TestCupti : public QObject
 {
     Q_OBJECT
@@ -56,9 +70,7 @@ private Q_SLOTS:
             tracer.flush();
             cudaFree(x);
             const auto c = tracer.counts();
-            QVERIFY2(buffer.records.size() == 4,
-                     qPrintable(QStringLiteral("%1 records from %2 buffers, %3 kernels, %4 correlations, %5 unmatched")
-                                    .arg(buffer.records.size()).arg(c.buffers).arg(c.kernels).arg(c.correlations).arg(c.unmatched)));
+            QVERIFY2(buffer.records.size() == 4, qPrintable(describe(buffer, c)));
         }
         int attention = 0, mlp = 0;
         for (const auto& r : buffer.records) {
@@ -101,10 +113,7 @@ private Q_SLOTS:
             tracer.flush();
             cudaFree(x);
             const auto c = tracer.counts();
-            QVERIFY2(buffer.records.size() == 5,
-                     qPrintable(QStringLiteral("%1 records from %2 buffers, %3 kernels, %4 correlations, %5 unmatched, %6 untagged")
-                                    .arg(buffer.records.size()).arg(c.buffers).arg(c.kernels).arg(c.correlations)
-                                    .arg(c.unmatched).arg(c.untagged)));
+            QVERIFY2(buffer.records.size() == 5, qPrintable(describe(buffer, c)));
         }
         for (const auto& r : buffer.records) {
             QCOMPARE(r.rank, 4);
@@ -135,10 +144,7 @@ private Q_SLOTS:
             fairkvProbeGraphDestroy(exec, stream);
             cudaFree(x);
             const auto c = tracer.counts();
-            QVERIFY2(buffer.records.size() == 6,
-                     qPrintable(QStringLiteral("%1 records from %2 buffers, %3 kernels, %4 correlations, %5 unmatched, %6 untagged")
-                                    .arg(buffer.records.size()).arg(c.buffers).arg(c.kernels).arg(c.correlations)
-                                    .arg(c.unmatched).arg(c.untagged)));
+            QVERIFY2(buffer.records.size() == 6, qPrintable(describe(buffer, c)));
         }
         int perStep[2] = {0, 0};
         for (const auto& r : buffer.records) {
