@@ -552,6 +552,19 @@ void PlacementEditor::rebuild()
                                     "decodes its steps under this placement"));
 }
 
+std::optional<std::vector<int>> PlacementEditor::askRequests(const QString& title, const QString& label,
+                                                             const std::vector<int>& suggested, int generation)
+{
+    bool ok = false;
+    const QString text = QInputDialog::getText(this, title, label, QLineEdit::Normal, requestList(suggested), &ok);
+    if (!ok || generation != m_generation) // cancelled, or the placement changed under the dialog
+        return std::nullopt;
+    auto parsed = parseRequests(text, m_stats.batch);
+    if (!parsed)
+        refuse(tr("'%1' is not a list of request numbers between 0 and %2").arg(text).arg(m_stats.batch - 1));
+    return parsed;
+}
+
 void PlacementEditor::showMenu(int unit, int replica, const QPoint& globalPos)
 {
     const int generation = m_generation; // dialogs run an event loop: a new run may arrive meanwhile
@@ -572,32 +585,18 @@ void PlacementEditor::showMenu(int unit, int replica, const QPoint& globalPos)
                             // Suggest the second half of this replica's requests.
                             const std::vector<int> half(current.requests.begin() + long(current.requests.size() / 2),
                                                         current.requests.end());
-                            bool ok = false;
-                            const QString text = QInputDialog::getText(
-                                this, tr("Add replica"), tr("Requests the new replica serves (e.g. 0, 2, 4-7):"),
-                                QLineEdit::Normal, requestList(half), &ok);
-                            if (!ok || generation != m_generation)
-                                return;
-                            const auto parsed = parseRequests(text, m_stats.batch);
-                            if (!parsed)
-                                refuse(tr("'%1' is not a list of request numbers between 0 and %2").arg(text).arg(m_stats.batch - 1));
-                            else
-                                addReplica(unit, g, *parsed);
+                            const auto requests = askRequests(
+                                tr("Add replica"), tr("Requests the new replica serves (e.g. 0, 2, 4-7):"), half, generation);
+                            if (requests)
+                                addReplica(unit, g, *requests);
                         })
             ->setEnabled(!taken);
     }
     menu.addAction(tr("Serve requests…"), this, [this, unit, replica, current, generation] {
-        bool ok = false;
-        const QString text
-            = QInputDialog::getText(this, tr("Serve requests"), tr("Requests this replica serves (e.g. 0, 2, 4-7):"),
-                                    QLineEdit::Normal, requestList(current.requests), &ok);
-        if (!ok || generation != m_generation)
-            return;
-        const auto parsed = parseRequests(text, m_stats.batch);
-        if (!parsed)
-            refuse(tr("'%1' is not a list of request numbers between 0 and %2").arg(text).arg(m_stats.batch - 1));
-        else
-            setRequests(unit, replica, *parsed);
+        const auto requests = askRequests(tr("Serve requests"), tr("Requests this replica serves (e.g. 0, 2, 4-7):"),
+                                          current.requests, generation);
+        if (requests)
+            setRequests(unit, replica, *requests);
     });
     menu.addAction(tr("Remove this replica"), this, [this, unit, replica] { removeReplica(unit, replica); })
         ->setEnabled(up.replicas.size() > 1);

@@ -71,6 +71,10 @@ private:
     bool refuse(const QString& why);
     void rebuild();
     void showMenu(int unit, int replica, const QPoint& globalPos);
+    // Asks for a request list (`suggested` filled in); nothing when cancelled, refused as not a
+    // list (the user is told why), or when the editor got another run (`generation`) meanwhile.
+    std::optional<std::vector<int>> askRequests(const QString& title, const QString& label, const std::vector<int>& suggested,
+                                                int generation);
     double replicaTokens(int layer, int unit, const Replica& r) const;
 
     StudioRun m_run;
