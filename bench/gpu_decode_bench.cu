@@ -470,7 +470,7 @@ FullStep measureFullStep(cublasHandle_t h, int batch, int budget, double readGBs
             std::string name = trace->name(rec.nameId);
             std::transform(name.begin(), name.end(), name.begin(), [](unsigned char ch) { return char(std::tolower(ch)); });
             const double ms = double(rec.durationNs()) / 1e6;
-            if (name.find("partialkernel") != std::string::npos) {
+            if (name.find("decodeattention") != std::string::npos) {
                 r.attentionMs += ms;
                 ++r.attentionKernels;
             } else if (name.find("gemm") != std::string::npos || name.find("gemv") != std::string::npos

@@ -27,11 +27,27 @@ __device__ __forceinline__ void toFloat8(const uint4& raw, float out[8])
     }
 }
 
-// This block's chunk result for head g, dim d: acc, and (once per head) the max and the sum.
-template <int D>
-__device__ __forceinline__ void writePartial(float* partials, int G, int g, int d, float A, float M, float L)
+// One work item: rows [start, end) of one pair, with where the pair's K/V live and how many items
+// the pair was cut into (its items are consecutive: first .. first + count - 1). The pointers sit in
+// the item itself, so a block reaches its K/V after one dependent load, not two.
+struct WorkItem
 {
-    float* part = partials + (size_t(blockIdx.x) * G + g) * (D + 2);
+    const uint16_t* keys;
+    const uint16_t* values;
+    int pair, start, end, first, count, pad;
+};
+
+// An item's result for head g, dim d: the output itself when the pair is one item, else the
+// partial (acc, and once per head max and sum) for the pair's merge.
+template <int D>
+__device__ __forceinline__ void writeResult(const WorkItem& w, int index, float* partials, float* out, int G, int g, int d,
+                                            float A, float M, float L)
+{
+    if (w.count == 1) {
+        out[(size_t(w.pair) * G + g) * D + d] = L > 0.0f ? A / L : 0.0f;
+        return;
+    }
+    float* part = partials + (size_t(index) * G + g) * (D + 2);
     part[d] = A;
     if (d == 0) {
         part[D] = M;
@@ -39,63 +55,71 @@ __device__ __forceinline__ void writePartial(float* partials, int G, int g, int 
     }
 }
 
-// After a block has written its chunk's (acc, max, sum): the last block of each pair to finish
-// merges the pair's chunks into the output (out = sum acc_i e^(m_i - M) / sum l_i e^(m_i - M)) and
-// resets the pair's counter for the next launch; a pair of one chunk is finished by that block.
-// This replaces a separate combine kernel, one launch per attention call.
-template <int D>
-__device__ void finishPair(int pair, int G, const int* firstItem, int* counters, const float* partials, float* out)
+// After a block has written an item's partial: the last block of the pair to finish merges the
+// pair's partials into the output (out = sum acc_i e^(m_i - M) / sum l_i e^(m_i - M)) and resets
+// the pair's counter for the next launch. This replaces a separate combine kernel. Each thread
+// owns one dim of up to 8 heads and walks the partials once with an online max, so its loads of
+// all heads of a partial are in flight together. `isLast` is uniform across the block.
+template <int D, int THREADS>
+__device__ void mergePair(const WorkItem& w, int G, int* counters, const float* partials, float* out)
 {
+    static_assert(THREADS % D == 0, "a block covers whole head rows");
+    constexpr int HS = THREADS / D;          // heads side by side in one pass
+    constexpr int HP = (8 + HS - 1) / HS;    // heads per thread, at most
     __shared__ int isLast;
-    const int first = firstItem[pair], last = firstItem[pair + 1];
     __threadfence(); // this block's partials are visible device-wide before the ticket
     __syncthreads();
     if (threadIdx.x == 0) {
-        if (last - first == 1) {
-            isLast = 1;
-        } else {
-            isLast = atomicAdd(&counters[pair], 1) == last - first - 1;
-            if (isLast)
-                counters[pair] = 0;
-        }
+        isLast = atomicAdd(&counters[w.pair], 1) == w.count - 1;
+        if (isLast)
+            counters[w.pair] = 0;
     }
     __syncthreads();
     if (!isLast)
         return;
     __threadfence();
-    for (int idx = threadIdx.x; idx < G * D; idx += blockDim.x) {
-        const int g = idx / D, d = idx % D;
-        float M = -INFINITY;
-        for (int it = first; it < last; ++it)
-            M = fmaxf(M, __ldcg(partials + (size_t(it) * G + g) * (D + 2) + D));
-        float L = 0.0f, A = 0.0f;
-        for (int it = first; it < last; ++it) {
+    const int d = threadIdx.x % D, h0 = threadIdx.x / D;
+    float M[HP], L[HP], A[HP];
+#pragma unroll
+    for (int k = 0; k < HP; ++k)
+        M[k] = -INFINITY, L[k] = 0.0f, A[k] = 0.0f;
+#pragma unroll 2
+    for (int it = w.first; it < w.first + w.count; ++it) {
+#pragma unroll
+        for (int k = 0; k < HP; ++k) {
+            const int g = h0 + k * HS;
+            if (g >= G)
+                continue;
             const float* p = partials + (size_t(it) * G + g) * (D + 2);
-            const float w = __expf(__ldcg(p + D) - M);
-            L += __ldcg(p + D + 1) * w;
-            A += __ldcg(p + d) * w;
+            const float m = __ldcg(p + D), l = __ldcg(p + D + 1), a = __ldcg(p + d);
+            const float mNew = fmaxf(M[k], m);
+            const float corr = __expf(M[k] - mNew), wgt = __expf(m - mNew);
+            L[k] = L[k] * corr + l * wgt;
+            A[k] = A[k] * corr + a * wgt;
+            M[k] = mNew;
         }
-        out[(size_t(pair) * G + g) * D + d] = L > 0.0f ? A / L : 0.0f;
+    }
+#pragma unroll
+    for (int k = 0; k < HP; ++k) {
+        const int g = h0 + k * HS;
+        if (g < G)
+            out[(size_t(w.pair) * G + g) * D + d] = L[k] > 0.0f ? A[k] / L[k] : 0.0f;
     }
 }
 
-// One work item = one chunk [start, end) of one pair. Each token row is read by D/8 threads with
-// one 16-byte load each (K and V), all G query heads of the group use it; rows are spread over the
-// block's row groups, each keeping an online softmax; the groups are merged in shared memory and
-// the item's (acc, max, sum) written for the combine kernel.
+// One work item = rows [start, end) of one pair. Each token row is read by D/8 threads with one
+// 16-byte load each (K and V), all G query heads of the group use it; rows are spread over the
+// block's row groups, each keeping an online softmax; the groups are merged in shared memory.
 template <int D, int G>
-__global__ void __launch_bounds__(kThreads) partialKernel(const KvView* views, const int4* items, const float* q,
-                                                          float* partials, float scale, const int* firstItem, int* counters,
-                                                          float* out)
+__device__ void rowsItem(const WorkItem& w, int index, const float* q, float* partials, float scale, int* counters,
+                         float* out)
 {
     constexpr int TPT = D / 8;             // threads per token row
     constexpr int ROWS = kThreads / TPT;   // token rows in flight per block
-    const int4 item = items[blockIdx.x];
-    const int pair = item.x, start = item.y, end = item.z;
+    const int pair = w.pair, start = w.start, end = w.end;
     const int lane = threadIdx.x % TPT, grp = threadIdx.x / TPT;
-    const KvView view = views[pair];
-    const uint4* K = reinterpret_cast<const uint4*>(view.keys);
-    const uint4* V = reinterpret_cast<const uint4*>(view.values);
+    const uint4* K = reinterpret_cast<const uint4*>(w.keys);
+    const uint4* V = reinterpret_cast<const uint4*>(w.values);
 
     float qv[G][8], acc[G][8], m[G], l[G];
 #pragma unroll
@@ -179,13 +203,26 @@ __global__ void __launch_bounds__(kThreads) partialKernel(const KvView* views, c
             M = fmaxf(M, smM[r][g]);
         float L = 0.0f, A = 0.0f;
         for (int r = 0; r < ROWS; ++r) {
-            const float w = smM[r][g] == -INFINITY ? 0.0f : __expf(smM[r][g] - M);
-            L += smL[r][g] * w;
-            A += smAcc[r][g][d] * w;
+            const float wgt = smM[r][g] == -INFINITY ? 0.0f : __expf(smM[r][g] - M);
+            L += smL[r][g] * wgt;
+            A += smAcc[r][g][d] * wgt;
         }
-        writePartial<D>(partials, G, g, d, A, M, L);
+        writeResult<D>(w, index, partials, out, G, g, d, A, M, L);
     }
-    finishPair<D>(pair, G, firstItem, counters, partials, out);
+    if (w.count > 1)
+        mergePair<D, kThreads>(w, G, counters, partials, out);
+}
+
+// A block takes the consecutive items blockFirst[b] .. blockFirst[b + 1] - 1: one wave of blocks
+// with equal shares of rows (see prepare()), so no wave runs part-empty at the end.
+template <int D, int G>
+__global__ void __launch_bounds__(kThreads) decodeAttentionRows(const WorkItem* items, const int* blockFirst, const float* q,
+                                                       float* partials, float scale, int* counters, float* out)
+{
+    for (int it = blockFirst[blockIdx.x], stop = blockFirst[blockIdx.x + 1]; it < stop; ++it) {
+        rowsItem<D, G>(items[it], it, q, partials, scale, counters, out);
+        __syncthreads(); // shared memory is reused by the next item
+    }
 }
 
 // ---- tensor cores for GQA groups (G = 2..8) ---------------------------------------------------
@@ -259,223 +296,275 @@ __host__ __device__ constexpr int mmaWarpBytes()
     return 2 /*buffers*/ * 2 /*K, V*/ * kMmaTile * mmaRowBytes<D>() + (kMmaTile * 8 + 8) * 4 /*P^T, corrections*/;
 }
 
+// A block streams the tiles of its items: warp w takes tiles w, w + 4, ... of each item in turn, and
+// its next tiles are in flight while it computes, also across the end of an item. At an item's end
+// the four warps merge their (max, sum, acc) through shared memory; each warp lends for that the
+// buffer holding none of its loads (a warp keeps at most one load of a later item in flight, so one
+// buffer is always free), and the loads of the next item keep coming meanwhile.
 template <int D>
-__global__ void __launch_bounds__(kMmaWarps * 32) mmaPartialKernel(const KvView* views, const int4* items, const float* q,
-                                                                   float* partials, float scale, int G, const int* firstItem,
-                                                                   int* counters, float* out)
+__global__ void __launch_bounds__(kMmaWarps * 32) decodeAttentionMma(const WorkItem* items, const int* blockFirst, const float* q,
+                                                                     float* partials, float scale, int G, int* counters, float* out)
 {
     constexpr int RB = mmaRowBytes<D>();
-    constexpr int KS = D / 16; // k-steps of S = K.Q^T
-    constexpr int NT = D / 8;  // n-tiles of O = P.V
+    constexpr int BUF = 2 * kMmaTile * RB; // K and V of one tile
+    constexpr int KS = D / 16;             // k-steps of S = K.Q^T
+    constexpr int NT = D / 8;              // n-tiles of O = P.V
     constexpr int CHUNKS = D / 8;
     extern __shared__ __align__(16) unsigned char smem[];
-    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, gid = lane >> 2, tq = lane & 3;
+    __shared__ int scratchAt[kMmaWarps]; // byte offset of each warp's merge scratch
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, gid = lane >> 2, tq = lane & 3, mat = lane / 8;
     unsigned char* region = smem + warp * mmaWarpBytes<D>();
-    float* pT = reinterpret_cast<float*>(region + 4 * kMmaTile * RB); // [16 tokens][8 heads]
-    float* corrS = pT + kMmaTile * 8;                                 // [8 heads]
-    const int4 item = items[blockIdx.x];
-    const int pair = item.x, start = item.y, end = item.z;
-    const KvView view = views[pair];
-    const unsigned char* K = reinterpret_cast<const unsigned char*>(view.keys);
-    const unsigned char* V = reinterpret_cast<const unsigned char*>(view.values);
+    float* pT = reinterpret_cast<float*>(region + 2 * BUF); // [16 tokens][8 heads]
+    float* corrS = pT + kMmaTile * 8;                       // [8 heads]
+    const int itBegin = blockFirst[blockIdx.x], itEnd = blockFirst[blockIdx.x + 1];
 
-    // Q^T as B fragments: b0 = q[head gid][k0 + 2tq, +1], b1 = q[head gid][k0 + 2tq + 8, +9]; heads >= G are 0.
-    unsigned qb[KS][2];
-#pragma unroll
-    for (int ks = 0; ks < KS; ++ks) {
-        const float* qr = q + (size_t(pair) * G + gid) * D + ks * 16 + tq * 2;
-        const bool real = gid < G;
-        qb[ks][0] = real ? packBf16(qr[0] * scale, qr[1] * scale) : 0u;
-        qb[ks][1] = real ? packBf16(qr[8] * scale, qr[9] * scale) : 0u;
-    }
-    float m[2] = {-INFINITY, -INFINITY}, lp[2] = {0.0f, 0.0f}; // heads 2tq, 2tq+1 (C columns)
-    float acc[NT][2];                                          // O rows: head gid, dims nt*8 + 2tq, +1
-#pragma unroll
-    for (int nt = 0; nt < NT; ++nt)
-        acc[nt][0] = acc[nt][1] = 0.0f;
-
-    const int tiles = (end - start + kMmaTile - 1) / kMmaTile;
-    auto load = [&](int tile, int buffer) {
-        unsigned char* kb = region + buffer * 2 * kMmaTile * RB;
+    // The warp's next tile to load.
+    int nextIt = itBegin, nextTile = warp, nextStart = 0, nextEnd = 0;
+    const unsigned char* nextK = nullptr;
+    const unsigned char* nextV = nullptr;
+    auto seek = [&](int it, int tile) { // this warp's first tile at or after (it, tile)
+        for (; it < itEnd; ++it, tile = warp) {
+            const WorkItem& w = items[it];
+            if (w.start + tile * kMmaTile < w.end) {
+                nextStart = w.start;
+                nextEnd = w.end;
+                nextK = reinterpret_cast<const unsigned char*>(w.keys);
+                nextV = reinterpret_cast<const unsigned char*>(w.values);
+                break;
+            }
+        }
+        nextIt = it;
+        nextTile = tile;
+    };
+    seek(itBegin, warp);
+    int inflight = 0, loadBuf = 0, compBuf = 0;
+    // In-flight loads, oldest first (item, first row, item end): scalars, so they stay in registers.
+    int pendIt0 = 0, pendRow0 = 0, pendEnd0 = 0, pendIt1 = 0, pendRow1 = 0, pendEnd1 = 0;
+    auto issue = [&] {
+        unsigned char* kb = region + loadBuf * BUF;
         unsigned char* vb = kb + kMmaTile * RB;
-        const int t0 = start + tile * kMmaTile;
+        const int t0 = nextStart + nextTile * kMmaTile;
 #pragma unroll
         for (int i = 0; i < kMmaTile * CHUNKS / 32; ++i) {
             const int idx = lane + i * 32, r = idx / CHUNKS, c = idx % CHUNKS;
-            const bool valid = t0 + r < end;
-            const size_t offset = size_t(valid ? t0 + r : start) * D * 2 + c * 16;
-            cpAsync16(kb + r * RB + c * 16, K + offset, valid);
-            cpAsync16(vb + r * RB + c * 16, V + offset, valid);
+            const bool valid = t0 + r < nextEnd;
+            const size_t offset = size_t(valid ? t0 + r : t0) * D * 2 + c * 16;
+            cpAsync16(kb + r * RB + c * 16, nextK + offset, valid);
+            cpAsync16(vb + r * RB + c * 16, nextV + offset, valid);
         }
         cpAsyncCommit();
+        if (inflight == 0)
+            pendIt0 = nextIt, pendRow0 = t0, pendEnd0 = nextEnd;
+        else
+            pendIt1 = nextIt, pendRow1 = t0, pendEnd1 = nextEnd;
+        ++inflight;
+        loadBuf ^= 1;
+        if (nextStart + (nextTile + kMmaWarps) * kMmaTile < nextEnd)
+            nextTile += kMmaWarps;
+        else
+            seek(nextIt + 1, warp);
     };
-    int buffer = 0;
-    if (warp < tiles)
-        load(warp, 0);
-    for (int tile = warp; tile < tiles; tile += kMmaWarps, buffer ^= 1) {
-        if (tile + kMmaWarps < tiles) {
-            load(tile + kMmaWarps, buffer ^ 1);
-            cpAsyncWait<1>();
-        } else {
-            cpAsyncWait<0>();
-        }
-        __syncwarp();
-        const unsigned char* kb = region + buffer * 2 * kMmaTile * RB;
-        const unsigned char* vb = kb + kMmaTile * RB;
-        const int rows = min(kMmaTile, end - (start + tile * kMmaTile));
-        // S = K.Q^T: C rows = tokens gid, gid + 8; columns = heads 2tq, 2tq + 1.
-        float sc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-        const int mat = lane / 8;
+    // Loads of the current item fill both buffers; a load of a later item only an empty pipeline.
+    auto topUp = [&](int current) {
+        while (inflight < 2 && nextIt < itEnd && (nextIt == current || inflight == 0))
+            issue();
+    };
+
+    for (int it = itBegin; it < itEnd; ++it) {
+        topUp(it);
+        const WorkItem item = items[it];
+        // Q^T as B fragments: b0 = q[head gid][k0 + 2tq, +1], b1 = q[head gid][k0 + 2tq + 8, +9]; heads >= G are 0.
+        unsigned qb[KS][2];
 #pragma unroll
         for (int ks = 0; ks < KS; ++ks) {
-            unsigned a[4];
-            ldmatrix4(a, kb + ((lane % 8) + (mat & 1) * 8) * RB + (ks * 16 + (mat >> 1) * 8) * 2);
-            mma16816(sc, a[0], a[1], a[2], a[3], qb[ks][0], qb[ks][1]);
+            const float* qr = q + (size_t(item.pair) * G + gid) * D + ks * 16 + tq * 2;
+            const bool real = gid < G;
+            qb[ks][0] = real ? packBf16(qr[0] * scale, qr[1] * scale) : 0u;
+            qb[ks][1] = real ? packBf16(qr[8] * scale, qr[9] * scale) : 0u;
         }
-        if (gid >= rows)
-            sc[0] = sc[1] = -INFINITY;
-        if (gid + 8 >= rows)
-            sc[2] = sc[3] = -INFINITY;
-        float mx0 = fmaxf(sc[0], sc[2]), mx1 = fmaxf(sc[1], sc[3]);
+        float m[2] = {-INFINITY, -INFINITY}, lp[2] = {0.0f, 0.0f}; // heads 2tq, 2tq+1 (C columns)
+        float acc[NT][2];                                          // O rows: head gid, dims nt*8 + 2tq, +1
+#pragma unroll
+        for (int nt = 0; nt < NT; ++nt)
+            acc[nt][0] = acc[nt][1] = 0.0f;
+
+        while (inflight > 0 && pendIt0 == it) {
+            if (inflight == 2)
+                cpAsyncWait<1>();
+            else
+                cpAsyncWait<0>();
+            __syncwarp();
+            const unsigned char* kb = region + compBuf * BUF;
+            const unsigned char* vb = kb + kMmaTile * RB;
+            const int rows = min(kMmaTile, pendEnd0 - pendRow0);
+            // S = K.Q^T: C rows = tokens gid, gid + 8; columns = heads 2tq, 2tq + 1.
+            float sc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+#pragma unroll
+            for (int ks = 0; ks < KS; ++ks) {
+                unsigned a[4];
+                ldmatrix4(a, kb + ((lane % 8) + (mat & 1) * 8) * RB + (ks * 16 + (mat >> 1) * 8) * 2);
+                mma16816(sc, a[0], a[1], a[2], a[3], qb[ks][0], qb[ks][1]);
+            }
+            if (gid >= rows)
+                sc[0] = sc[1] = -INFINITY;
+            if (gid + 8 >= rows)
+                sc[2] = sc[3] = -INFINITY;
+            float mx0 = fmaxf(sc[0], sc[2]), mx1 = fmaxf(sc[1], sc[3]);
+#pragma unroll
+            for (int off = 4; off < 32; off <<= 1) {
+                mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, off));
+                mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, off));
+            }
+            const float mn0 = fmaxf(m[0], mx0), mn1 = fmaxf(m[1], mx1);
+            const float c0 = __expf(m[0] - mn0), c1 = __expf(m[1] - mn1);
+            const float p0 = __expf(sc[0] - mn0), p1 = __expf(sc[1] - mn1), p2 = __expf(sc[2] - mn0), p3 = __expf(sc[3] - mn1);
+            lp[0] = lp[0] * c0 + p0 + p2;
+            lp[1] = lp[1] * c1 + p1 + p3;
+            m[0] = mn0;
+            m[1] = mn1;
+            pT[gid * 8 + tq * 2] = p0;
+            pT[gid * 8 + tq * 2 + 1] = p1;
+            pT[(gid + 8) * 8 + tq * 2] = p2;
+            pT[(gid + 8) * 8 + tq * 2 + 1] = p3;
+            if (gid == 0) {
+                corrS[tq * 2] = c0;
+                corrS[tq * 2 + 1] = c1;
+            }
+            __syncwarp();
+            // O += P.V: A rows = heads (gid; rows 8-15 padding), columns = tokens.
+            const float corr = corrS[gid];
+            const unsigned pa0 = packBf16(pT[(tq * 2) * 8 + gid], pT[(tq * 2 + 1) * 8 + gid]);
+            const unsigned pa2 = packBf16(pT[(tq * 2 + 8) * 8 + gid], pT[(tq * 2 + 9) * 8 + gid]);
+#pragma unroll
+            for (int nt = 0; nt < NT; nt += 2) {
+                unsigned b[4];
+                ldmatrix4Trans(b, vb + ((lane % 8) + (mat & 1) * 8) * RB + ((nt + (mat >> 1)) * 8) * 2);
+                float o0[4] = {acc[nt][0] * corr, acc[nt][1] * corr, 0.0f, 0.0f};
+                float o1[4] = {acc[nt + 1][0] * corr, acc[nt + 1][1] * corr, 0.0f, 0.0f};
+                mma16816(o0, pa0, 0u, pa2, 0u, b[0], b[1]);
+                mma16816(o1, pa0, 0u, pa2, 0u, b[2], b[3]);
+                acc[nt][0] = o0[0];
+                acc[nt][1] = o0[1];
+                acc[nt + 1][0] = o1[0];
+                acc[nt + 1][1] = o1[1];
+            }
+            __syncwarp(); // pT and this buffer are reused
+            compBuf ^= 1;
+            pendIt0 = pendIt1;
+            pendRow0 = pendRow1;
+            pendEnd0 = pendEnd1;
+            --inflight;
+            topUp(it);
+        }
+        // Sum the per-lane partial row sums over the 8 token rows of each head.
 #pragma unroll
         for (int off = 4; off < 32; off <<= 1) {
-            mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, off));
-            mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, off));
+            lp[0] += __shfl_xor_sync(0xffffffffu, lp[0], off);
+            lp[1] += __shfl_xor_sync(0xffffffffu, lp[1], off);
         }
-        const float mn0 = fmaxf(m[0], mx0), mn1 = fmaxf(m[1], mx1);
-        const float c0 = __expf(m[0] - mn0), c1 = __expf(m[1] - mn1);
-        const float p0 = __expf(sc[0] - mn0), p1 = __expf(sc[1] - mn1), p2 = __expf(sc[2] - mn0), p3 = __expf(sc[3] - mn1);
-        lp[0] = lp[0] * c0 + p0 + p2;
-        lp[1] = lp[1] * c1 + p1 + p3;
-        m[0] = mn0;
-        m[1] = mn1;
-        pT[gid * 8 + tq * 2] = p0;
-        pT[gid * 8 + tq * 2 + 1] = p1;
-        pT[(gid + 8) * 8 + tq * 2] = p2;
-        pT[(gid + 8) * 8 + tq * 2 + 1] = p3;
+        // Merge the warps: each writes (m, l, acc) into its free buffer, then every thread combines.
+        // A warp with no tile of this item has m = -inf and is left out.
+        unsigned char* scratch = region + loadBuf * BUF; // holds no load: see topUp
+        float* wm = reinterpret_cast<float*>(scratch);
+        float* wl = wm + 8;
+        float* wacc = wl + 8; // [8 heads][D]
         if (gid == 0) {
-            corrS[tq * 2] = c0;
-            corrS[tq * 2 + 1] = c1;
+            wm[tq * 2] = m[0];
+            wm[tq * 2 + 1] = m[1];
+            wl[tq * 2] = lp[0];
+            wl[tq * 2 + 1] = lp[1];
         }
-        __syncwarp();
-        // O += P.V: A rows = heads (gid; rows 8-15 padding), columns = tokens.
-        const float corr = corrS[gid];
-        const unsigned pa0 = packBf16(pT[(tq * 2) * 8 + gid], pT[(tq * 2 + 1) * 8 + gid]);
-        const unsigned pa2 = packBf16(pT[(tq * 2 + 8) * 8 + gid], pT[(tq * 2 + 9) * 8 + gid]);
 #pragma unroll
-        for (int nt = 0; nt < NT; nt += 2) {
-            unsigned b[4];
-            ldmatrix4Trans(b, vb + ((lane % 8) + (mat & 1) * 8) * RB + ((nt + (mat >> 1)) * 8) * 2);
-            float o0[4] = {acc[nt][0] * corr, acc[nt][1] * corr, 0.0f, 0.0f};
-            float o1[4] = {acc[nt + 1][0] * corr, acc[nt + 1][1] * corr, 0.0f, 0.0f};
-            mma16816(o0, pa0, 0u, pa2, 0u, b[0], b[1]);
-            mma16816(o1, pa0, 0u, pa2, 0u, b[2], b[3]);
-            acc[nt][0] = o0[0];
-            acc[nt][1] = o0[1];
-            acc[nt + 1][0] = o1[0];
-            acc[nt + 1][1] = o1[1];
+        for (int nt = 0; nt < NT; ++nt) {
+            wacc[gid * D + nt * 8 + tq * 2] = acc[nt][0];
+            wacc[gid * D + nt * 8 + tq * 2 + 1] = acc[nt][1];
         }
-        __syncwarp(); // pT and this buffer are reused by the next tile
-    }
-    // Sum the per-lane partial row sums over the 8 token rows of each head.
+        if (lane == 0)
+            scratchAt[warp] = int(scratch - smem);
+        __syncthreads();
+        for (int idx = threadIdx.x; idx < G * D; idx += kMmaWarps * 32) {
+            const int g = idx / D, d = idx % D;
+            float M = -INFINITY;
 #pragma unroll
-    for (int off = 4; off < 32; off <<= 1) {
-        lp[0] += __shfl_xor_sync(0xffffffffu, lp[0], off);
-        lp[1] += __shfl_xor_sync(0xffffffffu, lp[1], off);
-    }
-    // Merge the warps: each writes (m, l, acc) into its own region, then every thread combines.
-    __syncthreads();
-    float* wm = reinterpret_cast<float*>(region);
-    float* wl = wm + 8;
-    float* wacc = wl + 8; // [8 heads][D]
-    if (gid == 0) {
-        wm[tq * 2] = m[0];
-        wm[tq * 2 + 1] = m[1];
-        wl[tq * 2] = lp[0];
-        wl[tq * 2 + 1] = lp[1];
-    }
+            for (int w = 0; w < kMmaWarps; ++w)
+                M = fmaxf(M, reinterpret_cast<const float*>(smem + scratchAt[w])[g]);
+            float L = 0.0f, A = 0.0f;
 #pragma unroll
-    for (int nt = 0; nt < NT; ++nt) {
-        wacc[gid * D + nt * 8 + tq * 2] = acc[nt][0];
-        wacc[gid * D + nt * 8 + tq * 2 + 1] = acc[nt][1];
-    }
-    __syncthreads();
-    for (int idx = threadIdx.x; idx < G * D; idx += kMmaWarps * 32) {
-        const int g = idx / D, d = idx % D;
-        float M = -INFINITY;
-        for (int w = 0; w < kMmaWarps; ++w)
-            M = fmaxf(M, reinterpret_cast<const float*>(smem + w * mmaWarpBytes<D>())[g]);
-        float L = 0.0f, A = 0.0f;
-        for (int w = 0; w < kMmaWarps; ++w) {
-            const float* r = reinterpret_cast<const float*>(smem + w * mmaWarpBytes<D>());
-            if (r[g] == -INFINITY)
-                continue; // a warp that got no tile
-            const float wgt = __expf(r[g] - M);
-            L += r[8 + g] * wgt;
-            A += r[16 + g * D + d] * wgt;
+            for (int w = 0; w < kMmaWarps; ++w) {
+                const float* r = reinterpret_cast<const float*>(smem + scratchAt[w]);
+                if (r[g] == -INFINITY)
+                    continue;
+                const float wgt = __expf(r[g] - M);
+                L += r[8 + g] * wgt;
+                A += r[16 + g * D + d] * wgt;
+            }
+            writeResult<D>(item, it, partials, out, G, g, d, A, M, L);
         }
-        writePartial<D>(partials, G, g, d, A, M, L);
+        if (item.count > 1)
+            mergePair<D, kMmaWarps * 32>(item, G, counters, partials, out);
+        __syncthreads(); // the scratch buffers take loads again
     }
-    finishPair<D>(pair, G, firstItem, counters, partials, out);
 }
+
+// Rows one block pass covers: the granule a plan splits pairs by.
+int granuleRows(int dim, int group)
+{
+    return group == 1 ? kThreads / (dim / 8) * 4 : kMmaTile;
+}
+
+// The kernel for (dim, group): the row kernel for single heads, the tensor-core kernel for groups,
+// and its dynamic shared memory. The shared-memory opt-in is a property of the kernel on the
+// current device: set once per device, and rank threads of several GPUs get here at the same time.
+struct Kernel
+{
+    const void* fn = nullptr;
+    int sharedBytes = 0;
+};
 
 template <int D>
-void launchMma(int items, int group, const void* views, const void* itemList, float* partials, const float* q, float scale,
-               const int* first, int* counters, float* out, cudaStream_t stream)
-{
-    constexpr int bytes = kMmaWarps * mmaWarpBytes<D>();
-    // The shared-memory opt-in is a property of the kernel on the current device: once per device,
-    // and rank threads of several GPUs get here at the same time.
-    static std::mutex mutex;
-    static std::set<int> configured;
-    int device = 0;
-    FAIRKV_CUDA(cudaGetDevice(&device));
-    {
-        std::lock_guard<std::mutex> lock(mutex);
-        if (configured.insert(device).second) {
-            const cudaError_t rc = cudaFuncSetAttribute(mmaPartialKernel<D>, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
-            if (rc != cudaSuccess)
-                configured.erase(device);
-            check(rc, "cudaFuncSetAttribute(MaxDynamicSharedMemorySize)");
-        }
-    }
-    mmaPartialKernel<D><<<items, kMmaWarps * 32, bytes, stream>>>(static_cast<const KvView*>(views),
-                                                                  static_cast<const int4*>(itemList), q, partials, scale, group,
-                                                                  first, counters, out);
-}
-
-template <int D, int G>
-void launchTyped(int items, const void* views, const void* itemList, const int* first, int* counters, const float* q,
-                 float* partials, float* out, float scale, cudaStream_t stream)
-{
-    if (items == 0)
-        return;
-    if constexpr (G == 1)
-        partialKernel<D, G><<<items, kThreads, 0, stream>>>(static_cast<const KvView*>(views), static_cast<const int4*>(itemList),
-                                                            q, partials, scale, first, counters, out);
-    else
-        launchMma<D>(items, G, views, itemList, partials, q, scale, first, counters, out, stream);
-    FAIRKV_CUDA(cudaGetLastError());
-}
-
-template <int D>
-void launchForDim(int group, int items, const void* views, const void* itemList, const int* first, int* counters,
-                  const float* q, float* partials, float* out, float scale, cudaStream_t stream)
+Kernel kernelForDim(int group)
 {
     switch (group) {
     case 1:
-        return launchTyped<D, 1>(items, views, itemList, first, counters, q, partials, out, scale, stream);
+        return {reinterpret_cast<const void*>(decodeAttentionRows<D, 1>), 0};
     case 2:
-        return launchTyped<D, 2>(items, views, itemList, first, counters, q, partials, out, scale, stream);
     case 4:
-        return launchTyped<D, 4>(items, views, itemList, first, counters, q, partials, out, scale, stream);
     case 8:
-        return launchTyped<D, 8>(items, views, itemList, first, counters, q, partials, out, scale, stream);
+        return {reinterpret_cast<const void*>(decodeAttentionMma<D>), kMmaWarps * mmaWarpBytes<D>()};
     default:
         throw fairkv::Error("the CUDA decode attention supports query groups of 1, 2, 4 or 8 heads, not " + std::to_string(group));
     }
 }
 
+Kernel configuredKernel(int dim, int group)
+{
+    const Kernel k = dim == 128 ? kernelForDim<128>(group) : dim == 64 ? kernelForDim<64>(group) : kernelForDim<32>(group);
+    if (k.sharedBytes <= 48 * 1024)
+        return k;
+    static std::mutex mutex;
+    static std::set<std::pair<int, const void*>> configured;
+    int device = 0;
+    FAIRKV_CUDA(cudaGetDevice(&device));
+    std::lock_guard<std::mutex> lock(mutex);
+    if (configured.insert({device, k.fn}).second) {
+        const cudaError_t rc = cudaFuncSetAttribute(k.fn, cudaFuncAttributeMaxDynamicSharedMemorySize, k.sharedBytes);
+        if (rc != cudaSuccess)
+            configured.erase({device, k.fn});
+        check(rc, "cudaFuncSetAttribute(MaxDynamicSharedMemorySize)");
+    }
+    return k;
+}
+
+template <int D>
+void launchForDim(int group, int blocks, int sharedBytes, const WorkItem* items, const int* blockFirst, const float* q,
+                  float* partials, float scale, int* counters, float* out, cudaStream_t stream)
+{
+    if (group == 1)
+        decodeAttentionRows<D, 1><<<blocks, kThreads, 0, stream>>>(items, blockFirst, q, partials, scale, counters, out);
+    else
+        decodeAttentionMma<D><<<blocks, kMmaWarps * 32, sharedBytes, stream>>>(items, blockFirst, q, partials, scale, group, counters, out);
+    FAIRKV_CUDA(cudaGetLastError());
+}
 
 } // namespace
 
@@ -488,9 +577,8 @@ RaggedDecodeAttention::RaggedDecodeAttention()
 
 RaggedDecodeAttention::~RaggedDecodeAttention()
 {
-    cudaFree(m_deviceViews);
     cudaFree(m_deviceItems);
-    cudaFree(m_deviceFirst);
+    cudaFree(m_deviceBlocks);
     cudaFree(m_counters);
     cudaFree(m_partials);
 }
@@ -499,54 +587,100 @@ void RaggedDecodeAttention::prepare(const std::vector<KvView>& pairs, int groupS
 {
     if (headDim != 32 && headDim != 64 && headDim != 128)
         throw fairkv::Error("the CUDA decode attention supports head_dim 32, 64 or 128, not " + std::to_string(headDim));
+    const Kernel kernel = configuredKernel(headDim, groupSize); // also rejects a group it cannot run
+    if (kernel.fn != m_kernel) {
+        int resident = 0;
+        FAIRKV_CUDA(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&resident, kernel.fn, groupSize == 1 ? kThreads : kMmaWarps * 32,
+                                                                  size_t(kernel.sharedBytes)));
+        m_resident = std::max(1, resident);
+        m_kernel = kernel.fn;
+    }
+    m_sharedBytes = kernel.sharedBytes;
     m_pairs = int(pairs.size());
     m_group = groupSize;
     m_dim = headDim;
-    size_t total = 0;
-    for (const KvView& p : pairs)
-        total += size_t(p.length);
-    // Chunks: enough work items to fill every SM a few times over, none shorter than a few rows of
-    // the block, so launch and merge costs stay small against the KV read.
-    const size_t target = size_t(std::max(1, m_smCount)) * 4;
-    const int chunk = int(std::clamp<size_t>((total + target - 1) / std::max<size_t>(target, 1), 64, 4096));
-    std::vector<int4> items;
-    std::vector<int> first(size_t(m_pairs) + 1, 0);
+
+    // One wave of blocks, each with an equal share of the rows. Rows are counted in granules (a
+    // block's pass over a pair), pairs laid end to end; a block's share may end one pair and begin
+    // the next, and a long pair is cut over several blocks whose partials its last block merges.
+    // No block gets less than a couple of passes per warp, so launch and merge costs stay small.
+    const int granule = granuleRows(headDim, groupSize);
+    std::vector<int64_t> cum(size_t(m_pairs) + 1, 0);
+    size_t totalRows = 0;
     for (int p = 0; p < m_pairs; ++p) {
-        first[size_t(p)] = int(items.size());
-        for (int s = 0; s < pairs[size_t(p)].length; s += chunk)
-            items.push_back(make_int4(p, s, std::min(s + chunk, pairs[size_t(p)].length), first[size_t(p)]));
+        const int len = pairs[size_t(p)].length;
+        if (len < 0)
+            throw fairkv::Error("decode attention: pair " + std::to_string(p) + " has a negative length");
+        totalRows += size_t(len);
+        cum[size_t(p) + 1] = cum[size_t(p)] + (len + granule - 1) / granule;
     }
-    first[size_t(m_pairs)] = int(items.size());
+    const int64_t total = cum.back();
+    const int64_t minGranules = groupSize == 1 ? 2 : 2 * kMmaWarps;
+    m_blocks = int(std::min<int64_t>((total + minGranules - 1) / minGranules, int64_t(std::max(1, m_smCount)) * m_resident));
+    std::vector<WorkItem> items;
+    std::vector<int> blockFirst(size_t(m_blocks) + 1, 0);
+    int p = 0;
+    for (int b = 0; b < m_blocks; ++b) {
+        blockFirst[size_t(b)] = int(items.size());
+        int64_t g = total * b / m_blocks;
+        const int64_t stop = total * (b + 1) / m_blocks;
+        while (g < stop) {
+            while (cum[size_t(p) + 1] <= g)
+                ++p;
+            const int64_t take = std::min(stop, cum[size_t(p) + 1]);
+            const KvView& v = pairs[size_t(p)];
+            WorkItem w{};
+            w.keys = v.keys;
+            w.values = v.values;
+            w.pair = p;
+            w.start = int((g - cum[size_t(p)]) * granule);
+            w.end = int(std::min<int64_t>((take - cum[size_t(p)]) * granule, v.length));
+            items.push_back(w);
+            g = take;
+        }
+    }
+    blockFirst[size_t(m_blocks)] = int(items.size());
+    for (size_t i = 0; i < items.size();) { // each item learns its pair's run of items
+        size_t j = i;
+        while (j < items.size() && items[j].pair == items[i].pair)
+            ++j;
+        for (size_t k = i; k < j; ++k) {
+            items[k].first = int(i);
+            items[k].count = int(j - i);
+        }
+        i = j;
+    }
     m_items = int(items.size());
-    m_bytes = total * 2 * size_t(headDim) * 2 + size_t(m_pairs) * groupSize * headDim * 4 * 2;
-    growBuffer(m_deviceViews, m_capViews, std::max<size_t>(1, pairs.size()) * sizeof(KvView), "decode attention plan");
-    growBuffer(m_deviceItems, m_capItems, std::max<size_t>(1, items.size()) * sizeof(int4), "decode attention plan");
-    growBuffer(m_deviceFirst, m_capFirst, first.size() * sizeof(int), "decode attention plan");
+    m_bytes = totalRows * 2 * size_t(headDim) * 2 + size_t(m_pairs) * groupSize * headDim * 4 * 2;
+    m_hasEmptyPairs = std::any_of(pairs.begin(), pairs.end(), [](const KvView& v) { return v.length == 0; });
+    growBuffer(m_deviceItems, m_capItems, std::max<size_t>(1, items.size()) * sizeof(WorkItem), "decode attention plan");
+    growBuffer(m_deviceBlocks, m_capBlocks, blockFirst.size() * sizeof(int), "decode attention plan");
     growBuffer(m_counters, m_capCounters, std::max<size_t>(1, pairs.size()) * sizeof(int), "decode attention plan");
     FAIRKV_CUDA(cudaMemsetAsync(m_counters, 0, std::max<size_t>(1, pairs.size()) * sizeof(int), stream));
-    m_hasEmptyPairs = std::any_of(pairs.begin(), pairs.end(), [](const KvView& p) { return p.length == 0; });
     void* partials = m_partials;
     m_partials = nullptr; // growBuffer owns it now, also if it throws
     growBuffer(partials, m_capPartials, std::max<size_t>(1, items.size()) * groupSize * (headDim + 2) * sizeof(float), "decode attention plan");
     m_partials = static_cast<float*>(partials);
-    FAIRKV_CUDA(cudaMemcpyAsync(m_deviceViews, pairs.data(), pairs.size() * sizeof(KvView), cudaMemcpyHostToDevice, stream));
-    FAIRKV_CUDA(cudaMemcpyAsync(m_deviceItems, items.data(), items.size() * sizeof(int4), cudaMemcpyHostToDevice, stream));
-    FAIRKV_CUDA(cudaMemcpyAsync(m_deviceFirst, first.data(), first.size() * sizeof(int), cudaMemcpyHostToDevice, stream));
+    FAIRKV_CUDA(cudaMemcpyAsync(m_deviceItems, items.data(), items.size() * sizeof(WorkItem), cudaMemcpyHostToDevice, stream));
+    FAIRKV_CUDA(cudaMemcpyAsync(m_deviceBlocks, blockFirst.data(), blockFirst.size() * sizeof(int), cudaMemcpyHostToDevice, stream));
     FAIRKV_CUDA(cudaStreamSynchronize(stream)); // the host vectors go out of scope
 }
 
 void RaggedDecodeAttention::launch(const float* q, float* out, float scale, cudaStream_t stream)
 {
-    if (m_hasEmptyPairs) // a pair with no retained token has no chunk to write its (zero) output
+    if (m_hasEmptyPairs) // a pair with no retained token has no item to write its (zero) output
         FAIRKV_CUDA(cudaMemsetAsync(out, 0, size_t(m_pairs) * m_group * m_dim * sizeof(float), stream));
-    const auto* first = static_cast<const int*>(m_deviceFirst);
+    if (m_blocks == 0)
+        return;
+    const auto* items = static_cast<const WorkItem*>(m_deviceItems);
+    const auto* blocks = static_cast<const int*>(m_deviceBlocks);
     auto* counters = static_cast<int*>(m_counters);
     if (m_dim == 128)
-        launchForDim<128>(m_group, m_items, m_deviceViews, m_deviceItems, first, counters, q, m_partials, out, scale, stream);
+        launchForDim<128>(m_group, m_blocks, m_sharedBytes, items, blocks, q, m_partials, scale, counters, out, stream);
     else if (m_dim == 64)
-        launchForDim<64>(m_group, m_items, m_deviceViews, m_deviceItems, first, counters, q, m_partials, out, scale, stream);
+        launchForDim<64>(m_group, m_blocks, m_sharedBytes, items, blocks, q, m_partials, scale, counters, out, stream);
     else
-        launchForDim<32>(m_group, m_items, m_deviceViews, m_deviceItems, first, counters, q, m_partials, out, scale, stream);
+        launchForDim<32>(m_group, m_blocks, m_sharedBytes, items, blocks, q, m_partials, scale, counters, out, stream);
 }
 
 } // namespace fairkv::cuda

@@ -16,10 +16,10 @@ struct KvView
 };
 
 // Split-KV (flash-decoding) attention over every (request, unit) pair of a rank, each with its own
-// retained length: long pairs are cut into chunks so short and long heads both fill the GPU, and
-// the query heads of a GQA group read each K/V row once. prepare() plans the chunks on the host
-// from the known lengths and uploads them; launch() runs one kernel, whose last block per pair
-// merges that pair's chunks.
+// retained length, and the query heads of a GQA group read each K/V row once. prepare() plans on
+// the host from the known lengths: one wave of blocks, each with an equal share of all rows laid
+// end to end, so short and long heads both fill the GPU and no wave runs part-empty; a pair cut
+// over several blocks is merged by the last of them. launch() runs one kernel.
 class RaggedDecodeAttention
 {
 public:
@@ -33,21 +33,23 @@ public:
     // q and out: device fp32 [pairs][groupSize][headDim]. Asynchronous on `stream`.
     void launch(const float* q, float* out, float scale, cudaStream_t stream = nullptr);
 
-    int items() const { return m_items; }
+    int items() const { return m_items; }   // pieces of pairs, all blocks together
+    int blocks() const { return m_blocks; } // one wave: SMs x resident blocks at most
     // Bytes the launch must move at least: K and V of every pair, q in, out.
     size_t minimumBytes() const { return m_bytes; }
 
 private:
-    int m_pairs = 0, m_items = 0, m_group = 1, m_dim = 128;
+    int m_pairs = 0, m_items = 0, m_blocks = 0, m_group = 1, m_dim = 128;
     size_t m_bytes = 0;
-    void* m_deviceViews = nullptr;  // KvView[pairs]
-    void* m_deviceItems = nullptr;  // int4[items]: pair, start, end, index of the pair's first item
-    void* m_deviceFirst = nullptr;  // int[pairs + 1]: first item of each pair
+    void* m_deviceItems = nullptr;  // WorkItem[items]: K/V, pair, rows, the pair's run of items
+    void* m_deviceBlocks = nullptr; // int[blocks + 1]: first item of each block
     float* m_partials = nullptr;    // [items][group][dim + 2]: acc..., max, sum
-    void* m_counters = nullptr;     // int[pairs]: chunks of each pair finished in this launch
+    void* m_counters = nullptr;     // int[pairs]: items of each pair finished in this launch
     bool m_hasEmptyPairs = false;
-    size_t m_capViews = 0, m_capItems = 0, m_capFirst = 0, m_capCounters = 0, m_capPartials = 0;
+    size_t m_capItems = 0, m_capBlocks = 0, m_capCounters = 0, m_capPartials = 0;
     int m_smCount = 0;
+    const void* m_kernel = nullptr; // the kernel m_resident was asked for
+    int m_resident = 1, m_sharedBytes = 0;
 };
 
 } // namespace fairkv::cuda
