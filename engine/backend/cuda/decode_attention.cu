@@ -67,17 +67,22 @@ __device__ void mergePair(const WorkItem& w, int G, int* counters, const float* 
     constexpr int HS = THREADS / D;          // heads side by side in one pass
     constexpr int HP = (8 + HS - 1) / HS;    // heads per thread, at most
     __shared__ int isLast;
-    __threadfence(); // this block's partials are visible device-wide before the ticket
+    // Release and acquire through the ticket: the barrier orders the block's partials before thread
+    // 0's fence, and an acquire-release fence is cumulative. One thread fences, not all: the
+    // sequentially consistent __threadfence() in every thread stalled each warp until its own
+    // in-flight loads of the next tiles had landed.
     __syncthreads();
     if (threadIdx.x == 0) {
+        asm volatile("fence.acq_rel.gpu;\n" ::: "memory");
         isLast = atomicAdd(&counters[w.pair], 1) == w.count - 1;
-        if (isLast)
+        if (isLast) {
             counters[w.pair] = 0;
+            asm volatile("fence.acq_rel.gpu;\n" ::: "memory");
+        }
     }
     __syncthreads();
     if (!isLast)
         return;
-    __threadfence();
     const int d = threadIdx.x % D, h0 = threadIdx.x / D;
     float M[HP], L[HP], A[HP];
 #pragma unroll
@@ -370,18 +375,34 @@ __global__ void __launch_bounds__(kMmaWarps * 32) decodeAttentionMma(const WorkI
             issue();
     };
 
+    // The item and its q rows are loaded one item ahead, while the tiles of the item before stream,
+    // so a warp does not stall on them at the start of each item.
+    const bool realHead = gid < G;
+    float2 qn[KS][2]; // q[head gid][k0 + 2tq, +1] and [k0 + 2tq + 8, +9] of the next item
+    WorkItem nextItem{};
+    auto prefetch = [&](int it) {
+        if (it >= itEnd)
+            return;
+        nextItem = items[it];
+#pragma unroll
+        for (int ks = 0; ks < KS; ++ks) {
+            const float* qr = q + (size_t(nextItem.pair) * G + (realHead ? gid : 0)) * D + ks * 16 + tq * 2;
+            qn[ks][0] = *reinterpret_cast<const float2*>(qr);
+            qn[ks][1] = *reinterpret_cast<const float2*>(qr + 8);
+        }
+    };
+    prefetch(itBegin);
     for (int it = itBegin; it < itEnd; ++it) {
         topUp(it);
-        const WorkItem item = items[it];
+        const WorkItem item = nextItem;
         // Q^T as B fragments: b0 = q[head gid][k0 + 2tq, +1], b1 = q[head gid][k0 + 2tq + 8, +9]; heads >= G are 0.
         unsigned qb[KS][2];
 #pragma unroll
         for (int ks = 0; ks < KS; ++ks) {
-            const float* qr = q + (size_t(item.pair) * G + gid) * D + ks * 16 + tq * 2;
-            const bool real = gid < G;
-            qb[ks][0] = real ? packBf16(qr[0] * scale, qr[1] * scale) : 0u;
-            qb[ks][1] = real ? packBf16(qr[8] * scale, qr[9] * scale) : 0u;
+            qb[ks][0] = realHead ? packBf16(qn[ks][0].x * scale, qn[ks][0].y * scale) : 0u;
+            qb[ks][1] = realHead ? packBf16(qn[ks][1].x * scale, qn[ks][1].y * scale) : 0u;
         }
+        prefetch(it + 1);
         float m[2] = {-INFINITY, -INFINITY}, lp[2] = {0.0f, 0.0f}; // heads 2tq, 2tq+1 (C columns)
         float acc[NT][2];                                          // O rows: head gid, dims nt*8 + 2tq, +1
 #pragma unroll
