@@ -220,8 +220,10 @@ __device__ void rowsItem(const WorkItem& w, int index, const float* q, float* pa
 
 // A block takes the consecutive items blockFirst[b] .. blockFirst[b + 1] - 1: one wave of blocks
 // with equal shares of rows (see prepare()), so no wave runs part-empty at the end.
+// At most 64 registers (8 resident blocks instead of 7): 0.3-0.5% more bandwidth in every cell on
+// the H100, no spills.
 template <int D, int G>
-__global__ void __launch_bounds__(kThreads) decodeAttentionRows(const WorkItem* items, const int* blockFirst, const float* q,
+__global__ void __launch_bounds__(kThreads, 8) decodeAttentionRows(const WorkItem* items, const int* blockFirst, const float* q,
                                                        float* partials, float scale, int* counters, float* out)
 {
     for (int it = blockFirst[blockIdx.x], stop = blockFirst[blockIdx.x + 1]; it < stop; ++it) {
