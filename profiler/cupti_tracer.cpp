@@ -46,15 +46,25 @@ const char* CuptiTracer::kernelRecordType()
     return "CUpti_ActivityKernel10";
 }
 
-CuptiTracer::CuptiTracer(TraceBuffer* out)
+namespace {
+
+CUpti_ActivityKind workKind(CuptiTracer::Level level)
+{
+    return level == CuptiTracer::Level::Graphs ? CUPTI_ACTIVITY_KIND_GRAPH_TRACE : CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL;
+}
+
+} // namespace
+
+CuptiTracer::CuptiTracer(TraceBuffer* out, Level level)
     : m_out(out)
+    , m_level(level)
 {
     if (g_tracer)
         throw fairkv::Error("only one CUPTI tracer can run in a process");
     g_tracer = this;
     try {
         FAIRKV_CUPTI(cuptiActivityRegisterCallbacks(onBufferRequested, onBufferCompleted));
-        FAIRKV_CUPTI(cuptiActivityEnable(CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL));
+        FAIRKV_CUPTI(cuptiActivityEnable(workKind(level)));
         FAIRKV_CUPTI(cuptiActivityEnable(CUPTI_ACTIVITY_KIND_EXTERNAL_CORRELATION));
         // External correlation records link an external id to the correlation id of a runtime or
         // driver API record, and CUPTI emits them only while API activity is traced (seen on the
@@ -79,7 +89,7 @@ CuptiTracer::~CuptiTracer()
         flush();
     } catch (...) {
     }
-    cuptiActivityDisable(CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL);
+    cuptiActivityDisable(workKind(m_level));
     cuptiActivityDisable(CUPTI_ACTIVITY_KIND_EXTERNAL_CORRELATION);
     cuptiActivityDisable(CUPTI_ACTIVITY_KIND_RUNTIME);
     cuptiActivityDisable(CUPTI_ACTIVITY_KIND_DRIVER);
@@ -131,6 +141,13 @@ void CuptiTracer::consume(void* context, uint32_t streamId, uint8_t* buffer, siz
             const auto* k = reinterpret_cast<const CUpti_ActivityKernel10*>(record);
             ++m_counts.kernels;
             m_pending.push_back({k->correlationId, k->deviceId, k->streamId, k->start, k->end, name(k->name), 0});
+        } else if (record->kind == CUPTI_ACTIVITY_KIND_GRAPH_TRACE) {
+            const auto* g = reinterpret_cast<const CUpti_ActivityGraphTrace2*>(record);
+            ++m_counts.kernels;
+            if (g->start == 0 && g->end == 0) // CUPTI could not time this launch
+                continue;
+            m_pending.push_back({g->correlationId, g->deviceId, g->streamId, g->start, g->end,
+                                 name(("CUDA graph " + std::to_string(g->graphId)).c_str()), 0});
         } else if (record->kind == CUPTI_ACTIVITY_KIND_EXTERNAL_CORRELATION) {
             const auto* e = reinterpret_cast<const CUpti_ActivityExternalCorrelation*>(record);
             ++m_counts.correlations;

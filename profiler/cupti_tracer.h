@@ -22,8 +22,15 @@ namespace fairkv::profiler {
 class CuptiTracer
 {
 public:
-    // Enables kernel and external-correlation activity; throws fairkv::Error naming the CUPTI call.
-    explicit CuptiTracer(TraceBuffer* out);
+    // What one record stands for. Kernels: every kernel (Hopper instruments each one, about 1.5 us
+    // apiece). Graphs: every CUDA graph launch as one record from its first node's start to its
+    // last node's end, named "CUDA graph N", its nodes not instrumented; kernels launched outside
+    // graphs are then not traced at all. Only graphs instantiated while a Graphs tracer exists may
+    // be launched: one instantiated before crashed inside CUPTI 13.0 at cudaGraphLaunch (H100).
+    enum class Level { Kernels, Graphs };
+    // Enables kernel (or graph) and external-correlation activity; throws fairkv::Error naming the
+    // CUPTI call.
+    explicit CuptiTracer(TraceBuffer* out, Level level = Level::Kernels);
     ~CuptiTracer();
     CuptiTracer(const CuptiTracer&) = delete;
     CuptiTracer& operator=(const CuptiTracer&) = delete;
@@ -64,6 +71,7 @@ public:
 
 private:
     TraceBuffer* m_out;
+    Level m_level;
     mutable std::mutex m_mutex; // CUPTI completes buffers on its own threads
     std::vector<PendingKernel> m_pending;
     struct External

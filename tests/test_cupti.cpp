@@ -155,6 +155,43 @@ private Q_SLOTS:
         QCOMPARE(perStep[1], 3);
     }
 
+    // Graph level: each launch is one record with that launch's tag, named after the graph, spanning
+    // its nodes; the kernels inside are not recorded one by one.
+    void graphLevelRecordsOneRecordPerLaunch()
+    {
+        if (!m_gpu)
+            QSKIP("no CUDA GPU on this machine: CUPTI tracing is run-tested on a GPU machine");
+        TraceBuffer buffer;
+        {
+            CuptiTracer tracer(&buffer, CuptiTracer::Level::Graphs);
+            float* x = nullptr;
+            QCOMPARE(int(cudaMalloc(&x, 1 << 22)), 0);
+            void *exec = nullptr, *stream = nullptr;
+            QCOMPARE(fairkvProbeGraphCapture(x, 1 << 20, 4, &exec, &stream), 0);
+            for (int step = 0; step < 3; ++step) {
+                tracer.push(step, step, 5, -1, Phase::Attention);
+                QCOMPARE(fairkvProbeGraphLaunch(exec, stream), 0);
+                tracer.pop();
+            }
+            QCOMPARE(cudaDeviceSynchronize(), cudaSuccess);
+            tracer.flush();
+            fairkvProbeGraphDestroy(exec, stream);
+            cudaFree(x);
+            QVERIFY2(buffer.records.size() == 3, qPrintable(describe(buffer, tracer.counts())));
+        }
+        std::sort(buffer.records.begin(), buffer.records.end(), [](const TraceRecord& a, const TraceRecord& b) { return a.step < b.step; });
+        for (int step = 0; step < 3; ++step) {
+            const auto& r = buffer.records[size_t(step)];
+            QCOMPARE(r.step, step);
+            QCOMPARE(r.rank, step);
+            QCOMPARE(r.layer, 5);
+            QCOMPARE(r.phase, Phase::Attention);
+            QCOMPARE(r.kind, RecordKind::Kernel);
+            QVERIFY2(buffer.name(r.nameId).rfind("CUDA graph ", 0) == 0, buffer.name(r.nameId).c_str());
+            QVERIFY(r.endNs > r.startNs);
+        }
+    }
+
     // The engine's CUDA decode (two emulated ranks): every decode step has kernels of both ranks'
     // attention and MLP in every layer, on the host's clock inside the step's range, and the
     // per-rank sums come from the kernels alone.
