@@ -183,7 +183,9 @@ private Q_SLOTS:
     {
         QTest::addColumn<int>("group");
         QTest::addColumn<int>("dim");
-        for (int g : {1, 2, 4, 8})
+        // Groups of real checkpoints: 3 (Llama-3.2-3B), 5 (Qwen2.5-14B), 7 (Qwen2.5-7B), 16
+        // (Falcon-40B, cut into two chunks of 8 heads on the tensor cores).
+        for (int g : {1, 2, 3, 4, 5, 7, 8, 16})
             for (int d : {64, 128})
                 QTest::newRow(qPrintable(QStringLiteral("G=%1 D=%2").arg(g).arg(d))) << g << d;
     }
@@ -363,7 +365,9 @@ private Q_SLOTS:
         for (const char* p : {"snapkv", "ada-snapkv", "pyramidkv", "headkv"})
             for (bool maxPool : {true, false})
                 for (int units : {1, 8, 64})
-                    QTest::addRow("%s %s %d units", p, maxPool ? "max" : "avg", units)
+                    QTest::newRow(qPrintable(QStringLiteral("%1 %2 %3 units")
+                                                 .arg(QLatin1String(p), QLatin1String(maxPool ? "max" : "avg"))
+                                                 .arg(units)))
                         << QString::fromLatin1(p) << maxPool << units;
     }
 
@@ -445,6 +449,33 @@ private Q_SLOTS:
               same, pairs, moved / 2, kept, worst);
         // Scores that were wrong would redistribute the budget at random (tens of percent).
         QVERIFY2(moved / 2 <= kept / 20, qPrintable(QStringLiteral("%1 of %2 tokens shifted").arg(moved / 2).arg(kept)));
+    }
+
+    // Query groups the tensor cores do not cover in one MMA or that no builtin shape has: 3 and 12
+    // (cut into chunks of 8 and 4 heads). One rank, no compression: logits within the bf16 band.
+    void oddGroupsMatchTheCpu_data()
+    {
+        QTest::addColumn<int>("group");
+        QTest::newRow("G=3") << 3;
+        QTest::newRow("G=12") << 12;
+    }
+    void oddGroupsMatchTheCpu()
+    {
+        QFETCH(int, group);
+        g_policy = CompressionPolicy::None;
+        ModelConfig cfg = ModelConfig::builtin("tiny", 2);
+        cfg.vocabSize = 512;
+        cfg.numHeads = cfg.numKvHeads * group;
+        auto w = std::make_shared<ModelWeights>(ModelWeights::synthetic(cfg, 4));
+        const Placement one = Placement::uniform(2, cfg.numKvHeads, 1, 3);
+        const Trace cpu = decode(w, "cpu", 1, one);
+        const Trace gpu = decode(w, "cuda", 1, one, nullptr, &cpu.tokens);
+        double worst = 0;
+        for (size_t st = 0; st < cpu.logits.size(); ++st)
+            for (size_t r = 0; r < 3; ++r)
+                worst = std::max(worst, fairkv::test::relativeError(gpu.logits[st][r], cpu.logits[st][r]));
+        qInfo("G=%d: worst relative logits error %.4g vs the CPU", group, worst);
+        QVERIFY2(worst < 2e-2, qPrintable(QString::number(worst)));
     }
 
     void matchesTheCpuBackend()

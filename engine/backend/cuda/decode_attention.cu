@@ -39,12 +39,14 @@ struct WorkItem
 
 // An item's result for head g, dim d: the output itself when the pair is one item, else the
 // partial (acc, and once per head max and sum) for the pair's merge.
+// q and out hold `qStride` heads per pair; this launch's heads begin at head0 (groups of more than
+// 8 heads run in launches of at most 8).
 template <int D>
-__device__ __forceinline__ void writeResult(const WorkItem& w, int index, float* partials, float* out, int G, int g, int d,
-                                            float A, float M, float L)
+__device__ __forceinline__ void writeResult(const WorkItem& w, int index, float* partials, float* out, int G, int qStride,
+                                            int head0, int g, int d, float A, float M, float L)
 {
     if (w.count == 1) {
-        out[(size_t(w.pair) * G + g) * D + d] = L > 0.0f ? A / L : 0.0f;
+        out[(size_t(w.pair) * qStride + head0 + g) * D + d] = L > 0.0f ? A / L : 0.0f;
         return;
     }
     float* part = partials + (size_t(index) * G + g) * (D + 2);
@@ -61,7 +63,7 @@ __device__ __forceinline__ void writeResult(const WorkItem& w, int index, float*
 // owns one dim of up to 8 heads and walks the partials once with an online max, so its loads of
 // all heads of a partial are in flight together. `isLast` is uniform across the block.
 template <int D, int THREADS>
-__device__ void mergePair(const WorkItem& w, int G, int* counters, const float* partials, float* out)
+__device__ void mergePair(const WorkItem& w, int G, int qStride, int head0, int* counters, const float* partials, float* out)
 {
     static_assert(THREADS % D == 0, "a block covers whole head rows");
     constexpr int HS = THREADS / D;          // heads side by side in one pass
@@ -108,7 +110,7 @@ __device__ void mergePair(const WorkItem& w, int G, int* counters, const float* 
     for (int k = 0; k < HP; ++k) {
         const int g = h0 + k * HS;
         if (g < G)
-            out[(size_t(w.pair) * G + g) * D + d] = L[k] > 0.0f ? A[k] / L[k] : 0.0f;
+            out[(size_t(w.pair) * qStride + head0 + g) * D + d] = L[k] > 0.0f ? A[k] / L[k] : 0.0f;
     }
 }
 
@@ -212,10 +214,10 @@ __device__ void rowsItem(const WorkItem& w, int index, const float* q, float* pa
             L += smL[r][g] * wgt;
             A += smAcc[r][g][d] * wgt;
         }
-        writeResult<D>(w, index, partials, out, G, g, d, A, M, L);
+        writeResult<D>(w, index, partials, out, G, G, 0, g, d, A, M, L);
     }
     if (w.count > 1)
-        mergePair<D, kThreads>(w, G, counters, partials, out);
+        mergePair<D, kThreads>(w, G, G, 0, counters, partials, out);
 }
 
 // A block takes the consecutive items blockFirst[b] .. blockFirst[b + 1] - 1: one wave of blocks
@@ -285,6 +287,7 @@ __device__ __forceinline__ unsigned packBf16(float lo, float hi)
 }
 
 constexpr int kMmaWarps = 4;
+constexpr int kMmaHeads = 8; // query heads in one MMA's N, and at most in one launch
 constexpr int kMmaTile = 16; // tokens per tile
 
 template <int D>
@@ -306,7 +309,8 @@ __host__ __device__ constexpr int mmaWarpBytes()
 // buffer is always free), and the loads of the next item keep coming meanwhile.
 template <int D>
 __global__ void __launch_bounds__(kMmaWarps * 32) decodeAttentionMma(const WorkItem* items, const int* blockFirst, const float* q,
-                                                                     float* partials, float scale, int G, int* counters, float* out)
+                                                                     float* partials, float scale, int G, int qStride, int head0,
+                                                                     int* counters, float* out)
 {
     constexpr int RB = mmaRowBytes<D>();
     constexpr int BUF = 2 * kMmaTile * RB; // K and V of one tile
@@ -394,7 +398,7 @@ __global__ void __launch_bounds__(kMmaWarps * 32) decodeAttentionMma(const WorkI
         nextItem = items[it];
 #pragma unroll
         for (int ks = 0; ks < KS; ++ks) {
-            const float* qr = q + (size_t(nextItem.pair) * G + (realHead ? gid : 0)) * D + ks * 16 + tq * 2;
+            const float* qr = q + (size_t(nextItem.pair) * qStride + head0 + (realHead ? gid : 0)) * D + ks * 16 + tq * 2;
             qn[ks][0] = *reinterpret_cast<const float2*>(qr);
             qn[ks][1] = *reinterpret_cast<const float2*>(qr + 8);
         }
@@ -533,10 +537,10 @@ __global__ void __launch_bounds__(kMmaWarps * 32) decodeAttentionMma(const WorkI
                 L += r[8 + g] * wgt;
                 A += r[16 + g * D + d] * wgt;
             }
-            writeResult<D>(item, it, partials, out, G, g, d, A, M, L);
+            writeResult<D>(item, it, partials, out, G, qStride, head0, g, d, A, M, L);
         }
         if (item.count > 1)
-            mergePair<D, kMmaWarps * 32>(item, G, counters, partials, out);
+            mergePair<D, kMmaWarps * 32>(item, G, qStride, head0, counters, partials, out);
         __syncthreads(); // the scratch buffers take loads again
     }
 }
@@ -559,16 +563,11 @@ struct Kernel
 template <int D>
 Kernel kernelForDim(int group)
 {
-    switch (group) {
-    case 1:
+    if (group < 1)
+        throw fairkv::Error("the CUDA decode attention needs at least one query head per KV head, not " + std::to_string(group));
+    if (group == 1)
         return {reinterpret_cast<const void*>(decodeAttentionRows<D, 1>), 0};
-    case 2:
-    case 4:
-    case 8:
-        return {reinterpret_cast<const void*>(decodeAttentionMma<D>), kMmaWarps * mmaWarpBytes<D>()};
-    default:
-        throw fairkv::Error("the CUDA decode attention supports query groups of 1, 2, 4 or 8 heads, not " + std::to_string(group));
-    }
+    return {reinterpret_cast<const void*>(decodeAttentionMma<D>), kMmaWarps * mmaWarpBytes<D>()};
 }
 
 Kernel configuredKernel(int dim, int group)
@@ -590,15 +589,24 @@ Kernel configuredKernel(int dim, int group)
     return k;
 }
 
+// A group of more than 8 query heads (multi-query attention, Falcon-40B's 16) runs as launches
+// of at most 8 heads, the tensor cores' N, each reading the pairs' K/V again; the plan, partials
+// and merge tickets are reused, since launches on one stream run one after another.
 template <int D>
 void launchForDim(int group, int blocks, int sharedBytes, const WorkItem* items, const int* blockFirst, const float* q,
                   float* partials, float scale, int* counters, float* out, cudaStream_t stream)
 {
-    if (group == 1)
+    if (group == 1) {
         decodeAttentionRows<D, 1><<<blocks, kThreads, 0, stream>>>(items, blockFirst, q, partials, scale, counters, out);
-    else
-        decodeAttentionMma<D><<<blocks, kMmaWarps * 32, sharedBytes, stream>>>(items, blockFirst, q, partials, scale, group, counters, out);
-    FAIRKV_CUDA(cudaGetLastError());
+        FAIRKV_CUDA(cudaGetLastError());
+        return;
+    }
+    for (int head0 = 0; head0 < group; head0 += kMmaHeads) {
+        const int heads = std::min(kMmaHeads, group - head0);
+        decodeAttentionMma<D><<<blocks, kMmaWarps * 32, sharedBytes, stream>>>(items, blockFirst, q, partials, scale, heads, group,
+                                                                               head0, counters, out);
+        FAIRKV_CUDA(cudaGetLastError());
+    }
 }
 
 } // namespace
@@ -694,7 +702,8 @@ void RaggedDecodeAttention::prepare(const std::vector<KvView>& pairs, int groupS
     FAIRKV_CUDA(cudaMemsetAsync(m_counters, 0, std::max<size_t>(1, pairs.size()) * sizeof(int), stream));
     void* partials = m_partials;
     m_partials = nullptr; // growBuffer owns it now, also if it throws
-    growBuffer(partials, m_capPartials, std::max<size_t>(1, items.size()) * groupSize * (headDim + 2) * sizeof(float), "decode attention plan");
+    growBuffer(partials, m_capPartials, std::max<size_t>(1, items.size()) * std::min(groupSize, kMmaHeads) * (headDim + 2) * sizeof(float),
+               "decode attention plan");
     m_partials = static_cast<float*>(partials);
     FAIRKV_CUDA(cudaMemcpyAsync(m_deviceItems, items.data(), items.size() * sizeof(WorkItem), cudaMemcpyHostToDevice, stream));
     FAIRKV_CUDA(cudaMemcpyAsync(m_deviceBlocks, blockFirst.data(), blockFirst.size() * sizeof(int), cudaMemcpyHostToDevice, stream));

@@ -28,7 +28,7 @@ public:
     RaggedDecodeAttention(const RaggedDecodeAttention&) = delete;
     RaggedDecodeAttention& operator=(const RaggedDecodeAttention&) = delete;
 
-    // `groupSize` query heads share each pair's KV; headDim 32, 64 or 128; groupSize 1, 2, 4 or 8.
+    // `groupSize` query heads (any number) share each pair's KV; headDim 32, 64 or 128.
     void prepare(const std::vector<KvView>& pairs, int groupSize, int headDim, cudaStream_t stream = nullptr);
     // q and out: device fp32 [pairs][groupSize][headDim]. Asynchronous on `stream`.
     void launch(const float* q, float* out, float scale, cudaStream_t stream = nullptr);
