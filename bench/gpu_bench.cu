@@ -38,8 +38,10 @@ struct Pool
 };
 
 // Kernel time as CUPTI measures it on the GPU (first kernel start to last kernel end of one call),
-// and launch-to-end time from CUDA events, medians of `reps` calls. Before every call L2 is
-// evicted by writing a buffer twice its size, so K and V come from HBM as in a decode step, where
+// and the time between CUDA events recorded around the call, medians of `reps` calls. Before every
+// call L2 is evicted by reading a buffer twice its size with the default cache policy (reading, so
+// no dirty lines are left for the timed kernel to write back), so K and V come from HBM as in a
+// decode step, where
 // the other layers' weights and KV pass through L2 between two visits of a layer.
 struct Cold
 {
@@ -47,13 +49,22 @@ struct Cold
     std::unique_ptr<profiler::CuptiTracer> tracer; // none under a profiler that holds CUPTI (ncu): events only
     void* evict = nullptr;
     size_t evictBytes = 0;
+    uint32_t* sink = nullptr;
+    int evictBlocks = 0;
     Cold(const cudaDeviceProp& prop, bool cupti) : evictBytes(std::max<size_t>(size_t(prop.l2CacheSize) * 2, size_t(64) << 20))
     {
         if (cupti)
             tracer = std::make_unique<profiler::CuptiTracer>(&trace);
         FAIRKV_CUDA(cudaMalloc(&evict, evictBytes));
+        FAIRKV_CUDA(cudaMalloc(&sink, 4));
+        fillBf16<<<1024, 256>>>(static_cast<__nv_bfloat16*>(evict), evictBytes / 2, 7);
+        evictBlocks = prop.multiProcessorCount * 8;
     }
-    ~Cold() { cudaFree(evict); }
+    ~Cold()
+    {
+        cudaFree(evict);
+        cudaFree(sink);
+    }
 
     struct Times
     {
@@ -72,7 +83,7 @@ struct Cold
         FAIRKV_CUDA(cudaEventCreate(&b));
         std::vector<double> events;
         for (int i = 0; i < reps; ++i) {
-            FAIRKV_CUDA(cudaMemsetAsync(evict, i & 0xff, evictBytes));
+            evictL2<<<evictBlocks, 256>>>(static_cast<const uint4*>(evict), evictBytes / 16, sink); // untagged: not traced
             FAIRKV_CUDA(cudaEventRecord(a));
             if (tracer)
                 tracer->push(0, i, 0, -1, profiler::Phase::Attention);
@@ -223,7 +234,9 @@ int main(int argc, char** argv)
        << (prop.totalGlobalMem >> 30) << " GiB. Command: `fairkv-bench-gpu --out docs/gpu-benchmark.md` (built here with "
           "CUDA 13.0 for sm_90, run on the lent GPU machine). Kernel times are measured by CUPTI (kernel activity: the "
           "kernel's start and end on the GPU), with L2 evicted before every call so the data come from HBM, medians of "
-          "20 after a warm-up; launch-to-end times from CUDA events are given beside them.\n\n";
+          "20 after a warm-up (L2 is evicted by reading a buffer twice its size, which leaves no dirty lines to write back). "
+          "Beside them, the time between CUDA events recorded around each call: the kernel plus the gap between it and the "
+          "eviction kernel queued before it.\n\n";
 
     // Correctness first.
     const std::vector<int> ragged = {1, 7, 64, 65, 300, 0, 1023, 2500, 129, 3};
@@ -261,7 +274,8 @@ int main(int argc, char** argv)
     // What one kernel can read at the sizes of the attention cells: the ramp-up and drain of a
     // short kernel cost a fixed few microseconds that a 2 GiB copy does not see.
     Cold cold(prop, cupti);
-    md << "Streaming read of smaller buffers (one kernel of one wave, four 16-byte loads in flight per thread, cold L2, CUPTI "
+    md << "Streaming read of smaller buffers (one kernel, one wave of 8 blocks of 256 threads per SM, up to four independent "
+          "16-byte loads per thread, cold L2, CUPTI "
           "kernel time): what a kernel reading that many bytes reaches.\n\n"
           "| MiB | kernel µs | GB/s | % of copy |\n|---|---|---|---|\n";
     uint32_t* sink = nullptr;
@@ -285,7 +299,7 @@ int main(int argc, char** argv)
           "attention (`syntheticKvLengths`, prompt 2 x budget, at least 1024). Bandwidth = (K + V of every retained token + q "
           "+ out) / CUPTI kernel time. Target: at least 85% of the measured copy bandwidth for batch >= 16 and budget >= 512. "
           "Blocks: one wave, each with an equal share of the rows; items: the pieces of pairs those shares make.\n\n"
-          "| units | batch | budget | KV MiB | blocks | items | kernel µs | GB/s | % of copy | target | launch-to-end µs |\n"
+          "| units | batch | budget | KV MiB | blocks | items | kernel µs | GB/s | % of copy | target | events µs |\n"
           "|---|---|---|---|---|---|---|---|---|---|---|\n";
     const ModelConfig shape = ModelConfig::builtin("llama-3.3-70b", 1);
     Pool pool;

@@ -35,8 +35,8 @@ __global__ inline void streamRead(const uint4* p, size_t n, uint32_t* sink)
         sink[0] = acc; // keeps the loads alive
 }
 
-// The same read for short buffers: one wave of blocks, four independent 16-byte loads per thread
-// in flight, so a buffer of a few MiB is not read by a trickle of dependent loads.
+// The same read for short buffers: one wave of blocks, up to four independent 16-byte loads per
+// thread per pass (a buffer smaller than four passes of the grid takes single loads at its end).
 __global__ inline void streamReadWide(const uint4* p, size_t n, uint32_t* sink)
 {
     const size_t stride = size_t(gridDim.x) * blockDim.x;
@@ -48,6 +48,19 @@ __global__ inline void streamReadWide(const uint4* p, size_t n, uint32_t* sink)
     }
     for (; i < n; i += stride) {
         const uint4 v = __ldcs(p + i);
+        acc ^= v.x ^ v.y ^ v.z ^ v.w;
+    }
+    if (acc == 0x12345678u)
+        sink[0] = acc;
+}
+
+// Reads `n` 16-byte words with the default cache policy, so every line it brings into L2 displaces
+// an older one (a streaming load, __ldcs, marks its lines evict-first and leaves the old ones).
+__global__ inline void evictL2(const uint4* p, size_t n, uint32_t* sink)
+{
+    uint32_t acc = 0;
+    for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < n; i += size_t(gridDim.x) * blockDim.x) {
+        const uint4 v = __ldcg(p + i);
         acc ^= v.x ^ v.y ^ v.z ^ v.w;
     }
     if (acc == 0x12345678u)

@@ -143,9 +143,9 @@ void CuptiTracer::consume(void* context, uint32_t streamId, uint8_t* buffer, siz
             m_pending.push_back({k->correlationId, k->deviceId, k->streamId, k->start, k->end, name(k->name), 0});
         } else if (record->kind == CUPTI_ACTIVITY_KIND_GRAPH_TRACE) {
             const auto* g = reinterpret_cast<const CUpti_ActivityGraphTrace2*>(record);
-            ++m_counts.kernels;
             if (g->start == 0 && g->end == 0) // CUPTI could not time this launch
                 continue;
+            ++m_counts.kernels;
             m_pending.push_back({g->correlationId, g->deviceId, g->streamId, g->start, g->end,
                                  name(("CUDA graph " + std::to_string(g->graphId)).c_str()), 0});
         } else if (record->kind == CUPTI_ACTIVITY_KIND_EXTERNAL_CORRELATION) {

@@ -186,7 +186,7 @@ private Q_SLOTS:
         // Groups of real checkpoints: 3 (Llama-3.2-3B), 5 (Qwen2.5-14B), 7 (Qwen2.5-7B), 16
         // (Falcon-40B, cut into two chunks of 8 heads on the tensor cores).
         for (int g : {1, 2, 3, 4, 5, 7, 8, 16})
-            for (int d : {64, 128})
+            for (int d : {32, 64, 128})
                 QTest::newRow(qPrintable(QStringLiteral("G=%1 D=%2").arg(g).arg(d))) << g << d;
     }
     void decodeAttentionMatchesReference()

@@ -43,7 +43,7 @@ private:
     size_t m_bytes = 0;
     void* m_deviceItems = nullptr;  // WorkItem[items]: K/V, pair, rows, the pair's run of items
     void* m_deviceBlocks = nullptr; // int[blocks + 1]: first item of each block
-    float* m_partials = nullptr;    // [items][group][dim + 2]: acc..., max, sum
+    float* m_partials = nullptr;    // [items][min(group, 8)][dim + 2]: acc..., max, sum
     void* m_counters = nullptr;     // int[pairs]: items of each pair finished in this launch
     bool m_hasEmptyPairs = false;
     size_t m_capItems = 0, m_capBlocks = 0, m_capCounters = 0, m_capPartials = 0;
