@@ -83,7 +83,7 @@ struct Cold
         FAIRKV_CUDA(cudaEventCreate(&b));
         std::vector<double> events;
         for (int i = 0; i < reps; ++i) {
-            evictL2<<<evictBlocks, 256>>>(static_cast<const uint4*>(evict), evictBytes / 16, sink); // untagged: not traced
+            streamRead<<<evictBlocks, 512>>>(static_cast<const uint4*>(evict), evictBytes / 16, sink); // untagged: not traced
             FAIRKV_CUDA(cudaEventRecord(a));
             if (tracer)
                 tracer->push(0, i, 0, -1, profiler::Phase::Attention);

@@ -24,6 +24,8 @@ __global__ inline void fillBf16(__nv_bfloat16* p, size_t n, uint32_t seed, float
     }
 }
 
+// Its loads (__ldg) leave lines in L2 with the default policy, so it also serves to evict L2 (a
+// streaming load, __ldcs, marks its lines evict-first and leaves the older ones cached).
 __global__ inline void streamRead(const uint4* p, size_t n, uint32_t* sink)
 {
     uint32_t acc = 0;
@@ -48,19 +50,6 @@ __global__ inline void streamReadWide(const uint4* p, size_t n, uint32_t* sink)
     }
     for (; i < n; i += stride) {
         const uint4 v = __ldcs(p + i);
-        acc ^= v.x ^ v.y ^ v.z ^ v.w;
-    }
-    if (acc == 0x12345678u)
-        sink[0] = acc;
-}
-
-// Reads `n` 16-byte words with the default cache policy, so every line it brings into L2 displaces
-// an older one (a streaming load, __ldcs, marks its lines evict-first and leaves the old ones).
-__global__ inline void evictL2(const uint4* p, size_t n, uint32_t* sink)
-{
-    uint32_t acc = 0;
-    for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < n; i += size_t(gridDim.x) * blockDim.x) {
-        const uint4 v = __ldcg(p + i);
         acc ^= v.x ^ v.y ^ v.z ^ v.w;
     }
     if (acc == 0x12345678u)
