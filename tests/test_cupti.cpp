@@ -20,6 +20,22 @@ void fairkvProbeGraphDestroy(void* exec, void* stream);
 using namespace fairkv::profiler;
 
 namespace {
+constexpr const char* kNoGpu = "no CUDA GPU on this machine: CUPTI tracing is run-tested on a GPU machine";
+
+// Device memory for the probe kernels, freed on every way out of a test (a failed check returns).
+struct DeviceFloats
+{
+    float* ptr = nullptr;
+    explicit DeviceFloats(size_t bytes)
+    {
+        if (cudaMalloc(&ptr, bytes) != cudaSuccess)
+            ptr = nullptr;
+    }
+    ~DeviceFloats() { cudaFree(ptr); }
+    DeviceFloats(const DeviceFloats&) = delete;
+    DeviceFloats& operator=(const DeviceFloats&) = delete;
+};
+
 // What CUPTI handed over, for a failure message.
 QString describe(const TraceBuffer& buffer, const CuptiTracer::Counts& c)
 {
@@ -52,23 +68,21 @@ private Q_SLOTS:
 
     void kernelsCarryTheirTags()
     {
-        int devices = 0;
-        if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0)
-            QSKIP("no CUDA GPU on this machine: CUPTI tracing is run-tested on a GPU machine");
+        if (!m_gpu)
+            QSKIP(kNoGpu);
         TraceBuffer buffer;
         {
             CuptiTracer tracer(&buffer);
-            float* x = nullptr;
-            QCOMPARE(int(cudaMalloc(&x, 1 << 20)), 0);
+            DeviceFloats x(1 << 20);
+            QVERIFY2(x.ptr, "cudaMalloc failed");
             tracer.push(2, 0, 3, 5, Phase::Attention);
-            QCOMPARE(fairkvLaunchProbeKernels(x, 1 << 18, 3), 0);
+            QCOMPARE(fairkvLaunchProbeKernels(x.ptr, 1 << 18, 3), 0);
             tracer.pop();
             tracer.push(1, 0, 3, -1, Phase::Mlp);
-            QCOMPARE(fairkvLaunchProbeKernels(x, 1 << 18, 1), 0);
+            QCOMPARE(fairkvLaunchProbeKernels(x.ptr, 1 << 18, 1), 0);
             tracer.pop();
             QCOMPARE(int(cudaDeviceSynchronize()), 0);
             tracer.flush();
-            cudaFree(x);
             const auto c = tracer.counts();
             QVERIFY2(buffer.records.size() == 4, qPrintable(describe(buffer, c)));
         }
@@ -100,18 +114,17 @@ private Q_SLOTS:
     void graphKernelsCarryTheLaunchTag()
     {
         if (!m_gpu)
-            QSKIP("no CUDA GPU on this machine: CUPTI tracing is run-tested on a GPU machine");
+            QSKIP(kNoGpu);
         TraceBuffer buffer;
         {
             CuptiTracer tracer(&buffer);
-            float* x = nullptr;
-            QCOMPARE(int(cudaMalloc(&x, 1 << 20)), 0);
+            DeviceFloats x(1 << 20);
+            QVERIFY2(x.ptr, "cudaMalloc failed");
             tracer.push(4, 1, 7, -1, Phase::Attention);
-            QCOMPARE(fairkvLaunchProbeGraph(x, 1 << 18, 5), 0);
+            QCOMPARE(fairkvLaunchProbeGraph(x.ptr, 1 << 18, 5), 0);
             tracer.pop();
             tracer.flush();
             tracer.flush();
-            cudaFree(x);
             const auto c = tracer.counts();
             QVERIFY2(buffer.records.size() == 5, qPrintable(describe(buffer, c)));
         }
@@ -127,14 +140,14 @@ private Q_SLOTS:
     void replayedGraphTakesEachLaunchTag()
     {
         if (!m_gpu)
-            QSKIP("no CUDA GPU on this machine: CUPTI tracing is run-tested on a GPU machine");
+            QSKIP(kNoGpu);
         TraceBuffer buffer;
         {
             CuptiTracer tracer(&buffer);
-            float* x = nullptr;
-            QCOMPARE(int(cudaMalloc(&x, 1 << 20)), 0);
+            DeviceFloats x(1 << 20);
+            QVERIFY2(x.ptr, "cudaMalloc failed");
             void *exec = nullptr, *stream = nullptr;
-            QCOMPARE(fairkvProbeGraphCapture(x, 1 << 18, 3, &exec, &stream), 0);
+            QCOMPARE(fairkvProbeGraphCapture(x.ptr, 1 << 18, 3, &exec, &stream), 0);
             for (int step = 0; step < 2; ++step) {
                 tracer.push(step, step, 2, -1, Phase::Mlp);
                 QCOMPARE(fairkvProbeGraphLaunch(exec, stream), 0);
@@ -142,7 +155,6 @@ private Q_SLOTS:
                 tracer.flush();
             }
             fairkvProbeGraphDestroy(exec, stream);
-            cudaFree(x);
             const auto c = tracer.counts();
             QVERIFY2(buffer.records.size() == 6, qPrintable(describe(buffer, c)));
         }
@@ -160,14 +172,14 @@ private Q_SLOTS:
     void graphLevelRecordsOneRecordPerLaunch()
     {
         if (!m_gpu)
-            QSKIP("no CUDA GPU on this machine: CUPTI tracing is run-tested on a GPU machine");
+            QSKIP(kNoGpu);
         TraceBuffer buffer;
         {
             CuptiTracer tracer(&buffer, CuptiTracer::Level::Graphs);
-            float* x = nullptr;
-            QCOMPARE(int(cudaMalloc(&x, 1 << 22)), 0);
+            DeviceFloats x(1 << 22);
+            QVERIFY2(x.ptr, "cudaMalloc failed");
             void *exec = nullptr, *stream = nullptr;
-            QCOMPARE(fairkvProbeGraphCapture(x, 1 << 20, 4, &exec, &stream), 0);
+            QCOMPARE(fairkvProbeGraphCapture(x.ptr, 1 << 20, 4, &exec, &stream), 0);
             for (int step = 0; step < 3; ++step) {
                 tracer.push(step, step, 5, -1, Phase::Attention);
                 QCOMPARE(fairkvProbeGraphLaunch(exec, stream), 0);
@@ -176,7 +188,6 @@ private Q_SLOTS:
             QCOMPARE(cudaDeviceSynchronize(), cudaSuccess);
             tracer.flush();
             fairkvProbeGraphDestroy(exec, stream);
-            cudaFree(x);
             QVERIFY2(buffer.records.size() == 3, qPrintable(describe(buffer, tracer.counts())));
         }
         std::sort(buffer.records.begin(), buffer.records.end(), [](const TraceRecord& a, const TraceRecord& b) { return a.step < b.step; });
@@ -198,7 +209,7 @@ private Q_SLOTS:
     void engineDecodeKernelsAreTaggedByRank()
     {
         if (!m_gpu)
-            QSKIP("no CUDA GPU on this machine: CUPTI tracing is run-tested on a GPU machine");
+            QSKIP(kNoGpu);
         fairkv::cuda::CudaRank::registerBackend();
         fairkv::RunConfig cfg;
         cfg.model = "tiny";
