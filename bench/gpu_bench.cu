@@ -41,8 +41,7 @@ struct Pool
 // and the time between CUDA events recorded around the call, medians of `reps` calls. Before every
 // call L2 is evicted by reading a buffer twice its size with the default cache policy (reading, so
 // no dirty lines are left for the timed kernel to write back), so K and V come from HBM as in a
-// decode step, where
-// the other layers' weights and KV pass through L2 between two visits of a layer.
+// decode step, where the other layers' weights and KV pass through L2 between two visits of a layer.
 struct Cold
 {
     profiler::TraceBuffer trace;
@@ -50,7 +49,7 @@ struct Cold
     void* evict = nullptr;
     size_t evictBytes = 0;
     uint32_t* sink = nullptr;
-    int evictBlocks = 0;
+    int smCount = 0;
     Cold(const cudaDeviceProp& prop, bool cupti) : evictBytes(std::max<size_t>(size_t(prop.l2CacheSize) * 2, size_t(64) << 20))
     {
         if (cupti)
@@ -58,7 +57,7 @@ struct Cold
         FAIRKV_CUDA(cudaMalloc(&evict, evictBytes));
         FAIRKV_CUDA(cudaMalloc(&sink, 4));
         fillBf16<<<1024, 256>>>(static_cast<__nv_bfloat16*>(evict), evictBytes / 2, 7);
-        evictBlocks = prop.multiProcessorCount * 8;
+        smCount = prop.multiProcessorCount;
     }
     ~Cold()
     {
@@ -83,7 +82,7 @@ struct Cold
         FAIRKV_CUDA(cudaEventCreate(&b));
         std::vector<double> events;
         for (int i = 0; i < reps; ++i) {
-            streamRead<<<evictBlocks, 512>>>(static_cast<const uint4*>(evict), evictBytes / 16, sink); // untagged: not traced
+            readAll(evict, evictBytes, sink, smCount); // untagged: not traced
             FAIRKV_CUDA(cudaEventRecord(a));
             if (tracer)
                 tracer->push(0, i, 0, -1, profiler::Phase::Attention);
@@ -269,12 +268,12 @@ int main(int argc, char** argv)
     const double readGBs = measureReadGBs(bytes, prop.multiProcessorCount);
     std::printf("HBM: device-to-device copy %.0f GB/s (read + write), streaming read %.0f GB/s\n", copyGBs, readGBs);
     md << "## HBM ceiling (same run)\n\n| measure | GB/s |\n|---|---|\n| device-to-device copy of 2 GiB, bytes read + written | "
-       << fmt(copyGBs, 0) << " |\n| streaming read of 2 GiB (16-byte loads) | " << fmt(readGBs, 0) << " |\n\n";
+       << fmt(copyGBs, 0) << " |\n| streaming read of 2 GiB (16-byte loads, up to four in flight per thread) | " << fmt(readGBs, 0) << " |\n\n";
 
     // What one kernel can read at the sizes of the attention cells: the ramp-up and drain of a
     // short kernel cost a fixed few microseconds that a 2 GiB copy does not see.
     Cold cold(prop, cupti);
-    md << "Streaming read of smaller buffers (one kernel, one wave of 8 blocks of 256 threads per SM, up to four independent "
+    md << "Streaming read of smaller buffers (the same kernel: one wave of 8 blocks of 256 threads per SM, up to four independent "
           "16-byte loads per thread, cold L2, CUPTI "
           "kernel time): what a kernel reading that many bytes reaches.\n\n"
           "| MiB | kernel µs | GB/s | % of copy |\n|---|---|---|---|\n";
@@ -282,7 +281,7 @@ int main(int argc, char** argv)
     FAIRKV_CUDA(cudaMalloc(&sink, 4));
     for (size_t mib : {8, 32, 64, 128, 512}) {
         const size_t n = mib << 20;
-        const auto t = cold.run([&] { streamReadWide<<<prop.multiProcessorCount * 8, 256>>>(static_cast<const uint4*>(a), n / 16, sink); });
+        const auto t = cold.run([&] { readAll(a, n, sink, prop.multiProcessorCount); });
         const double gbs = double(n) / (t.kernelMs * 1e6);
         md << "| " << mib << " | " << fmt(t.kernelMs * 1000, 1) << " | " << fmt(gbs, 0) << " | " << fmt(100 * gbs / copyGBs, 1) << "% |\n";
         std::printf("streaming read %4zu MiB: %7.1f us  %6.0f GB/s\n", mib, t.kernelMs * 1000, gbs);

@@ -24,12 +24,21 @@ __global__ inline void fillBf16(__nv_bfloat16* p, size_t n, uint32_t seed, float
     }
 }
 
-// Its loads (__ldg) leave lines in L2 with the default policy, so it also serves to evict L2 (a
-// streaming load, __ldcs, marks its lines evict-first and leaves the older ones cached).
+// Reads every 16-byte word of p[0, n): the HBM ceiling, a read of any size, and the L2 eviction
+// before a timed kernel. One wave of blocks (readAll), up to four independent loads per thread per
+// pass, so a buffer of a few MiB is not read by a trickle of dependent loads. The loads (__ldg)
+// leave their lines in L2 with the default policy, so reading twice the L2 displaces what was
+// there (a streaming load, __ldcs, marks its lines evict-first and leaves the older ones cached).
 __global__ inline void streamRead(const uint4* p, size_t n, uint32_t* sink)
 {
+    const size_t stride = size_t(gridDim.x) * blockDim.x;
     uint32_t acc = 0;
-    for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < n; i += size_t(gridDim.x) * blockDim.x) {
+    size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x;
+    for (; i + 3 * stride < n; i += 4 * stride) {
+        const uint4 a = __ldg(p + i), b = __ldg(p + i + stride), c = __ldg(p + i + 2 * stride), d = __ldg(p + i + 3 * stride);
+        acc ^= a.x ^ a.w ^ b.y ^ b.z ^ c.x ^ c.w ^ d.y ^ d.z ^ a.y ^ b.x ^ c.y ^ d.x ^ a.z ^ b.w ^ c.z ^ d.w;
+    }
+    for (; i < n; i += stride) {
         const uint4 v = __ldg(p + i);
         acc ^= v.x ^ v.y ^ v.z ^ v.w;
     }
@@ -37,23 +46,10 @@ __global__ inline void streamRead(const uint4* p, size_t n, uint32_t* sink)
         sink[0] = acc; // keeps the loads alive
 }
 
-// The same read for short buffers: one wave of blocks, up to four independent 16-byte loads per
-// thread per pass (a buffer smaller than four passes of the grid takes single loads at its end).
-__global__ inline void streamReadWide(const uint4* p, size_t n, uint32_t* sink)
+// streamRead over `bytes` at p in one wave of 8 blocks of 256 threads per SM.
+inline void readAll(const void* p, size_t bytes, uint32_t* sink, int smCount)
 {
-    const size_t stride = size_t(gridDim.x) * blockDim.x;
-    uint32_t acc = 0;
-    size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x;
-    for (; i + 3 * stride < n; i += 4 * stride) {
-        const uint4 a = __ldcs(p + i), b = __ldcs(p + i + stride), c = __ldcs(p + i + 2 * stride), d = __ldcs(p + i + 3 * stride);
-        acc ^= a.x ^ a.w ^ b.y ^ b.z ^ c.x ^ c.w ^ d.y ^ d.z ^ a.y ^ b.x ^ c.y ^ d.x ^ a.z ^ b.w ^ c.z ^ d.w;
-    }
-    for (; i < n; i += stride) {
-        const uint4 v = __ldcs(p + i);
-        acc ^= v.x ^ v.y ^ v.z ^ v.w;
-    }
-    if (acc == 0x12345678u)
-        sink[0] = acc;
+    streamRead<<<smCount * 8, 256>>>(static_cast<const uint4*>(p), bytes / 16, sink);
 }
 
 // Median of `reps` event-timed runs of `body` on the default stream, after one warm-up.
@@ -104,7 +100,7 @@ inline double measureReadGBs(size_t bytes, int smCount)
     FAIRKV_CUDA(cudaMalloc(&buf, bytes));
     FAIRKV_CUDA(cudaMalloc(&sink, 4));
     fillBf16<<<1024, 256>>>(reinterpret_cast<__nv_bfloat16*>(buf), bytes / 2, 1);
-    const double ms = medianMs([&] { streamRead<<<smCount * 8, 512>>>(buf, bytes / 16, sink); });
+    const double ms = medianMs([&] { readAll(buf, bytes, sink, smCount); });
     cudaFree(buf);
     cudaFree(sink);
     return double(bytes) / (ms * 1e6);
