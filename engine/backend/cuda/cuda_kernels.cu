@@ -26,6 +26,51 @@ __global__ void toBf16Kernel(const float* src, __nv_bfloat16* dst, size_t n)
         dst[i] = __float2bfloat16(src[i]);
 }
 
+__global__ void embedRows(const int* tokens, const __nv_bfloat16* table, int hidden, float* x)
+{
+    const __nv_bfloat16* row = table + size_t(tokens[blockIdx.x]) * hidden;
+    for (int i = threadIdx.x; i < hidden; i += blockDim.x)
+        x[size_t(blockIdx.x) * hidden + i] = __bfloat162float(row[i]);
+}
+
+// HF LlamaRMSNorm in fp32: w * (x / sqrt(mean(x^2) + eps)); bf16 out, the GEMMs' input.
+__global__ void rmsNormRows(const float* x, const int* rowIndex, const float* w, int hidden, float eps, __nv_bfloat16* out)
+{
+    __shared__ float warpSums[32];
+    const float* row = x + size_t(rowIndex ? rowIndex[blockIdx.x] : int(blockIdx.x)) * hidden;
+    float sum = 0.0f;
+    for (int i = threadIdx.x; i < hidden; i += blockDim.x)
+        sum += row[i] * row[i];
+    for (int o = 16; o > 0; o >>= 1)
+        sum += __shfl_xor_sync(0xffffffffu, sum, o);
+    if ((threadIdx.x & 31) == 0)
+        warpSums[threadIdx.x >> 5] = sum;
+    __syncthreads();
+    float total = 0.0f;
+    for (int wi = 0; wi < int(blockDim.x >> 5); ++wi)
+        total += warpSums[wi];
+    const float inv = rsqrtf(total / float(hidden) + eps);
+    for (int i = threadIdx.x; i < hidden; i += blockDim.x)
+        out[size_t(blockIdx.x) * hidden + i] = __float2bfloat16(w[i] * (row[i] * inv));
+}
+
+// Residual add of the ranks' partial sums, in rank order (reproducible): the emulated all-reduce.
+__global__ void addPartials(float* x, const float* const* parts, int n, size_t count)
+{
+    for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < count; i += size_t(gridDim.x) * blockDim.x) {
+        float acc = 0.0f;
+        for (int g = 0; g < n; ++g)
+            acc += parts[g][i];
+        x[i] += acc;
+    }
+}
+
+__global__ void addInto(float* x, const float* y, size_t count)
+{
+    for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < count; i += size_t(gridDim.x) * blockDim.x)
+        x[i] += y[i];
+}
+
 } // namespace
 
 void gemmBf16(cublasHandle_t handle, const void* x, const void* w, float* y, int rows, int n, int k, cudaStream_t stream)
@@ -75,6 +120,31 @@ void launchSwiglu(const float* gateUp, int inter, int rows, void* out, cudaStrea
 void launchToBf16(const float* src, void* dst, size_t n, cudaStream_t stream)
 {
     toBf16Kernel<<<256, 256, 0, stream>>>(src, static_cast<__nv_bfloat16*>(dst), n);
+    FAIRKV_CUDA(cudaGetLastError());
+}
+
+void launchEmbedRows(const int* tokens, const void* table, int rows, int hidden, float* x, cudaStream_t stream)
+{
+    embedRows<<<rows, 256, 0, stream>>>(tokens, static_cast<const __nv_bfloat16*>(table), hidden, x);
+    FAIRKV_CUDA(cudaGetLastError());
+}
+
+void launchRmsNorm(const float* x, const int* rowIndex, const float* w, int rows, int hidden, float eps, void* out,
+                   cudaStream_t stream)
+{
+    rmsNormRows<<<rows, 256, 0, stream>>>(x, rowIndex, w, hidden, eps, static_cast<__nv_bfloat16*>(out));
+    FAIRKV_CUDA(cudaGetLastError());
+}
+
+void launchAddPartials(float* x, const float* const* parts, int n, size_t count, cudaStream_t stream)
+{
+    addPartials<<<132, 256, 0, stream>>>(x, parts, n, count);
+    FAIRKV_CUDA(cudaGetLastError());
+}
+
+void launchAddInto(float* x, const float* y, size_t count, cudaStream_t stream)
+{
+    addInto<<<132, 256, 0, stream>>>(x, y, count);
     FAIRKV_CUDA(cudaGetLastError());
 }
 

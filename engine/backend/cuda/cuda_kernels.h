@@ -30,4 +30,15 @@ void launchSwiglu(const float* gateUp, int inter, int rows, void* out, cudaStrea
 // dst (bf16) = src (fp32), n values.
 void launchToBf16(const float* src, void* dst, size_t n, cudaStream_t stream);
 
+// The residual stream's own kernels (fp32 rows of `hidden` values):
+// x[i] = embedding row of tokens[i] (bf16 table);
+void launchEmbedRows(const int* tokens, const void* table, int rows, int hidden, float* x, cudaStream_t stream);
+// out[i] (bf16) = HF LlamaRMSNorm of x row rowIndex[i] (of row i when rowIndex is null), weights w;
+void launchRmsNorm(const float* x, const int* rowIndex, const float* w, int rows, int hidden, float eps, void* out,
+                   cudaStream_t stream);
+// x += parts[0] + ... + parts[n - 1], summed in that order (reproducible): the emulated all-reduce;
+void launchAddPartials(float* x, const float* const* parts, int n, size_t count, cudaStream_t stream);
+// x += y.
+void launchAddInto(float* x, const float* y, size_t count, cudaStream_t stream);
+
 } // namespace fairkv::cuda

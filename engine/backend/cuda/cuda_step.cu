@@ -5,15 +5,9 @@
 #include "backend/cuda/cuda_rank.h"
 #include "backend/cuda/device_memory.h"
 #include "backend/cuda/kv_selection.h"
+#include "backend/cuda/step_replica.h"
 #include "common/dtype.h"
 #include "model/model_weights.h"
-#include "runtime/trace_sink.h"
-
-#include <cublas_v2.h>
-#include <cuda_bf16.h>
-#ifdef FAIRKV_HAVE_NCCL
-#include <nccl.h>
-#endif
 
 #include <algorithm>
 #include <atomic>
@@ -27,60 +21,6 @@
 namespace fairkv::cuda {
 
 namespace {
-
-#ifdef FAIRKV_HAVE_NCCL
-void ncclCheck(ncclResult_t rc, const char* call)
-{
-    if (rc != ncclSuccess)
-        throw fairkv::Error(std::string("NCCL call ") + call + " failed: " + ncclGetErrorString(rc));
-}
-#define FAIRKV_NCCL(call) ncclCheck((call), #call)
-#endif
-
-__global__ void embedRows(const int* tokens, const __nv_bfloat16* table, int hidden, float* x)
-{
-    const __nv_bfloat16* row = table + size_t(tokens[blockIdx.x]) * hidden;
-    for (int i = threadIdx.x; i < hidden; i += blockDim.x)
-        x[size_t(blockIdx.x) * hidden + i] = __bfloat162float(row[i]);
-}
-
-// HF LlamaRMSNorm in fp32: w * (x / sqrt(mean(x^2) + eps)); bf16 out, the GEMMs' input.
-__global__ void rmsNormRows(const float* x, const float* w, int hidden, float eps, __nv_bfloat16* out)
-{
-    __shared__ float warpSums[32];
-    const float* row = x + size_t(blockIdx.x) * hidden;
-    float sum = 0.0f;
-    for (int i = threadIdx.x; i < hidden; i += blockDim.x)
-        sum += row[i] * row[i];
-    for (int o = 16; o > 0; o >>= 1)
-        sum += __shfl_xor_sync(0xffffffffu, sum, o);
-    if ((threadIdx.x & 31) == 0)
-        warpSums[threadIdx.x >> 5] = sum;
-    __syncthreads();
-    float total = 0.0f;
-    for (int wi = 0; wi < int(blockDim.x >> 5); ++wi)
-        total += warpSums[wi];
-    const float inv = rsqrtf(total / float(hidden) + eps);
-    for (int i = threadIdx.x; i < hidden; i += blockDim.x)
-        out[size_t(blockIdx.x) * hidden + i] = __float2bfloat16(w[i] * (row[i] * inv));
-}
-
-// Residual add of the ranks' partial sums, in rank order (reproducible): the emulated all-reduce.
-__global__ void addPartials(float* x, const float* const* parts, int n, size_t count)
-{
-    for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < count; i += size_t(gridDim.x) * blockDim.x) {
-        float acc = 0.0f;
-        for (int g = 0; g < n; ++g)
-            acc += parts[g][i];
-        x[i] += acc;
-    }
-}
-
-__global__ void addInto(float* x, const float* y, size_t count)
-{
-    for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < count; i += size_t(gridDim.x) * blockDim.x)
-        x[i] += y[i];
-}
 
 // Waits for a stream when a step is abandoned by an exception: kernels already queued must not race
 // with the legacy-stream uploads of whatever comes next.
@@ -98,81 +38,6 @@ struct DrainOnThrow
 constexpr const char* kStopped = "stopped:";
 
 } // namespace
-
-struct CudaStepExecutor::Replica
-{
-    int device = 0;
-    cudaStream_t stream = nullptr;
-    cublasHandle_t blas = nullptr;
-    uint16_t* embed = nullptr;
-    uint16_t* head = nullptr; // == embed when tied
-    float* norms = nullptr;   // [2 * layers + 1][hidden]: input and post norm of each layer, then the final one
-    int batch = 0;
-    int* tokens = nullptr;
-    float* x = nullptr;
-    __nv_bfloat16* normed = nullptr;
-    float* partial = nullptr;
-    float* logits = nullptr;
-    // Timed intervals of this step on this device, from a reusable pool of events.
-    struct Mark
-    {
-        cudaEvent_t a, b;
-        TracePhase phase;
-        const char* name;
-        int layer;
-    };
-    std::vector<cudaEvent_t> pool;
-    size_t used = 0;
-    std::vector<Mark> marks;
-    cudaEvent_t begin = nullptr, end = nullptr;
-    int64_t hostBeginNs = 0;
-
-    cudaEvent_t nextEvent()
-    {
-        if (used == pool.size()) {
-            cudaEvent_t e;
-            FAIRKV_CUDA(cudaEventCreate(&e));
-            pool.push_back(e);
-        }
-        return pool[used++];
-    }
-    cudaEvent_t open()
-    {
-        cudaEvent_t e = nextEvent();
-        FAIRKV_CUDA(cudaEventRecord(e, stream));
-        return e;
-    }
-    void close(cudaEvent_t a, TracePhase phase, const char* name, int layer)
-    {
-        cudaEvent_t b = nextEvent();
-        FAIRKV_CUDA(cudaEventRecord(b, stream));
-        marks.push_back({a, b, phase, name, layer});
-    }
-    void startStep()
-    {
-        used = 0;
-        marks.clear();
-        begin = nextEvent();
-        FAIRKV_CUDA(cudaEventRecord(begin, stream));
-        hostBeginNs = traceClockNs();
-    }
-
-    ~Replica()
-    {
-        cudaSetDevice(device);
-        for (cudaEvent_t e : pool)
-            cudaEventDestroy(e);
-        if (head != embed)
-            cudaFree(head);
-        for (void* p : {static_cast<void*>(embed), static_cast<void*>(norms), static_cast<void*>(tokens), static_cast<void*>(x),
-                        static_cast<void*>(normed), static_cast<void*>(partial), static_cast<void*>(logits)})
-            cudaFree(p);
-        if (blas)
-            cublasDestroy(blas);
-        if (stream)
-            cudaStreamDestroy(stream);
-    }
-};
 
 namespace {
 double elapsedMs(cudaEvent_t a, cudaEvent_t b)
@@ -545,8 +410,7 @@ void CudaStepExecutor::launchEmbedding(Replica& r, int batch, int rank)
     cudaEvent_t e = r.open();
     {
         DeviceScope tag(m_deviceSink, rank, m_step, -1, TracePhase::Replicated);
-        embedRows<<<batch, 256, 0, r.stream>>>(r.tokens, reinterpret_cast<const __nv_bfloat16*>(r.embed), H, r.x);
-        FAIRKV_CUDA(cudaGetLastError());
+        launchEmbedRows(r.tokens, r.embed, batch, H, r.x, r.stream);
     }
     r.close(e, TracePhase::Replicated, "embedding", -1);
 }
@@ -558,8 +422,7 @@ void CudaStepExecutor::launchNorm(Replica& r, int batch, int layer, int half, in
     cudaEvent_t e = r.open();
     {
         DeviceScope tag(m_deviceSink, rank, m_step, layer, TracePhase::Replicated);
-        rmsNormRows<<<batch, 256, 0, r.stream>>>(r.x, r.norms + size_t(2 * layer + half) * H, H, float(c.rmsNormEps), r.normed);
-        FAIRKV_CUDA(cudaGetLastError());
+        launchRmsNorm(r.x, nullptr, r.norms + size_t(2 * layer + half) * H, batch, H, float(c.rmsNormEps), r.normed, r.stream);
     }
     r.close(e, TracePhase::Replicated, half ? "post_attention_norm" : "input_norm", layer);
 }
@@ -571,7 +434,7 @@ void CudaStepExecutor::launchHead(Replica& r, int batch, int rank, bool logits)
     cudaEvent_t e = r.open();
     {
         DeviceScope tag(m_deviceSink, rank, m_step, -1, TracePhase::Replicated);
-        rmsNormRows<<<batch, 256, 0, r.stream>>>(r.x, r.norms + size_t(2 * c.numLayers) * H, H, float(c.rmsNormEps), r.normed);
+        launchRmsNorm(r.x, nullptr, r.norms + size_t(2 * c.numLayers) * H, batch, H, float(c.rmsNormEps), r.normed, r.stream);
         if (logits)
             gemmBf16(r.blas, r.normed, r.head, r.logits, batch, c.vocabSize, H, r.stream);
     }
@@ -616,8 +479,7 @@ void CudaStepExecutor::runEmulated(const std::vector<int>& tokens)
                     m_ranks[size_t(g)]->launchMlp(l, r.normed, size_t(b), out, r.stream);
             }
             DeviceScope tag(m_deviceSink, -1, m_step, l, TracePhase::Replicated);
-            addPartials<<<132, 256, 0, r.stream>>>(r.x, parts, N, count); // stands in for the all-reduce (modelled)
-            FAIRKV_CUDA(cudaGetLastError());
+            launchAddPartials(r.x, parts, N, count, r.stream); // stands in for the all-reduce (modelled)
         }
     }
     launchHead(r, b, -1, true);
@@ -661,8 +523,7 @@ void CudaStepExecutor::runRank(size_t g, const std::vector<int>& tokens, const s
             }
             r.close(e, TracePhase::Collective, half ? "all_reduce mlp" : "all_reduce attention", l);
             auto tag = tagged(l, TracePhase::Replicated);
-            addInto<<<132, 256, 0, r.stream>>>(r.x, r.partial, count); // residual add of the reduced sums
-            FAIRKV_CUDA(cudaGetLastError());
+            launchAddInto(r.x, r.partial, count, r.stream); // residual add of the reduced sums
         }
     }
     launchHead(r, b, gi, g == 0); // every rank holds the full residual stream; one computes the logits

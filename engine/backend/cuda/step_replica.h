@@ -1,0 +1,103 @@
+#pragma once
+// Internal to the CUDA step executor (cuda_step.cu, cuda_prefill.cu): what it keeps per device.
+#include "backend/cuda/cuda_check.h"
+#include "backend/cuda/cuda_step.h"
+#include "runtime/trace_sink.h"
+
+#include <cublas_v2.h>
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+#ifdef FAIRKV_HAVE_NCCL
+#include <nccl.h>
+#endif
+
+#include <string>
+#include <vector>
+
+namespace fairkv::cuda {
+
+#ifdef FAIRKV_HAVE_NCCL
+inline void ncclCheck(ncclResult_t rc, const char* call)
+{
+    if (rc != ncclSuccess)
+        throw fairkv::Error(std::string("NCCL call ") + call + " failed: " + ncclGetErrorString(rc));
+}
+#define FAIRKV_NCCL(call) ::fairkv::cuda::ncclCheck((call), #call)
+#endif
+
+struct CudaStepExecutor::Replica
+{
+    int device = 0;
+    cudaStream_t stream = nullptr;
+    cublasHandle_t blas = nullptr;
+    uint16_t* embed = nullptr;
+    uint16_t* head = nullptr; // == embed when tied
+    float* norms = nullptr;   // [2 * layers + 1][hidden]: input and post norm of each layer, then the final one
+    int batch = 0;
+    int* tokens = nullptr;
+    float* x = nullptr;
+    __nv_bfloat16* normed = nullptr;
+    float* partial = nullptr;
+    float* logits = nullptr;
+    // Timed intervals of this step on this device, from a reusable pool of events.
+    struct Mark
+    {
+        cudaEvent_t a, b;
+        TracePhase phase;
+        const char* name;
+        int layer;
+    };
+    std::vector<cudaEvent_t> pool;
+    size_t used = 0;
+    std::vector<Mark> marks;
+    cudaEvent_t begin = nullptr, end = nullptr;
+    int64_t hostBeginNs = 0;
+
+    cudaEvent_t nextEvent()
+    {
+        if (used == pool.size()) {
+            cudaEvent_t e;
+            FAIRKV_CUDA(cudaEventCreate(&e));
+            pool.push_back(e);
+        }
+        return pool[used++];
+    }
+    cudaEvent_t open()
+    {
+        cudaEvent_t e = nextEvent();
+        FAIRKV_CUDA(cudaEventRecord(e, stream));
+        return e;
+    }
+    void close(cudaEvent_t a, TracePhase phase, const char* name, int layer)
+    {
+        cudaEvent_t b = nextEvent();
+        FAIRKV_CUDA(cudaEventRecord(b, stream));
+        marks.push_back({a, b, phase, name, layer});
+    }
+    void startStep()
+    {
+        used = 0;
+        marks.clear();
+        begin = nextEvent();
+        FAIRKV_CUDA(cudaEventRecord(begin, stream));
+        hostBeginNs = traceClockNs();
+    }
+
+    ~Replica()
+    {
+        cudaSetDevice(device);
+        for (cudaEvent_t e : pool)
+            cudaEventDestroy(e);
+        if (head != embed)
+            cudaFree(head);
+        for (void* p : {static_cast<void*>(embed), static_cast<void*>(norms), static_cast<void*>(tokens), static_cast<void*>(x),
+                        static_cast<void*>(normed), static_cast<void*>(partial), static_cast<void*>(logits)})
+            cudaFree(p);
+        if (blas)
+            cublasDestroy(blas);
+        if (stream)
+            cudaStreamDestroy(stream);
+    }
+};
+
+} // namespace fairkv::cuda
