@@ -299,6 +299,61 @@ private Q_SLOTS:
     }
 
     // One rank's prefill attention, MLP and stored K/V against a CPU rank on the same ragged rows.
+    // The device prefill runs prompts in groups that fit its activation budget. One prompt per group
+    // and all prompts in one group give the same compressed KV and the same logits (the GEMMs may
+    // pick other algorithms for other row counts, so within a small tolerance, not bit for bit).
+    void prefillGroupsAgree()
+    {
+        g_policy = CompressionPolicy::AdaSnapKV;
+        ModelConfig cfg = ModelConfig::builtin("tiny", 2);
+        cfg.vocabSize = 512;
+        auto w = std::make_shared<ModelWeights>(ModelWeights::synthetic(cfg, 3));
+        BackendOptions oneEach;
+        oneEach.prefillGroupBytes = 1; // below one row: every prompt is its own group
+        const Placement p = Placement::uniform(2, 8, 2, 3);
+        const Trace together = decode(w, "cuda", 2, p);
+        const Trace apart = decode(w, "cuda", 2, p, nullptr, &together.tokens, oneEach);
+        int same = 0, pairs = 0;
+        for (size_t r = 0; r < together.kvLen.size(); ++r)
+            for (size_t l = 0; l < together.kvLen[r].size(); ++l)
+                for (size_t u = 0; u < together.kvLen[r][l].size(); ++u, ++pairs)
+                    same += together.kvLen[r][l][u] == apart.kvLen[r][l][u];
+        double worst = 0;
+        for (size_t r = 0; r < 3; ++r)
+            worst = std::max(worst, fairkv::test::relativeError(apart.logits[0][r], together.logits[0][r]));
+        qInfo("prefill one prompt per group: %d of %d per-unit KV lengths as with one group, logits within %.3g", same, pairs,
+              worst);
+        QVERIFY2(same >= pairs - 2, qPrintable(QStringLiteral("%1 of %2").arg(same).arg(pairs)));
+        QVERIFY2(worst < 5e-3, qPrintable(QString::number(worst)));
+    }
+
+    // Every position's logits (what `fairkv logits` and perplexity need), ragged prompts on two
+    // emulated ranks, against the CPU.
+    void prefillAllLogitsMatchTheCpu()
+    {
+        ModelConfig cfg = ModelConfig::builtin("tiny", 2);
+        cfg.vocabSize = 512;
+        auto w = std::make_shared<ModelWeights>(ModelWeights::synthetic(cfg, 3));
+        auto prompts = makePrompts(2, 40, cfg.vocabSize, 5);
+        prompts[1].resize(23);
+        CompressionOptions none;
+        BackendOptions emulate;
+        emulate.emulate = true;
+        InferenceEngine cpu(w, 1, UnitMode::Gqa, "cpu"), gpu(w, 2, UnitMode::Gqa, "cuda", emulate);
+        const auto want = cpu.prefill(prompts, none, Placement::uniform(2, 8, 1, 2), true);
+        const auto got = gpu.prefill(prompts, none, Placement::uniform(2, 8, 2, 2), true);
+        QCOMPARE(got.allLogits.size(), size_t(2));
+        double worst = 0;
+        for (size_t r = 0; r < 2; ++r) {
+            QCOMPARE(got.allLogits[r].size(), prompts[r].size());
+            for (size_t i = 0; i < prompts[r].size(); ++i)
+                worst = std::max(worst, fairkv::test::relativeError(got.allLogits[r][i], want.allLogits[r][i]));
+            QCOMPARE(got.lastLogits[r], got.allLogits[r].back());
+        }
+        qInfo("every position's logits within %.3g of the CPU", worst);
+        QVERIFY2(worst < 2e-2, qPrintable(QString::number(worst)));
+    }
+
     void rankPrefillMatchesCpuRank()
     {
         ModelConfig cfg = ModelConfig::builtin("tiny", 1);

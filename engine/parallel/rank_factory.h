@@ -21,6 +21,9 @@ struct BackendOptions
 {
     bool emulate = false;     // all ranks on the first device, even when there are enough of them
     AllReduceModel allReduce; // the collective's model for emulated ranks
+    // Device bytes of activations one prefill pass over a group of prompts may take (backends that
+    // prefill on the device); 0: the backend's default. A prompt is never split.
+    size_t prefillGroupBytes = 0;
 };
 
 using RankFactory = std::function<std::unique_ptr<Rank>(int index, int ranks, const ModelConfig& config, UnitMode mode,

@@ -1,6 +1,7 @@
 #pragma once
 #include "runtime/step_timing.h"
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -8,6 +9,7 @@ namespace fairkv {
 
 class LayerCompressor;
 class TraceSink;
+struct WindowCapture;
 
 // A backend that runs whole decode steps itself, with the residual stream resident on its devices
 // (embedding, norms, residual adds, collectives and lm_head included), instead of the engine's
@@ -24,6 +26,15 @@ public:
     // One token per request at `positions` (tokens already processed); next-token logits [request][vocab].
     virtual std::vector<std::vector<float>> decodeStep(const std::vector<int>& tokens, const std::vector<long>& positions,
                                                        StepTiming& timing) = 0;
+    // Called by prefill() after each layer's attention with the window scores of `requests`
+    // (capture.window > 0 only when compressing): selects and applies the positions to keep.
+    using CompressHook = std::function<void(int layer, const std::vector<int>& requests, WindowCapture& capture)>;
+    // Prefill of fresh prompts with the residual stream on the devices, instead of the engine's host
+    // loop: every layer, `compress` after each attention, then the final norm and lm_head. Fills
+    // `logits[request]` with the last row's logits, or every row's when `allLogits`, and `timing`.
+    virtual void prefill(const std::vector<std::vector<int>>& prompts, bool allLogits, int window,
+                         const CompressHook& compress, StepTiming& timing,
+                         std::vector<std::vector<std::vector<float>>>& logits) = 0;
     // The backend's own compression selection for prefill, when it has one (owned by the executor).
     virtual LayerCompressor* compressor() { return nullptr; }
 };

@@ -124,6 +124,25 @@ InferenceEngine::PrefillOutput InferenceEngine::prefill(const std::vector<std::v
     for (auto& rank : m_ranks)
         rank->setTraceContext(m_sink, m_step);
     Span pass(m_sink, TracePhase::Prefill, "prefill", -1, m_step, -1);
+    const bool compress = compression.policy != CompressionPolicy::None;
+    if (m_executor) {
+        m_executor->setTraceSink(m_sink, m_step);
+        std::vector<std::vector<std::vector<float>>> logits;
+        m_executor->prefill(
+            prompts, allLogits, compress ? compression.window : 0,
+            [&](int layer, const std::vector<int>& requests, WindowCapture& capture) {
+                compressLayer(layer, compression, requests, capture, timing);
+            },
+            timing, logits);
+        for (int r = 0; r < b; ++r) {
+            m_positions[size_t(r)] = long(prompts[size_t(r)].size());
+            result.lastLogits.push_back(logits[size_t(r)].back());
+        }
+        if (allLogits)
+            result.allLogits = std::move(logits);
+        result.wallMs = pass.end();
+        return result;
+    }
     Span embed(m_sink, TracePhase::Replicated, "embedding", -1, m_step, -1);
     const size_t hidden = size_t(c.hiddenSize);
     std::vector<size_t> rowStart(size_t(b) + 1, 0);
@@ -161,7 +180,7 @@ InferenceEngine::PrefillOutput InferenceEngine::prefill(const std::vector<std::v
     } else {
         result.lastLogits = std::move(logits);
     }
-    pass.end();
+    result.wallMs = pass.end();
     return result;
 }
 
@@ -254,23 +273,10 @@ void InferenceEngine::runLayers(const RowBatch& rowsIn, std::vector<float>& x, S
         timing.collectiveMs[size_t(l)] += reduce1.end();
 
         if (compress) {
-            Span select(m_sink, TracePhase::Compression, compressionName(compression->policy), -1, m_step, l);
-            std::vector<std::vector<std::vector<float>>> scores(b, std::vector<std::vector<float>>(size_t(m_units.numUnits)));
+            std::vector<int> requests(b);
             for (size_t r = 0; r < b; ++r)
-                for (int u = 0; u < m_units.numUnits; ++u)
-                    scores[r][size_t(u)] = std::move(capture.meanAttention[{u, int(r)}]);
-            std::vector<LayerSelection> selections = m_compressor->compress(*compression, l, c.numLayers, scores);
-            std::map<UnitRequest, std::vector<int>> kept;
-            for (size_t r = 0; r < b; ++r) {
-                LayerSelection& sel = selections[r];
-                for (int u = 0; u < m_units.numUnits; ++u) {
-                    m_mass[r][size_t(l)][size_t(u)] = sel.massRetained[size_t(u)];
-                    kept[{u, int(r)}] = std::move(sel.kept[size_t(u)]);
-                }
-            }
-            for (auto& rank : m_ranks)
-                rank->compress(l, kept);
-            timing.replicatedMs += select.end();
+                requests[r] = int(r);
+            compressLayer(l, *compression, requests, capture, timing);
         }
 
         Span norm2(m_sink, TracePhase::Replicated, "post_attention_norm", -1, m_step, l);
@@ -290,6 +296,30 @@ void InferenceEngine::runLayers(const RowBatch& rowsIn, std::vector<float>& x, S
         addInto(x, partial[0]);
         timing.collectiveMs[size_t(l)] += reduce2.end();
     }
+}
+
+void InferenceEngine::compressLayer(int l, const CompressionOptions& compression, const std::vector<int>& requests,
+                                    WindowCapture& capture, StepTiming& timing)
+{
+    Span select(m_sink, TracePhase::Compression, compressionName(compression.policy), -1, m_step, l);
+    const int units = m_units.numUnits;
+    std::vector<std::vector<std::vector<float>>> scores(requests.size(), std::vector<std::vector<float>>(size_t(units)));
+    for (size_t i = 0; i < requests.size(); ++i)
+        for (int u = 0; u < units; ++u)
+            scores[i][size_t(u)] = std::move(capture.meanAttention[{u, requests[i]}]);
+    std::vector<LayerSelection> selections = m_compressor->compress(compression, l, config().numLayers, scores);
+    std::map<UnitRequest, std::vector<int>> kept;
+    for (size_t i = 0; i < requests.size(); ++i) {
+        LayerSelection& sel = selections[i];
+        const int r = requests[i];
+        for (int u = 0; u < units; ++u) {
+            m_mass[size_t(r)][size_t(l)][size_t(u)] = sel.massRetained[size_t(u)];
+            kept[{u, r}] = std::move(sel.kept[size_t(u)]);
+        }
+    }
+    for (auto& rank : m_ranks)
+        rank->compress(l, kept);
+    timing.replicatedMs += select.end();
 }
 
 std::vector<std::vector<float>> InferenceEngine::logitsForRows(const std::vector<float>& x,

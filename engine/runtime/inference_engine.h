@@ -47,6 +47,7 @@ public:
         std::vector<std::vector<float>> lastLogits;             // [request][vocab]
         std::vector<std::vector<std::vector<float>>> allLogits; // [request][position][vocab] when asked
         StepTiming timing;
+        double wallMs = 0.0; // the pass on the host clock, from the embedding to the logits (shard uploads excluded)
     };
     PrefillOutput prefill(const std::vector<std::vector<int>>& prompts, const CompressionOptions& compression,
                           const Placement& placement, bool allLogits = false);
@@ -77,6 +78,9 @@ public:
 
 private:
     void runLayers(const RowBatch& rows, std::vector<float>& x, StepTiming& timing, const CompressionOptions* compression);
+    // Selects the positions `requests` keep in `layer` from their window scores and applies it to every rank.
+    void compressLayer(int layer, const CompressionOptions& compression, const std::vector<int>& requests,
+                       WindowCapture& capture, StepTiming& timing);
     void checkPositions(long extra) const;
     std::vector<std::vector<float>> logitsForRows(const std::vector<float>& x, const std::vector<size_t>& rows,
                                                   StepTiming& timing) const;

@@ -14,6 +14,7 @@
 #include <cublas_v2.h>
 #include <cuda_bf16.h>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -152,6 +153,7 @@ CudaRank::~CudaRank()
     cudaFree(m_invFreq);
     cudaFree(m_scratch);
     cudaFree(m_io);
+    cudaFreeHost(m_pinned);
     for (void* e : m_events)
         if (e)
             cudaEventDestroy(static_cast<cudaEvent_t>(e));
@@ -509,13 +511,20 @@ void CudaRank::finishDecodeLayer(int layer)
 
 void CudaRank::mlp(int layer, const float* xHost, size_t rowsIn, float* outHost)
 {
-    // Prompts can be long: bounded chunks of rows keep the scratch small; the device times add up.
+    setDevice();
+    // Host rows in bounded chunks: the device buffers stay small for long prompts.
     constexpr size_t kChunk = 4096;
+    const size_t H = size_t(m_config.hiddenSize);
     double total = 0.0;
     for (size_t first = 0; first < rowsIn; first += kChunk) {
-        const size_t n = std::min(kChunk, rowsIn - first);
-        mlpRows(layer, xHost + first * size_t(m_config.hiddenSize), n, outHost + first * size_t(m_config.hiddenSize));
-        total += std::max(m_lastDeviceMs, 0.0);
+        const size_t rows = std::min(kChunk, rowsIn - first);
+        float *x = nullptr, *y = nullptr;
+        void* xb = nullptr;
+        hostIo(rows, &x, &xb, &y);
+        FAIRKV_CUDA(cudaMemcpy(x, xHost + first * H, rows * H * 4, cudaMemcpyHostToDevice));
+        launchToBf16(x, xb, rows * H, nullptr);
+        total += prefillMlp(layer, xb, rows, y, nullptr);
+        FAIRKV_CUDA(cudaMemcpy(outHost + first * H, y, rows * H * 4, cudaMemcpyDeviceToHost));
     }
     m_lastDeviceMs = total;
 }
@@ -533,58 +542,89 @@ bool CudaRank::continuesPrompt(int layer, const RowBatch& in) const
 
 void CudaRank::prefillAttention(int layer, const RowBatch& in, float* out, WindowCapture* capture)
 {
+    // Host rows in and out, one request at a time: the device holds one prompt's rows, not the
+    // whole batch's (a batch of 64 prompts of 4096 tokens would need gigabytes per rank otherwise).
+    const size_t H = size_t(m_config.hiddenSize);
+    double deviceMs = 0.0;
+    std::vector<float> partial;
+    for (size_t r = 0; r < in.position.size(); ++r) {
+        const size_t first = in.rowStart[r], len = in.rowStart[r + 1] - first;
+        if (len == 0 || !serves(layer, int(r)))
+            continue;
+        float *x = nullptr, *y = nullptr;
+        void* xb = nullptr;
+        hostIo(len, &x, &xb, &y);
+        FAIRKV_CUDA(cudaMemcpy(x, in.data + first * H, len * H * 4, cudaMemcpyHostToDevice));
+        launchToBf16(x, xb, len * H, nullptr);
+        deviceMs += prefillAttentionRows(layer, {int(r)}, {0, len}, xb, y, capture);
+        partial.resize(len * H);
+        FAIRKV_CUDA(cudaMemcpy(partial.data(), y, partial.size() * 4, cudaMemcpyDeviceToHost));
+        float* dst = out + first * H;
+        for (size_t i = 0; i < partial.size(); ++i)
+            dst[i] += partial[i];
+    }
+    m_lastDeviceMs = deviceMs;
+}
+
+bool CudaRank::serves(int layer, int request) const
+{
+    for (const std::vector<int>& requests : m_layers[size_t(layer)]->requests)
+        if (std::find(requests.begin(), requests.end(), request) != requests.end())
+            return true;
+    return false;
+}
+
+double CudaRank::prefillAttentionRows(int layer, const std::vector<int>& requests, const std::vector<size_t>& rowStart,
+                                      const void* xbIn, float* y, WindowCapture* capture)
+{
+    setDevice();
     uploadLayer(layer);
     DeviceLayer& dl = *m_layers[size_t(layer)];
-    if (dl.replicas == 0)
-        return;
     const int d = m_config.headDim, H = m_config.hiddenSize, G = m_units.queryHeads();
     const int window = capture ? capture->window : 0;
-    const size_t batch = in.position.size();
-    // One request at a time: the device holds one prompt's rows, not the whole batch's (a batch of
-    // 64 prompts of 4096 tokens would need gigabytes per rank otherwise).
-    std::vector<std::vector<int>> servedBy(batch); // [request] -> replicas on this rank serving it
+    const size_t n = requests.size();
+    FAIRKV_CUDA(cudaMemsetAsync(y, 0, rowStart.back() * size_t(H) * 4, nullptr)); // rows this rank serves no unit of stay 0
+    std::vector<std::vector<int>> servedBy(n); // [i] -> replicas on this rank serving requests[i]
     for (int i = 0; i < dl.replicas; ++i)
         for (int r : dl.requests[size_t(i)])
-            servedBy[size_t(r)].push_back(i);
+            for (size_t k = 0; k < n; ++k)
+                if (requests[k] == r)
+                    servedBy[k].push_back(i);
     int longest = 0;
     size_t widest = 0; // replicas serving one request
-    for (size_t r = 0; r < batch; ++r)
-        if (!servedBy[r].empty()) {
-            longest = std::max(longest, int(in.rowStart[r + 1] - in.rowStart[r]));
-            widest = std::max(widest, servedBy[r].size());
+    for (size_t k = 0; k < n; ++k)
+        if (!servedBy[k].empty()) {
+            longest = std::max(longest, int(rowStart[k + 1] - rowStart[k]));
+            widest = std::max(widest, servedBy[k].size());
         }
-    if (longest == 0)
-        return;
+    if (longest == 0) {
+        FAIRKV_CUDA(cudaStreamSynchronize(nullptr)); // callers go on with other streams
+        return 0.0;
+    }
     const size_t unitRows = size_t(G + 2) * d, rowsMax = size_t(longest);
-    const size_t offXb = align256(rowsMax * H * 4), offY = offXb + align256(rowsMax * H * 2);
-    const size_t offQkv = offY + align256(rowsMax * H * 4), offA = offQkv + align256(rowsMax * unitRows * 4);
-    const size_t offKv = offA + align256(rowsMax * G * d * 2), offScore = offKv + align256(widest * rowsMax * 2 * d * 4);
-    const size_t offWork = offScore + align256(widest * rowsMax * 4);
+    const size_t offA = align256(rowsMax * unitRows * 4), offKv = offA + align256(rowsMax * G * d * 2);
+    const size_t offScore = offKv + align256(widest * rowsMax * 2 * d * 4), offWork = offScore + align256(widest * rowsMax * 4);
     // One query chunk for every prompt, from the longest: the workspace is sized for it.
     const int chunk = prefillChunkRows(longest, G);
     auto* base = scratch(offWork + prefillWorkspaceBytes(longest, G, d, window, chunk));
-    auto* x = reinterpret_cast<float*>(base);
-    auto* xb = reinterpret_cast<__nv_bfloat16*>(base + offXb);
-    auto* y = reinterpret_cast<float*>(base + offY);
-    auto* qkv = reinterpret_cast<float*>(base + offQkv);
+    auto* qkv = reinterpret_cast<float*>(base);
     auto* attnB = reinterpret_cast<__nv_bfloat16*>(base + offA);
     auto* kv = reinterpret_cast<float*>(base + offKv);
     auto* scores = reinterpret_cast<float*>(base + offScore);
     auto h = static_cast<cublasHandle_t>(m_cublas);
+    const auto* xbAll = static_cast<const __nv_bfloat16*>(xbIn);
     double deviceMs = 0.0;
-    std::vector<float> partial, kvHost, scoreHost;
-    for (size_t r = 0; r < batch; ++r) {
-        const std::vector<int>& replicas = servedBy[r];
+    for (size_t k = 0; k < n; ++k) {
+        const std::vector<int>& replicas = servedBy[k];
         if (replicas.empty())
             continue;
-        const size_t first = in.rowStart[r];
-        const int len = int(in.rowStart[r + 1] - first);
-        FAIRKV_CUDA(cudaMemcpy(x, in.data + first * H, size_t(len) * H * 4, cudaMemcpyHostToDevice));
+        const int r = requests[k];
+        const int len = int(rowStart[k + 1] - rowStart[k]);
+        const __nv_bfloat16* xb = xbAll + rowStart[k] * size_t(H);
+        float* yr = y + rowStart[k] * size_t(H);
         FAIRKV_CUDA(cudaEventRecord(static_cast<cudaEvent_t>(m_events[0])));
-        launchToBf16(x, xb, size_t(len) * H, nullptr);
-        FAIRKV_CUDA(cudaMemsetAsync(y, 0, size_t(len) * H * 4));
-        for (size_t k = 0; k < replicas.size(); ++k) {
-            const int replica = replicas[k];
+        for (size_t j = 0; j < replicas.size(); ++j) {
+            const int replica = replicas[j];
             gemmBf16(h, xb, dl.wqkv + replica * unitRows * H, qkv, len, int(unitRows), H, nullptr);
             PrefillArgs a;
             a.qkv = qkv;
@@ -596,9 +636,9 @@ void CudaRank::prefillAttention(int layer, const RowBatch& in, float* out, Windo
             a.invFreq = m_invFreq;
             a.out = attnB;
             a.ldOut = G * d;
-            a.keys = kv + k * size_t(len) * 2 * d;
+            a.keys = kv + j * size_t(len) * 2 * d;
             a.values = a.keys + size_t(len) * d;
-            a.scores = window > 0 ? scores + k * size_t(len) : nullptr;
+            a.scores = window > 0 ? scores + j * size_t(len) : nullptr;
             a.chunkRows = chunk;
             cuda::prefillAttention(h, a, base + offWork, nullptr);
             GemmBatch o; // this unit's o_proj columns, added into the request's rows
@@ -606,7 +646,7 @@ void CudaRank::prefillAttention(int layer, const RowBatch& in, float* out, Windo
             o.lda = G * d;
             o.b = dl.wo + size_t(replica) * G * d;
             o.ldb = (long long)dl.replicas * G * d;
-            o.c = y;
+            o.c = yr;
             o.ldc = H;
             o.m = len;
             o.n = H;
@@ -615,49 +655,47 @@ void CudaRank::prefillAttention(int layer, const RowBatch& in, float* out, Windo
             gemmBf16Nt(h, o, nullptr);
         }
         deviceMs += elapsedSinceStart();
-        partial.resize(size_t(len) * H);
-        kvHost.resize(replicas.size() * size_t(len) * 2 * d);
-        FAIRKV_CUDA(cudaMemcpy(partial.data(), y, partial.size() * 4, cudaMemcpyDeviceToHost));
-        FAIRKV_CUDA(cudaMemcpy(kvHost.data(), kv, kvHost.size() * 4, cudaMemcpyDeviceToHost));
-        if (window > 0) {
-            scoreHost.resize(replicas.size() * size_t(len));
-            FAIRKV_CUDA(cudaMemcpy(scoreHost.data(), scores, scoreHost.size() * 4, cudaMemcpyDeviceToHost));
-        }
-        float* dst = out + first * H;
-        for (size_t i = 0; i < partial.size(); ++i)
-            dst[i] += partial[i];
-        for (size_t k = 0; k < replicas.size(); ++k) {
-            const int unit = dl.units[size_t(replicas[k])];
-            KvBlock& block = m_host.mutableKv()[KvKey{layer, unit, int(r)}];
+        // The host store stays authoritative: it receives the prompt's rotated keys and values.
+        const size_t kvCount = replicas.size() * size_t(len) * 2 * d, scoreCount = window > 0 ? replicas.size() * size_t(len) : 0;
+        growPinned(m_pinned, m_pinnedBytes, (kvCount + scoreCount) * 4, "prefill's K/V");
+        auto* kvHost = static_cast<float*>(m_pinned);
+        const float* scoreHost = kvHost + kvCount;
+        FAIRKV_CUDA(cudaMemcpy(kvHost, kv, kvCount * 4, cudaMemcpyDeviceToHost));
+        if (window > 0)
+            FAIRKV_CUDA(cudaMemcpy(kvHost + kvCount, scores, scoreCount * 4, cudaMemcpyDeviceToHost));
+        for (size_t j = 0; j < replicas.size(); ++j) {
+            const int unit = dl.units[size_t(replicas[j])];
+            KvBlock& block = m_host.mutableKv()[KvKey{layer, unit, r}];
             block.headDim = d;
-            const float* keys = kvHost.data() + k * size_t(len) * 2 * d;
+            const float* keys = kvHost + j * size_t(len) * 2 * d;
             block.append(keys, keys + size_t(len) * d, size_t(len));
             if (window > 0)
-                capture->meanAttention[{unit, int(r)}].assign(scoreHost.begin() + long(k * size_t(len)),
-                                                              scoreHost.begin() + long((k + 1) * size_t(len)));
+                capture->meanAttention[{unit, r}].assign(scoreHost + j * size_t(len), scoreHost + (j + 1) * size_t(len));
         }
     }
-    m_lastDeviceMs = deviceMs;
+    FAIRKV_CUDA(cudaStreamSynchronize(nullptr)); // callers go on with other streams
+    return deviceMs;
 }
 
-void CudaRank::mlpRows(int layer, const float* xHost, size_t rows, float* out)
+double CudaRank::prefillMlp(int layer, const void* xb, size_t rows, float* y, cudaStream_t stream)
 {
     setDevice();
     uploadLayer(layer);
+    // Prompts can be long: bounded chunks of rows keep the scratch small; the device times add up.
+    constexpr size_t kChunk = 4096;
     const size_t H = size_t(m_config.hiddenSize);
-    float* x = nullptr;
-    void* xb = nullptr;
-    float* y = nullptr;
-    hostIo(rows, &x, &xb, &y);
-    FAIRKV_CUDA(cudaMemcpy(x, xHost, rows * H * 4, cudaMemcpyHostToDevice));
-    launchToBf16(x, xb, rows * H, nullptr);
-    launchMlp(layer, xb, rows, y, nullptr);
-    FAIRKV_CUDA(cudaMemcpy(out, y, rows * H * 4, cudaMemcpyDeviceToHost));
-    DecodeLayer& st = m_decode[size_t(layer)];
-    float ms = 0;
-    FAIRKV_CUDA(cudaEventElapsedTime(&ms, static_cast<cudaEvent_t>(st.events[2]), static_cast<cudaEvent_t>(st.events[3])));
-    st.mlpRan = false;
-    m_lastDeviceMs = double(ms);
+    const DecodeLayer& st = m_decode[size_t(layer)];
+    double total = 0.0;
+    for (size_t first = 0; first < rows; first += kChunk) {
+        const size_t n = std::min(kChunk, rows - first);
+        launchMlp(layer, static_cast<const __nv_bfloat16*>(xb) + first * H, n, y + first * H, stream);
+        FAIRKV_CUDA(cudaEventSynchronize(static_cast<cudaEvent_t>(st.events[3])));
+        float ms = 0;
+        FAIRKV_CUDA(cudaEventElapsedTime(&ms, static_cast<cudaEvent_t>(st.events[2]), static_cast<cudaEvent_t>(st.events[3])));
+        total += double(ms);
+    }
+    m_decode[size_t(layer)].mlpRan = false;
+    return total;
 }
 
 } // namespace fairkv::cuda

@@ -53,6 +53,16 @@ public:
     void launchAttention(int layer, const void* xb, float* y, cudaStream_t stream);
     void launchMlp(int layer, const void* xb, size_t rows, float* y, cudaStream_t stream);
     void finishDecode();
+    // Device-resident prefill, driven by the step executor: the rows of `requests` (engine request
+    // indices; request k's rows are [rowStart[k], rowStart[k + 1]) of `xb`, bf16 normalised, on this
+    // rank's device) through this rank's attention units; `y` (fp32 [rows][hidden]) is overwritten
+    // with the o_proj partial sums. The prompts' K/V go to the host store and the window scores to
+    // `capture`. Synchronous; returns the device time in ms.
+    double prefillAttentionRows(int layer, const std::vector<int>& requests, const std::vector<size_t>& rowStart,
+                                const void* xb, float* y, WindowCapture* capture);
+    // This rank's MLP slice over `rows` device rows (bf16 in, fp32 partial sums out), on `stream`;
+    // waits for it and returns the device time in ms.
+    double prefillMlp(int layer, const void* xb, size_t rows, float* y, cudaStream_t stream);
     double attentionDeviceMs(int layer) const { return m_decode[size_t(layer)].attentionMs; }
     double mlpDeviceMs(int layer) const { return m_decode[size_t(layer)].mlpMs; }
     // Device events around the rank's work in `layer` (0/1 attention, 2/3 MLP), for trace times.
@@ -88,7 +98,7 @@ private:
     void uploadLayer(int layer);
     bool continuesPrompt(int layer, const RowBatch& in) const;
     void prefillAttention(int layer, const RowBatch& in, float* out, WindowCapture* capture);
-    void mlpRows(int layer, const float* x, size_t rows, float* out);
+    bool serves(int layer, int request) const; // some unit replica of `layer` on this rank serves `request`
     double elapsedSinceStart(); // ms since m_events[0] was recorded, waiting for the GPU
     unsigned char* scratch(size_t bytes); // grow-only device scratch for one call
     DeviceBlock& deviceBlock(int layer, int unit, int request);
@@ -113,6 +123,8 @@ private:
     size_t m_scratchBytes = 0;
     void* m_io = nullptr;
     size_t m_ioBytes = 0;
+    void* m_pinned = nullptr; // page-locked staging of prefill's K/V and window scores
+    size_t m_pinnedBytes = 0;
     void* m_events[2] = {nullptr, nullptr}; // cudaEvent_t around the kernels of a call
     double m_lastDeviceMs = -1.0;
 };

@@ -15,9 +15,12 @@ namespace fairkv::cuda {
 class CudaRank;
 class DeviceLayerCompressor;
 
-// Decode steps with the residual stream on the GPU: embedding, RMSNorm, residual adds and lm_head
-// are own kernels and cuBLAS on the device, the ranks' attention and MLP run through their
-// launch*() calls, and nothing crosses PCIe inside a step but the logits.
+// Decode steps and prefill with the residual stream on the GPU: embedding, RMSNorm, residual adds
+// and lm_head are own kernels and cuBLAS on the device, the ranks' attention and MLP run through
+// their launch*() calls, and nothing crosses PCIe inside a step but the logits. Prefill also sends
+// each prompt's K/V and window scores to the host (the KV store and the compression read them)
+// and runs the ranks one after another from the calling thread; its time is composed from the
+// ranks' device times like an emulated step's, with measured NCCL all-reduces when there are any.
 //
 // - One device per rank (ranks <= GPUs, not emulating): one host thread per GPU with its own
 //   stream, cuBLAS handle and NCCL communicator (ncclCommInitAll); the all-reduces are real and the
@@ -36,6 +39,8 @@ public:
     void setTraceSink(TraceSink* sink, int step) override;
     std::vector<std::vector<float>> decodeStep(const std::vector<int>& tokens, const std::vector<long>& positions,
                                                StepTiming& timing) override;
+    void prefill(const std::vector<std::vector<int>>& prompts, bool allLogits, int window, const CompressHook& compress,
+                 StepTiming& timing, std::vector<std::vector<std::vector<float>>>& logits) override;
     LayerCompressor* compressor() override;
 
 private:
@@ -48,6 +53,10 @@ private:
     void launchNorm(Replica& r, int batch, int layer, int half, int rank);
     void launchHead(Replica& r, int batch, int rank, bool logits);
     void runRank(size_t g, const std::vector<int>& tokens, const std::atomic<bool>& failed);
+    struct PrefillGroup; // cuda_prefill.cu
+    void prefillGroup(const std::vector<std::vector<int>>& prompts, size_t first, size_t end, bool allLogits, int window,
+                      const CompressHook& compress, StepTiming& timing, std::vector<std::vector<std::vector<float>>>& logits);
+    void reduceGroup(PrefillGroup& group, int layer, int half, StepTiming& timing);
     bool abortComms(); // every communicator; only while no rank thread uses them, or to release a stuck one
 
     const ModelWeights& m_weights;

@@ -47,6 +47,25 @@ inline void growBuffer(void*& ptr, size_t& capacity, size_t bytes, const char* w
     capacity = bytes;
 }
 
+// A grow-only page-locked host buffer (device-to-host copies into it run at PCIe speed, about
+// three times a pageable copy's).
+inline void growPinned(void*& ptr, size_t& capacity, size_t bytes, const char* what)
+{
+    if (bytes <= capacity && ptr)
+        return;
+    cudaFreeHost(ptr);
+    ptr = nullptr;
+    capacity = 0;
+    const cudaError_t rc = cudaMallocHost(&ptr, std::max<size_t>(bytes, 1));
+    if (rc != cudaSuccess) {
+        cudaGetLastError();
+        ptr = nullptr;
+        throw fairkv::Error(std::string("cannot page-lock ") + std::to_string(bytes >> 20) + " MiB of host memory for "
+                            + what + ": " + cudaGetErrorString(rc));
+    }
+    capacity = bytes;
+}
+
 // Round to the next 256 bytes: the alignment of sub-buffers carved from one allocation.
 inline size_t align256(size_t n)
 {
