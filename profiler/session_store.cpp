@@ -488,6 +488,8 @@ int64_t SessionStore::appendRun(const fairkv::RunResult& run, const TraceBuffer&
             {"tokens_per_s", {run.tokensPerS, "tokens/s"}}, {"step_ms", {stepMean, "ms"}},
             {"prefill_ms", {run.prefillMs, "ms"}},          {"attention_ms", {run.attentionMs, "ms"}},
             {"imbalance", {run.imbalance, "max/mean"}}};
+        m.bind(1, runId).bind(2, std::string("prefill_wall_ms")).bind(3, run.prefillWallMs).bind(4, std::string("ms"))
+            .bind(5, std::string("measured")).run();
         for (const auto& [name, v] : rows)
             m.bind(1, runId).bind(2, std::string(name)).bind(3, v.first).bind(4, std::string(v.second)).bind(5, run.timing).run();
         m.bind(1, runId).bind(2, std::string("lower_bound_ms")).bind(3, run.lowerBoundMs).bind(4, std::string("ms"))

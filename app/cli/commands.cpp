@@ -76,7 +76,8 @@ void printRunSummary(const RunResult& r)
     double stepMean = 0.0;
     for (double s : r.stepMs)
         stepMean += s / std::max<size_t>(1, r.stepMs.size());
-    std::cout << "prefill " << fmt(r.prefillMs, 1) << " ms, decode step " << fmt(stepMean) << " ms ("
+    std::cout << "prefill " << fmt(r.prefillMs, 1) << " ms (" << r.timing << "; " << fmt(r.prefillWallMs, 1)
+              << " ms wall), decode step " << fmt(stepMean) << " ms ("
               << r.timing << "), " << fmt(r.tokensPerS, 1) << " tokens/s\n";
     std::cout << "attention per step: slowest ranks " << fmt(r.attentionMs) << " ms (" << r.timing
               << "), lower bound " << fmt(r.lowerBoundMs) << " ms (modelled), imbalance max/mean "

@@ -396,6 +396,7 @@ LiveRun::LiveRun(const RunConfig& cfg, const ProgressFn& progress, const std::at
 
     report("prefill", 0, 1);
     auto pre = engine.prefill(res.prompts, cfg.compression, placement);
+    res.prefillWallMs = pre.wallMs;
     res.prefillMs = pre.timing.composedMs();
     Rng sampler(Rng::mix(cfg.seed, 0x5a3b1e));
     res.tokens.assign(size_t(cfg.batch), {});
@@ -470,6 +471,7 @@ json RunResult::toJson() const
         {"collective_ms", collectiveMs},
         {"step_ms", stepMs},
         {"prefill_ms", prefillMs},
+        {"prefill_wall_ms", prefillWallMs},
         {"tokens_per_s", tokensPerS},
         {"imbalance", imbalance},
         {"attention_ms", attentionMs},

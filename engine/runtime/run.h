@@ -66,7 +66,8 @@ struct RunResult
     std::vector<std::vector<double>> rankMlpMs;                    // [layer][rank], mean over decode steps
     std::vector<double> collectiveMs;                              // [layer], mean over decode steps
     std::vector<double> stepMs;                                    // composed time of each decode step
-    double prefillMs = 0.0;
+    double prefillMs = 0.0;     // composed like a step: per-layer slowest rank, collectives, replicated work
+    double prefillWallMs = 0.0; // measured on the host clock around the prefill pass (transfers included)
     double tokensPerS = 0.0;
     double imbalance = 1.0;    // sum_l max_g / sum_l mean_g of rank attention time
     double attentionMs = 0.0;  // sum_l max_g rank attention time (per step)
