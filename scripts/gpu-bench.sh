@@ -4,7 +4,8 @@
 #   on the GPU machine (no Qt):     scripts/gpu-bench.sh run [OUT_DIR]
 # `run` unpacks the bundle, runs the GPU tests (CUDA backend against the CPU, CUPTI tags), then the
 # benchmarks: ragged decode attention against the HBM ceiling (gpu-benchmark.md), the 8B step
-# against its floor, emulated TP and CUPTI overhead (gpu-decode-benchmark.md), the Ada-SnapKV
+# against its floor, emulated TP and CUPTI overhead (gpu-decode-benchmark.md), the decode GEMMs
+# against the read ceiling (gemm-benchmark.md), the Ada-SnapKV
 # selection on host and GPU (selection-benchmark.md). Tables go to OUT_DIR (default $OUT or
 # /tmp/gpu-bench) and to stdout; copy them to docs/.
 set -euo pipefail
@@ -13,7 +14,7 @@ case "${1:-}" in
 bundle)
   ./scripts/build.sh
   ./scripts/device-bundle.sh build/tests/test_cuda_backend build/tests/test_cupti build/bench/fairkv-bench-gpu \
-    build/bench/fairkv-bench-gpu-decode build/bench/fairkv-bench-selection build/app/cli/fairkv
+    build/bench/fairkv-bench-gpu-decode build/bench/fairkv-bench-gemm build/bench/fairkv-bench-selection build/app/cli/fairkv
   cp scripts/gpu-bench.sh out/device/
   ;;
 run)
@@ -31,8 +32,9 @@ run)
   [ $status -eq 0 ] || { echo "GPU tests failed: see $out/*.log; not measuring" >&2; exit 1; }
   "$bin/fairkv-bench-gpu" --out "$out/gpu-benchmark.md" > /dev/null
   "$bin/fairkv-bench-gpu-decode" --out "$out/gpu-decode-benchmark.md" > /dev/null
+  "$bin/fairkv-bench-gemm" --out "$out/gemm-benchmark.md" > /dev/null
   "$bin/fairkv-bench-selection" --out "$out/selection-benchmark.md" > /dev/null
-  cat "$out/gpu-benchmark.md" "$out/gpu-decode-benchmark.md" "$out/selection-benchmark.md"
+  cat "$out/gpu-benchmark.md" "$out/gpu-decode-benchmark.md" "$out/gemm-benchmark.md" "$out/selection-benchmark.md"
   ;;
 *)
   echo "usage: scripts/gpu-bench.sh bundle | run [OUT_DIR]" >&2

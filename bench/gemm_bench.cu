@@ -1,0 +1,178 @@
+// The decode step's matrix products against the HBM read ceiling: for the llama-3.1-8b shapes at
+// batch 1, 16 and 64, what cublasGemmEx (the engine's call) and each cuBLASLt algorithm its
+// heuristic offers reach, as weight bytes over time. Weights rotate over copies that together
+// exceed twice the L2, so every product reads its weight from HBM as in a real step, and the
+// products of a pass are one CUDA graph, so launch gaps are not counted (the step is a graph too).
+#include "gpu_bench_util.cuh"
+
+#include "backend/cuda/cuda_kernels.h"
+
+#include <cublasLt.h>
+#include <cublas_v2.h>
+
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+using namespace fairkv;
+using namespace fairkv::bench;
+
+namespace {
+
+void lt(cublasStatus_t s, const char* call)
+{
+    if (s != CUBLAS_STATUS_SUCCESS)
+        throw fairkv::Error(std::string("cuBLASLt call ") + call + " failed with status " + std::to_string(int(s)));
+}
+#define LT(call) lt((call), #call)
+
+struct Shape
+{
+    const char* name;
+    int n, k;
+};
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    std::string outPath;
+    for (int i = 1; i < argc; ++i) {
+        if (!std::strcmp(argv[i], "--out") && i + 1 < argc)
+            outPath = argv[++i];
+        else if (!std::strcmp(argv[i], "--help")) {
+            std::cout << "usage: fairkv-bench-gemm [--out FILE.md]\n";
+            return 0;
+        } else {
+            std::cerr << "fairkv-bench-gemm: unknown option " << argv[i] << "\n";
+            return 2;
+        }
+    }
+    try {
+        cudaDeviceProp prop{};
+        FAIRKV_CUDA(cudaGetDeviceProperties(&prop, 0));
+        const double readGBs = measureReadGBs(size_t(1) << 30, prop.multiProcessorCount);
+        const Shape shapes[] = {{"q/k/v", 6144, 4096}, {"o_proj", 4096, 4096}, {"gate/up", 28672, 4096},
+                                {"down", 4096, 14336}, {"lm_head", 128256, 4096}};
+        cublasHandle_t blas;
+        cublasLtHandle_t lth;
+        if (cublasCreate(&blas) != CUBLAS_STATUS_SUCCESS)
+            throw fairkv::Error("cublasCreate failed");
+        LT(cublasLtCreate(&lth));
+        const size_t wsBytes = size_t(32) << 20;
+        void *ws = nullptr, *blasWs = nullptr;
+        FAIRKV_CUDA(cudaMalloc(&ws, wsBytes));
+        FAIRKV_CUDA(cudaMalloc(&blasWs, wsBytes));
+        cudaStream_t stream;
+        FAIRKV_CUDA(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+        if (cublasSetWorkspace(blas, blasWs, wsBytes) != CUBLAS_STATUS_SUCCESS)
+            throw fairkv::Error("cublasSetWorkspace failed");
+        std::ostringstream md;
+        md << "# Decode GEMMs against the HBM read ceiling\n\nDevice: " << prop.name
+           << ". Command: `fairkv-bench-gemm`. y[batch][n] (fp32) = x[batch][k] . W[n][k]^T, bf16 inputs, fp32 "
+              "accumulation, the llama-3.1-8b decode shapes. Weight bytes over time (median of 10 passes over copies of "
+              "W that together exceed twice the L2, so each product reads W from HBM; each pass is one CUDA graph, "
+              "timed by events around its launch). Streaming read measured in the same run: "
+           << fmt(readGBs, 0)
+           << " GB/s. Columns: cublasGemmEx with CUBLAS_GEMM_DEFAULT (the engine's call), cuBLASLt's first heuristic "
+              "choice, and the fastest of up to 32 algorithms the heuristic offers (32 MiB workspace).\n\n"
+              "| product | batch | W MiB | GemmEx GB/s | Lt first GB/s | Lt best GB/s (of n) | best / read |\n"
+              "|---|---|---|---|---|---|---|\n";
+        for (const Shape& s : shapes)
+            for (int m : {1, 16, 64}) {
+                const size_t wBytes = size_t(s.n) * s.k * 2;
+                const int copies = int(std::max<size_t>(2, (size_t(200) << 20) / wBytes + 1));
+                std::vector<void*> w(static_cast<size_t>(copies));
+                for (void*& p : w) {
+                    FAIRKV_CUDA(cudaMalloc(&p, wBytes));
+                    fillBf16<<<1024, 256>>>(static_cast<__nv_bfloat16*>(p), wBytes / 2, 7, 0.05f);
+                }
+                void* x = nullptr;
+                float* y = nullptr;
+                FAIRKV_CUDA(cudaMalloc(&x, size_t(m) * s.k * 2));
+                FAIRKV_CUDA(cudaMalloc(&y, size_t(m) * s.n * 4));
+                fillBf16<<<64, 256>>>(static_cast<__nv_bfloat16*>(x), size_t(m) * s.k, 9);
+                auto gbs = [&](auto&& one) {
+                    cudaGraphExec_t pass = captureGraph(stream, [&] {
+                        for (int c = 0; c < copies; ++c)
+                            one(w[size_t(c)]);
+                    });
+                    cudaEvent_t a, b;
+                    FAIRKV_CUDA(cudaEventCreate(&a));
+                    FAIRKV_CUDA(cudaEventCreate(&b));
+                    std::vector<double> t;
+                    for (int rep = 0; rep <= 10; ++rep) { // the first is a warm-up
+                        FAIRKV_CUDA(cudaEventRecord(a, stream));
+                        FAIRKV_CUDA(cudaGraphLaunch(pass, stream));
+                        FAIRKV_CUDA(cudaEventRecord(b, stream));
+                        FAIRKV_CUDA(cudaEventSynchronize(b));
+                        float ms = 0;
+                        FAIRKV_CUDA(cudaEventElapsedTime(&ms, a, b));
+                        if (rep > 0)
+                            t.push_back(ms);
+                    }
+                    std::sort(t.begin(), t.end());
+                    const double ms = t[t.size() / 2];
+                    cudaEventDestroy(a);
+                    cudaEventDestroy(b);
+                    cudaGraphExecDestroy(pass);
+                    return double(wBytes) * copies / (ms * 1e6);
+                };
+                const double ex = gbs([&](void* wp) { cuda::gemmBf16(blas, x, wp, y, m, s.n, s.k, stream); });
+                cublasLtMatmulDesc_t desc;
+                LT(cublasLtMatmulDescCreate(&desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+                const cublasOperation_t opT = CUBLAS_OP_T;
+                LT(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSA, &opT, sizeof opT));
+                cublasLtMatrixLayout_t la, lb, lc;
+                LT(cublasLtMatrixLayoutCreate(&la, CUDA_R_16BF, uint64_t(s.k), uint64_t(s.n), int64_t(s.k)));
+                LT(cublasLtMatrixLayoutCreate(&lb, CUDA_R_16BF, uint64_t(s.k), uint64_t(m), int64_t(s.k)));
+                LT(cublasLtMatrixLayoutCreate(&lc, CUDA_R_32F, uint64_t(s.n), uint64_t(m), int64_t(s.n)));
+                cublasLtMatmulPreference_t pref;
+                LT(cublasLtMatmulPreferenceCreate(&pref));
+                LT(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &wsBytes, sizeof wsBytes));
+                cublasLtMatmulHeuristicResult_t results[32];
+                int found = 0;
+                LT(cublasLtMatmulAlgoGetHeuristic(lth, desc, la, lb, lc, lc, pref, 32, results, &found));
+                const float one = 1.0f, zero = 0.0f;
+                double first = 0, best = 0;
+                int tried = 0;
+                for (int i = 0; i < found; ++i) {
+                    if (results[i].state != CUBLAS_STATUS_SUCCESS)
+                        continue;
+                    ++tried;
+                    const double g = gbs([&](void* wp) {
+                        LT(cublasLtMatmul(lth, desc, &one, wp, la, x, lb, &zero, y, lc, y, lc, &results[i].algo, ws, wsBytes,
+                                          stream));
+                    });
+                    if (tried == 1)
+                        first = g;
+                    best = std::max(best, g);
+                }
+                md << "| " << s.name << " | " << m << " | " << fmt(double(wBytes) / (1 << 20), 0) << " | " << fmt(ex, 0)
+                   << " | " << fmt(first, 0) << " | " << fmt(best, 0) << " (" << tried << ") | "
+                   << fmt(100.0 * best / readGBs, 1) << "% |\n";
+                std::cerr << s.name << " batch " << m << " done\n";
+                cublasLtMatmulPreferenceDestroy(pref);
+                cublasLtMatrixLayoutDestroy(la);
+                cublasLtMatrixLayoutDestroy(lb);
+                cublasLtMatrixLayoutDestroy(lc);
+                cublasLtMatmulDescDestroy(desc);
+                for (void* p : w)
+                    cudaFree(p);
+                cudaFree(x);
+                cudaFree(y);
+            }
+        std::cout << md.str();
+        if (!outPath.empty()) {
+            std::ofstream f(outPath);
+            f << md.str();
+            if (!f)
+                throw fairkv::Error(outPath + ": write failed");
+        }
+    } catch (const std::exception& e) {
+        std::cerr << "fairkv-bench-gemm: " << e.what() << "\n";
+        return 1;
+    }
+    return 0;
+}
