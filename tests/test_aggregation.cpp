@@ -144,6 +144,26 @@ private Q_SLOTS:
         QCOMPARE(unitRecords, 3 * 2 * 8); // passes x layers x units
     }
 
+    // A pass run in sequential parts (prefill in groups of prompts) waits, in every part, for that
+    // part's slowest rank: the composed time must not take the slowest of the per-rank sums.
+    void sequentialPartsWaitForTheirSlowestRank()
+    {
+        StepTiming total, first, second;
+        for (StepTiming* t : {&total, &first, &second})
+            t->reset(1, 2);
+        first.attentionMs[0] = {1.0, 3.0};
+        first.mlpMs[0] = {2.0, 2.0};
+        second.attentionMs[0] = {3.0, 1.0};
+        second.mlpMs[0] = {1.0, 4.0};
+        second.collectiveMs[0] = 0.5;
+        total.addSequential(first);
+        QCOMPARE(total.composedMs(), 5.0);
+        total.addSequential(second);
+        QCOMPARE(total.attentionMs[0], (std::vector<double>{4.0, 4.0})); // what each rank was busy
+        QCOMPARE(total.mlpMs[0], (std::vector<double>{3.0, 6.0}));
+        QCOMPARE(total.composedMs(), 3.0 + 2.0 + 3.0 + 4.0 + 0.5); // each part's slowest, then the collective
+    }
+
     void chromeTrace()
     {
         TraceBuffer t;

@@ -298,7 +298,6 @@ private Q_SLOTS:
         QVERIFY2(worst < 2e-2, qPrintable(QString::number(worst)));
     }
 
-    // One rank's prefill attention, MLP and stored K/V against a CPU rank on the same ragged rows.
     // The device prefill runs prompts in groups that fit its activation budget. One prompt per group
     // and all prompts in one group give the same compressed KV and the same logits (the GEMMs may
     // pick other algorithms for other row counts, so within a small tolerance, not bit for bit).
@@ -354,6 +353,8 @@ private Q_SLOTS:
         QVERIFY2(worst < 2e-2, qPrintable(QString::number(worst)));
     }
 
+    // One rank's prefill attention, MLP and stored K/V against a CPU rank on the same ragged rows
+    // (the rank's host-pointer entry points, which wrap the device ones the executor calls).
     void rankPrefillMatchesCpuRank()
     {
         ModelConfig cfg = ModelConfig::builtin("tiny", 1);

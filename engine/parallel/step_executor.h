@@ -11,9 +11,10 @@ class LayerCompressor;
 class TraceSink;
 struct WindowCapture;
 
-// A backend that runs whole decode steps itself, with the residual stream resident on its devices
-// (embedding, norms, residual adds, collectives and lm_head included), instead of the engine's
-// host-driven loop. The engine still prefills, compresses and moves placements through its ranks.
+// A backend that runs whole decode steps and prefills itself, with the residual stream resident on
+// its devices (embedding, norms, residual adds, collectives and lm_head included), instead of the
+// engine's host-driven loop. The engine still chooses what compression keeps (through a hook
+// called between layers) and moves placements through its ranks.
 class StepExecutor
 {
 public:

@@ -12,10 +12,14 @@ struct StepTiming
     std::vector<std::vector<double>> attentionMs; // [layer][rank]
     std::vector<std::vector<double>> mlpMs;       // [layer][rank]
     std::vector<double> collectiveMs;             // [layer]
+    std::vector<double> skewMs; // [layer] sequential parts: sum of each part's slowest rank minus the slowest sum
     double replicatedMs = 0.0; // embedding, norms, compression selection, lm_head
     double measuredMs = -1.0;  // the whole pass, when ranks ran in parallel on their own devices
 
     void reset(int layers, int ranks);
+    // Adds a part of the pass that ran after what is here (a group of prompts in a prefill): per
+    // layer its slowest rank adds to the critical path, whichever rank that is.
+    void addSequential(const StepTiming& part);
     // The pass's time: measured when it was, else composed from the parts.
     double stepMs() const { return measuredMs >= 0 ? measuredMs : composedMs(); }
     double composedMs() const;

@@ -101,9 +101,12 @@ void CudaStepExecutor::prefillGroup(const std::vector<std::vector<int>>& prompts
             g.partials.push_back(deviceAlloc<float>(count, "prefill partial sums"));
         if (!m_nccl) {
             g.table = deviceAlloc<float*>(g.partials.size(), "partial-sum table");
-            FAIRKV_CUDA(cudaMemcpy(g.table, g.partials.data(), g.partials.size() * sizeof(float*), cudaMemcpyHostToDevice));
+            FAIRKV_CUDA(cudaMemcpyAsync(g.table, g.partials.data(), g.partials.size() * sizeof(float*), cudaMemcpyHostToDevice,
+                                        rep->stream));
         }
-        FAIRKV_CUDA(cudaMemcpy(g.tokens, tokens.data(), rows * sizeof(int), cudaMemcpyHostToDevice));
+        // On the stream the embedding reads them from (a legacy-stream copy of pageable memory may
+        // return before it lands); both sources outlive the group.
+        FAIRKV_CUDA(cudaMemcpyAsync(g.tokens, tokens.data(), rows * sizeof(int), cudaMemcpyHostToDevice, rep->stream));
     }
     // Work on every replica's stream, then wait for all of them: the host-clock span of each piece
     // is its device time plus a launch, and the ranks' calls below run on the legacy stream.
@@ -125,6 +128,10 @@ void CudaStepExecutor::prefillGroup(const std::vector<std::vector<int>>& prompts
             m_sink->event(ev);
         return double(ev.endNs - ev.startNs) / 1e6;
     };
+    // Each group's layers wait for their slowest rank: per-rank times are kept per group and folded
+    // into `timing` at the end (StepTiming::addSequential).
+    StepTiming own;
+    own.reset(c.numLayers, N);
     timing.replicatedMs += timed(TracePhase::Replicated, "embedding", -1, -1, [&] {
         onReplicas([&](Replica& r, GroupBuffers& g) { launchEmbedRows(g.tokens, r.embed, int(rows), H, g.x, r.stream); });
     });
@@ -149,11 +156,11 @@ void CudaStepExecutor::prefillGroup(const std::vector<std::vector<int>>& prompts
                         ms = rank.prefillAttentionRows(l, group.requests, group.rowStart, b.normed, out,
                                                        window > 0 ? &capture : nullptr);
                     });
-                    timing.attentionMs[size_t(l)][size_t(g)] += ms;
+                    own.attentionMs[size_t(l)][size_t(g)] = ms;
                 } else {
                     double ms = 0.0;
                     timed(TracePhase::Mlp, "mlp", g, l, [&] { ms = rank.prefillMlp(l, b.normed, rows, out, r.stream); });
-                    timing.mlpMs[size_t(l)][size_t(g)] += ms;
+                    own.mlpMs[size_t(l)][size_t(g)] = ms;
                 }
             }
             reduceGroup(group, l, half, timing);
@@ -161,6 +168,7 @@ void CudaStepExecutor::prefillGroup(const std::vector<std::vector<int>>& prompts
                 compress(l, group.requests, capture);
         }
     }
+    timing.addSequential(own);
     // Final norm and lm_head on the first replica (every one holds the whole residual stream).
     std::vector<int> wanted; // group rows whose logits are kept
     for (size_t k = 0; k < group.requests.size(); ++k)
@@ -201,14 +209,33 @@ void CudaStepExecutor::reduceGroup(PrefillGroup& group, int layer, int half, Ste
     TraceEvent ev{TracePhase::Collective, name, -1, -1, layer, -1, traceClockNs(), 0};
     if (m_nccl) {
 #ifdef FAIRKV_HAVE_NCCL
-        // One thread drives every device: the collectives of all ranks go in one NCCL group.
-        FAIRKV_NCCL(ncclGroupStart());
-        for (size_t g = 0; g < m_replicas.size(); ++g) {
-            float* p = group.buffers[g]->partials[0];
-            FAIRKV_NCCL(ncclAllReduce(p, p, count, ncclFloat, ncclSum, static_cast<ncclComm_t>(m_comms[g]),
-                                      m_replicas[g]->stream));
+        // One thread drives every device: the collectives of all ranks go in one NCCL group. A
+        // failure leaves the communicators unusable: they are aborted and the executor refuses
+        // further work, as after a failed decode step.
+        bool open = false;
+        try {
+            FAIRKV_NCCL(ncclGroupStart());
+            open = true;
+            for (size_t g = 0; g < m_replicas.size(); ++g) {
+                float* p = group.buffers[g]->partials[0];
+                FAIRKV_NCCL(ncclAllReduce(p, p, count, ncclFloat, ncclSum, static_cast<ncclComm_t>(m_comms[g]),
+                                          m_replicas[g]->stream));
+            }
+            open = false;
+            FAIRKV_NCCL(ncclGroupEnd());
+        } catch (const std::exception& e) {
+            if (open)
+                ncclGroupEnd();
+            abortComms();
+            m_comms.clear();
+            for (auto& rep : m_replicas) {
+                cudaSetDevice(rep->device);
+                cudaDeviceSynchronize();
+                cudaGetLastError();
+            }
+            m_broken = std::string("prefill: ") + e.what();
+            throw;
         }
-        FAIRKV_NCCL(ncclGroupEnd());
 #endif
         for (size_t g = 0; g < m_replicas.size(); ++g) {
             FAIRKV_CUDA(cudaSetDevice(m_replicas[g]->device));

@@ -545,6 +545,7 @@ void CudaRank::prefillAttention(int layer, const RowBatch& in, float* out, Windo
     // Host rows in and out, one request at a time: the device holds one prompt's rows, not the
     // whole batch's (a batch of 64 prompts of 4096 tokens would need gigabytes per rank otherwise).
     const size_t H = size_t(m_config.hiddenSize);
+    uploadLayer(layer); // serves() reads the installed layer
     double deviceMs = 0.0;
     std::vector<float> partial;
     for (size_t r = 0; r < in.position.size(); ++r) {

@@ -88,7 +88,7 @@ private:
     void releaseDecode();
     void prepareDecodeLayer(int layer, const RowBatch& rows);
     void finishDecodeLayer(int layer);
-    void hostIo(size_t rows, float** x, void** xb, float** y); // device buffers for host-driven (prefill) MLP calls
+    void hostIo(size_t rows, float** x, void** xb, float** y); // device buffers of the host-pointer attention() and mlp()
     struct DeviceBlock
     {
         uint16_t* keys = nullptr; // bf16 [capacity][d]
