@@ -98,24 +98,7 @@ int main(int argc, char** argv)
                         for (int c = 0; c < copies; ++c)
                             one(w[size_t(c)]);
                     });
-                    cudaEvent_t a, b;
-                    FAIRKV_CUDA(cudaEventCreate(&a));
-                    FAIRKV_CUDA(cudaEventCreate(&b));
-                    std::vector<double> t;
-                    for (int rep = 0; rep <= 10; ++rep) { // the first is a warm-up
-                        FAIRKV_CUDA(cudaEventRecord(a, stream));
-                        FAIRKV_CUDA(cudaGraphLaunch(pass, stream));
-                        FAIRKV_CUDA(cudaEventRecord(b, stream));
-                        FAIRKV_CUDA(cudaEventSynchronize(b));
-                        float ms = 0;
-                        FAIRKV_CUDA(cudaEventElapsedTime(&ms, a, b));
-                        if (rep > 0)
-                            t.push_back(ms);
-                    }
-                    std::sort(t.begin(), t.end());
-                    const double ms = t[t.size() / 2];
-                    cudaEventDestroy(a);
-                    cudaEventDestroy(b);
+                    const double ms = medianMs([&] { FAIRKV_CUDA(cudaGraphLaunch(pass, stream)); }, 10, stream);
                     cudaGraphExecDestroy(pass);
                     return double(wBytes) * copies / (ms * 1e6);
                 };

@@ -52,20 +52,21 @@ inline void readAll(const void* p, size_t bytes, uint32_t* sink, int smCount)
     streamRead<<<smCount * 8, 256>>>(static_cast<const uint4*>(p), bytes / 16, sink);
 }
 
-// Median of `reps` event-timed runs of `body` on the default stream, after one warm-up.
+// Median of `reps` event-timed runs of `body`, which enqueues its work on `stream` (the default
+// stream unless given), after one warm-up.
 template <typename F>
-double medianMs(F&& body, int reps = 20)
+double medianMs(F&& body, int reps = 20, cudaStream_t stream = nullptr)
 {
     cudaEvent_t a, b;
     FAIRKV_CUDA(cudaEventCreate(&a));
     FAIRKV_CUDA(cudaEventCreate(&b));
     body();
-    FAIRKV_CUDA(cudaDeviceSynchronize());
+    FAIRKV_CUDA(cudaStreamSynchronize(stream));
     std::vector<double> t;
     for (int i = 0; i < reps; ++i) {
-        FAIRKV_CUDA(cudaEventRecord(a));
+        FAIRKV_CUDA(cudaEventRecord(a, stream));
         body();
-        FAIRKV_CUDA(cudaEventRecord(b));
+        FAIRKV_CUDA(cudaEventRecord(b, stream));
         FAIRKV_CUDA(cudaEventSynchronize(b));
         float ms = 0;
         FAIRKV_CUDA(cudaEventElapsedTime(&ms, a, b));
