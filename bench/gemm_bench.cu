@@ -5,6 +5,7 @@
 // products of a pass are one CUDA graph, so launch gaps are not counted (the step is a graph too).
 #include "gpu_bench_util.cuh"
 
+#include "backend/cuda/cublas_check.h"
 #include "backend/cuda/cuda_kernels.h"
 
 #include <cublasLt.h>
@@ -19,13 +20,6 @@ using namespace fairkv;
 using namespace fairkv::bench;
 
 namespace {
-
-void lt(cublasStatus_t s, const char* call)
-{
-    if (s != CUBLAS_STATUS_SUCCESS)
-        throw fairkv::Error(std::string("cuBLASLt call ") + call + " failed with status " + std::to_string(int(s)));
-}
-#define LT(call) lt((call), #call)
 
 struct Shape
 {
@@ -57,17 +51,15 @@ int main(int argc, char** argv)
                                 {"down", 4096, 14336}, {"lm_head", 128256, 4096}};
         cublasHandle_t blas;
         cublasLtHandle_t lth;
-        if (cublasCreate(&blas) != CUBLAS_STATUS_SUCCESS)
-            throw fairkv::Error("cublasCreate failed");
-        LT(cublasLtCreate(&lth));
+        FAIRKV_CUBLAS(cublasCreate(&blas));
+        FAIRKV_CUBLAS(cublasLtCreate(&lth));
         const size_t wsBytes = size_t(32) << 20;
         void *ws = nullptr, *blasWs = nullptr;
         FAIRKV_CUDA(cudaMalloc(&ws, wsBytes));
         FAIRKV_CUDA(cudaMalloc(&blasWs, wsBytes));
         cudaStream_t stream;
         FAIRKV_CUDA(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
-        if (cublasSetWorkspace(blas, blasWs, wsBytes) != CUBLAS_STATUS_SUCCESS)
-            throw fairkv::Error("cublasSetWorkspace failed");
+        FAIRKV_CUBLAS(cublasSetWorkspace(blas, blasWs, wsBytes));
         std::ostringstream md;
         md << "# Decode GEMMs against the HBM read ceiling\n\nDevice: " << prop.name
            << ". Command: `fairkv-bench-gemm`. y[batch][n] (fp32) = x[batch][k] . W[n][k]^T, bf16 inputs, fp32 "
@@ -104,19 +96,19 @@ int main(int argc, char** argv)
                 };
                 const double ex = gbs([&](void* wp) { cuda::gemmBf16(blas, x, wp, y, m, s.n, s.k, stream); });
                 cublasLtMatmulDesc_t desc;
-                LT(cublasLtMatmulDescCreate(&desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+                FAIRKV_CUBLAS(cublasLtMatmulDescCreate(&desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
                 const cublasOperation_t opT = CUBLAS_OP_T;
-                LT(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSA, &opT, sizeof opT));
+                FAIRKV_CUBLAS(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSA, &opT, sizeof opT));
                 cublasLtMatrixLayout_t la, lb, lc;
-                LT(cublasLtMatrixLayoutCreate(&la, CUDA_R_16BF, uint64_t(s.k), uint64_t(s.n), int64_t(s.k)));
-                LT(cublasLtMatrixLayoutCreate(&lb, CUDA_R_16BF, uint64_t(s.k), uint64_t(m), int64_t(s.k)));
-                LT(cublasLtMatrixLayoutCreate(&lc, CUDA_R_32F, uint64_t(s.n), uint64_t(m), int64_t(s.n)));
+                FAIRKV_CUBLAS(cublasLtMatrixLayoutCreate(&la, CUDA_R_16BF, uint64_t(s.k), uint64_t(s.n), int64_t(s.k)));
+                FAIRKV_CUBLAS(cublasLtMatrixLayoutCreate(&lb, CUDA_R_16BF, uint64_t(s.k), uint64_t(m), int64_t(s.k)));
+                FAIRKV_CUBLAS(cublasLtMatrixLayoutCreate(&lc, CUDA_R_32F, uint64_t(s.n), uint64_t(m), int64_t(s.n)));
                 cublasLtMatmulPreference_t pref;
-                LT(cublasLtMatmulPreferenceCreate(&pref));
-                LT(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &wsBytes, sizeof wsBytes));
+                FAIRKV_CUBLAS(cublasLtMatmulPreferenceCreate(&pref));
+                FAIRKV_CUBLAS(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &wsBytes, sizeof wsBytes));
                 cublasLtMatmulHeuristicResult_t results[32];
                 int found = 0;
-                LT(cublasLtMatmulAlgoGetHeuristic(lth, desc, la, lb, lc, lc, pref, 32, results, &found));
+                FAIRKV_CUBLAS(cublasLtMatmulAlgoGetHeuristic(lth, desc, la, lb, lc, lc, pref, 32, results, &found));
                 const float one = 1.0f, zero = 0.0f;
                 double first = 0, best = 0;
                 int tried = 0;
@@ -125,7 +117,7 @@ int main(int argc, char** argv)
                         continue;
                     ++tried;
                     const double g = gbs([&](void* wp) {
-                        LT(cublasLtMatmul(lth, desc, &one, wp, la, x, lb, &zero, y, lc, y, lc, &results[i].algo, ws, wsBytes,
+                        FAIRKV_CUBLAS(cublasLtMatmul(lth, desc, &one, wp, la, x, lb, &zero, y, lc, y, lc, &results[i].algo, ws, wsBytes,
                                           stream));
                     });
                     if (tried == 1)

@@ -7,6 +7,7 @@
 // ranks plus a modelled ring all-reduce (alpha-beta). This is a timing harness: weights, KV and
 // activations are random (not zero) and the outputs are not used.
 //   fairkv-bench-gpu-decode [--layers N] [--out FILE.md]   (default: as many layers as fit the GPU)
+#include "backend/cuda/cublas_check.h"
 #include "backend/cuda/cuda_check.h"
 #include "aggregation.h"
 #include "backend/cuda/cuda_kernels.h"
@@ -42,13 +43,6 @@ namespace {
 // bus bandwidth NCCL's all_reduce_perf typically reports for such a node. Modelled, not measured.
 constexpr double kAllReduceAlphaUs = 10.0;
 constexpr double kBusGBs = 360.0;
-
-void cublasCheck(cublasStatus_t s, const char* what)
-{
-    if (s != CUBLAS_STATUS_SUCCESS)
-        throw Error(std::string("cuBLAS call ") + what + " failed with status " + std::to_string(int(s)));
-}
-#define FAIRKV_CUBLAS(call) cublasCheck((call), #call)
 
 struct PairDesc
 {

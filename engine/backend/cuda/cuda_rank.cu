@@ -1,6 +1,7 @@
 #include "backend/cuda/cuda_rank.h"
 
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/cublas_check.h"
 #include "backend/cuda/cuda_kernels.h"
 #include "backend/cuda/decode_attention.h"
 #include "backend/cuda/device_memory.h"
@@ -21,13 +22,6 @@
 namespace fairkv::cuda {
 
 namespace {
-
-void cublasCheck(cublasStatus_t s, const char* call)
-{
-    if (s != CUBLAS_STATUS_SUCCESS)
-        throw fairkv::Error(std::string("cuBLAS call ") + call + " failed with status " + std::to_string(int(s)));
-}
-#define FAIRKV_CUBLAS(call) cublasCheck((call), #call)
 
 struct PairDesc
 {
