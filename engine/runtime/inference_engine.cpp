@@ -12,35 +12,6 @@
 namespace fairkv {
 
 namespace {
-// One measurement of one piece of work: the same interval feeds StepTiming and, when a sink is
-// attached, the trace, so the profiler's numbers and the run's numbers cannot disagree.
-class Span
-{
-public:
-    Span(TraceSink* sink, TracePhase phase, const char* name, int rank, int step, int layer)
-        : m_sink(sink)
-    {
-        m_event.phase = phase;
-        m_event.name = name;
-        m_event.rank = rank;
-        m_event.step = step;
-        m_event.layer = layer;
-        m_event.startNs = traceClockNs();
-    }
-    // Milliseconds since construction; emits the event.
-    double end()
-    {
-        m_event.endNs = traceClockNs();
-        if (m_sink)
-            m_sink->event(m_event);
-        return double(m_event.endNs - m_event.startNs) / 1e6;
-    }
-
-private:
-    TraceSink* m_sink;
-    TraceEvent m_event;
-};
-
 void addInto(std::vector<float>& x, const std::vector<float>& y)
 {
     for (size_t i = 0; i < x.size(); ++i)

@@ -78,4 +78,33 @@ inline int64_t traceClockNs()
     return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
+// One measurement of one piece of work: the same interval feeds StepTiming and, when a sink is
+// attached, the trace, so the profiler's numbers and the run's numbers cannot disagree.
+class Span
+{
+public:
+    Span(TraceSink* sink, TracePhase phase, const char* name, int rank, int step, int layer)
+        : m_sink(sink)
+    {
+        m_event.phase = phase;
+        m_event.name = name;
+        m_event.rank = rank;
+        m_event.step = step;
+        m_event.layer = layer;
+        m_event.startNs = traceClockNs();
+    }
+    // Milliseconds since construction; emits the event.
+    double end()
+    {
+        m_event.endNs = traceClockNs();
+        if (m_sink)
+            m_sink->event(m_event);
+        return double(m_event.endNs - m_event.startNs) / 1e6;
+    }
+
+private:
+    TraceSink* m_sink;
+    TraceEvent m_event;
+};
+
 } // namespace fairkv
