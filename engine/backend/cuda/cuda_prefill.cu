@@ -115,18 +115,12 @@ void CudaStepExecutor::prefillGroup(const std::vector<std::vector<int>>& prompts
             FAIRKV_CUDA(cudaSetDevice(m_replicas[i]->device));
             work(*m_replicas[i], *group.buffers[i]);
         }
-        for (auto& rep : m_replicas) {
-            FAIRKV_CUDA(cudaSetDevice(rep->device));
-            FAIRKV_CUDA(cudaStreamSynchronize(rep->stream));
-        }
+        waitReplicas();
     };
     auto timed = [&](TracePhase phase, const char* name, int rank, int layer, const auto& work) {
-        TraceEvent ev{phase, name, rank, -1, layer, -1, traceClockNs(), 0};
+        Span span(m_sink, phase, name, rank, -1, layer);
         work();
-        ev.endNs = traceClockNs();
-        if (m_sink)
-            m_sink->event(ev);
-        return double(ev.endNs - ev.startNs) / 1e6;
+        return span.end();
     };
     // Each group's layers wait for their slowest rank: per-rank times are kept per group and folded
     // into `timing` at the end (StepTiming::addSequential).
@@ -206,7 +200,7 @@ void CudaStepExecutor::reduceGroup(PrefillGroup& group, int layer, int half, Ste
 {
     const size_t count = group.rows() * size_t(m_weights.config.hiddenSize);
     const char* name = half ? "all_reduce mlp" : "all_reduce attention";
-    TraceEvent ev{TracePhase::Collective, name, -1, -1, layer, -1, traceClockNs(), 0};
+    Span span(m_sink, TracePhase::Collective, name, -1, -1, layer);
     if (m_nccl) {
 #ifdef FAIRKV_HAVE_NCCL
         // One thread drives every device: the collectives of all ranks go in one NCCL group. A
@@ -226,13 +220,7 @@ void CudaStepExecutor::reduceGroup(PrefillGroup& group, int layer, int half, Ste
         } catch (const std::exception& e) {
             if (open)
                 ncclGroupEnd();
-            abortComms();
-            m_comms.clear();
-            for (auto& rep : m_replicas) {
-                cudaSetDevice(rep->device);
-                cudaDeviceSynchronize();
-                cudaGetLastError();
-            }
+            retireComms(false);
             m_broken = std::string("prefill: ") + e.what();
             throw;
         }
@@ -246,15 +234,10 @@ void CudaStepExecutor::reduceGroup(PrefillGroup& group, int layer, int half, Ste
         FAIRKV_CUDA(cudaSetDevice(m_replicas[0]->device));
         launchAddPartials(b.x, b.table, int(b.partials.size()), count, m_replicas[0]->stream);
     }
-    for (auto& rep : m_replicas) {
-        FAIRKV_CUDA(cudaSetDevice(rep->device));
-        FAIRKV_CUDA(cudaStreamSynchronize(rep->stream));
-    }
-    ev.endNs = traceClockNs();
-    if (m_sink)
-        m_sink->event(ev);
+    waitReplicas();
+    const double ms = span.end();
     if (m_nccl)
-        timing.collectiveMs[size_t(layer)] += double(ev.endNs - ev.startNs) / 1e6;
+        timing.collectiveMs[size_t(layer)] += ms;
     else
         timing.collectiveMs[size_t(layer)] += m_options.allReduce.ms(double(count) * 4, int(m_ranks.size()));
 }

@@ -372,14 +372,7 @@ void CudaStepExecutor::runOnce(const std::vector<int>& tokens)
         }
         m_workers->waitIdle(); // every worker is back to waiting before the job's locals go
         if (failed.load()) {
-            if (!aborted)
-                abortComms();
-            m_comms.clear(); // aborted: the destructor must not destroy them again
-            for (auto& rep : m_replicas) { // the aborted collectives' kernels end now
-                cudaSetDevice(rep->device);
-                cudaDeviceSynchronize();
-                cudaGetLastError();
-            }
+            retireComms(aborted);
             size_t culprit = 0; // the rank that failed first-hand, not one that stopped because of it
             while (culprit < n && (!errors[culprit] || messages[culprit].rfind(kStopped, 0) == 0))
                 ++culprit;
@@ -390,6 +383,26 @@ void CudaStepExecutor::runOnce(const std::vector<int>& tokens)
         }
     } else {
         runEmulated(tokens);
+    }
+}
+
+void CudaStepExecutor::retireComms(bool aborted)
+{
+    if (!aborted)
+        abortComms();
+    m_comms.clear(); // aborted: the destructor must not destroy them again
+    for (auto& rep : m_replicas) { // the aborted collectives' kernels end now
+        cudaSetDevice(rep->device);
+        cudaDeviceSynchronize();
+        cudaGetLastError();
+    }
+}
+
+void CudaStepExecutor::waitReplicas()
+{
+    for (auto& rep : m_replicas) {
+        FAIRKV_CUDA(cudaSetDevice(rep->device));
+        FAIRKV_CUDA(cudaStreamSynchronize(rep->stream));
     }
 }
 

@@ -58,6 +58,10 @@ private:
                       const CompressHook& compress, StepTiming& timing, std::vector<std::vector<std::vector<float>>>& logits);
     void reduceGroup(PrefillGroup& group, int layer, int half, StepTiming& timing);
     bool abortComms(); // every communicator; only while no rank thread uses them, or to release a stuck one
+    // After a failed collective: aborts the communicators (unless `aborted` already), forgets them and
+    // lets every device finish what the abort ended.
+    void retireComms(bool aborted);
+    void waitReplicas(); // every replica's stream is done
 
     const ModelWeights& m_weights;
     std::vector<CudaRank*> m_ranks;
