@@ -96,24 +96,34 @@ InferenceEngine::PrefillOutput InferenceEngine::prefill(const std::vector<std::v
         rank->setTraceContext(m_sink, m_step);
     Span pass(m_sink, TracePhase::Prefill, "prefill", -1, m_step, -1);
     const bool compress = compression.policy != CompressionPolicy::None;
+    std::vector<std::vector<std::vector<float>>> logits; // [request][row][vocab]
     if (m_executor) {
         m_executor->setTraceSink(m_sink, m_step);
-        std::vector<std::vector<std::vector<float>>> logits;
         m_executor->prefill(
             prompts, allLogits, compress ? compression.window : 0,
             [&](int layer, const std::vector<int>& requests, WindowCapture& capture) {
                 compressLayer(layer, compression, requests, capture, timing);
             },
             timing, logits);
-        for (int r = 0; r < b; ++r) {
-            m_positions[size_t(r)] = long(prompts[size_t(r)].size());
-            result.lastLogits.push_back(logits[size_t(r)].back());
-        }
-        if (allLogits)
-            result.allLogits = std::move(logits);
-        result.wallMs = pass.end();
-        return result;
+    } else {
+        logits = prefillOnHost(prompts, compression, allLogits, timing);
     }
+    for (int r = 0; r < b; ++r) {
+        m_positions[size_t(r)] = long(prompts[size_t(r)].size());
+        result.lastLogits.push_back(logits[size_t(r)].back());
+    }
+    if (allLogits)
+        result.allLogits = std::move(logits);
+    result.wallMs = pass.end();
+    return result;
+}
+
+std::vector<std::vector<std::vector<float>>> InferenceEngine::prefillOnHost(const std::vector<std::vector<int>>& prompts,
+                                                                            const CompressionOptions& compression,
+                                                                            bool allLogits, StepTiming& timing)
+{
+    const ModelConfig& c = config();
+    const int b = int(prompts.size());
     Span embed(m_sink, TracePhase::Replicated, "embedding", -1, m_step, -1);
     const size_t hidden = size_t(c.hiddenSize);
     std::vector<size_t> rowStart(size_t(b) + 1, 0);
@@ -129,30 +139,18 @@ InferenceEngine::PrefillOutput InferenceEngine::prefill(const std::vector<std::v
     rows.rowStart = rowStart;
     rows.position.assign(size_t(b), 0);
     runLayers(rows, x, timing, &compression);
-    for (int r = 0; r < b; ++r)
-        m_positions[size_t(r)] = long(prompts[size_t(r)].size());
 
     std::vector<size_t> wanted;
-    if (allLogits) {
-        for (size_t i = 0; i < rowStart.back(); ++i)
+    for (int r = 0; r < b; ++r)
+        for (size_t i = allLogits ? rowStart[size_t(r)] : rowStart[size_t(r) + 1] - 1; i < rowStart[size_t(r) + 1]; ++i)
             wanted.push_back(i);
-    } else {
-        for (int r = 0; r < b; ++r)
-            wanted.push_back(rowStart[size_t(r) + 1] - 1);
-    }
-    auto logits = logitsForRows(x, wanted, timing);
-    if (allLogits) {
-        result.allLogits.resize(size_t(b));
-        for (int r = 0; r < b; ++r) {
-            for (size_t i = rowStart[size_t(r)]; i < rowStart[size_t(r) + 1]; ++i)
-                result.allLogits[size_t(r)].push_back(std::move(logits[i]));
-            result.lastLogits.push_back(result.allLogits[size_t(r)].back());
-        }
-    } else {
-        result.lastLogits = std::move(logits);
-    }
-    result.wallMs = pass.end();
-    return result;
+    auto flat = logitsForRows(x, wanted, timing);
+    std::vector<std::vector<std::vector<float>>> logits(static_cast<size_t>(b));
+    size_t at = 0;
+    for (int r = 0; r < b; ++r)
+        for (size_t i = allLogits ? rowStart[size_t(r)] : rowStart[size_t(r) + 1] - 1; i < rowStart[size_t(r) + 1]; ++i)
+            logits[size_t(r)].push_back(std::move(flat[at++]));
+    return logits;
 }
 
 std::vector<std::vector<float>> InferenceEngine::decodeStep(const std::vector<int>& tokens, StepTiming* timingOut)

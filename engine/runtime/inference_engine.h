@@ -77,6 +77,11 @@ public:
     std::vector<size_t> rankKvBytes() const;
 
 private:
+    // The engine's own prefill loop (backends without a step executor): logits [request][row][vocab],
+    // every row's or the last one's.
+    std::vector<std::vector<std::vector<float>>> prefillOnHost(const std::vector<std::vector<int>>& prompts,
+                                                               const CompressionOptions& compression, bool allLogits,
+                                                               StepTiming& timing);
     void runLayers(const RowBatch& rows, std::vector<float>& x, StepTiming& timing, const CompressionOptions* compression);
     // Selects the positions `requests` keep in `layer` from their window scores and applies it to every rank.
     void compressLayer(int layer, const CompressionOptions& compression, const std::vector<int>& requests,
