@@ -25,6 +25,7 @@ struct Shape
 {
     const char* name;
     int n, k;
+    int perStep; // products of this shape in one decode step of the 32-layer model
 };
 
 } // namespace
@@ -47,8 +48,12 @@ int main(int argc, char** argv)
         cudaDeviceProp prop{};
         FAIRKV_CUDA(cudaGetDeviceProperties(&prop, 0));
         const double readGBs = measureReadGBs(size_t(1) << 30, prop.multiProcessorCount);
-        const Shape shapes[] = {{"q/k/v", 6144, 4096}, {"o_proj", 4096, 4096}, {"gate/up", 28672, 4096},
-                                {"down", 4096, 14336}, {"lm_head", 128256, 4096}};
+        const Shape shapes[] = {{"q/k/v", 6144, 4096, 32}, {"o_proj", 4096, 4096, 32}, {"gate/up", 28672, 4096, 32},
+                                {"down", 4096, 14336, 32}, {"lm_head", 128256, 4096, 1}};
+        const int batches[] = {1, 16, 64};
+        // Per batch, a whole step's products: weight bytes over the read bandwidth, and the time at
+        // cublasGemmEx's and at the best algorithm's bandwidth.
+        double floorMs[3] = {}, exMs[3] = {}, bestMs[3] = {};
         cublasHandle_t blas;
         cublasLtHandle_t lth;
         FAIRKV_CUBLAS(cublasCreate(&blas));
@@ -72,7 +77,8 @@ int main(int argc, char** argv)
               "| product | batch | W MiB | GemmEx GB/s | Lt first GB/s | Lt best GB/s (of n) | best / read |\n"
               "|---|---|---|---|---|---|---|\n";
         for (const Shape& s : shapes)
-            for (int m : {1, 16, 64}) {
+            for (int bi = 0; bi < 3; ++bi) {
+                const int m = batches[bi];
                 const size_t wBytes = size_t(s.n) * s.k * 2;
                 const int copies = int(std::max<size_t>(2, (size_t(200) << 20) / wBytes + 1));
                 std::vector<void*> w(static_cast<size_t>(copies));
@@ -124,6 +130,10 @@ int main(int argc, char** argv)
                         first = g;
                     best = std::max(best, g);
                 }
+                const double stepBytes = double(wBytes) * s.perStep;
+                floorMs[bi] += stepBytes / (readGBs * 1e6);
+                exMs[bi] += stepBytes / (ex * 1e6);
+                bestMs[bi] += stepBytes / (best * 1e6);
                 md << "| " << s.name << " | " << m << " | " << fmt(double(wBytes) / (1 << 20), 0) << " | " << fmt(ex, 0)
                    << " | " << fmt(first, 0) << " | " << fmt(best, 0) << " (" << tried << ") | "
                    << fmt(100.0 * best / readGBs, 1) << "% |\n";
@@ -138,6 +148,13 @@ int main(int argc, char** argv)
                 cudaFree(x);
                 cudaFree(y);
             }
+        md << "\nA whole decode step's products (32 layers of q/k/v, o_proj, gate/up and down, then lm_head), "
+              "from the rates above: weight bytes over the read bandwidth (floor), and the time at each column's rate.\n\n"
+              "| batch | floor ms | GemmEx ms (x floor) | Lt best ms (x floor) | best saves |\n|---|---|---|---|---|\n";
+        for (int bi = 0; bi < 3; ++bi)
+            md << "| " << batches[bi] << " | " << fmt(floorMs[bi], 3) << " | " << fmt(exMs[bi], 3) << " ("
+               << fmt(exMs[bi] / floorMs[bi], 3) << ") | " << fmt(bestMs[bi], 3) << " (" << fmt(bestMs[bi] / floorMs[bi], 3)
+               << ") | " << fmt(100.0 * (exMs[bi] - bestMs[bi]) / exMs[bi], 1) << "% |\n";
         std::cout << md.str();
         if (!outPath.empty()) {
             std::ofstream f(outPath);
