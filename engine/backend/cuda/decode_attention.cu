@@ -28,17 +28,40 @@ __device__ __forceinline__ void toFloat8(const uint4& raw, float out[8])
 }
 
 // One work item: rows [start, end) of one pair, with where the pair's K/V live and how many items
-// the pair was cut into (its items are consecutive: first .. first + count - 1). The pointers sit in
-// the item itself, so a block reaches its K/V after one dependent load, not two.
+// the pair was cut into. The pointers sit in the item itself, so a block reaches its K/V after one
+// dependent load, not two.
 struct WorkItem
 {
     const uint16_t* keys;
     const uint16_t* values;
-    int pair, start, end, first, count, pad;
+    int pair, start, end, count;
 };
 
+// A pair cut into `count` consecutive items from `first`: the combine kernel merges their partials.
+struct SplitPair
+{
+    int pair, first, count;
+};
+
+// Hopper's programmatic dependent launch: the attention kernel lets the combine kernel start while
+// its own blocks still stream, and the combine kernel waits for the attention grid's completion
+// (all its memory visible) only where it reads the partials. No-ops before sm_90.
+__device__ __forceinline__ void launchDependents()
+{
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
+#endif
+}
+
+__device__ __forceinline__ void waitForPrerequisites()
+{
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;\n" ::: "memory");
+#endif
+}
+
 // An item's result for head g, dim d: the output itself when the pair is one item, else the
-// partial (acc, and once per head max and sum) for the pair's merge.
+// partial (acc, and once per head max and sum) for the combine kernel.
 // q and out hold `qStride` heads per pair; this launch's heads begin at head0 (groups of more than
 // 8 heads run in launches of at most 8).
 template <int D>
@@ -57,69 +80,40 @@ __device__ __forceinline__ void writeResult(const WorkItem& w, int index, float*
     }
 }
 
-// After a block has written an item's partial: the last block of the pair to finish merges the
-// pair's partials into the output (out = sum acc_i e^(m_i - M) / sum l_i e^(m_i - M)) and resets
-// the pair's counter for the next launch. This replaces a separate combine kernel. Each thread
-// owns one dim of up to 8 heads and walks the partials once with an online max, so its loads of
-// all heads of a partial are in flight together. `isLast` is uniform across the block.
-template <int D, int THREADS>
-__device__ void mergePair(const WorkItem& w, int G, int qStride, int head0, int* counters, const float* partials, float* out)
+// Merges the partials of every cut pair: out = sum acc_i e^(m_i - M) / sum l_i e^(m_i - M). One
+// block per (cut pair, head), one thread per dim. It runs as a kernel of its own, started early by
+// programmatic dependent launch, so the attention's blocks end when their streaming does. Merging
+// in the last block of each pair (behind a ticket) had made every launch end with those merges:
+// 4-7 us each, one L2 round trip per two partials while the other blocks still streamed.
+template <int D>
+__global__ void __launch_bounds__(D) decodeAttentionCombine(const SplitPair* splits, const float* partials, int G, int qStride,
+                                                             int head0, float* out)
 {
-    static_assert(THREADS % D == 0, "a block covers whole head rows");
-    constexpr int HS = THREADS / D;          // heads side by side in one pass
-    constexpr int HP = (8 + HS - 1) / HS;    // heads per thread, at most
-    __shared__ int isLast;
-    // Release and acquire through the ticket: the barrier orders the block's partials before thread
-    // 0's fence, and an acquire-release fence is cumulative. One thread fences, not all: the
-    // sequentially consistent __threadfence() in every thread stalled each warp until its own
-    // in-flight loads of the next tiles had landed.
-    __syncthreads();
-    if (threadIdx.x == 0) {
-        asm volatile("fence.acq_rel.gpu;\n" ::: "memory");
-        isLast = atomicAdd(&counters[w.pair], 1) == w.count - 1;
-        if (isLast) {
-            counters[w.pair] = 0;
-            asm volatile("fence.acq_rel.gpu;\n" ::: "memory");
-        }
+    const SplitPair sp = splits[blockIdx.x];
+    const int g = blockIdx.y, d = threadIdx.x;
+    const size_t stride = size_t(G) * (D + 2);
+    const float* base = partials + size_t(sp.first) * stride + size_t(g) * (D + 2);
+    waitForPrerequisites();
+    float M = -INFINITY;
+#pragma unroll 8
+    for (int i = 0; i < sp.count; ++i)
+        M = fmaxf(M, __ldcg(base + i * stride + D));
+    float L = 0.0f, A = 0.0f;
+#pragma unroll 8
+    for (int i = 0; i < sp.count; ++i) {
+        const float* p = base + i * stride;
+        const float wgt = __expf(__ldcg(p + D) - M);
+        L += __ldcg(p + D + 1) * wgt;
+        A += __ldcg(p + d) * wgt;
     }
-    __syncthreads();
-    if (!isLast)
-        return;
-    const int d = threadIdx.x % D, h0 = threadIdx.x / D;
-    float M[HP], L[HP], A[HP];
-#pragma unroll
-    for (int k = 0; k < HP; ++k)
-        M[k] = -INFINITY, L[k] = 0.0f, A[k] = 0.0f;
-#pragma unroll 2
-    for (int it = w.first; it < w.first + w.count; ++it) {
-#pragma unroll
-        for (int k = 0; k < HP; ++k) {
-            const int g = h0 + k * HS;
-            if (g >= G)
-                continue;
-            const float* p = partials + (size_t(it) * G + g) * (D + 2);
-            const float m = __ldcg(p + D), l = __ldcg(p + D + 1), a = __ldcg(p + d);
-            const float mNew = fmaxf(M[k], m);
-            const float corr = __expf(M[k] - mNew), wgt = __expf(m - mNew);
-            L[k] = L[k] * corr + l * wgt;
-            A[k] = A[k] * corr + a * wgt;
-            M[k] = mNew;
-        }
-    }
-#pragma unroll
-    for (int k = 0; k < HP; ++k) {
-        const int g = h0 + k * HS;
-        if (g < G)
-            out[(size_t(w.pair) * qStride + head0 + g) * D + d] = L[k] > 0.0f ? A[k] / L[k] : 0.0f;
-    }
+    out[(size_t(sp.pair) * qStride + head0 + g) * D + d] = L > 0.0f ? A / L : 0.0f;
 }
 
 // One work item = rows [start, end) of one pair. Each token row is read by D/8 threads with one
 // 16-byte load each (K and V), all G query heads of the group use it; rows are spread over the
 // block's row groups, each keeping an online softmax; the groups are merged in shared memory.
 template <int D, int G>
-__device__ void rowsItem(const WorkItem& w, int index, const float* q, float* partials, float scale, int* counters,
-                         float* out)
+__device__ void rowsItem(const WorkItem& w, int index, const float* q, float* partials, float scale, float* out)
 {
     constexpr int TPT = D / 8;             // threads per token row
     constexpr int ROWS = kThreads / TPT;   // token rows in flight per block
@@ -216,8 +210,6 @@ __device__ void rowsItem(const WorkItem& w, int index, const float* q, float* pa
         }
         writeResult<D>(w, index, partials, out, G, G, 0, g, d, A, M, L);
     }
-    if (w.count > 1)
-        mergePair<D, kThreads>(w, G, G, 0, counters, partials, out);
 }
 
 // A block takes the consecutive items blockFirst[b] .. blockFirst[b + 1] - 1: one wave of blocks
@@ -226,10 +218,11 @@ __device__ void rowsItem(const WorkItem& w, int index, const float* q, float* pa
 // the H100, no spills.
 template <int D, int G>
 __global__ void __launch_bounds__(kThreads, 8) decodeAttentionRows(const WorkItem* items, const int* blockFirst, const float* q,
-                                                       float* partials, float scale, int* counters, float* out)
+                                                       float* partials, float scale, float* out)
 {
+    launchDependents();
     for (int it = blockFirst[blockIdx.x], stop = blockFirst[blockIdx.x + 1]; it < stop; ++it) {
-        rowsItem<D, G>(items[it], it, q, partials, scale, counters, out);
+        rowsItem<D, G>(items[it], it, q, partials, scale, out);
         __syncthreads(); // shared memory is reused by the next item
     }
 }
@@ -310,7 +303,7 @@ __host__ __device__ constexpr int mmaWarpBytes()
 template <int D>
 __global__ void __launch_bounds__(kMmaWarps * 32) decodeAttentionMma(const WorkItem* items, const int* blockFirst, const float* q,
                                                                      float* partials, float scale, int G, int qStride, int head0,
-                                                                     int* counters, float* out)
+                                                                     float* out)
 {
     constexpr int RB = mmaRowBytes<D>();
     constexpr int BUF = 2 * kMmaTile * RB; // K and V of one tile
@@ -324,6 +317,7 @@ __global__ void __launch_bounds__(kMmaWarps * 32) decodeAttentionMma(const WorkI
     float* pT = reinterpret_cast<float*>(region + 2 * BUF); // [16 tokens][8 heads]
     float* corrS = pT + kMmaTile * 8;                       // [8 heads]
     const int itBegin = blockFirst[blockIdx.x], itEnd = blockFirst[blockIdx.x + 1];
+    launchDependents();
 
     // The warp's next tile to load.
     int nextIt = itBegin, nextTile = warp, nextStart = 0, nextEnd = 0;
@@ -539,8 +533,6 @@ __global__ void __launch_bounds__(kMmaWarps * 32) decodeAttentionMma(const WorkI
             }
             writeResult<D>(item, it, partials, out, G, qStride, head0, g, d, A, M, L);
         }
-        if (item.count > 1)
-            mergePair<D, kMmaWarps * 32>(item, G, qStride, head0, counters, partials, out);
         __syncthreads(); // the scratch buffers take loads again
     }
 }
@@ -589,23 +581,57 @@ Kernel configuredKernel(int dim, int group)
     return k;
 }
 
-// A group of more than 8 query heads (multi-query attention, Falcon-40B's 16) runs as launches
-// of at most 8 heads, the tensor cores' N, each reading the pairs' K/V again; the plan, partials
-// and merge tickets are reused, since launches on one stream run one after another.
+// Where a launch reads its plan and writes its results.
+struct LaunchArgs
+{
+    int blocks = 0, sharedBytes = 0, splits = 0;
+    const WorkItem* items = nullptr;
+    const int* blockFirst = nullptr;
+    const SplitPair* splitPairs = nullptr;
+    const float* q = nullptr;
+    float* partials = nullptr;
+    float* out = nullptr;
+    float scale = 1.0f;
+};
+
+// The combine kernel of `heads` heads, launched as a programmatic dependent of the attention
+// kernel before it (also inside a CUDA graph capture, where it becomes a programmatic edge).
 template <int D>
-void launchForDim(int group, int blocks, int sharedBytes, const WorkItem* items, const int* blockFirst, const float* q,
-                  float* partials, float scale, int* counters, float* out, cudaStream_t stream)
+void launchCombine(const LaunchArgs& a, int heads, int qStride, int head0, cudaStream_t stream)
+{
+    if (a.splits == 0)
+        return;
+    cudaLaunchConfig_t config{};
+    config.gridDim = dim3(unsigned(a.splits), unsigned(heads));
+    config.blockDim = dim3(D);
+    config.stream = stream;
+    cudaLaunchAttribute attribute{};
+    attribute.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attribute.val.programmaticStreamSerializationAllowed = 1;
+    config.attrs = &attribute;
+    config.numAttrs = 1;
+    FAIRKV_CUDA(cudaLaunchKernelEx(&config, decodeAttentionCombine<D>, a.splitPairs, static_cast<const float*>(a.partials), heads,
+                                   qStride, head0, a.out));
+}
+
+// A group of more than 8 query heads (multi-query attention, Falcon-40B's 16) runs as launches
+// of at most 8 heads, the tensor cores' N, each reading the pairs' K/V again; the plan and the
+// partials are reused, since launches on one stream run one after another.
+template <int D>
+void launchForDim(int group, const LaunchArgs& a, cudaStream_t stream)
 {
     if (group == 1) {
-        decodeAttentionRows<D, 1><<<blocks, kThreads, 0, stream>>>(items, blockFirst, q, partials, scale, counters, out);
+        decodeAttentionRows<D, 1><<<a.blocks, kThreads, 0, stream>>>(a.items, a.blockFirst, a.q, a.partials, a.scale, a.out);
         FAIRKV_CUDA(cudaGetLastError());
+        launchCombine<D>(a, 1, 1, 0, stream);
         return;
     }
     for (int head0 = 0; head0 < group; head0 += kMmaHeads) {
         const int heads = std::min(kMmaHeads, group - head0);
-        decodeAttentionMma<D><<<blocks, kMmaWarps * 32, sharedBytes, stream>>>(items, blockFirst, q, partials, scale, heads, group,
-                                                                               head0, counters, out);
+        decodeAttentionMma<D><<<a.blocks, kMmaWarps * 32, a.sharedBytes, stream>>>(a.items, a.blockFirst, a.q, a.partials, a.scale,
+                                                                                   heads, group, head0, a.out);
         FAIRKV_CUDA(cudaGetLastError());
+        launchCombine<D>(a, heads, group, head0, stream);
     }
 }
 
@@ -622,7 +648,7 @@ RaggedDecodeAttention::~RaggedDecodeAttention()
 {
     cudaFree(m_deviceItems);
     cudaFree(m_deviceBlocks);
-    cudaFree(m_counters);
+    cudaFree(m_deviceSplits);
     cudaFree(m_partials);
 }
 
@@ -645,7 +671,7 @@ void RaggedDecodeAttention::prepare(const std::vector<KvView>& pairs, int groupS
 
     // One wave of blocks, each with an equal share of the rows. Rows are counted in granules (a
     // block's pass over a pair), pairs laid end to end; a block's share may end one pair and begin
-    // the next, and a long pair is cut over several blocks whose partials its last block merges.
+    // the next, and a long pair is cut over several blocks whose partials the combine kernel merges.
     // No block gets less than a couple of passes per warp, so launch and merge costs stay small.
     const int granule = granuleRows(headDim, groupSize);
     std::vector<int64_t> cum(size_t(m_pairs) + 1, 0);
@@ -683,23 +709,24 @@ void RaggedDecodeAttention::prepare(const std::vector<KvView>& pairs, int groupS
         }
     }
     blockFirst[size_t(m_blocks)] = int(items.size());
-    for (size_t i = 0; i < items.size();) { // each item learns its pair's run of items
+    std::vector<SplitPair> splits; // pairs cut into several items, for the combine kernel
+    for (size_t i = 0; i < items.size();) {
         size_t j = i;
         while (j < items.size() && items[j].pair == items[i].pair)
             ++j;
-        for (size_t k = i; k < j; ++k) {
-            items[k].first = int(i);
+        for (size_t k = i; k < j; ++k)
             items[k].count = int(j - i);
-        }
+        if (j - i > 1)
+            splits.push_back({items[i].pair, int(i), int(j - i)});
         i = j;
     }
+    m_splits = int(splits.size());
     m_items = int(items.size());
     m_bytes = totalRows * 2 * size_t(headDim) * 2 + size_t(m_pairs) * groupSize * headDim * 4 * 2;
     m_hasEmptyPairs = std::any_of(pairs.begin(), pairs.end(), [](const KvView& v) { return v.length == 0; });
     growBuffer(m_deviceItems, m_capItems, std::max<size_t>(1, items.size()) * sizeof(WorkItem), "decode attention plan");
     growBuffer(m_deviceBlocks, m_capBlocks, blockFirst.size() * sizeof(int), "decode attention plan");
-    growBuffer(m_counters, m_capCounters, std::max<size_t>(1, pairs.size()) * sizeof(int), "decode attention plan");
-    FAIRKV_CUDA(cudaMemsetAsync(m_counters, 0, std::max<size_t>(1, pairs.size()) * sizeof(int), stream));
+    growBuffer(m_deviceSplits, m_capSplits, std::max<size_t>(1, splits.size()) * sizeof(SplitPair), "decode attention plan");
     void* partials = m_partials;
     m_partials = nullptr; // growBuffer owns it now, also if it throws
     growBuffer(partials, m_capPartials, std::max<size_t>(1, items.size()) * std::min(groupSize, kMmaHeads) * (headDim + 2) * sizeof(float),
@@ -707,6 +734,7 @@ void RaggedDecodeAttention::prepare(const std::vector<KvView>& pairs, int groupS
     m_partials = static_cast<float*>(partials);
     FAIRKV_CUDA(cudaMemcpyAsync(m_deviceItems, items.data(), items.size() * sizeof(WorkItem), cudaMemcpyHostToDevice, stream));
     FAIRKV_CUDA(cudaMemcpyAsync(m_deviceBlocks, blockFirst.data(), blockFirst.size() * sizeof(int), cudaMemcpyHostToDevice, stream));
+    FAIRKV_CUDA(cudaMemcpyAsync(m_deviceSplits, splits.data(), splits.size() * sizeof(SplitPair), cudaMemcpyHostToDevice, stream));
     FAIRKV_CUDA(cudaStreamSynchronize(stream)); // the host vectors go out of scope
 }
 
@@ -716,15 +744,23 @@ void RaggedDecodeAttention::launch(const float* q, float* out, float scale, cuda
         FAIRKV_CUDA(cudaMemsetAsync(out, 0, size_t(m_pairs) * m_group * m_dim * sizeof(float), stream));
     if (m_blocks == 0)
         return;
-    const auto* items = static_cast<const WorkItem*>(m_deviceItems);
-    const auto* blocks = static_cast<const int*>(m_deviceBlocks);
-    auto* counters = static_cast<int*>(m_counters);
+    LaunchArgs a;
+    a.blocks = m_blocks;
+    a.sharedBytes = m_sharedBytes;
+    a.splits = m_splits;
+    a.items = static_cast<const WorkItem*>(m_deviceItems);
+    a.blockFirst = static_cast<const int*>(m_deviceBlocks);
+    a.splitPairs = static_cast<const SplitPair*>(m_deviceSplits);
+    a.q = q;
+    a.partials = m_partials;
+    a.out = out;
+    a.scale = scale;
     if (m_dim == 128)
-        launchForDim<128>(m_group, m_blocks, m_sharedBytes, items, blocks, q, m_partials, scale, counters, out, stream);
+        launchForDim<128>(m_group, a, stream);
     else if (m_dim == 64)
-        launchForDim<64>(m_group, m_blocks, m_sharedBytes, items, blocks, q, m_partials, scale, counters, out, stream);
+        launchForDim<64>(m_group, a, stream);
     else
-        launchForDim<32>(m_group, m_blocks, m_sharedBytes, items, blocks, q, m_partials, scale, counters, out, stream);
+        launchForDim<32>(m_group, a, stream);
 }
 
 } // namespace fairkv::cuda

@@ -18,8 +18,9 @@ struct KvView
 // Split-KV (flash-decoding) attention over every (request, unit) pair of a rank, each with its own
 // retained length, and the query heads of a GQA group read each K/V row once. prepare() plans on
 // the host from the known lengths: one wave of blocks, each with an equal share of all rows laid
-// end to end, so short and long heads both fill the GPU and no wave runs part-empty; a pair cut
-// over several blocks is merged by the last of them. launch() runs one kernel.
+// end to end, so short and long heads both fill the GPU and no wave runs part-empty. launch() runs
+// the attention kernel and, for pairs cut over several blocks, a small kernel that merges their
+// partials (started early by programmatic dependent launch).
 class RaggedDecodeAttention
 {
 public:
@@ -39,14 +40,14 @@ public:
     size_t minimumBytes() const { return m_bytes; }
 
 private:
-    int m_pairs = 0, m_items = 0, m_blocks = 0, m_group = 1, m_dim = 128;
+    int m_pairs = 0, m_items = 0, m_blocks = 0, m_splits = 0, m_group = 1, m_dim = 128;
     size_t m_bytes = 0;
     void* m_deviceItems = nullptr;  // WorkItem[items]: K/V, pair, rows, the pair's run of items
     void* m_deviceBlocks = nullptr; // int[blocks + 1]: first item of each block
     float* m_partials = nullptr;    // [items][min(group, 8)][dim + 2]: acc..., max, sum
-    void* m_counters = nullptr;     // int[pairs]: items of each pair finished in this launch
+    void* m_deviceSplits = nullptr; // SplitPair[splits]: pairs cut into several items, merged after
     bool m_hasEmptyPairs = false;
-    size_t m_capItems = 0, m_capBlocks = 0, m_capCounters = 0, m_capPartials = 0;
+    size_t m_capItems = 0, m_capBlocks = 0, m_capSplits = 0, m_capPartials = 0;
     int m_smCount = 0;
     const void* m_kernel = nullptr; // the kernel m_resident was asked for
     int m_resident = 1, m_sharedBytes = 0;
