@@ -4,8 +4,29 @@
 
 #include <algorithm>
 #include <map>
+#include <tuple>
 
 namespace fairkv::profiler {
+
+namespace {
+
+// Length of the union of [start, end) intervals, in ms. Kernels of one rank may overlap: a kernel
+// started by programmatic dependent launch (the attention's combine) begins while the one before
+// it still runs, and its record spans that wait too.
+double coveredMs(std::vector<std::pair<int64_t, int64_t>>& spans)
+{
+    std::sort(spans.begin(), spans.end());
+    int64_t total = 0, reach = INT64_MIN;
+    for (const auto& [start, end] : spans) {
+        const int64_t from = std::max(start, reach);
+        if (end > from)
+            total += end - from;
+        reach = std::max(reach, end);
+    }
+    return double(total) / 1e6;
+}
+
+} // namespace
 
 RunAggregate aggregate(const TraceBuffer& trace, int ranks)
 {
@@ -28,23 +49,29 @@ RunAggregate aggregate(const TraceBuffer& trace, int ranks)
         }
         return it->second;
     };
+    // A rank's time in a phase of a layer is how long any of its kernels (or ops) of that phase ran.
+    std::map<std::tuple<int, int, int, Phase>, std::vector<std::pair<int64_t, int64_t>>> spans;
     for (const TraceRecord& r : trace.records) {
         if (r.kind == RecordKind::Range || r.layer < 0)
             continue;
         if (r.rank >= ranks)
             throw fairkv::Error("trace record on rank " + std::to_string(r.rank) + " but the run has " + std::to_string(ranks) + " ranks");
-        const double ms = double(r.durationNs()) / 1e6;
-        LayerAggregate& a = cell(r.step, r.layer);
-        if (r.phase == Phase::Collective && r.rank >= 0) {
-            auto& perRank = rankCollectives[{r.step, r.layer}];
+        spans[{r.step, r.layer, r.rank, r.phase}].emplace_back(r.startNs, r.endNs);
+    }
+    for (auto& [key, list] : spans) {
+        const auto [step, layer, rank, phase] = key;
+        const double ms = coveredMs(list);
+        LayerAggregate& a = cell(step, layer);
+        if (phase == Phase::Collective && rank >= 0) {
+            auto& perRank = rankCollectives[{step, layer}];
             perRank.resize(size_t(ranks), 0.0);
-            perRank[size_t(r.rank)] += ms;
-        } else if (r.phase == Phase::Collective)
+            perRank[size_t(rank)] += ms;
+        } else if (phase == Phase::Collective)
             a.collectiveMs += ms;
-        else if (r.rank >= 0 && r.phase == Phase::Attention)
-            a.attentionMs[size_t(r.rank)] += ms;
-        else if (r.rank >= 0 && r.phase == Phase::Mlp)
-            a.mlpMs[size_t(r.rank)] += ms;
+        else if (rank >= 0 && phase == Phase::Attention)
+            a.attentionMs[size_t(rank)] += ms;
+        else if (rank >= 0 && phase == Phase::Mlp)
+            a.mlpMs[size_t(rank)] += ms;
     }
     for (const auto& [key, perRank] : rankCollectives)
         cells.at(key).collectiveMs += *std::min_element(perRank.begin(), perRank.end());

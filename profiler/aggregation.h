@@ -31,8 +31,9 @@ struct RunAggregate
     double imbalance = 1.0; // over decode steps: sum of max / sum of mean
 };
 
-// Sums Kernel and Op records per (step, layer, rank) and phase: the same numbers whether the
-// records came from CUPTI or the CPU tracer. Records with rank >= `ranks` are an error.
+// Kernel and Op records per (step, layer, rank) and phase: the time covered by any of them
+// (overlapping records count once), the same numbers whether the records came from CUPTI or the
+// CPU tracer. Records with rank >= `ranks` are an error.
 RunAggregate aggregate(const TraceBuffer& trace, int ranks);
 
 } // namespace fairkv::profiler

@@ -67,6 +67,24 @@ private Q_SLOTS:
         QVERIFY(std::abs(a.collectiveMs - 0.2) < 1e-9);
     }
 
+    // A kernel started by programmatic dependent launch (the attention's combine) runs, and is
+    // recorded, from before the kernel it depends on ends: the two kernels kept the rank busy for
+    // 2.5 ms, not 3, and with o_proj's 0.5 ms the rank's attention took 3 ms, not 3.5.
+    void overlappingKernelsCountOnce()
+    {
+        TraceBuffer t;
+        rec(t, "decodeAttentionMma", 0, 0, 0, Phase::Attention, 0, 2, RecordKind::Kernel);
+        rec(t, "decodeAttentionCombine", 0, 0, 0, Phase::Attention, 1.5, 1, RecordKind::Kernel);
+        rec(t, "o_proj", 0, 0, 0, Phase::Attention, 3, 0.5, RecordKind::Kernel);
+        rec(t, "decodeAttentionMma", 1, 0, 0, Phase::Attention, 4, 1, RecordKind::Kernel);
+        rec(t, "mlp", 0, 0, 0, Phase::Mlp, 3.5, 1, RecordKind::Kernel); // another phase: its own time
+        const RunAggregate a = aggregate(t, 2);
+        QCOMPARE(a.layers.size(), size_t(1));
+        QCOMPARE(a.layers[0].attentionMs[0], 3.0);
+        QCOMPARE(a.layers[0].attentionMs[1], 1.0);
+        QCOMPARE(a.layers[0].mlpMs[0], 1.0);
+    }
+
     void knownAnswers()
     {
         TraceBuffer t;
