@@ -3,6 +3,7 @@
 // uniform and replicated placements and after a live placement change. Skips without a GPU.
 #include "backend/cpu/cpu_ops.h"
 #include "backend/cpu/cpu_rank.h"
+#include "backend/cuda/cuda_kernels.h"
 #include "backend/cuda/cuda_rank.h"
 #include "backend/cuda/decode_attention.h"
 #include "backend/cuda/kv_selection.h"
@@ -179,6 +180,68 @@ private Q_SLOTS:
     // of a few rows, at the tile edges, a long pair cut over many blocks, and many short pairs that
     // share blocks, so items end and begin pairs inside a block. Every output is poisoned first;
     // a second launch (the merge tickets reset themselves) gives the same bits.
+    // RMSNorm against a float64 reference: 16-byte loads when the hidden size and the pointers
+    // allow, one float at a time otherwise (a hidden size not divisible by 4, a row not aligned),
+    // with and without a row index.
+    void rmsNormMatchesReference_data()
+    {
+        QTest::addColumn<int>("hidden");
+        QTest::addColumn<int>("offset"); // floats x starts after an aligned allocation
+        QTest::addColumn<bool>("indexed");
+        QTest::newRow("4096 aligned") << 4096 << 0 << false;
+        QTest::newRow("4096 indexed") << 4096 << 0 << true;
+        QTest::newRow("4094 (scalar)") << 4094 << 0 << false;
+        QTest::newRow("4096 unaligned x") << 4096 << 1 << true;
+        QTest::newRow("40 (fewer than threads)") << 40 << 0 << false;
+    }
+
+    void rmsNormMatchesReference()
+    {
+        QFETCH(int, hidden);
+        QFETCH(int, offset);
+        QFETCH(bool, indexed);
+        const int rows = 3;
+        const float eps = 1e-5f;
+        Rng rng(11);
+        std::vector<float> x(static_cast<size_t>(rows) * hidden + static_cast<size_t>(offset)), w(static_cast<size_t>(hidden));
+        for (float& v : x)
+            v = float(rng.uniform() * 4.0 - 2.0);
+        for (float& v : w)
+            v = float(rng.uniform() + 0.5);
+        const std::vector<int> index = {2, 0, 1};
+        float *dx = nullptr, *dw = nullptr;
+        int* di = nullptr;
+        uint16_t* dout = nullptr;
+        QCOMPARE(cudaMalloc(&dx, x.size() * 4), cudaSuccess);
+        QCOMPARE(cudaMalloc(&dw, w.size() * 4), cudaSuccess);
+        QCOMPARE(cudaMalloc(&di, index.size() * 4), cudaSuccess);
+        QCOMPARE(cudaMalloc(&dout, size_t(rows) * hidden * 2), cudaSuccess);
+        cudaMemcpy(dx, x.data(), x.size() * 4, cudaMemcpyHostToDevice);
+        cudaMemcpy(dw, w.data(), w.size() * 4, cudaMemcpyHostToDevice);
+        cudaMemcpy(di, index.data(), index.size() * 4, cudaMemcpyHostToDevice);
+        cuda::launchRmsNorm(dx + offset, indexed ? di : nullptr, dw, rows, hidden, eps, dout, nullptr);
+        std::vector<uint16_t> out(size_t(rows) * hidden);
+        QCOMPARE(cudaMemcpy(out.data(), dout, out.size() * 2, cudaMemcpyDeviceToHost), cudaSuccess);
+        cudaFree(dx);
+        cudaFree(dw);
+        cudaFree(di);
+        cudaFree(dout);
+        double worst = 0.0;
+        for (int r = 0; r < rows; ++r) {
+            const float* row = x.data() + offset + size_t(indexed ? index[size_t(r)] : r) * hidden;
+            double ss = 0.0;
+            for (int i = 0; i < hidden; ++i)
+                ss += double(row[i]) * row[i];
+            const double inv = 1.0 / std::sqrt(ss / hidden + eps);
+            for (int i = 0; i < hidden; ++i) {
+                const double want = w[size_t(i)] * row[i] * inv;
+                const double got = bf16ToFloat(out[size_t(r) * hidden + i]);
+                worst = std::max(worst, std::abs(got - want) / (std::abs(want) + 1e-3));
+            }
+        }
+        QVERIFY2(worst < 8e-3, qPrintable(QStringLiteral("worst relative error %1 (bf16 rounding is 3.9e-3)").arg(worst)));
+    }
+
     void decodeAttentionMatchesReference_data()
     {
         QTest::addColumn<int>("group");

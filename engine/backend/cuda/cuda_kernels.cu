@@ -33,14 +33,28 @@ __global__ void embedRows(const int* tokens, const __nv_bfloat16* table, int hid
         x[size_t(blockIdx.x) * hidden + i] = __bfloat162float(row[i]);
 }
 
-// HF LlamaRMSNorm in fp32: w * (x / sqrt(mean(x^2) + eps)); bf16 out, the GEMMs' input.
+// HF LlamaRMSNorm in fp32: w * (x / sqrt(mean(x^2) + eps)); bf16 out, the GEMMs' input. One block
+// per row; 16-byte loads, four in flight per thread (a load per element, one after another, made
+// the norm of a batch-16 step 9.5 us on the H100: 16 round trips to memory per thread).
 __global__ void rmsNormRows(const float* x, const int* rowIndex, const float* w, int hidden, float eps, __nv_bfloat16* out)
 {
     __shared__ float warpSums[32];
     const float* row = x + size_t(rowIndex ? rowIndex[blockIdx.x] : int(blockIdx.x)) * hidden;
+    __nv_bfloat16* dst = out + size_t(blockIdx.x) * hidden;
+    const bool vec = hidden % 4 == 0 && reinterpret_cast<uintptr_t>(x) % 16 == 0 && reinterpret_cast<uintptr_t>(w) % 16 == 0
+                     && reinterpret_cast<uintptr_t>(out) % 8 == 0; // then every row is aligned too
+    const int n = vec ? hidden / 4 : hidden;
+    const float4* row4 = reinterpret_cast<const float4*>(row);
     float sum = 0.0f;
-    for (int i = threadIdx.x; i < hidden; i += blockDim.x)
-        sum += row[i] * row[i];
+#pragma unroll 4
+    for (int i = threadIdx.x; i < n; i += blockDim.x) {
+        if (vec) {
+            const float4 v = row4[i];
+            sum += v.x * v.x + v.y * v.y + v.z * v.z + v.w * v.w;
+        } else {
+            sum += row[i] * row[i];
+        }
+    }
     for (int o = 16; o > 0; o >>= 1)
         sum += __shfl_xor_sync(0xffffffffu, sum, o);
     if ((threadIdx.x & 31) == 0)
@@ -50,8 +64,18 @@ __global__ void rmsNormRows(const float* x, const int* rowIndex, const float* w,
     for (int wi = 0; wi < int(blockDim.x >> 5); ++wi)
         total += warpSums[wi];
     const float inv = rsqrtf(total / float(hidden) + eps);
-    for (int i = threadIdx.x; i < hidden; i += blockDim.x)
-        out[size_t(blockIdx.x) * hidden + i] = __float2bfloat16(w[i] * (row[i] * inv));
+    const float4* w4 = reinterpret_cast<const float4*>(w);
+#pragma unroll 4
+    for (int i = threadIdx.x; i < n; i += blockDim.x) {
+        if (vec) {
+            const float4 v = row4[i], g = w4[i];
+            __nv_bfloat162* d2 = reinterpret_cast<__nv_bfloat162*>(dst + size_t(i) * 4);
+            d2[0] = __floats2bfloat162_rn(g.x * (v.x * inv), g.y * (v.y * inv));
+            d2[1] = __floats2bfloat162_rn(g.z * (v.z * inv), g.w * (v.w * inv));
+        } else {
+            dst[i] = __float2bfloat16(w[i] * (row[i] * inv));
+        }
+    }
 }
 
 // Residual add of the ranks' partial sums, in rank order (reproducible): the emulated all-reduce.
