@@ -14,8 +14,8 @@ namespace fairkv::profiler {
 
 // Kernel activity tracing through CUPTI (CUDA builds only). Every kernel a host thread launches
 // between push() and pop() carries that push's rank, step, layer, unit and phase, through CUPTI's
-// external correlation ids. Records are built on flush(): call it once per step, after the step's
-// work completed. Their times are on the host's steady clock (traceClockNs), as the engine's own
+// external correlation ids. Records are built on flush(): call it after the traced work completed,
+// every few steps and at the end (a kernel's tag and correlation are kept three flushes). Their times are on the host's steady clock (traceClockNs), as the engine's own
 // records. Records CUPTI dropped are counted and reported in TraceBuffer::dropped and a warning,
 // never silently; kernels launched outside any push() are dropped (counts().untagged).
 // One tracer per process (CUPTI's activity callbacks are global).

@@ -56,9 +56,22 @@ void EngineTracer::popDevice()
 void EngineTracer::flushDevice()
 {
 #ifdef FAIRKV_HAVE_CUPTI
-    if (m_kernels)
+    if (m_kernels && ++m_unflushedSteps >= kStepsPerFlush) {
         m_kernels->flush();
+        m_unflushedSteps = 0;
+    }
 #endif
+}
+
+TraceBuffer& EngineTracer::buffer()
+{
+#ifdef FAIRKV_HAVE_CUPTI
+    if (m_kernels) {
+        m_kernels->flush();
+        m_unflushedSteps = 0;
+    }
+#endif
+    return m_host.buffer();
 }
 
 } // namespace fairkv::profiler

@@ -32,12 +32,18 @@ public:
 
     bool tracesKernels() const override { return bool(m_kernels); }
     void setEnabled(bool on) { m_host.setEnabled(on); }
-    // The records so far (kernels up to the last flushDevice()).
-    TraceBuffer& buffer() { return m_host.buffer(); }
+    // The records so far, with every kernel that has finished (CUPTI is flushed first).
+    TraceBuffer& buffer();
+
+    // Decode steps between two CUPTI flushes. A forced flush after every step stalled the next
+    // step's first kernel by 0.3-0.6 ms on the H100 (8B shape, 8 layers, batch 16: 9-31% of the
+    // step); kernels reach buffer() anyway, which flushes.
+    static constexpr int kStepsPerFlush = 16;
 
 private:
     CpuTracer m_host;
     std::unique_ptr<CuptiTracer> m_kernels;
+    int m_unflushedSteps = 0;
 };
 
 } // namespace fairkv::profiler

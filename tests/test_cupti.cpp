@@ -218,7 +218,7 @@ private Q_SLOTS:
         cfg.ranks = 2;
         cfg.batch = 3;
         cfg.promptLen = 40;
-        cfg.decode = 3;
+        cfg.decode = EngineTracer::kStepsPerFlush + 3; // kernels of flushed steps and of the last, unflushed ones
         cfg.compression.policy = fairkv::CompressionPolicy::SnapKV;
         cfg.compression.budget = 24;
         cfg.compression.window = 8;
