@@ -268,7 +268,9 @@ void CudaRank::uploadLayer(int layer)
     DeviceLayer& dl = *fresh;
     const LayerWeights& lw = m_weights->layers[size_t(layer)];
     const int64_t d = m_config.headDim, H = m_config.hiddenSize, G = m_units.queryHeads();
-    std::vector<float> qkv, o;
+    // The shard's rows and columns are gathered straight into bf16 (toBf16 on all cores), with no
+    // fp32 copy in between.
+    std::vector<FloatSpan> qkv, o, gu, down;
     for (const UnitPlacement& up : m_placement->layers[size_t(layer)])
         for (const Replica& rep : up.replicas) {
             if (rep.rank != m_index)
@@ -276,33 +278,29 @@ void CudaRank::uploadLayer(int layer)
             dl.units.push_back(up.unit);
             dl.requests.push_back(rep.requests);
             const int64_t q0 = int64_t(m_units.firstQueryHead(up.unit)) * d, kv0 = int64_t(m_units.kvHead(up.unit)) * d;
-            qkv.insert(qkv.end(), lw.wq.row(q0), lw.wq.row(q0 + G * d));
-            qkv.insert(qkv.end(), lw.wk.row(kv0), lw.wk.row(kv0 + d));
-            qkv.insert(qkv.end(), lw.wv.row(kv0), lw.wv.row(kv0 + d));
+            qkv.push_back({lw.wq.row(q0), size_t(G * d * H)});
+            qkv.push_back({lw.wk.row(kv0), size_t(d * H)});
+            qkv.push_back({lw.wv.row(kv0), size_t(d * H)});
         }
     dl.replicas = int(dl.units.size());
     // o_proj columns of every replica, in replica order: [H][replicas * G * d]
-    o.resize(size_t(H) * dl.replicas * G * d);
     for (int64_t r = 0; r < H; ++r)
-        for (int i = 0; i < dl.replicas; ++i) {
-            const int64_t q0 = int64_t(m_units.firstQueryHead(dl.units[size_t(i)])) * d;
-            std::copy_n(lw.wo.row(r) + q0, G * d, o.begin() + r * dl.replicas * G * d + i * G * d);
-        }
+        for (int i = 0; i < dl.replicas; ++i)
+            o.push_back({lw.wo.row(r) + int64_t(m_units.firstQueryHead(dl.units[size_t(i)])) * d, size_t(G * d)});
     const int64_t inter = m_config.intermediateSize;
     const int64_t begin = inter * m_index / m_placement->ranks, end = inter * (m_index + 1) / m_placement->ranks;
     dl.inter = int(end - begin);
-    std::vector<float> gu(lw.wgate.row(begin), lw.wgate.row(end));
-    gu.insert(gu.end(), lw.wup.row(begin), lw.wup.row(end));
-    std::vector<float> down(size_t(H) * dl.inter);
+    gu.push_back({lw.wgate.row(begin), size_t((end - begin) * H)});
+    gu.push_back({lw.wup.row(begin), size_t((end - begin) * H)});
     for (int64_t r = 0; r < H; ++r)
-        std::copy_n(lw.wdown.row(r) + begin, dl.inter, down.begin() + r * dl.inter);
-    if (!qkv.empty()) {
-        dl.wqkv = uploadBf16(toBf16(qkv.data(), qkv.size()), "q/k/v weights");
-        dl.wo = uploadBf16(toBf16(o.data(), o.size()), "o_proj weights");
+        down.push_back({lw.wdown.row(r) + begin, size_t(dl.inter)});
+    if (dl.replicas > 0) {
+        dl.wqkv = uploadBf16(toBf16(qkv), "q/k/v weights");
+        dl.wo = uploadBf16(toBf16(o), "o_proj weights");
     }
     if (dl.inter > 0) {
-        dl.wgu = uploadBf16(toBf16(gu.data(), gu.size()), "MLP gate/up weights");
-        dl.wdown = uploadBf16(toBf16(down.data(), down.size()), "MLP down weights");
+        dl.wgu = uploadBf16(toBf16(gu), "MLP gate/up weights");
+        dl.wdown = uploadBf16(toBf16(down), "MLP down weights");
     }
     dl.ready = true;
     m_layers[size_t(layer)] = std::move(fresh);
