@@ -57,8 +57,8 @@ void EngineTracer::flushDevice()
 {
 #ifdef FAIRKV_HAVE_CUPTI
     if (m_kernels && ++m_unflushedSteps >= kStepsPerFlush) {
-        m_kernels->flush();
         m_unflushedSteps = 0;
+        m_kernels->flush();
     }
 #endif
 }
@@ -66,9 +66,13 @@ void EngineTracer::flushDevice()
 TraceBuffer& EngineTracer::buffer()
 {
 #ifdef FAIRKV_HAVE_CUPTI
-    if (m_kernels) {
-        m_kernels->flush();
+    if (m_kernels && m_unflushedSteps > 0) {
         m_unflushedSteps = 0;
+        try {
+            m_kernels->flush();
+        } catch (const std::exception& e) { // the run itself succeeded: keep what was recorded
+            m_host.buffer().warnings.push_back(std::string("the last kernel records could not be collected: ") + e.what());
+        }
     }
 #endif
     return m_host.buffer();

@@ -176,10 +176,6 @@ private Q_SLOTS:
         QVERIFY2(scoreErr < 2e-2, qPrintable(QString::number(scoreErr)));
     }
 
-    // The ragged decode attention against the CPU's attention on the same bf16 K/V: pairs of no row,
-    // of a few rows, at the tile edges, a long pair cut over many blocks, and many short pairs that
-    // share blocks, so items end and begin pairs inside a block. Every output is poisoned first;
-    // a second launch (the merge tickets reset themselves) gives the same bits.
     // RMSNorm against a float64 reference: 16-byte loads when the hidden size and the pointers
     // allow, one float at a time otherwise (a hidden size not divisible by 4, a row not aligned),
     // with and without a row index.
@@ -242,6 +238,10 @@ private Q_SLOTS:
         QVERIFY2(worst < 8e-3, qPrintable(QStringLiteral("worst relative error %1 (bf16 rounding is 3.9e-3)").arg(worst)));
     }
 
+    // The ragged decode attention against the CPU's attention on the same bf16 K/V: pairs of no row,
+    // of a few rows, at the tile edges, a long pair cut over many blocks, and many short pairs that
+    // share blocks, so items end and begin pairs inside a block. Every output is poisoned first;
+    // a second launch (the plan and partials are reused) gives the same bits.
     void decodeAttentionMatchesReference_data()
     {
         QTest::addColumn<int>("group");

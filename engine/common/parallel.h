@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <exception>
 #include <mutex>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -33,8 +34,13 @@ void parallelFor(size_t n, const Work& work)
         }
     };
     std::vector<std::thread> pool;
-    for (size_t t = 1; t < threads; ++t)
-        pool.emplace_back(run);
+    for (size_t t = 1; t < threads; ++t) {
+        try {
+            pool.emplace_back(run);
+        } catch (const std::system_error&) { // no more threads: the ones started and this one do the rest
+            break;
+        }
+    }
     run();
     for (auto& th : pool)
         th.join();

@@ -233,7 +233,7 @@ __device__ void rowsItem(const WorkItem& w, int index, const float* q, float* pa
 // A block takes the consecutive items blockFirst[b] .. blockFirst[b + 1] - 1: one wave of blocks
 // with equal shares of rows (see prepare()), so no wave runs part-empty at the end.
 // At most 64 registers (8 resident blocks instead of 7): 0.3-0.5% more bandwidth in every cell on
-// the H100, no spills.
+// the H100, no spills at head_dim 128 (8 and 16 bytes at 64 and 32).
 template <int D, int G>
 __global__ void __launch_bounds__(kThreads, 8) decodeAttentionRows(const WorkItem* items, const int* blockFirst, const float* q,
                                                        float* partials, float scale, float* out)
@@ -603,6 +603,7 @@ Kernel configuredKernel(int dim, int group)
 struct LaunchArgs
 {
     int blocks = 0, sharedBytes = 0, splits = 0;
+    bool dependentLaunch = false; // the kernels were built with griddepcontrol (sm_90 and later)
     const WorkItem* items = nullptr;
     const int* blockFirst = nullptr;
     const SplitPair* splitPairs = nullptr;
@@ -627,7 +628,7 @@ void launchCombine(const LaunchArgs& a, int heads, int qStride, int head0, cudaS
     attribute.id = cudaLaunchAttributeProgrammaticStreamSerialization;
     attribute.val.programmaticStreamSerializationAllowed = 1;
     config.attrs = &attribute;
-    config.numAttrs = 1;
+    config.numAttrs = a.dependentLaunch ? 1 : 0; // else an ordinary launch after the split-KV kernel
     FAIRKV_CUDA(cudaLaunchKernelEx(&config, decodeAttentionCombine<D>, a.splitPairs, static_cast<const float*>(a.partials), heads,
                                    qStride, head0, a.out));
 }
@@ -681,6 +682,11 @@ void RaggedDecodeAttention::prepare(const std::vector<KvView>& pairs, int groupS
                                                                   size_t(kernel.sharedBytes)));
         m_resident = std::max(1, resident);
         m_kernel = kernel.fn;
+        // Programmatic dependent launch only where the kernels carry griddepcontrol: built from PTX
+        // for sm_90 or later. A kernel JIT-compiled from older PTX has no wait for the partials.
+        cudaFuncAttributes fa{};
+        FAIRKV_CUDA(cudaFuncGetAttributes(&fa, kernel.fn));
+        m_dependentLaunch = fa.ptxVersion >= 90 || (fa.ptxVersion == 0 && fa.binaryVersion >= 90);
     }
     m_sharedBytes = kernel.sharedBytes;
     m_pairs = int(pairs.size());
@@ -765,6 +771,7 @@ void RaggedDecodeAttention::launch(const float* q, float* out, float scale, cuda
     LaunchArgs a;
     a.blocks = m_blocks;
     a.sharedBytes = m_sharedBytes;
+    a.dependentLaunch = m_dependentLaunch;
     a.splits = m_splits;
     a.items = static_cast<const WorkItem*>(m_deviceItems);
     a.blockFirst = static_cast<const int*>(m_deviceBlocks);

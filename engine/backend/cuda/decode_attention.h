@@ -51,6 +51,7 @@ private:
     int m_smCount = 0;
     const void* m_kernel = nullptr; // the kernel m_resident was asked for
     int m_resident = 1, m_sharedBytes = 0;
+    bool m_dependentLaunch = false; // the combine kernel starts early (see launch())
 };
 
 } // namespace fairkv::cuda
