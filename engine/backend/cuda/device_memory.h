@@ -35,36 +35,41 @@ T* deviceAlloc(size_t count, const char* what)
     return static_cast<T*>(deviceMalloc(count * sizeof(T), what));
 }
 
-// A grow-only device buffer: reallocated (contents dropped) when `bytes` exceeds `capacity`. After
-// a failed allocation it is empty, never a freed pointer with its old capacity.
-inline void growBuffer(void*& ptr, size_t& capacity, size_t bytes, const char* what)
+// A grow-only buffer: reallocated (contents dropped) by `acquire` when `bytes` exceeds `capacity`,
+// the old one given to `release`. After a failed allocation it is empty, never a freed pointer
+// with its old capacity.
+template <typename Release, typename Acquire>
+void regrow(void*& ptr, size_t& capacity, size_t bytes, Release release, Acquire acquire)
 {
     if (bytes <= capacity && ptr)
         return;
-    cudaFree(ptr);
+    release(ptr);
     ptr = nullptr;
     capacity = 0;
-    ptr = deviceMalloc(bytes, what);
+    ptr = acquire(bytes);
     capacity = bytes;
+}
+
+// A grow-only device buffer.
+inline void growBuffer(void*& ptr, size_t& capacity, size_t bytes, const char* what)
+{
+    regrow(ptr, capacity, bytes, cudaFree, [what](size_t n) { return deviceMalloc(n, what); });
 }
 
 // A grow-only page-locked host buffer (device-to-host copies into it run at PCIe speed, about
 // three times a pageable copy's).
 inline void growPinned(void*& ptr, size_t& capacity, size_t bytes, const char* what)
 {
-    if (bytes <= capacity && ptr)
-        return;
-    cudaFreeHost(ptr);
-    ptr = nullptr;
-    capacity = 0;
-    const cudaError_t rc = cudaMallocHost(&ptr, std::max<size_t>(bytes, 1));
-    if (rc != cudaSuccess) {
-        cudaGetLastError();
-        ptr = nullptr;
-        throw fairkv::Error(std::string("cannot page-lock ") + std::to_string(bytes >> 20) + " MiB of host memory for "
-                            + what + ": " + cudaGetErrorString(rc));
-    }
-    capacity = bytes;
+    regrow(ptr, capacity, bytes, cudaFreeHost, [what](size_t n) {
+        void* p = nullptr;
+        const cudaError_t rc = cudaMallocHost(&p, std::max<size_t>(n, 1));
+        if (rc != cudaSuccess) {
+            cudaGetLastError();
+            throw fairkv::Error(std::string("cannot page-lock ") + std::to_string(n >> 20) + " MiB of host memory for " + what
+                                + ": " + cudaGetErrorString(rc));
+        }
+        return p;
+    });
 }
 
 // Round to the next 256 bytes: the alignment of sub-buffers carved from one allocation.
