@@ -481,11 +481,8 @@ int64_t SessionStore::appendRun(const fairkv::RunResult& run, const TraceBuffer&
                     .bind(5, a.attentionMs[size_t(g)]).bind(6, a.mlpMs[size_t(g)]).bind(7, a.collectiveMs).run();
 
         Statement m(m_db, "INSERT INTO metrics VALUES(?,?,?,?,?)", m_path);
-        double stepMean = 0;
-        for (double s : run.stepMs)
-            stepMean += s / double(std::max<size_t>(1, run.stepMs.size()));
         const std::pair<const char*, std::pair<double, const char*>> rows[] = {
-            {"tokens_per_s", {run.tokensPerS, "tokens/s"}}, {"step_ms", {stepMean, "ms"}},
+            {"tokens_per_s", {run.tokensPerS, "tokens/s"}}, {"step_ms", {run.stepMeanMs(), "ms"}},
             {"prefill_ms", {run.prefillMs, "ms"}},          {"attention_ms", {run.attentionMs, "ms"}},
             {"imbalance", {run.imbalance, "max/mean"}}};
         m.bind(1, runId).bind(2, std::string("prefill_wall_ms")).bind(3, run.prefillWallMs).bind(4, std::string("ms"))

@@ -47,6 +47,20 @@ class TestLiveRerun : public QObject
 {
     Q_OBJECT
 private Q_SLOTS:
+    // What `fairkv run` prints and the session stores of a run's steps: the mean, and the median
+    // that one slow step does not move.
+    void stepMeanAndMedian()
+    {
+        RunResult r;
+        QCOMPARE(r.stepMeanMs(), 0.0);
+        QCOMPARE(r.stepMedianMs(), 0.0);
+        r.stepMs = {2.5, 9.5, 2.4, 2.6, 2.5};
+        QCOMPARE(r.stepMeanMs(), 3.9);
+        QCOMPARE(r.stepMedianMs(), 2.5);
+        r.stepMs = {3.0, 1.0};
+        QCOMPARE(r.stepMedianMs(), 3.0); // the upper of the middle two
+    }
+
     void rerunEqualsFreshRunWithThatPlacement()
     {
         LiveRun live(smallRun());

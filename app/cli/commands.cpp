@@ -73,15 +73,8 @@ void printRunSummary(const RunResult& r)
               << r.placement.name << "\n";
     std::cout << "compression " << compressionName(c.compression.policy) << " budget " << c.compression.budget
               << ", batch " << c.batch << ", prompt " << c.promptLen << ", " << c.decode << " decode steps\n";
-    double stepMean = 0.0;
-    for (double s : r.stepMs)
-        stepMean += s / std::max<size_t>(1, r.stepMs.size());
-    // Both: one slow step (seen: 9.4 ms among 2.5 ms ones) moves the mean, not the median.
-    std::vector<double> sorted = r.stepMs;
-    std::sort(sorted.begin(), sorted.end());
-    const double stepMedian = sorted.empty() ? 0.0 : sorted[sorted.size() / 2];
     std::cout << "prefill " << fmt(r.prefillMs, 1) << " ms (" << r.timing << "; " << fmt(r.prefillWallMs, 1)
-              << " ms wall), decode step " << fmt(stepMean) << " ms mean, " << fmt(stepMedian) << " ms median ("
+              << " ms wall), decode step " << fmt(r.stepMeanMs()) << " ms mean, " << fmt(r.stepMedianMs()) << " ms median ("
               << r.timing << "), " << fmt(r.tokensPerS, 1) << " tokens/s\n";
     std::cout << "attention per step: slowest ranks " << fmt(r.attentionMs) << " ms (" << r.timing
               << "), lower bound " << fmt(r.lowerBoundMs) << " ms (modelled), imbalance max/mean "

@@ -452,6 +452,21 @@ RunResult runInference(const RunConfig& cfg, const ProgressFn& progress, const s
     return LiveRun(cfg, progress, cancel, trace, partial).result();
 }
 
+double RunResult::stepMeanMs() const
+{
+    double sum = 0.0;
+    for (double s : stepMs)
+        sum += s;
+    return stepMs.empty() ? 0.0 : sum / double(stepMs.size());
+}
+
+double RunResult::stepMedianMs() const
+{
+    std::vector<double> sorted = stepMs;
+    std::sort(sorted.begin(), sorted.end());
+    return sorted.empty() ? 0.0 : sorted[sorted.size() / 2];
+}
+
 json RunResult::toJson() const
 {
     return {
