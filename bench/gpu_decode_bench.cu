@@ -80,13 +80,6 @@ __global__ void prepPairs(const float* qkv, int qkvCols, const PairDesc* pairs, 
         p.v[size_t(p.position) * D + i] = __float2bfloat16(vsrc[i]);
 }
 
-// Attention outputs of the pairs into the o_proj input [batch][replicas * group * D] (bf16).
-__global__ void scatterOut(const float* attn, const PairDesc* pairs, int group, int dim, int cols, __nv_bfloat16* dst)
-{
-    const PairDesc p = pairs[blockIdx.x];
-    for (int i = threadIdx.x; i < group * dim; i += blockDim.x)
-        dst[size_t(p.request) * cols + size_t(p.replica) * group * dim + i] = __float2bfloat16(attn[size_t(blockIdx.x) * group * dim + i]);
-}
 
 // The engine's allocation (its out-of-memory message says how much is needed and free).
 template <typename T>
@@ -173,6 +166,21 @@ std::vector<std::vector<RankLayer>> buildRanks(const Shape& s, const Placement& 
     return ranks;
 }
 
+// Where the attention writes each pair's heads: o_proj's input [batch][replicas][group][dim] (bf16).
+std::vector<int64_t> outputOffsets(const RankLayer& rl, int group, int dim)
+{
+    std::vector<int64_t> at;
+    for (const PairDesc& p : rl.pairs)
+        at.push_back((int64_t(p.request) * rl.replicas + p.replica) * group * dim);
+    return at;
+}
+
+// A replica serving part of the batch (fair-copying) leaves the other requests' columns zero.
+bool partialRows(const RankLayer& rl, int batch)
+{
+    return rl.pairs.size() < size_t(batch) * size_t(rl.replicas);
+}
+
 void freeRanks(std::vector<std::vector<RankLayer>>& ranks)
 {
     for (auto& rank : ranks)
@@ -204,7 +212,6 @@ Result runPlacement(cublasHandle_t h, const Shape& s, const Placement& p, const 
     fillBf16<<<256, 256>>>(x, size_t(batch) * H, 77);
     auto* qkv = deviceAlloc<float>(size_t(batch) * maxRep * (G + 2) * d);
     auto* q = deviceAlloc<float>(size_t(maxPairs) * G * d);
-    auto* attn = deviceAlloc<float>(size_t(maxPairs) * G * d);
     auto* attnB = deviceAlloc<__nv_bfloat16>(size_t(batch) * maxRep * G * d);
     auto* out = deviceAlloc<float>(size_t(batch) * H);
     auto* gu = deviceAlloc<float>(size_t(batch) * 2 * maxInter);
@@ -253,7 +260,7 @@ Result runPlacement(cublasHandle_t h, const Shape& s, const Placement& p, const 
                 }
                 if (!rl.pairs.empty()) {
                     FAIRKV_CUDA(cudaMemcpy(rl.devPairs, rl.pairs.data(), rl.pairs.size() * sizeof(PairDesc), cudaMemcpyHostToDevice));
-                    kernel.prepare(views, G, d, st); // planning on the host is not part of the rank's GPU time
+                    kernel.prepare(views, G, d, st, outputOffsets(rl, G, d)); // host planning: not the rank's GPU time
                 }
                 const int qkvCols = rl.replicas * (G + 2) * d;
                 cudaGraphExec_t attention = nullptr;
@@ -261,9 +268,9 @@ Result runPlacement(cublasHandle_t h, const Shape& s, const Placement& p, const 
                     attention = capture([&] {
                         cuda::gemmBf16(h, x, rl.wqkv, qkv, batch, qkvCols, H, st);
                         prepPairs<128><<<int(rl.pairs.size()), 128, 0, st>>>(qkv, qkvCols, rl.devPairs, G, q, float(c.rope.theta));
-                        kernel.launch(q, attn, scale, st);
-                        FAIRKV_CUDA(cudaMemsetAsync(attnB, 0, size_t(batch) * rl.replicas * G * d * 2, st));
-                        scatterOut<<<int(rl.pairs.size()), 128, 0, st>>>(attn, rl.devPairs, G, d, rl.replicas * G * d, attnB);
+                        if (partialRows(rl, batch))
+                            FAIRKV_CUDA(cudaMemsetAsync(attnB, 0, size_t(batch) * rl.replicas * G * d * 2, st));
+                        kernel.launchBf16(q, attnB, scale, st); // straight into o_proj's input, as the engine does
                         cuda::gemmBf16(h, attnB, rl.wo, out, batch, H, rl.replicas * G * d, st);
                     });
                 cudaGraphExec_t& mlp = mlpGraphs[size_t(g)][size_t(l)];
@@ -341,7 +348,7 @@ Result runPlacement(cublasHandle_t h, const Shape& s, const Placement& p, const 
     FAIRKV_CUBLAS(cublasSetWorkspace(h, nullptr, 0));
     cudaStreamDestroy(st);
     freeRanks(ranks);
-    for (void* ptr : {static_cast<void*>(x), static_cast<void*>(qkv), static_cast<void*>(q), static_cast<void*>(attn),
+    for (void* ptr : {static_cast<void*>(x), static_cast<void*>(qkv), static_cast<void*>(q),
                       static_cast<void*>(attnB), static_cast<void*>(out), static_cast<void*>(gu), static_cast<void*>(act),
                       blasWorkspace})
         cudaFree(ptr);
@@ -365,7 +372,8 @@ struct FullStep
 
 // Without CUPTI (no tracer may be alive), then again with kernel tracing on (tags pushed around
 // every replay, flushed every replay as the engine does per step) for the split by kernel kind.
-FullStep measureFullStep(cublasHandle_t h, int batch, int budget, double readGBs)
+FullStep measureFullStep(cublasHandle_t h, int batch, int budget, double readGBs, size_t prefetchLimit = 0,
+                         bool traced = true)
 {
     Shape s{ModelConfig::builtin("llama-3.1-8b"), {}};
     s.units = UnitLayout(s.c, UnitMode::Gqa);
@@ -386,7 +394,6 @@ FullStep measureFullStep(cublasHandle_t h, int batch, int budget, double readGBs
     fillBf16<<<256, 256>>>(x, size_t(batch) * H, 78);
     auto* qkv = deviceAlloc<float>(size_t(batch) * reps * (G + 2) * d);
     auto* q = deviceAlloc<float>(layers[0].pairs.size() * G * d);
-    auto* attn = deviceAlloc<float>(layers[0].pairs.size() * G * d);
     auto* attnB = deviceAlloc<__nv_bfloat16>(size_t(batch) * reps * G * d);
     auto* out = deviceAlloc<float>(size_t(batch) * H);
     auto* gu = deviceAlloc<float>(size_t(batch) * 2 * layers[0].inter);
@@ -399,13 +406,17 @@ FullStep measureFullStep(cublasHandle_t h, int batch, int budget, double readGBs
             views.push_back({reinterpret_cast<const uint16_t*>(pd.k), reinterpret_cast<const uint16_t*>(pd.v), pd.position + 1});
         FAIRKV_CUDA(cudaMemcpy(rl.devPairs, rl.pairs.data(), rl.pairs.size() * sizeof(PairDesc), cudaMemcpyHostToDevice));
         kernels.push_back(std::make_unique<cuda::RaggedDecodeAttention>());
-        kernels.back()->prepare(views, G, d);
+        kernels.back()->prepare(views, G, d, nullptr, outputOffsets(rl, G, d));
     }
     void* workspace = nullptr;
     const size_t workspaceBytes = size_t(32) << 20;
     FAIRKV_CUDA(cudaMalloc(&workspace, workspaceBytes));
-    cudaStream_t stream;
+    cudaStream_t stream, side;
     FAIRKV_CUDA(cudaStreamCreate(&stream));
+    FAIRKV_CUDA(cudaStreamCreateWithFlags(&side, cudaStreamNonBlocking));
+    cudaEvent_t fork, join;
+    FAIRKV_CUDA(cudaEventCreateWithFlags(&fork, cudaEventDisableTiming));
+    FAIRKV_CUDA(cudaEventCreateWithFlags(&join, cudaEventDisableTiming));
     FAIRKV_CUBLAS(cublasSetStream(h, stream));
     FAIRKV_CUBLAS(cublasSetWorkspace(h, workspace, workspaceBytes)); // no allocation inside the capture
     const float scale = 1.0f / std::sqrt(float(d));
@@ -414,14 +425,22 @@ FullStep measureFullStep(cublasHandle_t h, int batch, int budget, double readGBs
             RankLayer& rl = layers[size_t(l)];
             const int qkvCols = rl.replicas * (G + 2) * d;
             cuda::gemmBf16(h, x, rl.wqkv, qkv, batch, qkvCols, H, stream);
+            if (prefetchLimit > 0) { // o_proj's weights into L2 while RoPE and the attention run
+                FAIRKV_CUDA(cudaEventRecord(fork, stream));
+                FAIRKV_CUDA(cudaStreamWaitEvent(side, fork));
+                cuda::launchPrefetchL2(rl.wo, std::min(prefetchLimit, size_t(H) * rl.replicas * G * d * 2), side);
+                FAIRKV_CUDA(cudaEventRecord(join, side));
+            }
             prepPairs<128><<<int(rl.pairs.size()), 128, 0, stream>>>(qkv, qkvCols, rl.devPairs, G, q, float(c.rope.theta));
-            kernels[size_t(l)]->launch(q, attn, scale, stream);
-            FAIRKV_CUDA(cudaMemsetAsync(attnB, 0, size_t(batch) * rl.replicas * G * d * 2, stream));
-            scatterOut<<<int(rl.pairs.size()), 128, 0, stream>>>(attn, rl.devPairs, G, d, rl.replicas * G * d, attnB);
+            if (partialRows(rl, batch))
+                FAIRKV_CUDA(cudaMemsetAsync(attnB, 0, size_t(batch) * rl.replicas * G * d * 2, stream));
+            kernels[size_t(l)]->launchBf16(q, attnB, scale, stream);
             cuda::gemmBf16(h, attnB, rl.wo, out, batch, H, rl.replicas * G * d, stream);
             cuda::gemmBf16(h, x, rl.wgu, gu, batch, 2 * rl.inter, H, stream);
             cuda::launchSwiglu(gu, rl.inter, batch, act, stream);
             cuda::gemmBf16(h, act, rl.wdown, out, batch, H, rl.inter, stream);
+            if (prefetchLimit > 0)
+                FAIRKV_CUDA(cudaStreamWaitEvent(stream, join));
         }
         cuda::gemmBf16(h, x, lmHead, logits, batch, c.vocabSize, H, stream);
     };
@@ -454,7 +473,7 @@ FullStep measureFullStep(cublasHandle_t h, int batch, int budget, double readGBs
     };
     FullStep r;
     r.stepMs = replays(nullptr);
-    {
+    if (traced) {
         profiler::TraceBuffer traceBuffer;
         profiler::TraceBuffer* trace = &traceBuffer;
         profiler::CuptiTracer tracer(trace);
@@ -487,7 +506,7 @@ FullStep measureFullStep(cublasHandle_t h, int batch, int budget, double readGBs
         if (r.gemmKernels == 0 || r.attentionKernels == 0)
             throw Error("CUPTI recorded no tagged GEMM or attention kernels in the 8B step");
     }
-    {
+    if (traced) {
         // Graph level: every replay is one record; it must be there and span the step.
         profiler::TraceBuffer traceBuffer;
         profiler::CuptiTracer tracer(&traceBuffer, profiler::CuptiTracer::Level::Graphs);
@@ -516,9 +535,12 @@ FullStep measureFullStep(cublasHandle_t h, int batch, int budget, double readGBs
     FAIRKV_CUBLAS(cublasSetStream(h, nullptr));
     FAIRKV_CUBLAS(cublasSetWorkspace(h, nullptr, 0));
     cudaStreamDestroy(stream);
+    cudaStreamDestroy(side);
+    cudaEventDestroy(fork);
+    cudaEventDestroy(join);
     freeRanks(ranks);
     for (void* ptr : {static_cast<void*>(lmHead), static_cast<void*>(x), static_cast<void*>(qkv), static_cast<void*>(q),
-                      static_cast<void*>(attn), static_cast<void*>(attnB), static_cast<void*>(out), static_cast<void*>(gu),
+                      static_cast<void*>(attnB), static_cast<void*>(out), static_cast<void*>(gu),
                       static_cast<void*>(act), static_cast<void*>(logits), workspace})
         cudaFree(ptr);
     return r;
@@ -587,6 +609,20 @@ int main(int argc, char** argv)
           "included).\n\n"
           "\n\n";
     auto wanted = [&](const char* part) { return ("," + sections + ",").find("," + std::string(part) + ",") != std::string::npos; };
+    if (wanted("prefetch")) {
+        const double readGBs = measureReadGBs(size_t(4) << 30, prop.multiProcessorCount);
+        for (int round = 0; round < 2; ++round)
+            for (int batch : {1, 16, 64})
+                for (int budget : {512, 2048}) {
+                    std::printf("prefetch round %d batch %d budget %d:", round, batch, budget);
+                    for (size_t mib : {0, 16, 32}) {
+                        const FullStep f = measureFullStep(h, batch, budget, readGBs, mib << 20, false);
+                        std::printf("  %zu MiB %.3f ms (%.3fx)", mib, f.stepMs, f.stepMs / f.floorMs);
+                    }
+                    std::printf("\n");
+                    std::fflush(stdout);
+                }
+    }
     if (wanted("8b")) {
         // The floor's bandwidth, measured in the same run: a streaming read of 4 GiB.
         const double readGBs = measureReadGBs(size_t(4) << 30, prop.multiProcessorCount);

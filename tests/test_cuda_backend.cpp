@@ -306,9 +306,29 @@ private Q_SLOTS:
             attention.launch(dQ, dOut, scale);
             QCOMPARE(int(cudaMemcpy(out->data(), dOut, q.size() * 4, cudaMemcpyDeviceToHost)), int(cudaSuccess));
         }
+        // The decode step's layout: bf16 at each pair's own offset (here in reverse order, with a
+        // gap after each pair that must stay untouched), the same values rounded once.
+        const size_t P = lengths.size(), span = size_t(group * dim), stride = span + 8;
+        std::vector<int64_t> offsets;
+        for (size_t p = 0; p < P; ++p)
+            offsets.push_back(int64_t((P - 1 - p) * stride));
+        uint16_t* dB = nullptr;
+        QCOMPARE(int(cudaMalloc(&dB, P * stride * 2)), int(cudaSuccess));
+        cudaMemset(dB, 0xff, P * stride * 2);
+        attention.prepare(views, group, dim, nullptr, offsets);
+        attention.launchBf16(dQ, dB, scale);
+        std::vector<uint16_t> strided(P * stride);
+        QCOMPARE(int(cudaMemcpy(strided.data(), dB, strided.size() * 2, cudaMemcpyDeviceToHost)), int(cudaSuccess));
+        cudaFree(dB);
         cudaFree(dKv);
         cudaFree(dQ);
         cudaFree(dOut);
+        for (size_t p = 0; p < P; ++p) {
+            for (size_t i = 0; i < span; ++i)
+                QCOMPARE(strided[size_t(offsets[p]) + i], floatToBf16(first[p * span + i]));
+            for (size_t i = span; i < stride; ++i)
+                QCOMPARE(strided[size_t(offsets[p]) + i], uint16_t(0xffff));
+        }
         QVERIFY2(std::all_of(first.begin(), first.end(), [](float x) { return std::isfinite(x); }), "an output was not written");
         QVERIFY2(first == second, "a second launch differs from the first");
         // G = 1 runs in fp32; groups run on tensor cores with q and P in bf16.

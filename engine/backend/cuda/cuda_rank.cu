@@ -64,13 +64,6 @@ __global__ void prepDecode(const float* qkv, int cols, const PairDesc* pairs, in
     }
 }
 
-__global__ void scatterPairs(const float* attn, const PairDesc* pairs, int group, int dim, int cols, __nv_bfloat16* dst)
-{
-    const PairDesc p = pairs[blockIdx.x];
-    for (int i = threadIdx.x; i < group * dim; i += blockDim.x)
-        dst[size_t(p.row) * cols + size_t(p.replica) * group * dim + i] = __float2bfloat16(attn[size_t(blockIdx.x) * group * dim + i]);
-}
-
 } // namespace
 
 struct CudaRank::DeviceLayer
@@ -383,6 +376,7 @@ void CudaRank::prepareDecodeLayer(int layer, const RowBatch& in)
         return;
     std::vector<PairDesc> pairs;
     std::vector<KvView> views;
+    std::vector<int64_t> outAt; // each pair's heads in o_proj's input [rows][replicas][G][d]
     for (int i = 0; i < dl.replicas; ++i)
         for (int r : dl.requests[size_t(i)]) {
             if (in.rowStart[size_t(r) + 1] - in.rowStart[size_t(r)] != 1)
@@ -390,8 +384,11 @@ void CudaRank::prepareDecodeLayer(int layer, const RowBatch& in)
             DeviceBlock& b = deviceBlock(layer, dl.units[size_t(i)], r);
             pairs.push_back({i, int(in.rowStart[size_t(r)]), b.keys, b.values, b.length, int(in.position[size_t(r)])});
             views.push_back({b.keys, b.values, b.length + 1});
+            outAt.push_back(int64_t((in.rowStart[size_t(r)] * size_t(dl.replicas) + size_t(i)) * G * d));
             st.keys.push_back({layer, dl.units[size_t(i)], r});
         }
+    // A replica that serves part of the batch (fair-copying) leaves the other rows' columns to zero.
+    st.partialRows = pairs.size() < rows * size_t(dl.replicas);
     const size_t n = pairs.size();
     if (n * sizeof(PairDesc) > st.pairsCapacity) // with room: batches grow by a few pairs
         growBuffer(st.pairs, st.pairsCapacity, 2 * n * sizeof(PairDesc), "decode pairs");
@@ -404,9 +401,9 @@ void CudaRank::prepareDecodeLayer(int layer, const RowBatch& in)
     FAIRKV_CUDA(cudaMemcpy(st.pairs, pairs.data(), n * sizeof(PairDesc), cudaMemcpyHostToDevice));
     if (!st.attention)
         st.attention = std::make_unique<RaggedDecodeAttention>();
-    st.attention->prepare(views, int(G), int(d));
+    st.attention->prepare(views, int(G), int(d), nullptr, outAt);
     const size_t cols = size_t(dl.replicas) * (G + 2) * d;
-    const size_t attnBytes = align256(rows * cols * 4) + 2 * align256(n * G * d * 4) + align256(rows * dl.replicas * G * d * 2);
+    const size_t attnBytes = align256(rows * cols * 4) + align256(n * G * d * 4) + align256(rows * dl.replicas * G * d * 2);
     m_decodeScratch = std::max(m_decodeScratch, attnBytes);
 }
 
@@ -423,22 +420,19 @@ void CudaRank::launchAttention(int layer, const void* xb, float* y, cudaStream_t
         return;
     }
     const size_t nPairs = st.keys.size(), cols = size_t(dl.replicas) * (G + 2) * d;
-    const size_t offQ = align256(size_t(rows) * cols * 4), offA = offQ + align256(nPairs * G * d * 4);
-    const size_t offAb = offA + align256(nPairs * G * d * 4);
+    const size_t offQ = align256(size_t(rows) * cols * 4), offAb = offQ + align256(nPairs * G * d * 4);
     auto* base = scratch(offAb + align256(size_t(rows) * dl.replicas * G * d * 2));
     auto* qkv = reinterpret_cast<float*>(base);
     auto* q = reinterpret_cast<float*>(base + offQ);
-    auto* attn = reinterpret_cast<float*>(base + offA);
     auto* attnB = reinterpret_cast<__nv_bfloat16*>(base + offAb);
     auto* pairs = static_cast<const PairDesc*>(st.pairs);
     auto h = static_cast<cublasHandle_t>(m_cublas);
     gemmBf16(h, xb, dl.wqkv, qkv, rows, int(cols), H, stream);
     prepDecode<<<int(nPairs), 128, 0, stream>>>(qkv, int(cols), pairs, G, d, m_invFreq, q, st.newKv);
     FAIRKV_CUDA(cudaGetLastError());
-    st.attention->launch(q, attn, 1.0f / std::sqrt(float(d)), stream);
-    FAIRKV_CUDA(cudaMemsetAsync(attnB, 0, size_t(rows) * dl.replicas * G * d * 2, stream));
-    scatterPairs<<<int(nPairs), 128, 0, stream>>>(attn, pairs, G, d, dl.replicas * G * d, attnB);
-    FAIRKV_CUDA(cudaGetLastError());
+    if (st.partialRows)
+        FAIRKV_CUDA(cudaMemsetAsync(attnB, 0, size_t(rows) * dl.replicas * G * d * 2, stream));
+    st.attention->launchBf16(q, attnB, 1.0f / std::sqrt(float(d)), stream); // straight into o_proj's input
     gemmBf16(h, attnB, dl.wo, y, rows, H, dl.replicas * G * d, stream);
     FAIRKV_CUDA(cudaEventRecord(static_cast<cudaEvent_t>(st.events[1]), stream));
 }

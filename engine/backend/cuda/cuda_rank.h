@@ -80,6 +80,7 @@ private:
         float* newKv = nullptr;             // [pairs][2][headDim] fp32: the rows appended this step
         size_t newKvCapacity = 0;
         std::unique_ptr<RaggedDecodeAttention> attention;
+        bool partialRows = false;           // some (row, replica) has no pair: o_proj's input is zeroed first
         void* events[4] = {nullptr, nullptr, nullptr, nullptr};
         double attentionMs = 0.0, mlpMs = 0.0;
         bool attentionRan = false, mlpRan = false;

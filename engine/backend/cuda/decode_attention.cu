@@ -38,10 +38,28 @@ struct WorkItem
 };
 
 // A pair cut into `count` consecutive items from `first`: the combine kernel merges their partials.
+// A pair with no retained row is one with count 0: the combine kernel writes its zeros.
 struct SplitPair
 {
     int pair, first, count;
 };
+
+// Where results go: dense fp32 [pair][qStride][D], or bf16 at each pair's offset (the o_proj input).
+struct Output
+{
+    void* data;
+    const int64_t* offsets; // null: dense
+    int bf16;
+};
+
+__device__ __forceinline__ void store(const Output& o, int pair, int qStride, int head, int D, int d, float value)
+{
+    const size_t at = (o.offsets ? size_t(o.offsets[pair]) : size_t(pair) * qStride * D) + size_t(head) * D + d;
+    if (o.bf16)
+        static_cast<__nv_bfloat16*>(o.data)[at] = __float2bfloat16(value);
+    else
+        static_cast<float*>(o.data)[at] = value;
+}
 
 // Hopper's programmatic dependent launch: the attention kernel lets the combine kernel start while
 // its own blocks still stream, and the combine kernel waits for the attention grid's completion
@@ -65,11 +83,11 @@ __device__ __forceinline__ void waitForPrerequisites()
 // q and out hold `qStride` heads per pair; this launch's heads begin at head0 (groups of more than
 // 8 heads run in launches of at most 8).
 template <int D>
-__device__ __forceinline__ void writeResult(const WorkItem& w, int index, float* partials, float* out, int G, int qStride,
+__device__ __forceinline__ void writeResult(const WorkItem& w, int index, float* partials, const Output& out, int G, int qStride,
                                             int head0, int g, int d, float A, float M, float L)
 {
     if (w.count == 1) {
-        out[(size_t(w.pair) * qStride + head0 + g) * D + d] = L > 0.0f ? A / L : 0.0f;
+        store(out, w.pair, qStride, head0 + g, D, d, L > 0.0f ? A / L : 0.0f);
         return;
     }
     float* part = partials + (size_t(index) * G + g) * (D + 2);
@@ -90,7 +108,7 @@ __device__ __forceinline__ void writeResult(const WorkItem& w, int index, float*
 // registers: 1 us faster at batch 1, 2 us slower at batch 64, where the blocks queue).
 template <int D>
 __global__ void __maxnreg__(32) decodeAttentionCombine(const SplitPair* splits, const float* partials, int G, int qStride,
-                                                             int head0, float* out)
+                                                             int head0, Output out)
 {
     const SplitPair sp = splits[blockIdx.x];
     const int g = blockIdx.y, d = threadIdx.x;
@@ -124,14 +142,14 @@ __global__ void __maxnreg__(32) decodeAttentionCombine(const SplitPair* splits, 
         }
         M = mNew;
     }
-    out[(size_t(sp.pair) * qStride + head0 + g) * D + d] = L > 0.0f ? A / L : 0.0f;
+    store(out, sp.pair, qStride, head0 + g, D, d, L > 0.0f ? A / L : 0.0f);
 }
 
 // One work item = rows [start, end) of one pair. Each token row is read by D/8 threads with one
 // 16-byte load each (K and V), all G query heads of the group use it; rows are spread over the
 // block's row groups, each keeping an online softmax; the groups are merged in shared memory.
 template <int D, int G>
-__device__ void rowsItem(const WorkItem& w, int index, const float* q, float* partials, float scale, float* out)
+__device__ void rowsItem(const WorkItem& w, int index, const float* q, float* partials, float scale, const Output& out)
 {
     constexpr int TPT = D / 8;             // threads per token row
     constexpr int ROWS = kThreads / TPT;   // token rows in flight per block
@@ -236,7 +254,7 @@ __device__ void rowsItem(const WorkItem& w, int index, const float* q, float* pa
 // the H100, no spills at head_dim 128 (8 and 16 bytes at 64 and 32).
 template <int D, int G>
 __global__ void __launch_bounds__(kThreads, 8) decodeAttentionRows(const WorkItem* items, const int* blockFirst, const float* q,
-                                                       float* partials, float scale, float* out)
+                                                       float* partials, float scale, Output out)
 {
     launchDependents();
     for (int it = blockFirst[blockIdx.x], stop = blockFirst[blockIdx.x + 1]; it < stop; ++it) {
@@ -321,7 +339,7 @@ __host__ __device__ constexpr int mmaWarpBytes()
 template <int D>
 __global__ void __launch_bounds__(kMmaWarps * 32) decodeAttentionMma(const WorkItem* items, const int* blockFirst, const float* q,
                                                                      float* partials, float scale, int G, int qStride, int head0,
-                                                                     float* out)
+                                                                     Output out)
 {
     constexpr int RB = mmaRowBytes<D>();
     constexpr int BUF = 2 * kMmaTile * RB; // K and V of one tile
@@ -609,7 +627,7 @@ struct LaunchArgs
     const SplitPair* splitPairs = nullptr;
     const float* q = nullptr;
     float* partials = nullptr;
-    float* out = nullptr;
+    Output out{};
     float scale = 1.0f;
 };
 
@@ -640,15 +658,17 @@ template <int D>
 void launchForDim(int group, const LaunchArgs& a, cudaStream_t stream)
 {
     if (group == 1) {
-        decodeAttentionRows<D, 1><<<a.blocks, kThreads, 0, stream>>>(a.items, a.blockFirst, a.q, a.partials, a.scale, a.out);
+        if (a.blocks > 0)
+            decodeAttentionRows<D, 1><<<a.blocks, kThreads, 0, stream>>>(a.items, a.blockFirst, a.q, a.partials, a.scale, a.out);
         FAIRKV_CUDA(cudaGetLastError());
         launchCombine<D>(a, 1, 1, 0, stream);
         return;
     }
     for (int head0 = 0; head0 < group; head0 += kMmaHeads) {
         const int heads = std::min(kMmaHeads, group - head0);
-        decodeAttentionMma<D><<<a.blocks, kMmaWarps * 32, a.sharedBytes, stream>>>(a.items, a.blockFirst, a.q, a.partials, a.scale,
-                                                                                   heads, group, head0, a.out);
+        if (a.blocks > 0)
+            decodeAttentionMma<D><<<a.blocks, kMmaWarps * 32, a.sharedBytes, stream>>>(a.items, a.blockFirst, a.q, a.partials,
+                                                                                       a.scale, heads, group, head0, a.out);
         FAIRKV_CUDA(cudaGetLastError());
         launchCombine<D>(a, heads, group, head0, stream);
     }
@@ -668,10 +688,12 @@ RaggedDecodeAttention::~RaggedDecodeAttention()
     cudaFree(m_deviceItems);
     cudaFree(m_deviceBlocks);
     cudaFree(m_deviceSplits);
+    cudaFree(m_deviceOffsets);
     cudaFree(m_partials);
 }
 
-void RaggedDecodeAttention::prepare(const std::vector<KvView>& pairs, int groupSize, int headDim, cudaStream_t stream)
+void RaggedDecodeAttention::prepare(const std::vector<KvView>& pairs, int groupSize, int headDim, cudaStream_t stream,
+                                    const std::vector<int64_t>& outputOffsets)
 {
     if (headDim != 32 && headDim != 64 && headDim != 128)
         throw fairkv::Error("the CUDA decode attention supports head_dim 32, 64 or 128, not " + std::to_string(headDim));
@@ -733,7 +755,10 @@ void RaggedDecodeAttention::prepare(const std::vector<KvView>& pairs, int groupS
         }
     }
     blockFirst[size_t(m_blocks)] = int(items.size());
-    std::vector<SplitPair> splits; // pairs cut into several items, for the combine kernel
+    std::vector<SplitPair> splits; // pairs cut into several items and pairs of no row, for the combine kernel
+    for (int e = 0; e < m_pairs; ++e)
+        if (pairs[size_t(e)].length == 0)
+            splits.push_back({e, 0, 0});
     for (size_t i = 0; i < items.size();) {
         size_t j = i;
         while (j < items.size() && items[j].pair == items[i].pair)
@@ -747,7 +772,12 @@ void RaggedDecodeAttention::prepare(const std::vector<KvView>& pairs, int groupS
     m_splits = int(splits.size());
     m_items = int(items.size());
     m_bytes = totalRows * 2 * size_t(headDim) * 2 + size_t(m_pairs) * groupSize * headDim * 4 * 2;
-    m_hasEmptyPairs = std::any_of(pairs.begin(), pairs.end(), [](const KvView& v) { return v.length == 0; });
+    if (!outputOffsets.empty() && outputOffsets.size() != pairs.size())
+        throw fairkv::Error("decode attention: " + std::to_string(outputOffsets.size()) + " output offsets for "
+                            + std::to_string(pairs.size()) + " pairs");
+    m_hasOffsets = !outputOffsets.empty();
+    if (m_hasOffsets)
+        growBuffer(m_deviceOffsets, m_capOffsets, outputOffsets.size() * sizeof(int64_t), "decode attention plan");
     growBuffer(m_deviceItems, m_capItems, std::max<size_t>(1, items.size()) * sizeof(WorkItem), "decode attention plan");
     growBuffer(m_deviceBlocks, m_capBlocks, blockFirst.size() * sizeof(int), "decode attention plan");
     growBuffer(m_deviceSplits, m_capSplits, std::max<size_t>(1, splits.size()) * sizeof(SplitPair), "decode attention plan");
@@ -759,26 +789,39 @@ void RaggedDecodeAttention::prepare(const std::vector<KvView>& pairs, int groupS
     FAIRKV_CUDA(cudaMemcpyAsync(m_deviceItems, items.data(), items.size() * sizeof(WorkItem), cudaMemcpyHostToDevice, stream));
     FAIRKV_CUDA(cudaMemcpyAsync(m_deviceBlocks, blockFirst.data(), blockFirst.size() * sizeof(int), cudaMemcpyHostToDevice, stream));
     FAIRKV_CUDA(cudaMemcpyAsync(m_deviceSplits, splits.data(), splits.size() * sizeof(SplitPair), cudaMemcpyHostToDevice, stream));
+    if (m_hasOffsets)
+        FAIRKV_CUDA(cudaMemcpyAsync(m_deviceOffsets, outputOffsets.data(), outputOffsets.size() * sizeof(int64_t),
+                                    cudaMemcpyHostToDevice, stream));
     FAIRKV_CUDA(cudaStreamSynchronize(stream)); // the host vectors go out of scope
 }
 
 void RaggedDecodeAttention::launch(const float* q, float* out, float scale, cudaStream_t stream)
 {
-    if (m_hasEmptyPairs) // a pair with no retained token has no item to write its (zero) output
-        FAIRKV_CUDA(cudaMemsetAsync(out, 0, size_t(m_pairs) * m_group * m_dim * sizeof(float), stream));
-    if (m_blocks == 0)
+    launchTo(q, out, false, scale, stream);
+}
+
+void RaggedDecodeAttention::launchBf16(const float* q, void* out, float scale, cudaStream_t stream)
+{
+    if (!m_hasOffsets && m_pairs > 0)
+        throw fairkv::Error("decode attention: launchBf16 needs the output offsets given to prepare()");
+    launchTo(q, out, true, scale, stream);
+}
+
+void RaggedDecodeAttention::launchTo(const float* q, void* out, bool bf16, float scale, cudaStream_t stream)
+{
+    if (m_pairs == 0)
         return;
     LaunchArgs a;
     a.blocks = m_blocks;
     a.sharedBytes = m_sharedBytes;
-    a.dependentLaunch = m_dependentLaunch;
+    a.dependentLaunch = m_dependentLaunch && m_blocks > 0; // with no rows at all the combine only writes zeros
     a.splits = m_splits;
     a.items = static_cast<const WorkItem*>(m_deviceItems);
     a.blockFirst = static_cast<const int*>(m_deviceBlocks);
     a.splitPairs = static_cast<const SplitPair*>(m_deviceSplits);
     a.q = q;
     a.partials = m_partials;
-    a.out = out;
+    a.out = Output{out, bf16 ? static_cast<const int64_t*>(m_deviceOffsets) : nullptr, bf16 ? 1 : 0};
     a.scale = scale;
     if (m_dim == 128)
         launchForDim<128>(m_group, a, stream);

@@ -20,7 +20,8 @@ struct KvView
 // the host from the known lengths: one wave of blocks, each with an equal share of all rows laid
 // end to end, so short and long heads both fill the GPU and no wave runs part-empty. launch() runs
 // the attention kernel and, for pairs cut over several blocks, a small kernel that merges their
-// partials (started early by programmatic dependent launch).
+// partials (started early by programmatic dependent launch) and writes the zeros of pairs with no
+// retained row.
 class RaggedDecodeAttention
 {
 public:
@@ -30,9 +31,16 @@ public:
     RaggedDecodeAttention& operator=(const RaggedDecodeAttention&) = delete;
 
     // `groupSize` query heads (any number) share each pair's KV; headDim 32, 64 or 128.
-    void prepare(const std::vector<KvView>& pairs, int groupSize, int headDim, cudaStream_t stream = nullptr);
+    // outputOffsets: where each pair's groupSize x headDim results begin in a launchBf16() output,
+    // in elements (the decode step's o_proj input: row of the request, column block of the unit);
+    // empty for launch()'s dense layout.
+    void prepare(const std::vector<KvView>& pairs, int groupSize, int headDim, cudaStream_t stream = nullptr,
+                 const std::vector<int64_t>& outputOffsets = {});
     // q and out: device fp32 [pairs][groupSize][headDim]. Asynchronous on `stream`.
     void launch(const float* q, float* out, float scale, cudaStream_t stream = nullptr);
+    // out: bf16, each pair's results at prepare()'s outputOffsets; nothing else is written, so the
+    // step needs no scatter kernel between the attention and o_proj.
+    void launchBf16(const float* q, void* out, float scale, cudaStream_t stream = nullptr);
 
     int items() const { return m_items; }   // pieces of pairs, all blocks together
     int blocks() const { return m_blocks; } // one wave: SMs x resident blocks at most
@@ -40,14 +48,17 @@ public:
     size_t minimumBytes() const { return m_bytes; }
 
 private:
+    void launchTo(const float* q, void* out, bool bf16, float scale, cudaStream_t stream);
+
     int m_pairs = 0, m_items = 0, m_blocks = 0, m_splits = 0, m_group = 1, m_dim = 128;
     size_t m_bytes = 0;
     void* m_deviceItems = nullptr;  // WorkItem[items]: K/V, pair, rows, the pair's run of items
     void* m_deviceBlocks = nullptr; // int[blocks + 1]: first item of each block
     float* m_partials = nullptr;    // [items][min(group, 8)][dim + 2]: acc..., max, sum
-    void* m_deviceSplits = nullptr; // SplitPair[splits]: pairs cut into several items, merged after
-    bool m_hasEmptyPairs = false;
-    size_t m_capItems = 0, m_capBlocks = 0, m_capSplits = 0, m_capPartials = 0;
+    void* m_deviceSplits = nullptr; // SplitPair[splits]: pairs cut into several items (or empty), merged after
+    void* m_deviceOffsets = nullptr; // int64_t[pairs]: prepare()'s outputOffsets
+    bool m_hasOffsets = false;
+    size_t m_capItems = 0, m_capBlocks = 0, m_capSplits = 0, m_capPartials = 0, m_capOffsets = 0;
     int m_smCount = 0;
     const void* m_kernel = nullptr; // the kernel m_resident was asked for
     int m_resident = 1, m_sharedBytes = 0;
