@@ -6,7 +6,8 @@
 // decode attention over its (request, unit) pairs. A step is composed as the per-layer maximum over
 // ranks plus a modelled ring all-reduce (alpha-beta). This is a timing harness: weights, KV and
 // activations are random (not zero) and the outputs are not used.
-//   fairkv-bench-gpu-decode [--layers N] [--out FILE.md]   (default: as many layers as fit the GPU)
+//   fairkv-bench-gpu-decode [--layers N] [--sections 8b,tp,cupti] [--kernel-log FILE.csv] [--out FILE.md]
+//   (default: every section, as many layers as fit the GPU)
 #include "backend/cuda/cublas_check.h"
 #include "backend/cuda/cuda_check.h"
 #include "aggregation.h"
@@ -372,8 +373,9 @@ struct FullStep
 
 // Without CUPTI (no tracer may be alive), then again with kernel tracing on (tags pushed around
 // every replay, flushed every replay as the engine does per step) for the split by kernel kind.
-FullStep measureFullStep(cublasHandle_t h, int batch, int budget, double readGBs, size_t prefetchLimit = 0,
-                         bool traced = true)
+// kernelLog, when given, receives the traced replay's kernels (batch, budget, name, start and end
+// ns from the replay's first kernel): where the step's idle time sits.
+FullStep measureFullStep(cublasHandle_t h, int batch, int budget, double readGBs, std::ostream* kernelLog)
 {
     Shape s{ModelConfig::builtin("llama-3.1-8b"), {}};
     s.units = UnitLayout(s.c, UnitMode::Gqa);
@@ -411,12 +413,8 @@ FullStep measureFullStep(cublasHandle_t h, int batch, int budget, double readGBs
     void* workspace = nullptr;
     const size_t workspaceBytes = size_t(32) << 20;
     FAIRKV_CUDA(cudaMalloc(&workspace, workspaceBytes));
-    cudaStream_t stream, side;
+    cudaStream_t stream;
     FAIRKV_CUDA(cudaStreamCreate(&stream));
-    FAIRKV_CUDA(cudaStreamCreateWithFlags(&side, cudaStreamNonBlocking));
-    cudaEvent_t fork, join;
-    FAIRKV_CUDA(cudaEventCreateWithFlags(&fork, cudaEventDisableTiming));
-    FAIRKV_CUDA(cudaEventCreateWithFlags(&join, cudaEventDisableTiming));
     FAIRKV_CUBLAS(cublasSetStream(h, stream));
     FAIRKV_CUBLAS(cublasSetWorkspace(h, workspace, workspaceBytes)); // no allocation inside the capture
     const float scale = 1.0f / std::sqrt(float(d));
@@ -425,12 +423,6 @@ FullStep measureFullStep(cublasHandle_t h, int batch, int budget, double readGBs
             RankLayer& rl = layers[size_t(l)];
             const int qkvCols = rl.replicas * (G + 2) * d;
             cuda::gemmBf16(h, x, rl.wqkv, qkv, batch, qkvCols, H, stream);
-            if (prefetchLimit > 0) { // o_proj's weights into L2 while RoPE and the attention run
-                FAIRKV_CUDA(cudaEventRecord(fork, stream));
-                FAIRKV_CUDA(cudaStreamWaitEvent(side, fork));
-                cuda::launchPrefetchL2(rl.wo, std::min(prefetchLimit, size_t(H) * rl.replicas * G * d * 2), side);
-                FAIRKV_CUDA(cudaEventRecord(join, side));
-            }
             prepPairs<128><<<int(rl.pairs.size()), 128, 0, stream>>>(qkv, qkvCols, rl.devPairs, G, q, float(c.rope.theta));
             if (partialRows(rl, batch))
                 FAIRKV_CUDA(cudaMemsetAsync(attnB, 0, size_t(batch) * rl.replicas * G * d * 2, stream));
@@ -439,8 +431,6 @@ FullStep measureFullStep(cublasHandle_t h, int batch, int budget, double readGBs
             cuda::gemmBf16(h, x, rl.wgu, gu, batch, 2 * rl.inter, H, stream);
             cuda::launchSwiglu(gu, rl.inter, batch, act, stream);
             cuda::gemmBf16(h, act, rl.wdown, out, batch, H, rl.inter, stream);
-            if (prefetchLimit > 0)
-                FAIRKV_CUDA(cudaStreamWaitEvent(stream, join));
         }
         cuda::gemmBf16(h, x, lmHead, logits, batch, c.vocabSize, H, stream);
     };
@@ -473,7 +463,7 @@ FullStep measureFullStep(cublasHandle_t h, int batch, int budget, double readGBs
     };
     FullStep r;
     r.stepMs = replays(nullptr);
-    if (traced) {
+    {
         profiler::TraceBuffer traceBuffer;
         profiler::TraceBuffer* trace = &traceBuffer;
         profiler::CuptiTracer tracer(trace);
@@ -484,6 +474,10 @@ FullStep measureFullStep(cublasHandle_t h, int batch, int budget, double readGBs
         // started early (programmatic dependent launch) and its record spans that wait.
         auto records = trace->records;
         std::sort(records.begin(), records.end(), [](const auto& a, const auto& b) { return a.startNs < b.startNs; });
+        if (kernelLog)
+            for (const auto& rec : records)
+                *kernelLog << batch << ',' << budget << ',' << trace->name(rec.nameId) << ',' << rec.startNs - records[0].startNs
+                           << ',' << rec.endNs - records[0].startNs << '\n';
         int64_t reach = INT64_MIN;
         for (const auto& rec : records) {
             std::string name = trace->name(rec.nameId);
@@ -506,7 +500,7 @@ FullStep measureFullStep(cublasHandle_t h, int batch, int budget, double readGBs
         if (r.gemmKernels == 0 || r.attentionKernels == 0)
             throw Error("CUPTI recorded no tagged GEMM or attention kernels in the 8B step");
     }
-    if (traced) {
+    {
         // Graph level: every replay is one record; it must be there and span the step.
         profiler::TraceBuffer traceBuffer;
         profiler::CuptiTracer tracer(&traceBuffer, profiler::CuptiTracer::Level::Graphs);
@@ -535,9 +529,6 @@ FullStep measureFullStep(cublasHandle_t h, int batch, int budget, double readGBs
     FAIRKV_CUBLAS(cublasSetStream(h, nullptr));
     FAIRKV_CUBLAS(cublasSetWorkspace(h, nullptr, 0));
     cudaStreamDestroy(stream);
-    cudaStreamDestroy(side);
-    cudaEventDestroy(fork);
-    cudaEventDestroy(join);
     freeRanks(ranks);
     for (void* ptr : {static_cast<void*>(lmHead), static_cast<void*>(x), static_cast<void*>(qkv), static_cast<void*>(q),
                       static_cast<void*>(attnB), static_cast<void*>(out), static_cast<void*>(gu),
@@ -575,6 +566,7 @@ int main(int argc, char** argv)
     std::string out = "gpu-decode-benchmark.md";
     int layers = 0, steps = 5; // 0: as many as fit
     std::string sections = "8b,tp,cupti"; // which parts to run
+    std::ofstream kernelLog;
     struct Traced
     {
         int batch, budget;
@@ -588,6 +580,8 @@ int main(int argc, char** argv)
             layers = std::atoi(argv[i + 1]);
         if (std::string(argv[i]) == "--sections")
             sections = argv[i + 1];
+        if (std::string(argv[i]) == "--kernel-log") // CSV of the 8B step's kernels, one traced replay per cell
+            kernelLog.open(argv[i + 1]);
     }
     cublasHandle_t h;
     FAIRKV_CUBLAS(cublasCreate(&h));
@@ -609,20 +603,6 @@ int main(int argc, char** argv)
           "included).\n\n"
           "\n\n";
     auto wanted = [&](const char* part) { return ("," + sections + ",").find("," + std::string(part) + ",") != std::string::npos; };
-    if (wanted("prefetch")) {
-        const double readGBs = measureReadGBs(size_t(4) << 30, prop.multiProcessorCount);
-        for (int round = 0; round < 2; ++round)
-            for (int batch : {1, 16, 64})
-                for (int budget : {512, 2048}) {
-                    std::printf("prefetch round %d batch %d budget %d:", round, batch, budget);
-                    for (size_t mib : {0, 16, 32}) {
-                        const FullStep f = measureFullStep(h, batch, budget, readGBs, mib << 20, false);
-                        std::printf("  %zu MiB %.3f ms (%.3fx)", mib, f.stepMs, f.stepMs / f.floorMs);
-                    }
-                    std::printf("\n");
-                    std::fflush(stdout);
-                }
-    }
     if (wanted("8b")) {
         // The floor's bandwidth, measured in the same run: a streaming read of 4 GiB.
         const double readGBs = measureReadGBs(size_t(4) << 30, prop.multiProcessorCount);
@@ -638,7 +618,7 @@ int main(int argc, char** argv)
               "|---|---|---|---|---|---|---|---|---|---|---|\n";
         for (int batch : {1, 16, 64})
             for (int budget : {512, 2048}) {
-                const FullStep f = measureFullStep(h, batch, budget, readGBs);
+                const FullStep f = measureFullStep(h, batch, budget, readGBs, kernelLog.is_open() ? &kernelLog : nullptr);
                 fullSteps.push_back({batch, budget, f.stepMs, f.tracedStepMs, f.graphTracedStepMs});
                 const double gaps = f.stepMs - f.gemmMs - f.attentionMs - f.otherMs;
                 md << "| " << batch << " | " << budget << " | " << fmt(f.weightGiB, 2) << " | " << fmt(f.kvGiB, 3) << " | "

@@ -5,7 +5,6 @@
 #include <cublas_v2.h>
 #include <cuda_bf16.h>
 
-#include <algorithm>
 #include <string>
 
 namespace fairkv::cuda {
@@ -18,24 +17,6 @@ __global__ void swigluKernel(const float* gateUp, int inter, int rows, __nv_bflo
         const int r = i / inter, c = i % inter;
         const float g = gateUp[size_t(r) * 2 * inter + c], u = gateUp[size_t(r) * 2 * inter + inter + c];
         out[i] = __float2bfloat16(g / (1.0f + expf(-g)) * u);
-    }
-}
-
-// Every thread asks for one or more chunks. On sm_90 one bulk prefetch covers a whole chunk through
-// the copy engine (no registers, no waiting: the thread exits while L2 fetches); before, one
-// prefetch instruction per 128-byte line.
-constexpr size_t kPrefetchChunk = size_t(64) << 10;
-__global__ void prefetchL2Kernel(const char* p, size_t bytes)
-{
-    for (size_t at = (blockIdx.x * size_t(blockDim.x) + threadIdx.x) * kPrefetchChunk; at < bytes;
-         at += size_t(gridDim.x) * blockDim.x * kPrefetchChunk) {
-        const size_t n = bytes - at < kPrefetchChunk ? bytes - at : kPrefetchChunk;
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-        asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(p + at), "r"(unsigned(n)) : "memory");
-#else
-        for (size_t line = 0; line < n; line += 128)
-            asm volatile("prefetch.global.L2 [%0];" ::"l"(p + at + line));
-#endif
     }
 }
 
@@ -115,17 +96,6 @@ __global__ void addInto(float* x, const float* y, size_t count)
 }
 
 } // namespace
-
-void launchPrefetchL2(const void* p, size_t bytes, cudaStream_t stream)
-{
-    bytes &= ~size_t(15); // whole 16-byte units (the bulk prefetch's granule)
-    if (p == nullptr || bytes == 0)
-        return;
-    const size_t chunks = (bytes + kPrefetchChunk - 1) / kPrefetchChunk;
-    const int threads = 32, blocks = int(std::min<size_t>(32, (chunks + threads - 1) / threads));
-    prefetchL2Kernel<<<blocks, threads, 0, stream>>>(static_cast<const char*>(p), bytes);
-    FAIRKV_CUDA(cudaGetLastError());
-}
 
 void gemmBf16(cublasHandle_t handle, const void* x, const void* w, float* y, int rows, int n, int k, cudaStream_t stream)
 {

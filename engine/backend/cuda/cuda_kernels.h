@@ -41,10 +41,4 @@ void launchAddPartials(float* x, const float* const* parts, int n, size_t count,
 // x += y.
 void launchAddInto(float* x, const float* y, size_t count, cudaStream_t stream);
 
-// Asks L2 to fetch the first `bytes` of p from HBM (a hint: nothing waits for it, nothing is read
-// into registers). Decode steps leave HBM idle while latency-bound kernels run (RoPE, attention
-// at small batches, norms, the gaps between launches); weights the next GEMM reads can stream into
-// L2 meanwhile, on a second stream. p must be 16-byte aligned (every cudaMalloc'd pointer is).
-void launchPrefetchL2(const void* p, size_t bytes, cudaStream_t stream);
-
 } // namespace fairkv::cuda
