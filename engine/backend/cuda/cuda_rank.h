@@ -50,8 +50,10 @@ public:
     int device() const { return m_device; }
     size_t assignments() const { return m_assignments; } // placements installed so far
     void prepareDecode(const RowBatch& rows);
-    void launchAttention(int layer, const void* xb, float* y, cudaStream_t stream);
-    void launchMlp(int layer, const void* xb, size_t rows, float* y, cudaStream_t stream);
+    // startedAt: an event the caller recorded on `stream` where this piece begins (the end of the
+    // piece before it), so back-to-back pieces share one event; null: the rank records its own.
+    void launchAttention(int layer, const void* xb, float* y, cudaStream_t stream, void* startedAt = nullptr);
+    void launchMlp(int layer, const void* xb, size_t rows, float* y, cudaStream_t stream, void* startedAt = nullptr);
     void finishDecode();
     // Device-resident prefill, driven by the step executor: the rows of `requests` (engine request
     // indices; request k's rows are [rowStart[k], rowStart[k + 1]) of `xb`, bf16 normalised, on this
@@ -66,7 +68,11 @@ public:
     double attentionDeviceMs(int layer) const { return m_decode[size_t(layer)].attentionMs; }
     double mlpDeviceMs(int layer) const { return m_decode[size_t(layer)].mlpMs; }
     // Device events around the rank's work in `layer` (0/1 attention, 2/3 MLP), for trace times.
-    void* decodeEvent(int layer, int which) const { return m_decode[size_t(layer)].events[which]; }
+    void* decodeEvent(int layer, int which) const
+    {
+        const DecodeLayer& st = m_decode[size_t(layer)];
+        return which % 2 == 0 ? st.starts[which / 2] : st.events[which];
+    }
 
 private:
     struct DeviceLayer;
@@ -82,6 +88,7 @@ private:
         std::unique_ptr<RaggedDecodeAttention> attention;
         bool partialRows = false;           // some (row, replica) has no pair: o_proj's input is zeroed first
         void* events[4] = {nullptr, nullptr, nullptr, nullptr};
+        void* starts[2] = {nullptr, nullptr}; // where attention and MLP began: events[0] and [2], or the caller's
         double attentionMs = 0.0, mlpMs = 0.0;
         bool attentionRan = false, mlpRan = false;
     };

@@ -486,18 +486,20 @@ void CudaStepExecutor::runEmulated(const std::vector<int>& tokens)
             for (int g = 0; g < N; ++g) {
                 auto* out = static_cast<float*>(m_partials[size_t(g)]);
                 DeviceScope tag(m_deviceSink, g, m_step, l, half ? TracePhase::Mlp : TracePhase::Attention);
+                CudaRank& rank = *m_ranks[size_t(g)];
                 if (half == 0)
-                    m_ranks[size_t(g)]->launchAttention(l, r.normed, out, r.stream);
+                    rank.launchAttention(l, r.normed, out, r.stream, r.open());
                 else
-                    m_ranks[size_t(g)]->launchMlp(l, r.normed, size_t(b), out, r.stream);
+                    rank.launchMlp(l, r.normed, size_t(b), out, r.stream, r.open());
+                r.follow(rank.decodeEvent(l, half ? 3 : 1));
             }
             DeviceScope tag(m_deviceSink, -1, m_step, l, TracePhase::Replicated);
-            launchAddPartials(r.x, parts, N, count, r.stream); // stands in for the all-reduce (modelled)
+            // Stands in for the all-reduce (modelled); its time counts in the next replicated piece.
+            launchAddPartials(r.x, parts, N, count, r.stream);
         }
     }
     launchHead(r, b, -1, true);
-    r.end = r.nextEvent();
-    FAIRKV_CUDA(cudaEventRecord(r.end, r.stream));
+    r.end = r.last; // lm_head's end
     FAIRKV_CUDA(cudaStreamSynchronize(r.stream));
 }
 
@@ -523,9 +525,10 @@ void CudaStepExecutor::runRank(size_t g, const std::vector<int>& tokens, const s
             {
                 auto tag = tagged(l, half ? TracePhase::Mlp : TracePhase::Attention);
                 if (half == 0)
-                    rank.launchAttention(l, r.normed, r.partial, r.stream);
+                    rank.launchAttention(l, r.normed, r.partial, r.stream, r.open());
                 else
-                    rank.launchMlp(l, r.normed, size_t(b), r.partial, r.stream);
+                    rank.launchMlp(l, r.normed, size_t(b), r.partial, r.stream, r.open());
+                r.follow(rank.decodeEvent(l, half ? 3 : 1));
             }
             if (failed.load())
                 throw fairkv::Error(std::string(kStopped) + " another rank failed");
@@ -536,12 +539,11 @@ void CudaStepExecutor::runRank(size_t g, const std::vector<int>& tokens, const s
             }
             r.close(e, TracePhase::Collective, half ? "all_reduce mlp" : "all_reduce attention", l);
             auto tag = tagged(l, TracePhase::Replicated);
-            launchAddInto(r.x, r.partial, count, r.stream); // residual add of the reduced sums
+            launchAddInto(r.x, r.partial, count, r.stream); // residual add of the reduced sums (timed with the next piece)
         }
     }
     launchHead(r, b, gi, g == 0); // every rank holds the full residual stream; one computes the logits
-    r.end = r.nextEvent();
-    FAIRKV_CUDA(cudaEventRecord(r.end, r.stream));
+    r.end = r.last; // lm_head's end
     // Wait for the stream, but not forever: NCCL's asynchronous errors and a failed peer end the wait.
     for (;;) {
         const cudaError_t q = cudaStreamQuery(r.stream);
