@@ -163,6 +163,7 @@ CudaStepExecutor::CudaStepExecutor(const ModelWeights& weights, std::vector<Cuda
         r->device = m_ranks[i]->device();
         FAIRKV_CUDA(cudaSetDevice(r->device));
         FAIRKV_CUDA(cudaStreamCreateWithFlags(&r->stream, cudaStreamNonBlocking));
+        r->gate = std::make_unique<LaunchGate>();
         if (cublasCreate(&r->blas) != CUBLAS_STATUS_SUCCESS)
             throw fairkv::Error("cuBLAS call cublasCreate failed on device " + std::to_string(r->device));
         r->embed = uploadBf16(embed, "the embedding table");
@@ -475,8 +476,10 @@ void CudaStepExecutor::runEmulated(const std::vector<int>& tokens)
         m_batch = b;
     }
     auto* const* parts = static_cast<const float* const*>(m_partials.back());
-    r.startStep();
     DrainOnThrow drain{r.stream};
+    LaunchGate::Release open{r.gate.get()}; // before the drain, also when a launch throws
+    r.holdGate();
+    r.startStep();
     // Kernels are tagged for a kernel-tracing sink: each rank's attention and MLP with its rank, the
     // replicated work (embedding, norms, the sums standing in for the all-reduce, lm_head) with none.
     launchEmbedding(r, b, -1);
@@ -497,8 +500,10 @@ void CudaStepExecutor::runEmulated(const std::vector<int>& tokens)
             // Stands in for the all-reduce (modelled); its time counts in the next replicated piece.
             launchAddPartials(r.x, parts, N, count, r.stream);
         }
+        r.releaseGate(); // a layer queued: the host stays ahead of the GPU from here
     }
     launchHead(r, b, -1, true);
+    r.releaseGate();
     r.end = r.last; // lm_head's end
     FAIRKV_CUDA(cudaStreamSynchronize(r.stream));
 }
@@ -513,6 +518,8 @@ void CudaStepExecutor::runRank(size_t g, const std::vector<int>& tokens, const s
     const int b = int(tokens.size()), H = c.hiddenSize;
     const size_t count = size_t(b) * H;
     FAIRKV_CUDA(cudaSetDevice(r.device));
+    LaunchGate::Release open{r.gate.get()}; // also when a launch throws: a held stream never drains
+    r.holdGate();
     r.startStep();
     // This thread's kernels are tagged with its rank for a kernel-tracing sink (CUPTI keeps one
     // correlation stack per thread).
@@ -541,8 +548,10 @@ void CudaStepExecutor::runRank(size_t g, const std::vector<int>& tokens, const s
             auto tag = tagged(l, TracePhase::Replicated);
             launchAddInto(r.x, r.partial, count, r.stream); // residual add of the reduced sums (timed with the next piece)
         }
+        r.releaseGate(); // a layer queued: the host stays ahead of the GPU from here
     }
     launchHead(r, b, gi, g == 0); // every rank holds the full residual stream; one computes the logits
+    r.releaseGate();
     r.end = r.last; // lm_head's end
     // Wait for the stream, but not forever: NCCL's asynchronous errors and a failed peer end the wait.
     for (;;) {

@@ -2,6 +2,7 @@
 // Internal to the CUDA step executor (cuda_step.cu, cuda_prefill.cu): what it keeps per device.
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/cuda_step.h"
+#include "backend/cuda/launch_gate.h"
 #include "runtime/trace_sink.h"
 
 #include <cublas_v2.h>
@@ -11,6 +12,7 @@
 #include <nccl.h>
 #endif
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -52,6 +54,7 @@ struct CudaStepExecutor::Replica
     std::vector<Mark> marks;
     cudaEvent_t begin = nullptr, end = nullptr;
     int64_t hostBeginNs = 0;
+    std::unique_ptr<LaunchGate> gate; // the step's kernels start once its first layer is queued
 
     cudaEvent_t nextEvent()
     {
@@ -76,6 +79,21 @@ struct CudaStepExecutor::Replica
         last = b;
     }
     void follow(void* rankPieceEnd) { last = static_cast<cudaEvent_t>(rankPieceEnd); } // a rank's piece ended there
+    // Before startStep(): the step's work waits until releaseGate(), called once a layer is queued.
+    // Not in a replica's first step: that one loads kernels lazily, which waits for the GPU.
+    void holdGate()
+    {
+        if (stepsRun++ > 0)
+            gate->hold(stream);
+    }
+    int stepsRun = 0;
+    void releaseGate()
+    {
+        if (!gate->holding())
+            return;
+        gate->release();
+        hostBeginNs = traceClockNs(); // the GPU's begin is now, not when the host queued it
+    }
     void startStep()
     {
         used = 0;
