@@ -6,7 +6,8 @@
 # benchmarks: ragged decode attention against the HBM ceiling (gpu-benchmark.md), the 8B step
 # against its floor, emulated TP and CUPTI overhead (gpu-decode-benchmark.md), the decode GEMMs
 # against the read ceiling (gemm-benchmark.md), the Ada-SnapKV
-# selection on host and GPU (selection-benchmark.md). Tables go to OUT_DIR (default $OUT or
+# selection on host and GPU (selection-benchmark.md), and the engine's own decode step
+# (engine-runs.txt). Tables go to OUT_DIR (default $OUT or
 # /tmp/gpu-bench) and to stdout; copy them to docs/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,7 +35,25 @@ run)
   "$bin/fairkv-bench-gpu-decode" --out "$out/gpu-decode-benchmark.md" > /dev/null
   "$bin/fairkv-bench-gemm" --out "$out/gemm-benchmark.md" > /dev/null
   "$bin/fairkv-bench-selection" --out "$out/selection-benchmark.md" > /dev/null
-  cat "$out/gpu-benchmark.md" "$out/gpu-decode-benchmark.md" "$out/gemm-benchmark.md" "$out/selection-benchmark.md"
+  # The engine's own decode step (fairkv run: synthetic llama-3.1-8b weights, 8 layers, batch 16,
+  # Ada-SnapKV), one line per run as fairkv prints it; CUPTI on and off alternate.
+  engine() { echo "fairkv run --model llama-3.1-8b --backend cuda --batch 16 $*"
+    "$bin/fairkv" run --model llama-3.1-8b --backend cuda --batch 16 "$@" 2>&1 \
+    | grep -E "^(prefill|attention per step)"; }
+  {
+    for i in 1 2; do
+      engine --layers 8 --prompt-len 1024 --budget 512 --decode 32
+      engine --layers 8 --prompt-len 1024 --budget 512 --decode 32 --session "$out/engine-traced-$i.fkv"
+    done
+    for p in uniform fairkv-assign fairkv-copy; do
+      engine --layers 8 --prompt-len 4096 --budget 2048 --decode 16 --ranks 4 --placement $p
+    done
+    for p in uniform fairkv-assign fairkv-copy; do
+      engine --layers 4 --prompt-len 2048 --budget 512 --decode 16 --ranks 8 --units per-query-head --placement $p
+    done
+  } > "$out/engine-runs.txt"
+  cat "$out/gpu-benchmark.md" "$out/gpu-decode-benchmark.md" "$out/gemm-benchmark.md" "$out/selection-benchmark.md" \
+    "$out/engine-runs.txt"
   ;;
 *)
   echo "usage: scripts/gpu-bench.sh bundle | run [OUT_DIR]" >&2
