@@ -7,6 +7,7 @@
 #include "backend/cuda/cuda_rank.h"
 #include "backend/cuda/decode_attention.h"
 #include "backend/cuda/kv_selection.h"
+#include "backend/cuda/launch_gate.h"
 #include "backend/cuda/prefill_attention.h"
 #include "common/dtype.h"
 #include "common/rng.h"
@@ -16,6 +17,8 @@
 #include "runtime/run.h"
 #include "test_util.h"
 
+#include <QElapsedTimer>
+#include <QThread>
 #include <QtTest>
 
 #include <cublas_v2.h>
@@ -236,6 +239,88 @@ private Q_SLOTS:
             }
         }
         QVERIFY2(worst < 8e-3, qPrintable(QStringLiteral("worst relative error %1 (bf16 rounding is 3.9e-3)").arg(worst)));
+    }
+
+    // SwiGLU (silu(gate) * up, bf16 out) against a float64 reference: four columns at a time where
+    // the intermediate size and the pointers allow, one at a time otherwise.
+    void swigluMatchesReference_data()
+    {
+        QTest::addColumn<int>("inter");
+        QTest::addColumn<int>("rows");
+        QTest::addColumn<int>("offset"); // floats gateUp starts after an aligned allocation
+        QTest::newRow("14336 x 5") << 14336 << 5 << 0;
+        QTest::newRow("1 x 3 (scalar)") << 1 << 3 << 0;
+        QTest::newRow("4098 (scalar)") << 4098 << 2 << 0;
+        QTest::newRow("4096 unaligned (scalar)") << 4096 << 2 << 1;
+        QTest::newRow("64 x 300") << 64 << 300 << 0;
+    }
+
+    void swigluMatchesReference()
+    {
+        QFETCH(int, inter);
+        QFETCH(int, rows);
+        QFETCH(int, offset);
+        Rng rng(5);
+        std::vector<float> gu(size_t(rows) * 2 * size_t(inter) + size_t(offset));
+        for (float& v : gu)
+            v = float(rng.normal() * 3.0);
+        float* dgu = nullptr;
+        uint16_t* dout = nullptr;
+        QCOMPARE(cudaMalloc(&dgu, gu.size() * 4), cudaSuccess);
+        QCOMPARE(cudaMalloc(&dout, size_t(rows) * inter * 2), cudaSuccess);
+        cudaMemcpy(dgu, gu.data(), gu.size() * 4, cudaMemcpyHostToDevice);
+        cudaMemset(dout, 0xff, size_t(rows) * inter * 2);
+        cuda::launchSwiglu(dgu + offset, inter, rows, dout, nullptr);
+        std::vector<uint16_t> out(size_t(rows) * inter);
+        QCOMPARE(cudaMemcpy(out.data(), dout, out.size() * 2, cudaMemcpyDeviceToHost), cudaSuccess);
+        cudaFree(dgu);
+        cudaFree(dout);
+        double worst = 0.0;
+        for (int r = 0; r < rows; ++r)
+            for (int c = 0; c < inter; ++c) {
+                const double g = gu[size_t(offset) + size_t(r) * 2 * inter + size_t(c)];
+                const double u = gu[size_t(offset) + size_t(r) * 2 * inter + size_t(inter) + size_t(c)];
+                const double want = g / (1.0 + std::exp(-g)) * u;
+                const double got = bf16ToFloat(out[size_t(r) * inter + size_t(c)]);
+                QVERIFY2(std::isfinite(got), "an output was not written");
+                worst = std::max(worst, std::abs(got - want) / (std::abs(want) + 1e-3));
+            }
+        QVERIFY2(worst < 8e-3, qPrintable(QStringLiteral("worst relative error %1 (bf16 rounding is 3.9e-3)").arg(worst)));
+    }
+
+    // The decode step's launch gate: a held stream runs nothing until release(), and a host that
+    // never releases (or waits for the stream while holding) is freed by the watchdog, not hung.
+    void launchGateHoldsAndNeverHangs()
+    {
+        cuda::LaunchGate gate;
+        cudaStream_t stream = nullptr;
+        QCOMPARE(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), cudaSuccess);
+        cudaEvent_t done = nullptr;
+        QCOMPARE(cudaEventCreateWithFlags(&done, cudaEventDisableTiming), cudaSuccess);
+        gate.hold(stream);
+        if (!gate.holding()) {
+            cudaEventDestroy(done);
+            cudaStreamDestroy(stream);
+            QSKIP("stream memory operations are not available here: the gate does nothing");
+        }
+        QCOMPARE(cudaEventRecord(done, stream), cudaSuccess);
+        QThread::msleep(5);
+        QCOMPARE(cudaEventQuery(done), cudaErrorNotReady); // held
+        gate.release();
+        QCOMPARE(cudaEventSynchronize(done), cudaSuccess);
+        QVERIFY(!gate.holding());
+        // Waiting for a held stream: the watchdog opens the gate.
+        gate.hold(stream);
+        QCOMPARE(cudaEventRecord(done, stream), cudaSuccess);
+        QElapsedTimer timer;
+        timer.start();
+        QCOMPARE(cudaStreamSynchronize(stream), cudaSuccess);
+        QVERIFY2(timer.elapsed() < 5000, qPrintable(QString::number(timer.elapsed())));
+        QCOMPARE(gate.expired(), 1);
+        QVERIFY(!gate.holding());
+        gate.release(); // idempotent
+        cudaEventDestroy(done);
+        cudaStreamDestroy(stream);
     }
 
     // The ragged decode attention against the CPU's attention on the same bf16 K/V: pairs of no row,

@@ -5,18 +5,39 @@
 #include <cublas_v2.h>
 #include <cuda_bf16.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <string>
 
 namespace fairkv::cuda {
 
 namespace {
 
-__global__ void swigluKernel(const float* gateUp, int inter, int rows, __nv_bfloat16* out)
+__device__ __forceinline__ float silu(float g)
 {
-    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < rows * inter; i += gridDim.x * blockDim.x) {
-        const int r = i / inter, c = i % inter;
-        const float g = gateUp[size_t(r) * 2 * inter + c], u = gateUp[size_t(r) * 2 * inter + inter + c];
-        out[i] = __float2bfloat16(g / (1.0f + expf(-g)) * u);
+    return g / (1.0f + expf(-g));
+}
+
+// Four columns per thread with 16-byte loads where the sizes and pointers allow (one float at a
+// time, the first version, read 1.4 TB/s at batch 64: 6.8 us per layer of the 8B shape).
+__global__ void swigluKernel(const float* gateUp, int inter, int rows, __nv_bfloat16* out, bool vec)
+{
+    const size_t step = size_t(gridDim.x) * blockDim.x, first = blockIdx.x * size_t(blockDim.x) + threadIdx.x;
+    if (vec) {
+        const size_t quads = size_t(inter) / 4;
+        for (size_t i = first; i < size_t(rows) * quads; i += step) {
+            const size_t r = i / quads, c = (i % quads) * 4;
+            const float4 g = *reinterpret_cast<const float4*>(gateUp + r * 2 * inter + c);
+            const float4 u = *reinterpret_cast<const float4*>(gateUp + r * 2 * inter + inter + c);
+            __nv_bfloat162* dst = reinterpret_cast<__nv_bfloat162*>(out + r * inter + c);
+            dst[0] = __floats2bfloat162_rn(silu(g.x) * u.x, silu(g.y) * u.y);
+            dst[1] = __floats2bfloat162_rn(silu(g.z) * u.z, silu(g.w) * u.w);
+        }
+        return;
+    }
+    for (size_t i = first; i < size_t(rows) * inter; i += step) {
+        const size_t r = i / inter, c = i % inter;
+        out[i] = __float2bfloat16(silu(gateUp[r * 2 * inter + c]) * gateUp[r * 2 * inter + inter + c]);
     }
 }
 
@@ -137,7 +158,12 @@ void gemmBf16Nn(cublasHandle_t handle, const GemmBatch& g, cudaStream_t stream)
 
 void launchSwiglu(const float* gateUp, int inter, int rows, void* out, cudaStream_t stream)
 {
-    swigluKernel<<<264, 256, 0, stream>>>(gateUp, inter, rows, static_cast<__nv_bfloat16*>(out));
+    const bool vec = inter % 4 == 0 && reinterpret_cast<uintptr_t>(gateUp) % 16 == 0 && reinterpret_cast<uintptr_t>(out) % 8 == 0;
+    const size_t work = size_t(rows) * inter / (vec ? 4 : 1);
+    const int blocks = int(std::min<size_t>((work + 255) / 256, 1056)); // at most 8 blocks per SM of an H100
+    if (blocks == 0)
+        return;
+    swigluKernel<<<blocks, 256, 0, stream>>>(gateUp, inter, rows, static_cast<__nv_bfloat16*>(out), vec);
     FAIRKV_CUDA(cudaGetLastError());
 }
 
