@@ -269,12 +269,15 @@ std::vector<std::vector<float>> CudaStepExecutor::decodeStep(const std::vector<i
     size_t generation = 0;
     for (CudaRank* rank : m_ranks)
         generation += rank->assignments();
-    for (int pass = generation == m_warmGeneration ? 1 : 0; pass < 2; ++pass) {
+    // A new batch size means new GEMM shapes too. The kept pass follows a warm one, or steps of
+    // the same shapes, so its kernels are loaded: only it waits behind the launch gate.
+    for (int pass = generation == m_warmGeneration && b == m_warmBatch ? 1 : 0; pass < 2; ++pass) {
         m_deviceSink = pass == 1 ? m_sink : nullptr; // the discarded pass's kernels stay untagged
-        runOnce(tokens);
+        runOnce(tokens, pass == 1);
     }
     m_deviceSink = nullptr;
     m_warmGeneration = generation;
+    m_warmBatch = b;
     // Read the device times of the step (every stream is done).
     Replica& r0 = *m_replicas[0];
     FAIRKV_CUDA(cudaSetDevice(r0.device));
@@ -332,7 +335,7 @@ std::vector<std::vector<float>> CudaStepExecutor::decodeStep(const std::vector<i
     return logits;
 }
 
-void CudaStepExecutor::runOnce(const std::vector<int>& tokens)
+void CudaStepExecutor::runOnce(const std::vector<int>& tokens, bool warm)
 {
     if (m_nccl) {
         // One thread per GPU. A rank that fails sets `failed`; the others stop at their next
@@ -347,7 +350,7 @@ void CudaStepExecutor::runOnce(const std::vector<int>& tokens)
             m_workers = std::make_unique<RankWorkers>(n);
         m_workers->post([&](size_t g) {
             try {
-                runRank(g, tokens, failed);
+                runRank(g, tokens, failed, warm);
             } catch (const std::exception& e) {
                 errors[g] = std::current_exception();
                 messages[g] = e.what();
@@ -383,7 +386,7 @@ void CudaStepExecutor::runOnce(const std::vector<int>& tokens)
             std::rethrow_exception(errors[culprit]);
         }
     } else {
-        runEmulated(tokens);
+        runEmulated(tokens, warm);
     }
 }
 
@@ -455,7 +458,7 @@ void CudaStepExecutor::launchHead(Replica& r, int batch, int rank, bool logits)
     r.close(e, TracePhase::Replicated, "lm_head", -1);
 }
 
-void CudaStepExecutor::runEmulated(const std::vector<int>& tokens)
+void CudaStepExecutor::runEmulated(const std::vector<int>& tokens, bool warm)
 {
     const ModelConfig& c = m_weights.config;
     Replica& r = *m_replicas[0];
@@ -478,7 +481,7 @@ void CudaStepExecutor::runEmulated(const std::vector<int>& tokens)
     auto* const* parts = static_cast<const float* const*>(m_partials.back());
     DrainOnThrow drain{r.stream};
     LaunchGate::Release open{r.gate.get()}; // before the drain, also when a launch throws
-    r.holdGate();
+    r.holdGate(warm);
     r.startStep();
     // Kernels are tagged for a kernel-tracing sink: each rank's attention and MLP with its rank, the
     // replicated work (embedding, norms, the sums standing in for the all-reduce, lm_head) with none.
@@ -497,7 +500,9 @@ void CudaStepExecutor::runEmulated(const std::vector<int>& tokens)
                 r.follow(rank.decodeEvent(l, half ? 3 : 1));
             }
             DeviceScope tag(m_deviceSink, -1, m_step, l, TracePhase::Replicated);
-            // Stands in for the all-reduce (modelled); its time counts in the next replicated piece.
+            // Stands in for the all-reduce (modelled) and the residual add; its time counts in the
+            // next replicated piece, so with N ranks the N - 1 extra partials it reads are counted
+            // beside the modelled all-reduce (0.25 MB each at batch 16 of the 8B shape).
             launchAddPartials(r.x, parts, N, count, r.stream);
         }
         r.releaseGate(); // a layer queued: the host stays ahead of the GPU from here
@@ -508,7 +513,7 @@ void CudaStepExecutor::runEmulated(const std::vector<int>& tokens)
     FAIRKV_CUDA(cudaStreamSynchronize(r.stream));
 }
 
-void CudaStepExecutor::runRank(size_t g, const std::vector<int>& tokens, const std::atomic<bool>& failed)
+void CudaStepExecutor::runRank(size_t g, const std::vector<int>& tokens, const std::atomic<bool>& failed, bool warm)
 {
 #ifdef FAIRKV_HAVE_NCCL
     const ModelConfig& c = m_weights.config;
@@ -519,7 +524,7 @@ void CudaStepExecutor::runRank(size_t g, const std::vector<int>& tokens, const s
     const size_t count = size_t(b) * H;
     FAIRKV_CUDA(cudaSetDevice(r.device));
     LaunchGate::Release open{r.gate.get()}; // also when a launch throws: a held stream never drains
-    r.holdGate();
+    r.holdGate(warm);
     r.startStep();
     // This thread's kernels are tagged with its rank for a kernel-tracing sink (CUPTI keeps one
     // correlation stack per thread).

@@ -47,12 +47,14 @@ private:
     struct Replica; // replicated weights and activations on one device
     class RankWorkers; // one persistent host thread per rank (NCCL runs)
     void ensureBatch(Replica& r, int batch);
-    void runOnce(const std::vector<int>& tokens);
-    void runEmulated(const std::vector<int>& tokens);
+    // warm: the step's kernels are loaded (an earlier pass ran the same shapes), so it may wait
+    // behind the launch gate until its first layer is queued.
+    void runOnce(const std::vector<int>& tokens, bool warm);
+    void runEmulated(const std::vector<int>& tokens, bool warm);
     void launchEmbedding(Replica& r, int batch, int rank);
     void launchNorm(Replica& r, int batch, int layer, int half, int rank);
     void launchHead(Replica& r, int batch, int rank, bool logits);
-    void runRank(size_t g, const std::vector<int>& tokens, const std::atomic<bool>& failed);
+    void runRank(size_t g, const std::vector<int>& tokens, const std::atomic<bool>& failed, bool warm);
     struct PrefillGroup; // cuda_prefill.cu
     void prefillGroup(const std::vector<std::vector<int>>& prompts, size_t first, size_t end, bool allLogits, int window,
                       const CompressHook& compress, StepTiming& timing, std::vector<std::vector<std::vector<float>>>& logits);
@@ -76,6 +78,7 @@ private:
     int m_step = 0;
     int m_batch = 0;
     size_t m_warmGeneration = 0; // the ranks' assignments() when the step shapes were last warmed
+    int m_warmBatch = 0;         // and the batch size
     std::unique_ptr<DeviceLayerCompressor> m_compressor; // prefill's selection, on rank 0's device
     std::unique_ptr<RankWorkers> m_workers;              // created by the first NCCL step
 };

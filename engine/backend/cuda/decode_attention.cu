@@ -697,8 +697,18 @@ void RaggedDecodeAttention::prepare(const std::vector<KvView>& pairs, int groupS
 {
     if (headDim != 32 && headDim != 64 && headDim != 128)
         throw fairkv::Error("the CUDA decode attention supports head_dim 32, 64 or 128, not " + std::to_string(headDim));
+    if (!outputOffsets.empty() && outputOffsets.size() != pairs.size()) // before any state changes
+        throw fairkv::Error("decode attention: " + std::to_string(outputOffsets.size()) + " output offsets for "
+                            + std::to_string(pairs.size()) + " pairs");
     const Kernel kernel = configuredKernel(headDim, groupSize); // also rejects a group it cannot run
     if (kernel.fn != m_kernel) {
+        // Loads the combine kernel now (lazy loading would load it at its first launch, which may
+        // come in a decode step that waits behind the launch gate; loading waits for the GPU).
+        cudaFuncAttributes combine{};
+        const void* combineFn = headDim == 128 ? reinterpret_cast<const void*>(decodeAttentionCombine<128>)
+                                : headDim == 64 ? reinterpret_cast<const void*>(decodeAttentionCombine<64>)
+                                                : reinterpret_cast<const void*>(decodeAttentionCombine<32>);
+        FAIRKV_CUDA(cudaFuncGetAttributes(&combine, combineFn));
         int resident = 0;
         FAIRKV_CUDA(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&resident, kernel.fn, groupSize == 1 ? kThreads : kMmaWarps * 32,
                                                                   size_t(kernel.sharedBytes)));
@@ -772,9 +782,6 @@ void RaggedDecodeAttention::prepare(const std::vector<KvView>& pairs, int groupS
     m_splits = int(splits.size());
     m_items = int(items.size());
     m_bytes = totalRows * 2 * size_t(headDim) * 2 + size_t(m_pairs) * groupSize * headDim * 4 * 2;
-    if (!outputOffsets.empty() && outputOffsets.size() != pairs.size())
-        throw fairkv::Error("decode attention: " + std::to_string(outputOffsets.size()) + " output offsets for "
-                            + std::to_string(pairs.size()) + " pairs");
     m_hasOffsets = !outputOffsets.empty();
     if (m_hasOffsets)
         growBuffer(m_deviceOffsets, m_capOffsets, outputOffsets.size() * sizeof(int64_t), "decode attention plan");

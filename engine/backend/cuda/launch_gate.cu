@@ -10,15 +10,20 @@
 
 namespace fairkv::cuda {
 
-LaunchGate::LaunchGate()
+LaunchGate::LaunchGate(std::chrono::milliseconds maxHold)
+    : m_maxHold(maxHold)
 {
     void* fn = nullptr;
+#if CUDART_VERSION >= 12050
     cudaDriverEntryPointQueryResult found = cudaDriverEntryPointSymbolNotFound;
     if (cudaGetDriverEntryPointByVersion("cuStreamWaitValue32", &fn, 11070, cudaEnableDefault, &found) != cudaSuccess
         || found != cudaDriverEntryPointSuccess || fn == nullptr) {
         cudaGetLastError(); // no gate: the step runs as its launches arrive
         return;
     }
+#else
+    return; // the versioned entry point query needs CUDA 12.5: no gate
+#endif
     void* flag = nullptr;
     FAIRKV_CUDA(cudaHostAlloc(&flag, sizeof(uint32_t), cudaHostAllocMapped | cudaHostAllocPortable));
     m_flag = static_cast<volatile uint32_t*>(flag);
@@ -73,6 +78,12 @@ int LaunchGate::expired() const
     return m_expired;
 }
 
+int64_t LaunchGate::openedAtNs() const
+{
+    std::lock_guard<std::mutex> lock(m_mutex);
+    return m_openedNs;
+}
+
 void LaunchGate::openLocked()
 {
     if (!m_holding)
@@ -80,6 +91,7 @@ void LaunchGate::openLocked()
     std::atomic_thread_fence(std::memory_order_release);
     *m_flag = m_seq;
     m_holding = false;
+    m_openedNs = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
 void LaunchGate::hold(cudaStream_t stream)
@@ -98,7 +110,7 @@ void LaunchGate::hold(cudaStream_t stream)
     }
     ++m_seq;
     m_holding = true;
-    m_deadline = std::chrono::steady_clock::now() + kMaxHold;
+    m_deadline = std::chrono::steady_clock::now() + m_maxHold;
     m_changed.notify_all();
 }
 

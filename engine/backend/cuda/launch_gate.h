@@ -22,7 +22,7 @@ namespace fairkv::cuda {
 class LaunchGate
 {
 public:
-    LaunchGate(); // for the current device
+    explicit LaunchGate(std::chrono::milliseconds maxHold = kMaxHold); // for the current device
     ~LaunchGate();
     LaunchGate(const LaunchGate&) = delete;
     LaunchGate& operator=(const LaunchGate&) = delete;
@@ -30,7 +30,8 @@ public:
     void hold(cudaStream_t stream); // the stream's later work waits for release()
     void release();                 // idempotent; must follow every hold() (see Release)
     bool holding() const;
-    int expired() const; // holds the watchdog ended
+    int expired() const;          // holds the watchdog ended
+    int64_t openedAtNs() const;   // steady-clock ns when the gate last opened (by release() or the watchdog)
 
     static constexpr std::chrono::milliseconds kMaxHold{50};
 
@@ -56,6 +57,8 @@ private:
     std::condition_variable m_changed;
     bool m_holding = false, m_stop = false;
     int m_expired = 0;
+    int64_t m_openedNs = 0;
+    std::chrono::milliseconds m_maxHold;
     std::chrono::steady_clock::time_point m_deadline;
     std::thread m_watchdog;
 };

@@ -80,19 +80,22 @@ struct CudaStepExecutor::Replica
     }
     void follow(void* rankPieceEnd) { last = static_cast<cudaEvent_t>(rankPieceEnd); } // a rank's piece ended there
     // Before startStep(): the step's work waits until releaseGate(), called once a layer is queued.
-    // Not in a replica's first step: that one loads kernels lazily, which waits for the GPU.
-    void holdGate()
+    // Only where the step's kernels are loaded already (`warm`): loading a kernel lazily waits for
+    // the GPU, which would wait for the gate until the watchdog opens it.
+    void holdGate(bool warm)
     {
-        if (stepsRun++ > 0)
+        if (warm)
             gate->hold(stream);
+        held = gate->holding();
     }
-    int stepsRun = 0;
+    bool held = false;
     void releaseGate()
     {
-        if (!gate->holding())
+        if (!held)
             return;
-        gate->release();
-        hostBeginNs = traceClockNs(); // the GPU's begin is now, not when the host queued it
+        gate->release(); // or the watchdog did
+        held = false;
+        hostBeginNs = gate->openedAtNs(); // the GPU's begin (the trace clock), not when the host queued it
     }
     void startStep()
     {
