@@ -122,18 +122,12 @@ void gemmBf16(cublasHandle_t handle, const void* x, const void* w, float* y, int
 {
     const float one = 1.0f, zero = 0.0f;
     cublasStatus_t s = cublasSetStream(handle, stream);
-    // One row (a decode step at batch 1) is a matrix-vector product: cuBLAS's bf16 gemv.
-    const char* call = rows == 1 ? "cublasTSSgemvStridedBatched" : "cublasGemmEx";
-    if (s == CUBLAS_STATUS_SUCCESS && rows == 1)
-        s = cublasTSSgemvStridedBatched(handle, CUBLAS_OP_T, k, n, &one, static_cast<const __nv_bfloat16*>(w), k, 0,
-                                        static_cast<const __nv_bfloat16*>(x), 1, 0, &zero, y, 1, 0, 1);
-    else if (s == CUBLAS_STATUS_SUCCESS)
+    if (s == CUBLAS_STATUS_SUCCESS)
         s = cublasGemmEx(handle, CUBLAS_OP_T, CUBLAS_OP_N, n, rows, k, &one, w, CUDA_R_16BF, k, x, CUDA_R_16BF, k, &zero, y,
                          CUDA_R_32F, n, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
     if (s != CUBLAS_STATUS_SUCCESS)
-        throw fairkv::Error(std::string("cuBLAS call ") + call + " failed with status " + std::to_string(int(s)) + " ("
-                            + std::to_string(rows) + " x " + std::to_string(k) + " by " + std::to_string(n) + " x "
-                            + std::to_string(k) + ")");
+        throw fairkv::Error("cuBLAS call cublasGemmEx failed with status " + std::to_string(int(s)) + " (" + std::to_string(rows)
+                            + " x " + std::to_string(k) + " by " + std::to_string(n) + " x " + std::to_string(k) + ")");
 }
 
 namespace {
