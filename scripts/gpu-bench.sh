@@ -6,7 +6,8 @@
 # benchmarks: ragged decode attention against the HBM ceiling (gpu-benchmark.md), the 8B step
 # against its floor, emulated TP and CUPTI overhead (gpu-decode-benchmark.md), the decode GEMMs
 # against the read ceiling (gemm-benchmark.md), the Ada-SnapKV
-# selection on host and GPU (selection-benchmark.md), and the engine's own decode step
+# selection on host and GPU (selection-benchmark.md), what a timing event costs a stream
+# (event-benchmark.md), and the engine's own decode step
 # (engine-runs.txt). Tables go to OUT_DIR (default $OUT or
 # /tmp/gpu-bench) and to stdout; copy them to docs/.
 set -euo pipefail
@@ -15,7 +16,8 @@ case "${1:-}" in
 bundle)
   ./scripts/build.sh
   ./scripts/device-bundle.sh build/tests/test_cuda_backend build/tests/test_cupti build/bench/fairkv-bench-gpu \
-    build/bench/fairkv-bench-gpu-decode build/bench/fairkv-bench-gemm build/bench/fairkv-bench-selection build/app/cli/fairkv
+    build/bench/fairkv-bench-gpu-decode build/bench/fairkv-bench-gemm build/bench/fairkv-bench-selection \
+    build/bench/fairkv-bench-events build/app/cli/fairkv
   cp scripts/gpu-bench.sh out/device/
   ;;
 run)
@@ -35,6 +37,7 @@ run)
   "$bin/fairkv-bench-gpu-decode" --out "$out/gpu-decode-benchmark.md" > /dev/null
   "$bin/fairkv-bench-gemm" --out "$out/gemm-benchmark.md" > /dev/null
   "$bin/fairkv-bench-selection" --out "$out/selection-benchmark.md" > /dev/null
+  "$bin/fairkv-bench-events" --out "$out/event-benchmark.md" > /dev/null
   # The engine's own decode step (fairkv run: synthetic llama-3.1-8b weights, 8 layers, batch 16,
   # Ada-SnapKV), one line per run as fairkv prints it; CUPTI on and off alternate.
   engine() { echo "fairkv run --model llama-3.1-8b --backend cuda --batch 16 $*"
@@ -53,7 +56,7 @@ run)
     done
   } > "$out/engine-runs.txt"
   cat "$out/gpu-benchmark.md" "$out/gpu-decode-benchmark.md" "$out/gemm-benchmark.md" "$out/selection-benchmark.md" \
-    "$out/engine-runs.txt"
+    "$out/event-benchmark.md" "$out/engine-runs.txt"
   ;;
 *)
   echo "usage: scripts/gpu-bench.sh bundle | run [OUT_DIR]" >&2
