@@ -13,7 +13,7 @@ namespace fairkv::cuda {
 // few hundred launches of a few microseconds of host time each; started on an idle GPU, its first
 // layer runs as fast as the host queues it (on the H100 the first layer's attention piece took
 // 100-140 us instead of 75, 240 us with CUPTI's callbacks on every launch). Behind the gate the
-// GPU starts once a layer or two are queued and the host stays ahead from there on.
+// GPU starts once the first layer is queued and the host stays ahead from there on.
 // The stream waits on a word of mapped host memory (cuStreamWaitValue32, reached through the
 // runtime's driver entry points, so nothing links libcuda); where that is unavailable the gate
 // does nothing. A host call that waits for the GPU while the gate holds (loading a kernel module
