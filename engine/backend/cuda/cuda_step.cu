@@ -262,10 +262,10 @@ std::vector<std::vector<float>> CudaStepExecutor::decodeStep(const std::vector<i
         // streams do not wait for it.
         FAIRKV_CUDA(cudaDeviceSynchronize());
     }
-    // The first step of a process, and the first after a placement change or a new batch size (new GEMM shapes), pays
-    // for loading kernels and choosing cuBLAS algorithms. Run it twice and keep the second: the
-    // first writes the same K/V rows to the same slots and nothing else, since lengths advance only
-    // in finishDecode().
+    // The first step of a process, and the first after a placement change or a new batch size (new
+    // GEMM shapes), pays for loading kernels and choosing cuBLAS algorithms. Run it twice and keep
+    // the second: the first writes the same K/V rows to the same slots and nothing else, since
+    // lengths advance only in finishDecode().
     size_t generation = 0;
     for (CudaRank* rank : m_ranks)
         generation += rank->assignments();
