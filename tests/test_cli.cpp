@@ -93,6 +93,8 @@ private Q_SLOTS:
         QVERIFY(j["lower_bound_ms"].get<double>() > 0);
         QVERIFY(j["lower_bound_ms"].get<double>() <= j["attention_ms"].get<double>() * 1.5);
         QCOMPARE(j["placement"]["layers"].size(), size_t(4));
+        QVERIFY2(j["warnings"].is_array() && j["warnings"].empty(), "a CPU run has nothing in its times to warn about");
+        QVERIFY2(!r.err.contains(QStringLiteral("warning:")), qPrintable(r.err));
     }
 
     void badOptions_data()

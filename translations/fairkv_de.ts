@@ -571,6 +571,10 @@ Rank %3
         <source>Re-running run %1 with the %2 placement: its engine is not loaded, so its prompts are prefilled again…</source>
         <translation>Lauf %1 wird mit der Platzierung %2 erneut ausgeführt: Seine Engine ist nicht geladen, daher werden seine Prompts erneut per Prefill verarbeitet…</translation>
     </message>
+    <message>
+        <source>Run %1: %2</source>
+        <translation>Lauf %1: %2</translation>
+    </message>
 </context>
 <context>
     <name>fairkv::views::PlacementEditor</name>

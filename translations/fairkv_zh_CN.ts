@@ -569,6 +569,10 @@ rank %3
         <source>Re-running run %1 with the %2 placement: its engine is not loaded, so its prompts are prefilled again…</source>
         <translation>正在以放置方案 %2 重新运行运行 %1：其引擎未加载，因此将重新预填充其提示…</translation>
     </message>
+    <message>
+        <source>Run %1: %2</source>
+        <translation>运行 %1：%2</translation>
+    </message>
 </context>
 <context>
     <name>fairkv::views::PlacementEditor</name>

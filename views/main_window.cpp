@@ -487,6 +487,9 @@ void MainWindow::showRuns(const QList<int64_t>& ids)
     m_center->setCurrentWidget(m_heatmap);
     if (m_current.trace && !m_current.trace->warnings.empty())
         m_stateLabel->setText(QString::fromStdString(m_current.trace->warnings.front()));
+    else if (const auto w = m_current.result.find("warnings"); w != m_current.result.end() && w->is_array() && !w->empty()
+             && w->front().is_string())
+        m_stateLabel->setText(tr("Run %1: %2").arg(m_current.summary.id).arg(QString::fromStdString(w->front().get<std::string>())));
 }
 
 bool MainWindow::exportReport(const QString& path)

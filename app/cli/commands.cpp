@@ -92,6 +92,8 @@ void printRunSummary(const RunResult& r)
         std::printf("%4d  %17s  %6s\n", g, fmt(t).c_str(), fmt(double(r.rankKvBytes[size_t(g)]) / (1 << 20), 2).c_str());
     }
     std::cout << std::flush;
+    for (const std::string& w : r.warnings)
+        std::cerr << "warning: " << w << "\n";
 }
 
 } // namespace

@@ -322,6 +322,8 @@ void decodeAndMeasure(InferenceEngine& engine, const RunConfig& cfg, bool planne
         StepTiming t;
         auto logits = engine.decodeStep(next, &t);
         res.stepMs.push_back(t.stepMs());
+        if (!t.note.empty())
+            res.warnings.push_back("decode step " + std::to_string(step + 1) + ": " + t.note);
         for (int l = 0; l < mc.numLayers; ++l) {
             for (int g = 0; g < cfg.ranks; ++g) {
                 attnSum[size_t(l)][size_t(g)] += t.attentionMs[size_t(l)][size_t(g)];
@@ -498,6 +500,7 @@ json RunResult::toJson() const
         {"calibration_steps", calibrationSteps},
         {"plan", plan ? plan->toJson() : json(nullptr)},
         {"kv_moved_bytes", kvMovedBytes},
+        {"warnings", warnings},
     };
 }
 

@@ -82,6 +82,7 @@ struct RunResult
     PlacementStats stats;           // export for `fairkv plan` (final lengths, fitted constants)
     std::vector<std::vector<int>> prompts;
     std::vector<std::vector<int>> tokens; // [request][generated ids]: the prefill's token, then one per step
+    std::vector<std::string> warnings;    // what the numbers above include that they should not (never silent)
 
     nlohmann::json toJson() const;
 };

@@ -12,6 +12,7 @@ void StepTiming::reset(int layers, int ranks)
     skewMs.assign(size_t(layers), 0.0);
     replicatedMs = 0.0;
     measuredMs = -1.0;
+    note.clear();
 }
 
 double StepTiming::attentionCriticalMs() const

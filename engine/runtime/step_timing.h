@@ -1,4 +1,5 @@
 #pragma once
+#include <string>
 #include <vector>
 
 namespace fairkv {
@@ -15,6 +16,7 @@ struct StepTiming
     std::vector<double> skewMs; // [layer] sequential parts: sum of each part's slowest rank minus the slowest sum
     double replicatedMs = 0.0; // embedding, norms, compression selection, lm_head
     double measuredMs = -1.0;  // the whole pass, when ranks ran in parallel on their own devices
+    std::string note;          // what the user must know about this pass's time (empty: nothing)
 
     void reset(int layers, int ranks);
     // Adds a part of the pass that ran after what is here (a group of prompts in a prefill): per

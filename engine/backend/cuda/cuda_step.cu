@@ -282,6 +282,14 @@ std::vector<std::vector<float>> CudaStepExecutor::decodeStep(const std::vector<i
     Replica& r0 = *m_replicas[0];
     FAIRKV_CUDA(cudaSetDevice(r0.device));
     timing.reset(L, N);
+    int expired = 0;
+    for (auto& rep : m_replicas)
+        expired += rep->gate->expired();
+    if (expired > m_gateExpired)
+        timing.note = "the launch gate's watchdog started this step after "
+                      + std::to_string(LaunchGate::kMaxHold.count())
+                      + " ms (a host call waited for the GPU while the step was held); its time includes that wait";
+    m_gateExpired = expired;
     for (CudaRank* rank : m_ranks)
         rank->finishDecode();
     for (int l = 0; l < L; ++l)

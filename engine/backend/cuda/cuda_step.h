@@ -79,6 +79,7 @@ private:
     int m_batch = 0;
     size_t m_warmGeneration = 0; // the ranks' assignments() when the step shapes were last warmed
     int m_warmBatch = 0;         // and the batch size
+    int m_gateExpired = 0;       // launch-gate holds the watchdog ended, all replicas, so far
     std::unique_ptr<DeviceLayerCompressor> m_compressor; // prefill's selection, on rank 0's device
     std::unique_ptr<RankWorkers> m_workers;              // created by the first NCCL step
 };
