@@ -25,9 +25,16 @@ LaunchGate::LaunchGate(std::chrono::milliseconds maxHold)
     return; // the versioned entry point query needs CUDA 12.5: no gate
 #endif
     void* flag = nullptr;
-    FAIRKV_CUDA(cudaHostAlloc(&flag, sizeof(uint32_t), cudaHostAllocMapped | cudaHostAllocPortable));
+    if (cudaHostAlloc(&flag, sizeof(uint32_t), cudaHostAllocMapped | cudaHostAllocPortable) != cudaSuccess) {
+        cudaGetLastError(); // no page-locked word to wait on: no gate, the step runs as before
+        return;
+    }
     m_flag = static_cast<volatile uint32_t*>(flag);
     *m_flag = 0;
+    if (cudaHostGetDevicePointer(&m_deviceFlag, flag, 0) != cudaSuccess) {
+        cudaGetLastError(); // not mapped for this device: no gate
+        return;
+    }
     try {
         m_watchdog = std::thread([this] { watch(); });
     } catch (const std::exception&) { // no watchdog, no gate
@@ -99,10 +106,8 @@ void LaunchGate::hold(cudaStream_t stream)
     std::lock_guard<std::mutex> lock(m_mutex);
     if (!m_wait || m_holding)
         return;
-    void* device = nullptr;
-    FAIRKV_CUDA(cudaHostGetDevicePointer(&device, const_cast<uint32_t*>(m_flag), 0));
     auto wait = reinterpret_cast<PFN_cuStreamWaitValue32_v11070>(m_wait);
-    const CUresult rc = wait(reinterpret_cast<CUstream>(stream), reinterpret_cast<CUdeviceptr>(device), m_seq + 1,
+    const CUresult rc = wait(reinterpret_cast<CUstream>(stream), reinterpret_cast<CUdeviceptr>(m_deviceFlag), m_seq + 1,
                              CU_STREAM_WAIT_VALUE_GEQ);
     if (rc != CUDA_SUCCESS) { // e.g. stream memory operations disabled: run ungated from now on
         m_wait = nullptr;

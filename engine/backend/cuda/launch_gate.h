@@ -52,6 +52,7 @@ private:
 
     void* m_wait = nullptr;             // PFN_cuStreamWaitValue32
     volatile uint32_t* m_flag = nullptr; // pinned, mapped
+    void* m_deviceFlag = nullptr;        // the same word as the device addresses it
     uint32_t m_seq = 0;
     mutable std::mutex m_mutex;
     std::condition_variable m_changed;
