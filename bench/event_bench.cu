@@ -5,6 +5,8 @@
 // launch from the host clock around the queueing. The decode step executor times its pieces with
 // events; this is why it shares one event per boundary (docs/gpu-decode-benchmark.md).
 //   fairkv-bench-events [--out FILE.md]
+#include "gpu_bench_util.cuh"
+
 #include "backend/cuda/cuda_check.h"
 
 #include <chrono>
@@ -30,6 +32,8 @@ const char* const kModes[] = {"back to back", "1 timing event between", "2 timin
                               "1 timing event after every 8th"};
 
 } // namespace
+
+using fairkv::bench::emitTable;
 
 int main(int argc, char** argv)
 {
@@ -96,13 +100,7 @@ int main(int argc, char** argv)
                 }
             }
         }
-        std::cout << md.str();
-        if (!outPath.empty()) {
-            std::ofstream f(outPath);
-            f << md.str();
-            if (!f)
-                throw fairkv::Error(outPath + ": write failed");
-        }
+        emitTable(md.str(), outPath);
     } catch (const std::exception& e) {
         std::cerr << "fairkv-bench-events: " << e.what() << "\n";
         return 1;

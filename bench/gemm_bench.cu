@@ -155,13 +155,7 @@ int main(int argc, char** argv)
             md << "| " << batches[bi] << " | " << fmt(floorMs[bi], 3) << " | " << fmt(exMs[bi], 3) << " ("
                << fmt(exMs[bi] / floorMs[bi], 3) << ") | " << fmt(bestMs[bi], 3) << " (" << fmt(bestMs[bi] / floorMs[bi], 3)
                << ") | " << fmt(100.0 * (exMs[bi] - bestMs[bi]) / exMs[bi], 1) << "% |\n";
-        std::cout << md.str();
-        if (!outPath.empty()) {
-            std::ofstream f(outPath);
-            f << md.str();
-            if (!f)
-                throw fairkv::Error(outPath + ": write failed");
-        }
+        emitTable(md.str(), outPath);
     } catch (const std::exception& e) {
         std::cerr << "fairkv-bench-gemm: " << e.what() << "\n";
         return 1;

@@ -8,10 +8,24 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
+#include <fstream>
 #include <string>
 #include <vector>
 
 namespace fairkv::bench {
+
+// Prints a benchmark's markdown and, with a path, writes it there; a failed write is an error.
+inline void emitTable(const std::string& markdown, const std::string& path)
+{
+    std::fwrite(markdown.data(), 1, markdown.size(), stdout);
+    std::fflush(stdout);
+    if (path.empty())
+        return;
+    std::ofstream f(path);
+    f << markdown;
+    if (!f)
+        throw fairkv::Error(path + ": write failed");
+}
 
 __global__ inline void fillBf16(__nv_bfloat16* p, size_t n, uint32_t seed, float amplitude = 1.0f)
 {
