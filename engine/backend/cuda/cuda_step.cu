@@ -284,12 +284,11 @@ std::vector<std::vector<float>> CudaStepExecutor::decodeStep(const std::vector<i
     timing.reset(L, N);
     int expired = 0;
     for (auto& rep : m_replicas)
-        expired += rep->gate->expired();
-    if (expired > m_gateExpired)
+        expired += rep->gate->takeExpired();
+    if (expired > 0)
         timing.note = "the launch gate's watchdog started this step after "
                       + std::to_string(LaunchGate::kMaxHold.count())
                       + " ms (a host call waited for the GPU while the step was held); its time includes that wait";
-    m_gateExpired = expired;
     for (CudaRank* rank : m_ranks)
         rank->finishDecode();
     for (int l = 0; l < L; ++l)
@@ -452,6 +451,15 @@ void CudaStepExecutor::launchNorm(Replica& r, int batch, int layer, int half, in
     r.close(e, TracePhase::Replicated, half ? "post_attention_norm" : "input_norm", layer);
 }
 
+void CudaStepExecutor::launchRankPiece(Replica& r, CudaRank& rank, int layer, int half, int batch, float* out)
+{
+    if (half == 0)
+        rank.launchAttention(layer, r.normed, out, r.stream, r.open());
+    else
+        rank.launchMlp(layer, r.normed, size_t(batch), out, r.stream, r.open());
+    r.follow(rank.decodeEvent(layer, half ? 3 : 1));
+}
+
 void CudaStepExecutor::launchHead(Replica& r, int batch, int rank, bool logits)
 {
     const ModelConfig& c = m_weights.config;
@@ -500,12 +508,7 @@ void CudaStepExecutor::runEmulated(const std::vector<int>& tokens, bool warm)
             for (int g = 0; g < N; ++g) {
                 auto* out = static_cast<float*>(m_partials[size_t(g)]);
                 DeviceScope tag(m_deviceSink, g, m_step, l, half ? TracePhase::Mlp : TracePhase::Attention);
-                CudaRank& rank = *m_ranks[size_t(g)];
-                if (half == 0)
-                    rank.launchAttention(l, r.normed, out, r.stream, r.open());
-                else
-                    rank.launchMlp(l, r.normed, size_t(b), out, r.stream, r.open());
-                r.follow(rank.decodeEvent(l, half ? 3 : 1));
+                launchRankPiece(r, *m_ranks[size_t(g)], l, half, b, out);
             }
             DeviceScope tag(m_deviceSink, -1, m_step, l, TracePhase::Replicated);
             // Stands in for the all-reduce (modelled) and the residual add; its time counts in the
@@ -544,11 +547,7 @@ void CudaStepExecutor::runRank(size_t g, const std::vector<int>& tokens, const s
             launchNorm(r, b, l, half, gi);
             {
                 auto tag = tagged(l, half ? TracePhase::Mlp : TracePhase::Attention);
-                if (half == 0)
-                    rank.launchAttention(l, r.normed, r.partial, r.stream, r.open());
-                else
-                    rank.launchMlp(l, r.normed, size_t(b), r.partial, r.stream, r.open());
-                r.follow(rank.decodeEvent(l, half ? 3 : 1));
+                launchRankPiece(r, rank, l, half, b, r.partial);
             }
             if (failed.load())
                 throw fairkv::Error(std::string(kStopped) + " another rank failed");

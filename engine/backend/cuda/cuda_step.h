@@ -54,6 +54,8 @@ private:
     void launchEmbedding(Replica& r, int batch, int rank);
     void launchNorm(Replica& r, int batch, int layer, int half, int rank);
     void launchHead(Replica& r, int batch, int rank, bool logits);
+    // `rank`'s attention (half 0) or MLP (half 1) of `layer`, from where r's last timed piece ended.
+    void launchRankPiece(Replica& r, CudaRank& rank, int layer, int half, int batch, float* out);
     void runRank(size_t g, const std::vector<int>& tokens, const std::atomic<bool>& failed, bool warm);
     struct PrefillGroup; // cuda_prefill.cu
     void prefillGroup(const std::vector<std::vector<int>>& prompts, size_t first, size_t end, bool allLogits, int window,
@@ -79,7 +81,6 @@ private:
     int m_batch = 0;
     size_t m_warmGeneration = 0; // the ranks' assignments() when the step shapes were last warmed
     int m_warmBatch = 0;         // and the batch size
-    int m_gateExpired = 0;       // launch-gate holds the watchdog ended, all replicas, so far
     std::unique_ptr<DeviceLayerCompressor> m_compressor; // prefill's selection, on rank 0's device
     std::unique_ptr<RankWorkers> m_workers;              // created by the first NCCL step
 };

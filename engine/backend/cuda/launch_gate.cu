@@ -1,6 +1,7 @@
 #include "backend/cuda/launch_gate.h"
 
 #include "backend/cuda/cuda_check.h"
+#include "runtime/trace_sink.h"
 
 #include <cuda.h>
 #include <cudaTypedefs.h>
@@ -79,10 +80,12 @@ bool LaunchGate::holding() const
     return m_holding;
 }
 
-int LaunchGate::expired() const
+int LaunchGate::takeExpired()
 {
     std::lock_guard<std::mutex> lock(m_mutex);
-    return m_expired;
+    const int n = m_expired;
+    m_expired = 0;
+    return n;
 }
 
 int64_t LaunchGate::openedAtNs() const
@@ -98,7 +101,7 @@ void LaunchGate::openLocked()
     std::atomic_thread_fence(std::memory_order_release);
     *m_flag = m_seq;
     m_holding = false;
-    m_openedNs = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+    m_openedNs = traceClockNs();
 }
 
 void LaunchGate::hold(cudaStream_t stream)

@@ -30,8 +30,8 @@ public:
     void hold(cudaStream_t stream); // the stream's later work waits for release()
     void release();                 // idempotent; must follow every hold() (see Release)
     bool holding() const;
-    int expired() const;          // holds the watchdog ended
-    int64_t openedAtNs() const;   // steady-clock ns when the gate last opened (by release() or the watchdog)
+    int takeExpired();            // holds the watchdog ended since the last call
+    int64_t openedAtNs() const;   // traceClockNs() when the gate last opened (by release() or the watchdog)
 
     static constexpr std::chrono::milliseconds kMaxHold{50};
 

@@ -12,6 +12,7 @@
 #include <nccl.h>
 #endif
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -86,16 +87,13 @@ struct CudaStepExecutor::Replica
     {
         if (warm)
             gate->hold(stream);
-        held = gate->holding();
     }
-    bool held = false;
     void releaseGate()
     {
-        if (!held)
-            return;
-        gate->release(); // or the watchdog did
-        held = false;
-        hostBeginNs = gate->openedAtNs(); // the GPU's begin (the trace clock), not when the host queued it
+        gate->release();
+        // Opened in this step (by release() or the watchdog): the GPU's begin is then, on the trace
+        // clock, not when the host queued it.
+        hostBeginNs = std::max(hostBeginNs, gate->openedAtNs());
     }
     void startStep()
     {
