@@ -81,7 +81,6 @@ __global__ void prepPairs(const float* qkv, int qkvCols, const PairDesc* pairs, 
         p.v[size_t(p.position) * D + i] = __float2bfloat16(vsrc[i]);
 }
 
-
 // The engine's allocation (its out-of-memory message says how much is needed and free).
 template <typename T>
 T* deviceAlloc(size_t n)
@@ -172,14 +171,18 @@ std::vector<int64_t> outputOffsets(const RankLayer& rl, int group, int dim)
 {
     std::vector<int64_t> at;
     for (const PairDesc& p : rl.pairs)
-        at.push_back((int64_t(p.request) * rl.replicas + p.replica) * group * dim);
+        at.push_back(cuda::oProjInputOffset(size_t(p.request), rl.replicas, p.replica, group, dim));
     return at;
 }
 
-// A replica serving part of the batch (fair-copying) leaves the other requests' columns zero.
-bool partialRows(const RankLayer& rl, int batch)
+// The attention of a rank's pairs straight into o_proj's input (bf16), as the engine does: zeroed
+// first only where a replica serves part of the batch (fair-copying) and leaves columns unwritten.
+void attentionIntoOproj(cuda::RaggedDecodeAttention& kernel, const RankLayer& rl, int batch, int group, int dim,
+                        const float* q, __nv_bfloat16* attnB, float scale, cudaStream_t stream)
 {
-    return rl.pairs.size() < size_t(batch) * size_t(rl.replicas);
+    if (rl.pairs.size() < size_t(batch) * size_t(rl.replicas))
+        FAIRKV_CUDA(cudaMemsetAsync(attnB, 0, size_t(batch) * rl.replicas * group * dim * 2, stream));
+    kernel.launchBf16(q, attnB, scale, stream);
 }
 
 void freeRanks(std::vector<std::vector<RankLayer>>& ranks)
@@ -269,9 +272,7 @@ Result runPlacement(cublasHandle_t h, const Shape& s, const Placement& p, const 
                     attention = capture([&] {
                         cuda::gemmBf16(h, x, rl.wqkv, qkv, batch, qkvCols, H, st);
                         prepPairs<128><<<int(rl.pairs.size()), 128, 0, st>>>(qkv, qkvCols, rl.devPairs, G, q, float(c.rope.theta));
-                        if (partialRows(rl, batch))
-                            FAIRKV_CUDA(cudaMemsetAsync(attnB, 0, size_t(batch) * rl.replicas * G * d * 2, st));
-                        kernel.launchBf16(q, attnB, scale, st); // straight into o_proj's input, as the engine does
+                        attentionIntoOproj(kernel, rl, batch, G, d, q, attnB, scale, st);
                         cuda::gemmBf16(h, attnB, rl.wo, out, batch, H, rl.replicas * G * d, st);
                     });
                 cudaGraphExec_t& mlp = mlpGraphs[size_t(g)][size_t(l)];
@@ -424,9 +425,7 @@ FullStep measureFullStep(cublasHandle_t h, int batch, int budget, double readGBs
             const int qkvCols = rl.replicas * (G + 2) * d;
             cuda::gemmBf16(h, x, rl.wqkv, qkv, batch, qkvCols, H, stream);
             prepPairs<128><<<int(rl.pairs.size()), 128, 0, stream>>>(qkv, qkvCols, rl.devPairs, G, q, float(c.rope.theta));
-            if (partialRows(rl, batch))
-                FAIRKV_CUDA(cudaMemsetAsync(attnB, 0, size_t(batch) * rl.replicas * G * d * 2, stream));
-            kernels[size_t(l)]->launchBf16(q, attnB, scale, stream);
+            attentionIntoOproj(*kernels[size_t(l)], rl, batch, G, d, q, attnB, scale, stream);
             cuda::gemmBf16(h, attnB, rl.wo, out, batch, H, rl.replicas * G * d, stream);
             cuda::gemmBf16(h, x, rl.wgu, gu, batch, 2 * rl.inter, H, stream);
             cuda::launchSwiglu(gu, rl.inter, batch, act, stream);

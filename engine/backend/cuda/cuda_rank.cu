@@ -384,7 +384,7 @@ void CudaRank::prepareDecodeLayer(int layer, const RowBatch& in)
             DeviceBlock& b = deviceBlock(layer, dl.units[size_t(i)], r);
             pairs.push_back({i, int(in.rowStart[size_t(r)]), b.keys, b.values, b.length, int(in.position[size_t(r)])});
             views.push_back({b.keys, b.values, b.length + 1});
-            outAt.push_back(int64_t((in.rowStart[size_t(r)] * size_t(dl.replicas) + size_t(i)) * G * d));
+            outAt.push_back(oProjInputOffset(in.rowStart[size_t(r)], dl.replicas, i, int(G), int(d)));
             st.keys.push_back({layer, dl.units[size_t(i)], r});
         }
     // A replica that serves part of the batch (fair-copying) leaves the other rows' columns to zero.

@@ -15,6 +15,13 @@ struct KvView
     int length = 0;
 };
 
+// Where a pair's results begin in a decode step's o_proj input [rows][replicas][group][dim] (in
+// elements): the outputOffsets of prepare() for the pair of batch row `row` and replica `replica`.
+inline int64_t oProjInputOffset(size_t row, int replicas, int replica, int group, int dim)
+{
+    return (int64_t(row) * replicas + replica) * group * dim;
+}
+
 // Split-KV (flash-decoding) attention over every (request, unit) pair of a rank, each with its own
 // retained length, and the query heads of a GQA group read each K/V row once. prepare() plans on
 // the host from the known lengths: one wave of blocks, each with an equal share of all rows laid
