@@ -10,6 +10,7 @@
 #include "backend/cuda/launch_gate.h"
 #include "backend/cuda/prefill_attention.h"
 #include "common/dtype.h"
+#include "common/error.h"
 #include "common/rng.h"
 #include "model/rope.h"
 #include "model/model_weights.h"
@@ -458,6 +459,16 @@ private Q_SLOTS:
         cudaFree(dKv);
         cudaFree(dQ);
         cudaFree(dOut);
+        // Results are stored two at a time: an odd offset is refused with one clear message.
+        std::vector<int64_t> odd = offsets;
+        odd[1] += 1;
+        QString refusal;
+        try {
+            attention.prepare(views, group, dim, nullptr, odd);
+        } catch (const fairkv::Error& e) {
+            refusal = QString::fromUtf8(e.what());
+        }
+        QVERIFY2(refusal.contains(QStringLiteral("is not a non-negative even element index")), qPrintable(refusal));
         for (size_t p = 0; p < P; ++p) {
             for (size_t i = 0; i < span; ++i)
                 QCOMPARE(strided[size_t(offsets[p]) + i], floatToBf16(first[p * span + i]));

@@ -44,6 +44,12 @@ struct SplitPair
     int pair, first, count;
 };
 
+// A partial: acc[D], max, sum, two floats of padding, so that every partial starts 16-byte aligned.
+__host__ __device__ constexpr int partialFloats(int dim)
+{
+    return dim + 4;
+}
+
 // Where results go: dense fp32 [pair][qStride][D], or bf16 at each pair's offset (the o_proj input).
 struct Output
 {
@@ -52,13 +58,28 @@ struct Output
     int bf16;
 };
 
+// Where the results of (pair, head) begin in the output, in elements.
+__device__ __forceinline__ size_t outputAt(const Output& o, int pair, int qStride, int head, int D)
+{
+    return (o.offsets ? size_t(o.offsets[pair]) : size_t(pair) * qStride * D) + size_t(head) * D;
+}
+
 __device__ __forceinline__ void store(const Output& o, int pair, int qStride, int head, int D, int d, float value)
 {
-    const size_t at = (o.offsets ? size_t(o.offsets[pair]) : size_t(pair) * qStride * D) + size_t(head) * D + d;
+    const size_t at = outputAt(o, pair, qStride, head, D) + d;
     if (o.bf16)
         static_cast<__nv_bfloat16*>(o.data)[at] = __float2bfloat16(value);
     else
         static_cast<float*>(o.data)[at] = value;
+}
+
+// Two neighbouring values at an even element `at` (prepare() checks that offsets are even).
+__device__ __forceinline__ void storeTwo(const Output& o, size_t at, float v0, float v1)
+{
+    if (o.bf16)
+        *reinterpret_cast<__nv_bfloat162*>(static_cast<__nv_bfloat16*>(o.data) + at) = __floats2bfloat162_rn(v0, v1);
+    else
+        *reinterpret_cast<float2*>(static_cast<float*>(o.data) + at) = make_float2(v0, v1);
 }
 
 // Hopper's programmatic dependent launch: the attention kernel lets the combine kernel start while
@@ -90,7 +111,7 @@ __device__ __forceinline__ void writeResult(const WorkItem& w, int index, float*
         store(out, w.pair, qStride, head0 + g, D, d, L > 0.0f ? A / L : 0.0f);
         return;
     }
-    float* part = partials + (size_t(index) * G + g) * (D + 2);
+    float* part = partials + (size_t(index) * G + g) * partialFloats(D);
     part[d] = A;
     if (d == 0) {
         part[D] = M;
@@ -98,51 +119,81 @@ __device__ __forceinline__ void writeResult(const WorkItem& w, int index, float*
     }
 }
 
+constexpr int kCombineInFlight = 4;  // partials one combine thread loads at once
+constexpr int kCombineMaxSubsets = 8; // threads that share one dim quad of a (pair, head)
+
 // Merges the partials of every cut pair: out = sum acc_i e^(m_i - M) / sum l_i e^(m_i - M). One
-// block per (cut pair, head), one thread per dim, the loads of 4 partials in flight at once. It
-// runs as a kernel of its own, started early by programmatic dependent launch, so the attention's
-// blocks end when their streaming does. Merging in the last block of each pair (behind a ticket)
-// had made every launch end with those merges: 4-7 us each, one L2 round trip per two partials
-// while the other blocks still streamed. At most 32 registers: then a combine block fits on an SM
-// beside three attention blocks and waits there from their start (8 partials in flight need 80
-// registers: 1 us faster at batch 1, 2 us slower at batch 64, where the blocks queue).
+// block per (cut pair, head); thread (quad, s) takes four dims of partials s, s + S, ... (16-byte
+// loads, 4 partials in flight), then the S subsets merge in shared memory, so a pair of n partials
+// costs about n / (4 S) round trips to L2 (S from prepare(): enough for the longest run). Since
+// each warp of the attention kernel writes its own partials, a pair has up to a few dozen.
+// It runs as a kernel of its own, started early by programmatic dependent launch, so the
+// attention's blocks end when their streaming does. (Merging in the last block of each pair,
+// behind a ticket, had made every launch end with those merges: 4-7 us each.)
 template <int D>
-__global__ void __maxnreg__(32) decodeAttentionCombine(const SplitPair* splits, const float* partials, int G, int qStride,
-                                                             int head0, Output out)
+__global__ void __launch_bounds__(D / 4 * kCombineMaxSubsets) decodeAttentionCombine(const SplitPair* splits, const float* partials,
+                                                                                   int G, int qStride, int head0, Output out)
 {
+    constexpr int Q = D / 4; // dim quads
+    constexpr int P = partialFloats(D);
+    const int S = int(blockDim.x) / Q;
     const SplitPair sp = splits[blockIdx.x];
-    const int g = blockIdx.y, d = threadIdx.x;
-    const size_t stride = size_t(G) * (D + 2);
-    const float* base = partials + size_t(sp.first) * stride + size_t(g) * (D + 2);
+    const int g = blockIdx.y, quad = threadIdx.x % Q, s = threadIdx.x / Q;
+    const size_t stride = size_t(G) * P;
+    const float* base = partials + size_t(sp.first) * stride + size_t(g) * P;
     waitForPrerequisites();
-    constexpr int C = 4;
-    float M = -INFINITY, L = 0.0f, A = 0.0f;
-    for (int i0 = 0; i0 < sp.count; i0 += C) {
-        float m[C], l[C], a[C];
+    float M = -INFINITY, L = 0.0f;
+    float4 A = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+    for (int i0 = s; i0 < sp.count; i0 += kCombineInFlight * S) {
+        float2 ml[kCombineInFlight];
+        float4 a[kCombineInFlight];
 #pragma unroll
-        for (int k = 0; k < C; ++k) {
-            const float* p = base + size_t(i0 + k) * stride;
-            const bool valid = i0 + k < sp.count;
-            m[k] = valid ? __ldcg(p + D) : -INFINITY;
-            l[k] = valid ? __ldcg(p + D + 1) : 0.0f;
-            a[k] = valid ? __ldcg(p + d) : 0.0f;
+        for (int k = 0; k < kCombineInFlight; ++k) {
+            const float* p = base + size_t(i0 + k * S) * stride;
+            const bool valid = i0 + k * S < sp.count;
+            ml[k] = valid ? __ldcg(reinterpret_cast<const float2*>(p + D)) : make_float2(-INFINITY, 0.0f);
+            a[k] = valid ? __ldcg(reinterpret_cast<const float4*>(p) + quad) : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
         }
         float mNew = M;
 #pragma unroll
-        for (int k = 0; k < C; ++k)
-            mNew = fmaxf(mNew, m[k]);
-        const float corr = __expf(M - mNew); // 0 for the first chunk
+        for (int k = 0; k < kCombineInFlight; ++k)
+            mNew = fmaxf(mNew, ml[k].x); // finite: partial i0 exists
+        const float corr = __expf(M - mNew); // 0 for the first round
         L *= corr;
-        A *= corr;
+        A.x *= corr, A.y *= corr, A.z *= corr, A.w *= corr;
 #pragma unroll
-        for (int k = 0; k < C; ++k) {
-            const float wgt = __expf(m[k] - mNew); // 0 past the pair's partials
-            L += l[k] * wgt;
-            A += a[k] * wgt;
+        for (int k = 0; k < kCombineInFlight; ++k) {
+            const float wgt = __expf(ml[k].x - mNew); // 0 past the pair's partials
+            L += ml[k].y * wgt;
+            A.x += a[k].x * wgt, A.y += a[k].y * wgt, A.z += a[k].z * wgt, A.w += a[k].w * wgt;
         }
         M = mNew;
     }
-    store(out, sp.pair, qStride, head0 + g, D, d, L > 0.0f ? A / L : 0.0f);
+    __shared__ float4 subsetAcc[kCombineMaxSubsets][Q];
+    __shared__ float subsetMax[kCombineMaxSubsets], subsetSum[kCombineMaxSubsets];
+    subsetAcc[s][quad] = A;
+    if (quad == 0)
+        subsetMax[s] = M, subsetSum[s] = L;
+    __syncthreads();
+    if (s == 0) {
+        float Mx = -INFINITY;
+        for (int j = 0; j < S; ++j)
+            Mx = fmaxf(Mx, subsetMax[j]);
+        float Lt = 0.0f;
+        float4 At = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+        for (int j = 0; j < S; ++j) {
+            if (subsetMax[j] == -INFINITY) // a subset with no partial; all of them for a pair of no row
+                continue;
+            const float wgt = __expf(subsetMax[j] - Mx);
+            const float4 a = subsetAcc[j][quad];
+            Lt += subsetSum[j] * wgt;
+            At.x += a.x * wgt, At.y += a.y * wgt, At.z += a.z * wgt, At.w += a.w * wgt;
+        }
+        const float inv = Lt > 0.0f ? 1.0f / Lt : 0.0f;
+        const size_t at = outputAt(out, sp.pair, qStride, head0 + g, D) + quad * 4;
+        storeTwo(out, at, At.x * inv, At.y * inv);
+        storeTwo(out, at + 2, At.z * inv, At.w * inv);
+    }
 }
 
 // One work item = rows [start, end) of one pair. Each token row is read by D/8 threads with one
@@ -251,7 +302,7 @@ __device__ void rowsItem(const WorkItem& w, int index, const float* q, float* pa
 // A block takes the consecutive items blockFirst[b] .. blockFirst[b + 1] - 1: one wave of blocks
 // with equal shares of rows (see prepare()), so no wave runs part-empty at the end.
 // At most 64 registers (8 resident blocks instead of 7): 0.3-0.5% more bandwidth in every cell on
-// the H100, no spills at head_dim 128 (8 and 16 bytes at 64 and 32).
+// the H100, no spills.
 template <int D, int G>
 __global__ void __launch_bounds__(kThreads, 8) decodeAttentionRows(const WorkItem* items, const int* blockFirst, const float* q,
                                                        float* partials, float scale, Output out)
@@ -331,13 +382,13 @@ __host__ __device__ constexpr int mmaWarpBytes()
     return 2 /*buffers*/ * 2 /*K, V*/ * kMmaTile * mmaRowBytes<D>() + (kMmaTile * 8 + 8) * 4 /*P^T, corrections*/;
 }
 
-// A block streams the tiles of its items: warp w takes tiles w, w + 4, ... of each item in turn, and
-// its next tiles are in flight while it computes, also across the end of an item. At an item's end
-// the four warps merge their (max, sum, acc) through shared memory; each warp lends for that the
-// buffer holding none of its loads (a warp keeps at most one load of a later item in flight, so one
-// buffer is always free), and the loads of the next item keep coming meanwhile.
+// Each warp streams the tiles of its own items, one after another, and its next two tiles are in
+// flight while it computes, also across the end of an item. At an item's end the warp writes its
+// result (or its partial, for the combine kernel) from registers: no shared memory, no barrier, so
+// a warp never waits for the others of its block. (Blocks had shared their items among their four
+// warps and merged them at every item's end behind two barriers: about 2.5 us per item.)
 template <int D>
-__global__ void __launch_bounds__(kMmaWarps * 32) decodeAttentionMma(const WorkItem* items, const int* blockFirst, const float* q,
+__global__ void __launch_bounds__(kMmaWarps * 32) decodeAttentionMma(const WorkItem* items, const int* warpFirst, const float* q,
                                                                      float* partials, float scale, int G, int qStride, int head0,
                                                                      Output out)
 {
@@ -347,33 +398,31 @@ __global__ void __launch_bounds__(kMmaWarps * 32) decodeAttentionMma(const WorkI
     constexpr int NT = D / 8;              // n-tiles of O = P.V
     constexpr int CHUNKS = D / 8;
     extern __shared__ __align__(16) unsigned char smem[];
-    __shared__ int scratchAt[kMmaWarps]; // byte offset of each warp's merge scratch
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, gid = lane >> 2, tq = lane & 3, mat = lane / 8;
     unsigned char* region = smem + warp * mmaWarpBytes<D>();
     float* pT = reinterpret_cast<float*>(region + 2 * BUF); // [16 tokens][8 heads]
     float* corrS = pT + kMmaTile * 8;                       // [8 heads]
-    const int itBegin = blockFirst[blockIdx.x], itEnd = blockFirst[blockIdx.x + 1];
     launchDependents();
+    const int worker = blockIdx.x * kMmaWarps + warp;
+    const int itBegin = warpFirst[worker], itEnd = warpFirst[worker + 1];
+    if (itBegin >= itEnd)
+        return; // nothing in this kernel waits for the warps of a block
 
-    // The warp's next tile to load.
-    int nextIt = itBegin, nextTile = warp, nextStart = 0, nextEnd = 0;
+    // The warp's next tile to load: rows [nextRow, nextRow + 16) of item nextIt.
+    int nextIt = itBegin, nextRow = 0, nextEnd = 0;
     const unsigned char* nextK = nullptr;
     const unsigned char* nextV = nullptr;
-    auto seek = [&](int it, int tile) { // this warp's first tile at or after (it, tile)
-        for (; it < itEnd; ++it, tile = warp) {
-            const WorkItem& w = items[it];
-            if (w.start + tile * kMmaTile < w.end) {
-                nextStart = w.start;
-                nextEnd = w.end;
-                nextK = reinterpret_cast<const unsigned char*>(w.keys);
-                nextV = reinterpret_cast<const unsigned char*>(w.values);
-                break;
-            }
-        }
+    auto seek = [&](int it) {
         nextIt = it;
-        nextTile = tile;
+        if (it < itEnd) {
+            const WorkItem& w = items[it]; // items are never empty (see prepare())
+            nextRow = w.start;
+            nextEnd = w.end;
+            nextK = reinterpret_cast<const unsigned char*>(w.keys);
+            nextV = reinterpret_cast<const unsigned char*>(w.values);
+        }
     };
-    seek(itBegin, warp);
+    seek(itBegin);
     int inflight = 0, loadBuf = 0, compBuf = 0;
     // In-flight loads, oldest first (item, first row, item end): scalars, so they stay in registers.
     int pendIt0 = 0, pendRow0 = 0, pendEnd0 = 0, pendIt1 = 0, pendRow1 = 0, pendEnd1 = 0;
@@ -389,7 +438,7 @@ __global__ void __launch_bounds__(kMmaWarps * 32) decodeAttentionMma(const WorkI
     const unsigned laneMatrix = unsigned(__cvta_generic_to_shared(region)) + ((lane % 8) + (mat & 1) * 8) * RB + (mat >> 1) * 16;
     auto issue = [&] {
         const unsigned sK = laneShared + loadBuf * BUF, sV = sK + kMmaTile * RB;
-        const int t0 = nextStart + nextTile * kMmaTile;
+        const int t0 = nextRow;
         const int left = nextEnd - t0 - lr; // rows from this lane's first row to the item's end
         const unsigned char* gK = nextK + size_t(t0) * D * 2 + laneGlobal;
         const unsigned char* gV = nextV + size_t(t0) * D * 2 + laneGlobal;
@@ -406,14 +455,12 @@ __global__ void __launch_bounds__(kMmaWarps * 32) decodeAttentionMma(const WorkI
             pendIt1 = nextIt, pendRow1 = t0, pendEnd1 = nextEnd;
         ++inflight;
         loadBuf ^= 1;
-        if (nextStart + (nextTile + kMmaWarps) * kMmaTile < nextEnd)
-            nextTile += kMmaWarps;
-        else
-            seek(nextIt + 1, warp);
+        nextRow += kMmaTile;
+        if (nextRow >= nextEnd)
+            seek(nextIt + 1);
     };
-    // Loads of the current item fill both buffers; a load of a later item only an empty pipeline.
-    auto topUp = [&](int current) {
-        while (inflight < 2 && nextIt < itEnd && (nextIt == current || inflight == 0))
+    auto topUp = [&] {
+        while (inflight < 2 && nextIt < itEnd)
             issue();
     };
 
@@ -433,9 +480,9 @@ __global__ void __launch_bounds__(kMmaWarps * 32) decodeAttentionMma(const WorkI
             qn[ks][1] = *reinterpret_cast<const float2*>(qr + 8);
         }
     };
+    topUp();
     prefetch(itBegin);
     for (int it = itBegin; it < itEnd; ++it) {
-        topUp(it);
         const WorkItem item = nextItem;
         // Q^T as B fragments: b0 = q[head gid][k0 + 2tq, +1], b1 = q[head gid][k0 + 2tq + 8, +9]; heads >= G are 0.
         unsigned qb[KS][2];
@@ -523,53 +570,37 @@ __global__ void __launch_bounds__(kMmaWarps * 32) decodeAttentionMma(const WorkI
             pendRow0 = pendRow1;
             pendEnd0 = pendEnd1;
             --inflight;
-            topUp(it);
+            topUp();
         }
-        // Sum the per-lane partial row sums over the 8 token rows of each head.
+        // Sum the per-lane partial row sums over the 8 token rows of each head; then each lane
+        // takes the max and sum of its acc row's head (gid) from the lane holding that C column.
 #pragma unroll
         for (int off = 4; off < 32; off <<= 1) {
             lp[0] += __shfl_xor_sync(0xffffffffu, lp[0], off);
             lp[1] += __shfl_xor_sync(0xffffffffu, lp[1], off);
         }
-        // Merge the warps: each writes (m, l, acc) into its free buffer, then every thread combines.
-        // A warp with no tile of this item has m = -inf and is left out.
-        unsigned char* scratch = region + loadBuf * BUF; // holds no load: see topUp
-        float* wm = reinterpret_cast<float*>(scratch);
-        float* wl = wm + 8;
-        float* wacc = wl + 8; // [8 heads][D]
-        if (gid == 0) {
-            wm[tq * 2] = m[0];
-            wm[tq * 2 + 1] = m[1];
-            wl[tq * 2] = lp[0];
-            wl[tq * 2 + 1] = lp[1];
-        }
+        const int from = gid >> 1; // lane (gid 0, tq = gid / 2) holds head gid's column
+        const float l0 = __shfl_sync(0xffffffffu, lp[0], from), l1 = __shfl_sync(0xffffffffu, lp[1], from);
+        const float m0 = __shfl_sync(0xffffffffu, m[0], from), m1 = __shfl_sync(0xffffffffu, m[1], from);
+        const float L = (gid & 1) ? l1 : l0, M = (gid & 1) ? m1 : m0;
+        if (item.count == 1) {
+            if (realHead) {
+                const float inv = L > 0.0f ? 1.0f / L : 0.0f;
+                const size_t at = outputAt(out, item.pair, qStride, head0 + gid, D) + tq * 2;
 #pragma unroll
-        for (int nt = 0; nt < NT; ++nt) {
-            wacc[gid * D + nt * 8 + tq * 2] = acc[nt][0];
-            wacc[gid * D + nt * 8 + tq * 2 + 1] = acc[nt][1];
-        }
-        if (lane == 0)
-            scratchAt[warp] = int(scratch - smem);
-        __syncthreads();
-        for (int idx = threadIdx.x; idx < G * D; idx += kMmaWarps * 32) {
-            const int g = idx / D, d = idx % D;
-            float M = -INFINITY;
-#pragma unroll
-            for (int w = 0; w < kMmaWarps; ++w)
-                M = fmaxf(M, reinterpret_cast<const float*>(smem + scratchAt[w])[g]);
-            float L = 0.0f, A = 0.0f;
-#pragma unroll
-            for (int w = 0; w < kMmaWarps; ++w) {
-                const float* r = reinterpret_cast<const float*>(smem + scratchAt[w]);
-                if (r[g] == -INFINITY)
-                    continue;
-                const float wgt = __expf(r[g] - M);
-                L += r[8 + g] * wgt;
-                A += r[16 + g * D + d] * wgt;
+                for (int nt = 0; nt < NT; ++nt)
+                    storeTwo(out, at + nt * 8, acc[nt][0] * inv, acc[nt][1] * inv);
             }
-            writeResult<D>(item, it, partials, out, G, qStride, head0, g, d, A, M, L);
+        } else {
+            if (realHead) {
+                float* part = partials + (size_t(it) * G + gid) * partialFloats(D);
+#pragma unroll
+                for (int nt = 0; nt < NT; ++nt)
+                    *reinterpret_cast<float2*>(part + nt * 8 + tq * 2) = make_float2(acc[nt][0], acc[nt][1]);
+                if (tq == 0)
+                    *reinterpret_cast<float2*>(part + D) = make_float2(M, L);
+            }
         }
-        __syncthreads(); // the scratch buffers take loads again
     }
 }
 
@@ -620,10 +651,10 @@ Kernel configuredKernel(int dim, int group)
 // Where a launch reads its plan and writes its results.
 struct LaunchArgs
 {
-    int blocks = 0, sharedBytes = 0, splits = 0;
+    int blocks = 0, sharedBytes = 0, splits = 0, combineSubsets = 1;
     bool dependentLaunch = false; // the kernels were built with griddepcontrol (sm_90 and later)
     const WorkItem* items = nullptr;
-    const int* blockFirst = nullptr;
+    const int* firsts = nullptr; // first item of each worker
     const SplitPair* splitPairs = nullptr;
     const float* q = nullptr;
     float* partials = nullptr;
@@ -640,7 +671,7 @@ void launchCombine(const LaunchArgs& a, int heads, int qStride, int head0, cudaS
         return;
     cudaLaunchConfig_t config{};
     config.gridDim = dim3(unsigned(a.splits), unsigned(heads));
-    config.blockDim = dim3(D);
+    config.blockDim = dim3(unsigned(D / 4 * a.combineSubsets));
     config.stream = stream;
     cudaLaunchAttribute attribute{};
     attribute.id = cudaLaunchAttributeProgrammaticStreamSerialization;
@@ -659,7 +690,7 @@ void launchForDim(int group, const LaunchArgs& a, cudaStream_t stream)
 {
     if (group == 1) {
         if (a.blocks > 0)
-            decodeAttentionRows<D, 1><<<a.blocks, kThreads, 0, stream>>>(a.items, a.blockFirst, a.q, a.partials, a.scale, a.out);
+            decodeAttentionRows<D, 1><<<a.blocks, kThreads, 0, stream>>>(a.items, a.firsts, a.q, a.partials, a.scale, a.out);
         FAIRKV_CUDA(cudaGetLastError());
         launchCombine<D>(a, 1, 1, 0, stream);
         return;
@@ -667,7 +698,7 @@ void launchForDim(int group, const LaunchArgs& a, cudaStream_t stream)
     for (int head0 = 0; head0 < group; head0 += kMmaHeads) {
         const int heads = std::min(kMmaHeads, group - head0);
         if (a.blocks > 0)
-            decodeAttentionMma<D><<<a.blocks, kMmaWarps * 32, a.sharedBytes, stream>>>(a.items, a.blockFirst, a.q, a.partials,
+            decodeAttentionMma<D><<<a.blocks, kMmaWarps * 32, a.sharedBytes, stream>>>(a.items, a.firsts, a.q, a.partials,
                                                                                        a.scale, heads, group, head0, a.out);
         FAIRKV_CUDA(cudaGetLastError());
         launchCombine<D>(a, heads, group, head0, stream);
@@ -686,7 +717,7 @@ RaggedDecodeAttention::RaggedDecodeAttention()
 RaggedDecodeAttention::~RaggedDecodeAttention()
 {
     cudaFree(m_deviceItems);
-    cudaFree(m_deviceBlocks);
+    cudaFree(m_deviceFirsts);
     cudaFree(m_deviceSplits);
     cudaFree(m_deviceOffsets);
     cudaFree(m_partials);
@@ -700,6 +731,10 @@ void RaggedDecodeAttention::prepare(const std::vector<KvView>& pairs, int groupS
     if (!outputOffsets.empty() && outputOffsets.size() != pairs.size()) // before any state changes
         throw fairkv::Error("decode attention: " + std::to_string(outputOffsets.size()) + " output offsets for "
                             + std::to_string(pairs.size()) + " pairs");
+    for (size_t e = 0; e < outputOffsets.size(); ++e)
+        if (outputOffsets[e] < 0 || outputOffsets[e] % 2 != 0) // results are stored two at a time
+            throw fairkv::Error("decode attention: output offset " + std::to_string(outputOffsets[e]) + " of pair "
+                                + std::to_string(e) + " is not a non-negative even element index");
     const Kernel kernel = configuredKernel(headDim, groupSize); // also rejects a group it cannot run
     if (kernel.fn != m_kernel) {
         // Loads the combine kernel now (lazy loading would load it at its first launch, which may
@@ -740,15 +775,19 @@ void RaggedDecodeAttention::prepare(const std::vector<KvView>& pairs, int groupS
         cum[size_t(p) + 1] = cum[size_t(p)] + (len + granule - 1) / granule;
     }
     const int64_t total = cum.back();
-    const int64_t minGranules = groupSize == 1 ? 2 : 2 * kMmaWarps;
+    // Shares go to workers: blocks of the row kernel, warps of the tensor-core kernel (whose warps
+    // run their items on their own). No worker gets less than two granules.
+    const int perBlock = groupSize == 1 ? 1 : kMmaWarps;
+    const int64_t minGranules = 2 * perBlock;
     m_blocks = int(std::min<int64_t>((total + minGranules - 1) / minGranules, int64_t(std::max(1, m_smCount)) * m_resident));
+    const int workers = m_blocks * perBlock;
     std::vector<WorkItem> items;
-    std::vector<int> blockFirst(size_t(m_blocks) + 1, 0);
+    std::vector<int> workerFirst(size_t(workers) + 1, 0);
     int p = 0;
-    for (int b = 0; b < m_blocks; ++b) {
-        blockFirst[size_t(b)] = int(items.size());
-        int64_t g = total * b / m_blocks;
-        const int64_t stop = total * (b + 1) / m_blocks;
+    for (int b = 0; b < workers; ++b) {
+        workerFirst[size_t(b)] = int(items.size());
+        int64_t g = total * b / workers;
+        const int64_t stop = total * (b + 1) / workers;
         while (g < stop) {
             while (cum[size_t(p) + 1] <= g)
                 ++p;
@@ -764,7 +803,7 @@ void RaggedDecodeAttention::prepare(const std::vector<KvView>& pairs, int groupS
             g = take;
         }
     }
-    blockFirst[size_t(m_blocks)] = int(items.size());
+    workerFirst[size_t(workers)] = int(items.size());
     std::vector<SplitPair> splits; // pairs cut into several items and pairs of no row, for the combine kernel
     for (int e = 0; e < m_pairs; ++e)
         if (pairs[size_t(e)].length == 0)
@@ -780,21 +819,27 @@ void RaggedDecodeAttention::prepare(const std::vector<KvView>& pairs, int groupS
         i = j;
     }
     m_splits = int(splits.size());
+    int longest = 0;
+    for (const SplitPair& sp : splits)
+        longest = std::max(longest, sp.count);
+    m_combineSubsets = 1; // enough that the longest run of partials takes one round of loads
+    while (m_combineSubsets < kCombineMaxSubsets && m_combineSubsets * kCombineInFlight < longest)
+        m_combineSubsets *= 2;
     m_items = int(items.size());
     m_bytes = totalRows * 2 * size_t(headDim) * 2 + size_t(m_pairs) * groupSize * headDim * 4 * 2;
     m_hasOffsets = !outputOffsets.empty();
     if (m_hasOffsets)
         growBuffer(m_deviceOffsets, m_capOffsets, outputOffsets.size() * sizeof(int64_t), "decode attention plan");
     growBuffer(m_deviceItems, m_capItems, std::max<size_t>(1, items.size()) * sizeof(WorkItem), "decode attention plan");
-    growBuffer(m_deviceBlocks, m_capBlocks, blockFirst.size() * sizeof(int), "decode attention plan");
+    growBuffer(m_deviceFirsts, m_capFirsts, workerFirst.size() * sizeof(int), "decode attention plan");
     growBuffer(m_deviceSplits, m_capSplits, std::max<size_t>(1, splits.size()) * sizeof(SplitPair), "decode attention plan");
     void* partials = m_partials;
     m_partials = nullptr; // growBuffer owns it now, also if it throws
-    growBuffer(partials, m_capPartials, std::max<size_t>(1, items.size()) * std::min(groupSize, kMmaHeads) * (headDim + 2) * sizeof(float),
+    growBuffer(partials, m_capPartials, std::max<size_t>(1, items.size()) * std::min(groupSize, kMmaHeads) * partialFloats(headDim) * sizeof(float),
                "decode attention plan");
     m_partials = static_cast<float*>(partials);
     FAIRKV_CUDA(cudaMemcpyAsync(m_deviceItems, items.data(), items.size() * sizeof(WorkItem), cudaMemcpyHostToDevice, stream));
-    FAIRKV_CUDA(cudaMemcpyAsync(m_deviceBlocks, blockFirst.data(), blockFirst.size() * sizeof(int), cudaMemcpyHostToDevice, stream));
+    FAIRKV_CUDA(cudaMemcpyAsync(m_deviceFirsts, workerFirst.data(), workerFirst.size() * sizeof(int), cudaMemcpyHostToDevice, stream));
     FAIRKV_CUDA(cudaMemcpyAsync(m_deviceSplits, splits.data(), splits.size() * sizeof(SplitPair), cudaMemcpyHostToDevice, stream));
     if (m_hasOffsets)
         FAIRKV_CUDA(cudaMemcpyAsync(m_deviceOffsets, outputOffsets.data(), outputOffsets.size() * sizeof(int64_t),
@@ -823,8 +868,9 @@ void RaggedDecodeAttention::launchTo(const float* q, void* out, bool bf16, float
     a.sharedBytes = m_sharedBytes;
     a.dependentLaunch = m_dependentLaunch && m_blocks > 0; // with no rows at all the combine only writes zeros
     a.splits = m_splits;
+    a.combineSubsets = m_combineSubsets;
     a.items = static_cast<const WorkItem*>(m_deviceItems);
-    a.blockFirst = static_cast<const int*>(m_deviceBlocks);
+    a.firsts = static_cast<const int*>(m_deviceFirsts);
     a.splitPairs = static_cast<const SplitPair*>(m_deviceSplits);
     a.q = q;
     a.partials = m_partials;

@@ -24,11 +24,11 @@ inline int64_t oProjInputOffset(size_t row, int replicas, int replica, int group
 
 // Split-KV (flash-decoding) attention over every (request, unit) pair of a rank, each with its own
 // retained length, and the query heads of a GQA group read each K/V row once. prepare() plans on
-// the host from the known lengths: one wave of blocks, each with an equal share of all rows laid
-// end to end, so short and long heads both fill the GPU and no wave runs part-empty. launch() runs
-// the attention kernel and, for pairs cut over several blocks, a small kernel that merges their
-// partials (started early by programmatic dependent launch) and writes the zeros of pairs with no
-// retained row.
+// the host from the known lengths: one wave of blocks, whose workers (each block of the per-head
+// kernel, each warp of the GQA kernel) get equal shares of all rows laid end to end, so short and
+// long heads both fill the GPU and no wave runs part-empty. launch() runs the attention kernel
+// and, for pairs cut over several workers, a small kernel that merges their partials (started
+// early by programmatic dependent launch) and writes the zeros of pairs with no retained row.
 class RaggedDecodeAttention
 {
 public:
@@ -49,7 +49,7 @@ public:
     // step needs no scatter kernel between the attention and o_proj.
     void launchBf16(const float* q, void* out, float scale, cudaStream_t stream = nullptr);
 
-    int items() const { return m_items; }   // pieces of pairs, all blocks together
+    int items() const { return m_items; }   // pieces of pairs, all workers together
     int blocks() const { return m_blocks; } // one wave: SMs x resident blocks at most
     // Bytes the launch must move at least: K and V of every pair, q in, out.
     size_t minimumBytes() const { return m_bytes; }
@@ -60,15 +60,16 @@ private:
     int m_pairs = 0, m_items = 0, m_blocks = 0, m_splits = 0, m_group = 1, m_dim = 128;
     size_t m_bytes = 0;
     void* m_deviceItems = nullptr;  // WorkItem[items]: K/V, pair, rows, the pair's run of items
-    void* m_deviceBlocks = nullptr; // int[blocks + 1]: first item of each block
+    void* m_deviceFirsts = nullptr; // int[workers + 1]: first item of each worker (see prepare())
     float* m_partials = nullptr;    // [items][min(group, 8)][dim + 2]: acc..., max, sum
     void* m_deviceSplits = nullptr; // SplitPair[splits]: pairs cut into several items (or empty), merged after
     void* m_deviceOffsets = nullptr; // int64_t[pairs]: prepare()'s outputOffsets
     bool m_hasOffsets = false;
-    size_t m_capItems = 0, m_capBlocks = 0, m_capSplits = 0, m_capPartials = 0, m_capOffsets = 0;
+    size_t m_capItems = 0, m_capFirsts = 0, m_capSplits = 0, m_capPartials = 0, m_capOffsets = 0;
     int m_smCount = 0;
     const void* m_kernel = nullptr; // the kernel m_resident was asked for
     int m_resident = 1, m_sharedBytes = 0;
+    int m_combineSubsets = 1; // threads per dim quad of the combine kernel (see prepare())
     bool m_dependentLaunch = false; // the combine kernel starts early (see launch())
 };
 
