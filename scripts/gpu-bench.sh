@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Issue 6's GPU check-and-measure in one go.
 #   here (CI image, builds):        scripts/gpu-bench.sh bundle
-#   on the GPU machine (no Qt):     scripts/gpu-bench.sh run [OUT_DIR]
+#   on the GPU machine (no Qt):     scripts/gpu-bench.sh run [OUT_DIR [PARTS]]
 # `run` unpacks the bundle, runs the GPU tests (CUDA backend against the CPU, CUPTI tags), then the
 # benchmarks: ragged decode attention against the HBM ceiling (gpu-benchmark.md), the 8B step
 # against its floor, emulated TP and CUPTI overhead (gpu-decode-benchmark.md), the decode GEMMs
@@ -9,7 +9,9 @@
 # selection on host and GPU (selection-benchmark.md), what a timing event costs a stream
 # (event-benchmark.md), and the engine's own decode step
 # (engine-runs.txt). Tables go to OUT_DIR (default $OUT or
-# /tmp/gpu-bench) and to stdout; copy them to docs/.
+# /tmp/gpu-bench) and to stdout; copy them to docs/. PARTS (comma-separated, default all) picks
+# what runs: tests, attention, decode, gemm, selection, events, engine; the whole run takes about
+# ten minutes, at the device tool's limit for one command.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 case "${1:-}" in
@@ -22,28 +24,32 @@ bundle)
   ;;
 run)
   out=${2:-${OUT:-/tmp/gpu-bench}}
+  parts=",${3:-tests,attention,decode,gemm,selection,events,engine},"
+  want() { [[ $parts == *",$1,"* ]]; }
   mkdir -p "$out"
   tar -xJf out/device/bundle.tar.xz -C out/device
   export LD_LIBRARY_PATH=$PWD/out/device/lib:/usr/local/cuda/lib64:/usr/local/cuda/extras/CUPTI/lib64:${LD_LIBRARY_PATH:-}
   bin=out/device/bin
   nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
   status=0
-  for t in test_cuda_backend test_cupti; do
-    "$bin/$t" > "$out/$t.log" 2>&1 || status=1
-    grep -E "^(FAIL|Totals)" "$out/$t.log"
-  done
+  if want tests; then
+    for t in test_cuda_backend test_cupti; do
+      "$bin/$t" > "$out/$t.log" 2>&1 || status=1
+      grep -E "^(FAIL|Totals)" "$out/$t.log"
+    done
+  fi
   [ $status -eq 0 ] || { echo "GPU tests failed: see $out/*.log; not measuring" >&2; exit 1; }
-  "$bin/fairkv-bench-gpu" --out "$out/gpu-benchmark.md" > /dev/null
-  "$bin/fairkv-bench-gpu-decode" --out "$out/gpu-decode-benchmark.md" > /dev/null
-  "$bin/fairkv-bench-gemm" --out "$out/gemm-benchmark.md" > /dev/null
-  "$bin/fairkv-bench-selection" --out "$out/selection-benchmark.md" > /dev/null
-  "$bin/fairkv-bench-events" --out "$out/event-benchmark.md" > /dev/null
+  if want attention; then "$bin/fairkv-bench-gpu" --out "$out/gpu-benchmark.md" > /dev/null; fi
+  if want decode; then "$bin/fairkv-bench-gpu-decode" --out "$out/gpu-decode-benchmark.md" > /dev/null; fi
+  if want gemm; then "$bin/fairkv-bench-gemm" --out "$out/gemm-benchmark.md" > /dev/null; fi
+  if want selection; then "$bin/fairkv-bench-selection" --out "$out/selection-benchmark.md" > /dev/null; fi
+  if want events; then "$bin/fairkv-bench-events" --out "$out/event-benchmark.md" > /dev/null; fi
   # The engine's own decode step (fairkv run: synthetic llama-3.1-8b weights, 8 layers, batch 16,
   # Ada-SnapKV), one line per run as fairkv prints it; CUPTI on and off alternate.
   engine() { echo "fairkv run --model llama-3.1-8b --backend cuda --batch 16 $*"
     "$bin/fairkv" run --model llama-3.1-8b --backend cuda --batch 16 "$@" 2>&1 \
     | grep -E "^(prefill|attention per step)"; }
-  {
+  if want engine; then {
     for i in 1 2; do
       engine --layers 8 --prompt-len 1024 --budget 512 --decode 32
       engine --layers 8 --prompt-len 1024 --budget 512 --decode 32 --session "$out/engine-traced-$i.fkv"
@@ -54,12 +60,13 @@ run)
     for p in uniform fairkv-assign fairkv-copy; do
       engine --layers 4 --prompt-len 2048 --budget 512 --decode 16 --ranks 8 --units per-query-head --placement $p
     done
-  } > "$out/engine-runs.txt"
-  cat "$out/gpu-benchmark.md" "$out/gpu-decode-benchmark.md" "$out/gemm-benchmark.md" "$out/selection-benchmark.md" \
-    "$out/event-benchmark.md" "$out/engine-runs.txt"
+  } > "$out/engine-runs.txt"; fi
+  for f in gpu-benchmark.md gpu-decode-benchmark.md gemm-benchmark.md selection-benchmark.md event-benchmark.md engine-runs.txt; do
+    if [ -f "$out/$f" ]; then cat "$out/$f"; fi
+  done
   ;;
 *)
-  echo "usage: scripts/gpu-bench.sh bundle | run [OUT_DIR]" >&2
+  echo "usage: scripts/gpu-bench.sh bundle | run [OUT_DIR [PARTS]]" >&2
   exit 2
   ;;
 esac
