@@ -120,6 +120,9 @@ private Q_SLOTS:
         QTest::newRow("logits token out of vocab") << QStringList{QStringLiteral("logits"), QStringLiteral("--model"), QStringLiteral("tiny"), QStringLiteral("--layers"), QStringLiteral("1"), QStringLiteral("--tokens"), QStringLiteral("1,99999")} << QStringLiteral("99999");
         QTest::newRow("check-model missing") << QStringList{QStringLiteral("check-model"), QStringLiteral("/no/such/dir")} << QStringLiteral("/no/such/dir");
         QTest::newRow("unknown command") << QStringList{QStringLiteral("serve")} << QStringLiteral("serve");
+        QTest::newRow("same-count without assign") << QStringList{run, QStringLiteral("--same-count")} << QStringLiteral("--same-count");
+        QTest::newRow("head scores without headkv") << QStringList{run, QStringLiteral("--compress"), QStringLiteral("snapkv"), QStringLiteral("--head-scores"), QStringLiteral("x.json")} << QStringLiteral("--head-scores");
+        QTest::newRow("json is a folder") << QStringList{run, QStringLiteral("--json"), QDir::tempPath()} << QStringLiteral("folder");
     }
     void badOptions()
     {
@@ -280,7 +283,17 @@ private Q_SLOTS:
                                        QStringList{QStringLiteral("compare"), session, QStringLiteral("1"), QStringLiteral("9")},
                                        QStringList{QStringLiteral("compare"), session, QStringLiteral("x"), QStringLiteral("1")},
                                        QStringList{QStringLiteral("export-trace"), session, QStringLiteral("1"), QStringLiteral("--format"), QStringLiteral("pprof")},
-                                       common.mid(0, common.size() - 1) + QStringList{garbage}}) {
+                                       common.mid(0, common.size() - 1) + QStringList{garbage},
+                                       // Output over the session, or where it cannot go: refused before any work,
+                                       // so nothing is lost and no run is saved twice.
+                                       QStringList{QStringLiteral("sessions"), session, QStringLiteral("--json"), session},
+                                       QStringList{QStringLiteral("compare"), session, QStringLiteral("1"), QStringLiteral("2"),
+                                                   QStringLiteral("--json"), session},
+                                       QStringList{QStringLiteral("export-trace"), session, QStringLiteral("1"), QStringLiteral("--out"), session},
+                                       QStringList{QStringLiteral("report"), session, QStringLiteral("--runs"), QStringLiteral("1"),
+                                                   QStringLiteral("--out"), session},
+                                       common + QStringList{QStringLiteral("--json"), session},
+                                       common + QStringList{QStringLiteral("--stats"), dir.filePath(QStringLiteral("no/such/dir/s.json"))}}) {
             r = runCli(bad);
             QVERIFY2(r.exitCode > 0, qPrintable(bad.join(QLatin1Char(' '))));
             QVERIFY2(r.err.trimmed().split(QLatin1Char('\n')).size() == 1, qPrintable(r.err));

@@ -3,6 +3,9 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
 
 namespace fairkv::cli {
 
@@ -131,6 +134,57 @@ double Args::number(const std::string& name, double minValue, double maxValue) c
         throw UsageError("--" + name + " expects a number from " + std::to_string(minValue) + " to "
                          + std::to_string(maxValue) + ", got '" + v + "'");
     return x;
+}
+
+namespace {
+
+// Options and arguments that name files: their placeholder says so.
+bool namesFile(const std::string& placeholder)
+{
+    return placeholder.find("FILE") != std::string::npos || placeholder.find("DIR") != std::string::npos
+           || placeholder.find("PATH") != std::string::npos;
+}
+
+bool samePath(const std::string& a, const std::string& b)
+{
+    std::error_code ea, eb;
+    const auto ca = std::filesystem::weakly_canonical(a, ea), cb = std::filesystem::weakly_canonical(b, eb);
+    return !ea && !eb && ca == cb;
+}
+
+} // namespace
+
+bool isSqliteFile(const std::string& path)
+{
+    std::ifstream in(path, std::ios::binary);
+    char header[16] = {};
+    return in.read(header, sizeof header) && std::memcmp(header, "SQLite format 3", 16) == 0;
+}
+
+std::string Args::outputPath(const std::string& name) const
+{
+    namespace fs = std::filesystem;
+    const std::string v = str(name);
+    const std::string option = "--" + name + " " + v;
+    if (v.empty())
+        throw UsageError("--" + name + " needs a file name");
+    std::error_code ec;
+    if (fs::is_directory(v, ec))
+        throw UsageError(option + ": is a folder, not a file");
+    const fs::path parent = fs::path(v).has_parent_path() ? fs::path(v).parent_path() : fs::path(".");
+    if (!fs::is_directory(parent, ec))
+        throw UsageError(option + ": the folder " + parent.string() + " does not exist");
+    for (const auto& [other, value] : m_values) {
+        const OptionSpec* s = spec(other);
+        if (other != name && s && namesFile(s->value) && samePath(v, value))
+            throw UsageError(option + ": that is also --" + other + "'s file; choose another output file");
+    }
+    for (size_t i = 0; i < m_positional.size() && i < m_positionalNames.size(); ++i)
+        if (namesFile(m_positionalNames[i]) && samePath(v, m_positional[i]))
+            throw UsageError(option + ": that is the " + m_positionalNames[i] + " this command reads; choose another output file");
+    if (isSqliteFile(v))
+        throw UsageError(option + ": is a session database; choose another output file");
+    return v;
 }
 
 } // namespace fairkv::cli

@@ -37,6 +37,10 @@ public:
     int integer(const std::string& name, int minValue, int maxValue) const;
     uint64_t unsignedInt(const std::string& name) const;
     double number(const std::string& name, double minValue, double maxValue) const;
+    // The value of an output-file option, checked before any work: not a folder, in a folder
+    // that exists, not another file of this command (its inputs, its session) and not a session
+    // database, so a mistyped path never replaces what the user has.
+    std::string outputPath(const std::string& name) const;
     const std::vector<std::string>& positional() const { return m_positional; }
 
 private:
@@ -48,5 +52,8 @@ private:
     std::vector<std::string> m_positional;
     bool m_help = false;
 };
+
+// Whether `path` is an SQLite database (a session file): output is never written over one.
+bool isSqliteFile(const std::string& path);
 
 } // namespace fairkv::cli

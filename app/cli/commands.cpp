@@ -27,20 +27,26 @@ using nlohmann::json;
 
 void writeTextFile(const std::string& path, const std::string& text)
 {
+    if (isSqliteFile(path)) // Args::outputPath() refuses these up front; a session may have appeared since
+        throw Error(path + ": is a session database; not writing over it");
     const std::string tmp = path + ".partial";
+    std::error_code ec;
+    const auto fail = [&](const std::string& why) {
+        std::filesystem::remove(tmp, ec);
+        throw Error(path + ": " + why);
+    };
     {
         std::ofstream out(tmp, std::ios::trunc);
         if (!out)
-            throw Error(path + ": cannot write");
+            fail("cannot write");
         out << text;
         out.close();
         if (!out)
-            throw Error(path + ": write failed");
+            fail("write failed");
     }
-    std::error_code ec;
     std::filesystem::rename(tmp, path, ec);
     if (ec)
-        throw Error(path + ": cannot write: " + ec.message());
+        fail("cannot write: " + ec.message());
 }
 
 namespace {
@@ -152,6 +158,8 @@ int runCommand(const std::vector<std::string>& argv)
         throw UsageError("--pooling expects max or avg, got '" + pooling + "'");
     cfg.compression.pooling = pooling == "max" ? Pooling::Max : Pooling::Avg;
     cfg.compression.floorAlpha = args.number("floor-alpha", 0.0, 1.0);
+    if (args.has("head-scores") && cfg.compression.policy != CompressionPolicy::HeadKV)
+        throw UsageError("--head-scores applies to --compress headkv only");
     if (args.has("head-scores"))
         cfg.compression.headScores = CompressionOptions::loadHeadScores(args.str("head-scores"));
     cfg.batch = args.integer("batch", 1, 1 << 16);
@@ -165,7 +173,12 @@ int runCommand(const std::vector<std::string>& argv)
     if (args.has("memory-budget"))
         cfg.memoryBudget = args.unsignedInt("memory-budget");
     cfg.sameCount = args.has("same-count");
-    // Open the session before the run: a bad file fails now, not after minutes of decoding.
+    if (cfg.sameCount && cfg.placement != "fairkv-assign")
+        throw UsageError("--same-count applies to --placement fairkv-assign only");
+    // Outputs and the session are checked before the run: a bad path fails now, not after
+    // minutes of decoding, and not after the run was saved.
+    const std::string jsonOut = args.has("json") ? args.outputPath("json") : std::string();
+    const std::string statsOut = args.has("stats") ? args.outputPath("stats") : std::string();
     std::unique_ptr<profiler::SessionStore> session;
     if (args.has("session"))
         session = profiler::SessionStore::open(args.str("session"), profiler::SessionStore::Mode::ReadWrite);
@@ -183,10 +196,10 @@ int runCommand(const std::vector<std::string>& argv)
         std::cout << "saved as run " << id << " in " << args.str("session") << " (" << tracer.buffer().records.size()
                   << " trace records)\n";
     }
-    if (args.has("json"))
-        writeTextFile(args.str("json"), result.toJson().dump() + "\n");
-    if (args.has("stats"))
-        writeTextFile(args.str("stats"), result.stats.toJson().dump() + "\n");
+    if (!jsonOut.empty())
+        writeTextFile(jsonOut, result.toJson().dump() + "\n");
+    if (!statsOut.empty())
+        writeTextFile(statsOut, result.stats.toJson().dump() + "\n");
     printRunSummary(result);
     return 0;
 }
@@ -219,13 +232,14 @@ int logitsCommand(const std::vector<std::string>& argv)
     }
     if (tokens.empty())
         throw UsageError("--tokens is empty");
+    const std::string jsonOut = args.has("json") ? args.outputPath("json") : std::string();
     auto weights = std::make_shared<ModelWeights>(loadModel(args.str("model"), args.integer("layers", 0, 1 << 20), args.unsignedInt("seed")));
     InferenceEngine engine(weights, 1, UnitMode::Gqa);
     const int units = engine.units().numUnits;
     auto out = engine.prefill({tokens}, CompressionOptions{}, Placement::uniform(weights->config.numLayers, units, 1, 1), true);
     const auto& logits = out.allLogits[0];
-    if (args.has("json"))
-        writeTextFile(args.str("json"), json{{"tokens", tokens}, {"logits", logits}}.dump() + "\n");
+    if (!jsonOut.empty())
+        writeTextFile(jsonOut, json{{"tokens", tokens}, {"logits", logits}}.dump() + "\n");
     for (size_t i = 0; i < logits.size(); ++i) {
         const auto best = std::max_element(logits[i].begin(), logits[i].end());
         std::cout << "position " << i << " token " << tokens[i] << ": argmax " << (best - logits[i].begin()) << " ("
@@ -256,6 +270,7 @@ int planCommand(const std::vector<std::string>& argv)
         throw UsageError("missing --stats FILE");
     if (!args.has("ranks"))
         throw UsageError("missing --ranks N");
+    const std::string jsonOut = args.has("json") ? args.outputPath("json") : std::string();
     const PlacementStats stats = PlacementStats::fromFile(args.str("stats"));
     PlanOptions o;
     o.planner = args.str("planner");
@@ -266,8 +281,8 @@ int planCommand(const std::vector<std::string>& argv)
     if (o.sameCount && o.planner != "fairkv-assign")
         throw UsageError("--same-count applies to --planner fairkv-assign only");
     const PlanResult plan = planPlacement(stats, o);
-    if (args.has("json"))
-        writeTextFile(args.str("json"), plan.toJson().dump() + "\n");
+    if (!jsonOut.empty())
+        writeTextFile(jsonOut, plan.toJson().dump() + "\n");
     int exact = 0;
     for (bool e : plan.exact)
         exact += e;
@@ -313,6 +328,7 @@ int sessionsCommand(const std::vector<std::string>& argv)
         std::cout << args.help("List the runs of a session file.");
         return 0;
     }
+    const std::string jsonOut = args.has("json") ? args.outputPath("json") : std::string();
     const auto store = profiler::SessionStore::open(args.positional()[0], profiler::SessionStore::Mode::ReadOnly);
     const auto runs = store->listRuns();
     std::cout << " run parent  model            backend  N  placement     compress  budget batch steps  tokens/s   step ms   imb.  timing   label\n";
@@ -327,8 +343,8 @@ int sessionsCommand(const std::vector<std::string>& argv)
     }
     if (runs.empty())
         std::cout << "(no runs)\n";
-    if (args.has("json"))
-        writeTextFile(args.str("json"), list.dump(1) + "\n");
+    if (!jsonOut.empty())
+        writeTextFile(jsonOut, list.dump(1) + "\n");
     return 0;
 }
 
@@ -341,6 +357,7 @@ int compareCommand(const std::vector<std::string>& argv)
                                "attention time and the speedup of B over A.");
         return 0;
     }
+    const std::string jsonOut = args.has("json") ? args.outputPath("json") : std::string();
     const auto store = profiler::SessionStore::open(args.positional()[0], profiler::SessionStore::Mode::ReadOnly);
     const auto a = store->loadRun(runId(args.positional()[1], "RUN_A"));
     const auto b = store->loadRun(runId(args.positional()[2], "RUN_B"));
@@ -373,8 +390,8 @@ int compareCommand(const std::vector<std::string>& argv)
                 static_cast<long long>(a.summary.id), speedup, a.summary.timing.c_str());
     if (a.summary.batch != b.summary.batch || a.summary.model != b.summary.model)
         std::printf("note: the runs differ in model or batch; the speedup compares unlike work\n");
-    if (args.has("json"))
-        writeTextFile(args.str("json"), json{{"a", a.result}, {"b", b.result}, {"speedup", speedup}}.dump() + "\n");
+    if (!jsonOut.empty())
+        writeTextFile(jsonOut, json{{"a", a.result}, {"b", b.result}, {"speedup", speedup}}.dump() + "\n");
     return 0;
 }
 
@@ -395,7 +412,7 @@ int exportTraceCommand(const std::vector<std::string>& argv)
     const int64_t id = runId(args.positional()[1], "RUN");
     const auto run = store->loadRun(id);
     const auto trace = store->loadTrace(id);
-    const std::string out = args.has("out") ? args.str("out") : "run-" + std::to_string(id) + ".trace.json";
+    const std::string out = args.has("out") ? args.outputPath("out") : "run-" + std::to_string(id) + ".trace.json";
     writeTextFile(out, profiler::chromeTraceJson(trace, run.summary.ranks,
                                                  "FairKV run " + std::to_string(id) + " (" + run.summary.model + ", "
                                                      + run.summary.placement + ")"));
@@ -414,6 +431,7 @@ int checkModelCommand(const std::vector<std::string>& argv)
                                "tensor's name, dtype and shape) without loading it, and print its shape.");
         return 0;
     }
+    const std::string jsonOut = args.has("json") ? args.outputPath("json") : std::string();
     const CheckpointSummary s = inspectHf(args.positional()[0]);
     const ModelConfig& c = s.config;
     json j = c.shapeJson();
@@ -424,8 +442,8 @@ int checkModelCommand(const std::vector<std::string>& argv)
     j["unused_tensors"] = s.extra;
     const char* rope = c.rope.type == RopeConfig::Type::Llama3 ? "llama3" : (c.rope.type == RopeConfig::Type::Linear ? "linear" : "default");
     j["rope"] = {{"type", rope}, {"theta", c.rope.theta}, {"factor", c.rope.factor}};
-    if (args.has("json"))
-        writeTextFile(args.str("json"), j.dump(2) + "\n");
+    if (!jsonOut.empty())
+        writeTextFile(jsonOut, j.dump(2) + "\n");
     std::cout << "ok: " << c.modelType << ", " << c.numLayers << " layers, hidden " << c.hiddenSize << ", intermediate "
               << c.intermediateSize << ", " << c.numHeads << " heads / " << c.numKvHeads << " KV heads, head_dim "
               << c.headDim << ", vocab " << c.vocabSize << ", rope " << rope << " theta " << c.rope.theta

@@ -74,7 +74,7 @@ int reportCommand(const std::vector<std::string>& argv)
         for (size_t j = 0; j < i; ++j)
             if (ids[i] == ids[j])
                 throw UsageError("--runs names run " + std::to_string(ids[i]) + " twice");
-    const std::string out = args.str("out");
+    const std::string out = args.outputPath("out");
     const std::string kind = profiler::reportFormat(out);
     if (kind.empty())
         throw UsageError("--out '" + out + "': the file must end in .html, .pdf, .csv or .json");
