@@ -254,6 +254,16 @@ Environment Environment::fromJson(const json& j)
     return e;
 }
 
+// Every view of a run allocates per rank: a damaged count must stop here, not in an allocation.
+int SessionStore::storedRanks(int64_t run, int64_t ranks) const
+{
+    constexpr int64_t kMostRanks = 4096; // fairkv plan's limit; fairkv run stops at 1024
+    if (ranks < 1 || ranks > kMostRanks)
+        fail("run " + std::to_string(run) + " has " + std::to_string(ranks) + " ranks, outside 1.." + std::to_string(kMostRanks)
+             + ": the session is damaged");
+    return int(ranks);
+}
+
 void SessionStore::fail(const std::string& what) const
 {
     throw Error(m_path + ": " + what);
@@ -388,7 +398,7 @@ void SessionStore::migrate(int from)
             Statement st(m_db, "SELECT ranks FROM runs WHERE id=?", m_path);
             st.bind(1, id);
             st.step();
-            const int ranks = int(st.i64(0));
+            const int ranks = storedRanks(id, st.i64(0));
             const RunAggregate agg = aggregate(loadTrace(id), ranks);
             Statement ins(m_db, "INSERT INTO layer_times VALUES(?,?,?,?,?,?,?)", m_path);
             for (const auto& a : agg.layers)
@@ -535,7 +545,7 @@ std::vector<RunSummary> SessionStore::summaries(std::optional<int64_t> only) con
         s.model = st.text(4);
         s.backend = st.text(5);
         s.timing = st.text(6);
-        s.ranks = int(st.i64(7));
+        s.ranks = storedRanks(s.id, st.i64(7));
         const json cfg = json::parse(st.text(8), nullptr, false);
         if (cfg.is_object()) {
             s.compress = cfg.value("compress", std::string());
@@ -630,7 +640,7 @@ std::vector<LayerAggregate> SessionStore::loadLayerTimes(int64_t id) const
         st.bind(1, id);
         if (!st.step())
             fail("there is no run " + std::to_string(id));
-        ranks = int(st.i64(0));
+        ranks = storedRanks(id, st.i64(0));
     }
     std::vector<LayerAggregate> out;
     Statement st(m_db, "SELECT step, layer, rank, attention_ms, mlp_ms, collective_ms FROM layer_times WHERE run_id=? "

@@ -98,6 +98,7 @@ private:
     void requireRun(int64_t id) const;
     std::vector<RunSummary> summaries(std::optional<int64_t> only) const; // every run, or one
     [[noreturn]] void fail(const std::string& what) const;
+    int storedRanks(int64_t run, int64_t ranks) const; // a run's rank count, refused when no command writes it
 
     std::string m_path;
     sqlite3* m_db = nullptr;

@@ -297,6 +297,14 @@ private Q_SLOTS:
         });
         QVERIFY2(!dmsg.empty(), "a damaged session was read without error");
 
+        // A rank count no command writes (edited by hand or by another tool): one error, not an
+        // allocation of two billion rank tracks.
+        const std::string ranks = fairkv::test::path(dir, "ranks.fkv");
+        QVERIFY(QFile::copy(QString::fromStdString(good), QString::fromStdString(ranks)));
+        sql(ranks, "UPDATE runs SET ranks=2000000000;");
+        FAIRKV_EXPECT_ERROR(SS::open(ranks, SS::Mode::ReadOnly)->listRuns(), "2000000000 ranks");
+        FAIRKV_EXPECT_ERROR(SS::open(ranks, SS::Mode::ReadOnly)->loadLayerTimes(1), "the session is damaged");
+
         FAIRKV_EXPECT_ERROR(SS::open(fairkv::test::path(dir, "missing.fkv"), SS::Mode::ReadOnly), "no such session file");
         FAIRKV_EXPECT_ERROR(SS::open(dir.path().toStdString(), SS::Mode::ReadWrite), "is a folder");
     }
