@@ -85,6 +85,20 @@ private Q_SLOTS:
         QTest::newRow("activation") << QStringLiteral(R"({"hidden_act": "gelu"})") << QStringLiteral("hidden_act");
         QTest::newRow("bias") << QStringLiteral(R"({"attention_bias": true})") << QStringLiteral("attention_bias");
         QTest::newRow("odd head dim") << QStringLiteral(R"({"head_dim": 7})") << QStringLiteral("head_dim must be even");
+        // Values other tools write that would otherwise be read as something else (robustness sweep).
+        QTest::newRow("rope theta zero") << QStringLiteral(R"({"rope_theta": 0})") << QStringLiteral("'rope_theta' must be positive");
+        QTest::newRow("scaling without type") << QStringLiteral(R"({"rope_scaling": {"factor": 8}})") << QStringLiteral("no 'rope_type'");
+        QTest::newRow("numeric rope type") << QStringLiteral(R"({"rope_scaling": {"rope_type": 3}})") << QStringLiteral("'rope_type' must be a string");
+        QTest::newRow("llama3 low freq zero")
+            << QStringLiteral(R"({"rope_scaling": {"rope_type": "llama3", "factor": 8, "low_freq_factor": 0, "high_freq_factor": 4}})")
+            << QStringLiteral("'low_freq_factor' must be positive");
+        QTest::newRow("llama3 original max zero")
+            << QStringLiteral(R"({"rope_scaling": {"rope_type": "llama3", "factor": 8, "original_max_position_embeddings": 0}})")
+            << QStringLiteral("original_max_position_embeddings");
+        QTest::newRow("sliding window zero") << QStringLiteral(R"({"sliding_window": 0})") << QStringLiteral("'sliding_window' = 0");
+        QTest::newRow("sliding window 2^40") << QStringLiteral(R"({"sliding_window": 1099511627776})") << QStringLiteral("'sliding_window' = 1099511627776");
+        QTest::newRow("tie as text") << QStringLiteral(R"({"tie_word_embeddings": "yes"})") << QStringLiteral("'tie_word_embeddings' must be true or false");
+        QTest::newRow("model type number") << QStringLiteral(R"({"model_type": 5})") << QStringLiteral("'model_type' must be a string");
     }
     void errorsNameTheField()
     {

@@ -3,6 +3,7 @@
 #include "common/dtype.h"
 #include "common/rng.h"
 #include "model/rope.h"
+#include "runtime/sampler.h"
 #include "test_util.h"
 
 #include "common/parallel.h"
@@ -29,6 +30,18 @@ class TestOps : public QObject
 {
     Q_OBJECT
 private Q_SLOTS:
+    // Greedy and seeded sampling; NaN or infinite logits (a checkpoint with a NaN weight, a config
+    // that overflows) are an error naming the token id, not token 0 chosen by a NaN comparison.
+    void samplingRefusesNonFiniteLogits()
+    {
+        Rng rng(1);
+        QCOMPARE(sampleToken({0.5f, 3.0f, -1.0f}, 0.0, rng), 1);
+        const int t = sampleToken({0.5f, 3.0f, -1.0f}, 1.0, rng);
+        QVERIFY(t >= 0 && t < 3);
+        FAIRKV_EXPECT_ERROR(sampleToken({0.5f, std::nanf(""), 1.0f}, 0.0, rng), "at token id 1");
+        FAIRKV_EXPECT_ERROR(sampleToken({0.5f, 1.0f, INFINITY}, 1.0, rng), "at token id 2");
+    }
+
     // Every index runs once; the first exception reaches the caller after all threads stopped.
     void parallelForRunsEachIndexOnce()
     {

@@ -169,8 +169,8 @@ private Q_SLOTS:
         const std::string folder = dir.path().toStdString();
         ModelWeights w = ModelWeights::synthetic(ModelConfig::builtin("tiny", 1), 3);
         w.saveHf(folder);
-        // Rewrite the file without one tensor, then with one tensor of the wrong shape.
-        auto write = [&](const std::string& skip, const std::string& reshape) {
+        // Rewrite the file without one tensor, with one tensor of the wrong shape, or with one more.
+        auto write = [&](const std::string& skip, const std::string& reshape, const std::string& extra = {}) {
             std::vector<SafetensorsWriteItem> items;
             std::vector<std::vector<float>> keep;
             auto ckpt = SafetensorsCheckpoint::open(folder);
@@ -187,6 +187,10 @@ private Q_SLOTS:
                     shape = {int64_t(t.data.size())};
                 items.push_back({name, DType::F32, shape, keep.back().data()});
             }
+            if (!extra.empty()) {
+                keep.push_back(std::vector<float>(size_t(w.config.qDim()), 0.0f));
+                items.push_back({extra, DType::F32, {w.config.qDim()}, keep.back().data()});
+            }
             writeSafetensors(folder + "/model.safetensors.new", items);
             std::filesystem::rename(folder + "/model.safetensors.new", folder + "/model.safetensors");
         };
@@ -196,6 +200,25 @@ private Q_SLOTS:
         w.saveHf(folder);
         write("", "model.layers.0.mlp.up_proj.weight");
         FAIRKV_EXPECT_ERROR(ModelWeights::loadHf(folder), "'model.layers.0.mlp.up_proj.weight' has shape [196608], expected [768, 256]");
+
+        // A config asking for far more layers than the checkpoint holds: refused before anything
+        // is allocated per layer (a million layers took 2.5 GB before the first missing tensor).
+        w.saveHf(folder);
+        {
+            std::ifstream in(folder + "/config.json");
+            nlohmann::json cfg = nlohmann::json::parse(in);
+            cfg["num_hidden_layers"] = 1000000;
+            std::ofstream(folder + "/config.json") << cfg.dump();
+        }
+        FAIRKV_EXPECT_ERROR(inspectHf(folder), "asks for 1000000 layers, but the checkpoint has no tensor "
+                                               "'model.layers.999999.input_layernorm.weight' (it holds tensors of 1 layer)");
+        FAIRKV_EXPECT_ERROR(ModelWeights::loadHf(folder), "asks for 1000000 layers");
+
+        // A bias tensor (Qwen2-style q/k/v biases) that the config does not announce: refused, since
+        // ignoring it would change every output.
+        w.saveHf(folder);
+        write("", "", "model.layers.0.self_attn.q_proj.bias");
+        FAIRKV_EXPECT_ERROR(ModelWeights::loadHf(folder), "tensor 'model.layers.0.self_attn.q_proj.bias' is a bias");
 
         // An index naming a shard that is not there.
         w.saveHf(folder);

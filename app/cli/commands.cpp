@@ -9,6 +9,7 @@
 #include "session_store.h"
 #include "runtime/inference_engine.h"
 #include "runtime/run.h"
+#include "runtime/sampler.h"
 
 #include <nlohmann/json.hpp>
 
@@ -238,6 +239,8 @@ int logitsCommand(const std::vector<std::string>& argv)
     const int units = engine.units().numUnits;
     auto out = engine.prefill({tokens}, CompressionOptions{}, Placement::uniform(weights->config.numLayers, units, 1, 1), true);
     const auto& logits = out.allLogits[0];
+    for (size_t i = 0; i < logits.size(); ++i)
+        checkFiniteLogits(logits[i], "position " + std::to_string(i) + ": the logits");
     if (!jsonOut.empty())
         writeTextFile(jsonOut, json{{"tokens", tokens}, {"logits", logits}}.dump() + "\n");
     for (size_t i = 0; i < logits.size(); ++i) {

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
@@ -36,9 +37,35 @@ double numberOr(const json& j, const char* key, double fallback, const std::stri
 {
     if (!j.contains(key) || j.at(key).is_null())
         return fallback;
-    if (!j.at(key).is_number())
-        fail(source, std::string("'") + key + "' must be a number, got " + j.at(key).dump());
+    if (!j.at(key).is_number() || !std::isfinite(j.at(key).get<double>()))
+        fail(source, std::string("'") + key + "' must be a finite number, got " + j.at(key).dump());
     return j.at(key).get<double>();
+}
+
+double positiveOr(const json& j, const char* key, double fallback, const std::string& source)
+{
+    const double x = numberOr(j, key, fallback, source);
+    if (!(x > 0.0))
+        fail(source, std::string("'") + key + "' must be positive, got " + j.at(key).dump());
+    return x;
+}
+
+std::string stringOr(const json& j, const char* key, const std::string& fallback, const std::string& source)
+{
+    if (!j.contains(key) || j.at(key).is_null())
+        return fallback;
+    if (!j.at(key).is_string())
+        fail(source, std::string("'") + key + "' must be a string, got " + j.at(key).dump());
+    return j.at(key).get<std::string>();
+}
+
+bool boolOr(const json& j, const char* key, bool fallback, const std::string& source)
+{
+    if (!j.contains(key) || j.at(key).is_null())
+        return fallback;
+    if (!j.at(key).is_boolean())
+        fail(source, std::string("'") + key + "' must be true or false, got " + j.at(key).dump());
+    return j.at(key).get<bool>();
 }
 
 // Reads either the old `rope_scaling` dict or the newer `rope_parameters` block (transformers >= 5),
@@ -46,9 +73,10 @@ double numberOr(const json& j, const char* key, double fallback, const std::stri
 RopeConfig parseRope(const json& j, const std::string& source)
 {
     RopeConfig rope;
-    rope.theta = numberOr(j, "rope_theta", 10000.0, source);
+    rope.theta = positiveOr(j, "rope_theta", 10000.0, source);
     const json* block = nullptr;
-    if (j.contains("rope_parameters") && j.at("rope_parameters").is_object())
+    const bool parameters = j.contains("rope_parameters") && j.at("rope_parameters").is_object();
+    if (parameters)
         block = &j.at("rope_parameters");
     else if (j.contains("rope_scaling") && j.at("rope_scaling").is_object())
         block = &j.at("rope_scaling");
@@ -56,12 +84,14 @@ RopeConfig parseRope(const json& j, const std::string& source)
         fail(source, "'rope_scaling' must be an object or null");
     if (!block)
         return rope;
-    rope.theta = numberOr(*block, "rope_theta", rope.theta, source);
-    std::string type = "default";
-    if (block->contains("rope_type") && block->at("rope_type").is_string())
-        type = block->at("rope_type").get<std::string>();
-    else if (block->contains("type") && block->at("type").is_string())
-        type = block->at("type").get<std::string>();
+    rope.theta = positiveOr(*block, "rope_theta", rope.theta, source);
+    // transformers requires a type in rope_scaling ('rope_type', or the older 'type'); a scaling
+    // block without one would otherwise be read as no scaling at all.
+    std::string type = stringOr(*block, "rope_type", stringOr(*block, "type", "", source), source);
+    if (type.empty() && parameters)
+        type = "default";
+    if (type.empty())
+        fail(source, "'rope_scaling' has no 'rope_type' (or 'type'): " + block->dump());
     if (type == "default") {
         rope.type = RopeConfig::Type::Default;
     } else if (type == "linear") {
@@ -70,9 +100,11 @@ RopeConfig parseRope(const json& j, const std::string& source)
     } else if (type == "llama3") {
         rope.type = RopeConfig::Type::Llama3;
         rope.factor = numberOr(*block, "factor", 8.0, source);
-        rope.lowFreqFactor = numberOr(*block, "low_freq_factor", 1.0, source);
-        rope.highFreqFactor = numberOr(*block, "high_freq_factor", 4.0, source);
-        rope.originalMaxPositions = int(numberOr(*block, "original_max_position_embeddings", 8192, source));
+        rope.lowFreqFactor = positiveOr(*block, "low_freq_factor", 1.0, source);
+        rope.highFreqFactor = positiveOr(*block, "high_freq_factor", 4.0, source);
+        rope.originalMaxPositions = block->contains("original_max_position_embeddings")
+                                        ? requireInt(*block, "original_max_position_embeddings", source)
+                                        : 8192;
         if (rope.highFreqFactor <= rope.lowFreqFactor)
             fail(source, "llama3 rope scaling needs high_freq_factor > low_freq_factor");
     } else {
@@ -125,7 +157,7 @@ ModelConfig ModelConfig::fromHfJson(const json& j, const std::string& source)
         fail(source, "config must be a JSON object");
     ModelConfig c;
     c.name = source;
-    c.modelType = j.value("model_type", std::string());
+    c.modelType = stringOr(j, "model_type", std::string(), source);
     if (c.modelType != "llama" && c.modelType != "mistral")
         fail(source, "model_type '" + c.modelType + "' is not supported (expected llama or mistral)");
     if (j.contains("hidden_act") && j.at("hidden_act") != "silu")
@@ -150,9 +182,9 @@ ModelConfig ModelConfig::fromHfJson(const json& j, const std::string& source)
     }
     c.maxPositions = j.contains("max_position_embeddings") ? requireInt(j, "max_position_embeddings", source) : 4096;
     c.rmsNormEps = numberOr(j, "rms_norm_eps", 1e-6, source);
-    c.tieWordEmbeddings = j.value("tie_word_embeddings", false);
-    if (j.contains("sliding_window") && j.at("sliding_window").is_number_integer())
-        c.slidingWindow = j.at("sliding_window").get<int>();
+    c.tieWordEmbeddings = boolOr(j, "tie_word_embeddings", false, source);
+    if (j.contains("sliding_window") && !j.at("sliding_window").is_null())
+        c.slidingWindow = requireInt(j, "sliding_window", source);
     c.rope = parseRope(j, source);
     c.validate();
     return c;

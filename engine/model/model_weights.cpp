@@ -98,12 +98,39 @@ void checkSlots(const std::string& folder, const SafetensorsCheckpoint& ckpt, co
 
 } // namespace
 
+namespace {
+
+// The checkpoint, checked to hold the config's last layer before anything is allocated per layer:
+// a config.json with a wrong or absurd num_hidden_layers is reported at once, not after gigabytes
+// of per-layer bookkeeping.
+SafetensorsCheckpoint openFor(const std::string& folder, const ModelConfig& c)
+{
+    SafetensorsCheckpoint ckpt = SafetensorsCheckpoint::open(folder);
+    const std::string last = layerName(c.numLayers - 1, "input_layernorm.weight");
+    if (c.numLayers > 0 && !ckpt.find(last)) {
+        long held = 0;
+        const std::string prefix = "model.layers.";
+        for (const auto& name : ckpt.tensorNames())
+            if (name.rfind(prefix, 0) == 0)
+                held = std::max(held, std::strtol(name.c_str() + prefix.size(), nullptr, 10) + 1);
+        throw Error(folder + ": the config asks for " + std::to_string(c.numLayers) + " layers, but the checkpoint has no tensor '"
+                    + last + "' (it holds tensors of " + std::to_string(held) + (held == 1 ? " layer)" : " layers)"));
+    }
+    // Biases (Qwen2's q/k/v, for one) change every output; a config may not say so.
+    for (const auto& name : ckpt.tensorNames())
+        if (name.size() > 5 && name.compare(name.size() - 5, 5, ".bias") == 0)
+            throw Error(folder + ": tensor '" + name + "' is a bias, which this engine does not implement (LLaMA and Mistral have none)");
+    return ckpt;
+}
+
+} // namespace
+
 CheckpointSummary inspectHf(const std::string& folder, int layers)
 {
     ModelWeights w;
     w.config = ModelConfig::fromHfFolder(folder, layers);
+    const SafetensorsCheckpoint ckpt = openFor(folder, w.config);
     w.layers.resize(size_t(w.config.numLayers));
-    const SafetensorsCheckpoint ckpt = SafetensorsCheckpoint::open(folder);
     const auto list = slots(w);
     checkSlots(folder, ckpt, list);
     CheckpointSummary s;
@@ -129,8 +156,8 @@ ModelWeights ModelWeights::loadHf(const std::string& folder, int layers)
 {
     ModelWeights w;
     w.config = ModelConfig::fromHfFolder(folder, layers);
+    const SafetensorsCheckpoint ckpt = openFor(folder, w.config);
     w.layers.resize(size_t(w.config.numLayers));
-    const SafetensorsCheckpoint ckpt = SafetensorsCheckpoint::open(folder);
     auto list = slots(w);
     checkSlots(folder, ckpt, list);
     for (auto& slot : list)

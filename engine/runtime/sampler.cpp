@@ -1,12 +1,23 @@
 #include "runtime/sampler.h"
 
+#include "common/error.h"
+
 #include <algorithm>
 #include <cmath>
 
 namespace fairkv {
 
+void checkFiniteLogits(const std::vector<float>& logits, const std::string& what)
+{
+    const auto bad = std::find_if(logits.begin(), logits.end(), [](float x) { return !std::isfinite(x); });
+    if (bad != logits.end())
+        throw Error(what + " are not finite (" + std::to_string(*bad) + " at token id " + std::to_string(bad - logits.begin())
+                    + "): the checkpoint's weights or config overflow (check-model reads headers only, not the values)");
+}
+
 int sampleToken(const std::vector<float>& logits, double temperature, Rng& rng)
 {
+    checkFiniteLogits(logits, "the next token's logits");
     const auto best = std::max_element(logits.begin(), logits.end());
     if (temperature <= 0.0)
         return int(best - logits.begin());
