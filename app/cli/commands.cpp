@@ -2,6 +2,7 @@
 
 #include "cli_args.h"
 #include "common/error.h"
+#include "common/host_memory.h"
 #include "model/model_weights.h"
 #include "placement/planner.h"
 #include "chrome_trace.h"
@@ -476,8 +477,13 @@ int makeModelCommand(const std::vector<std::string>& argv)
     }
     if (!args.has("out"))
         throw UsageError("missing --out DIR");
-    const ModelWeights w = ModelWeights::synthetic(ModelConfig::builtin(args.str("shape"), args.integer("layers", 0, 1 << 20)),
-                                                   args.unsignedInt("seed"));
+    // Everything that can be refused is refused before seconds to minutes of weight synthesis.
+    hfSaveDtype(args.str("dtype"));
+    const ModelConfig shape = ModelConfig::builtin(args.str("shape"), args.integer("layers", 0, 1 << 20));
+    const uint64_t seed = args.unsignedInt("seed");
+    requireHostMemory(double(shape.parameterCount()) * 4.0, shape.name + " with " + std::to_string(shape.numLayers) + " layers",
+                      "fp32 synthetic weights", "use --layers");
+    const ModelWeights w = ModelWeights::synthetic(shape, seed);
     w.saveHf(args.str("out"), args.str("dtype"));
     std::cout << "wrote " << args.str("out") << " (" << w.config.parameterCount() << " parameters)\n";
     return 0;

@@ -203,11 +203,17 @@ ModelWeights ModelWeights::synthetic(const ModelConfig& config, uint64_t seed)
     return w;
 }
 
+DType hfSaveDtype(const std::string& name)
+{
+    const auto dtype = dtypeFromName(name);
+    if (!dtype || (*dtype != DType::F32 && *dtype != DType::F16 && *dtype != DType::BF16))
+        throw Error("--dtype '" + name + "' is not supported (F32, F16 or BF16)");
+    return *dtype;
+}
+
 void ModelWeights::saveHf(const std::string& folder, const std::string& dtypeName) const
 {
-    const auto dtype = dtypeFromName(dtypeName);
-    if (!dtype || (*dtype != DType::F32 && *dtype != DType::F16 && *dtype != DType::BF16))
-        throw Error("--dtype '" + dtypeName + "' is not supported (F32, F16 or BF16)");
+    const DType dtype = hfSaveDtype(dtypeName);
     std::error_code ec;
     fs::create_directories(folder, ec);
     if (ec)
@@ -215,11 +221,11 @@ void ModelWeights::saveHf(const std::string& folder, const std::string& dtypeNam
     ModelWeights& self = const_cast<ModelWeights&>(*this);
     std::vector<SafetensorsWriteItem> items;
     for (const auto& slot : slots(self))
-        items.push_back({slot.name, *dtype, slot.shape, slot.target->data.data()});
+        items.push_back({slot.name, dtype, slot.shape, slot.target->data.data()});
     writeSafetensors((fs::path(folder) / "model.safetensors").string(), items, {{"format", "pt"}});
     std::ofstream out(fs::path(folder) / "config.json");
     nlohmann::json j = config.toHfJson();
-    j["torch_dtype"] = *dtype == DType::F32 ? "float32" : (*dtype == DType::BF16 ? "bfloat16" : "float16");
+    j["torch_dtype"] = dtype == DType::F32 ? "float32" : (dtype == DType::BF16 ? "bfloat16" : "float16");
     out << j.dump(2) << "\n";
     if (!out)
         throw Error(folder + "/config.json: write failed");

@@ -1,4 +1,5 @@
 #pragma once
+#include "common/dtype.h"
 #include "common/tensor.h"
 #include "model/model_config.h"
 
@@ -64,6 +65,9 @@ struct CheckpointSummary
 
 // Validates config.json, every safetensors header and every tensor's presence, dtype and shape.
 CheckpointSummary inspectHf(const std::string& folder, int layers = 0);
+
+// The dtype saveHf() writes for a name (F32, F16 or BF16); an Error naming it otherwise.
+DType hfSaveDtype(const std::string& name);
 
 // Loads a built-in shape (synthetic weights from `seed`) or an HF folder; `layers` truncates.
 ModelWeights loadModel(const std::string& modelArg, int layers, uint64_t seed);

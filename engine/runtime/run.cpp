@@ -1,6 +1,7 @@
 #include "runtime/run.h"
 
 #include "common/error.h"
+#include "common/host_memory.h"
 #include "common/rng.h"
 #include "model/model_weights.h"
 #include "parallel/rank_factory.h"
@@ -143,19 +144,6 @@ Placement resolvePlacement(const RunConfig& cfg, int layers, int units)
     return Placement::fromFile(cfg.placement, cfg.batch);
 }
 
-// Bytes of memory this machine can still give (MemAvailable), or 0 when unknown.
-uint64_t availableMemoryBytes()
-{
-    std::ifstream in("/proc/meminfo");
-    std::string key;
-    uint64_t kib = 0;
-    std::string unit;
-    while (in >> key >> kib >> unit)
-        if (key == "MemAvailable:")
-            return kib * 1024;
-    return 0;
-}
-
 // The CPU backend keeps fp32 weights and a copy of every rank's shard, plus the prompts' KV and
 // activations: refuse up front rather than be killed by the kernel half way through.
 void checkCpuMemory(const RunConfig& cfg, const ModelConfig& shape)
@@ -167,17 +155,9 @@ void checkCpuMemory(const RunConfig& cfg, const ModelConfig& shape)
                       * (cfg.unitMode == UnitMode::PerQueryHead ? shape.groupSize() : 1);
     const double activations = double(cfg.batch) * cfg.promptLen * (shape.hiddenSize * 4.0 + shape.intermediateSize * 2.0) * 4.0
                                * (cfg.ranks + 1);
-    const double need = weights + kv + activations;
-    const uint64_t have = availableMemoryBytes();
-    if (have > 0 && need > 0.9 * double(have)) {
-        char buf[256];
-        std::snprintf(buf, sizeof buf, "%s with %d layers needs about %.1f GiB of host memory (%s, KV, activations); this "
-                      "machine has %.1f GiB available: use --layers, a smaller batch or prompt%s",
-                      shape.name.c_str(), shape.numLayers, need / double(1ull << 30),
-                      cpu ? "fp32 weights and rank shards" : "fp32 weights", double(have) / double(1ull << 30),
-                      cpu ? ", or the CUDA backend" : "");
-        throw Error(buf);
-    }
+    requireHostMemory(weights + kv + activations, shape.name + " with " + std::to_string(shape.numLayers) + " layers",
+                      std::string(cpu ? "fp32 weights and rank shards" : "fp32 weights") + ", KV, activations",
+                      std::string("use --layers, a smaller batch or prompt") + (cpu ? ", or the CUDA backend" : ""));
 }
 
 KvLengths meanDecodeLengths(const std::vector<std::vector<std::vector<int>>>& finalLen, int steps)

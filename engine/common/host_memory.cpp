@@ -1,0 +1,33 @@
+#include "common/host_memory.h"
+
+#include "common/error.h"
+
+#include <cstdio>
+#include <fstream>
+
+namespace fairkv {
+
+uint64_t availableHostMemoryBytes()
+{
+    std::ifstream in("/proc/meminfo");
+    std::string key, unit;
+    uint64_t kib = 0;
+    while (in >> key >> kib >> unit)
+        if (key == "MemAvailable:")
+            return kib * 1024;
+    return 0;
+}
+
+void requireHostMemory(double needBytes, const std::string& what, const std::string& why, const std::string& advice)
+{
+    const uint64_t have = availableHostMemoryBytes();
+    if (have == 0 || needBytes <= 0.9 * double(have))
+        return;
+    char buf[128];
+    std::snprintf(buf, sizeof buf, " needs about %.1f GiB of host memory (", needBytes / double(1ull << 30));
+    std::string msg = what + buf + why;
+    std::snprintf(buf, sizeof buf, "); this machine has %.1f GiB available: ", double(have) / double(1ull << 30));
+    throw Error(msg + buf + advice);
+}
+
+} // namespace fairkv
