@@ -91,6 +91,14 @@ private Q_SLOTS:
         FAIRKV_EXPECT_ERROR(Placement::fromJson(nlohmann::json::parse(R"({"layers": [[{"unit": 0, "replicas": [{"rank": 0}, {"rank": 1}]}]]})"), 2, "p.json"),
                             "must list each replica's requests");
         FAIRKV_EXPECT_ERROR(Placement::fromFile("/nonexistent/p.json", 1), "cannot open placement file");
+        FAIRKV_EXPECT_ERROR(Placement::fromFile(QDir::tempPath().toStdString(), 1), "is a folder, not a placement file");
+        // Integers beyond an int are refused, not wrapped onto a valid rank, unit or request.
+        FAIRKV_EXPECT_ERROR(Placement::fromJson(nlohmann::json::parse(R"({"layers": [[{"unit": 0, "replicas": [{"rank": 4294967297}]}]]})"), 1, "p.json"),
+                            "\"rank\" 4294967297 is out of range");
+        FAIRKV_EXPECT_ERROR(Placement::fromJson(nlohmann::json::parse(R"({"layers": [[{"unit": 4294967296, "replicas": [{"rank": 0}]}]]})"), 1, "p.json"),
+                            "\"unit\" 4294967296 is out of range");
+        FAIRKV_EXPECT_ERROR(Placement::fromJson(nlohmann::json::parse(R"({"layers": [[{"unit": 0, "replicas": [{"rank": 0, "requests": [-1]}]}]]})"), 1, "p.json"),
+                            "\"requests\" -1 is out of range");
     }
 
     void wrongRankCount()

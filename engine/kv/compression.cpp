@@ -1,6 +1,7 @@
 #include "kv/compression.h"
 
 #include "common/error.h"
+#include "common/json_file.h"
 
 #include <nlohmann/json.hpp>
 
@@ -148,15 +149,7 @@ void CompressionOptions::validate(int numLayers, int numUnits) const
 
 std::vector<std::vector<double>> CompressionOptions::loadHeadScores(const std::string& path)
 {
-    std::ifstream in(path);
-    if (!in)
-        throw Error(path + ": cannot open head score file");
-    nlohmann::json j;
-    try {
-        j = nlohmann::json::parse(in);
-    } catch (const nlohmann::json::exception&) {
-        throw Error(path + ": head score file is not valid JSON");
-    }
+    const nlohmann::json j = readJsonFile(path, "head score file");
     const nlohmann::json& arr = j.is_object() && j.contains("scores") ? j.at("scores") : j;
     std::vector<std::vector<double>> scores;
     if (!arr.is_array())

@@ -1,6 +1,7 @@
 #include "model/model_config.h"
 
 #include "common/error.h"
+#include "common/json_file.h"
 
 #include <nlohmann/json.hpp>
 
@@ -192,15 +193,7 @@ ModelConfig ModelConfig::fromHfJson(const json& j, const std::string& source)
 
 ModelConfig ModelConfig::fromHfFile(const std::string& path)
 {
-    std::ifstream in(path);
-    if (!in)
-        throw Error(path + ": cannot open");
-    json j;
-    try {
-        j = json::parse(in);
-    } catch (const json::exception& e) {
-        throw Error(path + ": not valid JSON (" + e.what() + ")");
-    }
+    const json j = readJsonFile(path, "model config");
     try {
         return fromHfJson(j, path);
     } catch (const json::exception& e) {

@@ -1,6 +1,7 @@
 #include "model/safetensors.h"
 
 #include "common/error.h"
+#include "common/json_file.h"
 
 #include <nlohmann/json.hpp>
 
@@ -236,13 +237,7 @@ SafetensorsCheckpoint SafetensorsCheckpoint::open(const std::string& path)
     const fs::path dir(path);
     const fs::path indexPath = dir / "model.safetensors.index.json";
     if (fs::exists(indexPath, ec)) {
-        std::ifstream in(indexPath);
-        json j;
-        try {
-            j = json::parse(in);
-        } catch (const json::exception&) {
-            throw Error(indexPath.string() + ": not valid JSON");
-        }
+        const json j = readJsonFile(indexPath.string(), "safetensors index");
         if (!j.is_object() || !j.contains("weight_map") || !j.at("weight_map").is_object())
             throw Error(indexPath.string() + ": missing object 'weight_map'");
         std::map<std::string, size_t> opened;

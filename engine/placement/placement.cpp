@@ -1,6 +1,7 @@
 #include "placement/placement.h"
 
 #include "common/error.h"
+#include "common/json_file.h"
 
 #include <nlohmann/json.hpp>
 
@@ -111,6 +112,13 @@ json Placement::toJson() const
 Placement Placement::fromJson(const json& j, int batchSize, const std::string& source)
 {
     auto fail = [&](const std::string& what) -> Error { return Error(source + ": " + what); };
+    // Units, ranks and requests as ints: a value beyond them (4294967297) must not wrap to a valid one.
+    auto index = [&](const json& v, const std::string& where, const char* key) {
+        const int64_t x = v.get<int64_t>();
+        if (v.is_number_unsigned() ? v.get<uint64_t>() > uint64_t(1) << 30 : (x < 0 || x > int64_t(1) << 30))
+            throw fail(where + ": \"" + key + "\" " + v.dump() + " is out of range");
+        return int(x);
+    };
     // A run result or plan wraps the placement in "placement".
     const json& root = j.is_object() && j.contains("placement") ? j.at("placement") : j;
     if (!root.is_object() || !root.contains("layers") || !root.at("layers").is_array())
@@ -133,12 +141,12 @@ Placement Placement::fromJson(const json& j, int batchSize, const std::string& s
                     || !ju.contains("replicas") || !ju.at("replicas").is_array())
                     throw fail("layer " + std::to_string(l) + ": each unit needs an integer \"unit\" and a \"replicas\" array");
                 UnitPlacement up;
-                up.unit = ju.at("unit").get<int>();
+                up.unit = index(ju.at("unit"), "layer " + std::to_string(l), "unit");
                 for (const json& jr : ju.at("replicas")) {
                     if (!jr.is_object() || !jr.contains("rank") || !jr.at("rank").is_number_integer())
                         throw fail(at(int(l), up.unit) + ": each replica needs an integer \"rank\"");
                     Replica r;
-                    r.rank = jr.at("rank").get<int>();
+                    r.rank = index(jr.at("rank"), at(int(l), up.unit), "rank");
                     maxRank = std::max(maxRank, r.rank);
                     if (jr.contains("requests")) {
                         if (!jr.at("requests").is_array())
@@ -146,7 +154,7 @@ Placement Placement::fromJson(const json& j, int batchSize, const std::string& s
                         for (const json& q : jr.at("requests")) {
                             if (!q.is_number_integer())
                                 throw fail(at(int(l), up.unit) + ": request indices must be integers");
-                            r.requests.push_back(q.get<int>());
+                            r.requests.push_back(index(q, at(int(l), up.unit), "requests"));
                         }
                         std::sort(r.requests.begin(), r.requests.end());
                     } else if (ju.at("replicas").size() == 1) {
@@ -164,22 +172,14 @@ Placement Placement::fromJson(const json& j, int batchSize, const std::string& s
     } catch (const json::exception& e) {
         throw fail(e.what());
     }
-    p.ranks = root.contains("ranks") && root.at("ranks").is_number_integer() ? root.at("ranks").get<int>() : maxRank + 1;
+    p.ranks = root.contains("ranks") && root.at("ranks").is_number_integer() ? index(root.at("ranks"), "placement", "ranks")
+                                                                              : maxRank + 1;
     return p;
 }
 
 Placement Placement::fromFile(const std::string& path, int batchSize)
 {
-    std::ifstream in(path);
-    if (!in)
-        throw Error(path + ": cannot open placement file");
-    json j;
-    try {
-        j = json::parse(in);
-    } catch (const json::exception&) {
-        throw Error(path + ": placement file is not valid JSON");
-    }
-    return fromJson(j, batchSize, path);
+    return fromJson(readJsonFile(path, "placement file"), batchSize, path);
 }
 
 void Placement::saveFile(const std::string& path) const

@@ -1,6 +1,7 @@
 #include "placement/placement_stats.h"
 
 #include "common/error.h"
+#include "common/json_file.h"
 
 #include <nlohmann/json.hpp>
 
@@ -96,16 +97,7 @@ PlacementStats PlacementStats::fromJson(const json& j, const std::string& source
 
 PlacementStats PlacementStats::fromFile(const std::string& path)
 {
-    std::ifstream in(path);
-    if (!in)
-        throw Error(path + ": cannot open stats file");
-    json j;
-    try {
-        j = json::parse(in);
-    } catch (const json::exception&) {
-        throw Error(path + ": stats file is not valid JSON");
-    }
-    return fromJson(j, path);
+    return fromJson(readJsonFile(path, "stats file"), path);
 }
 
 json PlacementStats::toJson() const
