@@ -297,7 +297,13 @@ private Q_SLOTS:
         QTest::newRow("no kv_len") << QStringLiteral(R"({"layers":1,"units":2,"batch":1,"c_unit_ms":1,"c_tok_ms":1})") << QStringLiteral("'kv_len'");
         QTest::newRow("batch mismatch") << QStringLiteral(R"({"layers":1,"units":2,"batch":2,"kv_len":[[[1,2]]],"c_unit_ms":1,"c_tok_ms":1})") << QStringLiteral("has 1 requests, 'batch' says 2");
         QTest::newRow("unit mismatch") << QStringLiteral(R"({"layers":1,"units":3,"batch":1,"kv_len":[[[1,2]]],"c_unit_ms":1,"c_tok_ms":1})") << QStringLiteral("must hold 3 units");
-        QTest::newRow("negative length") << QStringLiteral(R"({"layers":1,"units":2,"batch":1,"kv_len":[[[1,-2]]],"c_unit_ms":1,"c_tok_ms":1})") << QStringLiteral("non-negative");
+        QTest::newRow("negative length") << QStringLiteral(R"({"layers":1,"units":2,"batch":1,"kv_len":[[[1,-2]]],"c_unit_ms":1,"c_tok_ms":1})") << QStringLiteral("holds -2, not a token count");
+        // Values that made every modelled time infinite, or were misread (robustness sweep).
+        QTest::newRow("huge constant") << QStringLiteral(R"({"layers":1,"units":2,"batch":1,"kv_len":[[[1,2]]],"c_unit_ms":1e308,"c_tok_ms":1})") << QStringLiteral("'c_unit_ms' must be a number from 0 to 1000000, got 1e+308");
+        QTest::newRow("huge length") << QStringLiteral(R"({"layers":1,"units":2,"batch":1,"kv_len":[[[1,1e300]]],"c_unit_ms":1,"c_tok_ms":1})") << QStringLiteral("holds 1e+300");
+        QTest::newRow("fractional bytes") << QStringLiteral(R"({"layers":1,"units":2,"batch":1,"kv_len":[[[1,2]]],"c_unit_ms":1,"c_tok_ms":1,"unit_weight_bytes":0.5})") << QStringLiteral("whole number of bytes");
+        QTest::newRow("huge bytes") << QStringLiteral(R"({"layers":1,"units":2,"batch":1,"kv_len":[[[1,2]]],"c_unit_ms":1,"c_tok_ms":1,"unit_weight_bytes":1e30})") << QStringLiteral("'unit_weight_bytes' must be a number");
+        QTest::newRow("numeric cost source") << QStringLiteral(R"({"layers":1,"units":2,"batch":1,"kv_len":[[[1,2]]],"c_unit_ms":1,"c_tok_ms":1,"cost_source":5})") << QStringLiteral("'cost_source' must be a string");
         QTest::newRow("no constants") << QStringLiteral(R"({"layers":1,"units":2,"batch":1,"kv_len":[[[1,2]]]})") << QStringLiteral("c_unit_ms");
         QTest::newRow("zero layers") << QStringLiteral(R"({"layers":0,"units":2,"batch":1,"kv_len":[],"c_unit_ms":1,"c_tok_ms":1})") << QStringLiteral("'layers'");
     }

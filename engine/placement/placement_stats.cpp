@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 
 namespace fairkv {
@@ -34,12 +35,17 @@ PlacementStats PlacementStats::fromJson(const json& j, const std::string& source
             throw fail(std::string("'") + key + "' must be a positive integer");
         return int(j.at(key).get<int64_t>());
     };
-    auto number = [&](const char* key, double fallback) {
+    // Bounded, so that every modelled time stays finite (1e308 ms made the plan's totals inf).
+    auto number = [&](const char* key, double fallback, double most = 1e9) {
         if (!j.contains(key) || j.at(key).is_null())
             return fallback;
-        if (!j.at(key).is_number() || !std::isfinite(j.at(key).get<double>()) || j.at(key).get<double>() < 0)
-            throw fail(std::string("'") + key + "' must be a non-negative number");
-        return j.at(key).get<double>();
+        const json& v = j.at(key);
+        if (!v.is_number() || !std::isfinite(v.get<double>()) || v.get<double>() < 0 || v.get<double>() > most) {
+            char range[64];
+            std::snprintf(range, sizeof range, "' must be a number from 0 to %.0f, got ", most);
+            throw fail(std::string("'") + key + range + v.dump());
+        }
+        return v.get<double>();
     };
     PlacementStats s;
     s.layers = integer("layers");
@@ -61,9 +67,9 @@ PlacementStats PlacementStats::fromJson(const json& j, const std::string& source
                            + std::to_string(s.units) + " units");
             std::vector<double> units;
             for (const json& v : row) {
-                if (!v.is_number() || !std::isfinite(v.get<double>()) || v.get<double>() < 0)
+                if (!v.is_number() || !std::isfinite(v.get<double>()) || v.get<double>() < 0 || v.get<double>() > double(1 << 30))
                     throw fail("kv_len[" + std::to_string(r) + "][" + std::to_string(l)
-                               + "] holds a value that is not a non-negative number");
+                               + "] holds " + v.dump() + ", not a token count from 0 to 2^30");
                 units.push_back(v.get<double>());
             }
             layers.push_back(std::move(units));
@@ -76,12 +82,21 @@ PlacementStats PlacementStats::fromJson(const json& j, const std::string& source
     const int headDim = j.contains("head_dim") ? integer("head_dim") : 0;
     const int hidden = j.contains("hidden") ? integer("hidden") : 0;
     const int perUnit = j.contains("heads_per_unit") ? integer("heads_per_unit") : 1;
-    s.unitWeightBytes = uint64_t(number("unit_weight_bytes", hidden && headDim ? defaultUnitBytes(hidden, headDim, perUnit) : 0.0));
+    const double unitBytes = number("unit_weight_bytes", hidden && headDim ? defaultUnitBytes(hidden, headDim, perUnit) : 0.0,
+                                    double(uint64_t(1) << 50));
+    if (j.contains("unit_weight_bytes") && !j.at("unit_weight_bytes").is_null() && unitBytes != std::floor(unitBytes))
+        throw fail("'unit_weight_bytes' must be a whole number of bytes, got " + j.at("unit_weight_bytes").dump());
+    s.unitWeightBytes = uint64_t(unitBytes);
     const bool haveConstants = j.contains("c_unit_ms") && j.contains("c_tok_ms");
     if (haveConstants) {
-        s.cUnitMs = number("c_unit_ms", 0.0);
-        s.cTokMs = number("c_tok_ms", 0.0);
-        s.costSource = j.value("cost_source", std::string("given in the stats file"));
+        s.cUnitMs = number("c_unit_ms", 0.0, 1e6);
+        s.cTokMs = number("c_tok_ms", 0.0, 1e6);
+        s.costSource = "given in the stats file";
+        if (j.contains("cost_source") && !j.at("cost_source").is_null()) {
+            if (!j.at("cost_source").is_string())
+                throw fail("'cost_source' must be a string, got " + j.at("cost_source").dump());
+            s.costSource = j.at("cost_source").get<std::string>();
+        }
     } else if (bandwidth > 0 && headDim > 0 && s.unitWeightBytes > 0) {
         s.cUnitMs = double(s.unitWeightBytes) / (bandwidth * 1e6);
         s.cTokMs = defaultTokenBytes(headDim) / (bandwidth * 1e6);
