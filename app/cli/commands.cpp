@@ -365,17 +365,30 @@ int compareCommand(const std::vector<std::string>& argv)
     const auto store = profiler::SessionStore::open(args.positional()[0], profiler::SessionStore::Mode::ReadOnly);
     const auto a = store->loadRun(runId(args.positional()[1], "RUN_A"));
     const auto b = store->loadRun(runId(args.positional()[2], "RUN_B"));
-    auto rankTotals = [](const json& result) {
+    // Per-rank attention summed over layers, from the run's stored result.
+    auto rankTotals = [&](const profiler::StoredRun& run) {
+        const json* layers = run.result.is_object() && run.result.contains("rank_attention_ms") ? &run.result.at("rank_attention_ms") : nullptr;
+        const auto damaged = [&] {
+            return Error(args.positional()[0] + ": run " + std::to_string(run.summary.id)
+                         + " has no valid 'rank_attention_ms' [layer][rank] in its result: the session is damaged");
+        };
+        if (!layers || !layers->is_array())
+            throw damaged();
         std::vector<double> t;
-        for (const auto& layer : result.at("rank_attention_ms"))
+        for (const auto& layer : *layers) {
+            if (!layer.is_array())
+                throw damaged();
             for (size_t g = 0; g < layer.size(); ++g) {
+                if (!layer[g].is_number())
+                    throw damaged();
                 if (t.size() <= g)
                     t.resize(g + 1, 0.0);
                 t[g] += layer[g].get<double>();
             }
+        }
         return t;
     };
-    const auto ta = rankTotals(a.result), tb = rankTotals(b.result);
+    const auto ta = rankTotals(a), tb = rankTotals(b);
     const double speedup = a.summary.tokensPerS > 0 ? b.summary.tokensPerS / a.summary.tokensPerS : 0.0;
     std::printf("%-28s %16s %16s\n", "", ("run " + std::to_string(a.summary.id)).c_str(), ("run " + std::to_string(b.summary.id)).c_str());
     auto row = [](const char* name, const std::string& x, const std::string& y) { std::printf("%-28s %16s %16s\n", name, x.c_str(), y.c_str()); };
