@@ -9,6 +9,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <filesystem>
+#include <fstream>
+
 using namespace fairkv;
 
 class TestPlacement : public QObject
@@ -92,6 +95,12 @@ private Q_SLOTS:
                             "must list each replica's requests");
         FAIRKV_EXPECT_ERROR(Placement::fromFile("/nonexistent/p.json", 1), "cannot open placement file");
         FAIRKV_EXPECT_ERROR(Placement::fromFile(QDir::tempPath().toStdString(), 1), "is a folder, not a placement file");
+        // Saving over a session (any SQLite database) is refused, whatever its name.
+        QTemporaryDir dir;
+        const std::string db = dir.filePath(QStringLiteral("session.json")).toStdString();
+        std::ofstream(db, std::ios::binary) << std::string("SQLite format 3\0", 16) << std::string(4080, '\0');
+        FAIRKV_EXPECT_ERROR(Placement::uniform(1, 2, 2, 1).saveFile(db), "is a session database");
+        QCOMPARE(std::filesystem::file_size(db), uintmax_t(4096));
         // Integers beyond an int are refused, not wrapped onto a valid rank, unit or request.
         FAIRKV_EXPECT_ERROR(Placement::fromJson(nlohmann::json::parse(R"({"layers": [[{"unit": 0, "replicas": [{"rank": 4294967297}]}]]})"), 1, "p.json"),
                             "\"rank\" 4294967297 is out of range");

@@ -1,11 +1,10 @@
 #include "cli_args.h"
 
+#include "common/overwrite_guard.h"
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
 
 namespace fairkv::cli {
 
@@ -154,13 +153,6 @@ bool samePath(const std::string& a, const std::string& b)
 
 } // namespace
 
-bool isSqliteFile(const std::string& path)
-{
-    std::ifstream in(path, std::ios::binary);
-    char header[16] = {};
-    return in.read(header, sizeof header) && std::memcmp(header, "SQLite format 3", 16) == 0;
-}
-
 std::string Args::outputPath(const std::string& name) const
 {
     namespace fs = std::filesystem;
@@ -182,7 +174,7 @@ std::string Args::outputPath(const std::string& name) const
     for (size_t i = 0; i < m_positional.size() && i < m_positionalNames.size(); ++i)
         if (namesFile(m_positionalNames[i]) && samePath(v, m_positional[i]))
             throw UsageError(option + ": that is the " + m_positionalNames[i] + " this command reads; choose another output file");
-    if (isSqliteFile(v))
+    if (isSqliteDatabase(v))
         throw UsageError(option + ": is a session database; choose another output file");
     return v;
 }

@@ -53,7 +53,4 @@ private:
     bool m_help = false;
 };
 
-// Whether `path` is an SQLite database (a session file): output is never written over one.
-bool isSqliteFile(const std::string& path);
-
 } // namespace fairkv::cli

@@ -3,6 +3,7 @@
 #include "cli_args.h"
 #include "common/error.h"
 #include "common/host_memory.h"
+#include "common/overwrite_guard.h"
 #include "model/model_weights.h"
 #include "placement/planner.h"
 #include "chrome_trace.h"
@@ -29,8 +30,7 @@ using nlohmann::json;
 
 void writeTextFile(const std::string& path, const std::string& text)
 {
-    if (isSqliteFile(path)) // Args::outputPath() refuses these up front; a session may have appeared since
-        throw Error(path + ": is a session database; not writing over it");
+    refuseToOverwriteDatabase(path); // Args::outputPath() refused it up front; a session may have appeared since
     const std::string tmp = path + ".partial";
     std::error_code ec;
     const auto fail = [&](const std::string& why) {

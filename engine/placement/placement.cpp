@@ -2,6 +2,7 @@
 
 #include "common/error.h"
 #include "common/json_file.h"
+#include "common/overwrite_guard.h"
 
 #include <nlohmann/json.hpp>
 
@@ -184,6 +185,7 @@ Placement Placement::fromFile(const std::string& path, int batchSize)
 
 void Placement::saveFile(const std::string& path) const
 {
+    refuseToOverwriteDatabase(path);
     std::ofstream out(path);
     out << toJson().dump(1) << "\n";
     if (!out)
