@@ -17,8 +17,17 @@ void checkFiniteLogits(const std::vector<float>& logits, const std::string& what
 
 int sampleToken(const std::vector<float>& logits, double temperature, Rng& rng)
 {
-    checkFiniteLogits(logits, "the next token's logits");
-    const auto best = std::max_element(logits.begin(), logits.end());
+    // One pass finds the first maximum and any value that is not finite (a NaN compares false,
+    // so max_element alone would pick token 0 or skip it silently).
+    auto best = logits.begin();
+    bool finite = true;
+    for (auto it = logits.begin(); it != logits.end(); ++it) {
+        finite &= std::isfinite(*it);
+        if (*it > *best)
+            best = it;
+    }
+    if (!finite)
+        checkFiniteLogits(logits, "the next token's logits");
     if (temperature <= 0.0)
         return int(best - logits.begin());
     std::vector<double> p(logits.size());
