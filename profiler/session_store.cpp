@@ -29,6 +29,18 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// The tables of schema SessionStore::kSchemaVersion.
+constexpr const char* kCurrentTables[] = {"meta",          "environments", "models",       "runs",        "placements", "unit_stats",
+                                          "trace_records", "metrics",      "kernel_names", "layer_times", "notes"};
+
+std::string currentTableList()
+{
+    std::string list;
+    for (const char* t : kCurrentTables)
+        list += std::string(list.empty() ? "'" : ", '") + t + "'";
+    return list;
+}
+
 // The first schema, kept verbatim: migrations start from it and the tests build files with it.
 const char* const kSchemaV1 = R"sql(
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -296,6 +308,11 @@ std::unique_ptr<SessionStore> SessionStore::open(const std::string& path, Mode m
         checkFileHeader(path);
     if (mode == Mode::ReadWrite && exists && access(path.c_str(), W_OK) != 0)
         throw Error(path + ": the session file is read-only; open it for viewing or save to another file");
+    if (!exists) {
+        const fs::path parent = fs::path(path).has_parent_path() ? fs::path(path).parent_path() : fs::path(".");
+        if (!fs::is_directory(parent, ec))
+            throw Error(path + ": the folder " + parent.string() + " does not exist");
+    }
 
     // Look first without writing anything: application id and schema version decide what happens.
     int version = 0;
@@ -313,13 +330,18 @@ std::unique_ptr<SessionStore> SessionStore::open(const std::string& path, Mode m
             sqlite3_finalize(st);
             return r;
         };
-        int64_t v = 0, a = 0, n = 0;
+        int64_t v = 0, a = 0, n = 0, present = 0;
         if (rc == SQLITE_OK)
             rc = readInt("PRAGMA user_version", &v);
         if (rc == SQLITE_OK)
             rc = readInt("PRAGMA application_id", &a);
         if (rc == SQLITE_OK)
             rc = readInt("SELECT count(*) FROM sqlite_master", &n);
+        // The current schema's tables, counted: a file of this version without one of them was
+        // damaged or edited, and would fail half way through a read or a write.
+        if (rc == SQLITE_OK)
+            rc = readInt(("SELECT count(*) FROM sqlite_master WHERE type='table' AND name IN (" + currentTableList() + ")").c_str(),
+                         &present);
         const std::string msg = probe ? sqlite3_errmsg(probe) : "cannot open";
         sqlite3_close(probe);
         if (rc != SQLITE_OK)
@@ -332,6 +354,12 @@ std::unique_ptr<SessionStore> SessionStore::open(const std::string& path, Mode m
         if (version > kSchemaVersion)
             throw Error(path + ": written by a newer FairKV Studio (schema " + std::to_string(version)
                         + "; this build reads up to " + std::to_string(kSchemaVersion) + "); the file was not changed");
+        if (version < 0 || (hasTables && version == 0))
+            throw Error(path + ": a FairKV session with schema version " + std::to_string(version)
+                        + ", which no FairKV Studio writes: the file is damaged and was not changed");
+        if (version == kSchemaVersion && present != int64_t(std::size(kCurrentTables)))
+            throw Error(path + ": the session is damaged: " + std::to_string(int64_t(std::size(kCurrentTables)) - present)
+                        + " of its tables are missing (it needs " + currentTableList() + "); the file was not changed");
     }
 
     if (mode == Mode::ReadOnly) {

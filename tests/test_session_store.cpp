@@ -305,6 +305,22 @@ private Q_SLOTS:
         FAIRKV_EXPECT_ERROR(SS::open(ranks, SS::Mode::ReadOnly)->listRuns(), "2000000000 ranks");
         FAIRKV_EXPECT_ERROR(SS::open(ranks, SS::Mode::ReadOnly)->loadLayerTimes(1), "the session is damaged");
 
+        // A schema version no build writes, and a current session with a table dropped: refused
+        // before anything is read or written, and the file stays as it was.
+        for (const auto& [name, change, needle] :
+             {std::tuple<const char*, const char*, const char*>{"negative.fkv", "PRAGMA user_version=-1;", "schema version -1"},
+              {"unversioned.fkv", "PRAGMA user_version=0;", "schema version 0"},
+              {"notable.fkv", "DROP TABLE layer_times;", "1 of its tables are missing"}}) {
+            const std::string f = fairkv::test::path(dir, name);
+            QVERIFY(QFile::copy(QString::fromStdString(good), QString::fromStdString(f)));
+            sql(f, change);
+            const QByteArray before = digest(f);
+            FAIRKV_EXPECT_ERROR(SS::open(f, SS::Mode::ReadOnly), needle);
+            FAIRKV_EXPECT_ERROR(SS::open(f, SS::Mode::ReadWrite), needle);
+            QCOMPARE(digest(f), before);
+        }
+        FAIRKV_EXPECT_ERROR(SS::open(fairkv::test::path(dir, "no/such/folder/s.fkv"), SS::Mode::ReadWrite), "does not exist");
+
         FAIRKV_EXPECT_ERROR(SS::open(fairkv::test::path(dir, "missing.fkv"), SS::Mode::ReadOnly), "no such session file");
         FAIRKV_EXPECT_ERROR(SS::open(dir.path().toStdString(), SS::Mode::ReadWrite), "is a folder");
     }
