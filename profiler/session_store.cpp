@@ -613,6 +613,10 @@ StoredRun SessionStore::loadRun(int64_t id) const
     r.result = json::parse(st.text(1), nullptr, false);
     if (r.result.is_discarded() || !r.result.is_object())
         fail("run " + std::to_string(id) + " has a damaged result record");
+    // The design's result keys every view reads; a record without one would show zeros.
+    for (const char* key : {"placement", "rank_attention_ms", "kv_len", "step_ms"})
+        if (!r.result.contains(key) || !(r.result.at(key).is_array() || r.result.at(key).is_object()))
+            fail("run " + std::to_string(id) + " has a damaged result record: no '" + key + "'");
     const json env = json::parse(st.text(2), nullptr, false);
     if (env.is_object())
         r.environment = Environment::fromJson(env);

@@ -320,6 +320,11 @@ private Q_SLOTS:
             QCOMPARE(digest(f), before);
         }
         FAIRKV_EXPECT_ERROR(SS::open(fairkv::test::path(dir, "no/such/folder/s.fkv"), SS::Mode::ReadWrite), "does not exist");
+        // A result record without the keys the views read: an error, not a report of zeros.
+        const std::string partial = fairkv::test::path(dir, "partial-result.fkv");
+        QVERIFY(QFile::copy(QString::fromStdString(good), QString::fromStdString(partial)));
+        sql(partial, R"(UPDATE runs SET result_json='{"x":1}';)");
+        FAIRKV_EXPECT_ERROR(SS::open(partial, SS::Mode::ReadOnly)->loadRun(1), "damaged result record: no 'placement'");
 
         FAIRKV_EXPECT_ERROR(SS::open(fairkv::test::path(dir, "missing.fkv"), SS::Mode::ReadOnly), "no such session file");
         FAIRKV_EXPECT_ERROR(SS::open(dir.path().toStdString(), SS::Mode::ReadWrite), "is a folder");
