@@ -124,6 +124,7 @@ private Q_SLOTS:
         QTest::newRow("head scores without headkv") << QStringList{run, QStringLiteral("--compress"), QStringLiteral("snapkv"), QStringLiteral("--head-scores"), QStringLiteral("x.json")} << QStringLiteral("--head-scores");
         QTest::newRow("make-model bad dtype") << QStringList{QStringLiteral("make-model"), QStringLiteral("--shape"), QStringLiteral("llama-3.1-8b"), QStringLiteral("--dtype"), QStringLiteral("Q4"), QStringLiteral("--out"), QDir::tempPath() + QStringLiteral("/fairkv-never")} << QStringLiteral("--dtype 'Q4'");
         QTest::newRow("make-model too big for memory") << QStringList{QStringLiteral("make-model"), QStringLiteral("--shape"), QStringLiteral("llama-3.3-70b"), QStringLiteral("--out"), QDir::tempPath() + QStringLiteral("/fairkv-never")} << QStringLiteral("--layers");
+        QTest::newRow("beyond max positions") << QStringList{run, QStringLiteral("--prompt-len"), QStringLiteral("8190"), QStringLiteral("--decode"), QStringLiteral("3")} << QStringLiteral("max_position_embeddings of 8192");
         QTest::newRow("json is a folder") << QStringList{run, QStringLiteral("--json"), QDir::tempPath()} << QStringLiteral("folder");
     }
     void badOptions()

@@ -69,6 +69,14 @@ bool boolOr(const json& j, const char* key, bool fallback, const std::string& so
     return j.at(key).get<bool>();
 }
 
+// Released models use a rope_theta of 1e4 to 1e8; beyond 1e12 every frequency but the first is 0.
+RopeConfig checkedTheta(const RopeConfig& rope, const std::string& source)
+{
+    if (rope.theta > 1e12)
+        fail(source, "'rope_theta' of " + json(rope.theta).dump() + " is beyond 1e12; every rotary frequency but the first would be 0");
+    return rope;
+}
+
 // Reads either the old `rope_scaling` dict or the newer `rope_parameters` block (transformers >= 5),
 // which also carries rope_theta.
 RopeConfig parseRope(const json& j, const std::string& source)
@@ -84,7 +92,7 @@ RopeConfig parseRope(const json& j, const std::string& source)
     else if (j.contains("rope_scaling") && !j.at("rope_scaling").is_null())
         fail(source, "'rope_scaling' must be an object or null");
     if (!block)
-        return rope;
+        return checkedTheta(rope, source);
     rope.theta = positiveOr(*block, "rope_theta", rope.theta, source);
     // transformers requires a type in rope_scaling ('rope_type', or the older 'type'); a scaling
     // block without one would otherwise be read as no scaling at all.
@@ -116,7 +124,7 @@ RopeConfig parseRope(const json& j, const std::string& source)
     const double partial = numberOr(*block, "partial_rotary_factor", 1.0, source);
     if (partial != 1.0)
         fail(source, "partial_rotary_factor other than 1 is not supported");
-    return rope;
+    return checkedTheta(rope, source);
 }
 
 } // namespace
@@ -183,6 +191,8 @@ ModelConfig ModelConfig::fromHfJson(const json& j, const std::string& source)
     }
     c.maxPositions = j.contains("max_position_embeddings") ? requireInt(j, "max_position_embeddings", source) : 4096;
     c.rmsNormEps = numberOr(j, "rms_norm_eps", 1e-6, source);
+    if (!(c.rmsNormEps > 0.0 && c.rmsNormEps <= 1.0)) // 1e300 swamps every activation: all logits equal
+        fail(source, "'rms_norm_eps' must be in (0, 1], got " + j.at("rms_norm_eps").dump());
     c.tieWordEmbeddings = boolOr(j, "tie_word_embeddings", false, source);
     if (j.contains("sliding_window") && !j.at("sliding_window").is_null())
         c.slidingWindow = requireInt(j, "sliding_window", source);

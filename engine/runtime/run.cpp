@@ -351,10 +351,17 @@ LiveRun::LiveRun(const RunConfig& cfg, const ProgressFn& progress, const std::at
         throw Error("--placement " + cfg.placement + " needs --decode 2 or more: the first step, under the uniform "
                     "split, calibrates the cost model the planner uses");
     report("loading model", 0, 1);
+    std::optional<ModelConfig> shape; // before the weights: what the shape refuses is refused at once
     if (ModelConfig::isBuiltin(cfg.model))
-        checkCpuMemory(cfg, ModelConfig::builtin(cfg.model, cfg.layers));
+        shape = ModelConfig::builtin(cfg.model, cfg.layers);
     else if (std::filesystem::is_directory(cfg.model)) // a missing folder gets loadModel's message
-        checkCpuMemory(cfg, ModelConfig::fromHfFolder(cfg.model, cfg.layers));
+        shape = ModelConfig::fromHfFolder(cfg.model, cfg.layers);
+    if (shape) {
+        if (int64_t(cfg.promptLen) + cfg.decode > shape->maxPositions)
+            throw Error("--prompt-len " + std::to_string(cfg.promptLen) + " plus --decode " + std::to_string(cfg.decode)
+                        + " positions exceed the model's max_position_embeddings of " + std::to_string(shape->maxPositions));
+        checkCpuMemory(cfg, *shape);
+    }
     m->cfg = cfg;
     m->weights = std::make_shared<ModelWeights>(loadModel(cfg.model, cfg.layers, cfg.seed));
     const ModelConfig& mc = m->weights->config;
