@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -224,11 +225,14 @@ int logitsCommand(const std::vector<std::string>& argv)
     if (!args.has("tokens"))
         throw UsageError("missing --tokens (comma-separated ids)");
     std::vector<int> tokens;
-    std::stringstream ss(args.str("tokens"));
+    const std::string list = args.str("tokens");
+    if (!list.empty() && list.back() == ',')
+        throw UsageError("--tokens expects comma-separated non-negative integers, got a trailing comma in '" + list + "'");
+    std::stringstream ss(list);
     for (std::string item; std::getline(ss, item, ',');) {
         char* end = nullptr;
         const long v = std::strtol(item.c_str(), &end, 10);
-        if (item.empty() || *end != '\0' || v < 0 || v > (1L << 30))
+        if (item.empty() || std::isspace(static_cast<unsigned char>(item.front())) || *end != '\0' || v < 0 || v > (1L << 30))
             throw UsageError("--tokens expects comma-separated non-negative integers, got '" + item + "'");
         tokens.push_back(int(v));
     }
