@@ -156,8 +156,8 @@ void ModelConfig::validate() const
                          + std::to_string(numKvHeads) + ")");
     if (headDim % 2 != 0)
         fail(source, "head_dim must be even for rotary embeddings, got " + std::to_string(headDim));
-    if (!(rmsNormEps > 0.0))
-        fail(source, "rms_norm_eps must be positive");
+    if (!(rmsNormEps > 0.0 && rmsNormEps <= 1.0)) // 1e300 swamps every activation: all logits equal
+        fail(source, "'rms_norm_eps' must be in (0, 1], got " + json(rmsNormEps).dump());
 }
 
 ModelConfig ModelConfig::fromHfJson(const json& j, const std::string& source)
@@ -191,8 +191,6 @@ ModelConfig ModelConfig::fromHfJson(const json& j, const std::string& source)
     }
     c.maxPositions = j.contains("max_position_embeddings") ? requireInt(j, "max_position_embeddings", source) : 4096;
     c.rmsNormEps = numberOr(j, "rms_norm_eps", 1e-6, source);
-    if (!(c.rmsNormEps > 0.0 && c.rmsNormEps <= 1.0)) // 1e300 swamps every activation: all logits equal
-        fail(source, "'rms_norm_eps' must be in (0, 1], got " + j.at("rms_norm_eps").dump());
     c.tieWordEmbeddings = boolOr(j, "tie_word_embeddings", false, source);
     if (j.contains("sliding_window") && !j.at("sliding_window").is_null())
         c.slidingWindow = requireInt(j, "sliding_window", source);
