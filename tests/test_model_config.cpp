@@ -99,7 +99,7 @@ private Q_SLOTS:
         QTest::newRow("sliding window 2^40") << QStringLiteral(R"({"sliding_window": 1099511627776})") << QStringLiteral("'sliding_window' = 1099511627776");
         QTest::newRow("tie as text") << QStringLiteral(R"({"tie_word_embeddings": "yes"})") << QStringLiteral("'tie_word_embeddings' must be true or false");
         QTest::newRow("rms eps huge") << QStringLiteral(R"({"rms_norm_eps": 1e300})") << QStringLiteral("'rms_norm_eps' must be in (0, 1]");
-        QTest::newRow("rope theta huge") << QStringLiteral(R"({"rope_theta": 1e308})") << QStringLiteral("beyond 1e12");
+        QTest::newRow("rope theta huge") << QStringLiteral(R"({"rope_theta": 1e308})") << QStringLiteral("'rope_theta' must be in (0, 1e12], got 1e+308");
         QTest::newRow("model type number") << QStringLiteral(R"({"model_type": 5})") << QStringLiteral("'model_type' must be a string");
     }
     void errorsNameTheField()

@@ -69,14 +69,6 @@ bool boolOr(const json& j, const char* key, bool fallback, const std::string& so
     return j.at(key).get<bool>();
 }
 
-// Released models use a rope_theta of 1e4 to 1e8; beyond 1e12 every frequency but the first is 0.
-RopeConfig checkedTheta(const RopeConfig& rope, const std::string& source)
-{
-    if (rope.theta > 1e12)
-        fail(source, "'rope_theta' of " + json(rope.theta).dump() + " is beyond 1e12; every rotary frequency but the first would be 0");
-    return rope;
-}
-
 // Reads either the old `rope_scaling` dict or the newer `rope_parameters` block (transformers >= 5),
 // which also carries rope_theta.
 RopeConfig parseRope(const json& j, const std::string& source)
@@ -92,7 +84,7 @@ RopeConfig parseRope(const json& j, const std::string& source)
     else if (j.contains("rope_scaling") && !j.at("rope_scaling").is_null())
         fail(source, "'rope_scaling' must be an object or null");
     if (!block)
-        return checkedTheta(rope, source);
+        return rope;
     rope.theta = positiveOr(*block, "rope_theta", rope.theta, source);
     // transformers requires a type in rope_scaling ('rope_type', or the older 'type'); a scaling
     // block without one would otherwise be read as no scaling at all.
@@ -124,7 +116,7 @@ RopeConfig parseRope(const json& j, const std::string& source)
     const double partial = numberOr(*block, "partial_rotary_factor", 1.0, source);
     if (partial != 1.0)
         fail(source, "partial_rotary_factor other than 1 is not supported");
-    return checkedTheta(rope, source);
+    return rope;
 }
 
 } // namespace
@@ -156,6 +148,9 @@ void ModelConfig::validate() const
                          + std::to_string(numKvHeads) + ")");
     if (headDim % 2 != 0)
         fail(source, "head_dim must be even for rotary embeddings, got " + std::to_string(headDim));
+    // Released models use a rope_theta of 1e4 to 1e8; beyond 1e12 every frequency but the first is 0.
+    if (!(rope.theta > 0.0 && rope.theta <= 1e12))
+        fail(source, "'rope_theta' must be in (0, 1e12], got " + json(rope.theta).dump());
     if (!(rmsNormEps > 0.0 && rmsNormEps <= 1.0)) // 1e300 swamps every activation: all logits equal
         fail(source, "'rms_norm_eps' must be in (0, 1], got " + json(rmsNormEps).dump());
 }
