@@ -8,10 +8,12 @@
 #endif
 
 #include "common/error.h"
+#include "common/output_path.h"
 #include "runtime/run.h"
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <ctime>
@@ -308,11 +310,8 @@ std::unique_ptr<SessionStore> SessionStore::open(const std::string& path, Mode m
         checkFileHeader(path);
     if (mode == Mode::ReadWrite && exists && access(path.c_str(), W_OK) != 0)
         throw Error(path + ": the session file is read-only; open it for viewing or save to another file");
-    if (!exists) {
-        const fs::path parent = fs::path(path).has_parent_path() ? fs::path(path).parent_path() : fs::path(".");
-        if (!fs::is_directory(parent, ec))
-            throw Error(path + ": the folder " + parent.string() + " does not exist");
-    }
+    if (const std::string folder = exists ? std::string() : missingFolderOf(path); !folder.empty())
+        throw Error(path + ": the folder " + folder + " does not exist");
 
     // Look first without writing anything: application id and schema version decide what happens.
     int version = 0;
@@ -614,9 +613,15 @@ StoredRun SessionStore::loadRun(int64_t id) const
     if (r.result.is_discarded() || !r.result.is_object())
         fail("run " + std::to_string(id) + " has a damaged result record");
     // The design's result keys every view reads; a record without one would show zeros.
-    for (const char* key : {"placement", "rank_attention_ms", "kv_len", "step_ms"})
-        if (!r.result.contains(key) || !(r.result.at(key).is_array() || r.result.at(key).is_object()))
-            fail("run " + std::to_string(id) + " has a damaged result record: no '" + key + "'");
+    const auto damaged = [&](const std::string& why) { fail("run " + std::to_string(id) + " has a damaged result record: " + why); };
+    for (const char* key : {"rank_attention_ms", "kv_len", "step_ms"})
+        if (!r.result.contains(key) || !r.result.at(key).is_array())
+            damaged(std::string("no '") + key + "' array");
+    if (!r.result.contains("placement") || !r.result.at("placement").is_object())
+        damaged("no 'placement'");
+    for (const auto& layer : r.result.at("rank_attention_ms"))
+        if (!layer.is_array() || !std::all_of(layer.begin(), layer.end(), [](const json& v) { return v.is_number(); }))
+            damaged("'rank_attention_ms' is not [layer][rank] of numbers");
     const json env = json::parse(st.text(2), nullptr, false);
     if (env.is_object())
         r.environment = Environment::fromJson(env);

@@ -117,6 +117,7 @@ private Q_SLOTS:
         QTest::newRow("model too big for memory") << QStringList{run, QStringLiteral("--model"), QStringLiteral("llama-3.3-70b")} << QStringLiteral("--layers");
         QTest::newRow("negative seed") << QStringList{run, QStringLiteral("--seed"), QStringLiteral("-1")} << QStringLiteral("--seed");
         QTest::newRow("logits bad tokens") << QStringList{QStringLiteral("logits"), QStringLiteral("--model"), QStringLiteral("tiny"), QStringLiteral("--tokens"), QStringLiteral("1,x")} << QStringLiteral("--tokens");
+        QTest::newRow("logits beyond max positions") << QStringList{QStringLiteral("logits"), QStringLiteral("--model"), QStringLiteral("tiny"), QStringLiteral("--layers"), QStringLiteral("1"), QStringLiteral("--tokens"), QStringLiteral("1,").repeated(8192) + QStringLiteral("1")} << QStringLiteral("a sequence of 8193 tokens needs 8193 positions");
         QTest::newRow("logits trailing comma") << QStringList{QStringLiteral("logits"), QStringLiteral("--model"), QStringLiteral("tiny"), QStringLiteral("--tokens"), QStringLiteral("1,2,")} << QStringLiteral("trailing comma");
         QTest::newRow("logits token out of vocab") << QStringList{QStringLiteral("logits"), QStringLiteral("--model"), QStringLiteral("tiny"), QStringLiteral("--layers"), QStringLiteral("1"), QStringLiteral("--tokens"), QStringLiteral("1,99999")} << QStringLiteral("99999");
         QTest::newRow("check-model missing") << QStringList{QStringLiteral("check-model"), QStringLiteral("/no/such/dir")} << QStringLiteral("/no/such/dir");

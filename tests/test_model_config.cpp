@@ -38,6 +38,13 @@ private Q_SLOTS:
         QCOMPARE(c.rope.originalMaxPositions, 8192);
     }
 
+    // A null original_max_position_embeddings is absent, as every other optional key (8192).
+    void llama3NullOriginalMaxPositions()
+    {
+        json j = llamaJson();
+        j["rope_scaling"] = {{"rope_type", "llama3"}, {"factor", 8.0}, {"original_max_position_embeddings", nullptr}};
+        QCOMPARE(ModelConfig::fromHfJson(j, "c.json").rope.originalMaxPositions, 8192);
+    }
     void ropeScalingWithLegacyTypeKey()
     {
         json j = llamaJson();
@@ -86,7 +93,7 @@ private Q_SLOTS:
         QTest::newRow("bias") << QStringLiteral(R"({"attention_bias": true})") << QStringLiteral("attention_bias");
         QTest::newRow("odd head dim") << QStringLiteral(R"({"head_dim": 7})") << QStringLiteral("head_dim must be even");
         // Values other tools write that would otherwise be read as something else (robustness sweep).
-        QTest::newRow("rope theta zero") << QStringLiteral(R"({"rope_theta": 0})") << QStringLiteral("'rope_theta' must be positive");
+        QTest::newRow("rope theta zero") << QStringLiteral(R"({"rope_theta": 0})") << QStringLiteral("'rope_theta' must be in (0, 1e12], got 0");
         QTest::newRow("scaling without type") << QStringLiteral(R"({"rope_scaling": {"factor": 8}})") << QStringLiteral("no 'rope_type'");
         QTest::newRow("numeric rope type") << QStringLiteral(R"({"rope_scaling": {"rope_type": 3}})") << QStringLiteral("'rope_type' must be a string");
         QTest::newRow("llama3 low freq zero")

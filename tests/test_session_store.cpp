@@ -324,7 +324,7 @@ private Q_SLOTS:
         const std::string partial = fairkv::test::path(dir, "partial-result.fkv");
         QVERIFY(QFile::copy(QString::fromStdString(good), QString::fromStdString(partial)));
         sql(partial, R"(UPDATE runs SET result_json='{"x":1}';)");
-        FAIRKV_EXPECT_ERROR(SS::open(partial, SS::Mode::ReadOnly)->loadRun(1), "damaged result record: no 'placement'");
+        FAIRKV_EXPECT_ERROR(SS::open(partial, SS::Mode::ReadOnly)->loadRun(1), "damaged result record: no 'rank_attention_ms' array");
 
         FAIRKV_EXPECT_ERROR(SS::open(fairkv::test::path(dir, "missing.fkv"), SS::Mode::ReadOnly), "no such session file");
         FAIRKV_EXPECT_ERROR(SS::open(dir.path().toStdString(), SS::Mode::ReadWrite), "is a folder");

@@ -1,7 +1,7 @@
 #include "main_window.h"
 
 #include "common/error.h"
-#include "common/overwrite_guard.h"
+#include "common/output_path.h"
 #include "compare_view.h"
 #include "report.h"
 #include "report_pdf.h"
@@ -501,13 +501,13 @@ bool MainWindow::exportReport(const QString& path)
         return false;
     }
     try {
-        std::vector<int64_t> order(ids.begin(), ids.end());
-        const int64_t baseline = order[size_t(std::clamp(m_compare->baseline(), 0, int(order.size()) - 1))];
-        const profiler::Report report = profiler::makeReport(*m_session, order, baseline);
         fairkv::refuseToOverwriteDatabase(path.toStdString());
         const std::string format = profiler::reportFormat(path.toStdString());
         if (format.empty())
             throw fairkv::Error(path.toStdString() + ": a report file ends in .html, .pdf, .csv or .json");
+        std::vector<int64_t> order(ids.begin(), ids.end());
+        const int64_t baseline = order[size_t(std::clamp(m_compare->baseline(), 0, int(order.size()) - 1))];
+        const profiler::Report report = profiler::makeReport(*m_session, order, baseline);
         if (format == "pdf") {
             writeReportPdf(report, path);
         } else {

@@ -1,6 +1,6 @@
 #include "cli_args.h"
 
-#include "common/overwrite_guard.h"
+#include "common/output_path.h"
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -163,9 +163,8 @@ std::string Args::outputPath(const std::string& name) const
     std::error_code ec;
     if (fs::is_directory(v, ec))
         throw UsageError(option + ": is a folder, not a file");
-    const fs::path parent = fs::path(v).has_parent_path() ? fs::path(v).parent_path() : fs::path(".");
-    if (!fs::is_directory(parent, ec))
-        throw UsageError(option + ": the folder " + parent.string() + " does not exist");
+    if (const std::string folder = missingFolderOf(v); !folder.empty())
+        throw UsageError(option + ": the folder " + folder + " does not exist");
     for (const auto& [other, value] : m_values) {
         const OptionSpec* s = spec(other);
         if (other != name && s && namesFile(s->value) && samePath(v, value))

@@ -3,11 +3,12 @@
 #include "cli_args.h"
 #include "common/error.h"
 #include "common/host_memory.h"
-#include "common/overwrite_guard.h"
+#include "common/output_path.h"
 #include "model/model_weights.h"
 #include "placement/planner.h"
 #include "chrome_trace.h"
 #include "engine_tracer.h"
+#include "report.h"
 #include "session_store.h"
 #include "runtime/inference_engine.h"
 #include "runtime/run.h"
@@ -369,30 +370,8 @@ int compareCommand(const std::vector<std::string>& argv)
     const auto store = profiler::SessionStore::open(args.positional()[0], profiler::SessionStore::Mode::ReadOnly);
     const auto a = store->loadRun(runId(args.positional()[1], "RUN_A"));
     const auto b = store->loadRun(runId(args.positional()[2], "RUN_B"));
-    // Per-rank attention summed over layers, from the run's stored result.
-    auto rankTotals = [&](const profiler::StoredRun& run) {
-        const json* layers = run.result.is_object() && run.result.contains("rank_attention_ms") ? &run.result.at("rank_attention_ms") : nullptr;
-        const auto damaged = [&] {
-            return Error(args.positional()[0] + ": run " + std::to_string(run.summary.id)
-                         + " has no valid 'rank_attention_ms' [layer][rank] in its result: the session is damaged");
-        };
-        if (!layers || !layers->is_array())
-            throw damaged();
-        std::vector<double> t;
-        for (const auto& layer : *layers) {
-            if (!layer.is_array())
-                throw damaged();
-            for (size_t g = 0; g < layer.size(); ++g) {
-                if (!layer[g].is_number())
-                    throw damaged();
-                if (t.size() <= g)
-                    t.resize(g + 1, 0.0);
-                t[g] += layer[g].get<double>();
-            }
-        }
-        return t;
-    };
-    const auto ta = rankTotals(a), tb = rankTotals(b);
+    // Per-rank attention summed over layers (loadRun() has checked the record's shape).
+    const auto ta = profiler::rankTotals(a.result, "rank_attention_ms"), tb = profiler::rankTotals(b.result, "rank_attention_ms");
     const double speedup = a.summary.tokensPerS > 0 ? b.summary.tokensPerS / a.summary.tokensPerS : 0.0;
     std::printf("%-28s %16s %16s\n", "", ("run " + std::to_string(a.summary.id)).c_str(), ("run " + std::to_string(b.summary.id)).c_str());
     auto row = [](const char* name, const std::string& x, const std::string& y) { std::printf("%-28s %16s %16s\n", name, x.c_str(), y.c_str()); };

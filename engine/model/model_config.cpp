@@ -74,7 +74,7 @@ bool boolOr(const json& j, const char* key, bool fallback, const std::string& so
 RopeConfig parseRope(const json& j, const std::string& source)
 {
     RopeConfig rope;
-    rope.theta = positiveOr(j, "rope_theta", 10000.0, source);
+    rope.theta = numberOr(j, "rope_theta", 10000.0, source); // range: validate()
     const json* block = nullptr;
     const bool parameters = j.contains("rope_parameters") && j.at("rope_parameters").is_object();
     if (parameters)
@@ -85,7 +85,7 @@ RopeConfig parseRope(const json& j, const std::string& source)
         fail(source, "'rope_scaling' must be an object or null");
     if (!block)
         return rope;
-    rope.theta = positiveOr(*block, "rope_theta", rope.theta, source);
+    rope.theta = numberOr(*block, "rope_theta", rope.theta, source);
     // transformers requires a type in rope_scaling ('rope_type', or the older 'type'); a scaling
     // block without one would otherwise be read as no scaling at all.
     std::string type = stringOr(*block, "rope_type", stringOr(*block, "type", "", source), source);
@@ -97,13 +97,14 @@ RopeConfig parseRope(const json& j, const std::string& source)
         rope.type = RopeConfig::Type::Default;
     } else if (type == "linear") {
         rope.type = RopeConfig::Type::Linear;
-        rope.factor = numberOr(*block, "factor", 1.0, source);
+        rope.factor = positiveOr(*block, "factor", 1.0, source);
     } else if (type == "llama3") {
         rope.type = RopeConfig::Type::Llama3;
-        rope.factor = numberOr(*block, "factor", 8.0, source);
+        rope.factor = positiveOr(*block, "factor", 8.0, source);
         rope.lowFreqFactor = positiveOr(*block, "low_freq_factor", 1.0, source);
         rope.highFreqFactor = positiveOr(*block, "high_freq_factor", 4.0, source);
         rope.originalMaxPositions = block->contains("original_max_position_embeddings")
+                                            && !block->at("original_max_position_embeddings").is_null()
                                         ? requireInt(*block, "original_max_position_embeddings", source)
                                         : 8192;
         if (rope.highFreqFactor <= rope.lowFreqFactor)
@@ -111,8 +112,6 @@ RopeConfig parseRope(const json& j, const std::string& source)
     } else {
         fail(source, "rope type '" + type + "' is not supported (supported: default, linear, llama3)");
     }
-    if (rope.factor <= 0.0)
-        fail(source, "rope scaling factor must be positive");
     const double partial = numberOr(*block, "partial_rotary_factor", 1.0, source);
     if (partial != 1.0)
         fail(source, "partial_rotary_factor other than 1 is not supported");
@@ -153,6 +152,13 @@ void ModelConfig::validate() const
         fail(source, "'rope_theta' must be in (0, 1e12], got " + json(rope.theta).dump());
     if (!(rmsNormEps > 0.0 && rmsNormEps <= 1.0)) // 1e300 swamps every activation: all logits equal
         fail(source, "'rms_norm_eps' must be in (0, 1], got " + json(rmsNormEps).dump());
+}
+
+void ModelConfig::requirePositions(int64_t positions, const std::string& what) const
+{
+    if (positions > maxPositions)
+        throw Error(what + " needs " + std::to_string(positions) + " positions, beyond the model's max_position_embeddings of "
+                    + std::to_string(maxPositions));
 }
 
 ModelConfig ModelConfig::fromHfJson(const json& j, const std::string& source)

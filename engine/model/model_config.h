@@ -45,6 +45,8 @@ struct ModelConfig
 
     // Throws fairkv::Error naming the first inconsistent field.
     void validate() const;
+    // Throws an Error saying that `what` needs `positions` when that is beyond max_position_embeddings.
+    void requirePositions(int64_t positions, const std::string& what) const;
 
     // `source` names the file in error messages.
     static ModelConfig fromHfJson(const nlohmann::json& j, const std::string& source);

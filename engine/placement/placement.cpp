@@ -2,7 +2,7 @@
 
 #include "common/error.h"
 #include "common/json_file.h"
-#include "common/overwrite_guard.h"
+#include "common/output_path.h"
 
 #include <nlohmann/json.hpp>
 

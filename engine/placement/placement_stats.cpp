@@ -107,6 +107,9 @@ PlacementStats PlacementStats::fromJson(const json& j, const std::string& source
     }
     if (s.cUnitMs == 0 && s.cTokMs == 0)
         throw fail("'c_unit_ms' and 'c_tok_ms' are both zero: every placement would cost nothing");
+    if (!(s.cUnitMs <= 1e6 && s.cTokMs <= 1e6)) // derived from a tiny bandwidth_gbps, say
+        throw fail("the cost constants come out as " + std::to_string(s.cUnitMs) + " and " + std::to_string(s.cTokMs)
+                   + " ms, beyond 1e6 ms (" + s.costSource + ")");
     return s;
 }
 

@@ -46,6 +46,8 @@ InferenceEngine::~InferenceEngine() = default;
 
 void InferenceEngine::checkPositions(long extra) const
 {
+    for (long p : m_positions)
+        config().requirePositions(p + extra, "a sequence of " + std::to_string(p + extra) + " tokens");
     const auto& window = config().slidingWindow;
     if (!window)
         return;

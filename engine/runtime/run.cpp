@@ -357,9 +357,8 @@ LiveRun::LiveRun(const RunConfig& cfg, const ProgressFn& progress, const std::at
     else if (std::filesystem::is_directory(cfg.model)) // a missing folder gets loadModel's message
         shape = ModelConfig::fromHfFolder(cfg.model, cfg.layers);
     if (shape) {
-        if (int64_t(cfg.promptLen) + cfg.decode > shape->maxPositions)
-            throw Error("--prompt-len " + std::to_string(cfg.promptLen) + " plus --decode " + std::to_string(cfg.decode)
-                        + " positions exceed the model's max_position_embeddings of " + std::to_string(shape->maxPositions));
+        shape->requirePositions(int64_t(cfg.promptLen) + cfg.decode,
+                                "--prompt-len " + std::to_string(cfg.promptLen) + " plus --decode " + std::to_string(cfg.decode));
         checkCpuMemory(cfg, *shape);
     }
     m->cfg = cfg;

@@ -788,7 +788,9 @@ void RaggedDecodeAttention::prepare(const std::vector<KvView>& pairs, int groupS
     }
     const int64_t total = cum.back();
     // Shares go to workers: blocks of the row kernel, warps of the tensor-core kernel (whose warps
-    // run their items on their own). No worker gets less than two granules.
+    // run their items on their own). There are as many blocks as give each worker two granules or
+    // more, up to one wave; with fewer granules than workers, a worker with an empty share returns
+    // at once.
     const int perBlock = groupSize == 1 ? 1 : kMmaWarps;
     const int64_t minGranules = 2 * perBlock;
     m_blocks = int(std::min<int64_t>((total + minGranules - 1) / minGranules, int64_t(std::max(1, m_smCount)) * m_resident));

@@ -1,8 +1,9 @@
-#include "common/overwrite_guard.h"
+#include "common/output_path.h"
 
 #include "common/error.h"
 
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 
 namespace fairkv {
@@ -18,6 +19,14 @@ void refuseToOverwriteDatabase(const std::string& path)
 {
     if (isSqliteDatabase(path))
         throw Error(path + ": is a session database; not writing over it (choose another file)");
+}
+
+std::string missingFolderOf(const std::string& path)
+{
+    namespace fs = std::filesystem;
+    const fs::path folder = fs::path(path).has_parent_path() ? fs::path(path).parent_path() : fs::path(".");
+    std::error_code ec;
+    return fs::is_directory(folder, ec) ? std::string() : folder.string();
 }
 
 } // namespace fairkv
