@@ -47,7 +47,8 @@ InferenceEngine::~InferenceEngine() = default;
 void InferenceEngine::checkPositions(long extra) const
 {
     for (long p : m_positions)
-        config().requirePositions(p + extra, "a sequence of " + std::to_string(p + extra) + " tokens");
+        if (p + extra > config().maxPositions) // the message is built only when it is needed: this runs every step
+            config().requirePositions(p + extra, "a sequence of " + std::to_string(p + extra) + " tokens");
     const auto& window = config().slidingWindow;
     if (!window)
         return;
