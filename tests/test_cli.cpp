@@ -167,6 +167,15 @@ private Q_SLOTS:
                     QStringLiteral("36"), QStringLiteral("--decode"), QStringLiteral("2"), QStringLiteral("--json"), out});
         QVERIFY2(r.exitCode == 0, qPrintable(r.err));
         QCOMPARE(readJson(out)["model"]["layers"].get<int>(), 2);
+        // Output over a file of the checkpoint the command reads: refused, the checkpoint intact.
+        const QString config = folder + QStringLiteral("/config.json");
+        const QByteArray before = [&] { QFile f(config); return f.open(QIODevice::ReadOnly) ? f.readAll() : QByteArray(); }();
+        r = runCli({QStringLiteral("check-model"), folder, QStringLiteral("--json"), config});
+        QVERIFY2(r.exitCode == 2 && r.err.contains(QStringLiteral("inside the PATH this command reads")), qPrintable(r.err));
+        r = runCli({QStringLiteral("run"), QStringLiteral("--model"), folder, QStringLiteral("--json"), config});
+        QVERIFY2(r.exitCode == 2 && r.err.contains(QStringLiteral("inside --model's folder")), qPrintable(r.err));
+        QFile after(config);
+        QVERIFY(after.open(QIODevice::ReadOnly) && after.readAll() == before);
     }
 
     void logitsJson()

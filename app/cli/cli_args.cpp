@@ -144,11 +144,24 @@ bool namesFile(const std::string& placeholder)
            || placeholder.find("PATH") != std::string::npos;
 }
 
-bool samePath(const std::string& a, const std::string& b)
+enum class Overlap { None, Same, Inside };
+
+// Whether writing `output` would replace `input` or a file inside the folder `input` (a
+// checkpoint's config.json, say).
+Overlap overwrites(const std::string& output, const std::string& input)
 {
+    namespace fs = std::filesystem;
     std::error_code ea, eb;
-    const auto ca = std::filesystem::weakly_canonical(a, ea), cb = std::filesystem::weakly_canonical(b, eb);
-    return !ea && !eb && ca == cb;
+    const auto out = fs::weakly_canonical(output, ea), in = fs::weakly_canonical(input, eb);
+    if (ea || eb)
+        return Overlap::None;
+    if (out == in)
+        return Overlap::Same;
+    std::error_code ec;
+    if (!fs::is_directory(in, ec) || !fs::exists(out, ec))
+        return Overlap::None;
+    const auto rel = out.lexically_relative(in);
+    return !rel.empty() && *rel.begin() != ".." ? Overlap::Inside : Overlap::None;
 }
 
 } // namespace
@@ -167,12 +180,17 @@ std::string Args::outputPath(const std::string& name) const
         throw UsageError(option + ": the folder " + folder + " does not exist");
     for (const auto& [other, value] : m_values) {
         const OptionSpec* s = spec(other);
-        if (other != name && s && namesFile(s->value) && samePath(v, value))
-            throw UsageError(option + ": that is also --" + other + "'s file; choose another output file");
+        const Overlap o = other != name && s && namesFile(s->value) ? overwrites(v, value) : Overlap::None;
+        if (o != Overlap::None)
+            throw UsageError(option + (o == Overlap::Same ? ": that is also --" + other + "'s file" : ": that is inside --" + other + "'s folder")
+                             + "; choose another output file");
     }
-    for (size_t i = 0; i < m_positional.size() && i < m_positionalNames.size(); ++i)
-        if (namesFile(m_positionalNames[i]) && samePath(v, m_positional[i]))
-            throw UsageError(option + ": that is the " + m_positionalNames[i] + " this command reads; choose another output file");
+    for (size_t i = 0; i < m_positional.size() && i < m_positionalNames.size(); ++i) {
+        const Overlap o = namesFile(m_positionalNames[i]) ? overwrites(v, m_positional[i]) : Overlap::None;
+        if (o != Overlap::None)
+            throw UsageError(option + (o == Overlap::Same ? ": that is the " : ": that is inside the ") + m_positionalNames[i]
+                             + " this command reads; choose another output file");
+    }
     if (isSqliteDatabase(v))
         throw UsageError(option + ": is a session database; choose another output file");
     return v;
