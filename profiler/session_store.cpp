@@ -35,14 +35,6 @@ namespace {
 constexpr const char* kCurrentTables[] = {"meta",          "environments", "models",       "runs",        "placements", "unit_stats",
                                           "trace_records", "metrics",      "kernel_names", "layer_times", "notes"};
 
-std::string currentTableList()
-{
-    std::string list;
-    for (const char* t : kCurrentTables)
-        list += std::string(list.empty() ? "'" : ", '") + t + "'";
-    return list;
-}
-
 // The first schema, kept verbatim: migrations start from it and the tests build files with it.
 const char* const kSchemaV1 = R"sql(
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -329,18 +321,41 @@ std::unique_ptr<SessionStore> SessionStore::open(const std::string& path, Mode m
             sqlite3_finalize(st);
             return r;
         };
-        int64_t v = 0, a = 0, n = 0, present = 0;
+        int64_t v = 0, a = 0, n = 0;
         if (rc == SQLITE_OK)
             rc = readInt("PRAGMA user_version", &v);
         if (rc == SQLITE_OK)
             rc = readInt("PRAGMA application_id", &a);
         if (rc == SQLITE_OK)
             rc = readInt("SELECT count(*) FROM sqlite_master", &n);
-        // The current schema's tables, counted: a file of this version without one of them was
-        // damaged or edited, and would fail half way through a read or a write.
-        if (rc == SQLITE_OK)
-            rc = readInt(("SELECT count(*) FROM sqlite_master WHERE type='table' AND name IN (" + currentTableList() + ")").c_str(),
-                         &present);
+        // The current schema's tables: a file of this version without one of them was damaged or
+        // edited, and would fail half way through a read or a write.
+        std::string missing;
+        for (const char* table : kCurrentTables) {
+            int64_t found = 0;
+            if (rc == SQLITE_OK)
+                rc = readInt(("SELECT count(*) FROM sqlite_master WHERE type='table' AND name='" + std::string(table) + "'").c_str(), &found);
+            if (rc == SQLITE_OK && found == 0)
+                missing += std::string(missing.empty() ? "'" : ", '") + table + "'";
+        }
+        // A session about to be written must be sound throughout: a damaged page that no read
+        // happens to touch would take the new run down with it.
+        if (rc == SQLITE_OK && mode == Mode::ReadWrite) {
+            sqlite3_stmt* st = nullptr;
+            rc = sqlite3_prepare_v2(probe, "PRAGMA quick_check(1)", -1, &st, nullptr);
+            if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+                const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+                std::string result = text ? text : "";
+                std::replace(result.begin(), result.end(), '\n', ' '); // one line
+                rc = SQLITE_OK;
+                if (result != "ok") {
+                    sqlite3_finalize(st);
+                    sqlite3_close(probe);
+                    throw Error(path + ": the session file is damaged (" + result + "); not writing to it, and it was not changed");
+                }
+            }
+            sqlite3_finalize(st);
+        }
         const std::string msg = probe ? sqlite3_errmsg(probe) : "cannot open";
         sqlite3_close(probe);
         if (rc != SQLITE_OK)
@@ -356,9 +371,8 @@ std::unique_ptr<SessionStore> SessionStore::open(const std::string& path, Mode m
         if (version < 0 || (hasTables && version == 0))
             throw Error(path + ": a FairKV session with schema version " + std::to_string(version)
                         + ", which no FairKV Studio writes: the file is damaged and was not changed");
-        if (version == kSchemaVersion && present != int64_t(std::size(kCurrentTables)))
-            throw Error(path + ": the session is damaged: " + std::to_string(int64_t(std::size(kCurrentTables)) - present)
-                        + " of its tables are missing (it needs " + currentTableList() + "); the file was not changed");
+        if (version == kSchemaVersion && !missing.empty())
+            throw Error(path + ": the session is damaged: it has no table " + missing + "; the file was not changed");
     }
 
     if (mode == Mode::ReadOnly) {
