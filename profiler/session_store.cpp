@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
@@ -310,59 +311,30 @@ std::unique_ptr<SessionStore> SessionStore::open(const std::string& path, Mode m
     int32_t appId = 0;
     bool hasTables = false;
     if (exists && fs::file_size(path, ec) > 0) {
-        sqlite3* probe = nullptr;
+        sqlite3* raw = nullptr;
         const std::string uri = "file:" + path + "?mode=ro";
-        int rc = sqlite3_open_v2(uri.c_str(), &probe, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, nullptr);
-        auto readInt = [&](const char* sql, int64_t* out) {
+        int rc = sqlite3_open_v2(uri.c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, nullptr);
+        const std::unique_ptr<sqlite3, int (*)(sqlite3*)> probe(raw, sqlite3_close); // closed on every exit
+        // First row, first column of `sql`, as text; rc keeps the first failure.
+        auto read = [&](const char* sql) {
+            std::string value;
             sqlite3_stmt* st = nullptr;
-            int r = sqlite3_prepare_v2(probe, sql, -1, &st, nullptr);
-            if (r == SQLITE_OK && (r = sqlite3_step(st)) == SQLITE_ROW)
-                *out = sqlite3_column_int64(st, 0), r = SQLITE_OK;
-            sqlite3_finalize(st);
-            return r;
-        };
-        int64_t v = 0, a = 0, n = 0;
-        if (rc == SQLITE_OK)
-            rc = readInt("PRAGMA user_version", &v);
-        if (rc == SQLITE_OK)
-            rc = readInt("PRAGMA application_id", &a);
-        if (rc == SQLITE_OK)
-            rc = readInt("SELECT count(*) FROM sqlite_master", &n);
-        // The current schema's tables: a file of this version without one of them was damaged or
-        // edited, and would fail half way through a read or a write.
-        std::string missing;
-        for (const char* table : kCurrentTables) {
-            int64_t found = 0;
-            if (rc == SQLITE_OK)
-                rc = readInt(("SELECT count(*) FROM sqlite_master WHERE type='table' AND name='" + std::string(table) + "'").c_str(), &found);
-            if (rc == SQLITE_OK && found == 0)
-                missing += std::string(missing.empty() ? "'" : ", '") + table + "'";
-        }
-        // A session about to be written must be sound throughout: a damaged page that no read
-        // happens to touch would take the new run down with it.
-        if (rc == SQLITE_OK && mode == Mode::ReadWrite) {
-            sqlite3_stmt* st = nullptr;
-            rc = sqlite3_prepare_v2(probe, "PRAGMA quick_check(1)", -1, &st, nullptr);
-            if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+            if (rc == SQLITE_OK && (rc = sqlite3_prepare_v2(raw, sql, -1, &st, nullptr)) == SQLITE_OK
+                && (rc = sqlite3_step(st)) == SQLITE_ROW) {
                 const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
-                std::string result = text ? text : "";
-                std::replace(result.begin(), result.end(), '\n', ' '); // one line
+                value = text ? text : "";
                 rc = SQLITE_OK;
-                if (result != "ok") {
-                    sqlite3_finalize(st);
-                    sqlite3_close(probe);
-                    throw Error(path + ": the session file is damaged (" + result + "); not writing to it, and it was not changed");
-                }
             }
             sqlite3_finalize(st);
-        }
-        const std::string msg = probe ? sqlite3_errmsg(probe) : "cannot open";
-        sqlite3_close(probe);
+            return value;
+        };
+        const auto number = [](const std::string& text) { return std::strtoll(text.c_str(), nullptr, 10); };
+        version = int(number(read("PRAGMA user_version")));
+        appId = int32_t(number(read("PRAGMA application_id")));
+        hasTables = number(read("SELECT count(*) FROM sqlite_master")) > 0;
+        const std::string tables = "," + read("SELECT group_concat(name) FROM sqlite_master WHERE type='table'") + ",";
         if (rc != SQLITE_OK)
-            throw Error(path + ": not a readable FairKV session (" + msg + ")");
-        version = int(v);
-        appId = int32_t(a);
-        hasTables = n > 0;
+            throw Error(path + ": not a readable FairKV session (" + (raw ? sqlite3_errmsg(raw) : "cannot open") + ")");
         if (hasTables && appId != kApplicationId)
             throw Error(path + ": an SQLite database, but not a FairKV session");
         if (version > kSchemaVersion)
@@ -371,8 +343,23 @@ std::unique_ptr<SessionStore> SessionStore::open(const std::string& path, Mode m
         if (version < 0 || (hasTables && version == 0))
             throw Error(path + ": a FairKV session with schema version " + std::to_string(version)
                         + ", which no FairKV Studio writes: the file is damaged and was not changed");
+        // The current schema's tables: a file of this version without one of them was damaged or
+        // edited, and would fail half way through a read or a write.
+        std::string missing;
+        for (const char* table : kCurrentTables)
+            if (tables.find("," + std::string(table) + ",") == std::string::npos)
+                missing += std::string(missing.empty() ? "'" : ", '") + table + "'";
         if (version == kSchemaVersion && !missing.empty())
             throw Error(path + ": the session is damaged: it has no table " + missing + "; the file was not changed");
+        // A session about to be written must be sound throughout: a damaged page that no read
+        // happens to touch would take the new run down with it.
+        if (mode == Mode::ReadWrite) {
+            std::string check = read("PRAGMA quick_check(1)");
+            std::replace(check.begin(), check.end(), '\n', ' '); // one line
+            if (rc != SQLITE_OK || check != "ok")
+                throw Error(path + ": the session file is damaged (" + (rc != SQLITE_OK ? sqlite3_errmsg(raw) : check)
+                            + "); not writing to it, and it was not changed");
+        }
     }
 
     if (mode == Mode::ReadOnly) {
