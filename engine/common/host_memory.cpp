@@ -2,11 +2,15 @@
 
 #include "common/error.h"
 
+#include <cstdint>
 #include <cstdio>
 #include <fstream>
 
 namespace fairkv {
 
+namespace {
+
+// Bytes of memory this machine can still give (MemAvailable), or 0 when unknown.
 uint64_t availableHostMemoryBytes()
 {
     std::ifstream in("/proc/meminfo");
@@ -17,6 +21,8 @@ uint64_t availableHostMemoryBytes()
             return kib * 1024;
     return 0;
 }
+
+} // namespace
 
 void requireHostMemory(double needBytes, const std::string& what, const std::string& why, const std::string& advice)
 {

@@ -1,11 +1,7 @@
 #pragma once
-#include <cstdint>
 #include <string>
 
 namespace fairkv {
-
-// Bytes of memory this machine can still give (MemAvailable), or 0 when unknown.
-uint64_t availableHostMemoryBytes();
 
 // Throws an Error saying that `what` needs about `needBytes` of host memory (`why`) when that is
 // more than 90% of what is available, with `advice` on how to need less; silent when unknown.
