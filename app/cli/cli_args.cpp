@@ -171,6 +171,8 @@ std::string Args::outputPath(const std::string& name) const
     namespace fs = std::filesystem;
     const std::string v = str(name);
     const std::string option = "--" + name + " " + v;
+    if (v.empty() && !has(name))
+        return v;
     if (v.empty())
         throw UsageError("--" + name + " needs a file name");
     std::error_code ec;

@@ -39,7 +39,8 @@ public:
     double number(const std::string& name, double minValue, double maxValue) const;
     // The value of an output-file option, checked before any work: not a folder, in a folder
     // that exists, not another file of this command (its inputs, its session) and not a session
-    // database, so a mistyped path never replaces what the user has.
+    // database, so a mistyped path never replaces what the user has. Empty when the option is
+    // neither given nor has a default.
     std::string outputPath(const std::string& name) const;
     const std::vector<std::string>& positional() const { return m_positional; }
 

@@ -181,8 +181,8 @@ int runCommand(const std::vector<std::string>& argv)
         throw UsageError("--same-count applies to --placement fairkv-assign only");
     // Outputs and the session are checked before the run: a bad path fails now, not after
     // minutes of decoding, and not after the run was saved.
-    const std::string jsonOut = args.has("json") ? args.outputPath("json") : std::string();
-    const std::string statsOut = args.has("stats") ? args.outputPath("stats") : std::string();
+    const std::string jsonOut = args.outputPath("json");
+    const std::string statsOut = args.outputPath("stats");
     std::unique_ptr<profiler::SessionStore> session;
     if (args.has("session"))
         session = profiler::SessionStore::open(args.str("session"), profiler::SessionStore::Mode::ReadWrite);
@@ -239,7 +239,7 @@ int logitsCommand(const std::vector<std::string>& argv)
     }
     if (tokens.empty())
         throw UsageError("--tokens is empty");
-    const std::string jsonOut = args.has("json") ? args.outputPath("json") : std::string();
+    const std::string jsonOut = args.outputPath("json");
     auto weights = std::make_shared<ModelWeights>(loadModel(args.str("model"), args.integer("layers", 0, 1 << 20), args.unsignedInt("seed")));
     InferenceEngine engine(weights, 1, UnitMode::Gqa);
     const int units = engine.units().numUnits;
@@ -279,7 +279,7 @@ int planCommand(const std::vector<std::string>& argv)
         throw UsageError("missing --stats FILE");
     if (!args.has("ranks"))
         throw UsageError("missing --ranks N");
-    const std::string jsonOut = args.has("json") ? args.outputPath("json") : std::string();
+    const std::string jsonOut = args.outputPath("json");
     const PlacementStats stats = PlacementStats::fromFile(args.str("stats"));
     PlanOptions o;
     o.planner = args.str("planner");
@@ -337,7 +337,7 @@ int sessionsCommand(const std::vector<std::string>& argv)
         std::cout << args.help("List the runs of a session file.");
         return 0;
     }
-    const std::string jsonOut = args.has("json") ? args.outputPath("json") : std::string();
+    const std::string jsonOut = args.outputPath("json");
     const auto store = profiler::SessionStore::open(args.positional()[0], profiler::SessionStore::Mode::ReadOnly);
     const auto runs = store->listRuns();
     std::cout << " run parent  model            backend  N  placement     compress  budget batch steps  tokens/s   step ms   imb.  timing   label\n";
@@ -366,7 +366,7 @@ int compareCommand(const std::vector<std::string>& argv)
                                "attention time and the speedup of B over A.");
         return 0;
     }
-    const std::string jsonOut = args.has("json") ? args.outputPath("json") : std::string();
+    const std::string jsonOut = args.outputPath("json");
     const auto store = profiler::SessionStore::open(args.positional()[0], profiler::SessionStore::Mode::ReadOnly);
     const auto a = store->loadRun(runId(args.positional()[1], "RUN_A"));
     const auto b = store->loadRun(runId(args.positional()[2], "RUN_B"));
@@ -412,7 +412,8 @@ int exportTraceCommand(const std::vector<std::string>& argv)
     const int64_t id = runId(args.positional()[1], "RUN");
     const auto run = store->loadRun(id);
     const auto trace = store->loadTrace(id);
-    const std::string out = args.has("out") ? args.outputPath("out") : "run-" + std::to_string(id) + ".trace.json";
+    const std::string given = args.outputPath("out");
+    const std::string out = given.empty() ? "run-" + std::to_string(id) + ".trace.json" : given;
     writeTextFile(out, profiler::chromeTraceJson(trace, run.summary.ranks,
                                                  "FairKV run " + std::to_string(id) + " (" + run.summary.model + ", "
                                                      + run.summary.placement + ")"));
@@ -431,7 +432,7 @@ int checkModelCommand(const std::vector<std::string>& argv)
                                "tensor's name, dtype and shape) without loading it, and print its shape.");
         return 0;
     }
-    const std::string jsonOut = args.has("json") ? args.outputPath("json") : std::string();
+    const std::string jsonOut = args.outputPath("json");
     const CheckpointSummary s = inspectHf(args.positional()[0]);
     const ModelConfig& c = s.config;
     json j = c.shapeJson();
