@@ -22,7 +22,6 @@
 #include <memory>
 #include <sstream>
 #include <string>
-#include <cstdlib>
 #include <vector>
 
 using namespace fairkv;
@@ -313,7 +312,6 @@ int main(int argc, char** argv)
     Pool pool;
     int pass = 0, cells = 0;
     for (const char* modeName : {"gqa", "per-query-head"}) {
-        if (std::getenv("FAIRKV_BENCH_GQA_ONLY") && std::string(modeName) != "gqa") continue; // TEMP
         const UnitMode mode = unitModeFromName(modeName);
         const int group = mode == UnitMode::Gqa ? shape.groupSize() : 1;
         for (int budget : {128, 256, 512, 1024, 2048}) {

@@ -8,7 +8,6 @@
 #include <mutex>
 #include <set>
 #include <cmath>
-#include <cstdlib>
 #include <string>
 
 namespace fairkv::cuda {
@@ -391,41 +390,7 @@ __host__ __device__ constexpr int mmaRowBytes()
 template <int D>
 __host__ __device__ constexpr int mmaWarpBytes()
 {
-    return 2 /*buffers*/ * 2 /*K, V*/ * kMmaTile * mmaRowBytes<D>() + (kMmaTile * 8 + 8 + 4) * 4 /*P^T, corrections, chunk ring*/;
-}
-
-// The chunks of a warp of the tensor-core kernel: its own (ordinal 0), then chunks it claims from
-// the launch's counter, so that warps HBM serves faster take more. Their ids, by ordinal, sit in a
-// ring of four in the warp's shared memory: the load cursor is at most two tiles, so two chunks,
-// ahead of the compute, and one more may be known; a slot not yet known holds kUnknownChunk.
-// Every warp's last claim fails; the claim that takes the counter to `chunks` is the launch's
-// last, and its warp resets the counter for the next launch. Not inlined: the claim path is rare
-// and would hold registers in the tile loop.
-constexpr int kUnknownChunk = -1;
-
-__device__ __forceinline__ int nextChunk(int* ring, int ord, int chunks, int* claims)
-{
-    int next = ring[(ord + 1) & 3];
-    if (next != kUnknownChunk)
-        return next;
-    const int workers = gridDim.x * kMmaWarps, lane = threadIdx.x % 32;
-    next = chunks;
-    if (chunks > workers) {
-        int v = 0;
-        if (lane == 0)
-            v = atomicAdd(claims, 1);
-        v = __shfl_sync(0xffffffffu, v, 0);
-        next = min(workers + v, chunks);
-        if (v == chunks - 1 && lane == 0)
-            atomicExch(claims, 0);
-    }
-    __syncwarp(); // every lane has read the ring
-    if (lane == 0) {
-        ring[(ord + 1) & 3] = next;
-        ring[(ord + 2) & 3] = kUnknownChunk; // ordinal ord - 2: the compute is past it
-    }
-    __syncwarp();
-    return next;
+    return 2 /*buffers*/ * 2 /*K, V*/ * kMmaTile * mmaRowBytes<D>() + (kMmaTile * 8 + 8) * 4 /*P^T, corrections*/;
 }
 
 // Each warp streams the tiles of its own items, one after another, and its next two tiles are in
@@ -434,9 +399,9 @@ __device__ __forceinline__ int nextChunk(int* ring, int ord, int chunks, int* cl
 // a warp never waits for the others of its block. (Blocks had shared their items among their four
 // warps and merged them at every item's end behind two barriers: about 2.5 us per item.)
 template <int D>
-__global__ void __launch_bounds__(kMmaWarps * 32, 3) decodeAttentionMma(const WorkItem* items, const int* chunkFirst, int chunks, int* claims,
-                                                                     const float* q, float* partials, float scale, int G, int qStride,
-                                                                     int head0, Output out)
+__global__ void __launch_bounds__(kMmaWarps * 32) decodeAttentionMma(const WorkItem* items, const int* warpFirst, const float* q,
+                                                                     float* partials, float scale, int G, int qStride, int head0,
+                                                                     Output out)
 {
     constexpr int RB = mmaRowBytes<D>();
     constexpr int BUF = 2 * kMmaTile * RB; // K and V of one tile
@@ -448,24 +413,15 @@ __global__ void __launch_bounds__(kMmaWarps * 32, 3) decodeAttentionMma(const Wo
     unsigned char* region = smem + warp * mmaWarpBytes<D>();
     float* pT = reinterpret_cast<float*>(region + 2 * BUF); // [16 tokens][8 heads]
     float* corrS = pT + kMmaTile * 8;                       // [8 heads]
-    int* ring = reinterpret_cast<int*>(corrS + 8);          // [4]: chunk ids by ordinal (below)
     launchDependents();
     const int worker = blockIdx.x * kMmaWarps + warp;
-    const int itBegin = chunkFirst[worker], firstEnd = chunkFirst[worker + 1];
-    const WorkItem first = firstItems(items, chunks)[worker]; // beside the loads above, not after them
-    if (itBegin >= firstEnd)
+    const int itBegin = warpFirst[worker], itEnd = warpFirst[worker + 1];
+    const WorkItem first = firstItems(items, gridDim.x * kMmaWarps)[worker]; // beside the loads above, not after them
+    if (itBegin >= itEnd)
         return; // nothing in this kernel waits for the warps of a block
 
-    // The warp's chunks: its own (ordinal 0), then chunks it claims from the counter when it
-    // needs the next one (see nextChunk()).
-    if (lane < 4)
-        ring[lane] = lane == 0 ? worker : kUnknownChunk;
-    __syncwarp();
-    auto chunkAfter = [&](int ord) { return nextChunk(ring, ord, chunks, claims); };
-
-    // The warp's next tile to load: rows [nextRow, nextRow + 16) of item nextIt, in chunk ordinal
-    // loadOrd, whose items end at loadEnd.
-    int nextIt = itBegin, nextRow = 0, nextEnd = 0, loadOrd = 0, loadEnd = firstEnd;
+    // The warp's next tile to load: rows [nextRow, nextRow + 16) of item nextIt.
+    int nextIt = itBegin, nextRow = 0, nextEnd = 0;
     const unsigned char* nextK = nullptr;
     const unsigned char* nextV = nullptr;
     auto take = [&](const WorkItem& w) { // items are never empty (see prepare())
@@ -475,24 +431,14 @@ __global__ void __launch_bounds__(kMmaWarps * 32, 3) decodeAttentionMma(const Wo
         nextV = reinterpret_cast<const unsigned char*>(w.values);
     };
     auto seek = [&](int it) {
-        const WorkItem* w = items + it;
-        if (it >= loadEnd) { // the next chunk
-            const int c = chunkAfter(loadOrd++);
-            if (c >= chunks) {
-                nextIt = -1; // no more loads
-                return;
-            }
-            it = chunkFirst[c];
-            loadEnd = chunkFirst[c + 1];
-            w = firstItems(items, chunks) + c;
-        }
         nextIt = it;
-        take(*w);
+        if (it < itEnd)
+            take(items[it]);
     };
     take(first);
     int inflight = 0, loadBuf = 0, compBuf = 0;
-    // In-flight loads, oldest first (item, rows of the tile): scalars, so they stay in registers.
-    int pendIt0 = 0, pendRows0 = 0, pendIt1 = 0, pendRows1 = 0;
+    // In-flight loads, oldest first (item, first row, item end): scalars, so they stay in registers.
+    int pendIt0 = 0, pendRow0 = 0, pendEnd0 = 0, pendIt1 = 0, pendRow1 = 0, pendEnd1 = 0;
     // A lane copies 16-byte chunk lc of rows lr, lr + RPP, ... of a tile: its shared and global
     // addresses advance by constants, so a copy costs a compare, a select and the copy itself (the
     // index arithmetic per copy had been 45% of the kernel's instructions, measured with ncu).
@@ -517,9 +463,9 @@ __global__ void __launch_bounds__(kMmaWarps * 32, 3) decodeAttentionMma(const Wo
         }
         cpAsyncCommit();
         if (inflight == 0)
-            pendIt0 = nextIt, pendRows0 = min(kMmaTile, nextEnd - t0);
+            pendIt0 = nextIt, pendRow0 = t0, pendEnd0 = nextEnd;
         else
-            pendIt1 = nextIt, pendRows1 = min(kMmaTile, nextEnd - t0);
+            pendIt1 = nextIt, pendRow1 = t0, pendEnd1 = nextEnd;
         ++inflight;
         loadBuf ^= 1;
         nextRow += kMmaTile;
@@ -527,7 +473,7 @@ __global__ void __launch_bounds__(kMmaWarps * 32, 3) decodeAttentionMma(const Wo
             seek(nextIt + 1);
     };
     auto topUp = [&] {
-        while (inflight < 2 && nextIt >= 0)
+        while (inflight < 2 && nextIt < itEnd)
             issue();
     };
 
@@ -547,9 +493,7 @@ __global__ void __launch_bounds__(kMmaWarps * 32, 3) decodeAttentionMma(const Wo
     };
     topUp();
     prefetch(first);
-    // The compute follows the same items as the loads: chunk ordinal compOrd, whose items end at compEnd.
-    int it = itBegin, compOrd = 0, compEnd = firstEnd;
-    while (true) {
+    for (int it = itBegin; it < itEnd; ++it) {
         const WorkItem item = nextItem;
         // Q^T as B fragments: b0 = q[head gid][k0 + 2tq, +1], b1 = q[head gid][k0 + 2tq + 8, +9]; heads >= G are 0.
         unsigned qb[KS][2];
@@ -558,18 +502,8 @@ __global__ void __launch_bounds__(kMmaWarps * 32, 3) decodeAttentionMma(const Wo
             qb[ks][0] = realHead ? packBf16(qn[ks][0].x * scale, qn[ks][0].y * scale) : 0u;
             qb[ks][1] = realHead ? packBf16(qn[ks][1].x * scale, qn[ks][1].y * scale) : 0u;
         }
-        // The next item: in this chunk, or the first of the next chunk (-1: none).
-        {
-            int succ = it + 1;
-            const WorkItem* succItem = items + succ;
-            if (succ >= compEnd) {
-                const int c = chunkAfter(compOrd);
-                succ = c < chunks ? 0 : -1;
-                succItem = firstItems(items, chunks) + c;
-            }
-            if (succ >= 0)
-                prefetch(*succItem);
-        }
+        if (it + 1 < itEnd)
+            prefetch(items[it + 1]);
         float m[2] = {-INFINITY, -INFINITY}, lp[2] = {0.0f, 0.0f}; // heads 2tq, 2tq+1 (C columns)
         float acc[NT][2];                                          // O rows: head gid, dims nt*8 + 2tq, +1
 #pragma unroll
@@ -583,7 +517,7 @@ __global__ void __launch_bounds__(kMmaWarps * 32, 3) decodeAttentionMma(const Wo
                 cpAsyncWait<0>();
             __syncwarp();
             const unsigned ldK = laneMatrix + compBuf * BUF, ldV = ldK + kMmaTile * RB;
-            const int rows = pendRows0;
+            const int rows = min(kMmaTile, pendEnd0 - pendRow0);
             // S = K.Q^T: C rows = tokens gid, gid + 8; columns = heads 2tq, 2tq + 1.
             float sc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
 #pragma unroll
@@ -645,7 +579,8 @@ __global__ void __launch_bounds__(kMmaWarps * 32, 3) decodeAttentionMma(const Wo
             __syncwarp(); // pT and this buffer are reused
             compBuf ^= 1;
             pendIt0 = pendIt1;
-            pendRows0 = pendRows1;
+            pendRow0 = pendRow1;
+            pendEnd0 = pendEnd1;
             --inflight;
             topUp();
         }
@@ -677,13 +612,6 @@ __global__ void __launch_bounds__(kMmaWarps * 32, 3) decodeAttentionMma(const Wo
                 if (tq == 0)
                     *reinterpret_cast<float2*>(part + D) = make_float2(M, L);
             }
-        }
-        if (++it >= compEnd) { // the next chunk, known since this item's start
-            const int c = ring[++compOrd & 3];
-            if (c >= chunks)
-                break;
-            it = chunkFirst[c];
-            compEnd = chunkFirst[c + 1];
         }
     }
 }
@@ -738,9 +666,7 @@ struct LaunchArgs
     int blocks = 0, sharedBytes = 0, splits = 0, combineSubsets = 1;
     bool dependentLaunch = false; // the kernels were built with griddepcontrol (sm_90 and later)
     const WorkItem* items = nullptr;
-    const int* firsts = nullptr; // first item of each chunk
-    int chunks = 0;              // workers' own chunks, then those the tensor-core kernel's warps claim
-    int* claims = nullptr;       // the claim counter (0 between launches)
+    const int* firsts = nullptr; // first item of each worker
     const SplitPair* splitPairs = nullptr;
     const float* q = nullptr;
     float* partials = nullptr;
@@ -784,8 +710,8 @@ void launchForDim(int group, const LaunchArgs& a, cudaStream_t stream)
     for (int head0 = 0; head0 < group; head0 += kMmaHeads) {
         const int heads = std::min(kMmaHeads, group - head0);
         if (a.blocks > 0)
-            decodeAttentionMma<D><<<a.blocks, kMmaWarps * 32, a.sharedBytes, stream>>>(
-                a.items, a.firsts, a.chunks, a.claims, a.q, a.partials, a.scale, heads, group, head0, a.out);
+            decodeAttentionMma<D><<<a.blocks, kMmaWarps * 32, a.sharedBytes, stream>>>(a.items, a.firsts, a.q, a.partials,
+                                                                                       a.scale, heads, group, head0, a.out);
         FAIRKV_CUDA(cudaGetLastError());
         launchCombine<D>(a, heads, group, head0, stream);
     }
@@ -804,7 +730,6 @@ RaggedDecodeAttention::~RaggedDecodeAttention()
 {
     cudaFree(m_deviceItems);
     cudaFree(m_deviceFirsts);
-    cudaFree(m_deviceClaims);
     cudaFree(m_deviceSplits);
     cudaFree(m_deviceOffsets);
     cudaFree(m_partials);
@@ -870,32 +795,13 @@ void RaggedDecodeAttention::prepare(const std::vector<KvView>& pairs, int groupS
     const int64_t minGranules = 2 * perBlock;
     m_blocks = int(std::min<int64_t>((total + minGranules - 1) / minGranules, int64_t(std::max(1, m_smCount)) * m_resident));
     const int workers = m_blocks * perBlock;
-    // Chunks: each worker's own, then (tensor-core kernel) chunks that warps claim in turn once
-    // their own is done, so warps that HBM serves faster take more and all end together.
-    int64_t staticGranules = total, extra = 0;
-    if (groupSize > 1) {
-        const char* ek = std::getenv("FAIRKV_ATTN_K");
-        const char* ef = std::getenv("FAIRKV_ATTN_F");
-        const int k = ek ? std::atoi(ek) : 1;
-        const int f = ef ? std::atoi(ef) : 0;
-        if (k > 1 && f > 0 && f < 100) {
-            staticGranules = std::max<int64_t>(workers, total * f / 100);
-            extra = std::min<int64_t>(int64_t(workers) * (k - 1), total - staticGranules);
-            if (extra <= 0)
-                staticGranules = total, extra = 0;
-        }
-    }
-    const int chunks = workers + int(extra);
-    auto chunkStart = [&](int64_t c) {
-        return c <= workers ? staticGranules * c / workers : staticGranules + (total - staticGranules) * (c - workers) / extra;
-    };
     std::vector<WorkItem> items;
-    std::vector<int> workerFirst(size_t(chunks) + 1, 0);
+    std::vector<int> workerFirst(size_t(workers) + 1, 0);
     int p = 0;
-    for (int b = 0; b < chunks; ++b) {
+    for (int b = 0; b < workers; ++b) {
         workerFirst[size_t(b)] = int(items.size());
-        int64_t g = chunkStart(b);
-        const int64_t stop = chunkStart(b + 1);
+        int64_t g = total * b / workers;
+        const int64_t stop = total * (b + 1) / workers;
         while (g < stop) {
             while (cum[size_t(p) + 1] <= g)
                 ++p;
@@ -911,7 +817,7 @@ void RaggedDecodeAttention::prepare(const std::vector<KvView>& pairs, int groupS
             g = take;
         }
     }
-    workerFirst[size_t(chunks)] = int(items.size());
+    workerFirst[size_t(workers)] = int(items.size());
     std::vector<SplitPair> splits; // pairs cut into several items and pairs of no row, for the combine kernel
     for (int e = 0; e < m_pairs; ++e)
         if (pairs[size_t(e)].length == 0)
@@ -938,8 +844,8 @@ void RaggedDecodeAttention::prepare(const std::vector<KvView>& pairs, int groupS
     m_hasOffsets = !outputOffsets.empty();
     if (m_hasOffsets)
         growBuffer(m_deviceOffsets, m_capOffsets, outputOffsets.size() * sizeof(int64_t), "decode attention plan");
-    std::vector<WorkItem> plan(static_cast<size_t>(chunks)); // each chunk's first item (see firstItems()), then the items
-    for (int w = 0; w < chunks; ++w)
+    std::vector<WorkItem> plan(static_cast<size_t>(workers)); // each worker's first item (see firstItems()), then the items
+    for (int w = 0; w < workers; ++w)
         if (workerFirst[size_t(w)] < workerFirst[size_t(w) + 1])
             plan[size_t(w)] = items[size_t(workerFirst[size_t(w)])];
     plan.insert(plan.end(), items.begin(), items.end());
@@ -952,12 +858,7 @@ void RaggedDecodeAttention::prepare(const std::vector<KvView>& pairs, int groupS
                "decode attention plan");
     m_partials = static_cast<float*>(partials);
     FAIRKV_CUDA(cudaMemcpyAsync(m_deviceItems, plan.data(), plan.size() * sizeof(WorkItem), cudaMemcpyHostToDevice, stream));
-    m_chunks = chunks;
-    if (!m_deviceClaims) { // 0 from here on: the last claim of every launch resets it
-        size_t cap = 0;
-        growBuffer(m_deviceClaims, cap, sizeof(int), "decode attention plan");
-        FAIRKV_CUDA(cudaMemsetAsync(m_deviceClaims, 0, sizeof(int), stream));
-    }
+    m_workers = workers;
     FAIRKV_CUDA(cudaMemcpyAsync(m_deviceFirsts, workerFirst.data(), workerFirst.size() * sizeof(int), cudaMemcpyHostToDevice, stream));
     FAIRKV_CUDA(cudaMemcpyAsync(m_deviceSplits, splits.data(), splits.size() * sizeof(SplitPair), cudaMemcpyHostToDevice, stream));
     if (m_hasOffsets)
@@ -988,10 +889,8 @@ void RaggedDecodeAttention::launchTo(const float* q, void* out, bool bf16, float
     a.dependentLaunch = m_dependentLaunch && m_blocks > 0; // with no rows at all the combine only writes zeros
     a.splits = m_splits;
     a.combineSubsets = m_combineSubsets;
-    a.items = static_cast<const WorkItem*>(m_deviceItems) + m_chunks;
+    a.items = static_cast<const WorkItem*>(m_deviceItems) + m_workers;
     a.firsts = static_cast<const int*>(m_deviceFirsts);
-    a.chunks = m_chunks;
-    a.claims = static_cast<int*>(m_deviceClaims);
     a.splitPairs = static_cast<const SplitPair*>(m_deviceSplits);
     a.q = q;
     a.partials = m_partials;

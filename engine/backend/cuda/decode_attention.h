@@ -57,11 +57,10 @@ public:
 private:
     void launchTo(const float* q, void* out, bool bf16, float scale, cudaStream_t stream);
 
-    int m_pairs = 0, m_items = 0, m_blocks = 0, m_chunks = 0, m_splits = 0, m_group = 1, m_dim = 128;
+    int m_pairs = 0, m_items = 0, m_blocks = 0, m_workers = 0, m_splits = 0, m_group = 1, m_dim = 128;
     size_t m_bytes = 0;
-    void* m_deviceItems = nullptr;  // WorkItem[chunks + items]: each chunk's first item, then all items
-    void* m_deviceFirsts = nullptr; // int[chunks + 1]: first item of each chunk (see prepare())
-    void* m_deviceClaims = nullptr; // int: chunks claimed beyond the workers' own in the running launch
+    void* m_deviceItems = nullptr;  // WorkItem[workers + items]: each worker's first item, then all items
+    void* m_deviceFirsts = nullptr; // int[workers + 1]: first item of each worker (see prepare())
     float* m_partials = nullptr;    // [items][min(group, 8)][dim + 4]: acc..., max, sum, padding
     void* m_deviceSplits = nullptr; // SplitPair[splits]: pairs cut into several items (or empty), merged after
     void* m_deviceOffsets = nullptr; // int64_t[pairs]: prepare()'s outputOffsets
