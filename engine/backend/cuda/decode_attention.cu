@@ -331,7 +331,7 @@ __global__ void __launch_bounds__(kThreads, 8) decodeAttentionRows(const WorkIte
 // S = K.Q^T on tensor cores (mma m16n8k16, bf16 in, fp32 out; heads padded to 8 columns, Q held in
 // registers as the B fragment, K read with ldmatrix), the softmax per head over the C fragment
 // (3 shuffles per value), then O += P.V on tensor cores (P^T restaged through shared memory, V read
-// with ldmatrix.trans). K and V tiles arrive by cp.async, double-buffered per warp. q and P are
+// with ldmatrix.trans). K and V tiles arrive by cp.async, kMmaStages buffers per warp. q and P are
 // rounded to bf16 for the tensor cores; accumulation stays fp32.
 
 __device__ __forceinline__ void cpAsync16Shared(unsigned smem, const void* gmem, bool valid)
@@ -391,6 +391,10 @@ __device__ __forceinline__ unsigned packBf16(float lo, float hi)
 constexpr int kMmaWarps = 4;
 constexpr int kMmaHeads = 8; // query heads in one MMA's N, and at most in one launch
 constexpr int kMmaTile = 16; // tokens per tile
+// Tiles each warp has in flight. Three, with two blocks per SM (the shared memory they take),
+// beat two with three blocks per SM on the H100: fewer workers cut fewer pairs, so there are
+// fewer items and partials, and each warp keeps more bytes in flight (docs/gpu-benchmark.md).
+constexpr int kMmaStages = 3;
 
 template <int D>
 __host__ __device__ constexpr int mmaRowBytes()
@@ -398,18 +402,18 @@ __host__ __device__ constexpr int mmaRowBytes()
     return D * 2 + 16; // a 16-byte pad: ldmatrix rows land in different banks
 }
 
-template <int D>
+template <int D, int S>
 __host__ __device__ constexpr int mmaWarpBytes()
 {
-    return 2 /*buffers*/ * 2 /*K, V*/ * kMmaTile * mmaRowBytes<D>() + (kMmaTile * 8 + 8) * 4 /*P^T, corrections*/;
+    return S /*buffers*/ * 2 /*K, V*/ * kMmaTile * mmaRowBytes<D>() + (kMmaTile * 8 + 8) * 4 /*P^T, corrections*/;
 }
 
-// Each warp streams the tiles of its own items, one after another, and its next two tiles are in
-// flight while it computes, also across the end of an item. At an item's end the warp writes its
+// Each warp streams the tiles of its own items, one after another, and its next S tiles (S
+// buffers; kMmaStages) are in flight while it computes, also across the end of an item. At an item's end the warp writes its
 // result (or its partial, for the combine kernel) from registers: no shared memory, no barrier, so
 // a warp never waits for the others of its block. (Blocks had shared their items among their four
 // warps and merged them at every item's end behind two barriers: about 2.5 us per item.)
-template <int D>
+template <int D, int S>
 __global__ void __launch_bounds__(kMmaWarps * 32) decodeAttentionMma(const WorkItem* items, const int* warpFirst, const float* q,
                                                                      float* partials, float scale, int G, int qStride, int head0,
                                                                      Output out)
@@ -421,8 +425,8 @@ __global__ void __launch_bounds__(kMmaWarps * 32) decodeAttentionMma(const WorkI
     constexpr int CHUNKS = D / 8;
     extern __shared__ __align__(16) unsigned char smem[];
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, gid = lane >> 2, tq = lane & 3, mat = lane / 8;
-    unsigned char* region = smem + warp * mmaWarpBytes<D>();
-    float* pT = reinterpret_cast<float*>(region + 2 * BUF); // [16 tokens][8 heads]
+    unsigned char* region = smem + warp * mmaWarpBytes<D, S>();
+    float* pT = reinterpret_cast<float*>(region + S * BUF); // [16 tokens][8 heads]
     float* corrS = pT + kMmaTile * 8;                       // [8 heads]
     launchDependents();
     const int worker = blockIdx.x * kMmaWarps + warp;
@@ -448,8 +452,9 @@ __global__ void __launch_bounds__(kMmaWarps * 32) decodeAttentionMma(const WorkI
     };
     take(first);
     int inflight = 0, loadBuf = 0, compBuf = 0;
-    // In-flight loads, oldest first (item, first row, item end): scalars, so they stay in registers.
-    int pendIt0 = 0, pendRow0 = 0, pendEnd0 = 0, pendIt1 = 0, pendRow1 = 0, pendEnd1 = 0;
+    // In-flight loads, oldest first (item, rows of the tile); indexed only by unrolled constants,
+    // so they stay in registers.
+    int pendIt[S], pendRows[S];
     // A lane copies 16-byte chunk lc of rows lr, lr + RPP, ... of a tile: its shared and global
     // addresses advance by constants, so a copy costs a compare, a select and the copy itself (the
     // index arithmetic per copy had been 45% of the kernel's instructions, measured with ncu).
@@ -473,18 +478,18 @@ __global__ void __launch_bounds__(kMmaWarps * 32) decodeAttentionMma(const WorkI
             cpAsync16Shared(sV + i * RPP * RB, valid ? gV + i * RPP * D * 2 : nextV, valid);
         }
         cpAsyncCommit();
-        if (inflight == 0)
-            pendIt0 = nextIt, pendRow0 = t0, pendEnd0 = nextEnd;
-        else
-            pendIt1 = nextIt, pendRow1 = t0, pendEnd1 = nextEnd;
+#pragma unroll
+        for (int k = 0; k < S; ++k)
+            if (k == inflight)
+                pendIt[k] = nextIt, pendRows[k] = min(kMmaTile, nextEnd - t0);
         ++inflight;
-        loadBuf ^= 1;
+        loadBuf = loadBuf + 1 == S ? 0 : loadBuf + 1;
         nextRow += kMmaTile;
         if (nextRow >= nextEnd)
             seek(nextIt + 1);
     };
     auto topUp = [&] {
-        while (inflight < 2 && nextIt < itEnd)
+        while (inflight < S && nextIt < itEnd)
             issue();
     };
 
@@ -521,14 +526,19 @@ __global__ void __launch_bounds__(kMmaWarps * 32) decodeAttentionMma(const WorkI
         for (int nt = 0; nt < NT; ++nt)
             acc[nt][0] = acc[nt][1] = 0.0f;
 
-        while (inflight > 0 && pendIt0 == it) {
-            if (inflight == 2)
+        while (inflight > 0 && pendIt[0] == it) {
+            static_assert(S >= 2 && S <= 4, "cp.async.wait_group takes a constant: one branch per count");
+            if (S >= 4 && inflight == 4)
+                cpAsyncWait<3>();
+            else if (S >= 3 && inflight == 3)
+                cpAsyncWait<2>();
+            else if (inflight == 2)
                 cpAsyncWait<1>();
             else
                 cpAsyncWait<0>();
             __syncwarp();
             const unsigned ldK = laneMatrix + compBuf * BUF, ldV = ldK + kMmaTile * RB;
-            const int rows = min(kMmaTile, pendEnd0 - pendRow0);
+            const int rows = pendRows[0];
             // S = K.Q^T: C rows = tokens gid, gid + 8; columns = heads 2tq, 2tq + 1.
             float sc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
 #pragma unroll
@@ -588,10 +598,10 @@ __global__ void __launch_bounds__(kMmaWarps * 32) decodeAttentionMma(const WorkI
                 acc[nt + 1][1] = o1[1];
             }
             __syncwarp(); // pT and this buffer are reused
-            compBuf ^= 1;
-            pendIt0 = pendIt1;
-            pendRow0 = pendRow1;
-            pendEnd0 = pendEnd1;
+            compBuf = compBuf + 1 == S ? 0 : compBuf + 1;
+#pragma unroll
+            for (int k = 0; k + 1 < S; ++k)
+                pendIt[k] = pendIt[k + 1], pendRows[k] = pendRows[k + 1];
             --inflight;
             topUp();
         }
@@ -649,7 +659,7 @@ Kernel kernelForDim(int group)
         throw fairkv::Error("the CUDA decode attention needs at least one query head per KV head, not " + std::to_string(group));
     if (group == 1)
         return {reinterpret_cast<const void*>(decodeAttentionRows<D, 1>), 0};
-    return {reinterpret_cast<const void*>(decodeAttentionMma<D>), kMmaWarps * mmaWarpBytes<D>()};
+    return {reinterpret_cast<const void*>(decodeAttentionMma<D, kMmaStages>), kMmaWarps * mmaWarpBytes<D, kMmaStages>()};
 }
 
 Kernel configuredKernel(int dim, int group)
@@ -721,8 +731,8 @@ void launchForDim(int group, const LaunchArgs& a, cudaStream_t stream)
     for (int head0 = 0; head0 < group; head0 += kMmaHeads) {
         const int heads = std::min(kMmaHeads, group - head0);
         if (a.blocks > 0)
-            decodeAttentionMma<D><<<a.blocks, kMmaWarps * 32, a.sharedBytes, stream>>>(a.items, a.firsts, a.q, a.partials,
-                                                                                       a.scale, heads, group, head0, a.out);
+            decodeAttentionMma<D, kMmaStages><<<a.blocks, kMmaWarps * 32, a.sharedBytes, stream>>>(
+                a.items, a.firsts, a.q, a.partials, a.scale, heads, group, head0, a.out);
         FAIRKV_CUDA(cudaGetLastError());
         launchCombine<D>(a, heads, group, head0, stream);
     }
