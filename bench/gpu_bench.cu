@@ -312,7 +312,6 @@ int main(int argc, char** argv)
     Pool pool;
     int pass = 0, cells = 0;
     for (const char* modeName : {"gqa", "per-query-head"}) {
-        if (std::string(modeName) != "gqa") continue; // EXPERIMENT
         const UnitMode mode = unitModeFromName(modeName);
         const int group = mode == UnitMode::Gqa ? shape.groupSize() : 1;
         for (int budget : {128, 256, 512, 1024, 2048}) {
@@ -334,67 +333,6 @@ int main(int argc, char** argv)
                 cuda::RaggedDecodeAttention attn;
                 attn.prepare(views, group, 128);
                 const auto t = cold.run([&] { attn.launch(dq, dout, 0.088f); });
-                if (group > 1) { // EXPERIMENT: per-warp clocks of the last call
-                    FAIRKV_CUDA(cudaDeviceSynchronize());
-                    const auto c = cuda::decodeAttentionClocks();
-                    const int W = attn.blocks() * 4, CB = std::min(65536, attn.splits() * group);
-                    unsigned long long T0 = ~0ull, maxStart = 0;
-                    for (int w = 0; w < W; ++w) T0 = std::min(T0, c[w]), maxStart = std::max(maxStart, c[w]);
-                    std::vector<double> first, end, tiles, busy;
-                    double endMax = 0;
-                    for (int w = 0; w < W; ++w) {
-                        if (c[3 * 8192 + w] == 0) continue;
-                        first.push_back((c[8192 + w] - T0) / 1000.0);
-                        end.push_back((c[2 * 8192 + w] - T0) / 1000.0);
-                        tiles.push_back(double(c[3 * 8192 + w]));
-                        endMax = std::max(endMax, end.back());
-                    }
-                    double busySum = 0;
-                    for (size_t i = 0; i < end.size(); ++i) busySum += end[i];
-                    auto pct = [](std::vector<double> v, double q) { std::sort(v.begin(), v.end()); return v.empty() ? 0.0 : v[size_t(q * (v.size() - 1))]; };
-                    unsigned long long cMin = ~0ull, cMax = 0;
-                    for (int b = 0; b < CB; ++b) { const auto s0 = c[5 * 8192 + b], s1 = c[5 * 8192 + 65536 + b]; if (s0 >= T0) cMin = std::min(cMin, s0); if (s1 >= T0) cMax = std::max(cMax, s1); }
-                    std::printf("CLK %s b%d B%d: warps %zu startSpread %.2f first p50 %.2f p90 %.2f max %.2f | end p10 %.2f p50 %.2f p90 %.2f max %.2f | busy %.1f%% | tiles min %.0f p50 %.0f max %.0f | combine wait-return %.2f end %.2f (blocks %d)\n",
-                                modeName, batch, budget, end.size(), (maxStart - T0) / 1000.0, pct(first, 0.5), pct(first, 0.9), pct(first, 1.0),
-                                pct(end, 0.1), pct(end, 0.5), pct(end, 0.9), endMax, 100.0 * busySum / (end.size() * endMax),
-                                pct(tiles, 0.0), pct(tiles, 0.5), pct(tiles, 1.0), cMin == ~0ull ? -1.0 : (cMin - T0) / 1000.0, cMax ? (cMax - T0) / 1000.0 : -1.0, CB);
-                }
-                if (group > 1 && batch >= 16 && budget >= 512) { // EXPERIMENT: is the spread of warp ends per SM, and the same SMs each call?
-                    std::vector<std::vector<double>> perCall;
-                    std::vector<double> withinSd;
-                    for (int call = 0; call < 3; ++call) {
-                        cold.run([&] { attn.launch(dq, dout, 0.088f); });
-                        FAIRKV_CUDA(cudaDeviceSynchronize());
-                        const auto c = cuda::decodeAttentionClocks();
-                        const int W = attn.blocks() * 4;
-                        unsigned long long T0 = ~0ull;
-                        for (int w = 0; w < W; ++w) T0 = std::min(T0, c[w]);
-                        std::vector<double> sum(132, 0), sq(132, 0), n(132, 0);
-                        for (int w = 0; w < W; ++w) {
-                            if (c[3 * 8192 + w] == 0) continue;
-                            const int sm = int(c[4 * 8192 + w]) % 132;
-                            const double e = (c[2 * 8192 + w] - T0) / 1000.0;
-                            sum[sm] += e, sq[sm] += e * e, n[sm] += 1;
-                        }
-                        std::vector<double> mean(132, 0);
-                        double within = 0, cnt = 0;
-                        for (int m = 0; m < 132; ++m) if (n[m] > 0) { mean[m] = sum[m] / n[m]; within += sq[m] / n[m] - mean[m] * mean[m]; cnt += 1; }
-                        withinSd.push_back(std::sqrt(within / cnt));
-                        perCall.push_back(mean);
-                    }
-                    auto sd = [](const std::vector<double>& v) { double a = 0, b = 0; for (double x : v) a += x, b += x * x; a /= v.size(); return std::sqrt(b / v.size() - a * a); };
-                    auto corr = [&](const std::vector<double>& x, const std::vector<double>& y) { double mx = 0, my = 0; for (size_t i = 0; i < x.size(); ++i) mx += x[i], my += y[i]; mx /= x.size(); my /= y.size(); double sxy = 0, sxx = 0, syy = 0; for (size_t i = 0; i < x.size(); ++i) sxy += (x[i]-mx)*(y[i]-my), sxx += (x[i]-mx)*(x[i]-mx), syy += (y[i]-my)*(y[i]-my); return sxy / std::sqrt(sxx * syy); };
-                    std::vector<double> slowest;
-                    for (int m = 0; m < 132; ++m) slowest.push_back(perCall[0][m]);
-                    std::vector<int> order(132); for (int m = 0; m < 132; ++m) order[m] = m;
-                    std::sort(order.begin(), order.end(), [&](int a, int b) { return slowest[a] > slowest[b]; });
-                    std::printf("SM %s b%d B%d: per-SM mean end sd %.2f %.2f %.2f us, within-SM sd %.2f %.2f %.2f us, corr(call0,call1) %.2f corr(call1,call2) %.2f; slowest SMs call0:", modeName, batch, budget,
-                                sd(perCall[0]), sd(perCall[1]), sd(perCall[2]), withinSd[0], withinSd[1], withinSd[2], corr(perCall[0], perCall[1]), corr(perCall[1], perCall[2]));
-                    for (int i = 0; i < 8; ++i) std::printf(" %d(%.1f)", order[i], slowest[order[i]]);
-                    std::printf(" fastest:");
-                    for (int i = 124; i < 132; ++i) std::printf(" %d(%.1f)", order[i], slowest[order[i]]);
-                    std::printf("\n");
-                }
                 const double ms = t.kernelMs;
                 const double gbs = double(attn.minimumBytes()) / (ms * 1e6);
                 const bool target = batch >= 16 && budget >= 512;

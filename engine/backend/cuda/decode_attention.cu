@@ -16,16 +16,6 @@ namespace {
 
 constexpr int kThreads = 128;
 
-// EXPERIMENT: per-warp and per-combine-block clocks (globaltimer ns).
-__device__ unsigned long long g_clk[5][8192];
-__device__ unsigned long long g_comb[2][65536];
-__device__ __forceinline__ unsigned long long gtime()
-{
-    unsigned long long t;
-    asm volatile("mov.u64 %0, %globaltimer;" : "=l"(t));
-    return t;
-}
-
 __device__ __forceinline__ void toFloat8(const uint4& raw, float out[8])
 {
     const __nv_bfloat162* h = reinterpret_cast<const __nv_bfloat162*>(&raw);
@@ -159,9 +149,6 @@ __global__ void __launch_bounds__(D / 4 * kCombineMaxSubsets) decodeAttentionCom
     const size_t stride = size_t(G) * P;
     const float* base = partials + size_t(sp.first) * stride + size_t(g) * P;
     waitForPrerequisites();
-    const unsigned cb = blockIdx.x * gridDim.y + blockIdx.y;
-    if (threadIdx.x == 0 && cb < 65536)
-        g_comb[0][cb] = gtime();
     float M = -INFINITY, L = 0.0f;
     float4 A = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
     for (int i0 = s; i0 < sp.count; i0 += kCombineInFlight * S) {
@@ -214,8 +201,6 @@ __global__ void __launch_bounds__(D / 4 * kCombineMaxSubsets) decodeAttentionCom
         storeTwo(out, at, At.x * inv, At.y * inv);
         storeTwo(out, at + 2, At.z * inv, At.w * inv);
     }
-    if (threadIdx.x == 0 && cb < 65536)
-        g_comb[1][cb] = gtime();
 }
 
 // One work item = rows [start, end) of one pair. Each token row is read by D/8 threads with one
@@ -447,12 +432,8 @@ __global__ void __launch_bounds__(kMmaWarps * 32) decodeAttentionMma(const WorkI
     const int worker = blockIdx.x * kMmaWarps + warp;
     const int itBegin = warpFirst[worker], itEnd = warpFirst[worker + 1];
     const WorkItem first = firstItems(items, gridDim.x * kMmaWarps)[worker]; // beside the loads above, not after them
-    if (lane == 0)
-        g_clk[0][worker] = gtime();
     if (itBegin >= itEnd)
         return; // nothing in this kernel waits for the warps of a block
-    bool firstSeen = false;
-    int tiles = 0;
 
     // The warp's next tile to load: rows [nextRow, nextRow + 16) of item nextIt.
     int nextIt = itBegin, nextRow = 0, nextEnd = 0;
@@ -556,12 +537,6 @@ __global__ void __launch_bounds__(kMmaWarps * 32) decodeAttentionMma(const WorkI
             else
                 cpAsyncWait<0>();
             __syncwarp();
-            ++tiles;
-            if (!firstSeen) {
-                firstSeen = true;
-                if (lane == 0)
-                    g_clk[1][worker] = gtime();
-            }
             const unsigned ldK = laneMatrix + compBuf * BUF, ldV = ldK + kMmaTile * RB;
             const int rows = pendRows[0];
             // S = K.Q^T: C rows = tokens gid, gid + 8; columns = heads 2tq, 2tq + 1.
@@ -659,13 +634,6 @@ __global__ void __launch_bounds__(kMmaWarps * 32) decodeAttentionMma(const WorkI
                     storeEvictLast(part + D, make_float2(M, L));
             }
         }
-    }
-    if (lane == 0) {
-        g_clk[2][worker] = gtime();
-        g_clk[3][worker] = tiles;
-        unsigned sm;
-        asm volatile("mov.u32 %0, %smid;" : "=r"(sm));
-        g_clk[4][worker] = sm;
     }
 }
 
@@ -955,14 +923,6 @@ void RaggedDecodeAttention::launchTo(const float* q, void* out, bool bf16, float
         launchForDim<64>(m_group, a, stream);
     else
         launchForDim<32>(m_group, a, stream);
-}
-
-std::vector<unsigned long long> decodeAttentionClocks()
-{
-    std::vector<unsigned long long> v(5 * 8192 + 2 * 65536);
-    FAIRKV_CUDA(cudaMemcpyFromSymbol(v.data(), g_clk, 5 * 8192 * 8));
-    FAIRKV_CUDA(cudaMemcpyFromSymbol(v.data() + 5 * 8192, g_comb, 2 * 65536 * 8));
-    return v;
 }
 
 } // namespace fairkv::cuda

@@ -51,7 +51,6 @@ public:
 
     int items() const { return m_items; }   // pieces of pairs, all workers together
     int blocks() const { return m_blocks; } // one wave: SMs x resident blocks at most
-    int splits() const { return m_splits; } // EXPERIMENT
     // Bytes the launch must move at least: K and V of every pair, q in, out.
     size_t minimumBytes() const { return m_bytes; }
 
@@ -73,7 +72,5 @@ private:
     int m_combineSubsets = 1; // threads per dim quad of the combine kernel (see prepare())
     bool m_dependentLaunch = false; // the combine kernel starts early (see launch())
 };
-
-std::vector<unsigned long long> decodeAttentionClocks(); // EXPERIMENT
 
 } // namespace fairkv::cuda
