@@ -52,6 +52,7 @@ struct SplitPair
 };
 
 // A partial: acc[D], max, sum, two floats of padding, so that every partial starts 16-byte aligned.
+// Partials lie head by head, [head][item][dim + 4], so those of one (pair, head) are contiguous.
 __host__ __device__ constexpr int partialFloats(int dim)
 {
     return dim + 4;
@@ -126,6 +127,25 @@ __device__ __forceinline__ void writeResult(const WorkItem& w, int index, float*
     }
 }
 
+// Once a combine block has read them (after its barrier), the partials of its (pair, head) are
+// dead. Their L2 lines are dropped without a write-back (discard), so the dirty lines and their
+// evict_last priority (see storeEvictLast()) do not outlive the launch and cost the kernels after it
+// (the decode step's GEMMs). The line at each end, which a neighbouring (pair, head) may share,
+// only gets its normal priority back.
+__device__ __forceinline__ void dropPartials(const float* p, size_t bytes)
+{
+    if (bytes == 0)
+        return;
+    const uintptr_t lo = reinterpret_cast<uintptr_t>(p), hi = lo + bytes;
+    const uintptr_t first = (lo + 127) & ~uintptr_t(127), last = hi & ~uintptr_t(127); // whole lines inside
+    for (uintptr_t a = first + uintptr_t(threadIdx.x) * 128; a < last; a += uintptr_t(blockDim.x) * 128)
+        asm volatile("discard.global.L2 [%0], 128;\n" ::"l"(a) : "memory");
+    if (threadIdx.x == 0) {
+        asm volatile("applypriority.global.L2::evict_normal [%0], 128;\n" ::"l"(lo & ~uintptr_t(127)) : "memory");
+        asm volatile("applypriority.global.L2::evict_normal [%0], 128;\n" ::"l"((hi - 1) & ~uintptr_t(127)) : "memory");
+    }
+}
+
 constexpr int kCombineInFlight = 4;  // partials one combine thread loads at once
 constexpr int kCombineMaxSubsets = 8; // threads that share one dim quad of a (pair, head)
 
@@ -139,15 +159,15 @@ constexpr int kCombineMaxSubsets = 8; // threads that share one dim quad of a (p
 // behind a ticket, had made every launch end with those merges: 4-7 us each.)
 template <int D>
 __global__ void __launch_bounds__(D / 4 * kCombineMaxSubsets) decodeAttentionCombine(const SplitPair* splits, const float* partials,
-                                                                                   int G, int qStride, int head0, Output out)
+                                                                                   int items, int qStride, int head0, Output out)
 {
     constexpr int Q = D / 4; // dim quads
     constexpr int P = partialFloats(D);
     const int S = int(blockDim.x) / Q;
     const SplitPair sp = splits[blockIdx.x];
     const int g = blockIdx.y, quad = threadIdx.x % Q, s = threadIdx.x / Q;
-    const size_t stride = size_t(G) * P;
-    const float* base = partials + size_t(sp.first) * stride + size_t(g) * P;
+    const size_t stride = P;
+    const float* base = partials + (size_t(g) * items + sp.first) * P;
     waitForPrerequisites();
     float M = -INFINITY, L = 0.0f;
     float4 A = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
@@ -181,7 +201,7 @@ __global__ void __launch_bounds__(D / 4 * kCombineMaxSubsets) decodeAttentionCom
     subsetAcc[s][quad] = A;
     if (quad == 0)
         subsetMax[s] = M, subsetSum[s] = L;
-    __syncthreads();
+    __syncthreads(); // every partial of this (pair, head) has been read
     if (s == 0) {
         float Mx = -INFINITY;
         for (int j = 0; j < S; ++j)
@@ -201,6 +221,7 @@ __global__ void __launch_bounds__(D / 4 * kCombineMaxSubsets) decodeAttentionCom
         storeTwo(out, at, At.x * inv, At.y * inv);
         storeTwo(out, at + 2, At.z * inv, At.w * inv);
     }
+    dropPartials(base, size_t(sp.count) * P * sizeof(float)); // the other subsets' threads start at once
 }
 
 // One work item = rows [start, end) of one pair. Each token row is read by D/8 threads with one
@@ -415,7 +436,7 @@ __host__ __device__ constexpr int mmaWarpBytes()
 // warps and merged them at every item's end behind two barriers: about 2.5 us per item.)
 template <int D, int S>
 __global__ void __launch_bounds__(kMmaWarps * 32) decodeAttentionMma(const WorkItem* items, const int* warpFirst, const float* q,
-                                                                     float* partials, float scale, int G, int qStride, int head0,
+                                                                     float* partials, int itemCount, float scale, int G, int qStride, int head0,
                                                                      Output out)
 {
     constexpr int RB = mmaRowBytes<D>();
@@ -626,7 +647,7 @@ __global__ void __launch_bounds__(kMmaWarps * 32) decodeAttentionMma(const WorkI
             }
         } else {
             if (realHead) {
-                float* part = partials + (size_t(it) * G + gid) * partialFloats(D);
+                float* part = partials + (size_t(gid) * itemCount + it) * partialFloats(D);
 #pragma unroll
                 for (int nt = 0; nt < NT; ++nt)
                     storeEvictLast(part + nt * 8 + tq * 2, make_float2(acc[nt][0], acc[nt][1]));
@@ -684,7 +705,7 @@ Kernel configuredKernel(int dim, int group)
 // Where a launch reads its plan and writes its results.
 struct LaunchArgs
 {
-    int blocks = 0, sharedBytes = 0, splits = 0, combineSubsets = 1;
+    int blocks = 0, sharedBytes = 0, splits = 0, combineSubsets = 1, itemCount = 0;
     bool dependentLaunch = false; // the kernels were built with griddepcontrol (sm_90 and later)
     const WorkItem* items = nullptr;
     const int* firsts = nullptr; // first item of each worker
@@ -711,8 +732,8 @@ void launchCombine(const LaunchArgs& a, int heads, int qStride, int head0, cudaS
     attribute.val.programmaticStreamSerializationAllowed = 1;
     config.attrs = &attribute;
     config.numAttrs = a.dependentLaunch ? 1 : 0; // else an ordinary launch after the split-KV kernel
-    FAIRKV_CUDA(cudaLaunchKernelEx(&config, decodeAttentionCombine<D>, a.splitPairs, static_cast<const float*>(a.partials), heads,
-                                   qStride, head0, a.out));
+    FAIRKV_CUDA(cudaLaunchKernelEx(&config, decodeAttentionCombine<D>, a.splitPairs, static_cast<const float*>(a.partials),
+                                   a.itemCount, qStride, head0, a.out));
 }
 
 // A group of more than 8 query heads (multi-query attention, Falcon-40B's 16) runs as launches
@@ -732,7 +753,7 @@ void launchForDim(int group, const LaunchArgs& a, cudaStream_t stream)
         const int heads = std::min(kMmaHeads, group - head0);
         if (a.blocks > 0)
             decodeAttentionMma<D, kMmaStages><<<a.blocks, kMmaWarps * 32, a.sharedBytes, stream>>>(
-                a.items, a.firsts, a.q, a.partials, a.scale, heads, group, head0, a.out);
+                a.items, a.firsts, a.q, a.partials, a.itemCount, a.scale, heads, group, head0, a.out);
         FAIRKV_CUDA(cudaGetLastError());
         launchCombine<D>(a, heads, group, head0, stream);
     }
@@ -909,6 +930,7 @@ void RaggedDecodeAttention::launchTo(const float* q, void* out, bool bf16, float
     a.sharedBytes = m_sharedBytes;
     a.dependentLaunch = m_dependentLaunch && m_blocks > 0; // with no rows at all the combine only writes zeros
     a.splits = m_splits;
+    a.itemCount = m_items;
     a.combineSubsets = m_combineSubsets;
     a.items = static_cast<const WorkItem*>(m_deviceItems) + m_workers;
     a.firsts = static_cast<const int*>(m_deviceFirsts);

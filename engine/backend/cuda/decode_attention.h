@@ -61,7 +61,7 @@ private:
     size_t m_bytes = 0;
     void* m_deviceItems = nullptr;  // WorkItem[workers + items]: each worker's first item, then all items
     void* m_deviceFirsts = nullptr; // int[workers + 1]: first item of each worker (see prepare())
-    float* m_partials = nullptr;    // [items][min(group, 8)][dim + 4]: acc..., max, sum, padding
+    float* m_partials = nullptr;    // [min(group, 8)][items][dim + 4]: acc..., max, sum, padding
     void* m_deviceSplits = nullptr; // SplitPair[splits]: pairs cut into several items (or empty), merged after
     void* m_deviceOffsets = nullptr; // int64_t[pairs]: prepare()'s outputOffsets
     bool m_hasOffsets = false;
