@@ -2,6 +2,8 @@
 
 #include "common/error.h"
 
+#include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 
@@ -22,6 +24,80 @@ nlohmann::json readJsonFile(const std::string& path, const std::string& what)
     } catch (const std::exception& e) { // a read error of the stream
         throw Error(path + ": cannot read " + what + " (" + e.what() + ")");
     }
+}
+
+namespace {
+
+[[noreturn]] void failKey(const std::string& source, const char* key, const std::string& what)
+{
+    throw Error(source + ": '" + key + "' " + what);
+}
+
+// The value of `key`, or null when it is absent.
+const nlohmann::json& valueOf(const nlohmann::json& j, const char* key)
+{
+    static const nlohmann::json null;
+    return j.is_object() && j.contains(key) ? j.at(key) : null;
+}
+
+} // namespace
+
+int jsonInt(const nlohmann::json& j, const char* key, const std::string& source, int64_t least, int64_t most)
+{
+    const nlohmann::json& v = valueOf(j, key);
+    if (v.is_null())
+        throw Error(source + ": missing key '" + key + "'");
+    if (!v.is_number_integer())
+        failKey(source, key, "must be an integer, got " + v.dump());
+    // Non-negative integers parse as unsigned, and one beyond int64_t's range would read as
+    // negative there: compare them unsigned.
+    bool inRange = false;
+    if (v.is_number_unsigned()) {
+        const uint64_t u = v.get<uint64_t>();
+        inRange = (least <= 0 || u >= uint64_t(least)) && most >= 0 && u <= uint64_t(most);
+    } else {
+        const int64_t x = v.get<int64_t>();
+        inRange = x >= least && x <= most;
+    }
+    if (!inRange)
+        failKey(source, key, "= " + v.dump() + " is out of range (" + std::to_string(least) + " to " + std::to_string(most) + ")");
+    return int(v.get<int64_t>());
+}
+
+double jsonNumberOr(const nlohmann::json& j, const char* key, double fallback, const std::string& source, double least, double most)
+{
+    const nlohmann::json& v = valueOf(j, key);
+    if (v.is_null())
+        return fallback;
+    const bool bounded = std::isfinite(least) || std::isfinite(most);
+    if (!v.is_number() || !std::isfinite(v.get<double>()) || v.get<double>() < least || v.get<double>() > most) {
+        if (!bounded)
+            failKey(source, key, "must be a finite number, got " + v.dump());
+        char range[96];
+        std::snprintf(range, sizeof range, "must be a number from %.0f to %.0f, got ", least, most);
+        failKey(source, key, range + v.dump());
+    }
+    return v.get<double>();
+}
+
+std::string jsonStringOr(const nlohmann::json& j, const char* key, const std::string& fallback, const std::string& source)
+{
+    const nlohmann::json& v = valueOf(j, key);
+    if (v.is_null())
+        return fallback;
+    if (!v.is_string())
+        failKey(source, key, "must be a string, got " + v.dump());
+    return v.get<std::string>();
+}
+
+bool jsonBoolOr(const nlohmann::json& j, const char* key, bool fallback, const std::string& source)
+{
+    const nlohmann::json& v = valueOf(j, key);
+    if (v.is_null())
+        return fallback;
+    if (!v.is_boolean())
+        failKey(source, key, "must be true or false, got " + v.dump());
+    return v.get<bool>();
 }
 
 } // namespace fairkv

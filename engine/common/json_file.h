@@ -1,6 +1,8 @@
 #pragma once
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
+#include <limits>
 #include <string>
 
 namespace fairkv {
@@ -8,5 +10,16 @@ namespace fairkv {
 // The JSON document in `path`, read as `what` ("placement file", "stats file", ...); an Error
 // naming the path when it is missing, a folder, unreadable or not valid JSON.
 nlohmann::json readJsonFile(const std::string& path, const std::string& what);
+
+// Typed reads of one key of a JSON object. Each failure is one Error "SOURCE: 'key' ..." that
+// names the key, what it must be and the value found. A key that is absent or null takes the
+// fallback of the ...Or() reads.
+int jsonInt(const nlohmann::json& j, const char* key, const std::string& source, int64_t least = 1,
+            int64_t most = int64_t(1) << 30); // required
+double jsonNumberOr(const nlohmann::json& j, const char* key, double fallback, const std::string& source,
+                    double least = -std::numeric_limits<double>::infinity(),
+                    double most = std::numeric_limits<double>::infinity()); // finite, within [least, most]
+std::string jsonStringOr(const nlohmann::json& j, const char* key, const std::string& fallback, const std::string& source);
+bool jsonBoolOr(const nlohmann::json& j, const char* key, bool fallback, const std::string& source);
 
 } // namespace fairkv

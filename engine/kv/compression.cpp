@@ -6,7 +6,6 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <cmath>
 #include <numeric>
 
 namespace fairkv {
@@ -158,8 +157,8 @@ std::vector<std::vector<double>> CompressionOptions::loadHeadScores(const std::s
             throw Error(path + ": every layer's scores must be an array of numbers");
         std::vector<double> r;
         for (const auto& v : row) {
-            if (!v.is_number())
-                throw Error(path + ": scores must be numbers");
+            if (!v.is_number()) // JSON has no inf or NaN: the parser refuses 1e400
+                throw Error(path + ": scores must be numbers, got " + v.dump());
             r.push_back(v.get<double>());
         }
         scores.push_back(std::move(r));

@@ -20,52 +20,12 @@ namespace {
     throw Error(source + ": " + what);
 }
 
-int requireInt(const json& j, const char* key, const std::string& source, int minValue = 1)
-{
-    if (!j.contains(key))
-        fail(source, std::string("missing key '") + key + "'");
-    const json& v = j.at(key);
-    if (!v.is_number_integer())
-        fail(source, std::string("'") + key + "' must be an integer, got " + v.dump());
-    const int64_t x = v.get<int64_t>();
-    if (x < minValue || x > (int64_t(1) << 30))
-        fail(source, std::string("'") + key + "' = " + std::to_string(x) + " is out of range");
-    return int(x);
-}
-
-double numberOr(const json& j, const char* key, double fallback, const std::string& source)
-{
-    if (!j.contains(key) || j.at(key).is_null())
-        return fallback;
-    if (!j.at(key).is_number() || !std::isfinite(j.at(key).get<double>()))
-        fail(source, std::string("'") + key + "' must be a finite number, got " + j.at(key).dump());
-    return j.at(key).get<double>();
-}
-
 double positiveOr(const json& j, const char* key, double fallback, const std::string& source)
 {
-    const double x = numberOr(j, key, fallback, source);
+    const double x = jsonNumberOr(j, key, fallback, source);
     if (!(x > 0.0))
         fail(source, std::string("'") + key + "' must be positive, got " + j.at(key).dump());
     return x;
-}
-
-std::string stringOr(const json& j, const char* key, const std::string& fallback, const std::string& source)
-{
-    if (!j.contains(key) || j.at(key).is_null())
-        return fallback;
-    if (!j.at(key).is_string())
-        fail(source, std::string("'") + key + "' must be a string, got " + j.at(key).dump());
-    return j.at(key).get<std::string>();
-}
-
-bool boolOr(const json& j, const char* key, bool fallback, const std::string& source)
-{
-    if (!j.contains(key) || j.at(key).is_null())
-        return fallback;
-    if (!j.at(key).is_boolean())
-        fail(source, std::string("'") + key + "' must be true or false, got " + j.at(key).dump());
-    return j.at(key).get<bool>();
 }
 
 // Reads either the old `rope_scaling` dict or the newer `rope_parameters` block (transformers >= 5),
@@ -73,7 +33,7 @@ bool boolOr(const json& j, const char* key, bool fallback, const std::string& so
 RopeConfig parseRope(const json& j, const std::string& source)
 {
     RopeConfig rope;
-    rope.theta = numberOr(j, "rope_theta", 10000.0, source); // range: validate()
+    rope.theta = jsonNumberOr(j, "rope_theta", 10000.0, source); // range: validate()
     const json* block = nullptr;
     const bool parameters = j.contains("rope_parameters") && j.at("rope_parameters").is_object();
     if (parameters)
@@ -84,10 +44,10 @@ RopeConfig parseRope(const json& j, const std::string& source)
         fail(source, "'rope_scaling' must be an object or null");
     if (!block)
         return rope;
-    rope.theta = numberOr(*block, "rope_theta", rope.theta, source);
+    rope.theta = jsonNumberOr(*block, "rope_theta", rope.theta, source);
     // transformers requires a type in rope_scaling ('rope_type', or the older 'type'); a scaling
     // block without one would otherwise be read as no scaling at all.
-    std::string type = stringOr(*block, "rope_type", stringOr(*block, "type", "", source), source);
+    std::string type = jsonStringOr(*block, "rope_type", jsonStringOr(*block, "type", "", source), source);
     if (type.empty() && parameters)
         type = "default";
     if (type.empty())
@@ -104,14 +64,14 @@ RopeConfig parseRope(const json& j, const std::string& source)
         rope.highFreqFactor = positiveOr(*block, "high_freq_factor", 4.0, source);
         rope.originalMaxPositions = block->contains("original_max_position_embeddings")
                                             && !block->at("original_max_position_embeddings").is_null()
-                                        ? requireInt(*block, "original_max_position_embeddings", source)
+                                        ? jsonInt(*block, "original_max_position_embeddings", source)
                                         : 8192;
         if (rope.highFreqFactor <= rope.lowFreqFactor)
             fail(source, "llama3 rope scaling needs high_freq_factor > low_freq_factor");
     } else {
         fail(source, "rope type '" + type + "' is not supported (supported: default, linear, llama3)");
     }
-    const double partial = numberOr(*block, "partial_rotary_factor", 1.0, source);
+    const double partial = jsonNumberOr(*block, "partial_rotary_factor", 1.0, source);
     if (partial != 1.0)
         fail(source, "partial_rotary_factor other than 1 is not supported");
     return rope;
@@ -166,7 +126,7 @@ ModelConfig ModelConfig::fromHfJson(const json& j, const std::string& source)
         fail(source, "config must be a JSON object");
     ModelConfig c;
     c.name = source;
-    c.modelType = stringOr(j, "model_type", std::string(), source);
+    c.modelType = jsonStringOr(j, "model_type", std::string(), source);
     if (c.modelType != "llama" && c.modelType != "mistral")
         fail(source, "model_type '" + c.modelType + "' is not supported (expected llama or mistral)");
     if (j.contains("hidden_act") && j.at("hidden_act") != "silu")
@@ -174,26 +134,26 @@ ModelConfig ModelConfig::fromHfJson(const json& j, const std::string& source)
     for (const char* key : {"attention_bias", "mlp_bias"})
         if (j.contains(key) && j.at(key).is_boolean() && j.at(key).get<bool>())
             fail(source, std::string(key) + " = true is not supported");
-    c.hiddenSize = requireInt(j, "hidden_size", source);
-    c.intermediateSize = requireInt(j, "intermediate_size", source);
-    c.numLayers = requireInt(j, "num_hidden_layers", source);
-    c.numHeads = requireInt(j, "num_attention_heads", source);
+    c.hiddenSize = jsonInt(j, "hidden_size", source);
+    c.intermediateSize = jsonInt(j, "intermediate_size", source);
+    c.numLayers = jsonInt(j, "num_hidden_layers", source);
+    c.numHeads = jsonInt(j, "num_attention_heads", source);
     c.numKvHeads = j.contains("num_key_value_heads") && !j.at("num_key_value_heads").is_null()
-                       ? requireInt(j, "num_key_value_heads", source)
+                       ? jsonInt(j, "num_key_value_heads", source)
                        : c.numHeads;
-    c.vocabSize = requireInt(j, "vocab_size", source);
+    c.vocabSize = jsonInt(j, "vocab_size", source);
     if (j.contains("head_dim") && !j.at("head_dim").is_null()) {
-        c.headDim = requireInt(j, "head_dim", source);
+        c.headDim = jsonInt(j, "head_dim", source);
     } else {
         if (c.hiddenSize % c.numHeads != 0)
             fail(source, "hidden_size is not a multiple of num_attention_heads and no head_dim is given");
         c.headDim = c.hiddenSize / c.numHeads;
     }
-    c.maxPositions = j.contains("max_position_embeddings") ? requireInt(j, "max_position_embeddings", source) : 4096;
-    c.rmsNormEps = numberOr(j, "rms_norm_eps", 1e-6, source);
-    c.tieWordEmbeddings = boolOr(j, "tie_word_embeddings", false, source);
+    c.maxPositions = j.contains("max_position_embeddings") ? jsonInt(j, "max_position_embeddings", source) : 4096;
+    c.rmsNormEps = jsonNumberOr(j, "rms_norm_eps", 1e-6, source);
+    c.tieWordEmbeddings = jsonBoolOr(j, "tie_word_embeddings", false, source);
     if (j.contains("sliding_window") && !j.at("sliding_window").is_null())
-        c.slidingWindow = requireInt(j, "sliding_window", source);
+        c.slidingWindow = jsonInt(j, "sliding_window", source);
     c.rope = parseRope(j, source);
     c.validate();
     return c;

@@ -6,7 +6,6 @@
 #include <nlohmann/json.hpp>
 
 #include <cmath>
-#include <cstdio>
 
 namespace fairkv {
 
@@ -28,24 +27,9 @@ PlacementStats PlacementStats::fromJson(const json& j, const std::string& source
     auto fail = [&](const std::string& what) { return Error(source + ": " + what); };
     if (!j.is_object())
         throw fail("stats must be a JSON object");
-    auto integer = [&](const char* key) {
-        if (!j.contains(key) || !j.at(key).is_number_integer() || j.at(key).get<int64_t>() < 1
-            || j.at(key).get<int64_t>() > (1 << 24))
-            throw fail(std::string("'") + key + "' must be a positive integer");
-        return int(j.at(key).get<int64_t>());
-    };
+    auto integer = [&](const char* key) { return jsonInt(j, key, source, 1, 1 << 24); };
     // Bounded, so that every modelled time stays finite (1e308 ms made the plan's totals inf).
-    auto number = [&](const char* key, double fallback, double most = 1e9) {
-        if (!j.contains(key) || j.at(key).is_null())
-            return fallback;
-        const json& v = j.at(key);
-        if (!v.is_number() || !std::isfinite(v.get<double>()) || v.get<double>() < 0 || v.get<double>() > most) {
-            char range[64];
-            std::snprintf(range, sizeof range, "' must be a number from 0 to %.0f, got ", most);
-            throw fail(std::string("'") + key + range + v.dump());
-        }
-        return v.get<double>();
-    };
+    auto number = [&](const char* key, double fallback, double most = 1e9) { return jsonNumberOr(j, key, fallback, source, 0.0, most); };
     PlacementStats s;
     s.layers = integer("layers");
     s.units = integer("units");
@@ -90,12 +74,7 @@ PlacementStats PlacementStats::fromJson(const json& j, const std::string& source
     if (haveConstants) {
         s.cUnitMs = number("c_unit_ms", 0.0, 1e6);
         s.cTokMs = number("c_tok_ms", 0.0, 1e6);
-        s.costSource = "given in the stats file";
-        if (j.contains("cost_source") && !j.at("cost_source").is_null()) {
-            if (!j.at("cost_source").is_string())
-                throw fail("'cost_source' must be a string, got " + j.at("cost_source").dump());
-            s.costSource = j.at("cost_source").get<std::string>();
-        }
+        s.costSource = jsonStringOr(j, "cost_source", "given in the stats file", source);
     } else if (bandwidth > 0 && headDim > 0 && s.unitWeightBytes > 0) {
         s.cUnitMs = double(s.unitWeightBytes) / (bandwidth * 1e6);
         s.cTokMs = defaultTokenBytes(headDim) / (bandwidth * 1e6);
