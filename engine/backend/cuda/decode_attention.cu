@@ -166,8 +166,7 @@ __global__ void __launch_bounds__(D / 4 * kCombineMaxSubsets) decodeAttentionCom
     const int S = int(blockDim.x) / Q;
     const SplitPair sp = splits[blockIdx.x];
     const int g = blockIdx.y, quad = threadIdx.x % Q, s = threadIdx.x / Q;
-    const size_t stride = P;
-    const float* base = partials + (size_t(g) * items + sp.first) * P;
+    const float* base = partials + (size_t(g) * items + sp.first) * P; // this (pair, head)'s partials, one after another
     waitForPrerequisites();
     float M = -INFINITY, L = 0.0f;
     float4 A = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
@@ -176,7 +175,7 @@ __global__ void __launch_bounds__(D / 4 * kCombineMaxSubsets) decodeAttentionCom
         float4 a[kCombineInFlight];
 #pragma unroll
         for (int k = 0; k < kCombineInFlight; ++k) {
-            const float* p = base + size_t(i0 + k * S) * stride;
+            const float* p = base + size_t(i0 + k * S) * P;
             const bool valid = i0 + k * S < sp.count;
             ml[k] = valid ? __ldcg(reinterpret_cast<const float2*>(p + D)) : make_float2(-INFINITY, 0.0f);
             a[k] = valid ? __ldcg(reinterpret_cast<const float4*>(p) + quad) : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
@@ -430,9 +429,9 @@ __host__ __device__ constexpr int mmaWarpBytes()
 }
 
 // Each warp streams the tiles of its own items, one after another, and its next S tiles (S
-// buffers; kMmaStages) are in flight while it computes, also across the end of an item. At an item's end the warp writes its
-// result (or its partial, for the combine kernel) from registers: no shared memory, no barrier, so
-// a warp never waits for the others of its block. (Blocks had shared their items among their four
+// buffers; kMmaStages) are in flight while it computes, also across the end of an item. At an
+// item's end the warp writes its result (or its partial, for the combine kernel) from registers:
+// no shared memory, no barrier, so a warp never waits for the others of its block. (Blocks had shared their items among their four
 // warps and merged them at every item's end behind two barriers: about 2.5 us per item.)
 template <int D, int S>
 __global__ void __launch_bounds__(kMmaWarps * 32) decodeAttentionMma(const WorkItem* items, const int* warpFirst, const float* q,
