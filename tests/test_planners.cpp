@@ -309,6 +309,7 @@ private Q_SLOTS:
         QTest::newRow("zero layers") << QStringLiteral(R"({"layers":0,"units":2,"batch":1,"kv_len":[],"c_unit_ms":1,"c_tok_ms":1})") << QStringLiteral("stats.json: 'layers' = 0 is out of range (1 to 16777216)");
         QTest::newRow("layers beyond int64") << QStringLiteral(R"({"layers":18446744073709551615,"units":2,"batch":1,"kv_len":[],"c_unit_ms":1,"c_tok_ms":1})") << QStringLiteral("'layers' = 18446744073709551615 is out of range");
         QTest::newRow("layers as text") << QStringLiteral(R"({"layers":"1","units":2,"batch":1,"kv_len":[[[1,2]]],"c_unit_ms":1,"c_tok_ms":1})") << QStringLiteral("'layers' must be an integer, got \"1\"");
+        QTest::newRow("null head_dim") << QStringLiteral(R"({"layers":1,"units":2,"batch":1,"kv_len":[[[1,2]]],"bandwidth_gbps":3000,"head_dim":null,"hidden":4096})") << QStringLiteral("'head_dim' must be an integer, got null");
         QTest::newRow("no units") << QStringLiteral(R"({"layers":1,"batch":1,"kv_len":[[[1,2]]],"c_unit_ms":1,"c_tok_ms":1})") << QStringLiteral("missing key 'units'");
     }
     void statsFileErrors()

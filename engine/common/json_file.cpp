@@ -2,6 +2,7 @@
 
 #include "common/error.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -44,9 +45,10 @@ const nlohmann::json& valueOf(const nlohmann::json& j, const char* key)
 
 int jsonInt(const nlohmann::json& j, const char* key, const std::string& source, int64_t least, int64_t most)
 {
-    const nlohmann::json& v = valueOf(j, key);
-    if (v.is_null())
+    most = std::min<int64_t>(most, std::numeric_limits<int>::max()); // the result is an int
+    if (!j.is_object() || !j.contains(key))
         throw Error(source + ": missing key '" + key + "'");
+    const nlohmann::json& v = j.at(key);
     if (!v.is_number_integer())
         failKey(source, key, "must be an integer, got " + v.dump());
     // Non-negative integers parse as unsigned, and one beyond int64_t's range would read as
@@ -73,8 +75,13 @@ double jsonNumberOr(const nlohmann::json& j, const char* key, double fallback, c
     if (!v.is_number() || !std::isfinite(v.get<double>()) || v.get<double>() < least || v.get<double>() > most) {
         if (!bounded)
             failKey(source, key, "must be a finite number, got " + v.dump());
-        char range[96];
-        std::snprintf(range, sizeof range, "must be a number from %.0f to %.0f, got ", least, most);
+        char range[128];
+        if (std::isfinite(least) && std::isfinite(most))
+            std::snprintf(range, sizeof range, "must be a number from %.0f to %.0f, got ", least, most);
+        else if (std::isfinite(least))
+            std::snprintf(range, sizeof range, "must be a finite number of at least %.0f, got ", least);
+        else
+            std::snprintf(range, sizeof range, "must be a finite number of at most %.0f, got ", most);
         failKey(source, key, range + v.dump());
     }
     return v.get<double>();

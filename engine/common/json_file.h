@@ -15,7 +15,7 @@ nlohmann::json readJsonFile(const std::string& path, const std::string& what);
 // names the key, what it must be and the value found. A key that is absent or null takes the
 // fallback of the ...Or() reads.
 int jsonInt(const nlohmann::json& j, const char* key, const std::string& source, int64_t least = 1,
-            int64_t most = int64_t(1) << 30); // required
+            int64_t most = int64_t(1) << 30); // required; null is "must be an integer"; most <= INT_MAX
 double jsonNumberOr(const nlohmann::json& j, const char* key, double fallback, const std::string& source,
                     double least = -std::numeric_limits<double>::infinity(),
                     double most = std::numeric_limits<double>::infinity()); // finite, within [least, most]

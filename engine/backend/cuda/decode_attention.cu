@@ -336,6 +336,8 @@ template <int D, int G>
 __global__ void __launch_bounds__(kThreads, 8) decodeAttentionRows(const WorkItem* items, const int* blockFirst, const float* q,
                                                        float* partials, float scale, Output out)
 {
+    // writeResult() indexes partials [item][head]; the combine reads [head][item]: the same for one head.
+    static_assert(G == 1, "the row kernel runs single heads; groups run on the tensor cores");
     launchDependents();
     const WorkItem first = firstItems(items, gridDim.x)[blockIdx.x];
     for (int it = blockFirst[blockIdx.x], begin = it, stop = blockFirst[blockIdx.x + 1]; it < stop; ++it) {
