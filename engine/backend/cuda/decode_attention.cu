@@ -201,7 +201,6 @@ __global__ void __launch_bounds__(D / 4 * kCombineMaxSubsets) decodeAttentionCom
     if (quad == 0)
         subsetMax[s] = M, subsetSum[s] = L;
     __syncthreads(); // every partial of this (pair, head) has been read
-    dropPartials(base, size_t(sp.count) * P * sizeof(float));
     if (s == 0) {
         float Mx = -INFINITY;
         for (int j = 0; j < S; ++j)
@@ -221,6 +220,7 @@ __global__ void __launch_bounds__(D / 4 * kCombineMaxSubsets) decodeAttentionCom
         storeTwo(out, at, At.x * inv, At.y * inv);
         storeTwo(out, at + 2, At.z * inv, At.w * inv);
     }
+    dropPartials(base, size_t(sp.count) * P * sizeof(float)); // the other subsets' threads start at once
 }
 
 // One work item = rows [start, end) of one pair. Each token row is read by D/8 threads with one
