@@ -67,6 +67,19 @@ private Q_SLOTS:
         QCOMPARE(c.rope.factor, 32.0);
     }
 
+    void positionsBeyondTheSlidingWindowAreRefused()
+    {
+        json j = json::parse(R"({"model_type": "mistral", "hidden_size": 512, "intermediate_size": 1024,
+            "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 100,
+            "max_position_embeddings": 32768, "sliding_window": 4096})");
+        const ModelConfig c = ModelConfig::fromHfJson(j, "config.json");
+        QCOMPARE(c.positionLimit(), int64_t(4096));
+        c.requirePositions(4096, "a prompt"); // at the window: fine
+        FAIRKV_EXPECT_ERROR(c.requirePositions(4097, "a prompt"),
+                            "a prompt needs 4097 positions, beyond the model's sliding_window of 4096");
+        FAIRKV_EXPECT_ERROR(c.requirePositions(40000, "a prompt"), "max_position_embeddings of 32768");
+    }
+
     void mistralExplicitHeadDim()
     {
         const json j = json::parse(R"({"model_type": "mistral", "hidden_size": 5120, "intermediate_size": 32768,
@@ -91,6 +104,7 @@ private Q_SLOTS:
         QTest::newRow("rope yarn") << QStringLiteral(R"({"rope_scaling": {"rope_type": "yarn", "factor": 4}})") << QStringLiteral("rope type 'yarn'");
         QTest::newRow("activation") << QStringLiteral(R"({"hidden_act": "gelu"})") << QStringLiteral("hidden_act");
         QTest::newRow("bias") << QStringLiteral(R"({"attention_bias": true})") << QStringLiteral("attention_bias");
+        QTest::newRow("bias as text") << QStringLiteral(R"({"mlp_bias": "true"})") << QStringLiteral("'mlp_bias' must be true or false, got \"true\"");
         QTest::newRow("odd head dim") << QStringLiteral(R"({"head_dim": 7})") << QStringLiteral("head_dim must be even");
         // Values other tools write that would otherwise be read as something else (robustness sweep).
         QTest::newRow("rope theta zero") << QStringLiteral(R"({"rope_theta": 0})") << QStringLiteral("'rope_theta' must be in (0, 1e12], got 0");

@@ -66,6 +66,11 @@ int jsonInt(const nlohmann::json& j, const char* key, const std::string& source,
     return int(v.get<int64_t>());
 }
 
+int jsonIntOr(const nlohmann::json& j, const char* key, int fallback, const std::string& source, int64_t least, int64_t most)
+{
+    return valueOf(j, key).is_null() ? fallback : jsonInt(j, key, source, least, most);
+}
+
 double jsonNumberOr(const nlohmann::json& j, const char* key, double fallback, const std::string& source, double least, double most)
 {
     const nlohmann::json& v = valueOf(j, key);

@@ -16,6 +16,8 @@ nlohmann::json readJsonFile(const std::string& path, const std::string& what);
 // fallback of the ...Or() reads.
 int jsonInt(const nlohmann::json& j, const char* key, const std::string& source, int64_t least = 1,
             int64_t most = int64_t(1) << 30); // required; null is "must be an integer"; most <= INT_MAX
+int jsonIntOr(const nlohmann::json& j, const char* key, int fallback, const std::string& source, int64_t least = 1,
+              int64_t most = int64_t(1) << 30);
 double jsonNumberOr(const nlohmann::json& j, const char* key, double fallback, const std::string& source,
                     double least = -std::numeric_limits<double>::infinity(),
                     double most = std::numeric_limits<double>::infinity()); // finite, within [least, most]

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 
@@ -62,10 +63,7 @@ RopeConfig parseRope(const json& j, const std::string& source)
         rope.factor = positiveOr(*block, "factor", 8.0, source);
         rope.lowFreqFactor = positiveOr(*block, "low_freq_factor", 1.0, source);
         rope.highFreqFactor = positiveOr(*block, "high_freq_factor", 4.0, source);
-        rope.originalMaxPositions = block->contains("original_max_position_embeddings")
-                                            && !block->at("original_max_position_embeddings").is_null()
-                                        ? jsonInt(*block, "original_max_position_embeddings", source)
-                                        : 8192;
+        rope.originalMaxPositions = jsonIntOr(*block, "original_max_position_embeddings", 8192, source);
         if (rope.highFreqFactor <= rope.lowFreqFactor)
             fail(source, "llama3 rope scaling needs high_freq_factor > low_freq_factor");
     } else {
@@ -118,6 +116,14 @@ void ModelConfig::requirePositions(int64_t positions, const std::string& what) c
     if (positions > maxPositions)
         throw Error(what + " needs " + std::to_string(positions) + " positions, beyond the model's max_position_embeddings of "
                     + std::to_string(maxPositions));
+    if (slidingWindow && positions > *slidingWindow)
+        throw Error(what + " needs " + std::to_string(positions) + " positions, beyond the model's sliding_window of "
+                    + std::to_string(*slidingWindow) + ", which this engine does not implement");
+}
+
+int64_t ModelConfig::positionLimit() const
+{
+    return slidingWindow ? std::min<int64_t>(maxPositions, *slidingWindow) : maxPositions;
 }
 
 ModelConfig ModelConfig::fromHfJson(const json& j, const std::string& source)
@@ -132,15 +138,13 @@ ModelConfig ModelConfig::fromHfJson(const json& j, const std::string& source)
     if (j.contains("hidden_act") && j.at("hidden_act") != "silu")
         fail(source, "hidden_act " + j.at("hidden_act").dump() + " is not supported (expected \"silu\")");
     for (const char* key : {"attention_bias", "mlp_bias"})
-        if (j.contains(key) && j.at(key).is_boolean() && j.at(key).get<bool>())
+        if (jsonBoolOr(j, key, false, source))
             fail(source, std::string(key) + " = true is not supported");
     c.hiddenSize = jsonInt(j, "hidden_size", source);
     c.intermediateSize = jsonInt(j, "intermediate_size", source);
     c.numLayers = jsonInt(j, "num_hidden_layers", source);
     c.numHeads = jsonInt(j, "num_attention_heads", source);
-    c.numKvHeads = j.contains("num_key_value_heads") && !j.at("num_key_value_heads").is_null()
-                       ? jsonInt(j, "num_key_value_heads", source)
-                       : c.numHeads;
+    c.numKvHeads = jsonIntOr(j, "num_key_value_heads", c.numHeads, source);
     c.vocabSize = jsonInt(j, "vocab_size", source);
     if (j.contains("head_dim") && !j.at("head_dim").is_null()) {
         c.headDim = jsonInt(j, "head_dim", source);
@@ -149,7 +153,7 @@ ModelConfig ModelConfig::fromHfJson(const json& j, const std::string& source)
             fail(source, "hidden_size is not a multiple of num_attention_heads and no head_dim is given");
         c.headDim = c.hiddenSize / c.numHeads;
     }
-    c.maxPositions = j.contains("max_position_embeddings") ? jsonInt(j, "max_position_embeddings", source) : 4096;
+    c.maxPositions = jsonIntOr(j, "max_position_embeddings", 4096, source);
     c.rmsNormEps = jsonNumberOr(j, "rms_norm_eps", 1e-6, source);
     c.tieWordEmbeddings = jsonBoolOr(j, "tie_word_embeddings", false, source);
     if (j.contains("sliding_window") && !j.at("sliding_window").is_null())

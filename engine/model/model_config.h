@@ -45,8 +45,11 @@ struct ModelConfig
 
     // Throws fairkv::Error naming the first inconsistent field.
     void validate() const;
-    // Throws an Error saying that `what` needs `positions` when that is beyond max_position_embeddings.
+    // Throws an Error saying that `what` needs `positions` when that is beyond max_position_embeddings
+    // or a sliding_window (which the engine does not implement).
     void requirePositions(int64_t positions, const std::string& what) const;
+    // The most positions requirePositions() accepts.
+    int64_t positionLimit() const;
 
     // `source` names the file in error messages.
     static ModelConfig fromHfJson(const nlohmann::json& j, const std::string& source);

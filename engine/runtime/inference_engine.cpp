@@ -46,16 +46,11 @@ InferenceEngine::~InferenceEngine() = default;
 
 void InferenceEngine::checkPositions(long extra) const
 {
+    long longest = 0;
     for (long p : m_positions)
-        if (p + extra > config().maxPositions) // the message is built only when it is needed: this runs every step
-            config().requirePositions(p + extra, "a sequence of " + std::to_string(p + extra) + " tokens");
-    const auto& window = config().slidingWindow;
-    if (!window)
-        return;
-    for (long p : m_positions)
-        if (p + extra > *window)
-            throw Error("sequence of " + std::to_string(p + extra) + " tokens exceeds the model's sliding_window of "
-                        + std::to_string(*window) + ", which this engine does not implement");
+        longest = std::max(longest, p);
+    if (longest + extra > config().positionLimit()) // the message is built only when it is needed: this runs every step
+        config().requirePositions(longest + extra, "a sequence of " + std::to_string(longest + extra) + " tokens");
 }
 
 InferenceEngine::PrefillOutput InferenceEngine::prefill(const std::vector<std::vector<int>>& prompts,
