@@ -19,9 +19,11 @@ struct Result
     QString out, err;
 };
 
-Result runCli(const QStringList& args)
+Result runCli(const QStringList& args, const QString& workDir = {})
 {
     QProcess p;
+    if (!workDir.isEmpty())
+        p.setWorkingDirectory(workDir);
     p.start(QString::fromUtf8(FAIRKV_CLI_PATH), args);
     if (!p.waitForFinished(120000))
         return {};
@@ -312,6 +314,10 @@ private Q_SLOTS:
             QVERIFY2(r.exitCode > 0, qPrintable(bad.join(QLatin1Char(' '))));
             QVERIFY2(r.err.trimmed().split(QLatin1Char('\n')).size() == 1, qPrintable(r.err));
         }
+        // The default output path gets the same checks, before the trace is read.
+        QVERIFY(QDir(dir.path()).mkdir(QStringLiteral("run-1.trace.json")));
+        r = runCli({QStringLiteral("export-trace"), session, QStringLiteral("1")}, dir.path());
+        QVERIFY2(r.exitCode == 2 && r.err.contains(QStringLiteral("output run-1.trace.json (--out's default): is a folder")), qPrintable(r.err));
         r = runCli({QStringLiteral("sessions"), session, QStringLiteral("--json"), list});
         QCOMPARE(readJson(list).size(), size_t(3));
     }

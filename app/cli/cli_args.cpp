@@ -146,18 +146,17 @@ bool namesFile(const std::string& placeholder)
 
 enum class Overlap { None, Same, Inside };
 
-// Whether writing `output` would replace `input` or a file inside the folder `input` (a
-// checkpoint's config.json, say).
-Overlap overwrites(const std::string& output, const std::string& input)
+// Whether writing `out` (already weakly canonical) would replace `input` or a file inside the
+// folder `input` (a checkpoint's config.json, say).
+Overlap overwrites(const std::filesystem::path& out, const std::string& input)
 {
     namespace fs = std::filesystem;
-    std::error_code ea, eb;
-    const auto out = fs::weakly_canonical(output, ea), in = fs::weakly_canonical(input, eb);
-    if (ea || eb)
+    std::error_code ec;
+    const auto in = fs::weakly_canonical(input, ec);
+    if (ec)
         return Overlap::None;
     if (out == in)
         return Overlap::Same;
-    std::error_code ec;
     if (!fs::is_directory(in, ec) || !fs::exists(out, ec))
         return Overlap::None;
     const auto rel = out.lexically_relative(in);
@@ -166,33 +165,39 @@ Overlap overwrites(const std::string& output, const std::string& input)
 
 } // namespace
 
-std::string Args::outputPath(const std::string& name) const
+std::string Args::outputPath(const std::string& name, const std::string& fallback) const
 {
     namespace fs = std::filesystem;
-    const std::string v = str(name);
-    const std::string option = "--" + name + " " + v;
-    if (v.empty() && !has(name))
+    const bool given = has(name) || !str(name).empty();
+    const std::string v = given ? str(name) : fallback;
+    if (v.empty() && !given)
         return v;
     if (v.empty())
         throw UsageError("--" + name + " needs a file name");
+    const std::string option = given ? "--" + name + " " + v : "output " + v + " (--" + name + "'s default)";
     std::error_code ec;
     if (fs::is_directory(v, ec))
         throw UsageError(option + ": is a folder, not a file");
     if (const std::string folder = missingFolderOf(v); !folder.empty())
         throw UsageError(option + ": the folder " + folder + " does not exist");
-    for (const auto& [other, value] : m_values) {
-        const OptionSpec* s = spec(other);
-        const Overlap o = other != name && s && namesFile(s->value) ? overwrites(v, value) : Overlap::None;
-        if (o != Overlap::None)
-            throw UsageError(option + (o == Overlap::Same ? ": that is also --" + other + "'s file" : ": that is inside --" + other + "'s folder")
-                             + "; choose another output file");
-    }
-    for (size_t i = 0; i < m_positional.size() && i < m_positionalNames.size(); ++i) {
-        const Overlap o = namesFile(m_positionalNames[i]) ? overwrites(v, m_positional[i]) : Overlap::None;
-        if (o != Overlap::None)
-            throw UsageError(option + (o == Overlap::Same ? ": that is the " : ": that is inside the ") + m_positionalNames[i]
-                             + " this command reads; choose another output file");
-    }
+    // Every file this command reads (its file options and arguments), with what to call the
+    // output when it is that file and when it is inside that folder.
+    struct Input
+    {
+        std::string path, same, inside;
+    };
+    std::vector<Input> inputs;
+    for (const auto& [other, value] : m_values)
+        if (const OptionSpec* s = spec(other); other != name && s && namesFile(s->value))
+            inputs.push_back({value, "that is also --" + other + "'s file", "that is inside --" + other + "'s folder"});
+    for (size_t i = 0; i < m_positional.size() && i < m_positionalNames.size(); ++i)
+        if (namesFile(m_positionalNames[i]))
+            inputs.push_back({m_positional[i], "that is the " + m_positionalNames[i] + " this command reads",
+                              "that is inside the " + m_positionalNames[i] + " this command reads"});
+    const auto out = fs::weakly_canonical(v, ec);
+    for (const Input& in : ec ? std::vector<Input>{} : inputs)
+        if (const Overlap o = overwrites(out, in.path); o != Overlap::None)
+            throw UsageError(option + ": " + (o == Overlap::Same ? in.same : in.inside) + "; choose another output file");
     if (isSqliteDatabase(v))
         throw UsageError(option + ": is a session database; choose another output file");
     return v;

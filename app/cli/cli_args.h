@@ -39,9 +39,9 @@ public:
     double number(const std::string& name, double minValue, double maxValue) const;
     // The value of an output-file option, checked before any work: not a folder, in a folder
     // that exists, not another file of this command (its inputs, its session) and not a session
-    // database, so a mistyped path never replaces what the user has. Empty when the option is
-    // neither given nor has a default.
-    std::string outputPath(const std::string& name) const;
+    // database, so a mistyped path never replaces what the user has. `fallback` is the path when
+    // the option is not given (and gets the same checks); empty when neither is there.
+    std::string outputPath(const std::string& name, const std::string& fallback = "") const;
     const std::vector<std::string>& positional() const { return m_positional; }
 
 private:

@@ -408,12 +408,11 @@ int exportTraceCommand(const std::vector<std::string>& argv)
     }
     if (args.str("format") != "chrome")
         throw UsageError("--format '" + args.str("format") + "' is not supported (chrome)");
-    const auto store = profiler::SessionStore::open(args.positional()[0], profiler::SessionStore::Mode::ReadOnly);
     const int64_t id = runId(args.positional()[1], "RUN");
+    const std::string out = args.outputPath("out", "run-" + std::to_string(id) + ".trace.json"); // before any read
+    const auto store = profiler::SessionStore::open(args.positional()[0], profiler::SessionStore::Mode::ReadOnly);
     const auto run = store->loadRun(id);
     const auto trace = store->loadTrace(id);
-    const std::string given = args.outputPath("out");
-    const std::string out = given.empty() ? "run-" + std::to_string(id) + ".trace.json" : given;
     writeTextFile(out, profiler::chromeTraceJson(trace, run.summary.ranks,
                                                  "FairKV run " + std::to_string(id) + " (" + run.summary.model + ", "
                                                      + run.summary.placement + ")"));
