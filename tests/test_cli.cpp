@@ -308,6 +308,8 @@ private Q_SLOTS:
                                        QStringList{QStringLiteral("export-trace"), session, QStringLiteral("1"), QStringLiteral("--out"), session},
                                        QStringList{QStringLiteral("report"), session, QStringLiteral("--runs"), QStringLiteral("1"),
                                                    QStringLiteral("--out"), session},
+                                       QStringList{QStringLiteral("report"), session, QStringLiteral("--runs"), QStringLiteral("1,2,"),
+                                                   QStringLiteral("--out"), dir.filePath(QStringLiteral("r.html"))},
                                        common + QStringList{QStringLiteral("--json"), session},
                                        common + QStringList{QStringLiteral("--stats"), dir.filePath(QStringLiteral("no/such/dir/s.json"))}}) {
             r = runCli(bad);

@@ -203,4 +203,18 @@ std::string Args::outputPath(const std::string& name, const std::string& fallbac
     return v;
 }
 
+std::vector<std::string> splitCommas(const std::string& text)
+{
+    std::vector<std::string> items;
+    if (text.empty())
+        return items;
+    for (size_t from = 0;;) {
+        const size_t comma = text.find(',', from);
+        items.push_back(text.substr(from, comma == std::string::npos ? std::string::npos : comma - from));
+        if (comma == std::string::npos)
+            return items;
+        from = comma + 1;
+    }
+}
+
 } // namespace fairkv::cli

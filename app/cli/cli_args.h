@@ -54,4 +54,8 @@ private:
     bool m_help = false;
 };
 
+// The items of a comma-separated list, empty ones included ("1,,2," has four), so a stray comma
+// is refused by whatever checks the items; none for an empty text.
+std::vector<std::string> splitCommas(const std::string& text);
+
 } // namespace fairkv::cli

@@ -22,7 +22,6 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <sstream>
 
 #include <unistd.h>
 
@@ -229,8 +228,7 @@ int logitsCommand(const std::vector<std::string>& argv)
     const std::string list = args.str("tokens");
     if (!list.empty() && list.back() == ',')
         throw UsageError("--tokens expects comma-separated non-negative integers, got a trailing comma in '" + list + "'");
-    std::stringstream ss(list);
-    for (std::string item; std::getline(ss, item, ',');) {
+    for (const std::string& item : splitCommas(list)) {
         char* end = nullptr;
         const long v = std::strtol(item.c_str(), &end, 10);
         if (item.empty() || std::isspace(static_cast<unsigned char>(item.front())) || *end != '\0' || v < 0 || v > (1L << 30))

@@ -11,7 +11,6 @@
 
 #include <algorithm>
 #include <iostream>
-#include <sstream>
 
 namespace fairkv::cli {
 
@@ -20,9 +19,7 @@ namespace {
 std::vector<int64_t> runList(const std::string& text)
 {
     std::vector<int64_t> ids;
-    std::stringstream in(text);
-    std::string part;
-    while (std::getline(in, part, ','))
+    for (const std::string& part : splitCommas(text)) // "1,2," is refused: its last item is empty
         ids.push_back(runId(part, "--runs"));
     if (ids.empty())
         throw UsageError("--runs expects run numbers separated by commas, e.g. --runs 1,2");
