@@ -8,6 +8,7 @@
 #endif
 
 #include "common/error.h"
+#include "common/json_file.h"
 #include "common/output_path.h"
 #include "runtime/run.h"
 
@@ -575,12 +576,13 @@ std::vector<RunSummary> SessionStore::summaries(std::optional<int64_t> only) con
         s.timing = st.text(6);
         s.ranks = storedRanks(s.id, st.i64(7));
         const json cfg = json::parse(st.text(8), nullptr, false);
-        if (cfg.is_object()) {
-            s.compress = cfg.value("compress", std::string());
-            s.budget = cfg.value("budget", 0);
-            s.batch = cfg.value("batch", 0);
-            s.decode = cfg.value("decode", 0);
-            s.promptLen = cfg.value("prompt_len", 0);
+        if (cfg.is_object()) { // a value of another type is a damaged record, not a crash
+            const std::string what = "run " + std::to_string(s.id) + "'s settings";
+            s.compress = jsonStringOr(cfg, "compress", std::string(), what);
+            s.budget = jsonIntOr(cfg, "budget", 0, what, 0);
+            s.batch = jsonIntOr(cfg, "batch", 0, what, 0);
+            s.decode = jsonIntOr(cfg, "decode", 0, what, 0);
+            s.promptLen = jsonIntOr(cfg, "prompt_len", 0, what, 0);
         }
         s.placement = st.text(9);
         s.records = st.i64(10);

@@ -112,7 +112,9 @@ private Q_SLOTS:
         c.compression.pooling = Pooling::Avg;
         QCOMPARE(RunConfig::fromJson(c.toJson()).toJson(), c.toJson());
         QCOMPARE(RunConfig::fromJson(nlohmann::json::object()).toJson(), RunConfig().toJson());
-        for (const char* bad : {R"({"ranks": "three"})", R"({"compress": "zip"})", R"({"pooling": "min"})", "[1]"}) {
+        // A value beyond an int, or of another type, is refused, not converted (it had read as 1 or 2).
+        for (const char* bad : {R"({"ranks": "three"})", R"({"compress": "zip"})", R"({"pooling": "min"})", "[1]",
+                                R"({"layers": 4294967297})", R"({"batch": 1.5})", R"({"emulate": 1})"}) {
             try {
                 RunConfig::fromJson(nlohmann::json::parse(bad));
                 QFAIL(bad);

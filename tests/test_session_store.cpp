@@ -330,6 +330,11 @@ private Q_SLOTS:
         QVERIFY(QFile::copy(QString::fromStdString(good), QString::fromStdString(partial)));
         sql(partial, R"(UPDATE runs SET result_json='{"x":1}';)");
         FAIRKV_EXPECT_ERROR(SS::open(partial, SS::Mode::ReadOnly)->loadRun(1), "damaged result record: no 'rank_attention_ms' array");
+        // Settings of another type (edited by another tool): one error, not an uncaught type error.
+        const std::string settings = fairkv::test::path(dir, "settings.fkv");
+        QVERIFY(QFile::copy(QString::fromStdString(good), QString::fromStdString(settings)));
+        sql(settings, R"(UPDATE runs SET config_json='{"budget":"64"}';)");
+        FAIRKV_EXPECT_ERROR(SS::open(settings, SS::Mode::ReadOnly)->listRuns(), "run 1's settings: 'budget' must be an integer, got \"64\"");
 
         FAIRKV_EXPECT_ERROR(SS::open(fairkv::test::path(dir, "missing.fkv"), SS::Mode::ReadOnly), "no such session file");
         FAIRKV_EXPECT_ERROR(SS::open(dir.path().toStdString(), SS::Mode::ReadWrite), "is a folder");

@@ -1,6 +1,7 @@
 #include "runtime/run.h"
 
 #include "common/error.h"
+#include "common/json_file.h"
 #include "common/host_memory.h"
 #include "common/rng.h"
 #include "model/model_weights.h"
@@ -87,34 +88,38 @@ RunConfig RunConfig::fromJson(const json& j)
         throw Error("a run's settings must be a JSON object");
     RunConfig c;
     try {
-        c.model = j.value("model", c.model);
-        c.layers = j.value("layers", c.layers);
-        c.ranks = j.value("ranks", c.ranks);
-        c.backend = j.value("backend", c.backend);
-        c.placement = j.value("placement", c.placement);
+        // Exact types: a value of another type, or beyond an int, is refused rather than
+        // converted (validate() then checks the ranges a run needs).
+        const std::string src = "a run's settings";
+        constexpr int64_t kIntLeast = std::numeric_limits<int>::min(), kIntMost = std::numeric_limits<int>::max();
+        c.model = jsonStringOr(j, "model", c.model, src);
+        c.layers = jsonIntOr(j, "layers", c.layers, src, kIntLeast, kIntMost);
+        c.ranks = jsonIntOr(j, "ranks", c.ranks, src, kIntLeast, kIntMost);
+        c.backend = jsonStringOr(j, "backend", c.backend, src);
+        c.placement = jsonStringOr(j, "placement", c.placement, src);
         if (j.contains("memory_budget") && !j.at("memory_budget").is_null())
             c.memoryBudget = j.at("memory_budget").get<uint64_t>();
-        c.sameCount = j.value("same_count", c.sameCount);
-        c.unitMode = unitModeFromName(j.value("units", std::string(unitModeName(c.unitMode))));
-        c.compression.policy = compressionFromName(j.value("compress", std::string(compressionName(c.compression.policy))));
+        c.sameCount = jsonBoolOr(j, "same_count", c.sameCount, src);
+        c.unitMode = unitModeFromName(jsonStringOr(j, "units", unitModeName(c.unitMode), src));
+        c.compression.policy = compressionFromName(jsonStringOr(j, "compress", compressionName(c.compression.policy), src));
         if (c.compression.policy == CompressionPolicy::HeadKV)
             throw Error("headkv runs need their head-score file, which a session does not keep");
-        c.compression.budget = j.value("budget", c.compression.budget);
-        c.compression.window = j.value("window", c.compression.window);
-        c.compression.kernel = j.value("kernel", c.compression.kernel);
-        const std::string pooling = j.value("pooling", std::string("max"));
+        c.compression.budget = jsonIntOr(j, "budget", c.compression.budget, src, kIntLeast, kIntMost);
+        c.compression.window = jsonIntOr(j, "window", c.compression.window, src, kIntLeast, kIntMost);
+        c.compression.kernel = jsonIntOr(j, "kernel", c.compression.kernel, src, kIntLeast, kIntMost);
+        const std::string pooling = jsonStringOr(j, "pooling", "max", src);
         if (pooling != "max" && pooling != "avg")
             throw Error("pooling '" + pooling + "' is not max or avg");
         c.compression.pooling = pooling == "max" ? Pooling::Max : Pooling::Avg;
-        c.compression.floorAlpha = j.value("floor_alpha", c.compression.floorAlpha);
-        c.batch = j.value("batch", c.batch);
-        c.promptLen = j.value("prompt_len", c.promptLen);
-        c.decode = j.value("decode", c.decode);
+        c.compression.floorAlpha = jsonNumberOr(j, "floor_alpha", c.compression.floorAlpha, src);
+        c.batch = jsonIntOr(j, "batch", c.batch, src, kIntLeast, kIntMost);
+        c.promptLen = jsonIntOr(j, "prompt_len", c.promptLen, src, kIntLeast, kIntMost);
+        c.decode = jsonIntOr(j, "decode", c.decode, src, kIntLeast, kIntMost);
         c.seed = j.value("seed", c.seed);
-        c.temperature = j.value("temperature", c.temperature);
-        c.devices.emulate = j.value("emulate", c.devices.emulate);
-        c.devices.allReduce.alphaUs = j.value("allreduce_alpha_us", c.devices.allReduce.alphaUs);
-        c.devices.allReduce.busGBs = j.value("allreduce_gbs", c.devices.allReduce.busGBs);
+        c.temperature = jsonNumberOr(j, "temperature", c.temperature, src);
+        c.devices.emulate = jsonBoolOr(j, "emulate", c.devices.emulate, src);
+        c.devices.allReduce.alphaUs = jsonNumberOr(j, "allreduce_alpha_us", c.devices.allReduce.alphaUs, src);
+        c.devices.allReduce.busGBs = jsonNumberOr(j, "allreduce_gbs", c.devices.allReduce.busGBs, src);
     } catch (const json::exception& e) {
         throw Error(std::string("a run's settings do not read: ") + e.what());
     }
