@@ -12,7 +12,6 @@
 #include <cublas_v2.h>
 
 #include <cstring>
-#include <fstream>
 #include <iostream>
 #include <sstream>
 

@@ -61,8 +61,10 @@ run)
       engine --layers 4 --prompt-len 2048 --budget 512 --decode 16 --ranks 8 --units per-query-head --placement $p
     done
   } > "$out/engine-runs.txt"; fi
-  for f in gpu-benchmark.md gpu-decode-benchmark.md gemm-benchmark.md selection-benchmark.md event-benchmark.md engine-runs.txt; do
-    if [ -f "$out/$f" ]; then cat "$out/$f"; fi
+  # Only what this run wrote: an OUT_DIR used before may hold other parts' older tables.
+  for part in attention:gpu-benchmark.md decode:gpu-decode-benchmark.md gemm:gemm-benchmark.md \
+              selection:selection-benchmark.md events:event-benchmark.md engine:engine-runs.txt; do
+    if want "${part%%:*}"; then cat "$out/${part#*:}"; fi
   done
   ;;
 *)

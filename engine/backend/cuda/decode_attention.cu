@@ -659,7 +659,8 @@ __global__ void __launch_bounds__(kMmaWarps * 32) decodeAttentionMma(const WorkI
     }
 }
 
-// Rows one block pass covers: the granule a plan splits pairs by.
+// Rows one worker's pass covers (a row-kernel block's pass, a tensor-core warp's tile): the
+// granule a plan splits pairs by.
 int granuleRows(int dim, int group)
 {
     return group == 1 ? kThreads / (dim / 8) * 4 : kMmaTile;
@@ -815,10 +816,10 @@ void RaggedDecodeAttention::prepare(const std::vector<KvView>& pairs, int groupS
     m_group = groupSize;
     m_dim = headDim;
 
-    // One wave of blocks, each with an equal share of the rows. Rows are counted in granules (a
-    // block's pass over a pair), pairs laid end to end; a block's share may end one pair and begin
-    // the next, and a long pair is cut over several blocks whose partials the combine kernel merges.
-    // No block gets less than a couple of passes per warp, so launch and merge costs stay small.
+    // One wave of blocks; every worker gets an equal share of the rows. Rows are counted in
+    // granules (a worker's pass over a pair), pairs laid end to end; a share may end one pair and
+    // begin the next, and a long pair is cut over several workers whose partials the combine
+    // kernel merges.
     const int granule = granuleRows(headDim, groupSize);
     std::vector<int64_t> cum(size_t(m_pairs) + 1, 0);
     size_t totalRows = 0;
