@@ -20,7 +20,6 @@
 #include <cctype>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 
 #include <unistd.h>
@@ -28,29 +27,6 @@
 namespace fairkv::cli {
 
 using nlohmann::json;
-
-void writeTextFile(const std::string& path, const std::string& text)
-{
-    refuseToOverwriteDatabase(path); // Args::outputPath() refused it up front; a session may have appeared since
-    const std::string tmp = path + ".partial";
-    std::error_code ec;
-    const auto fail = [&](const std::string& why) {
-        std::filesystem::remove(tmp, ec);
-        throw Error(path + ": " + why);
-    };
-    {
-        std::ofstream out(tmp, std::ios::trunc);
-        if (!out)
-            fail("cannot write");
-        out << text;
-        out.close();
-        if (!out)
-            fail("write failed");
-    }
-    std::filesystem::rename(tmp, path, ec);
-    if (ec)
-        fail("cannot write: " + ec.message());
-}
 
 namespace {
 

@@ -15,8 +15,6 @@ int reportCommand(const std::vector<std::string>& args);
 int checkModelCommand(const std::vector<std::string>& args);
 int makeModelCommand(const std::vector<std::string>& args);
 
-// Writes `text` to `path` atomically (temporary file + rename); throws fairkv::Error.
-void writeTextFile(const std::string& path, const std::string& text);
 // A run number from the command line; `what` names the option in the error.
 int64_t runId(const std::string& text, const char* what);
 

@@ -1,6 +1,7 @@
 #include "cli_args.h"
 #include "commands.h"
 #include "common/error.h"
+#include "common/output_path.h"
 #include "report.h"
 #include "session_store.h"
 #ifdef FAIRKV_HAVE_PDF_REPORT

@@ -29,4 +29,27 @@ std::string missingFolderOf(const std::string& path)
     return fs::is_directory(folder, ec) ? std::string() : folder.string();
 }
 
+void writeTextFile(const std::string& path, const std::string& text)
+{
+    refuseToOverwriteDatabase(path); // callers may have refused it up front; a session may have appeared since
+    const std::string tmp = path + ".partial";
+    std::error_code ec;
+    const auto fail = [&](const std::string& why) {
+        std::filesystem::remove(tmp, ec);
+        throw Error(path + ": " + why);
+    };
+    {
+        std::ofstream out(tmp, std::ios::trunc);
+        if (!out)
+            fail("cannot write");
+        out << text;
+        out.close();
+        if (!out)
+            fail("write failed");
+    }
+    std::filesystem::rename(tmp, path, ec);
+    if (ec)
+        fail("cannot write: " + ec.message());
+}
+
 } // namespace fairkv

@@ -10,6 +10,10 @@ bool isSqliteDatabase(const std::string& path);
 // Throws an Error naming `path` when it is an SQLite database.
 void refuseToOverwriteDatabase(const std::string& path);
 
+// Writes `text` to `path` through a temporary file renamed over it, so a failed write leaves what
+// was there; never over an SQLite database. An Error names the path.
+void writeTextFile(const std::string& path, const std::string& text);
+
 // The folder a new file at `path` would go into, when that folder does not exist; empty otherwise.
 std::string missingFolderOf(const std::string& path);
 

@@ -7,7 +7,6 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <fstream>
 
 namespace fairkv {
 
@@ -185,11 +184,7 @@ Placement Placement::fromFile(const std::string& path, int batchSize)
 
 void Placement::saveFile(const std::string& path) const
 {
-    refuseToOverwriteDatabase(path);
-    std::ofstream out(path);
-    out << toJson().dump(1) << "\n";
-    if (!out)
-        throw Error(path + ": cannot write placement file");
+    writeTextFile(path, toJson().dump(1) + "\n");
 }
 
 } // namespace fairkv
