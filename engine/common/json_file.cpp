@@ -43,6 +43,20 @@ const nlohmann::json& valueOf(const nlohmann::json& j, const char* key)
 
 } // namespace
 
+bool jsonIsIntIn(const nlohmann::json& v, int64_t least, int64_t most)
+{
+    if (v.is_number_unsigned()) {
+        const uint64_t u = v.get<uint64_t>();
+        return (least <= 0 || u >= uint64_t(least)) && most >= 0 && u <= uint64_t(most);
+    }
+    return v.is_number_integer() && v.get<int64_t>() >= least && v.get<int64_t>() <= most;
+}
+
+bool jsonIsNumberIn(const nlohmann::json& v, double least, double most)
+{
+    return v.is_number() && std::isfinite(v.get<double>()) && v.get<double>() >= least && v.get<double>() <= most;
+}
+
 int jsonInt(const nlohmann::json& j, const char* key, const std::string& source, int64_t least, int64_t most)
 {
     most = std::min<int64_t>(most, std::numeric_limits<int>::max()); // the result is an int
@@ -51,17 +65,7 @@ int jsonInt(const nlohmann::json& j, const char* key, const std::string& source,
     const nlohmann::json& v = j.at(key);
     if (!v.is_number_integer())
         failKey(source, key, "must be an integer, got " + v.dump());
-    // Non-negative integers parse as unsigned, and one beyond int64_t's range would read as
-    // negative there: compare them unsigned.
-    bool inRange = false;
-    if (v.is_number_unsigned()) {
-        const uint64_t u = v.get<uint64_t>();
-        inRange = (least <= 0 || u >= uint64_t(least)) && most >= 0 && u <= uint64_t(most);
-    } else {
-        const int64_t x = v.get<int64_t>();
-        inRange = x >= least && x <= most;
-    }
-    if (!inRange)
+    if (!jsonIsIntIn(v, least, most))
         failKey(source, key, "= " + v.dump() + " is out of range (" + std::to_string(least) + " to " + std::to_string(most) + ")");
     return int(v.get<int64_t>());
 }
@@ -77,7 +81,7 @@ double jsonNumberOr(const nlohmann::json& j, const char* key, double fallback, c
     if (v.is_null())
         return fallback;
     const bool bounded = std::isfinite(least) || std::isfinite(most);
-    if (!v.is_number() || !std::isfinite(v.get<double>()) || v.get<double>() < least || v.get<double>() > most) {
+    if (!jsonIsNumberIn(v, least, most)) {
         if (!bounded)
             failKey(source, key, "must be a finite number, got " + v.dump());
         char range[128];

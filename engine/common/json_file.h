@@ -11,6 +11,12 @@ namespace fairkv {
 // naming the path when it is missing, a folder, unreadable or not valid JSON.
 nlohmann::json readJsonFile(const std::string& path, const std::string& what);
 
+// Whether `v` is an integer within [least, most] (non-negative integers parse as unsigned and are
+// compared unsigned, so 2^64 - 1 never reads as -1), and whether it is a finite number within
+// [least, most]: the tests the keyed reads below apply, for values in arrays.
+bool jsonIsIntIn(const nlohmann::json& v, int64_t least, int64_t most);
+bool jsonIsNumberIn(const nlohmann::json& v, double least, double most);
+
 // Typed reads of one key of a JSON object. Each failure is one Error "SOURCE: 'key' ..." that
 // names the key, what it must be and the value found. A key that is absent or null takes the
 // fallback of the ...Or() reads.

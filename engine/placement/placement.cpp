@@ -114,10 +114,9 @@ Placement Placement::fromJson(const json& j, int batchSize, const std::string& s
     auto fail = [&](const std::string& what) -> Error { return Error(source + ": " + what); };
     // Units, ranks and requests as ints: a value beyond them (4294967297) must not wrap to a valid one.
     auto index = [&](const json& v, const std::string& where, const char* key) {
-        const int64_t x = v.get<int64_t>();
-        if (v.is_number_unsigned() ? v.get<uint64_t>() > uint64_t(1) << 30 : (x < 0 || x > int64_t(1) << 30))
+        if (!jsonIsIntIn(v, 0, int64_t(1) << 30))
             throw fail(where + ": \"" + key + "\" " + v.dump() + " is out of range");
-        return int(x);
+        return int(v.get<int64_t>());
     };
     // A run result or plan wraps the placement in "placement".
     const json& root = j.is_object() && j.contains("placement") ? j.at("placement") : j;

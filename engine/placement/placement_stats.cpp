@@ -50,7 +50,7 @@ PlacementStats PlacementStats::fromJson(const json& j, const std::string& source
                            + std::to_string(s.units) + " units");
             std::vector<double> units;
             for (const json& v : row) {
-                if (!v.is_number() || !std::isfinite(v.get<double>()) || v.get<double>() < 0 || v.get<double>() > double(1 << 30))
+                if (!jsonIsNumberIn(v, 0, double(1 << 30)))
                     throw fail("kv_len[" + std::to_string(r) + "][" + std::to_string(l)
                                + "] holds " + v.dump() + ", not a token count from 0 to 2^30");
                 units.push_back(v.get<double>());
