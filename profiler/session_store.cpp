@@ -171,7 +171,7 @@ void checkFileHeader(const std::string& path)
     const auto got = in.gcount();
     if (got == 0)
         return; // empty: a new session
-    if (got < 100 || std::memcmp(h, "SQLite format 3", 16) != 0)
+    if (got < 100 || std::memcmp(h, kSqliteHeader, sizeof kSqliteHeader) != 0)
         throw Error(path + ": not a FairKV session file (no SQLite header)");
     uint32_t pageSize = (uint32_t(h[16]) << 8) | h[17];
     if (pageSize == 1)

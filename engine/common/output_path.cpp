@@ -11,8 +11,8 @@ namespace fairkv {
 bool isSqliteDatabase(const std::string& path)
 {
     std::ifstream in(path, std::ios::binary);
-    char header[16] = {};
-    return in.read(header, sizeof header) && std::memcmp(header, "SQLite format 3", 16) == 0;
+    char header[sizeof kSqliteHeader] = {};
+    return in.read(header, sizeof header) && std::memcmp(header, kSqliteHeader, sizeof kSqliteHeader) == 0;
 }
 
 void refuseToOverwriteDatabase(const std::string& path)

@@ -3,6 +3,9 @@
 
 namespace fairkv {
 
+// The first 16 bytes of every SQLite database file (the text and its terminating NUL).
+inline constexpr char kSqliteHeader[16] = "SQLite format 3";
+
 // Whether `path` is an SQLite database (a FairKV session, or any other): no output is ever
 // written over one, whatever name a dialog or an option gave it.
 bool isSqliteDatabase(const std::string& path);
