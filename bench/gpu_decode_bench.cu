@@ -175,16 +175,6 @@ std::vector<int64_t> outputOffsets(const RankLayer& rl, int group, int dim)
     return at;
 }
 
-// The attention of a rank's pairs straight into o_proj's input (bf16), as the engine does: zeroed
-// first only where a replica serves part of the batch (fair-copying) and leaves columns unwritten.
-void attentionIntoOproj(cuda::RaggedDecodeAttention& kernel, const RankLayer& rl, int batch, int group, int dim,
-                        const float* q, __nv_bfloat16* attnB, float scale, cudaStream_t stream)
-{
-    if (rl.pairs.size() < size_t(batch) * size_t(rl.replicas))
-        FAIRKV_CUDA(cudaMemsetAsync(attnB, 0, size_t(batch) * rl.replicas * group * dim * 2, stream));
-    kernel.launchBf16(q, attnB, scale, stream);
-}
-
 void freeRanks(std::vector<std::vector<RankLayer>>& ranks)
 {
     for (auto& rank : ranks)
@@ -272,7 +262,7 @@ Result runPlacement(cublasHandle_t h, const Shape& s, const Placement& p, const 
                     attention = capture([&] {
                         cuda::gemmBf16(h, x, rl.wqkv, qkv, batch, qkvCols, H, st);
                         prepPairs<128><<<int(rl.pairs.size()), 128, 0, st>>>(qkv, qkvCols, rl.devPairs, G, q, float(c.rope.theta));
-                        attentionIntoOproj(kernel, rl, batch, G, d, q, attnB, scale, st);
+                        kernel.launchIntoOprojInput(q, attnB, size_t(batch), rl.replicas, scale, st); // as the engine does
                         cuda::gemmBf16(h, attnB, rl.wo, out, batch, H, rl.replicas * G * d, st);
                     });
                 cudaGraphExec_t& mlp = mlpGraphs[size_t(g)][size_t(l)];
@@ -425,7 +415,7 @@ FullStep measureFullStep(cublasHandle_t h, int batch, int budget, double readGBs
             const int qkvCols = rl.replicas * (G + 2) * d;
             cuda::gemmBf16(h, x, rl.wqkv, qkv, batch, qkvCols, H, stream);
             prepPairs<128><<<int(rl.pairs.size()), 128, 0, stream>>>(qkv, qkvCols, rl.devPairs, G, q, float(c.rope.theta));
-            attentionIntoOproj(*kernels[size_t(l)], rl, batch, G, d, q, attnB, scale, stream);
+            kernels[size_t(l)]->launchIntoOprojInput(q, attnB, size_t(batch), rl.replicas, scale, stream);
             cuda::gemmBf16(h, attnB, rl.wo, out, batch, H, rl.replicas * G * d, stream);
             cuda::gemmBf16(h, x, rl.wgu, gu, batch, 2 * rl.inter, H, stream);
             cuda::launchSwiglu(gu, rl.inter, batch, act, stream);

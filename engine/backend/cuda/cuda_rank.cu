@@ -387,8 +387,6 @@ void CudaRank::prepareDecodeLayer(int layer, const RowBatch& in)
             outAt.push_back(oProjInputOffset(in.rowStart[size_t(r)], dl.replicas, i, int(G), int(d)));
             st.keys.push_back({layer, dl.units[size_t(i)], r});
         }
-    // A replica that serves part of the batch (fair-copying) leaves the other rows' columns to zero.
-    st.partialRows = pairs.size() < rows * size_t(dl.replicas);
     const size_t n = pairs.size();
     if (n * sizeof(PairDesc) > st.pairsCapacity) // with room: batches grow by a few pairs
         growBuffer(st.pairs, st.pairsCapacity, 2 * n * sizeof(PairDesc), "decode pairs");
@@ -442,9 +440,7 @@ void CudaRank::launchAttention(int layer, const void* xb, float* y, cudaStream_t
     gemmBf16(h, xb, dl.wqkv, qkv, rows, int(cols), H, stream);
     prepDecode<<<int(nPairs), 128, 0, stream>>>(qkv, int(cols), pairs, G, d, m_invFreq, q, st.newKv);
     FAIRKV_CUDA(cudaGetLastError());
-    if (st.partialRows)
-        FAIRKV_CUDA(cudaMemsetAsync(attnB, 0, size_t(rows) * dl.replicas * G * d * 2, stream));
-    st.attention->launchBf16(q, attnB, 1.0f / std::sqrt(float(d)), stream); // straight into o_proj's input
+    st.attention->launchIntoOprojInput(q, attnB, size_t(rows), dl.replicas, 1.0f / std::sqrt(float(d)), stream); // no scatter kernel
     gemmBf16(h, attnB, dl.wo, y, rows, H, dl.replicas * G * d, stream);
     FAIRKV_CUDA(cudaEventRecord(static_cast<cudaEvent_t>(st.events[1]), stream));
 }

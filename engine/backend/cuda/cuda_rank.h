@@ -86,7 +86,6 @@ private:
         float* newKv = nullptr;             // [pairs][2][headDim] fp32: the rows appended this step
         size_t newKvCapacity = 0;
         std::unique_ptr<RaggedDecodeAttention> attention;
-        bool partialRows = false;           // some (row, replica) has no pair: o_proj's input is zeroed first
         void* events[4] = {nullptr, nullptr, nullptr, nullptr};
         void* starts[2] = {nullptr, nullptr}; // where attention and MLP began: events[0] and [2], or the caller's
         double attentionMs = 0.0, mlpMs = 0.0;

@@ -923,6 +923,14 @@ void RaggedDecodeAttention::launchBf16(const float* q, void* out, float scale, c
     launchTo(q, out, true, scale, stream);
 }
 
+void RaggedDecodeAttention::launchIntoOprojInput(const float* q, void* out, size_t rows, int replicas, float scale,
+                                                 cudaStream_t stream)
+{
+    if (size_t(m_pairs) < rows * size_t(replicas))
+        FAIRKV_CUDA(cudaMemsetAsync(out, 0, rows * size_t(replicas) * size_t(m_group) * size_t(m_dim) * 2, stream));
+    launchBf16(q, out, scale, stream);
+}
+
 void RaggedDecodeAttention::launchTo(const float* q, void* out, bool bf16, float scale, cudaStream_t stream)
 {
     if (m_pairs == 0)

@@ -48,6 +48,10 @@ public:
     // out: bf16, each pair's results at prepare()'s outputOffsets; nothing else is written, so the
     // step needs no scatter kernel between the attention and o_proj.
     void launchBf16(const float* q, void* out, float scale, cudaStream_t stream = nullptr);
+    // launchBf16() into a decode step's o_proj input [rows][replicas][group][dim] (prepare()'s
+    // offsets from oProjInputOffset()), zeroed first when some (row, replica) has no pair: a
+    // replica that serves part of the batch (fair-copying) leaves its other rows unwritten.
+    void launchIntoOprojInput(const float* q, void* out, size_t rows, int replicas, float scale, cudaStream_t stream = nullptr);
 
     int items() const { return m_items; }   // pieces of pairs, all workers together
     int blocks() const { return m_blocks; } // one wave: SMs x resident blocks at most
