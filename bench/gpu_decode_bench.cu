@@ -14,6 +14,7 @@
 #include "backend/cuda/cuda_kernels.h"
 #include "backend/cuda/decode_attention.h"
 #include "backend/cuda/device_memory.h"
+#include "backend/cuda/launch_gate.h"
 #include "gpu_bench_util.cuh"
 #include "cupti_tracer.h"
 #include "kv/synthetic_attention.h"
@@ -107,7 +108,7 @@ struct Shape
 struct Result
 {
     double stepMs = 0, attnMs = 0, mlpMs = 0, commMs = 0, tokensPerS = 0, kvMiB = 0;
-    double eventStepMs = 0; // the same step composed from CUDA-event times of each rank (launch gaps included)
+    double eventStepMs = 0; // the same step composed from CUDA-event times of each rank's graphs
     int extraReplicas = 0;
 };
 
@@ -186,9 +187,11 @@ void freeRanks(std::vector<std::vector<RankLayer>>& ranks)
 }
 
 // `tracer`, when given, tags every kernel with its rank, step and layer; the step is then composed
-// from CUPTI kernel times (what each rank's GPU would be busy for), else from CUDA events.
+// from CUPTI kernel times (what each rank's GPU would be busy for), else from CUDA events. The
+// events time each graph behind a LaunchGate (the GPU's time for it), or with `fromIdle` as it is
+// launched onto the idle GPU (the host's submission inside the window).
 Result runPlacement(cublasHandle_t h, const Shape& s, const Placement& p, const std::vector<std::vector<std::vector<double>>>& kvLen,
-                    int batch, int steps, profiler::CuptiTracer* tracer, profiler::TraceBuffer* trace)
+                    int batch, int steps, profiler::CuptiTracer* tracer, profiler::TraceBuffer* trace, bool fromIdle = false)
 {
     const ModelConfig& c = s.c;
     const int d = c.headDim, G = s.units.queryHeads(), H = c.hiddenSize, N = p.ranks, L = int(p.layers.size());
@@ -227,10 +230,16 @@ Result runPlacement(cublasHandle_t h, const Shape& s, const Placement& p, const 
     cudaEvent_t e0, e1;
     FAIRKV_CUDA(cudaEventCreate(&e0));
     FAIRKV_CUDA(cudaEventCreate(&e1));
+    cuda::LaunchGate gate;
     auto timed = [&](cudaGraphExec_t exec) {
-        FAIRKV_CUDA(cudaEventRecord(e0, st));
-        FAIRKV_CUDA(cudaGraphLaunch(exec, st));
-        FAIRKV_CUDA(cudaEventRecord(e1, st));
+        if (!fromIdle)
+            gate.hold(st);
+        {
+            cuda::LaunchGate::Release open{fromIdle ? nullptr : &gate};
+            FAIRKV_CUDA(cudaEventRecord(e0, st));
+            FAIRKV_CUDA(cudaGraphLaunch(exec, st));
+            FAIRKV_CUDA(cudaEventRecord(e1, st));
+        }
         FAIRKV_CUDA(cudaEventSynchronize(e1));
         float ms = 0;
         FAIRKV_CUDA(cudaEventElapsedTime(&ms, e0, e1));
@@ -357,6 +366,10 @@ struct FullStep
     double stepMs = 0, floorMs = 0, weightGiB = 0, kvGiB = 0;
     double tracedStepMs = 0; // the same replays with CUPTI kernel tracing on
     double graphTracedStepMs = 0; // and with CUPTI graph-level tracing (one record per replay)
+    // The same three, each replay launched onto an idle GPU: the window then also holds the host's
+    // submission of the graph (and CUPTI's host work on it), which a loop that queues ahead hides.
+    double idleStepMs = 0, idleTracedStepMs = 0, idleGraphTracedStepMs = 0;
+    int gateExpired = 0; // replays the gate's watchdog had to start (the host took over 50 ms to queue one)
     // One replay traced with CUPTI: kernel time by kind (GEMMs, attention, the rest) and counts.
     double gemmMs = 0, attentionMs = 0, otherMs = 0;
     int gemmKernels = 0, attentionKernels = 0, otherKernels = 0;
@@ -429,14 +442,24 @@ FullStep measureFullStep(cublasHandle_t h, int batch, int budget, double readGBs
     cudaEvent_t e0, e1;
     FAIRKV_CUDA(cudaEventCreate(&e0));
     FAIRKV_CUDA(cudaEventCreate(&e1));
-    auto replays = [&](profiler::CuptiTracer* tracer) {
+    // A serving loop queues the next step while the GPU runs this one, so the step's time is the
+    // GPU's: each replay waits behind a LaunchGate until the graph and the closing event are queued
+    // (as the engine's steps do). `fromIdle` times the replay as it is launched instead.
+    cuda::LaunchGate gate;
+    int gateExpired = 0;
+    auto replays = [&](profiler::CuptiTracer* tracer, bool fromIdle) {
         std::vector<double> times;
         for (int i = 0; i < 21; ++i) {
             if (tracer)
                 tracer->push(0, i, 0, -1, profiler::Phase::Other);
-            FAIRKV_CUDA(cudaEventRecord(e0, stream));
-            FAIRKV_CUDA(cudaGraphLaunch(exec, stream));
-            FAIRKV_CUDA(cudaEventRecord(e1, stream));
+            if (!fromIdle)
+                gate.hold(stream);
+            {
+                cuda::LaunchGate::Release open{fromIdle ? nullptr : &gate};
+                FAIRKV_CUDA(cudaEventRecord(e0, stream));
+                FAIRKV_CUDA(cudaGraphLaunch(exec, stream));
+                FAIRKV_CUDA(cudaEventRecord(e1, stream));
+            }
             if (tracer)
                 tracer->pop();
             FAIRKV_CUDA(cudaEventSynchronize(e1));
@@ -447,16 +470,19 @@ FullStep measureFullStep(cublasHandle_t h, int batch, int budget, double readGBs
             if (i > 0)
                 times.push_back(ms);
         }
+        gateExpired += gate.takeExpired();
         std::sort(times.begin(), times.end());
         return times[times.size() / 2];
     };
     FullStep r;
-    r.stepMs = replays(nullptr);
+    r.stepMs = replays(nullptr, false);
+    r.idleStepMs = replays(nullptr, true);
     {
         profiler::TraceBuffer traceBuffer;
         profiler::TraceBuffer* trace = &traceBuffer;
         profiler::CuptiTracer tracer(trace);
-        r.tracedStepMs = replays(&tracer);
+        r.tracedStepMs = replays(&tracer, false);
+        r.idleTracedStepMs = replays(&tracer, true);
         trace->records.clear();
         tracer.flush(); // the last replay's kernels only
         // Each kernel counts from the end of the one before it: the attention's combine kernel is
@@ -497,7 +523,8 @@ FullStep measureFullStep(cublasHandle_t h, int batch, int budget, double readGBs
         // was enabled crashed inside CUPTI 13.0 (in cudaGraphLaunch, on the H100).
         FAIRKV_CUDA(cudaGraphExecDestroy(exec));
         exec = captureGraph(stream, step);
-        r.graphTracedStepMs = replays(&tracer);
+        r.graphTracedStepMs = replays(&tracer, false);
+        r.idleGraphTracedStepMs = replays(&tracer, true);
         tracer.flush();
         const auto& recs = traceBuffer.records;
         if (recs.empty())
@@ -512,6 +539,7 @@ FullStep measureFullStep(cublasHandle_t h, int batch, int budget, double readGBs
     r.weightGiB = weightBytes / double(1ull << 30);
     r.kvGiB = double(kvBytes) / double(1ull << 30);
     r.floorMs = (weightBytes + double(kvBytes)) / (readGBs * 1e6);
+    r.gateExpired = gateExpired;
     cudaGraphExecDestroy(exec);
     cudaEventDestroy(e0);
     cudaEventDestroy(e1);
@@ -560,7 +588,9 @@ int main(int argc, char** argv)
     {
         int batch, budget;
         double offMs, onMs, graphMs;
+        double idleOffMs, idleOnMs, idleGraphMs; // launched onto an idle GPU
     };
+    int gateExpired = 0; // 8B replays whose gate the watchdog opened
     std::vector<Traced> fullSteps; // the 8B step with CUPTI off and on
     for (int i = 1; i + 1 < argc; ++i) {
         if (std::string(argv[i]) == "--out")
@@ -597,28 +627,36 @@ int main(int argc, char** argv)
         const double readGBs = measureReadGBs(size_t(4) << 30, prop.multiProcessorCount);
         md << "## Decode step of the llama-3.1-8b shape on one rank\n\nThe whole step (32 layers: q/k/v GEMM, RoPE + KV "
               "append, ragged attention, o_proj, gate/up and down GEMMs; then lm_head) captured in a CUDA graph and replayed "
-              "(median of 20, **measured**). Floor = (bf16 weights + retained KV) / streaming-read bandwidth measured in the "
+              "(median of 20, **measured**), each replay queued behind a gate that opens once the graph and its closing event are "
+              "queued, so the GPU runs the step as a serving loop that launches ahead keeps it fed (the engine's steps "
+              "run behind the same gate); column from idle: the same replays launched onto the idle GPU, whose window "
+              "also holds the host's submission of the graph (the measure of sessions 3 to 9). Floor = (bf16 weights + retained KV) / streaming-read bandwidth measured in the "
               "same run (" << fmt(readGBs, 0) << " GB/s). Norms, residual adds and the embedding gather are left out (a few "
               "KB per step). Target: at most 1.2x the floor. The last columns split one more replay, traced with CUPTI, by "
               "kernel: cuBLAS GEMMs (their weight bytes over their time), the attention kernels (the split-KV kernel and its "
               "combine), everything else, each kernel counted from the end of the one before it (the combine starts "
               "early, by programmatic dependent launch); what the kernels leave of the step is the GPU idling between them.\n\n| batch | budget | weights GiB | KV GiB | step ms | "
-              "floor ms | step / floor | GEMM ms (GB/s) | attention ms | other ms (kernels) | gaps ms |\n"
-              "|---|---|---|---|---|---|---|---|---|---|---|\n";
+              "from idle ms | floor ms | step / floor | GEMM ms (GB/s) | attention ms | other ms (kernels) | gaps ms |\n"
+              "|---|---|---|---|---|---|---|---|---|---|---|---|\n";
         for (int batch : {1, 16, 64})
             for (int budget : {512, 2048}) {
                 const FullStep f = measureFullStep(h, batch, budget, readGBs, kernelLog.is_open() ? &kernelLog : nullptr);
-                fullSteps.push_back({batch, budget, f.stepMs, f.tracedStepMs, f.graphTracedStepMs});
+                fullSteps.push_back({batch, budget, f.stepMs, f.tracedStepMs, f.graphTracedStepMs, f.idleStepMs,
+                                     f.idleTracedStepMs, f.idleGraphTracedStepMs});
+                gateExpired += f.gateExpired;
                 const double gaps = f.stepMs - f.gemmMs - f.attentionMs - f.otherMs;
                 md << "| " << batch << " | " << budget << " | " << fmt(f.weightGiB, 2) << " | " << fmt(f.kvGiB, 3) << " | "
-                   << fmt(f.stepMs, 3) << " | " << fmt(f.floorMs, 3) << " | " << fmt(f.stepMs / f.floorMs, 3)
+                   << fmt(f.stepMs, 3) << " | " << fmt(f.idleStepMs, 3) << " | " << fmt(f.floorMs, 3) << " | " << fmt(f.stepMs / f.floorMs, 3)
                    << (f.stepMs <= 1.2 * f.floorMs ? " (pass)" : " (**miss**)") << " | " << fmt(f.gemmMs, 3) << " ("
                    << fmt(f.weightGiB * double(1ull << 30) / (f.gemmMs * 1e6), 0) << ") | " << fmt(f.attentionMs, 3) << " | "
                    << fmt(f.otherMs, 3) << " (" << f.otherKernels << ") | " << fmt(gaps, 3) << " |\n";
-                std::printf("8b one rank batch %d budget %d: step %.3f ms, floor %.3f ms, %.3fx\n", batch, budget, f.stepMs,
-                            f.floorMs, f.stepMs / f.floorMs);
+                std::printf("8b one rank batch %d budget %d: step %.3f ms (from idle %.3f), floor %.3f ms, %.3fx\n", batch, budget,
+                            f.stepMs, f.idleStepMs, f.floorMs, f.stepMs / f.floorMs);
                 std::fflush(stdout);
             }
+        if (gateExpired > 0)
+            md << "\n" << gateExpired << " gated replays were started by the gate's watchdog (the host took over "
+               << cuda::LaunchGate::kMaxHold.count() << " ms to queue them): their windows hold host time.\n";
     }
     tracer = std::make_unique<profiler::CuptiTracer>(&trace);
     if (wanted("tp"))
@@ -695,6 +733,14 @@ int main(int argc, char** argv)
             graphMs.push_back(runPlacement(h, s, p, len, 64, 9, tracer.get(), &trace).eventStepMs);
             tracer.reset();
         }
+        // The measure of sessions 3 to 9 once more: every graph launched onto the idle GPU.
+        tracer = std::make_unique<profiler::CuptiTracer>(&trace);
+        const double idleOn = runPlacement(h, s, p, len, 64, 9, tracer.get(), &trace, true).eventStepMs;
+        tracer.reset();
+        const double idleOff = runPlacement(h, s, p, len, 64, 9, nullptr, nullptr, true).stepMs;
+        tracer = std::make_unique<profiler::CuptiTracer>(&trace, profiler::CuptiTracer::Level::Graphs);
+        const double idleGraph = runPlacement(h, s, p, len, 64, 9, tracer.get(), &trace, true).eventStepMs;
+        tracer.reset();
         const double on = (onMs[0] + onMs[1]) / 2, off = (offMs[0] + offMs[1]) / 2, onGraph = (graphMs[0] + graphMs[1]) / 2;
         const double overhead = on / off - 1.0, graphOverhead = onGraph / off - 1.0;
         md << "\n## CUPTI overhead\n\nStep time with CUPTI kernel tracing (kernel activity, external correlation tags, "
@@ -702,25 +748,33 @@ int main(int argc, char** argv)
         if (!fullSteps.empty()) {
             md << "Whole llama-3.1-8b decode step as one CUDA graph, as a serving loop replays it (median of 20 replays; "
                   "tags pushed and records collected every replay), traced per kernel and at graph level (one record per "
-                  "replay, checked to be there and to span the step):\n\n| batch | budget | off ms | kernels: on ms | overhead | "
-                  "graphs: on ms | overhead |\n|---|---|---|---|---|---|---|\n";
+                  "replay, checked to be there and to span the step). Replays behind the gate as in the step table (the "
+                  "GPU's time: what tracing costs the GPU); the last two columns launched onto the idle GPU (the host's "
+                  "submission inside the window, where CUPTI's callbacks on the launch add to it):\n\n| batch | budget | "
+                  "off ms | kernels: on ms | overhead | graphs: on ms | overhead | from idle: off ms | from idle: kernels / "
+                  "graphs overhead |\n|---|---|---|---|---|---|---|---|---|\n";
             for (const Traced& t : fullSteps) {
                 const double o = t.onMs / t.offMs - 1.0, og = t.graphMs / t.offMs - 1.0;
                 md << "| " << t.batch << " | " << t.budget << " | " << fmt(t.offMs, 3) << " | " << fmt(t.onMs, 3) << " | "
                    << fmt(100 * o, 1) << "% (" << (o <= 0.03 ? "pass" : "**miss**") << ") | " << fmt(t.graphMs, 3) << " | "
-                   << fmt(100 * og, 1) << "% (" << (og <= 0.03 ? "pass" : "**miss**") << ") |\n";
+                   << fmt(100 * og, 1) << "% (" << (og <= 0.03 ? "pass" : "**miss**") << ") | " << fmt(t.idleOffMs, 3) << " | "
+                   << fmt(100 * (t.idleOnMs / t.idleOffMs - 1.0), 1) << "% / " << fmt(100 * (t.idleGraphMs / t.idleOffMs - 1.0), 1)
+                   << "% |\n";
             }
             md << "\n";
         }
         md << "Emulated TP harness: llama-3.3-70b shape (" << L << " layers), TP = 8, GQA, batch 64, budget 2048, uniform; "
-              "each rank's attention and MLP of a layer is one CUDA graph launched and waited for on its own, so the host's "
-              "share of every launch is inside the timed window: step composed from CUDA events on "
+              "each rank's attention and MLP of a layer is one CUDA graph, queued behind the gate and waited for on its own; "
+              "step composed from CUDA events on "
            << fmt(onMs[0], 3) << " and " << fmt(onMs[1], 3) << " ms, off " << fmt(offMs[0], 3) << " and " << fmt(offMs[1], 3)
            << " ms (alternating rounds): overhead **" << fmt(100 * overhead, 1) << "%** (" << (overhead <= 0.03 ? "pass" : "miss")
            << "). Traced at graph level instead (one record per rank's attention or MLP graph, which is what the per-rank "
               "step is composed from): "
            << fmt(graphMs[0], 3) << " and " << fmt(graphMs[1], 3) << " ms: overhead **" << fmt(100 * graphOverhead, 1) << "%** ("
-           << (graphOverhead <= 0.03 ? "pass" : "miss") << ").\n";
+           << (graphOverhead <= 0.03 ? "pass" : "miss") << "). Each graph launched onto the idle GPU instead (the host's "
+              "share of every launch inside the window): off " << fmt(idleOff, 3) << " ms, per kernel " << fmt(idleOn, 3)
+           << " ms (" << fmt(100 * (idleOn / idleOff - 1.0), 1) << "%), graph level " << fmt(idleGraph, 3) << " ms ("
+           << fmt(100 * (idleGraph / idleOff - 1.0), 1) << "%).\n";
         std::printf("CUPTI overhead: kernels %.1f%%, graphs %.1f%%\n", 100 * overhead, 100 * graphOverhead);
     }
     std::ofstream(out) << md.str();
