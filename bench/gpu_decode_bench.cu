@@ -618,9 +618,9 @@ int main(int argc, char** argv)
           "Placements from the planners with bf16 bytes over 3.0 TB/s as cost constants. Median of 5 steps. Per-rank time "
           "is the sum of the rank's kernel times from CUPTI (tagged with rank, step and layer through external correlation "
           "ids and aggregated by the profiler), i.e. what the rank's GPU is busy for when its kernels queue back to back; "
-          "the last column gives uniform's step from CUDA events around each rank's launches instead (launch gaps "
-          "included).\n\n"
-          "\n\n";
+          "the last column gives uniform's step from CUDA events around each rank's attention and MLP graphs instead, "
+          "each queued behind a gate (so the host's submission is not in the window) and run on its own: the kernels' "
+          "time plus each graph's start and drain on an otherwise idle GPU.\n\n";
     auto wanted = [&](const char* part) { return ("," + sections + ",").find("," + std::string(part) + ",") != std::string::npos; };
     if (wanted("8b")) {
         // The floor's bandwidth, measured in the same run: a streaming read of 4 GiB.
