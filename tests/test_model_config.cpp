@@ -38,12 +38,20 @@ private Q_SLOTS:
         QCOMPARE(c.rope.originalMaxPositions, 8192);
     }
 
-    // A null original_max_position_embeddings is absent, as every other optional key (8192).
-    void llama3NullOriginalMaxPositions()
+    // transformers requires every llama3 key (KeyError without one, a TypeError on null): a config
+    // that leaves one out is refused, not read with the Llama 3.1 values nobody wrote.
+    void llama3KeysAreRequired()
     {
-        json j = llamaJson();
-        j["rope_scaling"] = {{"rope_type", "llama3"}, {"factor", 8.0}, {"original_max_position_embeddings", nullptr}};
-        QCOMPARE(ModelConfig::fromHfJson(j, "c.json").rope.originalMaxPositions, 8192);
+        const json full = {{"rope_type", "llama3"}, {"factor", 8.0}, {"low_freq_factor", 1.0}, {"high_freq_factor", 4.0},
+                           {"original_max_position_embeddings", 8192}};
+        for (const char* key : {"factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings"}) {
+            json j = llamaJson();
+            j["rope_scaling"] = full;
+            j["rope_scaling"][key] = nullptr;
+            FAIRKV_EXPECT_ERROR(ModelConfig::fromHfJson(j, "c.json"), std::string("llama3 rope scaling needs '") + key + "'");
+            j["rope_scaling"].erase(key);
+            FAIRKV_EXPECT_ERROR(ModelConfig::fromHfJson(j, "c.json"), std::string("llama3 rope scaling needs '") + key + "'");
+        }
     }
     void ropeScalingWithLegacyTypeKey()
     {
@@ -93,6 +101,15 @@ private Q_SLOTS:
         QCOMPARE(c.rope.theta, 1e8);
     }
 
+    // A value nested 100000 deep (the JSON parser takes it) is refused by its kind; quoting it
+    // by dump() recursed that deep and crashed check-model.
+    void deeplyNestedValueIsRefused()
+    {
+        json j = llamaJson();
+        j["hidden_act"] = json::parse(std::string(100000, '[') + std::string(100000, ']'));
+        FAIRKV_EXPECT_ERROR(ModelConfig::fromHfJson(j, "c.json"), "hidden_act an array of 1 item is not supported");
+    }
+
     void errorsNameTheField_data()
     {
         QTest::addColumn<QString>("patch");
@@ -114,8 +131,17 @@ private Q_SLOTS:
             << QStringLiteral(R"({"rope_scaling": {"rope_type": "llama3", "factor": 8, "low_freq_factor": 0, "high_freq_factor": 4}})")
             << QStringLiteral("'low_freq_factor' must be positive");
         QTest::newRow("llama3 original max zero")
-            << QStringLiteral(R"({"rope_scaling": {"rope_type": "llama3", "factor": 8, "original_max_position_embeddings": 0}})")
+            << QStringLiteral(R"({"rope_scaling": {"rope_type": "llama3", "factor": 8, "low_freq_factor": 1, "high_freq_factor": 4, "original_max_position_embeddings": 0}})")
             << QStringLiteral("original_max_position_embeddings");
+        QTest::newRow("linear without factor") << QStringLiteral(R"({"rope_scaling": {"rope_type": "linear"}})")
+                                               << QStringLiteral("linear rope scaling needs 'factor'");
+        QTest::newRow("partial rotary at the top") << QStringLiteral(R"({"partial_rotary_factor": 0.5})")
+                                                   << QStringLiteral("partial_rotary_factor other than 1");
+        // A value quoted in an error is described, never dumped: a deep one would recurse that deep.
+        QTest::newRow("deep activation") << QStringLiteral(R"({"hidden_act": [[[[["x"]]]]]})")
+                                         << QStringLiteral("hidden_act an array of 1 item is not supported");
+        QTest::newRow("long string") << QStringLiteral(R"({"hidden_size": "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"})")
+                                     << QStringLiteral("got \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"...");
         QTest::newRow("sliding window zero") << QStringLiteral(R"({"sliding_window": 0})") << QStringLiteral("'sliding_window' = 0");
         QTest::newRow("sliding window 2^40") << QStringLiteral(R"({"sliding_window": 1099511627776})") << QStringLiteral("'sliding_window' = 1099511627776");
         QTest::newRow("tie as text") << QStringLiteral(R"({"tie_word_embeddings": "yes"})") << QStringLiteral("'tie_word_embeddings' must be true or false");

@@ -12,6 +12,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include <sys/stat.h>
+
 using namespace fairkv;
 using fairkv::test::path;
 
@@ -104,6 +106,9 @@ private Q_SLOTS:
         QTest::newRow("end before begin") << QStringLiteral(R"({"x":{"dtype":"F32","shape":[0],"data_offsets":[8,0]}})") << 8 << qint64(-1) << QStringLiteral("end before they begin");
         QTest::newRow("negative shape") << QStringLiteral(R"({"x":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})") << 8 << qint64(-1) << QStringLiteral("non-negative");
         QTest::newRow("overflowing shape") << QStringLiteral(R"({"x":{"dtype":"F32","shape":[281474976710656,281474976710656],"data_offsets":[0,8]}})") << 8 << qint64(-1) << QStringLiteral("too large");
+        QTest::newRow("tensor named twice") << QStringLiteral(R"({"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"x":{"dtype":"BF16","shape":[4],"data_offsets":[0,8]}})") << 8 << qint64(-1) << QStringLiteral("names tensor 'x' twice");
+        QTest::newRow("junk after a NUL") << ok + QChar(u'\0') + QStringLiteral(" {]") << 8 << qint64(-1) << QStringLiteral("NUL byte before its end");
+        QTest::newRow("size overflow") << QStringLiteral(R"({"x":{"dtype":"F32","shape":[4294967296,2147483648],"data_offsets":[0,8]}})") << 8 << qint64(-1) << QStringLiteral("needs more than 2^64 bytes");
         QTest::newRow("bad metadata") << QStringLiteral(R"({"__metadata__":{"a":1},"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})") << 8 << qint64(-1) << QStringLiteral("__metadata__");
     }
     void brokenFiles()
@@ -119,6 +124,27 @@ private Q_SLOTS:
         QVERIFY2(!msg.empty(), "broken file was accepted");
         QVERIFY2(msg.find(file) != std::string::npos, msg.c_str()); // names the file
         QVERIFY2(msg.find(needle.toStdString()) != std::string::npos, msg.c_str());
+    }
+
+    // Space padding is the format's; NUL padding is written by some tools and harmless.
+    void paddedHeadersAreRead()
+    {
+        QTemporaryDir dir;
+        const std::string file = path(dir, "pad.safetensors");
+        const std::string ok = R"({"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})";
+        for (const std::string& pad : {std::string("    "), std::string(5, '\0'), std::string(" \n\0\0")}) {
+            writeRaw(file, ok + pad, 8);
+            QCOMPARE(SafetensorsFile::open(file)->find("x")->shape, std::vector<int64_t>{2});
+        }
+    }
+
+    // A FIFO would block the read until a writer came: it is refused at once.
+    void pipesAreRefused()
+    {
+        QTemporaryDir dir;
+        const std::string fifo = path(dir, "model.safetensors");
+        QCOMPARE(::mkfifo(fifo.c_str(), 0600), 0);
+        FAIRKV_EXPECT_ERROR(SafetensorsFile::open(fifo), "not a regular file");
     }
 
     void truncatedFiles()
@@ -227,6 +253,31 @@ private Q_SLOTS:
         FAIRKV_EXPECT_ERROR(ModelWeights::loadHf(folder), "shard 'model-00001-of-00002.safetensors'");
         std::ofstream(folder + "/model.safetensors.index.json") << R"({"weight_map": {"x": "../etc/passwd"}})";
         FAIRKV_EXPECT_ERROR(ModelWeights::loadHf(folder), "plain file name");
+        std::ofstream(folder + "/model.safetensors.index.json") << R"({"weight_map": {"x": ".."}})";
+        FAIRKV_EXPECT_ERROR(ModelWeights::loadHf(folder), "plain file name");
+        std::filesystem::remove(folder + "/model.safetensors.index.json");
+
+        // A base model's names (LlamaModel.save_pretrained: no 'model.' prefix): the message says
+        // how the tensors are named, not that the layers are missing.
+        w.saveHf(folder);
+        {
+            auto ckpt = SafetensorsCheckpoint::open(folder);
+            std::vector<std::vector<float>> keep;
+            keep.reserve(64);
+            std::vector<SafetensorsWriteItem> items;
+            std::vector<std::string> names;
+            names.reserve(64);
+            for (const auto& name : ckpt.tensorNames()) {
+                const SafetensorsFile* f = nullptr;
+                const auto* e = ckpt.find(name, &f);
+                Tensor t = f->toFloat(*e);
+                keep.push_back(t.data);
+                names.push_back(name.rfind("model.", 0) == 0 ? name.substr(6) : name);
+                items.push_back({names.back(), DType::F32, t.shape, keep.back().data()});
+            }
+            writeSafetensors(folder + "/model.safetensors", items);
+        }
+        FAIRKV_EXPECT_ERROR(inspectHf(folder), "names its tensors like 'layers.0.input_layernorm.weight'");
         std::filesystem::remove(folder + "/model.safetensors.index.json");
         std::filesystem::remove(folder + "/config.json");
         FAIRKV_EXPECT_ERROR(ModelWeights::loadHf(folder), "config.json: cannot open");

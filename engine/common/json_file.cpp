@@ -13,8 +13,13 @@ namespace fairkv {
 nlohmann::json readJsonFile(const std::string& path, const std::string& what)
 {
     std::error_code ec;
-    if (std::filesystem::is_directory(path, ec))
+    const auto status = std::filesystem::status(path, ec); // follows links, as the read does
+    if (std::filesystem::is_directory(status))
         throw Error(path + ": is a folder, not a " + what);
+    // A FIFO or socket would block the read until some other process writes (forever, usually);
+    // character devices (/dev/stdin, /dev/zero) stay readable: the parser stops at what is not JSON.
+    if (std::filesystem::is_fifo(status) || std::filesystem::is_socket(status))
+        throw Error(path + ": is a pipe or socket, not a " + what + " file");
     std::ifstream in(path);
     if (!in)
         throw Error(path + ": cannot open " + what);
@@ -25,6 +30,20 @@ nlohmann::json readJsonFile(const std::string& path, const std::string& what)
     } catch (const std::exception& e) { // a read error of the stream
         throw Error(path + ": cannot read " + what + " (" + e.what() + ")");
     }
+}
+
+std::string jsonBrief(const nlohmann::json& v)
+{
+    constexpr size_t kMaxChars = 64;
+    if (v.is_array())
+        return "an array of " + std::to_string(v.size()) + (v.size() == 1 ? " item" : " items");
+    if (v.is_object())
+        return "an object of " + std::to_string(v.size()) + (v.size() == 1 ? " key" : " keys");
+    if (v.is_string() && v.get_ref<const std::string&>().size() > kMaxChars)
+        return nlohmann::json(v.get_ref<const std::string&>().substr(0, kMaxChars))
+                   .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) // a cut may split a character
+            + "...";
+    return v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 namespace {
@@ -64,9 +83,9 @@ int jsonInt(const nlohmann::json& j, const char* key, const std::string& source,
         throw Error(source + ": missing key '" + key + "'");
     const nlohmann::json& v = j.at(key);
     if (!v.is_number_integer())
-        failKey(source, key, "must be an integer, got " + v.dump());
+        failKey(source, key, "must be an integer, got " + jsonBrief(v));
     if (!jsonIsIntIn(v, least, most))
-        failKey(source, key, "= " + v.dump() + " is out of range (" + std::to_string(least) + " to " + std::to_string(most) + ")");
+        failKey(source, key, "= " + jsonBrief(v) + " is out of range (" + std::to_string(least) + " to " + std::to_string(most) + ")");
     return int(v.get<int64_t>());
 }
 
@@ -83,7 +102,7 @@ double jsonNumberOr(const nlohmann::json& j, const char* key, double fallback, c
     const bool bounded = std::isfinite(least) || std::isfinite(most);
     if (!jsonIsNumberIn(v, least, most)) {
         if (!bounded)
-            failKey(source, key, "must be a finite number, got " + v.dump());
+            failKey(source, key, "must be a finite number, got " + jsonBrief(v));
         char range[128];
         if (std::isfinite(least) && std::isfinite(most))
             std::snprintf(range, sizeof range, "must be a number from %.0f to %.0f, got ", least, most);
@@ -91,7 +110,7 @@ double jsonNumberOr(const nlohmann::json& j, const char* key, double fallback, c
             std::snprintf(range, sizeof range, "must be a finite number of at least %.0f, got ", least);
         else
             std::snprintf(range, sizeof range, "must be a finite number of at most %.0f, got ", most);
-        failKey(source, key, range + v.dump());
+        failKey(source, key, range + jsonBrief(v));
     }
     return v.get<double>();
 }
@@ -102,7 +121,7 @@ std::string jsonStringOr(const nlohmann::json& j, const char* key, const std::st
     if (v.is_null())
         return fallback;
     if (!v.is_string())
-        failKey(source, key, "must be a string, got " + v.dump());
+        failKey(source, key, "must be a string, got " + jsonBrief(v));
     return v.get<std::string>();
 }
 
@@ -112,7 +131,7 @@ bool jsonBoolOr(const nlohmann::json& j, const char* key, bool fallback, const s
     if (v.is_null())
         return fallback;
     if (!v.is_boolean())
-        failKey(source, key, "must be true or false, got " + v.dump());
+        failKey(source, key, "must be true or false, got " + jsonBrief(v));
     return v.get<bool>();
 }
 

@@ -15,6 +15,10 @@ nlohmann::json readJsonFile(const std::string& path, const std::string& what);
 // compared unsigned, so 2^64 - 1 never reads as -1), and whether it is a finite number within
 // [least, most]: the tests the keyed reads below apply, for values in arrays.
 bool jsonIsIntIn(const nlohmann::json& v, int64_t least, int64_t most);
+// `v` as an error message quotes it: a number, true/false/null or a string (cut at 64 characters)
+// as written; an array or object by its kind and size only, so a value nested a million levels
+// deep or megabytes long never becomes the message (dumping it would recurse that deep).
+std::string jsonBrief(const nlohmann::json& v);
 bool jsonIsNumberIn(const nlohmann::json& v, double least, double most);
 
 // Typed reads of one key of a JSON object. Each failure is one Error "SOURCE: 'key' ..." that

@@ -25,8 +25,25 @@ double positiveOr(const json& j, const char* key, double fallback, const std::st
 {
     const double x = jsonNumberOr(j, key, fallback, source);
     if (!(x > 0.0))
-        fail(source, std::string("'") + key + "' must be positive, got " + j.at(key).dump());
+        fail(source, std::string("'") + key + "' must be positive, got " + jsonBrief(j.at(key)));
     return x;
+}
+
+// A key transformers' rope validation requires of this rope type (it raises KeyError without it):
+// refused when absent rather than read with a default nobody wrote.
+double requiredPositive(const json& block, const char* key, const std::string& type, const std::string& source)
+{
+    if (!block.contains(key) || block.at(key).is_null())
+        fail(source, type + " rope scaling needs '" + key + "'");
+    return positiveOr(block, key, 0.0, source);
+}
+
+// transformers reads partial_rotary_factor from the config itself and from rope_parameters: a
+// rotary part narrower than head_dim would rotate dimensions this engine rotates in full.
+void requireFullRotary(const json& j, const std::string& source)
+{
+    if (jsonNumberOr(j, "partial_rotary_factor", 1.0, source) != 1.0)
+        fail(source, "partial_rotary_factor other than 1 is not supported");
 }
 
 // Reads either the old `rope_scaling` dict or the newer `rope_parameters` block (transformers >= 5),
@@ -35,6 +52,7 @@ RopeConfig parseRope(const json& j, const std::string& source)
 {
     RopeConfig rope;
     rope.theta = jsonNumberOr(j, "rope_theta", 10000.0, source); // range: validate()
+    requireFullRotary(j, source);
     const json* block = nullptr;
     const bool parameters = j.contains("rope_parameters") && j.at("rope_parameters").is_object();
     if (parameters)
@@ -52,26 +70,26 @@ RopeConfig parseRope(const json& j, const std::string& source)
     if (type.empty() && parameters)
         type = "default";
     if (type.empty())
-        fail(source, "'rope_scaling' has no 'rope_type' (or 'type'): " + block->dump());
+        fail(source, "'rope_scaling' has no 'rope_type' (or 'type')");
     if (type == "default") {
         rope.type = RopeConfig::Type::Default;
     } else if (type == "linear") {
         rope.type = RopeConfig::Type::Linear;
-        rope.factor = positiveOr(*block, "factor", 1.0, source);
+        rope.factor = requiredPositive(*block, "factor", type, source);
     } else if (type == "llama3") {
         rope.type = RopeConfig::Type::Llama3;
-        rope.factor = positiveOr(*block, "factor", 8.0, source);
-        rope.lowFreqFactor = positiveOr(*block, "low_freq_factor", 1.0, source);
-        rope.highFreqFactor = positiveOr(*block, "high_freq_factor", 4.0, source);
-        rope.originalMaxPositions = jsonIntOr(*block, "original_max_position_embeddings", 8192, source);
+        rope.factor = requiredPositive(*block, "factor", type, source);
+        rope.lowFreqFactor = requiredPositive(*block, "low_freq_factor", type, source);
+        rope.highFreqFactor = requiredPositive(*block, "high_freq_factor", type, source);
+        if (!block->contains("original_max_position_embeddings") || block->at("original_max_position_embeddings").is_null())
+            fail(source, "llama3 rope scaling needs 'original_max_position_embeddings'");
+        rope.originalMaxPositions = jsonInt(*block, "original_max_position_embeddings", source);
         if (rope.highFreqFactor <= rope.lowFreqFactor)
             fail(source, "llama3 rope scaling needs high_freq_factor > low_freq_factor");
     } else {
         fail(source, "rope type '" + type + "' is not supported (supported: default, linear, llama3)");
     }
-    const double partial = jsonNumberOr(*block, "partial_rotary_factor", 1.0, source);
-    if (partial != 1.0)
-        fail(source, "partial_rotary_factor other than 1 is not supported");
+    requireFullRotary(*block, source);
     return rope;
 }
 
@@ -136,7 +154,7 @@ ModelConfig ModelConfig::fromHfJson(const json& j, const std::string& source)
     if (c.modelType != "llama" && c.modelType != "mistral")
         fail(source, "model_type '" + c.modelType + "' is not supported (expected llama or mistral)");
     if (j.contains("hidden_act") && j.at("hidden_act") != "silu")
-        fail(source, "hidden_act " + j.at("hidden_act").dump() + " is not supported (expected \"silu\")");
+        fail(source, "hidden_act " + jsonBrief(j.at("hidden_act")) + " is not supported (expected \"silu\")");
     for (const char* key : {"attention_bias", "mlp_bias"})
         if (jsonBoolOr(j, key, false, source))
             fail(source, std::string(key) + " = true is not supported");

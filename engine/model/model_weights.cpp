@@ -11,6 +11,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 namespace fairkv {
 
@@ -108,13 +109,25 @@ SafetensorsCheckpoint openFor(const std::string& folder, const ModelConfig& c)
     SafetensorsCheckpoint ckpt = SafetensorsCheckpoint::open(folder);
     const std::string last = layerName(c.numLayers - 1, "input_layernorm.weight");
     if (c.numLayers > 0 && !ckpt.find(last)) {
-        long held = 0;
-        const std::string prefix = "model.layers.";
-        for (const auto& name : ckpt.tensorNames())
-            if (name.rfind(prefix, 0) == 0)
-                held = std::max(held, std::strtol(name.c_str() + prefix.size(), nullptr, 10) + 1);
+        std::set<long> held; // distinct layer indices: a stray 'model.layers.4000000000.x' is one
+        std::string elsewhere; // the first layer's norm under another prefix (a base model, 'transformer.')
+        const std::string prefix = "model.layers.", norm0 = "layers.0.input_layernorm.weight";
+        for (const auto& name : ckpt.tensorNames()) {
+            char* end = nullptr;
+            if (name.rfind(prefix, 0) == 0) {
+                const long index = std::strtol(name.c_str() + prefix.size(), &end, 10);
+                if (end && *end == '.')
+                    held.insert(index);
+            } else if (elsewhere.empty() && name.size() >= norm0.size()
+                       && name.compare(name.size() - norm0.size(), norm0.size(), norm0) == 0) {
+                elsewhere = name;
+            }
+        }
+        if (held.empty() && !elsewhere.empty())
+            throw Error(folder + ": the checkpoint names its tensors like '" + elsewhere + "', not 'model." + norm0
+                        + "' as LlamaForCausalLM and MistralForCausalLM checkpoints do (other prefixes are not supported)");
         throw Error(folder + ": the config asks for " + std::to_string(c.numLayers) + " layers, but the checkpoint has no tensor '"
-                    + last + "' (it holds tensors of " + std::to_string(held) + (held == 1 ? " layer)" : " layers)"));
+                    + last + "' (it holds tensors of " + std::to_string(held.size()) + (held.size() == 1 ? " layer)" : " layers)"));
     }
     // Biases (Qwen2's q/k/v, for one) change every output; a config may not say so.
     for (const auto& name : ckpt.tensorNames())

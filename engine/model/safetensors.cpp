@@ -10,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -47,7 +48,9 @@ std::unique_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path)
 {
     std::unique_ptr<SafetensorsFile> file(new SafetensorsFile);
     file->m_path = path;
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer (forever, usually)
+    // before the regular-file check below could refuse it; regular files ignore the flag.
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
         fail(path, std::string("cannot open: ") + std::strerror(errno));
     struct stat st {};
@@ -86,12 +89,30 @@ SafetensorsFile::~SafetensorsFile()
 
 void SafetensorsFile::parseHeader(const char* header, uint64_t length, uint64_t dataBytes)
 {
+    // The format pads the header with spaces; NUL padding is seen in the wild and harmless. Any
+    // NUL before that padding is not: the JSON parser would stop there and ignore what follows.
+    uint64_t end = length;
+    while (end > 0 && (header[end - 1] == '\0' || std::strchr(" \t\r\n", header[end - 1])))
+        --end;
+    if (std::memchr(header, '\0', end))
+        fail(m_path, "header holds a NUL byte before its end, at byte "
+                         + std::to_string(8 + static_cast<const char*>(std::memchr(header, '\0', end)) - header));
+    // The format forbids a tensor named twice; the JSON parser would keep the last entry silently.
+    std::set<std::string> names;
+    std::string twice;
+    const json::parser_callback_t noRepeats = [&](int depth, json::parse_event_t event, json& parsed) {
+        if (depth == 1 && event == json::parse_event_t::key && twice.empty() && !names.insert(parsed.get<std::string>()).second)
+            twice = parsed.get<std::string>();
+        return true;
+    };
     json j;
     try {
-        j = json::parse(header, header + length);
+        j = json::parse(header, header + end, noRepeats);
     } catch (const json::exception&) {
         fail(m_path, "header is not valid JSON");
     }
+    if (!twice.empty())
+        fail(m_path, "header names tensor '" + twice + "' twice");
     if (!j.is_object())
         fail(m_path, "header must be a JSON object");
     for (auto it = j.begin(); it != j.end(); ++it) {
@@ -127,7 +148,7 @@ void SafetensorsFile::parseHeader(const char* header, uint64_t length, uint64_t 
                 fail(m_path, where + "shape entries must be non-negative integers");
             const uint64_t dim = d.get<uint64_t>();
             if (dim > (uint64_t(1) << 48) || mulOverflows(count, dim, &count))
-                fail(m_path, where + "shape " + shape.dump() + " is too large");
+                fail(m_path, where + "shape is too large (a dimension beyond 2^48, or more than 2^64 elements)");
             e.shape.push_back(int64_t(dim));
         }
         const json& offsets = v.at("data_offsets");
@@ -139,10 +160,11 @@ void SafetensorsFile::parseHeader(const char* header, uint64_t length, uint64_t 
         if (e.end < e.begin)
             fail(m_path, where + "data_offsets end before they begin");
         uint64_t bytes = 0;
-        if (mulOverflows(count, uint64_t(dtypeSize(e.dtype)), &bytes) || bytes != e.end - e.begin)
-            fail(m_path, where + dtypeName(e.dtype) + " x " + shapeToString(e.shape) + " needs "
-                             + std::to_string(count * dtypeSize(e.dtype)) + " bytes but data_offsets span "
-                             + std::to_string(e.end - e.begin));
+        if (mulOverflows(count, uint64_t(dtypeSize(e.dtype)), &bytes))
+            fail(m_path, where + dtypeName(e.dtype) + " x " + shapeToString(e.shape) + " needs more than 2^64 bytes");
+        if (bytes != e.end - e.begin)
+            fail(m_path, where + dtypeName(e.dtype) + " x " + shapeToString(e.shape) + " needs " + std::to_string(bytes)
+                             + " bytes but data_offsets span " + std::to_string(e.end - e.begin));
         if (e.end > dataBytes)
             fail(m_path, where + "data_offsets [" + std::to_string(e.begin) + ", " + std::to_string(e.end)
                              + ") run past the end of the file (data section has " + std::to_string(dataBytes)
@@ -245,7 +267,8 @@ SafetensorsCheckpoint SafetensorsCheckpoint::open(const std::string& path)
             if (!it.value().is_string())
                 throw Error(indexPath.string() + ": weight_map entry for '" + it.key() + "' is not a file name");
             const std::string shard = it.value().get<std::string>();
-            if (shard.empty() || shard.find('/') != std::string::npos || shard.find("..") != std::string::npos)
+            // Without a '/' the name is one path component: only "." and ".." leave the folder's files.
+            if (shard.empty() || shard.find('/') != std::string::npos || shard == "." || shard == "..")
                 throw Error(indexPath.string() + ": shard name '" + shard + "' must be a plain file name in the folder");
             auto found = opened.find(shard);
             if (found == opened.end()) {
