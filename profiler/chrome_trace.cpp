@@ -40,7 +40,7 @@ std::string chromeTraceJson(const TraceBuffer& trace, int ranks, const std::stri
     json doc = {{"traceEvents", events}, {"displayTimeUnit", "ns"}};
     if (trace.dropped)
         doc["otherData"] = {{"dropped_records", trace.dropped}};
-    return doc.dump();
+    return doc.dump(-1, ' ', false, json::error_handler_t::replace); // names from a damaged session may not be UTF-8
 }
 
 } // namespace fairkv::profiler

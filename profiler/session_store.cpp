@@ -10,6 +10,7 @@
 #include "common/error.h"
 #include "common/json_file.h"
 #include "common/output_path.h"
+#include "placement/placement.h"
 #include "runtime/run.h"
 
 #include <sqlite3.h>
@@ -161,6 +162,50 @@ uint32_t be32(const unsigned char* p)
     return (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | uint32_t(p[3]);
 }
 
+// `path` as the file name of an SQLite URI: '?' and '#' would end the name there and "%41" would be
+// read as 'A', so they are escaped ('new#1.fkv' was unreadable, 'a%41.fkv' opened 'aA.fkv').
+std::string uriPath(const std::string& path)
+{
+    std::string out;
+    for (const char c : path) {
+        if (c == '%' || c == '?' || c == '#') {
+            char hex[4];
+            std::snprintf(hex, sizeof hex, "%%%02X", static_cast<unsigned char>(c));
+            out += hex;
+        } else {
+            out += c;
+        }
+    }
+    return out;
+}
+
+// The URI that opens a session for reading. A reader of a WAL database needs to create its -shm
+// file beside it; where nothing beside it can be written (a read-only folder or medium) and no
+// -wal holds changes, the file is read as immutable instead.
+std::string readUri(const std::string& path)
+{
+    const fs::path folder = fs::absolute(fs::path(path)).parent_path();
+    std::error_code ec;
+    const bool walHoldsData = fs::exists(path + "-wal", ec) && fs::file_size(path + "-wal", ec) > 0 && !ec;
+    const bool writable = access(folder.c_str(), W_OK) == 0 && access(path.c_str(), W_OK) == 0;
+    return "file:" + uriPath(path) + (writable || walHoldsData ? "?mode=ro" : "?mode=ro&immutable=1");
+}
+
+// Stored JSON (a run's result, settings, environment), parsed: discarded when it is not JSON or
+// nests deeper than anything FairKV writes (the recursive readers and writers of nlohmann's json
+// would overflow the stack on a value nested 100000 deep).
+json parseStored(const std::string& text)
+{
+    constexpr int kMaxDepth = 32;
+    bool tooDeep = false;
+    const json::parser_callback_t depthCheck = [&](int depth, json::parse_event_t, json&) {
+        tooDeep = tooDeep || depth > kMaxDepth;
+        return !tooDeep; // stops keeping anything once too deep
+    };
+    json j = json::parse(text, depthCheck, false);
+    return tooDeep ? json(json::value_t::discarded) : j;
+}
+
 // Checks the file before SQLite sees it: an SQLite header, and a size that holds every page the
 // header counts (a truncated copy otherwise fails later, deep in a query).
 void checkFileHeader(const std::string& path)
@@ -300,6 +345,18 @@ std::unique_ptr<SessionStore> SessionStore::open(const std::string& path, Mode m
         throw Error(path + ": no such session file");
     if (exists && fs::is_directory(path, ec))
         throw Error(path + ": is a folder, not a session file");
+    if (exists && !fs::is_regular_file(path, ec)) // a FIFO would block the first read forever
+        throw Error(path + ": is not a regular file, not a session file");
+    if (exists && fs::file_size(path, ec) == 0 && !ec) {
+        // SQLite reads an empty file as an empty database and deletes a -wal beside it: the runs a
+        // copy left only in its write-ahead log would be gone.
+        const uint64_t wal = fs::exists(path + "-wal", ec) ? fs::file_size(path + "-wal", ec) : 0;
+        if (wal > 0 && !ec)
+            throw Error(path + ": the session file is empty but its write-ahead log " + path + "-wal holds "
+                        + std::to_string(wal) + " bytes (copied without its main file?); not opening it, nothing was changed");
+        if (mode == Mode::ReadOnly)
+            throw Error(path + ": the file is empty, not a FairKV session");
+    }
     if (exists)
         checkFileHeader(path);
     if (mode == Mode::ReadWrite && exists && access(path.c_str(), W_OK) != 0)
@@ -313,7 +370,7 @@ std::unique_ptr<SessionStore> SessionStore::open(const std::string& path, Mode m
     bool hasTables = false;
     if (exists && fs::file_size(path, ec) > 0) {
         sqlite3* raw = nullptr;
-        const std::string uri = "file:" + path + "?mode=ro";
+        const std::string uri = readUri(path);
         int rc = sqlite3_open_v2(uri.c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, nullptr);
         const std::unique_ptr<sqlite3, int (*)(sqlite3*)> probe(raw, sqlite3_close); // closed on every exit
         // First row, first column of `sql`, as text; rc keeps the first failure.
@@ -364,7 +421,7 @@ std::unique_ptr<SessionStore> SessionStore::open(const std::string& path, Mode m
     }
 
     if (mode == Mode::ReadOnly) {
-        const std::string uri = "file:" + path + "?mode=ro";
+        const std::string uri = readUri(path);
         if (sqlite3_open_v2(uri.c_str(), &s->m_db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, nullptr) != SQLITE_OK)
             s->fail(std::string("cannot open: ") + sqlite3_errmsg(s->m_db));
         s->m_readOnly = true;
@@ -575,7 +632,7 @@ std::vector<RunSummary> SessionStore::summaries(std::optional<int64_t> only) con
         s.backend = st.text(5);
         s.timing = st.text(6);
         s.ranks = storedRanks(s.id, st.i64(7));
-        const json cfg = json::parse(st.text(8), nullptr, false);
+        const json cfg = parseStored(st.text(8));
         if (cfg.is_object()) { // a value of another type is a damaged record, not a crash
             const std::string what = "run " + std::to_string(s.id) + "'s settings";
             s.compress = jsonStringOr(cfg, "compress", std::string(), what);
@@ -600,6 +657,85 @@ std::vector<RunSummary> SessionStore::listRuns() const
     return summaries(std::nullopt);
 }
 
+namespace {
+
+bool isNumbers(const json& v)
+{
+    return v.is_array() && std::all_of(v.begin(), v.end(), [](const json& x) { return x.is_number(); });
+}
+bool isNumberRows(const json& v)
+{
+    return v.is_array() && std::all_of(v.begin(), v.end(), isNumbers);
+}
+bool isNumberCubes(const json& v)
+{
+    return v.is_array() && std::all_of(v.begin(), v.end(), isNumberRows);
+}
+
+// The keys of RunResult::toJson with the types the report and the views read them as. A record
+// holding another type is damaged: read as it is, it would throw deep inside a report or a paint.
+// A null scalar (what a NaN is stored as) reads as absent, so every reader takes its default.
+template <typename Damaged>
+void checkResultTypes(json& result, const Damaged& damaged)
+{
+    using Check = bool (*)(const json&);
+    static const std::pair<const char*, Check> kScalars[] = {
+        {"backend", [](const json& v) { return v.is_string(); }},
+        {"timing", [](const json& v) { return v.is_string(); }},
+        {"collective", [](const json& v) { return v.is_string(); }},
+        {"compression_on", [](const json& v) { return v.is_string(); }},
+        {"kernel_tracing", [](const json& v) { return v.is_boolean(); }},
+        {"ranks", [](const json& v) { return v.is_number(); }},
+        {"prefill_ms", [](const json& v) { return v.is_number(); }},
+        {"prefill_wall_ms", [](const json& v) { return v.is_number(); }},
+        {"tokens_per_s", [](const json& v) { return v.is_number(); }},
+        {"imbalance", [](const json& v) { return v.is_number(); }},
+        {"attention_ms", [](const json& v) { return v.is_number(); }},
+        {"lower_bound_ms", [](const json& v) { return v.is_number(); }},
+        {"kv_moved_bytes", [](const json& v) { return v.is_number(); }},
+        {"calibration_steps", [](const json& v) { return v.is_number(); }},
+    };
+    static const std::pair<const char*, Check> kArrays[] = {
+        {"step_ms", isNumbers},          {"rank_weight_bytes", isNumbers}, {"rank_kv_bytes", isNumbers},
+        {"collective_ms", isNumbers},
+        {"rank_attention_ms", isNumberRows}, {"rank_mlp_ms", isNumberRows}, {"tokens", isNumberRows},
+        {"kv_len", isNumberCubes},       {"attention_mass", isNumberCubes},
+        {"model", [](const json& v) { return v.is_object(); }},
+        {"config", [](const json& v) { return v.is_object(); }},
+        {"lower_bound", [](const json& v) { return v.is_object(); }},
+        {"warnings", [](const json& v) {
+             return v.is_array() && std::all_of(v.begin(), v.end(), [](const json& x) { return x.is_string(); });
+         }},
+    };
+    for (const auto& [key, ok] : kScalars) {
+        if (result.contains(key) && result.at(key).is_null())
+            result.erase(key);
+        else if (result.contains(key) && !ok(result.at(key)))
+            damaged(std::string("'") + key + "' is " + jsonBrief(result.at(key)) + ", of the wrong type");
+    }
+    for (const auto& [key, ok] : kArrays)
+        if (result.contains(key) && !ok(result.at(key)))
+            damaged(std::string("'") + key + "' does not have the shape or types a run writes");
+    if (result.contains("model") && result.at("model").contains("name") && !result.at("model").at("name").is_string())
+        damaged("the model's 'name' is not text");
+    if (const json& lb = result.value("lower_bound", json::object()); !lb.empty()) {
+        for (const char* key : {"c_unit_ms", "c_tok_ms"})
+            if (lb.contains(key) && !lb.at(key).is_number())
+                damaged(std::string("'lower_bound.") + key + "' is not a number");
+        for (const char* key : {"kind", "source"})
+            if (lb.contains(key) && !lb.at(key).is_string())
+                damaged(std::string("'lower_bound.") + key + "' is not text");
+    }
+    // The placement as the placement editor and the reports read it: units, ranks, request sets.
+    try {
+        Placement::fromJson(result.at("placement"), int(result.at("kv_len").size()), "its placement");
+    } catch (const Error& e) {
+        damaged(e.what());
+    }
+}
+
+} // namespace
+
 StoredRun SessionStore::loadRun(int64_t id) const
 {
     StoredRun r;
@@ -611,10 +747,12 @@ StoredRun SessionStore::loadRun(int64_t id) const
                        "r.environment_id WHERE r.id=?", m_path);
     st.bind(1, id);
     st.step();
-    r.config = json::parse(st.text(0), nullptr, false);
-    r.result = json::parse(st.text(1), nullptr, false);
+    r.config = parseStored(st.text(0));
+    r.result = parseStored(st.text(1));
     if (r.result.is_discarded() || !r.result.is_object())
         fail("run " + std::to_string(id) + " has a damaged result record");
+    if (r.config.is_discarded() || !r.config.is_object())
+        fail("run " + std::to_string(id) + " has damaged settings (not a JSON object)");
     // The design's result keys every view reads; a record without one would show zeros.
     const auto damaged = [&](const std::string& why) { fail("run " + std::to_string(id) + " has a damaged result record: " + why); };
     for (const char* key : {"rank_attention_ms", "kv_len", "step_ms"})
@@ -625,7 +763,8 @@ StoredRun SessionStore::loadRun(int64_t id) const
     for (const auto& layer : r.result.at("rank_attention_ms"))
         if (!layer.is_array() || !std::all_of(layer.begin(), layer.end(), [](const json& v) { return v.is_number(); }))
             damaged("'rank_attention_ms' is not [layer][rank] of numbers");
-    const json env = json::parse(st.text(2), nullptr, false);
+    checkResultTypes(r.result, damaged);
+    const json env = parseStored(st.text(2));
     if (env.is_object())
         r.environment = Environment::fromJson(env);
     return r;
@@ -638,6 +777,11 @@ TraceBuffer SessionStore::loadTrace(int64_t id) const
     {
         Statement st(m_db, "SELECT id, name FROM kernel_names", m_path);
         while (st.step()) {
+            // Ids are the indices a trace interned, 0 to n - 1; one outside that range would size
+            // (or, negative, wrap) the table it indexes.
+            constexpr int64_t kMaxNames = int64_t(1) << 24;
+            if (st.i64(0) < 0 || st.i64(0) >= kMaxNames)
+                fail("the kernel name table is damaged (name id " + std::to_string(st.i64(0)) + ")");
             const auto i = size_t(st.i64(0));
             if (names.size() <= i)
                 names.resize(i + 1);
@@ -653,6 +797,8 @@ TraceBuffer SessionStore::loadTrace(int64_t id) const
         r.rank = int32_t(st.i64(0));
         r.device = int32_t(st.i64(1));
         r.stream = int32_t(st.i64(2));
+        if (st.i64(3) < 0 || uint64_t(st.i64(3)) >= t.names().size())
+            fail("run " + std::to_string(id) + " has a trace record with an unknown kernel name");
         r.nameId = uint32_t(st.i64(3));
         r.startNs = st.i64(4);
         r.endNs = st.i64(5);
@@ -661,8 +807,8 @@ TraceBuffer SessionStore::loadTrace(int64_t id) const
         r.unit = int32_t(st.i64(8));
         r.phase = Phase(uint8_t(st.i64(9)));
         r.kind = RecordKind(uint8_t(st.i64(10)));
-        if (r.nameId >= t.names().size())
-            fail("run " + std::to_string(id) + " has a trace record with an unknown kernel name");
+        if (r.endNs < r.startNs)
+            fail("run " + std::to_string(id) + " has a trace record that ends before it starts");
         t.records.push_back(r);
     }
     Statement d(m_db, "SELECT value FROM metrics WHERE run_id=? AND name='dropped_records'", m_path);

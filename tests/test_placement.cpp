@@ -12,6 +12,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include <sys/stat.h>
+
 using namespace fairkv;
 
 class TestPlacement : public QObject
@@ -101,6 +103,15 @@ private Q_SLOTS:
         std::ofstream(db, std::ios::binary) << std::string("SQLite format 3\0", 16) << std::string(4080, '\0');
         FAIRKV_EXPECT_ERROR(Placement::uniform(1, 2, 2, 1).saveFile(db), "is a session database");
         QCOMPARE(std::filesystem::file_size(db), uintmax_t(4096));
+        // Nor over the log SQLite keeps beside it (the runs not yet in the main file), nor over a
+        // FIFO, whose node the rename would replace.
+        std::ofstream(db + "-wal") << "log";
+        FAIRKV_EXPECT_ERROR(Placement::uniform(1, 2, 2, 1).saveFile(db + "-wal"), "the wal file SQLite keeps beside the session database");
+        QCOMPARE(std::filesystem::file_size(db + "-wal"), uintmax_t(3));
+        const std::string fifo = dir.filePath(QStringLiteral("p.json")).toStdString();
+        QCOMPARE(::mkfifo(fifo.c_str(), 0600), 0);
+        FAIRKV_EXPECT_ERROR(Placement::uniform(1, 2, 2, 1).saveFile(fifo), "is not a regular file");
+        QVERIFY(std::filesystem::is_fifo(fifo));
         // Integers beyond an int are refused, not wrapped onto a valid rank, unit or request.
         FAIRKV_EXPECT_ERROR(Placement::fromJson(nlohmann::json::parse(R"({"layers": [[{"unit": 0, "replicas": [{"rank": 4294967297}]}]]})"), 1, "p.json"),
                             "\"rank\" 4294967297 is out of range");

@@ -12,6 +12,7 @@
 #include <sqlite3.h>
 
 #include <csignal>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <tuple>
@@ -338,6 +339,81 @@ private Q_SLOTS:
 
         FAIRKV_EXPECT_ERROR(SS::open(fairkv::test::path(dir, "missing.fkv"), SS::Mode::ReadOnly), "no such session file");
         FAIRKV_EXPECT_ERROR(SS::open(dir.path().toStdString(), SS::Mode::ReadWrite), "is a folder");
+    }
+
+    // Records another tool (or damage) left in a session: one error naming the run and what is
+    // wrong, never an uncaught type error inside a report or a view, never a crash.
+    void damagedRecords_data()
+    {
+        QTest::addColumn<QString>("change");
+        QTest::addColumn<QString>("needle");
+        QTest::newRow("number as text") << QStringLiteral(R"(UPDATE runs SET result_json=json_set(result_json,'$.attention_ms','fast');)")
+                                        << QStringLiteral("'attention_ms' is \"fast\", of the wrong type");
+        QTest::newRow("model as text") << QStringLiteral(R"(UPDATE runs SET result_json=json_set(result_json,'$.model','tiny');)")
+                                       << QStringLiteral("'model' does not have the shape");
+        QTest::newRow("placement layers") << QStringLiteral(R"(UPDATE runs SET result_json=json_set(result_json,'$.placement.layers',5);)")
+                                          << QStringLiteral("its placement: expected a placement object");
+        QTest::newRow("flag as text") << QStringLiteral(R"(UPDATE runs SET result_json=json_set(result_json,'$.kernel_tracing','yes');)")
+                                      << QStringLiteral("'kernel_tracing' is \"yes\"");
+        QTest::newRow("settings not json") << QStringLiteral(R"(UPDATE runs SET config_json='garbage{';)")
+                                           << QStringLiteral("damaged settings");
+        QTest::newRow("deep result") << QStringLiteral("UPDATE runs SET result_json=substr(result_json,1,length(result_json)-1)||',\"x\":'||"
+                                                       "replace(hex(zeroblob(100000)),'00','[')||replace(hex(zeroblob(100000)),'00',']')||'}';")
+                                     << QStringLiteral("damaged result record");
+    }
+    void damagedRecords()
+    {
+        QFETCH(QString, change);
+        QFETCH(QString, needle);
+        QTemporaryDir dir;
+        const std::string f = fairkv::test::path(dir, "s.fkv");
+        const Recorded a = record();
+        SS::open(f, SS::Mode::ReadWrite)->appendRun(a.result, a.trace, Environment::detect());
+        sql(f, change.toStdString());
+        FAIRKV_EXPECT_ERROR(SS::open(f, SS::Mode::ReadOnly)->loadRun(1), needle.toStdString());
+        FAIRKV_EXPECT_ERROR(SS::open(f, SS::Mode::ReadOnly)->loadRun(1), "run 1 has");
+    }
+
+    void damagedTraceNames()
+    {
+        QTemporaryDir dir;
+        const std::string f = fairkv::test::path(dir, "s.fkv");
+        const Recorded a = record();
+        SS::open(f, SS::Mode::ReadWrite)->appendRun(a.result, a.trace, Environment::detect());
+        const std::string g = fairkv::test::path(dir, "g.fkv");
+        QVERIFY(QFile::copy(QString::fromStdString(f), QString::fromStdString(g)));
+        sql(f, "INSERT INTO kernel_names VALUES(-1, 'x');"); // sized the name table by a wrapped index
+        FAIRKV_EXPECT_ERROR(SS::open(f, SS::Mode::ReadOnly)->loadTrace(1), "kernel name table is damaged (name id -1)");
+        sql(g, "UPDATE trace_records SET end_ns = start_ns - 1;");
+        FAIRKV_EXPECT_ERROR(SS::open(g, SS::Mode::ReadOnly)->loadTrace(1), "ends before it starts");
+    }
+
+    // An empty main file beside a -wal that holds the runs (a copy taken half way): SQLite would read
+    // an empty database and delete the log. Refused, and the log stays.
+    void emptyFileBesideItsLog()
+    {
+        QTemporaryDir dir;
+        const std::string f = fairkv::test::path(dir, "s.fkv");
+        std::ofstream(f).close();
+        std::ofstream(f + "-wal") << std::string(4096, 'w');
+        FAIRKV_EXPECT_ERROR(SS::open(f, SS::Mode::ReadOnly), "its write-ahead log");
+        FAIRKV_EXPECT_ERROR(SS::open(f, SS::Mode::ReadWrite), "its write-ahead log");
+        QCOMPARE(QFileInfo(QString::fromStdString(f + "-wal")).size(), qint64(4096));
+        std::filesystem::remove(f + "-wal");
+        FAIRKV_EXPECT_ERROR(SS::open(f, SS::Mode::ReadOnly), "the file is empty");
+        SS::open(f, SS::Mode::ReadWrite); // an empty file is where a new session starts
+    }
+
+    // '#', '?' and '%' in a file name: SQLite's URI syntax would cut or decode the name.
+    void namesThatLookLikeUris()
+    {
+        QTemporaryDir dir;
+        const Recorded a = record();
+        for (const char* name : {"run#1.fkv", "what?.fkv", "a%41.fkv"}) {
+            const std::string f = fairkv::test::path(dir, name);
+            SS::open(f, SS::Mode::ReadWrite)->appendRun(a.result, a.trace, Environment::detect());
+            QCOMPARE(SS::open(f, SS::Mode::ReadOnly)->listRuns().size(), size_t(1));
+        }
     }
 
     void readOnlyFile()

@@ -198,8 +198,8 @@ std::string Args::outputPath(const std::string& name, const std::string& fallbac
     for (const Input& in : ec ? std::vector<Input>{} : inputs)
         if (const Overlap o = overwrites(out, in.path); o != Overlap::None)
             throw UsageError(option + ": " + (o == Overlap::Same ? in.same : in.inside) + "; choose another output file");
-    if (isSqliteDatabase(v))
-        throw UsageError(option + ": is a session database; choose another output file");
+    if (const std::string why = whyNotOutput(v); !why.empty())
+        throw UsageError(option + ": " + why + "; choose another output file");
     return v;
 }
 

@@ -176,9 +176,9 @@ int runCommand(const std::vector<std::string>& argv)
                   << " trace records)\n";
     }
     if (!jsonOut.empty())
-        writeTextFile(jsonOut, result.toJson().dump() + "\n");
+        writeJsonFile(jsonOut, result.toJson());
     if (!statsOut.empty())
-        writeTextFile(statsOut, result.stats.toJson().dump() + "\n");
+        writeJsonFile(statsOut, result.stats.toJson());
     printRunSummary(result);
     return 0;
 }
@@ -222,7 +222,7 @@ int logitsCommand(const std::vector<std::string>& argv)
     for (size_t i = 0; i < logits.size(); ++i)
         checkFiniteLogits(logits[i], "position " + std::to_string(i) + ": the logits");
     if (!jsonOut.empty())
-        writeTextFile(jsonOut, json{{"tokens", tokens}, {"logits", logits}}.dump() + "\n");
+        writeJsonFile(jsonOut, json{{"tokens", tokens}, {"logits", logits}});
     for (size_t i = 0; i < logits.size(); ++i) {
         const auto best = std::max_element(logits[i].begin(), logits[i].end());
         std::cout << "position " << i << " token " << tokens[i] << ": argmax " << (best - logits[i].begin()) << " ("
@@ -265,7 +265,7 @@ int planCommand(const std::vector<std::string>& argv)
         throw UsageError("--same-count applies to --planner fairkv-assign only");
     const PlanResult plan = planPlacement(stats, o);
     if (!jsonOut.empty())
-        writeTextFile(jsonOut, plan.toJson().dump() + "\n");
+        writeJsonFile(jsonOut, plan.toJson());
     int exact = 0;
     for (bool e : plan.exact)
         exact += e;
@@ -327,7 +327,7 @@ int sessionsCommand(const std::vector<std::string>& argv)
     if (runs.empty())
         std::cout << "(no runs)\n";
     if (!jsonOut.empty())
-        writeTextFile(jsonOut, list.dump(1) + "\n");
+        writeJsonFile(jsonOut, list, 1);
     return 0;
 }
 
@@ -365,7 +365,7 @@ int compareCommand(const std::vector<std::string>& argv)
     if (a.summary.batch != b.summary.batch || a.summary.model != b.summary.model)
         std::printf("note: the runs differ in model or batch; the speedup compares unlike work\n");
     if (!jsonOut.empty())
-        writeTextFile(jsonOut, json{{"a", a.result}, {"b", b.result}, {"speedup", speedup}}.dump() + "\n");
+        writeJsonFile(jsonOut, json{{"a", a.result}, {"b", b.result}, {"speedup", speedup}});
     return 0;
 }
 
@@ -417,7 +417,7 @@ int checkModelCommand(const std::vector<std::string>& argv)
     const char* rope = c.rope.type == RopeConfig::Type::Llama3 ? "llama3" : (c.rope.type == RopeConfig::Type::Linear ? "linear" : "default");
     j["rope"] = {{"type", rope}, {"theta", c.rope.theta}, {"factor", c.rope.factor}};
     if (!jsonOut.empty())
-        writeTextFile(jsonOut, j.dump(2) + "\n");
+        writeJsonFile(jsonOut, j, 2);
     std::cout << "ok: " << c.modelType << ", " << c.numLayers << " layers, hidden " << c.hiddenSize << ", intermediate "
               << c.intermediateSize << ", " << c.numHeads << " heads / " << c.numKvHeads << " KV heads, head_dim "
               << c.headDim << ", vocab " << c.vocabSize << ", rope " << rope << " theta " << c.rope.theta

@@ -10,15 +10,36 @@ namespace fairkv {
 
 bool isSqliteDatabase(const std::string& path)
 {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(path, ec))
+        return false;
     std::ifstream in(path, std::ios::binary);
     char header[sizeof kSqliteHeader] = {};
     return in.read(header, sizeof header) && std::memcmp(header, kSqliteHeader, sizeof kSqliteHeader) == 0;
 }
 
+std::string whyNotOutput(const std::string& path)
+{
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    if (fs::exists(fs::symlink_status(path, ec)) && !fs::is_regular_file(path, ec) && !fs::is_directory(path, ec))
+        return "is not a regular file (a pipe, socket or device)";
+    if (isSqliteDatabase(path))
+        return "is a session database";
+    for (const char* companion : {"-wal", "-shm", "-journal"}) {
+        const std::string suffix = companion;
+        if (path.size() > suffix.size() && path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0
+            && isSqliteDatabase(path.substr(0, path.size() - suffix.size())))
+            return "is the " + suffix.substr(1) + " file SQLite keeps beside the session database "
+                + path.substr(0, path.size() - suffix.size());
+    }
+    return {};
+}
+
 void refuseToOverwriteDatabase(const std::string& path)
 {
-    if (isSqliteDatabase(path))
-        throw Error(path + ": is a session database; not writing over it (choose another file)");
+    if (const std::string why = whyNotOutput(path); !why.empty())
+        throw Error(path + ": " + why + "; not writing over it (choose another file)");
 }
 
 std::string missingFolderOf(const std::string& path)
@@ -50,6 +71,11 @@ void writeTextFile(const std::string& path, const std::string& text)
     std::filesystem::rename(tmp, path, ec);
     if (ec)
         fail("cannot write: " + ec.message());
+}
+
+void writeJsonFile(const std::string& path, const nlohmann::json& j, int indent)
+{
+    writeTextFile(path, j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
 }
 
 } // namespace fairkv

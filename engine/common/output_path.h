@@ -1,4 +1,6 @@
 #pragma once
+#include <nlohmann/json.hpp>
+
 #include <string>
 
 namespace fairkv {
@@ -7,15 +9,27 @@ namespace fairkv {
 inline constexpr char kSqliteHeader[16] = "SQLite format 3";
 
 // Whether `path` is an SQLite database (a FairKV session, or any other): no output is ever
-// written over one, whatever name a dialog or an option gave it.
+// written over one, whatever name a dialog or an option gave it. False for what is not a regular
+// file (reading a FIFO to find out would block).
 bool isSqliteDatabase(const std::string& path);
 
-// Throws an Error naming `path` when it is an SQLite database.
+// Why writing a file at `path` would destroy something, or "" when it would not: an SQLite
+// database; the write-ahead log, shared-memory index or rollback journal SQLite keeps beside one
+// (DB-wal, DB-shm, DB-journal: replacing one loses the runs not yet in the main file); or
+// something other than a regular file (a FIFO, a device: the rename would replace the node).
+std::string whyNotOutput(const std::string& path);
+
+// Throws an Error naming `path` when whyNotOutput() objects to it.
 void refuseToOverwriteDatabase(const std::string& path);
 
 // Writes `text` to `path` through a temporary file renamed over it, so a failed write leaves what
 // was there; never over an SQLite database. An Error names the path.
 void writeTextFile(const std::string& path, const std::string& text);
+
+// `j` as writeTextFile() writes it, with a newline; `indent` as nlohmann's dump() takes it. Text that
+// is not UTF-8 (a label or kernel name from a damaged session) is written with U+FFFD in its place
+// instead of failing the whole file.
+void writeJsonFile(const std::string& path, const nlohmann::json& j, int indent = -1);
 
 // The folder a new file at `path` would go into, when that folder does not exist; empty otherwise.
 std::string missingFolderOf(const std::string& path);

@@ -159,7 +159,7 @@ std::vector<std::vector<double>> CompressionOptions::loadHeadScores(const std::s
         std::vector<double> r;
         for (const auto& v : row) {
             if (!v.is_number()) // JSON has no inf or NaN: the parser refuses 1e400
-                throw Error(path + ": scores must be numbers, got " + v.dump());
+                throw Error(path + ": scores must be numbers, got " + jsonBrief(v));
             r.push_back(v.get<double>());
         }
         scores.push_back(std::move(r));

@@ -115,7 +115,7 @@ Placement Placement::fromJson(const json& j, int batchSize, const std::string& s
     // Units, ranks and requests as ints: a value beyond them (4294967297) must not wrap to a valid one.
     auto index = [&](const json& v, const std::string& where, const char* key) {
         if (!jsonIsIntIn(v, 0, int64_t(1) << 30))
-            throw fail(where + ": \"" + key + "\" " + v.dump() + " is out of range");
+            throw fail(where + ": \"" + key + "\" " + jsonBrief(v) + " is out of range");
         return int(v.get<int64_t>());
     };
     // A run result or plan wraps the placement in "placement".
@@ -183,7 +183,7 @@ Placement Placement::fromFile(const std::string& path, int batchSize)
 
 void Placement::saveFile(const std::string& path) const
 {
-    writeTextFile(path, toJson().dump(1) + "\n");
+    writeJsonFile(path, toJson(), 1);
 }
 
 } // namespace fairkv

@@ -52,7 +52,7 @@ PlacementStats PlacementStats::fromJson(const json& j, const std::string& source
             for (const json& v : row) {
                 if (!jsonIsNumberIn(v, 0, double(1 << 30)))
                     throw fail("kv_len[" + std::to_string(r) + "][" + std::to_string(l)
-                               + "] holds " + v.dump() + ", not a token count from 0 to 2^30");
+                               + "] holds " + jsonBrief(v) + ", not a token count from 0 to 2^30");
                 units.push_back(v.get<double>());
             }
             layers.push_back(std::move(units));
@@ -68,7 +68,7 @@ PlacementStats PlacementStats::fromJson(const json& j, const std::string& source
     const double unitBytes = number("unit_weight_bytes", hidden && headDim ? defaultUnitBytes(hidden, headDim, perUnit) : 0.0,
                                     double(uint64_t(1) << 50));
     if (j.contains("unit_weight_bytes") && !j.at("unit_weight_bytes").is_null() && unitBytes != std::floor(unitBytes))
-        throw fail("'unit_weight_bytes' must be a whole number of bytes, got " + j.at("unit_weight_bytes").dump());
+        throw fail("'unit_weight_bytes' must be a whole number of bytes, got " + jsonBrief(j.at("unit_weight_bytes")));
     s.unitWeightBytes = uint64_t(unitBytes);
     const bool haveConstants = j.contains("c_unit_ms") && j.contains("c_tok_ms");
     if (haveConstants) {
