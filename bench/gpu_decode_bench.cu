@@ -186,6 +186,27 @@ void freeRanks(std::vector<std::vector<RankLayer>>& ranks)
     ranks.clear();
 }
 
+// Queues e0, the graph and e1 on `stream`, behind `gate` when one is given, so that the GPU starts
+// them only once all three are queued: the window between the events is then the GPU's time for
+// the graph, without the host's submission of it.
+void queueTimed(cuda::LaunchGate* gate, cudaStream_t stream, cudaGraphExec_t exec, cudaEvent_t e0, cudaEvent_t e1)
+{
+    if (gate)
+        gate->hold(stream);
+    cuda::LaunchGate::Release open{gate}; // also when a launch throws: a held stream never drains
+    FAIRKV_CUDA(cudaEventRecord(e0, stream));
+    FAIRKV_CUDA(cudaGraphLaunch(exec, stream));
+    FAIRKV_CUDA(cudaEventRecord(e1, stream));
+}
+
+double elapsedMs(cudaEvent_t e0, cudaEvent_t e1)
+{
+    FAIRKV_CUDA(cudaEventSynchronize(e1));
+    float ms = 0;
+    FAIRKV_CUDA(cudaEventElapsedTime(&ms, e0, e1));
+    return double(ms);
+}
+
 // `tracer`, when given, tags every kernel with its rank, step and layer; the step is then composed
 // from CUPTI kernel times (what each rank's GPU would be busy for), else from CUDA events. The
 // events time each graph behind a LaunchGate (the GPU's time for it), or with `fromIdle` as it is
@@ -232,18 +253,8 @@ Result runPlacement(cublasHandle_t h, const Shape& s, const Placement& p, const 
     FAIRKV_CUDA(cudaEventCreate(&e1));
     cuda::LaunchGate gate;
     auto timed = [&](cudaGraphExec_t exec) {
-        if (!fromIdle)
-            gate.hold(st);
-        {
-            cuda::LaunchGate::Release open{fromIdle ? nullptr : &gate};
-            FAIRKV_CUDA(cudaEventRecord(e0, st));
-            FAIRKV_CUDA(cudaGraphLaunch(exec, st));
-            FAIRKV_CUDA(cudaEventRecord(e1, st));
-        }
-        FAIRKV_CUDA(cudaEventSynchronize(e1));
-        float ms = 0;
-        FAIRKV_CUDA(cudaEventElapsedTime(&ms, e0, e1));
-        return double(ms);
+        queueTimed(fromIdle ? nullptr : &gate, st, exec, e0, e1);
+        return elapsedMs(e0, e1);
     };
     const float scale = 1.0f / std::sqrt(float(d));
     const double commMs = 2.0 * (2.0 * (N - 1) / N * double(batch) * H * 2 / (kBusGBs * 1e6) + kAllReduceAlphaUs / 1000.0);
@@ -452,19 +463,10 @@ FullStep measureFullStep(cublasHandle_t h, int batch, int budget, double readGBs
         for (int i = 0; i < 21; ++i) {
             if (tracer)
                 tracer->push(0, i, 0, -1, profiler::Phase::Other);
-            if (!fromIdle)
-                gate.hold(stream);
-            {
-                cuda::LaunchGate::Release open{fromIdle ? nullptr : &gate};
-                FAIRKV_CUDA(cudaEventRecord(e0, stream));
-                FAIRKV_CUDA(cudaGraphLaunch(exec, stream));
-                FAIRKV_CUDA(cudaEventRecord(e1, stream));
-            }
+            queueTimed(fromIdle ? nullptr : &gate, stream, exec, e0, e1);
             if (tracer)
                 tracer->pop();
-            FAIRKV_CUDA(cudaEventSynchronize(e1));
-            float ms = 0;
-            FAIRKV_CUDA(cudaEventElapsedTime(&ms, e0, e1));
+            const double ms = elapsedMs(e0, e1);
             if (tracer && i < 20)
                 tracer->flush();
             if (i > 0)
