@@ -103,6 +103,13 @@ private Q_SLOTS:
         std::ofstream(db, std::ios::binary) << std::string("SQLite format 3\0", 16) << std::string(4080, '\0');
         FAIRKV_EXPECT_ERROR(Placement::uniform(1, 2, 2, 1).saveFile(db), "is a session database");
         QCOMPARE(std::filesystem::file_size(db), uintmax_t(4096));
+        // A file without "ranks" whose highest rank is idle is for the run's ranks; errors of the
+        // check against the run name the file, not only the placement's own name.
+        const std::string idle = dir.filePath(QStringLiteral("idle.json")).toStdString();
+        std::ofstream(idle) << R"({"name": "mine", "layers": [[{"unit": 0, "replicas": [{"rank": 0}]}, {"unit": 1, "replicas": [{"rank": 1}]}]]})";
+        QCOMPARE(Placement::fromFileFor(idle, 1, 2, 3, 2).ranks, 3);
+        QCOMPARE(Placement::fromFile(idle, 2).ranks, 2);
+        FAIRKV_EXPECT_ERROR(Placement::fromFileFor(idle, 2, 2, 3, 2), idle + ": placement 'mine' has 1 layers, the model has 2");
         // Nor over the log SQLite keeps beside it (the runs not yet in the main file), nor over a
         // FIFO, whose node the rename would replace.
         std::ofstream(db + "-wal") << "log";

@@ -400,8 +400,7 @@ bool PlacementEditor::startFrom(const QString& planner)
 bool PlacementEditor::loadFile(const QString& path)
 {
     try {
-        Placement p = Placement::fromFile(path.toStdString(), m_stats.batch);
-        p.validate(m_stats.layers, m_stats.units, m_placement.ranks, m_stats.batch);
+        Placement p = Placement::fromFileFor(path.toStdString(), m_stats.layers, m_stats.units, m_placement.ranks, m_stats.batch);
         return apply(p, tr("Load %1").arg(path));
     } catch (const std::exception& e) {
         return refuse(QString::fromUtf8(e.what()));

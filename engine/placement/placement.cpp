@@ -176,9 +176,26 @@ Placement Placement::fromJson(const json& j, int batchSize, const std::string& s
     return p;
 }
 
-Placement Placement::fromFile(const std::string& path, int batchSize)
+Placement Placement::fromFile(const std::string& path, int batchSize, int runRanks)
 {
-    return fromJson(readJsonFile(path, "placement file"), batchSize, path);
+    const json j = readJsonFile(path, "placement file");
+    Placement p = fromJson(j, batchSize, path);
+    // Without a "ranks" key a file says only its highest rank: the ranks above it may be idle.
+    const json& root = j.contains("placement") ? j.at("placement") : j; // an object: fromJson checked
+    if (!root.contains("ranks") && p.ranks < runRanks)
+        p.ranks = runRanks;
+    return p;
+}
+
+Placement Placement::fromFileFor(const std::string& path, int numLayers, int numUnits, int numRanks, int batchSize)
+{
+    Placement p = fromFile(path, batchSize, numRanks);
+    try {
+        p.validate(numLayers, numUnits, numRanks, batchSize);
+    } catch (const Error& e) { // validate() names the placement; the user named a file
+        throw Error(path + ": " + e.what());
+    }
+    return p;
 }
 
 void Placement::saveFile(const std::string& path) const

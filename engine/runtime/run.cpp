@@ -146,7 +146,7 @@ Placement resolvePlacement(const RunConfig& cfg, int layers, int units)
     std::error_code ec;
     if (!std::filesystem::exists(cfg.placement, ec))
         throw Error("--placement '" + cfg.placement + "' is neither a planner (uniform, fairkv-assign, fairkv-copy) nor an existing file");
-    return Placement::fromFile(cfg.placement, cfg.batch);
+    return Placement::fromFileFor(cfg.placement, layers, units, cfg.ranks, cfg.batch);
 }
 
 // The CPU backend keeps fp32 weights and a copy of every rank's shard, plus the prompts' KV and
