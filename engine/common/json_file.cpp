@@ -19,7 +19,7 @@ nlohmann::json readJsonFile(const std::string& path, const std::string& what)
     // A FIFO or socket would block the read until some other process writes (forever, usually);
     // character devices (/dev/stdin, /dev/zero) stay readable: the parser stops at what is not JSON.
     if (std::filesystem::is_fifo(status) || std::filesystem::is_socket(status))
-        throw Error(path + ": is a pipe or socket, not a " + what + " file");
+        throw Error(path + ": is a pipe or socket, not a " + what);
     std::ifstream in(path);
     if (!in)
         throw Error(path + ": cannot open " + what);

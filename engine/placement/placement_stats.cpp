@@ -69,8 +69,11 @@ PlacementStats PlacementStats::fromJson(const json& j, const std::string& source
                                     double(uint64_t(1) << 50));
     if (j.contains("unit_weight_bytes") && !j.at("unit_weight_bytes").is_null() && unitBytes != std::floor(unitBytes))
         throw fail("'unit_weight_bytes' must be a whole number of bytes, got " + jsonBrief(j.at("unit_weight_bytes")));
+    if (unitBytes > double(uint64_t(1) << 50)) // derived from the shape keys, which number() did not bound
+        throw fail("'hidden' x 'head_dim' x 'heads_per_unit' makes a unit of more than 2^50 bytes");
     s.unitWeightBytes = uint64_t(unitBytes);
-    const bool haveConstants = j.contains("c_unit_ms") && j.contains("c_tok_ms");
+    const auto given = [&](const char* key) { return j.contains(key) && !j.at(key).is_null(); }; // null: absent
+    const bool haveConstants = given("c_unit_ms") && given("c_tok_ms");
     if (haveConstants) {
         s.cUnitMs = number("c_unit_ms", 0.0, 1e6);
         s.cTokMs = number("c_tok_ms", 0.0, 1e6);
