@@ -274,6 +274,13 @@ int planCommand(const std::vector<std::string>& argv)
     std::cout << "total " << fmt(plan.totalMs, 4) << " ms, uniform " << fmt(plan.uniformTotalMs, 4) << " ms ("
               << fmt(plan.uniformTotalMs / std::max(1e-12, plan.totalMs), 3) << "x), lower bound "
               << fmt(plan.lowerBoundTotalMs, 4) << " ms (gap " << fmt(100 * plan.gap(), 2) << "%)\n";
+    if (plan.fixedLayerMs > 0) {
+        const double fixedTotal = plan.fixedLayerMs * stats.layers;
+        std::cout << "each layer includes " << fmt(plan.fixedLayerMs, 4) << " ms of MLP and collectives (from the stats), "
+                  << "which no placement changes; attention alone: " << fmt(plan.totalMs - fixedTotal, 4) << " ms, uniform "
+                  << fmt(plan.uniformTotalMs - fixedTotal, 4) << " ms, lower bound " << fmt(plan.lowerBoundTotalMs - fixedTotal, 4)
+                  << " ms\n";
+    }
     std::cout << plan.extraReplicas << " extra replicas (" << fmt(double(plan.extraWeightBytes) / (1 << 20), 2)
               << " MiB), " << exact << "/" << stats.layers << " layers proven optimal, planned in " << fmt(plan.planMs, 2)
               << " ms\n";

@@ -110,6 +110,7 @@ PlanResult planPlacement(const PlacementStats& stats, const PlanOptions& o)
     res.placement.ranks = o.ranks;
     res.placement.batch = stats.batch;
     const double fixed = stats.mlpMs + stats.collectiveMs;
+    res.fixedLayerMs = fixed;
     for (size_t l = 0; l < insts.size(); ++l) {
         const LayerPlan uniform = planUniformLayer(insts[l]);
         if (uniform.makespan < plans[l].makespan) // never worse than the standard split
@@ -141,6 +142,7 @@ nlohmann::json PlanResult::toJson() const
             {"total_ms", totalMs},
             {"lower_bound_total_ms", lowerBoundTotalMs},
             {"uniform_total_ms", uniformTotalMs},
+            {"fixed_layer_ms", fixedLayerMs},
             {"speedup_over_uniform", totalMs > 0 ? uniformTotalMs / totalMs : 1.0},
             {"gap_to_lower_bound", gap()},
             {"extra_replicas", extraReplicas},

@@ -28,6 +28,7 @@ struct PlanResult
     std::vector<double> uniformMs;    // per layer, the uniform split for comparison
     std::vector<bool> exact;          // per layer: proven optimal
     double totalMs = 0.0, lowerBoundTotalMs = 0.0, uniformTotalMs = 0.0;
+    double fixedLayerMs = 0.0; // in every layer's time above: the stats' MLP share and collectives, no placement changes it
     double planMs = 0.0; // wall time of planning
     int extraReplicas = 0;
     uint64_t extraWeightBytes = 0;
