@@ -75,6 +75,20 @@ CREATE TABLE notes(id INTEGER PRIMARY KEY, run_id INTEGER REFERENCES runs(id), c
 CREATE INDEX runs_by_parent ON runs(parent_id);
 )sql";
 
+// What an SQLite failure means for the user, in one phrase.
+std::string describeSqlite(sqlite3* db, int rc)
+{
+    if (rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB)
+        return std::string("the session file is damaged (") + sqlite3_errmsg(db) + ")";
+    if (rc == SQLITE_READONLY)
+        return "the session file is read-only";
+    if (rc == SQLITE_BUSY)
+        return "the session file is locked by another program writing to it (waited 5 s)";
+    if (rc == SQLITE_FULL)
+        return "the disk is full";
+    return sqlite3_errmsg(db);
+}
+
 class Statement
 {
 public:
@@ -130,18 +144,7 @@ public:
         const auto* p = sqlite3_column_text(m_stmt, c);
         return p ? std::string(reinterpret_cast<const char*>(p), size_t(sqlite3_column_bytes(m_stmt, c))) : std::string();
     }
-    std::string describe(int rc) const
-    {
-        if (rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB)
-            return std::string("the session file is damaged (") + sqlite3_errmsg(m_db) + ")";
-        if (rc == SQLITE_READONLY)
-            return "the session file is read-only";
-        if (rc == SQLITE_BUSY)
-            return "the session file is locked by another program";
-        if (rc == SQLITE_FULL)
-            return "the disk is full";
-        return sqlite3_errmsg(m_db);
-    }
+    std::string describe(int rc) const { return describeSqlite(m_db, rc); }
 
 private:
     sqlite3* m_db;
@@ -329,9 +332,9 @@ void SessionStore::exec(const char* sql) const
         const std::string msg = err ? err : "unknown error";
         sqlite3_free(err);
         const int rc = sqlite3_errcode(m_db);
-        if (rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB)
-            fail("the session file is damaged (" + msg + ")");
-        fail(msg);
+        fail(rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB || rc == SQLITE_READONLY || rc == SQLITE_BUSY || rc == SQLITE_FULL
+                 ? describeSqlite(m_db, rc)
+                 : msg);
     }
 }
 

@@ -1,6 +1,7 @@
 #include "model/model_weights.h"
 
 #include "common/error.h"
+#include "common/host_memory.h"
 #include "common/parallel.h"
 #include "common/rng.h"
 #include "kv/synthetic_attention.h"
@@ -173,6 +174,10 @@ ModelWeights ModelWeights::loadHf(const std::string& folder, int layers)
     w.layers.resize(size_t(w.config.numLayers));
     auto list = slots(w);
     checkSlots(folder, ckpt, list);
+    // Every tensor becomes fp32 on the host: refused here, with a message, rather than killed by
+    // the kernel half way (callers that hold more, like a CPU run, check their larger total first).
+    requireHostMemory(double(w.config.parameterCount()) * 4.0,
+                      folder + " with " + std::to_string(w.config.numLayers) + " layers", "fp32 weights", "use --layers");
     for (auto& slot : list)
         *slot.target = ckpt.load(slot.name, slot.shape);
     return w;
