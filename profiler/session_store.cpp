@@ -611,13 +611,13 @@ void SessionStore::requireRun(int64_t id) const
 std::vector<RunSummary> SessionStore::summaries(std::optional<int64_t> only) const
 {
     std::vector<RunSummary> out;
-    Statement st(m_db, "SELECT r.id, r.parent_id, r.created_at, r.label, m.name, r.backend, r.timing, r.ranks, "
+    Statement st(m_db, "SELECT r.id, r.parent_id, r.created_at, r.label, COALESCE(m.name, '(model record missing)'), r.backend, r.timing, r.ranks, "
                        "r.config_json, p.name, (SELECT count(*) FROM trace_records t WHERE t.run_id = r.id), "
                        "(SELECT value FROM metrics WHERE run_id=r.id AND name='tokens_per_s'), "
                        "(SELECT value FROM metrics WHERE run_id=r.id AND name='step_ms'), "
                        "(SELECT value FROM metrics WHERE run_id=r.id AND name='imbalance'), "
                        "(SELECT value FROM metrics WHERE run_id=r.id AND name='lower_bound_ms') "
-                       "FROM runs r JOIN models m ON m.id = r.model_id LEFT JOIN placements p ON p.run_id = r.id "
+                       "FROM runs r LEFT JOIN models m ON m.id = r.model_id LEFT JOIN placements p ON p.run_id = r.id "
                        "WHERE ?1 IS NULL OR r.id = ?1 ORDER BY r.id",
                  m_path);
     if (only)
@@ -810,8 +810,11 @@ TraceBuffer SessionStore::loadTrace(int64_t id) const
         r.unit = int32_t(st.i64(8));
         r.phase = Phase(uint8_t(st.i64(9)));
         r.kind = RecordKind(uint8_t(st.i64(10)));
-        if (r.endNs < r.startNs)
-            fail("run " + std::to_string(id) + " has a trace record that ends before it starts");
+        // Times are nanoseconds of a steady clock: a record outside [0, 2^62) or ending before it
+        // starts would turn every difference taken from it (the exports, the timeline) into garbage.
+        if (r.startNs < 0 || r.endNs < r.startNs || r.endNs >= (int64_t(1) << 62))
+            fail("run " + std::to_string(id) + " has a trace record with impossible times (" + std::to_string(r.startNs) + " to "
+                 + std::to_string(r.endNs) + " ns)");
         t.records.push_back(r);
     }
     Statement d(m_db, "SELECT value FROM metrics WHERE run_id=? AND name='dropped_records'", m_path);

@@ -298,6 +298,16 @@ int64_t runId(const std::string& text, const char* what)
 
 namespace {
 
+// Text from a session as a terminal shows it: control characters (escape sequences, newlines a
+// label may hold) become '?', so one run stays one line and cannot restyle the terminal.
+std::string printable(std::string text)
+{
+    for (char& c : text)
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
+            c = '?';
+    return text;
+}
+
 std::string runLine(const profiler::RunSummary& r)
 {
     char buf[512];
@@ -305,7 +315,7 @@ std::string runLine(const profiler::RunSummary& r)
                   static_cast<long long>(r.id), r.parent ? std::to_string(*r.parent).c_str() : "-", r.model.c_str(),
                   r.backend.c_str(), r.ranks, r.placement.c_str(), r.compress.c_str(), r.budget, r.batch, r.decode,
                   r.tokensPerS, r.stepMs, r.imbalance, r.timing.c_str(), r.label.c_str());
-    return buf;
+    return printable(buf);
 }
 
 } // namespace
