@@ -502,6 +502,11 @@ void SessionStore::migrate(int from)
 
 SessionStore::~SessionStore()
 {
+    // Writers use WAL, so readers and a writer can share the file; a file at rest goes back to a
+    // rollback journal, so that reading it (a copy, a file in a repository, a read-only folder)
+    // needs no -wal or -shm beside it. While another connection has the file open the mode stays.
+    if (m_db && !m_readOnly)
+        sqlite3_exec(m_db, "PRAGMA journal_mode=DELETE", nullptr, nullptr, nullptr);
     if (m_db)
         sqlite3_close(m_db);
 }

@@ -404,6 +404,20 @@ private Q_SLOTS:
         SS::open(f, SS::Mode::ReadWrite); // an empty file is where a new session starts
     }
 
+    // A session at rest needs nothing beside it: reading it (a copy, a file in a repository)
+    // leaves no -wal or -shm behind.
+    void aClosedSessionStandsAlone()
+    {
+        QTemporaryDir dir;
+        const std::string f = fairkv::test::path(dir, "s.fkv");
+        const Recorded a = record();
+        SS::open(f, SS::Mode::ReadWrite)->appendRun(a.result, a.trace, Environment::detect());
+        QVERIFY(!std::filesystem::exists(f + "-wal"));
+        QCOMPARE(SS::open(f, SS::Mode::ReadOnly)->listRuns().size(), size_t(1));
+        QVERIFY(!std::filesystem::exists(f + "-wal"));
+        QVERIFY(!std::filesystem::exists(f + "-shm"));
+    }
+
     // '#', '?' and '%' in a file name: SQLite's URI syntax would cut or decode the name.
     void namesThatLookLikeUris()
     {
