@@ -139,6 +139,8 @@ void CuptiTracer::consume(void* context, uint32_t streamId, uint8_t* buffer, siz
     while (cuptiActivityGetNextRecord(buffer, valid, &record) == CUPTI_SUCCESS) {
         if (record->kind == CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL || record->kind == CUPTI_ACTIVITY_KIND_KERNEL) {
             const auto* k = reinterpret_cast<const CUpti_ActivityKernel10*>(record);
+            if (k->start == 0 && k->end == 0) // CUPTI could not time this kernel
+                continue;
             ++m_counts.kernels;
             m_pending.push_back({k->correlationId, k->deviceId, k->streamId, k->start, k->end, name(k->name), 0});
         } else if (record->kind == CUPTI_ACTIVITY_KIND_GRAPH_TRACE) {

@@ -170,7 +170,11 @@ uint32_t be32(const unsigned char* p)
 std::string uriPath(const std::string& path)
 {
     std::string out;
-    for (const char c : path) {
+    // "file://x" would name a host x: "//tmp/s.fkv" is the same file as "/tmp/s.fkv"
+    std::string name = path;
+    while (name.rfind("//", 0) == 0)
+        name.erase(0, 1);
+    for (const char c : name) {
         if (c == '%' || c == '?' || c == '#') {
             char hex[4];
             std::snprintf(hex, sizeof hex, "%%%02X", static_cast<unsigned char>(c));
@@ -187,11 +191,16 @@ std::string uriPath(const std::string& path)
 // -wal holds changes, the file is read as immutable instead.
 std::string readUri(const std::string& path)
 {
+    // Only a WAL file needs the -shm (header bytes 18 and 19 are 2); one in rollback mode reads
+    // with locking anywhere, and immutable would drop the locking a live writer relies on.
+    std::ifstream in(path, std::ios::binary);
+    unsigned char header[20] = {};
+    const bool wal = in.read(reinterpret_cast<char*>(header), sizeof header) && header[18] == 2 && header[19] == 2;
     const fs::path folder = fs::absolute(fs::path(path)).parent_path();
     std::error_code ec;
     const bool walHoldsData = fs::exists(path + "-wal", ec) && fs::file_size(path + "-wal", ec) > 0 && !ec;
-    const bool writable = access(folder.c_str(), W_OK) == 0 && access(path.c_str(), W_OK) == 0;
-    return "file:" + uriPath(path) + (writable || walHoldsData ? "?mode=ro" : "?mode=ro&immutable=1");
+    const bool shmPossible = access(folder.c_str(), W_OK) == 0 || fs::exists(path + "-shm", ec);
+    return "file:" + uriPath(path) + (wal && !shmPossible && !walHoldsData ? "?mode=ro&immutable=1" : "?mode=ro");
 }
 
 // Stored JSON (a run's result, settings, environment), parsed: discarded when it is not JSON or
@@ -502,11 +511,6 @@ void SessionStore::migrate(int from)
 
 SessionStore::~SessionStore()
 {
-    // Writers use WAL, so readers and a writer can share the file; a file at rest goes back to a
-    // rollback journal, so that reading it (a copy, a file in a repository, a read-only folder)
-    // needs no -wal or -shm beside it. While another connection has the file open the mode stays.
-    if (m_db && !m_readOnly)
-        sqlite3_exec(m_db, "PRAGMA journal_mode=DELETE", nullptr, nullptr, nullptr);
     if (m_db)
         sqlite3_close(m_db);
 }
@@ -797,6 +801,7 @@ TraceBuffer SessionStore::loadTrace(int64_t id) const
         }
     }
     t.setNames(std::move(names));
+    int64_t impossible = 0;
     Statement st(m_db, "SELECT rank, device, stream, name_id, start_ns, end_ns, step, layer, unit, phase, kind FROM "
                        "trace_records WHERE run_id=? ORDER BY start_ns", m_path);
     st.bind(1, id);
@@ -816,16 +821,21 @@ TraceBuffer SessionStore::loadTrace(int64_t id) const
         r.phase = Phase(uint8_t(st.i64(9)));
         r.kind = RecordKind(uint8_t(st.i64(10)));
         // Times are nanoseconds of a steady clock: a record outside [0, 2^62) or ending before it
-        // starts would turn every difference taken from it (the exports, the timeline) into garbage.
-        if (r.startNs < 0 || r.endNs < r.startNs || r.endNs >= (int64_t(1) << 62))
-            fail("run " + std::to_string(id) + " has a trace record with impossible times (" + std::to_string(r.startNs) + " to "
-                 + std::to_string(r.endNs) + " ns)");
+        // starts (CUPTI's "no timestamps" record, kept by builds before this check) would turn every
+        // difference taken from it into garbage. Such records are left out, and the trace says so.
+        if (r.startNs < 0 || r.endNs < r.startNs || r.endNs >= (int64_t(1) << 62)) {
+            ++impossible;
+            continue;
+        }
         t.records.push_back(r);
     }
     Statement d(m_db, "SELECT value FROM metrics WHERE run_id=? AND name='dropped_records'", m_path);
     d.bind(1, id);
     if (d.step())
         t.dropped = uint64_t(d.f64(0));
+    if (impossible > 0)
+        t.warnings.push_back(std::to_string(impossible) + " trace records of run " + std::to_string(id)
+                             + " have impossible times (no timestamps, or ending before they start) and are left out");
     return t;
 }
 

@@ -132,7 +132,7 @@ private Q_SLOTS:
         QTemporaryDir dir;
         const std::string file = path(dir, "pad.safetensors");
         const std::string ok = R"({"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})";
-        for (const std::string& pad : {std::string("    "), std::string(5, '\0'), std::string(" \n\0\0")}) {
+        for (const std::string& pad : {std::string("    "), std::string(5, '\0'), std::string(" \n\0\0", 4)}) {
             writeRaw(file, ok + pad, 8);
             QCOMPARE(SafetensorsFile::open(file)->find("x")->shape, std::vector<int64_t>{2});
         }

@@ -8,6 +8,11 @@
 #include <filesystem>
 #include <fstream>
 
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <unistd.h>
+
 namespace fairkv {
 
 nlohmann::json readJsonFile(const std::string& path, const std::string& what)
@@ -16,10 +21,31 @@ nlohmann::json readJsonFile(const std::string& path, const std::string& what)
     const auto status = std::filesystem::status(path, ec); // follows links, as the read does
     if (std::filesystem::is_directory(status))
         throw Error(path + ": is a folder, not a " + what);
-    // A FIFO or socket would block the read until some other process writes (forever, usually);
-    // character devices (/dev/stdin, /dev/zero) stay readable: the parser stops at what is not JSON.
-    if (std::filesystem::is_fifo(status) || std::filesystem::is_socket(status))
-        throw Error(path + ": is a pipe or socket, not a " + what);
+    if (std::filesystem::is_socket(status))
+        throw Error(path + ": is a socket, not a " + what);
+    if (std::filesystem::is_fifo(status)) {
+        // A pipe (`--stats /dev/stdin`, `<(...)`) is read to its end. Opening one that no process
+        // writes would wait for a writer forever: opened without waiting, it reads as empty.
+        const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+        if (fd < 0)
+            throw Error(path + ": cannot open " + what + " (" + std::strerror(errno) + ")");
+        ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+        std::string text;
+        char buf[65536];
+        ssize_t n = 0;
+        while ((n = ::read(fd, buf, sizeof buf)) > 0)
+            text.append(buf, size_t(n));
+        ::close(fd);
+        if (n < 0)
+            throw Error(path + ": cannot read " + what + " (" + std::strerror(errno) + ")");
+        if (text.empty())
+            throw Error(path + ": a pipe that gave no " + what + " (no process writes to it)");
+        try {
+            return nlohmann::json::parse(text);
+        } catch (const nlohmann::json::exception& e) {
+            throw Error(path + ": " + what + " is not valid JSON (" + e.what() + ")");
+        }
+    }
     std::ifstream in(path);
     if (!in)
         throw Error(path + ": cannot open " + what);

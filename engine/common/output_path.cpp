@@ -22,7 +22,8 @@ std::string whyNotOutput(const std::string& path)
 {
     namespace fs = std::filesystem;
     std::error_code ec;
-    if (fs::exists(fs::symlink_status(path, ec)) && !fs::is_regular_file(path, ec) && !fs::is_directory(path, ec))
+    const auto target = fs::status(path, ec); // through a link: a dangling one is replaced, as before
+    if (fs::exists(target) && !fs::is_regular_file(target) && !fs::is_directory(target))
         return "is not a regular file (a pipe, socket or device)";
     if (isSqliteDatabase(path))
         return "is a session database";

@@ -182,7 +182,7 @@ Placement Placement::fromFile(const std::string& path, int batchSize, int runRan
     Placement p = fromJson(j, batchSize, path);
     // Without a "ranks" key a file says only its highest rank: the ranks above it may be idle.
     const json& root = j.contains("placement") ? j.at("placement") : j; // an object: fromJson checked
-    if (!root.contains("ranks") && p.ranks < runRanks)
+    if (!(root.contains("ranks") && root.at("ranks").is_number_integer()) && p.ranks < runRanks) // as fromJson reads it
         p.ranks = runRanks;
     return p;
 }
