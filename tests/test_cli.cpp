@@ -122,6 +122,8 @@ private Q_SLOTS:
         QTest::newRow("logits beyond max positions") << QStringList{QStringLiteral("logits"), QStringLiteral("--model"), QStringLiteral("tiny"), QStringLiteral("--layers"), QStringLiteral("1"), QStringLiteral("--tokens"), QStringLiteral("1,").repeated(8192) + QStringLiteral("1")} << QStringLiteral("a sequence of 8193 tokens needs 8193 positions");
         QTest::newRow("logits trailing comma") << QStringList{QStringLiteral("logits"), QStringLiteral("--model"), QStringLiteral("tiny"), QStringLiteral("--tokens"), QStringLiteral("1,2,")} << QStringLiteral("trailing comma");
         QTest::newRow("logits token out of vocab") << QStringList{QStringLiteral("logits"), QStringLiteral("--model"), QStringLiteral("tiny"), QStringLiteral("--layers"), QStringLiteral("1"), QStringLiteral("--tokens"), QStringLiteral("1,99999")} << QStringLiteral("99999");
+        QTest::newRow("plan unknown planner") << QStringList{QStringLiteral("plan"), QStringLiteral("--stats"), QStringLiteral("/no/such/stats.json"), QStringLiteral("--ranks"), QStringLiteral("2"), QStringLiteral("--planner"), QStringLiteral("fairkv")}
+                                              << QStringLiteral("--planner 'fairkv' is not a planner");
         QTest::newRow("check-model missing") << QStringList{QStringLiteral("check-model"), QStringLiteral("/no/such/dir")} << QStringLiteral("/no/such/dir");
         QTest::newRow("unknown command") << QStringList{QStringLiteral("serve")} << QStringLiteral("serve");
         QTest::newRow("same-count without assign") << QStringList{run, QStringLiteral("--same-count")} << QStringLiteral("--same-count");

@@ -253,10 +253,13 @@ int planCommand(const std::vector<std::string>& argv)
         throw UsageError("missing --stats FILE");
     if (!args.has("ranks"))
         throw UsageError("missing --ranks N");
+    const std::string planner = args.str("planner");
+    if (planner != "uniform" && planner != "fairkv-assign" && planner != "fairkv-copy") // before reading the stats
+        throw UsageError("--planner '" + planner + "' is not a planner (uniform, fairkv-assign, fairkv-copy)");
     const std::string jsonOut = args.outputPath("json");
     const PlacementStats stats = PlacementStats::fromFile(args.str("stats"));
     PlanOptions o;
-    o.planner = args.str("planner");
+    o.planner = planner;
     o.ranks = args.integer("ranks", 1, 4096);
     if (args.has("memory-budget"))
         o.memoryBudget = args.unsignedInt("memory-budget");
