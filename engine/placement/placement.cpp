@@ -109,7 +109,7 @@ json Placement::toJson() const
     return {{"name", name}, {"ranks", ranks}, {"batch", batch}, {"layers", jl}};
 }
 
-Placement Placement::fromJson(const json& j, int batchSize, const std::string& source)
+Placement Placement::fromJson(const json& j, int batchSize, const std::string& source, int runRanks)
 {
     auto fail = [&](const std::string& what) -> Error { return Error(source + ": " + what); };
     // Units, ranks and requests as ints: a value beyond them (4294967297) must not wrap to a valid one.
@@ -172,19 +172,13 @@ Placement Placement::fromJson(const json& j, int batchSize, const std::string& s
         throw fail(e.what());
     }
     p.ranks = root.contains("ranks") && root.at("ranks").is_number_integer() ? index(root.at("ranks"), "placement", "ranks")
-                                                                              : maxRank + 1;
+                                                                              : std::max(maxRank + 1, runRanks);
     return p;
 }
 
 Placement Placement::fromFile(const std::string& path, int batchSize, int runRanks)
 {
-    const json j = readJsonFile(path, "placement file");
-    Placement p = fromJson(j, batchSize, path);
-    // Without a "ranks" key a file says only its highest rank: the ranks above it may be idle.
-    const json& root = j.contains("placement") ? j.at("placement") : j; // an object: fromJson checked
-    if (!(root.contains("ranks") && root.at("ranks").is_number_integer()) && p.ranks < runRanks) // as fromJson reads it
-        p.ranks = runRanks;
-    return p;
+    return fromJson(readJsonFile(path, "placement file"), batchSize, path, runRanks);
 }
 
 Placement Placement::fromFileFor(const std::string& path, int numLayers, int numUnits, int numRanks, int batchSize)

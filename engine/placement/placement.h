@@ -35,9 +35,9 @@ struct Placement
 
     nlohmann::json toJson() const;
     // `source` names the file in errors. Missing "requests" on a unit's only replica means the whole batch.
-    static Placement fromJson(const nlohmann::json& j, int batchSize, const std::string& source);
-    // A file without a "ranks" key is for `runRanks` ranks when its highest rank is below them
-    // (the ranks above it idle); with one, or without runRanks, for what it says.
+    // Without a "ranks" key the placement is for its highest rank + 1, or for `runRanks` when that
+    // is more (the ranks above its highest idle).
+    static Placement fromJson(const nlohmann::json& j, int batchSize, const std::string& source, int runRanks = 0);
     static Placement fromFile(const std::string& path, int batchSize, int runRanks = 0);
     // fromFile() for a run of that shape, validated; every error names the file.
     static Placement fromFileFor(const std::string& path, int numLayers, int numUnits, int numRanks, int batchSize);
