@@ -380,9 +380,9 @@ std::unique_ptr<SessionStore> SessionStore::open(const std::string& path, Mode m
     int version = 0;
     int32_t appId = 0;
     bool hasTables = false;
+    const std::string uri = exists ? readUri(path) : std::string(); // the probe's and a viewer's
     if (exists && fs::file_size(path, ec) > 0) {
         sqlite3* raw = nullptr;
-        const std::string uri = readUri(path);
         int rc = sqlite3_open_v2(uri.c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, nullptr);
         const std::unique_ptr<sqlite3, int (*)(sqlite3*)> probe(raw, sqlite3_close); // closed on every exit
         // First row, first column of `sql`, as text; rc keeps the first failure.
@@ -433,7 +433,6 @@ std::unique_ptr<SessionStore> SessionStore::open(const std::string& path, Mode m
     }
 
     if (mode == Mode::ReadOnly) {
-        const std::string uri = readUri(path);
         if (sqlite3_open_v2(uri.c_str(), &s->m_db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, nullptr) != SQLITE_OK)
             s->fail(std::string("cannot open: ") + sqlite3_errmsg(s->m_db));
         s->m_readOnly = true;
@@ -691,27 +690,24 @@ template <typename Damaged>
 void checkResultTypes(json& result, const Damaged& damaged)
 {
     using Check = bool (*)(const json&);
-    static const std::pair<const char*, Check> kScalars[] = {
-        {"backend", [](const json& v) { return v.is_string(); }},
-        {"timing", [](const json& v) { return v.is_string(); }},
-        {"collective", [](const json& v) { return v.is_string(); }},
-        {"compression_on", [](const json& v) { return v.is_string(); }},
-        {"kernel_tracing", [](const json& v) { return v.is_boolean(); }},
-        {"ranks", [](const json& v) { return v.is_number(); }},
-        {"prefill_ms", [](const json& v) { return v.is_number(); }},
-        {"prefill_wall_ms", [](const json& v) { return v.is_number(); }},
-        {"tokens_per_s", [](const json& v) { return v.is_number(); }},
-        {"imbalance", [](const json& v) { return v.is_number(); }},
-        {"attention_ms", [](const json& v) { return v.is_number(); }},
-        {"lower_bound_ms", [](const json& v) { return v.is_number(); }},
-        {"kv_moved_bytes", [](const json& v) { return v.is_number(); }},
-        {"calibration_steps", [](const json& v) { return v.is_number(); }},
+    static const std::pair<std::vector<const char*>, Check> kScalars[] = {
+        {{"backend", "timing", "collective", "compression_on"}, [](const json& v) { return v.is_string(); }},
+        {{"kernel_tracing"}, [](const json& v) { return v.is_boolean(); }},
+        {{"ranks", "prefill_ms", "prefill_wall_ms", "tokens_per_s", "imbalance", "attention_ms", "lower_bound_ms",
+          "kv_moved_bytes", "calibration_steps"},
+         [](const json& v) { return v.is_number(); }},
     };
-    static const std::pair<const char*, Check> kArrays[] = {
+    for (const auto& [keys, ok] : kScalars)
+        for (const char* key : keys) {
+            if (result.contains(key) && result.at(key).is_null())
+                result.erase(key);
+            else if (result.contains(key) && !ok(result.at(key)))
+                damaged(std::string("'") + key + "' is " + jsonBrief(result.at(key)) + ", of the wrong type");
+        }
+    static const std::pair<const char*, Check> kShapes[] = {
         {"step_ms", isNumbers},          {"rank_weight_bytes", isNumbers}, {"rank_kv_bytes", isNumbers},
-        {"collective_ms", isNumbers},
-        {"rank_attention_ms", isNumberRows}, {"rank_mlp_ms", isNumberRows}, {"tokens", isNumberRows},
-        {"kv_len", isNumberCubes},       {"attention_mass", isNumberCubes},
+        {"collective_ms", isNumbers},    {"rank_attention_ms", isNumberRows}, {"rank_mlp_ms", isNumberRows},
+        {"tokens", isNumberRows},        {"kv_len", isNumberCubes},       {"attention_mass", isNumberCubes},
         {"model", [](const json& v) { return v.is_object(); }},
         {"config", [](const json& v) { return v.is_object(); }},
         {"lower_bound", [](const json& v) { return v.is_object(); }},
@@ -719,13 +715,7 @@ void checkResultTypes(json& result, const Damaged& damaged)
              return v.is_array() && std::all_of(v.begin(), v.end(), [](const json& x) { return x.is_string(); });
          }},
     };
-    for (const auto& [key, ok] : kScalars) {
-        if (result.contains(key) && result.at(key).is_null())
-            result.erase(key);
-        else if (result.contains(key) && !ok(result.at(key)))
-            damaged(std::string("'") + key + "' is " + jsonBrief(result.at(key)) + ", of the wrong type");
-    }
-    for (const auto& [key, ok] : kArrays)
+    for (const auto& [key, ok] : kShapes)
         if (result.contains(key) && !ok(result.at(key)))
             damaged(std::string("'") + key + "' does not have the shape or types a run writes");
     if (result.contains("model") && result.at("model").contains("name") && !result.at("model").at("name").is_string())
@@ -772,9 +762,6 @@ StoredRun SessionStore::loadRun(int64_t id) const
             damaged(std::string("no '") + key + "' array");
     if (!r.result.contains("placement") || !r.result.at("placement").is_object())
         damaged("no 'placement'");
-    for (const auto& layer : r.result.at("rank_attention_ms"))
-        if (!layer.is_array() || !std::all_of(layer.begin(), layer.end(), [](const json& v) { return v.is_number(); }))
-            damaged("'rank_attention_ms' is not [layer][rank] of numbers");
     checkResultTypes(r.result, damaged);
     const json env = parseStored(st.text(2));
     if (env.is_object())
