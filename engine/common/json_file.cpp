@@ -23,6 +23,16 @@ nlohmann::json readJsonFile(const std::string& path, const std::string& what)
         throw Error(path + ": is a folder, not a " + what);
     if (std::filesystem::is_socket(status))
         throw Error(path + ": is a socket, not a " + what);
+    // One parse for both sources below, with the same messages.
+    const auto parse = [&](auto&& input) {
+        try {
+            return nlohmann::json::parse(input);
+        } catch (const nlohmann::json::exception& e) {
+            throw Error(path + ": " + what + " is not valid JSON (" + e.what() + ")");
+        } catch (const std::exception& e) { // a read error of the stream
+            throw Error(path + ": cannot read " + what + " (" + e.what() + ")");
+        }
+    };
     if (std::filesystem::is_fifo(status)) {
         // A pipe (`--stats /dev/stdin`, `<(...)`) is read to its end. Opening one that no process
         // writes would wait for a writer forever: opened without waiting, it reads as empty.
@@ -40,22 +50,12 @@ nlohmann::json readJsonFile(const std::string& path, const std::string& what)
             throw Error(path + ": cannot read " + what + " (" + std::strerror(errno) + ")");
         if (text.empty())
             throw Error(path + ": a pipe that gave no " + what + " (no process writes to it)");
-        try {
-            return nlohmann::json::parse(text);
-        } catch (const nlohmann::json::exception& e) {
-            throw Error(path + ": " + what + " is not valid JSON (" + e.what() + ")");
-        }
+        return parse(text);
     }
     std::ifstream in(path);
     if (!in)
         throw Error(path + ": cannot open " + what);
-    try {
-        return nlohmann::json::parse(in);
-    } catch (const nlohmann::json::exception& e) {
-        throw Error(path + ": " + what + " is not valid JSON (" + e.what() + ")");
-    } catch (const std::exception& e) { // a read error of the stream
-        throw Error(path + ": cannot read " + what + " (" + e.what() + ")");
-    }
+    return parse(in);
 }
 
 std::string jsonBrief(const nlohmann::json& v)

@@ -31,10 +31,15 @@ double positiveOr(const json& j, const char* key, double fallback, const std::st
 
 // A key transformers' rope validation requires of this rope type (it raises KeyError without it):
 // refused when absent rather than read with a default nobody wrote.
-double requiredPositive(const json& block, const char* key, const std::string& type, const std::string& source)
+void requireRopeKey(const json& block, const char* key, const std::string& type, const std::string& source)
 {
     if (!block.contains(key) || block.at(key).is_null())
         fail(source, type + " rope scaling needs '" + key + "'");
+}
+
+double requiredPositive(const json& block, const char* key, const std::string& type, const std::string& source)
+{
+    requireRopeKey(block, key, type, source);
     return positiveOr(block, key, 0.0, source);
 }
 
@@ -81,8 +86,7 @@ RopeConfig parseRope(const json& j, const std::string& source)
         rope.factor = requiredPositive(*block, "factor", type, source);
         rope.lowFreqFactor = requiredPositive(*block, "low_freq_factor", type, source);
         rope.highFreqFactor = requiredPositive(*block, "high_freq_factor", type, source);
-        if (!block->contains("original_max_position_embeddings") || block->at("original_max_position_embeddings").is_null())
-            fail(source, "llama3 rope scaling needs 'original_max_position_embeddings'");
+        requireRopeKey(*block, "original_max_position_embeddings", type, source);
         rope.originalMaxPositions = jsonInt(*block, "original_max_position_embeddings", source);
         if (rope.highFreqFactor <= rope.lowFreqFactor)
             fail(source, "llama3 rope scaling needs high_freq_factor > low_freq_factor");

@@ -94,9 +94,9 @@ void SafetensorsFile::parseHeader(const char* header, uint64_t length, uint64_t 
     uint64_t end = length;
     while (end > 0 && (header[end - 1] == '\0' || std::strchr(" \t\r\n", header[end - 1])))
         --end;
-    if (std::memchr(header, '\0', end))
+    if (const void* nul = std::memchr(header, '\0', end))
         fail(m_path, "header holds a NUL byte before its end, at byte "
-                         + std::to_string(8 + static_cast<const char*>(std::memchr(header, '\0', end)) - header));
+                         + std::to_string(8 + (static_cast<const char*>(nul) - header)));
     // The format forbids a tensor named twice; the JSON parser would keep the last entry silently.
     std::set<std::string> names;
     std::string twice;
