@@ -174,6 +174,28 @@ private Q_SLOTS:
         }
     }
 
+    // Beyond the brute force's reach: 6 units x batch 3 on 3 ranks, where every rank can carry
+    // exactly 92 (a placement found by hand). The heuristics alone stopped at 96; the copy search
+    // that now runs up to 64 (unit, request) pairs finds the optimum and proves it at the bound.
+    // Also with cost constants of 1e-14 ms a token: an absolute tolerance lost the optimum there.
+    void copyFindsTheOptimumOfAMidSizedLayer()
+    {
+        const std::vector<std::vector<double>> kv = {{10, 45, 43}, {7, 11, 14}, {15, 15, 9}, {8, 15, 13}, {1, 15, 20}, {14, 18, 3}};
+        for (const double scale : {1.0, 1e-14}) {
+            LayerInstance inst;
+            inst.ranks = 3;
+            for (const auto& unit : kv) {
+                inst.work.emplace_back();
+                for (double tokens : unit)
+                    inst.work.back().push_back(tokens * scale);
+            }
+            const LayerPlan plan = planCopyLayer(inst, -1);
+            checkValid(inst, plan);
+            QVERIFY2(std::abs(plan.makespan - 92 * scale) <= 1e-9 * 92 * scale, qPrintable(QString::number(plan.makespan / scale)));
+            QVERIFY(plan.exact);
+        }
+    }
+
     void heuristicsAreValidAndBounded()
     {
         Rng rng(3);
