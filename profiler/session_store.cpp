@@ -83,7 +83,7 @@ std::string describeSqlite(sqlite3* db, int rc)
     if (rc == SQLITE_READONLY)
         return "the session file is read-only";
     if (rc == SQLITE_BUSY)
-        return "the session file is locked by another program writing to it (waited 5 s)";
+        return "the session file is locked by another program writing to it (gave up waiting for its lock)";
     if (rc == SQLITE_FULL)
         return "the disk is full";
     return sqlite3_errmsg(db);
@@ -519,6 +519,11 @@ int SessionStore::schemaVersion() const
     Statement st(m_db, "PRAGMA user_version", m_path);
     st.step();
     return int(st.i64(0));
+}
+
+void SessionStore::setBusyTimeout(int ms)
+{
+    sqlite3_busy_timeout(m_db, ms);
 }
 
 int64_t SessionStore::appendRun(const fairkv::RunResult& run, const TraceBuffer& trace, const Environment& env,

@@ -71,6 +71,8 @@ public:
     const std::string& path() const { return m_path; }
     int schemaVersion() const;
     bool readOnly() const { return m_readOnly; }
+    // How long a write waits for another writer's lock before it fails (5 s after open).
+    void setBusyTimeout(int ms);
 
     int64_t appendRun(const fairkv::RunResult& run, const TraceBuffer& trace, const Environment& env,
                       std::optional<int64_t> parent = std::nullopt, const std::string& label = {});

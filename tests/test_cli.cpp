@@ -5,6 +5,7 @@
 #include <QtTest>
 
 #include <nlohmann/json.hpp>
+#include <sqlite3.h>
 
 #include <QFile>
 
@@ -324,6 +325,40 @@ private Q_SLOTS:
         QVERIFY2(r.exitCode == 2 && r.err.contains(QStringLiteral("output run-1.trace.json (--out's default): is a folder")), qPrintable(r.err));
         r = runCli({QStringLiteral("sessions"), session, QStringLiteral("--json"), list});
         QCOMPARE(readJson(list).size(), size_t(3));
+    }
+
+    // A finished run is not lost to a session that another program keeps locked: saving waits
+    // for the lock (--session-wait), and when it gives up the result is already in --json.
+    void runKeepsItsResultWhenTheSessionIsLocked()
+    {
+        QTemporaryDir dir;
+        const QString session = dir.filePath(QStringLiteral("s.fkv"));
+        Result r = runCli(smallRunArgs(session));
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        sqlite3* db = nullptr;
+        QCOMPARE(sqlite3_open(session.toUtf8().constData(), &db), SQLITE_OK);
+        QCOMPARE(sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+        const QString json = dir.filePath(QStringLiteral("r.json"));
+        r = runCli(smallRunArgs(session) + QStringList{QStringLiteral("--session-wait"), QStringLiteral("1"), QStringLiteral("--json"), json});
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY2(r.err.trimmed().split(QLatin1Char('\n')).size() == 1, qPrintable(r.err));
+        QVERIFY2(r.err.contains(QStringLiteral("the run finished but was not saved")) && r.err.contains(QStringLiteral("locked"))
+                     && r.err.contains(QStringLiteral("its result is in ") + json),
+                 qPrintable(r.err));
+        QCOMPARE(readJson(json)["tokens"].size(), size_t(2));
+        r = runCli(smallRunArgs(session) + QStringList{QStringLiteral("--session-wait"), QStringLiteral("0")});
+        QVERIFY2(r.exitCode == 1 && r.err.contains(QStringLiteral("pass --json FILE")), qPrintable(r.err));
+
+        // The lock is released while the run waits for it: the run is saved.
+        QProcess p;
+        p.start(QString::fromUtf8(FAIRKV_CLI_PATH), smallRunArgs(session));
+        QVERIFY(p.waitForStarted());
+        QTest::qWait(3000);
+        QCOMPARE(sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr), SQLITE_OK);
+        sqlite3_close(db);
+        QVERIFY(p.waitForFinished(120000));
+        const QString out = QString::fromUtf8(p.readAllStandardOutput());
+        QVERIFY2(p.exitCode() == 0 && out.contains(QStringLiteral("saved as run 2")), qPrintable(QString::fromUtf8(p.readAllStandardError())));
     }
 
     void placementFileRoundTrip()

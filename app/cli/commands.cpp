@@ -112,6 +112,7 @@ int runCommand(const std::vector<std::string>& argv)
                {"stats", "FILE", "write the run's per-unit statistics for 'fairkv plan'", ""},
                {"session", "FILE.fkv", "append the run, its trace and stats to a session database", ""},
                {"label", "TEXT", "label of the run in the session", ""},
+               {"session-wait", "SECONDS", "how long saving waits while another program writes the session", "120"},
                {"no-trace", "", "save the run to --session without its trace records", ""},
                {"cupti", "on|off", "cuda with --session: trace every decode kernel with CUPTI, tagged by rank and layer", "on"},
                {"json", "FILE", "write the JSON result (design §5)", ""}});
@@ -168,17 +169,27 @@ int runCommand(const std::vector<std::string>& argv)
     profiler::EngineTracer tracer(kernels);
     if (args.has("no-trace"))
         tracer.setEnabled(false);
+    const int waitS = args.integer("session-wait", 0, 24 * 3600);
     const RunResult result = runInference(cfg, terminalProgress(), nullptr, session ? &tracer : nullptr);
-    if (session) {
-        const int64_t id = session->appendRun(result, tracer.buffer(), profiler::Environment::detect(), std::nullopt,
-                                              args.str("label"));
-        std::cout << "saved as run " << id << " in " << args.str("session") << " (" << tracer.buffer().records.size()
-                  << " trace records)\n";
-    }
+    // The files first: a session that another program keeps locked, or a full disk, must not
+    // take a finished run's result with it.
     if (!jsonOut.empty())
         writeJsonFile(jsonOut, result.toJson());
     if (!statsOut.empty())
         writeJsonFile(statsOut, result.stats.toJson());
+    if (session) {
+        session->setBusyTimeout(waitS * 1000);
+        int64_t id = 0;
+        try {
+            id = session->appendRun(result, tracer.buffer(), profiler::Environment::detect(), std::nullopt, args.str("label"));
+        } catch (const Error& e) {
+            throw Error(std::string("the run finished but was not saved: ") + e.what()
+                        + (jsonOut.empty() ? std::string(" (pass --json FILE to keep a run's result when saving fails)")
+                                           : "; its result is in " + jsonOut));
+        }
+        std::cout << "saved as run " << id << " in " << args.str("session") << " (" << tracer.buffer().records.size()
+                  << " trace records)\n";
+    }
     printRunSummary(result);
     return 0;
 }
