@@ -11,7 +11,9 @@
 #include <cublasLt.h>
 #include <cublas_v2.h>
 
+#include <cmath>
 #include <cstring>
+#include <set>
 #include <iostream>
 #include <sstream>
 
@@ -27,16 +29,87 @@ struct Shape
     int perStep; // products of this shape in one decode step of the 32-layer model
 };
 
+template <typename T>
+T algoConfig(const cublasLtMatmulAlgo_t& algo, cublasLtMatmulAlgoConfigAttributes_t attr)
+{
+    T v{};
+    size_t written = 0;
+    FAIRKV_CUBLAS(cublasLtMatmulAlgoConfigGetAttribute(&algo, attr, &v, sizeof v, &written));
+    return v;
+}
+
+template <typename T>
+T algoCap(const cublasLtMatmulAlgo_t& algo, cublasLtMatmulAlgoCapAttributes_t attr)
+{
+    T v{};
+    size_t written = 0;
+    FAIRKV_CUBLAS(cublasLtMatmulAlgoCapGetAttribute(&algo, attr, &v, sizeof v, &written));
+    return v;
+}
+
+std::string describe(const cublasLtMatmulAlgo_t& a)
+{
+    return "algo " + std::to_string(algoConfig<int32_t>(a, CUBLASLT_ALGO_CONFIG_ID)) + ", tile "
+           + std::to_string(algoConfig<uint32_t>(a, CUBLASLT_ALGO_CONFIG_TILE_ID)) + ", stages "
+           + std::to_string(algoConfig<uint32_t>(a, CUBLASLT_ALGO_CONFIG_STAGES_ID)) + ", split-K "
+           + std::to_string(algoConfig<int32_t>(a, CUBLASLT_ALGO_CONFIG_SPLITK_NUM)) + ", reduction "
+           + std::to_string(algoConfig<uint32_t>(a, CUBLASLT_ALGO_CONFIG_REDUCTION_SCHEME)) + ", swizzle "
+           + std::to_string(algoConfig<uint32_t>(a, CUBLASLT_ALGO_CONFIG_CTA_SWIZZLING));
+}
+
+// Every heuristic result with its split-K count (1 to 32), reduction scheme and CTA swizzling
+// varied: the configurations cublasLtMatmulAlgoCheck accepts within the workspace.
+std::vector<cublasLtMatmulAlgo_t> sweepConfigs(cublasLtHandle_t lth, cublasLtMatmulDesc_t desc, cublasLtMatrixLayout_t la,
+                                               cublasLtMatrixLayout_t lb, cublasLtMatrixLayout_t lc,
+                                               const cublasLtMatmulHeuristicResult_t* results, int found, size_t wsBytes)
+{
+    std::vector<cublasLtMatmulAlgo_t> out;
+    std::set<std::string> seen;
+    for (int i = 0; i < found; ++i) {
+        if (results[i].state != CUBLAS_STATUS_SUCCESS)
+            continue;
+        const cublasLtMatmulAlgo_t base = results[i].algo;
+        const bool splitK = algoCap<int32_t>(base, CUBLASLT_ALGO_CAP_SPLITK_SUPPORT) != 0;
+        const uint32_t reductions = algoCap<uint32_t>(base, CUBLASLT_ALGO_CAP_REDUCTION_SCHEME_MASK);
+        const uint32_t swizzles = algoCap<uint32_t>(base, CUBLASLT_ALGO_CAP_CTA_SWIZZLING_SUPPORT) ? 2 : 1;
+        for (int32_t k : {1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 24, 32}) {
+            if (k > 1 && !splitK)
+                break;
+            for (uint32_t red : {0u, 1u, 2u, 4u}) {
+                if ((k == 1) != (red == 0) || (red && !(reductions & red)))
+                    continue;
+                for (uint32_t sw = 0; sw < swizzles; ++sw) {
+                    cublasLtMatmulAlgo_t a = base;
+                    cublasLtMatmulAlgoConfigSetAttribute(&a, CUBLASLT_ALGO_CONFIG_SPLITK_NUM, &k, sizeof k);
+                    cublasLtMatmulAlgoConfigSetAttribute(&a, CUBLASLT_ALGO_CONFIG_REDUCTION_SCHEME, &red, sizeof red);
+                    cublasLtMatmulAlgoConfigSetAttribute(&a, CUBLASLT_ALGO_CONFIG_CTA_SWIZZLING, &sw, sizeof sw);
+                    cublasLtMatmulHeuristicResult_t check{};
+                    if (cublasLtMatmulAlgoCheck(lth, desc, la, lb, lc, lc, &a, &check) != CUBLAS_STATUS_SUCCESS
+                        || check.workspaceSize > wsBytes)
+                        continue;
+                    if (seen.insert(describe(a)).second)
+                        out.push_back(a);
+                }
+            }
+        }
+    }
+    return out;
+}
+
 } // namespace
 
 int main(int argc, char** argv)
 {
     std::string outPath;
+    bool sweep = false;
     for (int i = 1; i < argc; ++i) {
         if (!std::strcmp(argv[i], "--out") && i + 1 < argc)
             outPath = argv[++i];
+        else if (!std::strcmp(argv[i], "--sweep"))
+            sweep = true;
         else if (!std::strcmp(argv[i], "--help")) {
-            std::cout << "usage: fairkv-bench-gemm [--out FILE.md]\n";
+            std::cout << "usage: fairkv-bench-gemm [--sweep] [--out FILE.md]\n"
+                         "  --sweep: also every heuristic algorithm with split-K 1-32, each reduction scheme and CTA swizzling\n";
             return 0;
         } else {
             std::cerr << "fairkv-bench-gemm: unknown option " << argv[i] << "\n";
@@ -52,7 +125,7 @@ int main(int argc, char** argv)
         const int batches[] = {1, 16, 64};
         // Per batch, a whole step's products: weight bytes over the read bandwidth, and the time at
         // cublasGemmEx's and at the best algorithm's bandwidth.
-        double floorMs[3] = {}, exMs[3] = {}, bestMs[3] = {};
+        double floorMs[3] = {}, exMs[3] = {}, bestMs[3] = {}, sweptMs[3] = {};
         cublasHandle_t blas;
         cublasLtHandle_t lth;
         FAIRKV_CUBLAS(cublasCreate(&blas));
@@ -72,9 +145,13 @@ int main(int argc, char** argv)
               "timed by events around its launch). Streaming read measured in the same run: "
            << fmt(readGBs, 0)
            << " GB/s. Columns: cublasGemmEx with CUBLAS_GEMM_DEFAULT (the engine's call), cuBLASLt's first heuristic "
-              "choice, and the fastest of up to 32 algorithms the heuristic offers (32 MiB workspace).\n\n"
-              "| product | batch | W MiB | GemmEx GB/s | Lt first GB/s | Lt best GB/s (of n) | best / read |\n"
-              "|---|---|---|---|---|---|---|\n";
+              "choice, and the fastest of up to 32 algorithms the heuristic offers (32 MiB workspace)"
+           << (sweep ? "; swept: the fastest of those algorithms with split-K 1-32, every reduction scheme and CTA swizzling "
+                       "(each configuration cublasLtMatmulAlgoCheck accepts), its output checked against cublasGemmEx's"
+                     : "")
+           << ".\n\n| product | batch | W MiB | GemmEx GB/s | Lt first GB/s | Lt best GB/s (of n) | best / read |"
+           << (sweep ? " swept GB/s (of n) | swept / read | swept configuration | max rel. diff |" : "") << "\n|---|---|---|---|---|---|---|"
+           << (sweep ? "---|---|---|---|" : "") << "\n";
         for (const Shape& s : shapes)
             for (int bi = 0; bi < 3; ++bi) {
                 const int m = batches[bi];
@@ -135,7 +212,37 @@ int main(int argc, char** argv)
                 bestMs[bi] += stepBytes / (best * 1e6);
                 md << "| " << s.name << " | " << m << " | " << fmt(double(wBytes) / (1 << 20), 0) << " | " << fmt(ex, 0)
                    << " | " << fmt(first, 0) << " | " << fmt(best, 0) << " (" << tried << ") | "
-                   << fmt(100.0 * best / readGBs, 1) << "% |\n";
+                   << fmt(100.0 * best / readGBs, 1) << "% |";
+                if (sweep) {
+                    const auto configs = sweepConfigs(lth, desc, la, lb, lc, results, found, wsBytes);
+                    double swept = 0;
+                    const cublasLtMatmulAlgo_t* winner = nullptr;
+                    for (const cublasLtMatmulAlgo_t& a : configs) {
+                        const double g = gbs([&](void* wp) {
+                            FAIRKV_CUBLAS(cublasLtMatmul(lth, desc, &one, wp, la, x, lb, &zero, y, lc, y, lc, &a, ws, wsBytes, stream));
+                        });
+                        if (g > swept)
+                            swept = g, winner = &a;
+                    }
+                    // The winner computes what cublasGemmEx computes (fp32 sums in another order).
+                    std::vector<float> ref(size_t(m) * s.n), got(size_t(m) * s.n);
+                    cuda::gemmBf16(blas, x, w[0], y, m, s.n, s.k, stream);
+                    FAIRKV_CUDA(cudaMemcpyAsync(ref.data(), y, ref.size() * 4, cudaMemcpyDeviceToHost, stream));
+                    FAIRKV_CUDA(cudaMemsetAsync(y, 0xff, ref.size() * 4, stream));
+                    FAIRKV_CUBLAS(cublasLtMatmul(lth, desc, &one, w[0], la, x, lb, &zero, y, lc, y, lc, winner, ws, wsBytes, stream));
+                    FAIRKV_CUDA(cudaMemcpyAsync(got.data(), y, got.size() * 4, cudaMemcpyDeviceToHost, stream));
+                    FAIRKV_CUDA(cudaStreamSynchronize(stream));
+                    double maxRef = 0, maxDiff = 0;
+                    for (size_t i = 0; i < ref.size(); ++i) {
+                        maxRef = std::max(maxRef, double(std::fabs(ref[i])));
+                        const double d = std::fabs(double(ref[i]) - double(got[i]));
+                        maxDiff = std::isnan(d) ? INFINITY : std::max(maxDiff, d);
+                    }
+                    sweptMs[bi] += stepBytes / (swept * 1e6);
+                    md << " " << fmt(swept, 0) << " (" << configs.size() << ") | " << fmt(100.0 * swept / readGBs, 1) << "% | "
+                       << describe(*winner) << " | " << maxDiff / std::max(maxRef, 1e-30) << " |";
+                }
+                md << "\n";
                 std::cerr << s.name << " batch " << m << " done\n";
                 cublasLtMatmulPreferenceDestroy(pref);
                 cublasLtMatrixLayoutDestroy(la);
@@ -149,11 +256,17 @@ int main(int argc, char** argv)
             }
         md << "\nA whole decode step's products (32 layers of q/k/v, o_proj, gate/up and down, then lm_head), "
               "from the rates above: weight bytes over the read bandwidth (floor), and the time at each column's rate.\n\n"
-              "| batch | floor ms | GemmEx ms (x floor) | Lt best ms (x floor) | best saves |\n|---|---|---|---|---|\n";
-        for (int bi = 0; bi < 3; ++bi)
+              "| batch | floor ms | GemmEx ms (x floor) | Lt best ms (x floor) | best saves |"
+           << (sweep ? " swept ms (x floor) | swept saves |\n|---|---|---|---|---|---|---|\n" : "\n|---|---|---|---|---|\n");
+        for (int bi = 0; bi < 3; ++bi) {
             md << "| " << batches[bi] << " | " << fmt(floorMs[bi], 3) << " | " << fmt(exMs[bi], 3) << " ("
                << fmt(exMs[bi] / floorMs[bi], 3) << ") | " << fmt(bestMs[bi], 3) << " (" << fmt(bestMs[bi] / floorMs[bi], 3)
-               << ") | " << fmt(100.0 * (exMs[bi] - bestMs[bi]) / exMs[bi], 1) << "% |\n";
+               << ") | " << fmt(100.0 * (exMs[bi] - bestMs[bi]) / exMs[bi], 1) << "% |";
+            if (sweep)
+                md << " " << fmt(sweptMs[bi], 3) << " (" << fmt(sweptMs[bi] / floorMs[bi], 3) << ") | "
+                   << fmt(100.0 * (exMs[bi] - sweptMs[bi]) / exMs[bi], 1) << "% |";
+            md << "\n";
+        }
         emitTable(md.str(), outPath);
     } catch (const std::exception& e) {
         std::cerr << "fairkv-bench-gemm: " << e.what() << "\n";
