@@ -145,7 +145,44 @@ private Q_SLOTS:
         QVERIFY(std::is_sorted(budgets.rbegin(), budgets.rend()));
         QVERIFY(budgets.front() > budgets.back());
         const double mean = std::accumulate(budgets.begin(), budgets.end(), 0.0) / 8;
-        QVERIFY2(std::abs(mean - 128) < 8, qPrintable(QString::number(mean)));
+        QCOMPARE(mean, 128.0);
+    }
+
+    // --budget includes the window and holds on average over the layers, where the reference's
+    // integer steps kept up to half as much again (budget 2, window 1: 3 in every layer).
+    void pyramidKeepsTheBudgetOnAverage_data()
+    {
+        QTest::addColumn<int>("budget");
+        QTest::addColumn<int>("window");
+        QTest::addColumn<int>("prompt");
+        QTest::addColumn<int>("layers");
+        QTest::newRow("budget 2") << 2 << 1 << 64 << 4;
+        QTest::newRow("prompt one over the budget") << 100 << 1 << 101 << 4;
+        QTest::newRow("steps below one") << 16 << 8 << 17 << 4;
+        QTest::newRow("uneven") << 16 << 8 << 64 << 4;
+        QTest::newRow("deep") << 1024 << 32 << 8192 << 80;
+        QTest::newRow("three layers") << 37 << 5 << 60 << 3;
+    }
+
+    void pyramidKeepsTheBudgetOnAverage()
+    {
+        QFETCH(int, budget);
+        QFETCH(int, window);
+        QFETCH(int, prompt);
+        QFETCH(int, layers);
+        CompressionOptions o = ada(budget);
+        o.window = window;
+        o.policy = CompressionPolicy::PyramidKV;
+        long total = 0;
+        int last = prompt;
+        for (int l = 0; l < layers; ++l) {
+            const int b = pyramidLayerBudget(o, l, layers, prompt);
+            QVERIFY2(b <= last && b >= window && b <= prompt, qPrintable(QString::number(b)));
+            last = b;
+            total += b;
+        }
+        QCOMPARE(total, long(budget) * layers);
+        QVERIFY(compresses(o, layers - 1, layers, prompt));
     }
 
     void headKvFollowsScores()
@@ -170,6 +207,27 @@ private Q_SLOTS:
         QVERIFY(int(sizes[4]) >= int(std::floor(0.2 * 32)) + 32);
         o.headScores = {{1, 1}};
         FAIRKV_EXPECT_ERROR(o.validate(2, 4), "--head-scores");
+    }
+
+    // A score file for more layers than the run uses (the full model, run with --layers) keeps
+    // the budget over the layers that run; heads that all scored zero share the pool evenly.
+    void headKvSpendsTheBudgetOfTheLayersThatRun()
+    {
+        CompressionOptions o = ada(64);
+        o.policy = CompressionPolicy::HeadKV;
+        const auto scores = skewedScores(4, 400, 8);
+        for (const auto& file : std::vector<std::vector<std::vector<double>>>{
+                 {{1, 1, 1, 1}, {1, 1, 1, 1}, {0, 0, 0, 0}, {0, 0, 0, 0}}, {{0, 0, 0, 0}, {0, 0, 0, 0}}, {{0, 0, 0, 9}, {0, 0, 0, 0}}}) {
+            o.headScores = file;
+            o.validate(2, 4);
+            size_t total = 0;
+            for (int l = 0; l < 2; ++l)
+                for (const auto& k : compressLayer(o, l, 2, scores).kept)
+                    total += k.size();
+            QCOMPARE(total, size_t(2 * 4 * 64));
+        }
+        o.headScores = {{1, 1, 1, 1}, {1, 1, 1, 1}, {1, -1, 1, 1}};
+        FAIRKV_EXPECT_ERROR(o.validate(2, 4), "layer 2 has a negative");
     }
 
     void optionErrors()

@@ -39,13 +39,15 @@ std::vector<int> topPositions(const std::vector<float>& scores, int count)
 // Caps (tokens beyond the window) of every unit of every layer under HeadKV for a prompt whose
 // prefix outside the window has `prefix` tokens: a floor of alpha*(B-window) each, the rest of the
 // model-wide pool shared in proportion to the head scores, no unit above `prefix`.
-std::vector<int> headKvCaps(const CompressionOptions& o, int layer, int prefix)
+// Only the rows of the layers the model runs count: a score file for the whole model also serves
+// a run of its first layers, with the same budget per unit.
+std::vector<int> headKvCaps(const CompressionOptions& o, int layer, int numLayers, int prefix)
 {
     const auto& scores = o.headScores;
     const int base = o.budget - o.window;
     std::vector<double> flat;
-    for (const auto& row : scores)
-        flat.insert(flat.end(), row.begin(), row.end());
+    for (size_t l = 0; l < size_t(numLayers); ++l)
+        flat.insert(flat.end(), scores[l].begin(), scores[l].end());
     const long total = long(flat.size()) * base;
     const double floorPart = o.floorAlpha * base;
     std::vector<int> upper(flat.size(), prefix);
@@ -54,12 +56,14 @@ std::vector<int> headKvCaps(const CompressionOptions& o, int layer, int prefix)
     std::vector<bool> saturated(flat.size(), false);
     for (int round = 0; round < int(flat.size()) + 1; ++round) {
         double freePool = double(total), freeScore = 0.0;
+        int freeUnits = 0;
         for (size_t i = 0; i < flat.size(); ++i) {
             if (saturated[i])
                 freePool -= prefix;
             else {
                 freePool -= floorPart;
                 freeScore += flat[i];
+                ++freeUnits;
             }
         }
         bool changed = false;
@@ -68,7 +72,8 @@ std::vector<int> headKvCaps(const CompressionOptions& o, int layer, int prefix)
                 ideal[i] = prefix;
                 continue;
             }
-            const double share = freeScore > 0 ? flat[i] / freeScore : 0.0;
+            // Units that all scored zero share the pool evenly rather than leave it unspent.
+            const double share = freeScore > 0 ? flat[i] / freeScore : 1.0 / freeUnits;
             ideal[i] = floorPart + std::max(0.0, freePool) * share;
             if (ideal[i] > prefix) {
                 saturated[i] = true;
@@ -135,7 +140,7 @@ void CompressionOptions::validate(int numLayers, int numUnits) const
         if (int(headScores.size()) < numLayers)
             throw Error("--head-scores has " + std::to_string(headScores.size()) + " layers, the model has "
                         + std::to_string(numLayers));
-        for (size_t l = 0; l < size_t(numLayers); ++l) {
+        for (size_t l = 0; l < headScores.size(); ++l) {
             if (int(headScores[l].size()) != numUnits)
                 throw Error("--head-scores layer " + std::to_string(l) + " has " + std::to_string(headScores[l].size())
                             + " scores, the model has " + std::to_string(numUnits) + " units");
@@ -213,19 +218,27 @@ std::vector<float> poolScores(const float* scores, int n, int kernel, Pooling po
     return out;
 }
 
+// PyramidKV's schedule: budgets fall linearly from the first layer to the last, which keeps
+// (budget - window) / beta beyond the window, and average the budget over the layers. The reference
+// implementation steps by an integer division, which rounds the steps down and keeps up to half as
+// much again as --budget; here the linear ideal is rounded so the layers' total is exact.
 int pyramidLayerBudget(const CompressionOptions& o, int layer, int numLayers, int promptLen)
 {
-    const int base = o.budget - o.window;
-    int minNum = base / o.pyramidBeta;
-    int maxNum = base * 2 - minNum;
-    if (maxNum >= promptLen - o.window) {
-        maxNum = promptLen - o.window;
-        minNum = base * 2 - maxNum;
-    }
     if (numLayers <= 1)
         return o.budget;
-    const int steps = (maxNum - minNum) / (numLayers - 1);
-    return std::max(0, maxNum - layer * steps) + o.window;
+    const int base = o.budget - o.window;
+    const int prefix = std::max(0, promptLen - o.window);
+    double minNum = double(base / o.pyramidBeta);
+    double maxNum = 2.0 * base - minNum;
+    if (maxNum >= prefix) {
+        maxNum = prefix;
+        minNum = 2.0 * base - maxNum;
+    }
+    std::vector<double> ideal(static_cast<size_t>(numLayers));
+    for (int l = 0; l < numLayers; ++l)
+        ideal[size_t(l)] = maxNum - (maxNum - minNum) * l / (numLayers - 1);
+    const auto beyond = apportion(ideal, long(numLayers) * base, std::vector<int>(size_t(numLayers), prefix));
+    return beyond[size_t(layer)] + o.window;
 }
 
 int layerBudget(const CompressionOptions& o, int layer, int numLayers, int promptLen)
@@ -252,7 +265,7 @@ std::vector<int> unitCaps(const CompressionOptions& o, int layer, int numLayers,
         return apportion(ideal, long(units) * base, std::vector<int>(size_t(units), prefix));
     }
     if (o.policy == CompressionPolicy::HeadKV)
-        return headKvCaps(o, layer, prefix);
+        return headKvCaps(o, layer, numLayers, prefix);
     return std::vector<int>(size_t(units), std::min(base, prefix));
 }
 
