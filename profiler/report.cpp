@@ -191,8 +191,8 @@ std::string Report::html(bool inlineCharts) const
           };
     row("tokens/s", "as timed", [](const StoredRun& r) { return fmt(r.summary.tokensPerS, 1); });
     row("speedup over the baseline", "computed", [&](const StoredRun& r) {
-        return base.summary.tokensPerS > 0 ? fmt(r.summary.tokensPerS / base.summary.tokensPerS, 3) + "×"
-                                           : std::string("–");
+        const auto x = speedupOver(r.summary.tokensPerS, base.summary.tokensPerS);
+        return x ? fmt(*x, 3) + "×" : std::string("–");
     });
     row("timing", "", [](const StoredRun& r) { return r.summary.timing; });
     row("decode step (ms)", "as timed", [](const StoredRun& r) { return fmt(r.summary.stepMs, 3); });
@@ -299,7 +299,7 @@ std::string Report::csv() const
                                                  s.backend,
                                                  s.timing,
                                                  fmt(s.tokensPerS, 3),
-                                                 baseTps > 0 ? fmt(s.tokensPerS / baseTps, 4) : "",
+                                                 speedupOver(s.tokensPerS, baseTps) ? fmt(*speedupOver(s.tokensPerS, baseTps), 4) : "",
                                                  fmt(s.stepMs, 4),
                                                  fmt(s.imbalance, 4),
                                                  fmt(attentionCriticalMs(r.result), 4),
@@ -331,7 +331,8 @@ json Report::json() const
              {"label", r.summary.label},
              {"timing", r.summary.timing},
              {"tokens_per_s", r.summary.tokensPerS},
-             {"speedup", baseTps > 0 ? r.summary.tokensPerS / baseTps : 0.0},
+             {"speedup", speedupOver(r.summary.tokensPerS, baseTps) ? nlohmann::json(*speedupOver(r.summary.tokensPerS, baseTps))
+                                                                    : nlohmann::json(nullptr)},
              {"step_ms", r.summary.stepMs},
              {"imbalance", r.summary.imbalance},
              {"attention_ms", attentionCriticalMs(r.result)},
@@ -366,6 +367,13 @@ std::vector<double> layerMaxima(const json& result, const char* key)
         maxima.push_back(m);
     }
     return maxima;
+}
+
+std::optional<double> speedupOver(double tokensPerS, double baselineTokensPerS)
+{
+    if (!(tokensPerS > 0) || !(baselineTokensPerS > 0))
+        return std::nullopt;
+    return tokensPerS / baselineTokensPerS;
 }
 
 double attentionCriticalMs(const json& result)

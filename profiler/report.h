@@ -1,6 +1,7 @@
 #pragma once
 #include "session_store.h"
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,9 @@ std::vector<double> rankTotals(const nlohmann::json& result, const char* key);
 std::vector<double> layerMaxima(const nlohmann::json& result, const char* key);
 // Attention time of a step: the sum over layers of the slowest rank (stored as "attention_ms").
 double attentionCriticalMs(const nlohmann::json& result);
+
+// Throughput of a run over a baseline's; none where either run timed no decode step.
+std::optional<double> speedupOver(double tokensPerS, double baselineTokensPerS);
 
 // The format a report file's name asks for ("html", "pdf", "csv", "json"; any case), or "" when
 // it ends in none of them.

@@ -133,6 +133,16 @@ private Q_SLOTS:
         QTest::newRow("make-model too big for memory") << QStringList{QStringLiteral("make-model"), QStringLiteral("--shape"), QStringLiteral("llama-3.3-70b"), QStringLiteral("--out"), QDir::tempPath() + QStringLiteral("/fairkv-never")} << QStringLiteral("--layers");
         QTest::newRow("beyond max positions") << QStringList{run, QStringLiteral("--prompt-len"), QStringLiteral("8190"), QStringLiteral("--decode"), QStringLiteral("3")} << QStringLiteral("max_position_embeddings of 8192");
         QTest::newRow("json is a folder") << QStringList{run, QStringLiteral("--json"), QDir::tempPath()} << QStringLiteral("folder");
+        // Numbers as the help writes them: a space no longer lets a sign through an unsigned option.
+        QTest::newRow("spaced negative seed") << QStringList{run, QStringLiteral("--seed"), QStringLiteral(" -1")} << QStringLiteral("--seed");
+        QTest::newRow("spaced memory budget") << QStringList{run, QStringLiteral("--memory-budget"), QStringLiteral(" -1")} << QStringLiteral("--memory-budget");
+        QTest::newRow("spaced prompt") << QStringList{run, QStringLiteral("--prompt-len"), QStringLiteral(" 5")} << QStringLiteral("--prompt-len");
+        QTest::newRow("hex float") << QStringList{run, QStringLiteral("--floor-alpha"), QStringLiteral("0x0.8p0")} << QStringLiteral("--floor-alpha");
+        QTest::newRow("option as a value") << QStringList{run, QStringLiteral("--session"), QStringLiteral("x.fkv"), QStringLiteral("--label"), QStringLiteral("--no-trace")}
+                                           << QStringLiteral("'--label' needs a value");
+        QTest::newRow("label without session") << QStringList{run, QStringLiteral("--label"), QStringLiteral("x")} << QStringLiteral("--label applies to --session only");
+        QTest::newRow("stats without a decode step") << QStringList{run, QStringLiteral("--decode"), QStringLiteral("0"), QStringLiteral("--stats"), QDir::tempPath() + QStringLiteral("/fairkv-never.json")}
+                                                     << QStringLiteral("--stats needs a measured decode step");
     }
     void badOptions()
     {
@@ -359,6 +369,40 @@ private Q_SLOTS:
         QVERIFY(p.waitForFinished(120000));
         const QString out = QString::fromUtf8(p.readAllStandardOutput());
         QVERIFY2(p.exitCode() == 0 && out.contains(QStringLiteral("saved as run 2")), qPrintable(QString::fromUtf8(p.readAllStandardError())));
+    }
+
+    // A run refused after its session file was created leaves no empty session behind; a run
+    // without decode steps has no speedup to compare.
+    void refusedRunsAndRunsWithoutSteps()
+    {
+        QTemporaryDir dir;
+        const QString session = dir.filePath(QStringLiteral("new.fkv"));
+        QStringList refused = smallRunArgs(session);
+        refused[refused.indexOf(QStringLiteral("--budget")) + 1] = QStringLiteral("4");
+        Result r = runCli(refused);
+        QVERIFY2(r.exitCode == 1 && r.err.contains(QStringLiteral("--budget")), qPrintable(r.err));
+        QVERIFY(!QFile::exists(session));
+        QVERIFY(QDir(dir.path()).entryList(QDir::Files).isEmpty());
+        QStringList noSteps = smallRunArgs(session);
+        noSteps[noSteps.indexOf(QStringLiteral("--decode")) + 1] = QStringLiteral("0");
+        r = runCli(noSteps);
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        r = runCli(smallRunArgs(session));
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        const QString json = dir.filePath(QStringLiteral("c.json"));
+        r = runCli({QStringLiteral("compare"), session, QStringLiteral("1"), QStringLiteral("2"), QStringLiteral("--json"), json});
+        QVERIFY2(r.exitCode == 0 && r.out.contains(QStringLiteral("speedup of run 2 over run 1: n/a")), qPrintable(r.out));
+        QVERIFY(readJson(json)["speedup"].is_null());
+        const QString csv = dir.filePath(QStringLiteral("r.csv"));
+        r = runCli({QStringLiteral("report"), session, QStringLiteral("--runs"), QStringLiteral("2,1"), QStringLiteral("--out"), csv});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        QFile f(csv);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        const QList<QByteArray> rows = f.readAll().trimmed().split('\n');
+        QCOMPARE(rows.size(), 3);
+        const int speedupColumn = int(rows[0].split(',').indexOf("speedup"));
+        QCOMPARE(rows[1].split(',').at(speedupColumn), QByteArray("1.0000"));
+        QCOMPARE(rows[2].split(',').at(speedupColumn), QByteArray()); // run 1 timed no step
     }
 
     void placementFileRoundTrip()

@@ -173,7 +173,9 @@ void CompareView::setThreshold(double t)
 double CompareView::speedup(int run) const
 {
     const double base = m_runs.empty() ? 0.0 : m_runs[size_t(m_baseline)].summary.tokensPerS;
-    return base > 0 && run >= 0 && run < int(m_runs.size()) ? m_runs[size_t(run)].summary.tokensPerS / base : kNaN;
+    if (run < 0 || run >= int(m_runs.size()))
+        return kNaN;
+    return profiler::speedupOver(m_runs[size_t(run)].summary.tokensPerS, base).value_or(kNaN);
 }
 
 double CompareView::deltaCell(int row, int column) const
@@ -230,7 +232,10 @@ void CompareView::rebuildTable()
     addRow(tr("Tokens/s"),
            [&](const StudioRun& r, int) -> QString { return loc.toString(r.summary.tokensPerS, 'f', 1); });
     addRow(tr("Speedup over the baseline"),
-           [&](const StudioRun&, int i) -> QString { return loc.toString(speedup(i), 'f', 3) + QStringLiteral("×"); });
+           [&](const StudioRun&, int i) -> QString {
+               const double x = speedup(i);
+               return std::isnan(x) ? QStringLiteral("–") : loc.toString(x, 'f', 3) + QStringLiteral("×");
+           });
     addRow(tr("Decode step (ms)"),
            [&](const StudioRun& r, int) -> QString { return loc.toString(r.summary.stepMs, 'f', 3); });
     addRow(tr("Attention imbalance (max / mean)"),

@@ -162,8 +162,9 @@ void GpuLoadView::rebuild()
                            .arg(run.summary.stepMs, 0, 'f', 3)
                            .arg(run.summary.imbalance, 0, 'f', 3)
                            .arg(run.summary.lowerBoundMs, 0, 'f', 3);
-        if (&run != &m_runs.front() && baseTps > 0)
-            line += tr("; speedup over %1: %L2× (%3)").arg(m_runs.front().title()).arg(run.summary.tokensPerS / baseTps, 0, 'f', 3).arg(timing);
+        const auto speedup = profiler::speedupOver(run.summary.tokensPerS, baseTps);
+        if (&run != &m_runs.front() && speedup)
+            line += tr("; speedup over %1: %L2× (%3)").arg(m_runs.front().title()).arg(*speedup, 0, 'f', 3).arg(timing);
         lines << line;
     }
     m_summary->setText(lines.join(QLatin1Char('\n')));

@@ -1,9 +1,8 @@
 #include "cli_args.h"
 
 #include "common/output_path.h"
-#include <cerrno>
+#include <charconv>
 #include <cmath>
-#include <cstdlib>
 #include <filesystem>
 
 namespace fairkv::cli {
@@ -57,6 +56,10 @@ void Args::parse(const std::vector<std::string>& argv)
             if (i + 1 >= argv.size())
                 throw UsageError("option '--" + name + "' needs a value (" + s->value + ")");
             value = argv[++i];
+            // "--label --no-trace" forgot the label's value rather than labelling the run "--no-trace".
+            if (value.rfind("--", 0) == 0 && value.size() > 2)
+                throw UsageError("option '--" + name + "' needs a value (" + s->value + "), got the option '" + value
+                                 + "' (write --" + name + "=" + value + " for a value that starts with --)");
         }
         m_values[name] = value;
     }
@@ -101,13 +104,25 @@ std::string Args::str(const std::string& name) const
     return s ? s->fallback : std::string();
 }
 
+namespace {
+
+// The whole text as one number in plain decimal notation: no spaces, no sign for unsigned values,
+// no hex, as a user reading the option's help would write it.
+template <typename T>
+bool parseWhole(const std::string& v, T& x)
+{
+    const char* end = v.data() + v.size();
+    const auto [ptr, ec] = std::from_chars(v.data(), end, x);
+    return !v.empty() && ec == std::errc() && ptr == end;
+}
+
+} // namespace
+
 int Args::integer(const std::string& name, int minValue, int maxValue) const
 {
     const std::string v = str(name);
-    char* end = nullptr;
-    errno = 0;
-    const long x = std::strtol(v.c_str(), &end, 10);
-    if (v.empty() || *end != '\0' || errno == ERANGE || x < minValue || x > maxValue)
+    long x = 0;
+    if (!parseWhole(v, x) || x < minValue || x > maxValue)
         throw UsageError("--" + name + " expects an integer from " + std::to_string(minValue) + " to "
                          + std::to_string(maxValue) + ", got '" + v + "'");
     return int(x);
@@ -116,10 +131,8 @@ int Args::integer(const std::string& name, int minValue, int maxValue) const
 uint64_t Args::unsignedInt(const std::string& name) const
 {
     const std::string v = str(name);
-    char* end = nullptr;
-    errno = 0;
-    const unsigned long long x = std::strtoull(v.c_str(), &end, 10);
-    if (v.empty() || v[0] == '-' || *end != '\0' || errno == ERANGE)
+    unsigned long long x = 0;
+    if (!parseWhole(v, x))
         throw UsageError("--" + name + " expects a non-negative integer, got '" + v + "'");
     return x;
 }
@@ -127,9 +140,8 @@ uint64_t Args::unsignedInt(const std::string& name) const
 double Args::number(const std::string& name, double minValue, double maxValue) const
 {
     const std::string v = str(name);
-    char* end = nullptr;
-    const double x = std::strtod(v.c_str(), &end);
-    if (v.empty() || *end != '\0' || !std::isfinite(x) || x < minValue || x > maxValue)
+    double x = 0;
+    if (!parseWhole(v, x) || !std::isfinite(x) || x < minValue || x > maxValue)
         throw UsageError("--" + name + " expects a number from " + std::to_string(minValue) + " to "
                          + std::to_string(maxValue) + ", got '" + v + "'");
     return x;

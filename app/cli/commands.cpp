@@ -18,10 +18,12 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace fairkv::cli {
@@ -159,17 +161,46 @@ int runCommand(const std::vector<std::string>& argv)
     // minutes of decoding, and not after the run was saved.
     const std::string jsonOut = args.outputPath("json");
     const std::string statsOut = args.outputPath("stats");
-    std::unique_ptr<profiler::SessionStore> session;
-    if (args.has("session"))
-        session = profiler::SessionStore::open(args.str("session"), profiler::SessionStore::Mode::ReadWrite);
+    const bool planned = cfg.placement == "fairkv-assign" || cfg.placement == "fairkv-copy";
+    if (!statsOut.empty() && cfg.decode < (planned ? 2 : 1))
+        throw UsageError(std::string("--stats needs a measured decode step to fit its cost constants: --decode ")
+                         + (planned ? "2 or more (the first step of a planned placement calibrates)" : "1 or more"));
     const std::string cupti = args.str("cupti");
     if (cupti != "on" && cupti != "off")
-        throw Error("--cupti must be on or off, got '" + cupti + "'");
+        throw UsageError("--cupti must be on or off, got '" + cupti + "'");
+    const int waitS = args.integer("session-wait", 0, 24 * 3600);
+    for (const char* option : {"label", "no-trace", "session-wait", "cupti"})
+        if (args.has(option) && !args.has("session"))
+            throw UsageError(std::string("--") + option + " applies to --session only");
+    std::unique_ptr<profiler::SessionStore> session;
+    // A session file this command creates is removed again if the run fails before it is saved.
+    std::string created;
+    struct RemoveUnsaved
+    {
+        std::unique_ptr<profiler::SessionStore>& store;
+        std::string& path;
+        ~RemoveUnsaved()
+        {
+            if (path.empty())
+                return;
+            store.reset();
+            std::error_code ec;
+            for (const char* suffix : {"", "-wal", "-shm", "-journal"})
+                std::filesystem::remove(path + suffix, ec);
+        }
+    } removeUnsaved{session, created};
+    if (args.has("session")) {
+        const std::string path = args.str("session");
+        struct stat st;
+        const bool existed = ::lstat(path.c_str(), &st) == 0 || errno != ENOENT; // unsure: keep it
+        session = profiler::SessionStore::open(path, profiler::SessionStore::Mode::ReadWrite);
+        if (!existed)
+            created = path;
+    }
     const bool kernels = session && !args.has("no-trace") && cfg.backend == "cuda" && cupti == "on";
     profiler::EngineTracer tracer(kernels);
     if (args.has("no-trace"))
         tracer.setEnabled(false);
-    const int waitS = args.integer("session-wait", 0, 24 * 3600);
     const RunResult result = runInference(cfg, terminalProgress(), nullptr, session ? &tracer : nullptr);
     // The files first: a session that another program keeps locked, or a full disk, must not
     // take a finished run's result with it.
@@ -187,6 +218,7 @@ int runCommand(const std::vector<std::string>& argv)
                         + (jsonOut.empty() ? std::string(" (pass --json FILE to keep a run's result when saving fails)")
                                            : "; its result is in " + jsonOut));
         }
+        created.clear(); // saved: the file stays
         std::cout << "saved as run " << id << " in " << args.str("session") << " (" << tracer.buffer().records.size()
                   << " trace records)\n";
     }
@@ -377,7 +409,7 @@ int compareCommand(const std::vector<std::string>& argv)
     const auto b = store->loadRun(runId(args.positional()[2], "RUN_B"));
     // Per-rank attention summed over layers (loadRun() has checked the record's shape).
     const auto ta = profiler::rankTotals(a.result, "rank_attention_ms"), tb = profiler::rankTotals(b.result, "rank_attention_ms");
-    const double speedup = a.summary.tokensPerS > 0 ? b.summary.tokensPerS / a.summary.tokensPerS : 0.0;
+    const auto speedup = profiler::speedupOver(b.summary.tokensPerS, a.summary.tokensPerS);
     std::printf("%-28s %16s %16s\n", "", ("run " + std::to_string(a.summary.id)).c_str(), ("run " + std::to_string(b.summary.id)).c_str());
     auto row = [](const char* name, const std::string& x, const std::string& y) { std::printf("%-28s %16s %16s\n", name, x.c_str(), y.c_str()); };
     row("model", a.summary.model, b.summary.model);
@@ -391,12 +423,16 @@ int compareCommand(const std::vector<std::string>& argv)
     row("lower bound ms (modelled)", fmt(a.summary.lowerBoundMs), fmt(b.summary.lowerBoundMs));
     for (size_t g = 0; g < std::max(ta.size(), tb.size()); ++g)
         row(("rank " + std::to_string(g) + " attention ms").c_str(), g < ta.size() ? fmt(ta[g]) : "-", g < tb.size() ? fmt(tb[g]) : "-");
-    std::printf("speedup of run %lld over run %lld: %.3fx (%s)\n", static_cast<long long>(b.summary.id),
-                static_cast<long long>(a.summary.id), speedup, a.summary.timing.c_str());
+    if (speedup)
+        std::printf("speedup of run %lld over run %lld: %.3fx (%s)\n", static_cast<long long>(b.summary.id),
+                    static_cast<long long>(a.summary.id), *speedup, a.summary.timing.c_str());
+    else
+        std::printf("speedup of run %lld over run %lld: n/a (a run without a timed decode step)\n",
+                    static_cast<long long>(b.summary.id), static_cast<long long>(a.summary.id));
     if (a.summary.batch != b.summary.batch || a.summary.model != b.summary.model)
         std::printf("note: the runs differ in model or batch; the speedup compares unlike work\n");
     if (!jsonOut.empty())
-        writeJsonFile(jsonOut, json{{"a", a.result}, {"b", b.result}, {"speedup", speedup}});
+        writeJsonFile(jsonOut, json{{"a", a.result}, {"b", b.result}, {"speedup", speedup ? json(*speedup) : json(nullptr)}});
     return 0;
 }
 
@@ -422,6 +458,8 @@ int exportTraceCommand(const std::vector<std::string>& argv)
                                                  "FairKV run " + std::to_string(id) + " (" + run.summary.model + ", "
                                                      + run.summary.placement + ")"));
     std::cout << "wrote " << out << " (" << trace.records.size() << " records, " << run.summary.ranks << " rank tracks)\n";
+    if (trace.records.empty())
+        std::cerr << "warning: run " << run.summary.id << " has no trace records (saved with --no-trace?): the trace is empty\n";
     if (trace.dropped)
         std::cerr << "warning: the tracer dropped " << trace.dropped << " records in this run\n";
     return 0;
