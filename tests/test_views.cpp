@@ -134,6 +134,34 @@ private Q_SLOTS:
         QCOMPARE(rows[1].totalMs, 0.001);
         QCOMPARE(rows[1].meanUs, 0.25);
         QCOMPARE(rows[1].medianUs, 0.25); // (200 + 300) / 2 ns
+        // A prefill record of the same kernel is a row of its own.
+        trace->records.push_back({0, -1, 0, a, 6000, 9000, -1, 0, -1, profiler::Phase::Attention, profiler::RecordKind::Op});
+        model.setRange(trace, 0, 10000);
+        QCOMPARE(model.rowCount(), 3);
+        QCOMPARE(model.rows()[1].name, QStringLiteral("a"));
+        QVERIFY(model.rows()[1].prefill);
+        QCOMPARE(model.rows()[1].count, 1);
+        QCOMPARE(model.rows()[2].count, 4);
+        QCOMPARE(model.data(model.index(1, KernelStatsModel::Phase), Qt::DisplayRole).toString(), QStringLiteral("prefill"));
+    }
+
+    void timelineTickLabels_data()
+    {
+        QTest::addColumn<double>("ns");
+        QTest::addColumn<double>("step");
+        QTest::addColumn<QString>("label");
+        QTest::newRow("seconds") << 2e10 << 1e10 << QStringLiteral("20 s");
+        QTest::newRow("milliseconds") << 2.5e6 << 1e6 << QStringLiteral("2.5 ms");
+        QTest::newRow("microseconds") << 1500.0 << 1000.0 << QStringLiteral("1.5 µs");
+        QTest::newRow("nanoseconds") << 20.0 << 10.0 << QStringLiteral("20 ns");
+    }
+
+    void timelineTickLabels()
+    {
+        QFETCH(double, ns);
+        QFETCH(double, step);
+        QFETCH(QString, label);
+        QCOMPARE(TimelineView::tickLabel(ns, step), label);
     }
 
     void timeAxis_data()

@@ -197,16 +197,16 @@
         <translation>Schicht</translation>
     </message>
     <message>
-        <source>attention ms per decode step (%1)</source>
-        <translation>Attention-ms pro Decode-Schritt (%1)</translation>
-    </message>
-    <message>
-        <source>%1: %L2 tokens/s (%3), decode step %L4 ms (%3), attention imbalance %L5 (%3), lower bound %L6 ms (modelled)</source>
-        <translation>%1: %L2 Token/s (%3), Decode-Schritt %L4 ms (%3), Attention-Ungleichgewicht %L5 (%3), untere Schranke %L6 ms (modelliert)</translation>
-    </message>
-    <message>
         <source>; speedup over %1: %L2× (%3)</source>
         <translation>; Beschleunigung gegenüber %1: %L2× (%3)</translation>
+    </message>
+    <message>
+        <source>attention ms per step (%1)</source>
+        <translation>Attention-ms pro Schritt (%1)</translation>
+    </message>
+    <message>
+        <source>%1: %L2 tokens/s (%3), decode step %L4 ms (%3), attention imbalance %L5 (%3), attention lower bound %L6 ms (modelled)</source>
+        <translation>%1: %L2 Token/s (%3), Decode-Schritt %L4 ms (%3), Attention-Ungleichgewicht %L5 (%3), untere Schranke der Attention %L6 ms (modelliert)</translation>
     </message>
 </context>
 <context>
@@ -230,6 +230,18 @@
     <message>
         <source>Median µs</source>
         <translation>Median µs</translation>
+    </message>
+    <message>
+        <source>prefill</source>
+        <translation>Prefill</translation>
+    </message>
+    <message>
+        <source>decode</source>
+        <translation>Decode</translation>
+    </message>
+    <message>
+        <source>Phase</source>
+        <translation>Phase</translation>
     </message>
 </context>
 <context>
@@ -575,6 +587,10 @@ Rank %3
         <source>Run %1: %2</source>
         <translation>Lauf %1: %2</translation>
     </message>
+    <message>
+        <source>Records of the selected run in the timeline&apos;s selection (all of it when none is selected), timed as the run says: measured on the GPU by CUPTI, or on the host</source>
+        <translation>Einträge des gewählten Laufs im ausgewählten Bereich der Zeitleiste (ohne Auswahl: alle), so gemessen, wie der Lauf angibt: auf der GPU mit CUPTI oder auf dem Host</translation>
+    </message>
 </context>
 <context>
     <name>fairkv::views::PlacementEditor</name>
@@ -807,6 +823,10 @@ Rank %3
     <message>
         <source>This run&apos;s engine is not loaded: the re-run prefills its prompts again, then decodes its steps under this placement</source>
         <translation>Die Engine dieses Laufs ist nicht geladen: Die erneute Ausführung verarbeitet seine Prompts erneut per Prefill und dekodiert dann seine Schritte mit dieser Platzierung</translation>
+    </message>
+    <message>
+        <source>Its measured attention times barely grew with the retained KV (fitted per-token cost under 1% of a unit&apos;s fixed cost), so the model prices every unit alike and cannot tell these placements apart.</source>
+        <translation>Seine gemessenen Attention-Zeiten wuchsen kaum mit dem behaltenen KV (angepasste Kosten pro Token unter 1 % der festen Kosten einer Einheit); das Modell bewertet daher jede Einheit gleich und kann diese Platzierungen nicht unterscheiden.</translation>
     </message>
 </context>
 <context>
@@ -1132,16 +1152,8 @@ Rank %3
 <context>
     <name>fairkv::views::TimelineView</name>
     <message>
-        <source>Wheel: zoom · drag: pan · Shift+drag: select a range</source>
-        <translation>Mausrad: Zoomen · Ziehen: Verschieben · Umschalt+Ziehen: Bereich auswählen</translation>
-    </message>
-    <message>
         <source>No trace: run something or open a session.</source>
         <translation>Kein Trace: Starten Sie einen Lauf oder öffnen Sie eine Sitzung.</translation>
-    </message>
-    <message>
-        <source> ms</source>
-        <translation> ms</translation>
     </message>
     <message>
         <source>rank %1</source>
@@ -1150,6 +1162,26 @@ Rank %3
     <message>
         <source>all ranks</source>
         <translation>alle Ranks</translation>
+    </message>
+    <message>
+        <source>Wheel: zoom · drag: pan · Shift+drag: select a range · double-click: the whole run</source>
+        <translation>Mausrad: Zoomen · Ziehen: Verschieben · Umschalt+Ziehen: Bereich auswählen · Doppelklick: der ganze Lauf</translation>
+    </message>
+    <message>
+        <source>%L1 s</source>
+        <translation>%L1 s</translation>
+    </message>
+    <message>
+        <source>%L1 ms</source>
+        <translation>%L1 ms</translation>
+    </message>
+    <message>
+        <source>%L1 µs</source>
+        <translation>%L1 µs</translation>
+    </message>
+    <message>
+        <source>%L1 ns</source>
+        <translation>%L1 ns</translation>
     </message>
 </context>
 <context>

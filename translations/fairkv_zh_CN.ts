@@ -197,16 +197,16 @@
         <translation>层</translation>
     </message>
     <message>
-        <source>attention ms per decode step (%1)</source>
-        <translation>每解码步注意力 ms（%1）</translation>
-    </message>
-    <message>
-        <source>%1: %L2 tokens/s (%3), decode step %L4 ms (%3), attention imbalance %L5 (%3), lower bound %L6 ms (modelled)</source>
-        <translation>%1：%L2 token/s（%3），解码步 %L4 ms（%3），注意力不均衡 %L5（%3），下界 %L6 ms（建模）</translation>
-    </message>
-    <message>
         <source>; speedup over %1: %L2× (%3)</source>
         <translation>；相对 %1 的加速比：%L2×（%3）</translation>
+    </message>
+    <message>
+        <source>attention ms per step (%1)</source>
+        <translation>每步注意力 ms（%1）</translation>
+    </message>
+    <message>
+        <source>%1: %L2 tokens/s (%3), decode step %L4 ms (%3), attention imbalance %L5 (%3), attention lower bound %L6 ms (modelled)</source>
+        <translation>%1：%L2 token/s（%3），解码步 %L4 ms（%3），注意力不均衡 %L5（%3），注意力下界 %L6 ms（建模）</translation>
     </message>
 </context>
 <context>
@@ -230,6 +230,18 @@
     <message>
         <source>Median µs</source>
         <translation>中位数 µs</translation>
+    </message>
+    <message>
+        <source>prefill</source>
+        <translation>预填充</translation>
+    </message>
+    <message>
+        <source>decode</source>
+        <translation>解码</translation>
+    </message>
+    <message>
+        <source>Phase</source>
+        <translation>阶段</translation>
     </message>
 </context>
 <context>
@@ -573,6 +585,10 @@ rank %3
         <source>Run %1: %2</source>
         <translation>运行 %1：%2</translation>
     </message>
+    <message>
+        <source>Records of the selected run in the timeline&apos;s selection (all of it when none is selected), timed as the run says: measured on the GPU by CUPTI, or on the host</source>
+        <translation>所选运行在时间线选区内的记录（未选择时为全部），计时方式与该运行一致：GPU 上由 CUPTI 测量，或在主机上测量</translation>
+    </message>
 </context>
 <context>
     <name>fairkv::views::PlacementEditor</name>
@@ -803,6 +819,10 @@ rank %3
     <message>
         <source>This run&apos;s engine is not loaded: the re-run prefills its prompts again, then decodes its steps under this placement</source>
         <translation>此运行的引擎未加载：重新运行会先重新预填充其提示，再按此放置方案解码其各步</translation>
+    </message>
+    <message>
+        <source>Its measured attention times barely grew with the retained KV (fitted per-token cost under 1% of a unit&apos;s fixed cost), so the model prices every unit alike and cannot tell these placements apart.</source>
+        <translation>其实测注意力时间几乎不随保留的 KV 增长（拟合的每 token 成本不到单元固定成本的 1%），因此模型对每个单元的估价相同，无法区分这些放置。</translation>
     </message>
 </context>
 <context>
@@ -1128,16 +1148,8 @@ rank %3
 <context>
     <name>fairkv::views::TimelineView</name>
     <message>
-        <source>Wheel: zoom · drag: pan · Shift+drag: select a range</source>
-        <translation>滚轮：缩放 · 拖动：平移 · Shift+拖动：选择范围</translation>
-    </message>
-    <message>
         <source>No trace: run something or open a session.</source>
         <translation>无跟踪：请先运行，或打开一个会话。</translation>
-    </message>
-    <message>
-        <source> ms</source>
-        <translation> ms</translation>
     </message>
     <message>
         <source>rank %1</source>
@@ -1146,6 +1158,26 @@ rank %3
     <message>
         <source>all ranks</source>
         <translation>所有 rank</translation>
+    </message>
+    <message>
+        <source>Wheel: zoom · drag: pan · Shift+drag: select a range · double-click: the whole run</source>
+        <translation>滚轮：缩放 · 拖动：平移 · Shift+拖动：选择范围 · 双击：整个运行</translation>
+    </message>
+    <message>
+        <source>%L1 s</source>
+        <translation>%L1 s</translation>
+    </message>
+    <message>
+        <source>%L1 ms</source>
+        <translation>%L1 ms</translation>
+    </message>
+    <message>
+        <source>%L1 µs</source>
+        <translation>%L1 µs</translation>
+    </message>
+    <message>
+        <source>%L1 ns</source>
+        <translation>%L1 ns</translation>
     </message>
 </context>
 <context>

@@ -62,7 +62,7 @@ void GpuLoadView::setMode(Mode mode)
 
 int GpuLoadView::barCount() const
 {
-    return m_plot->plottableCount();
+    return m_plot->plottableCount() - m_legendOnly;
 }
 
 QString GpuLoadView::summaryText() const
@@ -70,10 +70,19 @@ QString GpuLoadView::summaryText() const
     return m_summary->text();
 }
 
+namespace {
+Qt::PenStyle runLineStyle(int run)
+{
+    static const Qt::PenStyle styles[] = {Qt::SolidLine, Qt::DashLine, Qt::DotLine, Qt::DashDotLine, Qt::DashDotDotLine};
+    return styles[run % 5];
+}
+} // namespace
+
 void GpuLoadView::rebuild()
 {
     m_plot->clearPlottables();
     m_plot->clearItems();
+    m_legendOnly = 0;
     if (m_runs.empty()) {
         m_summary->setText(tr("Run something or select runs in the list to see per-GPU load."));
         m_plot->replot(QCustomPlot::rpQueuedReplot);
@@ -127,8 +136,13 @@ void GpuLoadView::rebuild()
         m_plot->yAxis->setLabel(tr("ms per decode step (%1)").arg(m_runs.front().timingLabel()));
     } else {
         // Attention time per layer, one line per rank of each run: where the slowest rank sits.
-        m_plot->xAxis->setTicker(QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
-        int graph = 0;
+        // Layers are whole numbers; the legend names colours (ranks) and line styles (runs) once
+        // each rather than every run x rank line, whose names no legend width holds.
+        QSharedPointer<QCPAxisTickerFixed> layerTicks(new QCPAxisTickerFixed);
+        layerTicks->setTickStep(1.0);
+        layerTicks->setScaleStrategy(QCPAxisTickerFixed::ssMultiples);
+        m_plot->xAxis->setTicker(layerTicks);
+        int graph = 0, maxRanks = 0;
         for (size_t k = 0; k < m_runs.size(); ++k) {
             const auto& layers = m_runs[k].result.value("rank_attention_ms", nlohmann::json::array());
             const int ranks = layers.empty() ? 0 : int(layers[0].size());
@@ -140,14 +154,28 @@ void GpuLoadView::rebuild()
                     y << layers[l][size_t(g)].get<double>();
                 }
                 gr->setData(x, y);
-                QPen pen(theme::series(g), 1.5, k == 0 ? Qt::SolidLine : Qt::DashLine);
+                QPen pen(theme::series(g), 1.5, runLineStyle(int(k)));
                 gr->setPen(pen);
+                gr->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, 4));
                 gr->setName(tr("%1, rank %2").arg(m_runs[k].title()).arg(g));
+                gr->removeFromLegend();
                 ++graph;
             }
+            maxRanks = std::max(maxRanks, ranks);
         }
+        const auto legendEntry = [&](const QString& name, const QPen& pen) {
+            auto* entry = m_plot->addGraph();
+            entry->setPen(pen);
+            entry->setName(name);
+            ++m_legendOnly;
+        };
+        for (int g = 0; g < maxRanks; ++g)
+            legendEntry(tr("rank %1").arg(g), QPen(theme::series(g), 2));
+        if (m_runs.size() > 1)
+            for (size_t k = 0; k < m_runs.size(); ++k)
+                legendEntry(m_runs[k].title(), QPen(palette().color(QPalette::Text), 1.5, runLineStyle(int(k))));
         m_plot->xAxis->setLabel(tr("layer"));
-        m_plot->yAxis->setLabel(tr("attention ms per decode step (%1)").arg(m_runs.front().timingLabel()));
+        m_plot->yAxis->setLabel(tr("attention ms per step (%1)").arg(m_runs.front().timingLabel()));
         m_plot->xAxis->rescale();
     }
     m_plot->yAxis->rescale();
@@ -155,7 +183,7 @@ void GpuLoadView::rebuild()
     m_plot->yAxis->setRangeUpper(m_plot->yAxis->range().upper * 1.1);
     for (const StudioRun& run : m_runs) {
         const QString timing = run.timingLabel();
-        QString line = tr("%1: %L2 tokens/s (%3), decode step %L4 ms (%3), attention imbalance %L5 (%3), lower bound %L6 ms (modelled)")
+        QString line = tr("%1: %L2 tokens/s (%3), decode step %L4 ms (%3), attention imbalance %L5 (%3), attention lower bound %L6 ms (modelled)")
                            .arg(run.title())
                            .arg(run.summary.tokensPerS, 0, 'f', 1)
                            .arg(timing)
@@ -168,6 +196,7 @@ void GpuLoadView::rebuild()
         lines << line;
     }
     m_summary->setText(lines.join(QLatin1Char('\n')));
+    theme::fitLegendColumns(m_plot);
     theme::stylePlot(m_plot, palette());
 }
 
@@ -176,6 +205,12 @@ bool GpuLoadView::event(QEvent* e)
     if (e->type() == QEvent::PaletteChange || e->type() == QEvent::Show)
         theme::stylePlot(m_plot, palette());
     return QWidget::event(e);
+}
+
+void GpuLoadView::resizeEvent(QResizeEvent* e)
+{
+    QWidget::resizeEvent(e);
+    theme::fitLegendColumns(m_plot);
 }
 
 } // namespace fairkv::views

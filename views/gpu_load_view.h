@@ -29,6 +29,7 @@ public:
 
 protected:
     bool event(QEvent* e) override;
+    void resizeEvent(QResizeEvent* e) override;
 
 private:
     void rebuild();
@@ -36,6 +37,7 @@ private:
     std::vector<StudioRun> m_runs;
     Mode m_mode = Mode::Summed;
     QCustomPlot* m_plot;
+    int m_legendOnly = 0; // graphs without data that only label the legend
     QComboBox* m_modeBox;
     QLabel* m_summary;
 };

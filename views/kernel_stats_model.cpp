@@ -1,5 +1,7 @@
 #include "kernel_stats_model.h"
 
+#include <QLocale>
+
 #include <algorithm>
 #include <map>
 
@@ -12,16 +14,19 @@ KernelStatsModel::KernelStatsModel(QObject* parent)
 
 void KernelStatsModel::setRange(std::shared_ptr<const profiler::TraceBuffer> trace, int64_t start, int64_t end)
 {
-    std::map<uint32_t, std::vector<int64_t>> byName;
+    // One prompt's prefill kernel runs for milliseconds, a decode step's for microseconds: pooled,
+    // the mean of one would drown the median of the other.
+    std::map<std::pair<uint32_t, bool>, std::vector<int64_t>> byName;
     if (trace)
         for (const auto& r : trace->records)
             if (r.startNs >= start && r.startNs <= end)
-                byName[r.nameId].push_back(r.durationNs());
+                byName[{r.nameId, r.step < 0}].push_back(r.durationNs());
     std::vector<Row> rows;
-    for (auto& [id, durations] : byName) {
+    for (auto& [key, durations] : byName) {
         std::sort(durations.begin(), durations.end());
         Row row;
-        row.name = QString::fromStdString(trace->name(id));
+        row.name = QString::fromStdString(trace->name(key.first));
+        row.prefill = key.second;
         row.count = int(durations.size());
         int64_t total = 0;
         for (int64_t d : durations)
@@ -53,21 +58,26 @@ QVariant KernelStatsModel::data(const QModelIndex& index, int role) const
     if (!index.isValid() || index.row() >= int(m_rows.size()))
         return {};
     const Row& r = m_rows[size_t(index.row())];
-    if (role == Qt::TextAlignmentRole && index.column() != Name)
+    if (role == Qt::TextAlignmentRole && index.column() != Name && index.column() != Phase)
         return QVariant(Qt::AlignRight | Qt::AlignVCenter);
+    if (role == Qt::ToolTipRole && index.column() == Name)
+        return r.name; // the whole name where the column cuts it
     if (role != Qt::DisplayRole)
         return {};
+    const QLocale loc;
     switch (Column(index.column())) {
     case Name:
         return r.name;
+    case Phase:
+        return r.prefill ? tr("prefill") : tr("decode");
     case Count:
-        return r.count;
+        return loc.toString(r.count);
     case TotalMs:
-        return QString::number(r.totalMs, 'f', 3);
+        return loc.toString(r.totalMs, 'f', 3);
     case MeanUs:
-        return QString::number(r.meanUs, 'f', 1);
+        return loc.toString(r.meanUs, 'f', 1);
     case MedianUs:
-        return QString::number(r.medianUs, 'f', 1);
+        return loc.toString(r.medianUs, 'f', 1);
     case ColumnCount:
         break;
     }
@@ -81,6 +91,8 @@ QVariant KernelStatsModel::headerData(int section, Qt::Orientation orientation, 
     switch (Column(section)) {
     case Name:
         return tr("Kernel / op");
+    case Phase:
+        return tr("Phase");
     case Count:
         return tr("Count");
     case TotalMs:

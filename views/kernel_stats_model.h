@@ -13,13 +13,14 @@ class KernelStatsModel : public QAbstractTableModel
 {
     Q_OBJECT
 public:
-    enum Column { Name, Count, TotalMs, MeanUs, MedianUs, ColumnCount };
+    enum Column { Name, Phase, Count, TotalMs, MeanUs, MedianUs, ColumnCount };
     explicit KernelStatsModel(QObject* parent = nullptr);
     void setRange(std::shared_ptr<const profiler::TraceBuffer> trace, int64_t start, int64_t end);
 
     struct Row
     {
         QString name;
+        bool prefill = false; // prefill and decode records of one kernel are kept apart
         int count = 0;
         double totalMs = 0, meanUs = 0, medianUs = 0;
     };

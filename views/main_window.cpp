@@ -157,7 +157,10 @@ void MainWindow::buildDocks()
     auto* statsView = new QTableView(this);
     statsView->setModel(m_kernelStats);
     statsView->verticalHeader()->hide();
-    statsView->horizontalHeader()->setStretchLastSection(true);
+    statsView->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+    statsView->horizontalHeader()->setSectionResizeMode(KernelStatsModel::Name, QHeaderView::Stretch);
+    statsView->setToolTip(tr("Records of the selected run in the timeline's selection (all of it when none is selected), "
+                             "timed as the run says: measured on the GPU by CUPTI, or on the host"));
 
     dock(this, tr("Run"), QStringLiteral("runDock"), m_runPanel, Qt::LeftDockWidgetArea);
     auto* gpuLoad = dock(this, tr("GPU load"), QStringLiteral("gpuLoadDock"), m_gpuLoad, Qt::RightDockWidgetArea);

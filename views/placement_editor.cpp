@@ -28,6 +28,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <numeric>
 
 namespace fairkv::views {
 
@@ -237,6 +238,7 @@ void PlacementEditor::setRun(const StudioRun& run, bool live)
     ++m_generation;
     m_undo->clear();
     m_error.clear();
+    m_tokenFree = false;
     const int batch = run.batch();
     try {
         m_placement = Placement::fromJson(run.result.at("placement"), batch, "the run");
@@ -253,6 +255,13 @@ void PlacementEditor::setRun(const StudioRun& run, bool live)
                                             {"cost_source", bound.value("source", std::string())}},
                                            "the run");
         m_placement.validate(m_stats.layers, m_stats.units, m_placement.ranks, batch);
+        // Token-free: a unit's mean KV costs under 1% of its fixed cost in the fitted model.
+        double tokens = 0;
+        for (const auto& request : m_stats.kvLen)
+            for (const auto& layer : request)
+                tokens += std::accumulate(layer.begin(), layer.end(), 0.0);
+        const double perUnit = tokens / std::max(1.0, double(m_stats.layers) * m_stats.units);
+        m_tokenFree = m_hasCosts && cTok * perUnit < 0.01 * cUnit;
     } catch (const std::exception& e) {
         m_placement = Placement();
         m_run = StudioRun();
@@ -509,7 +518,8 @@ void PlacementEditor::rebuild()
             header += tr("\n%L1 ms modelled").arg(ms[size_t(g)], 0, 'f', 3);
         column->header->setText(header);
         QFont f = column->header->font();
-        f.setBold(!ms.empty() && ms[size_t(g)] >= worst && worst > 0);
+        const bool allEqual = !ms.empty() && *std::min_element(ms.begin(), ms.end()) >= worst;
+        f.setBold(!ms.empty() && ms[size_t(g)] >= worst && worst > 0 && !allEqual);
         column->header->setFont(f);
     }
 
@@ -532,6 +542,11 @@ void PlacementEditor::rebuild()
                                .arg(total, 0, 'f', 3)
                                .arg(bound, 0, 'f', 3)
                                .arg(bound > 0 ? 100.0 * (total / bound - 1.0) : 0.0, 0, 'f', 1));
+        if (m_tokenFree)
+            m_summary->setText(m_summary->text() + QLatin1Char(' ')
+                               + tr("Its measured attention times barely grew with the retained KV (fitted per-token cost "
+                                    "under 1% of a unit's fixed cost), so the model prices every unit alike and cannot "
+                                    "tell these placements apart."));
     } else {
         m_summary->setText(
             tr("This run measured no decode step, so there is no cost model: loads are shown in KV tokens."));

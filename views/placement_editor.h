@@ -81,6 +81,7 @@ private:
     Placement m_placement;
     PlacementStats m_stats;
     bool m_hasCosts = false;
+    bool m_tokenFree = false; // the fitted cost model has no per-token cost
     bool m_live = false;
     int m_generation = 0;
     QString m_error;

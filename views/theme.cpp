@@ -8,6 +8,8 @@
 #include <QApplication>
 #include <QStyleFactory>
 
+#include <algorithm>
+
 namespace fairkv::views::theme {
 
 namespace {
@@ -102,15 +104,22 @@ void stylePlot(QCustomPlot* plot, const QPalette& pal)
     QColor grid = fg;
     grid.setAlpha(40);
     plot->setBackground(bg);
+    const auto styleAxis = [&](QCPAxis* axis) {
+        axis->setBasePen(QPen(fg));
+        axis->setTickPen(QPen(fg));
+        axis->setSubTickPen(QPen(fg));
+        axis->setTickLabelColor(fg);
+        axis->setLabelColor(fg);
+        axis->grid()->setPen(QPen(grid, 1, Qt::DotLine));
+        axis->grid()->setZeroLinePen(Qt::NoPen); // a solid line at 0 reads as a mark on the first bar
+    };
     for (QCPAxisRect* rect : plot->axisRects())
-        for (QCPAxis* axis : rect->axes()) {
-            axis->setBasePen(QPen(fg));
-            axis->setTickPen(QPen(fg));
-            axis->setSubTickPen(QPen(fg));
-            axis->setTickLabelColor(fg);
-            axis->setLabelColor(fg);
-            axis->grid()->setPen(QPen(grid, 1, Qt::DotLine));
-        }
+        for (QCPAxis* axis : rect->axes())
+            styleAxis(axis);
+    // Colour scales keep their axis in an axis rect of their own, which axisRects() leaves out.
+    for (QCPLayoutElement* element : plot->plotLayout()->elements(true))
+        if (auto* scale = qobject_cast<QCPColorScale*>(element))
+            styleAxis(scale->axis());
     if (plot->legend) {
         plot->legend->setBrush(bg);
         plot->legend->setTextColor(fg);
@@ -125,6 +134,28 @@ void stylePlot(QCustomPlot* plot, const QPalette& pal)
     // Crisp plots on HiDPI screens.
     plot->setBufferDevicePixelRatio(plot->devicePixelRatioF());
     plot->replot(QCustomPlot::rpQueuedReplot);
+}
+
+void fitLegendColumns(QCustomPlot* plot)
+{
+    QCPLegend* legend = plot->legend;
+    if (!legend || legend->itemCount() == 0)
+        return;
+    const QFontMetrics fm(legend->font());
+    int widest = 0;
+    for (int i = 0; i < legend->itemCount(); ++i)
+        if (auto* item = qobject_cast<QCPPlottableLegendItem*>(legend->item(i)))
+            widest = std::max(widest, fm.horizontalAdvance(item->plottable()->name()));
+    const QMargins pad = legend->item(0)->margins();
+    const int entry = widest + legend->iconSize().width() + legend->iconTextPadding() + pad.left() + pad.right()
+                      + legend->columnSpacing();
+    const int room = plot->width() - legend->margins().left() - legend->margins().right() - 8;
+    const int columns = std::clamp(room / std::max(entry, 1), 1, legend->itemCount());
+    if (columns != legend->wrap()) {
+        legend->setWrap(columns);
+        legend->setFillOrder(legend->fillOrder(), true);
+        plot->replot(QCustomPlot::rpQueuedReplot);
+    }
 }
 
 } // namespace fairkv::views::theme

@@ -21,6 +21,9 @@ QColor series(int index);
 QColor phaseColor(int phase);
 // Colours from `palette` (the hosting view's: a child plot may not have seen a palette change yet).
 void stylePlot(QCustomPlot* plot, const QPalette& palette);
+
+// As many legend columns as the plot's width holds with every entry's whole name.
+void fitLegendColumns(QCustomPlot* plot);
 } // namespace theme
 
 } // namespace fairkv::views

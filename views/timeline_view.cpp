@@ -19,7 +19,7 @@ TimelineView::TimelineView(QWidget* parent)
     setMouseTracking(true);
     setMinimumHeight(kRulerHeight + 2 * kLaneHeight);
     setFocusPolicy(Qt::StrongFocus);
-    setToolTip(tr("Wheel: zoom · drag: pan · Shift+drag: select a range"));
+    setToolTip(tr("Wheel: zoom · drag: pan · Shift+drag: select a range · double-click: the whole run"));
 }
 
 void TimelineView::clear()
@@ -57,6 +57,14 @@ void TimelineView::setTrace(std::shared_ptr<const profiler::TraceBuffer> trace, 
     m_hi = std::max(m_hi, m_lo + 1);
     setMinimumHeight(kRulerHeight + int(m_lanes.size()) * kLaneHeight);
     m_axis = TimeAxis{m_lo, m_hi, double(std::max(1, width() - kLabelWidth))};
+    // A profile opens on its decode steps: where prefill (and compression) take most of the run,
+    // they would squeeze the steps into the last pixels. Double-click shows the whole run.
+    int64_t decodeStart = m_hi;
+    for (const auto& r : m_trace->records)
+        if (r.step >= 0)
+            decodeStart = std::min(decodeStart, r.startNs);
+    if (decodeStart - m_lo > (m_hi - m_lo) / 2 && decodeStart < m_hi)
+        m_axis.start = std::max(m_lo, decodeStart - (m_hi - decodeStart) / 50);
     update();
 }
 
@@ -130,8 +138,9 @@ void TimelineView::paint(QPainter& p, const QRect& area)
         p.setPen(gridColor);
         p.drawLine(QPointF(x, kRulerHeight), QPointF(x, area.height()));
         p.setPen(pal.color(QPalette::Text));
-        const double ms = (t - double(m_lo)) / 1e6;
-        p.drawText(QPointF(x + 2, kRulerHeight - 6), QString::number(ms, 'g', 6) + tr(" ms"));
+        const QString label = tickLabel(t - double(m_lo), step);
+        if (x + 2 + p.fontMetrics().horizontalAdvance(label) <= area.width()) // no label cut at the edge
+            p.drawText(QPointF(x + 2, kRulerHeight - 6), label);
     }
     // Per row, the phase (+1) of sub-pixel work in each pixel column: folded into one mark.
     std::vector<uint8_t> occupied[2];
@@ -182,6 +191,24 @@ void TimelineView::paint(QPainter& p, const QRect& area)
         const double x0 = kLabelWidth + m_axis.toX(m_selStart), x1 = kLabelWidth + m_axis.toX(m_selEnd);
         p.fillRect(QRectF(x0, kRulerHeight, std::max(1.0, x1 - x0), area.height() - kRulerHeight), sel);
     }
+}
+
+QString TimelineView::tickLabel(double ns, double stepNs)
+{
+    // The unit of the tick spacing, so a 24 s run reads 10 s, 20 s rather than 10000 ms.
+    if (stepNs >= 1e9)
+        return tr("%L1 s").arg(ns / 1e9, 0, 'g', 6);
+    if (stepNs >= 1e6)
+        return tr("%L1 ms").arg(ns / 1e6, 0, 'g', 6);
+    if (stepNs >= 1e3)
+        return tr("%L1 µs").arg(ns / 1e3, 0, 'g', 6);
+    return tr("%L1 ns").arg(ns, 0, 'g', 6);
+}
+
+void TimelineView::mouseDoubleClickEvent(QMouseEvent* e)
+{
+    setWindow(m_lo, m_hi);
+    e->accept();
 }
 
 void TimelineView::wheelEvent(QWheelEvent* e)

@@ -33,6 +33,8 @@ public:
     int lastDrawnMarks() const { return m_lastMarks; }
     // Renders into an image of the widget's size (benchmarks, screenshots).
     void renderTo(QImage& image);
+    // A ruler label at `ns` from the trace's start, in the unit of the tick spacing.
+    static QString tickLabel(double ns, double stepNs);
 
 Q_SIGNALS:
     void rangeSelected(qint64 start, qint64 end);
@@ -43,6 +45,7 @@ protected:
     void mousePressEvent(QMouseEvent* e) override;
     void mouseMoveEvent(QMouseEvent* e) override;
     void mouseReleaseEvent(QMouseEvent* e) override;
+    void mouseDoubleClickEvent(QMouseEvent* e) override;
     void resizeEvent(QResizeEvent* e) override;
 
 private:
