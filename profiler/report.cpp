@@ -3,6 +3,7 @@
 #include "common/error.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cctype>
 #include <cstdio>
 #include <functional>
@@ -374,6 +375,30 @@ std::optional<double> speedupOver(double tokensPerS, double baselineTokensPerS)
     if (!(tokensPerS > 0) || !(baselineTokensPerS > 0))
         return std::nullopt;
     return tokensPerS / baselineTokensPerS;
+}
+
+std::optional<double> stepSpread(const json& result)
+{
+    std::vector<double> steps;
+    for (const auto& v : result.value("step_ms", json::array()))
+        if (v.is_number())
+            steps.push_back(v.get<double>());
+    if (steps.size() < 4)
+        return std::nullopt;
+    std::sort(steps.begin(), steps.end());
+    const auto at = [&](double q) {
+        const double pos = q * double(steps.size() - 1);
+        const size_t i = size_t(pos);
+        return i + 1 < steps.size() ? steps[i] + (pos - double(i)) * (steps[i + 1] - steps[i]) : steps[i];
+    };
+    const double median = at(0.5);
+    return median > 0 ? std::optional<double>((at(0.75) - at(0.25)) / (2 * median)) : std::nullopt;
+}
+
+bool withinSpread(double speedup, const json& run, const json& baseline)
+{
+    const auto a = stepSpread(run), b = stepSpread(baseline);
+    return a && b && std::abs(speedup - 1.0) <= *a + *b;
 }
 
 double attentionCriticalMs(const json& result)

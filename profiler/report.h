@@ -46,6 +46,13 @@ double attentionCriticalMs(const nlohmann::json& result);
 // Throughput of a run over a baseline's; none where either run timed no decode step.
 std::optional<double> speedupOver(double tokensPerS, double baselineTokensPerS);
 
+// How much a run's decode steps vary: half their interquartile range over their median (0.03 for
+// "±3%"); none with fewer than four steps.
+std::optional<double> stepSpread(const nlohmann::json& result);
+
+// A speedup within what the two runs' steps vary by could be noise.
+bool withinSpread(double speedup, const nlohmann::json& run, const nlohmann::json& baseline);
+
 // The format a report file's name asks for ("html", "pdf", "csv", "json"; any case), or "" when
 // it ends in none of them.
 std::string reportFormat(const std::string& path);

@@ -146,8 +146,16 @@
         <translation>Rot: %1 ist höher als der Basislauf, Blau: niedriger (%2). %3 von %4 Zellen ausgeblendet (gleich oder unter dem Schwellenwert).</translation>
     </message>
     <message>
-        <source>compared minus baseline</source>
-        <translation>Vergleich minus Basislauf</translation>
+        <source>compared minus baseline (ms)</source>
+        <translation>Vergleich minus Basislauf (ms)</translation>
+    </message>
+    <message>
+        <source>compared minus baseline (tokens)</source>
+        <translation>Vergleich minus Basislauf (Token)</translation>
+    </message>
+    <message>
+        <source>compared minus baseline (attention mass)</source>
+        <translation>Vergleich minus Basislauf (Attention-Masse)</translation>
     </message>
 </context>
 <context>
@@ -207,6 +215,14 @@
     <message>
         <source>%1: %L2 tokens/s (%3), decode step %L4 ms (%3), attention imbalance %L5 (%3), attention lower bound %L6 ms (modelled)</source>
         <translation>%1: %L2 Token/s (%3), Decode-Schritt %L4 ms (%3), Attention-Ungleichgewicht %L5 (%3), untere Schranke der Attention %L6 ms (modelliert)</translation>
+    </message>
+    <message>
+        <source>, within what the two runs&apos; steps vary by (±%L1%, ±%L2%): it may be noise</source>
+        <translation>, innerhalb der Schwankung der Schritte beider Läufe (±%L1 %, ±%L2 %): möglicherweise Rauschen</translation>
+    </message>
+    <message>
+        <source> (the runs&apos; steps vary by ±%L1% and ±%L2%)</source>
+        <translation> (die Schritte der Läufe schwanken um ±%L1 % und ±%L2 %)</translation>
     </message>
 </context>
 <context>
@@ -322,13 +338,13 @@ Rank %3
         <source>Layer %1, unit %2 —%3 retained tokens per request: %4; attention mass retained: %5</source>
         <translation>Schicht %1, Einheit %2 —%3 behaltene Token pro Anfrage: %4; behaltene Attention-Masse: %5</translation>
     </message>
+    <message>
+        <source>The map shows one run: the last one selected in the run list</source>
+        <translation>Die Karte zeigt einen Lauf: den zuletzt in der Laufliste ausgewählten</translation>
+    </message>
 </context>
 <context>
     <name>fairkv::views::MainWindow</name>
-    <message>
-        <source>Backend: CPU (%1 cores), ranks emulated</source>
-        <translation>Backend: CPU (%1 Kerne), Ranks emuliert</translation>
-    </message>
     <message>
         <source>Idle</source>
         <translation>Leerlauf</translation>
@@ -590,6 +606,14 @@ Rank %3
     <message>
         <source>Records of the selected run in the timeline&apos;s selection (all of it when none is selected), timed as the run says: measured on the GPU by CUPTI, or on the host</source>
         <translation>Einträge des gewählten Laufs im ausgewählten Bereich der Zeitleiste (ohne Auswahl: alle), so gemessen, wie der Lauf angibt: auf der GPU mit CUPTI oder auf dem Host</translation>
+    </message>
+    <message>
+        <source>This machine: %1 CPU cores; CUDA backend built in</source>
+        <translation>Dieser Rechner: %1 CPU-Kerne; CUDA-Backend eingebaut</translation>
+    </message>
+    <message>
+        <source>This machine: %1 CPU cores; CPU backend, ranks emulated</source>
+        <translation>Dieser Rechner: %1 CPU-Kerne; CPU-Backend, Ranks emuliert</translation>
     </message>
 </context>
 <context>

@@ -146,8 +146,16 @@
         <translation>红色：%1 高于基线，蓝色：低于基线（%2）。已隐藏 %4 个单元格中的 %3 个（相等或低于阈值）。</translation>
     </message>
     <message>
-        <source>compared minus baseline</source>
-        <translation>对比运行减基线</translation>
+        <source>compared minus baseline (ms)</source>
+        <translation>对比运行减基线（ms）</translation>
+    </message>
+    <message>
+        <source>compared minus baseline (tokens)</source>
+        <translation>对比运行减基线（token）</translation>
+    </message>
+    <message>
+        <source>compared minus baseline (attention mass)</source>
+        <translation>对比运行减基线（注意力质量）</translation>
     </message>
 </context>
 <context>
@@ -207,6 +215,14 @@
     <message>
         <source>%1: %L2 tokens/s (%3), decode step %L4 ms (%3), attention imbalance %L5 (%3), attention lower bound %L6 ms (modelled)</source>
         <translation>%1：%L2 token/s（%3），解码步 %L4 ms（%3），注意力不均衡 %L5（%3），注意力下界 %L6 ms（建模）</translation>
+    </message>
+    <message>
+        <source>, within what the two runs&apos; steps vary by (±%L1%, ±%L2%): it may be noise</source>
+        <translation>，处于两次运行各步波动范围内（±%L1%，±%L2%）：可能只是噪声</translation>
+    </message>
+    <message>
+        <source> (the runs&apos; steps vary by ±%L1% and ±%L2%)</source>
+        <translation>（两次运行的步时波动为 ±%L1% 和 ±%L2%）</translation>
     </message>
 </context>
 <context>
@@ -322,13 +338,13 @@ rank %3
         <source>Layer %1, unit %2 —%3 retained tokens per request: %4; attention mass retained: %5</source>
         <translation>层 %1，单元 %2 —%3 每个请求保留的 token：%4；保留的注意力质量：%5</translation>
     </message>
+    <message>
+        <source>The map shows one run: the last one selected in the run list</source>
+        <translation>热力图显示一次运行：运行列表中最后选中的那次</translation>
+    </message>
 </context>
 <context>
     <name>fairkv::views::MainWindow</name>
-    <message>
-        <source>Backend: CPU (%1 cores), ranks emulated</source>
-        <translation>后端：CPU（%1 核），rank 为模拟</translation>
-    </message>
     <message>
         <source>Idle</source>
         <translation>空闲</translation>
@@ -588,6 +604,14 @@ rank %3
     <message>
         <source>Records of the selected run in the timeline&apos;s selection (all of it when none is selected), timed as the run says: measured on the GPU by CUPTI, or on the host</source>
         <translation>所选运行在时间线选区内的记录（未选择时为全部），计时方式与该运行一致：GPU 上由 CUPTI 测量，或在主机上测量</translation>
+    </message>
+    <message>
+        <source>This machine: %1 CPU cores; CUDA backend built in</source>
+        <translation>本机：%1 个 CPU 核心；已内置 CUDA 后端</translation>
+    </message>
+    <message>
+        <source>This machine: %1 CPU cores; CPU backend, ranks emulated</source>
+        <translation>本机：%1 个 CPU 核心；CPU 后端，rank 为模拟</translation>
     </message>
 </context>
 <context>

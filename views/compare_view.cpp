@@ -286,9 +286,10 @@ void CompareView::rebuildDelta()
 {
     m_delta.clear();
     m_map->data()->clear();
+    // Without a difference to draw, no empty axes either.
+    m_plot->setVisible(false);
     if (m_runs.size() < 2) {
         m_note->setText(tr("Select two or more runs to compare them."));
-        m_plot->replot(QCustomPlot::rpQueuedReplot);
         return;
     }
     const auto base = metricGrid(m_runs[size_t(m_baseline)], m_metric);
@@ -298,7 +299,6 @@ void CompareView::rebuildDelta()
         sameShape = base[l].size() == other[l].size() && base[l].size() == base[0].size();
     if (!sameShape || base[0].empty()) {
         m_note->setText(tr("These runs have different shapes (layers, units or ranks): no cell-by-cell difference."));
-        m_plot->replot(QCustomPlot::rpQueuedReplot);
         return;
     }
     const int rows = int(base.size()), cols = int(base[0].size());
@@ -326,7 +326,9 @@ void CompareView::rebuildDelta()
     const double range = extent > 0 ? extent : 1.0; // all equal: a neutral scale, not ±1e-12
     m_map->setDataRange(QCPRange(-range, range));
     m_plot->xAxis->setLabel(m_metric == Metric::RankAttentionMs ? tr("rank") : tr("unit"));
-    m_scale->axis()->setLabel(tr("compared minus baseline"));
+    m_scale->axis()->setLabel(m_metric == Metric::RankAttentionMs ? tr("compared minus baseline (ms)")
+                              : m_metric == Metric::KvTokens      ? tr("compared minus baseline (tokens)")
+                                                                  : tr("compared minus baseline (attention mass)"));
     m_plot->xAxis->setRange(-0.5, cols - 0.5);
     m_plot->yAxis->setRange(-0.5, rows - 0.5);
     const QString kind
@@ -335,6 +337,7 @@ void CompareView::rebuildDelta()
                        "the threshold).")
                         .arg(m_runs[size_t(m_compared)].title(), kind, QString::number(hidden),
                              QString::number(rows * cols))); // one arg(): a '%' in a title stays text
+    m_plot->setVisible(true);
     m_plot->replot(QCustomPlot::rpQueuedReplot);
 }
 

@@ -191,8 +191,16 @@ void GpuLoadView::rebuild()
                            .arg(run.summary.imbalance, 0, 'f', 3)
                            .arg(run.summary.lowerBoundMs, 0, 'f', 3);
         const auto speedup = profiler::speedupOver(run.summary.tokensPerS, baseTps);
-        if (&run != &m_runs.front() && speedup)
+        if (&run != &m_runs.front() && speedup) {
             line += tr("; speedup over %1: %L2× (%3)").arg(m_runs.front().title()).arg(*speedup, 0, 'f', 3).arg(timing);
+            const auto a = profiler::stepSpread(run.result), b = profiler::stepSpread(m_runs.front().result);
+            if (a && b)
+                line += (profiler::withinSpread(*speedup, run.result, m_runs.front().result)
+                             ? tr(", within what the two runs' steps vary by (±%L1%, ±%L2%): it may be noise")
+                             : tr(" (the runs' steps vary by ±%L1% and ±%L2%)"))
+                            .arg(100 * *a, 0, 'f', 1)
+                            .arg(100 * *b, 0, 'f', 1);
+        }
         lines << line;
     }
     m_summary->setText(lines.join(QLatin1Char('\n')));

@@ -46,21 +46,33 @@ KvHeatmapView::KvHeatmapView(QWidget* parent)
     m_metricBox->addItem(tr("Retained KV tokens (one request)"));
     m_metricBox->addItem(tr("Share of the layer's KV"));
     m_metricBox->addItem(tr("Attention mass retained"));
+    // The metric's long names must not set the window's minimum width (German ones less so).
+    m_metricBox->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+    m_metricBox->setMinimumContentsLength(14);
     m_requestBox = new QSpinBox(this);
     m_requestBox->setPrefix(tr("request "));
     m_requestBox->setEnabled(false);
     m_logBox = new QCheckBox(tr("Log scale"), this);
     m_overlayBox = new QCheckBox(tr("Show placement"), this);
     m_overlayBox->setChecked(true);
+    m_runLabel = new QLabel(this);
+    m_runLabel->setToolTip(tr("The map shows one run: the last one selected in the run list"));
+    QFont bold = m_runLabel->font();
+    bold.setBold(true);
+    m_runLabel->setFont(bold);
+    // Two rows, so the controls (wider in German) do not set the window's minimum width.
+    auto* title = new QHBoxLayout;
+    title->addWidget(m_runLabel, 1);
+    title->addWidget(m_logBox);
+    title->addWidget(m_overlayBox);
     controls->addWidget(new QLabel(tr("Metric:"), this));
     controls->addWidget(m_metricBox, 1);
     controls->addWidget(m_requestBox);
-    controls->addWidget(m_logBox);
-    controls->addWidget(m_overlayBox);
     m_details = new QLabel(tr("Click a cell to see the unit's details."), this);
     m_details->setWordWrap(true);
     m_details->setTextInteractionFlags(Qt::TextSelectableByMouse);
     auto* layout = new QVBoxLayout(this);
+    layout->addLayout(title);
     layout->addLayout(controls);
     layout->addWidget(m_plot, 1);
     layout->addWidget(m_details);
@@ -100,6 +112,7 @@ void KvHeatmapView::setRun(const StudioRun& run)
     m_run = run;
     m_selected.reset();
     m_requestBox->setRange(0, std::max(0, run.batch() - 1));
+    m_runLabel->setText(run.result.is_null() ? QString() : run.title());
     rebuild();
     m_details->setText(tr("Click a cell to see the unit's details."));
 }

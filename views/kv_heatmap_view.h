@@ -70,6 +70,7 @@ private:
     QSpinBox* m_requestBox;
     QCheckBox* m_logBox;
     QCheckBox* m_overlayBox;
+    QLabel* m_runLabel; // which run the map shows (one of those selected)
     QLabel* m_details;
 };
 

@@ -1,4 +1,5 @@
 #include "main_window.h"
+#include "parallel/rank_factory.h"
 
 #include "common/error.h"
 #include "common/output_path.h"
@@ -76,7 +77,11 @@ MainWindow::MainWindow(QWidget* parent)
     buildDocks();
     buildMenus();
 
-    m_backendLabel = new QLabel(tr("Backend: CPU (%1 cores), ranks emulated").arg(QThread::idealThreadCount()), this);
+    // What this machine runs new runs on, not what a session's runs ran on (the run list says that).
+    m_backendLabel = new QLabel(fairkv::hasRankBackend("cuda")
+                                    ? tr("This machine: %1 CPU cores; CUDA backend built in").arg(QThread::idealThreadCount())
+                                    : tr("This machine: %1 CPU cores; CPU backend, ranks emulated").arg(QThread::idealThreadCount()),
+                                this);
     m_stateLabel = new QLabel(tr("Idle"), this);
     statusBar()->addWidget(m_stateLabel, 1);
     statusBar()->addPermanentWidget(m_backendLabel);

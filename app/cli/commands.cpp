@@ -423,9 +423,15 @@ int compareCommand(const std::vector<std::string>& argv)
     row("lower bound ms (modelled)", fmt(a.summary.lowerBoundMs), fmt(b.summary.lowerBoundMs));
     for (size_t g = 0; g < std::max(ta.size(), tb.size()); ++g)
         row(("rank " + std::to_string(g) + " attention ms").c_str(), g < ta.size() ? fmt(ta[g]) : "-", g < tb.size() ? fmt(tb[g]) : "-");
-    if (speedup)
+    if (speedup) {
         std::printf("speedup of run %lld over run %lld: %.3fx (%s)\n", static_cast<long long>(b.summary.id),
                     static_cast<long long>(a.summary.id), *speedup, a.summary.timing.c_str());
+        const auto sa = profiler::stepSpread(a.result), sb = profiler::stepSpread(b.result);
+        if (sa && sb)
+            std::printf("decode steps vary by +-%.1f%% (run %lld) and +-%.1f%% (run %lld)%s\n", 100 * *sa,
+                        static_cast<long long>(a.summary.id), 100 * *sb, static_cast<long long>(b.summary.id),
+                        profiler::withinSpread(*speedup, b.result, a.result) ? ": the speedup is within that, it may be noise" : "");
+    }
     else
         std::printf("speedup of run %lld over run %lld: n/a (a run without a timed decode step)\n",
                     static_cast<long long>(b.summary.id), static_cast<long long>(a.summary.id));
