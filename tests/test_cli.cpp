@@ -140,6 +140,9 @@ private Q_SLOTS:
         QTest::newRow("hex float") << QStringList{run, QStringLiteral("--floor-alpha"), QStringLiteral("0x0.8p0")} << QStringLiteral("--floor-alpha");
         QTest::newRow("option as a value") << QStringList{run, QStringLiteral("--session"), QStringLiteral("x.fkv"), QStringLiteral("--label"), QStringLiteral("--no-trace")}
                                            << QStringLiteral("'--label' needs a value");
+        QTest::newRow("all-reduce model on cpu") << QStringList{run, QStringLiteral("--allreduce-gbs"), QStringLiteral("5")} << QStringLiteral("--backend cuda only");
+        QTest::newRow("json to dash") << QStringList{run, QStringLiteral("--json"), QStringLiteral("-")} << QStringLiteral("standard output carries the summary");
+        QTest::newRow("bad backend") << QStringList{run, QStringLiteral("--backend"), QStringLiteral("gpu")} << QStringLiteral("--backend must be cpu or cuda");
         QTest::newRow("label without session") << QStringList{run, QStringLiteral("--label"), QStringLiteral("x")} << QStringLiteral("--label applies to --session only");
         QTest::newRow("stats without a decode step") << QStringList{run, QStringLiteral("--decode"), QStringLiteral("0"), QStringLiteral("--stats"), QDir::tempPath() + QStringLiteral("/fairkv-never.json")}
                                                      << QStringLiteral("--stats needs a measured decode step");
@@ -162,6 +165,11 @@ private Q_SLOTS:
             QCOMPARE(r.exitCode, 0);
             QVERIFY(r.out.contains(QStringLiteral("usage: fairkv ")));
         }
+        Result r = runCli({QStringLiteral("help"), QStringLiteral("plan")});
+        QVERIFY2(r.exitCode == 0 && r.out.startsWith(QStringLiteral("usage: fairkv plan")), qPrintable(r.out));
+        // A value an option does not take is a usage error, exit 2, as for a bad number.
+        r = runCli({QStringLiteral("run"), QStringLiteral("--units"), QStringLiteral("heads")});
+        QCOMPARE(r.exitCode, 2);
     }
 
     void makeModelCheckAndRun()

@@ -83,6 +83,7 @@ void GpuLoadView::rebuild()
     m_plot->clearPlottables();
     m_plot->clearItems();
     m_legendOnly = 0;
+    m_plot->setVisible(!m_runs.empty()); // no empty axes before the first run
     if (m_runs.empty()) {
         m_summary->setText(tr("Run something or select runs in the list to see per-GPU load."));
         m_plot->replot(QCustomPlot::rpQueuedReplot);

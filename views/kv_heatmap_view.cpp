@@ -214,6 +214,15 @@ void KvHeatmapView::rebuild()
         m_map->setDataRange(QCPRange(lo, hi > lo ? hi : lo + 1));
     m_plot->xAxis->setRange(-0.5, std::max(units, 1) - 0.5);
     m_plot->yAxis->setRange(-0.5, std::max(layers, 1) - 0.5);
+    // Cells sit on whole numbers: ticks on every cell while they fit, else on multiples of 2, 5, 10...
+    for (QCPAxis* axis : {m_plot->xAxis, m_plot->yAxis}) {
+        QSharedPointer<QCPAxisTickerFixed> ticks(new QCPAxisTickerFixed);
+        const int cells = axis == m_plot->xAxis ? units : layers;
+        const int fit = std::max(1, (axis == m_plot->xAxis ? m_plot->width() : m_plot->height()) / 28);
+        ticks->setTickStep(cells <= fit ? 1.0 : std::ceil(double(cells) / fit));
+        ticks->setScaleStrategy(cells <= fit ? QCPAxisTickerFixed::ssNone : QCPAxisTickerFixed::ssMultiples);
+        axis->setTicker(ticks);
+    }
     updateOverlay();
     m_plot->replot(QCustomPlot::rpQueuedReplot);
 }

@@ -129,9 +129,19 @@ int runCommand(const std::vector<std::string>& argv)
     cfg.layers = args.integer("layers", 0, 1 << 20);
     cfg.ranks = args.integer("ranks", 1, 1024);
     cfg.backend = args.str("backend");
+    if (cfg.backend != "cpu" && cfg.backend != "cuda")
+        throw UsageError("--backend must be cpu or cuda, got '" + cfg.backend + "'");
     cfg.placement = args.str("placement");
-    cfg.unitMode = unitModeFromName(args.str("units"));
-    cfg.compression.policy = compressionFromName(args.str("compress"));
+    // A value the option does not take is a usage error (exit 2), like any other bad option.
+    const auto optionValue = [](auto&& parse) {
+        try {
+            return parse();
+        } catch (const Error& e) {
+            throw UsageError(e.what());
+        }
+    };
+    cfg.unitMode = optionValue([&] { return unitModeFromName(args.str("units")); });
+    cfg.compression.policy = optionValue([&] { return compressionFromName(args.str("compress")); });
     cfg.compression.budget = args.integer("budget", 1, 1 << 24);
     cfg.compression.window = args.integer("window", 1, 1 << 20);
     cfg.compression.kernel = args.integer("kernel", 1, 1023);
@@ -149,6 +159,9 @@ int runCommand(const std::vector<std::string>& argv)
     cfg.decode = args.integer("decode", 0, 1 << 20);
     cfg.seed = args.unsignedInt("seed");
     cfg.temperature = args.number("temperature", 0.0, 1e6);
+    for (const char* option : {"emulate", "allreduce-alpha-us", "allreduce-gbs"})
+        if (args.has(option) && cfg.backend != "cuda") // the CPU backend sums in process and measures it
+            throw UsageError(std::string("--") + option + " applies to --backend cuda only");
     cfg.devices.emulate = args.has("emulate");
     cfg.devices.allReduce.alphaUs = args.number("allreduce-alpha-us", 0.0, 1e6);
     cfg.devices.allReduce.busGBs = args.number("allreduce-gbs", 1e-3, 1e6);
@@ -280,9 +293,6 @@ int planCommand(const std::vector<std::string>& argv)
               {{"stats", "FILE", "per-unit statistics (design §5 stats format; 'fairkv run --stats' writes one)", ""},
                {"ranks", "N", "ranks to place onto", ""},
                {"planner", "NAME", "uniform, fairkv-assign or fairkv-copy", "fairkv-copy"},
-               {"emulate", "", "cuda: run every rank on the first GPU and compose the step (also with enough GPUs)", ""},
-               {"allreduce-alpha-us", "US", "emulated ranks: all-reduce latency of the alpha-beta model", "10"},
-               {"allreduce-gbs", "GB/s", "emulated ranks: all-reduce bus bandwidth of the alpha-beta model", "370"},
                {"memory-budget", "BYTES", "fairkv-copy: bytes for extra weight copies over all layers", ""},
                {"same-count", "", "fairkv-assign: the same number of units on every rank", ""},
                {"json", "FILE", "write the plan (placement, per-layer times, bounds)", ""}});

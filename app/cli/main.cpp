@@ -52,8 +52,12 @@ int main(int argc, char** argv)
         std::fputs(kUsage, stderr);
         return 2;
     }
-    const std::string name = argv[1];
-    if (name == "--help" || name == "-h" || name == "help") {
+    std::string name = argv[1];
+    std::vector<std::string> args(argv + 2, argv + argc);
+    if (name == "help" && argc == 3 && commands.count(argv[2])) { // "fairkv help run": the command's help
+        name = argv[2];
+        args = {"--help"};
+    } else if (name == "--help" || name == "-h" || name == "help") {
         std::fputs(kUsage, stdout);
         return 0;
     }
@@ -62,7 +66,6 @@ int main(int argc, char** argv)
         std::cerr << "fairkv: unknown command '" << name << "' (run, plan, sessions, compare, export-trace, report, logits, check-model, make-model)\n";
         return 2;
     }
-    std::vector<std::string> args(argv + 2, argv + argc);
     try {
         return it->second(args);
     } catch (const UsageError& e) {

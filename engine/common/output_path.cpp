@@ -21,6 +21,8 @@ bool isSqliteDatabase(const std::string& path)
 std::string whyNotOutput(const std::string& path)
 {
     namespace fs = std::filesystem;
+    if (path == "-") // the usual name of standard output, which carries the command's summary
+        return "is '-': outputs are written to files, and standard output carries the summary";
     std::error_code ec;
     const auto target = fs::status(path, ec); // through a link: a dangling one is replaced, as before
     if (fs::exists(target) && !fs::is_regular_file(target) && !fs::is_directory(target))
