@@ -68,7 +68,7 @@ void printRunSummary(const RunResult& r)
               << fmt(r.imbalance, 2) << "\n";
     if (r.plan)
         std::cout << "plan " << r.plan->planner << " (after " << r.calibrationSteps << " calibration step under uniform): modelled "
-                  << fmt(r.plan->uniformTotalMs / std::max(1e-12, r.plan->totalMs), 2) << "x over uniform, "
+                  << fmt(r.plan->uniformTotalMs / std::max(1e-12, r.plan->totalMs), 3) << "x over uniform, "
                   << r.plan->extraReplicas << " extra replicas, " << fmt(double(r.kvMovedBytes) / (1 << 20), 2)
                   << " MiB of KV moved\n";
     std::cout << "rank  attention ms/step  KV MiB\n";

@@ -113,8 +113,13 @@ PlanResult planPlacement(const PlacementStats& stats, const PlanOptions& o)
     res.fixedLayerMs = fixed;
     for (size_t l = 0; l < insts.size(); ++l) {
         const LayerPlan uniform = planUniformLayer(insts[l]);
-        if (uniform.makespan < plans[l].makespan) // never worse than the standard split
+        // Never worse than the standard split, and no units moved (nor KV, in a live run) for no
+        // modelled gain: on a tie the layer keeps the standard split.
+        if (uniform.makespan <= plans[l].makespan * (1 + 1e-9)) {
+            const bool proven = plans[l].exact && uniform.makespan >= plans[l].makespan * (1 - 1e-9);
             plans[l] = uniform;
+            plans[l].exact = plans[l].exact || proven;
+        }
         const double bound = o.planner == "fairkv-copy" ? lowerBoundWithCopies(insts[l]) : lowerBoundNoCopies(insts[l]);
         res.layerMs.push_back(plans[l].makespan + fixed);
         res.lowerBoundMs.push_back(std::min(bound, plans[l].makespan) + fixed);
