@@ -172,10 +172,11 @@ void TimelineView::paint(QPainter& p, const QRect& area)
             }
             p.fillRect(QRectF(kLabelWidth + x0, rowY[row], x1 - x0, rowH[row]), theme::phaseColor(it->phase));
             ++m_lastMarks;
-            if (x1 - x0 > 60) {
+            if (x1 - x0 > 60) { // a name cut short says so with an ellipsis rather than mid-word
                 p.setPen(Qt::white);
-                p.drawText(QRectF(kLabelWidth + x0 + 2, rowY[row], x1 - x0 - 4, rowH[row]), Qt::AlignVCenter | Qt::AlignLeft,
-                           QString::fromStdString(m_trace->name(it->nameId)));
+                const QString name = p.fontMetrics().elidedText(QString::fromStdString(m_trace->name(it->nameId)),
+                                                                Qt::ElideRight, int(x1 - x0 - 4));
+                p.drawText(QRectF(kLabelWidth + x0 + 2, rowY[row], x1 - x0 - 4, rowH[row]), Qt::AlignVCenter | Qt::AlignLeft, name);
             }
         }
         for (int row = 0; row < 2; ++row)
