@@ -29,22 +29,27 @@ struct Shape
     int perStep; // products of this shape in one decode step of the 32-layer model
 };
 
-template <typename T>
-T algoConfig(const cublasLtMatmulAlgo_t& algo, cublasLtMatmulAlgoConfigAttributes_t attr)
+// One attribute of an algorithm: its configuration (ConfigGetAttribute) or a capability (CapGetAttribute).
+template <typename T, typename Attr>
+T algoAttribute(cublasStatus_t (*get)(const cublasLtMatmulAlgo_t*, Attr, void*, size_t, size_t*), const cublasLtMatmulAlgo_t& algo,
+                Attr attr)
 {
     T v{};
     size_t written = 0;
-    FAIRKV_CUBLAS(cublasLtMatmulAlgoConfigGetAttribute(&algo, attr, &v, sizeof v, &written));
+    FAIRKV_CUBLAS(get(&algo, attr, &v, sizeof v, &written));
     return v;
+}
+
+template <typename T>
+T algoConfig(const cublasLtMatmulAlgo_t& algo, cublasLtMatmulAlgoConfigAttributes_t attr)
+{
+    return algoAttribute<T>(cublasLtMatmulAlgoConfigGetAttribute, algo, attr);
 }
 
 template <typename T>
 T algoCap(const cublasLtMatmulAlgo_t& algo, cublasLtMatmulAlgoCapAttributes_t attr)
 {
-    T v{};
-    size_t written = 0;
-    FAIRKV_CUBLAS(cublasLtMatmulAlgoCapGetAttribute(&algo, attr, &v, sizeof v, &written));
-    return v;
+    return algoAttribute<T>(cublasLtMatmulAlgoCapGetAttribute, algo, attr);
 }
 
 std::string describe(const cublasLtMatmulAlgo_t& a)
