@@ -378,10 +378,6 @@ Rank %3
         <translation>Wählen Sie einen Lauf zum Untersuchen oder mehrere zum direkten Vergleich</translation>
     </message>
     <message>
-        <source>Run</source>
-        <translation>Lauf</translation>
-    </message>
-    <message>
         <source>GPU load</source>
         <translation>GPU-Last</translation>
     </message>
@@ -614,6 +610,10 @@ Rank %3
     <message>
         <source>This machine: %1 CPU cores; CPU backend, ranks emulated</source>
         <translation>Dieser Rechner: %1 CPU-Kerne; CPU-Backend, Ranks emuliert</translation>
+    </message>
+    <message>
+        <source>New run</source>
+        <translation>Neuer Lauf</translation>
     </message>
 </context>
 <context>

@@ -378,10 +378,6 @@ rank %3
         <translation>选择一个运行以查看详情，选择多个以并排比较</translation>
     </message>
     <message>
-        <source>Run</source>
-        <translation>运行</translation>
-    </message>
-    <message>
         <source>GPU load</source>
         <translation>GPU 负载</translation>
     </message>
@@ -612,6 +608,10 @@ rank %3
     <message>
         <source>This machine: %1 CPU cores; CPU backend, ranks emulated</source>
         <translation>本机：%1 个 CPU 核心；CPU 后端，rank 为模拟</translation>
+    </message>
+    <message>
+        <source>New run</source>
+        <translation>新运行</translation>
     </message>
 </context>
 <context>

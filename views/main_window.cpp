@@ -167,7 +167,7 @@ void MainWindow::buildDocks()
     statsView->setToolTip(tr("Records of the selected run in the timeline's selection (all of it when none is selected), "
                              "timed as the run says: measured on the GPU by CUPTI, or on the host"));
 
-    dock(this, tr("Run"), QStringLiteral("runDock"), m_runPanel, Qt::LeftDockWidgetArea);
+    dock(this, tr("New run"), QStringLiteral("runDock"), m_runPanel, Qt::LeftDockWidgetArea);
     auto* gpuLoad = dock(this, tr("GPU load"), QStringLiteral("gpuLoadDock"), m_gpuLoad, Qt::RightDockWidgetArea);
     auto* compare = dock(this, tr("Compare"), QStringLiteral("compareDock"), m_compare, Qt::RightDockWidgetArea);
     tabifyDockWidget(gpuLoad, compare);
