@@ -756,16 +756,6 @@ Rank %3
         <source>Drag to another rank to move; right-click for replicas</source>
         <translation>Zum Verschieben auf einen anderen Rank ziehen; Rechtsklick für Replikate</translation>
     </message>
-    <message numerus="yes">
-        <source>Rank %1
-%n unit(s), %L2 KV tokens</source>
-        <translation>
-            <numerusform>Rank %1
-%n Einheit, %L2 KV-Token</numerusform>
-            <numerusform>Rank %1
-%n Einheiten, %L2 KV-Token</numerusform>
-        </translation>
-    </message>
     <message>
         <source>
 %L1 ms modelled</source>
@@ -851,6 +841,16 @@ Rank %3
     <message>
         <source>Its measured attention times barely grew with the retained KV (fitted per-token cost under 1% of a unit&apos;s fixed cost), so the model prices every unit alike and cannot tell these placements apart.</source>
         <translation>Seine gemessenen Attention-Zeiten wuchsen kaum mit dem behaltenen KV (angepasste Kosten pro Token unter 1 % der festen Kosten einer Einheit); das Modell bewertet daher jede Einheit gleich und kann diese Platzierungen nicht unterscheiden.</translation>
+    </message>
+    <message numerus="yes">
+        <source>Rank %1
+%n unit(s), %L2 KV tokens (all requests)</source>
+        <translation>
+            <numerusform>Rank %1
+%n Einheit, %L2 KV-Token (alle Anfragen)</numerusform>
+            <numerusform>Rank %1
+%n Einheiten, %L2 KV-Token (alle Anfragen)</numerusform>
+        </translation>
     </message>
 </context>
 <context>

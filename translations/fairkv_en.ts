@@ -22,12 +22,12 @@
     <name>fairkv::views::PlacementEditor</name>
     <message numerus="yes">
         <source>Rank %1
-%n unit(s), %L2 KV tokens</source>
+%n unit(s), %L2 KV tokens (all requests)</source>
         <translation>
             <numerusform>Rank %1
-%n unit, %L2 KV tokens</numerusform>
+%n unit, %L2 KV tokens (all requests)</numerusform>
             <numerusform>Rank %1
-%n units, %L2 KV tokens</numerusform>
+%n units, %L2 KV tokens (all requests)</numerusform>
         </translation>
     </message>
 </context>

@@ -754,14 +754,6 @@ rank %3
         <source>Drag to another rank to move; right-click for replicas</source>
         <translation>拖到其他 rank 以移动；右键单击可管理副本</translation>
     </message>
-    <message numerus="yes">
-        <source>Rank %1
-%n unit(s), %L2 KV tokens</source>
-        <translation>
-            <numerusform>rank %1
-%n 个单元，%L2 个 KV token</numerusform>
-        </translation>
-    </message>
     <message>
         <source>
 %L1 ms modelled</source>
@@ -847,6 +839,14 @@ rank %3
     <message>
         <source>Its measured attention times barely grew with the retained KV (fitted per-token cost under 1% of a unit&apos;s fixed cost), so the model prices every unit alike and cannot tell these placements apart.</source>
         <translation>其实测注意力时间几乎不随保留的 KV 增长（拟合的每 token 成本不到单元固定成本的 1%），因此模型对每个单元的估价相同，无法区分这些放置。</translation>
+    </message>
+    <message numerus="yes">
+        <source>Rank %1
+%n unit(s), %L2 KV tokens (all requests)</source>
+        <translation>
+            <numerusform>rank %1
+%n 个单元，%L2 个 KV token（全部请求）</numerusform>
+        </translation>
     </message>
 </context>
 <context>

@@ -155,7 +155,9 @@ void MainWindow::buildDocks()
     m_runsView->setSelectionBehavior(QAbstractItemView::SelectRows);
     m_runsView->setSelectionMode(QAbstractItemView::ExtendedSelection);
     m_runsView->verticalHeader()->hide();
-    m_runsView->horizontalHeader()->setStretchLastSection(true);
+    // The label tells runs apart: it takes the room, the other columns what their values need.
+    m_runsView->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+    m_runsView->horizontalHeader()->setSectionResizeMode(RunsModel::Label, QHeaderView::Stretch);
     m_runsView->setToolTip(tr("Select one run to inspect it, several to compare them side by side"));
     connect(m_runsView->selectionModel(), &QItemSelectionModel::selectionChanged, this, &MainWindow::onSelectionChanged);
     m_kernelStats = new KernelStatsModel(this);

@@ -513,7 +513,7 @@ void PlacementEditor::rebuild()
                                                               .arg(requestList(r.requests))
                                                         : tr("Drag to another rank to move; right-click for replicas"));
             }
-        QString header = tr("Rank %1\n%n unit(s), %L2 KV tokens", nullptr, count).arg(g).arg(tokens, 0, 'f', 0);
+        QString header = tr("Rank %1\n%n unit(s), %L2 KV tokens (all requests)", nullptr, count).arg(g).arg(tokens, 0, 'f', 0);
         if (!ms.empty())
             header += tr("\n%L1 ms modelled").arg(ms[size_t(g)], 0, 'f', 3);
         column->header->setText(header);
