@@ -167,6 +167,8 @@ private Q_SLOTS:
         }
         Result r = runCli({QStringLiteral("help"), QStringLiteral("plan")});
         QVERIFY2(r.exitCode == 0 && r.out.startsWith(QStringLiteral("usage: fairkv plan")), qPrintable(r.out));
+        r = runCli({QStringLiteral("help"), QStringLiteral("serve")});
+        QVERIFY2(r.exitCode == 2 && r.err.contains(QStringLiteral("unknown command 'serve'")), qPrintable(r.err));
         // A value an option does not take is a usage error, exit 2, as for a bad number.
         r = runCli({QStringLiteral("run"), QStringLiteral("--units"), QStringLiteral("heads")});
         QCOMPARE(r.exitCode, 2);
@@ -398,7 +400,7 @@ private Q_SLOTS:
         r = runCli(smallRunArgs(session));
         QVERIFY2(r.exitCode == 0, qPrintable(r.err));
         const QString json = dir.filePath(QStringLiteral("c.json"));
-        r = runCli({QStringLiteral("compare"), session, QStringLiteral("1"), QStringLiteral("2"), QStringLiteral("--json"), json});
+        r = runCli({QStringLiteral("compare"), session, QStringLiteral("+1"), QStringLiteral("2"), QStringLiteral("--json"), json});
         QVERIFY2(r.exitCode == 0 && r.out.contains(QStringLiteral("speedup of run 2 over run 1: n/a")), qPrintable(r.out));
         QVERIFY(readJson(json)["speedup"].is_null());
         const QString csv = dir.filePath(QStringLiteral("r.csv"));

@@ -217,12 +217,12 @@
         <translation>%1: %L2 Token/s (%3), Decode-Schritt %L4 ms (%3), Attention-Ungleichgewicht %L5 (%3), untere Schranke der Attention %L6 ms (modelliert)</translation>
     </message>
     <message>
-        <source>, within what the two runs&apos; steps vary by (±%L1%, ±%L2%): it may be noise</source>
-        <translation>, innerhalb der Schwankung der Schritte beider Läufe (±%L1 %, ±%L2 %): möglicherweise Rauschen</translation>
+        <source>, within what the runs&apos; steps vary by (±%L1% in %2, ±%L3% in %4): it may be noise</source>
+        <translation>, innerhalb der Schwankung der Schritte (±%L1 % in %2, ±%L3 % in %4): möglicherweise Rauschen</translation>
     </message>
     <message>
-        <source> (the runs&apos; steps vary by ±%L1% and ±%L2%)</source>
-        <translation> (die Schritte der Läufe schwanken um ±%L1 % und ±%L2 %)</translation>
+        <source> (steps vary by ±%L1% in %2, ±%L3% in %4)</source>
+        <translation> (Schritte schwanken um ±%L1 % in %2, ±%L3 % in %4)</translation>
     </message>
 </context>
 <context>
@@ -604,16 +604,16 @@ Rank %3
         <translation>Einträge des gewählten Laufs im ausgewählten Bereich der Zeitleiste (ohne Auswahl: alle), so gemessen, wie der Lauf angibt: auf der GPU mit CUPTI oder auf dem Host</translation>
     </message>
     <message>
-        <source>This machine: %1 CPU cores; CUDA backend built in</source>
-        <translation>Dieser Rechner: %1 CPU-Kerne; CUDA-Backend eingebaut</translation>
-    </message>
-    <message>
-        <source>This machine: %1 CPU cores; CPU backend, ranks emulated</source>
-        <translation>Dieser Rechner: %1 CPU-Kerne; CPU-Backend, Ranks emuliert</translation>
-    </message>
-    <message>
         <source>New run</source>
         <translation>Neuer Lauf</translation>
+    </message>
+    <message>
+        <source>This machine: %1 CPU cores, %2</source>
+        <translation>Dieser Rechner: %1 CPU-Kerne, %2</translation>
+    </message>
+    <message>
+        <source>This machine: %1 CPU cores, no GPU; ranks run emulated on the CPU</source>
+        <translation>Dieser Rechner: %1 CPU-Kerne, keine GPU; Ranks laufen emuliert auf der CPU</translation>
     </message>
 </context>
 <context>

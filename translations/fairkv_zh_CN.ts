@@ -217,12 +217,12 @@
         <translation>%1：%L2 token/s（%3），解码步 %L4 ms（%3），注意力不均衡 %L5（%3），注意力下界 %L6 ms（建模）</translation>
     </message>
     <message>
-        <source>, within what the two runs&apos; steps vary by (±%L1%, ±%L2%): it may be noise</source>
-        <translation>，处于两次运行各步波动范围内（±%L1%，±%L2%）：可能只是噪声</translation>
+        <source>, within what the runs&apos; steps vary by (±%L1% in %2, ±%L3% in %4): it may be noise</source>
+        <translation>，处于各步波动范围内（%2 为 ±%L1%，%4 为 ±%L3%）：可能只是噪声</translation>
     </message>
     <message>
-        <source> (the runs&apos; steps vary by ±%L1% and ±%L2%)</source>
-        <translation>（两次运行的步时波动为 ±%L1% 和 ±%L2%）</translation>
+        <source> (steps vary by ±%L1% in %2, ±%L3% in %4)</source>
+        <translation>（步时波动：%2 为 ±%L1%，%4 为 ±%L3%）</translation>
     </message>
 </context>
 <context>
@@ -602,16 +602,16 @@ rank %3
         <translation>所选运行在时间线选区内的记录（未选择时为全部），计时方式与该运行一致：GPU 上由 CUPTI 测量，或在主机上测量</translation>
     </message>
     <message>
-        <source>This machine: %1 CPU cores; CUDA backend built in</source>
-        <translation>本机：%1 个 CPU 核心；已内置 CUDA 后端</translation>
-    </message>
-    <message>
-        <source>This machine: %1 CPU cores; CPU backend, ranks emulated</source>
-        <translation>本机：%1 个 CPU 核心；CPU 后端，rank 为模拟</translation>
-    </message>
-    <message>
         <source>New run</source>
         <translation>新运行</translation>
+    </message>
+    <message>
+        <source>This machine: %1 CPU cores, %2</source>
+        <translation>本机：%1 个 CPU 核心，%2</translation>
+    </message>
+    <message>
+        <source>This machine: %1 CPU cores, no GPU; ranks run emulated on the CPU</source>
+        <translation>本机：%1 个 CPU 核心，无 GPU；rank 在 CPU 上模拟运行</translation>
     </message>
 </context>
 <context>

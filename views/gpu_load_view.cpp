@@ -197,10 +197,12 @@ void GpuLoadView::rebuild()
             const auto a = profiler::stepSpread(run.result), b = profiler::stepSpread(m_runs.front().result);
             if (a && b)
                 line += (profiler::withinSpread(*speedup, run.result, m_runs.front().result)
-                             ? tr(", within what the two runs' steps vary by (±%L1%, ±%L2%): it may be noise")
-                             : tr(" (the runs' steps vary by ±%L1% and ±%L2%)"))
+                             ? tr(", within what the runs' steps vary by (±%L1% in %2, ±%L3% in %4): it may be noise")
+                             : tr(" (steps vary by ±%L1% in %2, ±%L3% in %4)"))
+                            .arg(100 * *b, 0, 'f', 1)
+                            .arg(m_runs.front().title())
                             .arg(100 * *a, 0, 'f', 1)
-                            .arg(100 * *b, 0, 'f', 1);
+                            .arg(run.title());
         }
         lines << line;
     }

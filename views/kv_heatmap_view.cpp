@@ -214,15 +214,7 @@ void KvHeatmapView::rebuild()
         m_map->setDataRange(QCPRange(lo, hi > lo ? hi : lo + 1));
     m_plot->xAxis->setRange(-0.5, std::max(units, 1) - 0.5);
     m_plot->yAxis->setRange(-0.5, std::max(layers, 1) - 0.5);
-    // Cells sit on whole numbers: ticks on every cell while they fit, else on multiples of 2, 5, 10...
-    for (QCPAxis* axis : {m_plot->xAxis, m_plot->yAxis}) {
-        QSharedPointer<QCPAxisTickerFixed> ticks(new QCPAxisTickerFixed);
-        const int cells = axis == m_plot->xAxis ? units : layers;
-        const int fit = std::max(1, (axis == m_plot->xAxis ? m_plot->width() : m_plot->height()) / 28);
-        ticks->setTickStep(cells <= fit ? 1.0 : std::ceil(double(cells) / fit));
-        ticks->setScaleStrategy(cells <= fit ? QCPAxisTickerFixed::ssNone : QCPAxisTickerFixed::ssMultiples);
-        axis->setTicker(ticks);
-    }
+    updateTicks();
     updateOverlay();
     m_plot->replot(QCustomPlot::rpQueuedReplot);
 }
@@ -336,8 +328,29 @@ QString KvHeatmapView::selectionDetails() const
         .arg(mass.join(QLatin1String(", ")));
 }
 
+void KvHeatmapView::updateTicks()
+{
+    // Cells sit on whole numbers: a tick on every cell while they fit, else on every n-th cell.
+    const int units = m_run.units(), layers = m_run.layers();
+    for (QCPAxis* axis : {m_plot->xAxis, m_plot->yAxis}) {
+        QSharedPointer<QCPAxisTickerFixed> ticks(new QCPAxisTickerFixed);
+        const int cells = std::max(1, axis == m_plot->xAxis ? units : layers);
+        // The widget's size less the colour scale and the axes' labels: the axis rect's own size is
+        // only laid out at the next replot.
+        const int pixels = axis == m_plot->xAxis ? m_plot->width() - 140 : m_plot->height() - 60;
+        const int fit = std::max(1, pixels / 28);
+        ticks->setTickStep(cells <= fit ? 1.0 : std::ceil(double(cells) / fit));
+        ticks->setScaleStrategy(QCPAxisTickerFixed::ssNone);
+        axis->setTicker(ticks);
+    }
+}
+
 bool KvHeatmapView::eventFilter(QObject* watched, QEvent* e)
 {
+    if (watched == m_plot && e->type() == QEvent::Resize) {
+        updateTicks();
+        m_plot->replot(QCustomPlot::rpQueuedReplot);
+    }
     if (watched == m_plot) {
         if (e->type() == QEvent::MouseMove) {
             const auto* me = static_cast<QMouseEvent*>(e);

@@ -50,6 +50,7 @@ protected:
 
 private:
     void rebuild();
+    void updateTicks();
     void updateOverlay();
     std::optional<std::pair<int, int>> cellAt(const QPoint& pixel) const;
     QString ranksOf(int layer, int unit) const;

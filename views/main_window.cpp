@@ -1,5 +1,6 @@
 #include "main_window.h"
 #include "parallel/rank_factory.h"
+#include "session_store.h"
 
 #include "common/error.h"
 #include "common/output_path.h"
@@ -78,9 +79,9 @@ MainWindow::MainWindow(QWidget* parent)
     buildMenus();
 
     // What this machine runs new runs on, not what a session's runs ran on (the run list says that).
-    m_backendLabel = new QLabel(fairkv::hasRankBackend("cuda")
-                                    ? tr("This machine: %1 CPU cores; CUDA backend built in").arg(QThread::idealThreadCount())
-                                    : tr("This machine: %1 CPU cores; CPU backend, ranks emulated").arg(QThread::idealThreadCount()),
+    const std::string gpus = fairkv::hasRankBackend("cuda") ? profiler::Environment::detect().gpu : std::string("none");
+    m_backendLabel = new QLabel(gpus != "none" ? tr("This machine: %1 CPU cores, %2").arg(QThread::idealThreadCount()).arg(QString::fromStdString(gpus))
+                                               : tr("This machine: %1 CPU cores, no GPU; ranks run emulated on the CPU").arg(QThread::idealThreadCount()),
                                 this);
     m_stateLabel = new QLabel(tr("Idle"), this);
     statusBar()->addWidget(m_stateLabel, 1);

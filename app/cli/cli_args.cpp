@@ -111,12 +111,20 @@ namespace {
 template <typename T>
 bool parseWhole(const std::string& v, T& x)
 {
+    // One leading '+' as strtol took it ("+2"), not "+-2" or "++2".
+    const char* begin = v.data() + (v.size() > 1 && v[0] == '+' && v[1] != '-' && v[1] != '+' ? 1 : 0);
     const char* end = v.data() + v.size();
-    const auto [ptr, ec] = std::from_chars(v.data(), end, x);
-    return !v.empty() && ec == std::errc() && ptr == end;
+    const auto [ptr, ec] = std::from_chars(begin, end, x);
+    return begin != end && ec == std::errc() && ptr == end;
 }
 
 } // namespace
+
+std::optional<long long> wholeInteger(const std::string& text)
+{
+    long long x = 0;
+    return parseWhole(text, x) ? std::optional<long long>(x) : std::nullopt;
+}
 
 int Args::integer(const std::string& name, int minValue, int maxValue) const
 {

@@ -2,6 +2,7 @@
 #include <cstdint>
 #include <map>
 #include <stdexcept>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -56,6 +57,9 @@ private:
 
 // The items of a comma-separated list, empty ones included ("1,,2," has four), so a stray comma
 // is refused by whatever checks the items; none for an empty text.
+// The whole text as one decimal integer, as the options read theirs: no spaces, no hex.
+std::optional<long long> wholeInteger(const std::string& text);
+
 std::vector<std::string> splitCommas(const std::string& text);
 
 } // namespace fairkv::cli

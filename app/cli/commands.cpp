@@ -85,6 +85,18 @@ void printRunSummary(const RunResult& r)
 
 } // namespace
 
+namespace {
+// A file the command will create at its end: its folder must take it, or the run would be lost.
+void requireWritableFolder(const std::string& path, const char* option)
+{
+    std::string folder = std::filesystem::path(path).parent_path().string();
+    if (folder.empty())
+        folder = ".";
+    if (::access(folder.c_str(), W_OK) != 0)
+        throw UsageError(std::string(option) + " " + path + ": the folder " + folder + " is not writable");
+}
+} // namespace
+
 int runCommand(const std::vector<std::string>& argv)
 {
     Args args("run",
@@ -185,57 +197,64 @@ int runCommand(const std::vector<std::string>& argv)
     for (const char* option : {"label", "no-trace", "session-wait", "cupti"})
         if (args.has(option) && !args.has("session"))
             throw UsageError(std::string("--") + option + " applies to --session only");
+    // An existing session is opened (and so checked) before the run; a new one is only checked
+    // as an output now and created when the run is saved, so a run that fails leaves no file, and
+    // nothing is ever removed that another program may have written meanwhile.
     std::unique_ptr<profiler::SessionStore> session;
-    // A session file this command creates is removed again if the run fails before it is saved.
-    std::string created;
-    struct RemoveUnsaved
-    {
-        std::unique_ptr<profiler::SessionStore>& store;
-        std::string& path;
-        ~RemoveUnsaved()
-        {
-            if (path.empty())
-                return;
-            store.reset();
-            std::error_code ec;
-            for (const char* suffix : {"", "-wal", "-shm", "-journal"})
-                std::filesystem::remove(path + suffix, ec);
-        }
-    } removeUnsaved{session, created};
-    if (args.has("session")) {
-        const std::string path = args.str("session");
+    const std::string sessionPath = args.has("session") ? args.str("session") : std::string();
+    if (!sessionPath.empty()) {
         struct stat st;
-        const bool existed = ::lstat(path.c_str(), &st) == 0 || errno != ENOENT; // unsure: keep it
-        session = profiler::SessionStore::open(path, profiler::SessionStore::Mode::ReadWrite);
-        if (!existed)
-            created = path;
+        if (::lstat(sessionPath.c_str(), &st) == 0 || errno != ENOENT)
+            session = profiler::SessionStore::open(sessionPath, profiler::SessionStore::Mode::ReadWrite);
+        else
+            requireWritableFolder(args.outputPath("session"), "--session");
     }
-    const bool kernels = session && !args.has("no-trace") && cfg.backend == "cuda" && cupti == "on";
+    const bool kernels = !sessionPath.empty() && !args.has("no-trace") && cfg.backend == "cuda" && cupti == "on";
     profiler::EngineTracer tracer(kernels);
     if (args.has("no-trace"))
         tracer.setEnabled(false);
-    const RunResult result = runInference(cfg, terminalProgress(), nullptr, session ? &tracer : nullptr);
-    // The files first: a session that another program keeps locked, or a full disk, must not
-    // take a finished run's result with it.
-    if (!jsonOut.empty())
-        writeJsonFile(jsonOut, result.toJson());
-    if (!statsOut.empty())
-        writeJsonFile(statsOut, result.stats.toJson());
-    if (session) {
-        session->setBusyTimeout(waitS * 1000);
-        int64_t id = 0;
+    const RunResult result = runInference(cfg, terminalProgress(), nullptr, sessionPath.empty() ? nullptr : &tracer);
+
+    // Every output is tried, whatever happens to the others: a locked session or a full disk must
+    // not take the finished run's result with it. The failures make one line at the end.
+    std::vector<std::string> failures, kept;
+    const auto write = [&](const std::string& path, const nlohmann::json& j) {
         try {
-            id = session->appendRun(result, tracer.buffer(), profiler::Environment::detect(), std::nullopt, args.str("label"));
+            writeJsonFile(path, j);
+            kept.push_back(path);
         } catch (const Error& e) {
-            throw Error(std::string("the run finished but was not saved: ") + e.what()
-                        + (jsonOut.empty() ? std::string(" (pass --json FILE to keep a run's result when saving fails)")
-                                           : "; its result is in " + jsonOut));
+            failures.push_back(std::string("was not written to ") + path + ": " + e.what());
         }
-        created.clear(); // saved: the file stays
-        std::cout << "saved as run " << id << " in " << args.str("session") << " (" << tracer.buffer().records.size()
-                  << " trace records)\n";
+    };
+    if (!jsonOut.empty())
+        write(jsonOut, result.toJson());
+    if (!statsOut.empty())
+        write(statsOut, result.stats.toJson());
+    if (!sessionPath.empty()) {
+        try {
+            if (!session)
+                session = profiler::SessionStore::open(sessionPath, profiler::SessionStore::Mode::ReadWrite);
+            session->setBusyTimeout(waitS * 1000);
+            const int64_t id = session->appendRun(result, tracer.buffer(), profiler::Environment::detect(), std::nullopt,
+                                                  args.str("label"));
+            kept.push_back("run " + std::to_string(id) + " of " + sessionPath);
+            std::cout << "saved as run " << id << " in " << sessionPath << " (" << tracer.buffer().records.size()
+                      << " trace records)\n";
+        } catch (const Error& e) {
+            failures.push_back(std::string("was not saved: ") + e.what());
+        }
     }
     printRunSummary(result);
+    if (!failures.empty()) {
+        std::string what = "the run finished but ";
+        for (size_t i = 0; i < failures.size(); ++i)
+            what += (i ? ", and " : "") + failures[i];
+        if (kept.empty())
+            what += " (pass --json FILE to keep a run's result when saving may fail)";
+        for (size_t i = 0; i < kept.size(); ++i)
+            what += (i ? ", " : "; its result is in ") + kept[i];
+        throw Error(what);
+    }
     return 0;
 }
 
@@ -345,11 +364,10 @@ int planCommand(const std::vector<std::string>& argv)
 
 int64_t runId(const std::string& text, const char* what)
 {
-    char* end = nullptr;
-    const long long v = std::strtoll(text.c_str(), &end, 10);
-    if (text.empty() || *end != '\0' || v < 1)
+    const auto v = wholeInteger(text);
+    if (!v || *v < 1)
         throw UsageError(std::string(what) + " expects a run number, got '" + text + "'");
-    return v;
+    return *v;
 }
 
 namespace {

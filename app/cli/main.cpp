@@ -54,7 +54,7 @@ int main(int argc, char** argv)
     }
     std::string name = argv[1];
     std::vector<std::string> args(argv + 2, argv + argc);
-    if (name == "help" && argc == 3 && commands.count(argv[2])) { // "fairkv help run": the command's help
+    if (name == "help" && argc == 3) { // "fairkv help run": the command's help
         name = argv[2];
         args = {"--help"};
     } else if (name == "--help" || name == "-h" || name == "help") {
