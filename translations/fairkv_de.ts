@@ -342,6 +342,13 @@ Rank %3
         <source>The map shows one run: the last one selected in the run list</source>
         <translation>Die Karte zeigt einen Lauf: den zuletzt in der Laufliste ausgewählten</translation>
     </message>
+    <message numerus="yes">
+        <source>mean %1, %2–%3 over %n request(s)</source>
+        <translation>
+            <numerusform>Mittel %1, %2–%3 über %n Anfrage</numerusform>
+            <numerusform>Mittel %1, %2–%3 über %n Anfragen</numerusform>
+        </translation>
+    </message>
 </context>
 <context>
     <name>fairkv::views::MainWindow</name>

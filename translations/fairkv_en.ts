@@ -31,4 +31,14 @@
         </translation>
     </message>
 </context>
+<context>
+    <name>fairkv::views::KvHeatmapView</name>
+    <message numerus="yes">
+        <source>mean %1, %2–%3 over %n request(s)</source>
+        <translation>
+            <numerusform>mean %1, %2–%3 over %n request</numerusform>
+            <numerusform>mean %1, %2–%3 over %n requests</numerusform>
+        </translation>
+    </message>
+</context>
 </TS>

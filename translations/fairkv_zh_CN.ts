@@ -342,6 +342,12 @@ rank %3
         <source>The map shows one run: the last one selected in the run list</source>
         <translation>热力图显示一次运行：运行列表中最后选中的那次</translation>
     </message>
+    <message numerus="yes">
+        <source>mean %1, %2–%3 over %n request(s)</source>
+        <translation>
+            <numerusform>%n 个请求的均值 %1，范围 %2–%3</numerusform>
+        </translation>
+    </message>
 </context>
 <context>
     <name>fairkv::views::MainWindow</name>

@@ -10,11 +10,14 @@
 #include <QComboBox>
 #include <QHBoxLayout>
 #include <QLabel>
+#include <QLocale>
 #include <QSpinBox>
 #include <QToolTip>
 #include <QVBoxLayout>
 
+#include <algorithm>
 #include <cmath>
+#include <numeric>
 
 namespace fairkv::views {
 
@@ -298,34 +301,67 @@ void KvHeatmapView::selectCell(int layer, int unit)
     Q_EMIT unitSelected(layer, unit);
 }
 
+namespace {
+// "0-3,8,10-15": request sets of large batches in one short line.
+QString ranges(const std::vector<int>& sorted)
+{
+    QStringList out;
+    for (size_t i = 0; i < sorted.size();) {
+        size_t j = i;
+        while (j + 1 < sorted.size() && sorted[j + 1] == sorted[j] + 1)
+            ++j;
+        out << (j == i ? QString::number(sorted[i]) : QStringLiteral("%1–%2").arg(sorted[i]).arg(sorted[j]));
+        i = j + 1;
+    }
+    return out.join(QLatin1Char(','));
+}
+
+// Up to eight values as a list, more as their mean and range, so the line stays short.
+QString valuesOf(const std::vector<double>& v, int decimals)
+{
+    const QLocale loc;
+    if (v.size() <= 8) {
+        QStringList items;
+        for (double x : v)
+            items << loc.toString(x, 'f', decimals);
+        return items.join(QLatin1String(", "));
+    }
+    const auto [lo, hi] = std::minmax_element(v.begin(), v.end());
+    const double mean = std::accumulate(v.begin(), v.end(), 0.0) / double(v.size());
+    return KvHeatmapView::tr("mean %1, %2–%3 over %n request(s)", nullptr, int(v.size()))
+        .arg(loc.toString(mean, 'f', decimals), loc.toString(*lo, 'f', decimals), loc.toString(*hi, 'f', decimals));
+}
+} // namespace
+
 QString KvHeatmapView::selectionDetails() const
 {
     if (!m_selected)
         return {};
     const auto [l, u] = *m_selected;
-    QStringList tokens, mass;
+    std::vector<double> tokens, mass;
     const auto& kv = m_run.result["kv_len"];
     const auto& m = m_run.result["attention_mass"];
     for (int r = 0; r < m_run.batch(); ++r) {
-        tokens << QString::number(kv[size_t(r)][size_t(l)][size_t(u)].get<int>());
-        mass << QString::number(m[size_t(r)][size_t(l)][size_t(u)].get<double>(), 'f', 3);
+        tokens.push_back(kv[size_t(r)][size_t(l)][size_t(u)].get<int>());
+        mass.push_back(m[size_t(r)][size_t(l)][size_t(u)].get<double>());
     }
     QString replicas;
     const auto& layers = m_run.result["placement"]["layers"];
     for (const auto& up : layers[size_t(l)])
         if (up.value("unit", -1) == u)
             for (const auto& rep : up["replicas"]) {
-                QStringList reqs;
+                std::vector<int> reqs;
                 for (const auto& q : rep["requests"])
-                    reqs << QString::number(q.get<int>());
-                replicas += tr(" rank %1 serves requests %2;").arg(rep.value("rank", -1)).arg(reqs.join(QLatin1Char(',')));
+                    reqs.push_back(q.get<int>());
+                std::sort(reqs.begin(), reqs.end());
+                replicas += tr(" rank %1 serves requests %2;").arg(rep.value("rank", -1)).arg(ranges(reqs));
             }
     return tr("Layer %1, unit %2 —%3 retained tokens per request: %4; attention mass retained: %5")
         .arg(l)
         .arg(u)
         .arg(replicas)
-        .arg(tokens.join(QLatin1String(", ")))
-        .arg(mass.join(QLatin1String(", ")));
+        .arg(valuesOf(tokens, 0))
+        .arg(valuesOf(mass, 3));
 }
 
 void KvHeatmapView::updateTicks()
