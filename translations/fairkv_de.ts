@@ -1214,6 +1214,30 @@ Rank %3
         <source>%L1 ns</source>
         <translation>%L1 ns</translation>
     </message>
+    <message>
+        <source>attention</source>
+        <translation>Attention</translation>
+    </message>
+    <message>
+        <source>MLP</source>
+        <translation>MLP</translation>
+    </message>
+    <message>
+        <source>collective</source>
+        <translation>Kollektive</translation>
+    </message>
+    <message>
+        <source>compression</source>
+        <translation>Kompression</translation>
+    </message>
+    <message>
+        <source>replicated work</source>
+        <translation>replizierte Arbeit</translation>
+    </message>
+    <message>
+        <source>prefill, steps, other</source>
+        <translation>Prefill, Schritte, Sonstiges</translation>
+    </message>
 </context>
 <context>
     <name>main</name>

@@ -1209,6 +1209,30 @@ rank %3
         <source>%L1 ns</source>
         <translation>%L1 ns</translation>
     </message>
+    <message>
+        <source>attention</source>
+        <translation>注意力</translation>
+    </message>
+    <message>
+        <source>MLP</source>
+        <translation>MLP</translation>
+    </message>
+    <message>
+        <source>collective</source>
+        <translation>集合通信</translation>
+    </message>
+    <message>
+        <source>compression</source>
+        <translation>压缩</translation>
+    </message>
+    <message>
+        <source>replicated work</source>
+        <translation>复制的工作</translation>
+    </message>
+    <message>
+        <source>prefill, steps, other</source>
+        <translation>预填充、步、其他</translation>
+    </message>
 </context>
 <context>
     <name>main</name>

@@ -55,7 +55,7 @@ void TimelineView::setTrace(std::shared_ptr<const profiler::TraceBuffer> trace, 
     for (Lane& lane : m_lanes)
         std::sort(lane.marks.begin(), lane.marks.end(), [](const Mark& a, const Mark& b) { return a.start < b.start; });
     m_hi = std::max(m_hi, m_lo + 1);
-    setMinimumHeight(kRulerHeight + int(m_lanes.size()) * kLaneHeight);
+    setMinimumHeight(kRulerHeight + int(m_lanes.size()) * kLaneHeight + kLegendHeight);
     m_axis = TimeAxis{m_lo, m_hi, double(std::max(1, width() - kLabelWidth))};
     // A profile opens on its decode steps: where prefill (and compression) take most of the run,
     // they would squeeze the steps into the last pixels. Double-click shows the whole run.
@@ -136,7 +136,7 @@ void TimelineView::paint(QPainter& p, const QRect& area)
     for (double t = double(firstTick); t <= double(m_axis.end); t += step) {
         const double x = kLabelWidth + m_axis.toX(int64_t(t));
         p.setPen(gridColor);
-        p.drawLine(QPointF(x, kRulerHeight), QPointF(x, area.height()));
+        p.drawLine(QPointF(x, kRulerHeight), QPointF(x, std::min(area.height(), kRulerHeight + int(m_lanes.size()) * kLaneHeight)));
         p.setPen(pal.color(QPalette::Text));
         const QString label = tickLabel(t - double(m_lo), step);
         if (x + 2 + p.fontMetrics().horizontalAdvance(label) <= area.width()) // no label cut at the edge
@@ -185,6 +185,24 @@ void TimelineView::paint(QPainter& p, const QRect& area)
                     p.fillRect(QRectF(kLabelWidth + double(x), rowY[row], 1.0, rowH[row]), theme::phaseColor(occupied[row][x] - 1));
                     ++m_lastMarks;
                 }
+    }
+    // What the colours mean, under the lanes.
+    const int legendTop = kRulerHeight + int(m_lanes.size()) * kLaneHeight + 2;
+    if (legendTop + kLegendHeight - 2 <= area.height()) {
+        using profiler::Phase;
+        const std::pair<Phase, QString> entries[] = {{Phase::Attention, tr("attention")},
+                                                     {Phase::Mlp, tr("MLP")},
+                                                     {Phase::Collective, tr("collective")},
+                                                     {Phase::Compression, tr("compression")},
+                                                     {Phase::Replicated, tr("replicated work")},
+                                                     {Phase::Other, tr("prefill, steps, other")}};
+        int x = kLabelWidth;
+        p.setPen(pal.color(QPalette::Text));
+        for (const auto& [phase, name] : entries) {
+            p.fillRect(QRect(x, legendTop + 3, 10, 10), theme::phaseColor(int(phase)));
+            p.drawText(QPoint(x + 14, legendTop + 12), name);
+            x += 14 + p.fontMetrics().horizontalAdvance(name) + 16;
+        }
     }
     if (m_selEnd > m_selStart) {
         QColor sel = pal.color(QPalette::Highlight);

@@ -67,6 +67,7 @@ private:
     static constexpr int kLabelWidth = 80;
     static constexpr int kLaneHeight = 34;
     static constexpr int kRulerHeight = 22;
+    static constexpr int kLegendHeight = 18; // the phase colours, under the lanes
 
     std::shared_ptr<const profiler::TraceBuffer> m_trace;
     std::vector<Lane> m_lanes;
