@@ -118,9 +118,12 @@ void GpuLoadView::rebuild()
                 bars->setWidth(width * 0.9);
                 bars->setData(keys, values);
                 bars->setName(name);
+                // On dark themes the darkest shade (collectives) gets a light outline, or it sinks
+                // into the background.
+                const bool dark = palette().color(QPalette::Base).lightness() < 128;
                 const QColor fill = shade == 0 ? base : (shade == 1 ? base.lighter(140) : base.darker(160));
                 bars->setBrush(fill);
-                bars->setPen(QPen(fill.darker(130)));
+                bars->setPen(QPen(dark && shade == 2 ? base.lighter(130) : fill.darker(130)));
                 return bars;
             };
             QCPBars* ba = makeBars(a, tr("%1: attention").arg(run.title()), 0);
@@ -213,7 +216,9 @@ void GpuLoadView::rebuild()
 
 bool GpuLoadView::event(QEvent* e)
 {
-    if (e->type() == QEvent::PaletteChange || e->type() == QEvent::Show)
+    if (e->type() == QEvent::PaletteChange)
+        rebuild(); // the bars' shades depend on the theme
+    else if (e->type() == QEvent::Show)
         theme::stylePlot(m_plot, palette());
     return QWidget::event(e);
 }
