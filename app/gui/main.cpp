@@ -25,6 +25,7 @@
 #include <QTimer>
 #include <QTranslator>
 
+#include <cstdio>
 #include <memory>
 
 namespace {
@@ -138,6 +139,7 @@ int main(int argc, char** argv)
             for (int row = 0; row < window.runsModel()->rowCount(); ++row)
                 ids.append(window.runsModel()->run(row)->id);
             if (ids.isEmpty()) {
+                std::fprintf(stderr, "fairkv-studio: the session has no runs to show\n");
                 QApplication::exit(1);
                 return;
             }
