@@ -1,8 +1,8 @@
 #pragma once
 #include <cstdint>
 #include <map>
-#include <stdexcept>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -55,11 +55,11 @@ private:
     bool m_help = false;
 };
 
-// The items of a comma-separated list, empty ones included ("1,,2," has four), so a stray comma
-// is refused by whatever checks the items; none for an empty text.
 // The whole text as one decimal integer, as the options read theirs: no spaces, no hex.
 std::optional<long long> wholeInteger(const std::string& text);
 
+// The items of a comma-separated list, empty ones included ("1,,2," has four), so a stray comma
+// is refused by whatever checks the items; none for an empty text.
 std::vector<std::string> splitCommas(const std::string& text);
 
 } // namespace fairkv::cli

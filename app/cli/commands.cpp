@@ -83,9 +83,6 @@ void printRunSummary(const RunResult& r)
         std::cerr << "warning: " << w << "\n";
 }
 
-} // namespace
-
-namespace {
 // A file the command will create at its end: its folder must take it, or the run would be lost.
 void requireWritableFolder(const std::string& path, const char* option)
 {
@@ -186,7 +183,7 @@ int runCommand(const std::vector<std::string>& argv)
     // minutes of decoding, and not after the run was saved.
     const std::string jsonOut = args.outputPath("json");
     const std::string statsOut = args.outputPath("stats");
-    const bool planned = cfg.placement == "fairkv-assign" || cfg.placement == "fairkv-copy";
+    const bool planned = plansFromStats(cfg.placement);
     if (!statsOut.empty() && cfg.decode < (planned ? 2 : 1))
         throw UsageError(std::string("--stats needs a measured decode step to fit its cost constants: --decode ")
                          + (planned ? "2 or more (the first step of a planned placement calibrates)" : "1 or more"));
@@ -326,8 +323,8 @@ int planCommand(const std::vector<std::string>& argv)
     if (!args.has("ranks"))
         throw UsageError("missing --ranks N");
     const std::string planner = args.str("planner");
-    if (planner != "uniform" && planner != "fairkv-assign" && planner != "fairkv-copy") // before reading the stats
-        throw UsageError("--planner '" + planner + "' is not a planner (uniform, fairkv-assign, fairkv-copy)");
+    if (!isPlanner(planner)) // before reading the stats
+        throw UsageError("--planner '" + planner + "' is not a planner (" + plannerList() + ")");
     const std::string jsonOut = args.outputPath("json");
     const PlacementStats stats = PlacementStats::fromFile(args.str("stats"));
     PlanOptions o;

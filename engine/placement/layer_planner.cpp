@@ -9,10 +9,7 @@ namespace fairkv {
 
 namespace {
 
-// Comparisons of loads allow for rounding relative to the instance's total cost: an absolute
-// tolerance reads every load of an instance with tiny cost constants (1e-14 ms a token) as equal,
-// and then prunes the optimum away and still calls the result proven.
-constexpr double kRelEps = 1e-12;
+constexpr double kRelEps = 1e-12; // loadTolerance(): relative to the instance's total cost
 constexpr int kCopySearchItems = 64;              // fairkv-copy searches (unit, request) pairs up to this many
 constexpr int kExactUnits = 20;                  // instances up to this many units are solved exactly
 constexpr double kLargeGapWorthSearching = 0.002; // larger ones search only when the gap exceeds this
@@ -41,13 +38,6 @@ double replicaWork(const LayerInstance& inst, int unit, const Replica& r)
     return w;
 }
 
-double tolerance(const LayerInstance& inst)
-{
-    double total = 0.0;
-    for (int u = 0; u < inst.units(); ++u)
-        total += inst.unitCost(u);
-    return kRelEps * total;
-}
 
 // ---- assignment without copies -------------------------------------------------------------
 
@@ -64,7 +54,7 @@ public:
         std::iota(m_order.begin(), m_order.end(), 0);
         for (int i = 0; i < u; ++i)
             m_cost.push_back(inst.unitCost(i));
-        m_tol = tolerance(inst);
+        m_tol = loadTolerance(inst);
         std::stable_sort(m_order.begin(), m_order.end(), [&](int a, int b) { return m_cost[size_t(a)] > m_cost[size_t(b)]; });
         if (o.sameCount) {
             m_hiCount = (u + m_n - 1) / m_n;
@@ -155,7 +145,7 @@ public:
     {
         m_best = incumbent;
         m_bestSpan = makespan(incumbent);
-        if (m_bestSpan <= lowerBound * (1 + 1e-12) + m_tol)
+        if (reachesBound(m_bestSpan, lowerBound, m_tol))
             return true;
         m_suffix.assign(m_order.size() + 1, 0.0);
         for (size_t i = m_order.size(); i-- > 0;)
@@ -174,7 +164,7 @@ public:
 private:
     void dfs(size_t i, double peak, int atHi)
     {
-        if (m_aborted || m_bestSpan <= m_lowerBound * (1 + 1e-12) + m_tol)
+        if (m_aborted || reachesBound(m_bestSpan, m_lowerBound, m_tol))
             return;
         if (++m_nodes > m_opt.nodeLimit) {
             m_aborted = true;
@@ -238,7 +228,7 @@ private:
 // paying cUnit again.
 bool splitFit(const LayerInstance& inst, double M, int maxExtra, std::vector<UnitPlacement>& out)
 {
-    const double tol = tolerance(inst);
+    const double tol = loadTolerance(inst);
     const int n = inst.ranks;
     std::vector<double> cap(size_t(n), M);
     std::vector<int> order(static_cast<size_t>(inst.units()));
@@ -300,7 +290,7 @@ bool splitFit(const LayerInstance& inst, double M, int maxExtra, std::vector<Uni
 // No move adds a replica, so a plan within a copy budget stays within it.
 void improveCopies(const LayerInstance& inst, std::vector<UnitPlacement>& units)
 {
-    const double tol = tolerance(inst);
+    const double tol = loadTolerance(inst);
     const int n = inst.ranks;
     auto holds = [&](const UnitPlacement& up, int g) {
         return std::any_of(up.replicas.begin(), up.replicas.end(), [&](const Replica& r) { return r.rank == g; });
@@ -409,7 +399,7 @@ public:
         : m_inst(inst)
         , m_maxExtra(maxExtra < 0 ? std::numeric_limits<int>::max() : maxExtra)
         , m_limit(nodeLimit)
-        , m_tol(tolerance(inst))
+        , m_tol(loadTolerance(inst))
     {
         std::vector<int> units(static_cast<size_t>(inst.units()));
         std::iota(units.begin(), units.end(), 0);
@@ -447,7 +437,7 @@ public:
 private:
     void dfs(size_t i, double peak, int extra)
     {
-        if (m_aborted || m_bestSpan <= m_lower * (1 + 1e-12) + m_tol)
+        if (m_aborted || reachesBound(m_bestSpan, m_lower, m_tol))
             return;
         if (++m_nodes > m_limit) {
             m_aborted = true;
@@ -535,6 +525,14 @@ private:
 double LayerInstance::unitWork(int u) const
 {
     return std::accumulate(work[size_t(u)].begin(), work[size_t(u)].end(), 0.0);
+}
+
+double loadTolerance(const LayerInstance& inst)
+{
+    double total = 0.0;
+    for (int u = 0; u < inst.units(); ++u)
+        total += inst.unitCost(u);
+    return kRelEps * total;
 }
 
 std::vector<double> rankLoads(const LayerInstance& inst, const std::vector<UnitPlacement>& units)
@@ -634,7 +632,7 @@ LayerPlan planAssignLayer(const LayerInstance& inst, const AssignOptions& option
     AssignOptions limited = options;
     if (inst.units() > kExactUnits) {
         if (search.makespan(rankOf) <= bound * (1 + kLargeGapWorthSearching))
-            return makePlan(inst, fromAssignment(inst, rankOf), search.makespan(rankOf) <= bound * (1 + 1e-12));
+            return makePlan(inst, fromAssignment(inst, rankOf), reachesBound(search.makespan(rankOf), bound, 0.0));
         limited.nodeLimit = std::min<int64_t>(options.nodeLimit, kLargeNodeLimit);
     }
     AssignSearch exactSearch(inst, limited);
@@ -644,7 +642,7 @@ LayerPlan planAssignLayer(const LayerInstance& inst, const AssignOptions& option
 
 LayerPlan planCopyLayer(const LayerInstance& inst, int maxExtra, int64_t nodeLimit)
 {
-    const double tol = tolerance(inst);
+    const double tol = loadTolerance(inst);
     LayerPlan best = planAssignLayer(inst, AssignOptions{false, nodeLimit});
     best.exact = false;
     const double lb = lowerBoundWithCopies(inst);
@@ -681,7 +679,7 @@ LayerPlan planCopyLayer(const LayerInstance& inst, int maxExtra, int64_t nodeLim
     // its node limit and keeps any better placement it meets (the split-fit heuristic missed the
     // optimum by up to 1% on 6 to 12 units of batch 2 to 4). Large ones would only spend time.
     const double items = double(inst.units()) * inst.batch();
-    if (best.makespan <= lb * (1 + 1e-12) + tol) {
+    if (reachesBound(best.makespan, lb, tol)) {
         best.exact = true;
     } else if (items <= kCopySearchItems) {
         std::vector<UnitPlacement> units = best.units;

@@ -28,6 +28,16 @@ struct LayerPlan
     int extraReplicas = 0;            // replicas beyond one per unit
 };
 
+// How far two loads of `inst` may differ and still count as equal: rounding, relative to the
+// instance's total cost (an absolute tolerance reads every load as equal when the cost constants
+// are tiny, and then prunes the optimum away).
+double loadTolerance(const LayerInstance& inst);
+// Whether a makespan reaches a lower bound, up to that tolerance: nothing can beat it.
+inline bool reachesBound(double makespan, double bound, double tolerance)
+{
+    return makespan <= bound * (1 + 1e-12) + tolerance;
+}
+
 // Loads of every rank under `units`.
 std::vector<double> rankLoads(const LayerInstance& inst, const std::vector<UnitPlacement>& units);
 LayerPlan makePlan(const LayerInstance& inst, std::vector<UnitPlacement> units, bool exact);

@@ -20,6 +20,19 @@ bool isPlanner(const std::string& name)
     return std::find(names.begin(), names.end(), name) != names.end();
 }
 
+std::string plannerList()
+{
+    std::string out;
+    for (const std::string& n : plannerNames())
+        out += (out.empty() ? "" : ", ") + n;
+    return out;
+}
+
+bool plansFromStats(const std::string& name)
+{
+    return isPlanner(name) && name != "uniform";
+}
+
 LayerInstance layerInstance(const PlacementStats& stats, int layer, int ranks)
 {
     LayerInstance inst;
@@ -65,7 +78,7 @@ std::vector<int> allocateCopies(const std::vector<std::vector<LayerPlan>>& curve
 PlanResult planPlacement(const PlacementStats& stats, const PlanOptions& o)
 {
     if (!isPlanner(o.planner))
-        throw Error("--planner '" + o.planner + "' is not a planner (uniform, fairkv-assign, fairkv-copy)");
+        throw Error("--planner '" + o.planner + "' is not a planner (" + plannerList() + ")");
     if (o.ranks < 1)
         throw Error("--ranks must be at least 1");
     int copyBudget = -1; // unlimited
@@ -114,9 +127,10 @@ PlanResult planPlacement(const PlacementStats& stats, const PlanOptions& o)
     for (size_t l = 0; l < insts.size(); ++l) {
         const LayerPlan uniform = planUniformLayer(insts[l]);
         // Never worse than the standard split, and no units moved (nor KV, in a live run) for no
-        // modelled gain: on a tie the layer keeps the standard split.
-        if (uniform.makespan <= plans[l].makespan * (1 + 1e-9)) {
-            const bool proven = plans[l].exact && uniform.makespan >= plans[l].makespan * (1 - 1e-9);
+        // modelled gain: on a tie the layer keeps the standard split, which is then as proven
+        // optimal as the plan it replaces.
+        if (uniform.makespan <= plans[l].makespan + loadTolerance(insts[l])) {
+            const bool proven = plans[l].exact;
             plans[l] = uniform;
             plans[l].exact = plans[l].exact || proven;
         }

@@ -40,6 +40,10 @@ struct PlanResult
 
 std::vector<std::string> plannerNames();
 bool isPlanner(const std::string& name);
+// The planners as a message lists them: "uniform, fairkv-assign, fairkv-copy".
+std::string plannerList();
+// The planners that plan from the run's statistics (all but uniform).
+bool plansFromStats(const std::string& name);
 
 // Plans every layer; throws fairkv::Error for an unknown planner or inconsistent options.
 PlanResult planPlacement(const PlacementStats& stats, const PlanOptions& options);

@@ -145,7 +145,7 @@ Placement resolvePlacement(const RunConfig& cfg, int layers, int units)
         return Placement::uniform(layers, units, cfg.ranks, cfg.batch);
     std::error_code ec;
     if (!std::filesystem::exists(cfg.placement, ec))
-        throw Error("--placement '" + cfg.placement + "' is neither a planner (uniform, fairkv-assign, fairkv-copy) nor an existing file");
+        throw Error("--placement '" + cfg.placement + "' is neither a planner (" + plannerList() + ") nor an existing file");
     return Placement::fromFileFor(cfg.placement, layers, units, cfg.ranks, cfg.batch);
 }
 
@@ -351,7 +351,7 @@ LiveRun::LiveRun(const RunConfig& cfg, const ProgressFn& progress, const std::at
 {
     cfg.validate();
     const auto report = reporter(progress, cancel);
-    const bool planned = cfg.placement == "fairkv-assign" || cfg.placement == "fairkv-copy";
+    const bool planned = plansFromStats(cfg.placement);
     if (planned && cfg.decode < 2)
         throw Error("--placement " + cfg.placement + " needs --decode 2 or more: the first step, under the uniform "
                     "split, calibrates the cost model the planner uses");
