@@ -186,16 +186,13 @@ std::string uriPath(const std::string& path)
     return out;
 }
 
-// The URI that opens a session for reading. A reader of a WAL database needs to create its -shm
-// file beside it; where nothing beside it can be written (a read-only folder or medium) and no
-// -wal holds changes, the file is read as immutable instead.
-std::string readUri(const std::string& path)
+// The URI that opens a session for reading. A reader of a WAL database (`wal`, from
+// checkFileHeader()) needs to create its -shm file beside it; where nothing beside it can be
+// written (a read-only folder or medium) and no -wal holds changes, the file is read as immutable
+// instead. One in rollback mode reads with locking anywhere, and immutable would drop the locking
+// a live writer relies on.
+std::string readUri(const std::string& path, bool wal)
 {
-    // Only a WAL file needs the -shm (header bytes 18 and 19 are 2); one in rollback mode reads
-    // with locking anywhere, and immutable would drop the locking a live writer relies on.
-    std::ifstream in(path, std::ios::binary);
-    unsigned char header[20] = {};
-    const bool wal = in.read(reinterpret_cast<char*>(header), sizeof header) && header[18] == 2 && header[19] == 2;
     const fs::path folder = fs::absolute(fs::path(path)).parent_path();
     std::error_code ec;
     const bool walHoldsData = fs::exists(path + "-wal", ec) && fs::file_size(path + "-wal", ec) > 0 && !ec;
@@ -219,15 +216,16 @@ json parseStored(const std::string& text)
 }
 
 // Checks the file before SQLite sees it: an SQLite header, and a size that holds every page the
-// header counts (a truncated copy otherwise fails later, deep in a query).
-void checkFileHeader(const std::string& path)
+// header counts (a truncated copy otherwise fails later, deep in a query). Returns whether the
+// database is in WAL mode (header bytes 18 and 19 are 2).
+bool checkFileHeader(const std::string& path)
 {
     std::ifstream in(path, std::ios::binary);
     unsigned char h[100] = {};
     in.read(reinterpret_cast<char*>(h), sizeof h);
     const auto got = in.gcount();
     if (got == 0)
-        return; // empty: a new session
+        return false; // empty: a new session
     if (got < 100 || std::memcmp(h, kSqliteHeader, sizeof kSqliteHeader) != 0)
         throw Error(path + ": not a FairKV session file (no SQLite header)");
     uint32_t pageSize = (uint32_t(h[16]) << 8) | h[17];
@@ -240,6 +238,7 @@ void checkFileHeader(const std::string& path)
     if (!ec && countValid && pages > 0 && size < uint64_t(pages) * pageSize)
         throw Error(path + ": the session file is truncated (" + std::to_string(size) + " bytes, the header counts "
                     + std::to_string(uint64_t(pages) * pageSize) + ")");
+    return h[18] == 2 && h[19] == 2;
 }
 
 std::string readCpuName()
@@ -336,15 +335,8 @@ void SessionStore::fail(const std::string& what) const
 
 void SessionStore::exec(const char* sql) const
 {
-    char* err = nullptr;
-    if (sqlite3_exec(m_db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-        const std::string msg = err ? err : "unknown error";
-        sqlite3_free(err);
-        const int rc = sqlite3_errcode(m_db);
-        fail(rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB || rc == SQLITE_READONLY || rc == SQLITE_BUSY || rc == SQLITE_FULL
-                 ? describeSqlite(m_db, rc)
-                 : msg);
-    }
+    if (sqlite3_exec(m_db, sql, nullptr, nullptr, nullptr) != SQLITE_OK)
+        fail(describeSqlite(m_db, sqlite3_errcode(m_db)));
 }
 
 std::unique_ptr<SessionStore> SessionStore::open(const std::string& path, Mode mode)
@@ -369,8 +361,7 @@ std::unique_ptr<SessionStore> SessionStore::open(const std::string& path, Mode m
         if (mode == Mode::ReadOnly)
             throw Error(path + ": the file is empty, not a FairKV session");
     }
-    if (exists)
-        checkFileHeader(path);
+    const bool wal = exists && checkFileHeader(path);
     if (mode == Mode::ReadWrite && exists && access(path.c_str(), W_OK) != 0)
         throw Error(path + ": the session file is read-only; open it for viewing or save to another file");
     if (const std::string folder = exists ? std::string() : missingFolderOf(path); !folder.empty())
@@ -380,7 +371,7 @@ std::unique_ptr<SessionStore> SessionStore::open(const std::string& path, Mode m
     int version = 0;
     int32_t appId = 0;
     bool hasTables = false;
-    const std::string uri = exists ? readUri(path) : std::string(); // the probe's and a viewer's
+    const std::string uri = exists ? readUri(path, wal) : std::string(); // the probe's and a viewer's
     if (exists && fs::file_size(path, ec) > 0) {
         sqlite3* raw = nullptr;
         int rc = sqlite3_open_v2(uri.c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, nullptr);
