@@ -288,6 +288,7 @@ std::string Report::csv() const
     const double baseTps = runs.empty() ? 0.0 : runs[baseline].summary.tokensPerS;
     for (const auto& r : runs) {
         const RunSummary& s = r.summary;
+        const auto speedup = speedupOver(s.tokensPerS, baseTps);
         const std::vector<std::string> fields = {std::to_string(s.id),
                                                  s.label,
                                                  s.parent ? std::to_string(*s.parent) : "",
@@ -300,7 +301,7 @@ std::string Report::csv() const
                                                  s.backend,
                                                  s.timing,
                                                  fmt(s.tokensPerS, 3),
-                                                 speedupOver(s.tokensPerS, baseTps) ? fmt(*speedupOver(s.tokensPerS, baseTps), 4) : "",
+                                                 speedup ? fmt(*speedup, 4) : "",
                                                  fmt(s.stepMs, 4),
                                                  fmt(s.imbalance, 4),
                                                  fmt(attentionCriticalMs(r.result), 4),
@@ -326,14 +327,14 @@ json Report::json() const
     out["runs"] = nlohmann::json::array();
     const double baseTps = runs.empty() ? 0.0 : runs[baseline].summary.tokensPerS;
     for (const auto& r : runs) {
+        const auto speedup = speedupOver(r.summary.tokensPerS, baseTps);
         out["runs"].push_back(
             {{"id", r.summary.id},
              {"parent", r.summary.parent ? nlohmann::json(*r.summary.parent) : nlohmann::json(nullptr)},
              {"label", r.summary.label},
              {"timing", r.summary.timing},
              {"tokens_per_s", r.summary.tokensPerS},
-             {"speedup", speedupOver(r.summary.tokensPerS, baseTps) ? nlohmann::json(*speedupOver(r.summary.tokensPerS, baseTps))
-                                                                    : nlohmann::json(nullptr)},
+             {"speedup", speedup ? nlohmann::json(*speedup) : nlohmann::json(nullptr)},
              {"step_ms", r.summary.stepMs},
              {"imbalance", r.summary.imbalance},
              {"attention_ms", attentionCriticalMs(r.result)},
