@@ -50,8 +50,8 @@ std::optional<double> speedupOver(double tokensPerS, double baselineTokensPerS);
 // "±3%"); none with fewer than four steps.
 std::optional<double> stepSpread(const nlohmann::json& result);
 
-// A speedup within what the two runs' steps vary by could be noise.
-bool withinSpread(double speedup, const nlohmann::json& run, const nlohmann::json& baseline);
+// A speedup within what the two runs' steps vary by (their stepSpread()s) could be noise.
+bool withinSpread(double speedup, double spread, double baselineSpread);
 
 // The format a report file's name asks for ("html", "pdf", "csv", "json"; any case), or "" when
 // it ends in none of them.

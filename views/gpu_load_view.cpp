@@ -95,6 +95,9 @@ void GpuLoadView::rebuild()
         // One group of bars per run, rank by rank; each bar stacks attention, MLP, collectives.
         const int runs = int(m_runs.size());
         const double width = 0.8 / runs;
+        // On dark themes the darkest shade (collectives) gets a light outline, or it sinks into the
+        // background.
+        const bool dark = palette().color(QPalette::Base).lightness() < 128;
         QSharedPointer<QCPAxisTickerText> ticker(new QCPAxisTickerText);
         int maxRanks = 0;
         for (int k = 0; k < runs; ++k) {
@@ -118,9 +121,6 @@ void GpuLoadView::rebuild()
                 bars->setWidth(width * 0.9);
                 bars->setData(keys, values);
                 bars->setName(name);
-                // On dark themes the darkest shade (collectives) gets a light outline, or it sinks
-                // into the background.
-                const bool dark = palette().color(QPalette::Base).lightness() < 128;
                 const QColor fill = shade == 0 ? base : (shade == 1 ? base.lighter(140) : base.darker(160));
                 bars->setBrush(fill);
                 bars->setPen(QPen(dark && shade == 2 ? base.lighter(130) : fill.darker(130)));
@@ -199,7 +199,7 @@ void GpuLoadView::rebuild()
             line += tr("; speedup over %1: %L2× (%3)").arg(m_runs.front().title()).arg(*speedup, 0, 'f', 3).arg(timing);
             const auto a = profiler::stepSpread(run.result), b = profiler::stepSpread(m_runs.front().result);
             if (a && b)
-                line += (profiler::withinSpread(*speedup, run.result, m_runs.front().result)
+                line += (profiler::withinSpread(*speedup, *a, *b)
                              ? tr(", within what the runs' steps vary by (±%L1% in %2, ±%L3% in %4): it may be noise")
                              : tr(" (steps vary by ±%L1% in %2, ±%L3% in %4)"))
                             .arg(100 * *b, 0, 'f', 1)

@@ -383,12 +383,11 @@ void KvHeatmapView::updateTicks()
 
 bool KvHeatmapView::eventFilter(QObject* watched, QEvent* e)
 {
-    if (watched == m_plot && e->type() == QEvent::Resize) {
-        updateTicks();
-        m_plot->replot(QCustomPlot::rpQueuedReplot);
-    }
     if (watched == m_plot) {
-        if (e->type() == QEvent::MouseMove) {
+        if (e->type() == QEvent::Resize) {
+            updateTicks();
+            m_plot->replot(QCustomPlot::rpQueuedReplot);
+        } else if (e->type() == QEvent::MouseMove) {
             const auto* me = static_cast<QMouseEvent*>(e);
             const QString tip = tooltipAt(me->pos());
             if (tip.isEmpty())

@@ -1,5 +1,4 @@
 #include "main_window.h"
-#include "parallel/rank_factory.h"
 #include "session_store.h"
 
 #include "common/error.h"
@@ -79,7 +78,7 @@ MainWindow::MainWindow(QWidget* parent)
     buildMenus();
 
     // What this machine runs new runs on, not what a session's runs ran on (the run list says that).
-    const std::string gpus = fairkv::hasRankBackend("cuda") ? profiler::Environment::detect().gpu : std::string("none");
+    const std::string gpus = profiler::Environment::detect().gpu; // "none" without a CUDA build or a GPU
     m_backendLabel = new QLabel(gpus != "none" ? tr("This machine: %1 CPU cores, %2").arg(QThread::idealThreadCount()).arg(QString::fromStdString(gpus))
                                                : tr("This machine: %1 CPU cores, no GPU; ranks run emulated on the CPU").arg(QThread::idealThreadCount()),
                                 this);

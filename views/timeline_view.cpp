@@ -45,7 +45,10 @@ void TimelineView::setTrace(std::shared_ptr<const profiler::TraceBuffer> trace, 
     m_lanes.back().rank = -1;
     m_lo = INT64_MAX;
     m_hi = INT64_MIN;
+    int64_t decodeStart = INT64_MAX;
     for (const auto& r : m_trace->records) {
+        if (r.step >= 0)
+            decodeStart = std::min(decodeStart, r.startNs);
         Lane& lane = r.rank >= 0 && r.rank < ranks ? m_lanes[size_t(r.rank)] : m_lanes.back();
         lane.marks.push_back({r.startNs, r.endNs, r.nameId, uint8_t(r.phase), r.kind == profiler::RecordKind::Range});
         lane.longest = std::max(lane.longest, r.durationNs());
@@ -55,15 +58,11 @@ void TimelineView::setTrace(std::shared_ptr<const profiler::TraceBuffer> trace, 
     for (Lane& lane : m_lanes)
         std::sort(lane.marks.begin(), lane.marks.end(), [](const Mark& a, const Mark& b) { return a.start < b.start; });
     m_hi = std::max(m_hi, m_lo + 1);
-    setMinimumHeight(kRulerHeight + int(m_lanes.size()) * kLaneHeight + kLegendHeight);
+    setMinimumHeight(lanesBottom() + kLegendHeight);
     m_axis = TimeAxis{m_lo, m_hi, double(std::max(1, width() - kLabelWidth))};
     // A profile opens on its decode steps: where prefill (and compression) take most of the run,
     // they would squeeze the steps into the last pixels. Double-click shows the whole run.
-    int64_t decodeStart = m_hi;
-    for (const auto& r : m_trace->records)
-        if (r.step >= 0)
-            decodeStart = std::min(decodeStart, r.startNs);
-    if (decodeStart - m_lo > (m_hi - m_lo) / 2 && decodeStart < m_hi)
+    if (decodeStart < m_hi && decodeStart - m_lo > (m_hi - m_lo) / 2)
         m_axis.start = std::max(m_lo, decodeStart - (m_hi - decodeStart) / 50);
     update();
 }
@@ -136,7 +135,7 @@ void TimelineView::paint(QPainter& p, const QRect& area)
     for (double t = double(firstTick); t <= double(m_axis.end); t += step) {
         const double x = kLabelWidth + m_axis.toX(int64_t(t));
         p.setPen(gridColor);
-        p.drawLine(QPointF(x, kRulerHeight), QPointF(x, std::min(area.height(), kRulerHeight + int(m_lanes.size()) * kLaneHeight)));
+        p.drawLine(QPointF(x, kRulerHeight), QPointF(x, std::min(area.height(), lanesBottom())));
         p.setPen(pal.color(QPalette::Text));
         const QString label = tickLabel(t - double(m_lo), step);
         if (x + 2 + p.fontMetrics().horizontalAdvance(label) <= area.width()) // no label cut at the edge
@@ -187,7 +186,7 @@ void TimelineView::paint(QPainter& p, const QRect& area)
                 }
     }
     // What the colours mean, under the lanes.
-    const int legendTop = kRulerHeight + int(m_lanes.size()) * kLaneHeight + 2;
+    const int legendTop = lanesBottom() + 2;
     if (legendTop + kLegendHeight - 2 <= area.height()) {
         using profiler::Phase;
         const std::pair<Phase, QString> entries[] = {{Phase::Attention, tr("attention")},

@@ -68,6 +68,7 @@ private:
     static constexpr int kLaneHeight = 34;
     static constexpr int kRulerHeight = 22;
     static constexpr int kLegendHeight = 18; // the phase colours, under the lanes
+    int lanesBottom() const { return kRulerHeight + int(m_lanes.size()) * kLaneHeight; }
 
     std::shared_ptr<const profiler::TraceBuffer> m_trace;
     std::vector<Lane> m_lanes;

@@ -455,7 +455,7 @@ int compareCommand(const std::vector<std::string>& argv)
         if (sa && sb)
             std::printf("decode steps vary by +-%.1f%% (run %lld) and +-%.1f%% (run %lld)%s\n", 100 * *sa,
                         static_cast<long long>(a.summary.id), 100 * *sb, static_cast<long long>(b.summary.id),
-                        profiler::withinSpread(*speedup, b.result, a.result) ? ": the speedup is within that, it may be noise" : "");
+                        profiler::withinSpread(*speedup, *sb, *sa) ? ": the speedup is within that, it may be noise" : "");
     }
     else
         std::printf("speedup of run %lld over run %lld: n/a (a run without a timed decode step)\n",
