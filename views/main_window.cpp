@@ -511,7 +511,7 @@ bool MainWindow::exportReport(const QString& path)
         return false;
     }
     try {
-        fairkv::refuseToOverwriteDatabase(path.toStdString());
+        fairkv::refuseUnsafeOutput(path.toStdString());
         const std::string format = profiler::reportFormat(path.toStdString());
         if (format.empty())
             throw fairkv::Error(path.toStdString() + ": a report file ends in .html, .pdf, .csv or .json");

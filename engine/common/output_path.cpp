@@ -39,7 +39,7 @@ std::string whyNotOutput(const std::string& path)
     return {};
 }
 
-void refuseToOverwriteDatabase(const std::string& path)
+void refuseUnsafeOutput(const std::string& path)
 {
     if (const std::string why = whyNotOutput(path); !why.empty())
         throw Error(path + ": " + why + "; not writing over it (choose another file)");
@@ -55,7 +55,7 @@ std::string missingFolderOf(const std::string& path)
 
 void writeTextFile(const std::string& path, const std::string& text)
 {
-    refuseToOverwriteDatabase(path); // callers may have refused it up front; a session may have appeared since
+    refuseUnsafeOutput(path); // callers may have refused it up front; a session may have appeared since
     const std::string tmp = path + ".partial";
     std::error_code ec;
     const auto fail = [&](const std::string& why) {

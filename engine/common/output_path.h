@@ -20,7 +20,7 @@ bool isSqliteDatabase(const std::string& path);
 std::string whyNotOutput(const std::string& path);
 
 // Throws an Error naming `path` when whyNotOutput() objects to it.
-void refuseToOverwriteDatabase(const std::string& path);
+void refuseUnsafeOutput(const std::string& path);
 
 // Writes `text` to `path` through a temporary file renamed over it, so a failed write leaves what
 // was there; never over an SQLite database. An Error names the path.
