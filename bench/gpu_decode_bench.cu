@@ -6,8 +6,8 @@
 // decode attention over its (request, unit) pairs. A step is composed as the per-layer maximum over
 // ranks plus a modelled ring all-reduce (alpha-beta). This is a timing harness: weights, KV and
 // activations are random (not zero) and the outputs are not used.
-//   fairkv-bench-gpu-decode [--layers N] [--sections 8b,tp,cupti] [--kernel-log FILE.csv] [--out FILE.md]
-//   (default: every section, as many layers as fit the GPU)
+//   fairkv-bench-gpu-decode [--layers N] [--sections 8b,tp,cupti,prefetch] [--kernel-log FILE.csv] [--out FILE.md]
+//   (default: 8b,tp,cupti, as many layers as fit the GPU; prefetch compares L2 prefetch variants of the 8B step)
 #include "backend/cuda/cublas_check.h"
 #include "backend/cuda/cuda_check.h"
 #include "aggregation.h"
@@ -389,96 +389,266 @@ struct FullStep
     int gemmKernels = 0, attentionKernels = 0, otherKernels = 0;
 };
 
+// Asks L2 to fetch the first `headBytes` of each of `rows` rows `pitchBytes` apart at p (a weight
+// matrix's leading columns, or with one row a contiguous range) ahead of the kernel that reads
+// them, while the kernels queued before it leave HBM idle. A hint: nothing waits for the lines,
+// and the result of no kernel depends on it. Bulk: one TMA prefetch (sm_90) per piece of up to
+// 16 KiB, a few per block over many SMs, else a prefetch instruction per 128-byte line; evictLast:
+// the lines are kept before others (the hint's policy; the kernel that reads them does not change
+// it). The first run (session 12) took 64 KiB pieces on blocks of 32 threads: 16 MiB went to the
+// TMA units of 8 SMs, and each prefetch kernel lasted until they had issued it (about 8 us).
+struct L2Prefetch
+{
+    bool bulk = true;
+    bool evictLast = false;
+};
+// Piece i of the rows' heads: rows x pieces per row, each at most `piece` bytes (a multiple of 16
+// at 16-byte aligned addresses for the bulk form, which needs both).
+__global__ void l2PrefetchKernel(const char* p, size_t rows, size_t pitch, size_t head, uint32_t piece, bool bulk,
+                                 bool evictLast)
+{
+    const size_t perRow = (head + piece - 1) / piece, total = rows * perRow;
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    uint64_t policy = 0;
+    if (bulk && evictLast)
+        asm volatile("createpolicy.fractional.L2::evict_last.b64 %0, 1.0;" : "=l"(policy));
+#endif
+    for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < total; i += size_t(gridDim.x) * blockDim.x) {
+        const size_t row = i / perRow, at = (i % perRow) * piece;
+        const char* a = p + row * pitch + at;
+        const uint32_t n = uint32_t(head - at < piece ? head - at : piece);
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+        if (bulk) {
+            if (evictLast)
+                asm volatile("cp.async.bulk.prefetch.L2.global.L2::cache_hint [%0], %1, %2;" ::"l"(a), "r"(n), "l"(policy)
+                             : "memory");
+            else
+                asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(a), "r"(n) : "memory");
+            continue;
+        }
+#endif
+        (void)n;
+        if (evictLast)
+            asm volatile("prefetch.global.L2::evict_last [%0];" ::"l"(a) : "memory");
+        else
+            asm volatile("prefetch.global.L2::evict_normal [%0];" ::"l"(a) : "memory");
+    }
+}
+
+void launchL2Prefetch(const void* p, size_t rows, size_t pitchBytes, size_t headBytes, L2Prefetch how, cudaStream_t stream)
+{
+    if (!p || rows == 0 || headBytes == 0)
+        return;
+    headBytes = std::min(headBytes, rows == 1 ? headBytes : pitchBytes);
+    // The bulk form takes 16-byte aligned addresses and sizes; a head that is not gets the lines.
+    const bool bulk = how.bulk && reinterpret_cast<uintptr_t>(p) % 16 == 0 && pitchBytes % 16 == 0 && headBytes % 16 == 0;
+    const uint32_t piece = bulk ? 16u << 10 : 128u;
+    const size_t pieces = rows * ((headBytes + piece - 1) / piece);
+    // Bulk: eight pieces per block over many SMs (each SM's TMA unit issues its own); lines: a wave.
+    const int threads = bulk ? 8 : 256;
+    const int blocks = int(std::clamp<size_t>((pieces + threads - 1) / threads, 1, 1056));
+    l2PrefetchKernel<<<blocks, threads, 0, stream>>>(static_cast<const char*>(p), rows, pitchBytes, headBytes, piece, bulk,
+                                                     how.evictLast);
+    FAIRKV_CUDA(cudaGetLastError());
+}
+
+// What the 8B step asks L2 to fetch ahead of its GEMMs, in the windows where HBM idles: RoPE + KV
+// append and the attention before o_proj (W_o, and with guBytes the head of W_gu too), SwiGLU
+// before the down projection (W_down). Zero bytes: nothing.
+struct StepPrefetch
+{
+    std::string name = "none";
+    size_t oBytes = 0, guBytes = 0, downBytes = 0;
+    bool columns = false; // the leading columns of every row (where each GEMM block starts) instead of leading rows
+    bool side = false;    // from a second stream, joined at the layer's end, instead of queued in line
+    L2Prefetch how;
+};
+
+// The llama-3.1-8b shape on one rank with every layer's weights and KV, ready to capture its step.
+class EightBStep
+{
+public:
+    EightBStep(cublasHandle_t h, int batch, int budget)
+        : m_h(h), m_batch(batch), m_s{ModelConfig::builtin("llama-3.1-8b"), {}}
+    {
+        m_s.units = UnitLayout(m_s.c, UnitMode::Gqa);
+        const ModelConfig& c = m_s.c;
+        const int d = c.headDim, G = m_s.units.queryHeads(), H = c.hiddenSize, L = c.numLayers;
+        CompressionOptions comp;
+        comp.policy = CompressionPolicy::AdaSnapKV;
+        comp.budget = budget;
+        const auto len = syntheticKvLengths(c, m_s.units.mode, comp, batch, std::clamp(2 * budget, 1024, 4096), 9);
+        const Placement p = Placement::uniform(L, m_s.units.numUnits, 1, batch);
+        m_ranks = buildRanks(m_s, p, len, 1, &kvBytes);
+        auto& rankLayers = layers();
+        m_lmHead = deviceAlloc<__nv_bfloat16>(size_t(c.vocabSize) * H);
+        fillBf16<<<1024, 256>>>(m_lmHead, size_t(c.vocabSize) * H, 4242);
+        const int reps = rankLayers[0].replicas;
+        m_x = deviceAlloc<__nv_bfloat16>(size_t(batch) * H);
+        fillBf16<<<256, 256>>>(m_x, size_t(batch) * H, 78);
+        m_qkv = deviceAlloc<float>(size_t(batch) * reps * (G + 2) * d);
+        m_q = deviceAlloc<float>(rankLayers[0].pairs.size() * G * d);
+        m_attnB = deviceAlloc<__nv_bfloat16>(size_t(batch) * reps * G * d);
+        m_out = deviceAlloc<float>(size_t(batch) * H);
+        m_gu = deviceAlloc<float>(size_t(batch) * 2 * rankLayers[0].inter);
+        m_act = deviceAlloc<__nv_bfloat16>(size_t(batch) * rankLayers[0].inter);
+        m_logits = deviceAlloc<float>(size_t(batch) * c.vocabSize);
+        for (auto& rl : rankLayers) {
+            std::vector<KvView> views;
+            for (const PairDesc& pd : rl.pairs)
+                views.push_back({reinterpret_cast<const uint16_t*>(pd.k), reinterpret_cast<const uint16_t*>(pd.v), pd.position + 1});
+            FAIRKV_CUDA(cudaMemcpy(rl.devPairs, rl.pairs.data(), rl.pairs.size() * sizeof(PairDesc), cudaMemcpyHostToDevice));
+            m_kernels.push_back(std::make_unique<cuda::RaggedDecodeAttention>());
+            m_kernels.back()->prepare(views, G, d, nullptr, outputOffsets(rl, G, d));
+        }
+        const size_t workspaceBytes = size_t(32) << 20;
+        FAIRKV_CUDA(cudaMalloc(&m_workspace, workspaceBytes));
+        FAIRKV_CUDA(cudaStreamCreate(&stream));
+        FAIRKV_CUDA(cudaStreamCreate(&m_side));
+        FAIRKV_CUDA(cudaEventCreateWithFlags(&m_fork, cudaEventDisableTiming));
+        FAIRKV_CUDA(cudaEventCreateWithFlags(&m_join, cudaEventDisableTiming));
+        FAIRKV_CUBLAS(cublasSetStream(h, stream));
+        FAIRKV_CUBLAS(cublasSetWorkspace(h, m_workspace, workspaceBytes)); // no allocation inside the capture
+        double bytes = double(c.vocabSize) * H * 2;
+        for (const auto& rl : rankLayers)
+            bytes += 2.0 * (double(rl.replicas) * (G + 2) * d * H + double(H) * rl.replicas * G * d + 3.0 * rl.inter * H);
+        weightBytes = bytes;
+        launch(StepPrefetch{}); // warm-up outside any capture (cuBLAS picks its kernels)
+        for (bool bulk : {true, false}) // and the prefetch kernel's module is loaded before a capture
+            launchL2Prefetch(m_x, 1, 256, 256, {bulk, false}, stream);
+        FAIRKV_CUDA(cudaStreamSynchronize(stream));
+    }
+    ~EightBStep()
+    {
+        cublasSetStream(m_h, nullptr);
+        cublasSetWorkspace(m_h, nullptr, 0);
+        cudaStreamDestroy(stream);
+        cudaStreamDestroy(m_side);
+        cudaEventDestroy(m_fork);
+        cudaEventDestroy(m_join);
+        freeRanks(m_ranks);
+        for (void* ptr : {static_cast<void*>(m_lmHead), static_cast<void*>(m_x), static_cast<void*>(m_qkv), static_cast<void*>(m_q),
+                          static_cast<void*>(m_attnB), static_cast<void*>(m_out), static_cast<void*>(m_gu),
+                          static_cast<void*>(m_act), static_cast<void*>(m_logits), m_workspace})
+            cudaFree(ptr);
+    }
+    EightBStep(const EightBStep&) = delete;
+    EightBStep& operator=(const EightBStep&) = delete;
+
+    // The whole step queued on `stream` (or captured from it).
+    void launch(const StepPrefetch& pf)
+    {
+        const ModelConfig& c = m_s.c;
+        const int d = c.headDim, G = m_s.units.queryHeads(), H = c.hiddenSize, L = c.numLayers;
+        const float scale = 1.0f / std::sqrt(float(d));
+        for (int l = 0; l < L; ++l) {
+            RankLayer& rl = layers()[size_t(l)];
+            const int qkvCols = rl.replicas * (G + 2) * d, oK = rl.replicas * G * d;
+            cuda::gemmBf16(m_h, m_x, rl.wqkv, m_qkv, m_batch, qkvCols, H, stream);
+            const bool any = pf.oBytes + pf.guBytes + pf.downBytes > 0;
+            if (pf.side && any) {
+                FAIRKV_CUDA(cudaEventRecord(m_fork, stream));
+                FAIRKV_CUDA(cudaStreamWaitEvent(m_side, m_fork));
+            }
+            prefetch(pf, rl.wo, H, size_t(oK) * 2, pf.oBytes);
+            prefetch(pf, rl.wgu, 2 * rl.inter, size_t(H) * 2, pf.guBytes);
+            prepPairs<128><<<int(rl.pairs.size()), 128, 0, stream>>>(m_qkv, qkvCols, rl.devPairs, G, m_q, float(c.rope.theta));
+            m_kernels[size_t(l)]->launchIntoOprojInput(m_q, m_attnB, size_t(m_batch), rl.replicas, scale, stream);
+            cuda::gemmBf16(m_h, m_attnB, rl.wo, m_out, m_batch, H, oK, stream);
+            cuda::gemmBf16(m_h, m_x, rl.wgu, m_gu, m_batch, 2 * rl.inter, H, stream);
+            if (pf.side && pf.downBytes > 0) {
+                FAIRKV_CUDA(cudaEventRecord(m_fork, stream));
+                FAIRKV_CUDA(cudaStreamWaitEvent(m_side, m_fork));
+            }
+            prefetch(pf, rl.wdown, H, size_t(rl.inter) * 2, pf.downBytes);
+            cuda::launchSwiglu(m_gu, rl.inter, m_batch, m_act, stream);
+            cuda::gemmBf16(m_h, m_act, rl.wdown, m_out, m_batch, H, rl.inter, stream);
+            if (pf.side && any) {
+                FAIRKV_CUDA(cudaEventRecord(m_join, m_side));
+                FAIRKV_CUDA(cudaStreamWaitEvent(stream, m_join));
+            }
+        }
+        cuda::gemmBf16(m_h, m_x, m_lmHead, m_logits, m_batch, c.vocabSize, H, stream);
+    }
+    cudaGraphExec_t capture(const StepPrefetch& pf)
+    {
+        return captureGraph(stream, [&] { launch(pf); });
+    }
+
+    cudaStream_t stream = nullptr;
+    size_t kvBytes = 0;
+    double weightBytes = 0;
+
+private:
+    // `bytes` of a row-major weight of `rows` rows `pitch` bytes long: its leading rows, or the
+    // leading bytes of every row.
+    void prefetch(const StepPrefetch& pf, const void* w, size_t rows, size_t pitch, size_t bytes)
+    {
+        if (bytes == 0)
+            return;
+        bytes = std::min(bytes, rows * pitch);
+        if (pf.columns)
+            launchL2Prefetch(w, rows, pitch, bytes / rows / 16 * 16, pf.how, pf.side ? m_side : stream);
+        else
+            launchL2Prefetch(w, 1, bytes, bytes, pf.how, pf.side ? m_side : stream);
+    }
+    std::vector<RankLayer>& layers() { return m_ranks[0]; }
+
+    cublasHandle_t m_h;
+    int m_batch;
+    Shape m_s;
+    std::vector<std::vector<RankLayer>> m_ranks; // the one rank's layers
+    __nv_bfloat16 *m_lmHead = nullptr, *m_x = nullptr, *m_attnB = nullptr, *m_act = nullptr;
+    float *m_qkv = nullptr, *m_q = nullptr, *m_out = nullptr, *m_gu = nullptr, *m_logits = nullptr;
+    void* m_workspace = nullptr;
+    std::vector<std::unique_ptr<cuda::RaggedDecodeAttention>> m_kernels;
+    cudaStream_t m_side = nullptr;
+    cudaEvent_t m_fork = nullptr, m_join = nullptr;
+};
+
+// Median of 20 replays of `exec` (after one), each queued behind `gate` unless fromIdle; with a
+// tracer, tags pushed around every replay and its records flushed (as the engine does per step).
+double replayMs(EightBStep& s, cudaGraphExec_t exec, cuda::LaunchGate& gate, int& gateExpired, profiler::CuptiTracer* tracer,
+                bool fromIdle)
+{
+    cudaEvent_t e0, e1;
+    FAIRKV_CUDA(cudaEventCreate(&e0));
+    FAIRKV_CUDA(cudaEventCreate(&e1));
+    std::vector<double> times;
+    for (int i = 0; i < 21; ++i) {
+        if (tracer)
+            tracer->push(0, i, 0, -1, profiler::Phase::Other);
+        queueTimed(fromIdle ? nullptr : &gate, s.stream, exec, e0, e1);
+        if (tracer)
+            tracer->pop();
+        const double ms = elapsedMs(e0, e1);
+        if (tracer && i < 20)
+            tracer->flush();
+        if (i > 0)
+            times.push_back(ms);
+    }
+    cudaEventDestroy(e0);
+    cudaEventDestroy(e1);
+    gateExpired += gate.takeExpired();
+    std::sort(times.begin(), times.end());
+    return times[times.size() / 2];
+}
+
 // Without CUPTI (no tracer may be alive), then again with kernel tracing on (tags pushed around
 // every replay, flushed every replay as the engine does per step) for the split by kernel kind.
 // kernelLog, when given, receives the traced replay's kernels (batch, budget, name, start and end
 // ns from the replay's first kernel): where the step's idle time sits.
-FullStep measureFullStep(cublasHandle_t h, int batch, int budget, double readGBs, std::ostream* kernelLog)
+FullStep measureFullStep(cublasHandle_t h, int batch, int budget, double readGBs, std::ostream* kernelLog,
+                         const StepPrefetch& pf = {})
 {
-    Shape s{ModelConfig::builtin("llama-3.1-8b"), {}};
-    s.units = UnitLayout(s.c, UnitMode::Gqa);
-    const ModelConfig& c = s.c;
-    const int d = c.headDim, G = s.units.queryHeads(), H = c.hiddenSize, L = c.numLayers;
-    CompressionOptions comp;
-    comp.policy = CompressionPolicy::AdaSnapKV;
-    comp.budget = budget;
-    const auto len = syntheticKvLengths(c, s.units.mode, comp, batch, std::clamp(2 * budget, 1024, 4096), 9);
-    const Placement p = Placement::uniform(L, s.units.numUnits, 1, batch);
-    size_t kvBytes = 0;
-    auto ranks = buildRanks(s, p, len, 1, &kvBytes);
-    auto& layers = ranks[0];
-    auto* lmHead = deviceAlloc<__nv_bfloat16>(size_t(c.vocabSize) * H);
-    fillBf16<<<1024, 256>>>(lmHead, size_t(c.vocabSize) * H, 4242);
-    const int reps = layers[0].replicas;
-    auto* x = deviceAlloc<__nv_bfloat16>(size_t(batch) * H);
-    fillBf16<<<256, 256>>>(x, size_t(batch) * H, 78);
-    auto* qkv = deviceAlloc<float>(size_t(batch) * reps * (G + 2) * d);
-    auto* q = deviceAlloc<float>(layers[0].pairs.size() * G * d);
-    auto* attnB = deviceAlloc<__nv_bfloat16>(size_t(batch) * reps * G * d);
-    auto* out = deviceAlloc<float>(size_t(batch) * H);
-    auto* gu = deviceAlloc<float>(size_t(batch) * 2 * layers[0].inter);
-    auto* act = deviceAlloc<__nv_bfloat16>(size_t(batch) * layers[0].inter);
-    auto* logits = deviceAlloc<float>(size_t(batch) * c.vocabSize);
-    std::vector<std::unique_ptr<cuda::RaggedDecodeAttention>> kernels;
-    for (auto& rl : layers) {
-        std::vector<KvView> views;
-        for (const PairDesc& pd : rl.pairs)
-            views.push_back({reinterpret_cast<const uint16_t*>(pd.k), reinterpret_cast<const uint16_t*>(pd.v), pd.position + 1});
-        FAIRKV_CUDA(cudaMemcpy(rl.devPairs, rl.pairs.data(), rl.pairs.size() * sizeof(PairDesc), cudaMemcpyHostToDevice));
-        kernels.push_back(std::make_unique<cuda::RaggedDecodeAttention>());
-        kernels.back()->prepare(views, G, d, nullptr, outputOffsets(rl, G, d));
-    }
-    void* workspace = nullptr;
-    const size_t workspaceBytes = size_t(32) << 20;
-    FAIRKV_CUDA(cudaMalloc(&workspace, workspaceBytes));
-    cudaStream_t stream;
-    FAIRKV_CUDA(cudaStreamCreate(&stream));
-    FAIRKV_CUBLAS(cublasSetStream(h, stream));
-    FAIRKV_CUBLAS(cublasSetWorkspace(h, workspace, workspaceBytes)); // no allocation inside the capture
-    const float scale = 1.0f / std::sqrt(float(d));
-    auto step = [&] {
-        for (int l = 0; l < L; ++l) {
-            RankLayer& rl = layers[size_t(l)];
-            const int qkvCols = rl.replicas * (G + 2) * d;
-            cuda::gemmBf16(h, x, rl.wqkv, qkv, batch, qkvCols, H, stream);
-            prepPairs<128><<<int(rl.pairs.size()), 128, 0, stream>>>(qkv, qkvCols, rl.devPairs, G, q, float(c.rope.theta));
-            kernels[size_t(l)]->launchIntoOprojInput(q, attnB, size_t(batch), rl.replicas, scale, stream);
-            cuda::gemmBf16(h, attnB, rl.wo, out, batch, H, rl.replicas * G * d, stream);
-            cuda::gemmBf16(h, x, rl.wgu, gu, batch, 2 * rl.inter, H, stream);
-            cuda::launchSwiglu(gu, rl.inter, batch, act, stream);
-            cuda::gemmBf16(h, act, rl.wdown, out, batch, H, rl.inter, stream);
-        }
-        cuda::gemmBf16(h, x, lmHead, logits, batch, c.vocabSize, H, stream);
-    };
-    step(); // warm-up outside the capture (cuBLAS picks its kernels)
-    FAIRKV_CUDA(cudaStreamSynchronize(stream));
-    cudaGraphExec_t exec = captureGraph(stream, step);
-    cudaEvent_t e0, e1;
-    FAIRKV_CUDA(cudaEventCreate(&e0));
-    FAIRKV_CUDA(cudaEventCreate(&e1));
+    EightBStep s(h, batch, budget);
+    cudaGraphExec_t exec = s.capture(pf);
     // A serving loop queues the next step while the GPU runs this one, so the step's time is the
     // GPU's: each replay waits behind a LaunchGate until the graph and the closing event are queued
     // (as the engine's steps do). `fromIdle` times the replay as it is launched instead.
     cuda::LaunchGate gate;
     int gateExpired = 0;
-    auto replays = [&](profiler::CuptiTracer* tracer, bool fromIdle) {
-        std::vector<double> times;
-        for (int i = 0; i < 21; ++i) {
-            if (tracer)
-                tracer->push(0, i, 0, -1, profiler::Phase::Other);
-            queueTimed(fromIdle ? nullptr : &gate, stream, exec, e0, e1);
-            if (tracer)
-                tracer->pop();
-            const double ms = elapsedMs(e0, e1);
-            if (tracer && i < 20)
-                tracer->flush();
-            if (i > 0)
-                times.push_back(ms);
-        }
-        gateExpired += gate.takeExpired();
-        std::sort(times.begin(), times.end());
-        return times[times.size() / 2];
-    };
+    auto replays = [&](profiler::CuptiTracer* tracer, bool fromIdle) { return replayMs(s, exec, gate, gateExpired, tracer, fromIdle); };
     FullStep r;
     r.stepMs = replays(nullptr, false);
     r.idleStepMs = replays(nullptr, true);
@@ -529,7 +699,7 @@ FullStep measureFullStep(cublasHandle_t h, int batch, int budget, double readGBs
         // Captured again under the tracer: launching a graph instantiated before graph-level tracing
         // was enabled crashed inside CUPTI 13.0 (in cudaGraphLaunch, on the H100).
         FAIRKV_CUDA(cudaGraphExecDestroy(exec));
-        exec = captureGraph(stream, step);
+        exec = s.capture(pf);
         r.idleGraphTracedStepMs = replays(&tracer, true);
         r.graphTracedStepMs = replays(&tracer, false);
         tracer.flush();
@@ -540,24 +710,11 @@ FullStep measureFullStep(cublasHandle_t h, int batch, int budget, double readGBs
         if (ms < 0.5 * r.stepMs || ms > 2.0 * r.stepMs)
             throw Error("CUPTI's graph record spans " + std::to_string(ms) + " ms of a " + std::to_string(r.stepMs) + " ms step");
     }
-    double weightBytes = double(c.vocabSize) * H * 2;
-    for (const auto& rl : layers)
-        weightBytes += 2.0 * (double(rl.replicas) * (G + 2) * d * H + double(H) * rl.replicas * G * d + 3.0 * rl.inter * H);
-    r.weightGiB = weightBytes / double(1ull << 30);
-    r.kvGiB = double(kvBytes) / double(1ull << 30);
-    r.floorMs = (weightBytes + double(kvBytes)) / (readGBs * 1e6);
+    r.weightGiB = s.weightBytes / double(1ull << 30);
+    r.kvGiB = double(s.kvBytes) / double(1ull << 30);
+    r.floorMs = (s.weightBytes + double(s.kvBytes)) / (readGBs * 1e6);
     r.gateExpired = gateExpired;
     cudaGraphExecDestroy(exec);
-    cudaEventDestroy(e0);
-    cudaEventDestroy(e1);
-    FAIRKV_CUBLAS(cublasSetStream(h, nullptr));
-    FAIRKV_CUBLAS(cublasSetWorkspace(h, nullptr, 0));
-    cudaStreamDestroy(stream);
-    freeRanks(ranks);
-    for (void* ptr : {static_cast<void*>(lmHead), static_cast<void*>(x), static_cast<void*>(qkv), static_cast<void*>(q),
-                      static_cast<void*>(attnB), static_cast<void*>(out), static_cast<void*>(gu),
-                      static_cast<void*>(act), static_cast<void*>(logits), workspace})
-        cudaFree(ptr);
     return r;
 }
 
@@ -664,6 +821,72 @@ int main(int argc, char** argv)
         if (gateExpired > 0)
             md << "\n" << gateExpired << " gated replays were started by the gate's watchdog (the host took over "
                << cuda::LaunchGate::kMaxHold.count() << " ms to queue them): their windows hold host time.\n";
+    }
+    if (wanted("prefetch")) {
+        // Not in the default run: the 8B step with L2 prefetches of the next GEMM's weights in the
+        // windows where HBM idles, against the same step without, in alternating rounds.
+        const double readGBs = measureReadGBs(size_t(4) << 30, prop.multiProcessorCount);
+        const size_t MiB = size_t(1) << 20;
+        std::vector<StepPrefetch> variants;
+        auto add = [&](std::string name, size_t o, size_t gu, size_t down, bool columns, bool side, bool bulk, bool last) {
+            StepPrefetch v;
+            v.name = std::move(name);
+            v.oBytes = o * MiB;
+            v.guBytes = gu * MiB;
+            v.downBytes = down * MiB;
+            v.columns = columns;
+            v.side = side;
+            v.how = {bulk, last};
+            variants.push_back(v);
+        };
+        add("none", 0, 0, 0, false, false, true, false);
+        add("rows 16", 16, 0, 16, false, false, true, false);
+        add("rows 32", 32, 0, 32, false, false, true, false);
+        add("columns 16", 16, 0, 16, true, false, true, false);
+        add("columns 32", 32, 0, 32, true, false, true, false);
+        add("rows 32, side stream", 32, 0, 32, false, true, true, false);
+        add("rows 24 + W_gu 24", 24, 24, 24, false, false, true, false);
+        add("rows 16, lines", 16, 0, 16, false, false, false, false);
+        add("rows 16, evict_last", 16, 0, 16, false, false, true, true);
+        md << "## The 8B step with L2 prefetches\n\nThe step of the table above, captured once per variant: before RoPE + KV "
+              "append (so during them and the attention) a kernel asks L2 to fetch the first MiB of W_o (rows: its leading "
+              "rows, contiguous; columns: the leading bytes of every row, where each GEMM block starts), and before SwiGLU "
+              "those of W_down. Median of 20 replays behind the gate per round, rounds alternating over the variants; the "
+              "value is the median of 3 rounds. Floor as above (" << fmt(readGBs, 0) << " GB/s).\n\n| batch | budget | floor ms |";
+        for (const auto& v : variants)
+            md << " " << v.name << " |";
+        md << "\n|---|---|---|";
+        for (size_t i = 0; i < variants.size(); ++i)
+            md << "---|";
+        md << "\n";
+        for (int batch : {1, 16, 64})
+            for (int budget : {512, 2048}) {
+                EightBStep step(h, batch, budget);
+                std::vector<cudaGraphExec_t> execs;
+                for (const auto& v : variants)
+                    execs.push_back(step.capture(v));
+                cuda::LaunchGate gate;
+                int expired = 0;
+                std::vector<std::vector<double>> ms(variants.size());
+                for (int round = 0; round < 3; ++round)
+                    for (size_t i = 0; i < variants.size(); ++i)
+                        ms[i].push_back(replayMs(step, execs[i], gate, expired, nullptr, false));
+                gateExpired += expired;
+                const double floorMs = (step.weightBytes + double(step.kvBytes)) / (readGBs * 1e6);
+                md << "| " << batch << " | " << budget << " | " << fmt(floorMs, 3) << " |";
+                for (auto& m : ms) {
+                    std::sort(m.begin(), m.end());
+                    md << " " << fmt(m[1], 3) << " (" << fmt(m[1] / floorMs, 3) << "x) |";
+                }
+                md << "\n";
+                std::printf("prefetch batch %d budget %d: none %.3f ms", batch, budget, ms[0][1]);
+                for (size_t i = 1; i < variants.size(); ++i)
+                    std::printf(", %s %.3f", variants[i].name.c_str(), ms[i][1]);
+                std::printf(" (floor %.3f)\n", floorMs);
+                std::fflush(stdout);
+                for (cudaGraphExec_t e : execs)
+                    cudaGraphExecDestroy(e);
+            }
     }
     tracer = std::make_unique<profiler::CuptiTracer>(&trace);
     if (wanted("tp"))
