@@ -164,6 +164,27 @@ private Q_SLOTS:
         QCOMPARE(TimelineView::tickLabel(ns, step), label);
     }
 
+    void timelineOpensOnSteadySteps_data()
+    {
+        QTest::addColumn<QList<qint64>>("starts");
+        QTest::addColumn<qint64>("opening");
+        QTest::newRow("no steps") << QList<qint64>{} << qint64(INT64_MAX);
+        QTest::newRow("one step") << QList<qint64>{7} << qint64(7);
+        QTest::newRow("two steps") << QList<qint64>{7, 9000} << qint64(7);
+        QTest::newRow("steady") << QList<qint64>{0, 10, 20, 30} << qint64(0);
+        QTest::newRow("warm-up step") << QList<qint64>{0, 1000, 1010, 1020, 1030} << qint64(1000);
+        QTest::newRow("two warm-up steps") << QList<qint64>{0, 500, 1500, 1510, 1520, 1530} << qint64(1500);
+        QTest::newRow("placement moved mid-run") << QList<qint64>{0, 10, 20, 30, 5000, 5010, 5020} << qint64(5000);
+        QTest::newRow("jitter is no pause") << QList<qint64>{0, 10, 25, 33, 48} << qint64(0);
+    }
+
+    void timelineOpensOnSteadySteps()
+    {
+        QFETCH(QList<qint64>, starts);
+        QFETCH(qint64, opening);
+        QCOMPARE(qint64(TimelineView::steadyDecodeStart(std::vector<int64_t>(starts.begin(), starts.end()))), opening);
+    }
+
     void timeAxis_data()
     {
         QTest::addColumn<qint64>("start");

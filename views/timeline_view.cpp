@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 
 namespace fairkv::views {
 
@@ -45,10 +46,13 @@ void TimelineView::setTrace(std::shared_ptr<const profiler::TraceBuffer> trace, 
     m_lanes.back().rank = -1;
     m_lo = INT64_MAX;
     m_hi = INT64_MIN;
-    int64_t decodeStart = INT64_MAX;
+    std::map<int, int64_t> stepStart; // each decode step's first record
     for (const auto& r : m_trace->records) {
-        if (r.step >= 0)
-            decodeStart = std::min(decodeStart, r.startNs);
+        if (r.step >= 0) {
+            const auto [it, fresh] = stepStart.emplace(r.step, r.startNs);
+            if (!fresh)
+                it->second = std::min(it->second, r.startNs);
+        }
         Lane& lane = r.rank >= 0 && r.rank < ranks ? m_lanes[size_t(r.rank)] : m_lanes.back();
         lane.marks.push_back({r.startNs, r.endNs, r.nameId, uint8_t(r.phase), r.kind == profiler::RecordKind::Range});
         lane.longest = std::max(lane.longest, r.durationNs());
@@ -60,11 +64,34 @@ void TimelineView::setTrace(std::shared_ptr<const profiler::TraceBuffer> trace, 
     m_hi = std::max(m_hi, m_lo + 1);
     setMinimumHeight(lanesBottom() + kLegendHeight);
     m_axis = TimeAxis{m_lo, m_hi, double(std::max(1, width() - kLabelWidth))};
-    // A profile opens on its decode steps: where prefill (and compression) take most of the run,
-    // they would squeeze the steps into the last pixels. Double-click shows the whole run.
+    // A profile opens on its steady decode steps: where prefill (and compression) take most of the
+    // run, they would squeeze the steps into the last pixels. Double-click shows the whole run.
+    std::vector<int64_t> starts;
+    for (const auto& [step, start] : stepStart)
+        starts.push_back(start);
+    const int64_t decodeStart = steadyDecodeStart(starts);
     if (decodeStart < m_hi && decodeStart - m_lo > (m_hi - m_lo) / 2)
         m_axis.start = std::max(m_lo, decodeStart - (m_hi - decodeStart) / 50);
     update();
+}
+
+int64_t TimelineView::steadyDecodeStart(const std::vector<int64_t>& stepStarts)
+{
+    if (stepStarts.empty())
+        return INT64_MAX;
+    std::vector<int64_t> gaps;
+    for (size_t i = 1; i < stepStarts.size(); ++i)
+        gaps.push_back(stepStarts[i] - stepStarts[i - 1]);
+    if (gaps.size() < 2) // no steady run to tell a pause from
+        return stepStarts.front();
+    std::vector<int64_t> sorted = gaps;
+    std::nth_element(sorted.begin(), sorted.begin() + long(sorted.size() / 2), sorted.end());
+    const int64_t median = sorted[sorted.size() / 2];
+    size_t first = 0;
+    for (size_t i = 0; i < gaps.size(); ++i)
+        if (gaps[i] > 5 * median)
+            first = i + 1;
+    return stepStarts[first];
 }
 
 void TimelineView::setWindow(int64_t start, int64_t end)

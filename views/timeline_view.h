@@ -35,6 +35,11 @@ public:
     void renderTo(QImage& image);
     // A ruler label at `ns` from the trace's start, in the unit of the tick spacing.
     static QString tickLabel(double ns, double stepNs);
+    // Where a profile opens, given its decode steps' first records in step order: at the first
+    // step of the steady run, after the last pause between steps that is over five times their
+    // median distance (the first steps warm kernels, capture graphs or move a new placement's
+    // shards, and a pause of seconds would squeeze the steady steps into the last pixels).
+    static int64_t steadyDecodeStart(const std::vector<int64_t>& stepStarts);
 
 Q_SIGNALS:
     void rangeSelected(qint64 start, qint64 end);
