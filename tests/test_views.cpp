@@ -281,6 +281,24 @@ private Q_SLOTS:
         QVERIFY(std::abs(share - 100.0) < 1e-9);
         view.setLogScale(true);
         QCOMPARE(map->colorScale()->dataScaleType(), QCPAxis::stLogarithmic);
+        // Placement labels: dark on the brightest cell, light on the darkest (on the log scale too).
+        std::pair<int, int> hiCell{0, 0}, loCell{0, 0};
+        for (int l = 0; l < 3; ++l)
+            for (int u = 0; u < 4; ++u) {
+                if (view.cellValue(l, u) > view.cellValue(hiCell.first, hiCell.second))
+                    hiCell = {l, u};
+                if (view.cellValue(l, u) < view.cellValue(loCell.first, loCell.second))
+                    loCell = {l, u};
+            }
+        auto labelColour = [&](std::pair<int, int> cell) {
+            for (int i = 0; i < view.plot()->itemCount(); ++i)
+                if (auto* t = qobject_cast<QCPItemText*>(view.plot()->item(i));
+                    t && t->property("overlay").toBool() && t->position->coords() == QPointF(cell.second, cell.first))
+                    return t->color();
+            return QColor();
+        };
+        QVERIFY(labelColour(hiCell).isValid() && labelColour(hiCell).lightnessF() < 0.3);
+        QVERIFY(labelColour(loCell).isValid() && labelColour(loCell).lightnessF() > 0.7);
 
         // Hover names layer, unit and the ranks holding it, click selects and explains.
         view.show();
@@ -290,6 +308,10 @@ private Q_SLOTS:
         const QString tip = view.tooltipAt(cell);
         QVERIFY2(tip.contains(QStringLiteral("layer 2, unit 3")), qPrintable(tip));
         QVERIFY2(tip.contains(QStringLiteral("rank 0+1")), qPrintable(tip));
+        // The value in the metric's unit and the details line's decimals (a share: a tenth of a percent).
+        QVERIFY2(tip.endsWith(QLocale().toString(view.cellValue(2, 3), 'f', 1) + QStringLiteral(" %")), qPrintable(tip));
+        view.setMetric(KvHeatmapView::Metric::AttentionMass);
+        QVERIFY(view.tooltipAt(cell).endsWith(QLocale().toString(view.cellValue(2, 3), 'f', 3)));
         QSignalSpy selected(&view, &KvHeatmapView::unitSelected);
         QTest::mouseClick(view.plot(), Qt::LeftButton, {}, cell);
         QCOMPARE(selected.count(), 1);

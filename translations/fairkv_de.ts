@@ -349,6 +349,10 @@ Rank %3
             <numerusform>Mittel %1, %2–%3 über %n Anfragen</numerusform>
         </translation>
     </message>
+    <message>
+        <source>%1 %</source>
+        <translation>%1 %</translation>
+    </message>
 </context>
 <context>
     <name>fairkv::views::MainWindow</name>

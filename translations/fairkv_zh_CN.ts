@@ -348,6 +348,10 @@ rank %3
             <numerusform>%n 个请求的均值 %1，范围 %2–%3</numerusform>
         </translation>
     </message>
+    <message>
+        <source>%1 %</source>
+        <translation>%1%</translation>
+    </message>
 </context>
 <context>
     <name>fairkv::views::MainWindow</name>

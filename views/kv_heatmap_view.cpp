@@ -251,11 +251,12 @@ void KvHeatmapView::updateOverlay()
             t->setProperty("overlay", true);
             t->position->setCoords(u, l);
             t->setText(tr("r%1").arg(ranksOf(l, u)));
-            // Readable on both ends of the gradient: light text on dark cells, dark on light ones.
-            const double v = m_values[size_t(l)][size_t(u)];
-            const QCPRange range = m_map->dataRange();
-            const double rel = range.size() > 0 ? (v - range.lower) / range.size() : 0.0;
-            t->setColor(rel > 0.6 ? QColor(20, 20, 20) : QColor(245, 245, 245));
+            // Readable on every cell: dark text on light cells, light on dark ones, judged by the
+            // colour the cell is drawn in (on a log scale too).
+            const QColor cellColour = QColor::fromRgb(m_map->gradient().color(
+                m_values[size_t(l)][size_t(u)], m_map->dataRange(), m_map->dataScaleType() == QCPAxis::stLogarithmic));
+            const double luma = 0.2126 * cellColour.redF() + 0.7152 * cellColour.greenF() + 0.0722 * cellColour.blueF();
+            t->setColor(luma > 0.45 ? QColor(20, 20, 20) : QColor(245, 245, 245));
             QFont f = font();
             f.setPointSizeF(f.pointSizeF() * 0.8);
             t->setFont(f);
@@ -285,7 +286,25 @@ QString KvHeatmapView::tooltipAt(const QPoint& pixel) const
         .arg(cell->second)
         .arg(ranksOf(cell->first, cell->second))
         .arg(m_metricBox->currentText())
-        .arg(QString::number(cellValue(cell->first, cell->second), 'g', 4));
+        .arg(formattedValue(cellValue(cell->first, cell->second)));
+}
+
+QString KvHeatmapView::formattedValue(double v) const
+{
+    // The decimals of the details line below the map: whole tokens of one request, means to a
+    // tenth, masses to a thousandth; locale-formatted like every number in the window.
+    const QLocale loc;
+    switch (m_metric) {
+    case Metric::MeanTokens:
+        return loc.toString(v, 'f', 1);
+    case Metric::RequestTokens:
+        return loc.toString(v, 'f', 0);
+    case Metric::LayerShare:
+        return tr("%1 %").arg(loc.toString(v, 'f', 1));
+    case Metric::AttentionMass:
+        return loc.toString(v, 'f', 3);
+    }
+    return loc.toString(v);
 }
 
 void KvHeatmapView::selectCell(int layer, int unit)

@@ -38,6 +38,8 @@ public:
     double cellValue(int layer, int unit) const;
     std::optional<std::pair<int, int>> selectedCell() const { return m_selected; }
     QString selectionDetails() const;
+    // A cell's value as the tooltip shows it, in the current metric's unit and decimals.
+    QString formattedValue(double v) const;
     QString tooltipAt(const QPoint& plotPixel) const;
     QCustomPlot* plot() const { return m_plot; }
 
