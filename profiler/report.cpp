@@ -371,6 +371,33 @@ std::vector<double> layerMaxima(const json& result, const char* key)
     return maxima;
 }
 
+double attentionWaitMs(const json& result)
+{
+    double wait = 0;
+    for (const auto& layer : result.value("rank_attention_ms", json::array())) {
+        if (layer.empty())
+            continue;
+        double sum = 0, most = 0;
+        for (const auto& v : layer) {
+            sum += v.get<double>();
+            most = std::max(most, v.get<double>());
+        }
+        wait += most - sum / double(layer.size());
+    }
+    return wait;
+}
+
+int extraReplicas(const json& result)
+{
+    int extra = 0;
+    const json none = json::array();
+    const json& layers = result.contains("placement") ? result["placement"].value("layers", none) : none;
+    for (const auto& layer : layers)
+        for (const auto& unit : layer)
+            extra += std::max(0, int(unit.value("replicas", none).size()) - 1);
+    return extra;
+}
+
 std::optional<double> speedupOver(double tokensPerS, double baselineTokensPerS)
 {
     if (!(tokensPerS > 0) || !(baselineTokensPerS > 0))

@@ -43,6 +43,12 @@ std::vector<double> layerMaxima(const nlohmann::json& result, const char* key);
 // Attention time of a step: the sum over layers of the slowest rank (stored as "attention_ms").
 double attentionCriticalMs(const nlohmann::json& result);
 
+// What the attention's imbalance costs a step: the sum over layers of how long the mean rank waits
+// for the layer's slowest (max minus mean of "rank_attention_ms"); 0 without per-rank times.
+double attentionWaitMs(const nlohmann::json& result);
+// Replicas beyond one per unit over every layer of the run's placement (fair-copying's copies).
+int extraReplicas(const nlohmann::json& result);
+
 // Throughput of a run over a baseline's; none where either run timed no decode step.
 std::optional<double> speedupOver(double tokensPerS, double baselineTokensPerS);
 

@@ -394,6 +394,12 @@ private Q_SLOTS:
         QVERIFY(view.summaryText().contains(QStringLiteral("emulated")));
         QVERIFY(view.summaryText().contains(QStringLiteral("modelled")));
         QCOMPARE(profiler::rankTotals(a.result, "rank_attention_ms"), (std::vector<double>{3.5, 3.5}));
+        // Waits: 2 - 1.5, 1.5 - 1 and 0 over the three layers; one copy of unit 3 per layer.
+        QCOMPARE(profiler::attentionWaitMs(a.result), 1.0);
+        QCOMPARE(profiler::extraReplicas(a.result), 3);
+        QVERIFY2(view.summaryText().contains(QLocale().toString(1.0, 'f', 3) + QStringLiteral(" ms per step for each layer")),
+                 qPrintable(view.summaryText()));
+        QVERIFY(view.summaryText().contains(QStringLiteral("3 unit copies")));
         view.setMode(GpuLoadView::Mode::PerLayer);
         QCOMPARE(view.barCount(), 4); // one line per rank per run
     }

@@ -224,6 +224,17 @@
         <source> (steps vary by ±%L1% in %2, ±%L3% in %4)</source>
         <translation> (Schritte schwanken um ±%L1 % in %2, ±%L3 % in %4)</translation>
     </message>
+    <message>
+        <source>; the mean rank waits %L1 ms per step for each layer&apos;s slowest attention (%2)</source>
+        <translation>; der mittlere Rang wartet %L1 ms pro Schritt auf die langsamste Attention jeder Schicht (%2)</translation>
+    </message>
+    <message numerus="yes">
+        <source>, %n unit copies</source>
+        <translation>
+            <numerusform>, %n Einheitenkopie</numerusform>
+            <numerusform>, %n Einheitenkopien</numerusform>
+        </translation>
+    </message>
 </context>
 <context>
     <name>fairkv::views::KernelStatsModel</name>

@@ -32,6 +32,16 @@
     </message>
 </context>
 <context>
+    <name>fairkv::views::GpuLoadView</name>
+    <message numerus="yes">
+        <source>, %n unit copies</source>
+        <translation>
+            <numerusform>, %n unit copy</numerusform>
+            <numerusform>, %n unit copies</numerusform>
+        </translation>
+    </message>
+</context>
+<context>
     <name>fairkv::views::KvHeatmapView</name>
     <message numerus="yes">
         <source>mean %1, %2–%3 over %n request(s)</source>

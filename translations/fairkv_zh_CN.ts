@@ -224,6 +224,16 @@
         <source> (steps vary by ±%L1% in %2, ±%L3% in %4)</source>
         <translation>（步时波动：%2 为 ±%L1%，%4 为 ±%L3%）</translation>
     </message>
+    <message>
+        <source>; the mean rank waits %L1 ms per step for each layer&apos;s slowest attention (%2)</source>
+        <translation>；平均每个 rank 每步等待各层最慢的注意力 %L1 ms（%2）</translation>
+    </message>
+    <message numerus="yes">
+        <source>, %n unit copies</source>
+        <translation>
+            <numerusform>，%n 个单元副本</numerusform>
+        </translation>
+    </message>
 </context>
 <context>
     <name>fairkv::views::KernelStatsModel</name>

@@ -194,6 +194,13 @@ void GpuLoadView::rebuild()
                            .arg(run.summary.stepMs, 0, 'f', 3)
                            .arg(run.summary.imbalance, 0, 'f', 3)
                            .arg(run.summary.lowerBoundMs, 0, 'f', 3);
+        // What the imbalance costs: the mean rank's wait for each layer's slowest attention, and
+        // the copies a placement pays to shorten it.
+        line += tr("; the mean rank waits %L1 ms per step for each layer's slowest attention (%2)")
+                    .arg(profiler::attentionWaitMs(run.result), 0, 'f', 3)
+                    .arg(timing);
+        if (const int extra = profiler::extraReplicas(run.result); extra > 0)
+            line += tr(", %n unit copies", nullptr, extra);
         const auto speedup = profiler::speedupOver(run.summary.tokensPerS, baseTps);
         if (&run != &m_runs.front() && speedup) {
             line += tr("; speedup over %1: %L2× (%3)").arg(m_runs.front().title()).arg(*speedup, 0, 'f', 3).arg(timing);
