@@ -111,12 +111,14 @@ std::string barChart(const std::string& title, const std::string& unit, const st
     return o.str();
 }
 
-// "llama · 4 layers · hidden 256 · 16/8 heads · head_dim 32 · vocab 4096"
+// "llama · 4 layers · hidden 256 · 16/8 heads · head_dim 32 · vocab 4096" (and "· synthetic weights"
+// for a built-in shape; runs stored before sessions recorded it do not say)
 std::string shape(const json& m)
 {
     auto num = [&](const char* key) { return m.contains(key) ? m[key].dump(-1, ' ', false, json::error_handler_t::replace) : std::string("?"); };
     return m.value("name", std::string("model")) + " · " + num("layers") + " layers · hidden " + num("hidden") + " · "
-        + num("heads") + "/" + num("kv_heads") + " heads · head_dim " + num("head_dim") + " · vocab " + num("vocab");
+        + num("heads") + "/" + num("kv_heads") + " heads · head_dim " + num("head_dim") + " · vocab " + num("vocab")
+        + (m.value("weights", json()) == "synthetic" ? " · synthetic weights" : "");
 }
 
 std::string runName(const StoredRun& r)

@@ -206,13 +206,10 @@ std::string readUri(const std::string& path, bool wal)
 json parseStored(const std::string& text)
 {
     constexpr int kMaxDepth = 32;
-    bool tooDeep = false;
-    const json::parser_callback_t depthCheck = [&](int depth, json::parse_event_t, json&) {
-        tooDeep = tooDeep || depth > kMaxDepth;
-        return !tooDeep; // stops keeping anything once too deep
-    };
-    json j = json::parse(text, depthCheck, false);
-    return tooDeep ? json(json::value_t::discarded) : j;
+    const JsonScan scan = scanJson(text);
+    if (!scan.valid || scan.depth > kMaxDepth)
+        return json(json::value_t::discarded);
+    return json::parse(text, nullptr, false);
 }
 
 // Checks the file before SQLite sees it: an SQLite header, and a size that holds every page the

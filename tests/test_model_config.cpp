@@ -5,6 +5,8 @@
 
 #include <QtTest>
 
+#include <fstream>
+
 #include <nlohmann/json.hpp>
 
 using namespace fairkv;
@@ -179,6 +181,39 @@ private Q_SLOTS:
         QVERIFY(p8b > 7'900'000'000LL && p8b < 8'100'000'000LL);
         FAIRKV_EXPECT_ERROR(ModelConfig::builtin("llama-3.3-70b", 81), "--layers 81");
         FAIRKV_EXPECT_ERROR(ModelConfig::builtin("gpt-5"), "unknown model shape 'gpt-5'");
+    }
+
+    // A folder named like a built-in shape would be ignored for synthetic weights without a word.
+    void builtinNameThatIsAlsoAFolderIsRefused()
+    {
+        QTemporaryDir dir;
+        const QString before = QDir::currentPath();
+        QVERIFY(QDir::setCurrent(dir.path()));
+        QVERIFY(ModelConfig::selectsBuiltin("tiny"));
+        QVERIFY(!ModelConfig::selectsBuiltin("./tiny"));
+        QVERIFY(QDir().mkdir(QStringLiteral("tiny")));
+        const std::string msg = fairkv::test::errorOf([] { ModelConfig::selectsBuiltin("tiny"); });
+        QVERIFY(QDir::setCurrent(before));
+        QVERIFY2(msg.find("write ./tiny") != std::string::npos, msg.c_str());
+        QCOMPARE(ModelConfig::builtin("tiny").shapeJson().at("weights").get<std::string>(), std::string("synthetic"));
+    }
+
+    // A config that is binary, or far larger than any config, gets a message fit for a terminal.
+    void unfitConfigFilesAreRefused()
+    {
+        QTemporaryDir dir;
+        const std::string folder = dir.path().toStdString();
+        {
+            std::ofstream(folder + "/config.json", std::ios::binary) << "\xff\xfe\x1b[31mRED";
+        }
+        std::string msg = fairkv::test::errorOf([&] { ModelConfig::fromHfFolder(folder); });
+        QVERIFY2(msg.find("\\xff") != std::string::npos && msg.find('\x1b') == std::string::npos, msg.c_str());
+        {
+            std::ofstream out(folder + "/config.json", std::ios::binary);
+            out << std::string(size_t(17) << 20, ' ') << "{}";
+        }
+        msg = fairkv::test::errorOf([&] { ModelConfig::fromHfFolder(folder); });
+        QVERIFY2(msg.find("more than any model config holds") != std::string::npos, msg.c_str());
     }
 
     void jsonRoundTrip()

@@ -109,6 +109,7 @@ private Q_SLOTS:
         QTest::newRow("tensor named twice") << QStringLiteral(R"({"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"x":{"dtype":"BF16","shape":[4],"data_offsets":[0,8]}})") << 8 << qint64(-1) << QStringLiteral("names tensor 'x' twice");
         QTest::newRow("junk after a NUL") << ok + QChar(u'\0') + QStringLiteral(" {]") << 8 << qint64(-1) << QStringLiteral("NUL byte before its end");
         QTest::newRow("size overflow") << QStringLiteral(R"({"x":{"dtype":"F32","shape":[4294967296,2147483648],"data_offsets":[0,8]}})") << 8 << qint64(-1) << QStringLiteral("needs more than 2^64 bytes");
+        QTest::newRow("nested deeper than a header") << QStringLiteral(R"({"x":{"dtype":"F32","shape":[[2]],"data_offsets":[0,8]}})") << 8 << qint64(-1) << QStringLiteral("nests 4 levels deep");
         QTest::newRow("bad metadata") << QStringLiteral(R"({"__metadata__":{"a":1},"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})") << 8 << qint64(-1) << QStringLiteral("__metadata__");
     }
     void brokenFiles()

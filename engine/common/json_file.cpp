@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <unordered_set>
 
 #include <cerrno>
 #include <cstring>
@@ -15,7 +16,62 @@
 
 namespace fairkv {
 
-nlohmann::json readJsonFile(const std::string& path, const std::string& what)
+JsonScan scanJson(std::string_view text)
+{
+    struct Sax final : nlohmann::json::json_sax_t
+    {
+        JsonScan scan;
+        int depth = 0;
+        std::unordered_set<std::string> topKeys;
+        bool null() override { return true; }
+        bool boolean(bool) override { return true; }
+        bool number_integer(number_integer_t) override { return true; }
+        bool number_unsigned(number_unsigned_t) override { return true; }
+        bool number_float(number_float_t, const string_t&) override { return true; }
+        bool string(string_t&) override { return true; }
+        bool binary(binary_t&) override { return true; }
+        bool start_object(std::size_t) override { return enter(); }
+        bool start_array(std::size_t) override { return enter(); }
+        bool end_object() override { return leave(); }
+        bool end_array() override { return leave(); }
+        bool key(string_t& k) override
+        {
+            if (depth == 1 && scan.repeatedKey.empty() && !topKeys.insert(k).second)
+                scan.repeatedKey = k;
+            return true;
+        }
+        bool parse_error(std::size_t, const std::string&, const nlohmann::json::exception&) override { return false; }
+        bool enter()
+        {
+            scan.depth = std::max(scan.depth, ++depth);
+            return true;
+        }
+        bool leave()
+        {
+            --depth;
+            return true;
+        }
+    } sax;
+    sax.scan.valid = nlohmann::json::sax_parse(text.begin(), text.end(), &sax, nlohmann::json::input_format_t::json, true);
+    return sax.scan;
+}
+
+std::string printable(std::string_view text)
+{
+    std::string out;
+    for (const unsigned char c : text) {
+        if (c >= 0x20 && c < 0x7f) {
+            out.push_back(char(c));
+            continue;
+        }
+        char hex[5];
+        std::snprintf(hex, sizeof hex, "\\x%02x", c);
+        out += hex;
+    }
+    return out;
+}
+
+nlohmann::json readJsonFile(const std::string& path, const std::string& what, uint64_t maxBytes)
 {
     std::error_code ec;
     const auto status = std::filesystem::status(path, ec); // follows links, as the read does
@@ -28,7 +84,7 @@ nlohmann::json readJsonFile(const std::string& path, const std::string& what)
         try {
             return nlohmann::json::parse(input);
         } catch (const nlohmann::json::exception& e) {
-            throw Error(path + ": " + what + " is not valid JSON (" + e.what() + ")");
+            throw Error(path + ": " + what + " is not valid JSON (" + printable(e.what()) + ")");
         } catch (const std::exception& e) { // a read error of the stream
             throw Error(path + ": cannot read " + what + " (" + e.what() + ")");
         }
@@ -43,9 +99,11 @@ nlohmann::json readJsonFile(const std::string& path, const std::string& what)
         std::string text;
         char buf[65536];
         ssize_t n = 0;
-        while ((n = ::read(fd, buf, sizeof buf)) > 0)
+        while ((n = ::read(fd, buf, sizeof buf)) > 0 && text.size() <= maxBytes)
             text.append(buf, size_t(n));
         ::close(fd);
+        if (text.size() > maxBytes)
+            throw Error(path + ": gave more than " + std::to_string(maxBytes >> 20) + " MiB, more than any " + what + " holds");
         if (n < 0)
             throw Error(path + ": cannot read " + what + " (" + std::strerror(errno) + ")");
         if (text.empty())
@@ -54,7 +112,11 @@ nlohmann::json readJsonFile(const std::string& path, const std::string& what)
     }
     std::ifstream in(path);
     if (!in)
-        throw Error(path + ": cannot open " + what);
+        throw Error(path + ": cannot open " + what + " (" + std::strerror(errno) + ")");
+    const uint64_t size = std::filesystem::is_regular_file(status) ? std::filesystem::file_size(path, ec) : 0;
+    if (!ec && size > maxBytes)
+        throw Error(path + ": is " + std::to_string(size >> 20) + " MiB, more than any " + what + " holds ("
+                    + std::to_string(maxBytes >> 20) + " MiB at most)");
     return parse(in);
 }
 

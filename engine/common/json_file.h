@@ -4,12 +4,28 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <string_view>
 
 namespace fairkv {
 
 // The JSON document in `path`, read as `what` ("placement file", "stats file", ...); an Error
-// naming the path when it is missing, a folder, unreadable or not valid JSON.
-nlohmann::json readJsonFile(const std::string& path, const std::string& what);
+// naming the path when it is missing, a folder, unreadable, larger than maxBytes or not valid JSON.
+nlohmann::json readJsonFile(const std::string& path, const std::string& what, uint64_t maxBytes = uint64_t(256) << 20);
+
+// One pass over JSON text that keeps nothing: whether it is valid, how deep it nests, and the first
+// key its top-level object repeats (the DOM parser keeps the last silently). Linear in the text,
+// unlike nlohmann's parser callbacks, which walk an object's parent every time the object ends.
+struct JsonScan
+{
+    bool valid = false;
+    int depth = 0;
+    std::string repeatedKey;
+};
+JsonScan scanJson(std::string_view text);
+
+// `text` with control bytes and bytes beyond ASCII written as \xNN: a parser's message quotes
+// what it last read, which may be binary and must not reach a terminal raw.
+std::string printable(std::string_view text);
 
 // Whether `v` is an integer within [least, most] (non-negative integers parse as unsigned and are
 // compared unsigned, so 2^64 - 1 never reads as -1), and whether it is a finite number within

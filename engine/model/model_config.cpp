@@ -187,7 +187,7 @@ ModelConfig ModelConfig::fromHfJson(const json& j, const std::string& source)
 
 ModelConfig ModelConfig::fromHfFile(const std::string& path)
 {
-    const json j = readJsonFile(path, "model config");
+    const json j = readJsonFile(path, "model config", uint64_t(16) << 20);
     try {
         return fromHfJson(j, path);
     } catch (const json::exception& e) {
@@ -250,7 +250,7 @@ json ModelConfig::shapeJson() const
     return {{"name", name},           {"model_type", modelType},         {"layers", numLayers},
             {"hidden", hiddenSize},   {"intermediate", intermediateSize}, {"heads", numHeads},
             {"kv_heads", numKvHeads}, {"head_dim", headDim},             {"vocab", vocabSize},
-            {"parameters", parameterCount()}};
+            {"parameters", parameterCount()}, {"weights", synthetic ? "synthetic" : "checkpoint"}};
 }
 
 std::vector<std::string> ModelConfig::builtinNames()
@@ -266,10 +266,22 @@ bool ModelConfig::isBuiltin(const std::string& name)
     return false;
 }
 
+bool ModelConfig::selectsBuiltin(const std::string& modelArg)
+{
+    if (!isBuiltin(modelArg))
+        return false;
+    std::error_code ec;
+    if (std::filesystem::exists(std::filesystem::symlink_status(modelArg, ec)))
+        throw Error("--model '" + modelArg + "' names a built-in shape and also a file or folder here: write ./" + modelArg
+                    + " for the checkpoint (a built-in shape runs synthetic weights)");
+    return true;
+}
+
 ModelConfig ModelConfig::builtin(const std::string& name, int layers)
 {
     ModelConfig c;
     c.name = name;
+    c.synthetic = true;
     RopeConfig llama3;
     llama3.type = RopeConfig::Type::Llama3;
     llama3.theta = 500000.0;

@@ -24,6 +24,7 @@ struct RopeConfig
 struct ModelConfig
 {
     std::string name;       // built-in shape name or checkpoint folder
+    bool synthetic = false; // a built-in shape: its weights are made from a seed, not read
     std::string modelType;  // "llama" or "mistral"
     int hiddenSize = 0;
     int intermediateSize = 0;
@@ -61,6 +62,10 @@ struct ModelConfig
 
     static std::vector<std::string> builtinNames();
     static bool isBuiltin(const std::string& name);
+    // Whether a --model argument names a built-in shape (synthetic weights) rather than a
+    // checkpoint; throws when it is a built-in name and also a file or folder here, which would
+    // otherwise be ignored without a word.
+    static bool selectsBuiltin(const std::string& modelArg);
     // Built-in shape, optionally truncated to `layers` (0 keeps all).
     static ModelConfig builtin(const std::string& name, int layers = 0);
 };

@@ -251,7 +251,7 @@ void ModelWeights::saveHf(const std::string& folder, const std::string& dtypeNam
 
 ModelWeights loadModel(const std::string& modelArg, int layers, uint64_t seed)
 {
-    if (ModelConfig::isBuiltin(modelArg))
+    if (ModelConfig::selectsBuiltin(modelArg))
         return ModelWeights::synthetic(ModelConfig::builtin(modelArg, layers), seed);
     std::error_code ec;
     if (!fs::exists(modelArg, ec))

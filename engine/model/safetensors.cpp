@@ -98,21 +98,15 @@ void SafetensorsFile::parseHeader(const char* header, uint64_t length, uint64_t 
         fail(m_path, "header holds a NUL byte before its end, at byte "
                          + std::to_string(8 + (static_cast<const char*>(nul) - header)));
     // The format forbids a tensor named twice; the JSON parser would keep the last entry silently.
-    std::set<std::string> names;
-    std::string twice;
-    const json::parser_callback_t noRepeats = [&](int depth, json::parse_event_t event, json& parsed) {
-        if (depth == 1 && event == json::parse_event_t::key && twice.empty() && !names.insert(parsed.get<std::string>()).second)
-            twice = parsed.get<std::string>();
-        return true;
-    };
-    json j;
-    try {
-        j = json::parse(header, header + end, noRepeats);
-    } catch (const json::exception&) {
+    // A header is an object of objects of arrays: anything deeper is not one (and is not parsed).
+    const JsonScan scan = scanJson(std::string_view(header, end));
+    if (!scan.valid)
         fail(m_path, "header is not valid JSON");
-    }
-    if (!twice.empty())
-        fail(m_path, "header names tensor '" + twice + "' twice");
+    if (!scan.repeatedKey.empty())
+        fail(m_path, "header names tensor '" + scan.repeatedKey + "' twice");
+    if (scan.depth > 3)
+        fail(m_path, "header nests " + std::to_string(scan.depth) + " levels deep; a safetensors header has 3");
+    const json j = json::parse(header, header + end);
     if (!j.is_object())
         fail(m_path, "header must be a JSON object");
     for (auto it = j.begin(); it != j.end(); ++it) {
@@ -259,7 +253,7 @@ SafetensorsCheckpoint SafetensorsCheckpoint::open(const std::string& path)
     const fs::path dir(path);
     const fs::path indexPath = dir / "model.safetensors.index.json";
     if (fs::exists(indexPath, ec)) {
-        const json j = readJsonFile(indexPath.string(), "safetensors index");
+        const json j = readJsonFile(indexPath.string(), "safetensors index", uint64_t(64) << 20);
         if (!j.is_object() || !j.contains("weight_map") || !j.at("weight_map").is_object())
             throw Error(indexPath.string() + ": missing object 'weight_map'");
         std::map<std::string, size_t> opened;

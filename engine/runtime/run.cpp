@@ -357,7 +357,7 @@ LiveRun::LiveRun(const RunConfig& cfg, const ProgressFn& progress, const std::at
                     "split, calibrates the cost model the planner uses");
     report("loading model", 0, 1);
     std::optional<ModelConfig> shape; // before the weights: what the shape refuses is refused at once
-    if (ModelConfig::isBuiltin(cfg.model))
+    if (ModelConfig::selectsBuiltin(cfg.model))
         shape = ModelConfig::builtin(cfg.model, cfg.layers);
     else if (std::filesystem::is_directory(cfg.model)) // a missing folder gets loadModel's message
         shape = ModelConfig::fromHfFolder(cfg.model, cfg.layers);
