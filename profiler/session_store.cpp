@@ -361,6 +361,13 @@ std::unique_ptr<SessionStore> SessionStore::open(const std::string& path, Mode m
     const bool wal = exists && checkFileHeader(path);
     if (mode == Mode::ReadWrite && exists && access(path.c_str(), W_OK) != 0)
         throw Error(path + ": the session file is read-only; open it for viewing or save to another file");
+    // SQLite writes through the -wal and -shm files beside the database; one that another user's
+    // viewer left, or that a read-only copy left behind, stops every write late, as "read-only".
+    for (const char* companion : {"-wal", "-shm"})
+        if (mode == Mode::ReadWrite && exists && fs::exists(path + companion, ec) && access((path + companion).c_str(), W_OK) != 0)
+            throw Error(path + companion + ": SQLite's " + (companion + 1) + " file beside the session is not writable by this user "
+                        "(left by another user or a read-only copy): the session can be viewed, not appended to, until its "
+                        "owner removes it or makes it writable");
     if (const std::string folder = exists ? std::string() : missingFolderOf(path); !folder.empty())
         throw Error(path + ": the folder " + folder + " does not exist");
 

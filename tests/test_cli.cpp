@@ -118,6 +118,7 @@ private Q_SLOTS:
         QTest::newRow("bad layers") << QStringList{run, QStringLiteral("--layers"), QStringLiteral("99")} << QStringLiteral("--layers");
         QTest::newRow("headkv without scores") << QStringList{run, QStringLiteral("--compress"), QStringLiteral("headkv")} << QStringLiteral("--head-scores");
         QTest::newRow("model too big for memory") << QStringList{run, QStringLiteral("--model"), QStringLiteral("llama-3.3-70b")} << QStringLiteral("--layers");
+        QTest::newRow("empty session name") << QStringList{run, QStringLiteral("--session"), QString(), QStringLiteral("--label"), QStringLiteral("x")} << QStringLiteral("--session needs a file name");
         QTest::newRow("negative seed") << QStringList{run, QStringLiteral("--seed"), QStringLiteral("-1")} << QStringLiteral("--seed");
         QTest::newRow("logits bad tokens") << QStringList{QStringLiteral("logits"), QStringLiteral("--model"), QStringLiteral("tiny"), QStringLiteral("--tokens"), QStringLiteral("1,x")} << QStringLiteral("--tokens");
         QTest::newRow("logits beyond max positions") << QStringList{QStringLiteral("logits"), QStringLiteral("--model"), QStringLiteral("tiny"), QStringLiteral("--layers"), QStringLiteral("1"), QStringLiteral("--tokens"), QStringLiteral("1,").repeated(8192) + QStringLiteral("1")} << QStringLiteral("a sequence of 8193 tokens needs 8193 positions");

@@ -237,7 +237,12 @@ private Q_SLOTS:
                 QVERIFY(limited.extraWeightBytes <= *o.memoryBudget);
                 QVERIFY(limited.totalMs >= unlimited.totalMs * (1 - 1e-12));
                 o.memoryBudget = 0;
-                QCOMPARE(planPlacement(stats, o).extraReplicas, 0);
+                const PlanResult none = planPlacement(stats, o);
+                QCOMPARE(none.extraReplicas, 0);
+                // No copy fits: the bound is the assignment's, not one that copies could reach.
+                o.planner = "fairkv-assign";
+                o.memoryBudget.reset();
+                QCOMPARE(none.lowerBoundTotalMs, planPlacement(stats, o).lowerBoundTotalMs);
             }
         }
     }

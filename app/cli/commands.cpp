@@ -83,15 +83,6 @@ void printRunSummary(const RunResult& r)
         std::cerr << "warning: " << w << "\n";
 }
 
-// A file the command will create at its end: its folder must take it, or the run would be lost.
-void requireWritableFolder(const std::string& path, const char* option)
-{
-    std::string folder = std::filesystem::path(path).parent_path().string();
-    if (folder.empty())
-        folder = ".";
-    if (::access(folder.c_str(), W_OK) != 0)
-        throw UsageError(std::string(option) + " " + path + ": the folder " + folder + " is not writable");
-}
 } // namespace
 
 int runCommand(const std::vector<std::string>& argv)
@@ -199,12 +190,14 @@ int runCommand(const std::vector<std::string>& argv)
     // nothing is ever removed that another program may have written meanwhile.
     std::unique_ptr<profiler::SessionStore> session;
     const std::string sessionPath = args.has("session") ? args.str("session") : std::string();
+    if (args.has("session") && sessionPath.empty())
+        throw UsageError("--session needs a file name");
     if (!sessionPath.empty()) {
         struct stat st;
         if (::lstat(sessionPath.c_str(), &st) == 0 || errno != ENOENT)
             session = profiler::SessionStore::open(sessionPath, profiler::SessionStore::Mode::ReadWrite);
         else
-            requireWritableFolder(args.outputPath("session"), "--session");
+            args.outputPath("session"); // checked as an output: its folder takes the new file
     }
     const bool kernels = !sessionPath.empty() && !args.has("no-trace") && cfg.backend == "cuda" && cupti == "on";
     profiler::EngineTracer tracer(kernels);
@@ -246,7 +239,7 @@ int runCommand(const std::vector<std::string>& argv)
         std::string what = "the run finished but ";
         for (size_t i = 0; i < failures.size(); ++i)
             what += (i ? ", and " : "") + failures[i];
-        if (kept.empty())
+        if (kept.empty() && jsonOut.empty())
             what += " (pass --json FILE to keep a run's result when saving may fail)";
         for (size_t i = 0; i < kept.size(); ++i)
             what += (i ? ", " : "; its result is in ") + kept[i];

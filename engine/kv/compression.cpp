@@ -48,6 +48,12 @@ std::vector<int> headKvCaps(const CompressionOptions& o, int layer, int numLayer
     std::vector<double> flat;
     for (size_t l = 0; l < size_t(numLayers); ++l)
         flat.insert(flat.end(), scores[l].begin(), scores[l].end());
+    // Shares do not depend on the scores' scale; scaled to at most 1 their sum cannot overflow
+    // (scores of 1e307 summed to infinity and every unit kept its floor only).
+    const double top = flat.empty() ? 0.0 : *std::max_element(flat.begin(), flat.end());
+    if (top > 0)
+        for (double& s : flat)
+            s /= top;
     const long total = long(flat.size()) * base;
     const double floorPart = o.floorAlpha * base;
     std::vector<int> upper(flat.size(), prefix);

@@ -134,7 +134,9 @@ PlanResult planPlacement(const PlacementStats& stats, const PlanOptions& o)
             plans[l] = uniform;
             plans[l].exact = plans[l].exact || proven;
         }
-        const double bound = o.planner == "fairkv-copy" ? lowerBoundWithCopies(insts[l]) : lowerBoundNoCopies(insts[l]);
+        // A memory budget that holds no copy leaves fair-copying the assignment problem, and its bound.
+        const bool copies = o.planner == "fairkv-copy" && copyBudget != 0;
+        const double bound = copies ? lowerBoundWithCopies(insts[l]) : lowerBoundNoCopies(insts[l]);
         res.layerMs.push_back(plans[l].makespan + fixed);
         res.lowerBoundMs.push_back(std::min(bound, plans[l].makespan) + fixed);
         res.uniformMs.push_back(uniform.makespan + fixed);
