@@ -121,10 +121,22 @@ std::string shape(const json& m)
         + (m.value("weights", json()) == "synthetic" ? " · synthetic weights" : "");
 }
 
+// A label as the report shows it: a session edited by hand may hold one of megabytes, which the
+// PDF's text layout takes minutes over (a run saved by FairKV has at most kMaxLabelBytes).
+std::string shortLabel(const std::string& label)
+{
+    if (label.size() <= SessionStore::kMaxLabelBytes)
+        return label;
+    size_t cut = SessionStore::kMaxLabelBytes;
+    while (cut > 0 && (static_cast<unsigned char>(label[cut]) & 0xc0) == 0x80) // not inside a UTF-8 character
+        --cut;
+    return label.substr(0, cut) + "…";
+}
+
 std::string runName(const StoredRun& r)
 {
     return "run " + std::to_string(r.summary.id) + " · " + r.summary.placement
-        + (r.summary.label.empty() ? std::string() : " · " + r.summary.label);
+        + (r.summary.label.empty() ? std::string() : " · " + shortLabel(r.summary.label));
 }
 
 } // namespace

@@ -526,6 +526,8 @@ int64_t SessionStore::appendRun(const fairkv::RunResult& run, const TraceBuffer&
 {
     if (m_readOnly)
         fail("opened for viewing only; cannot save a run");
+    if (label.size() > kMaxLabelBytes)
+        fail("a run's label is at most " + std::to_string(kMaxLabelBytes) + " bytes, this one has " + std::to_string(label.size()));
     const json result = run.toJson();
     const RunAggregate agg = aggregate(trace, run.ranks);
     exec("BEGIN IMMEDIATE");

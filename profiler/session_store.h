@@ -74,6 +74,8 @@ public:
     // How long a write waits for another writer's lock before it fails (5 s after open).
     void setBusyTimeout(int ms);
 
+    // A run's label is a short note (at most kMaxLabelBytes of UTF-8): a longer one is refused.
+    static constexpr size_t kMaxLabelBytes = 256;
     int64_t appendRun(const fairkv::RunResult& run, const TraceBuffer& trace, const Environment& env,
                       std::optional<int64_t> parent = std::nullopt, const std::string& label = {});
     std::vector<RunSummary> listRuns() const;

@@ -149,6 +149,7 @@ private Q_SLOTS:
         QTest::newRow("tie as text") << QStringLiteral(R"({"tie_word_embeddings": "yes"})") << QStringLiteral("'tie_word_embeddings' must be true or false");
         QTest::newRow("rms eps huge") << QStringLiteral(R"({"rms_norm_eps": 1e300})") << QStringLiteral("'rms_norm_eps' must be in (0, 1]");
         QTest::newRow("rope theta huge") << QStringLiteral(R"({"rope_theta": 1e308})") << QStringLiteral("'rope_theta' must be in (0, 1e12], got 1e+308");
+        QTest::newRow("model type missing") << QStringLiteral(R"({"model_type": null})") << QStringLiteral("has no 'model_type' (expected llama or mistral)");
         QTest::newRow("model type number") << QStringLiteral(R"({"model_type": 5})") << QStringLiteral("'model_type' must be a string");
     }
     void errorsNameTheField()

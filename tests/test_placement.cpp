@@ -64,7 +64,9 @@ private Q_SLOTS:
         QTest::newRow("unit missing") << QStringLiteral(R"([[{"unit":0,"replicas":[{"rank":0,"requests":[0,1]}]}]])")
                                       << QStringLiteral("places 1 units, the model has 2");
         QTest::newRow("duplicate unit") << QStringLiteral(R"([[{"unit":0,"replicas":[{"rank":0,"requests":[0,1]}]},{"unit":0,"replicas":[{"rank":1,"requests":[0,1]}]}]])")
-                                        << QStringLiteral("unit missing or out of order");
+                                        << QStringLiteral("layer 0 places unit 0 twice");
+        QTest::newRow("unit out of range") << QStringLiteral(R"([[{"unit":0,"replicas":[{"rank":0,"requests":[0,1]}]},{"unit":5,"replicas":[{"rank":1,"requests":[0,1]}]}]])")
+                                           << QStringLiteral("layer 0 places unit 5, out of range 0..1");
         QTest::newRow("rank out of range") << QStringLiteral(R"([[{"unit":0,"replicas":[{"rank":2,"requests":[0,1]}]},{"unit":1,"replicas":[{"rank":0,"requests":[0,1]}]}]])")
                                            << QStringLiteral("rank 2, out of range 0..1");
         QTest::newRow("request twice") << QStringLiteral(R"([[{"unit":0,"replicas":[{"rank":0,"requests":[0,1]},{"rank":1,"requests":[1]}]},{"unit":1,"replicas":[{"rank":0,"requests":[0,1]}]}]])")
@@ -109,6 +111,11 @@ private Q_SLOTS:
         std::ofstream(idle) << R"({"name": "mine", "layers": [[{"unit": 0, "replicas": [{"rank": 0}]}, {"unit": 1, "replicas": [{"rank": 1}]}]]})";
         QCOMPARE(Placement::fromFileFor(idle, 1, 2, 3, 2).ranks, 3);
         QCOMPARE(Placement::fromFile(idle, 2).ranks, 2);
+        // ... and a replica beyond the run's ranks is named where it sits.
+        FAIRKV_EXPECT_ERROR(Placement::fromFileFor(idle, 1, 2, 1, 2), "layer 0, unit 1 has a replica on rank 1, out of range 0..0");
+        // A "batch" must be the run's.
+        FAIRKV_EXPECT_ERROR(Placement::fromJson(nlohmann::json::parse(R"({"batch": 3, "layers": [[{"unit": 0, "replicas": [{"rank": 0}]}]]})"), 2, "p.json"),
+                            "p.json: the placement is for a batch of 3 requests, the run has 2");
         FAIRKV_EXPECT_ERROR(Placement::fromFileFor(idle, 2, 2, 3, 2), idle + ": placement 'mine' has 1 layers, the model has 2");
         // Nor over the log SQLite keeps beside it (the runs not yet in the main file), nor over a
         // FIFO, whose node the rename would replace.

@@ -161,6 +161,16 @@ private Q_SLOTS:
             const std::string msg = fairkv::test::errorOf([&] { SafetensorsFile::open(cut); });
             QVERIFY2(!msg.empty(), qPrintable(QStringLiteral("truncated to %1 bytes was accepted").arg(keep)));
         }
+        // Cut short, or replaced, after its header was read (a copy over a checkpoint that is
+        // loading): an error naming the file, where a memory mapping died of SIGBUS.
+        const auto open = SafetensorsFile::open(file);
+        QCOMPARE(open->toFloat(*open->find("a")).data, a);
+        std::filesystem::resize_file(file, bytes.size() - 100);
+        FAIRKV_EXPECT_ERROR(open->toFloat(*open->find("a")), file + ": changed on disk since its header was read");
+        std::filesystem::remove(file);
+        const std::vector<float> b(104, 2.0f); // another file in its place
+        writeSafetensors(file, {{"a", DType::F32, {104}, b.data()}});
+        FAIRKV_EXPECT_ERROR(open->toFloat(*open->find("a")), "changed on disk");
     }
 
     void randomCorruptionNeverCrashes()
@@ -238,7 +248,7 @@ private Q_SLOTS:
             std::ofstream(folder + "/config.json") << cfg.dump();
         }
         FAIRKV_EXPECT_ERROR(inspectHf(folder), "asks for 1000000 layers, but the checkpoint has no tensor "
-                                               "'model.layers.999999.input_layernorm.weight' (it holds tensors of 1 layer)");
+                                               "'model.layers.999999.input_layernorm.weight' (it holds tensors of layers 0 to 0)");
         FAIRKV_EXPECT_ERROR(ModelWeights::loadHf(folder), "asks for 1000000 layers");
 
         // A bias tensor (Qwen2-style q/k/v biases) that the config does not announce: refused, since
@@ -256,7 +266,18 @@ private Q_SLOTS:
         FAIRKV_EXPECT_ERROR(ModelWeights::loadHf(folder), "plain file name");
         std::ofstream(folder + "/model.safetensors.index.json") << R"({"weight_map": {"x": ".."}})";
         FAIRKV_EXPECT_ERROR(ModelWeights::loadHf(folder), "plain file name");
+        std::ofstream(folder + "/model.safetensors.index.json") << R"({"weight_map": ["x"]})";
+        FAIRKV_EXPECT_ERROR(ModelWeights::loadHf(folder), "'weight_map' must be an object of tensor name to shard file, got an array");
         std::filesystem::remove(folder + "/model.safetensors.index.json");
+
+        // No model.safetensors: a link a cut download left dangling, or a PyTorch checkpoint, is named.
+        std::filesystem::remove(folder + "/model.safetensors");
+        std::filesystem::create_symlink(folder + "/blobs/missing", folder + "/model.safetensors");
+        FAIRKV_EXPECT_ERROR(ModelWeights::loadHf(folder), "model.safetensors: is a link to " + folder + "/blobs/missing, which does not exist");
+        std::filesystem::remove(folder + "/model.safetensors");
+        std::ofstream(folder + "/pytorch_model.bin") << "pickle";
+        FAIRKV_EXPECT_ERROR(ModelWeights::loadHf(folder), "(it holds pytorch_model.bin: ");
+        std::filesystem::remove(folder + "/pytorch_model.bin");
 
         // A base model's names (LlamaModel.save_pretrained: no 'model.' prefix): the message says
         // how the tensors are named, not that the layers are missing.

@@ -93,6 +93,8 @@ private Q_SLOTS:
             s->addNote(ida, "first note");
             s->addNote(std::nullopt, "session note");
             FAIRKV_EXPECT_ERROR(s->appendRun(a.result, a.trace, env, 999), "there is no run 999");
+            FAIRKV_EXPECT_ERROR(s->appendRun(a.result, a.trace, env, std::nullopt, std::string(257, 'x')),
+                                "a run's label is at most 256 bytes, this one has 257");
         }
         auto s = SS::open(file, SS::Mode::ReadOnly);
         const auto runs = s->listRuns();

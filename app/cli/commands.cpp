@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <charconv>
 #include <cctype>
 #include <cerrno>
 #include <cstdio>
@@ -60,15 +61,19 @@ void printRunSummary(const RunResult& r)
               << r.placement.name << "\n";
     std::cout << "compression " << compressionName(c.compression.policy) << " budget " << c.compression.budget
               << ", batch " << c.batch << ", prompt " << c.promptLen << ", " << c.decode << " decode steps\n";
-    std::cout << "prefill " << fmt(r.prefillMs, 1) << " ms (" << r.timing << "; " << fmt(r.prefillWallMs, 1)
-              << " ms wall), decode step " << fmt(r.stepMeanMs()) << " ms mean, " << fmt(r.stepMedianMs()) << " ms median ("
-              << r.timing << "), " << fmt(r.tokensPerS, 1) << " tokens/s\n";
-    std::cout << "attention per step: slowest ranks " << fmt(r.attentionMs) << " ms (" << r.timing
-              << "), lower bound " << fmt(r.lowerBoundMs) << " ms (modelled), imbalance max/mean "
-              << fmt(r.imbalance, 2) << "\n";
+    std::cout << "prefill " << fmt(r.prefillMs, 1) << " ms (" << r.timing << "; " << fmt(r.prefillWallMs, 1) << " ms wall), ";
+    if (r.stepMs.empty()) { // --decode 0: no step was timed, and 0 ms would read as a measurement
+        std::cout << "no decode step timed: step time, tokens/s and imbalance n/a\n";
+    } else {
+        std::cout << "decode step " << fmt(r.stepMeanMs()) << " ms mean, " << fmt(r.stepMedianMs()) << " ms median ("
+                  << r.timing << "), " << fmt(r.tokensPerS, 1) << " tokens/s\n";
+        std::cout << "attention per step: slowest ranks " << fmt(r.attentionMs) << " ms (" << r.timing
+                  << "), lower bound " << fmt(r.lowerBoundMs) << " ms (modelled), imbalance max/mean "
+                  << fmt(r.imbalance, 2) << "\n";
+    }
     if (r.plan)
         std::cout << "plan " << r.plan->planner << " (after " << r.calibrationSteps << " calibration step under uniform): modelled "
-                  << fmt(r.plan->uniformTotalMs / std::max(1e-12, r.plan->totalMs), 3) << "x over uniform, "
+                  << fmt(r.plan->speedupOverUniform(), 3) << "x over uniform, "
                   << r.plan->extraReplicas << " extra replicas, " << fmt(double(r.kvMovedBytes) / (1 << 20), 2)
                   << " MiB of KV moved\n";
     std::cout << "rank  attention ms/step  KV MiB\n";
@@ -76,7 +81,8 @@ void printRunSummary(const RunResult& r)
         double t = 0.0;
         for (const auto& layer : r.rankAttentionMs)
             t += layer[size_t(g)];
-        std::printf("%4d  %17s  %6s\n", g, fmt(t).c_str(), fmt(double(r.rankKvBytes[size_t(g)]) / (1 << 20), 2).c_str());
+        std::printf("%4d  %17s  %6s\n", g, r.stepMs.empty() ? "n/a" : fmt(t).c_str(),
+                    fmt(double(r.rankKvBytes[size_t(g)]) / (1 << 20), 2).c_str());
     }
     std::cout << std::flush;
     for (const std::string& w : r.warnings)
@@ -192,6 +198,9 @@ int runCommand(const std::vector<std::string>& argv)
     const std::string sessionPath = args.has("session") ? args.str("session") : std::string();
     if (args.has("session") && sessionPath.empty())
         throw UsageError("--session needs a file name");
+    if (args.str("label").size() > profiler::SessionStore::kMaxLabelBytes)
+        throw UsageError("--label is at most " + std::to_string(profiler::SessionStore::kMaxLabelBytes) + " bytes, got "
+                         + std::to_string(args.str("label").size()));
     if (!sessionPath.empty()) {
         struct stat st;
         if (::lstat(sessionPath.c_str(), &st) == 0 || errno != ENOENT)
@@ -270,10 +279,13 @@ int logitsCommand(const std::vector<std::string>& argv)
     if (!list.empty() && list.back() == ',')
         throw UsageError("--tokens expects comma-separated non-negative integers, got a trailing comma in '" + list + "'");
     for (const std::string& item : splitCommas(list)) {
-        char* end = nullptr;
-        const long v = std::strtol(item.c_str(), &end, 10);
-        if (item.empty() || std::isspace(static_cast<unsigned char>(item.front())) || *end != '\0' || v < 0 || v > (1L << 30))
+        long v = 0;
+        const size_t sign = item.size() > 1 && item[0] == '+' ? 1 : 0; // a leading '+', as the number options take
+        const auto [end, ec] = std::from_chars(item.data() + sign, item.data() + item.size(), v);
+        if (item.empty() || end != item.data() + item.size() || (ec != std::errc() && ec != std::errc::result_out_of_range) || v < 0)
             throw UsageError("--tokens expects comma-separated non-negative integers, got '" + item + "'");
+        if (ec == std::errc::result_out_of_range || v > (1L << 30))
+            throw UsageError("--tokens: id " + item + " is out of range (ids are below the vocabulary size)");
         tokens.push_back(int(v));
     }
     if (tokens.empty())
@@ -337,7 +349,7 @@ int planCommand(const std::vector<std::string>& argv)
     std::cout << o.planner << " on " << o.ranks << " ranks, " << stats.layers << " layers x " << stats.units
               << " units, batch " << stats.batch << " (modelled; costs " << stats.costSource << ")\n";
     std::cout << "total " << fmt(plan.totalMs, 4) << " ms, uniform " << fmt(plan.uniformTotalMs, 4) << " ms ("
-              << fmt(plan.uniformTotalMs / std::max(1e-12, plan.totalMs), 3) << "x), lower bound "
+              << fmt(plan.speedupOverUniform(), 3) << "x), lower bound "
               << fmt(plan.lowerBoundTotalMs, 4) << " ms (gap " << fmt(100 * plan.gap(), 2) << "%)\n";
     if (plan.fixedLayerMs > 0) {
         const double fixedTotal = plan.fixedLayerMs * stats.layers;

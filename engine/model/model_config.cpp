@@ -154,6 +154,8 @@ ModelConfig ModelConfig::fromHfJson(const json& j, const std::string& source)
         fail(source, "config must be a JSON object");
     ModelConfig c;
     c.name = source;
+    if (!j.contains("model_type") || j.at("model_type").is_null())
+        fail(source, "has no 'model_type' (expected llama or mistral)");
     c.modelType = jsonStringOr(j, "model_type", std::string(), source);
     if (c.modelType != "llama" && c.modelType != "mistral")
         fail(source, "model_type '" + c.modelType + "' is not supported (expected llama or mistral)");

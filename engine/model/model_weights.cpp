@@ -127,8 +127,15 @@ SafetensorsCheckpoint openFor(const std::string& folder, const ModelConfig& c)
         if (held.empty() && !elsewhere.empty())
             throw Error(folder + ": the checkpoint names its tensors like '" + elsewhere + "', not 'model." + norm0
                         + "' as LlamaForCausalLM and MistralForCausalLM checkpoints do (other prefixes are not supported)");
+        // Which layers it holds: the run from 0, and what lies beyond it (a stray 'model.layers.999999999.x').
+        long run = 0;
+        while (held.count(run))
+            ++run;
+        std::string holds = run == 0 ? std::string("no layer 0") : "layers 0 to " + std::to_string(run - 1);
+        if (held.size() > size_t(run))
+            holds += ", and " + std::to_string(held.size() - size_t(run)) + " more up to layer " + std::to_string(*held.rbegin());
         throw Error(folder + ": the config asks for " + std::to_string(c.numLayers) + " layers, but the checkpoint has no tensor '"
-                    + last + "' (it holds tensors of " + std::to_string(held.size()) + (held.size() == 1 ? " layer)" : " layers)"));
+                    + last + "' (it holds tensors of " + holds + ")");
     }
     // Biases (Qwen2's q/k/v, for one) change every output; a config may not say so.
     for (const auto& name : ckpt.tensorNames())

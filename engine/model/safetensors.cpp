@@ -13,7 +13,6 @@
 #include <set>
 
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -44,47 +43,85 @@ bool mulOverflows(uint64_t a, uint64_t b, uint64_t* out)
 
 } // namespace
 
+namespace {
+struct Descriptor
+{
+    int fd = -1;
+    ~Descriptor()
+    {
+        if (fd >= 0)
+            ::close(fd);
+    }
+};
+
+// Reads exactly n bytes at offset; false when the file ends first.
+bool preadAll(int fd, void* dst, uint64_t n, uint64_t offset, const std::string& path)
+{
+    auto* out = static_cast<char*>(dst);
+    while (n > 0) {
+        const ssize_t got = ::pread(fd, out, size_t(std::min<uint64_t>(n, uint64_t(1) << 30)), off_t(offset));
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0)
+            fail(path, std::string("read failed: ") + std::strerror(errno));
+        if (got == 0)
+            return false;
+        out += got;
+        offset += uint64_t(got);
+        n -= uint64_t(got);
+    }
+    return true;
+}
+} // namespace
+
 std::unique_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path)
 {
     std::unique_ptr<SafetensorsFile> file(new SafetensorsFile);
     file->m_path = path;
     // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer (forever, usually)
     // before the regular-file check below could refuse it; regular files ignore the flag.
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0)
+    Descriptor d{::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK)};
+    if (d.fd < 0)
         fail(path, std::string("cannot open: ") + std::strerror(errno));
     struct stat st {};
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        ::close(fd);
+    if (fstat(d.fd, &st) != 0 || !S_ISREG(st.st_mode))
         fail(path, "not a regular file");
-    }
     const uint64_t size = uint64_t(st.st_size);
-    if (size < 8) {
-        ::close(fd);
+    if (size < 8)
         fail(path, "truncated: " + std::to_string(size) + " bytes, a safetensors file starts with an 8-byte header length");
-    }
-    void* map = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-    ::close(fd);
-    if (map == MAP_FAILED)
-        fail(path, std::string("cannot map: ") + std::strerror(errno));
-    file->m_map = map;
-    file->m_mapSize = size;
-    const auto* base = static_cast<const unsigned char*>(map);
-    const uint64_t headerLength = readLe64(base);
+    file->m_size = size;
+    file->m_device = uint64_t(st.st_dev);
+    file->m_inode = uint64_t(st.st_ino);
+    unsigned char lengthBytes[8];
+    if (!preadAll(d.fd, lengthBytes, 8, 0, path))
+        fail(path, "became shorter while it was read (changed on disk?)");
+    const uint64_t headerLength = readLe64(lengthBytes);
     if (headerLength > kMaxHeaderBytes)
         fail(path, "header length " + std::to_string(headerLength) + " exceeds the 100 MiB limit");
     if (headerLength > size - 8)
         fail(path, "header length " + std::to_string(headerLength) + " runs past the end of the file ("
                        + std::to_string(size) + " bytes)");
-    file->m_data = reinterpret_cast<const std::byte*>(base + 8 + headerLength);
-    file->parseHeader(reinterpret_cast<const char*>(base + 8), headerLength, size - 8 - headerLength);
+    std::string header(size_t(headerLength), '\0');
+    if (!preadAll(d.fd, header.data(), headerLength, 8, path))
+        fail(path, "became shorter while it was read (changed on disk?)");
+    file->m_dataOffset = 8 + headerLength;
+    file->parseHeader(header.data(), headerLength, size - 8 - headerLength);
     return file;
 }
 
-SafetensorsFile::~SafetensorsFile()
+SafetensorsFile::~SafetensorsFile() = default;
+
+void SafetensorsFile::readAt(uint64_t offset, void* dst, uint64_t n) const
 {
-    if (m_map)
-        munmap(m_map, m_mapSize);
+    Descriptor d{::open(m_path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK)};
+    if (d.fd < 0)
+        fail(m_path, std::string("cannot open: ") + std::strerror(errno));
+    struct stat st {};
+    if (fstat(d.fd, &st) != 0 || uint64_t(st.st_dev) != m_device || uint64_t(st.st_ino) != m_inode
+        || uint64_t(st.st_size) != m_size)
+        fail(m_path, "changed on disk since its header was read (replaced, cut short or grown); load the model again");
+    if (!preadAll(d.fd, dst, n, offset, m_path))
+        fail(m_path, "became shorter while it was read (changed on disk?); load the model again");
 }
 
 void SafetensorsFile::parseHeader(const char* header, uint64_t length, uint64_t dataBytes)
@@ -201,34 +238,44 @@ Tensor SafetensorsFile::toFloat(const SafetensorsEntry& e) const
     t.shape = e.shape;
     const size_t n = size_t(Tensor::numel(e.shape));
     t.data.resize(n);
-    const std::byte* src = bytes(e);
-    switch (e.dtype) {
-    case DType::F32:
-        std::memcpy(t.data.data(), src, n * 4);
-        break;
-    case DType::F64:
-        for (size_t i = 0; i < n; ++i) {
-            double d;
-            std::memcpy(&d, src + i * 8, 8);
-            t.data[i] = float(d);
+    const uint64_t at = m_dataOffset + e.begin;
+    if (e.dtype == DType::F32) {
+        readAt(at, t.data.data(), uint64_t(n) * 4);
+        return t;
+    }
+    // Other dtypes through a buffer of whole elements, converted as they arrive.
+    const size_t width = dtypeSize(e.dtype), perChunk = (size_t(8) << 20) / width;
+    std::vector<unsigned char> buf(std::min(n, perChunk) * width);
+    for (size_t first = 0; first < n; first += perChunk) {
+        const size_t count = std::min(perChunk, n - first);
+        readAt(at + uint64_t(first) * width, buf.data(), uint64_t(count) * width);
+        float* out = t.data.data() + first;
+        const unsigned char* src = buf.data();
+        switch (e.dtype) {
+        case DType::F64:
+            for (size_t i = 0; i < count; ++i) {
+                double v;
+                std::memcpy(&v, src + i * 8, 8);
+                out[i] = float(v);
+            }
+            break;
+        case DType::BF16:
+            for (size_t i = 0; i < count; ++i) {
+                uint16_t h;
+                std::memcpy(&h, src + i * 2, 2);
+                out[i] = bf16ToFloat(h);
+            }
+            break;
+        case DType::F16:
+            for (size_t i = 0; i < count; ++i) {
+                uint16_t h;
+                std::memcpy(&h, src + i * 2, 2);
+                out[i] = f16ToFloat(h);
+            }
+            break;
+        default:
+            break;
         }
-        break;
-    case DType::BF16:
-        for (size_t i = 0; i < n; ++i) {
-            uint16_t h;
-            std::memcpy(&h, src + i * 2, 2);
-            t.data[i] = bf16ToFloat(h);
-        }
-        break;
-    case DType::F16:
-        for (size_t i = 0; i < n; ++i) {
-            uint16_t h;
-            std::memcpy(&h, src + i * 2, 2);
-            t.data[i] = f16ToFloat(h);
-        }
-        break;
-    default:
-        break;
     }
     return t;
 }
@@ -254,8 +301,11 @@ SafetensorsCheckpoint SafetensorsCheckpoint::open(const std::string& path)
     const fs::path indexPath = dir / "model.safetensors.index.json";
     if (fs::exists(indexPath, ec)) {
         const json j = readJsonFile(indexPath.string(), "safetensors index", uint64_t(64) << 20);
-        if (!j.is_object() || !j.contains("weight_map") || !j.at("weight_map").is_object())
+        if (!j.is_object() || !j.contains("weight_map"))
             throw Error(indexPath.string() + ": missing object 'weight_map'");
+        if (!j.at("weight_map").is_object())
+            throw Error(indexPath.string() + ": 'weight_map' must be an object of tensor name to shard file, got "
+                        + jsonBrief(j.at("weight_map")));
         std::map<std::string, size_t> opened;
         for (auto it = j.at("weight_map").begin(); it != j.at("weight_map").end(); ++it) {
             if (!it.value().is_string())
@@ -279,8 +329,29 @@ SafetensorsCheckpoint SafetensorsCheckpoint::open(const std::string& path)
         return ckpt;
     }
     const fs::path single = dir / "model.safetensors";
-    if (!fs::exists(single, ec))
-        throw Error(path + ": folder holds neither model.safetensors nor model.safetensors.index.json");
+    if (!fs::exists(single, ec)) {
+        if (fs::is_symlink(fs::symlink_status(single, ec))) // a download cut short leaves these
+            throw Error(single.string() + ": is a link to " + fs::read_symlink(single, ec).string()
+                        + ", which does not exist (or the links loop)");
+        // What the folder holds instead, so the message says what kind of checkpoint it is.
+        std::vector<std::string> found;
+        for (const auto& entry : fs::directory_iterator(dir, ec)) {
+            const std::string name = entry.path().filename().string();
+            const auto endsWith = [&](const std::string& suffix) {
+                return name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+            };
+            if ((endsWith(".safetensors") || endsWith(".bin") || endsWith(".pt") || endsWith(".pth") || endsWith(".gguf"))
+                && found.size() < 4)
+                found.push_back(name);
+        }
+        std::string what;
+        for (const auto& name : found)
+            what += (what.empty() ? " (it holds " : ", ") + name;
+        if (!what.empty())
+            what += ": FairKV reads model.safetensors, or the shards that model.safetensors.index.json lists; PyTorch "
+                    ".bin/.pt and GGUF files need converting to safetensors first)";
+        throw Error(path + ": folder holds neither model.safetensors nor model.safetensors.index.json" + what);
+    }
     const size_t idx = addFile(single);
     for (const auto& [name, e] : ckpt.m_files[idx]->entries())
         ckpt.m_index[name] = idx;

@@ -20,9 +20,12 @@ struct SafetensorsEntry
     uint64_t end = 0;
 };
 
-// One memory-mapped .safetensors file. Opening validates the whole header against the spec:
-// header length bound, JSON object, known dtype, dtype x shape = byte range, ranges inside the
-// file, not overlapping and leaving no holes. Errors name the file and the tensor.
+// One .safetensors file. Opening validates the whole header against the spec: header length
+// bound, JSON object, known dtype, dtype x shape = byte range, ranges inside the file, not
+// overlapping and leaving no holes. Errors name the file and the tensor. Tensors are read with
+// pread(), not mapped: a file cut short or replaced while a model loads (a copy over it) is an
+// error naming it, where a mapping would kill the process with SIGBUS. No descriptor is held
+// between reads, so a checkpoint of many shards needs one at a time.
 class SafetensorsFile
 {
 public:
@@ -40,16 +43,17 @@ public:
 
     // The tensor converted to fp32 (F32, F16, BF16, F64).
     Tensor toFloat(const SafetensorsEntry& entry) const;
-    const std::byte* bytes(const SafetensorsEntry& entry) const { return m_data + entry.begin; }
 
 private:
     SafetensorsFile() = default;
     void parseHeader(const char* header, uint64_t length, uint64_t dataBytes);
 
+    // n bytes at `offset` of the file, which must still be the one whose header was read.
+    void readAt(uint64_t offset, void* dst, uint64_t n) const;
+
     std::string m_path;
-    void* m_map = nullptr;
-    size_t m_mapSize = 0;
-    const std::byte* m_data = nullptr;
+    uint64_t m_size = 0, m_dataOffset = 0; // the file's size and where its data section starts
+    uint64_t m_device = 0, m_inode = 0;    // which file it was
     std::map<std::string, SafetensorsEntry> m_entries;
     std::map<std::string, std::string> m_metadata;
 };

@@ -28,6 +28,17 @@ void Placement::validate(int numLayers, int numUnits, int numRanks, int batchSiz
         throw Error(who + " has " + std::to_string(layers.size()) + " layers, the model has " + std::to_string(numLayers));
     for (int l = 0; l < numLayers; ++l) {
         const auto& layer = layers[size_t(l)];
+        // A unit out of range or named twice, by name: the count and order checks below would only
+        // say that some unit is missing.
+        std::vector<bool> named(size_t(numUnits), false);
+        for (const UnitPlacement& up : layer) {
+            if (up.unit < 0 || up.unit >= numUnits)
+                throw Error(who + ": layer " + std::to_string(l) + " places unit " + std::to_string(up.unit)
+                            + ", out of range 0.." + std::to_string(numUnits - 1));
+            if (named[size_t(up.unit)])
+                throw Error(who + ": layer " + std::to_string(l) + " places unit " + std::to_string(up.unit) + " twice");
+            named[size_t(up.unit)] = true;
+        }
         if (int(layer.size()) != numUnits)
             throw Error(who + ": layer " + std::to_string(l) + " places " + std::to_string(layer.size())
                         + " units, the model has " + std::to_string(numUnits));
@@ -171,8 +182,16 @@ Placement Placement::fromJson(const json& j, int batchSize, const std::string& s
     } catch (const json::exception& e) {
         throw fail(e.what());
     }
+    // Without "ranks" the file is for the run's ranks: a replica beyond them is then named by
+    // validate() where it sits.
     p.ranks = root.contains("ranks") && root.at("ranks").is_number_integer() ? index(root.at("ranks"), "placement", "ranks")
-                                                                              : std::max(maxRank + 1, runRanks);
+                                                                              : (runRanks > 0 ? runRanks : maxRank + 1);
+    if (root.contains("batch") && !root.at("batch").is_null()) {
+        const int batch = index(root.at("batch"), "placement", "batch");
+        if (batch != batchSize)
+            throw fail("the placement is for a batch of " + std::to_string(batch) + " requests, the run has "
+                       + std::to_string(batchSize));
+    }
     return p;
 }
 

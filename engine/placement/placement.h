@@ -35,8 +35,8 @@ struct Placement
 
     nlohmann::json toJson() const;
     // `source` names the file in errors. Missing "requests" on a unit's only replica means the whole batch.
-    // Without a "ranks" key the placement is for its highest rank + 1, or for `runRanks` when that
-    // is more (the ranks above its highest idle).
+    // Without a "ranks" key the placement is for `runRanks` (given), else for its highest rank + 1.
+    // A "batch" key must match batchSize.
     static Placement fromJson(const nlohmann::json& j, int batchSize, const std::string& source, int runRanks = 0);
     static Placement fromFile(const std::string& path, int batchSize, int runRanks = 0);
     // fromFile() for a run of that shape, validated; every error names the file.

@@ -164,7 +164,7 @@ nlohmann::json PlanResult::toJson() const
             {"lower_bound_total_ms", lowerBoundTotalMs},
             {"uniform_total_ms", uniformTotalMs},
             {"fixed_layer_ms", fixedLayerMs},
-            {"speedup_over_uniform", totalMs > 0 ? uniformTotalMs / totalMs : 1.0},
+            {"speedup_over_uniform", speedupOverUniform()},
             {"gap_to_lower_bound", gap()},
             {"extra_replicas", extraReplicas},
             {"extra_weight_bytes", extraWeightBytes},

@@ -35,6 +35,8 @@ struct PlanResult
     std::string costSource;
 
     double gap() const { return lowerBoundTotalMs > 0 ? totalMs / lowerBoundTotalMs - 1.0 : 0.0; }
+    // Modelled uniform time over this plan's: 1 where both cost nothing.
+    double speedupOverUniform() const { return totalMs > 0 ? uniformTotalMs / totalMs : 1.0; }
     nlohmann::json toJson() const;
 };
 
