@@ -137,7 +137,8 @@ private Q_SLOTS:
         QTest::newRow("json is a folder") << QStringList{run, QStringLiteral("--json"), QDir::tempPath()} << QStringLiteral("folder");
         // Numbers as the help writes them: a space no longer lets a sign through an unsigned option.
         QTest::newRow("spaced negative seed") << QStringList{run, QStringLiteral("--seed"), QStringLiteral(" -1")} << QStringLiteral("--seed");
-        QTest::newRow("spaced memory budget") << QStringList{run, QStringLiteral("--memory-budget"), QStringLiteral(" -1")} << QStringLiteral("--memory-budget");
+        QTest::newRow("spaced memory budget") << QStringList{run, QStringLiteral("--placement"), QStringLiteral("fairkv-copy"), QStringLiteral("--memory-budget"), QStringLiteral(" -1")} << QStringLiteral("--memory-budget");
+        QTest::newRow("memory budget without copies") << QStringList{run, QStringLiteral("--memory-budget"), QStringLiteral("100")} << QStringLiteral("--memory-budget applies to --placement fairkv-copy only");
         QTest::newRow("spaced prompt") << QStringList{run, QStringLiteral("--prompt-len"), QStringLiteral(" 5")} << QStringLiteral("--prompt-len");
         QTest::newRow("hex float") << QStringList{run, QStringLiteral("--floor-alpha"), QStringLiteral("0x0.8p0")} << QStringLiteral("--floor-alpha");
         QTest::newRow("option as a value") << QStringList{run, QStringLiteral("--session"), QStringLiteral("x.fkv"), QStringLiteral("--label"), QStringLiteral("--no-trace")}

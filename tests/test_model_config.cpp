@@ -1,10 +1,12 @@
 // HF config.json parsing (old and new RoPE keys, Mistral head_dim) and the built-in shapes.
 #include "common/error.h"
 #include "model/model_config.h"
+#include "model/rope.h"
 #include "test_util.h"
 
 #include <QtTest>
 
+#include <cmath>
 #include <fstream>
 
 #include <nlohmann/json.hpp>
@@ -88,6 +90,26 @@ private Q_SLOTS:
         FAIRKV_EXPECT_ERROR(c.requirePositions(4097, "a prompt"),
                             "a prompt needs 4097 positions, beyond the model's sliding_window of 4096");
         FAIRKV_EXPECT_ERROR(c.requirePositions(40000, "a prompt"), "max_position_embeddings of 32768");
+        // transformers' Llama has no sliding window and ignores the key.
+        j["model_type"] = "llama";
+        QCOMPARE(ModelConfig::fromHfJson(j, "config.json").positionLimit(), int64_t(32768));
+    }
+
+    // What transformers accepts with a warning, or where a scaling changes nothing, is read as it reads it.
+    void ropeScalingsTransformersAccepts()
+    {
+        json j = llamaJson();
+        j["rope_scaling"] = {{"factor", 8.0}, {"low_freq_factor", 4.0}, {"high_freq_factor", 4.0},
+                             {"original_max_position_embeddings", 8192}, {"rope_type", "llama3"}};
+        const ModelConfig c = ModelConfig::fromHfJson(j, "config.json");
+        for (float f : ropeInverseFrequencies(c))
+            QVERIFY(std::isfinite(f) && f > 0);
+        j["rope_scaling"] = {{"factor", 2.0}, {"rope_type", "dynamic"}, {"original_max_position_embeddings", 4096}};
+        const ModelConfig d = ModelConfig::fromHfJson(j, "config.json");
+        json plain = llamaJson();
+        QCOMPARE(ropeInverseFrequencies(d), ropeInverseFrequencies(ModelConfig::fromHfJson(plain, "config.json")));
+        d.requirePositions(4096, "a prompt");
+        FAIRKV_EXPECT_ERROR(d.requirePositions(4097, "a prompt"), "dynamic rope scaling changes nothing");
     }
 
     void mistralExplicitHeadDim()
@@ -144,8 +166,8 @@ private Q_SLOTS:
                                          << QStringLiteral("hidden_act an array of 1 item is not supported");
         QTest::newRow("long string") << QStringLiteral(R"({"hidden_size": "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"})")
                                      << QStringLiteral("got \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"...");
-        QTest::newRow("sliding window zero") << QStringLiteral(R"({"sliding_window": 0})") << QStringLiteral("'sliding_window' = 0");
-        QTest::newRow("sliding window 2^40") << QStringLiteral(R"({"sliding_window": 1099511627776})") << QStringLiteral("'sliding_window' = 1099511627776");
+        QTest::newRow("sliding window zero") << QStringLiteral(R"({"model_type": "mistral", "sliding_window": 0})") << QStringLiteral("'sliding_window' = 0");
+        QTest::newRow("sliding window 2^40") << QStringLiteral(R"({"model_type": "mistral", "sliding_window": 1099511627776})") << QStringLiteral("'sliding_window' = 1099511627776");
         QTest::newRow("tie as text") << QStringLiteral(R"({"tie_word_embeddings": "yes"})") << QStringLiteral("'tie_word_embeddings' must be true or false");
         QTest::newRow("rms eps huge") << QStringLiteral(R"({"rms_norm_eps": 1e300})") << QStringLiteral("'rms_norm_eps' must be in (0, 1]");
         QTest::newRow("rope theta huge") << QStringLiteral(R"({"rope_theta": 1e308})") << QStringLiteral("'rope_theta' must be in (0, 1e12], got 1e+308");

@@ -171,6 +171,8 @@ int runCommand(const std::vector<std::string>& argv)
     cfg.devices.emulate = args.has("emulate");
     cfg.devices.allReduce.alphaUs = args.number("allreduce-alpha-us", 0.0, 1e6);
     cfg.devices.allReduce.busGBs = args.number("allreduce-gbs", 1e-3, 1e6);
+    if (args.has("memory-budget") && cfg.placement != "fairkv-copy") // only copies take memory
+        throw UsageError("--memory-budget applies to --placement fairkv-copy only");
     if (args.has("memory-budget"))
         cfg.memoryBudget = args.unsignedInt("memory-budget");
     cfg.sameCount = args.has("same-count");
@@ -335,6 +337,8 @@ int planCommand(const std::vector<std::string>& argv)
     PlanOptions o;
     o.planner = planner;
     o.ranks = args.integer("ranks", 1, 4096);
+    if (args.has("memory-budget") && o.planner != "fairkv-copy")
+        throw UsageError("--memory-budget applies to --planner fairkv-copy only");
     if (args.has("memory-budget"))
         o.memoryBudget = args.unsignedInt("memory-budget");
     o.sameCount = args.has("same-count");

@@ -88,10 +88,17 @@ RopeConfig parseRope(const json& j, const std::string& source)
         rope.highFreqFactor = requiredPositive(*block, "high_freq_factor", type, source);
         requireRopeKey(*block, "original_max_position_embeddings", type, source);
         rope.originalMaxPositions = jsonInt(*block, "original_max_position_embeddings", source);
-        if (rope.highFreqFactor <= rope.lowFreqFactor)
-            fail(source, "llama3 rope scaling needs high_freq_factor > low_freq_factor");
+        // transformers only warns when high_freq_factor <= low_freq_factor: the smooth band between
+        // the two wavelengths is then empty (ropeInverseFrequencies), as it is there.
+    } else if (type == "dynamic") {
+        // Dynamic NTK rescales only beyond the original context, which a run may then not reach.
+        rope.type = RopeConfig::Type::Default;
+        requiredPositive(*block, "factor", type, source);
+        rope.dynamicUpTo = jsonIntOr(*block, "original_max_position_embeddings", jsonIntOr(j, "max_position_embeddings", 4096, source),
+                                     source);
     } else {
-        fail(source, "rope type '" + type + "' is not supported (supported: default, linear, llama3)");
+        fail(source, "rope type '" + type + "' is not supported (supported: default, linear, llama3, dynamic within the "
+                     "original context)");
     }
     requireFullRotary(*block, source);
     return rope;
@@ -135,6 +142,9 @@ void ModelConfig::validate() const
 
 void ModelConfig::requirePositions(int64_t positions, const std::string& what) const
 {
+    if (rope.dynamicUpTo > 0 && positions > rope.dynamicUpTo)
+        throw Error(what + " needs " + std::to_string(positions) + " positions, beyond the " + std::to_string(rope.dynamicUpTo)
+                    + " up to which the model's dynamic rope scaling changes nothing (this engine does not rescale)");
     if (positions > maxPositions)
         throw Error(what + " needs " + std::to_string(positions) + " positions, beyond the model's max_position_embeddings of "
                     + std::to_string(maxPositions));
@@ -180,9 +190,12 @@ ModelConfig ModelConfig::fromHfJson(const json& j, const std::string& source)
     c.maxPositions = jsonIntOr(j, "max_position_embeddings", 4096, source);
     c.rmsNormEps = jsonNumberOr(j, "rms_norm_eps", 1e-6, source);
     c.tieWordEmbeddings = jsonBoolOr(j, "tie_word_embeddings", false, source);
-    if (j.contains("sliding_window") && !j.at("sliding_window").is_null())
+    // transformers' Llama attention has no sliding window and ignores the key; Mistral's applies it.
+    if (c.modelType != "llama" && j.contains("sliding_window") && !j.at("sliding_window").is_null())
         c.slidingWindow = jsonInt(j, "sliding_window", source);
     c.rope = parseRope(j, source);
+    if (c.rope.dynamicUpTo > 0)
+        c.maxPositions = std::min(c.maxPositions, c.rope.dynamicUpTo);
     c.validate();
     return c;
 }

@@ -18,6 +18,9 @@ struct RopeConfig
     double lowFreqFactor = 1.0;
     double highFreqFactor = 4.0;
     int originalMaxPositions = 8192;
+    // "dynamic" (NTK) scaling changes nothing up to this many positions (0: not dynamic), and the
+    // engine runs no further: transformers' frequencies are the default ones there.
+    int dynamicUpTo = 0;
 };
 
 // Shape of a LLaMA/Mistral decoder, read from an HF config.json or one of the built-in shapes.

@@ -24,7 +24,9 @@ std::vector<float> ropeInverseFrequencies(const ModelConfig& c)
         for (float& f : inv) {
             const float wavelen = float(2.0 * pi) / f;
             float scaled = wavelen > float(lowFreqWavelen) ? f / float(r.factor) : f;
-            const bool medium = !(wavelen < float(highFreqWavelen)) && !(wavelen > float(lowFreqWavelen));
+            // Between the two wavelengths; no band when high_freq_factor <= low_freq_factor.
+            const bool medium = r.highFreqFactor > r.lowFreqFactor && !(wavelen < float(highFreqWavelen))
+                                && !(wavelen > float(lowFreqWavelen));
             if (medium) {
                 const float smooth = (float(r.originalMaxPositions) / wavelen - float(r.lowFreqFactor))
                                      / float(r.highFreqFactor - r.lowFreqFactor);

@@ -253,6 +253,12 @@ void decodeAndMeasure(InferenceEngine& engine, const RunConfig& cfg, bool planne
         take(engine.decodeStep(next, &t));
         const KvLengths lengths = currentLengths(engine);
         const CostModel cost = CostModel::fit(engine.placement(), lengths, t.attentionMs);
+        // A fit that prices a retained token at nothing plans on unit counts alone, blind to the KV
+        // it is meant to balance: say so (one calibration step too short or noisy to tell).
+        if (!(cost.cTokMs > 0))
+            res.warnings.push_back("the calibration step's fit prices a retained token at 0 ms: " + cfg.placement
+                                   + " planned on unit counts alone (a step too short or noisy to tell tokens apart; more "
+                                     "layers, a larger batch or a longer prompt help)");
         PlanOptions po;
         po.planner = cfg.placement;
         po.ranks = cfg.ranks;
