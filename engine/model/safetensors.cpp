@@ -44,6 +44,17 @@ bool mulOverflows(uint64_t a, uint64_t b, uint64_t* out)
 } // namespace
 
 namespace {
+// count 16-bit values at src (any alignment) to floats; `convert` is inlined per dtype.
+template <typename Convert>
+void widen(const unsigned char* src, size_t count, float* out, Convert convert)
+{
+    for (size_t i = 0; i < count; ++i) {
+        uint16_t h;
+        std::memcpy(&h, src + i * 2, 2);
+        out[i] = convert(h);
+    }
+}
+
 struct Descriptor
 {
     int fd = -1;
@@ -260,18 +271,10 @@ Tensor SafetensorsFile::toFloat(const SafetensorsEntry& e) const
             }
             break;
         case DType::BF16:
-            for (size_t i = 0; i < count; ++i) {
-                uint16_t h;
-                std::memcpy(&h, src + i * 2, 2);
-                out[i] = bf16ToFloat(h);
-            }
+            widen(src, count, out, [](uint16_t h) { return bf16ToFloat(h); });
             break;
         case DType::F16:
-            for (size_t i = 0; i < count; ++i) {
-                uint16_t h;
-                std::memcpy(&h, src + i * 2, 2);
-                out[i] = f16ToFloat(h);
-            }
+            widen(src, count, out, [](uint16_t h) { return f16ToFloat(h); });
             break;
         default:
             break;
