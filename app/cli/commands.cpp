@@ -498,7 +498,9 @@ int exportTraceCommand(const std::vector<std::string>& argv)
                                                  "FairKV run " + std::to_string(id) + " (" + run.summary.model + ", "
                                                      + run.summary.placement + ")"));
     std::cout << "wrote " << out << " (" << trace.records.size() << " records, " << run.summary.ranks << " rank tracks)\n";
-    if (trace.records.empty())
+    for (const std::string& w : trace.warnings)
+        std::cerr << "warning: " << w << "\n";
+    if (trace.records.empty() && trace.warnings.empty())
         std::cerr << "warning: run " << run.summary.id << " has no trace records (saved with --no-trace?): the trace is empty\n";
     if (trace.dropped)
         std::cerr << "warning: the tracer dropped " << trace.dropped << " records in this run\n";
