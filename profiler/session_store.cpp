@@ -478,6 +478,15 @@ void SessionStore::migrate(int from)
         from = 1;
     }
     if (from == 1) {
+        // A file that says schema 1 but already has schema 2's tables or columns is damaged (or its
+        // version was set back by hand): say so, not SQLite's "duplicate column name".
+        {
+            Statement st(m_db, "SELECT COUNT(*) FROM pragma_table_info('runs') WHERE name IN ('parent_id', 'label')", m_path);
+            st.step();
+            if (st.i64(0) > 0)
+                fail("the file says schema version 1 but already has schema 2's columns: its version was changed or "
+                     "it is damaged; not upgrading it, nothing was changed");
+        }
         exec(kMigrateV1ToV2);
         // Runs written with schema 1 get their per-layer rank times from their records.
         std::vector<int64_t> runs;

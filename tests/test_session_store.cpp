@@ -266,6 +266,15 @@ private Q_SLOTS:
         FAIRKV_EXPECT_ERROR(SS::open(newer, SS::Mode::ReadWrite), "newer FairKV Studio (schema 99");
         FAIRKV_EXPECT_ERROR(SS::open(newer, SS::Mode::ReadOnly), "newer FairKV Studio");
         QCOMPARE(digest(newer), newerBefore);
+        // A schema 2 file whose version was set back to 1: refused by name, not by SQLite's
+        // "duplicate column name", and left as it was.
+        const std::string older = fairkv::test::path(dir, "setback.fkv");
+        QVERIFY(QFile::copy(QString::fromStdString(good), QString::fromStdString(older)));
+        sql(older, "PRAGMA user_version=1;");
+        const QByteArray olderBefore = digest(older);
+        FAIRKV_EXPECT_ERROR(SS::open(older, SS::Mode::ReadOnly), "says schema version 1 but already has schema 2's columns");
+        FAIRKV_EXPECT_ERROR(SS::open(older, SS::Mode::ReadWrite), "says schema version 1 but already has schema 2's columns");
+        QCOMPARE(digest(older), olderBefore);
 
         const std::string truncated = fairkv::test::path(dir, "truncated.fkv");
         {
