@@ -729,6 +729,13 @@ void checkResultTypes(json& result, const Damaged& damaged)
     for (const auto& [key, ok] : kShapes)
         if (result.contains(key) && !ok(result.at(key)))
             damaged(std::string("'") + key + "' does not have the shape or types a run writes");
+    // Per-rank tables hold one value per rank of the run (a ragged row would draw as more ranks).
+    if (const json& ranks = result.value("ranks", json()); ranks.is_number_unsigned())
+        for (const char* key : {"rank_attention_ms", "rank_mlp_ms"})
+            for (const json& row : result.value(key, json::array()))
+                if (row.is_array() && row.size() != ranks.get<size_t>())
+                    damaged(std::string("'") + key + "' has a layer of " + std::to_string(row.size()) + " ranks in a run of "
+                            + std::to_string(ranks.get<size_t>()));
     if (result.contains("model") && result.at("model").contains("name") && !result.at("model").at("name").is_string())
         damaged("the model's 'name' is not text");
     if (const json& lb = result.value("lower_bound", json::object()); !lb.empty()) {

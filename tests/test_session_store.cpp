@@ -362,6 +362,8 @@ private Q_SLOTS:
                                         << QStringLiteral("'attention_ms' is \"fast\", of the wrong type");
         QTest::newRow("model as text") << QStringLiteral(R"(UPDATE runs SET result_json=json_set(result_json,'$.model','tiny');)")
                                        << QStringLiteral("'model' does not have the shape");
+        QTest::newRow("ragged rank table") << QStringLiteral(R"(UPDATE runs SET result_json=json_set(result_json,'$.rank_attention_ms[0]',json('[1,2,3,4,5,6,7]'));)")
+                                           << QStringLiteral("'rank_attention_ms' has a layer of 7 ranks in a run of");
         QTest::newRow("placement layers") << QStringLiteral(R"(UPDATE runs SET result_json=json_set(result_json,'$.placement.layers',5);)")
                                           << QStringLiteral("its placement: expected a placement object");
         QTest::newRow("flag as text") << QStringLiteral(R"(UPDATE runs SET result_json=json_set(result_json,'$.kernel_tracing','yes');)")

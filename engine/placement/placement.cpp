@@ -188,7 +188,7 @@ Placement Placement::fromJson(const json& j, int batchSize, const std::string& s
                                                                               : (runRanks > 0 ? runRanks : maxRank + 1);
     if (root.contains("batch") && !root.at("batch").is_null()) {
         const int batch = index(root.at("batch"), "placement", "batch");
-        if (batch != batchSize)
+        if (batch != 0 && batch != batchSize) // 0: not said
             throw fail("the placement is for a batch of " + std::to_string(batch) + " requests, the run has "
                        + std::to_string(batchSize));
     }
