@@ -113,6 +113,8 @@ private Q_SLOTS:
         QCOMPARE(Placement::fromFile(idle, 2).ranks, 2);
         // ... and a replica beyond the run's ranks is named where it sits.
         FAIRKV_EXPECT_ERROR(Placement::fromFileFor(idle, 1, 2, 1, 2), "layer 0, unit 1 has a replica on rank 1, out of range 0..0");
+        FAIRKV_EXPECT_ERROR(Placement::fromJson({{"name", std::string(300, 'n')}, {"layers", nlohmann::json::array()}}, 1, "p.json"),
+                            "p.json: the placement's \"name\" is 300 bytes long, at most 256");
         // A "batch" must be the run's.
         FAIRKV_EXPECT_ERROR(Placement::fromJson(nlohmann::json::parse(R"({"batch": 3, "layers": [[{"unit": 0, "replicas": [{"rank": 0}]}]]})"), 2, "p.json"),
                             "p.json: the placement is for a batch of 3 requests, the run has 2");

@@ -135,6 +135,8 @@ Placement Placement::fromJson(const json& j, int batchSize, const std::string& s
         throw fail("expected a placement object with a \"layers\" array");
     Placement p;
     p.name = root.contains("name") && root.at("name").is_string() ? root.at("name").get<std::string>() : source;
+    if (p.name != source && p.name.size() > 256) // a name, copied into every result and report: not a payload
+        throw fail("the placement's \"name\" is " + std::to_string(p.name.size()) + " bytes long, at most 256");
     p.batch = batchSize;
     std::vector<int> all(static_cast<size_t>(batchSize));
     for (int r = 0; r < batchSize; ++r)
