@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <utility>
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -122,7 +123,7 @@ std::unique_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path)
 
 SafetensorsFile::~SafetensorsFile() = default;
 
-void SafetensorsFile::readAt(uint64_t offset, void* dst, uint64_t n) const
+int SafetensorsFile::reopen() const
 {
     Descriptor d{::open(m_path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK)};
     if (d.fd < 0)
@@ -131,8 +132,7 @@ void SafetensorsFile::readAt(uint64_t offset, void* dst, uint64_t n) const
     if (fstat(d.fd, &st) != 0 || uint64_t(st.st_dev) != m_device || uint64_t(st.st_ino) != m_inode
         || uint64_t(st.st_size) != m_size)
         fail(m_path, "changed on disk since its header was read (replaced, cut short or grown); load the model again");
-    if (!preadAll(d.fd, dst, n, offset, m_path))
-        fail(m_path, "became shorter while it was read (changed on disk?); load the model again");
+    return std::exchange(d.fd, -1);
 }
 
 void SafetensorsFile::parseHeader(const char* header, uint64_t length, uint64_t dataBytes)
@@ -250,6 +250,11 @@ Tensor SafetensorsFile::toFloat(const SafetensorsEntry& e) const
     const size_t n = size_t(Tensor::numel(e.shape));
     t.data.resize(n);
     const uint64_t at = m_dataOffset + e.begin;
+    const Descriptor d{reopen()}; // one open per tensor, its chunks read through it
+    const auto readAt = [&](uint64_t offset, void* dst, uint64_t bytes) {
+        if (!preadAll(d.fd, dst, bytes, offset, m_path))
+            fail(m_path, "became shorter while it was read (changed on disk?); load the model again");
+    };
     if (e.dtype == DType::F32) {
         readAt(at, t.data.data(), uint64_t(n) * 4);
         return t;

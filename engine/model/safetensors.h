@@ -48,8 +48,9 @@ private:
     SafetensorsFile() = default;
     void parseHeader(const char* header, uint64_t length, uint64_t dataBytes);
 
-    // n bytes at `offset` of the file, which must still be the one whose header was read.
-    void readAt(uint64_t offset, void* dst, uint64_t n) const;
+    // The file opened again (a descriptor the caller closes), checked to be still the one whose
+    // header was read.
+    int reopen() const;
 
     std::string m_path;
     uint64_t m_size = 0, m_dataOffset = 0; // the file's size and where its data section starts
