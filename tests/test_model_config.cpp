@@ -108,6 +108,8 @@ private Q_SLOTS:
         const ModelConfig d = ModelConfig::fromHfJson(j, "config.json");
         json plain = llamaJson();
         QCOMPARE(ropeInverseFrequencies(d), ropeInverseFrequencies(ModelConfig::fromHfJson(plain, "config.json")));
+        QCOMPARE(d.positionLimit(), int64_t(4096));
+        QCOMPARE(d.maxPositions, 131072); // the config's own value, as read
         d.requirePositions(4096, "a prompt");
         FAIRKV_EXPECT_ERROR(d.requirePositions(4097, "a prompt"), "dynamic rope scaling changes nothing");
     }

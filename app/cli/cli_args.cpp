@@ -203,8 +203,7 @@ std::string Args::outputPath(const std::string& name, const std::string& fallbac
     if (const std::string folder = missingFolderOf(v); !folder.empty())
         throw UsageError(option + ": the folder " + folder + " does not exist");
     // Outputs are written beside themselves and renamed into place: the folder must take a file.
-    if (const std::string folder = fs::path(v).has_parent_path() ? fs::path(v).parent_path().string() : std::string(".");
-        ::access(folder.c_str(), W_OK) != 0)
+    if (const std::string folder = folderOf(v); ::access(folder.c_str(), W_OK) != 0)
         throw UsageError(option + ": the folder " + folder + " is not writable");
     // Every file this command reads (its file options and arguments), with what to call the
     // output when it is that file and when it is inside that folder.

@@ -45,12 +45,17 @@ void refuseUnsafeOutput(const std::string& path)
         throw Error(path + ": " + why + "; not writing over it (choose another file)");
 }
 
+std::string folderOf(const std::string& path)
+{
+    const std::filesystem::path p(path);
+    return p.has_parent_path() ? p.parent_path().string() : std::string(".");
+}
+
 std::string missingFolderOf(const std::string& path)
 {
-    namespace fs = std::filesystem;
-    const fs::path folder = fs::path(path).has_parent_path() ? fs::path(path).parent_path() : fs::path(".");
+    const std::string folder = folderOf(path);
     std::error_code ec;
-    return fs::is_directory(folder, ec) ? std::string() : folder.string();
+    return std::filesystem::is_directory(folder, ec) ? std::string() : folder;
 }
 
 void writeTextFile(const std::string& path, const std::string& text)

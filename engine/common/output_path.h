@@ -31,7 +31,9 @@ void writeTextFile(const std::string& path, const std::string& text);
 // instead of failing the whole file.
 void writeJsonFile(const std::string& path, const nlohmann::json& j, int indent = -1);
 
-// The folder a new file at `path` would go into, when that folder does not exist; empty otherwise.
+// The folder a new file at `path` goes into ("." for a bare name).
+std::string folderOf(const std::string& path);
+// folderOf(path) when that folder does not exist; empty otherwise.
 std::string missingFolderOf(const std::string& path);
 
 } // namespace fairkv

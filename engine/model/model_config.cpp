@@ -53,7 +53,9 @@ void requireFullRotary(const json& j, const std::string& source)
 
 // Reads either the old `rope_scaling` dict or the newer `rope_parameters` block (transformers >= 5),
 // which also carries rope_theta.
-RopeConfig parseRope(const json& j, const std::string& source)
+// maxPositions: the config's max_position_embeddings, the original context of a dynamic scaling
+// that names none.
+RopeConfig parseRope(const json& j, const std::string& source, int maxPositions)
 {
     RopeConfig rope;
     rope.theta = jsonNumberOr(j, "rope_theta", 10000.0, source); // range: validate()
@@ -94,8 +96,7 @@ RopeConfig parseRope(const json& j, const std::string& source)
         // Dynamic NTK rescales only beyond the original context, which a run may then not reach.
         rope.type = RopeConfig::Type::Default;
         requiredPositive(*block, "factor", type, source);
-        rope.dynamicUpTo = jsonIntOr(*block, "original_max_position_embeddings", jsonIntOr(j, "max_position_embeddings", 4096, source),
-                                     source);
+        rope.dynamicUpTo = jsonIntOr(*block, "original_max_position_embeddings", maxPositions, source);
     } else {
         fail(source, "rope type '" + type + "' is not supported (supported: default, linear, llama3, dynamic within the "
                      "original context)");
@@ -155,7 +156,8 @@ void ModelConfig::requirePositions(int64_t positions, const std::string& what) c
 
 int64_t ModelConfig::positionLimit() const
 {
-    return slidingWindow ? std::min<int64_t>(maxPositions, *slidingWindow) : maxPositions;
+    int64_t limit = slidingWindow ? std::min<int64_t>(maxPositions, *slidingWindow) : maxPositions;
+    return rope.dynamicUpTo > 0 ? std::min<int64_t>(limit, rope.dynamicUpTo) : limit;
 }
 
 ModelConfig ModelConfig::fromHfJson(const json& j, const std::string& source)
@@ -193,9 +195,7 @@ ModelConfig ModelConfig::fromHfJson(const json& j, const std::string& source)
     // transformers' Llama attention has no sliding window and ignores the key; Mistral's applies it.
     if (c.modelType != "llama" && j.contains("sliding_window") && !j.at("sliding_window").is_null())
         c.slidingWindow = jsonInt(j, "sliding_window", source);
-    c.rope = parseRope(j, source);
-    if (c.rope.dynamicUpTo > 0)
-        c.maxPositions = std::min(c.maxPositions, c.rope.dynamicUpTo);
+    c.rope = parseRope(j, source, c.maxPositions);
     c.validate();
     return c;
 }
