@@ -321,20 +321,6 @@ void KvHeatmapView::selectCell(int layer, int unit)
 }
 
 namespace {
-// "0-3,8,10-15": request sets of large batches in one short line.
-QString ranges(const std::vector<int>& sorted)
-{
-    QStringList out;
-    for (size_t i = 0; i < sorted.size();) {
-        size_t j = i;
-        while (j + 1 < sorted.size() && sorted[j + 1] == sorted[j] + 1)
-            ++j;
-        out << (j == i ? QString::number(sorted[i]) : QStringLiteral("%1–%2").arg(sorted[i]).arg(sorted[j]));
-        i = j + 1;
-    }
-    return out.join(QLatin1Char(','));
-}
-
 // Up to eight values as a list, more as their mean and range, so the line stays short.
 QString valuesOf(const std::vector<double>& v, int decimals)
 {
@@ -373,7 +359,7 @@ QString KvHeatmapView::selectionDetails() const
                 for (const auto& q : rep["requests"])
                     reqs.push_back(q.get<int>());
                 std::sort(reqs.begin(), reqs.end());
-                replicas += tr(" rank %1 serves requests %2;").arg(rep.value("rank", -1)).arg(ranges(reqs));
+                replicas += tr(" rank %1 serves requests %2;").arg(rep.value("rank", -1)).arg(requestRanges(reqs));
             }
     return tr("Layer %1, unit %2 —%3 retained tokens per request: %4; attention mass retained: %5")
         .arg(l)

@@ -59,13 +59,6 @@ std::optional<std::vector<int>> parseRequests(const QString& text, int batch)
     return out;
 }
 
-QString requestList(const std::vector<int>& requests)
-{
-    QStringList parts;
-    for (int r : requests)
-        parts << QString::number(r);
-    return parts.join(QStringLiteral(", "));
-}
 } // namespace
 
 // One rank's cards; a card dropped here from another rank asks the editor to move it.
@@ -497,7 +490,7 @@ void PlacementEditor::rebuild()
                     tr("Unit %1 · %L2 KV tokens\n%3")
                         .arg(up.unit)
                         .arg(t, 0, 'f', 0)
-                        .arg(all ? tr("all requests") : tr("requests %1").arg(requestList(r.requests))),
+                        .arg(all ? tr("all requests") : tr("requests %1").arg(requestRanges(r.requests))),
                     column->cards);
                 item->setData(UnitRole, up.unit);
                 item->setData(ReplicaRole, int(i));
@@ -510,7 +503,7 @@ void PlacementEditor::rebuild()
                 item->setToolTip(up.replicas.size() > 1 ? tr("Unit %1 has %2 replicas; this one serves requests %3")
                                                               .arg(up.unit)
                                                               .arg(up.replicas.size())
-                                                              .arg(requestList(r.requests))
+                                                              .arg(requestRanges(r.requests))
                                                         : tr("Drag to another rank to move; right-click for replicas"));
             }
         QString header = tr("Rank %1\n%n unit(s), %L2 KV tokens (all requests)", nullptr, count).arg(g).arg(tokens, 0, 'f', 0);
@@ -570,7 +563,7 @@ std::optional<std::vector<int>> PlacementEditor::askRequests(const QString& titl
                                                              const std::vector<int>& suggested, int generation)
 {
     bool ok = false;
-    const QString text = QInputDialog::getText(this, title, label, QLineEdit::Normal, requestList(suggested), &ok);
+    const QString text = QInputDialog::getText(this, title, label, QLineEdit::Normal, requestRanges(suggested), &ok);
     if (!ok || generation != m_generation) // cancelled, or the placement changed under the dialog
         return std::nullopt;
     auto parsed = parseRequests(text, m_stats.batch);

@@ -30,6 +30,19 @@ QString StudioRun::title() const
         .arg(QString::fromStdString(summary.placement));
 }
 
+QString requestRanges(const std::vector<int>& sorted)
+{
+    QStringList out;
+    for (size_t i = 0; i < sorted.size();) {
+        size_t j = i;
+        while (j + 1 < sorted.size() && sorted[j + 1] == sorted[j] + 1)
+            ++j;
+        out << (j == i ? QString::number(sorted[i]) : QStringLiteral("%1-%2").arg(sorted[i]).arg(sorted[j]));
+        i = j + 1;
+    }
+    return out.join(QStringLiteral(", "));
+}
+
 QString timingName(const std::string& timing)
 {
     if (timing == "measured")

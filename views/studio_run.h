@@ -6,6 +6,8 @@
 #include <QMetaType>
 #include <QString>
 
+#include <vector>
+
 #include <memory>
 #include <optional>
 
@@ -32,6 +34,10 @@ struct StudioRun
 
 // "measured", "emulated" or "modelled" in the user's language (other values unchanged).
 QString timingName(const std::string& timing);
+
+// Request indices in ascending order as "0-3, 8, 10-15": short for large batches, and what the
+// placement editor's request fields read back.
+QString requestRanges(const std::vector<int>& sorted);
 
 // A run that is not (yet) in a session: the views show it as "running".
 StudioRun studioRunFromResult(const fairkv::RunResult& result);
