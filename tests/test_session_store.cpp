@@ -259,22 +259,23 @@ private Q_SLOTS:
         const Recorded a = record();
         SS::open(good, SS::Mode::ReadWrite)->appendRun(a.result, a.trace, Environment::detect());
 
-        const std::string newer = fairkv::test::path(dir, "newer.fkv");
-        QVERIFY(QFile::copy(QString::fromStdString(good), QString::fromStdString(newer)));
-        sql(newer, "PRAGMA user_version=99;");
-        const QByteArray newerBefore = digest(newer);
-        FAIRKV_EXPECT_ERROR(SS::open(newer, SS::Mode::ReadWrite), "newer FairKV Studio (schema 99");
-        FAIRKV_EXPECT_ERROR(SS::open(newer, SS::Mode::ReadOnly), "newer FairKV Studio");
-        QCOMPARE(digest(newer), newerBefore);
+        // A copy of the good file with its schema version set to `version`: refused for viewing and
+        // for writing with `readOnlyNeedle` and `readWriteNeedle`, and left as it was.
+        const auto refusedVersion = [&](const char* name, int version, const std::string& readOnlyNeedle,
+                                        const std::string& readWriteNeedle) {
+            const std::string copy = fairkv::test::path(dir, name);
+            QVERIFY(QFile::copy(QString::fromStdString(good), QString::fromStdString(copy)));
+            sql(copy, "PRAGMA user_version=" + std::to_string(version) + ";");
+            const QByteArray before = digest(copy);
+            FAIRKV_EXPECT_ERROR(SS::open(copy, SS::Mode::ReadOnly), readOnlyNeedle);
+            FAIRKV_EXPECT_ERROR(SS::open(copy, SS::Mode::ReadWrite), readWriteNeedle);
+            QCOMPARE(digest(copy), before);
+        };
+        refusedVersion("newer.fkv", 99, "newer FairKV Studio", "newer FairKV Studio (schema 99");
         // A schema 2 file whose version was set back to 1: refused by name, not by SQLite's
-        // "duplicate column name", and left as it was.
-        const std::string older = fairkv::test::path(dir, "setback.fkv");
-        QVERIFY(QFile::copy(QString::fromStdString(good), QString::fromStdString(older)));
-        sql(older, "PRAGMA user_version=1;");
-        const QByteArray olderBefore = digest(older);
-        FAIRKV_EXPECT_ERROR(SS::open(older, SS::Mode::ReadOnly), "says schema version 1 but already has schema 2's columns");
-        FAIRKV_EXPECT_ERROR(SS::open(older, SS::Mode::ReadWrite), "says schema version 1 but already has schema 2's columns");
-        QCOMPARE(digest(older), olderBefore);
+        // "duplicate column name".
+        refusedVersion("setback.fkv", 1, "says schema version 1 but already has schema 2's columns",
+                       "says schema version 1 but already has schema 2's columns");
 
         const std::string truncated = fairkv::test::path(dir, "truncated.fkv");
         {
