@@ -139,6 +139,15 @@ public:
     int64_t i64(int c) const { return sqlite3_column_int64(m_stmt, c); }
     double f64(int c) const { return sqlite3_column_double(m_stmt, c); }
     bool isNull(int c) const { return sqlite3_column_type(m_stmt, c) == SQLITE_NULL; }
+    // A stored number; NULL (absent) reads as 0. Text or a blob, which sqlite3_column_double would
+    // also read as 0, is a damaged record, named by `what`.
+    double number(int c, const std::string& what) const
+    {
+        const int type = sqlite3_column_type(m_stmt, c);
+        if (type == SQLITE_TEXT || type == SQLITE_BLOB)
+            throw Error(m_path + ": " + what + " is not a number: the session is damaged");
+        return f64(c);
+    }
     std::string text(int c) const
     {
         const auto* p = sqlite3_column_text(m_stmt, c);
@@ -665,10 +674,13 @@ std::vector<RunSummary> SessionStore::summaries(std::optional<int64_t> only) con
         }
         s.placement = st.text(9);
         s.records = st.i64(10);
-        s.tokensPerS = st.f64(11);
-        s.stepMs = st.f64(12);
-        s.imbalance = st.f64(13);
-        s.lowerBoundMs = st.f64(14);
+        const auto metric = [&](int c, const char* name) {
+            return st.number(c, "run " + std::to_string(s.id) + "'s metric '" + name + "'");
+        };
+        s.tokensPerS = metric(11, "tokens_per_s");
+        s.stepMs = metric(12, "step_ms");
+        s.imbalance = metric(13, "imbalance");
+        s.lowerBoundMs = metric(14, "lower_bound_ms");
         out.push_back(std::move(s));
     }
     return out;
@@ -806,7 +818,15 @@ TraceBuffer SessionStore::loadTrace(int64_t id) const
         }
     }
     t.setNames(std::move(names));
-    int64_t impossible = 0;
+    int ranks = 0;
+    {
+        Statement st(m_db, "SELECT ranks FROM runs WHERE id=?", m_path);
+        st.bind(1, id);
+        if (!st.step())
+            fail("there is no run " + std::to_string(id));
+        ranks = storedRanks(id, st.i64(0));
+    }
+    int64_t impossible = 0, foreign = 0;
     Statement st(m_db, "SELECT rank, device, stream, name_id, start_ns, end_ns, step, layer, unit, phase, kind FROM "
                        "trace_records WHERE run_id=? ORDER BY start_ns", m_path);
     st.bind(1, id);
@@ -823,6 +843,13 @@ TraceBuffer SessionStore::loadTrace(int64_t id) const
         r.step = int32_t(st.i64(6));
         r.layer = int32_t(st.i64(7));
         r.unit = int32_t(st.i64(8));
+        // A rank outside the run's (-1: all of them) would draw as a rank of its own, and a phase or
+        // kind past the enums would be read as another one: such records are left out, and counted.
+        if (st.i64(0) < -1 || st.i64(0) >= ranks || st.i64(9) < 0 || st.i64(9) > int64_t(Phase::Other) || st.i64(10) < 0
+            || st.i64(10) > int64_t(RecordKind::Range)) {
+            ++foreign;
+            continue;
+        }
         r.phase = Phase(uint8_t(st.i64(9)));
         r.kind = RecordKind(uint8_t(st.i64(10)));
         // Times are nanoseconds of a steady clock: a record outside [0, 2^62) or ending before it
@@ -836,11 +863,16 @@ TraceBuffer SessionStore::loadTrace(int64_t id) const
     }
     Statement d(m_db, "SELECT value FROM metrics WHERE run_id=? AND name='dropped_records'", m_path);
     d.bind(1, id);
-    if (d.step())
-        t.dropped = uint64_t(d.f64(0));
+    if (d.step()) {
+        const double dropped = d.number(0, "run " + std::to_string(id) + "'s metric 'dropped_records'");
+        t.dropped = dropped > 0 && dropped < 1e18 ? uint64_t(dropped) : 0;
+    }
     if (impossible > 0)
         t.warnings.push_back(std::to_string(impossible) + " trace records of run " + std::to_string(id)
                              + " have impossible times (no timestamps, or ending before they start) and are left out");
+    if (foreign > 0)
+        t.warnings.push_back(std::to_string(foreign) + " trace records of run " + std::to_string(id) + " name a rank outside 0.."
+                             + std::to_string(ranks - 1) + ", or a phase or kind no build writes, and are left out");
     return t;
 }
 

@@ -404,6 +404,24 @@ private Q_SLOTS:
         QCOMPARE(t.records.size(), all - 1);
         QCOMPARE(t.warnings.size(), size_t(1));
         QVERIFY(t.warnings[0].find("1 trace records of run 1 have impossible times") != std::string::npos);
+        // A rank the run does not have, and a phase no build writes: left out, counted, not drawn.
+        sql(g, "UPDATE trace_records SET rank = 1000000000 WHERE rowid = (SELECT max(rowid) FROM trace_records);"
+               "UPDATE trace_records SET phase = 200 WHERE rowid = (SELECT max(rowid) - 1 FROM trace_records);");
+        const TraceBuffer u = SS::open(g, SS::Mode::ReadOnly)->loadTrace(1);
+        QCOMPARE(u.records.size(), all - 3);
+        QCOMPARE(u.warnings.size(), size_t(2));
+        QVERIFY(u.warnings[1].find("2 trace records of run 1 name a rank outside 0..") != std::string::npos);
+    }
+
+    // A metric stored as text would read as 0 in the run list, a plausible number: named instead.
+    void metricAsText()
+    {
+        QTemporaryDir dir;
+        const std::string f = fairkv::test::path(dir, "s.fkv");
+        const Recorded a = record();
+        SS::open(f, SS::Mode::ReadWrite)->appendRun(a.result, a.trace, Environment::detect());
+        sql(f, "UPDATE metrics SET value = 'abc' WHERE name = 'tokens_per_s';");
+        FAIRKV_EXPECT_ERROR(SS::open(f, SS::Mode::ReadOnly)->listRuns(), "run 1's metric 'tokens_per_s' is not a number");
     }
 
     // An empty main file beside a -wal that holds the runs (a copy taken half way): SQLite would read
