@@ -1,6 +1,7 @@
 #include "report.h"
 
 #include "common/error.h"
+#include "common/quantile.h"
 
 #include <algorithm>
 #include <cmath>
@@ -428,13 +429,9 @@ std::optional<double> stepSpread(const json& result)
     if (steps.size() < 4)
         return std::nullopt;
     std::sort(steps.begin(), steps.end());
-    const auto at = [&](double q) {
-        const double pos = q * double(steps.size() - 1);
-        const size_t i = size_t(pos);
-        return i + 1 < steps.size() ? steps[i] + (pos - double(i)) * (steps[i + 1] - steps[i]) : steps[i];
-    };
-    const double median = at(0.5);
-    return median > 0 ? std::optional<double>((at(0.75) - at(0.25)) / (2 * median)) : std::nullopt;
+    const double median = quantileOfSorted(steps, 0.5);
+    return median > 0 ? std::optional<double>((quantileOfSorted(steps, 0.75) - quantileOfSorted(steps, 0.25)) / (2 * median))
+                      : std::nullopt;
 }
 
 bool withinSpread(double speedup, double spread, double baselineSpread)

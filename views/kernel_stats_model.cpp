@@ -1,5 +1,7 @@
 #include "kernel_stats_model.h"
 
+#include "common/quantile.h"
+
 #include <QLocale>
 
 #include <algorithm>
@@ -33,8 +35,7 @@ void KernelStatsModel::setRange(std::shared_ptr<const profiler::TraceBuffer> tra
             total += d;
         row.totalMs = double(total) / 1e6;
         row.meanUs = double(total) / 1e3 / double(durations.size());
-        const size_t n = durations.size();
-        row.medianUs = (n % 2 ? double(durations[n / 2]) : 0.5 * double(durations[n / 2 - 1] + durations[n / 2])) / 1e3;
+        row.medianUs = quantileOfSorted(durations, 0.5) / 1e3;
         rows.push_back(row);
     }
     std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) { return a.totalMs > b.totalMs; });

@@ -2,6 +2,7 @@
 
 #include "common/error.h"
 #include "common/json_file.h"
+#include "common/quantile.h"
 #include "common/host_memory.h"
 #include "common/rng.h"
 #include "model/model_weights.h"
@@ -463,7 +464,7 @@ double RunResult::stepMedianMs() const
 {
     std::vector<double> sorted = stepMs;
     std::sort(sorted.begin(), sorted.end());
-    return sorted.empty() ? 0.0 : sorted[sorted.size() / 2];
+    return quantileOfSorted(sorted, 0.5);
 }
 
 json RunResult::toJson() const

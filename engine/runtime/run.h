@@ -67,7 +67,7 @@ struct RunResult
     std::vector<double> collectiveMs;                              // [layer], mean over decode steps
     std::vector<double> stepMs;                                    // composed time of each decode step
     double stepMeanMs() const;   // 0 without steps
-    double stepMedianMs() const; // the upper of the middle two for an even count; one slow step moves the mean, not this
+    double stepMedianMs() const; // quantileOfSorted(0.5); one slow step moves the mean, not this
     double prefillMs = 0.0;     // composed like a step: per-layer slowest rank, collectives, replicated work
     double prefillWallMs = 0.0; // measured on the host clock around the prefill pass (transfers included)
     double tokensPerS = 0.0;
