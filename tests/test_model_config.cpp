@@ -95,6 +95,32 @@ private Q_SLOTS:
         QCOMPARE(ModelConfig::fromHfJson(j, "config.json").positionLimit(), int64_t(32768));
     }
 
+    // Keys a config leaves out take the defaults of transformers' LlamaConfig and MistralConfig,
+    // which differ; an explicit null keeps its own meaning.
+    void absentKeysTakeTheModelTypesDefaults()
+    {
+        json j = json::parse(R"({"model_type": "mistral", "hidden_size": 512, "intermediate_size": 1024,
+            "num_hidden_layers": 2, "num_attention_heads": 16, "vocab_size": 100, "hidden_act": "swish"})");
+        const ModelConfig m = ModelConfig::fromHfJson(j, "config.json");
+        QCOMPARE(m.numKvHeads, 8);
+        QCOMPARE(m.maxPositions, 131072);
+        QCOMPARE(m.positionLimit(), int64_t(4096)); // the default sliding window
+        QCOMPARE(ModelConfig::fromHfJson(m.toHfJson(), "again").positionLimit(), int64_t(4096));
+        j["sliding_window"] = nullptr;
+        j["num_key_value_heads"] = nullptr;
+        const ModelConfig unwindowed = ModelConfig::fromHfJson(j, "config.json");
+        QCOMPARE(unwindowed.positionLimit(), int64_t(131072));
+        QCOMPARE(unwindowed.numKvHeads, 16);
+        QCOMPARE(ModelConfig::fromHfJson(unwindowed.toHfJson(), "again").positionLimit(), int64_t(131072));
+        j["model_type"] = "llama";
+        j.erase("num_key_value_heads");
+        j["hidden_size"] = 520; // not a multiple of 16 heads: head_dim rounds down, as in transformers
+        const ModelConfig l = ModelConfig::fromHfJson(j, "config.json");
+        QCOMPARE(l.numKvHeads, 16);
+        QCOMPARE(l.maxPositions, 2048);
+        QCOMPARE(l.headDim, 32);
+    }
+
     // What transformers accepts with a warning, or where a scaling changes nothing, is read as it reads it.
     void ropeScalingsTransformersAccepts()
     {

@@ -38,8 +38,8 @@ private Q_SLOTS:
         QCOMPARE(sampleToken({0.5f, 3.0f, -1.0f}, 0.0, rng), 1);
         const int t = sampleToken({0.5f, 3.0f, -1.0f}, 1.0, rng);
         QVERIFY(t >= 0 && t < 3);
-        FAIRKV_EXPECT_ERROR(sampleToken({0.5f, std::nanf(""), 1.0f}, 0.0, rng), "at token id 1");
-        FAIRKV_EXPECT_ERROR(sampleToken({0.5f, 1.0f, INFINITY}, 1.0, rng), "at token id 2");
+        FAIRKV_EXPECT_ERROR(sampleToken({0.5f, std::nanf(""), 1.0f}, 0.0, rng), "for vocabulary entry 1");
+        FAIRKV_EXPECT_ERROR(sampleToken({0.5f, 1.0f, INFINITY}, 1.0, rng), "for vocabulary entry 2");
     }
 
     // Every index runs once; the first exception reaches the caller after all threads stopped.

@@ -108,7 +108,7 @@ private Q_SLOTS:
         QTest::newRow("overflowing shape") << QStringLiteral(R"({"x":{"dtype":"F32","shape":[281474976710656,281474976710656],"data_offsets":[0,8]}})") << 8 << qint64(-1) << QStringLiteral("too large");
         QTest::newRow("tensor named twice") << QStringLiteral(R"({"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"x":{"dtype":"BF16","shape":[4],"data_offsets":[0,8]}})") << 8 << qint64(-1) << QStringLiteral("names tensor 'x' twice");
         QTest::newRow("junk after a NUL") << ok + QChar(u'\0') + QStringLiteral(" {]") << 8 << qint64(-1) << QStringLiteral("NUL byte before its end");
-        QTest::newRow("size overflow") << QStringLiteral(R"({"x":{"dtype":"F32","shape":[4294967296,2147483648],"data_offsets":[0,8]}})") << 8 << qint64(-1) << QStringLiteral("needs more than 2^64 bytes");
+        QTest::newRow("size overflow") << QStringLiteral(R"({"x":{"dtype":"F32","shape":[4294967296,2147483648],"data_offsets":[0,8]}})") << 8 << qint64(-1) << QStringLiteral("needs more than 2^64 bits");
         QTest::newRow("nested deeper than a header") << QStringLiteral(R"({"x":{"dtype":"F32","shape":[[2]],"data_offsets":[0,8]}})") << 8 << qint64(-1) << QStringLiteral("nests 4 levels deep");
         QTest::newRow("bad metadata") << QStringLiteral(R"({"__metadata__":{"a":1},"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})") << 8 << qint64(-1) << QStringLiteral("__metadata__");
     }
@@ -137,6 +137,23 @@ private Q_SLOTS:
             writeRaw(file, ok + pad, 8);
             QCOMPARE(SafetensorsFile::open(file)->find("x")->shape, std::vector<int64_t>{2});
         }
+    }
+
+    // Every safetensors dtype is known, sub-byte ones included: a file holding an unused F8_E8M0
+    // scale or packed F4 loads, and sizes count bits.
+    void newerDtypes()
+    {
+        QTemporaryDir dir;
+        const std::string file = path(dir, "new.safetensors");
+        writeRaw(file, R"({"s":{"dtype":"F8_E8M0","shape":[3],"data_offsets":[0,3]},"p":{"dtype":"F4","shape":[2,3],"data_offsets":[3,6]},)"
+                       R"("c":{"dtype":"C64","shape":[1],"data_offsets":[6,14]}})", 14);
+        const auto f = SafetensorsFile::open(file);
+        QCOMPARE(dtypeName(f->find("p")->dtype), "F4");
+        QVERIFY(!dtypeConvertible(f->find("s")->dtype));
+        writeRaw(file, R"({"p":{"dtype":"F4","shape":[3],"data_offsets":[0,2]}})", 2);
+        FAIRKV_EXPECT_ERROR(SafetensorsFile::open(file), "F4 x [3] is not a whole number of bytes");
+        writeRaw(file, R"({"p":{"dtype":"F6_E2M3","shape":[4],"data_offsets":[0,4]}})", 4);
+        FAIRKV_EXPECT_ERROR(SafetensorsFile::open(file), "needs 3 bytes but data_offsets span 4");
     }
 
     // A FIFO would block the read until a writer came: it is refused at once.
@@ -257,15 +274,31 @@ private Q_SLOTS:
         write("", "", "model.layers.0.self_attn.q_proj.bias");
         FAIRKV_EXPECT_ERROR(ModelWeights::loadHf(folder), "tensor 'model.layers.0.self_attn.q_proj.bias' is a bias");
 
-        // An index naming a shard that is not there.
+        // Beside model.safetensors an index is not read (transformers' order), even a broken one.
         w.saveHf(folder);
+        std::ofstream(folder + "/model.safetensors.index.json") << R"({"weight_map": {"x": "gone.safetensors"}})";
+        QCOMPARE(ModelWeights::loadHf(folder).embed.data, w.embed.data);
+
+        // An index naming a shard that is not there.
+        std::filesystem::remove(folder + "/model.safetensors");
         std::ofstream(folder + "/model.safetensors.index.json")
             << R"({"metadata": {}, "weight_map": {"model.embed_tokens.weight": "model-00001-of-00002.safetensors"}})";
         FAIRKV_EXPECT_ERROR(ModelWeights::loadHf(folder), "shard 'model-00001-of-00002.safetensors'");
         std::ofstream(folder + "/model.safetensors.index.json") << R"({"weight_map": {"x": "../etc/passwd"}})";
-        FAIRKV_EXPECT_ERROR(ModelWeights::loadHf(folder), "plain file name");
+        FAIRKV_EXPECT_ERROR(ModelWeights::loadHf(folder), "must be a file inside the checkpoint folder");
         std::ofstream(folder + "/model.safetensors.index.json") << R"({"weight_map": {"x": ".."}})";
-        FAIRKV_EXPECT_ERROR(ModelWeights::loadHf(folder), "plain file name");
+        FAIRKV_EXPECT_ERROR(ModelWeights::loadHf(folder), "must be a file inside the checkpoint folder");
+        std::ofstream(folder + "/model.safetensors.index.json") << R"({"weight_map": {"x": "/etc/passwd"}})";
+        FAIRKV_EXPECT_ERROR(ModelWeights::loadHf(folder), "must be a file inside the checkpoint folder");
+        // A shard in a subfolder, listed for one tensor only: transformers loads every tensor of the
+        // shards an index lists, and so does the engine.
+        w.saveHf(folder);
+        std::filesystem::create_directory(folder + "/shards");
+        std::filesystem::rename(folder + "/model.safetensors", folder + "/shards/part-1.safetensors");
+        std::ofstream(folder + "/model.safetensors.index.json")
+            << R"({"weight_map": {"model.norm.weight": "shards/part-1.safetensors"}})";
+        QCOMPARE(ModelWeights::loadHf(folder).layers[0].wq.data, w.layers[0].wq.data);
+        std::filesystem::remove_all(folder + "/shards");
         std::ofstream(folder + "/model.safetensors.index.json") << R"({"weight_map": ["x"]})";
         FAIRKV_EXPECT_ERROR(ModelWeights::loadHf(folder), "'weight_map' must be an object of tensor name to shard file, got an array");
         std::filesystem::remove(folder + "/model.safetensors.index.json");
@@ -279,10 +312,11 @@ private Q_SLOTS:
         FAIRKV_EXPECT_ERROR(ModelWeights::loadHf(folder), "(it holds pytorch_model.bin: ");
         std::filesystem::remove(folder + "/pytorch_model.bin");
 
-        // A base model's names (LlamaModel.save_pretrained: no 'model.' prefix): the message says
-        // how the tensors are named, not that the layers are missing.
+        // A base model's names (LlamaModel.save_pretrained: no 'model.' prefix) are read as the
+        // causal LM's, as transformers does; under another prefix the message says how the
+        // tensors are named, not that the layers are missing.
         w.saveHf(folder);
-        {
+        const auto renamed = [&](const std::string& prefix) {
             auto ckpt = SafetensorsCheckpoint::open(folder);
             std::vector<std::vector<float>> keep;
             keep.reserve(64);
@@ -294,12 +328,17 @@ private Q_SLOTS:
                 const auto* e = ckpt.find(name, &f);
                 Tensor t = f->toFloat(*e);
                 keep.push_back(t.data);
-                names.push_back(name.rfind("model.", 0) == 0 ? name.substr(6) : name);
+                names.push_back(name.rfind("model.", 0) == 0 ? prefix + name.substr(6) : name);
                 items.push_back({names.back(), DType::F32, t.shape, keep.back().data()});
             }
-            writeSafetensors(folder + "/model.safetensors", items);
-        }
-        FAIRKV_EXPECT_ERROR(inspectHf(folder), "names its tensors like 'layers.0.input_layernorm.weight'");
+            writeSafetensors(folder + "/model.safetensors.new", items);
+            std::filesystem::rename(folder + "/model.safetensors.new", folder + "/model.safetensors");
+        };
+        renamed("");
+        QCOMPARE(ModelWeights::loadHf(folder).layers[0].wdown.data, w.layers[0].wdown.data);
+        w.saveHf(folder);
+        renamed("transformer.");
+        FAIRKV_EXPECT_ERROR(inspectHf(folder), "names its tensors like 'transformer.layers.0.input_layernorm.weight'");
         std::filesystem::remove(folder + "/model.safetensors.index.json");
         std::filesystem::remove(folder + "/config.json");
         FAIRKV_EXPECT_ERROR(ModelWeights::loadHf(folder), "config.json: cannot open");

@@ -299,7 +299,7 @@ int logitsCommand(const std::vector<std::string>& argv)
     auto out = engine.prefill({tokens}, CompressionOptions{}, Placement::uniform(weights->config.numLayers, units, 1, 1), true);
     const auto& logits = out.allLogits[0];
     for (size_t i = 0; i < logits.size(); ++i)
-        checkFiniteLogits(logits[i], "position " + std::to_string(i) + ": the logits");
+        checkFiniteLogits(logits[i], "position " + std::to_string(i) + " (input token " + std::to_string(tokens[i]) + "): the logits");
     if (!jsonOut.empty())
         writeJsonFile(jsonOut, json{{"tokens", tokens}, {"logits", logits}});
     for (size_t i = 0; i < logits.size(); ++i) {

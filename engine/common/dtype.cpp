@@ -9,14 +9,16 @@ struct DTypeInfo
 {
     DType type;
     const char* name;
-    int size;
+    int bits;
 };
 constexpr DTypeInfo kTypes[] = {
-    {DType::F64, "F64", 8},         {DType::F32, "F32", 4},         {DType::F16, "F16", 2},
-    {DType::BF16, "BF16", 2},       {DType::F8_E4M3, "F8_E4M3", 1}, {DType::F8_E5M2, "F8_E5M2", 1},
-    {DType::I64, "I64", 8},         {DType::I32, "I32", 4},         {DType::I16, "I16", 2},
-    {DType::I8, "I8", 1},           {DType::U64, "U64", 8},         {DType::U32, "U32", 4},
-    {DType::U16, "U16", 2},         {DType::U8, "U8", 1},           {DType::Bool, "BOOL", 1},
+    {DType::F64, "F64", 64},         {DType::F32, "F32", 32},         {DType::F16, "F16", 16},
+    {DType::BF16, "BF16", 16},       {DType::F8_E4M3, "F8_E4M3", 8},  {DType::F8_E5M2, "F8_E5M2", 8},
+    {DType::F8_E8M0, "F8_E8M0", 8},  {DType::F6_E2M3, "F6_E2M3", 6},  {DType::F6_E3M2, "F6_E3M2", 6},
+    {DType::F4, "F4", 4},            {DType::C64, "C64", 64},         {DType::I64, "I64", 64},
+    {DType::I32, "I32", 32},         {DType::I16, "I16", 16},         {DType::I8, "I8", 8},
+    {DType::U64, "U64", 64},         {DType::U32, "U32", 32},         {DType::U16, "U16", 16},
+    {DType::U8, "U8", 8},            {DType::Bool, "BOOL", 8},
 };
 } // namespace
 
@@ -36,12 +38,17 @@ const char* dtypeName(DType type)
     return "?";
 }
 
-int dtypeSize(DType type)
+int dtypeBits(DType type)
 {
     for (const auto& t : kTypes)
         if (t.type == type)
-            return t.size;
+            return t.bits;
     return 0;
+}
+
+int dtypeSize(DType type)
+{
+    return dtypeBits(type) / 8;
 }
 
 bool dtypeConvertible(DType t)

@@ -171,8 +171,11 @@ ModelConfig ModelConfig::fromHfJson(const json& j, const std::string& source)
     c.modelType = jsonStringOr(j, "model_type", std::string(), source);
     if (c.modelType != "llama" && c.modelType != "mistral")
         fail(source, "model_type '" + c.modelType + "' is not supported (expected llama or mistral)");
-    if (j.contains("hidden_act") && j.at("hidden_act") != "silu")
+    // transformers maps "swish" to the same SiLU.
+    if (j.contains("hidden_act") && j.at("hidden_act") != "silu" && j.at("hidden_act") != "swish")
         fail(source, "hidden_act " + jsonBrief(j.at("hidden_act")) + " is not supported (expected \"silu\")");
+    // Absent keys take the defaults of transformers' LlamaConfig and MistralConfig, which differ.
+    const bool mistral = c.modelType == "mistral";
     for (const char* key : {"attention_bias", "mlp_bias"})
         if (jsonBoolOr(j, key, false, source))
             fail(source, std::string(key) + " = true is not supported");
@@ -180,20 +183,22 @@ ModelConfig ModelConfig::fromHfJson(const json& j, const std::string& source)
     c.intermediateSize = jsonInt(j, "intermediate_size", source);
     c.numLayers = jsonInt(j, "num_hidden_layers", source);
     c.numHeads = jsonInt(j, "num_attention_heads", source);
-    c.numKvHeads = jsonIntOr(j, "num_key_value_heads", c.numHeads, source);
+    // An explicit null means "as many as query heads" in both; absent, Mistral's default is 8.
+    c.numKvHeads = jsonIntOr(j, "num_key_value_heads", mistral && !j.contains("num_key_value_heads") ? 8 : c.numHeads, source);
     c.vocabSize = jsonInt(j, "vocab_size", source);
     if (j.contains("head_dim") && !j.at("head_dim").is_null()) {
         c.headDim = jsonInt(j, "head_dim", source);
     } else {
-        if (c.hiddenSize % c.numHeads != 0)
-            fail(source, "hidden_size is not a multiple of num_attention_heads and no head_dim is given");
-        c.headDim = c.hiddenSize / c.numHeads;
+        c.headDim = c.hiddenSize / c.numHeads; // transformers (4.45 and later) rounds down too
     }
-    c.maxPositions = jsonIntOr(j, "max_position_embeddings", 4096, source);
+    c.maxPositions = jsonIntOr(j, "max_position_embeddings", mistral ? 4096 * 32 : 2048, source);
     c.rmsNormEps = jsonNumberOr(j, "rms_norm_eps", 1e-6, source);
     c.tieWordEmbeddings = jsonBoolOr(j, "tie_word_embeddings", false, source);
-    // transformers' Llama attention has no sliding window and ignores the key; Mistral's applies it.
-    if (c.modelType != "llama" && j.contains("sliding_window") && !j.at("sliding_window").is_null())
+    // transformers' Llama attention has no sliding window and ignores the key; Mistral's applies it,
+    // 4096 when the key is absent, none when it is null.
+    if (mistral && !j.contains("sliding_window"))
+        c.slidingWindow = 4096;
+    else if (mistral && !j.at("sliding_window").is_null())
         c.slidingWindow = jsonInt(j, "sliding_window", source);
     c.rope = parseRope(j, source, c.maxPositions);
     c.validate();
@@ -257,6 +262,8 @@ json ModelConfig::toHfJson() const
         j["rope_scaling"] = nullptr;
     if (slidingWindow)
         j["sliding_window"] = *slidingWindow;
+    else if (modelType == "mistral")
+        j["sliding_window"] = nullptr; // absent, Mistral's would be 4096
     return j;
 }
 

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -108,6 +109,13 @@ namespace {
 SafetensorsCheckpoint openFor(const std::string& folder, const ModelConfig& c)
 {
     SafetensorsCheckpoint ckpt = SafetensorsCheckpoint::open(folder);
+    // A base model (LlamaModel, MistralModel) stores 'layers.0...' without the 'model.' of the
+    // causal LM; transformers adds it when no name has it, and so do we (its lm_head comes from
+    // tied embeddings, or the checkpoint lacks it and says so below).
+    const std::vector<std::string> names = ckpt.tensorNames();
+    if (ckpt.find("embed_tokens.weight")
+        && std::none_of(names.begin(), names.end(), [](const std::string& n) { return n.rfind("model.", 0) == 0; }))
+        ckpt.rename([](const std::string& name) { return name.rfind("lm_head.", 0) == 0 ? name : "model." + name; });
     const std::string last = layerName(c.numLayers - 1, "input_layernorm.weight");
     if (c.numLayers > 0 && !ckpt.find(last)) {
         std::set<long> held; // distinct layer indices: a stray 'model.layers.4000000000.x' is one

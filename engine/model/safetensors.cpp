@@ -201,9 +201,12 @@ void SafetensorsFile::parseHeader(const char* header, uint64_t length, uint64_t 
         e.end = offsets[1].get<uint64_t>();
         if (e.end < e.begin)
             fail(m_path, where + "data_offsets end before they begin");
-        uint64_t bytes = 0;
-        if (mulOverflows(count, uint64_t(dtypeSize(e.dtype)), &bytes))
-            fail(m_path, where + dtypeName(e.dtype) + " x " + shapeToString(e.shape) + " needs more than 2^64 bytes");
+        uint64_t bits = 0;
+        if (mulOverflows(count, uint64_t(dtypeBits(e.dtype)), &bits))
+            fail(m_path, where + dtypeName(e.dtype) + " x " + shapeToString(e.shape) + " needs more than 2^64 bits");
+        if (bits % 8 != 0)
+            fail(m_path, where + dtypeName(e.dtype) + " x " + shapeToString(e.shape) + " is not a whole number of bytes");
+        const uint64_t bytes = bits / 8;
         if (bytes != e.end - e.begin)
             fail(m_path, where + dtypeName(e.dtype) + " x " + shapeToString(e.shape) + " needs " + std::to_string(bytes)
                              + " bytes but data_offsets span " + std::to_string(e.end - e.begin));
@@ -288,6 +291,20 @@ Tensor SafetensorsFile::toFloat(const SafetensorsEntry& e) const
     return t;
 }
 
+void SafetensorsCheckpoint::indexFile(size_t file)
+{
+    for (const auto& [name, e] : m_files[file]->entries())
+        m_index.emplace(name, Location{file, name});
+}
+
+void SafetensorsCheckpoint::rename(const std::function<std::string(const std::string&)>& to)
+{
+    std::map<std::string, Location> renamed;
+    for (auto& [name, where] : m_index)
+        renamed.emplace(to(name), std::move(where));
+    m_index = std::move(renamed);
+}
+
 SafetensorsCheckpoint SafetensorsCheckpoint::open(const std::string& path)
 {
     SafetensorsCheckpoint ckpt;
@@ -298,15 +315,19 @@ SafetensorsCheckpoint SafetensorsCheckpoint::open(const std::string& path)
         return ckpt.m_files.size() - 1;
     };
     if (fs::is_regular_file(path, ec)) {
-        const size_t idx = addFile(path);
-        for (const auto& [name, e] : ckpt.m_files[idx]->entries())
-            ckpt.m_index[name] = idx;
+        ckpt.indexFile(addFile(path));
         return ckpt;
     }
     if (!fs::is_directory(path, ec))
         throw Error(path + ": no such checkpoint file or folder");
     const fs::path dir(path);
     const fs::path indexPath = dir / "model.safetensors.index.json";
+    const fs::path single = dir / "model.safetensors";
+    // transformers reads model.safetensors where the folder has it, and the index only otherwise.
+    if (fs::exists(single, ec)) {
+        ckpt.indexFile(addFile(single));
+        return ckpt;
+    }
     if (fs::exists(indexPath, ec)) {
         const json j = readJsonFile(indexPath.string(), "safetensors index", uint64_t(64) << 20);
         if (!j.is_object() || !j.contains("weight_map"))
@@ -319,51 +340,51 @@ SafetensorsCheckpoint SafetensorsCheckpoint::open(const std::string& path)
             if (!it.value().is_string())
                 throw Error(indexPath.string() + ": weight_map entry for '" + it.key() + "' is not a file name");
             const std::string shard = it.value().get<std::string>();
-            // Without a '/' the name is one path component: only "." and ".." leave the folder's files.
-            if (shard.empty() || shard.find('/') != std::string::npos || shard == "." || shard == "..")
-                throw Error(indexPath.string() + ": shard name '" + shard + "' must be a plain file name in the folder");
+            // A path inside the folder ('model-00001-of-00002.safetensors', 'shards/part-1.safetensors'):
+            // nothing absolute and no '..' that would leave it.
+            const fs::path relative(shard);
+            const bool inside = !shard.empty() && relative.is_relative()
+                && std::none_of(relative.begin(), relative.end(), [](const fs::path& part) { return part == ".."; });
+            if (!inside)
+                throw Error(indexPath.string() + ": shard name '" + shard + "' must be a file inside the checkpoint folder");
             auto found = opened.find(shard);
             if (found == opened.end()) {
-                if (!fs::exists(dir / shard, ec))
+                if (!fs::exists(dir / relative, ec))
                     throw Error(indexPath.string() + ": shard '" + shard + "' listed for tensor '" + it.key()
                                 + "' does not exist");
-                found = opened.emplace(shard, addFile(dir / shard)).first;
+                found = opened.emplace(shard, addFile(dir / relative)).first;
             }
             if (!ckpt.m_files[found->second]->find(it.key()))
                 throw Error(indexPath.string() + ": tensor '" + it.key() + "' is listed in shard '" + shard
                             + "' but that file does not hold it");
-            ckpt.m_index[it.key()] = found->second;
+            ckpt.m_index[it.key()] = Location{found->second, it.key()};
         }
+        // transformers loads every tensor of the listed shards, also those the weight_map leaves out.
+        for (size_t f = 0; f < ckpt.m_files.size(); ++f)
+            ckpt.indexFile(f);
         return ckpt;
     }
-    const fs::path single = dir / "model.safetensors";
-    if (!fs::exists(single, ec)) {
-        if (fs::is_symlink(fs::symlink_status(single, ec))) // a download cut short leaves these
-            throw Error(single.string() + ": is a link to " + fs::read_symlink(single, ec).string()
-                        + ", which does not exist (or the links loop)");
-        // What the folder holds instead, so the message says what kind of checkpoint it is.
-        std::vector<std::string> found;
-        for (const auto& entry : fs::directory_iterator(dir, ec)) {
-            const std::string name = entry.path().filename().string();
-            const auto endsWith = [&](const std::string& suffix) {
-                return name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
-            };
-            if ((endsWith(".safetensors") || endsWith(".bin") || endsWith(".pt") || endsWith(".pth") || endsWith(".gguf"))
-                && found.size() < 4)
-                found.push_back(name);
-        }
-        std::string what;
-        for (const auto& name : found)
-            what += (what.empty() ? " (it holds " : ", ") + name;
-        if (!what.empty())
-            what += ": FairKV reads model.safetensors, or the shards that model.safetensors.index.json lists; PyTorch "
-                    ".bin/.pt and GGUF files need converting to safetensors first)";
-        throw Error(path + ": folder holds neither model.safetensors nor model.safetensors.index.json" + what);
+    if (fs::is_symlink(fs::symlink_status(single, ec))) // a download cut short leaves these
+        throw Error(single.string() + ": is a link to " + fs::read_symlink(single, ec).string()
+                    + ", which does not exist (or the links loop)");
+    // What the folder holds instead, so the message says what kind of checkpoint it is.
+    std::vector<std::string> found;
+    for (const auto& entry : fs::directory_iterator(dir, ec)) {
+        const std::string name = entry.path().filename().string();
+        const auto endsWith = [&](const std::string& suffix) {
+            return name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+        };
+        if ((endsWith(".safetensors") || endsWith(".bin") || endsWith(".pt") || endsWith(".pth") || endsWith(".gguf"))
+            && found.size() < 4)
+            found.push_back(name);
     }
-    const size_t idx = addFile(single);
-    for (const auto& [name, e] : ckpt.m_files[idx]->entries())
-        ckpt.m_index[name] = idx;
-    return ckpt;
+    std::string what;
+    for (const auto& name : found)
+        what += (what.empty() ? " (it holds " : ", ") + name;
+    if (!what.empty())
+        what += ": FairKV reads model.safetensors, or the shards that model.safetensors.index.json lists; PyTorch "
+                ".bin/.pt and GGUF files need converting to safetensors first)";
+    throw Error(path + ": folder holds neither model.safetensors nor model.safetensors.index.json" + what);
 }
 
 const SafetensorsEntry* SafetensorsCheckpoint::find(const std::string& name, const SafetensorsFile** file) const
@@ -372,8 +393,8 @@ const SafetensorsEntry* SafetensorsCheckpoint::find(const std::string& name, con
     if (it == m_index.end())
         return nullptr;
     if (file)
-        *file = m_files[it->second].get();
-    return m_files[it->second]->find(name);
+        *file = m_files[it->second.file].get();
+    return m_files[it->second.file]->find(it->second.stored);
 }
 
 std::vector<std::string> SafetensorsCheckpoint::tensorNames() const

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -71,11 +72,20 @@ public:
     // Loads `name` as fp32 and checks its shape; throws naming the tensor when missing or mismatched.
     Tensor load(const std::string& name, const std::vector<int64_t>& expectedShape) const;
     const std::vector<std::string>& files() const { return m_fileNames; }
+    // Every tensor found under to(its name) from now on (a base model's 'layers.0...' read as
+    // 'model.layers.0...', as transformers does).
+    void rename(const std::function<std::string(const std::string&)>& to);
 
 private:
+    struct Location
+    {
+        size_t file;
+        std::string stored; // the name in that file
+    };
+    void indexFile(size_t file); // every tensor of the file not yet indexed, under its stored name
     std::vector<std::shared_ptr<SafetensorsFile>> m_files;
     std::vector<std::string> m_fileNames;
-    std::map<std::string, size_t> m_index; // tensor -> file
+    std::map<std::string, Location> m_index; // tensor -> where it is stored
 };
 
 struct SafetensorsWriteItem
