@@ -41,6 +41,8 @@ std::string esc(const std::string& s)
 // CSV must parse the same everywhere.
 std::string fmt(double v, int decimals)
 {
+    if (!std::isfinite(v))
+        return "n/a"; // not timed (a run without decode steps): read as missing by CSV readers too
     std::ostringstream o;
     o.imbue(std::locale::classic());
     o.setf(std::ios::fixed);

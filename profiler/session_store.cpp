@@ -22,6 +22,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 
 #include <sys/utsname.h>
@@ -139,14 +140,14 @@ public:
     int64_t i64(int c) const { return sqlite3_column_int64(m_stmt, c); }
     double f64(int c) const { return sqlite3_column_double(m_stmt, c); }
     bool isNull(int c) const { return sqlite3_column_type(m_stmt, c) == SQLITE_NULL; }
-    // A stored number; NULL (absent) reads as 0. Text or a blob, which sqlite3_column_double would
-    // also read as 0, is a damaged record, named by `what`.
+    // A stored number; NULL (absent, or a NaN: a run without timed steps) reads as NaN. Text or a
+    // blob, which sqlite3_column_double would read as 0, is a damaged record, named by `what`.
     double number(int c, const std::string& what) const
     {
         const int type = sqlite3_column_type(m_stmt, c);
         if (type == SQLITE_TEXT || type == SQLITE_BLOB)
             throw Error(m_path + ": " + what + " is not a number: the session is damaged");
-        return f64(c);
+        return type == SQLITE_NULL ? std::numeric_limits<double>::quiet_NaN() : f64(c);
     }
     std::string text(int c) const
     {
@@ -864,7 +865,7 @@ TraceBuffer SessionStore::loadTrace(int64_t id) const
     Statement d(m_db, "SELECT value FROM metrics WHERE run_id=? AND name='dropped_records'", m_path);
     d.bind(1, id);
     if (d.step()) {
-        const double dropped = d.number(0, "run " + std::to_string(id) + "'s metric 'dropped_records'");
+        const double dropped = d.number(0, "run " + std::to_string(id) + "'s metric 'dropped_records'"); // NaN: none
         t.dropped = dropped > 0 && dropped < 1e18 ? uint64_t(dropped) : 0;
     }
     if (impossible > 0)

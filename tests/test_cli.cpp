@@ -406,6 +406,19 @@ private Q_SLOTS:
         r = runCli({QStringLiteral("compare"), session, QStringLiteral("+1"), QStringLiteral("2"), QStringLiteral("--json"), json});
         QVERIFY2(r.exitCode == 0 && r.out.contains(QStringLiteral("speedup of run 2 over run 1: n/a")), qPrintable(r.out));
         QVERIFY(readJson(json)["speedup"].is_null());
+        // Nothing untimed reads as a measurement: no 0 tokens/s, no perfect imbalance of 1, no
+        // 0 ms ranks, in the run's JSON, the session's list and the comparison.
+        const QString first = dir.filePath(QStringLiteral("first.json"));
+        noSteps << QStringLiteral("--json") << first;
+        QVERIFY2(runCli(noSteps).exitCode == 0, "the run without steps again, with --json");
+        for (const char* key : {"tokens_per_s", "imbalance", "attention_ms", "lower_bound_ms"})
+            QVERIFY2(readJson(first)[key].is_null(), key);
+        r = runCli({QStringLiteral("sessions"), session, QStringLiteral("--json"), json});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        QVERIFY(readJson(json)[0]["tokens_per_s"].is_null());
+        QVERIFY2(r.out.split(QLatin1Char('\n')).at(1).contains(QStringLiteral("n/a")), qPrintable(r.out));
+        r = runCli({QStringLiteral("compare"), session, QStringLiteral("1"), QStringLiteral("2")});
+        QVERIFY2(r.out.contains(QRegularExpression(QStringLiteral("rank 0 attention ms +n/a +\\d"))), qPrintable(r.out));
         const QString csv = dir.filePath(QStringLiteral("r.csv"));
         r = runCli({QStringLiteral("report"), session, QStringLiteral("--runs"), QStringLiteral("2,1"), QStringLiteral("--out"), csv});
         QVERIFY2(r.exitCode == 0, qPrintable(r.err));

@@ -46,6 +46,10 @@
         <source>modelled</source>
         <translation>modelliert</translation>
     </message>
+    <message>
+        <source>n/a</source>
+        <translation>k. A.</translation>
+    </message>
 </context>
 <context>
     <name>fairkv::views::CompareView</name>

@@ -46,6 +46,10 @@
         <source>modelled</source>
         <translation>建模</translation>
     </message>
+    <message>
+        <source>n/a</source>
+        <translation>不适用</translation>
+    </message>
 </context>
 <context>
     <name>fairkv::views::CompareView</name>

@@ -230,21 +230,21 @@ void CompareView::rebuildTable()
     addRow(tr("Placement"),
            [](const StudioRun& r, int) -> QString { return QString::fromStdString(r.summary.placement); });
     addRow(tr("Tokens/s"),
-           [&](const StudioRun& r, int) -> QString { return loc.toString(r.summary.tokensPerS, 'f', 1); });
+           [&](const StudioRun& r, int) -> QString { return runFigure(r.summary.tokensPerS, 1); });
     addRow(tr("Speedup over the baseline"),
            [&](const StudioRun&, int i) -> QString {
                const double x = speedup(i);
                return std::isnan(x) ? QStringLiteral("–") : loc.toString(x, 'f', 3) + QStringLiteral("×");
            });
     addRow(tr("Decode step (ms)"),
-           [&](const StudioRun& r, int) -> QString { return loc.toString(r.summary.stepMs, 'f', 3); });
+           [&](const StudioRun& r, int) -> QString { return runFigure(r.summary.stepMs, 3); });
     addRow(tr("Attention imbalance (max / mean)"),
-           [&](const StudioRun& r, int) -> QString { return loc.toString(r.summary.imbalance, 'f', 3); });
+           [&](const StudioRun& r, int) -> QString { return runFigure(r.summary.imbalance, 3); });
     addRow(tr("Attention, sum of per-layer max (ms)"), [&](const StudioRun& r, int) -> QString {
         return loc.toString(profiler::attentionCriticalMs(r.result), 'f', 3);
     });
     addRow(tr("Lower bound (ms, modelled)"),
-           [&](const StudioRun& r, int) -> QString { return loc.toString(r.summary.lowerBoundMs, 'f', 3); });
+           [&](const StudioRun& r, int) -> QString { return runFigure(r.summary.lowerBoundMs, 3); });
     int ranks = 0, layers = 0;
     for (const StudioRun& r : m_runs) {
         ranks = std::max(ranks, r.ranks());

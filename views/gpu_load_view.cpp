@@ -189,11 +189,11 @@ void GpuLoadView::rebuild()
         const QString timing = run.timingLabel();
         QString line = tr("%1: %L2 tokens/s (%3), decode step %L4 ms (%3), attention imbalance %L5 (%3), attention lower bound %L6 ms (modelled)")
                            .arg(run.title())
-                           .arg(run.summary.tokensPerS, 0, 'f', 1)
+                           .arg(runFigure(run.summary.tokensPerS, 1))
                            .arg(timing)
-                           .arg(run.summary.stepMs, 0, 'f', 3)
-                           .arg(run.summary.imbalance, 0, 'f', 3)
-                           .arg(run.summary.lowerBoundMs, 0, 'f', 3);
+                           .arg(runFigure(run.summary.stepMs, 3))
+                           .arg(runFigure(run.summary.imbalance, 3))
+                           .arg(runFigure(run.summary.lowerBoundMs, 3));
         // What the imbalance costs: the mean rank's wait for each layer's slowest attention, and
         // the copies a placement pays to shorten it.
         line += tr("; the mean rank waits %L1 ms per step for each layer's slowest attention (%2)")

@@ -1,5 +1,7 @@
 #include "runs_model.h"
 
+#include "studio_run.h"
+
 #include <QLocale>
 
 namespace fairkv::views {
@@ -76,11 +78,11 @@ QVariant RunsModel::data(const QModelIndex& index, int role) const
     case Backend:
         return QString::fromStdString(r.backend);
     case TokensPerS:
-        return QLocale().toString(r.tokensPerS, 'f', 1);
+        return runFigure(r.tokensPerS, 1);
     case StepMs:
-        return QLocale().toString(r.stepMs, 'f', 3);
+        return runFigure(r.stepMs, 3);
     case Imbalance:
-        return QLocale().toString(r.imbalance, 'f', 3);
+        return runFigure(r.imbalance, 3);
     case Timing:
         return timingName(r.timing);
     case ColumnCount:

@@ -1,6 +1,9 @@
 #include "studio_run.h"
 
 #include <QCoreApplication>
+#include <QLocale>
+
+#include <cmath>
 
 namespace fairkv::views {
 
@@ -54,6 +57,11 @@ QString timingName(const std::string& timing)
     return QString::fromStdString(timing);
 }
 
+QString runFigure(double value, int decimals)
+{
+    return std::isfinite(value) ? QLocale().toString(value, 'f', decimals) : QCoreApplication::translate("StudioRun", "n/a");
+}
+
 QString StudioRun::timingLabel() const
 {
     return timingName(summary.timing);
@@ -73,10 +81,7 @@ StudioRun studioRunFromResult(const fairkv::RunResult& r)
     run.summary.decode = r.config.decode;
     run.summary.compress = compressionName(r.config.compression.policy);
     run.summary.tokensPerS = r.tokensPerS;
-    double step = 0;
-    for (double ms : r.stepMs)
-        step += ms / double(r.stepMs.size());
-    run.summary.stepMs = step;
+    run.summary.stepMs = r.stepMeanMs();
     run.summary.imbalance = r.imbalance;
     run.summary.lowerBoundMs = r.lowerBoundMs;
     run.result = r.toJson();

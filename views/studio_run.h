@@ -35,6 +35,10 @@ struct StudioRun
 // "measured", "emulated" or "modelled" in the user's language (other values unchanged).
 QString timingName(const std::string& timing);
 
+// A run's figure in the user's locale, or "n/a" where it is NaN (no decode step timed:
+// RunResult::kNotTimed, a NULL metric), so that nothing untimed reads as 0 or 1.
+QString runFigure(double value, int decimals);
+
 // Request indices in ascending order as "0-3, 8, 10-15": short for large batches, and what the
 // placement editor's request fields read back.
 QString requestRanges(const std::vector<int>& sorted);

@@ -20,6 +20,7 @@
 #include <charconv>
 #include <cctype>
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -35,6 +36,8 @@ namespace {
 
 std::string fmt(double v, int decimals = 3)
 {
+    if (!std::isfinite(v))
+        return "n/a"; // RunResult::kNotTimed: no decode step was timed
     char buf[64];
     std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
     return buf;
@@ -391,10 +394,10 @@ std::string printable(std::string text)
 std::string runLine(const profiler::RunSummary& r)
 {
     char buf[512];
-    std::snprintf(buf, sizeof buf, "%4lld %6s  %-16s %-7s %2d  %-13s %-10s %5d %5d %5d  %10.1f %9.3f %6.3f  %-8s %s",
+    std::snprintf(buf, sizeof buf, "%4lld %6s  %-16s %-7s %2d  %-13s %-10s %5d %5d %5d  %10s %9s %6s  %-8s %s",
                   static_cast<long long>(r.id), r.parent ? std::to_string(*r.parent).c_str() : "-", r.model.c_str(),
                   r.backend.c_str(), r.ranks, r.placement.c_str(), r.compress.c_str(), r.budget, r.batch, r.decode,
-                  r.tokensPerS, r.stepMs, r.imbalance, r.timing.c_str(), r.label.c_str());
+                  fmt(r.tokensPerS, 1).c_str(), fmt(r.stepMs).c_str(), fmt(r.imbalance).c_str(), r.timing.c_str(), r.label.c_str());
     return printable(buf);
 }
 
@@ -443,6 +446,10 @@ int compareCommand(const std::vector<std::string>& argv)
     const auto b = store->loadRun(runId(args.positional()[2], "RUN_B"));
     // Per-rank attention summed over layers (loadRun() has checked the record's shape).
     const auto ta = profiler::rankTotals(a.result, "rank_attention_ms"), tb = profiler::rankTotals(b.result, "rank_attention_ms");
+    // A run without timed decode steps has per-rank tables of zeros: no time, not a fast rank.
+    const auto rankCell = [](const profiler::StoredRun& r, const std::vector<double>& t, size_t g) {
+        return g >= t.size() ? std::string("-") : r.result.value("step_ms", json::array()).empty() ? std::string("n/a") : fmt(t[g]);
+    };
     const auto speedup = profiler::speedupOver(b.summary.tokensPerS, a.summary.tokensPerS);
     std::printf("%-28s %16s %16s\n", "", ("run " + std::to_string(a.summary.id)).c_str(), ("run " + std::to_string(b.summary.id)).c_str());
     auto row = [](const char* name, const std::string& x, const std::string& y) { std::printf("%-28s %16s %16s\n", name, x.c_str(), y.c_str()); };
@@ -456,7 +463,7 @@ int compareCommand(const std::vector<std::string>& argv)
     row("attention imbalance", fmt(a.summary.imbalance), fmt(b.summary.imbalance));
     row("lower bound ms (modelled)", fmt(a.summary.lowerBoundMs), fmt(b.summary.lowerBoundMs));
     for (size_t g = 0; g < std::max(ta.size(), tb.size()); ++g)
-        row(("rank " + std::to_string(g) + " attention ms").c_str(), g < ta.size() ? fmt(ta[g]) : "-", g < tb.size() ? fmt(tb[g]) : "-");
+        row(("rank " + std::to_string(g) + " attention ms").c_str(), rankCell(a, ta, g), rankCell(b, tb, g));
     if (speedup) {
         std::printf("speedup of run %lld over run %lld: %.3fx (%s)\n", static_cast<long long>(b.summary.id),
                     static_cast<long long>(a.summary.id), *speedup, a.summary.timing.c_str());

@@ -295,6 +295,8 @@ void decodeAndMeasure(InferenceEngine& engine, const RunConfig& cfg, bool planne
         double total = 0.0;
         for (double ms : res.stepMs)
             total += ms;
+        if (steps == 0)
+            return; // nothing timed yet: the step figures stay kNotTimed
         res.tokensPerS = total > 0 ? cfg.batch * steps / (total / 1000.0) : 0.0;
         double sumMax = 0.0, sumMean = 0.0;
         for (const auto& layer : res.rankAttentionMs) {
@@ -334,6 +336,7 @@ void decodeAndMeasure(InferenceEngine& engine, const RunConfig& cfg, bool planne
     if (measured > 0) {
         const KvLengths lengths = meanDecodeLengths(res.kvLen, measured);
         res.cost = CostModel::fit(res.placement, lengths, res.rankAttentionMs);
+        res.lowerBoundMs = 0.0;
         for (double bound : res.cost.layerLowerBoundsMs(lengths, cfg.ranks))
             res.lowerBoundMs += bound;
         res.stats = runStats(engine, res.cost, res.rankMlpMs, res.collectiveMs);
@@ -457,14 +460,14 @@ double RunResult::stepMeanMs() const
     double sum = 0.0;
     for (double s : stepMs)
         sum += s;
-    return stepMs.empty() ? 0.0 : sum / double(stepMs.size());
+    return stepMs.empty() ? kNotTimed : sum / double(stepMs.size());
 }
 
 double RunResult::stepMedianMs() const
 {
     std::vector<double> sorted = stepMs;
     std::sort(sorted.begin(), sorted.end());
-    return quantileOfSorted(sorted, 0.5);
+    return sorted.empty() ? kNotTimed : quantileOfSorted(sorted, 0.5);
 }
 
 json RunResult::toJson() const

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <optional>
 #include "parallel/rank_factory.h"
 
@@ -66,14 +67,18 @@ struct RunResult
     std::vector<std::vector<double>> rankMlpMs;                    // [layer][rank], mean over decode steps
     std::vector<double> collectiveMs;                              // [layer], mean over decode steps
     std::vector<double> stepMs;                                    // composed time of each decode step
-    double stepMeanMs() const;   // 0 without steps
-    double stepMedianMs() const; // quantileOfSorted(0.5); one slow step moves the mean, not this
+    // What only timed decode steps give is NaN until there is one (--decode 0, or a partial result
+    // before the first step): null in JSON and sessions, "n/a" where it is shown, never a 0 or a
+    // perfect 1.0 that would read as a measurement.
+    static constexpr double kNotTimed = std::numeric_limits<double>::quiet_NaN();
+    double stepMeanMs() const;   // NaN without steps
+    double stepMedianMs() const; // quantileOfSorted(0.5), NaN without steps; one slow step moves the mean, not this
     double prefillMs = 0.0;     // composed like a step: per-layer slowest rank, collectives, replicated work
     double prefillWallMs = 0.0; // measured on the host clock around the prefill pass (transfers included)
-    double tokensPerS = 0.0;
-    double imbalance = 1.0;    // sum_l max_g / sum_l mean_g of rank attention time
-    double attentionMs = 0.0;  // sum_l max_g rank attention time (per step)
-    double lowerBoundMs = 0.0; // modelled: best possible sum_l max_g attention time
+    double tokensPerS = kNotTimed;
+    double imbalance = kNotTimed;    // sum_l max_g / sum_l mean_g of rank attention time
+    double attentionMs = kNotTimed;  // sum_l max_g rank attention time (per step)
+    double lowerBoundMs = kNotTimed; // modelled from the steps' fitted costs: best possible sum_l max_g attention time
     CostModel cost;
     std::vector<size_t> rankWeightBytes, rankKvBytes;
     int calibrationSteps = 0;        // planner runs: steps decoded under uniform to fit the cost model
