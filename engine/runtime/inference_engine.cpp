@@ -39,7 +39,9 @@ InferenceEngine::InferenceEngine(std::shared_ptr<const ModelWeights> weights, in
 
 std::string InferenceEngine::collectiveSource() const
 {
-    return m_executor ? m_executor->collectiveSource() : "measured: in-process sum on the host";
+    if (m_executor)
+        return m_executor->collectiveSource();
+    return m_ranks.size() == 1 ? "none: one rank has no all-reduce" : "measured: in-process sum on the host";
 }
 
 InferenceEngine::~InferenceEngine() = default;
@@ -234,10 +236,7 @@ void InferenceEngine::runLayers(const RowBatch& rowsIn, std::vector<float>& x, S
             const double deviceMs = m_ranks[g]->lastDeviceMs();
             timing.attentionMs[size_t(l)][g] = deviceMs >= 0 ? deviceMs : hostMs;
         }
-        Span reduce1(m_sink, TracePhase::Collective, "all_reduce attention", -1, m_step, l);
-        m_comm->allReduceSum(partial);
-        addInto(x, partial[0]);
-        timing.collectiveMs[size_t(l)] += reduce1.end();
+        reduceInto(x, partial, true, l, timing);
 
         if (compress) {
             std::vector<int> requests(b);
@@ -258,11 +257,24 @@ void InferenceEngine::runLayers(const RowBatch& rowsIn, std::vector<float>& x, S
             const double deviceMs = m_ranks[g]->lastDeviceMs();
             timing.mlpMs[size_t(l)][g] = deviceMs >= 0 ? deviceMs : hostMs;
         }
-        Span reduce2(m_sink, TracePhase::Collective, "all_reduce mlp", -1, m_step, l);
-        m_comm->allReduceSum(partial);
-        addInto(x, partial[0]);
-        timing.collectiveMs[size_t(l)] += reduce2.end();
+        reduceInto(x, partial, false, l, timing);
     }
+}
+
+void InferenceEngine::reduceInto(std::vector<float>& x, std::vector<std::vector<float>>& partial, bool attention, int l,
+                                 StepTiming& timing)
+{
+    // Trace names are static strings (TraceEvent keeps the pointer).
+    // One rank has no all-reduce (TP = 1): no collective is timed or traced for it.
+    if (m_ranks.size() > 1) {
+        Span reduce(m_sink, TracePhase::Collective, attention ? "all_reduce attention" : "all_reduce mlp", -1, m_step, l);
+        m_comm->allReduceSum(partial);
+        timing.collectiveMs[size_t(l)] += reduce.end();
+    }
+    // The residual add is every rank's own work after the reduce, not part of the collective.
+    Span add(m_sink, TracePhase::Replicated, attention ? "residual_add attention" : "residual_add mlp", -1, m_step, l);
+    addInto(x, partial[0]);
+    timing.replicatedMs += add.end();
 }
 
 void InferenceEngine::compressLayer(int l, const CompressionOptions& compression, const std::vector<int>& requests,

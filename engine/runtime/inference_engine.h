@@ -34,7 +34,12 @@ public:
     int batch() const { return int(m_positions.size()); }
     const Placement& placement() const { return m_placement; }
     // "measured" when decode steps run on one device per rank with real collectives, else "emulated".
-    std::string timingKind() const { return m_executor ? m_executor->timingKind() : "emulated"; }
+    // On the CPU, ranks run one after another and the step is composed: emulated, except for a
+    // single rank, whose composed step is what ran.
+    std::string timingKind() const
+    {
+        return m_executor ? m_executor->timingKind() : m_ranks.size() == 1 ? "measured" : "emulated";
+    }
     // Where prefill's compression selection runs ("host", "GPU 0").
     std::string compressionWhere() const { return m_compressor->where(); }
     // How collective times were obtained.
@@ -84,6 +89,10 @@ private:
                                                                StepTiming& timing);
     void runLayers(const RowBatch& rows, std::vector<float>& x, StepTiming& timing, const CompressionOptions* compression);
     // Selects the positions `requests` keep in `layer` from their window scores and applies it to every rank.
+    // The ranks' partial outputs of one layer's attention or MLP summed (the all-reduce, timed as
+    // the collective where there are ranks to reduce over) and added to the residual stream x.
+    void reduceInto(std::vector<float>& x, std::vector<std::vector<float>>& partial, bool attention, int layer,
+                    StepTiming& timing);
     void compressLayer(int layer, const CompressionOptions& compression, const std::vector<int>& requests,
                        WindowCapture& capture, StepTiming& timing);
     void checkPositions(long extra) const;
