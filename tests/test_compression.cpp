@@ -8,6 +8,7 @@
 
 #include <QtTest>
 
+#include <fstream>
 #include <numeric>
 #include <set>
 
@@ -207,6 +208,11 @@ private Q_SLOTS:
         QVERIFY(int(sizes[4]) >= int(std::floor(0.2 * 32)) + 32);
         o.headScores = {{1, 1}};
         FAIRKV_EXPECT_ERROR(o.validate(2, 4), "--head-scores");
+        // A file with no layer at all is named as such, not taken for a missing --head-scores.
+        QTemporaryDir dir;
+        const std::string empty = dir.filePath(QStringLiteral("empty.json")).toStdString();
+        std::ofstream(empty) << R"({"scores": []})";
+        FAIRKV_EXPECT_ERROR(CompressionOptions::loadHeadScores(empty), empty + ": the file holds no layer of scores");
     }
 
     // A score file for more layers than the run uses (the full model, run with --layers) keeps

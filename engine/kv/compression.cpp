@@ -175,6 +175,9 @@ std::vector<std::vector<double>> CompressionOptions::loadHeadScores(const std::s
         }
         scores.push_back(std::move(r));
     }
+    // An empty list would read as "no --head-scores given" in validate().
+    if (scores.empty())
+        throw Error(path + ": the file holds no layer of scores (expected {\"scores\": [[layer 0 unit scores], ...]})");
     return scores;
 }
 
