@@ -446,6 +446,9 @@ private Q_SLOTS:
         r = runCli(common + QStringList{QStringLiteral("--placement"), first, QStringLiteral("--json"), second});
         QVERIFY2(r.exitCode == 0, qPrintable(r.err));
         QCOMPARE(readJson(second)["tokens"], readJson(first)["tokens"]);
+        // The file says "uniform", a planner's name: the run is listed by its file instead.
+        QCOMPARE(readJson(first)["placement"]["name"], "uniform");
+        QCOMPARE(readJson(second)["placement"]["name"], "file a.json");
         r = runCli({QStringLiteral("run"), QStringLiteral("--layers"), QStringLiteral("1"), QStringLiteral("--ranks"),
                     QStringLiteral("2"), QStringLiteral("--batch"), QStringLiteral("2"), QStringLiteral("--placement"), first});
         QVERIFY(r.exitCode != 0);

@@ -59,7 +59,7 @@ void printRunSummary(const RunResult& r)
 {
     const auto& c = r.config;
     std::cout << "model " << r.model["name"].get<std::string>() << ": " << r.model["layers"] << " layers, "
-              << r.model["heads"] << " heads / " << r.model["kv_heads"] << " KV heads, " << r.ranks << " ranks ("
+              << r.model["heads"] << " heads / " << r.model["kv_heads"] << " KV heads, " << r.ranks << (r.ranks == 1 ? " rank (" : " ranks (")
               << r.backend << ", " << r.timing << "), units " << unitModeName(c.unitMode) << ", placement "
               << r.placement.name << "\n";
     std::cout << "compression " << compressionName(c.compression.policy) << " budget " << c.compression.budget

@@ -147,7 +147,13 @@ Placement resolvePlacement(const RunConfig& cfg, int layers, int units)
     std::error_code ec;
     if (!std::filesystem::exists(cfg.placement, ec))
         throw Error("--placement '" + cfg.placement + "' is neither a planner (" + plannerList() + ") nor an existing file");
-    return Placement::fromFileFor(cfg.placement, layers, units, cfg.ranks, cfg.batch);
+    Placement p = Placement::fromFileFor(cfg.placement, layers, units, cfg.ranks, cfg.batch);
+    // A planner's name is what the planner made: a file that claims one (a planned run's JSON fed
+    // back, then edited) or has no name is listed by its file, so no hand-made placement passes
+    // for a planner's in the run list, the comparison or a report.
+    if (p.name.empty() || isPlanner(p.name) || p.name == cfg.placement)
+        p.name = "file " + std::filesystem::path(cfg.placement).filename().string();
+    return p;
 }
 
 // The CPU backend keeps fp32 weights and a copy of every rank's shard, plus the prompts' KV and
@@ -159,8 +165,13 @@ void checkCpuMemory(const RunConfig& cfg, const ModelConfig& shape)
     const double weights = double(shape.parameterCount()) * 4.0 * (cpu ? 2.0 : 1.0);
     const double kv = double(cfg.batch) * cfg.promptLen * shape.numLayers * shape.kvDim() * 2.0 * 4.0
                       * (cfg.unitMode == UnitMode::PerQueryHead ? shape.groupSize() : 1);
-    const double activations = double(cfg.batch) * cfg.promptLen * (shape.hiddenSize * 4.0 + shape.intermediateSize * 2.0) * 4.0
-                               * (cfg.ranks + 1);
+    // Prefill's fp32 activations per token: the replicated residual stream and MLP input, each
+    // rank's hidden-sized partial sum for the all-reduce, and the ranks' shards of q/k/v and of the
+    // MLP, which add up to one full copy (charging full activations per rank had refused runs of
+    // 0.9 GB as needing 20 GiB at 128 ranks).
+    const double perToken = shape.hiddenSize * 4.0 + shape.intermediateSize * 2.0 + double(cfg.ranks) * shape.hiddenSize
+                            + shape.intermediateSize * 2.0 + shape.qDim() + 2.0 * shape.kvDim();
+    const double activations = double(cfg.batch) * cfg.promptLen * perToken * 4.0;
     requireHostMemory(weights + kv + activations, shape.name + " with " + std::to_string(shape.numLayers) + " layers",
                       std::string(cpu ? "fp32 weights and rank shards" : "fp32 weights") + ", KV, activations",
                       std::string("use --layers, a smaller batch or prompt") + (cpu ? ", or the CUDA backend" : ""));
