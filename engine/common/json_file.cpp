@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <unordered_set>
 
 #include <cerrno>
@@ -71,7 +72,7 @@ std::string printable(std::string_view text)
     return out;
 }
 
-nlohmann::json readJsonFile(const std::string& path, const std::string& what, uint64_t maxBytes)
+nlohmann::json readJsonFile(const std::string& path, const std::string& what, uint64_t maxBytes, JsonKeys keys)
 {
     std::error_code ec;
     const auto status = std::filesystem::status(path, ec); // follows links, as the read does
@@ -80,7 +81,13 @@ nlohmann::json readJsonFile(const std::string& path, const std::string& what, ui
     if (std::filesystem::is_socket(status))
         throw Error(path + ": is a socket, not a " + what);
     // One parse for both sources below, with the same messages.
-    const auto parse = [&](auto&& input) {
+    const auto parse = [&](const std::string& input) {
+        if (keys == JsonKeys::Unique) {
+            const JsonScan scan = scanJson(input);
+            if (scan.valid && !scan.repeatedKey.empty())
+                throw Error(path + ": " + what + " names \"" + printable(scan.repeatedKey)
+                            + "\" twice (which one is meant?)");
+        }
         try {
             return nlohmann::json::parse(input);
         } catch (const nlohmann::json::exception& e) {
@@ -117,7 +124,15 @@ nlohmann::json readJsonFile(const std::string& path, const std::string& what, ui
     if (!ec && size > maxBytes)
         throw Error(path + ": is " + std::to_string(size >> 20) + " MiB, more than any " + what + " holds ("
                     + std::to_string(maxBytes >> 20) + " MiB at most)");
-    return parse(in);
+    std::string text;
+    try {
+        text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    } catch (const std::exception& e) {
+        throw Error(path + ": cannot read " + what + " (" + e.what() + ")");
+    }
+    if (in.bad())
+        throw Error(path + ": cannot read " + what + " (" + std::strerror(errno) + ")");
+    return parse(text);
 }
 
 std::string jsonBrief(const nlohmann::json& v)

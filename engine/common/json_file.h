@@ -8,9 +8,15 @@
 
 namespace fairkv {
 
+// How a repeated key of the top-level object is read: the last one wins (what Python's json does,
+// so a config.json reads as transformers reads it), or it is an error (our own formats: a stats or
+// placement file that says c_tok_ms twice is ambiguous).
+enum class JsonKeys { LastWins, Unique };
+
 // The JSON document in `path`, read as `what` ("placement file", "stats file", ...); an Error
 // naming the path when it is missing, a folder, unreadable, larger than maxBytes or not valid JSON.
-nlohmann::json readJsonFile(const std::string& path, const std::string& what, uint64_t maxBytes = uint64_t(256) << 20);
+nlohmann::json readJsonFile(const std::string& path, const std::string& what, uint64_t maxBytes = uint64_t(256) << 20,
+                            JsonKeys keys = JsonKeys::Unique);
 
 // One pass over JSON text that keeps nothing: whether it is valid, how deep it nests, and the first
 // key its top-level object repeats (the DOM parser keeps the last silently). Linear in the text,

@@ -207,7 +207,7 @@ ModelConfig ModelConfig::fromHfJson(const json& j, const std::string& source)
 
 ModelConfig ModelConfig::fromHfFile(const std::string& path)
 {
-    const json j = readJsonFile(path, "model config", uint64_t(16) << 20);
+    const json j = readJsonFile(path, "model config", uint64_t(16) << 20, JsonKeys::LastWins);
     try {
         return fromHfJson(j, path);
     } catch (const json::exception& e) {

@@ -329,7 +329,7 @@ SafetensorsCheckpoint SafetensorsCheckpoint::open(const std::string& path)
         return ckpt;
     }
     if (fs::exists(indexPath, ec)) {
-        const json j = readJsonFile(indexPath.string(), "safetensors index", uint64_t(64) << 20);
+        const json j = readJsonFile(indexPath.string(), "safetensors index", uint64_t(64) << 20, JsonKeys::LastWins);
         if (!j.is_object() || !j.contains("weight_map"))
             throw Error(indexPath.string() + ": missing object 'weight_map'");
         if (!j.at("weight_map").is_object())

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cmath>
+#include <cstdio>
 
 namespace fairkv {
 
@@ -74,6 +75,10 @@ PlacementStats PlacementStats::fromJson(const json& j, const std::string& source
     s.unitWeightBytes = uint64_t(unitBytes);
     const auto given = [&](const char* key) { return j.contains(key) && !j.at(key).is_null(); }; // null: absent
     const bool haveConstants = given("c_unit_ms") && given("c_tok_ms");
+    if (given("c_unit_ms") != given("c_tok_ms")) // one measured constant beside one derived would mix two scales
+        throw fail(std::string("gives '") + (given("c_unit_ms") ? "c_unit_ms" : "c_tok_ms") + "' without '"
+                   + (given("c_unit_ms") ? "c_tok_ms" : "c_unit_ms") + "': give both cost constants, or neither (then "
+                   "'bandwidth_gbps' with the shape derives them)");
     if (haveConstants) {
         s.cUnitMs = number("c_unit_ms", 0.0, 1e6);
         s.cTokMs = number("c_tok_ms", 0.0, 1e6);
@@ -81,7 +86,9 @@ PlacementStats PlacementStats::fromJson(const json& j, const std::string& source
     } else if (bandwidth > 0 && headDim > 0 && s.unitWeightBytes > 0) {
         s.cUnitMs = double(s.unitWeightBytes) / (bandwidth * 1e6);
         s.cTokMs = defaultTokenBytes(headDim) / (bandwidth * 1e6);
-        s.costSource = "defaults: bf16 bytes over " + std::to_string(int(bandwidth)) + " GB/s";
+        char gbps[32];
+        std::snprintf(gbps, sizeof gbps, "%g", bandwidth);
+        s.costSource = std::string("defaults: bf16 bytes over ") + gbps + " GB/s";
     } else {
         throw fail("needs 'c_unit_ms' and 'c_tok_ms', or 'bandwidth_gbps' with 'head_dim' and 'hidden' (or "
                    "'unit_weight_bytes') to derive them");

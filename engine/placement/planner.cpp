@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 
 namespace fairkv {
 
@@ -48,10 +49,43 @@ LayerInstance layerInstance(const PlacementStats& stats, int layer, int ranks)
 namespace {
 
 // Spends a global budget of extra replicas where they lower the modelled time most. `curves[l][k]`
-// is layer l's best plan with at most k extra replicas; a layer may need several copies before
-// any pays, so the step compared is the best gain per copy over any jump.
-std::vector<int> allocateCopies(const std::vector<std::vector<LayerPlan>>& curves, int budget)
+// is layer l's best plan with at most k extra replicas. A layer may gain nothing from one copy and
+// much from two, so no greedy choice is safe (best gain per copy gave a 2-layer instance 283 ms
+// where 263 ms was possible): a knapsack over the layers (state: copies spent) finds the best
+// split exactly. Where that table would be too large (thousands of layers with a budget of
+// thousands of copies), the greedy choice of the best gain per copy over any jump is used, and
+// `exact` comes back false.
+std::vector<int> allocateCopies(const std::vector<std::vector<LayerPlan>>& curves, int budget, bool* exact)
 {
+    const size_t L = curves.size(), B = size_t(std::max(budget, 0));
+    size_t work = 0;
+    for (const auto& c : curves)
+        work += c.size() * (B + 1);
+    *exact = L * (B + 1) <= (size_t(1) << 23) && work <= (size_t(1) << 26);
+    if (*exact) {
+        constexpr double kInf = std::numeric_limits<double>::infinity();
+        std::vector<double> best(B + 1, 0.0), next(B + 1);
+        std::vector<std::vector<int>> pick(L, std::vector<int>(B + 1, 0)); // copies of layer l at spend b
+        for (size_t l = 0; l < L; ++l) {
+            std::fill(next.begin(), next.end(), kInf);
+            for (size_t b = 0; b <= B; ++b)
+                for (size_t k = 0; k < curves[l].size() && k <= b; ++k) {
+                    const double t = best[b - k] + curves[l][k].makespan;
+                    if (t < next[b] * (1 - 1e-12)) { // ties keep fewer copies
+                        next[b] = t;
+                        pick[l][b] = int(k);
+                    }
+                }
+            best.swap(next);
+        }
+        size_t b = size_t(std::min_element(best.begin(), best.end()) - best.begin());
+        std::vector<int> k(L, 0);
+        for (size_t l = L; l-- > 0;) {
+            k[l] = pick[l][b];
+            b -= size_t(k[l]);
+        }
+        return k;
+    }
     std::vector<int> k(curves.size(), 0);
     while (budget > 0) {
         double bestRate = 0.0;
@@ -114,9 +148,12 @@ PlanResult planPlacement(const PlacementStats& stats, const PlanOptions& o)
                     curves[l].push_back(planCopyLayer(insts[l], k, o.nodeLimit));
                 curves[l].push_back(plans[l]);
             }
-            const auto k = allocateCopies(curves, copyBudget);
-            for (size_t l = 0; l < insts.size(); ++l)
+            bool splitExact = true;
+            const auto k = allocateCopies(curves, copyBudget, &splitExact);
+            for (size_t l = 0; l < insts.size(); ++l) {
                 plans[l] = curves[l][size_t(k[l])];
+                plans[l].exact = plans[l].exact && splitExact; // each layer is optimal only if the split is
+            }
         }
     }
     res.placement.name = o.planner;
