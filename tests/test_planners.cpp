@@ -265,6 +265,21 @@ private Q_SLOTS:
         QCOMPARE(r.placement.layers[0][0].replicas.size(), size_t(1));
     }
 
+    // 18 (unit, request) pairs on 4 ranks: the exact search needs about 2 million nodes to prove
+    // 20.63 ms (a brute force over every placement agrees); with 200000 it stopped at 20.676 ms.
+    void smallCopyLayerIsSolvedExactly()
+    {
+        const PlacementStats s = PlacementStats::fromJson(nlohmann::json::parse(R"({"layers":1,"units":6,"batch":3,
+            "kv_len":[[[0,0,3,1,0,2]],[[8,8.26,0,8.258,7.165,7.082]],[[1.954,8.03,3.224,3.666,1.723,8.676]]],
+            "c_unit_ms":1,"c_tok_ms":1,"unit_weight_bytes":7})"), "stats.json");
+        PlanOptions o;
+        o.ranks = 4;
+        o.planner = "fairkv-copy";
+        const PlanResult r = planPlacement(s, o);
+        QVERIFY2(std::abs(r.totalMs - 20.63) < 1e-9, std::to_string(r.totalMs).c_str());
+        QVERIFY(r.exact[0]);
+    }
+
     void copiesHelpWhenOneUnitDominates()
     {
         // 8 KV heads on 8 ranks: reassignment cannot help, only copying can (design §1).

@@ -455,19 +455,24 @@ private:
             return;
         const auto [u, q] = m_items[i];
         const double w = m_inst.work[size_t(u)][size_t(q)];
-        bool triedEmpty = false;
         for (int g = 0; g < m_inst.ranks; ++g) {
             const bool fresh = !m_on[size_t(u)][size_t(g)];
-            const bool empty = m_loads[size_t(g)] == 0.0;
-            if (empty && triedEmpty)
-                continue; // empty ranks are interchangeable
+            // Items come unit by unit: the units before u are placed, those after it are on no rank
+            // yet. So two ranks with the same load that both hold u, or both do not, lead to the
+            // same searches with the ranks' names swapped: only the first is tried (the empty
+            // ranks were the only such twins this search skipped, and a 6-unit, 3-request layer on
+            // 4 ranks ran out of nodes).
+            bool twin = false;
+            for (int h = 0; h < g && !twin; ++h)
+                twin = m_on[size_t(u)][size_t(h)] == m_on[size_t(u)][size_t(g)] && m_loads[size_t(h)] == m_loads[size_t(g)];
+            if (twin)
+                continue;
             if (fresh && m_replicas[size_t(u)] >= 1 && extra + 1 > m_maxExtra)
                 continue;
             const double add = w + (fresh ? m_inst.cUnit : 0.0);
             const double nl = m_loads[size_t(g)] + add;
             if (nl >= m_bestSpan - m_tol)
                 continue;
-            triedEmpty = triedEmpty || empty;
             m_loads[size_t(g)] = nl;
             if (fresh) {
                 m_on[size_t(u)][size_t(g)] = 1;
@@ -643,7 +648,7 @@ LayerPlan planAssignLayer(const LayerInstance& inst, const AssignOptions& option
 LayerPlan planCopyLayer(const LayerInstance& inst, int maxExtra, int64_t nodeLimit)
 {
     const double tol = loadTolerance(inst);
-    LayerPlan best = planAssignLayer(inst, AssignOptions{false, nodeLimit});
+    LayerPlan best = planAssignLayer(inst, AssignOptions{false, std::min(nodeLimit, AssignOptions{}.nodeLimit)});
     best.exact = false;
     const double lb = lowerBoundWithCopies(inst);
     if (maxExtra != 0 && inst.batch() > 1) {
@@ -683,7 +688,7 @@ LayerPlan planCopyLayer(const LayerInstance& inst, int maxExtra, int64_t nodeLim
         best.exact = true;
     } else if (items <= kCopySearchItems) {
         std::vector<UnitPlacement> units = best.units;
-        CopySearch search(inst, maxExtra, items <= 16 ? nodeLimit * 10 : nodeLimit);
+        CopySearch search(inst, maxExtra, nodeLimit);
         const bool done = search.solve(units, lb);
         LayerPlan p = makePlan(inst, std::move(units), done);
         if (p.makespan <= best.makespan + tol)

@@ -58,7 +58,8 @@ LayerPlan planUniformLayer(const LayerInstance& inst);
 // node limit, else LPT with move/swap local search.
 LayerPlan planAssignLayer(const LayerInstance& inst, const AssignOptions& options = {});
 // Fair-Copying with at most `maxExtra` extra replicas (-1: unlimited): exact search on small
-// instances, else a split-fit heuristic under a binary-searched makespan with local improvement.
-LayerPlan planCopyLayer(const LayerInstance& inst, int maxExtra, int64_t nodeLimit = 200000);
+// instances (up to nodeLimit nodes), else a split-fit heuristic under a binary-searched makespan
+// with local improvement.
+LayerPlan planCopyLayer(const LayerInstance& inst, int maxExtra, int64_t nodeLimit = 2000000);
 
 } // namespace fairkv

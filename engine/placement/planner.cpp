@@ -127,6 +127,8 @@ PlanResult planPlacement(const PlacementStats& stats, const PlanOptions& o)
     res.costSource = stats.costSource;
     std::vector<LayerInstance> insts;
     std::vector<LayerPlan> plans;
+    constexpr int64_t kMinCopyNodes = 20000;
+    const int64_t copyNodes = std::clamp<int64_t>(o.copyNodes / std::max(stats.layers, 1), kMinCopyNodes, std::max(o.copyNodes, kMinCopyNodes));
     for (int l = 0; l < stats.layers; ++l)
         insts.push_back(layerInstance(stats, l, o.ranks));
     for (const auto& inst : insts) {
@@ -135,7 +137,7 @@ PlanResult planPlacement(const PlacementStats& stats, const PlanOptions& o)
         else if (o.planner == "fairkv-assign")
             plans.push_back(planAssignLayer(inst, AssignOptions{o.sameCount, o.nodeLimit}));
         else
-            plans.push_back(planCopyLayer(inst, -1, o.nodeLimit));
+            plans.push_back(planCopyLayer(inst, -1, copyNodes));
     }
     if (o.planner == "fairkv-copy" && copyBudget >= 0) {
         int wanted = 0;
@@ -145,7 +147,7 @@ PlanResult planPlacement(const PlacementStats& stats, const PlanOptions& o)
             std::vector<std::vector<LayerPlan>> curves(insts.size());
             for (size_t l = 0; l < insts.size(); ++l) {
                 for (int k = 0; k < plans[l].extraReplicas; ++k)
-                    curves[l].push_back(planCopyLayer(insts[l], k, o.nodeLimit));
+                    curves[l].push_back(planCopyLayer(insts[l], k, std::max<int64_t>(copyNodes / (plans[l].extraReplicas + 1), kMinCopyNodes)));
                 curves[l].push_back(plans[l]);
             }
             bool splitExact = true;
