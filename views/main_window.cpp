@@ -251,7 +251,7 @@ void MainWindow::buildMenus()
 void MainWindow::reportError(const QString& title, const QString& message)
 {
     m_lastError = message;
-    qCWarning(lcStudio) << title << message;
+    qCWarning(lcStudio).noquote() << title + QStringLiteral(": ") + message; // one plain line, as the CLI writes them
     auto* box = new QMessageBox(QMessageBox::Critical, title, message, QMessageBox::Ok, this);
     box->setAttribute(Qt::WA_DeleteOnClose);
     box->setObjectName(QStringLiteral("errorDialog"));
@@ -311,10 +311,15 @@ bool MainWindow::openSession(const QString& path)
 {
     std::unique_ptr<profiler::SessionStore> store;
     try {
-        const bool writable = QFileInfo(path).isWritable();
-        store = profiler::SessionStore::open(path.toStdString(), writable ? profiler::SessionStore::Mode::ReadWrite
-                                                                          : profiler::SessionStore::Mode::ReadOnly);
-        store->listRuns(); // a damaged file fails here, before it replaces the open session
+        // Read first: a file that is not a session (an empty one included, which opening it for
+        // writing would turn into a new session) fails here, untouched, before it replaces the
+        // open session. Only a readable session is then opened for the re-runs it will take.
+        store = profiler::SessionStore::open(path.toStdString(), profiler::SessionStore::Mode::ReadOnly);
+        store->listRuns();
+        if (QFileInfo(path).isWritable()) {
+            store.reset();
+            store = profiler::SessionStore::open(path.toStdString(), profiler::SessionStore::Mode::ReadWrite);
+        }
     } catch (const std::exception& e) {
         reportError(tr("Cannot open the session"), QString::fromStdString(e.what()));
         return false;
