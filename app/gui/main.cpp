@@ -18,14 +18,17 @@
 #include <QCommandLineParser>
 #include <QDir>
 #include <QDockWidget>
+#include <QFileInfo>
 #include <QLibraryInfo>
 #include <QLocale>
 #include <QScreen>
 #include <QSettings>
+#include <QTemporaryDir>
 #include <QTimer>
 #include <QTranslator>
 
 #include <cstdio>
+#include <cstring>
 #include <memory>
 
 namespace {
@@ -34,7 +37,6 @@ namespace {
 void saveScreenshots(fairkv::views::MainWindow& w, const QString& dir)
 {
     using namespace fairkv::views;
-    QDir().mkpath(dir);
     for (ThemeChoice t : {ThemeChoice::Light, ThemeChoice::Dark}) {
         theme::apply(*qApp, t);
         QApplication::processEvents();
@@ -82,9 +84,30 @@ void saveScreenshots(fairkv::views::MainWindow& w, const QString& dir)
 
 } // namespace
 
+// --help and --version print text and quit: they need no display (a QApplication aborts without one).
+bool onlyPrints(int argc, char** argv)
+{
+    for (int i = 1; i < argc; ++i)
+        for (const char* flag : {"-h", "--help", "-?", "--help-all", "-v", "--version"})
+            if (std::strcmp(argv[i], flag) == 0)
+                return true;
+    return false;
+}
+
+// Screenshots go to `dir`: it must exist or be creatable, and be writable, or nothing is shot.
+bool screenshotFolderUsable(const QString& dir)
+{
+    if (QDir().mkpath(dir) && QFileInfo(dir).isDir() && QFileInfo(dir).isWritable())
+        return true;
+    std::fprintf(stderr, "fairkv-studio: cannot write screenshots to %s (not a writable folder)\n", qPrintable(dir));
+    return false;
+}
+
 int main(int argc, char** argv)
 {
-    QApplication app(argc, argv);
+    const std::unique_ptr<QCoreApplication> application =
+        onlyPrints(argc, argv) ? std::make_unique<QCoreApplication>(argc, argv) : std::make_unique<QApplication>(argc, argv);
+    QCoreApplication& app = *application;
 #ifdef FAIRKV_HAVE_CUDA_BACKEND
     fairkv::cuda::CudaRank::registerBackend();
 #endif
@@ -119,11 +142,15 @@ int main(int argc, char** argv)
     parser.process(app);
 
     using namespace fairkv::views;
-    theme::apply(app, theme::fromString(QSettings().value(QStringLiteral("theme")).toString()));
-    if (parser.isSet(shots)) { // screenshots in the default layout and size, not the user's saved one
-        QSettings().remove(QStringLiteral("geometry"));
-        QSettings().remove(QStringLiteral("windowState"));
+    if (parser.isSet(shots)) {
+        if (!screenshotFolderUsable(parser.value(shots)))
+            return 1;
+        // Screenshots in the default layout, theme and size, and none of the user's settings
+        // (recent sessions, window state) touched: settings go to a folder of their own.
+        static QTemporaryDir settings;
+        QSettings::setPath(QSettings::NativeFormat, QSettings::UserScope, settings.path());
     }
+    theme::apply(*qApp, theme::fromString(QSettings().value(QStringLiteral("theme")).toString()));
     MainWindow window;
     if (parser.isSet(shots))
         window.resize(1680, 940);
@@ -134,7 +161,6 @@ int main(int argc, char** argv)
         if (!window.openSession(parser.positionalArguments().constFirst()))
             return 1;
         QTimer::singleShot(500, &window, [&window, dir] {
-            QDir().mkpath(dir);
             QList<int64_t> ids;
             for (int row = 0; row < window.runsModel()->rowCount(); ++row)
                 ids.append(window.runsModel()->run(row)->id);
@@ -145,12 +171,16 @@ int main(int argc, char** argv)
             }
             window.showRuns({ids.constFirst()});
             QApplication::processEvents();
-            window.grab().save(dir + QStringLiteral("/session-window.png"));
-            window.timeline()->grab().save(dir + QStringLiteral("/session-timeline.png"));
-            window.showRuns({ids.constFirst(), ids.constLast()});
-            QApplication::processEvents();
-            window.grab().save(dir + QStringLiteral("/session-compare.png"));
-            QApplication::quit();
+            bool saved = window.grab().save(dir + QStringLiteral("/session-window.png"))
+                && window.timeline()->grab().save(dir + QStringLiteral("/session-timeline.png"));
+            if (ids.size() > 1) { // a comparison needs two runs: one run is not compared with itself
+                window.showRuns({ids.constFirst(), ids.constLast()});
+                QApplication::processEvents();
+                saved = saved && window.grab().save(dir + QStringLiteral("/session-compare.png"));
+            }
+            if (!saved)
+                std::fprintf(stderr, "fairkv-studio: could not save the screenshots in %s\n", qPrintable(dir));
+            QApplication::exit(saved ? 0 : 1);
         });
         return app.exec();
     }
