@@ -8,6 +8,7 @@
 #include <cctype>
 #include <cstdio>
 #include <functional>
+#include <limits>
 #include <map>
 #include <sstream>
 
@@ -97,7 +98,7 @@ std::string barChart(const std::string& title, const std::string& unit, const st
     for (size_t gi = 0; gi < groups.size(); ++gi) {
         for (size_t si = 0; si < series.size(); ++si) {
             const double v = gi < values[si].size() ? values[si][gi] : 0.0;
-            const double h = plotH * v / peak;
+            const double h = std::isfinite(v) ? plotH * v / peak : 0.0; // not timed: no bar, its title says n/a
             o << "<rect x=\"" << left + gi * groupW + groupW * 0.1 + si * barW << "\" y=\"" << top + plotH - h
               << "\" width=\"" << barW * 0.95 << "\" height=\"" << h << "\" fill=\"" << palette(si) << "\"><title>"
               << esc(series[si]) << ": " << esc(fmt(v, 3)) << "</title></rect>";
@@ -364,6 +365,16 @@ json Report::json() const
     return out;
 }
 
+bool timedSteps(const json& result)
+{
+    const json& steps = result.value("step_ms", json::array());
+    return steps.is_array() && !steps.empty();
+}
+
+namespace {
+constexpr double kNotTimed = std::numeric_limits<double>::quiet_NaN();
+}
+
 std::vector<double> rankTotals(const json& result, const char* key)
 {
     std::vector<double> totals;
@@ -373,6 +384,8 @@ std::vector<double> rankTotals(const json& result, const char* key)
                 totals.resize(g + 1, 0.0);
             totals[g] += layer[g].get<double>();
         }
+    if (!timedSteps(result)) // the tables of a run without steps hold zeros: nothing was timed
+        std::fill(totals.begin(), totals.end(), kNotTimed);
     return totals;
 }
 
@@ -383,13 +396,15 @@ std::vector<double> layerMaxima(const json& result, const char* key)
         double m = 0;
         for (const auto& v : layer)
             m = std::max(m, v.get<double>());
-        maxima.push_back(m);
+        maxima.push_back(timedSteps(result) ? m : kNotTimed);
     }
     return maxima;
 }
 
 double attentionWaitMs(const json& result)
 {
+    if (!timedSteps(result))
+        return kNotTimed;
     double wait = 0;
     for (const auto& layer : result.value("rank_attention_ms", json::array())) {
         if (layer.empty())
@@ -443,7 +458,9 @@ bool withinSpread(double speedup, double spread, double baselineSpread)
 
 double attentionCriticalMs(const json& result)
 {
-    if (result.contains("attention_ms"))
+    if (!timedSteps(result))
+        return kNotTimed;
+    if (result.contains("attention_ms") && result.at("attention_ms").is_number())
         return result.at("attention_ms").get<double>();
     double sum = 0;
     for (double m : layerMaxima(result, "rank_attention_ms"))

@@ -37,6 +37,8 @@ struct Report
 
 // Tables of a stored run's result (RunResult::toJson), shared by the report and the GUI views.
 // Each rank's time summed over layers (`key`: "rank_attention_ms" or "rank_mlp_ms").
+// Whether the run timed any decode step; without one, the figures below are NaN (shown as n/a).
+bool timedSteps(const nlohmann::json& result);
 std::vector<double> rankTotals(const nlohmann::json& result, const char* key);
 // The slowest rank's time in each layer.
 std::vector<double> layerMaxima(const nlohmann::json& result, const char* key);

@@ -67,7 +67,7 @@ StudioRun knownRun()
                           {{"unit", 3}, {"replicas", {{{"rank", 0}, {"requests", {0}}}, {{"rank", 1}, {"requests", {1}}}}}}});
     r.result = {{"kv_len", kv}, {"attention_mass", mass}, {"placement", {{"layers", layers}}},
                 {"rank_attention_ms", {{1.0, 2.0}, {1.5, 0.5}, {1.0, 1.0}}}, {"rank_mlp_ms", {{0.5, 0.5}, {0.5, 0.5}, {0.5, 0.5}}},
-                {"collective_ms", {0.1, 0.1, 0.1}}};
+                {"collective_ms", {0.1, 0.1, 0.1}}, {"step_ms", {4.6, 4.4}}};
     return r;
 }
 
@@ -397,6 +397,12 @@ private Q_SLOTS:
         // Waits: 2 - 1.5, 1.5 - 1 and 0 over the three layers; one copy of unit 3 per layer.
         QCOMPARE(profiler::attentionWaitMs(a.result), 1.0);
         QCOMPARE(profiler::extraReplicas(a.result), 3);
+        // Without a timed decode step the per-rank tables hold zeros: they read as not timed.
+        StudioRun untimed = knownRun();
+        untimed.result["step_ms"] = nlohmann::json::array();
+        QVERIFY(std::isnan(profiler::attentionWaitMs(untimed.result)));
+        QVERIFY(std::isnan(profiler::rankTotals(untimed.result, "rank_attention_ms")[0]));
+        QVERIFY(std::isnan(profiler::attentionCriticalMs(untimed.result)));
         QVERIFY2(view.summaryText().contains(QLocale().toString(1.0, 'f', 3) + QStringLiteral(" ms per step for each layer")),
                  qPrintable(view.summaryText()));
         QVERIFY(view.summaryText().contains(QStringLiteral("3 unit copies")));

@@ -50,6 +50,10 @@
         <source>n/a</source>
         <translation>k. A.</translation>
     </message>
+    <message>
+        <source>run %1</source>
+        <translation>Lauf %1</translation>
+    </message>
 </context>
 <context>
     <name>fairkv::views::CompareView</name>
@@ -1256,6 +1260,10 @@ Rank %3
     <message>
         <source>prefill, steps, other</source>
         <translation>Prefill, Schritte, Sonstiges</translation>
+    </message>
+    <message>
+        <source>This run has no trace records (saved with --no-trace, or its records were left out as damaged).</source>
+        <translation>Dieser Lauf hat keine Trace-Einträge (mit --no-trace gespeichert, oder seine Einträge wurden als beschädigt ausgelassen).</translation>
     </message>
 </context>
 <context>

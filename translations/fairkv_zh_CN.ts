@@ -50,6 +50,10 @@
         <source>n/a</source>
         <translation>不适用</translation>
     </message>
+    <message>
+        <source>run %1</source>
+        <translation>运行 %1</translation>
+    </message>
 </context>
 <context>
     <name>fairkv::views::CompareView</name>
@@ -1250,6 +1254,10 @@ rank %3
     <message>
         <source>prefill, steps, other</source>
         <translation>预填充、步、其他</translation>
+    </message>
+    <message>
+        <source>This run has no trace records (saved with --no-trace, or its records were left out as damaged).</source>
+        <translation>此运行没有跟踪记录（以 --no-trace 保存，或其记录因损坏被略去）。</translation>
     </message>
 </context>
 <context>

@@ -241,7 +241,7 @@ void CompareView::rebuildTable()
     addRow(tr("Attention imbalance (max / mean)"),
            [&](const StudioRun& r, int) -> QString { return runFigure(r.summary.imbalance, 3); });
     addRow(tr("Attention, sum of per-layer max (ms)"), [&](const StudioRun& r, int) -> QString {
-        return loc.toString(profiler::attentionCriticalMs(r.result), 'f', 3);
+        return runFigure(profiler::attentionCriticalMs(r.result), 3);
     });
     addRow(tr("Lower bound (ms, modelled)"),
            [&](const StudioRun& r, int) -> QString { return runFigure(r.summary.lowerBoundMs, 3); });
@@ -256,7 +256,7 @@ void CompareView::rebuildTable()
         layerMax.push_back(profiler::layerMaxima(r.result, "rank_attention_ms"));
     }
     auto cell = [&](const std::vector<double>& values, int i) -> QString {
-        return i < int(values.size()) ? loc.toString(values[size_t(i)], 'f', 3) : QStringLiteral("–");
+        return i < int(values.size()) ? runFigure(values[size_t(i)], 3) : QStringLiteral("–");
     };
     for (int g = 0; g < ranks; ++g)
         addRow(tr("Rank %1 attention (ms, summed over layers)").arg(g),

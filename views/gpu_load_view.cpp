@@ -197,7 +197,7 @@ void GpuLoadView::rebuild()
         // What the imbalance costs: the mean rank's wait for each layer's slowest attention, and
         // the copies a placement pays to shorten it.
         line += tr("; the mean rank waits %L1 ms per step for each layer's slowest attention (%2)")
-                    .arg(profiler::attentionWaitMs(run.result), 0, 'f', 3)
+                    .arg(runFigure(profiler::attentionWaitMs(run.result), 3))
                     .arg(timing);
         if (const int extra = profiler::extraReplicas(run.result); extra > 0)
             line += tr(", %n unit copies", nullptr, extra);

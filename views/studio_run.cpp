@@ -28,6 +28,8 @@ QString StudioRun::title() const
 {
     if (summary.id <= 0)
         return QCoreApplication::translate("StudioRun", "running · %1").arg(QString::fromStdString(summary.placement));
+    if (summary.placement.empty()) // a session whose placement record is missing
+        return QCoreApplication::translate("StudioRun", "run %1").arg(summary.id);
     return QCoreApplication::translate("StudioRun", "run %1 · %2")
         .arg(summary.id)
         .arg(QString::fromStdString(summary.placement));

@@ -146,7 +146,12 @@ void TimelineView::paint(QPainter& p, const QRect& area)
     p.setPen(pal.color(QPalette::Text));
     m_lastMarks = 0;
     if (!m_trace || m_lanes.empty()) {
-        p.drawText(area, Qt::AlignCenter, tr("No trace: run something or open a session."));
+        // A run is shown but has no records: saved with --no-trace, or every record was unusable.
+        QString text = !m_trace ? tr("No trace: run something or open a session.")
+                                : tr("This run has no trace records (saved with --no-trace, or its records were left out as damaged).");
+        if (m_trace && !m_trace->warnings.empty())
+            text += QLatin1Char('\n') + QString::fromStdString(m_trace->warnings.front());
+        p.drawText(area, Qt::AlignCenter | Qt::TextWordWrap, text);
         return;
     }
     const double plotWidth = m_axis.width;

@@ -446,10 +446,8 @@ int compareCommand(const std::vector<std::string>& argv)
     const auto b = store->loadRun(runId(args.positional()[2], "RUN_B"));
     // Per-rank attention summed over layers (loadRun() has checked the record's shape).
     const auto ta = profiler::rankTotals(a.result, "rank_attention_ms"), tb = profiler::rankTotals(b.result, "rank_attention_ms");
-    // A run without timed decode steps has per-rank tables of zeros: no time, not a fast rank.
-    const auto rankCell = [](const profiler::StoredRun& r, const std::vector<double>& t, size_t g) {
-        return g >= t.size() ? std::string("-") : r.result.value("step_ms", json::array()).empty() ? std::string("n/a") : fmt(t[g]);
-    };
+    // NaN for a run without timed decode steps: fmt() prints n/a.
+    const auto rankCell = [](const std::vector<double>& t, size_t g) { return g >= t.size() ? std::string("-") : fmt(t[g]); };
     const auto speedup = profiler::speedupOver(b.summary.tokensPerS, a.summary.tokensPerS);
     std::printf("%-28s %16s %16s\n", "", ("run " + std::to_string(a.summary.id)).c_str(), ("run " + std::to_string(b.summary.id)).c_str());
     auto row = [](const char* name, const std::string& x, const std::string& y) { std::printf("%-28s %16s %16s\n", name, x.c_str(), y.c_str()); };
@@ -463,7 +461,7 @@ int compareCommand(const std::vector<std::string>& argv)
     row("attention imbalance", fmt(a.summary.imbalance), fmt(b.summary.imbalance));
     row("lower bound ms (modelled)", fmt(a.summary.lowerBoundMs), fmt(b.summary.lowerBoundMs));
     for (size_t g = 0; g < std::max(ta.size(), tb.size()); ++g)
-        row(("rank " + std::to_string(g) + " attention ms").c_str(), rankCell(a, ta, g), rankCell(b, tb, g));
+        row(("rank " + std::to_string(g) + " attention ms").c_str(), rankCell(ta, g), rankCell(tb, g));
     if (speedup) {
         std::printf("speedup of run %lld over run %lld: %.3fx (%s)\n", static_cast<long long>(b.summary.id),
                     static_cast<long long>(a.summary.id), *speedup, a.summary.timing.c_str());
