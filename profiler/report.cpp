@@ -432,7 +432,8 @@ int extraReplicas(const json& result)
 
 std::optional<double> speedupOver(double tokensPerS, double baselineTokensPerS)
 {
-    if (!(tokensPerS > 0) || !(baselineTokensPerS > 0))
+    // Both measured: positive and finite (a damaged +inf baseline gave 0.000x).
+    if (!(tokensPerS > 0) || !(baselineTokensPerS > 0) || !std::isfinite(tokensPerS) || !std::isfinite(baselineTokensPerS))
         return std::nullopt;
     return tokensPerS / baselineTokensPerS;
 }

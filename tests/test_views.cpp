@@ -403,6 +403,8 @@ private Q_SLOTS:
         QVERIFY(std::isnan(profiler::attentionWaitMs(untimed.result)));
         QVERIFY(std::isnan(profiler::rankTotals(untimed.result, "rank_attention_ms")[0]));
         QVERIFY(std::isnan(profiler::attentionCriticalMs(untimed.result)));
+        QVERIFY(!profiler::speedupOver(150, std::numeric_limits<double>::infinity())); // a damaged baseline: no speedup
+        QVERIFY(!profiler::speedupOver(150, std::nan("")));
         QVERIFY2(view.summaryText().contains(QLocale().toString(1.0, 'f', 3) + QStringLiteral(" ms per step for each layer")),
                  qPrintable(view.summaryText()));
         QVERIFY(view.summaryText().contains(QStringLiteral("3 unit copies")));

@@ -243,6 +243,10 @@
             <numerusform>, %n Einheitenkopien</numerusform>
         </translation>
     </message>
+    <message>
+        <source>rank</source>
+        <translation>Rank</translation>
+    </message>
 </context>
 <context>
     <name>fairkv::views::KernelStatsModel</name>

@@ -242,6 +242,10 @@
             <numerusform>，%n 个单元副本</numerusform>
         </translation>
     </message>
+    <message>
+        <source>rank</source>
+        <translation>rank</translation>
+    </message>
 </context>
 <context>
     <name>fairkv::views::KernelStatsModel</name>

@@ -132,11 +132,14 @@ void GpuLoadView::rebuild()
             bm->moveAbove(ba);
             bc->moveAbove(bm);
         }
-        for (int g = 0; g < maxRanks; ++g)
-            ticker->addTick(g, tr("rank %1").arg(g));
+        // Labels that fit: "rank 3" for a few ranks, the bare number for more, and only every
+        // n-th past what the axis holds (64 ranks had run together into one line).
+        const int every = std::max(1, (maxRanks + 15) / 16);
+        for (int g = 0; g < maxRanks; g += every)
+            ticker->addTick(g, maxRanks <= 8 ? tr("rank %1").arg(g) : QString::number(g));
+        m_plot->xAxis->setLabel(maxRanks <= 8 ? QString() : tr("rank"));
         m_plot->xAxis->setTicker(ticker);
         m_plot->xAxis->setRange(-0.6, maxRanks - 0.4);
-        m_plot->xAxis->setLabel(QString());
         m_plot->yAxis->setLabel(tr("ms per decode step (%1)").arg(m_runs.front().timingLabel()));
     } else {
         // Attention time per layer, one line per rank of each run: where the slowest rank sits.

@@ -32,6 +32,7 @@
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QSaveFile>
+#include <QScrollArea>
 #include <QSettings>
 #include <QStackedWidget>
 #include <QStandardPaths>
@@ -175,7 +176,13 @@ void MainWindow::buildDocks()
     tabifyDockWidget(gpuLoad, compare);
     gpuLoad->raise();
     auto* runs = dock(this, tr("Runs"), QStringLiteral("runsDock"), m_runsView, Qt::BottomDockWidgetArea);
-    auto* timeline = dock(this, tr("Timeline"), QStringLiteral("timelineDock"), m_timeline, Qt::BottomDockWidgetArea);
+    // Lanes scroll: a run of 64 ranks had grown the dock, and the window, past the screen.
+    auto* timelineScroll = new QScrollArea(this);
+    timelineScroll->setWidget(m_timeline);
+    timelineScroll->setWidgetResizable(true);
+    timelineScroll->setFrameShape(QFrame::NoFrame);
+    timelineScroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff); // the timeline zooms in time itself
+    auto* timeline = dock(this, tr("Timeline"), QStringLiteral("timelineDock"), timelineScroll, Qt::BottomDockWidgetArea);
     auto* stats = dock(this, tr("Kernel statistics"), QStringLiteral("statsDock"), statsView, Qt::BottomDockWidgetArea);
     tabifyDockWidget(runs, timeline);
     auto* editor = dock(this, tr("Placement editor"), QStringLiteral("editorDock"), m_editor, Qt::BottomDockWidgetArea);
