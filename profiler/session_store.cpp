@@ -794,6 +794,22 @@ StoredRun SessionStore::loadRun(int64_t id) const
     if (!r.result.contains("placement") || !r.result.at("placement").is_object())
         damaged("no 'placement'");
     checkResultTypes(r.result, damaged);
+    // The run's rank count (its row) is what every view lays its ranks out by: the record must
+    // agree, and no replica may sit on a rank the run does not have.
+    if (const json& ranks = r.result.value("ranks", json()); ranks.is_number() && ranks != json(r.summary.ranks))
+        damaged("it says " + ranks.dump() + " ranks where the run's record says " + std::to_string(r.summary.ranks));
+    for (const auto& layer : Placement::fromJson(r.result.at("placement"), int(r.result.at("kv_len").size()), "its placement").layers)
+        for (const auto& unit : layer)
+            for (const auto& replica : unit.replicas)
+                if (replica.rank >= r.summary.ranks)
+                    damaged("its placement puts unit " + std::to_string(unit.unit) + " on rank " + std::to_string(replica.rank)
+                            + " of a run with " + std::to_string(r.summary.ranks) + " ranks");
+    // Token counts: whole numbers from 0 to 2^31 (-7 and 2^62 had drawn as a colour scale to 10^18).
+    for (const auto& request : r.result.at("kv_len"))
+        for (const auto& layer : request)
+            for (const auto& len : layer)
+                if (!jsonIsIntIn(len, 0, int64_t(1) << 31))
+                    damaged("'kv_len' holds " + jsonBrief(len) + ", not a token count");
     const json env = parseStored(st.text(2));
     if (env.is_object())
         r.environment = Environment::fromJson(env);

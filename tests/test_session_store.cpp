@@ -369,6 +369,12 @@ private Q_SLOTS:
                                           << QStringLiteral("its placement: expected a placement object");
         QTest::newRow("flag as text") << QStringLiteral(R"(UPDATE runs SET result_json=json_set(result_json,'$.kernel_tracing','yes');)")
                                       << QStringLiteral("'kernel_tracing' is \"yes\"");
+        QTest::newRow("ranks disagree") << QStringLiteral("UPDATE runs SET ranks = ranks + 1;")
+                                        << QStringLiteral("ranks where the run's record says");
+        QTest::newRow("replica beyond the ranks") << QStringLiteral(R"(UPDATE runs SET result_json=json_set(result_json,'$.placement.layers[0][0].replicas[0].rank',17);)")
+                                                  << QStringLiteral("on rank 17 of a run with");
+        QTest::newRow("negative length") << QStringLiteral(R"(UPDATE runs SET result_json=json_set(result_json,'$.kv_len[0][0][0]',-7);)")
+                                         << QStringLiteral("'kv_len' holds -7, not a token count");
         QTest::newRow("settings not json") << QStringLiteral(R"(UPDATE runs SET config_json='garbage{';)")
                                            << QStringLiteral("damaged settings");
         QTest::newRow("deep result") << QStringLiteral("UPDATE runs SET result_json=substr(result_json,1,length(result_json)-1)||',\"x\":'||"
