@@ -326,6 +326,15 @@ Environment Environment::fromJson(const json& j)
 }
 
 // Every view of a run allocates per rank: a damaged count must stop here, not in an allocation.
+int SessionStore::runRanks(int64_t id) const
+{
+    Statement st(m_db, "SELECT ranks FROM runs WHERE id=?", m_path);
+    st.bind(1, id);
+    if (!st.step())
+        fail("there is no run " + std::to_string(id));
+    return storedRanks(id, st.i64(0));
+}
+
 int SessionStore::storedRanks(int64_t run, int64_t ranks) const
 {
     constexpr int64_t kMostRanks = 4096; // fairkv plan's limit; fairkv run stops at 1024
@@ -835,14 +844,7 @@ TraceBuffer SessionStore::loadTrace(int64_t id) const
         }
     }
     t.setNames(std::move(names));
-    int ranks = 0;
-    {
-        Statement st(m_db, "SELECT ranks FROM runs WHERE id=?", m_path);
-        st.bind(1, id);
-        if (!st.step())
-            fail("there is no run " + std::to_string(id));
-        ranks = storedRanks(id, st.i64(0));
-    }
+    const int ranks = runRanks(id);
     int64_t impossible = 0, foreign = 0;
     Statement st(m_db, "SELECT rank, device, stream, name_id, start_ns, end_ns, step, layer, unit, phase, kind FROM "
                        "trace_records WHERE run_id=? ORDER BY start_ns", m_path);
@@ -895,14 +897,7 @@ TraceBuffer SessionStore::loadTrace(int64_t id) const
 
 std::vector<LayerAggregate> SessionStore::loadLayerTimes(int64_t id) const
 {
-    int ranks = 0;
-    {
-        Statement st(m_db, "SELECT ranks FROM runs WHERE id=?", m_path);
-        st.bind(1, id);
-        if (!st.step())
-            fail("there is no run " + std::to_string(id));
-        ranks = storedRanks(id, st.i64(0));
-    }
+    const int ranks = runRanks(id);
     std::vector<LayerAggregate> out;
     Statement st(m_db, "SELECT step, layer, rank, attention_ms, mlp_ms, collective_ms FROM layer_times WHERE run_id=? "
                        "ORDER BY step, layer, rank", m_path);

@@ -105,6 +105,7 @@ private:
     void requireRun(int64_t id) const;
     std::vector<RunSummary> summaries(std::optional<int64_t> only) const; // every run, or one
     [[noreturn]] void fail(const std::string& what) const;
+    int runRanks(int64_t id) const; // the run's rank count, checked (storedRanks)
     int storedRanks(int64_t run, int64_t ranks) const; // a run's rank count, refused when no command writes it
 
     std::string m_path;
