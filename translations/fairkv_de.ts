@@ -201,10 +201,6 @@
         <translation>Rank %1</translation>
     </message>
     <message>
-        <source>ms per decode step (%1)</source>
-        <translation>ms pro Decode-Schritt (%1)</translation>
-    </message>
-    <message>
         <source>%1, rank %2</source>
         <translation>%1, Rank %2</translation>
     </message>
@@ -215,10 +211,6 @@
     <message>
         <source>; speedup over %1: %L2× (%3)</source>
         <translation>; Beschleunigung gegenüber %1: %L2× (%3)</translation>
-    </message>
-    <message>
-        <source>attention ms per step (%1)</source>
-        <translation>Attention-ms pro Schritt (%1)</translation>
     </message>
     <message>
         <source>%1: %L2 tokens/s (%3), decode step %L4 ms (%3), attention imbalance %L5 (%3), attention lower bound %L6 ms (modelled)</source>
@@ -246,6 +238,14 @@
     <message>
         <source>rank</source>
         <translation>Rank</translation>
+    </message>
+    <message>
+        <source>ms/step (%1)</source>
+        <translation>ms/Schritt (%1)</translation>
+    </message>
+    <message>
+        <source>attention ms/step (%1)</source>
+        <translation>Attention ms/Schritt (%1)</translation>
     </message>
 </context>
 <context>

@@ -201,10 +201,6 @@
         <translation>rank %1</translation>
     </message>
     <message>
-        <source>ms per decode step (%1)</source>
-        <translation>每解码步 ms（%1）</translation>
-    </message>
-    <message>
         <source>%1, rank %2</source>
         <translation>%1，rank %2</translation>
     </message>
@@ -215,10 +211,6 @@
     <message>
         <source>; speedup over %1: %L2× (%3)</source>
         <translation>；相对 %1 的加速比：%L2×（%3）</translation>
-    </message>
-    <message>
-        <source>attention ms per step (%1)</source>
-        <translation>每步注意力 ms（%1）</translation>
     </message>
     <message>
         <source>%1: %L2 tokens/s (%3), decode step %L4 ms (%3), attention imbalance %L5 (%3), attention lower bound %L6 ms (modelled)</source>
@@ -245,6 +237,14 @@
     <message>
         <source>rank</source>
         <translation>rank</translation>
+    </message>
+    <message>
+        <source>ms/step (%1)</source>
+        <translation>毫秒/步（%1）</translation>
+    </message>
+    <message>
+        <source>attention ms/step (%1)</source>
+        <translation>注意力 毫秒/步（%1）</translation>
     </message>
 </context>
 <context>

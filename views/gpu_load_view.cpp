@@ -140,7 +140,7 @@ void GpuLoadView::rebuild()
         m_plot->xAxis->setLabel(maxRanks <= 8 ? QString() : tr("rank"));
         m_plot->xAxis->setTicker(ticker);
         m_plot->xAxis->setRange(-0.6, maxRanks - 0.4);
-        m_plot->yAxis->setLabel(tr("ms per decode step (%1)").arg(m_runs.front().timingLabel()));
+        m_plot->yAxis->setLabel(tr("ms/step (%1)").arg(m_runs.front().timingLabel()));
     } else {
         // Attention time per layer, one line per rank of each run: where the slowest rank sits.
         // Layers are whole numbers; the legend names colours (ranks) and line styles (runs) once
@@ -182,7 +182,7 @@ void GpuLoadView::rebuild()
             for (size_t k = 0; k < m_runs.size(); ++k)
                 legendEntry(m_runs[k].title(), QPen(palette().color(QPalette::Text), 1.5, runLineStyle(int(k))));
         m_plot->xAxis->setLabel(tr("layer"));
-        m_plot->yAxis->setLabel(tr("attention ms per step (%1)").arg(m_runs.front().timingLabel()));
+        m_plot->yAxis->setLabel(tr("attention ms/step (%1)").arg(m_runs.front().timingLabel()));
         m_plot->xAxis->rescale();
     }
     m_plot->yAxis->rescale();
