@@ -213,8 +213,19 @@ void KvHeatmapView::rebuild()
     m_scale->axis()->setLabel(tr(units_[int(m_metric)]));
     const bool log = m_log && lo > 0;
     m_scale->setDataScaleType(log ? QCPAxis::stLogarithmic : QCPAxis::stLinear);
+    // Token counts get whole-number ticks (a flat map, every unit keeping its whole prompt, had
+    // ticks at 132.2, 132.4, ...); a flat map puts its one value in the middle of the scale.
+    const bool counts = m_metric == Metric::MeanTokens || m_metric == Metric::RequestTokens;
+    if (counts && !log) {
+        auto ticker = QSharedPointer<QCPAxisTickerFixed>::create();
+        ticker->setTickStep(1.0);
+        ticker->setScaleStrategy(QCPAxisTickerFixed::ssMultiples);
+        m_scale->axis()->setTicker(ticker);
+    } else {
+        m_scale->axis()->setTicker(QSharedPointer<QCPAxisTicker>::create());
+    }
     if (layers > 0 && units > 0)
-        m_map->setDataRange(QCPRange(lo, hi > lo ? hi : lo + 1));
+        m_map->setDataRange(hi > lo ? QCPRange(lo, hi) : log ? QCPRange(lo / 2, lo * 2) : QCPRange(lo - 1, lo + 1));
     m_plot->xAxis->setRange(-0.5, std::max(units, 1) - 0.5);
     m_plot->yAxis->setRange(-0.5, std::max(layers, 1) - 0.5);
     updateTicks();
