@@ -405,6 +405,13 @@ private Q_SLOTS:
         QVERIFY(std::isnan(profiler::attentionCriticalMs(untimed.result)));
         QVERIFY(!profiler::speedupOver(150, std::numeric_limits<double>::infinity())); // a damaged baseline: no speedup
         QVERIFY(!profiler::speedupOver(150, std::nan("")));
+        // Titles carry the user's label, shortened; without a placement record no dangling separator.
+        StudioRun labelled = knownRun();
+        labelled.summary.label = "long label that tells the runs apart";
+        QCOMPARE(labelled.title(), QStringLiteral("run 7 · hand-made · long label that tells t…"));
+        labelled.summary.label.clear();
+        labelled.summary.placement.clear();
+        QCOMPARE(labelled.title(), QStringLiteral("run 7"));
         QVERIFY2(view.summaryText().contains(QLocale().toString(1.0, 'f', 3) + QStringLiteral(" ms per step for each layer")),
                  qPrintable(view.summaryText()));
         QVERIFY(view.summaryText().contains(QStringLiteral("3 unit copies")));

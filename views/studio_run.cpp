@@ -28,11 +28,17 @@ QString StudioRun::title() const
 {
     if (summary.id <= 0)
         return QCoreApplication::translate("StudioRun", "running · %1").arg(QString::fromStdString(summary.placement));
-    if (summary.placement.empty()) // a session whose placement record is missing
-        return QCoreApplication::translate("StudioRun", "run %1").arg(summary.id);
-    return QCoreApplication::translate("StudioRun", "run %1 · %2")
-        .arg(summary.id)
-        .arg(QString::fromStdString(summary.placement));
+    QString title = summary.placement.empty() // a session whose placement record is missing
+        ? QCoreApplication::translate("StudioRun", "run %1").arg(summary.id)
+        : QCoreApplication::translate("StudioRun", "run %1 · %2").arg(summary.id).arg(QString::fromStdString(summary.placement));
+    // The user's --label tells runs of one placement apart in legends and headers (shortened:
+    // the Runs table shows it whole).
+    if (!summary.label.empty()) {
+        const QString label = QString::fromStdString(summary.label).simplified();
+        const qsizetype cut = label.size() > 24 && label.at(22).isHighSurrogate() ? 22 : 23; // not inside a pair
+        title += QStringLiteral(" · ") + (label.size() > 24 ? label.left(cut) + QChar(0x2026) : label);
+    }
+    return title;
 }
 
 QString requestRanges(const std::vector<int>& sorted)
