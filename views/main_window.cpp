@@ -259,6 +259,8 @@ void MainWindow::reportError(const QString& title, const QString& message)
 {
     m_lastError = message;
     qCWarning(lcStudio).noquote() << title + QStringLiteral(": ") + message; // one plain line, as the CLI writes them
+    if (m_stateLabel)
+        m_stateLabel->setText(title + QStringLiteral(": ") + message); // stays in view once the dialog is closed
     auto* box = new QMessageBox(QMessageBox::Critical, title, message, QMessageBox::Ok, this);
     box->setAttribute(Qt::WA_DeleteOnClose);
     box->setObjectName(QStringLiteral("errorDialog"));

@@ -93,7 +93,7 @@ private:
     QStackedWidget* m_center;
     StartPage* m_start;
     QLabel* m_backendLabel;
-    QLabel* m_stateLabel;
+    QLabel* m_stateLabel = nullptr;
     QMenu* m_recentMenu = nullptr;
     QMenu* m_viewMenu = nullptr;
     StudioRun m_current;
