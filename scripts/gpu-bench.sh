@@ -10,8 +10,8 @@
 # (event-benchmark.md), and the engine's own decode step
 # (engine-runs.txt). Tables go to OUT_DIR (default $OUT or
 # /tmp/gpu-bench) and to stdout; copy them to docs/. PARTS (comma-separated, default all) picks
-# what runs: tests, attention, decode, gemm, selection, events, engine (and gemm-sweep, prefetch
-# and loads, only when named); the whole run takes about
+# what runs: tests, attention, decode, gemm, selection, events, engine (and gemm-sweep and
+# prefetch, only when named); the whole run takes about
 # ten minutes, at the device tool's limit for one command.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,26 +47,6 @@ run)
   if want gemm-sweep; then "$bin/fairkv-bench-gemm" --sweep --out "$out/gemm-sweep.md" > /dev/null; fi
   # Not in the default run either: the 8B step with L2 prefetch variants against the same step without.
   if want prefetch; then "$bin/fairkv-bench-gpu-decode" --sections prefetch --out "$out/prefetch.md" > /dev/null; fi
-  # Not in the default run: the attention's tiles by bulk copies (FAIRKV_ATTN_LOADS=bulk) against
-  # cp.async, checked by the GPU tests first, then the attention table and the 8B step, alternating.
-  if want loads; then
-    FAIRKV_ATTN_LOADS=bulk timeout 120 "$bin/test_cuda_backend" > "$out/test_cuda_backend-bulk.log" 2>&1 || status=1
-    grep -E "^(FAIL|Totals)" "$out/test_cuda_backend-bulk.log" || echo "bulk tests: no totals (hung or crashed)"
-    if [ $status -eq 0 ]; then
-      # Rounds while the device tool's time lasts (LOADS_SECONDS, default 330 s of this script).
-      for round in 1 2 3; do
-        [ $SECONDS -lt "${LOADS_SECONDS:-330}" ] || break
-        timeout 100 "$bin/fairkv-bench-gpu" --out "$out/attention-cpasync-$round.md" > /dev/null || echo "cp.async round $round failed"
-        FAIRKV_ATTN_LOADS=bulk timeout 100 "$bin/fairkv-bench-gpu" --out "$out/attention-bulk-$round.md" > /dev/null || echo "bulk round $round failed"
-        echo "attention round $round done at ${SECONDS}s"
-        if [ $round -eq 1 ]; then
-          timeout 100 "$bin/fairkv-bench-gpu-decode" --sections 8b --out "$out/step-cpasync.md" > /dev/null || echo "cp.async step failed"
-          FAIRKV_ATTN_LOADS=bulk timeout 100 "$bin/fairkv-bench-gpu-decode" --sections 8b --out "$out/step-bulk.md" > /dev/null || echo "bulk step failed"
-          echo "step done at ${SECONDS}s"
-        fi
-      done
-    fi
-  fi
   if want selection; then "$bin/fairkv-bench-selection" --out "$out/selection-benchmark.md" > /dev/null; fi
   if want events; then "$bin/fairkv-bench-events" --out "$out/event-benchmark.md" > /dev/null; fi
   # The engine's own decode step (fairkv run: synthetic llama-3.1-8b weights, 8 layers, batch 16,

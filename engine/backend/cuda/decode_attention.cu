@@ -5,7 +5,6 @@
 #include <cuda_bf16.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <mutex>
 #include <set>
 #include <cmath>
@@ -428,56 +427,7 @@ __host__ __device__ constexpr int mmaRowBytes()
 template <int D, int S>
 __host__ __device__ constexpr int mmaWarpBytes()
 {
-    return S /*buffers*/ * 2 /*K, V*/ * kMmaTile * mmaRowBytes<D>() + (kMmaTile * 8 + 8) * 4 /*P^T, corrections*/
-        + (S * 8 + 15) / 16 * 16 /*an mbarrier per buffer, for bulk loads; warp regions stay 16-byte aligned for cp.async*/;
-}
-
-// How the tiles reach shared memory: 16-byte cp.async by every lane (16 per lane per tile), or one
-// bulk copy of a 256-byte row per lane by the copy engine, completing on an mbarrier per buffer
-// (the MIO queue then carries one instruction per lane and tile). The bulk loads are an
-// experiment (FAIRKV_ATTN_LOADS=bulk), measured against cp.async in docs/gpu-benchmark.md.
-bool bulkLoads()
-{
-    static const bool bulk = [] {
-        const char* v = std::getenv("FAIRKV_ATTN_LOADS");
-        return v && std::string(v) == "bulk";
-    }();
-    return bulk;
-}
-
-__device__ __forceinline__ void mbarrierInit(unsigned bar)
-{
-    asm volatile("mbarrier.init.shared::cta.b64 [%0], 1;\n" ::"r"(bar) : "memory");
-}
-
-__device__ __forceinline__ void mbarrierExpect(unsigned bar, unsigned bytes)
-{
-    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes) : "memory");
-}
-
-__device__ __forceinline__ void mbarrierWait(unsigned bar, unsigned parity)
-{
-    unsigned done = 0;
-    while (!done)
-        asm volatile("{\n .reg .pred p;\n mbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n selp.u32 %0, 1, 0, p;\n}\n"
-                     : "=r"(done)
-                     : "r"(bar), "r"(parity)
-                     : "memory");
-}
-
-template <int BYTES>
-__device__ __forceinline__ void bulkCopy(unsigned dst, const void* src, unsigned bar)
-{
-    asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];\n" ::"r"(dst), "l"(src),
-                 "n"(BYTES), "r"(bar)
-                 : "memory");
-}
-
-// Generic-proxy accesses of shared memory (the zeroing, ldmatrix reads) ordered before the copy
-// engine's writes that follow.
-__device__ __forceinline__ void fenceProxyAsync()
-{
-    asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+    return S /*buffers*/ * 2 /*K, V*/ * kMmaTile * mmaRowBytes<D>() + (kMmaTile * 8 + 8) * 4 /*P^T, corrections*/;
 }
 
 // Each warp streams the tiles of its own items, one after another, and its next S tiles (S
@@ -485,7 +435,7 @@ __device__ __forceinline__ void fenceProxyAsync()
 // item's end the warp writes its result (or its partial, for the combine kernel) from registers:
 // no shared memory, no barrier, so a warp never waits for the others of its block. (Blocks had shared their items among their four
 // warps and merged them at every item's end behind two barriers: about 2.5 us per item.)
-template <int D, int S, bool Bulk>
+template <int D, int S>
 __global__ void __launch_bounds__(kMmaWarps * 32) decodeAttentionMma(const WorkItem* items, const int* warpFirst, const float* q,
                                                                      float* partials, int itemCount, float scale, int G, int qStride, int head0,
                                                                      Output out)
@@ -500,26 +450,12 @@ __global__ void __launch_bounds__(kMmaWarps * 32) decodeAttentionMma(const WorkI
     unsigned char* region = smem + warp * mmaWarpBytes<D, S>();
     float* pT = reinterpret_cast<float*>(region + S * BUF); // [16 tokens][8 heads]
     float* corrS = pT + kMmaTile * 8;                       // [8 heads]
-    const unsigned barBase = unsigned(__cvta_generic_to_shared(corrS + 8)); // S mbarriers (bulk loads)
-    unsigned phases = 0;                                                    // bit b: parity buffer b waits for next
     launchDependents();
     const int worker = blockIdx.x * kMmaWarps + warp;
     const int itBegin = warpFirst[worker], itEnd = warpFirst[worker + 1];
     const WorkItem first = firstItems(items, gridDim.x * kMmaWarps)[worker]; // beside the loads above, not after them
     if (itBegin >= itEnd)
         return; // nothing in this kernel waits for the warps of a block
-    if constexpr (Bulk) {
-        // Rows past an item's end are not copied: zeros (not stale bit patterns, which could be
-        // NaN) meet their P of exactly 0 until real rows overwrite them.
-        uint4* words = reinterpret_cast<uint4*>(region);
-        for (int i = lane; i < S * BUF / 16; i += 32)
-            words[i] = make_uint4(0, 0, 0, 0);
-        if (lane < S)
-            mbarrierInit(barBase + lane * 8);
-        fenceProxyAsync();
-        asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
-        __syncwarp();
-    }
 
     // The warp's next tile to load: rows [nextRow, nextRow + 16) of item nextIt.
     int nextIt = itBegin, nextRow = 0, nextEnd = 0;
@@ -552,22 +488,8 @@ __global__ void __launch_bounds__(kMmaWarps * 32) decodeAttentionMma(const WorkI
     // columns + 8 for matrices 2 and 3).
     const unsigned laneMatrix = unsigned(__cvta_generic_to_shared(region)) + ((lane % 8) + (mat & 1) * 8) * RB + (mat >> 1) * 16;
     auto issue = [&] {
-        const int t0 = nextRow;
-        if constexpr (Bulk) {
-            // Lanes 0-15 copy K rows, 16-31 V rows; the mbarrier expects the bytes of the rows that exist.
-            const int rows = min(kMmaTile, nextEnd - t0), r = lane % kMmaTile;
-            const unsigned bar = barBase + loadBuf * 8;
-            fenceProxyAsync(); // this lane's ldmatrix reads of the buffer came before
-            __syncwarp();
-            if (lane == 0)
-                mbarrierExpect(bar, unsigned(rows * 2 * D * 2));
-            __syncwarp();
-            if (r < rows) {
-                const unsigned dst = unsigned(__cvta_generic_to_shared(region)) + loadBuf * BUF + (lane >= kMmaTile ? kMmaTile * RB : 0) + r * RB;
-                bulkCopy<D * 2>(dst, (lane >= kMmaTile ? nextV : nextK) + size_t(t0 + r) * D * 2, bar);
-            }
-        } else {
         const unsigned sK = laneShared + loadBuf * BUF, sV = sK + kMmaTile * RB;
+        const int t0 = nextRow;
         const int left = nextEnd - t0 - lr; // rows from this lane's first row to the item's end
         const unsigned char* gK = nextK + size_t(t0) * D * 2 + laneGlobal;
         const unsigned char* gV = nextV + size_t(t0) * D * 2 + laneGlobal;
@@ -578,7 +500,6 @@ __global__ void __launch_bounds__(kMmaWarps * 32) decodeAttentionMma(const WorkI
             cpAsync16Shared(sV + i * RPP * RB, valid ? gV + i * RPP * D * 2 : nextV, valid);
         }
         cpAsyncCommit();
-        }
 #pragma unroll
         for (int k = 0; k < S; ++k)
             if (k == inflight)
@@ -629,10 +550,7 @@ __global__ void __launch_bounds__(kMmaWarps * 32) decodeAttentionMma(const WorkI
 
         while (inflight > 0 && pendIt[0] == it) {
             static_assert(S >= 2 && S <= 4, "cp.async.wait_group takes a constant: one branch per count");
-            if constexpr (Bulk) {
-                mbarrierWait(barBase + compBuf * 8, (phases >> compBuf) & 1u);
-                phases ^= 1u << compBuf;
-            } else if (S >= 4 && inflight == 4)
+            if (S >= 4 && inflight == 4)
                 cpAsyncWait<3>();
             else if (S >= 3 && inflight == 3)
                 cpAsyncWait<2>();
@@ -764,9 +682,7 @@ Kernel kernelForDim(int group)
         throw fairkv::Error("the CUDA decode attention needs at least one query head per KV head, not " + std::to_string(group));
     if (group == 1)
         return {reinterpret_cast<const void*>(decodeAttentionRows<D, 1>), 0};
-    return {bulkLoads() ? reinterpret_cast<const void*>(decodeAttentionMma<D, kMmaStages, true>)
-                        : reinterpret_cast<const void*>(decodeAttentionMma<D, kMmaStages, false>),
-            kMmaWarps * mmaWarpBytes<D, kMmaStages>()};
+    return {reinterpret_cast<const void*>(decodeAttentionMma<D, kMmaStages>), kMmaWarps * mmaWarpBytes<D, kMmaStages>()};
 }
 
 Kernel configuredKernel(int dim, int group)
@@ -837,11 +753,8 @@ void launchForDim(int group, const LaunchArgs& a, cudaStream_t stream)
     }
     for (int head0 = 0; head0 < group; head0 += kMmaHeads) {
         const int heads = std::min(kMmaHeads, group - head0);
-        if (a.blocks > 0 && bulkLoads())
-            decodeAttentionMma<D, kMmaStages, true><<<a.blocks, kMmaWarps * 32, a.sharedBytes, stream>>>(
-                a.items, a.firsts, a.q, a.partials, a.itemCount, a.scale, heads, group, head0, a.out);
-        else if (a.blocks > 0)
-            decodeAttentionMma<D, kMmaStages, false><<<a.blocks, kMmaWarps * 32, a.sharedBytes, stream>>>(
+        if (a.blocks > 0)
+            decodeAttentionMma<D, kMmaStages><<<a.blocks, kMmaWarps * 32, a.sharedBytes, stream>>>(
                 a.items, a.firsts, a.q, a.partials, a.itemCount, a.scale, heads, group, head0, a.out);
         FAIRKV_CUDA(cudaGetLastError());
         launchCombine<D>(a, heads, group, head0, stream);
