@@ -886,6 +886,10 @@ Rank %3
 %n Einheiten, %L2 KV-Token (alle Anfragen)</numerusform>
         </translation>
     </message>
+    <message>
+        <source>Editing %1.</source>
+        <translation>Bearbeitet: %1.</translation>
+    </message>
 </context>
 <context>
     <name>fairkv::views::RunPanel</name>

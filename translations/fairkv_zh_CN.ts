@@ -880,6 +880,10 @@ rank %3
 %n 个单元，%L2 个 KV token（全部请求）</numerusform>
         </translation>
     </message>
+    <message>
+        <source>Editing %1.</source>
+        <translation>正在编辑 %1。</translation>
+    </message>
 </context>
 <context>
     <name>fairkv::views::RunPanel</name>
