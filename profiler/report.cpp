@@ -2,6 +2,7 @@
 
 #include "common/error.h"
 #include "common/quantile.h"
+#include "runtime/run.h"
 
 #include <algorithm>
 #include <cmath>
@@ -359,7 +360,8 @@ json Report::json() const
              {"lower_bound_ms", r.summary.lowerBoundMs},
              {"config", r.config},
              {"placement", r.result.value("placement", nlohmann::json::object())},
-             {"rank_attention_ms", r.result.value("rank_attention_ms", nlohmann::json::array())},
+             {"rank_attention_ms", timedSteps(r.result) ? r.result.value("rank_attention_ms", nlohmann::json::array())
+                                                        : nlohmann::json(nullptr)}, // zeros: not timed
              {"environment", r.environment.toJson()}});
     }
     return out;
@@ -367,12 +369,12 @@ json Report::json() const
 
 bool timedSteps(const json& result)
 {
-    const json& steps = result.value("step_ms", json::array());
-    return steps.is_array() && !steps.empty();
+    const auto steps = result.find("step_ms");
+    return steps != result.end() && steps->is_array() && !steps->empty();
 }
 
 namespace {
-constexpr double kNotTimed = std::numeric_limits<double>::quiet_NaN();
+constexpr double kNotTimed = RunResult::kNotTimed;
 }
 
 std::vector<double> rankTotals(const json& result, const char* key)
@@ -392,11 +394,12 @@ std::vector<double> rankTotals(const json& result, const char* key)
 std::vector<double> layerMaxima(const json& result, const char* key)
 {
     std::vector<double> maxima;
+    const bool timed = timedSteps(result);
     for (const auto& layer : result.value(key, json::array())) {
         double m = 0;
         for (const auto& v : layer)
             m = std::max(m, v.get<double>());
-        maxima.push_back(timedSteps(result) ? m : kNotTimed);
+        maxima.push_back(timed ? m : kNotTimed);
     }
     return maxima;
 }

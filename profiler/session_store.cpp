@@ -720,7 +720,7 @@ bool isNumberCubes(const json& v)
 // holding another type is damaged: read as it is, it would throw deep inside a report or a paint.
 // A null scalar (what a NaN is stored as) reads as absent, so every reader takes its default.
 template <typename Damaged>
-void checkResultTypes(json& result, const Damaged& damaged)
+void checkResultTypes(json& result, int runRanks, const Damaged& damaged)
 {
     using Check = bool (*)(const json&);
     static const std::pair<std::vector<const char*>, Check> kScalars[] = {
@@ -769,11 +769,20 @@ void checkResultTypes(json& result, const Damaged& damaged)
                 damaged(std::string("'lower_bound.") + key + "' is not text");
     }
     // The placement as the placement editor and the reports read it: units, ranks, request sets.
+    // No replica on a rank the run does not have.
+    std::string why;
     try {
-        Placement::fromJson(result.at("placement"), int(result.at("kv_len").size()), "its placement");
+        for (const auto& layer : Placement::fromJson(result.at("placement"), int(result.at("kv_len").size()), "its placement").layers)
+            for (const auto& unit : layer)
+                for (const auto& replica : unit.replicas)
+                    if (replica.rank >= runRanks && why.empty())
+                        why = "its placement puts unit " + std::to_string(unit.unit) + " on rank " + std::to_string(replica.rank)
+                            + " of a run with " + std::to_string(runRanks) + " ranks";
     } catch (const Error& e) {
-        damaged(e.what());
+        why = e.what();
     }
+    if (!why.empty())
+        damaged(why);
 }
 
 } // namespace
@@ -802,17 +811,11 @@ StoredRun SessionStore::loadRun(int64_t id) const
             damaged(std::string("no '") + key + "' array");
     if (!r.result.contains("placement") || !r.result.at("placement").is_object())
         damaged("no 'placement'");
-    checkResultTypes(r.result, damaged);
+    checkResultTypes(r.result, r.summary.ranks, damaged);
     // The run's rank count (its row) is what every view lays its ranks out by: the record must
-    // agree, and no replica may sit on a rank the run does not have.
+    // agree (checkResultTypes() keeps every replica within it).
     if (const json& ranks = r.result.value("ranks", json()); ranks.is_number() && ranks != json(r.summary.ranks))
         damaged("it says " + ranks.dump() + " ranks where the run's record says " + std::to_string(r.summary.ranks));
-    for (const auto& layer : Placement::fromJson(r.result.at("placement"), int(r.result.at("kv_len").size()), "its placement").layers)
-        for (const auto& unit : layer)
-            for (const auto& replica : unit.replicas)
-                if (replica.rank >= r.summary.ranks)
-                    damaged("its placement puts unit " + std::to_string(unit.unit) + " on rank " + std::to_string(replica.rank)
-                            + " of a run with " + std::to_string(r.summary.ranks) + " ranks");
     // Token counts: whole numbers from 0 to 2^31 (-7 and 2^62 had drawn as a colour scale to 10^18).
     for (const auto& request : r.result.at("kv_len"))
         for (const auto& layer : request)

@@ -98,6 +98,15 @@ private Q_SLOTS:
         QCOMPARE(j["placement"]["layers"].size(), size_t(4));
         QVERIFY2(j["warnings"].is_array() && j["warnings"].empty(), "a CPU run has nothing in its times to warn about");
         QVERIFY2(!r.err.contains(QStringLiteral("warning:")), qPrintable(r.err));
+        // One rank: nothing is composed from ranks run apart, and there is no all-reduce.
+        const Result one = runCli({QStringLiteral("run"), QStringLiteral("--model"), QStringLiteral("tiny"), QStringLiteral("--layers"),
+                                   QStringLiteral("1"), QStringLiteral("--decode"), QStringLiteral("2"), QStringLiteral("--prompt-len"),
+                                   QStringLiteral("40"), QStringLiteral("--json"), out});
+        QVERIFY2(one.exitCode == 0, qPrintable(one.err));
+        const auto k = readJson(out);
+        QCOMPARE(k["timing"].get<std::string>(), std::string("measured"));
+        QVERIFY(k["collective"].get<std::string>().rfind("none", 0) == 0);
+        QCOMPARE(k["collective_ms"][0].get<double>(), 0.0);
     }
 
     void badOptions_data()

@@ -625,6 +625,13 @@ private Q_SLOTS:
         QVERIFY2(w.lastError().contains(QStringLiteral("not a FairKV session")), qPrintable(w.lastError()));
         QCOMPARE(w.sessionPath(), before);
         QCOMPARE(w.runsModel()->rowCount(), 1);
+        // An empty file is refused and stays empty (opened for writing it had become a session).
+        const QString empty = dir.filePath(QStringLiteral("empty.fkv"));
+        QVERIFY(QFile(empty).open(QIODevice::WriteOnly));
+        QVERIFY(!w.openSession(empty));
+        QVERIFY2(w.lastError().contains(QStringLiteral("the file is empty")), qPrintable(w.lastError()));
+        QCOMPARE(QFileInfo(empty).size(), qint64(0));
+        QCOMPARE(w.sessionPath(), before);
     }
 };
 

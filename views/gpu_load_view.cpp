@@ -12,6 +12,8 @@
 #include <QLabel>
 #include <QVBoxLayout>
 
+#include <limits>
+
 namespace fairkv::views {
 
 GpuLoadView::GpuLoadView(QWidget* parent)
@@ -153,12 +155,13 @@ void GpuLoadView::rebuild()
         for (size_t k = 0; k < m_runs.size(); ++k) {
             const auto& layers = m_runs[k].result.value("rank_attention_ms", nlohmann::json::array());
             const int ranks = layers.empty() ? 0 : int(layers[0].size());
+            const bool timed = profiler::timedSteps(m_runs[k].result); // else the table's zeros were never timed
             for (int g = 0; g < ranks; ++g) {
                 auto* gr = m_plot->addGraph();
                 QVector<double> x, y;
                 for (size_t l = 0; l < layers.size(); ++l) {
                     x << double(l);
-                    y << layers[l][size_t(g)].get<double>();
+                    y << (timed ? layers[l][size_t(g)].get<double>() : std::numeric_limits<double>::quiet_NaN());
                 }
                 gr->setData(x, y);
                 QPen pen(theme::series(g), 1.5, runLineStyle(int(k)));

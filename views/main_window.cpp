@@ -320,15 +320,14 @@ bool MainWindow::openSession(const QString& path)
 {
     std::unique_ptr<profiler::SessionStore> store;
     try {
-        // Read first: a file that is not a session (an empty one included, which opening it for
-        // writing would turn into a new session) fails here, untouched, before it replaces the
-        // open session. Only a readable session is then opened for the re-runs it will take.
-        store = profiler::SessionStore::open(path.toStdString(), profiler::SessionStore::Mode::ReadOnly);
-        store->listRuns();
-        if (QFileInfo(path).isWritable()) {
-            store.reset();
-            store = profiler::SessionStore::open(path.toStdString(), profiler::SessionStore::Mode::ReadWrite);
-        }
+        // An empty file is no session: opened for writing it would become a new one, so it is
+        // opened for reading, which refuses it untouched. Anything else that is not a session is
+        // refused by either mode, before it replaces the open session.
+        const QFileInfo file(path);
+        const bool writable = file.isWritable() && !(file.isFile() && file.size() == 0);
+        store = profiler::SessionStore::open(path.toStdString(), writable ? profiler::SessionStore::Mode::ReadWrite
+                                                                          : profiler::SessionStore::Mode::ReadOnly);
+        store->listRuns(); // a damaged file fails here
     } catch (const std::exception& e) {
         reportError(tr("Cannot open the session"), QString::fromStdString(e.what()));
         return false;
@@ -442,7 +441,7 @@ void MainWindow::onRunFinished(int, const RunOutcome& outcome)
         return;
     }
     m_runPanel->setStatus(tr("Finished: %L1 tokens/s (%2), saved as run %3.")
-                              .arg(outcome.result->tokensPerS, 0, 'f', 1)
+                              .arg(runFigure(outcome.result->tokensPerS, 1))
                               .arg(timingName(outcome.result->timing))
                               .arg(id));
     m_stateLabel->setText(tr("Run %1 finished").arg(id));

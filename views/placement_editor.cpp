@@ -545,7 +545,7 @@ void PlacementEditor::rebuild()
             tr("This run measured no decode step, so there is no cost model: loads are shown in KV tokens."));
     }
     // Which run this is: next to a re-run, the editor holds its parent, not the run the heatmap shows.
-    m_summary->setText(tr("Editing %1.").arg(m_run.title()) + QLatin1Char(' ') + m_summary->text());
+    m_summary->setText(tr("Editing %1. %2").arg(m_run.title(), m_summary->text()));
     bool valid = false;
     try {
         m_placement.validate(m_stats.layers, m_stats.units, m_placement.ranks, m_stats.batch);

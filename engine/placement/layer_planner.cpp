@@ -649,6 +649,10 @@ LayerPlan planCopyLayer(const LayerInstance& inst, int maxExtra, int64_t nodeLim
 {
     const double tol = loadTolerance(inst);
     LayerPlan best = planAssignLayer(inst, AssignOptions{false, std::min(nodeLimit, AssignOptions{}.nodeLimit)});
+    // One request cannot be split between replicas, and no copy may be added: the copy problem is
+    // the assignment problem, whose search has run (and whose proof holds).
+    if (maxExtra == 0 || inst.batch() <= 1)
+        return best;
     best.exact = false;
     const double lb = lowerBoundWithCopies(inst);
     if (maxExtra != 0 && inst.batch() > 1) {

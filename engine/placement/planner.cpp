@@ -127,8 +127,8 @@ PlanResult planPlacement(const PlacementStats& stats, const PlanOptions& o)
     res.costSource = stats.costSource;
     std::vector<LayerInstance> insts;
     std::vector<LayerPlan> plans;
-    constexpr int64_t kMinCopyNodes = 20000;
-    const int64_t copyNodes = std::clamp<int64_t>(o.copyNodes / std::max(stats.layers, 1), kMinCopyNodes, std::max(o.copyNodes, kMinCopyNodes));
+    constexpr int64_t kMinCopyNodes = 20000, kMaxCopyNodes = 4000000; // per layer
+    const int64_t copyNodes = std::clamp<int64_t>(o.copyNodes / std::max(stats.layers, 1), kMinCopyNodes, kMaxCopyNodes);
     for (int l = 0; l < stats.layers; ++l)
         insts.push_back(layerInstance(stats, l, o.ranks));
     for (const auto& inst : insts) {

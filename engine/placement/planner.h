@@ -18,8 +18,9 @@ struct PlanOptions
     bool sameCount = false;               // fairkv-assign: same number of units per rank
     int64_t nodeLimit = 200000;           // per layer, for fairkv-assign's exact search
     // fairkv-copy's exact searches share this many nodes over the plan's layers (each at least
-    // 20000): one small layer may search for long enough to prove its optimum (a 6-unit layer of
-    // batch 3 on 4 ranks needed about 2 million), and 10000 layers do not take minutes.
+    // 20000, at most 4 million): one small layer may search for long enough to prove its optimum
+    // (a 6-unit layer of batch 3 on 4 ranks needed about 2 million), and 10000 layers do not take
+    // minutes.
     int64_t copyNodes = 50000000;
 };
 
