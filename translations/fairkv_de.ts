@@ -887,8 +887,8 @@ Rank %3
         </translation>
     </message>
     <message>
-        <source>Editing %1.</source>
-        <translation>Bearbeitet: %1.</translation>
+        <source>Editing %1. %2</source>
+        <translation>Bearbeitet: %1. %2</translation>
     </message>
 </context>
 <context>

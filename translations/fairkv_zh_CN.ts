@@ -881,8 +881,8 @@ rank %3
         </translation>
     </message>
     <message>
-        <source>Editing %1.</source>
-        <translation>正在编辑 %1。</translation>
+        <source>Editing %1. %2</source>
+        <translation>正在编辑 %1。%2</translation>
     </message>
 </context>
 <context>
