@@ -83,6 +83,12 @@ KvHeatmapView::KvHeatmapView(QWidget* parent)
     m_plot->xAxis->setLabel(tr("unit"));
     m_plot->yAxis->setLabel(tr("layer"));
     m_plot->yAxis->setRangeReversed(true);
+    // Ticks point out of the cells: drawn inward they cut into the rank labels of the first
+    // column and the top row (32 units: "-r0").
+    for (QCPAxis* axis : {m_plot->xAxis, m_plot->yAxis}) {
+        axis->setTickLength(0, 4);
+        axis->setSubTickLength(0, 2);
+    }
     m_map = new QCPColorMap(m_plot->xAxis, m_plot->yAxis);
     m_map->setInterpolate(false);
     m_map->setTightBoundary(false);
