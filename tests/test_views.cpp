@@ -107,9 +107,12 @@ private Q_SLOTS:
         a.model = "tiny";
         b.id = 2;
         b.parent = 1;
+        b.decode = 0; // timed nothing: its figures read n/a, not 0
         model.setRuns({a, b});
         QCOMPARE(model.rowCount(), 2);
         QCOMPARE(model.data(model.index(1, RunsModel::Parent), Qt::DisplayRole).toLongLong(), 1LL);
+        QCOMPARE(model.data(model.index(1, RunsModel::Decode), Qt::DisplayRole).toInt(), 0);
+        QCOMPARE(model.data(model.index(1, RunsModel::TokensPerS), Qt::DisplayRole).toString(), QStringLiteral("n/a"));
         QCOMPARE(model.rowOf(2), 1);
         model.setRuns({});
         QCOMPARE(model.rowCount(), 0);

@@ -1128,6 +1128,10 @@ Rank %3
         <source>Timing</source>
         <translation>Zeitmessung</translation>
     </message>
+    <message>
+        <source>Steps</source>
+        <translation>Schritte</translation>
+    </message>
 </context>
 <context>
     <name>fairkv::views::SettingsDialog</name>

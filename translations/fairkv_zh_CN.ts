@@ -1122,6 +1122,10 @@ rank %3
         <source>Timing</source>
         <translation>计时</translation>
     </message>
+    <message>
+        <source>Steps</source>
+        <translation>步数</translation>
+    </message>
 </context>
 <context>
     <name>fairkv::views::SettingsDialog</name>

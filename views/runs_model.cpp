@@ -73,6 +73,8 @@ QVariant RunsModel::data(const QModelIndex& index, int role) const
         return r.budget;
     case Batch:
         return r.batch;
+    case Decode:
+        return r.decode;
     case Ranks:
         return r.ranks;
     case Backend:
@@ -112,6 +114,8 @@ QVariant RunsModel::headerData(int section, Qt::Orientation orientation, int rol
         return tr("Budget");
     case Batch:
         return tr("Batch");
+    case Decode:
+        return tr("Steps");
     case Ranks:
         return tr("Ranks");
     case Backend:

@@ -12,7 +12,7 @@ class RunsModel : public QAbstractTableModel
 {
     Q_OBJECT
 public:
-    enum Column { Id, Parent, Label, Model, Placement, Compression, Budget, Batch, Ranks, Backend, TokensPerS, StepMs, Imbalance, Timing, ColumnCount };
+    enum Column { Id, Parent, Label, Model, Placement, Compression, Budget, Batch, Decode, Ranks, Backend, TokensPerS, StepMs, Imbalance, Timing, ColumnCount };
     enum Role { RunIdRole = Qt::UserRole + 1 };
 
     explicit RunsModel(QObject* parent = nullptr);
