@@ -17,6 +17,18 @@ namespace fairkv::profiler {
 
 using nlohmann::json;
 
+std::string fmt(double v, int decimals)
+{
+    if (!std::isfinite(v))
+        return "n/a"; // not timed (a run without decode steps): read as missing by CSV readers too
+    std::ostringstream o;
+    o.imbue(std::locale::classic());
+    o.setf(std::ios::fixed);
+    o.precision(decimals);
+    o << v;
+    return o.str();
+}
+
 namespace {
 
 // XML-safe text: markup characters as entities, control characters (not allowed in XML) as '?'.
@@ -37,20 +49,6 @@ std::string esc(const std::string& s)
         }
     }
     return out;
-}
-
-// Always with a decimal point: a GUI process runs under the user's C locale (setlocale), and the
-// CSV must parse the same everywhere.
-std::string fmt(double v, int decimals)
-{
-    if (!std::isfinite(v))
-        return "n/a"; // not timed (a run without decode steps): read as missing by CSV readers too
-    std::ostringstream o;
-    o.imbue(std::locale::classic());
-    o.setf(std::ios::fixed);
-    o.precision(decimals);
-    o << v;
-    return o.str();
 }
 
 std::string csvField(const std::string& s)
@@ -373,9 +371,6 @@ bool timedSteps(const json& result)
     return steps != result.end() && steps->is_array() && !steps->empty();
 }
 
-namespace {
-constexpr double kNotTimed = RunResult::kNotTimed;
-}
 
 std::vector<double> rankTotals(const json& result, const char* key)
 {
@@ -387,7 +382,7 @@ std::vector<double> rankTotals(const json& result, const char* key)
             totals[g] += layer[g].get<double>();
         }
     if (!timedSteps(result)) // the tables of a run without steps hold zeros: nothing was timed
-        std::fill(totals.begin(), totals.end(), kNotTimed);
+        std::fill(totals.begin(), totals.end(), RunResult::kNotTimed);
     return totals;
 }
 
@@ -399,7 +394,7 @@ std::vector<double> layerMaxima(const json& result, const char* key)
         double m = 0;
         for (const auto& v : layer)
             m = std::max(m, v.get<double>());
-        maxima.push_back(timed ? m : kNotTimed);
+        maxima.push_back(timed ? m : RunResult::kNotTimed);
     }
     return maxima;
 }
@@ -407,7 +402,7 @@ std::vector<double> layerMaxima(const json& result, const char* key)
 double attentionWaitMs(const json& result)
 {
     if (!timedSteps(result))
-        return kNotTimed;
+        return RunResult::kNotTimed;
     double wait = 0;
     for (const auto& layer : result.value("rank_attention_ms", json::array())) {
         if (layer.empty())
@@ -463,7 +458,7 @@ bool withinSpread(double speedup, double spread, double baselineSpread)
 double attentionCriticalMs(const json& result)
 {
     if (!timedSteps(result))
-        return kNotTimed;
+        return RunResult::kNotTimed;
     if (result.contains("attention_ms") && result.at("attention_ms").is_number())
         return result.at("attention_ms").get<double>();
     double sum = 0;

@@ -37,6 +37,10 @@ struct Report
 
 // Tables of a stored run's result (RunResult::toJson), shared by the report and the GUI views.
 // Each rank's time summed over layers (`key`: "rank_attention_ms" or "rank_mlp_ms").
+// A figure with `decimals` places and a decimal point whatever the process's C locale (a GUI runs
+// under the user's), "n/a" where it is NaN (not timed): the CLI's and the reports' one format.
+std::string fmt(double v, int decimals = 3);
+
 // Whether the run timed any decode step; without one, the figures below are NaN (shown as n/a).
 bool timedSteps(const nlohmann::json& result);
 std::vector<double> rankTotals(const nlohmann::json& result, const char* key);

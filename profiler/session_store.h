@@ -1,12 +1,12 @@
 #pragma once
 #include "aggregation.h"
 #include "trace_record.h"
+#include "runtime/run.h"
 
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
 #include <memory>
-#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -31,13 +31,13 @@ struct Environment
 
 struct RunSummary
 {
-    static constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
     int64_t id = 0;
     std::optional<int64_t> parent;
     std::string createdAt, label, model, backend, timing, placement, compress;
     int ranks = 0, batch = 0, budget = 0, decode = 0, promptLen = 0;
     // NaN where the run timed no decode step (RunResult::kNotTimed) or the session lacks the metric.
-    double tokensPerS = kNaN, stepMs = kNaN, imbalance = kNaN, lowerBoundMs = kNaN;
+    double tokensPerS = RunResult::kNotTimed, stepMs = RunResult::kNotTimed, imbalance = RunResult::kNotTimed,
+           lowerBoundMs = RunResult::kNotTimed;
     int64_t records = 0;
 };
 

@@ -34,14 +34,7 @@ using nlohmann::json;
 
 namespace {
 
-std::string fmt(double v, int decimals = 3)
-{
-    if (!std::isfinite(v))
-        return "n/a"; // RunResult::kNotTimed: no decode step was timed
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
-    return buf;
-}
+using profiler::fmt;
 
 ProgressFn terminalProgress()
 {

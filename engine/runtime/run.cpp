@@ -303,11 +303,11 @@ void decodeAndMeasure(InferenceEngine& engine, const RunConfig& cfg, bool planne
         res.attentionMass = engine.attentionMass();
         res.rankWeightBytes = engine.rankWeightBytes();
         res.rankKvBytes = engine.rankKvBytes();
+        if (steps == 0)
+            return; // nothing timed yet: the step figures stay kNotTimed
         double total = 0.0;
         for (double ms : res.stepMs)
             total += ms;
-        if (steps == 0)
-            return; // nothing timed yet: the step figures stay kNotTimed
         res.tokensPerS = total > 0 ? cfg.batch * steps / (total / 1000.0) : 0.0;
         double sumMax = 0.0, sumMean = 0.0;
         for (const auto& layer : res.rankAttentionMs) {
