@@ -22,7 +22,6 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
-#include <limits>
 #include <map>
 
 #include <sys/utsname.h>
@@ -147,7 +146,7 @@ public:
         const int type = sqlite3_column_type(m_stmt, c);
         if (type == SQLITE_TEXT || type == SQLITE_BLOB)
             throw Error(m_path + ": " + what + " is not a number: the session is damaged");
-        return type == SQLITE_NULL ? std::numeric_limits<double>::quiet_NaN() : f64(c);
+        return type == SQLITE_NULL ? RunResult::kNotTimed : f64(c);
     }
     std::string text(int c) const
     {
@@ -769,6 +768,15 @@ void checkResultTypes(json& result, int runRanks, const Damaged& damaged)
                 damaged(std::string("'lower_bound.") + key + "' is not text");
     }
     // The placement as the placement editor and the reports read it: units, ranks, request sets.
+    // The run's rank count (its row) is what every view lays its ranks out by: the record must agree.
+    if (const json& ranks = result.value("ranks", json()); ranks.is_number() && ranks != json(runRanks))
+        damaged("it says " + ranks.dump() + " ranks where the run's record says " + std::to_string(runRanks));
+    // Token counts: whole numbers from 0 to 2^31 (-7 and 2^62 had drawn as a colour scale to 10^18).
+    for (const auto& request : result.value("kv_len", json::array()))
+        for (const auto& layer : request)
+            for (const auto& len : layer)
+                if (!jsonIsIntIn(len, 0, int64_t(1) << 31))
+                    damaged("'kv_len' holds " + jsonBrief(len) + ", not a token count");
     // No replica on a rank the run does not have.
     std::string why;
     try {
@@ -812,16 +820,6 @@ StoredRun SessionStore::loadRun(int64_t id) const
     if (!r.result.contains("placement") || !r.result.at("placement").is_object())
         damaged("no 'placement'");
     checkResultTypes(r.result, r.summary.ranks, damaged);
-    // The run's rank count (its row) is what every view lays its ranks out by: the record must
-    // agree (checkResultTypes() keeps every replica within it).
-    if (const json& ranks = r.result.value("ranks", json()); ranks.is_number() && ranks != json(r.summary.ranks))
-        damaged("it says " + ranks.dump() + " ranks where the run's record says " + std::to_string(r.summary.ranks));
-    // Token counts: whole numbers from 0 to 2^31 (-7 and 2^62 had drawn as a colour scale to 10^18).
-    for (const auto& request : r.result.at("kv_len"))
-        for (const auto& layer : request)
-            for (const auto& len : layer)
-                if (!jsonIsIntIn(len, 0, int64_t(1) << 31))
-                    damaged("'kv_len' holds " + jsonBrief(len) + ", not a token count");
     const json env = parseStored(st.text(2));
     if (env.is_object())
         r.environment = Environment::fromJson(env);
