@@ -455,24 +455,19 @@ private:
             return;
         const auto [u, q] = m_items[i];
         const double w = m_inst.work[size_t(u)][size_t(q)];
+        bool triedEmpty = false;
         for (int g = 0; g < m_inst.ranks; ++g) {
             const bool fresh = !m_on[size_t(u)][size_t(g)];
-            // Items come unit by unit: the units before u are placed, those after it are on no rank
-            // yet. So two ranks with the same load that both hold u, or both do not, lead to the
-            // same searches with the ranks' names swapped: only the first is tried (the empty
-            // ranks were the only such twins this search skipped, and a 6-unit, 3-request layer on
-            // 4 ranks ran out of nodes).
-            bool twin = false;
-            for (int h = 0; h < g && !twin; ++h)
-                twin = m_on[size_t(u)][size_t(h)] == m_on[size_t(u)][size_t(g)] && m_loads[size_t(h)] == m_loads[size_t(g)];
-            if (twin)
-                continue;
+            const bool empty = m_loads[size_t(g)] == 0.0;
+            if (empty && triedEmpty)
+                continue; // empty ranks are interchangeable
             if (fresh && m_replicas[size_t(u)] >= 1 && extra + 1 > m_maxExtra)
                 continue;
             const double add = w + (fresh ? m_inst.cUnit : 0.0);
             const double nl = m_loads[size_t(g)] + add;
             if (nl >= m_bestSpan - m_tol)
                 continue;
+            triedEmpty = triedEmpty || empty;
             m_loads[size_t(g)] = nl;
             if (fresh) {
                 m_on[size_t(u)][size_t(g)] = 1;
@@ -655,34 +650,32 @@ LayerPlan planCopyLayer(const LayerInstance& inst, int maxExtra, int64_t nodeLim
         return best;
     best.exact = false;
     const double lb = lowerBoundWithCopies(inst);
-    if (maxExtra != 0 && inst.batch() > 1) {
-        auto consider = [&](std::vector<UnitPlacement> units) {
-            improveCopies(inst, units);
-            LayerPlan p = makePlan(inst, std::move(units), false);
-            if (maxExtra >= 0 && p.extraReplicas > maxExtra)
-                return false;
-            if (p.makespan < best.makespan - tol || (p.makespan <= best.makespan + tol && p.extraReplicas < best.extraReplicas)) {
-                best = std::move(p);
-                return true;
-            }
+    auto consider = [&](std::vector<UnitPlacement> units) {
+        improveCopies(inst, units);
+        LayerPlan p = makePlan(inst, std::move(units), false);
+        if (maxExtra >= 0 && p.extraReplicas > maxExtra)
             return false;
-        };
-        std::vector<UnitPlacement> trial;
-        double lo = lb, hi = best.makespan;
-        if (splitFit(inst, lo * (1 + 1e-9), maxExtra, trial))
-            consider(trial), hi = lo;
-        for (int it = 0; it < 40 && hi - lo > 1e-6 * hi; ++it) {
-            const double mid = 0.5 * (lo + hi);
-            if (splitFit(inst, mid, maxExtra, trial)) {
-                consider(trial);
-                hi = std::min(mid, best.makespan);
-            } else {
-                lo = mid;
-            }
+        if (p.makespan < best.makespan - tol || (p.makespan <= best.makespan + tol && p.extraReplicas < best.extraReplicas)) {
+            best = std::move(p);
+            return true;
         }
-        std::vector<UnitPlacement> polished = best.units;
-        consider(polished);
+        return false;
+    };
+    std::vector<UnitPlacement> trial;
+    double lo = lb, hi = best.makespan;
+    if (splitFit(inst, lo * (1 + 1e-9), maxExtra, trial))
+        consider(trial), hi = lo;
+    for (int it = 0; it < 40 && hi - lo > 1e-6 * hi; ++it) {
+        const double mid = 0.5 * (lo + hi);
+        if (splitFit(inst, mid, maxExtra, trial)) {
+            consider(trial);
+            hi = std::min(mid, best.makespan);
+        } else {
+            lo = mid;
+        }
     }
+    std::vector<UnitPlacement> polished = best.units;
+    consider(polished);
     // Where the heuristics leave a gap to the bound, an exhaustive search with pruning from their
     // best: on small instances it proves the optimum (or finds it); on mid-sized ones it runs to
     // its node limit and keeps any better placement it meets (the split-fit heuristic missed the
