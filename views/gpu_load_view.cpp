@@ -12,8 +12,6 @@
 #include <QLabel>
 #include <QVBoxLayout>
 
-#include <limits>
-
 namespace fairkv::views {
 
 GpuLoadView::GpuLoadView(QWidget* parent)
@@ -161,7 +159,7 @@ void GpuLoadView::rebuild()
                 QVector<double> x, y;
                 for (size_t l = 0; l < layers.size(); ++l) {
                     x << double(l);
-                    y << (timed ? layers[l][size_t(g)].get<double>() : std::numeric_limits<double>::quiet_NaN());
+                    y << (timed ? layers[l][size_t(g)].get<double>() : RunResult::kNotTimed);
                 }
                 gr->setData(x, y);
                 QPen pen(theme::series(g), 1.5, runLineStyle(int(k)));
