@@ -7,13 +7,13 @@
 
 #include "backend/cuda/cublas_check.h"
 #include "backend/cuda/cuda_kernels.h"
+#include "lt_configs.h"
 
 #include <cublasLt.h>
 #include <cublas_v2.h>
 
 #include <cmath>
 #include <cstring>
-#include <set>
 #include <iostream>
 #include <sstream>
 
@@ -28,78 +28,6 @@ struct Shape
     int n, k;
     int perStep; // products of this shape in one decode step of the 32-layer model
 };
-
-// One attribute of an algorithm: its configuration (ConfigGetAttribute) or a capability (CapGetAttribute).
-template <typename T, typename Attr>
-T algoAttribute(cublasStatus_t (*get)(const cublasLtMatmulAlgo_t*, Attr, void*, size_t, size_t*), const cublasLtMatmulAlgo_t& algo,
-                Attr attr)
-{
-    T v{};
-    size_t written = 0;
-    FAIRKV_CUBLAS(get(&algo, attr, &v, sizeof v, &written));
-    return v;
-}
-
-template <typename T>
-T algoConfig(const cublasLtMatmulAlgo_t& algo, cublasLtMatmulAlgoConfigAttributes_t attr)
-{
-    return algoAttribute<T>(cublasLtMatmulAlgoConfigGetAttribute, algo, attr);
-}
-
-template <typename T>
-T algoCap(const cublasLtMatmulAlgo_t& algo, cublasLtMatmulAlgoCapAttributes_t attr)
-{
-    return algoAttribute<T>(cublasLtMatmulAlgoCapGetAttribute, algo, attr);
-}
-
-std::string describe(const cublasLtMatmulAlgo_t& a)
-{
-    return "algo " + std::to_string(algoConfig<int32_t>(a, CUBLASLT_ALGO_CONFIG_ID)) + ", tile "
-           + std::to_string(algoConfig<uint32_t>(a, CUBLASLT_ALGO_CONFIG_TILE_ID)) + ", stages "
-           + std::to_string(algoConfig<uint32_t>(a, CUBLASLT_ALGO_CONFIG_STAGES_ID)) + ", split-K "
-           + std::to_string(algoConfig<int32_t>(a, CUBLASLT_ALGO_CONFIG_SPLITK_NUM)) + ", reduction "
-           + std::to_string(algoConfig<uint32_t>(a, CUBLASLT_ALGO_CONFIG_REDUCTION_SCHEME)) + ", swizzle "
-           + std::to_string(algoConfig<uint32_t>(a, CUBLASLT_ALGO_CONFIG_CTA_SWIZZLING));
-}
-
-// Every heuristic result with its split-K count (1 to 32), reduction scheme and CTA swizzling
-// varied: the configurations cublasLtMatmulAlgoCheck accepts within the workspace.
-std::vector<cublasLtMatmulAlgo_t> sweepConfigs(cublasLtHandle_t lth, cublasLtMatmulDesc_t desc, cublasLtMatrixLayout_t la,
-                                               cublasLtMatrixLayout_t lb, cublasLtMatrixLayout_t lc,
-                                               const cublasLtMatmulHeuristicResult_t* results, int found, size_t wsBytes)
-{
-    std::vector<cublasLtMatmulAlgo_t> out;
-    std::set<std::string> seen;
-    for (int i = 0; i < found; ++i) {
-        if (results[i].state != CUBLAS_STATUS_SUCCESS)
-            continue;
-        const cublasLtMatmulAlgo_t base = results[i].algo;
-        const bool splitK = algoCap<int32_t>(base, CUBLASLT_ALGO_CAP_SPLITK_SUPPORT) != 0;
-        const uint32_t reductions = algoCap<uint32_t>(base, CUBLASLT_ALGO_CAP_REDUCTION_SCHEME_MASK);
-        const uint32_t swizzles = algoCap<uint32_t>(base, CUBLASLT_ALGO_CAP_CTA_SWIZZLING_SUPPORT) ? 2 : 1;
-        for (int32_t k : {1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 24, 32}) {
-            if (k > 1 && !splitK)
-                break;
-            for (uint32_t red : {0u, 1u, 2u, 4u}) {
-                if ((k == 1) != (red == 0) || (red && !(reductions & red)))
-                    continue;
-                for (uint32_t sw = 0; sw < swizzles; ++sw) {
-                    cublasLtMatmulAlgo_t a = base;
-                    cublasLtMatmulAlgoConfigSetAttribute(&a, CUBLASLT_ALGO_CONFIG_SPLITK_NUM, &k, sizeof k);
-                    cublasLtMatmulAlgoConfigSetAttribute(&a, CUBLASLT_ALGO_CONFIG_REDUCTION_SCHEME, &red, sizeof red);
-                    cublasLtMatmulAlgoConfigSetAttribute(&a, CUBLASLT_ALGO_CONFIG_CTA_SWIZZLING, &sw, sizeof sw);
-                    cublasLtMatmulHeuristicResult_t check{};
-                    if (cublasLtMatmulAlgoCheck(lth, desc, la, lb, lc, lc, &a, &check) != CUBLAS_STATUS_SUCCESS
-                        || check.workspaceSize > wsBytes)
-                        continue;
-                    if (seen.insert(describe(a)).second)
-                        out.push_back(a);
-                }
-            }
-        }
-    }
-    return out;
-}
 
 } // namespace
 
@@ -182,31 +110,12 @@ int main(int argc, char** argv)
                     return double(wBytes) * copies / (ms * 1e6);
                 };
                 const double ex = gbs([&](void* wp) { cuda::gemmBf16(blas, x, wp, y, m, s.n, s.k, stream); });
-                cublasLtMatmulDesc_t desc;
-                FAIRKV_CUBLAS(cublasLtMatmulDescCreate(&desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
-                const cublasOperation_t opT = CUBLAS_OP_T;
-                FAIRKV_CUBLAS(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSA, &opT, sizeof opT));
-                cublasLtMatrixLayout_t la, lb, lc;
-                FAIRKV_CUBLAS(cublasLtMatrixLayoutCreate(&la, CUDA_R_16BF, uint64_t(s.k), uint64_t(s.n), int64_t(s.k)));
-                FAIRKV_CUBLAS(cublasLtMatrixLayoutCreate(&lb, CUDA_R_16BF, uint64_t(s.k), uint64_t(m), int64_t(s.k)));
-                FAIRKV_CUBLAS(cublasLtMatrixLayoutCreate(&lc, CUDA_R_32F, uint64_t(s.n), uint64_t(m), int64_t(s.n)));
-                cublasLtMatmulPreference_t pref;
-                FAIRKV_CUBLAS(cublasLtMatmulPreferenceCreate(&pref));
-                FAIRKV_CUBLAS(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &wsBytes, sizeof wsBytes));
-                cublasLtMatmulHeuristicResult_t results[32];
-                int found = 0;
-                FAIRKV_CUBLAS(cublasLtMatmulAlgoGetHeuristic(lth, desc, la, lb, lc, lc, pref, 32, results, &found));
-                const float one = 1.0f, zero = 0.0f;
+                const LtProduct lp(lth, m, s.n, s.k, wsBytes);
                 double first = 0, best = 0;
                 int tried = 0;
-                for (int i = 0; i < found; ++i) {
-                    if (results[i].state != CUBLAS_STATUS_SUCCESS)
-                        continue;
+                for (const cublasLtMatmulAlgo_t& a : lp.heuristic) {
                     ++tried;
-                    const double g = gbs([&](void* wp) {
-                        FAIRKV_CUBLAS(cublasLtMatmul(lth, desc, &one, wp, la, x, lb, &zero, y, lc, y, lc, &results[i].algo, ws, wsBytes,
-                                          stream));
-                    });
+                    const double g = gbs([&](void* wp) { lp.run(a, x, wp, y, ws, stream); });
                     if (tried == 1)
                         first = g;
                     best = std::max(best, g);
@@ -219,13 +128,11 @@ int main(int argc, char** argv)
                    << " | " << fmt(first, 0) << " | " << fmt(best, 0) << " (" << tried << ") | "
                    << fmt(100.0 * best / readGBs, 1) << "% |";
                 if (sweep) {
-                    const auto configs = sweepConfigs(lth, desc, la, lb, lc, results, found, wsBytes);
+                    const auto configs = lp.configs({1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 24, 32});
                     double swept = 0;
                     const cublasLtMatmulAlgo_t* winner = nullptr;
                     for (const cublasLtMatmulAlgo_t& a : configs) {
-                        const double g = gbs([&](void* wp) {
-                            FAIRKV_CUBLAS(cublasLtMatmul(lth, desc, &one, wp, la, x, lb, &zero, y, lc, y, lc, &a, ws, wsBytes, stream));
-                        });
+                        const double g = gbs([&](void* wp) { lp.run(a, x, wp, y, ws, stream); });
                         if (g > swept)
                             swept = g, winner = &a;
                     }
@@ -238,7 +145,7 @@ int main(int argc, char** argv)
                         cuda::gemmBf16(blas, x, w[0], y, m, s.n, s.k, stream);
                         FAIRKV_CUDA(cudaMemcpyAsync(ref.data(), y, ref.size() * 4, cudaMemcpyDeviceToHost, stream));
                         FAIRKV_CUDA(cudaMemsetAsync(y, 0xff, ref.size() * 4, stream));
-                        FAIRKV_CUBLAS(cublasLtMatmul(lth, desc, &one, w[0], la, x, lb, &zero, y, lc, y, lc, winner, ws, wsBytes, stream));
+                        lp.run(*winner, x, w[0], y, ws, stream);
                         FAIRKV_CUDA(cudaMemcpyAsync(got.data(), y, got.size() * 4, cudaMemcpyDeviceToHost, stream));
                         FAIRKV_CUDA(cudaStreamSynchronize(stream));
                         double maxRef = 0, maxDiff = 0;
@@ -254,11 +161,6 @@ int main(int argc, char** argv)
                 }
                 md << "\n";
                 std::cerr << s.name << " batch " << m << " done\n";
-                cublasLtMatmulPreferenceDestroy(pref);
-                cublasLtMatrixLayoutDestroy(la);
-                cublasLtMatrixLayoutDestroy(lb);
-                cublasLtMatrixLayoutDestroy(lc);
-                cublasLtMatmulDescDestroy(desc);
                 for (void* p : w)
                     cudaFree(p);
                 cudaFree(x);

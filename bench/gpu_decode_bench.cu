@@ -6,8 +6,9 @@
 // decode attention over its (request, unit) pairs. A step is composed as the per-layer maximum over
 // ranks plus a modelled ring all-reduce (alpha-beta). This is a timing harness: weights, KV and
 // activations are random (not zero) and the outputs are not used.
-//   fairkv-bench-gpu-decode [--layers N] [--sections 8b,tp,cupti,prefetch] [--kernel-log FILE.csv] [--out FILE.md]
-//   (default: 8b,tp,cupti, as many layers as fit the GPU; prefetch compares L2 prefetch variants of the 8B step)
+//   fairkv-bench-gpu-decode [--layers N] [--sections 8b,tp,cupti,prefetch,tuned] [--kernel-log FILE.csv] [--out FILE.md]
+//   (default: 8b,tp,cupti, as many layers as fit the GPU; prefetch compares L2 prefetch variants of the 8B step,
+//   tuned the step with cuBLASLt configurations chosen by timing it)
 #include "backend/cuda/cublas_check.h"
 #include "backend/cuda/cuda_check.h"
 #include "aggregation.h"
@@ -16,12 +17,15 @@
 #include "backend/cuda/device_memory.h"
 #include "backend/cuda/launch_gate.h"
 #include "gpu_bench_util.cuh"
+#include "lt_configs.h"
 #include "cupti_tracer.h"
 #include "kv/synthetic_attention.h"
 #include "model/model_config.h"
 #include "placement/planner.h"
 #include "placement/unit_layout.h"
 
+#include <chrono>
+#include <cublasLt.h>
 #include <cublas_v2.h>
 #include <cuda_bf16.h>
 
@@ -464,6 +468,19 @@ struct StepPrefetch
     L2Prefetch how;
 };
 
+// The 8B step's five products, in the order the tuning section tries them (the shortest first:
+// where cuBLAS's choice reads furthest below the ceiling, docs/gemm-benchmark.md).
+enum Product { kO, kQkv, kDown, kGu, kLmHead, kProducts };
+constexpr const char* kProductNames[kProducts] = {"o_proj", "q/k/v", "down", "gate/up", "lm_head"};
+
+// Which cuBLASLt configuration runs each product of the step; null: cublasGemmEx (the engine's call).
+struct StepGemms
+{
+    const LtProduct* product[kProducts] = {};
+    const cublasLtMatmulAlgo_t* algo[kProducts] = {};
+    void* workspace = nullptr;
+};
+
 // The llama-3.1-8b shape on one rank with every layer's weights and KV, ready to capture its step.
 class EightBStep
 {
@@ -536,7 +553,7 @@ public:
     EightBStep& operator=(const EightBStep&) = delete;
 
     // The whole step queued on `stream` (or captured from it).
-    void launch(const StepPrefetch& pf)
+    void launch(const StepPrefetch& pf, const StepGemms& g = {})
     {
         const ModelConfig& c = m_s.c;
         const int d = c.headDim, G = m_s.units.queryHeads(), H = c.hiddenSize, L = c.numLayers;
@@ -544,7 +561,7 @@ public:
         for (int l = 0; l < L; ++l) {
             RankLayer& rl = layers()[size_t(l)];
             const int qkvCols = rl.replicas * (G + 2) * d, oK = rl.replicas * G * d;
-            cuda::gemmBf16(m_h, m_x, rl.wqkv, m_qkv, m_batch, qkvCols, H, stream);
+            gemm(g, kQkv, m_x, rl.wqkv, m_qkv, qkvCols, H);
             const bool any = pf.oBytes + pf.guBytes + pf.downBytes > 0;
             if (pf.side && any) {
                 FAIRKV_CUDA(cudaEventRecord(m_fork, stream));
@@ -554,32 +571,59 @@ public:
             prefetch(pf, rl.wgu, 2 * rl.inter, size_t(H) * 2, pf.guBytes);
             prepPairs<128><<<int(rl.pairs.size()), 128, 0, stream>>>(m_qkv, qkvCols, rl.devPairs, G, m_q, float(c.rope.theta));
             m_kernels[size_t(l)]->launchIntoOprojInput(m_q, m_attnB, size_t(m_batch), rl.replicas, scale, stream);
-            cuda::gemmBf16(m_h, m_attnB, rl.wo, m_out, m_batch, H, oK, stream);
-            cuda::gemmBf16(m_h, m_x, rl.wgu, m_gu, m_batch, 2 * rl.inter, H, stream);
+            gemm(g, kO, m_attnB, rl.wo, m_out, H, oK);
+            gemm(g, kGu, m_x, rl.wgu, m_gu, 2 * rl.inter, H);
             if (pf.side && pf.downBytes > 0) {
                 FAIRKV_CUDA(cudaEventRecord(m_fork, stream));
                 FAIRKV_CUDA(cudaStreamWaitEvent(m_side, m_fork));
             }
             prefetch(pf, rl.wdown, H, size_t(rl.inter) * 2, pf.downBytes);
             cuda::launchSwiglu(m_gu, rl.inter, m_batch, m_act, stream);
-            cuda::gemmBf16(m_h, m_act, rl.wdown, m_out, m_batch, H, rl.inter, stream);
+            gemm(g, kDown, m_act, rl.wdown, m_out, H, rl.inter);
             if (pf.side && any) {
                 FAIRKV_CUDA(cudaEventRecord(m_join, m_side));
                 FAIRKV_CUDA(cudaStreamWaitEvent(stream, m_join));
             }
         }
-        cuda::gemmBf16(m_h, m_x, m_lmHead, m_logits, m_batch, c.vocabSize, H, stream);
+        gemm(g, kLmHead, m_x, m_lmHead, m_logits, c.vocabSize, H);
     }
-    cudaGraphExec_t capture(const StepPrefetch& pf)
+    cudaGraphExec_t capture(const StepPrefetch& pf, const StepGemms& g = {})
     {
-        return captureGraph(stream, [&] { launch(pf); });
+        return captureGraph(stream, [&] { launch(pf, g); });
     }
+    // Product p's output columns (n) and inner dimension (k), and layer 0's weight of it.
+    std::pair<int, int> shape(Product p)
+    {
+        const ModelConfig& c = m_s.c;
+        const RankLayer& rl = layers()[0];
+        const int d = c.headDim, G = m_s.units.queryHeads(), H = c.hiddenSize;
+        switch (p) {
+        case kQkv: return {rl.replicas * (G + 2) * d, H};
+        case kO: return {H, rl.replicas * G * d};
+        case kGu: return {2 * rl.inter, H};
+        case kDown: return {H, rl.inter};
+        default: return {c.vocabSize, H};
+        }
+    }
+    const void* weight(Product p)
+    {
+        const RankLayer& rl = layers()[0];
+        return p == kQkv ? rl.wqkv : p == kO ? rl.wo : p == kGu ? rl.wgu : p == kDown ? static_cast<const void*>(rl.wdown) : m_lmHead;
+    }
+    int batch() const { return m_batch; }
 
     cudaStream_t stream = nullptr;
     size_t kvBytes = 0;
     double weightBytes = 0;
 
 private:
+    void gemm(const StepGemms& g, Product p, const void* x, const void* w, float* y, int n, int k)
+    {
+        if (g.algo[p])
+            g.product[p]->run(*g.algo[p], x, w, y, g.workspace, stream);
+        else
+            cuda::gemmBf16(m_h, x, w, y, m_batch, n, k, stream);
+    }
     // `bytes` of a row-major weight of `rows` rows `pitch` bytes long: its leading rows, or the
     // leading bytes of every row.
     void prefetch(const StepPrefetch& pf, const void* w, size_t rows, size_t pitch, size_t bytes)
@@ -606,23 +650,23 @@ private:
     cudaEvent_t m_fork = nullptr, m_join = nullptr;
 };
 
-// Median of 20 replays of `exec` (after one), each queued behind `gate` unless fromIdle; with a
+// Median of `replays` replays of `exec` (after one), each queued behind `gate` unless fromIdle; with a
 // tracer, tags pushed around every replay and its records flushed (as the engine does per step).
 double replayMs(EightBStep& s, cudaGraphExec_t exec, cuda::LaunchGate& gate, int& gateExpired, profiler::CuptiTracer* tracer,
-                bool fromIdle)
+                bool fromIdle, int replays = 20)
 {
     cudaEvent_t e0, e1;
     FAIRKV_CUDA(cudaEventCreate(&e0));
     FAIRKV_CUDA(cudaEventCreate(&e1));
     std::vector<double> times;
-    for (int i = 0; i < 21; ++i) {
+    for (int i = 0; i <= replays; ++i) {
         if (tracer)
             tracer->push(0, i, 0, -1, profiler::Phase::Other);
         queueTimed(fromIdle ? nullptr : &gate, s.stream, exec, e0, e1);
         if (tracer)
             tracer->pop();
         const double ms = elapsedMs(e0, e1);
-        if (tracer && i < 20)
+        if (tracer && i < replays)
             tracer->flush();
         if (i > 0)
             times.push_back(ms);
@@ -887,6 +931,112 @@ int main(int argc, char** argv)
                 for (cudaGraphExec_t e : execs)
                     cudaGraphExecDestroy(e);
             }
+    }
+    if (wanted("tuned")) {
+        // Not in the default run: the 8B step with each product's cuBLASLt configuration chosen by
+        // timing the whole step, against the same step on cublasGemmEx (the engine's call).
+        const double readGBs = measureReadGBs(size_t(4) << 30, prop.multiProcessorCount);
+        cublasLtHandle_t lth;
+        FAIRKV_CUBLAS(cublasLtCreate(&lth));
+        const size_t wsBytes = size_t(32) << 20;
+        void* ws = deviceAlloc<char>(wsBytes);
+        md << "## The 8B step with cuBLASLt configurations chosen in the step\n\nThe step of the table above, its five "
+              "products (q/k/v, o_proj, gate/up, down of every layer, lm_head) each run by one cuBLASLt configuration: every "
+              "algorithm cublasLtMatmulAlgoGetHeuristic offers (32 MiB workspace), as offered and with split-K 1, 2 or 4, each "
+              "reduction scheme and CTA swizzling (each configuration cublasLtMatmulAlgoCheck accepts). Chosen product by "
+              "product (o_proj, q/k/v, down, gate/up, lm_head), keeping the others' choices: each candidate captured into the "
+              "step's graph and timed in it (median of 10 replays behind the gate); a product keeps cublasGemmEx unless a "
+              "candidate's step is faster. Then the two graphs, cublasGemmEx and chosen, in 3 alternating rounds of 20 "
+              "replays (the median round). Each chosen configuration's output checked against cublasGemmEx's on layer 0's "
+              "weight (largest difference relative to the largest output). Floor as above (" << fmt(readGBs, 0)
+           << " GB/s).\n\n| batch | budget | floor ms | cublasGemmEx ms (x floor) | chosen ms (x floor) | saves | steps timed "
+              "(s) | chosen: o_proj; q/k/v; down; gate/up; lm_head | max rel. diff |\n|---|---|---|---|---|---|---|---|---|\n";
+        for (int batch : {1, 16, 64})
+            for (int budget : {512, 2048}) {
+                EightBStep step(h, batch, budget);
+                const auto t0 = std::chrono::steady_clock::now();
+                std::vector<std::unique_ptr<LtProduct>> products;
+                std::vector<std::vector<cublasLtMatmulAlgo_t>> candidates;
+                StepGemms g;
+                g.workspace = ws;
+                for (int p = 0; p < kProducts; ++p) {
+                    const auto [n, k] = step.shape(Product(p));
+                    products.push_back(std::make_unique<LtProduct>(lth, batch, n, k, wsBytes));
+                    candidates.push_back(products.back()->candidates({1, 2, 4}));
+                    g.product[p] = products.back().get();
+                }
+                cuda::LaunchGate gate;
+                int expired = 0, timed = 0;
+                auto timeStep = [&](const StepGemms& with) {
+                    cudaGraphExec_t exec = step.capture({}, with);
+                    const double ms = replayMs(step, exec, gate, expired, nullptr, false, 10);
+                    cudaGraphExecDestroy(exec);
+                    ++timed;
+                    return ms;
+                };
+                double best = timeStep(g);
+                for (int p = 0; p < kProducts; ++p) {
+                    const cublasLtMatmulAlgo_t* keep = nullptr;
+                    for (const cublasLtMatmulAlgo_t& a : candidates[size_t(p)]) {
+                        g.algo[p] = &a;
+                        const double ms = timeStep(g);
+                        if (ms < best)
+                            best = ms, keep = &a;
+                    }
+                    g.algo[p] = keep;
+                }
+                const double tuneS = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+                // Each chosen configuration computes what cublasGemmEx computes (fp32 sums in another order).
+                double maxRel = 0;
+                std::string chosen;
+                for (int p = 0; p < kProducts; ++p) {
+                    chosen += std::string(p ? "; " : "") + (g.algo[p] ? describe(*g.algo[p]) : std::string("cublasGemmEx"));
+                    if (!g.algo[p])
+                        continue;
+                    const auto [n, k] = step.shape(Product(p));
+                    __nv_bfloat16* x = deviceAlloc<__nv_bfloat16>(size_t(batch) * k);
+                    float* y = deviceAlloc<float>(size_t(batch) * n);
+                    fillBf16<<<64, 256, 0, step.stream>>>(x, size_t(batch) * k, 11);
+                    std::vector<float> ref(size_t(batch) * n), got(ref.size());
+                    cuda::gemmBf16(h, x, step.weight(Product(p)), y, batch, n, k, step.stream);
+                    FAIRKV_CUDA(cudaMemcpyAsync(ref.data(), y, ref.size() * 4, cudaMemcpyDeviceToHost, step.stream));
+                    FAIRKV_CUDA(cudaMemsetAsync(y, 0xff, ref.size() * 4, step.stream));
+                    products[size_t(p)]->run(*g.algo[p], x, step.weight(Product(p)), y, ws, step.stream);
+                    FAIRKV_CUDA(cudaMemcpyAsync(got.data(), y, got.size() * 4, cudaMemcpyDeviceToHost, step.stream));
+                    FAIRKV_CUDA(cudaStreamSynchronize(step.stream));
+                    cudaFree(x);
+                    cudaFree(y);
+                    double top = 0, diff = 0;
+                    for (size_t i = 0; i < ref.size(); ++i) {
+                        top = std::max(top, double(std::fabs(ref[i])));
+                        const double d = std::fabs(double(ref[i]) - double(got[i]));
+                        diff = std::isnan(d) ? INFINITY : std::max(diff, d);
+                    }
+                    maxRel = std::max(maxRel, diff / std::max(top, 1e-30));
+                }
+                cudaGraphExec_t plain = step.capture({}), tuned = step.capture({}, g);
+                std::vector<double> plainMs, tunedMs;
+                for (int round = 0; round < 3; ++round) {
+                    plainMs.push_back(replayMs(step, plain, gate, expired, nullptr, false));
+                    tunedMs.push_back(replayMs(step, tuned, gate, expired, nullptr, false));
+                }
+                cudaGraphExecDestroy(plain);
+                cudaGraphExecDestroy(tuned);
+                gateExpired += expired;
+                std::sort(plainMs.begin(), plainMs.end());
+                std::sort(tunedMs.begin(), tunedMs.end());
+                const double floorMs = (step.weightBytes + double(step.kvBytes)) / (readGBs * 1e6);
+                const double a = plainMs[1], b = tunedMs[1];
+                md << "| " << batch << " | " << budget << " | " << fmt(floorMs, 3) << " | " << fmt(a, 3) << " (" << fmt(a / floorMs, 3)
+                   << "x) | " << fmt(b, 3) << " (" << fmt(b / floorMs, 3) << "x" << (b <= 1.2 * floorMs ? ", pass" : ", **miss**")
+                   << ") | " << fmt(100 * (a - b) / a, 1) << "% | " << timed << " (" << fmt(tuneS, 0) << ") | " << chosen << " | "
+                   << maxRel << " |\n";
+                std::printf("tuned batch %d budget %d: cublasGemmEx %.3f ms, chosen %.3f ms (floor %.3f), %d steps timed in %.0f s\n",
+                            batch, budget, a, b, floorMs, timed, tuneS);
+                std::fflush(stdout);
+            }
+        cudaFree(ws);
+        cublasLtDestroy(lth);
     }
     tracer = std::make_unique<profiler::CuptiTracer>(&trace);
     if (wanted("tp"))

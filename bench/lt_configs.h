@@ -1,0 +1,152 @@
+#pragma once
+// cuBLASLt for the benchmarks of the decode products y[rows][n] (fp32) = x[rows][k] . W[n][k]^T
+// (bf16 in, fp32 accumulation): one product's descriptors, the algorithms its heuristic offers,
+// their configurations varied (split-K, reduction scheme, CTA swizzling), and how to describe one.
+#include "backend/cuda/cublas_check.h"
+#include "backend/cuda/cuda_check.h"
+
+#include <cublasLt.h>
+
+#include <cstdint>
+#include <initializer_list>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace fairkv::bench {
+
+// One attribute of an algorithm: its configuration (ConfigGetAttribute) or a capability (CapGetAttribute).
+template <typename T, typename Attr>
+T algoAttribute(cublasStatus_t (*get)(const cublasLtMatmulAlgo_t*, Attr, void*, size_t, size_t*), const cublasLtMatmulAlgo_t& algo,
+                Attr attr)
+{
+    T v{};
+    size_t written = 0;
+    FAIRKV_CUBLAS(get(&algo, attr, &v, sizeof v, &written));
+    return v;
+}
+
+template <typename T>
+T algoConfig(const cublasLtMatmulAlgo_t& algo, cublasLtMatmulAlgoConfigAttributes_t attr)
+{
+    return algoAttribute<T>(cublasLtMatmulAlgoConfigGetAttribute, algo, attr);
+}
+
+template <typename T>
+T algoCap(const cublasLtMatmulAlgo_t& algo, cublasLtMatmulAlgoCapAttributes_t attr)
+{
+    return algoAttribute<T>(cublasLtMatmulAlgoCapGetAttribute, algo, attr);
+}
+
+inline std::string describe(const cublasLtMatmulAlgo_t& a)
+{
+    return "algo " + std::to_string(algoConfig<int32_t>(a, CUBLASLT_ALGO_CONFIG_ID)) + ", tile "
+           + std::to_string(algoConfig<uint32_t>(a, CUBLASLT_ALGO_CONFIG_TILE_ID)) + ", stages "
+           + std::to_string(algoConfig<uint32_t>(a, CUBLASLT_ALGO_CONFIG_STAGES_ID)) + ", split-K "
+           + std::to_string(algoConfig<int32_t>(a, CUBLASLT_ALGO_CONFIG_SPLITK_NUM)) + ", reduction "
+           + std::to_string(algoConfig<uint32_t>(a, CUBLASLT_ALGO_CONFIG_REDUCTION_SCHEME)) + ", swizzle "
+           + std::to_string(algoConfig<uint32_t>(a, CUBLASLT_ALGO_CONFIG_CTA_SWIZZLING));
+}
+
+// One decode product's shape in cuBLASLt's terms (column-major: y^T[n][rows] = W^T' . x^T), and
+// what runs it.
+class LtProduct
+{
+public:
+    LtProduct(cublasLtHandle_t lth, int rows, int n, int k, size_t workspaceBytes)
+        : m_lth(lth), m_wsBytes(workspaceBytes)
+    {
+        FAIRKV_CUBLAS(cublasLtMatmulDescCreate(&m_desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+        const cublasOperation_t opT = CUBLAS_OP_T;
+        FAIRKV_CUBLAS(cublasLtMatmulDescSetAttribute(m_desc, CUBLASLT_MATMUL_DESC_TRANSA, &opT, sizeof opT));
+        FAIRKV_CUBLAS(cublasLtMatrixLayoutCreate(&m_a, CUDA_R_16BF, uint64_t(k), uint64_t(n), int64_t(k)));
+        FAIRKV_CUBLAS(cublasLtMatrixLayoutCreate(&m_b, CUDA_R_16BF, uint64_t(k), uint64_t(rows), int64_t(k)));
+        FAIRKV_CUBLAS(cublasLtMatrixLayoutCreate(&m_c, CUDA_R_32F, uint64_t(n), uint64_t(rows), int64_t(n)));
+        cublasLtMatmulPreference_t pref;
+        FAIRKV_CUBLAS(cublasLtMatmulPreferenceCreate(&pref));
+        FAIRKV_CUBLAS(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &m_wsBytes, sizeof m_wsBytes));
+        cublasLtMatmulHeuristicResult_t results[32];
+        int found = 0;
+        const cublasStatus_t s = cublasLtMatmulAlgoGetHeuristic(lth, m_desc, m_a, m_b, m_c, m_c, pref, 32, results, &found);
+        cublasLtMatmulPreferenceDestroy(pref);
+        FAIRKV_CUBLAS(s);
+        for (int i = 0; i < found; ++i)
+            if (results[i].state == CUBLAS_STATUS_SUCCESS)
+                heuristic.push_back(results[i].algo);
+    }
+    ~LtProduct()
+    {
+        cublasLtMatrixLayoutDestroy(m_a);
+        cublasLtMatrixLayoutDestroy(m_b);
+        cublasLtMatrixLayoutDestroy(m_c);
+        cublasLtMatmulDescDestroy(m_desc);
+    }
+    LtProduct(const LtProduct&) = delete;
+    LtProduct& operator=(const LtProduct&) = delete;
+
+    // Every heuristic result with its split-K count, reduction scheme and CTA swizzling varied:
+    // the configurations cublasLtMatmulAlgoCheck accepts within the workspace, each once.
+    std::vector<cublasLtMatmulAlgo_t> configs(std::initializer_list<int32_t> splitKs) const
+    {
+        std::vector<cublasLtMatmulAlgo_t> out;
+        std::set<std::string> seen;
+        for (const cublasLtMatmulAlgo_t& base : heuristic) {
+            const bool splitK = algoCap<int32_t>(base, CUBLASLT_ALGO_CAP_SPLITK_SUPPORT) != 0;
+            const uint32_t reductions = algoCap<uint32_t>(base, CUBLASLT_ALGO_CAP_REDUCTION_SCHEME_MASK);
+            const uint32_t swizzles = algoCap<uint32_t>(base, CUBLASLT_ALGO_CAP_CTA_SWIZZLING_SUPPORT) ? 2 : 1;
+            for (int32_t k : splitKs) {
+                if (k > 1 && !splitK)
+                    continue;
+                for (uint32_t red : {0u, 1u, 2u, 4u}) {
+                    if ((k == 1) != (red == 0) || (red && !(reductions & red)))
+                        continue;
+                    for (uint32_t sw = 0; sw < swizzles; ++sw) {
+                        cublasLtMatmulAlgo_t a = base;
+                        cublasLtMatmulAlgoConfigSetAttribute(&a, CUBLASLT_ALGO_CONFIG_SPLITK_NUM, &k, sizeof k);
+                        cublasLtMatmulAlgoConfigSetAttribute(&a, CUBLASLT_ALGO_CONFIG_REDUCTION_SCHEME, &red, sizeof red);
+                        cublasLtMatmulAlgoConfigSetAttribute(&a, CUBLASLT_ALGO_CONFIG_CTA_SWIZZLING, &sw, sizeof sw);
+                        if (accepts(a) && seen.insert(describe(a)).second)
+                            out.push_back(a);
+                    }
+                }
+            }
+        }
+        return out;
+    }
+    // The heuristic's results as they are and each configuration above, the heuristic's own first.
+    std::vector<cublasLtMatmulAlgo_t> candidates(std::initializer_list<int32_t> splitKs) const
+    {
+        std::vector<cublasLtMatmulAlgo_t> out;
+        std::set<std::string> seen;
+        for (const cublasLtMatmulAlgo_t& a : heuristic)
+            if (seen.insert(describe(a)).second)
+                out.push_back(a);
+        for (const cublasLtMatmulAlgo_t& a : configs(splitKs))
+            if (seen.insert(describe(a)).second)
+                out.push_back(a);
+        return out;
+    }
+
+    void run(const cublasLtMatmulAlgo_t& algo, const void* x, const void* w, float* y, void* workspace, cudaStream_t stream) const
+    {
+        const float one = 1.0f, zero = 0.0f;
+        FAIRKV_CUBLAS(cublasLtMatmul(m_lth, m_desc, &one, w, m_a, x, m_b, &zero, y, m_c, y, m_c, &algo, workspace, m_wsBytes, stream));
+    }
+
+    std::vector<cublasLtMatmulAlgo_t> heuristic; // what cublasLtMatmulAlgoGetHeuristic offers (up to 32), first choice first
+
+private:
+    bool accepts(const cublasLtMatmulAlgo_t& a) const
+    {
+        cublasLtMatmulHeuristicResult_t check{};
+        return cublasLtMatmulAlgoCheck(m_lth, m_desc, m_a, m_b, m_c, m_c, &a, &check) == CUBLAS_STATUS_SUCCESS
+               && check.workspaceSize <= m_wsBytes;
+    }
+
+    cublasLtHandle_t m_lth;
+    size_t m_wsBytes;
+    cublasLtMatmulDesc_t m_desc = nullptr;
+    cublasLtMatrixLayout_t m_a = nullptr, m_b = nullptr, m_c = nullptr;
+};
+
+} // namespace fairkv::bench
