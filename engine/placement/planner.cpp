@@ -139,17 +139,39 @@ PlanResult planPlacement(const PlacementStats& stats, const PlanOptions& o)
         else
             plans.push_back(planCopyLayer(inst, -1, copyNodes));
     }
+    // A layer's plans with at most 0, 1, ... copies up to its unlimited plan's: what a memory budget
+    // chooses from. The searches are heuristic beyond their node limits, so one allowed fewer copies
+    // can find a better plan than one allowed more; each point is the best of those up to it (a plan
+    // that fits k copies fits more), and the layer's plan becomes the best of its curve, so more
+    // memory never plans worse.
+    std::vector<std::vector<LayerPlan>> curves(insts.size());
+    auto makeCurve = [&](size_t l) {
+        if (!curves[l].empty())
+            return;
+        std::vector<LayerPlan>& c = curves[l];
+        for (int k = 0; k < plans[l].extraReplicas; ++k)
+            c.push_back(planCopyLayer(insts[l], k, std::max<int64_t>(copyNodes / (plans[l].extraReplicas + 1), kMinCopyNodes)));
+        c.push_back(plans[l]);
+        for (size_t k = 1; k < c.size(); ++k)
+            if (c[k - 1].makespan <= c[k].makespan + loadTolerance(insts[l])) {
+                const bool proven = c[k].exact; // a proof with fewer copies allowed says nothing about more
+                c[k] = c[k - 1];
+                c[k].exact = proven;
+            }
+        plans[l] = c.back();
+    };
+    if (o.planner == "fairkv-copy") {
+        for (size_t l = 0; l < insts.size(); ++l)
+            if (!plans[l].exact && plans[l].extraReplicas > 0)
+                makeCurve(l);
+    }
     if (o.planner == "fairkv-copy" && copyBudget >= 0) {
         int wanted = 0;
         for (const auto& p : plans)
             wanted += p.extraReplicas;
         if (wanted > copyBudget) {
-            std::vector<std::vector<LayerPlan>> curves(insts.size());
-            for (size_t l = 0; l < insts.size(); ++l) {
-                for (int k = 0; k < plans[l].extraReplicas; ++k)
-                    curves[l].push_back(planCopyLayer(insts[l], k, std::max<int64_t>(copyNodes / (plans[l].extraReplicas + 1), kMinCopyNodes)));
-                curves[l].push_back(plans[l]);
-            }
+            for (size_t l = 0; l < insts.size(); ++l)
+                makeCurve(l);
             bool splitExact = true;
             const auto k = allocateCopies(curves, copyBudget, &splitExact);
             for (size_t l = 0; l < insts.size(); ++l) {
