@@ -79,6 +79,19 @@ private Q_SLOTS:
         QCOMPARE(c.rope.factor, 32.0);
     }
 
+    // transformers 4 reads rope_scaling and ignores rope_parameters; 5 lets rope_scaling replace it.
+    // A config holding both (an old line added to a newer config) had run rope_parameters' RoPE.
+    void ropeScalingWinsOverRopeParameters()
+    {
+        json j = llamaJson();
+        j["rope_parameters"] = {{"rope_type", "default"}, {"rope_theta", 50000.0}};
+        j["rope_scaling"] = {{"rope_type", "linear"}, {"factor", 4.0}};
+        const ModelConfig c = ModelConfig::fromHfJson(j, "config.json");
+        QCOMPARE(int(c.rope.type), int(RopeConfig::Type::Linear));
+        QCOMPARE(c.rope.factor, 4.0);
+        QCOMPARE(c.rope.theta, j.at("rope_theta").get<double>());
+    }
+
     void positionsBeyondTheSlidingWindowAreRefused()
     {
         json j = json::parse(R"({"model_type": "mistral", "hidden_size": 512, "intermediate_size": 1024,
@@ -200,6 +213,10 @@ private Q_SLOTS:
         QTest::newRow("rms eps huge") << QStringLiteral(R"({"rms_norm_eps": 1e300})") << QStringLiteral("'rms_norm_eps' must be in (0, 1]");
         QTest::newRow("rope theta huge") << QStringLiteral(R"({"rope_theta": 1e308})") << QStringLiteral("'rope_theta' must be in (0, 1e12], got 1e+308");
         QTest::newRow("model type missing") << QStringLiteral(R"({"model_type": null})") << QStringLiteral("has no 'model_type' (expected llama or mistral)");
+        QTest::newRow("rope parameters as text") << QStringLiteral(R"({"rope_parameters": "linear"})")
+                                                 << QStringLiteral("'rope_parameters' must be an object or null, got \"linear\"");
+        QTest::newRow("rope types disagree") << QStringLiteral(R"({"rope_scaling": {"rope_type": "linear", "type": "default", "factor": 4}})")
+                                             << QStringLiteral("gives 'rope_type' \"linear\" and 'type' \"default\"");
         QTest::newRow("model type number") << QStringLiteral(R"({"model_type": 5})") << QStringLiteral("'model_type' must be a string");
     }
     void errorsNameTheField()

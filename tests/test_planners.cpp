@@ -423,6 +423,12 @@ private Q_SLOTS:
         const std::string twice = dir.filePath(QStringLiteral("twice.json")).toStdString();
         std::ofstream(twice) << R"({"layers":1,"units":2,"batch":1,"kv_len":[[[1,2]]],"c_unit_ms":1,"c_tok_ms":1,"c_tok_ms":5})";
         FAIRKV_EXPECT_ERROR(PlacementStats::fromFile(twice), twice + ": stats file names \"c_tok_ms\" twice");
+        // Also inside an object: one placement replica naming two ranks.
+        const std::string inner = dir.filePath(QStringLiteral("inner.json")).toStdString();
+        std::ofstream(inner) << R"({"ranks":2,"batch":1,"layers":[[{"unit":0,"replicas":[{"rank":0,"rank":1,"requests":[0]}]}]]})";
+        FAIRKV_EXPECT_ERROR(Placement::fromFile(inner, 1), inner + ": placement file says \"replicas.rank\" twice in one object");
+        // A device has no size to check before reading: the limit holds while reading.
+        FAIRKV_EXPECT_ERROR(PlacementStats::fromFile("/dev/zero"), "/dev/zero: gave more than");
     }
 };
 

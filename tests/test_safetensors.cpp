@@ -107,6 +107,8 @@ private Q_SLOTS:
         QTest::newRow("negative shape") << QStringLiteral(R"({"x":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})") << 8 << qint64(-1) << QStringLiteral("non-negative");
         QTest::newRow("overflowing shape") << QStringLiteral(R"({"x":{"dtype":"F32","shape":[281474976710656,281474976710656],"data_offsets":[0,8]}})") << 8 << qint64(-1) << QStringLiteral("too large");
         QTest::newRow("tensor named twice") << QStringLiteral(R"({"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"x":{"dtype":"BF16","shape":[4],"data_offsets":[0,8]}})") << 8 << qint64(-1) << QStringLiteral("names tensor 'x' twice");
+        QTest::newRow("key twice in a tensor") << QStringLiteral(R"({"x":{"dtype":"F16","dtype":"F32","shape":[2],"data_offsets":[0,8]}})") << 8 << qint64(-1) << QStringLiteral("header says 'x.dtype' twice for one tensor");
+        QTest::newRow("control bytes in a name") << QStringLiteral("{\"\\u001b[2Jx\":{\"dtype\":\"F12\",\"shape\":[2],\"data_offsets\":[0,8]}}") << 8 << qint64(-1) << QStringLiteral("tensor '\\x1b[2Jx': unknown dtype");
         QTest::newRow("junk after a NUL") << ok + QChar(u'\0') + QStringLiteral(" {]") << 8 << qint64(-1) << QStringLiteral("NUL byte before its end");
         QTest::newRow("size overflow") << QStringLiteral(R"({"x":{"dtype":"F32","shape":[4294967296,2147483648],"data_offsets":[0,8]}})") << 8 << qint64(-1) << QStringLiteral("needs more than 2^64 bits");
         QTest::newRow("nested deeper than a header") << QStringLiteral(R"({"x":{"dtype":"F32","shape":[[2]],"data_offsets":[0,8]}})") << 8 << qint64(-1) << QStringLiteral("nests 4 levels deep");
@@ -163,6 +165,30 @@ private Q_SLOTS:
         const std::string fifo = path(dir, "model.safetensors");
         QCOMPARE(::mkfifo(fifo.c_str(), 0600), 0);
         FAIRKV_EXPECT_ERROR(SafetensorsFile::open(fifo), "not a regular file");
+    }
+
+    // What a clone without git-lfs leaves in place of the tensors.
+    void gitLfsPointersAreNamed()
+    {
+        QTemporaryDir dir;
+        const std::string file = path(dir, "model.safetensors");
+        std::ofstream(file) << "version https://git-lfs.github.com/spec/v1\noid sha256:4d7a2146\nsize 16060522496\n";
+        FAIRKV_EXPECT_ERROR(SafetensorsFile::open(file), "is a Git LFS pointer");
+    }
+
+    // transformers reads every shard into one state dict: with a tensor in two shards, which copy
+    // it ends with depends on the order of reading.
+    void tensorInTwoShardsIsRefused()
+    {
+        QTemporaryDir dir;
+        const std::vector<float> a{1, 2}, b{3, 4};
+        writeSafetensors(path(dir, "s1.safetensors"), {{"x", DType::F32, {2}, a.data()}, {"y", DType::F32, {2}, a.data()}});
+        writeSafetensors(path(dir, "s2.safetensors"), {{"x", DType::F32, {2}, b.data()}});
+        std::ofstream(path(dir, "model.safetensors.index.json")) << R"({"weight_map":{"x":"s1.safetensors","y":"s1.safetensors"}})";
+        const std::string msg = fairkv::test::errorOf([&] { SafetensorsCheckpoint::open(dir.path().toStdString()); });
+        QVERIFY2(msg.empty(), msg.c_str()); // s2 is not listed: not read
+        std::ofstream(path(dir, "model.safetensors.index.json")) << R"({"weight_map":{"x":"s2.safetensors","y":"s1.safetensors"}})";
+        FAIRKV_EXPECT_ERROR(SafetensorsCheckpoint::open(dir.path().toStdString()), "tensor 'x' is also stored in");
     }
 
     void truncatedFiles()

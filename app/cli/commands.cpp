@@ -537,7 +537,7 @@ int checkModelCommand(const std::vector<std::string>& argv)
     std::cout << ", " << fmt(double(s.bytes) / (1 << 20), 1) << " MiB in " << s.files.size() << " file(s), "
               << c.parameterCount() << " parameters\n";
     if (!s.extra.empty())
-        std::cout << s.extra.size() << " tensor(s) not used by the model, e.g. " << s.extra.front() << "\n";
+        std::cout << s.extra.size() << " tensor(s) not used by the model, e.g. " << printable(s.extra.front()) << "\n";
     return 0;
 }
 

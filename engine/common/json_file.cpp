@@ -9,6 +9,7 @@
 #include <fstream>
 #include <iterator>
 #include <unordered_set>
+#include <vector>
 
 #include <cerrno>
 #include <cstring>
@@ -23,7 +24,16 @@ JsonScan scanJson(std::string_view text)
     {
         JsonScan scan;
         int depth = 0;
-        std::unordered_set<std::string> topKeys;
+        // Keys seen, each under the number of the object it is in (a key arrives in the innermost
+        // open container, which is then an object): no set per object, so a document nested a
+        // million levels deep costs a number per level.
+        std::unordered_set<std::string> seen;
+        std::vector<uint64_t> objects; // the open objects' numbers, innermost last
+        uint64_t nextObject = 0;
+        // The keys that named the open objects, for the message; the first 64 levels only.
+        const size_t kNamedLevels = 64;
+        std::vector<std::string> names;
+        std::string lastKey;
         bool null() override { return true; }
         bool boolean(bool) override { return true; }
         bool number_integer(number_integer_t) override { return true; }
@@ -31,14 +41,31 @@ JsonScan scanJson(std::string_view text)
         bool number_float(number_float_t, const string_t&) override { return true; }
         bool string(string_t&) override { return true; }
         bool binary(binary_t&) override { return true; }
-        bool start_object(std::size_t) override { return enter(); }
+        bool start_object(std::size_t) override
+        {
+            objects.push_back(nextObject++);
+            if (objects.size() <= kNamedLevels)
+                names.push_back(depth == 0 ? std::string() : lastKey);
+            return enter();
+        }
         bool start_array(std::size_t) override { return enter(); }
-        bool end_object() override { return leave(); }
+        bool end_object() override
+        {
+            if (objects.size() <= kNamedLevels)
+                names.pop_back();
+            objects.pop_back();
+            return leave();
+        }
         bool end_array() override { return leave(); }
         bool key(string_t& k) override
         {
-            if (depth == 1 && scan.repeatedKey.empty() && !topKeys.insert(k).second)
+            lastKey = k;
+            if (seen.insert(std::to_string(objects.back()) + '\0' + k).second)
+                return true;
+            if (depth == 1 && scan.repeatedKey.empty())
                 scan.repeatedKey = k;
+            else if (depth > 1 && scan.repeatedInner.empty())
+                scan.repeatedInner = (objects.size() <= kNamedLevels ? names.back() : std::string("...")) + "." + k;
             return true;
         }
         bool parse_error(std::size_t, const std::string&, const nlohmann::json::exception&) override { return false; }
@@ -87,6 +114,9 @@ nlohmann::json readJsonFile(const std::string& path, const std::string& what, ui
             if (scan.valid && !scan.repeatedKey.empty())
                 throw Error(path + ": " + what + " names \"" + printable(scan.repeatedKey)
                             + "\" twice (which one is meant?)");
+            if (scan.valid && !scan.repeatedInner.empty())
+                throw Error(path + ": " + what + " says \"" + printable(scan.repeatedInner)
+                            + "\" twice in one object (which one is meant?)");
         }
         try {
             return nlohmann::json::parse(input);
@@ -124,12 +154,17 @@ nlohmann::json readJsonFile(const std::string& path, const std::string& what, ui
     if (!ec && size > maxBytes)
         throw Error(path + ": is " + std::to_string(size >> 20) + " MiB, more than any " + what + " holds ("
                     + std::to_string(maxBytes >> 20) + " MiB at most)");
+    // Read in pieces up to the limit: a device (/dev/zero, /dev/urandom) has no size to check first.
     std::string text;
     try {
-        text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+        char buf[65536];
+        while (text.size() <= maxBytes && in.read(buf, sizeof buf).gcount() > 0)
+            text.append(buf, size_t(in.gcount()));
     } catch (const std::exception& e) {
         throw Error(path + ": cannot read " + what + " (" + e.what() + ")");
     }
+    if (text.size() > maxBytes)
+        throw Error(path + ": gave more than " + std::to_string(maxBytes >> 20) + " MiB, more than any " + what + " holds");
     if (in.bad())
         throw Error(path + ": cannot read " + what + " (" + std::strerror(errno) + ")");
     return parse(text);

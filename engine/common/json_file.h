@@ -18,14 +18,16 @@ enum class JsonKeys { LastWins, Unique };
 nlohmann::json readJsonFile(const std::string& path, const std::string& what, uint64_t maxBytes = uint64_t(256) << 20,
                             JsonKeys keys = JsonKeys::Unique);
 
-// One pass over JSON text that keeps nothing: whether it is valid, how deep it nests, and the first
-// key its top-level object repeats (the DOM parser keeps the last silently). Linear in the text,
-// unlike nlohmann's parser callbacks, which walk an object's parent every time the object ends.
+// One pass over JSON text: whether it is valid, how deep it nests, the first key its top-level
+// object repeats and the first key a nested object repeats (the DOM parser keeps the last
+// silently). Linear in the text, unlike nlohmann's parser callbacks, which walk an object's parent
+// every time the object ends; it keeps the keys, not the values.
 struct JsonScan
 {
     bool valid = false;
     int depth = 0;
-    std::string repeatedKey;
+    std::string repeatedKey;   // of the top-level object
+    std::string repeatedInner; // of a nested object, as "outer key.key" (the key naming that object, then the repeat)
 };
 JsonScan scanJson(std::string_view text);
 

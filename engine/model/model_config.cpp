@@ -60,20 +60,30 @@ RopeConfig parseRope(const json& j, const std::string& source, int maxPositions)
     RopeConfig rope;
     rope.theta = jsonNumberOr(j, "rope_theta", 10000.0, source); // range: validate()
     requireFullRotary(j, source);
+    for (const char* key : {"rope_scaling", "rope_parameters"})
+        if (j.contains(key) && !j.at(key).is_object() && !j.at(key).is_null())
+            fail(source, std::string("'") + key + "' must be an object or null, got " + jsonBrief(j.at(key)));
+    // transformers 4 reads rope_scaling and ignores rope_parameters; 5 reads rope_parameters unless
+    // rope_scaling is given, which then replaces it. Both read rope_scaling where it is given.
     const json* block = nullptr;
-    const bool parameters = j.contains("rope_parameters") && j.at("rope_parameters").is_object();
-    if (parameters)
-        block = &j.at("rope_parameters");
-    else if (j.contains("rope_scaling") && j.at("rope_scaling").is_object())
+    bool parameters = false;
+    if (j.contains("rope_scaling") && j.at("rope_scaling").is_object()) {
         block = &j.at("rope_scaling");
-    else if (j.contains("rope_scaling") && !j.at("rope_scaling").is_null())
-        fail(source, "'rope_scaling' must be an object or null");
+    } else if (j.contains("rope_parameters") && j.at("rope_parameters").is_object()) {
+        block = &j.at("rope_parameters");
+        parameters = true;
+    }
     if (!block)
         return rope;
     rope.theta = jsonNumberOr(*block, "rope_theta", rope.theta, source);
     // transformers requires a type in rope_scaling ('rope_type', or the older 'type'); a scaling
-    // block without one would otherwise be read as no scaling at all.
-    std::string type = jsonStringOr(*block, "rope_type", jsonStringOr(*block, "type", "", source), source);
+    // block without one would otherwise be read as no scaling at all. Given both, transformers 4
+    // takes 'type' and 5 'rope_type': where they differ, neither reading is safe.
+    const std::string ropeType = jsonStringOr(*block, "rope_type", "", source), oldType = jsonStringOr(*block, "type", "", source);
+    if (!ropeType.empty() && !oldType.empty() && ropeType != oldType)
+        fail(source, "'" + std::string(parameters ? "rope_parameters" : "rope_scaling") + "' gives 'rope_type' \"" + printable(ropeType)
+                         + "\" and 'type' \"" + printable(oldType) + "\" (transformers versions differ on which wins): keep one");
+    std::string type = ropeType.empty() ? oldType : ropeType;
     if (type.empty() && parameters)
         type = "default";
     if (type.empty())

@@ -108,6 +108,10 @@ std::unique_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path)
     if (!preadAll(d.fd, lengthBytes, 8, 0, path))
         fail(path, "became shorter while it was read (changed on disk?)");
     const uint64_t headerLength = readLe64(lengthBytes);
+    // A clone without git-lfs leaves a small text file in place of the tensors.
+    if (std::memcmp(lengthBytes, "version ", 8) == 0 && size < 1024)
+        fail(path, "is a Git LFS pointer (" + std::to_string(size) + " bytes of text), not the tensors: the weights were "
+                   "never downloaded (run `git lfs pull` in the checkpoint's repository)");
     if (headerLength > kMaxHeaderBytes)
         fail(path, "header length " + std::to_string(headerLength) + " exceeds the 100 MiB limit");
     if (headerLength > size - 8)
@@ -151,7 +155,9 @@ void SafetensorsFile::parseHeader(const char* header, uint64_t length, uint64_t 
     if (!scan.valid)
         fail(m_path, "header is not valid JSON");
     if (!scan.repeatedKey.empty())
-        fail(m_path, "header names tensor '" + scan.repeatedKey + "' twice");
+        fail(m_path, "header names tensor '" + printable(scan.repeatedKey) + "' twice");
+    if (!scan.repeatedInner.empty()) // {"dtype": "F16", "dtype": "BF16"}: the parser would keep the last
+        fail(m_path, "header says '" + printable(scan.repeatedInner) + "' twice for one tensor");
     if (scan.depth > 3)
         fail(m_path, "header nests " + std::to_string(scan.depth) + " levels deep; a safetensors header has 3");
     const json j = json::parse(header, header + end);
@@ -165,19 +171,19 @@ void SafetensorsFile::parseHeader(const char* header, uint64_t length, uint64_t 
                 fail(m_path, "__metadata__ must be an object of strings");
             for (auto m = v.begin(); m != v.end(); ++m) {
                 if (!m.value().is_string())
-                    fail(m_path, "__metadata__ value of '" + m.key() + "' is not a string");
+                    fail(m_path, "__metadata__ value of '" + printable(m.key()) + "' is not a string");
                 m_metadata[m.key()] = m.value().get<std::string>();
             }
             continue;
         }
-        const std::string where = "tensor '" + name + "': ";
+        const std::string where = "tensor '" + printable(name) + "': ";
         if (!v.is_object() || !v.contains("dtype") || !v.contains("shape") || !v.contains("data_offsets"))
             fail(m_path, where + "needs dtype, shape and data_offsets");
         if (!v.at("dtype").is_string())
             fail(m_path, where + "dtype must be a string");
         const auto dtype = dtypeFromName(v.at("dtype").get<std::string>());
         if (!dtype)
-            fail(m_path, where + "unknown dtype '" + v.at("dtype").get<std::string>() + "'");
+            fail(m_path, where + "unknown dtype '" + printable(v.at("dtype").get<std::string>()) + "'");
         SafetensorsEntry e;
         e.name = name;
         e.dtype = *dtype;
@@ -293,8 +299,14 @@ Tensor SafetensorsFile::toFloat(const SafetensorsEntry& e) const
 
 void SafetensorsCheckpoint::indexFile(size_t file)
 {
-    for (const auto& [name, e] : m_files[file]->entries())
-        m_index.emplace(name, Location{file, name});
+    for (const auto& [name, e] : m_files[file]->entries()) {
+        const auto [at, added] = m_index.emplace(name, Location{file, name});
+        // transformers loads every shard into one state dict, where the last one read wins: two
+        // files holding one tensor leave which copy is meant to the order of reading.
+        if (!added && at->second.file != file)
+            throw Error(m_fileNames[file] + ": tensor '" + printable(name) + "' is also stored in " + m_fileNames[at->second.file]
+                        + " (which copy is meant?)");
+    }
 }
 
 void SafetensorsCheckpoint::rename(const std::function<std::string(const std::string&)>& to)
@@ -338,7 +350,7 @@ SafetensorsCheckpoint SafetensorsCheckpoint::open(const std::string& path)
         std::map<std::string, size_t> opened;
         for (auto it = j.at("weight_map").begin(); it != j.at("weight_map").end(); ++it) {
             if (!it.value().is_string())
-                throw Error(indexPath.string() + ": weight_map entry for '" + it.key() + "' is not a file name");
+                throw Error(indexPath.string() + ": weight_map entry for '" + printable(it.key()) + "' is not a file name");
             const std::string shard = it.value().get<std::string>();
             // A path inside the folder ('model-00001-of-00002.safetensors', 'shards/part-1.safetensors'):
             // nothing absolute and no '..' that would leave it.
@@ -346,16 +358,16 @@ SafetensorsCheckpoint SafetensorsCheckpoint::open(const std::string& path)
             const bool inside = !shard.empty() && relative.is_relative()
                 && std::none_of(relative.begin(), relative.end(), [](const fs::path& part) { return part == ".."; });
             if (!inside)
-                throw Error(indexPath.string() + ": shard name '" + shard + "' must be a file inside the checkpoint folder");
+                throw Error(indexPath.string() + ": shard name '" + printable(shard) + "' must be a file inside the checkpoint folder");
             auto found = opened.find(shard);
             if (found == opened.end()) {
                 if (!fs::exists(dir / relative, ec))
-                    throw Error(indexPath.string() + ": shard '" + shard + "' listed for tensor '" + it.key()
+                    throw Error(indexPath.string() + ": shard '" + printable(shard) + "' listed for tensor '" + printable(it.key())
                                 + "' does not exist");
                 found = opened.emplace(shard, addFile(dir / relative)).first;
             }
             if (!ckpt.m_files[found->second]->find(it.key()))
-                throw Error(indexPath.string() + ": tensor '" + it.key() + "' is listed in shard '" + shard
+                throw Error(indexPath.string() + ": tensor '" + printable(it.key()) + "' is listed in shard '" + printable(shard)
                             + "' but that file does not hold it");
             ckpt.m_index[it.key()] = Location{found->second, it.key()};
         }
@@ -410,9 +422,9 @@ Tensor SafetensorsCheckpoint::load(const std::string& name, const std::vector<in
     const SafetensorsFile* file = nullptr;
     const SafetensorsEntry* e = find(name, &file);
     if (!e)
-        throw Error("checkpoint is missing tensor '" + name + "' (expected shape " + shapeToString(expectedShape) + ")");
+        throw Error("checkpoint is missing tensor '" + printable(name) + "' (expected shape " + shapeToString(expectedShape) + ")");
     if (e->shape != expectedShape)
-        throw Error(file->path() + ": tensor '" + name + "' has shape " + shapeToString(e->shape) + ", expected "
+        throw Error(file->path() + ": tensor '" + printable(name) + "' has shape " + shapeToString(e->shape) + ", expected "
                     + shapeToString(expectedShape));
     return file->toFloat(*e);
 }
