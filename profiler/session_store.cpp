@@ -777,15 +777,31 @@ void checkResultTypes(json& result, int runRanks, const Damaged& damaged)
             for (const auto& len : layer)
                 if (!jsonIsIntIn(len, 0, int64_t(1) << 31))
                     damaged("'kv_len' holds " + jsonBrief(len) + ", not a token count");
-    // No replica on a rank the run does not have.
+    // Every [request][layer][unit] table is one full box, and the per-layer tables have a row per
+    // layer: the views index them by the placement's layers and units (a short row of one request
+    // had made the compare view write past its grid).
+    const json& kv = result.value("kv_len", json::array());
+    const size_t batch = kv.size(), layers = batch ? kv[0].size() : 0, units = layers ? kv[0][0].size() : 0;
+    const auto isBox = [&](const json& t) {
+        return t.size() == batch && std::all_of(t.begin(), t.end(), [&](const json& request) {
+                   return request.size() == layers
+                       && std::all_of(request.begin(), request.end(), [&](const json& layer) { return layer.size() == units; });
+               });
+    };
+    if (!isBox(kv))
+        damaged("'kv_len' is not one value per request, layer and unit (its rows differ in length)");
+    if (const json& mass = result.value("attention_mass", json::array()); !mass.empty() && !isBox(mass))
+        damaged("'attention_mass' does not have the shape of 'kv_len' (" + std::to_string(batch) + " x " + std::to_string(layers)
+                + " x " + std::to_string(units) + ")");
+    for (const char* key : {"rank_attention_ms", "rank_mlp_ms"})
+        if (const json& t = result.value(key, json::array()); !t.empty() && t.size() != layers)
+            damaged(std::string("'") + key + "' has " + std::to_string(t.size()) + " layers where 'kv_len' has "
+                    + std::to_string(layers));
+    // The placement a run ran: every unit of every layer, its replicas on the run's ranks, their
+    // request sets a partition of the batch (design §2).
     std::string why;
     try {
-        for (const auto& layer : Placement::fromJson(result.at("placement"), int(result.at("kv_len").size()), "its placement").layers)
-            for (const auto& unit : layer)
-                for (const auto& replica : unit.replicas)
-                    if (replica.rank >= runRanks && why.empty())
-                        why = "its placement puts unit " + std::to_string(unit.unit) + " on rank " + std::to_string(replica.rank)
-                            + " of a run with " + std::to_string(runRanks) + " ranks";
+        Placement::fromJson(result.at("placement"), int(batch), "its placement").validate(int(layers), int(units), runRanks, int(batch));
     } catch (const Error& e) {
         why = e.what();
     }

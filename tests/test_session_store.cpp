@@ -372,7 +372,18 @@ private Q_SLOTS:
         QTest::newRow("ranks disagree") << QStringLiteral("UPDATE runs SET ranks = ranks + 1;")
                                         << QStringLiteral("ranks where the run's record says");
         QTest::newRow("replica beyond the ranks") << QStringLiteral(R"(UPDATE runs SET result_json=json_set(result_json,'$.placement.layers[0][0].replicas[0].rank',17);)")
-                                                  << QStringLiteral("on rank 17 of a run with");
+                                                  << QStringLiteral("has a replica on rank 17, out of range");
+        // Found by a probe: a short row drew past the compare view's grid (heap corruption).
+        QTest::newRow("ragged kv_len") << QStringLiteral(R"(UPDATE runs SET result_json=json_remove(result_json,'$.kv_len[0][0][1]');)")
+                                       << QStringLiteral("'kv_len' is not one value per request, layer and unit");
+        QTest::newRow("mass of another shape") << QStringLiteral(R"(UPDATE runs SET result_json=json_remove(result_json,'$.attention_mass[0][1]');)")
+                                               << QStringLiteral("'attention_mass' does not have the shape of 'kv_len'");
+        QTest::newRow("rank table of another depth") << QStringLiteral(R"(UPDATE runs SET result_json=json_remove(result_json,'$.rank_attention_ms[1]');)")
+                                                     << QStringLiteral("'rank_attention_ms' has 1 layers where 'kv_len' has 2");
+        QTest::newRow("request served by nobody") << QStringLiteral(R"(UPDATE runs SET result_json=json_set(result_json,'$.placement.layers[0][0].replicas[0].requests',json('[0]'));)")
+                                                  << QStringLiteral("layer 0, unit 0");
+        QTest::newRow("unit missing") << QStringLiteral(R"(UPDATE runs SET result_json=json_remove(result_json,'$.placement.layers[1][0]');)")
+                                      << QStringLiteral("layer 1 places");
         QTest::newRow("negative length") << QStringLiteral(R"(UPDATE runs SET result_json=json_set(result_json,'$.kv_len[0][0][0]',-7);)")
                                          << QStringLiteral("'kv_len' holds -7, not a token count");
         QTest::newRow("settings not json") << QStringLiteral(R"(UPDATE runs SET config_json='garbage{';)")
