@@ -19,11 +19,14 @@
 #include "test_util.h"
 
 #include <QElapsedTimer>
+#include <QTemporaryDir>
 #include <QThread>
 #include <QtTest>
 
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
+
+#include <fstream>
 
 using namespace fairkv;
 
@@ -761,6 +764,37 @@ private Q_SLOTS:
                 worst = std::max(worst, fairkv::test::relativeError(gpu.logits[st][r], cpu.logits[st][r]));
         qInfo("G=%d: worst relative logits error %.4g vs the CPU", group, worst);
         QVERIFY2(worst < 2e-2, qPrintable(QString::number(worst)));
+    }
+
+    // A stats export prices one more replica of a unit as the rank holds its weights: bf16 on the
+    // GPU (it had said fp32 for every backend, so --memory-budget allowed half the copies).
+    void statsPriceAReplicaAsTheRankHoldsIt()
+    {
+        QTemporaryDir dir;
+        Placement copy = Placement::uniform(2, 8, 2, 3);
+        copy.name = "one copy";
+        copy.layers[1][5].replicas = {{0, {0, 2}}, {1, {1}}};
+        const std::string file = fairkv::test::path(dir, "copy.json");
+        std::ofstream(file) << copy.toJson().dump();
+        for (const char* backend : {"cpu", "cuda"}) {
+            RunConfig c;
+            c.model = "tiny";
+            c.layers = 2;
+            c.ranks = 2;
+            c.backend = backend;
+            c.batch = 3;
+            c.promptLen = 64;
+            c.decode = 1;
+            const RunResult uniform = runInference(c);
+            c.placement = file;
+            const RunResult copied = runInference(c);
+            size_t before = 0, after = 0;
+            for (size_t b : uniform.rankWeightBytes)
+                before += b;
+            for (size_t b : copied.rankWeightBytes)
+                after += b;
+            QCOMPARE(uint64_t(after - before), copied.stats.unitWeightBytes);
+        }
     }
 
     void matchesTheCpuBackend()

@@ -79,6 +79,7 @@ public:
     std::vector<std::vector<std::vector<int>>> kvLengths() const;                          // [request][layer][unit]
     const std::vector<std::vector<std::vector<double>>>& attentionMass() const { return m_mass; } // [request][layer][unit]
     std::vector<size_t> rankWeightBytes() const;
+    int bytesPerWeight() const { return m_ranks.front()->bytesPerWeight(); } // the same backend on every rank
     std::vector<size_t> rankKvBytes() const;
 
 private:
