@@ -408,6 +408,28 @@ private Q_SLOTS:
         FAIRKV_EXPECT_ERROR(PlacementStats::fromJson(nlohmann::json::parse(json.toStdString()), "stats.json"), needle.toStdString());
     }
 
+    // MLP and collective time measured on some number of ranks count only for plans on that many ranks
+    // (a 1-rank MLP on an 8-rank plan had cut its speedup from about 1.44x to 1.08x).
+    void fixedTimeOnlyForItsRanks()
+    {
+        const PlacementStats s = PlacementStats::fromJson(nlohmann::json::parse(R"({"layers":1,"units":4,"batch":1,
+            "kv_len":[[[100,900,50,400]]],"c_unit_ms":0.01,"c_tok_ms":0.001,"mlp_ms":0.7,"collective_ms":0.05,"ranks":1})"), "s.json");
+        PlanOptions o;
+        o.planner = "fairkv-assign";
+        o.ranks = 1;
+        const PlanResult same = planPlacement(s, o);
+        QCOMPARE(same.fixedLayerMs, 0.75);
+        QVERIFY(same.warnings.empty());
+        o.ranks = 4;
+        const PlanResult other = planPlacement(s, o);
+        QCOMPARE(other.fixedLayerMs, 0.0);
+        QCOMPARE(other.warnings.size(), size_t(1));
+        QVERIFY2(other.warnings[0].find("measured on 1 rank, not 4") != std::string::npos, other.warnings[0].c_str());
+        QCOMPARE(other.toJson().at("warnings").size(), size_t(1));
+        FAIRKV_EXPECT_ERROR(PlacementStats::fromJson(nlohmann::json::parse(R"({"kv_len":[[[1]]],"placement":{}})"), "r.json"),
+                            "r.json: is a run's result, not a stats file");
+    }
+
     void statsDefaultsFromBandwidth()
     {
         const auto j = nlohmann::json::parse(R"({"layers":1,"units":2,"batch":1,"kv_len":[[[100,200]]],

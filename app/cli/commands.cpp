@@ -346,7 +346,7 @@ int planCommand(const std::vector<std::string>& argv)
     int exact = 0;
     for (bool e : plan.exact)
         exact += e;
-    std::cout << o.planner << " on " << o.ranks << " ranks, " << stats.layers << " layers x " << stats.units
+    std::cout << o.planner << " on " << o.ranks << (o.ranks == 1 ? " rank, " : " ranks, ") << stats.layers << " layers x " << stats.units
               << " units, batch " << stats.batch << " (modelled; costs " << stats.costSource << ")\n";
     std::cout << "total " << fmt(plan.totalMs, 4) << " ms, uniform " << fmt(plan.uniformTotalMs, 4) << " ms ("
               << fmt(plan.speedupOverUniform(), 3) << "x), lower bound "
@@ -361,6 +361,8 @@ int planCommand(const std::vector<std::string>& argv)
     std::cout << plan.extraReplicas << " extra replicas (" << fmt(double(plan.extraWeightBytes) / (1 << 20), 2)
               << " MiB), " << exact << "/" << stats.layers << " layers proven optimal, planned in " << fmt(plan.planMs, 2)
               << " ms\n";
+    for (const std::string& w : plan.warnings)
+        std::cerr << "fairkv plan: note: " << w << "\n";
     return 0;
 }
 

@@ -31,6 +31,9 @@ PlacementStats PlacementStats::fromJson(const json& j, const std::string& source
     auto integer = [&](const char* key) { return jsonInt(j, key, source, 1, 1 << 24); };
     // Bounded, so that every modelled time stays finite (1e308 ms made the plan's totals inf).
     auto number = [&](const char* key, double fallback, double most = 1e9) { return jsonNumberOr(j, key, fallback, source, 0.0, most); };
+    // A run's --json result holds the same lengths, but not in this form: say which file to write.
+    if (!j.contains("layers") && j.contains("kv_len") && j.contains("placement"))
+        throw fail("is a run's result, not a stats file: write one with `fairkv run ... --stats FILE`");
     PlacementStats s;
     s.layers = integer("layers");
     s.units = integer("units");
@@ -62,6 +65,7 @@ PlacementStats PlacementStats::fromJson(const json& j, const std::string& source
     }
     s.mlpMs = number("mlp_ms", 0.0);
     s.collectiveMs = number("collective_ms", 0.0);
+    s.ranks = jsonIntOr(j, "ranks", 0, source, 1, 1 << 24);
     const double bandwidth = number("bandwidth_gbps", 0.0); // GB/s
     const int headDim = j.contains("head_dim") ? integer("head_dim") : 0;
     const int hidden = j.contains("hidden") ? integer("hidden") : 0;
@@ -111,7 +115,7 @@ json PlacementStats::toJson() const
     return {{"layers", layers},         {"units", units},       {"batch", batch},
             {"kv_len", kvLen},          {"c_unit_ms", cUnitMs}, {"c_tok_ms", cTokMs},
             {"unit_weight_bytes", unitWeightBytes}, {"mlp_ms", mlpMs}, {"collective_ms", collectiveMs},
-            {"cost_source", costSource}};
+            {"ranks", ranks > 0 ? json(ranks) : json()}, {"cost_source", costSource}};
 }
 
 } // namespace fairkv

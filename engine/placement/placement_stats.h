@@ -21,6 +21,7 @@ struct PlacementStats
     uint64_t unitWeightBytes = 0; // weight bytes of one unit replica (memory budget of copies)
     double mlpMs = 0.0;          // per layer, even MLP share of a rank (placement-independent)
     double collectiveMs = 0.0;   // per layer, the all-reduces (placement-independent)
+    int ranks = 0;               // the ranks mlpMs and collectiveMs were measured on (0: not said)
     std::string costSource;      // where cUnitMs / cTokMs come from
 
     // Reads and validates a stats file; missing constants fall back to defaults from the model shape

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <limits>
 
 namespace fairkv {
@@ -183,7 +184,17 @@ PlanResult planPlacement(const PlacementStats& stats, const PlanOptions& o)
     res.placement.name = o.planner;
     res.placement.ranks = o.ranks;
     res.placement.batch = stats.batch;
-    const double fixed = stats.mlpMs + stats.collectiveMs;
+    // The MLP share and the collectives were measured on the stats' ranks; on other ranks they are
+    // something else (a 1-rank MLP is 8 ranks' share 8 times over), so they are left out.
+    double fixed = stats.mlpMs + stats.collectiveMs;
+    if (fixed > 0 && stats.ranks > 0 && stats.ranks != o.ranks) {
+        char ms[32];
+        std::snprintf(ms, sizeof ms, "%.4g", fixed);
+        res.warnings.push_back(std::string("the stats' MLP and collective time (") + ms + " ms per layer) was measured on "
+                               + std::to_string(stats.ranks) + (stats.ranks == 1 ? " rank" : " ranks") + ", not "
+                               + std::to_string(o.ranks) + ": left out, so the times are attention only");
+        fixed = 0;
+    }
     res.fixedLayerMs = fixed;
     for (size_t l = 0; l < insts.size(); ++l) {
         const LayerPlan uniform = planUniformLayer(insts[l]);
@@ -231,7 +242,8 @@ nlohmann::json PlanResult::toJson() const
             {"extra_weight_bytes", extraWeightBytes},
             {"plan_ms", planMs},
             {"timing", "modelled"},
-            {"cost_source", costSource}};
+            {"cost_source", costSource},
+            {"warnings", warnings}};
 }
 
 } // namespace fairkv

@@ -38,6 +38,7 @@ struct PlanResult
     int extraReplicas = 0;
     uint64_t extraWeightBytes = 0;
     std::string costSource;
+    std::vector<std::string> warnings; // what the totals leave out or may misstate (never silent)
 
     double gap() const { return lowerBoundTotalMs > 0 ? totalMs / lowerBoundTotalMs - 1.0 : 0.0; }
     // Modelled uniform time over this plan's: 1 where both cost nothing.

@@ -209,6 +209,7 @@ PlacementStats runStats(const InferenceEngine& engine, const CostModel& cost, co
     s.cUnitMs = cost.cUnitMs;
     s.cTokMs = cost.cTokMs;
     s.costSource = cost.source;
+    s.ranks = engine.numRanks();
     s.unitWeightBytes = uint64_t(PlacementStats::defaultUnitBytes(mc.hiddenSize, mc.headDim, engine.units().queryHeads(), engine.bytesPerWeight()));
     for (size_t l = 0; l < mlpMs.size(); ++l) {
         s.mlpMs += *std::max_element(mlpMs[l].begin(), mlpMs[l].end()) / double(mlpMs.size());
