@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
@@ -139,6 +140,18 @@ public:
     int64_t i64(int c) const { return sqlite3_column_int64(m_stmt, c); }
     double f64(int c) const { return sqlite3_column_double(m_stmt, c); }
     bool isNull(int c) const { return sqlite3_column_type(m_stmt, c) == SQLITE_NULL; }
+    bool isInteger(int c) const { return sqlite3_column_type(m_stmt, c) == SQLITE_INTEGER; }
+    // A stored whole number; anything else (SQLite reads text and NULL as 0, 2.9 as 2) is damage.
+    int64_t integer(int c, const std::string& what) const
+    {
+        if (isInteger(c))
+            return i64(c);
+        const int type = sqlite3_column_type(m_stmt, c);
+        const std::string value = type == SQLITE_NULL ? std::string("NULL")
+                                  : type == SQLITE_FLOAT ? json(f64(c)).dump()
+                                                         : "'" + printable(text(c).substr(0, 64)) + "'";
+        throw Error(m_path + ": " + what + " is " + value + ", not a whole number: the session is damaged");
+    }
     // A stored number; NULL (absent, or a NaN: a run without timed steps) reads as NaN. Text or a
     // blob, which sqlite3_column_double would read as 0, is a damaged record, named by `what`.
     double number(int c, const std::string& what) const
@@ -146,7 +159,14 @@ public:
         const int type = sqlite3_column_type(m_stmt, c);
         if (type == SQLITE_TEXT || type == SQLITE_BLOB)
             throw Error(m_path + ": " + what + " is not a number: the session is damaged");
-        return type == SQLITE_NULL ? RunResult::kNotTimed : f64(c);
+        if (type == SQLITE_NULL)
+            return RunResult::kNotTimed;
+        // Every stored measure (a rate, a time, a ratio, a count) is finite and not negative.
+        const double v = f64(c);
+        if (!(std::isfinite(v) && v >= 0))
+            throw Error(m_path + ": " + what + " is " + (std::isinf(v) ? std::string(v > 0 ? "infinite" : "minus infinity") : json(v).dump())
+                        + ", not a measure: the session is damaged");
+        return v;
     }
     std::string text(int c) const
     {
@@ -331,7 +351,7 @@ int SessionStore::runRanks(int64_t id) const
     st.bind(1, id);
     if (!st.step())
         fail("there is no run " + std::to_string(id));
-    return storedRanks(id, st.i64(0));
+    return storedRanks(id, st.integer(0, "run " + std::to_string(id) + "'s rank count"));
 }
 
 int SessionStore::storedRanks(int64_t run, int64_t ranks) const
@@ -517,7 +537,7 @@ void SessionStore::migrate(int from)
             Statement st(m_db, "SELECT ranks FROM runs WHERE id=?", m_path);
             st.bind(1, id);
             st.step();
-            const int ranks = storedRanks(id, st.i64(0));
+            const int ranks = storedRanks(id, st.integer(0, "run " + std::to_string(id) + "'s rank count"));
             const RunAggregate agg = aggregate(loadTrace(id), ranks);
             Statement ins(m_db, "INSERT INTO layer_times VALUES(?,?,?,?,?,?,?)", m_path);
             for (const auto& a : agg.layers)
@@ -671,7 +691,7 @@ std::vector<RunSummary> SessionStore::summaries(std::optional<int64_t> only) con
         s.model = st.text(4);
         s.backend = st.text(5);
         s.timing = st.text(6);
-        s.ranks = storedRanks(s.id, st.i64(7));
+        s.ranks = storedRanks(s.id, st.integer(7, "run " + std::to_string(s.id) + "'s rank count"));
         const json cfg = parseStored(st.text(8));
         if (cfg.is_object()) { // a value of another type is a damaged record, not a crash
             const std::string what = "run " + std::to_string(s.id) + "'s settings";
@@ -862,11 +882,19 @@ TraceBuffer SessionStore::loadTrace(int64_t id) const
     }
     t.setNames(std::move(names));
     const int ranks = runRanks(id);
-    int64_t impossible = 0, foreign = 0;
+    int64_t impossible = 0, foreign = 0, notWhole = 0;
     Statement st(m_db, "SELECT rank, device, stream, name_id, start_ns, end_ns, step, layer, unit, phase, kind FROM "
                        "trace_records WHERE run_id=? ORDER BY start_ns", m_path);
     st.bind(1, id);
     while (st.step()) {
+        // A NULL or text column would read as 0: a record on rank 0 at time 0. Left out, and counted.
+        bool whole = true;
+        for (int c = 0; c <= 10; ++c)
+            whole = whole && st.isInteger(c);
+        if (!whole) {
+            ++notWhole;
+            continue;
+        }
         TraceRecord r;
         r.rank = int32_t(st.i64(0));
         r.device = int32_t(st.i64(1));
@@ -906,6 +934,9 @@ TraceBuffer SessionStore::loadTrace(int64_t id) const
     if (impossible > 0)
         t.warnings.push_back(std::to_string(impossible) + " trace records of run " + std::to_string(id)
                              + " have impossible times (no timestamps, or ending before they start) and are left out");
+    if (notWhole > 0)
+        t.warnings.push_back(std::to_string(notWhole) + " trace records of run " + std::to_string(id)
+                             + " hold a NULL or text where a number belongs, and are left out");
     if (foreign > 0)
         t.warnings.push_back(std::to_string(foreign) + " trace records of run " + std::to_string(id) + " name a rank outside 0.."
                              + std::to_string(ranks - 1) + ", or a phase or kind no build writes, and are left out");

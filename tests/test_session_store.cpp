@@ -428,6 +428,18 @@ private Q_SLOTS:
         QCOMPARE(u.records.size(), all - 3);
         QCOMPARE(u.warnings.size(), size_t(2));
         QVERIFY(u.warnings[1].find("2 trace records of run 1 name a rank outside 0..") != std::string::npos);
+        // NULL or text where a number belongs (SQLite reads both as 0: rank 0 at time 0).
+        sql(g, "UPDATE trace_records SET rank = NULL WHERE rowid = (SELECT min(rowid) + 1 FROM trace_records);"
+               "UPDATE trace_records SET start_ns = 'x' WHERE rowid = (SELECT min(rowid) + 2 FROM trace_records);");
+        const TraceBuffer v = SS::open(g, SS::Mode::ReadOnly)->loadTrace(1);
+        QCOMPARE(v.records.size(), all - 5);
+        QCOMPARE(v.warnings.size(), size_t(3));
+        QVERIFY(v.warnings[1].find("2 trace records of run 1 hold a NULL or text where a number belongs") != std::string::npos);
+        // A rank count stored as text or a fraction is named, not read as 0 or 2.
+        sql(g, "UPDATE runs SET ranks = 'two';");
+        FAIRKV_EXPECT_ERROR(SS::open(g, SS::Mode::ReadOnly)->listRuns(), "run 1's rank count is 'two', not a whole number");
+        sql(g, "UPDATE runs SET ranks = 2.9;");
+        FAIRKV_EXPECT_ERROR(SS::open(g, SS::Mode::ReadOnly)->loadTrace(1), "run 1's rank count is 2.9, not a whole number");
     }
 
     // A metric stored as text would read as 0 in the run list, a plausible number: named instead.
@@ -439,6 +451,11 @@ private Q_SLOTS:
         SS::open(f, SS::Mode::ReadWrite)->appendRun(a.result, a.trace, Environment::detect());
         sql(f, "UPDATE metrics SET value = 'abc' WHERE name = 'tokens_per_s';");
         FAIRKV_EXPECT_ERROR(SS::open(f, SS::Mode::ReadOnly)->listRuns(), "run 1's metric 'tokens_per_s' is not a number");
+        // Nor a negative or infinite one, which had listed as -5 tokens/s or as "n/a, no timed step".
+        sql(f, "UPDATE metrics SET value = -5 WHERE name = 'tokens_per_s';");
+        FAIRKV_EXPECT_ERROR(SS::open(f, SS::Mode::ReadOnly)->listRuns(), "run 1's metric 'tokens_per_s' is -5.0, not a measure");
+        sql(f, "UPDATE metrics SET value = 9e999 WHERE name = 'tokens_per_s';");
+        FAIRKV_EXPECT_ERROR(SS::open(f, SS::Mode::ReadOnly)->listRuns(), "run 1's metric 'tokens_per_s' is infinite, not a measure");
     }
 
     // An empty main file beside a -wal that holds the runs (a copy taken half way): SQLite would read
