@@ -458,6 +458,22 @@ private Q_SLOTS:
         // The file says "uniform", a planner's name: the run is listed by its file instead.
         QCOMPARE(readJson(first)["placement"]["name"], "uniform");
         QCOMPARE(readJson(second)["placement"]["name"], "file a.json");
+        // Fed back again, the stale file label gives way to this file's; a planner's name with a
+        // space or in capitals is still a planner's, and control characters never reach a terminal.
+        const QString third = dir.filePath(QStringLiteral("c.json"));
+        r = runCli(common + QStringList{QStringLiteral("--placement"), second, QStringLiteral("--json"), third});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        QCOMPARE(readJson(third)["placement"]["name"], "file b.json");
+        for (const char* claim : {"fairkv-copy ", "Uniform", "my\x1b[2J split"}) {
+            nlohmann::json edited = readJson(first);
+            edited["placement"]["name"] = claim;
+            const QString hand = dir.filePath(QStringLiteral("hand.json"));
+            std::ofstream(hand.toStdString()) << edited.dump();
+            r = runCli(common + QStringList{QStringLiteral("--placement"), hand, QStringLiteral("--json"), third});
+            QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+            QCOMPARE(readJson(third)["placement"]["name"], std::string(claim)[0] == 'm' ? "my [2J split" : "file hand.json");
+            QVERIFY(!r.out.contains(QChar(0x1b)));
+        }
         r = runCli({QStringLiteral("run"), QStringLiteral("--layers"), QStringLiteral("1"), QStringLiteral("--ranks"),
                     QStringLiteral("2"), QStringLiteral("--batch"), QStringLiteral("2"), QStringLiteral("--placement"), first});
         QVERIFY(r.exitCode != 0);

@@ -11,6 +11,7 @@
 #include "runtime/sampler.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -151,8 +152,23 @@ Placement resolvePlacement(const RunConfig& cfg, int layers, int units)
     // A planner's name is what the planner made: a file that claims one (a planned run's JSON fed
     // back, then edited) or has no name is listed by its file, so no hand-made placement passes
     // for a planner's in the run list, the comparison or a report.
-    if (p.name.empty() || isPlanner(p.name) || p.name == cfg.placement)
-        p.name = "file " + std::filesystem::path(cfg.placement).filename().string();
+    // The name is shown on terminals and in tables: control characters become spaces, and what
+    // would pass for a planner's once spaces and case are set aside ("fairkv-copy ", "Uniform") or
+    // is an earlier run's file label ("file R.json", now stale) counts as such a claim.
+    const auto visible = [](std::string text) {
+        for (char& c : text)
+            if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
+                c = ' ';
+        return text;
+    };
+    std::string own = visible(p.name);
+    const size_t first = own.find_first_not_of(' '), last = own.find_last_not_of(' ');
+    own = first == std::string::npos ? std::string() : own.substr(first, last - first + 1);
+    std::string lower = own;
+    std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+    if (own.empty() || isPlanner(lower) || lower.rfind("file ", 0) == 0 || own == cfg.placement)
+        own = "file " + visible(std::filesystem::path(cfg.placement).filename().string());
+    p.name = own;
     return p;
 }
 
