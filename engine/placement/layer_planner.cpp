@@ -621,7 +621,9 @@ LayerPlan planUniformLayer(const LayerInstance& inst)
     return makePlan(inst, fromAssignment(inst, rankOf), false);
 }
 
-LayerPlan planAssignLayer(const LayerInstance& inst, const AssignOptions& options)
+namespace {
+
+LayerPlan searchAssignment(const LayerInstance& inst, const AssignOptions& options)
 {
     AssignSearch search(inst, options);
     std::vector<int> rankOf = search.lpt();
@@ -638,6 +640,24 @@ LayerPlan planAssignLayer(const LayerInstance& inst, const AssignOptions& option
     AssignSearch exactSearch(inst, limited);
     const bool exact = exactSearch.solve(rankOf, bound);
     return makePlan(inst, fromAssignment(inst, rankOf), exact);
+}
+
+} // namespace
+
+LayerPlan planAssignLayer(const LayerInstance& inst, const AssignOptions& options)
+{
+    LayerPlan plan = searchAssignment(inst, options);
+    // An equal split of the units is one placement among all: where the free search is unproven,
+    // the search under that rule (a different start, a smaller space) sometimes does better
+    // (24 units on 4 ranks: 14.483 against 14.499 ms).
+    if (!options.sameCount && !plan.exact) {
+        LayerPlan equal = searchAssignment(inst, AssignOptions{true, options.nodeLimit});
+        if (equal.makespan < plan.makespan - loadTolerance(inst)) {
+            equal.exact = false; // proven, if at all, under the rule only
+            return equal;
+        }
+    }
+    return plan;
 }
 
 LayerPlan planCopyLayer(const LayerInstance& inst, int maxExtra, int64_t nodeLimit)
