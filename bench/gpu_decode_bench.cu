@@ -610,7 +610,6 @@ public:
         const RankLayer& rl = layers()[0];
         return p == kQkv ? rl.wqkv : p == kO ? rl.wo : p == kGu ? rl.wgu : p == kDown ? static_cast<const void*>(rl.wdown) : m_lmHead;
     }
-    int batch() const { return m_batch; }
 
     cudaStream_t stream = nullptr;
     size_t kvBytes = 0;
@@ -950,7 +949,7 @@ int main(int argc, char** argv)
               "replays (the median round). Each chosen configuration's output checked against cublasGemmEx's on layer 0's "
               "weight (largest difference relative to the largest output). Floor as above (" << fmt(readGBs, 0)
            << " GB/s).\n\n| batch | budget | floor ms | cublasGemmEx ms (x floor) | chosen ms (x floor) | saves | steps timed "
-              "(s) | chosen: o_proj; q/k/v; down; gate/up; lm_head | max rel. diff |\n|---|---|---|---|---|---|---|---|---|\n";
+              "(s) | chosen | max rel. diff |\n|---|---|---|---|---|---|---|---|---|\n";
         for (int batch : {1, 16, 64})
             for (int budget : {512, 2048}) {
                 EightBStep step(h, batch, budget);
@@ -990,7 +989,8 @@ int main(int argc, char** argv)
                 double maxRel = 0;
                 std::string chosen;
                 for (int p = 0; p < kProducts; ++p) {
-                    chosen += std::string(p ? "; " : "") + (g.algo[p] ? describe(*g.algo[p]) : std::string("cublasGemmEx"));
+                    chosen += std::string(p ? "; " : "") + kProductNames[p] + ": "
+                              + (g.algo[p] ? describe(*g.algo[p]) : std::string("cublasGemmEx"));
                     if (!g.algo[p])
                         continue;
                     const auto [n, k] = step.shape(Product(p));

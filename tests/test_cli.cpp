@@ -156,6 +156,13 @@ private Q_SLOTS:
         QTest::newRow("json to dash") << QStringList{run, QStringLiteral("--json"), QStringLiteral("-")} << QStringLiteral("standard output carries the summary");
         QTest::newRow("bad backend") << QStringList{run, QStringLiteral("--backend"), QStringLiteral("gpu")} << QStringLiteral("--backend must be cpu or cuda");
         QTest::newRow("label without session") << QStringList{run, QStringLiteral("--label"), QStringLiteral("x")} << QStringLiteral("--label applies to --session only");
+        QTest::newRow("memory budget beyond 2^64") << QStringList{QStringLiteral("plan"), QStringLiteral("--stats"), QStringLiteral("s.json"), QStringLiteral("--ranks"), QStringLiteral("2"), QStringLiteral("--memory-budget"), QStringLiteral("99999999999999999999")}
+                                                   << QStringLiteral("--memory-budget is beyond 2^64 - 1");
+        QTest::newRow("empty stats name") << QStringList{QStringLiteral("plan"), QStringLiteral("--stats"), QString(), QStringLiteral("--ranks"), QStringLiteral("2")}
+                                          << QStringLiteral("--stats needs a file name");
+        // After "--" an argument is a file name, also one that starts with "--".
+        QTest::newRow("file after --") << QStringList{QStringLiteral("sessions"), QStringLiteral("--"), QStringLiteral("--no-such.fkv")}
+                                       << QStringLiteral("--no-such.fkv");
         QTest::newRow("stats without a decode step") << QStringList{run, QStringLiteral("--decode"), QStringLiteral("0"), QStringLiteral("--stats"), QDir::tempPath() + QStringLiteral("/fairkv-never.json")}
                                                      << QStringLiteral("--stats needs a measured decode step");
     }

@@ -135,6 +135,11 @@ private Q_SLOTS:
                             "\"unit\" 4294967296 is out of range");
         FAIRKV_EXPECT_ERROR(Placement::fromJson(nlohmann::json::parse(R"({"layers": [[{"unit": 0, "replicas": [{"rank": 0, "requests": [-1]}]}]]})"), 1, "p.json"),
                             "\"requests\" -1 is out of range");
+        // A count written as text or with a fraction is refused, not ignored.
+        FAIRKV_EXPECT_ERROR(Placement::fromJson(nlohmann::json::parse(R"({"ranks": "8", "layers": []})"), 1, "p.json"),
+                            "p.json: \"ranks\" must be a whole number, got \"8\"");
+        FAIRKV_EXPECT_ERROR(Placement::fromJson(nlohmann::json::parse(R"({"batch": 3.0, "layers": []})"), 1, "p.json"),
+                            "p.json: \"batch\" must be a whole number, got 3.0");
     }
 
     void wrongRankCount()

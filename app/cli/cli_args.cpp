@@ -26,13 +26,22 @@ const OptionSpec* Args::spec(const std::string& name) const
 
 void Args::parse(const std::vector<std::string>& argv)
 {
+    bool optionsEnded = false; // after "--" every argument is positional ("--" "--odd-name.fkv")
     for (size_t i = 0; i < argv.size(); ++i) {
         const std::string& a = argv[i];
+        if (optionsEnded) {
+            m_positional.push_back(a);
+            continue;
+        }
+        if (a == "--") {
+            optionsEnded = true;
+            continue;
+        }
         if (a == "--help" || a == "-h") {
             m_help = true;
             return;
         }
-        if (a.rfind("--", 0) != 0 || a.size() == 2) {
+        if (a.rfind("--", 0) != 0) {
             m_positional.push_back(a);
             continue;
         }
@@ -142,8 +151,10 @@ uint64_t Args::unsignedInt(const std::string& name) const
 {
     const std::string v = str(name);
     unsigned long long x = 0;
-    if (!parseWhole(v, x))
-        throw UsageError("--" + name + " expects a non-negative integer, got '" + v + "'");
+    if (!parseWhole(v, x)) {
+        const bool digits = !v.empty() && v.find_first_not_of("0123456789") == std::string::npos;
+        throw UsageError("--" + name + (digits ? " is beyond 2^64 - 1, got '" : " expects a non-negative integer, got '") + v + "'");
+    }
     return x;
 }
 

@@ -323,13 +323,15 @@ int planCommand(const std::vector<std::string>& argv)
     }
     if (!args.has("stats"))
         throw UsageError("missing --stats FILE");
+    if (args.str("stats").empty())
+        throw UsageError("--stats needs a file name");
     if (!args.has("ranks"))
         throw UsageError("missing --ranks N");
     const std::string planner = args.str("planner");
     if (!isPlanner(planner)) // before reading the stats
         throw UsageError("--planner '" + planner + "' is not a planner (" + plannerList() + ")");
     const std::string jsonOut = args.outputPath("json");
-    const PlacementStats stats = PlacementStats::fromFile(args.str("stats"));
+    // Every option is checked before the stats are read (a large file takes a while).
     PlanOptions o;
     o.planner = planner;
     o.ranks = args.integer("ranks", 1, 4096);
@@ -340,6 +342,7 @@ int planCommand(const std::vector<std::string>& argv)
     o.sameCount = args.has("same-count");
     if (o.sameCount && o.planner != "fairkv-assign")
         throw UsageError("--same-count applies to --planner fairkv-assign only");
+    const PlacementStats stats = PlacementStats::fromFile(args.str("stats"));
     const PlanResult plan = planPlacement(stats, o);
     if (!jsonOut.empty())
         writeJsonFile(jsonOut, plan.toJson());

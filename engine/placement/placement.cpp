@@ -186,8 +186,12 @@ Placement Placement::fromJson(const json& j, int batchSize, const std::string& s
     }
     // Without "ranks" the file is for the run's ranks: a replica beyond them is then named by
     // validate() where it sits.
-    p.ranks = root.contains("ranks") && root.at("ranks").is_number_integer() ? index(root.at("ranks"), "placement", "ranks")
-                                                                              : (runRanks > 0 ? runRanks : maxRank + 1);
+    // "ranks": "8" or 8.0 is not a count; ignoring it would run the file on whatever ranks the run has.
+    for (const char* key : {"ranks", "batch"})
+        if (root.contains(key) && !root.at(key).is_null() && !root.at(key).is_number_integer())
+            throw fail(std::string("\"") + key + "\" must be a whole number, got " + jsonBrief(root.at(key)));
+    const bool saysRanks = root.contains("ranks") && !root.at("ranks").is_null();
+    p.ranks = saysRanks ? index(root.at("ranks"), "placement", "ranks") : (runRanks > 0 ? runRanks : maxRank + 1);
     if (root.contains("batch") && !root.at("batch").is_null()) {
         const int batch = index(root.at("batch"), "placement", "batch");
         if (batch != 0 && batch != batchSize) // 0: not said
