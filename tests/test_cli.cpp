@@ -447,6 +447,37 @@ private Q_SLOTS:
         QCOMPARE(rows[2].split(',').at(speedupColumn), QByteArray()); // run 1 timed no step
     }
 
+    // A run's --json result is an export of its stats (design §5): plan reads it as it reads the
+    // --stats file of the same run, on the backend's bytes per weight.
+    void planFromARunsResult()
+    {
+        QTemporaryDir dir;
+        const QString result = dir.filePath(QStringLiteral("r.json")), stats = dir.filePath(QStringLiteral("s.json"));
+        Result r = runCli({QStringLiteral("run"), QStringLiteral("--layers"), QStringLiteral("2"), QStringLiteral("--ranks"),
+                           QStringLiteral("2"), QStringLiteral("--batch"), QStringLiteral("3"), QStringLiteral("--prompt-len"),
+                           QStringLiteral("64"), QStringLiteral("--decode"), QStringLiteral("2"), QStringLiteral("--json"), result,
+                           QStringLiteral("--stats"), stats});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        nlohmann::json plans[2];
+        for (int i = 0; i < 2; ++i) {
+            const QString out = dir.filePath(QStringLiteral("p%1.json").arg(i));
+            r = runCli({QStringLiteral("plan"), QStringLiteral("--stats"), i ? result : stats, QStringLiteral("--ranks"), QStringLiteral("4"),
+                        QStringLiteral("--planner"), QStringLiteral("fairkv-copy"), QStringLiteral("--memory-budget"),
+                        QStringLiteral("1000000"), QStringLiteral("--json"), out});
+            QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+            plans[i] = readJson(out);
+            plans[i].erase("plan_ms");
+        }
+        QCOMPARE(plans[1].dump(), plans[0].dump());
+        // Without a timed step there are no costs to plan with: one line that says so.
+        r = runCli({QStringLiteral("run"), QStringLiteral("--layers"), QStringLiteral("1"), QStringLiteral("--decode"), QStringLiteral("0"),
+                    QStringLiteral("--json"), result});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        r = runCli({QStringLiteral("plan"), QStringLiteral("--stats"), result, QStringLiteral("--ranks"), QStringLiteral("2")});
+        QVERIFY(r.exitCode != 0);
+        QVERIFY2(r.err.contains(QStringLiteral("the run has no timed decode step")), qPrintable(r.err));
+    }
+
     void placementFileRoundTrip()
     {
         // A run's JSON result can be fed back as --placement.

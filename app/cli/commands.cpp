@@ -11,6 +11,7 @@
 #include "report.h"
 #include "session_store.h"
 #include "runtime/inference_engine.h"
+#include "common/json_file.h"
 #include "runtime/run.h"
 #include "runtime/sampler.h"
 
@@ -309,7 +310,7 @@ int logitsCommand(const std::vector<std::string>& argv)
 int planCommand(const std::vector<std::string>& argv)
 {
     Args args("plan",
-              {{"stats", "FILE", "per-unit statistics (design §5 stats format; 'fairkv run --stats' writes one)", ""},
+              {{"stats", "FILE", "per-unit statistics (design §5 stats format; 'fairkv run --stats' writes one), or a run's --json result", ""},
                {"ranks", "N", "ranks to place onto", ""},
                {"planner", "NAME", "uniform, fairkv-assign or fairkv-copy", "fairkv-copy"},
                {"memory-budget", "BYTES", "fairkv-copy: bytes for extra weight copies over all layers", ""},
@@ -342,7 +343,11 @@ int planCommand(const std::vector<std::string>& argv)
     o.sameCount = args.has("same-count");
     if (o.sameCount && o.planner != "fairkv-assign")
         throw UsageError("--same-count applies to --planner fairkv-assign only");
-    const PlacementStats stats = PlacementStats::fromFile(args.str("stats"));
+    // A run's --json result is an export of its stats too (design §5).
+    const std::string statsPath = args.str("stats");
+    const nlohmann::json statsJson = readJsonFile(statsPath, "stats file");
+    const PlacementStats stats = isRunResult(statsJson) ? statsOfResult(statsJson, statsPath)
+                                                        : PlacementStats::fromJson(statsJson, statsPath);
     const PlanResult plan = planPlacement(stats, o);
     if (!jsonOut.empty())
         writeJsonFile(jsonOut, plan.toJson());

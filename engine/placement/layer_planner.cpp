@@ -650,8 +650,9 @@ LayerPlan planAssignLayer(const LayerInstance& inst, const AssignOptions& option
     // An equal split of the units is one placement among all: where the free search is unproven,
     // the search under that rule (a different start, a smaller space) sometimes does better
     // (24 units on 4 ranks: 14.483 against 14.499 ms). A second opinion, with an eighth of the
-    // nodes: with all of them it doubled the time of 16 to 20 units and changed no plan there.
-    if (!options.sameCount && !plan.exact) {
+    // nodes, where the free search is a heuristic: up to 20 units it is a long exact search, and the
+    // second opinion there doubled the time and changed no plan.
+    if (!options.sameCount && !plan.exact && inst.units() > kExactUnits) {
         LayerPlan equal = searchAssignment(inst, AssignOptions{true, std::max<int64_t>(options.nodeLimit / 8, 1)});
         if (equal.makespan < plan.makespan - loadTolerance(inst)) {
             equal.exact = false; // proven, if at all, under the rule only

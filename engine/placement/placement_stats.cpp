@@ -33,7 +33,7 @@ PlacementStats PlacementStats::fromJson(const json& j, const std::string& source
     auto number = [&](const char* key, double fallback, double most = 1e9) { return jsonNumberOr(j, key, fallback, source, 0.0, most); };
     // A run's --json result holds the same lengths, but not in this form: say which file to write.
     if (!j.contains("layers") && j.contains("kv_len") && j.contains("placement"))
-        throw fail("is a run's result, not a stats file: write one with `fairkv run ... --stats FILE`");
+        throw fail("is a run's result, not a stats file (fairkv plan reads both; elsewhere write one with `fairkv run ... --stats FILE`)");
     PlacementStats s;
     s.layers = integer("layers");
     s.units = integer("units");

@@ -234,6 +234,51 @@ PlacementStats runStats(const InferenceEngine& engine, const CostModel& cost, co
     return s;
 }
 
+} // namespace
+
+bool isRunResult(const json& j)
+{
+    return j.is_object() && j.contains("kv_len") && j.contains("placement") && j.contains("model") && !j.contains("layers");
+}
+
+PlacementStats statsOfResult(const json& r, const std::string& source)
+{
+    try {
+        const json& lb = r.at("lower_bound");
+        if (!lb.at("c_unit_ms").is_number() || !lb.at("c_tok_ms").is_number() || !r.at("tokens_per_s").is_number())
+            throw Error(source + ": the run has no timed decode step, so no cost constants to plan with");
+        json s = {{"layers", r.at("model").at("layers")}, {"kv_len", r.at("kv_len")}, {"c_unit_ms", lb.at("c_unit_ms")},
+                  {"c_tok_ms", lb.at("c_tok_ms")}, {"cost_source", lb.value("source", "the run's result")}, {"ranks", r.at("ranks")}};
+        const json& kv = r.at("kv_len");
+        s["batch"] = kv.size();
+        s["units"] = kv.empty() || kv[0].empty() ? 0 : kv[0][0].size();
+        // As runStats(): per layer the slowest rank's MLP, and the collectives, averaged over layers.
+        double mlp = 0, collective = 0;
+        const json& mlpRows = r.at("rank_mlp_ms");
+        for (const json& row : mlpRows) {
+            double most = 0;
+            for (const json& v : row)
+                most = std::max(most, v.get<double>());
+            mlp += most / double(mlpRows.size());
+        }
+        const json& coll = r.at("collective_ms");
+        for (const json& v : coll)
+            collective += v.get<double>() / double(coll.size());
+        s["mlp_ms"] = mlp;
+        s["collective_ms"] = collective;
+        const json& m = r.at("model");
+        const UnitMode mode = unitModeFromName(r.at("config").value("units", "gqa"));
+        const int perUnit = mode == UnitMode::Gqa ? m.at("heads").get<int>() / std::max(1, m.at("kv_heads").get<int>()) : 1;
+        s["unit_weight_bytes"] = PlacementStats::defaultUnitBytes(m.at("hidden").get<int>(), m.at("head_dim").get<int>(), perUnit,
+                                                                  r.value("backend", "cpu") == "cuda" ? 2 : int(sizeof(float)));
+        return PlacementStats::fromJson(s, source);
+    } catch (const json::exception& e) {
+        throw Error(source + ": a run's result without what a stats export needs (" + e.what() + ")");
+    }
+}
+
+namespace {
+
 KvLengths currentLengths(const InferenceEngine& engine)
 {
     KvLengths out;

@@ -132,4 +132,11 @@ private:
 // Seeded random prompts, `batch` x `length` token ids.
 std::vector<std::vector<int>> makePrompts(int batch, int length, int vocab, uint64_t seed);
 
+// Whether `j` is a run's result (RunResult::toJson: what `run --json` writes and a session stores).
+bool isRunResult(const nlohmann::json& j);
+// The stats export (design §5) of a run's result, as `run --stats` would have written it: the
+// final KV lengths, the fitted cost constants, the MLP share and collectives per layer, the unit
+// replica's bytes on the run's backend. An Error naming `source` for a result without a timed step.
+PlacementStats statsOfResult(const nlohmann::json& result, const std::string& source);
+
 } // namespace fairkv
