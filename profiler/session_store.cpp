@@ -229,14 +229,21 @@ std::string readUri(const std::string& path, bool wal)
     return "file:" + uriPath(path) + (wal && !shmPossible && !walHoldsData ? "?mode=ro&immutable=1" : "?mode=ro");
 }
 
+// JSON as a session stores it. Text that is not UTF-8 (a label, a file name from a Latin-1 folder)
+// is stored with U+FFFD in its place: nlohmann's dump() would throw, and the run would be lost.
+std::string storedText(const json& j)
+{
+    return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
 // Stored JSON (a run's result, settings, environment), parsed: discarded when it is not JSON or
 // nests deeper than anything FairKV writes (the recursive readers and writers of nlohmann's json
 // would overflow the stack on a value nested 100000 deep).
 json parseStored(const std::string& text)
 {
     constexpr int kMaxDepth = 32;
-    const JsonScan scan = scanJson(text);
-    if (!scan.valid || scan.depth > kMaxDepth)
+    const JsonScan scan = scanJson(text, kMaxDepth);
+    if (!scan.valid)
         return json(json::value_t::discarded);
     return json::parse(text, nullptr, false);
 }
@@ -582,20 +589,20 @@ int64_t SessionStore::appendRun(const fairkv::RunResult& run, const TraceBuffer&
         if (parent)
             requireRun(*parent);
         Statement envIns(m_db, "INSERT INTO environments(json) VALUES(?)", m_path);
-        envIns.bind(1, env.toJson().dump()).run();
+        envIns.bind(1, storedText(env.toJson())).run();
         const int64_t envId = sqlite3_last_insert_rowid(m_db);
         const std::string modelName = result["model"].value("name", std::string("?"));
         Statement modelIns(m_db, "INSERT OR IGNORE INTO models(name, shape_json) VALUES(?,?)", m_path);
-        modelIns.bind(1, modelName).bind(2, result["model"].dump()).run();
+        modelIns.bind(1, modelName).bind(2, storedText(result["model"])).run();
         Statement modelSel(m_db, "SELECT id FROM models WHERE name=? AND shape_json=?", m_path);
-        modelSel.bind(1, modelName).bind(2, result["model"].dump());
+        modelSel.bind(1, modelName).bind(2, storedText(result["model"]));
         modelSel.step();
         const int64_t modelId = modelSel.i64(0);
 
         Statement runIns(m_db, "INSERT INTO runs(model_id, environment_id, created_at, backend, timing, ranks, config_json, "
                                "result_json, parent_id, label) VALUES(?,?,?,?,?,?,?,?,?,?)", m_path);
         runIns.bind(1, modelId).bind(2, envId).bind(3, nowIso()).bind(4, run.backend).bind(5, run.timing)
-            .bind(6, int64_t(run.ranks)).bind(7, result["config"].dump()).bind(8, result.dump());
+            .bind(6, int64_t(run.ranks)).bind(7, storedText(result["config"])).bind(8, storedText(result));
         if (parent)
             runIns.bind(9, *parent);
         else
@@ -604,7 +611,7 @@ int64_t SessionStore::appendRun(const fairkv::RunResult& run, const TraceBuffer&
         const int64_t runId = sqlite3_last_insert_rowid(m_db);
 
         Statement pl(m_db, "INSERT INTO placements(run_id, name, json) VALUES(?,?,?)", m_path);
-        pl.bind(1, runId).bind(2, run.placement.name).bind(3, run.placement.toJson().dump()).run();
+        pl.bind(1, runId).bind(2, run.placement.name).bind(3, storedText(run.placement.toJson())).run();
 
         Statement us(m_db, "INSERT INTO unit_stats VALUES(?,?,?,?,?,?)", m_path);
         for (size_t r = 0; r < run.kvLen.size(); ++r)
@@ -810,11 +817,13 @@ void checkResultTypes(json& result, int runRanks, const Damaged& damaged)
     };
     if (!isBox(kv))
         damaged("'kv_len' is not one value per request, layer and unit (its rows differ in length)");
-    if (const json& mass = result.value("attention_mass", json::array()); !mass.empty() && !isBox(mass))
+    // Every run writes both (the heatmap indexes the mass by kv_len's shape), and the rank tables
+    // with a row per layer (zeros without a timed step).
+    if (const json& mass = result.value("attention_mass", json::array()); !isBox(mass))
         damaged("'attention_mass' does not have the shape of 'kv_len' (" + std::to_string(batch) + " x " + std::to_string(layers)
                 + " x " + std::to_string(units) + ")");
     for (const char* key : {"rank_attention_ms", "rank_mlp_ms"})
-        if (const json& t = result.value(key, json::array()); !t.empty() && t.size() != layers)
+        if (const json& t = result.value(key, json::array()); t.size() != layers)
             damaged(std::string("'") + key + "' has " + std::to_string(t.size()) + " layers where 'kv_len' has "
                     + std::to_string(layers));
     // The placement a run ran: every unit of every layer, its replicas on the run's ranks, their

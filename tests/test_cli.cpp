@@ -448,27 +448,33 @@ private Q_SLOTS:
     }
 
     // A run's --json result is an export of its stats (design §5): plan reads it as it reads the
-    // --stats file of the same run, on the backend's bytes per weight.
+    // --stats file of the same run: on the run's ranks (so its MLP and collectives count), with a
+    // budget of about one unit replica (so the replica's bytes count), for both kinds of unit.
     void planFromARunsResult()
     {
         QTemporaryDir dir;
         const QString result = dir.filePath(QStringLiteral("r.json")), stats = dir.filePath(QStringLiteral("s.json"));
-        Result r = runCli({QStringLiteral("run"), QStringLiteral("--layers"), QStringLiteral("2"), QStringLiteral("--ranks"),
-                           QStringLiteral("2"), QStringLiteral("--batch"), QStringLiteral("3"), QStringLiteral("--prompt-len"),
-                           QStringLiteral("64"), QStringLiteral("--decode"), QStringLiteral("2"), QStringLiteral("--json"), result,
-                           QStringLiteral("--stats"), stats});
-        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
-        nlohmann::json plans[2];
-        for (int i = 0; i < 2; ++i) {
-            const QString out = dir.filePath(QStringLiteral("p%1.json").arg(i));
-            r = runCli({QStringLiteral("plan"), QStringLiteral("--stats"), i ? result : stats, QStringLiteral("--ranks"), QStringLiteral("4"),
-                        QStringLiteral("--planner"), QStringLiteral("fairkv-copy"), QStringLiteral("--memory-budget"),
-                        QStringLiteral("1000000"), QStringLiteral("--json"), out});
+        Result r;
+        for (const char* units : {"gqa", "per-query-head"}) {
+            r = runCli({QStringLiteral("run"), QStringLiteral("--layers"), QStringLiteral("2"), QStringLiteral("--ranks"),
+                        QStringLiteral("2"), QStringLiteral("--batch"), QStringLiteral("3"), QStringLiteral("--prompt-len"),
+                        QStringLiteral("64"), QStringLiteral("--decode"), QStringLiteral("2"), QStringLiteral("--units"),
+                        QString::fromLatin1(units), QStringLiteral("--json"), result, QStringLiteral("--stats"), stats});
             QVERIFY2(r.exitCode == 0, qPrintable(r.err));
-            plans[i] = readJson(out);
-            plans[i].erase("plan_ms");
+            const auto bytes = readJson(stats).at("unit_weight_bytes").get<uint64_t>();
+            nlohmann::json plans[2];
+            for (int i = 0; i < 2; ++i) {
+                const QString out = dir.filePath(QStringLiteral("p%1.json").arg(i));
+                r = runCli({QStringLiteral("plan"), QStringLiteral("--stats"), i ? result : stats, QStringLiteral("--ranks"),
+                            QStringLiteral("2"), QStringLiteral("--planner"), QStringLiteral("fairkv-copy"),
+                            QStringLiteral("--memory-budget"), QString::number(bytes + bytes / 2), QStringLiteral("--json"), out});
+                QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+                plans[i] = readJson(out);
+                plans[i].erase("plan_ms");
+            }
+            QVERIFY(plans[0].at("fixed_layer_ms").get<double>() > 0);
+            QCOMPARE(plans[1].dump(), plans[0].dump());
         }
-        QCOMPARE(plans[1].dump(), plans[0].dump());
         // Without a timed step there are no costs to plan with: one line that says so.
         r = runCli({QStringLiteral("run"), QStringLiteral("--layers"), QStringLiteral("1"), QStringLiteral("--decode"), QStringLiteral("0"),
                     QStringLiteral("--json"), result});

@@ -475,7 +475,7 @@ private Q_SLOTS:
         // Also inside an object: one placement replica naming two ranks.
         const std::string inner = dir.filePath(QStringLiteral("inner.json")).toStdString();
         std::ofstream(inner) << R"({"ranks":2,"batch":1,"layers":[[{"unit":0,"replicas":[{"rank":0,"rank":1,"requests":[0]}]}]]})";
-        FAIRKV_EXPECT_ERROR(Placement::fromFile(inner, 1), inner + ": placement file says \"replicas.rank\" twice in one object");
+        FAIRKV_EXPECT_ERROR(Placement::fromFile(inner, 1), inner + ": placement file says \"layers[0][0].replicas[0].rank\" twice in one object");
         // A device has no size to check before reading: the limit holds while reading.
         FAIRKV_EXPECT_ERROR(PlacementStats::fromFile("/dev/zero"), "/dev/zero: gave more than");
     }

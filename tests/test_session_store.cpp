@@ -380,6 +380,8 @@ private Q_SLOTS:
                                                << QStringLiteral("'attention_mass' does not have the shape of 'kv_len'");
         QTest::newRow("rank table of another depth") << QStringLiteral(R"(UPDATE runs SET result_json=json_remove(result_json,'$.rank_attention_ms[1]');)")
                                                      << QStringLiteral("'rank_attention_ms' has 1 layers where 'kv_len' has 2");
+        QTest::newRow("no attention mass") << QStringLiteral(R"(UPDATE runs SET result_json=json_remove(result_json,'$.attention_mass');)")
+                                           << QStringLiteral("'attention_mass' does not have the shape of 'kv_len'");
         QTest::newRow("request served by nobody") << QStringLiteral(R"(UPDATE runs SET result_json=json_set(result_json,'$.placement.layers[0][0].replicas[0].requests',json('[0]'));)")
                                                   << QStringLiteral("layer 0, unit 0");
         QTest::newRow("unit missing") << QStringLiteral(R"(UPDATE runs SET result_json=json_remove(result_json,'$.placement.layers[1][0]');)")
@@ -403,6 +405,19 @@ private Q_SLOTS:
         sql(f, change.toStdString());
         FAIRKV_EXPECT_ERROR(SS::open(f, SS::Mode::ReadOnly)->loadRun(1), needle.toStdString());
         FAIRKV_EXPECT_ERROR(SS::open(f, SS::Mode::ReadOnly)->loadRun(1), "run 1 has");
+    }
+
+    // Text that is not UTF-8 (a placement file's name from a Latin-1 folder) is stored with U+FFFD:
+    // the JSON writer had thrown, and the run was lost.
+    void textThatIsNotUtf8IsStored()
+    {
+        QTemporaryDir dir;
+        const std::string f = fairkv::test::path(dir, "s.fkv");
+        Recorded a = record();
+        a.result.placement.name = "file caf\xe9.json";
+        SS::open(f, SS::Mode::ReadWrite)->appendRun(a.result, a.trace, Environment::detect());
+        const auto run = SS::open(f, SS::Mode::ReadOnly)->loadRun(1);
+        QCOMPARE(run.result.at("placement").at("name").get<std::string>(), std::string("file caf\xef\xbf\xbd.json"));
     }
 
     void damagedTraceNames()

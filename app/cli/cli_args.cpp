@@ -152,7 +152,8 @@ uint64_t Args::unsignedInt(const std::string& name) const
     const std::string v = str(name);
     unsigned long long x = 0;
     if (!parseWhole(v, x)) {
-        const bool digits = !v.empty() && v.find_first_not_of("0123456789") == std::string::npos;
+        const std::string unsignedPart = !v.empty() && v[0] == '+' ? v.substr(1) : v;
+        const bool digits = !unsignedPart.empty() && unsignedPart.find_first_not_of("0123456789") == std::string::npos;
         throw UsageError("--" + name + (digits ? " is beyond 2^64 - 1, got '" : " expects a non-negative integer, got '") + v + "'");
     }
     return x;

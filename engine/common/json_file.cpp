@@ -18,69 +18,91 @@
 
 namespace fairkv {
 
-JsonScan scanJson(std::string_view text)
+JsonScan scanJson(std::string_view text, int maxDepth)
 {
+    constexpr size_t kShortObject = 16, kMaxRepeats = 8, kNamedLevels = 64;
     struct Sax final : nlohmann::json::json_sax_t
     {
+        // One open container: its path for messages, the next index of an array, an object's keys
+        // (a list while short, a set beside it once long).
+        struct Level
+        {
+            bool object = false;
+            int64_t index = 0;
+            std::string path;
+            std::vector<std::string> keys;
+            std::unordered_set<std::string> set;
+        };
         JsonScan scan;
-        int depth = 0;
-        // Keys seen, each under the number of the object it is in (a key arrives in the innermost
-        // open container, which is then an object): no set per object, so a document nested a
-        // million levels deep costs a number per level.
-        std::unordered_set<std::string> seen;
-        std::vector<uint64_t> objects; // the open objects' numbers, innermost last
-        uint64_t nextObject = 0;
-        // The keys that named the open objects, for the message; the first 64 levels only.
-        const size_t kNamedLevels = 64;
-        std::vector<std::string> names;
+        int maxDepth = 0;
+        std::vector<Level> open;
         std::string lastKey;
-        bool null() override { return true; }
-        bool boolean(bool) override { return true; }
-        bool number_integer(number_integer_t) override { return true; }
-        bool number_unsigned(number_unsigned_t) override { return true; }
-        bool number_float(number_float_t, const string_t&) override { return true; }
-        bool string(string_t&) override { return true; }
-        bool binary(binary_t&) override { return true; }
-        bool start_object(std::size_t) override
-        {
-            objects.push_back(nextObject++);
-            if (objects.size() <= kNamedLevels)
-                names.push_back(depth == 0 ? std::string() : lastKey);
-            return enter();
-        }
-        bool start_array(std::size_t) override { return enter(); }
-        bool end_object() override
-        {
-            if (objects.size() <= kNamedLevels)
-                names.pop_back();
-            objects.pop_back();
-            return leave();
-        }
+        bool null() override { return value(); }
+        bool boolean(bool) override { return value(); }
+        bool number_integer(number_integer_t) override { return value(); }
+        bool number_unsigned(number_unsigned_t) override { return value(); }
+        bool number_float(number_float_t, const string_t&) override { return value(); }
+        bool string(string_t&) override { return value(); }
+        bool binary(binary_t&) override { return value(); }
+        bool start_object(std::size_t) override { return enter(true); }
+        bool start_array(std::size_t) override { return enter(false); }
+        bool end_object() override { return leave(); }
         bool end_array() override { return leave(); }
         bool key(string_t& k) override
         {
             lastKey = k;
-            if (seen.insert(std::to_string(objects.back()) + '\0' + k).second)
+            Level& level = open.back();
+            bool repeated = false;
+            if (level.keys.size() < kShortObject) {
+                repeated = std::find(level.keys.begin(), level.keys.end(), k) != level.keys.end();
+                if (!repeated)
+                    level.keys.push_back(k);
+                if (level.keys.size() == kShortObject)
+                    level.set.insert(level.keys.begin(), level.keys.end());
+            } else {
+                repeated = !level.set.insert(k).second;
+            }
+            if (!repeated)
                 return true;
-            if (depth == 1 && scan.repeatedKey.empty())
+            if (open.size() == 1 && scan.repeatedKey.empty())
                 scan.repeatedKey = k;
-            else if (depth > 1 && scan.repeatedInner.empty())
-                scan.repeatedInner = (objects.size() <= kNamedLevels ? names.back() : std::string("...")) + "." + k;
+            else if (open.size() > 1 && scan.repeatedInner.size() < kMaxRepeats)
+                scan.repeatedInner.push_back(level.path + "." + k);
             return true;
         }
         bool parse_error(std::size_t, const std::string&, const nlohmann::json::exception&) override { return false; }
-        bool enter()
+        // A value in an array moves its index on (containers do so when they close).
+        bool value()
         {
-            scan.depth = std::max(scan.depth, ++depth);
+            if (!open.empty() && !open.back().object)
+                ++open.back().index;
+            return true;
+        }
+        bool enter(bool object)
+        {
+            if (maxDepth > 0 && int(open.size()) >= maxDepth) {
+                scan.tooDeep = true;
+                return false;
+            }
+            Level level;
+            level.object = object;
+            if (open.size() < kNamedLevels && !open.empty())
+                level.path = open.back().object ? (open.size() == 1 ? lastKey : open.back().path + "." + lastKey)
+                                                : open.back().path + "[" + std::to_string(open.back().index) + "]";
+            open.push_back(std::move(level));
+            scan.depth = std::max(scan.depth, int(open.size()));
             return true;
         }
         bool leave()
         {
-            --depth;
-            return true;
+            open.pop_back();
+            return value();
         }
     } sax;
+    sax.maxDepth = maxDepth;
     sax.scan.valid = nlohmann::json::sax_parse(text.begin(), text.end(), &sax, nlohmann::json::input_format_t::json, true);
+    if (sax.scan.tooDeep)
+        sax.scan.valid = false;
     return sax.scan;
 }
 
@@ -110,12 +132,16 @@ nlohmann::json readJsonFile(const std::string& path, const std::string& what, ui
     // One parse for both sources below, with the same messages.
     const auto parse = [&](const std::string& input) {
         if (keys == JsonKeys::Unique) {
-            const JsonScan scan = scanJson(input);
+            // Our own formats nest a few levels; the cap keeps the scan's memory to that.
+            constexpr int kMaxDepth = 256;
+            const JsonScan scan = scanJson(input, kMaxDepth);
+            if (scan.tooDeep)
+                throw Error(path + ": " + what + " nests deeper than " + std::to_string(kMaxDepth) + " levels, as no " + what + " does");
             if (scan.valid && !scan.repeatedKey.empty())
                 throw Error(path + ": " + what + " names \"" + printable(scan.repeatedKey)
                             + "\" twice (which one is meant?)");
             if (scan.valid && !scan.repeatedInner.empty())
-                throw Error(path + ": " + what + " says \"" + printable(scan.repeatedInner)
+                throw Error(path + ": " + what + " says \"" + printable(scan.repeatedInner.front())
                             + "\" twice in one object (which one is meant?)");
         }
         try {

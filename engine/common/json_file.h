@@ -5,6 +5,7 @@
 #include <limits>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace fairkv {
 
@@ -19,17 +20,19 @@ nlohmann::json readJsonFile(const std::string& path, const std::string& what, ui
                             JsonKeys keys = JsonKeys::Unique);
 
 // One pass over JSON text: whether it is valid, how deep it nests, the first key its top-level
-// object repeats and the first key a nested object repeats (the DOM parser keeps the last
-// silently). Linear in the text, unlike nlohmann's parser callbacks, which walk an object's parent
-// every time the object ends; it keeps the keys, not the values.
+// object repeats and the keys nested objects repeat (the DOM parser keeps the last silently).
+// Linear in the text, unlike nlohmann's parser callbacks, which walk an object's parent every time
+// the object ends; it keeps the keys of the open objects only. With maxDepth, text nested deeper
+// stops the scan there: not valid, and `tooDeep`.
 struct JsonScan
 {
     bool valid = false;
+    bool tooDeep = false;
     int depth = 0;
-    std::string repeatedKey;   // of the top-level object
-    std::string repeatedInner; // of a nested object, as "outer key.key" (the key naming that object, then the repeat)
+    std::string repeatedKey;                // of the top-level object
+    std::vector<std::string> repeatedInner; // of nested objects, as paths ("layers[0][1].unit"); the first 8
 };
-JsonScan scanJson(std::string_view text);
+JsonScan scanJson(std::string_view text, int maxDepth = 0);
 
 // `text` with control bytes and bytes beyond ASCII written as \xNN: a parser's message quotes
 // what it last read, which may be binary and must not reach a terminal raw.

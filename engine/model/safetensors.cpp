@@ -151,15 +151,18 @@ void SafetensorsFile::parseHeader(const char* header, uint64_t length, uint64_t 
                          + std::to_string(8 + (static_cast<const char*>(nul) - header)));
     // The format forbids a tensor named twice; the JSON parser would keep the last entry silently.
     // A header is an object of objects of arrays: anything deeper is not one (and is not parsed).
-    const JsonScan scan = scanJson(std::string_view(header, end));
+    const JsonScan scan = scanJson(std::string_view(header, end), 3);
+    if (scan.tooDeep)
+        fail(m_path, "header nests deeper than 3 levels, as a safetensors header does not");
     if (!scan.valid)
         fail(m_path, "header is not valid JSON");
     if (!scan.repeatedKey.empty())
         fail(m_path, "header names tensor '" + printable(scan.repeatedKey) + "' twice");
-    if (!scan.repeatedInner.empty()) // {"dtype": "F16", "dtype": "BF16"}: the parser would keep the last
-        fail(m_path, "header says '" + printable(scan.repeatedInner) + "' twice for one tensor");
-    if (scan.depth > 3)
-        fail(m_path, "header nests " + std::to_string(scan.depth) + " levels deep; a safetensors header has 3");
+    // {"dtype": "F16", "dtype": "BF16"}: the parser would keep the last. In __metadata__, a map of
+    // free text, the last one wins, as the safetensors library reads it.
+    for (const std::string& repeated : scan.repeatedInner)
+        if (repeated.rfind("__metadata__.", 0) != 0)
+            fail(m_path, "header says '" + printable(repeated) + "' twice for one tensor");
     const json j = json::parse(header, header + end);
     if (!j.is_object())
         fail(m_path, "header must be a JSON object");

@@ -53,8 +53,6 @@ public:
     virtual void setTraceContext(class TraceSink* sink, int step) = 0;
     virtual const KvStore& kv() const = 0;
     virtual size_t weightBytes() const = 0;
-    // Bytes of one weight as the rank holds it: what one more replica of a unit costs per element.
-    virtual int bytesPerWeight() const = 0;
     // Device time of the last attention() or mlp() call when the work ran on an accelerator
     // (CUDA events around the rank's kernels, transfers excluded); negative when the host's clock
     // is the right measure (the CPU backend, and host-side prefill).

@@ -48,6 +48,11 @@ bool hasRankBackend(const std::string& name)
     return registry().count(name) > 0;
 }
 
+int bytesPerWeight(const std::string& backend)
+{
+    return backend == "cuda" ? 2 : int(sizeof(float));
+}
+
 std::unique_ptr<Rank> makeRank(const std::string& backend, int index, int ranks, const ModelConfig& config, UnitMode mode,
                                const BackendOptions& options)
 {

@@ -33,6 +33,10 @@ using StepExecutorFactory = std::function<std::unique_ptr<StepExecutor>(const Mo
                                                                         const BackendOptions& options)>;
 void registerRankBackend(const std::string& name, RankFactory factory, StepExecutorFactory executor = {});
 bool hasRankBackend(const std::string& name);
+// Bytes of one weight as a backend's ranks hold it (fp32 on the CPU, bf16 on CUDA): what one more
+// replica of a unit costs per element. Known for every backend name, registered in this build or not
+// (a CPU-only build reads CUDA runs' sessions).
+int bytesPerWeight(const std::string& backend);
 std::unique_ptr<Rank> makeRank(const std::string& backend, int index, int ranks, const ModelConfig& config, UnitMode mode,
                                const BackendOptions& options = {});
 std::unique_ptr<StepExecutor> makeStepExecutor(const std::string& backend, const ModelWeights& weights,

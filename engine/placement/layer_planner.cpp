@@ -647,25 +647,26 @@ LayerPlan searchAssignment(const LayerInstance& inst, const AssignOptions& optio
 LayerPlan planAssignLayer(const LayerInstance& inst, const AssignOptions& options)
 {
     LayerPlan plan = searchAssignment(inst, options);
-    // An equal split of the units is one placement among all: where the free search is unproven,
-    // the search under that rule (a different start, a smaller space) sometimes does better
-    // (24 units on 4 ranks: 14.483 against 14.499 ms). A second opinion, with an eighth of the
-    // nodes, where the free search is a heuristic: up to 20 units it is a long exact search, and the
-    // second opinion there doubled the time and changed no plan.
-    if (!options.sameCount && !plan.exact && inst.units() > kExactUnits) {
-        LayerPlan equal = searchAssignment(inst, AssignOptions{true, std::max<int64_t>(options.nodeLimit / 8, 1)});
+    // An equal split of the units is one placement among all: above 20 units, where the free search
+    // is a heuristic, the search under that rule (another start, a smaller space) sometimes does
+    // better (24 units on 4 ranks: 14.483 against 14.499 ms). Asked only where the free plan leaves
+    // the gap that would also start a short search there; up to 20 units the free search is a long
+    // exact one, and a second opinion doubled the time and changed no plan.
+    const double bound = lowerBoundNoCopies(inst);
+    if (!options.sameCount && !plan.exact && inst.units() > kExactUnits && plan.makespan > bound * (1 + kLargeGapWorthSearching)) {
+        LayerPlan equal = searchAssignment(inst, AssignOptions{true, options.nodeLimit});
         if (equal.makespan < plan.makespan - loadTolerance(inst)) {
-            equal.exact = false; // proven, if at all, under the rule only
+            equal.exact = reachesBound(equal.makespan, bound, 0.0); // the bound holds for every placement
             return equal;
         }
     }
     return plan;
 }
 
-LayerPlan planCopyLayer(const LayerInstance& inst, int maxExtra, int64_t nodeLimit)
+LayerPlan planCopyLayer(const LayerInstance& inst, int maxExtra, int64_t nodeLimit, const LayerPlan* assigned)
 {
     const double tol = loadTolerance(inst);
-    LayerPlan best = planAssignLayer(inst, AssignOptions{false, std::min(nodeLimit, AssignOptions{}.nodeLimit)});
+    LayerPlan best = assigned ? *assigned : planAssignLayer(inst, AssignOptions{false, std::min(nodeLimit, AssignOptions{}.nodeLimit)});
     // One request cannot be split between replicas, and no copy may be added: the copy problem is
     // the assignment problem, whose search has run (and whose proof holds).
     if (maxExtra == 0 || inst.batch() <= 1)

@@ -60,6 +60,8 @@ LayerPlan planAssignLayer(const LayerInstance& inst, const AssignOptions& option
 // Fair-Copying with at most `maxExtra` extra replicas (-1: unlimited): exact search on small
 // instances (up to nodeLimit nodes), else a split-fit heuristic under a binary-searched makespan
 // with local improvement.
-LayerPlan planCopyLayer(const LayerInstance& inst, int maxExtra, int64_t nodeLimit = 2000000);
+// `assigned`, when given, is planAssignLayer's plan of `inst` with min(nodeLimit, its default
+// node limit): the start of every search, computed once for a layer planned with several maxExtra.
+LayerPlan planCopyLayer(const LayerInstance& inst, int maxExtra, int64_t nodeLimit = 2000000, const LayerPlan* assigned = nullptr);
 
 } // namespace fairkv

@@ -132,26 +132,44 @@ PlanResult planPlacement(const PlacementStats& stats, const PlanOptions& o)
     const int64_t copyNodes = std::clamp<int64_t>(o.copyNodes / std::max(stats.layers, 1), kMinCopyNodes, kMaxCopyNodes);
     for (int l = 0; l < stats.layers; ++l)
         insts.push_back(layerInstance(stats, l, o.ranks));
+    std::vector<LayerPlan> assigned; // fairkv-copy: each layer's assignment, the start of all its searches
     for (const auto& inst : insts) {
-        if (o.planner == "uniform")
+        if (o.planner == "uniform") {
             plans.push_back(planUniformLayer(inst));
-        else if (o.planner == "fairkv-assign")
+        } else if (o.planner == "fairkv-assign") {
             plans.push_back(planAssignLayer(inst, AssignOptions{o.sameCount, o.nodeLimit}));
-        else
-            plans.push_back(planCopyLayer(inst, -1, copyNodes));
+        } else {
+            assigned.push_back(planAssignLayer(inst, AssignOptions{false, std::min(copyNodes, AssignOptions{}.nodeLimit)}));
+            plans.push_back(planCopyLayer(inst, -1, copyNodes, &assigned.back()));
+        }
     }
     // A layer's plans with at most 0, 1, ... copies up to its unlimited plan's: what a memory budget
     // chooses from. The searches are heuristic beyond their node limits, so one allowed fewer copies
-    // can find a better plan than one allowed more; each point is the best of those up to it (a plan
-    // that fits k copies fits more), and the layer's plan becomes the best of its curve, so more
-    // memory never plans worse.
-    std::vector<std::vector<LayerPlan>> curves(insts.size());
-    auto makeCurve = [&](size_t l) {
-        if (!curves[l].empty())
-            return;
+    // can find a better plan than one allowed more: an unproven layer takes the best plan of its
+    // curve, so more memory never plans worse.
+    // The points share the layer's node budget.
+    const auto point = [&](size_t l, int k, int points) {
+        return planCopyLayer(insts[l], k, std::max<int64_t>(copyNodes / points, kMinCopyNodes), &assigned[l]);
+    };
+    // Without a budget only the best point matters, and no curve is kept.
+    const auto takeBestPoint = [&](size_t l) {
+        const double tol = loadTolerance(insts[l]);
+        for (int k = 0, extra = plans[l].extraReplicas; k < extra; ++k)
+            if (LayerPlan p = point(l, k, extra + 1); p.makespan < plans[l].makespan - tol
+                || (p.makespan <= plans[l].makespan + tol && p.extraReplicas < plans[l].extraReplicas)) { // ties: fewer copies
+                p.exact = false; // proven, if at all, for fewer copies only
+                plans[l] = std::move(p);
+            }
+    };
+    // With one, the whole curve: each point the best of those up to it (a plan that fits k copies
+    // fits more).
+    std::vector<std::vector<LayerPlan>> curves(o.planner == "fairkv-copy" && copyBudget >= 0 ? insts.size() : 0);
+    const auto makeCurve = [&](size_t l) {
         std::vector<LayerPlan>& c = curves[l];
+        if (!c.empty())
+            return;
         for (int k = 0; k < plans[l].extraReplicas; ++k)
-            c.push_back(planCopyLayer(insts[l], k, std::max<int64_t>(copyNodes / (plans[l].extraReplicas + 1), kMinCopyNodes)));
+            c.push_back(point(l, k, plans[l].extraReplicas + 1));
         c.push_back(plans[l]);
         for (size_t k = 1; k < c.size(); ++k)
             if (c[k - 1].makespan <= c[k].makespan + loadTolerance(insts[l])) {
@@ -161,11 +179,10 @@ PlanResult planPlacement(const PlacementStats& stats, const PlanOptions& o)
             }
         plans[l] = c.back();
     };
-    if (o.planner == "fairkv-copy") {
+    if (o.planner == "fairkv-copy")
         for (size_t l = 0; l < insts.size(); ++l)
             if (!plans[l].exact && plans[l].extraReplicas > 0)
-                makeCurve(l);
-    }
+                copyBudget >= 0 ? makeCurve(l) : takeBestPoint(l);
     if (o.planner == "fairkv-copy" && copyBudget >= 0) {
         int wanted = 0;
         for (const auto& p : plans)
@@ -176,10 +193,11 @@ PlanResult planPlacement(const PlacementStats& stats, const PlanOptions& o)
             bool splitExact = true;
             const auto k = allocateCopies(curves, copyBudget, &splitExact);
             for (size_t l = 0; l < insts.size(); ++l) {
-                plans[l] = curves[l][size_t(k[l])];
+                plans[l] = std::move(curves[l][size_t(k[l])]);
                 plans[l].exact = plans[l].exact && splitExact; // each layer is optimal only if the split is
             }
         }
+        curves = {};
     }
     res.placement.name = o.planner;
     res.placement.ranks = o.ranks;

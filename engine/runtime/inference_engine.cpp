@@ -24,6 +24,7 @@ InferenceEngine::InferenceEngine(std::shared_ptr<const ModelWeights> weights, in
     : m_weights(std::move(weights))
     , m_units(m_weights->config, mode)
     , m_comm(std::make_unique<InProcessCommunicator>())
+    , m_backend(backend)
 {
     if (ranks < 1 || ranks > 1024)
         throw Error("--ranks must be between 1 and 1024, got " + std::to_string(ranks));

@@ -79,7 +79,7 @@ public:
     std::vector<std::vector<std::vector<int>>> kvLengths() const;                          // [request][layer][unit]
     const std::vector<std::vector<std::vector<double>>>& attentionMass() const { return m_mass; } // [request][layer][unit]
     std::vector<size_t> rankWeightBytes() const;
-    int bytesPerWeight() const { return m_ranks.front()->bytesPerWeight(); } // the same backend on every rank
+    int bytesPerWeight() const { return fairkv::bytesPerWeight(m_backend); }
     std::vector<size_t> rankKvBytes() const;
 
 private:
@@ -104,6 +104,7 @@ private:
     UnitLayout m_units;
     std::vector<std::unique_ptr<Rank>> m_ranks;
     std::unique_ptr<Communicator> m_comm;
+    std::string m_backend;
     std::unique_ptr<StepExecutor> m_executor; // device-resident decode steps, when the backend has them
     CpuLayerCompressor m_hostCompressor;
     LayerCompressor* m_compressor = &m_hostCompressor; // the executor's, when it has one

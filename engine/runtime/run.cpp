@@ -156,9 +156,14 @@ Placement resolvePlacement(const RunConfig& cfg, int layers, int units)
     // would pass for a planner's once spaces and case are set aside ("fairkv-copy ", "Uniform") or
     // is an earlier run's file label ("file R.json", now stale) counts as such a claim.
     const auto visible = [](std::string text) {
-        for (char& c : text)
-            if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
-                c = ' ';
+        for (size_t i = 0; i < text.size(); ++i) {
+            const auto c = static_cast<unsigned char>(text[i]);
+            if (c < 0x20 || c == 0x7f)
+                text[i] = ' ';
+            else if (c == 0xc2 && i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) >= 0x80
+                     && static_cast<unsigned char>(text[i + 1]) <= 0x9f) // U+0080..U+009F: C1 controls (CSI is one)
+                text.replace(i, 2, "  ");
+        }
         return text;
     };
     std::string own = visible(p.name);
@@ -168,6 +173,13 @@ Placement resolvePlacement(const RunConfig& cfg, int layers, int units)
     std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return char(std::tolower(c)); });
     if (own.empty() || isPlanner(lower) || lower.rfind("file ", 0) == 0 || own == cfg.placement)
         own = "file " + visible(std::filesystem::path(cfg.placement).filename().string());
+    // A placement's name is at most 256 bytes (Placement::fromJson): cut at a character's start.
+    if (own.size() > 256) {
+        size_t cut = 256;
+        while (cut > 0 && (static_cast<unsigned char>(own[cut]) & 0xc0) == 0x80)
+            --cut;
+        own.resize(cut);
+    }
     p.name = own;
     return p;
 }
@@ -207,31 +219,44 @@ KvLengths meanDecodeLengths(const std::vector<std::vector<std::vector<int>>>& fi
     return out;
 }
 
-// The run's statistics in the stats-file form: current KV lengths and the given cost constants.
+// The stats export (design §5): final KV lengths, the cost constants, per layer the slowest rank's
+// MLP and the collectives (averaged over layers), the ranks those were measured on, and one unit
+// replica's bytes. One assembly for a live run and for a run's stored result.
+PlacementStats assembleStats(std::vector<std::vector<std::vector<double>>> kvLen, const CostModel& cost,
+                             const std::vector<std::vector<double>>& mlpMs, const std::vector<double>& collectiveMs, int ranks,
+                             uint64_t unitWeightBytes)
+{
+    PlacementStats s;
+    s.batch = int(kvLen.size());
+    s.layers = kvLen.empty() ? 0 : int(kvLen[0].size());
+    s.units = s.layers == 0 ? 0 : int(kvLen[0][0].size());
+    s.kvLen = std::move(kvLen);
+    s.cUnitMs = cost.cUnitMs;
+    s.cTokMs = cost.cTokMs;
+    s.costSource = cost.source;
+    s.ranks = ranks;
+    s.unitWeightBytes = unitWeightBytes;
+    for (const auto& row : mlpMs)
+        s.mlpMs += (row.empty() ? 0.0 : *std::max_element(row.begin(), row.end())) / double(mlpMs.size());
+    for (double c : collectiveMs)
+        s.collectiveMs += c / double(collectiveMs.size());
+    return s;
+}
+
 PlacementStats runStats(const InferenceEngine& engine, const CostModel& cost, const std::vector<std::vector<double>>& mlpMs,
                         const std::vector<double>& collectiveMs)
 {
     const ModelConfig& mc = engine.config();
-    PlacementStats s;
-    s.layers = mc.numLayers;
-    s.units = engine.units().numUnits;
-    s.batch = engine.batch();
+    std::vector<std::vector<std::vector<double>>> kvLen;
     for (const auto& req : engine.kvLengths()) {
         std::vector<std::vector<double>> layers;
         for (const auto& layer : req)
             layers.emplace_back(layer.begin(), layer.end());
-        s.kvLen.push_back(std::move(layers));
+        kvLen.push_back(std::move(layers));
     }
-    s.cUnitMs = cost.cUnitMs;
-    s.cTokMs = cost.cTokMs;
-    s.costSource = cost.source;
-    s.ranks = engine.numRanks();
-    s.unitWeightBytes = uint64_t(PlacementStats::defaultUnitBytes(mc.hiddenSize, mc.headDim, engine.units().queryHeads(), engine.bytesPerWeight()));
-    for (size_t l = 0; l < mlpMs.size(); ++l) {
-        s.mlpMs += *std::max_element(mlpMs[l].begin(), mlpMs[l].end()) / double(mlpMs.size());
-        s.collectiveMs += collectiveMs[l] / double(mlpMs.size());
-    }
-    return s;
+    return assembleStats(std::move(kvLen), cost, mlpMs, collectiveMs, engine.numRanks(),
+                         uint64_t(PlacementStats::defaultUnitBytes(mc.hiddenSize, mc.headDim, engine.units().queryHeads(),
+                                                                   engine.bytesPerWeight())));
 }
 
 } // namespace
@@ -247,33 +272,22 @@ PlacementStats statsOfResult(const json& r, const std::string& source)
         const json& lb = r.at("lower_bound");
         if (!lb.at("c_unit_ms").is_number() || !lb.at("c_tok_ms").is_number() || !r.at("tokens_per_s").is_number())
             throw Error(source + ": the run has no timed decode step, so no cost constants to plan with");
-        json s = {{"layers", r.at("model").at("layers")}, {"kv_len", r.at("kv_len")}, {"c_unit_ms", lb.at("c_unit_ms")},
-                  {"c_tok_ms", lb.at("c_tok_ms")}, {"cost_source", lb.value("source", "the run's result")}, {"ranks", r.at("ranks")}};
-        const json& kv = r.at("kv_len");
-        s["batch"] = kv.size();
-        s["units"] = kv.empty() || kv[0].empty() ? 0 : kv[0][0].size();
-        // As runStats(): per layer the slowest rank's MLP, and the collectives, averaged over layers.
-        double mlp = 0, collective = 0;
-        const json& mlpRows = r.at("rank_mlp_ms");
-        for (const json& row : mlpRows) {
-            double most = 0;
-            for (const json& v : row)
-                most = std::max(most, v.get<double>());
-            mlp += most / double(mlpRows.size());
-        }
-        const json& coll = r.at("collective_ms");
-        for (const json& v : coll)
-            collective += v.get<double>() / double(coll.size());
-        s["mlp_ms"] = mlp;
-        s["collective_ms"] = collective;
         const json& m = r.at("model");
         const UnitMode mode = unitModeFromName(r.at("config").value("units", "gqa"));
         const int perUnit = mode == UnitMode::Gqa ? m.at("heads").get<int>() / std::max(1, m.at("kv_heads").get<int>()) : 1;
-        s["unit_weight_bytes"] = PlacementStats::defaultUnitBytes(m.at("hidden").get<int>(), m.at("head_dim").get<int>(), perUnit,
-                                                                  r.value("backend", "cpu") == "cuda" ? 2 : int(sizeof(float)));
-        return PlacementStats::fromJson(s, source);
+        const PlacementStats s = assembleStats(
+            r.at("kv_len").get<std::vector<std::vector<std::vector<double>>>>(),
+            CostModel{lb.at("c_unit_ms").get<double>(), lb.at("c_tok_ms").get<double>(), lb.value("source", "the run's result")},
+            r.at("rank_mlp_ms").get<std::vector<std::vector<double>>>(), r.at("collective_ms").get<std::vector<double>>(),
+            r.at("ranks").get<int>(),
+            uint64_t(PlacementStats::defaultUnitBytes(m.at("hidden").get<int>(), m.at("head_dim").get<int>(), perUnit,
+                                                      bytesPerWeight(r.value("backend", "cpu")))));
+        return PlacementStats::fromJson(s.toJson(), source); // a hand-edited result gets the stats file's checks
     } catch (const json::exception& e) {
         throw Error(source + ": a run's result without what a stats export needs (" + e.what() + ")");
+    } catch (const Error& e) {
+        const std::string what = e.what();
+        throw Error(what.rfind(source, 0) == 0 ? what : source + ": " + what);
     }
 }
 

@@ -33,7 +33,6 @@ public:
     // For a rank that decodes elsewhere (the CUDA rank) and mirrors new rows back here.
     KvStore& mutableKv() { return m_kv; }
     size_t weightBytes() const override;
-    int bytesPerWeight() const override { return int(sizeof(float)); }
 
 private:
     struct UnitShard

@@ -37,7 +37,6 @@ public:
     void setTraceContext(TraceSink* sink, int step) override;
     const KvStore& kv() const override { return m_host.kv(); }
     size_t weightBytes() const override;
-    int bytesPerWeight() const override { return 2; } // bf16
     double lastDeviceMs() const override { return m_lastDeviceMs; }
 
     // Registers "cuda" with the engine's rank factory; throws when no GPU can be used.
