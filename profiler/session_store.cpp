@@ -798,6 +798,18 @@ void checkResultTypes(json& result, int runRanks, const Damaged& damaged)
     // The run's rank count (its row) is what every view lays its ranks out by: the record must agree.
     if (const json& ranks = result.value("ranks", json()); ranks.is_number() && ranks != json(runRanks))
         damaged("it says " + ranks.dump() + " ranks where the run's record says " + std::to_string(runRanks));
+    // Times are finite and not negative (a -5 ms rank had been dropped from the plot while the
+    // summary still counted it).
+    const auto isTime = [](const json& v) { return jsonIsNumberIn(v, 0.0, 1e12); };
+    for (const char* key : {"step_ms", "collective_ms"})
+        for (const json& v : result.value(key, json::array()))
+            if (!isTime(v))
+                damaged(std::string("'") + key + "' holds " + jsonBrief(v) + ", not a time");
+    for (const char* key : {"rank_attention_ms", "rank_mlp_ms"})
+        for (const json& row : result.value(key, json::array()))
+            for (const json& v : row)
+                if (!isTime(v))
+                    damaged(std::string("'") + key + "' holds " + jsonBrief(v) + ", not a time");
     // Token counts: whole numbers from 0 to 2^31 (-7 and 2^62 had drawn as a colour scale to 10^18).
     for (const auto& request : result.value("kv_len", json::array()))
         for (const auto& layer : request)

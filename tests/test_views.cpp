@@ -411,7 +411,15 @@ private Q_SLOTS:
         // Titles carry the user's label, shortened; without a placement record no dangling separator.
         StudioRun labelled = knownRun();
         labelled.summary.label = "long label that tells the runs apart";
-        QCOMPARE(labelled.title(), QStringLiteral("run 7 · hand-made · long label that tells t…"));
+        const QChar in(0x2068), out(0x2069); // each session text isolated, so right-to-left text stays in its place
+        QCOMPARE(labelled.title(), QStringLiteral("run 7 · ") + in + QStringLiteral("hand-made") + out + QStringLiteral(" · ") + in
+                                       + QStringLiteral("long label that tells t…") + out);
+        // A long hand-made placement name is shortened too (it had widened the window to 3252 px),
+        // and a label's own bidi override is dropped.
+        labelled.summary.placement = std::string(200, 'x');
+        labelled.summary.label = "\u202eevil";
+        QCOMPARE(labelled.title(), QStringLiteral("run 7 · ") + in + QString(31, QLatin1Char('x')) + QChar(0x2026) + out
+                                       + QStringLiteral(" · ") + in + QStringLiteral("evil") + out);
         labelled.summary.label.clear();
         labelled.summary.placement.clear();
         QCOMPARE(labelled.title(), QStringLiteral("run 7"));

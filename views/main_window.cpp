@@ -509,11 +509,18 @@ void MainWindow::showRuns(const QList<int64_t>& ids)
     m_compare->setRuns(runs);
     m_gpuLoad->setRuns(std::move(runs));
     m_center->setCurrentWidget(m_heatmap);
+    // The shown run's warning; a warning of a run no longer shown goes (any other message stays).
+    QString warning;
     if (m_current.trace && !m_current.trace->warnings.empty())
-        m_stateLabel->setText(QString::fromStdString(m_current.trace->warnings.front()));
+        warning = QString::fromStdString(m_current.trace->warnings.front());
     else if (const auto w = m_current.result.find("warnings"); w != m_current.result.end() && w->is_array() && !w->empty()
              && w->front().is_string())
-        m_stateLabel->setText(tr("Run %1: %2").arg(m_current.summary.id).arg(QString::fromStdString(w->front().get<std::string>())));
+        warning = tr("Run %1: %2").arg(m_current.summary.id).arg(QString::fromStdString(w->front().get<std::string>()));
+    if (!warning.isEmpty())
+        m_stateLabel->setText(warning);
+    else if (!m_runWarning.isEmpty() && m_stateLabel->text() == m_runWarning)
+        m_stateLabel->clear();
+    m_runWarning = warning;
 }
 
 bool MainWindow::exportReport(const QString& path)

@@ -94,6 +94,7 @@ private:
     StartPage* m_start;
     QLabel* m_backendLabel;
     QLabel* m_stateLabel = nullptr;
+    QString m_runWarning; // the shown run's warning in m_stateLabel, cleared when another run is shown
     QMenu* m_recentMenu = nullptr;
     QMenu* m_viewMenu = nullptr;
     StudioRun m_current;

@@ -24,20 +24,36 @@ int StudioRun::batch() const
     return int(result.value("kv_len", nlohmann::json::array()).size());
 }
 
+namespace {
+
+// Text from a session as a title shows it: one line, at most `most` characters (the Runs table
+// shows it whole), its own bidi controls dropped and the whole isolated (FSI ... PDI), so a
+// right-to-left label or a stray U+202E cannot reorder the text around it.
+QString inTitle(const std::string& text, qsizetype most)
+{
+    QString t = QString::fromStdString(text).simplified();
+    t.removeIf([](QChar c) { return (c.unicode() >= 0x202a && c.unicode() <= 0x202e) || (c.unicode() >= 0x2066 && c.unicode() <= 0x2069); });
+    if (t.size() > most) {
+        const qsizetype cut = t.at(most - 2).isHighSurrogate() ? most - 2 : most - 1; // not inside a pair
+        t = t.left(cut) + QChar(0x2026);
+    }
+    return QChar(0x2068) + t + QChar(0x2069);
+}
+
+} // namespace
+
 QString StudioRun::title() const
 {
+    // A hand-made placement's name may be long (up to 256 bytes): shortened like the label.
+    const QString placement = inTitle(summary.placement, 32);
     if (summary.id <= 0)
-        return QCoreApplication::translate("StudioRun", "running · %1").arg(QString::fromStdString(summary.placement));
+        return QCoreApplication::translate("StudioRun", "running · %1").arg(placement);
     QString title = summary.placement.empty() // a session whose placement record is missing
         ? QCoreApplication::translate("StudioRun", "run %1").arg(summary.id)
-        : QCoreApplication::translate("StudioRun", "run %1 · %2").arg(summary.id).arg(QString::fromStdString(summary.placement));
-    // The user's --label tells runs of one placement apart in legends and headers (shortened:
-    // the Runs table shows it whole).
-    if (!summary.label.empty()) {
-        const QString label = QString::fromStdString(summary.label).simplified();
-        const qsizetype cut = label.size() > 24 && label.at(22).isHighSurrogate() ? 22 : 23; // not inside a pair
-        title += QStringLiteral(" · ") + (label.size() > 24 ? label.left(cut) + QChar(0x2026) : label);
-    }
+        : QCoreApplication::translate("StudioRun", "run %1 · %2").arg(summary.id).arg(placement);
+    // The user's --label tells runs of one placement apart in legends and headers.
+    if (!summary.label.empty())
+        title += QStringLiteral(" · ") + inTitle(summary.label, 24);
     return title;
 }
 
