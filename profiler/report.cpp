@@ -450,6 +450,34 @@ std::optional<double> stepSpread(const json& result)
                       : std::nullopt;
 }
 
+std::vector<std::string> unlikeWork(const RunSummary& a, const json& resultA, const RunSummary& b, const json& resultB)
+{
+    const auto shape = [](const json& result, size_t depth) -> size_t {
+        const auto kv = result.find("kv_len");
+        if (kv == result.end())
+            return 0;
+        const json* t = &*kv;
+        for (size_t d = 0; d < depth && t->is_array() && !t->empty(); ++d)
+            t = &t->at(0);
+        return t->is_array() ? t->size() : 0;
+    };
+    const auto units = [](const json& result) { return result.value("config", json::object()).value("units", std::string()); };
+    std::vector<std::string> out;
+    const auto differ = [&](bool d, const char* what) {
+        if (d)
+            out.push_back(what);
+    };
+    differ(a.model != b.model, "model");
+    differ(shape(resultA, 0) != shape(resultB, 0), "batch");
+    differ(shape(resultA, 1) != shape(resultB, 1), "layers");
+    differ(shape(resultA, 2) != shape(resultB, 2) || units(resultA) != units(resultB), "units");
+    differ(a.compress != b.compress, "compression");
+    differ(a.budget != b.budget, "budget");
+    differ(a.promptLen != b.promptLen, "prompt length");
+    differ(a.decode != b.decode, "decode steps");
+    return out;
+}
+
 bool withinSpread(double speedup, double spread, double baselineSpread)
 {
     return std::abs(speedup - 1.0) <= spread + baselineSpread;

@@ -65,6 +65,12 @@ std::optional<double> stepSpread(const nlohmann::json& result);
 // A speedup within what the two runs' steps vary by (their stepSpread()s) could be noise.
 bool withinSpread(double speedup, double spread, double baselineSpread);
 
+// What two runs did differently beyond their placement and ranks: the settings that make their
+// tokens/s a comparison of unlike work. Keys in this order: "model", "batch", "layers", "units",
+// "compression", "budget", "prompt length", "decode steps".
+std::vector<std::string> unlikeWork(const RunSummary& a, const nlohmann::json& resultA, const RunSummary& b,
+                                    const nlohmann::json& resultB);
+
 // The format a report file's name asks for ("html", "pdf", "csv", "json"; any case), or "" when
 // it ends in none of them.
 std::string reportFormat(const std::string& path);

@@ -408,6 +408,13 @@ private Q_SLOTS:
         QVERIFY(std::isnan(profiler::attentionCriticalMs(untimed.result)));
         QVERIFY(!profiler::speedupOver(150, std::numeric_limits<double>::infinity())); // a damaged baseline: no speedup
         QVERIFY(!profiler::speedupOver(150, std::nan("")));
+        // Runs that did other work than the first are named so, with what differs.
+        StudioRun unlike = knownRun();
+        unlike.summary.budget += 64;
+        unlike.summary.promptLen += 100;
+        QCOMPARE(profiler::unlikeWork(a.summary, a.result, unlike.summary, unlike.result),
+                 (std::vector<std::string>{"budget", "prompt length"}));
+        QVERIFY(profiler::unlikeWork(a.summary, a.result, knownRun().summary, knownRun().result).empty());
         // Titles carry the user's label, shortened; without a placement record no dangling separator.
         StudioRun labelled = knownRun();
         labelled.summary.label = "long label that tells the runs apart";

@@ -54,6 +54,38 @@
         <source>run %1</source>
         <translation>Lauf %1</translation>
     </message>
+    <message>
+        <source>model</source>
+        <translation>Modell</translation>
+    </message>
+    <message>
+        <source>batch</source>
+        <translation>Batch</translation>
+    </message>
+    <message>
+        <source>layers</source>
+        <translation>Schichten</translation>
+    </message>
+    <message>
+        <source>units</source>
+        <translation>Einheiten</translation>
+    </message>
+    <message>
+        <source>compression</source>
+        <translation>Kompression</translation>
+    </message>
+    <message>
+        <source>budget</source>
+        <translation>Budget</translation>
+    </message>
+    <message>
+        <source>prompt length</source>
+        <translation>Promptlänge</translation>
+    </message>
+    <message>
+        <source>decode steps</source>
+        <translation>Decode-Schritte</translation>
+    </message>
 </context>
 <context>
     <name>fairkv::views::CompareView</name>
@@ -246,6 +278,10 @@
     <message>
         <source>attention ms/step (%1)</source>
         <translation>Attention ms/Schritt (%1)</translation>
+    </message>
+    <message>
+        <source>; unlike work: it differs from %1 in %2</source>
+        <translation>; ungleiche Arbeit: weicht von %1 ab in %2</translation>
     </message>
 </context>
 <context>

@@ -54,6 +54,38 @@
         <source>run %1</source>
         <translation>运行 %1</translation>
     </message>
+    <message>
+        <source>model</source>
+        <translation>模型</translation>
+    </message>
+    <message>
+        <source>batch</source>
+        <translation>批大小</translation>
+    </message>
+    <message>
+        <source>layers</source>
+        <translation>层数</translation>
+    </message>
+    <message>
+        <source>units</source>
+        <translation>单元</translation>
+    </message>
+    <message>
+        <source>compression</source>
+        <translation>压缩</translation>
+    </message>
+    <message>
+        <source>budget</source>
+        <translation>预算</translation>
+    </message>
+    <message>
+        <source>prompt length</source>
+        <translation>提示长度</translation>
+    </message>
+    <message>
+        <source>decode steps</source>
+        <translation>解码步数</translation>
+    </message>
 </context>
 <context>
     <name>fairkv::views::CompareView</name>
@@ -245,6 +277,10 @@
     <message>
         <source>attention ms/step (%1)</source>
         <translation>注意力 毫秒/步（%1）</translation>
+    </message>
+    <message>
+        <source>; unlike work: it differs from %1 in %2</source>
+        <translation>；工作量不同：与 %1 的差异在于 %2</translation>
     </message>
 </context>
 <context>

@@ -218,6 +218,14 @@ void GpuLoadView::rebuild()
                             .arg(100 * *a, 0, 'f', 1)
                             .arg(run.title());
         }
+        if (&run != &m_runs.front()) {
+            const auto differ = profiler::unlikeWork(m_runs.front().summary, m_runs.front().result, run.summary, run.result);
+            QStringList names;
+            for (const std::string& d : differ)
+                names << settingName(d);
+            if (!names.isEmpty())
+                line += tr("; unlike work: it differs from %1 in %2").arg(m_runs.front().title(), names.join(QStringLiteral(", ")));
+        }
         lines << line;
     }
     m_summary->setText(lines.join(QLatin1Char('\n')));

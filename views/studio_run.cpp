@@ -81,6 +81,27 @@ QString timingName(const std::string& timing)
     return QString::fromStdString(timing);
 }
 
+QString settingName(const std::string& key)
+{
+    if (key == "model")
+        return QCoreApplication::translate("StudioRun", "model");
+    if (key == "batch")
+        return QCoreApplication::translate("StudioRun", "batch");
+    if (key == "layers")
+        return QCoreApplication::translate("StudioRun", "layers");
+    if (key == "units")
+        return QCoreApplication::translate("StudioRun", "units");
+    if (key == "compression")
+        return QCoreApplication::translate("StudioRun", "compression");
+    if (key == "budget")
+        return QCoreApplication::translate("StudioRun", "budget");
+    if (key == "prompt length")
+        return QCoreApplication::translate("StudioRun", "prompt length");
+    if (key == "decode steps")
+        return QCoreApplication::translate("StudioRun", "decode steps");
+    return QString::fromStdString(key);
+}
+
 QString runFigure(double value, int decimals)
 {
     return std::isfinite(value) ? QLocale().toString(value, 'f', decimals) : QCoreApplication::translate("StudioRun", "n/a");

@@ -34,6 +34,8 @@ struct StudioRun
 
 // "measured", "emulated" or "modelled" in the user's language (other values unchanged).
 QString timingName(const std::string& timing);
+// A setting profiler::unlikeWork() names ("batch", "prompt length", ...), as the views show it.
+QString settingName(const std::string& key);
 
 // A run's figure in the user's locale, or "n/a" where it is NaN (no decode step timed:
 // RunResult::kNotTimed, a NULL metric), so that nothing untimed reads as 0 or 1.

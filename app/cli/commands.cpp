@@ -477,8 +477,12 @@ int compareCommand(const std::vector<std::string>& argv)
     else
         std::printf("speedup of run %lld over run %lld: n/a (a run without a timed decode step)\n",
                     static_cast<long long>(b.summary.id), static_cast<long long>(a.summary.id));
-    if (a.summary.batch != b.summary.batch || a.summary.model != b.summary.model)
-        std::printf("note: the runs differ in model or batch; the speedup compares unlike work\n");
+    if (const auto differ = profiler::unlikeWork(a.summary, a.result, b.summary, b.result); !differ.empty()) {
+        std::string list;
+        for (const std::string& d : differ)
+            list += (list.empty() ? "" : ", ") + d;
+        std::printf("note: the runs differ in %s; the speedup compares unlike work\n", list.c_str());
+    }
     if (!jsonOut.empty())
         writeJsonFile(jsonOut, json{{"a", a.result}, {"b", b.result}, {"speedup", speedup ? json(*speedup) : json(nullptr)}});
     return 0;
