@@ -440,6 +440,7 @@ void MainWindow::onRunFinished(int, const RunOutcome& outcome)
         reportError(tr("Cannot save the run"), QString::fromStdString(e.what()));
         return;
     }
+    m_runPanel->setDone();
     m_runPanel->setStatus(tr("Finished: %L1 tokens/s (%2), saved as run %3.")
                               .arg(runFigure(outcome.result->tokensPerS, 1))
                               .arg(timingName(outcome.result->timing))

@@ -198,6 +198,11 @@ void RunPanel::setProgress(const QString& phase, int done, int total)
     m_status->setText(decoding ? tr("Decoding step %1 of %2%3").arg(done).arg(total).arg(eta) : phaseName(phase));
 }
 
+void RunPanel::setDone()
+{
+    m_progress->setValue(100);
+}
+
 void RunPanel::setStatus(const QString& text)
 {
     m_status->setText(text);

@@ -22,6 +22,8 @@ public:
     void setConfig(const fairkv::RunConfig& config);
     void setRunning(bool running);
     void setProgress(const QString& phase, int done, int total);
+    // The run finished and was saved: a full bar (a run without decode steps never reports one).
+    void setDone();
     void setStatus(const QString& text);
     QString statusText() const;
     QPushButton* runButton() const { return m_run; }

@@ -180,7 +180,9 @@ int main(int argc, char** argv)
             }
             if (!saved)
                 std::fprintf(stderr, "fairkv-studio: could not save the screenshots in %s\n", qPrintable(dir));
-            QApplication::exit(saved ? 0 : 1);
+            // A run the window could not read was reported (and shot as an error): not a success.
+            const bool readable = window.lastError().isEmpty();
+            QApplication::exit(saved && readable ? 0 : 1);
         });
         return app.exec();
     }
