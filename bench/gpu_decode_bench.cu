@@ -618,8 +618,12 @@ public:
 private:
     void gemm(const StepGemms& g, Product p, const void* x, const void* w, float* y, int n, int k)
     {
-        if (g.algo[p])
-            g.product[p]->run(*g.algo[p], x, w, y, g.workspace, stream);
+        if (g.algo[p]) {
+            const LtProduct& lt = *g.product[p]; // described for layer 0's shape, which every layer shares
+            if (lt.rows != m_batch || lt.n != n || lt.k != k)
+                throw Error(std::string(kProductNames[p]) + ": a layer of another shape than the tuned one");
+            lt.run(*g.algo[p], x, w, y, g.workspace, stream);
+        }
         else
             cuda::gemmBf16(m_h, x, w, y, m_batch, n, k, stream);
     }

@@ -54,7 +54,7 @@ class LtProduct
 {
 public:
     LtProduct(cublasLtHandle_t lth, int rows, int n, int k, size_t workspaceBytes)
-        : m_lth(lth), m_wsBytes(workspaceBytes)
+        : rows(rows), n(n), k(k), m_lth(lth), m_wsBytes(workspaceBytes)
     {
         FAIRKV_CUBLAS(cublasLtMatmulDescCreate(&m_desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
         const cublasOperation_t opT = CUBLAS_OP_T;
@@ -133,6 +133,7 @@ public:
         FAIRKV_CUBLAS(cublasLtMatmul(m_lth, m_desc, &one, w, m_a, x, m_b, &zero, y, m_c, y, m_c, &algo, workspace, m_wsBytes, stream));
     }
 
+    const int rows, n, k; // the shape the descriptors describe
     std::vector<cublasLtMatmulAlgo_t> heuristic; // what cublasLtMatmulAlgoGetHeuristic offers (up to 32), first choice first
 
 private:

@@ -384,16 +384,6 @@ int64_t runId(const std::string& text, const char* what)
 
 namespace {
 
-// Text from a session as a terminal shows it: control characters (escape sequences, newlines a
-// label may hold) become '?', so one run stays one line and cannot restyle the terminal.
-std::string printable(std::string text)
-{
-    for (char& c : text)
-        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
-            c = '?';
-    return text;
-}
-
 std::string runLine(const profiler::RunSummary& r)
 {
     char buf[512];
@@ -401,7 +391,7 @@ std::string runLine(const profiler::RunSummary& r)
                   static_cast<long long>(r.id), r.parent ? std::to_string(*r.parent).c_str() : "-", r.model.c_str(),
                   r.backend.c_str(), r.ranks, r.placement.c_str(), r.compress.c_str(), r.budget, r.batch, r.decode,
                   fmt(r.tokensPerS, 1).c_str(), fmt(r.stepMs).c_str(), fmt(r.imbalance).c_str(), r.timing.c_str(), r.label.c_str());
-    return printable(buf);
+    return withoutControls(buf, '?'); // one run stays one line and cannot restyle the terminal
 }
 
 } // namespace
@@ -551,7 +541,7 @@ int checkModelCommand(const std::vector<std::string>& argv)
     std::cout << ", " << fmt(double(s.bytes) / (1 << 20), 1) << " MiB in " << s.files.size() << " file(s), "
               << c.parameterCount() << " parameters\n";
     if (!s.extra.empty())
-        std::cout << s.extra.size() << " tensor(s) not used by the model, e.g. " << printable(s.extra.front()) << "\n";
+        std::cout << s.extra.size() << " tensor(s) not used by the model, e.g. " << withoutControls(s.extra.front(), '?') << "\n";
     return 0;
 }
 

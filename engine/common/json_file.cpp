@@ -121,6 +121,19 @@ std::string printable(std::string_view text)
     return out;
 }
 
+std::string withoutControls(std::string text, char with)
+{
+    for (size_t i = 0; i < text.size(); ++i) {
+        const auto c = static_cast<unsigned char>(text[i]);
+        if (c < 0x20 || c == 0x7f)
+            text[i] = with;
+        else if (c == 0xc2 && i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) >= 0x80
+                 && static_cast<unsigned char>(text[i + 1]) <= 0x9f)
+            text[i] = text[i + 1] = with;
+    }
+    return text;
+}
+
 nlohmann::json readJsonFile(const std::string& path, const std::string& what, uint64_t maxBytes, JsonKeys keys)
 {
     std::error_code ec;

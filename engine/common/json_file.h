@@ -37,6 +37,9 @@ JsonScan scanJson(std::string_view text, int maxDepth = 0);
 // `text` with control bytes and bytes beyond ASCII written as \xNN: a parser's message quotes
 // what it last read, which may be binary and must not reach a terminal raw.
 std::string printable(std::string_view text);
+// `text` with every control character (C0, DEL, and C1 as UTF-8, CSI among them) replaced by
+// `with`, one per byte: a line a terminal shows as written, which cannot restyle it or break it.
+std::string withoutControls(std::string text, char with);
 
 // Whether `v` is an integer within [least, most] (non-negative integers parse as unsigned and are
 // compared unsigned, so 2^64 - 1 never reads as -1), and whether it is a finite number within

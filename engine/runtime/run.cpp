@@ -155,24 +155,13 @@ Placement resolvePlacement(const RunConfig& cfg, int layers, int units)
     // The name is shown on terminals and in tables: control characters become spaces, and what
     // would pass for a planner's once spaces and case are set aside ("fairkv-copy ", "Uniform") or
     // is an earlier run's file label ("file R.json", now stale) counts as such a claim.
-    const auto visible = [](std::string text) {
-        for (size_t i = 0; i < text.size(); ++i) {
-            const auto c = static_cast<unsigned char>(text[i]);
-            if (c < 0x20 || c == 0x7f)
-                text[i] = ' ';
-            else if (c == 0xc2 && i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) >= 0x80
-                     && static_cast<unsigned char>(text[i + 1]) <= 0x9f) // U+0080..U+009F: C1 controls (CSI is one)
-                text.replace(i, 2, "  ");
-        }
-        return text;
-    };
-    std::string own = visible(p.name);
+    std::string own = withoutControls(p.name, ' ');
     const size_t first = own.find_first_not_of(' '), last = own.find_last_not_of(' ');
     own = first == std::string::npos ? std::string() : own.substr(first, last - first + 1);
     std::string lower = own;
     std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return char(std::tolower(c)); });
     if (own.empty() || isPlanner(lower) || lower.rfind("file ", 0) == 0 || own == cfg.placement)
-        own = "file " + visible(std::filesystem::path(cfg.placement).filename().string());
+        own = "file " + withoutControls(std::filesystem::path(cfg.placement).filename().string(), ' ');
     // A placement's name is at most 256 bytes (Placement::fromJson): cut at a character's start.
     if (own.size() > 256) {
         size_t cut = 256;
