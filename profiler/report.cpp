@@ -64,8 +64,26 @@ std::string csvField(const std::string& s)
 const char* palette(size_t i)
 {
     static const char* colours[]
-        = {"#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#9c755f"};
-    return colours[i % 8];
+        = {"#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"};
+    return colours[i % 10]; // the studio's series colours (views/theme.cpp), in its order
+}
+
+// At most `chars` characters (UTF-8 code points) of `s`, with "…" where it was cut.
+std::string cutText(const std::string& s, size_t chars)
+{
+    size_t seen = 0;
+    for (size_t i = 0; i < s.size(); ++i) {
+        if ((static_cast<unsigned char>(s[i]) & 0xc0) == 0x80)
+            continue; // inside a character
+        if (seen == chars - 1) {
+            size_t rest = 0; // characters from here to the end
+            for (size_t j = i; j < s.size(); ++j)
+                rest += (static_cast<unsigned char>(s[j]) & 0xc0) != 0x80;
+            return rest <= 1 ? s : s.substr(0, i) + "…";
+        }
+        ++seen;
+    }
+    return s;
 }
 
 // Grouped bars: groups along x, one bar per series in each group.
@@ -73,7 +91,14 @@ std::string barChart(const std::string& title, const std::string& unit, const st
                      const std::vector<std::string>& series,
                      const std::vector<std::vector<double>>& values /*[series][group]*/)
 {
-    const double W = 640, H = 300, left = 60, right = 10, top = 30, bottom = 60;
+    // The legend below the plot: three columns, as many rows as the series need; a name longer
+    // than its column is cut (the bar's tooltip keeps it whole). Long labels had run into the
+    // next column and past the picture's bottom.
+    const size_t legendRows = (series.size() + 2) / 3;
+    const double W = 640, left = 60, right = 10, top = 30, legendTop = 270, rowH = 14;
+    const double H = legendTop + double(std::max<size_t>(legendRows, 1)) * rowH + 8, bottom = H - legendTop + 30;
+    const double columnW = (W - left - right) / 3;
+    const size_t maxChars = size_t((columnW - 20) / 6.2); // 11 px sans: about 6 px a character
     double peak = 0;
     for (const auto& s : values)
         for (double v : s)
@@ -106,9 +131,11 @@ std::string barChart(const std::string& title, const std::string& unit, const st
           << "\" text-anchor=\"middle\">" << esc(groups[gi]) << "</text>";
     }
     for (size_t si = 0; si < series.size(); ++si) {
-        const double x = left + double(si % 3) * 200, y = H - 30 + double(si / 3) * 14;
-        o << "<rect x=\"" << x << "\" y=\"" << y - 9 << "\" width=\"10\" height=\"10\" fill=\"" << palette(si)
-          << "\"/><text x=\"" << x + 14 << "\" y=\"" << y << "\">" << esc(series[si]) << "</text>";
+        const double x = left + double(si % 3) * columnW, y = legendTop + 10 + double(si / 3) * rowH;
+        // The title beside the text, not in it: Qt's SVG renderer draws a <text>'s title as text.
+        o << "<g><title>" << esc(series[si]) << "</title><rect x=\"" << x << "\" y=\"" << y - 9
+          << "\" width=\"10\" height=\"10\" fill=\"" << palette(si) << "\"/><text x=\"" << x + 14 << "\" y=\"" << y
+          << "\">" << esc(cutText(series[si], maxChars)) << "</text></g>";
     }
     o << "</svg>";
     return o.str();
@@ -196,35 +223,66 @@ std::string Report::html(bool inlineCharts) const
          "step composed as the per-layer maximum plus a modelled collective), <b>modelled</b> (cost model, design §2), "
          "<b>computed</b> (from the run's data).</p>";
 
-    o << "<h2>Summary</h2><table><tr><th class=\"l\">metric</th><th class=\"l\">kind</th>";
-    for (const auto& r : runs)
-        o << "<th>" << esc(runName(r)) << "</th>";
-    o << "</tr>";
-    auto row
-        = [&](const std::string& name, const std::string& kind, const std::function<std::string(const StoredRun&)>& f) {
-              o << "<tr><td class=\"l\">" << esc(name) << "</td><td class=\"l kind\">" << esc(kind) << "</td>";
-              for (const auto& r : runs)
-                  o << "<td>" << esc(f(r)) << "</td>";
-              o << "</tr>";
-          };
-    row("tokens/s", "as timed", [](const StoredRun& r) { return fmt(r.summary.tokensPerS, 1); });
-    row("speedup over the baseline", "computed", [&](const StoredRun& r) {
-        const auto x = speedupOver(r.summary.tokensPerS, base.summary.tokensPerS);
-        return x ? fmt(*x, 3) + "×" : std::string("–");
-    });
-    row("timing", "", [](const StoredRun& r) { return r.summary.timing; });
-    row("decode step (ms)", "as timed", [](const StoredRun& r) { return fmt(r.summary.stepMs, 3); });
-    row("attention imbalance (max / mean)", "as timed", [](const StoredRun& r) { return fmt(r.summary.imbalance, 3); });
-    row("attention, sum of per-layer max (ms)", "as timed",
-        [](const StoredRun& r) { return fmt(attentionCriticalMs(r.result), 3); });
-    row("lower bound (ms)", "modelled", [](const StoredRun& r) { return fmt(r.summary.lowerBoundMs, 3); });
-    row("collectives", "",
-        [](const StoredRun& r) { return r.result.value("collective", std::string("in-process sum")); });
-    row("compression selection on", "",
-        [](const StoredRun& r) { return r.result.value("compression_on", std::string("host")); });
-    row("kernel tracing (CUPTI, adds to step times)", "",
-        [](const StoredRun& r) { return std::string(r.result.value("kernel_tracing", false) ? "on" : "off"); });
-    o << "</table>";
+    // Tables with a column per run are cut into blocks of a few runs each: a PDF page does not
+    // scroll, and 24 runs side by side had run off its edge.
+    std::vector<std::pair<size_t, size_t>> blocks; // [first, end) runs
+    for (size_t first = 0; first < runs.size(); first += kRunsPerTable)
+        blocks.emplace_back(first, std::min(runs.size(), first + kRunsPerTable));
+    using Cell = std::function<std::string(const StoredRun&)>;
+    struct Row
+    {
+        std::string name, kind;
+        Cell value;
+    };
+    const auto table = [&](const std::string& firstHeader, bool withKind, const std::vector<Row>& rows) {
+        for (const auto& [first, end] : blocks) {
+            o << "<table><tr><th class=\"l\">" << esc(firstHeader) << "</th>";
+            if (withKind)
+                o << "<th class=\"l\">kind</th>";
+            for (size_t i = first; i < end; ++i)
+                o << "<th>" << esc(runName(runs[i])) << "</th>";
+            o << "</tr>";
+            for (const Row& row : rows) {
+                o << "<tr><td class=\"l\">" << esc(row.name) << "</td>";
+                if (withKind)
+                    o << "<td class=\"l kind\">" << esc(row.kind) << "</td>";
+                for (size_t i = first; i < end; ++i)
+                    o << "<td>" << esc(row.value(runs[i])) << "</td>";
+                o << "</tr>";
+            }
+            o << "</table>";
+        }
+    };
+
+    o << "<h2>Summary</h2>";
+    table("metric", true,
+          {{"tokens/s", "as timed", [](const StoredRun& r) { return fmt(r.summary.tokensPerS, 1); }},
+           {"speedup over the baseline", "computed",
+            [&](const StoredRun& r) {
+                const auto x = speedupOver(r.summary.tokensPerS, base.summary.tokensPerS);
+                return x ? fmt(*x, 3) + "×" : std::string("–");
+            }},
+           {"differs from the baseline in", "computed",
+            [&](const StoredRun& r) {
+                if (&r == &base)
+                    return std::string("–");
+                std::string names;
+                for (const std::string& d : unlikeWork(base.summary, base.result, r.summary, r.result))
+                    names += (names.empty() ? "" : ", ") + d;
+                return names.empty() ? std::string("nothing: like work") : names;
+            }},
+           {"timing", "", [](const StoredRun& r) { return r.summary.timing; }},
+           {"decode step (ms)", "as timed", [](const StoredRun& r) { return fmt(r.summary.stepMs, 3); }},
+           {"attention imbalance (max / mean)", "as timed",
+            [](const StoredRun& r) { return fmt(r.summary.imbalance, 3); }},
+           {"attention, sum of per-layer max (ms)", "as timed",
+            [](const StoredRun& r) { return fmt(attentionCriticalMs(r.result), 3); }},
+           {"lower bound (ms)", "modelled", [](const StoredRun& r) { return fmt(r.summary.lowerBoundMs, 3); }},
+           {"collectives", "", [](const StoredRun& r) { return r.result.value("collective", std::string("in-process sum")); }},
+           {"compression selection on", "",
+            [](const StoredRun& r) { return r.result.value("compression_on", std::string("host")); }},
+           {"kernel tracing (CUPTI, adds to step times)", "",
+            [](const StoredRun& r) { return std::string(r.result.value("kernel_tracing", false) ? "on" : "off"); }}});
 
     o << "<h2>Charts</h2>";
     for (const Chart& c : charts()) {
@@ -234,29 +292,23 @@ std::string Report::html(bool inlineCharts) const
             o << "<p><img src=\"" << c.id << ".png\" alt=\"" << esc(c.title) << "\"/></p>";
     }
 
-    o << "<h2>Settings</h2><table><tr><th class=\"l\">setting</th>";
-    for (const auto& r : runs)
-        o << "<th>" << esc(runName(r)) << "</th>";
-    o << "</tr>";
+    o << "<h2>Settings</h2>";
     std::vector<std::string> keys;
     for (const auto& r : runs)
         for (const auto& [k, v] : r.config.items())
             if (std::find(keys.begin(), keys.end(), k) == keys.end())
                 keys.push_back(k);
-    for (const auto& k : keys) {
-        o << "<tr><td class=\"l\">" << esc(k) << "</td>";
-        for (const auto& r : runs)
-            o << "<td>"
-              << esc(r.config.contains(k)
-                         ? (r.config[k].is_string() ? r.config[k].get<std::string>() : r.config[k].dump(-1, ' ', false, json::error_handler_t::replace))
-                         : "–")
-              << "</td>";
-        o << "</tr>";
-    }
-    o << "<tr><td class=\"l\">model shape</td>";
-    for (const auto& r : runs)
-        o << "<td>" << esc(shape(r.result.value("model", json::object()))) << "</td>";
-    o << "</tr></table>";
+    std::vector<Row> settings;
+    for (const auto& k : keys)
+        settings.push_back({k, "", [k](const StoredRun& r) {
+                                if (!r.config.contains(k))
+                                    return std::string("–");
+                                const nlohmann::json& v = r.config[k];
+                                return v.is_string() ? v.get<std::string>()
+                                                     : v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+                            }});
+    settings.push_back({"model shape", "", [](const StoredRun& r) { return shape(r.result.value("model", json::object())); }});
+    table("setting", false, settings);
 
     o << "<h2>Environment</h2><table><tr><th class=\"l\">run</th><th class=\"l\">host</th><th class=\"l\">CPU</th>"
       << "<th class=\"l\">GPU</th><th class=\"l\">driver</th><th class=\"l\">CUDA</th><th class=\"l\">NCCL</th></tr>";

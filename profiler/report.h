@@ -15,6 +15,9 @@ struct Report
 {
     std::vector<StoredRun> runs;
     size_t baseline = 0; // index into runs: speedups are over this run
+    // Runs side by side in one table; more runs continue in another table below (a PDF page has
+    // room for about this many columns).
+    static constexpr size_t kRunsPerTable = 6;
 
     struct Chart
     {

@@ -877,6 +877,13 @@ StoredRun SessionStore::loadRun(int64_t id) const
     if (!r.result.contains("placement") || !r.result.at("placement").is_object())
         damaged("no 'placement'");
     checkResultTypes(r.result, r.summary.ranks, damaged);
+    // A run that timed decode steps stored its throughput and step time; without them its speedups
+    // would read as "not timed" beside timed records.
+    if (!r.result.at("step_ms").empty())
+        for (const auto& [name, value] : {std::pair{"tokens_per_s", r.summary.tokensPerS}, std::pair{"step_ms", r.summary.stepMs}})
+            if (std::isnan(value))
+                fail("run " + std::to_string(id) + " has damaged metrics: it timed " + std::to_string(r.result.at("step_ms").size())
+                     + " decode steps but its '" + name + "' is missing");
     const json env = parseStored(st.text(2));
     if (env.is_object())
         r.environment = Environment::fromJson(env);

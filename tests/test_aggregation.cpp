@@ -3,6 +3,7 @@
 #include "aggregation.h"
 #include "chrome_trace.h"
 #include "cpu_tracer.h"
+#include "report.h"
 #include "model/model_weights.h"
 #include "runtime/inference_engine.h"
 #include "runtime/run.h"
@@ -205,6 +206,42 @@ private Q_SLOTS:
         QCOMPARE(tracks, (std::set<std::string>{"rank 0", "rank 1", "all ranks"}));
         QCOMPARE(durations, 3);
         QCOMPARE(doc["otherData"]["dropped_records"].get<int>(), 7);
+    }
+
+    // A report of many runs stays on the page: tables of a column per run come in blocks, the
+    // chart's legend grows with the runs and cuts long names, and every run says where its work
+    // differs from the baseline's.
+    void reportsOfManyRunsStayOnThePage()
+    {
+        Report report;
+        for (int i = 0; i < 8; ++i) {
+            StoredRun r;
+            r.summary.id = i + 1;
+            r.summary.placement = "uniform";
+            r.summary.label = i == 7 ? std::string(120, 'x') : std::string();
+            r.summary.timing = "measured";
+            r.summary.tokensPerS = 100 + i;
+            r.summary.budget = i == 3 ? 512 : 256;
+            r.config = {{"budget", r.summary.budget}};
+            r.result = {{"kv_len", {{{1, 2}}}}, {"rank_attention_ms", {{1.0, 2.0}}}, {"step_ms", {3.0}}};
+            report.runs.push_back(r);
+        }
+        const std::string html = report.html();
+        const auto count = [&](const std::string& what) {
+            size_t n = 0;
+            for (size_t at = html.find(what); at != std::string::npos; at = html.find(what, at + 1))
+                ++n;
+            return n;
+        };
+        QCOMPARE(count("<th class=\"l\">metric</th>"), size_t(2));  // runs 1-6, then 7-8
+        QCOMPARE(count("<th class=\"l\">setting</th>"), size_t(2));
+        QVERIFY(html.find("<td>budget</td>") != std::string::npos);      // run 4's other budget
+        QCOMPARE(count("nothing: like work"), size_t(6));
+        const std::string svg = report.charts().front().svg;
+        QVERIFY2(svg.find("height=\"320\"") != std::string::npos, svg.substr(0, 200).c_str()); // 3 legend rows
+        QVERIFY(svg.find(std::string(120, 'x')) != std::string::npos);  // whole in the bar's title
+        QVERIFY(svg.find(std::string(30, 'x') + "…") == std::string::npos); // cut in the legend
+        QVERIFY(svg.find("xxx…</text>") != std::string::npos);
     }
 };
 

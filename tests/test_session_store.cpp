@@ -473,6 +473,13 @@ private Q_SLOTS:
         FAIRKV_EXPECT_ERROR(SS::open(f, SS::Mode::ReadOnly)->listRuns(), "run 1's metric 'tokens_per_s' is -5.0, not a measure");
         sql(f, "UPDATE metrics SET value = 9e999 WHERE name = 'tokens_per_s';");
         FAIRKV_EXPECT_ERROR(SS::open(f, SS::Mode::ReadOnly)->listRuns(), "run 1's metric 'tokens_per_s' is infinite, not a measure");
+        // A NULL (or missing) one beside timed steps had read as "not timed".
+        sql(f, "UPDATE metrics SET value = NULL WHERE name = 'tokens_per_s';");
+        QVERIFY(std::isnan(SS::open(f, SS::Mode::ReadOnly)->listRuns().front().tokensPerS)); // the list still opens
+        FAIRKV_EXPECT_ERROR(SS::open(f, SS::Mode::ReadOnly)->loadRun(1), "but its 'tokens_per_s' is missing");
+        sql(f, "DELETE FROM metrics WHERE name = 'step_ms';");
+        sql(f, "UPDATE metrics SET value = 12 WHERE name = 'tokens_per_s';");
+        FAIRKV_EXPECT_ERROR(SS::open(f, SS::Mode::ReadOnly)->loadRun(1), "but its 'step_ms' is missing");
     }
 
     // An empty main file beside a -wal that holds the runs (a copy taken half way): SQLite would read

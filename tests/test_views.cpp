@@ -332,10 +332,18 @@ private Q_SLOTS:
         // b keeps 5 more tokens in layer 1, unit 2 of request 0 and has a slower rank 1 in layer 0
         b.result["kv_len"][0][1][2] = b.result["kv_len"][0][1][2].get<int>() + 5;
         b.result["rank_attention_ms"][0][1] = 2.5;
+        b.summary.decode = 9; // other work: the table says so
         view.setRuns({a, b});
         QCOMPARE(view.speedup(1), 1.25);
         QCOMPARE(view.table()->columnCount(), 2);
         QCOMPARE(view.table()->item(3, 1)->text(), QLocale().toString(1.25, 'f', 3) + QStringLiteral("×"));
+        int differs = -1;
+        for (int row = 0; row < view.table()->rowCount(); ++row)
+            if (view.table()->verticalHeaderItem(row)->text() == QStringLiteral("Differs from the baseline in"))
+                differs = row;
+        QVERIFY(differs >= 0);
+        QCOMPARE(view.table()->item(differs, 1)->text(), QStringLiteral("decode steps"));
+        QCOMPARE(view.table()->item(differs, 0)->text(), QStringLiteral("–"));
         QCOMPARE(view.deltaRows(), 3);
         QCOMPARE(view.deltaCell(1, 2), 5.0);
         QVERIFY(std::isnan(view.deltaCell(0, 0))); // equal: hidden
@@ -363,6 +371,59 @@ private Q_SLOTS:
         QVERIFY(svg.open(QIODevice::ReadOnly));
         QVERIFY(svg.readAll().contains("<svg"));
         QVERIFY(QImage(dir.filePath(QStringLiteral("d.png"))).width() > 0);
+    }
+
+    // Rank labels that do not fit their cell shrink ("×4" for four replicas), and the map says
+    // when it leaves labels out (64 ranks had run across their neighbours; 2048 cells lost them
+    // without a word).
+    void placementLabelsFitTheirCells()
+    {
+        StudioRun run = knownRun();
+        for (auto& layer : run.result["placement"]["layers"])
+            layer[3]["replicas"] = {{{"rank", 12}, {"requests", {0}}}, {{"rank", 13}, {"requests", {1}}},
+                                    {{"rank", 14}, {"requests", nlohmann::json::array()}},
+                                    {{"rank", 15}, {"requests", nlohmann::json::array()}}};
+        KvHeatmapView view;
+        view.resize(300, 320);
+        view.setRun(run);
+        view.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&view));
+        const auto labelAt = [&](int layer, int unit) {
+            for (int i = 0; i < view.plot()->itemCount(); ++i)
+                if (auto* t = qobject_cast<QCPItemText*>(view.plot()->item(i));
+                    t && t->property("overlay").toBool() && t->position->coords() == QPointF(unit, layer))
+                    return t->text();
+            return QString();
+        };
+        QTRY_COMPARE(labelAt(1, 3), QStringLiteral("×4"));
+        QCOMPARE(view.overlayLabels(), 12);
+        QVERIFY(view.overlayNote().isEmpty());
+        view.resize(1400, 700);
+        QTRY_COMPARE(labelAt(1, 3), QStringLiteral("r12+13+14+15"));
+        QCOMPARE(labelAt(1, 2), QStringLiteral("r1"));
+        view.plot()->setFixedHeight(90); // rows of a few pixels: no label, and a note that says why
+        QTRY_COMPARE(view.overlayLabels(), 0);
+        QVERIFY2(view.overlayNote().contains(QStringLiteral("12 cell")) && view.overlayNote().contains(QStringLiteral("too small")),
+                 qPrintable(view.overlayNote()));
+
+        // 33 layers x 32 units: past the label limit, said so.
+        StudioRun big;
+        big.summary.id = 9;
+        nlohmann::json kv = nlohmann::json::array({nlohmann::json::array()});
+        nlohmann::json layers = nlohmann::json::array();
+        for (int l = 0; l < 33; ++l) {
+            kv[0].push_back(std::vector<int>(32, 10 + l));
+            nlohmann::json units = nlohmann::json::array();
+            for (int u = 0; u < 32; ++u)
+                units.push_back({{"unit", u}, {"replicas", {{{"rank", u / 4}, {"requests", {0}}}}}});
+            layers.push_back(units);
+        }
+        big.result = {{"kv_len", kv}, {"attention_mass", kv}, {"placement", {{"layers", layers}}}};
+        view.setRun(big);
+        QCOMPARE(view.overlayLabels(), 0);
+        QVERIFY2(view.overlayNote().contains(QStringLiteral("too many")), qPrintable(view.overlayNote()));
+        view.setOverlay(false);
+        QVERIFY(view.overlayNote().isEmpty());
     }
 
     // One layer (or one unit) is still drawn: a colour map with a zero-width range draws nothing.
@@ -489,6 +550,9 @@ private Q_SLOTS:
         e->undoStack()->undo();
         e->undoStack()->undo();
         QCOMPARE(e->placement().toJson(), original.toJson());
+        // Undone back to the run's own placement: a re-run stores its name, not "edited".
+        QCOMPARE(e->rerunName(), QString::fromStdString(original.name));
+        QVERIFY(e->rerunName() != QStringLiteral("edited"));
         e->undoStack()->redo();
         e->undoStack()->redo();
         e->undoStack()->redo();
@@ -516,7 +580,8 @@ private Q_SLOTS:
 
         const int64_t parent = w.liveRunId();
         QCOMPARE(parent, int64_t(1));
-        w.rerun(e->placement(), QStringLiteral("edited"));
+        QCOMPARE(e->rerunName(), QStringLiteral("edited"));
+        w.rerun(e->placement(), e->rerunName());
         QVERIFY(done.wait(120000));
         QTRY_COMPARE(w.runsModel()->rowCount(), 2);
         auto store = profiler::SessionStore::open(w.sessionPath().toStdString(), profiler::SessionStore::Mode::ReadOnly);

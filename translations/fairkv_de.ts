@@ -182,20 +182,60 @@
         <translation>berechnet</translation>
     </message>
     <message>
-        <source>Red: %1 is higher than the baseline, blue: lower (%2). %3 of %4 cells hidden (equal, or below the threshold).</source>
-        <translation>Rot: %1 ist höher als der Basislauf, Blau: niedriger (%2). %3 von %4 Zellen ausgeblendet (gleich oder unter dem Schwellenwert).</translation>
+        <source>Model</source>
+        <translation>Modell</translation>
     </message>
     <message>
-        <source>compared minus baseline (ms)</source>
-        <translation>Vergleich minus Basislauf (ms)</translation>
+        <source>Backend</source>
+        <translation>Backend</translation>
     </message>
     <message>
-        <source>compared minus baseline (tokens)</source>
-        <translation>Vergleich minus Basislauf (Token)</translation>
+        <source>Ranks</source>
+        <translation>Ranks</translation>
     </message>
     <message>
-        <source>compared minus baseline (attention mass)</source>
-        <translation>Vergleich minus Basislauf (Attention-Masse)</translation>
+        <source>Batch</source>
+        <translation>Batch</translation>
+    </message>
+    <message>
+        <source>Compression (budget)</source>
+        <translation>Kompression (Budget)</translation>
+    </message>
+    <message>
+        <source>%1 (%2)</source>
+        <translation>%1 (%2)</translation>
+    </message>
+    <message>
+        <source>Prompt length, decode steps</source>
+        <translation>Promptlänge, Decode-Schritte</translation>
+    </message>
+    <message>
+        <source>%1, %2</source>
+        <translation>%1, %2</translation>
+    </message>
+    <message>
+        <source>Differs from the baseline in</source>
+        <translation>Weicht vom Basislauf ab in</translation>
+    </message>
+    <message>
+        <source>nothing: like work</source>
+        <translation>nichts: gleiche Arbeit</translation>
+    </message>
+    <message>
+        <source>difference (ms)</source>
+        <translation>Differenz (ms)</translation>
+    </message>
+    <message>
+        <source>difference (tokens)</source>
+        <translation>Differenz (Token)</translation>
+    </message>
+    <message>
+        <source>difference (mass)</source>
+        <translation>Differenz (Masse)</translation>
+    </message>
+    <message>
+        <source>Colour: %1 minus the baseline; red: higher, blue: lower (%2). %3 of %4 cells hidden (equal, or below the threshold).</source>
+        <translation>Farbe: %1 minus Basislauf; rot: höher, blau: niedriger (%2). %3 von %4 Zellen ausgeblendet (gleich oder unter der Schwelle).</translation>
     </message>
 </context>
 <context>
@@ -282,6 +322,18 @@
     <message>
         <source>; unlike work: it differs from %1 in %2</source>
         <translation>; ungleiche Arbeit: weicht von %1 ab in %2</translation>
+    </message>
+    <message>
+        <source>attention</source>
+        <translation>Attention</translation>
+    </message>
+    <message>
+        <source>MLP</source>
+        <translation>MLP</translation>
+    </message>
+    <message>
+        <source>collectives</source>
+        <translation>Kollektive</translation>
     </message>
 </context>
 <context>
@@ -411,6 +463,21 @@ Rank %3
     <message>
         <source>%1 %</source>
         <translation>%1 %</translation>
+    </message>
+    <message>
+        <source>%L1 cells: too many for rank labels; hover a cell for its ranks</source>
+        <translation>%L1 Zellen: zu viele für Rank-Beschriftungen; zeigen Sie auf eine Zelle, um ihre Ranks zu sehen</translation>
+    </message>
+    <message>
+        <source>×%1</source>
+        <translation>×%1</translation>
+    </message>
+    <message numerus="yes">
+        <source>%n cell(s) too small for their rank labels; hover a cell or enlarge the map</source>
+        <translation>
+            <numerusform>%n Zelle zu klein für ihre Rank-Beschriftung; zeigen Sie auf die Zelle oder vergrößern Sie die Karte</numerusform>
+            <numerusform>%n Zellen zu klein für ihre Rank-Beschriftungen; zeigen Sie auf eine Zelle oder vergrößern Sie die Karte</numerusform>
+        </translation>
     </message>
 </context>
 <context>

@@ -2,6 +2,16 @@
 <!DOCTYPE TS>
 <TS version="2.1" language="en_US">
 <context>
+    <name>fairkv::views::KvHeatmapView</name>
+    <message numerus="yes">
+        <source>%n cell(s) too small for their rank labels; hover a cell or enlarge the map</source>
+        <translation>
+            <numerusform>%n cell too small for its rank label; hover a cell or enlarge the map</numerusform>
+            <numerusform>%n cells too small for their rank labels; hover a cell or enlarge the map</numerusform>
+        </translation>
+    </message>
+</context>
+<context>
     <name>fairkv::views::MainWindow</name>
     <message numerus="yes">
         <source>Opened %1 (%n run(s))</source>

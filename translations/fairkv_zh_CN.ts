@@ -182,20 +182,60 @@
         <translation>计算</translation>
     </message>
     <message>
-        <source>Red: %1 is higher than the baseline, blue: lower (%2). %3 of %4 cells hidden (equal, or below the threshold).</source>
-        <translation>红色：%1 高于基线，蓝色：低于基线（%2）。已隐藏 %4 个单元格中的 %3 个（相等或低于阈值）。</translation>
+        <source>Model</source>
+        <translation>模型</translation>
     </message>
     <message>
-        <source>compared minus baseline (ms)</source>
-        <translation>对比运行减基线（ms）</translation>
+        <source>Backend</source>
+        <translation>后端</translation>
     </message>
     <message>
-        <source>compared minus baseline (tokens)</source>
-        <translation>对比运行减基线（token）</translation>
+        <source>Ranks</source>
+        <translation>Rank 数</translation>
     </message>
     <message>
-        <source>compared minus baseline (attention mass)</source>
-        <translation>对比运行减基线（注意力质量）</translation>
+        <source>Batch</source>
+        <translation>批大小</translation>
+    </message>
+    <message>
+        <source>Compression (budget)</source>
+        <translation>压缩（预算）</translation>
+    </message>
+    <message>
+        <source>%1 (%2)</source>
+        <translation>%1（%2）</translation>
+    </message>
+    <message>
+        <source>Prompt length, decode steps</source>
+        <translation>提示长度，解码步数</translation>
+    </message>
+    <message>
+        <source>%1, %2</source>
+        <translation>%1，%2</translation>
+    </message>
+    <message>
+        <source>Differs from the baseline in</source>
+        <translation>与基线不同之处</translation>
+    </message>
+    <message>
+        <source>nothing: like work</source>
+        <translation>无：相同工作</translation>
+    </message>
+    <message>
+        <source>difference (ms)</source>
+        <translation>差值（毫秒）</translation>
+    </message>
+    <message>
+        <source>difference (tokens)</source>
+        <translation>差值（token）</translation>
+    </message>
+    <message>
+        <source>difference (mass)</source>
+        <translation>差值（注意力质量）</translation>
+    </message>
+    <message>
+        <source>Colour: %1 minus the baseline; red: higher, blue: lower (%2). %3 of %4 cells hidden (equal, or below the threshold).</source>
+        <translation>颜色：%1 减去基线；红色：更高，蓝色：更低（%2）。%4 个单元格中隐藏了 %3 个（相等或低于阈值）。</translation>
     </message>
 </context>
 <context>
@@ -281,6 +321,18 @@
     <message>
         <source>; unlike work: it differs from %1 in %2</source>
         <translation>；工作量不同：与 %1 的差异在于 %2</translation>
+    </message>
+    <message>
+        <source>attention</source>
+        <translation>注意力</translation>
+    </message>
+    <message>
+        <source>MLP</source>
+        <translation>MLP</translation>
+    </message>
+    <message>
+        <source>collectives</source>
+        <translation>集合通信</translation>
     </message>
 </context>
 <context>
@@ -409,6 +461,20 @@ rank %3
     <message>
         <source>%1 %</source>
         <translation>%1%</translation>
+    </message>
+    <message>
+        <source>%L1 cells: too many for rank labels; hover a cell for its ranks</source>
+        <translation>%L1 个单元格：太多，无法显示 rank 标签；将鼠标悬停在单元格上查看其 rank</translation>
+    </message>
+    <message>
+        <source>×%1</source>
+        <translation>×%1</translation>
+    </message>
+    <message numerus="yes">
+        <source>%n cell(s) too small for their rank labels; hover a cell or enlarge the map</source>
+        <translation>
+            <numerusform>%n 个单元格太小，无法显示 rank 标签；将鼠标悬停在单元格上或放大热图</numerusform>
+        </translation>
     </message>
 </context>
 <context>

@@ -110,6 +110,7 @@ CompareView::CompareView(QWidget* parent)
             [this] { setMetric(Metric(m_metricBox->currentData().toInt())); });
     connect(m_thresholdBox, &QDoubleSpinBox::valueChanged, this, [this](double t) { setThreshold(t); });
     addExportAction(m_plot, m_plot);
+    m_plot->installEventFilter(this);
     theme::stylePlot(m_plot, palette());
     m_note->setText(tr("Select two or more runs to compare them."));
 }
@@ -245,6 +246,27 @@ void CompareView::rebuildTable()
     });
     addRow(tr("Lower bound (ms, modelled)"),
            [&](const StudioRun& r, int) -> QString { return runFigure(r.summary.lowerBoundMs, 3); });
+    // What each run did: a speedup between unlike work (another batch, budget, prompt) is no
+    // placement's doing, so the table says where a run differs from the baseline.
+    addRow(tr("Model"), [](const StudioRun& r, int) -> QString { return QString::fromStdString(r.summary.model); });
+    addRow(tr("Backend"), [](const StudioRun& r, int) -> QString { return QString::fromStdString(r.summary.backend); });
+    addRow(tr("Ranks"), [&](const StudioRun& r, int) -> QString { return loc.toString(r.summary.ranks); });
+    addRow(tr("Batch"), [&](const StudioRun& r, int) -> QString { return loc.toString(r.summary.batch); });
+    addRow(tr("Compression (budget)"), [&](const StudioRun& r, int) -> QString {
+        return tr("%1 (%2)").arg(QString::fromStdString(r.summary.compress), loc.toString(r.summary.budget));
+    });
+    addRow(tr("Prompt length, decode steps"), [&](const StudioRun& r, int) -> QString {
+        return tr("%1, %2").arg(loc.toString(r.summary.promptLen), loc.toString(r.summary.decode));
+    });
+    const StudioRun& baseRun = m_runs[size_t(m_baseline)];
+    addRow(tr("Differs from the baseline in"), [&](const StudioRun& r, int i) -> QString {
+        if (i == m_baseline)
+            return QStringLiteral("–");
+        QStringList names;
+        for (const std::string& d : profiler::unlikeWork(baseRun.summary, baseRun.result, r.summary, r.result))
+            names << settingName(d);
+        return names.isEmpty() ? tr("nothing: like work") : names.join(QStringLiteral(", "));
+    });
     int ranks = 0, layers = 0;
     for (const StudioRun& r : m_runs) {
         ranks = std::max(ranks, r.ranks());
@@ -326,14 +348,17 @@ void CompareView::rebuildDelta()
     const double range = extent > 0 ? extent : 1.0; // all equal: a neutral scale, not ±1e-12
     m_map->setDataRange(QCPRange(-range, range));
     m_plot->xAxis->setLabel(m_metric == Metric::RankAttentionMs ? tr("rank") : tr("unit"));
-    m_scale->axis()->setLabel(m_metric == Metric::RankAttentionMs ? tr("compared minus baseline (ms)")
-                              : m_metric == Metric::KvTokens      ? tr("compared minus baseline (tokens)")
-                                                                  : tr("compared minus baseline (attention mass)"));
+    // Short: the scale's title runs along the plot's height and was cut off on a short plot; the
+    // note below says which run is subtracted from which.
+    m_scale->axis()->setLabel(m_metric == Metric::RankAttentionMs ? tr("difference (ms)")
+                              : m_metric == Metric::KvTokens      ? tr("difference (tokens)")
+                                                                  : tr("difference (mass)"));
     m_plot->xAxis->setRange(-0.5, cols - 0.5);
     m_plot->yAxis->setRange(-0.5, rows - 0.5);
+    updateTicks();
     const QString kind
         = m_metric == Metric::RankAttentionMs ? m_runs[size_t(m_compared)].timingLabel() : tr("computed");
-    m_note->setText(tr("Red: %1 is higher than the baseline, blue: lower (%2). %3 of %4 cells hidden (equal, or below "
+    m_note->setText(tr("Colour: %1 minus the baseline; red: higher, blue: lower (%2). %3 of %4 cells hidden (equal, or below "
                        "the threshold).")
                         .arg(m_runs[size_t(m_compared)].title(), kind, QString::number(hidden),
                              QString::number(rows * cols))); // one arg(): a '%' in a title stays text
@@ -345,6 +370,22 @@ bool CompareView::exportPlot(const QString& path)
 {
     m_error = views::exportPlot(m_plot, path);
     return m_error.isEmpty();
+}
+
+void CompareView::updateTicks()
+{
+    if (m_delta.empty())
+        return;
+    // The axis rect's size is laid out at the next replot: the plot's less the scale and labels.
+    theme::cellTicks(m_plot->xAxis, int(m_delta[0].size()), m_plot->width() - 140);
+    theme::cellTicks(m_plot->yAxis, int(m_delta.size()), m_plot->height() - 60);
+}
+
+bool CompareView::eventFilter(QObject* watched, QEvent* e)
+{
+    if (watched == m_plot && e->type() == QEvent::Resize) // the splitter too moves the plot's size
+        updateTicks();
+    return QWidget::eventFilter(watched, e);
 }
 
 void CompareView::changeEvent(QEvent* e)

@@ -50,8 +50,10 @@ public:
 
 protected:
     void changeEvent(QEvent* e) override;
+    bool eventFilter(QObject* watched, QEvent* e) override;
 
 private:
+    void updateTicks();
     void rebuildTable();
     void rebuildDelta();
 

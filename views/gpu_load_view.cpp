@@ -10,6 +10,8 @@
 #include <QComboBox>
 #include <QHBoxLayout>
 #include <QLabel>
+#include <QScrollArea>
+#include <QSplitter>
 #include <QVBoxLayout>
 
 namespace fairkv::views {
@@ -24,15 +26,28 @@ GpuLoadView::GpuLoadView(QWidget* parent)
     m_modeBox->addItem(tr("Attention per layer"));
     m_summary = new QLabel(this);
     m_summary->setWordWrap(true);
+    m_summary->setAlignment(Qt::AlignTop | Qt::AlignLeft);
     m_summary->setTextInteractionFlags(Qt::TextSelectableByMouse);
     auto* top = new QHBoxLayout;
     top->addWidget(new QLabel(tr("Show:"), this));
     top->addWidget(m_modeBox);
     top->addStretch(1);
+    // The plot keeps a readable height however many runs the summary lists: the summary scrolls,
+    // and the splitter lets the user trade one for the other (24 runs had left the plot 40 px).
+    m_plot->setMinimumHeight(240);
+    auto* summaryArea = new QScrollArea(this);
+    summaryArea->setWidget(m_summary);
+    summaryArea->setWidgetResizable(true);
+    summaryArea->setFrameShape(QFrame::NoFrame);
+    auto* split = new QSplitter(Qt::Vertical, this);
+    split->addWidget(m_plot);
+    split->addWidget(summaryArea);
+    split->setStretchFactor(0, 4);
+    split->setStretchFactor(1, 1);
+    split->setChildrenCollapsible(false);
     auto* layout = new QVBoxLayout(this);
     layout->addLayout(top);
-    layout->addWidget(m_plot, 1);
-    layout->addWidget(m_summary);
+    layout->addWidget(split, 1);
     m_plot->legend->setVisible(true);
     // The legend sits under the plot, so it never hides a bar.
     auto* legendRect = new QCPLayoutGrid;
@@ -71,6 +86,36 @@ QString GpuLoadView::summaryText() const
 }
 
 namespace {
+int maxRanksOf(const std::vector<StudioRun>& runs)
+{
+    size_t ranks = 0;
+    for (const StudioRun& run : runs)
+        ranks = std::max(ranks, profiler::rankTotals(run.result, "rank_attention_ms").size());
+    return int(ranks);
+}
+
+enum class Part { Attention, Mlp, Collectives };
+
+// Attention solid, MLP hatched, collectives a darker shade of the run's colour. A lighter shade
+// for the MLP had turned the palette's pale colours (pink, sand) into white bars.
+void stylePart(QCPBars* bars, const QColor& base, Part part, bool dark, bool outline)
+{
+    switch (part) {
+    case Part::Attention:
+        bars->setBrush(base);
+        break;
+    case Part::Mlp:
+        bars->setBrush(QBrush(base, Qt::BDiagPattern));
+        break;
+    case Part::Collectives:
+        bars->setBrush(base.darker(160));
+        break;
+    }
+    // On dark themes the darkest shade gets a light outline, or it sinks into the background.
+    const QColor edge = part == Part::Collectives && dark ? base.lighter(130) : base.darker(130);
+    bars->setPen(outline || part == Part::Mlp ? QPen(edge) : QPen(Qt::NoPen));
+}
+
 Qt::PenStyle runLineStyle(int run)
 {
     static const Qt::PenStyle styles[] = {Qt::SolidLine, Qt::DashLine, Qt::DotLine, Qt::DashDotLine, Qt::DashDotDotLine};
@@ -95,11 +140,11 @@ void GpuLoadView::rebuild()
         // One group of bars per run, rank by rank; each bar stacks attention, MLP, collectives.
         const int runs = int(m_runs.size());
         const double width = 0.8 / runs;
-        // On dark themes the darkest shade (collectives) gets a light outline, or it sinks into the
-        // background.
         const bool dark = palette().color(QPalette::Base).lightness() < 128;
         QSharedPointer<QCPAxisTickerText> ticker(new QCPAxisTickerText);
-        int maxRanks = 0;
+        const int maxRanks = maxRanksOf(m_runs);
+        // Many thin bars: outlines of neighbours ran together into one dark band (64 ranks).
+        const bool outline = maxRanks * runs <= 48;
         for (int k = 0; k < runs; ++k) {
             const StudioRun& run = m_runs[size_t(k)];
             const auto attention = profiler::rankTotals(run.result, "rank_attention_ms");
@@ -107,7 +152,6 @@ void GpuLoadView::rebuild()
             double collective = 0;
             for (const auto& c : run.result.value("collective_ms", nlohmann::json::array()))
                 collective += c.get<double>();
-            maxRanks = std::max(maxRanks, int(attention.size()));
             QVector<double> keys, a, m, c;
             for (size_t g = 0; g < attention.size(); ++g) {
                 keys << double(g) - 0.4 + width * (k + 0.5);
@@ -115,23 +159,37 @@ void GpuLoadView::rebuild()
                 m << (g < mlp.size() ? mlp[g] : 0.0);
                 c << collective;
             }
-            QColor base = theme::series(k);
-            auto makeBars = [&](const QVector<double>& values, const QString& name, int shade) {
+            const QColor base = theme::series(k);
+            auto makeBars = [&](const QVector<double>& values, const QString& name, Part part) {
                 auto* bars = new QCPBars(m_plot->xAxis, m_plot->yAxis);
                 bars->setWidth(width * 0.9);
                 bars->setData(keys, values);
                 bars->setName(name);
-                const QColor fill = shade == 0 ? base : (shade == 1 ? base.lighter(140) : base.darker(160));
-                bars->setBrush(fill);
-                bars->setPen(QPen(dark && shade == 2 ? base.lighter(130) : fill.darker(130)));
+                stylePart(bars, base, part, dark, outline);
+                bars->removeFromLegend(); // the legend names runs and parts once each
                 return bars;
             };
-            QCPBars* ba = makeBars(a, tr("%1: attention").arg(run.title()), 0);
-            QCPBars* bm = makeBars(m, tr("%1: MLP").arg(run.title()), 1);
-            QCPBars* bc = makeBars(c, tr("%1: collectives").arg(run.title()), 2);
+            QCPBars* ba = makeBars(a, tr("%1: attention").arg(run.title()), Part::Attention);
+            QCPBars* bm = makeBars(m, tr("%1: MLP").arg(run.title()), Part::Mlp);
+            QCPBars* bc = makeBars(c, tr("%1: collectives").arg(run.title()), Part::Collectives);
             bm->moveAbove(ba);
             bc->moveAbove(bm);
         }
+        // The legend: one entry per run in its colour (when there are several), then what each
+        // shade of a bar stands for; three entries per run had filled the window from 8 runs on.
+        const auto legendEntry = [&](const QString& name, const QColor& colour, Part part) {
+            auto* entry = new QCPBars(m_plot->xAxis, m_plot->yAxis);
+            entry->setName(name);
+            stylePart(entry, colour, part, dark, true);
+            ++m_legendOnly;
+        };
+        if (runs > 1)
+            for (int k = 0; k < runs; ++k)
+                legendEntry(m_runs[size_t(k)].title(), theme::series(k), Part::Attention);
+        const QColor neutral = runs > 1 ? palette().color(QPalette::Mid) : theme::series(0);
+        legendEntry(tr("attention"), neutral, Part::Attention);
+        legendEntry(tr("MLP"), neutral, Part::Mlp);
+        legendEntry(tr("collectives"), neutral, Part::Collectives);
         // Labels that fit: "rank 3" for a few ranks, the bare number for more, and only every
         // n-th past what the axis holds (64 ranks had run together into one line).
         const int every = std::max(1, (maxRanks + 15) / 16);

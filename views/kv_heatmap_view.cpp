@@ -58,6 +58,8 @@ KvHeatmapView::KvHeatmapView(QWidget* parent)
     m_logBox = new QCheckBox(tr("Log scale"), this);
     m_overlayBox = new QCheckBox(tr("Show placement"), this);
     m_overlayBox->setChecked(true);
+    m_overlayNote = new QLabel(this);
+    m_overlayNote->setVisible(false);
     m_runLabel = new QLabel(this);
     m_runLabel->setToolTip(tr("The map shows one run: the last one selected in the run list"));
     QFont bold = m_runLabel->font();
@@ -78,6 +80,7 @@ KvHeatmapView::KvHeatmapView(QWidget* parent)
     layout->addLayout(title);
     layout->addLayout(controls);
     layout->addWidget(m_plot, 1);
+    layout->addWidget(m_overlayNote);
     layout->addWidget(m_details);
 
     m_plot->xAxis->setLabel(tr("unit"));
@@ -239,19 +242,24 @@ void KvHeatmapView::rebuild()
     m_plot->replot(QCustomPlot::rpQueuedReplot);
 }
 
-QString KvHeatmapView::ranksOf(int layer, int unit) const
+QString KvHeatmapView::overlayNote() const
+{
+    return m_overlayNote->isHidden() ? QString() : m_overlayNote->text();
+}
+
+QStringList KvHeatmapView::ranksOf(int layer, int unit) const
 {
     const auto& layers = m_run.result.value("placement", nlohmann::json::object()).value("layers", nlohmann::json::array());
+    QStringList ranks;
     if (layer >= int(layers.size()))
-        return {};
+        return ranks;
     for (const auto& up : layers[size_t(layer)])
         if (up.value("unit", -1) == unit) {
-            QStringList ranks;
             for (const auto& rep : up["replicas"])
                 ranks << QString::number(rep.value("rank", -1));
-            return ranks.join(QLatin1Char('+'));
+            break;
         }
-    return {};
+    return ranks;
 }
 
 void KvHeatmapView::updateOverlay()
@@ -259,26 +267,57 @@ void KvHeatmapView::updateOverlay()
     for (int i = m_plot->itemCount() - 1; i >= 0; --i)
         if (m_plot->item(i)->property("overlay").toBool())
             m_plot->removeItem(i);
+    m_overlayLabels = 0;
     const int layers = m_run.layers(), units = m_run.units();
-    if (!m_overlay || layers * units == 0 || layers * units > kOverlayCellLimit)
+    QString note;
+    if (m_overlay && layers * units > kOverlayCellLimit)
+        note = tr("%L1 cells: too many for rank labels; hover a cell for its ranks").arg(layers * units);
+    if (!m_overlay || layers * units == 0 || layers * units > kOverlayCellLimit) {
+        m_overlayNote->setText(note);
+        m_overlayNote->setVisible(!note.isEmpty());
         return;
+    }
+    QFont f = font();
+    f.setPointSizeF(f.pointSizeF() * 0.8);
+    const QFontMetrics fm(f);
+    // A cell's size on screen (the plot less the colour scale and axis labels, as for the ticks);
+    // before the plot is laid out there is nothing to measure, and every label is placed.
+    const bool measured = m_plot->isVisible();
+    const double cellW = double(m_plot->width() - 140) / units, cellH = double(m_plot->height() - 60) / layers;
+    const auto fits = [&](const QString& text) {
+        return !measured || (fm.horizontalAdvance(text) <= cellW - 2 && fm.height() <= cellH);
+    };
+    int hidden = 0;
     for (int l = 0; l < layers; ++l)
         for (int u = 0; u < units; ++u) {
+            // "r12+13+14+15" where it fits, else the rank alone or the copy count ("×4"), else
+            // nothing: 64 ranks' labels had run across their neighbours.
+            const QStringList ranks = ranksOf(l, u);
+            QString text = tr("r%1").arg(ranks.join(QLatin1Char('+')));
+            if (!fits(text))
+                text = ranks.size() == 1 ? ranks.front() : tr("×%1").arg(ranks.size());
+            if (!fits(text)) {
+                ++hidden;
+                continue;
+            }
             auto* t = new QCPItemText(m_plot);
             t->setProperty("overlay", true);
             t->position->setCoords(u, l);
-            t->setText(tr("r%1").arg(ranksOf(l, u)));
+            t->setText(text);
             // Readable on every cell: dark text on light cells, light on dark ones, judged by the
             // colour the cell is drawn in (on a log scale too).
             const QColor cellColour = QColor::fromRgb(m_map->gradient().color(
                 m_values[size_t(l)][size_t(u)], m_map->dataRange(), m_map->dataScaleType() == QCPAxis::stLogarithmic));
             const double luma = 0.2126 * cellColour.redF() + 0.7152 * cellColour.greenF() + 0.0722 * cellColour.blueF();
             t->setColor(luma > 0.45 ? QColor(20, 20, 20) : QColor(245, 245, 245));
-            QFont f = font();
-            f.setPointSizeF(f.pointSizeF() * 0.8);
             t->setFont(f);
             t->setClipToAxisRect(true);
+            ++m_overlayLabels;
         }
+    if (hidden > 0)
+        note = tr("%n cell(s) too small for their rank labels; hover a cell or enlarge the map", nullptr, hidden);
+    m_overlayNote->setText(note);
+    m_overlayNote->setVisible(!note.isEmpty());
 }
 
 std::optional<std::pair<int, int>> KvHeatmapView::cellAt(const QPoint& pixel) const
@@ -301,7 +340,7 @@ QString KvHeatmapView::tooltipAt(const QPoint& pixel) const
     return tr("layer %1, unit %2\nrank %3\n%4: %5")
         .arg(cell->first)
         .arg(cell->second)
-        .arg(ranksOf(cell->first, cell->second))
+        .arg(ranksOf(cell->first, cell->second).join(QLatin1Char('+')))
         .arg(m_metricBox->currentText())
         .arg(formattedValue(cellValue(cell->first, cell->second)));
 }
@@ -390,24 +429,18 @@ void KvHeatmapView::updateTicks()
 {
     // Cells sit on whole numbers: a tick on every cell while they fit, else on every n-th cell.
     const int units = m_run.units(), layers = m_run.layers();
-    for (QCPAxis* axis : {m_plot->xAxis, m_plot->yAxis}) {
-        QSharedPointer<QCPAxisTickerFixed> ticks(new QCPAxisTickerFixed);
-        const int cells = std::max(1, axis == m_plot->xAxis ? units : layers);
-        // The widget's size less the colour scale and the axes' labels: the axis rect's own size is
-        // only laid out at the next replot.
-        const int pixels = axis == m_plot->xAxis ? m_plot->width() - 140 : m_plot->height() - 60;
-        const int fit = std::max(1, pixels / 28);
-        ticks->setTickStep(cells <= fit ? 1.0 : std::ceil(double(cells) / fit));
-        ticks->setScaleStrategy(QCPAxisTickerFixed::ssNone);
-        axis->setTicker(ticks);
-    }
+    // The widget's size less the colour scale and the axes' labels: the axis rect's own size is
+    // only laid out at the next replot.
+    theme::cellTicks(m_plot->xAxis, units, m_plot->width() - 140);
+    theme::cellTicks(m_plot->yAxis, layers, m_plot->height() - 60);
 }
 
 bool KvHeatmapView::eventFilter(QObject* watched, QEvent* e)
 {
     if (watched == m_plot) {
-        if (e->type() == QEvent::Resize) {
+        if (e->type() == QEvent::Resize || e->type() == QEvent::Show) {
             updateTicks();
+            updateOverlay(); // which rank labels fit depends on the cells' size on screen
             m_plot->replot(QCustomPlot::rpQueuedReplot);
         } else if (e->type() == QEvent::MouseMove) {
             const auto* me = static_cast<QMouseEvent*>(e);

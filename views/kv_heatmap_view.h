@@ -42,6 +42,9 @@ public:
     QString formattedValue(double v) const;
     QString tooltipAt(const QPoint& plotPixel) const;
     QCustomPlot* plot() const { return m_plot; }
+    // Rank labels drawn on cells, and what the map says about those left out (too small, too many).
+    int overlayLabels() const { return m_overlayLabels; }
+    QString overlayNote() const;
 
 Q_SIGNALS:
     void unitSelected(int layer, int unit);
@@ -55,7 +58,7 @@ private:
     void updateTicks();
     void updateOverlay();
     std::optional<std::pair<int, int>> cellAt(const QPoint& pixel) const;
-    QString ranksOf(int layer, int unit) const;
+    QStringList ranksOf(int layer, int unit) const;
 
     StudioRun m_run;
     Metric m_metric = Metric::MeanTokens;
@@ -75,6 +78,8 @@ private:
     QCheckBox* m_overlayBox;
     QLabel* m_runLabel; // which run the map shows (one of those selected)
     QLabel* m_details;
+    QLabel* m_overlayNote;
+    int m_overlayLabels = 0;
 };
 
 } // namespace fairkv::views

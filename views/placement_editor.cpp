@@ -218,8 +218,7 @@ PlacementEditor::PlacementEditor(QWidget* parent)
         if (!path.isEmpty() && !saveFile(path))
             QMessageBox::warning(this, tr("Save placement"), m_error);
     });
-    // "edited" is stored with the run as its placement's name: data, not UI text
-    connect(m_rerun, &QPushButton::clicked, this, [this] { Q_EMIT rerunRequested(m_placement, QStringLiteral("edited")); });
+    connect(m_rerun, &QPushButton::clicked, this, [this] { Q_EMIT rerunRequested(m_placement, rerunName()); });
     setEnabled(false);
     m_summary->setText(tr("Run something or select a run to edit its placement."));
 }
@@ -235,6 +234,7 @@ void PlacementEditor::setRun(const StudioRun& run, bool live)
     const int batch = run.batch();
     try {
         m_placement = Placement::fromJson(run.result.at("placement"), batch, "the run");
+        m_original = m_placement;
         const auto& bound = run.result.value("lower_bound", nlohmann::json::object());
         const double cUnit = bound.value("c_unit_ms", 0.0), cTok = bound.value("c_tok_ms", 0.0);
         m_hasCosts = cUnit > 0 || cTok > 0;
@@ -257,6 +257,7 @@ void PlacementEditor::setRun(const StudioRun& run, bool live)
         m_tokenFree = m_hasCosts && cTok * perUnit < 0.01 * cUnit;
     } catch (const std::exception& e) {
         m_placement = Placement();
+        m_original = Placement();
         m_run = StudioRun();
         setEnabled(false);
         m_summary->setText(tr("This run's placement cannot be edited: %1").arg(QString::fromUtf8(e.what())));
@@ -267,6 +268,16 @@ void PlacementEditor::setRun(const StudioRun& run, bool live)
     m_layer->blockSignals(false);
     setEnabled(true);
     rebuild();
+}
+
+QString PlacementEditor::rerunName() const
+{
+    // Stored with the run as its placement's name (data, not UI text). A placement edited back to
+    // where it started, or re-run untouched, is still the run's own: calling it "edited" had hidden
+    // that two runs used one placement.
+    if (m_placement.ranks == m_original.ranks && m_placement.toJson().at("layers") == m_original.toJson().at("layers"))
+        return QString::fromStdString(m_original.name);
+    return QStringLiteral("edited");
 }
 
 void PlacementEditor::setEditAllLayers(bool all)

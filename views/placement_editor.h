@@ -36,6 +36,8 @@ public:
     void setRun(const StudioRun& run, bool live);
     void setLive(bool live);
     const Placement& placement() const { return m_placement; }
+    // The name a re-run stores: the run's own placement name while the placement is unchanged.
+    QString rerunName() const;
     int layer() const;
     QUndoStack* undoStack() const { return m_undo; }
     void setEditAllLayers(bool all);
@@ -79,6 +81,7 @@ private:
 
     StudioRun m_run;
     Placement m_placement;
+    Placement m_original; // the run's own, to tell an edit from a re-run as it was
     PlacementStats m_stats;
     bool m_hasCosts = false;
     bool m_tokenFree = false; // the fitted cost model has no per-token cost

@@ -9,6 +9,7 @@
 #include <QStyleFactory>
 
 #include <algorithm>
+#include <cmath>
 
 namespace fairkv::views::theme {
 
@@ -156,6 +157,16 @@ void fitLegendColumns(QCustomPlot* plot)
         legend->setFillOrder(legend->fillOrder(), true);
         plot->replot(QCustomPlot::rpQueuedReplot);
     }
+}
+
+void cellTicks(QCPAxis* axis, int cells, int pixels)
+{
+    QSharedPointer<QCPAxisTickerFixed> ticks(new QCPAxisTickerFixed);
+    const int fit = std::max(1, pixels / 28);
+    cells = std::max(1, cells);
+    ticks->setTickStep(cells <= fit ? 1.0 : std::ceil(double(cells) / fit));
+    ticks->setScaleStrategy(QCPAxisTickerFixed::ssNone);
+    axis->setTicker(ticks);
 }
 
 } // namespace fairkv::views::theme

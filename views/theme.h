@@ -4,6 +4,7 @@
 #include <QString>
 
 class QCustomPlot;
+class QCPAxis;
 class QApplication;
 
 namespace fairkv::views {
@@ -24,6 +25,10 @@ void stylePlot(QCustomPlot* plot, const QPalette& palette);
 
 // As many legend columns as the plot's width holds with every entry's whole name.
 void fitLegendColumns(QCustomPlot* plot);
+
+// Ticks for a heatmap axis whose cells sit on whole numbers 0..cells-1: on every cell while
+// `pixels` hold them, else on every n-th; never between two cells (2 layers had read 0, 0.5, 1).
+void cellTicks(QCPAxis* axis, int cells, int pixels);
 } // namespace theme
 
 } // namespace fairkv::views

@@ -156,7 +156,8 @@ int main(int argc, char** argv)
         window.resize(1680, 940);
     window.show();
     if (parser.isSet(shots) && !parser.positionalArguments().isEmpty()) {
-        // A saved session (e.g. a GPU run): its first run, then its first and last side by side.
+        // A saved session (e.g. a GPU run): its first run, then its first and last side by side,
+        // then all of them.
         const QString dir = parser.value(shots);
         if (!window.openSession(parser.positionalArguments().constFirst()))
             return 1;
@@ -177,6 +178,12 @@ int main(int argc, char** argv)
                 window.showRuns({ids.constFirst(), ids.constLast()});
                 QApplication::processEvents();
                 saved = saved && window.grab().save(dir + QStringLiteral("/session-compare.png"));
+            }
+            if (ids.size() > 2) { // every run side by side, as a sweep is looked at
+                window.showRuns(ids);
+                QApplication::processEvents();
+                saved = saved && window.grab().save(dir + QStringLiteral("/session-all.png"))
+                    && window.gpuLoad()->grab().save(dir + QStringLiteral("/session-gpu-load.png"));
             }
             if (!saved)
                 std::fprintf(stderr, "fairkv-studio: could not save the screenshots in %s\n", qPrintable(dir));
@@ -207,7 +214,7 @@ int main(int argc, char** argv)
                         if (e->addReplica(0, rank, {2, 3}))
                             break;
                     e->copyLayerToAll();
-                    window.rerun(e->placement(), QStringLiteral("edited"));
+                    window.rerun(e->placement(), e->rerunName());
                 });
                 return;
             }
