@@ -574,6 +574,8 @@ private Q_SLOTS:
         QTemporaryDir dir;
         const QString file = dir.filePath(QStringLiteral("p.json"));
         QVERIFY(e->saveFile(file));
+        QVERIFY(e->startFrom(QStringLiteral("fairkv-assign")));
+        QCOMPARE(e->rerunName(), QStringLiteral("fairkv-assign")); // a planner's plan, re-run as planned
         QVERIFY(e->startFrom(QStringLiteral("uniform")));
         QVERIFY(e->loadFile(file));
         QCOMPARE(e->placement().layers[1][5].replicas.size(), size_t(2));

@@ -235,6 +235,7 @@ void PlacementEditor::setRun(const StudioRun& run, bool live)
     try {
         m_placement = Placement::fromJson(run.result.at("placement"), batch, "the run");
         m_original = m_placement;
+        m_planned.clear();
         const auto& bound = run.result.value("lower_bound", nlohmann::json::object());
         const double cUnit = bound.value("c_unit_ms", 0.0), cTok = bound.value("c_tok_ms", 0.0);
         m_hasCosts = cUnit > 0 || cTok > 0;
@@ -258,6 +259,7 @@ void PlacementEditor::setRun(const StudioRun& run, bool live)
     } catch (const std::exception& e) {
         m_placement = Placement();
         m_original = Placement();
+        m_planned.clear();
         m_run = StudioRun();
         setEnabled(false);
         m_summary->setText(tr("This run's placement cannot be edited: %1").arg(QString::fromUtf8(e.what())));
@@ -275,8 +277,15 @@ QString PlacementEditor::rerunName() const
     // Stored with the run as its placement's name (data, not UI text). A placement edited back to
     // where it started, or re-run untouched, is still the run's own: calling it "edited" had hidden
     // that two runs used one placement.
-    if (m_placement.ranks == m_original.ranks && m_placement.toJson().at("layers") == m_original.toJson().at("layers"))
+    // Likewise a planner's plan of this run's stats, re-run as the planner made it.
+    const auto same = [this](const Placement& p) {
+        return p.ranks == m_placement.ranks && p.toJson().at("layers") == m_placement.toJson().at("layers");
+    };
+    if (same(m_original))
         return QString::fromStdString(m_original.name);
+    for (const Placement& p : m_planned)
+        if (same(p))
+            return QString::fromStdString(p.name);
     return QStringLiteral("edited");
 }
 
@@ -404,6 +413,8 @@ bool PlacementEditor::startFrom(const QString& planner)
             p = planPlacement(m_stats, o).placement;
         }
         p.name = planner.toStdString();
+        if (planner != QLatin1String("run"))
+            m_planned.push_back(p);
         return apply(p, tr("Start from %1").arg(planner));
     } catch (const std::exception& e) {
         return refuse(QString::fromUtf8(e.what()));
