@@ -404,6 +404,7 @@ std::unique_ptr<SessionStore> SessionStore::open(const std::string& path, Mode m
             throw Error(path + ": the file is empty, not a FairKV session");
     }
     const bool wal = exists && checkFileHeader(path);
+    s->m_tidyCompanions = mode == Mode::ReadOnly && wal && !fs::exists(path + "-wal", ec) && !fs::exists(path + "-shm", ec);
     if (mode == Mode::ReadWrite && exists && access(path.c_str(), W_OK) != 0)
         throw Error(path + ": the session file is read-only; open it for viewing or save to another file");
     // SQLite writes through the -wal and -shm files beside the database; one that another user's
@@ -561,6 +562,16 @@ SessionStore::~SessionStore()
 {
     if (m_db)
         sqlite3_close(m_db);
+    // The -wal and -shm files this reader made: a writable connection that reads and closes
+    // removes them the way every writer does, and only where no other connection still uses them
+    // (SQLite checkpoints and deletes under an exclusive lock); an empty log holds nothing to move.
+    const fs::path folder = fs::absolute(fs::path(m_path)).parent_path();
+    if (m_tidyCompanions && access(m_path.c_str(), W_OK) == 0 && access(folder.c_str(), W_OK) == 0) {
+        sqlite3* db = nullptr;
+        if (sqlite3_open_v2(m_path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK)
+            sqlite3_exec(db, "SELECT count(*) FROM sqlite_master", nullptr, nullptr, nullptr);
+        sqlite3_close(db);
+    }
 }
 
 int SessionStore::schemaVersion() const

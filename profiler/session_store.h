@@ -111,6 +111,9 @@ private:
     std::string m_path;
     sqlite3* m_db = nullptr;
     bool m_readOnly = false;
+    // A reader of a WAL session creates its -wal and -shm files and, read-only, cannot remove them;
+    // set when this store found none, so that closing leaves the folder as it was.
+    bool m_tidyCompanions = false;
 };
 
 } // namespace fairkv::profiler

@@ -482,6 +482,30 @@ private Q_SLOTS:
         FAIRKV_EXPECT_ERROR(SS::open(f, SS::Mode::ReadOnly)->loadRun(1), "but its 'step_ms' is missing");
     }
 
+    // Reading a session leaves no -wal or -shm beside it (`fairkv sessions` had left both), and
+    // never removes them from under another reader.
+    void readersLeaveTheFolderAsTheyFoundIt()
+    {
+        QTemporaryDir dir;
+        const std::string f = fairkv::test::path(dir, "s.fkv");
+        const Recorded a = record();
+        SS::open(f, SS::Mode::ReadWrite)->appendRun(a.result, a.trace, Environment::detect());
+        const auto companions = [&] { return int(std::filesystem::exists(f + "-wal")) + int(std::filesystem::exists(f + "-shm")); };
+        QCOMPARE(companions(), 0);
+        SS::open(f, SS::Mode::ReadOnly)->listRuns();
+        QCOMPARE(companions(), 0);
+        {
+            auto viewer = SS::open(f, SS::Mode::ReadOnly);
+            viewer->loadRun(1);
+            QCOMPARE(companions(), 2);
+            SS::open(f, SS::Mode::ReadOnly)->listRuns(); // found them: leaves them to their maker
+            QCOMPARE(companions(), 2);
+            QCOMPARE(viewer->loadRun(1).summary.id, int64_t(1));
+        }
+        QCOMPARE(companions(), 0);
+        QCOMPARE(SS::open(f, SS::Mode::ReadOnly)->listRuns().size(), size_t(1));
+    }
+
     // An empty main file beside a -wal that holds the runs (a copy taken half way): SQLite would read
     // an empty database and delete the log. Refused, and the log stays.
     void emptyFileBesideItsLog()
