@@ -562,16 +562,22 @@ SessionStore::~SessionStore()
 {
     if (m_db)
         sqlite3_close(m_db);
-    // The -wal and -shm files this reader made: a writable connection that reads and closes
-    // removes them the way every writer does, and only where no other connection still uses them
-    // (SQLite checkpoints and deletes under an exclusive lock); an empty log holds nothing to move.
-    const fs::path folder = fs::absolute(fs::path(m_path)).parent_path();
-    if (m_tidyCompanions && access(m_path.c_str(), W_OK) == 0 && access(folder.c_str(), W_OK) == 0) {
-        sqlite3* db = nullptr;
-        if (sqlite3_open_v2(m_path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK)
-            sqlite3_exec(db, "SELECT count(*) FROM sqlite_master", nullptr, nullptr, nullptr);
-        sqlite3_close(db);
-    }
+    // The -wal and -shm files this reader made, while the log is empty: a writable connection that
+    // reads and closes removes them the way every writer does, and only where no other connection
+    // still uses them (SQLite deletes them under an exclusive lock). With nothing to copy from the
+    // log, the session file itself is not written; a log that a writer filled meanwhile stays for
+    // the next writer, whose file it is to change.
+    if (!m_tidyCompanions)
+        return;
+    std::error_code ec;
+    const fs::path folder = fs::absolute(fs::path(m_path), ec).parent_path();
+    if (ec || fs::file_size(m_path + "-wal", ec) != 0 || ec || access(m_path.c_str(), W_OK) != 0
+        || access(folder.c_str(), W_OK) != 0)
+        return;
+    sqlite3* db = nullptr;
+    if (sqlite3_open_v2(m_path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK)
+        sqlite3_exec(db, "SELECT count(*) FROM sqlite_master", nullptr, nullptr, nullptr);
+    sqlite3_close(db);
 }
 
 int SessionStore::schemaVersion() const

@@ -476,6 +476,10 @@ private Q_SLOTS:
         QCOMPARE(profiler::unlikeWork(a.summary, a.result, unlike.summary, unlike.result),
                  (std::vector<std::string>{"budget", "prompt length"}));
         QVERIFY(profiler::unlikeWork(a.summary, a.result, knownRun().summary, knownRun().result).empty());
+        StudioRun uncompressed = knownRun(), otherBudget = knownRun(); // a budget nothing was compressed to
+        uncompressed.summary.compress = otherBudget.summary.compress = "none";
+        otherBudget.summary.budget = 4096;
+        QVERIFY(profiler::unlikeWork(uncompressed.summary, uncompressed.result, otherBudget.summary, otherBudget.result).empty());
         // Titles carry the user's label, shortened; without a placement record no dangling separator.
         StudioRun labelled = knownRun();
         labelled.summary.label = "long label that tells the runs apart";
@@ -551,7 +555,7 @@ private Q_SLOTS:
         e->undoStack()->undo();
         QCOMPARE(e->placement().toJson(), original.toJson());
         // Undone back to the run's own placement: a re-run stores its name, not "edited".
-        QCOMPARE(e->rerunName(), QString::fromStdString(original.name));
+        QCOMPARE(e->rerunName(), QString::fromStdString(w.currentRun().summary.placement));
         QVERIFY(e->rerunName() != QStringLiteral("edited"));
         e->undoStack()->redo();
         e->undoStack()->redo();
@@ -575,7 +579,8 @@ private Q_SLOTS:
         const QString file = dir.filePath(QStringLiteral("p.json"));
         QVERIFY(e->saveFile(file));
         QVERIFY(e->startFrom(QStringLiteral("fairkv-assign")));
-        QCOMPARE(e->rerunName(), QStringLiteral("fairkv-assign")); // a planner's plan, re-run as planned
+        // The editor's plan is not the run's planner's (whole-run stats, default options): "edited".
+        QCOMPARE(e->rerunName(), QStringLiteral("edited"));
         QVERIFY(e->startFrom(QStringLiteral("uniform")));
         QVERIFY(e->loadFile(file));
         QCOMPARE(e->placement().layers[1][5].replicas.size(), size_t(2));

@@ -262,62 +262,74 @@ QStringList KvHeatmapView::ranksOf(int layer, int unit) const
     return ranks;
 }
 
-void KvHeatmapView::updateOverlay()
+void KvHeatmapView::updateOverlay(bool force)
 {
+    const int layers = m_run.layers(), units = m_run.units();
+    const bool tooMany = layers * units > kOverlayCellLimit;
+    // What each cell shows: "r12+13+14+15" where it fits, else the rank alone or the copy count
+    // ("×4"), else nothing (64 ranks' labels had run across their neighbours).
+    std::vector<QString> texts;
+    int hidden = 0;
+    QFont f = font();
+    f.setPointSizeF(f.pointSizeF() * 0.8);
+    if (m_overlay && !tooMany) {
+        const QFontMetrics fm(f);
+        // A cell's size on screen (the plot less the colour scale and axis labels, as for the
+        // ticks); before the plot is laid out there is nothing to measure, and every label is placed.
+        const bool measured = m_plot->isVisible();
+        const double cellW = double(m_plot->width() - 140) / units, cellH = double(m_plot->height() - 60) / layers;
+        const auto fits = [&](const QString& text) {
+            return !measured || (fm.horizontalAdvance(text) <= cellW - 2 && fm.height() <= cellH);
+        };
+        texts.resize(size_t(layers * units));
+        for (int l = 0; l < layers; ++l)
+            for (int u = 0; u < units; ++u) {
+                const QStringList ranks = ranksOf(l, u);
+                if (ranks.isEmpty())
+                    continue; // no placement record for the unit: nothing to label
+                QString text = tr("r%1").arg(ranks.join(QLatin1Char('+')));
+                if (!fits(text))
+                    text = ranks.size() == 1 ? ranks.front() : tr("×%1").arg(ranks.size());
+                if (fits(text))
+                    texts[size_t(l * units + u)] = text;
+                else
+                    ++hidden;
+            }
+    }
+    QString note;
+    if (m_overlay && tooMany)
+        note = tr("%L1 cells: too many for rank labels; hover a cell for its ranks").arg(layers * units);
+    else if (hidden > 0)
+        note = tr("%n cell(s) too small for their rank labels; hover a cell or enlarge the map", nullptr, hidden);
+    m_overlayNote->setText(note);
+    m_overlayNote->setVisible(!note.isEmpty());
+    // A resize that changes no label keeps the items (labels sit on cell coordinates and move
+    // with the axes): rebuilding a thousand of them on every step of a drag would stutter.
+    if (!force && texts == m_overlayTexts)
+        return;
+    m_overlayTexts = texts;
     for (int i = m_plot->itemCount() - 1; i >= 0; --i)
         if (m_plot->item(i)->property("overlay").toBool())
             m_plot->removeItem(i);
     m_overlayLabels = 0;
-    const int layers = m_run.layers(), units = m_run.units();
-    QString note;
-    if (m_overlay && layers * units > kOverlayCellLimit)
-        note = tr("%L1 cells: too many for rank labels; hover a cell for its ranks").arg(layers * units);
-    if (!m_overlay || layers * units == 0 || layers * units > kOverlayCellLimit) {
-        m_overlayNote->setText(note);
-        m_overlayNote->setVisible(!note.isEmpty());
-        return;
+    for (size_t i = 0; i < texts.size(); ++i) {
+        if (texts[i].isEmpty())
+            continue;
+        const int l = int(i) / units, u = int(i) % units;
+        auto* t = new QCPItemText(m_plot);
+        t->setProperty("overlay", true);
+        t->position->setCoords(u, l);
+        t->setText(texts[i]);
+        // Readable on every cell: dark text on light cells, light on dark ones, judged by the
+        // colour the cell is drawn in (on a log scale too).
+        const QColor cellColour = QColor::fromRgb(m_map->gradient().color(
+            m_values[size_t(l)][size_t(u)], m_map->dataRange(), m_map->dataScaleType() == QCPAxis::stLogarithmic));
+        const double luma = 0.2126 * cellColour.redF() + 0.7152 * cellColour.greenF() + 0.0722 * cellColour.blueF();
+        t->setColor(luma > 0.45 ? QColor(20, 20, 20) : QColor(245, 245, 245));
+        t->setFont(f);
+        t->setClipToAxisRect(true);
+        ++m_overlayLabels;
     }
-    QFont f = font();
-    f.setPointSizeF(f.pointSizeF() * 0.8);
-    const QFontMetrics fm(f);
-    // A cell's size on screen (the plot less the colour scale and axis labels, as for the ticks);
-    // before the plot is laid out there is nothing to measure, and every label is placed.
-    const bool measured = m_plot->isVisible();
-    const double cellW = double(m_plot->width() - 140) / units, cellH = double(m_plot->height() - 60) / layers;
-    const auto fits = [&](const QString& text) {
-        return !measured || (fm.horizontalAdvance(text) <= cellW - 2 && fm.height() <= cellH);
-    };
-    int hidden = 0;
-    for (int l = 0; l < layers; ++l)
-        for (int u = 0; u < units; ++u) {
-            // "r12+13+14+15" where it fits, else the rank alone or the copy count ("×4"), else
-            // nothing: 64 ranks' labels had run across their neighbours.
-            const QStringList ranks = ranksOf(l, u);
-            QString text = tr("r%1").arg(ranks.join(QLatin1Char('+')));
-            if (!fits(text))
-                text = ranks.size() == 1 ? ranks.front() : tr("×%1").arg(ranks.size());
-            if (!fits(text)) {
-                ++hidden;
-                continue;
-            }
-            auto* t = new QCPItemText(m_plot);
-            t->setProperty("overlay", true);
-            t->position->setCoords(u, l);
-            t->setText(text);
-            // Readable on every cell: dark text on light cells, light on dark ones, judged by the
-            // colour the cell is drawn in (on a log scale too).
-            const QColor cellColour = QColor::fromRgb(m_map->gradient().color(
-                m_values[size_t(l)][size_t(u)], m_map->dataRange(), m_map->dataScaleType() == QCPAxis::stLogarithmic));
-            const double luma = 0.2126 * cellColour.redF() + 0.7152 * cellColour.greenF() + 0.0722 * cellColour.blueF();
-            t->setColor(luma > 0.45 ? QColor(20, 20, 20) : QColor(245, 245, 245));
-            t->setFont(f);
-            t->setClipToAxisRect(true);
-            ++m_overlayLabels;
-        }
-    if (hidden > 0)
-        note = tr("%n cell(s) too small for their rank labels; hover a cell or enlarge the map", nullptr, hidden);
-    m_overlayNote->setText(note);
-    m_overlayNote->setVisible(!note.isEmpty());
 }
 
 std::optional<std::pair<int, int>> KvHeatmapView::cellAt(const QPoint& pixel) const
@@ -440,7 +452,7 @@ bool KvHeatmapView::eventFilter(QObject* watched, QEvent* e)
     if (watched == m_plot) {
         if (e->type() == QEvent::Resize || e->type() == QEvent::Show) {
             updateTicks();
-            updateOverlay(); // which rank labels fit depends on the cells' size on screen
+            updateOverlay(false); // which rank labels fit depends on the cells' size on screen
             m_plot->replot(QCustomPlot::rpQueuedReplot);
         } else if (e->type() == QEvent::MouseMove) {
             const auto* me = static_cast<QMouseEvent*>(e);

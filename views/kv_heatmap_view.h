@@ -56,7 +56,8 @@ protected:
 private:
     void rebuild();
     void updateTicks();
-    void updateOverlay();
+    // `force`: rebuild the labels even where the same ones would be drawn (the data changed).
+    void updateOverlay(bool force = true);
     std::optional<std::pair<int, int>> cellAt(const QPoint& pixel) const;
     QStringList ranksOf(int layer, int unit) const;
 
@@ -80,6 +81,7 @@ private:
     QLabel* m_details;
     QLabel* m_overlayNote;
     int m_overlayLabels = 0;
+    std::vector<QString> m_overlayTexts; // [layer * units + unit]: each cell's label, empty for none
 };
 
 } // namespace fairkv::views

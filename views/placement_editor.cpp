@@ -235,7 +235,6 @@ void PlacementEditor::setRun(const StudioRun& run, bool live)
     try {
         m_placement = Placement::fromJson(run.result.at("placement"), batch, "the run");
         m_original = m_placement;
-        m_planned.clear();
         const auto& bound = run.result.value("lower_bound", nlohmann::json::object());
         const double cUnit = bound.value("c_unit_ms", 0.0), cTok = bound.value("c_tok_ms", 0.0);
         m_hasCosts = cUnit > 0 || cTok > 0;
@@ -259,7 +258,6 @@ void PlacementEditor::setRun(const StudioRun& run, bool live)
     } catch (const std::exception& e) {
         m_placement = Placement();
         m_original = Placement();
-        m_planned.clear();
         m_run = StudioRun();
         setEnabled(false);
         m_summary->setText(tr("This run's placement cannot be edited: %1").arg(QString::fromUtf8(e.what())));
@@ -277,15 +275,11 @@ QString PlacementEditor::rerunName() const
     // Stored with the run as its placement's name (data, not UI text). A placement edited back to
     // where it started, or re-run untouched, is still the run's own: calling it "edited" had hidden
     // that two runs used one placement.
-    // Likewise a planner's plan of this run's stats, re-run as the planner made it.
-    const auto same = [this](const Placement& p) {
-        return p.ranks == m_placement.ranks && p.toJson().at("layers") == m_placement.toJson().at("layers");
-    };
-    if (same(m_original))
-        return QString::fromStdString(m_original.name);
-    for (const Placement& p : m_planned)
-        if (same(p))
-            return QString::fromStdString(p.name);
+    // A planner's plan made here (Start from) is "edited" too: planner names are kept for what the
+    // run's planner made from its calibration step with its options (engine/runtime/run.cpp).
+    if (m_placement.ranks == m_original.ranks && m_placement.toJson().at("layers") == m_original.toJson().at("layers")
+        && !m_run.summary.placement.empty())
+        return QString::fromStdString(m_run.summary.placement);
     return QStringLiteral("edited");
 }
 
@@ -413,8 +407,6 @@ bool PlacementEditor::startFrom(const QString& planner)
             p = planPlacement(m_stats, o).placement;
         }
         p.name = planner.toStdString();
-        if (planner != QLatin1String("run"))
-            m_planned.push_back(p);
         return apply(p, tr("Start from %1").arg(planner));
     } catch (const std::exception& e) {
         return refuse(QString::fromUtf8(e.what()));

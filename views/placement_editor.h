@@ -36,8 +36,8 @@ public:
     void setRun(const StudioRun& run, bool live);
     void setLive(bool live);
     const Placement& placement() const { return m_placement; }
-    // The name a re-run stores: the run's own placement name while the placement is unchanged, a
-    // planner's name while it is that planner's plan (Start from), else "edited".
+    // The name a re-run stores: the run's own placement name while the placement is unchanged,
+    // else "edited".
     QString rerunName() const;
     int layer() const;
     QUndoStack* undoStack() const { return m_undo; }
@@ -83,7 +83,6 @@ private:
     StudioRun m_run;
     Placement m_placement;
     Placement m_original; // the run's own, to tell an edit from a re-run as it was
-    std::vector<Placement> m_planned; // planners' plans of this run's stats, by their names
     PlacementStats m_stats;
     bool m_hasCosts = false;
     bool m_tokenFree = false; // the fitted cost model has no per-token cost
