@@ -167,6 +167,7 @@ void cellTicks(QCPAxis* axis, int cells, int pixels)
     ticks->setTickStep(cells <= fit ? 1.0 : std::ceil(double(cells) / fit));
     ticks->setScaleStrategy(QCPAxisTickerFixed::ssNone);
     axis->setTicker(ticks);
+    axis->setSubTicks(false); // nothing sits between two cells
 }
 
 } // namespace fairkv::views::theme
