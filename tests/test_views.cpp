@@ -498,8 +498,14 @@ private Q_SLOTS:
         QVERIFY2(view.summaryText().contains(QLocale().toString(1.0, 'f', 3) + QStringLiteral(" ms per step for each layer")),
                  qPrintable(view.summaryText()));
         QVERIFY(view.summaryText().contains(QStringLiteral("3 unit copies")));
+        QVERIFY(view.untimedNote().isEmpty());
         view.setMode(GpuLoadView::Mode::PerLayer);
         QCOMPARE(view.barCount(), 4); // one line per rank per run
+        view.setRuns({a, untimed}); // a prefill-only run's empty bars are explained on the plot
+        QVERIFY2(view.untimedNote().contains(untimed.title()) && view.untimedNote().contains(QStringLiteral("no decode step timed")),
+                 qPrintable(view.untimedNote()));
+        view.setRuns({a});
+        QVERIFY(view.untimedNote().isEmpty());
     }
 
     void demoRunFromTheRunPanelFillsEveryView()

@@ -335,6 +335,10 @@
         <source>collectives</source>
         <translation>Kollektive</translation>
     </message>
+    <message>
+        <source>%1: no decode step timed (prefill only), so no per-rank times</source>
+        <translation>%1: kein Decode-Schritt gemessen (nur Prefill), daher keine Zeiten pro Rank</translation>
+    </message>
 </context>
 <context>
     <name>fairkv::views::KernelStatsModel</name>

@@ -334,6 +334,10 @@
         <source>collectives</source>
         <translation>集合通信</translation>
     </message>
+    <message>
+        <source>%1: no decode step timed (prefill only), so no per-rank times</source>
+        <translation>%1：未计时任何解码步（仅预填充），因此没有各 rank 的时间</translation>
+    </message>
 </context>
 <context>
     <name>fairkv::views::KernelStatsModel</name>

@@ -128,6 +128,7 @@ void GpuLoadView::rebuild()
     m_plot->clearPlottables();
     m_plot->clearItems();
     m_legendOnly = 0;
+    m_untimedNote.clear();
     m_plot->setVisible(!m_runs.empty()); // no empty axes before the first run
     if (m_runs.empty()) {
         m_summary->setText(tr("Run something or select runs in the list to see per-GPU load."));
@@ -244,9 +245,28 @@ void GpuLoadView::rebuild()
         m_plot->yAxis->setLabel(tr("attention ms/step (%1)").arg(m_runs.front().timingLabel()));
         m_plot->xAxis->rescale();
     }
+    // A run that timed no decode step (prefill only) has no bars: the plot says so, above the
+    // others' bars, rather than leaving empty axes to be read as zero load.
+    QStringList untimed;
+    for (const StudioRun& run : m_runs)
+        if (!profiler::timedSteps(run.result))
+            untimed << run.title();
     m_plot->yAxis->rescale();
     m_plot->yAxis->setRangeLower(0);
-    m_plot->yAxis->setRangeUpper(m_plot->yAxis->range().upper * 1.1);
+    m_plot->yAxis->setRangeUpper(m_plot->yAxis->range().upper * (untimed.isEmpty() ? 1.1 : 1.3));
+    if (!untimed.isEmpty()) {
+        auto* note = new QCPItemText(m_plot);
+        note->position->setType(QCPItemPosition::ptAxisRectRatio);
+        note->position->setCoords(0.5, 0.02);
+        note->setPositionAlignment(Qt::AlignHCenter | Qt::AlignTop);
+        note->setText(tr("%1: no decode step timed (prefill only), so no per-rank times").arg(untimed.join(QStringLiteral(", "))));
+        QColor back = palette().color(QPalette::Base);
+        back.setAlpha(230);
+        note->setBrush(back);
+        note->setPadding(QMargins(6, 3, 6, 3));
+        note->setClipToAxisRect(true);
+        m_untimedNote = note->text();
+    }
     for (const StudioRun& run : m_runs) {
         const QString timing = run.timingLabel();
         QString line = tr("%1: %L2 tokens/s (%3), decode step %L4 ms (%3), attention imbalance %L5 (%3), attention lower bound %L6 ms (modelled)")

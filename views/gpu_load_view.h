@@ -26,6 +26,8 @@ public:
     QCustomPlot* plot() const { return m_plot; }
     int barCount() const; // bars or graphs currently drawn (for tests)
     int runCount() const { return int(m_runs.size()); }
+    // What the plot says about runs without a timed decode step (empty when every run has one).
+    QString untimedNote() const { return m_untimedNote; }
 
 protected:
     bool event(QEvent* e) override;
@@ -40,6 +42,7 @@ private:
     int m_legendOnly = 0; // graphs without data that only label the legend
     QComboBox* m_modeBox;
     QLabel* m_summary;
+    QString m_untimedNote;
 };
 
 } // namespace fairkv::views
