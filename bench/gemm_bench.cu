@@ -1,5 +1,5 @@
 // The decode step's matrix products against the HBM read ceiling: for the llama-3.1-8b shapes at
-// batch 1, 16 and 64, what cublasGemmEx (the engine's call) and each cuBLASLt algorithm its
+// batch 1, 16 and 64, what cublasGemmEx (the engine's with --gemm cublas) and each cuBLASLt algorithm its
 // heuristic offers reach, as weight bytes over time. Weights rotate over copies that together
 // exceed twice the L2, so every product reads its weight from HBM as in a real step, and the
 // products of a pass are one CUDA graph, so launch gaps are not counted (the step is a graph too).
@@ -7,7 +7,7 @@
 
 #include "backend/cuda/cublas_check.h"
 #include "backend/cuda/cuda_kernels.h"
-#include "lt_configs.h"
+#include "backend/cuda/lt_product.h"
 
 #include <cublasLt.h>
 #include <cublas_v2.h>
@@ -19,6 +19,8 @@
 
 using namespace fairkv;
 using namespace fairkv::bench;
+using fairkv::cuda::LtProduct;
+using fairkv::cuda::describe;
 
 namespace {
 
@@ -77,7 +79,7 @@ int main(int argc, char** argv)
               "W that together exceed twice the L2, so each product reads W from HBM; each pass is one CUDA graph, "
               "timed by events around its launch). Streaming read measured in the same run: "
            << fmt(readGBs, 0)
-           << " GB/s. Columns: cublasGemmEx with CUBLAS_GEMM_DEFAULT (the engine's call), cuBLASLt's first heuristic "
+           << " GB/s. Columns: cublasGemmEx with CUBLAS_GEMM_DEFAULT (the engine's with --gemm cublas), cuBLASLt's first heuristic "
               "choice, and the fastest of up to 32 algorithms the heuristic offers (32 MiB workspace)"
            << (sweep ? "; swept: the fastest of those algorithms with split-K 1-32, every reduction scheme and CTA swizzling "
                        "(each configuration cublasLtMatmulAlgoCheck accepts), its output checked against cublasGemmEx's"

@@ -17,7 +17,7 @@
 #include "backend/cuda/device_memory.h"
 #include "backend/cuda/launch_gate.h"
 #include "gpu_bench_util.cuh"
-#include "lt_configs.h"
+#include "backend/cuda/lt_product.h"
 #include "cupti_tracer.h"
 #include "kv/synthetic_attention.h"
 #include "model/model_config.h"
@@ -42,6 +42,8 @@
 using namespace fairkv;
 using fairkv::cuda::KvView;
 using namespace fairkv::bench;
+using fairkv::cuda::LtProduct;
+using fairkv::cuda::describe;
 
 namespace {
 
@@ -473,7 +475,7 @@ struct StepPrefetch
 enum Product { kO, kQkv, kDown, kGu, kLmHead, kProducts };
 constexpr const char* kProductNames[kProducts] = {"o_proj", "q/k/v", "down", "gate/up", "lm_head"};
 
-// Which cuBLASLt configuration runs each product of the step; null: cublasGemmEx (the engine's call).
+// Which cuBLASLt configuration runs each product of the step; null: cublasGemmEx (the engine's with --gemm cublas).
 struct StepGemms
 {
     const LtProduct* product[kProducts] = {};
@@ -937,7 +939,7 @@ int main(int argc, char** argv)
     }
     if (wanted("tuned")) {
         // Not in the default run: the 8B step with each product's cuBLASLt configuration chosen by
-        // timing the whole step, against the same step on cublasGemmEx (the engine's call).
+        // timing the whole step, against the same step on cublasGemmEx (the engine's with --gemm cublas; by default it chooses per shape, GemmChoice).
         const double readGBs = measureReadGBs(size_t(4) << 30, prop.multiProcessorCount);
         cublasLtHandle_t lth;
         FAIRKV_CUBLAS(cublasLtCreate(&lth));

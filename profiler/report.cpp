@@ -281,6 +281,11 @@ std::string Report::html(bool inlineCharts) const
             [](const StoredRun& r) { return fmt(attentionCriticalMs(r.result), 3); }},
            {"lower bound (ms)", "modelled", [](const StoredRun& r) { return fmt(r.summary.lowerBoundMs, 3); }},
            {"collectives", "", [](const StoredRun& r) { return r.result.value("collective", std::string("in-process sum")); }},
+           {"decode GEMMs", "",
+            [](const StoredRun& r) {
+                const std::string g = r.result.value("gemm", std::string());
+                return g.empty() ? std::string("–") : g;
+            }},
            {"compression selection on", "",
             [](const StoredRun& r) { return r.result.value("compression_on", std::string("host")); }},
            {"kernel tracing (CUPTI, adds to step times)", "",

@@ -767,7 +767,7 @@ void checkResultTypes(json& result, int runRanks, const Damaged& damaged)
 {
     using Check = bool (*)(const json&);
     static const std::pair<std::vector<const char*>, Check> kScalars[] = {
-        {{"backend", "timing", "collective", "compression_on"}, [](const json& v) { return v.is_string(); }},
+        {{"backend", "timing", "collective", "compression_on", "gemm"}, [](const json& v) { return v.is_string(); }},
         {{"kernel_tracing"}, [](const json& v) { return v.is_boolean(); }},
         {{"ranks", "prefill_ms", "prefill_wall_ms", "tokens_per_s", "imbalance", "attention_ms", "lower_bound_ms",
           "kv_moved_bytes", "calibration_steps"},

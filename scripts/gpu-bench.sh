@@ -11,7 +11,7 @@
 # (engine-runs.txt). Tables go to OUT_DIR (default $OUT or
 # /tmp/gpu-bench) and to stdout; copy them to docs/. PARTS (comma-separated, default all) picks
 # what runs: tests, attention, decode, gemm, selection, events, engine (and gemm-sweep,
-# prefetch and tuned, only when named); the whole run takes about
+# prefetch, tuned and engine-gemm, only when named); the whole run takes about
 # ten minutes, at the device tool's limit for one command.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -53,26 +53,37 @@ run)
   if want events; then "$bin/fairkv-bench-events" --out "$out/event-benchmark.md" > /dev/null; fi
   # The engine's own decode step (fairkv run: synthetic llama-3.1-8b weights, 8 layers, batch 16,
   # Ada-SnapKV), one line per run as fairkv prints it; CUPTI on and off alternate.
-  engine() { echo "fairkv run --model llama-3.1-8b --backend cuda --batch 16 $*"
-    "$bin/fairkv" run --model llama-3.1-8b --backend cuda --batch 16 "$@" 2>&1 \
-    | grep -E "^(prefill|attention per step)"; }
+  engine() { echo "fairkv run --model llama-3.1-8b --backend cuda $*"
+    "$bin/fairkv" run --model llama-3.1-8b --backend cuda "$@" 2>&1 \
+    | grep -E "^(prefill|attention per step|decode GEMMs)"; }
+  # The decode GEMMs chosen per shape (the default) against cublasGemmEx for every product,
+  # alternating; also a part of its own (engine-gemm).
+  if want engine || want engine-gemm; then {
+    for i in 1 2; do
+      for g in cublas auto; do
+        engine --batch 16 --layers 8 --prompt-len 1024 --budget 512 --decode 32 --gemm $g
+        engine --batch 1 --layers 8 --prompt-len 1024 --budget 512 --decode 32 --gemm $g
+      done
+    done
+  } > "$out/engine-gemm.txt"; fi
   if want engine; then {
     for i in 1 2; do
-      engine --layers 8 --prompt-len 1024 --budget 512 --decode 32
-      engine --layers 8 --prompt-len 1024 --budget 512 --decode 32 --session "$out/engine-traced-$i.fkv"
+      engine --batch 16 --layers 8 --prompt-len 1024 --budget 512 --decode 32
+      engine --batch 16 --layers 8 --prompt-len 1024 --budget 512 --decode 32 --session "$out/engine-traced-$i.fkv"
     done
     for p in uniform fairkv-assign fairkv-copy; do
-      engine --layers 8 --prompt-len 4096 --budget 2048 --decode 16 --ranks 4 --placement $p
+      engine --batch 16 --layers 8 --prompt-len 4096 --budget 2048 --decode 16 --ranks 4 --placement $p
     done
     for p in uniform fairkv-assign fairkv-copy; do
-      engine --layers 4 --prompt-len 2048 --budget 512 --decode 16 --ranks 8 --units per-query-head --placement $p
+      engine --batch 16 --layers 4 --prompt-len 2048 --budget 512 --decode 16 --ranks 8 --units per-query-head --placement $p
     done
   } > "$out/engine-runs.txt"; fi
   # Only what this run wrote: an OUT_DIR used before may hold other parts' older tables.
   for part in attention:gpu-benchmark.md decode:gpu-decode-benchmark.md gemm:gemm-benchmark.md gemm-sweep:gemm-sweep.md prefetch:prefetch.md tuned:tuned.md \
-              selection:selection-benchmark.md events:event-benchmark.md engine:engine-runs.txt; do
+              selection:selection-benchmark.md events:event-benchmark.md engine:engine-gemm.txt engine:engine-runs.txt; do
     if want "${part%%:*}"; then cat "$out/${part#*:}"; fi
   done
+  if want engine-gemm && ! want engine; then cat "$out/engine-gemm.txt"; fi
   ;;
 *)
   echo "usage: scripts/gpu-bench.sh bundle | run [OUT_DIR [PARTS]]" >&2

@@ -6,6 +6,7 @@
 #include "backend/cuda/cuda_kernels.h"
 #include "backend/cuda/cuda_rank.h"
 #include "backend/cuda/decode_attention.h"
+#include "backend/cuda/gemm_choice.h"
 #include "backend/cuda/kv_selection.h"
 #include "backend/cuda/launch_gate.h"
 #include "backend/cuda/prefill_attention.h"
@@ -274,8 +275,27 @@ private Q_SLOTS:
         cublasHandle_t blas = nullptr;
         QCOMPARE(cublasCreate(&blas), CUBLAS_STATUS_SUCCESS);
         cuda::gemmBf16(blas, dx, dw, dy, rows, n, k, nullptr);
-        std::vector<float> y(size_t(rows) * n);
+        std::vector<float> y(size_t(rows) * n), chosen(y.size());
         QCOMPARE(cudaMemcpy(y.data(), dy, y.size() * 4, cudaMemcpyDeviceToHost), cudaSuccess);
+        // The routine the engine's choice keeps for the shape computes the same product (its
+        // cuBLASLt configurations sum in another order), whichever it keeps.
+        {
+            cuda::GemmChoice choice(blas);
+            choice.choose(rows, n, k, {dw, dw}, nullptr);
+            QCOMPARE(choice.chosen().size(), size_t(1));
+            QVERIFY(choice.chosen()[0].gemmExMs > 0 && choice.chosen()[0].chosenMs <= choice.chosen()[0].gemmExMs);
+            QVERIFY(cudaMemset(dy, 0xff, chosen.size() * 4) == cudaSuccess);
+            choice.run(dx, dw, dy, rows, n, k, nullptr);
+            QCOMPARE(cudaMemcpy(chosen.data(), dy, chosen.size() * 4, cudaMemcpyDeviceToHost), cudaSuccess);
+            for (size_t i = 0; i < y.size(); ++i)
+                QVERIFY2(std::abs(chosen[i] - y[i]) <= 1e-4f * (1.0f + std::abs(y[i])),
+                         qPrintable(QStringLiteral("%1 (%2) at %3: %4 against cublasGemmEx's %5")
+                                        .arg(QString::fromStdString(choice.chosen()[0].routine))
+                                        .arg(rows)
+                                        .arg(i)
+                                        .arg(chosen[i])
+                                        .arg(y[i])));
+        }
         cublasDestroy(blas);
         cudaFree(dx);
         cudaFree(dw);
@@ -786,6 +806,9 @@ private Q_SLOTS:
             c.promptLen = 64;
             c.decode = 1;
             const RunResult uniform = runInference(c);
+            // The CUDA run says which routines ran its decode GEMMs (chosen per shape by default).
+            QVERIFY2(std::string(backend) == "cuda" ? uniform.gemm.rfind("chosen per shape (--gemm auto): ", 0) == 0 : uniform.gemm.empty(),
+                     uniform.gemm.c_str());
             c.placement = file;
             const RunResult copied = runInference(c);
             size_t before = 0, after = 0;
@@ -807,8 +830,9 @@ private Q_SLOTS:
         Placement copy = uni;
         copy.layers[1][5].replicas = {{0, {0, 2}}, {1, {1}}}; // a replicated unit with split requests
         const Trace cpu = decode(w, "cpu", 1, Placement::uniform(2, 8, 1, 3));
-        BackendOptions emulate;
+        BackendOptions emulate, gemmEx;
         emulate.emulate = true;
+        gemmEx.chooseGemms = false;
         struct Case
         {
             const char* name;
@@ -825,6 +849,7 @@ private Q_SLOTS:
             {"2 emulated ranks, uniform then replicated", 2, &uni, &copy, {}, devices >= 2 ? "measured" : "emulated"},
             {"2 emulated ranks, replicated", 2, &copy, nullptr, emulate, "emulated"},
             {"1 rank on its GPU (NCCL)", 1, &one, nullptr, {}, "measured"},
+            {"1 rank, cublasGemmEx for every product (--gemm cublas)", 1, &one, nullptr, gemmEx, "measured"},
         };
         for (const Case& k : cases) {
             const Trace gpu = decode(w, "cuda", k.ranks, *k.placement, k.later, &cpu.tokens, k.options);

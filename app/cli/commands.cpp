@@ -68,6 +68,8 @@ void printRunSummary(const RunResult& r)
                   << "), lower bound " << fmt(r.lowerBoundMs) << " ms (modelled), imbalance max/mean "
                   << fmt(r.imbalance, 2) << "\n";
     }
+    if (!r.gemm.empty())
+        std::cout << "decode GEMMs: " << r.gemm << "\n";
     if (r.plan)
         std::cout << "plan " << r.plan->planner << " (after " << r.calibrationSteps << " calibration step under uniform): modelled "
                   << fmt(r.plan->speedupOverUniform(), 3) << "x over uniform, "
@@ -112,6 +114,7 @@ int runCommand(const std::vector<std::string>& argv)
                {"emulate", "", "cuda: run every rank on the first GPU and compose the step (also with enough GPUs)", ""},
                {"allreduce-alpha-us", "US", "emulated ranks: all-reduce latency of the alpha-beta model", "10"},
                {"allreduce-gbs", "GB/s", "emulated ranks: all-reduce bus bandwidth of the alpha-beta model", "370"},
+               {"gemm", "auto|cublas", "cuda: auto times cublasGemmEx and cuBLASLt configurations per decode product shape and keeps the fastest; cublas: cublasGemmEx", "auto"},
                {"memory-budget", "BYTES", "fairkv-copy: bytes for extra weight copies over all layers (default: unlimited)", ""},
                {"same-count", "", "fairkv-assign: keep the same number of units on every rank", ""},
                {"stats", "FILE", "write the run's per-unit statistics for 'fairkv plan'", ""},
@@ -162,12 +165,16 @@ int runCommand(const std::vector<std::string>& argv)
     cfg.decode = args.integer("decode", 0, 1 << 20);
     cfg.seed = args.unsignedInt("seed");
     cfg.temperature = args.number("temperature", 0.0, 1e6);
-    for (const char* option : {"emulate", "allreduce-alpha-us", "allreduce-gbs"})
+    for (const char* option : {"emulate", "allreduce-alpha-us", "allreduce-gbs", "gemm"})
         if (args.has(option) && cfg.backend != "cuda") // the CPU backend sums in process and measures it
             throw UsageError(std::string("--") + option + " applies to --backend cuda only");
     cfg.devices.emulate = args.has("emulate");
     cfg.devices.allReduce.alphaUs = args.number("allreduce-alpha-us", 0.0, 1e6);
     cfg.devices.allReduce.busGBs = args.number("allreduce-gbs", 1e-3, 1e6);
+    const std::string gemm = args.str("gemm");
+    if (gemm != "auto" && gemm != "cublas")
+        throw UsageError("--gemm must be auto or cublas, got '" + gemm + "'");
+    cfg.devices.chooseGemms = gemm == "auto";
     if (args.has("memory-budget") && cfg.placement != "fairkv-copy") // only copies take memory
         throw UsageError("--memory-budget applies to --placement fairkv-copy only");
     if (args.has("memory-budget"))

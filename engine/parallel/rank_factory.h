@@ -24,6 +24,9 @@ struct BackendOptions
     // Device bytes of activations one prefill pass over a group of prompts may take (backends that
     // prefill on the device); 0: the backend's default. A prompt is never split.
     size_t prefillGroupBytes = 0;
+    // GPU backends: choose each decode product's GEMM routine by timing it on the rank's weights
+    // (cublasGemmEx or a cuBLASLt configuration) when its shapes are new; false: cublasGemmEx.
+    bool chooseGemms = true;
 };
 
 using RankFactory = std::function<std::unique_ptr<Rank>(int index, int ranks, const ModelConfig& config, UnitMode mode,

@@ -23,6 +23,8 @@ public:
     virtual const char* timingKind() const = 0;
     // How the collectives' time was obtained, for results.
     virtual std::string collectiveSource() const = 0;
+    // Which routines ran the decode products, when the backend chooses them ("" when it has nothing to say).
+    virtual std::string gemmRoutines() const { return {}; }
     virtual void setTraceSink(TraceSink* sink, int step) = 0;
     // One token per request at `positions` (tokens already processed); next-token logits [request][vocab].
     virtual std::vector<std::vector<float>> decodeStep(const std::vector<int>& tokens, const std::vector<long>& positions,

@@ -45,6 +45,11 @@ std::string InferenceEngine::collectiveSource() const
     return m_ranks.size() == 1 ? "none: one rank has no all-reduce" : "measured: in-process sum on the host";
 }
 
+std::string InferenceEngine::gemmRoutines() const
+{
+    return m_executor ? m_executor->gemmRoutines() : std::string();
+}
+
 InferenceEngine::~InferenceEngine() = default;
 
 void InferenceEngine::checkPositions(long extra) const

@@ -44,6 +44,8 @@ public:
     std::string compressionWhere() const { return m_compressor->where(); }
     // How collective times were obtained.
     std::string collectiveSource() const;
+    // The backend's decode GEMM routines (StepExecutor::gemmRoutines); "" for the CPU backend.
+    std::string gemmRoutines() const;
     // Timed events go to `sink` from now on (nullptr: none). Not owned.
     void setTraceSink(TraceSink* sink) { m_sink = sink; }
 

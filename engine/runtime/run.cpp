@@ -81,7 +81,8 @@ json RunConfig::toJson() const
             {"temperature", temperature},
             {"emulate", devices.emulate},
             {"allreduce_alpha_us", devices.allReduce.alphaUs},
-            {"allreduce_gbs", devices.allReduce.busGBs}};
+            {"allreduce_gbs", devices.allReduce.busGBs},
+            {"gemm", devices.chooseGemms ? "auto" : "cublas"}};
 }
 
 RunConfig RunConfig::fromJson(const json& j)
@@ -122,6 +123,11 @@ RunConfig RunConfig::fromJson(const json& j)
         c.devices.emulate = jsonBoolOr(j, "emulate", c.devices.emulate, src);
         c.devices.allReduce.alphaUs = jsonNumberOr(j, "allreduce_alpha_us", c.devices.allReduce.alphaUs, src);
         c.devices.allReduce.busGBs = jsonNumberOr(j, "allreduce_gbs", c.devices.allReduce.busGBs, src);
+        // Runs stored before the choice existed ran cublasGemmEx: a re-run does the same.
+        const std::string gemm = jsonStringOr(j, "gemm", "cublas", src);
+        if (gemm != "auto" && gemm != "cublas")
+            throw Error("gemm '" + gemm + "' is not auto or cublas");
+        c.devices.chooseGemms = gemm == "auto";
     } catch (const json::exception& e) {
         throw Error(std::string("a run's settings do not read: ") + e.what());
     }
@@ -417,6 +423,7 @@ void decodeAndMeasure(InferenceEngine& engine, const RunConfig& cfg, bool planne
             res.lowerBoundMs += bound;
         res.stats = runStats(engine, res.cost, res.rankMlpMs, res.collectiveMs);
     }
+    res.gemm = engine.gemmRoutines();
 }
 
 std::function<void(const std::string&, int, int)> reporter(const ProgressFn& progress, const std::atomic<bool>* cancel)
@@ -555,6 +562,7 @@ json RunResult::toJson() const
         {"backend", backend},
         {"timing", timing},
         {"collective", collective},
+        {"gemm", gemm},
         {"compression_on", compressionOn},
         {"kernel_tracing", kernelTracing},
         {"placement", placement.toJson()},

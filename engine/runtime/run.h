@@ -58,6 +58,7 @@ struct RunResult
     std::string backend;
     std::string timing; // "measured" or "emulated"
     std::string collective; // how collective_ms was obtained
+    std::string gemm;       // which routines ran the decode GEMMs (GPU backends; "" otherwise)
     std::string compressionOn = "host"; // where prefill's compression selection ran ("host", "GPU 0")
     bool kernelTracing = false;         // decode kernels were traced (CUPTI): step times include that cost
     Placement placement;

@@ -126,6 +126,7 @@ CudaRank::CudaRank(int index, const ModelConfig& config, UnitMode mode, int devi
     gemmBf16(h, a, a + 64 * 64 * 2, reinterpret_cast<float*>(a + 64 * 64 * 4), 64, 64, 64, nullptr);
     FAIRKV_CUDA(cudaDeviceSynchronize());
     cudaFree(w);
+    m_gemms = std::make_unique<GemmChoice>(h);
 }
 
 CudaRank::~CudaRank()
@@ -144,6 +145,7 @@ CudaRank::~CudaRank()
     for (void* e : m_events)
         if (e)
             cudaEventDestroy(static_cast<cudaEvent_t>(e));
+    m_gemms.reset(); // before the handle it runs cublasGemmEx on
     if (m_cublas)
         cublasDestroy(static_cast<cublasHandle_t>(m_cublas));
 }
@@ -436,12 +438,11 @@ void CudaRank::launchAttention(int layer, const void* xb, float* y, cudaStream_t
     auto* q = reinterpret_cast<float*>(base + offQ);
     auto* attnB = reinterpret_cast<__nv_bfloat16*>(base + offAb);
     auto* pairs = static_cast<const PairDesc*>(st.pairs);
-    auto h = static_cast<cublasHandle_t>(m_cublas);
-    gemmBf16(h, xb, dl.wqkv, qkv, rows, int(cols), H, stream);
+    m_gemms->run(xb, dl.wqkv, qkv, rows, int(cols), H, stream);
     prepDecode<<<int(nPairs), 128, 0, stream>>>(qkv, int(cols), pairs, G, d, m_invFreq, q, st.newKv);
     FAIRKV_CUDA(cudaGetLastError());
     st.attention->launchIntoOprojInput(q, attnB, size_t(rows), dl.replicas, 1.0f / std::sqrt(float(d)), stream); // no scatter kernel
-    gemmBf16(h, attnB, dl.wo, y, rows, H, dl.replicas * G * d, stream);
+    m_gemms->run(attnB, dl.wo, y, rows, H, dl.replicas * G * d, stream);
     FAIRKV_CUDA(cudaEventRecord(static_cast<cudaEvent_t>(st.events[1]), stream));
 }
 
@@ -459,12 +460,40 @@ void CudaRank::launchMlp(int layer, const void* xb, size_t rows, float* y, cudaS
         auto* base = scratch(offAct + align256(rows * dl.inter * 2));
         auto* gu = reinterpret_cast<float*>(base);
         auto* act = reinterpret_cast<__nv_bfloat16*>(base + offAct);
-        auto h = static_cast<cublasHandle_t>(m_cublas);
-        gemmBf16(h, xb, dl.wgu, gu, int(rows), 2 * dl.inter, H, stream);
+        m_gemms->run(xb, dl.wgu, gu, int(rows), 2 * dl.inter, H, stream);
         launchSwiglu(gu, dl.inter, int(rows), act, stream);
-        gemmBf16(h, act, dl.wdown, y, int(rows), H, dl.inter, stream);
+        m_gemms->run(act, dl.wdown, y, int(rows), H, dl.inter, stream);
     }
     FAIRKV_CUDA(cudaEventRecord(static_cast<cudaEvent_t>(st.events[3]), stream));
+}
+
+void CudaRank::chooseGemms(cudaStream_t stream)
+{
+    setDevice();
+    // The step's products by shape, each with its weights in the order the step reads them.
+    std::map<std::tuple<int, int, int>, std::vector<const void*>> shapes;
+    const int d = m_config.headDim, H = m_config.hiddenSize, G = m_units.queryHeads();
+    for (int l = 0; l < m_config.numLayers; ++l) {
+        const DeviceLayer& dl = *m_layers[size_t(l)];
+        const int rows = m_decode[size_t(l)].rows;
+        if (rows <= 0)
+            continue;
+        if (dl.replicas > 0) {
+            shapes[{rows, dl.replicas * (G + 2) * d, H}].push_back(dl.wqkv);
+            shapes[{rows, H, dl.replicas * G * d}].push_back(dl.wo);
+        }
+        if (dl.inter > 0) {
+            shapes[{rows, 2 * dl.inter, H}].push_back(dl.wgu);
+            shapes[{rows, H, dl.inter}].push_back(dl.wdown);
+        }
+    }
+    for (const auto& [shape, weights] : shapes)
+        m_gemms->choose(std::get<0>(shape), std::get<1>(shape), std::get<2>(shape), weights, stream);
+}
+
+std::vector<GemmChoice::Chosen> CudaRank::gemmChoices() const
+{
+    return m_gemms->chosen();
 }
 
 void CudaRank::finishDecode()

@@ -1,5 +1,6 @@
 #pragma once
 #include "backend/cpu/cpu_rank.h"
+#include "backend/cuda/gemm_choice.h"
 #include "parallel/rank.h"
 #include "parallel/rank_factory.h"
 #include "placement/unit_layout.h"
@@ -55,6 +56,11 @@ public:
     void launchAttention(int layer, const void* xb, float* y, cudaStream_t stream, void* startedAt = nullptr);
     void launchMlp(int layer, const void* xb, size_t rows, float* y, cudaStream_t stream, void* startedAt = nullptr);
     void finishDecode();
+    // After prepareDecode(), off the timed path: chooses cublasGemmEx or a cuBLASLt configuration
+    // for each decode product shape not chosen before (GemmChoice), timing them over this rank's
+    // weights on `stream`; waits for it. Without it every product runs cublasGemmEx.
+    void chooseGemms(cudaStream_t stream);
+    std::vector<GemmChoice::Chosen> gemmChoices() const;
     // Device-resident prefill, driven by the step executor: the rows of `requests` (engine request
     // indices; request k's rows are [rowStart[k], rowStart[k + 1]) of `xb`, bf16 normalised, on this
     // rank's device) through this rank's attention units; `y` (fp32 [rows][hidden]) is overwritten
@@ -120,6 +126,7 @@ private:
     const Placement* m_placement = nullptr;
     int m_step = -1;
     void* m_cublas = nullptr;
+    std::unique_ptr<GemmChoice> m_gemms; // which routine runs each decode product
     float* m_invFreq = nullptr;
     std::vector<std::unique_ptr<DeviceLayer>> m_layers;
     std::map<KvKey, DeviceBlock> m_blocks;

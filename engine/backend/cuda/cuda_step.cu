@@ -166,6 +166,7 @@ CudaStepExecutor::CudaStepExecutor(const ModelWeights& weights, std::vector<Cuda
         r->gate = std::make_unique<LaunchGate>();
         if (cublasCreate(&r->blas) != CUBLAS_STATUS_SUCCESS)
             throw fairkv::Error("cuBLAS call cublasCreate failed on device " + std::to_string(r->device));
+        r->gemms = std::make_unique<GemmChoice>(r->blas);
         r->embed = uploadBf16(embed, "the embedding table");
         r->head = r->embed;
         if (!tied) {
@@ -203,6 +204,35 @@ CudaStepExecutor::~CudaStepExecutor()
         for (void* p : m_partials)
             cudaFree(p);
     }
+}
+
+std::string CudaStepExecutor::gemmRoutines() const
+{
+    if (!m_options.chooseGemms)
+        return "cublasGemmEx (--gemm cublas)";
+    // Each product shape's choice, counted over the ranks and lm_head: how many went to cuBLASLt
+    // and what the choosing timed them at against cublasGemmEx over the same weights.
+    int shapes = 0, lt = 0;
+    double gemmEx = 0, chosen = 0;
+    const auto add = [&](const std::vector<GemmChoice::Chosen>& all) {
+        for (const GemmChoice::Chosen& c : all) {
+            ++shapes;
+            lt += c.routine != "cublasGemmEx";
+            gemmEx += c.gemmExMs;
+            chosen += c.chosenMs;
+        }
+    };
+    for (CudaRank* rank : m_ranks)
+        add(rank->gemmChoices());
+    for (const auto& rep : m_replicas)
+        add(rep->gemms->chosen());
+    if (shapes == 0)
+        return "cublasGemmEx (no decode step chose)";
+    char saved[32];
+    std::snprintf(saved, sizeof saved, "%.1f%%", gemmEx > 0 ? 100.0 * (gemmEx - chosen) / gemmEx : 0.0);
+    return "chosen per shape (--gemm auto): " + std::to_string(lt) + " of " + std::to_string(shapes)
+           + " product shapes on cuBLASLt, the rest cublasGemmEx; measured over each shape's weights while choosing, "
+           + saved + " less GEMM time than cublasGemmEx";
 }
 
 std::string CudaStepExecutor::collectiveSource() const
@@ -271,7 +301,18 @@ std::vector<std::vector<float>> CudaStepExecutor::decodeStep(const std::vector<i
         generation += rank->assignments();
     // A new batch size means new GEMM shapes too. The kept pass follows a warm one, or steps of
     // the same shapes, so its kernels are loaded: only it waits behind the launch gate.
-    for (int pass = generation == m_warmGeneration && b == m_warmBatch ? 1 : 0; pass < 2; ++pass) {
+    const bool newShapes = generation != m_warmGeneration || b != m_warmBatch;
+    // New shapes: each decode product's routine is chosen first, by timing (GemmChoice), so that
+    // the warm pass and the kept one both run the chosen routines.
+    if (newShapes && m_options.chooseGemms) {
+        for (size_t g = 0; g < m_ranks.size(); ++g) // each rank on its device's stream (emulated: the one replica's)
+            m_ranks[g]->chooseGemms(m_replicas[m_nccl ? g : 0]->stream);
+        for (auto& rep : m_replicas) {
+            FAIRKV_CUDA(cudaSetDevice(rep->device));
+            rep->gemms->choose(b, c.vocabSize, c.hiddenSize, {rep->head}, rep->stream);
+        }
+    }
+    for (int pass = newShapes ? 0 : 1; pass < 2; ++pass) {
         m_deviceSink = pass == 1 ? m_sink : nullptr; // the discarded pass's kernels stay untagged
         runOnce(tokens, pass == 1);
     }
@@ -469,7 +510,7 @@ void CudaStepExecutor::launchHead(Replica& r, int batch, int rank, bool logits)
         DeviceScope tag(m_deviceSink, rank, m_step, -1, TracePhase::Replicated);
         launchRmsNorm(r.x, nullptr, r.norms + size_t(2 * c.numLayers) * H, batch, H, float(c.rmsNormEps), r.normed, r.stream);
         if (logits)
-            gemmBf16(r.blas, r.normed, r.head, r.logits, batch, c.vocabSize, H, r.stream);
+            r.gemms->run(r.normed, r.head, r.logits, batch, c.vocabSize, H, r.stream);
     }
     r.close(e, TracePhase::Replicated, "lm_head", -1);
 }

@@ -36,6 +36,7 @@ public:
 
     const char* timingKind() const override { return m_nccl ? "measured" : "emulated"; }
     std::string collectiveSource() const override;
+    std::string gemmRoutines() const override;
     void setTraceSink(TraceSink* sink, int step) override;
     std::vector<std::vector<float>> decodeStep(const std::vector<int>& tokens, const std::vector<long>& positions,
                                                StepTiming& timing) override;

@@ -2,6 +2,7 @@
 // Internal to the CUDA step executor (cuda_step.cu, cuda_prefill.cu): what it keeps per device.
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/cuda_step.h"
+#include "backend/cuda/gemm_choice.h"
 #include "backend/cuda/launch_gate.h"
 #include "runtime/trace_sink.h"
 
@@ -33,6 +34,7 @@ struct CudaStepExecutor::Replica
     int device = 0;
     cudaStream_t stream = nullptr;
     cublasHandle_t blas = nullptr;
+    std::unique_ptr<GemmChoice> gemms; // lm_head's routine (on `blas`)
     uint16_t* embed = nullptr;
     uint16_t* head = nullptr; // == embed when tied
     float* norms = nullptr;   // [2 * layers + 1][hidden]: input and post norm of each layer, then the final one
@@ -115,6 +117,7 @@ struct CudaStepExecutor::Replica
         for (void* p : {static_cast<void*>(embed), static_cast<void*>(norms), static_cast<void*>(tokens), static_cast<void*>(x),
                         static_cast<void*>(normed), static_cast<void*>(partial), static_cast<void*>(logits)})
             cudaFree(p);
+        gemms.reset(); // before the handle it runs cublasGemmEx on
         if (blas)
             cublasDestroy(blas);
         if (stream)

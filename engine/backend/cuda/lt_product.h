@@ -1,9 +1,10 @@
 #pragma once
-// cuBLASLt for the benchmarks of the decode products y[rows][n] (fp32) = x[rows][k] . W[n][k]^T
-// (bf16 in, fp32 accumulation): one product's descriptors, the algorithms its heuristic offers,
-// their configurations varied (split-K, reduction scheme, CTA swizzling), and how to describe one.
-#include "backend/cuda/cublas_check.h"
-#include "backend/cuda/cuda_check.h"
+// cuBLASLt for the decode products y[rows][n] (fp32) = x[rows][k] . W[n][k]^T (bf16 in, fp32
+// accumulation): one product's descriptors, the algorithms its heuristic offers, their
+// configurations varied (split-K, reduction scheme, CTA swizzling), and how to describe one. The
+// engine chooses among them per shape (gemm_choice.h); the benchmarks sweep them.
+#include "cublas_check.h"
+#include "cuda_check.h"
 
 #include <cublasLt.h>
 
@@ -13,7 +14,7 @@
 #include <string>
 #include <vector>
 
-namespace fairkv::bench {
+namespace fairkv::cuda {
 
 // One attribute of an algorithm: its configuration (ConfigGetAttribute) or a capability (CapGetAttribute).
 template <typename T, typename Attr>
@@ -150,4 +151,4 @@ private:
     cublasLtMatrixLayout_t m_a = nullptr, m_b = nullptr, m_c = nullptr;
 };
 
-} // namespace fairkv::bench
+} // namespace fairkv::cuda
