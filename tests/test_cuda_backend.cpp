@@ -806,9 +806,15 @@ private Q_SLOTS:
             c.promptLen = 64;
             c.decode = 1;
             const RunResult uniform = runInference(c);
-            // The CUDA run says which routines ran its decode GEMMs (chosen per shape by default).
-            QVERIFY2(std::string(backend) == "cuda" ? uniform.gemm.rfind("chosen per shape (--gemm auto): ", 0) == 0 : uniform.gemm.empty(),
+            // The CUDA run says which routines ran its decode GEMMs.
+            QVERIFY2(std::string(backend) == "cuda" ? uniform.gemm == "cublasGemmEx (--gemm cublas)" : uniform.gemm.empty(),
                      uniform.gemm.c_str());
+            if (std::string(backend) == "cuda") {
+                RunConfig chosen = c;
+                chosen.devices.chooseGemms = true;
+                const RunResult run = runInference(chosen);
+                QVERIFY2(run.gemm.rfind("chosen per shape (--gemm auto): ", 0) == 0, run.gemm.c_str());
+            }
             c.placement = file;
             const RunResult copied = runInference(c);
             size_t before = 0, after = 0;
@@ -830,9 +836,9 @@ private Q_SLOTS:
         Placement copy = uni;
         copy.layers[1][5].replicas = {{0, {0, 2}}, {1, {1}}}; // a replicated unit with split requests
         const Trace cpu = decode(w, "cpu", 1, Placement::uniform(2, 8, 1, 3));
-        BackendOptions emulate, gemmEx;
+        BackendOptions emulate, chosen;
         emulate.emulate = true;
-        gemmEx.chooseGemms = false;
+        chosen.chooseGemms = true;
         struct Case
         {
             const char* name;
@@ -849,7 +855,12 @@ private Q_SLOTS:
             {"2 emulated ranks, uniform then replicated", 2, &uni, &copy, {}, devices >= 2 ? "measured" : "emulated"},
             {"2 emulated ranks, replicated", 2, &copy, nullptr, emulate, "emulated"},
             {"1 rank on its GPU (NCCL)", 1, &one, nullptr, {}, "measured"},
-            {"1 rank, cublasGemmEx for every product (--gemm cublas)", 1, &one, nullptr, gemmEx, "measured"},
+            {"1 rank, each product's routine chosen (--gemm auto)", 1, &one, nullptr, chosen, "measured"},
+            {"2 emulated ranks, routines chosen, uniform then replicated", 2, &uni, &copy, [&] {
+                 BackendOptions o = chosen;
+                 o.emulate = true;
+                 return o;
+             }(), "emulated"},
         };
         for (const Case& k : cases) {
             const Trace gpu = decode(w, "cuda", k.ranks, *k.placement, k.later, &cpu.tokens, k.options);

@@ -25,8 +25,10 @@ struct BackendOptions
     // prefill on the device); 0: the backend's default. A prompt is never split.
     size_t prefillGroupBytes = 0;
     // GPU backends: choose each decode product's GEMM routine by timing it on the rank's weights
-    // (cublasGemmEx or a cuBLASLt configuration) when its shapes are new; false: cublasGemmEx.
-    bool chooseGemms = true;
+    // (cublasGemmEx or a cuBLASLt configuration) when its shapes are new (--gemm auto); false:
+    // cublasGemmEx. Off by default until the engine's choice is measured on a GPU (the bench's
+    // in-step choice was, docs/gpu-decode-benchmark.md).
+    bool chooseGemms = false;
 };
 
 using RankFactory = std::function<std::unique_ptr<Rank>(int index, int ranks, const ModelConfig& config, UnitMode mode,

@@ -15,9 +15,11 @@ class LtProduct;
 // Which routine runs each decode product y[rows][n] (fp32) = x[rows][k] . W[n][k]^T of a rank:
 // cublasGemmEx, or the cuBLASLt configuration (an algorithm the heuristic offers, with split-K 1, 2
 // or 4, a reduction scheme, CTA swizzling) that was fastest over the rank's own weights of that
-// shape, timed one after another as a decode step reads them. Measured on the H100, choices like
-// these save 1.1-3.9% of the 8B step (docs/gpu-decode-benchmark.md, session 15): cublasGemmEx's own
-// choice for these thin products is not the fastest. A shape keeps cublasGemmEx unless a
+// shape, timed one after another as a decode step reads them. Chosen inside the whole step graph
+// (the bench, on the H100), choices like these saved 1.1-3.9% of the 8B step
+// (docs/gpu-decode-benchmark.md, session 15): cublasGemmEx's own choice for these thin products is
+// not the fastest. This per-shape choice over the weights alone has not yet run on a GPU, so the
+// engine uses it only with --gemm auto. A shape keeps cublasGemmEx unless a
 // configuration beats it by more than the timing's noise. Choosing runs kernels and waits for them:
 // call it off the timed path (the step executor does, before a warm-up pass).
 class GemmChoice
