@@ -939,7 +939,8 @@ int main(int argc, char** argv)
     }
     if (wanted("tuned")) {
         // Not in the default run: the 8B step with each product's cuBLASLt configuration chosen by
-        // timing the whole step, against the same step on cublasGemmEx (the engine's with --gemm cublas; by default it chooses per shape, GemmChoice).
+        // timing the whole step, against the same step on cublasGemmEx (the engine's default; with
+        // --gemm auto it chooses per shape over the weights alone, GemmChoice).
         const double readGBs = measureReadGBs(size_t(4) << 30, prop.multiProcessorCount);
         cublasLtHandle_t lth;
         FAIRKV_CUBLAS(cublasLtCreate(&lth));

@@ -7,6 +7,7 @@
 #include "backend/cuda/cuda_rank.h"
 #include "backend/cuda/decode_attention.h"
 #include "backend/cuda/gemm_choice.h"
+#include "backend/cuda/lt_product.h"
 #include "backend/cuda/kv_selection.h"
 #include "backend/cuda/launch_gate.h"
 #include "backend/cuda/prefill_attention.h"
@@ -277,8 +278,29 @@ private Q_SLOTS:
         cuda::gemmBf16(blas, dx, dw, dy, rows, n, k, nullptr);
         std::vector<float> y(size_t(rows) * n), chosen(y.size());
         QCOMPARE(cudaMemcpy(y.data(), dy, y.size() * 4, cudaMemcpyDeviceToHost), cudaSuccess);
-        // The routine the engine's choice keeps for the shape computes the same product (its
-        // cuBLASLt configurations sum in another order), whichever it keeps.
+        // Every cuBLASLt configuration the choice may keep computes the same product (summed in
+        // another order), and so does the routine it keeps.
+        {
+            cublasLtHandle_t lt = nullptr;
+            QCOMPARE(cublasLtCreate(&lt), CUBLAS_STATUS_SUCCESS);
+            void* workspace = nullptr;
+            QCOMPARE(cudaMalloc(&workspace, size_t(32) << 20), cudaSuccess);
+            {
+                const cuda::LtProduct product(lt, rows, n, k, size_t(32) << 20);
+                const auto candidates = product.candidates({1, 2, 4});
+                QVERIFY(!candidates.empty());
+                for (const auto& algo : candidates) {
+                    QVERIFY(cudaMemset(dy, 0xff, chosen.size() * 4) == cudaSuccess);
+                    product.run(algo, dx, dw, dy, workspace, nullptr);
+                    QCOMPARE(cudaMemcpy(chosen.data(), dy, chosen.size() * 4, cudaMemcpyDeviceToHost), cudaSuccess);
+                    for (size_t i = 0; i < y.size(); ++i)
+                        QVERIFY2(std::abs(chosen[i] - y[i]) <= 1e-4f * (1.0f + std::abs(y[i])),
+                                 qPrintable(QString::fromStdString(cuda::describe(algo))));
+                }
+            }
+            cudaFree(workspace);
+            cublasLtDestroy(lt);
+        }
         {
             cuda::GemmChoice choice(blas);
             choice.choose(rows, n, k, {dw, dw}, nullptr);

@@ -10,6 +10,7 @@
 #include "model/model_weights.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -224,8 +225,7 @@ std::string CudaStepExecutor::gemmRoutines() const
     };
     for (CudaRank* rank : m_ranks)
         add(rank->gemmChoices());
-    for (const auto& rep : m_replicas)
-        add(rep->gemms->chosen());
+    add(m_replicas[0]->gemms->chosen()); // lm_head, on the replica that computes logits
     if (shapes == 0)
         return "cublasGemmEx (no decode step chose)";
     char saved[32];
@@ -307,10 +307,9 @@ std::vector<std::vector<float>> CudaStepExecutor::decodeStep(const std::vector<i
     if (newShapes && m_options.chooseGemms) {
         for (size_t g = 0; g < m_ranks.size(); ++g) // each rank on its device's stream (emulated: the one replica's)
             m_ranks[g]->chooseGemms(m_replicas[m_nccl ? g : 0]->stream);
-        for (auto& rep : m_replicas) {
-            FAIRKV_CUDA(cudaSetDevice(rep->device));
-            rep->gemms->choose(b, c.vocabSize, c.hiddenSize, {rep->head}, rep->stream);
-        }
+        Replica& first = *m_replicas[0]; // the one replica that computes logits (launchHead)
+        FAIRKV_CUDA(cudaSetDevice(first.device));
+        first.gemms->choose(b, c.vocabSize, c.hiddenSize, {first.head}, first.stream);
     }
     for (int pass = newShapes ? 0 : 1; pass < 2; ++pass) {
         m_deviceSink = pass == 1 ? m_sink : nullptr; // the discarded pass's kernels stay untagged

@@ -32,8 +32,10 @@ public:
     GemmChoice& operator=(const GemmChoice&) = delete;
 
     // Chooses for (rows, n, k) unless already chosen: times cublasGemmEx and each configuration over
-    // `weights` (every [n][k] matrix of that shape the step reads, in step order) on `stream`, three
-    // rounds, and keeps the fastest median. Synchronises `stream`.
+    // `weights` (every [n][k] matrix of that shape the step reads, in step order) on `stream`, each
+    // timed run with L2 evicted and queued whole before it starts; three alternating rounds pick
+    // the fastest median, which then meets cublasGemmEx in seven fresh rounds and must beat it by
+    // 1% there. A shape without cuBLASLt algorithms keeps cublasGemmEx. Synchronises `stream`.
     void choose(int rows, int n, int k, const std::vector<const void*>& weights, cudaStream_t stream);
     // y = x . W^T by the shape's choice; a shape never chosen runs cublasGemmEx.
     void run(const void* x, const void* w, float* y, int rows, int n, int k, cudaStream_t stream) const;
