@@ -113,6 +113,7 @@ private Q_SLOTS:
         QCOMPARE(model.data(model.index(1, RunsModel::Parent), Qt::DisplayRole).toLongLong(), 1LL);
         QCOMPARE(model.data(model.index(1, RunsModel::Decode), Qt::DisplayRole).toInt(), 0);
         QCOMPARE(model.data(model.index(1, RunsModel::TokensPerS), Qt::DisplayRole).toString(), QStringLiteral("n/a"));
+        QCOMPARE(model.data(model.index(1, RunsModel::Batch), Qt::DisplayRole).toString(), QStringLiteral("–")); // settings without one
         QCOMPARE(model.rowOf(2), 1);
         model.setRuns({});
         QCOMPARE(model.rowCount(), 0);

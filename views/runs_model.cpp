@@ -71,8 +71,8 @@ QVariant RunsModel::data(const QModelIndex& index, int role) const
         return QString::fromStdString(r.compress);
     case Budget:
         return r.budget;
-    case Batch:
-        return r.batch;
+    case Batch: // settings without a batch (edited by hand) say so rather than "0"
+        return r.batch > 0 ? QVariant(r.batch) : QVariant(QStringLiteral("–"));
     case Decode:
         return r.decode;
     case Ranks:
