@@ -364,6 +364,16 @@ private Q_SLOTS:
         QVERIFY2(r.exitCode == 2 && r.err.contains(QStringLiteral("output run-1.trace.json (--out's default): is a folder")), qPrintable(r.err));
         r = runCli({QStringLiteral("sessions"), session, QStringLiteral("--json"), list});
         QCOMPARE(readJson(list).size(), size_t(3));
+        // Settings edited down to nothing list their batch as unknown, not as 0.
+        sqlite3* db = nullptr;
+        QCOMPARE(sqlite3_open(session.toUtf8().constData(), &db), SQLITE_OK);
+        QCOMPARE(sqlite3_exec(db, "UPDATE runs SET config_json = '{}' WHERE id = 3", nullptr, nullptr, nullptr), SQLITE_OK);
+        sqlite3_close(db);
+        r = runCli({QStringLiteral("sessions"), session});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        const QStringList line = r.out.split(QLatin1Char('\n'))[3].split(QLatin1Char(' '), Qt::SkipEmptyParts);
+        QVERIFY2(line.size() > 8 && line[0] == QStringLiteral("3") && line.count(QStringLiteral("-")) == 2, // no parent, no batch
+                 qPrintable(r.out));
     }
 
     // A finished run is not lost to a session that another program keeps locked: saving waits

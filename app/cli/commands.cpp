@@ -394,9 +394,11 @@ namespace {
 std::string runLine(const profiler::RunSummary& r)
 {
     char buf[512];
-    std::snprintf(buf, sizeof buf, "%4lld %6s  %-16s %-7s %2d  %-13s %-10s %5d %5d %5d  %10s %9s %6s  %-8s %s",
+    // Settings without a batch (edited by hand) print "-", not a batch of 0.
+    const std::string batch = r.batch > 0 ? std::to_string(r.batch) : std::string("-");
+    std::snprintf(buf, sizeof buf, "%4lld %6s  %-16s %-7s %2d  %-13s %-10s %5d %5s %5d  %10s %9s %6s  %-8s %s",
                   static_cast<long long>(r.id), r.parent ? std::to_string(*r.parent).c_str() : "-", r.model.c_str(),
-                  r.backend.c_str(), r.ranks, r.placement.c_str(), r.compress.c_str(), r.budget, r.batch, r.decode,
+                  r.backend.c_str(), r.ranks, r.placement.c_str(), r.compress.c_str(), r.budget, batch.c_str(), r.decode,
                   fmt(r.tokensPerS, 1).c_str(), fmt(r.stepMs).c_str(), fmt(r.imbalance).c_str(), r.timing.c_str(), r.label.c_str());
     return withoutControls(buf, '?'); // one run stays one line and cannot restyle the terminal
 }
