@@ -1,6 +1,7 @@
 #include "report.h"
 
 #include "common/error.h"
+#include "common/json_file.h"
 #include "common/quantile.h"
 #include "runtime/run.h"
 
@@ -27,6 +28,14 @@ std::string fmt(double v, int decimals)
     o.precision(decimals);
     o << v;
     return o.str();
+}
+
+const char* seriesColour(size_t index)
+{
+    // Tableau-like qualitative colours: distinguishable on light and dark backgrounds.
+    static const char* const colours[]
+        = {"#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"};
+    return colours[index % (sizeof colours / sizeof colours[0])];
 }
 
 namespace {
@@ -61,32 +70,6 @@ std::string csvField(const std::string& s)
     return out + "\"";
 }
 
-const char* palette(size_t i)
-{
-    static const char* colours[]
-        = {"#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"};
-    return colours[i % 10]; // the studio's series colours (views/theme.cpp), in its order
-}
-
-// At most `chars` characters (UTF-8 code points) of `s`, with "…" where it was cut.
-std::string cutText(const std::string& s, size_t chars)
-{
-    if (chars == 0)
-        return {};
-    size_t seen = 0;
-    for (size_t i = 0; i < s.size(); ++i) {
-        if ((static_cast<unsigned char>(s[i]) & 0xc0) == 0x80)
-            continue; // inside a character
-        if (seen == chars - 1) {
-            size_t rest = 0; // characters from here to the end
-            for (size_t j = i; j < s.size(); ++j)
-                rest += (static_cast<unsigned char>(s[j]) & 0xc0) != 0x80;
-            return rest <= 1 ? s : s.substr(0, i) + "…";
-        }
-        ++seen;
-    }
-    return s;
-}
 
 // Grouped bars: groups along x, one bar per series in each group.
 std::string barChart(const std::string& title, const std::string& unit, const std::vector<std::string>& groups,
@@ -100,7 +83,7 @@ std::string barChart(const std::string& title, const std::string& unit, const st
     const double W = 640, left = 60, right = 10, top = 30, legendTop = 270, rowH = 14;
     const double H = legendTop + double(std::max<size_t>(legendRows, 1)) * rowH + 8, bottom = H - legendTop + 30;
     const double columnW = (W - left - right) / 3;
-    const size_t maxChars = size_t((columnW - 20) / 6.2); // 11 px sans: about 6 px a character
+    const size_t maxBytes = size_t((columnW - 26) / 6.2); // 11 px sans: about 6 px a character (wide ones take 3 bytes)
     double peak = 0;
     for (const auto& s : values)
         for (double v : s)
@@ -126,7 +109,7 @@ std::string barChart(const std::string& title, const std::string& unit, const st
             const double v = gi < values[si].size() ? values[si][gi] : 0.0;
             const double h = std::isfinite(v) ? plotH * v / peak : 0.0; // not timed: no bar, its title says n/a
             o << "<rect x=\"" << left + gi * groupW + groupW * 0.1 + si * barW << "\" y=\"" << top + plotH - h
-              << "\" width=\"" << barW * 0.95 << "\" height=\"" << h << "\" fill=\"" << palette(si) << "\"><title>"
+              << "\" width=\"" << barW * 0.95 << "\" height=\"" << h << "\" fill=\"" << seriesColour(si) << "\"><title>"
               << esc(series[si]) << ": " << esc(fmt(v, 3)) << "</title></rect>";
         }
         o << "<text x=\"" << left + gi * groupW + groupW / 2 << "\" y=\"" << top + plotH + 14
@@ -136,8 +119,8 @@ std::string barChart(const std::string& title, const std::string& unit, const st
         const double x = left + double(si % 3) * columnW, y = legendTop + 10 + double(si / 3) * rowH;
         // The title beside the text, not in it: Qt's SVG renderer draws a <text>'s title as text.
         o << "<g><title>" << esc(series[si]) << "</title><rect x=\"" << x << "\" y=\"" << y - 9
-          << "\" width=\"10\" height=\"10\" fill=\"" << palette(si) << "\"/><text x=\"" << x + 14 << "\" y=\"" << y
-          << "\">" << esc(cutText(series[si], maxChars)) << "</text></g>";
+          << "\" width=\"10\" height=\"10\" fill=\"" << seriesColour(si) << "\"/><text x=\"" << x + 14 << "\" y=\"" << y
+          << "\">" << esc(cutUtf8(series[si], maxBytes, "…")) << "</text></g>";
     }
     o << "</svg>";
     return o.str();
@@ -157,12 +140,7 @@ std::string shape(const json& m)
 // PDF's text layout takes minutes over (a run saved by FairKV has at most kMaxLabelBytes).
 std::string shortLabel(const std::string& label)
 {
-    if (label.size() <= SessionStore::kMaxLabelBytes)
-        return label;
-    size_t cut = SessionStore::kMaxLabelBytes;
-    while (cut > 0 && (static_cast<unsigned char>(label[cut]) & 0xc0) == 0x80) // not inside a UTF-8 character
-        --cut;
-    return label.substr(0, cut) + "…";
+    return cutUtf8(label, SessionStore::kMaxLabelBytes, "…");
 }
 
 std::string runName(const StoredRun& r)

@@ -38,6 +38,10 @@ struct Report
     static std::vector<std::string> csvColumns();
 };
 
+// The colour of series `index` (a run, a rank) as "#rrggbb": the reports' charts and the studio's
+// plots draw runs and ranks in the same colours.
+const char* seriesColour(size_t index);
+
 // Tables of a stored run's result (RunResult::toJson), shared by the report and the GUI views.
 // Each rank's time summed over layers (`key`: "rank_attention_ms" or "rank_mlp_ms").
 // A figure with `decimals` places and a decimal point whatever the process's C locale (a GUI runs

@@ -2,6 +2,7 @@
 // own step timing; Chrome trace export.
 #include "aggregation.h"
 #include "chrome_trace.h"
+#include "common/json_file.h"
 #include "cpu_tracer.h"
 #include "report.h"
 #include "model/model_weights.h"
@@ -242,6 +243,10 @@ private Q_SLOTS:
         QVERIFY(svg.find(std::string(120, 'x')) != std::string::npos);  // whole in the bar's title
         QVERIFY(svg.find(std::string(30, 'x') + "…") == std::string::npos); // cut in the legend
         QVERIFY(svg.find("xxx…</text>") != std::string::npos);
+        // The one cut for names, labels and legends never splits a character.
+        QCOMPARE(cutUtf8("a\u00e9b", 2, "…"), std::string("a…"));
+        QCOMPARE(cutUtf8("a\u00e9b", 3, "…"), std::string("a\u00e9…"));
+        QCOMPARE(cutUtf8("a\u00e9b", 4), std::string("a\u00e9b"));
     }
 };
 

@@ -3,6 +3,7 @@
 
 #include "theme.h"
 
+#include "report.h"
 #include "trace_record.h"
 
 #include <QApplication>
@@ -72,13 +73,7 @@ QString toString(ThemeChoice c)
 
 QColor series(int index)
 {
-    // Tableau-like qualitative colours: distinguishable on light and dark backgrounds.
-    static const QColor colors[] = {QColor(0x4e, 0x79, 0xa7), QColor(0xf2, 0x8e, 0x2b), QColor(0x59, 0xa1, 0x4f),
-                                    QColor(0xe1, 0x57, 0x59), QColor(0x76, 0xb7, 0xb2), QColor(0xed, 0xc9, 0x48),
-                                    QColor(0xb0, 0x7a, 0xa1), QColor(0xff, 0x9d, 0xa7), QColor(0x9c, 0x75, 0x5f),
-                                    QColor(0xba, 0xb0, 0xac)};
-    const int n = int(sizeof(colors) / sizeof(colors[0]));
-    return colors[((index % n) + n) % n];
+    return QColor::fromString(QLatin1String(profiler::seriesColour(size_t(std::max(index, 0)))));
 }
 
 QColor phaseColor(int phase)
@@ -159,15 +154,25 @@ void fitLegendColumns(QCustomPlot* plot)
     }
 }
 
-void cellTicks(QCPAxis* axis, int cells, int pixels)
+QSize cellArea(const QCustomPlot* plot)
 {
-    QSharedPointer<QCPAxisTickerFixed> ticks(new QCPAxisTickerFixed);
-    const int fit = std::max(1, pixels / 28);
-    cells = std::max(1, cells);
-    ticks->setTickStep(cells <= fit ? 1.0 : std::ceil(double(cells) / fit));
-    ticks->setScaleStrategy(QCPAxisTickerFixed::ssNone);
-    axis->setTicker(ticks);
-    axis->setSubTicks(false); // nothing sits between two cells
+    return QSize(plot->width() - 140, plot->height() - 60);
+}
+
+void cellTicks(QCustomPlot* plot, int columns, int rows)
+{
+    const auto set = [](QCPAxis* axis, int cells, int pixels) {
+        QSharedPointer<QCPAxisTickerFixed> ticks(new QCPAxisTickerFixed);
+        const int fit = std::max(1, pixels / 28);
+        cells = std::max(1, cells);
+        ticks->setTickStep(cells <= fit ? 1.0 : std::ceil(double(cells) / fit));
+        ticks->setScaleStrategy(QCPAxisTickerFixed::ssNone);
+        axis->setTicker(ticks);
+        axis->setSubTicks(false); // nothing sits between two cells
+    };
+    const QSize area = cellArea(plot);
+    set(plot->xAxis, columns, area.width());
+    set(plot->yAxis, rows, area.height());
 }
 
 } // namespace fairkv::views::theme

@@ -134,6 +134,17 @@ std::string withoutControls(std::string text, char with)
     return text;
 }
 
+std::string cutUtf8(std::string text, size_t maxBytes, const std::string& mark)
+{
+    if (text.size() <= maxBytes)
+        return text;
+    size_t cut = maxBytes;
+    while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xc0) == 0x80) // a continuation byte
+        --cut;
+    text.resize(cut);
+    return text + mark;
+}
+
 nlohmann::json readJsonFile(const std::string& path, const std::string& what, uint64_t maxBytes, JsonKeys keys)
 {
     std::error_code ec;

@@ -40,6 +40,9 @@ std::string printable(std::string_view text);
 // `text` with every control character (C0, DEL, and C1 as UTF-8, CSI among them) replaced by
 // `with`, one per byte: a line a terminal shows as written, which cannot restyle it or break it.
 std::string withoutControls(std::string text, char with);
+// `text` cut to at most `maxBytes` bytes at a character's start (UTF-8), then `mark` where it was
+// cut: names, labels and legends that must fit, never ending half way through a character.
+std::string cutUtf8(std::string text, size_t maxBytes, const std::string& mark = {});
 
 // Whether `v` is an integer within [least, most] (non-negative integers parse as unsigned and are
 // compared unsigned, so 2^64 - 1 never reads as -1), and whether it is a finite number within

@@ -168,14 +168,7 @@ Placement resolvePlacement(const RunConfig& cfg, int layers, int units)
     std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return char(std::tolower(c)); });
     if (own.empty() || isPlanner(lower) || lower.rfind("file ", 0) == 0 || own == cfg.placement)
         own = "file " + withoutControls(std::filesystem::path(cfg.placement).filename().string(), ' ');
-    // A placement's name is at most 256 bytes (Placement::fromJson): cut at a character's start.
-    if (own.size() > 256) {
-        size_t cut = 256;
-        while (cut > 0 && (static_cast<unsigned char>(own[cut]) & 0xc0) == 0x80)
-            --cut;
-        own.resize(cut);
-    }
-    p.name = own;
+    p.name = cutUtf8(own, 256); // a placement's name is at most 256 bytes (Placement::fromJson)
     return p;
 }
 
