@@ -609,10 +609,11 @@ int64_t SessionStore::appendRun(const fairkv::RunResult& run, const TraceBuffer&
         envIns.bind(1, storedText(env.toJson())).run();
         const int64_t envId = sqlite3_last_insert_rowid(m_db);
         const std::string modelName = result["model"].value("name", std::string("?"));
+        const std::string shape = storedText(result["model"]);
         Statement modelIns(m_db, "INSERT OR IGNORE INTO models(name, shape_json) VALUES(?,?)", m_path);
-        modelIns.bind(1, modelName).bind(2, storedText(result["model"])).run();
+        modelIns.bind(1, modelName).bind(2, shape).run();
         Statement modelSel(m_db, "SELECT id FROM models WHERE name=? AND shape_json=?", m_path);
-        modelSel.bind(1, modelName).bind(2, storedText(result["model"]));
+        modelSel.bind(1, modelName).bind(2, shape);
         modelSel.step();
         const int64_t modelId = modelSel.i64(0);
 

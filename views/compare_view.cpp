@@ -262,10 +262,8 @@ void CompareView::rebuildTable()
     addRow(tr("Differs from the baseline in"), [&](const StudioRun& r, int i) -> QString {
         if (i == m_baseline)
             return QStringLiteral("–");
-        QStringList names;
-        for (const std::string& d : profiler::unlikeWork(baseRun.summary, baseRun.result, r.summary, r.result))
-            names << settingName(d);
-        return names.isEmpty() ? tr("nothing: like work") : names.join(QStringLiteral(", "));
+        const QString unlike = unlikeSettings(baseRun, r);
+        return unlike.isEmpty() ? tr("nothing: like work") : unlike;
     });
     int ranks = 0, layers = 0;
     for (const StudioRun& r : m_runs) {
@@ -376,9 +374,7 @@ void CompareView::updateTicks()
 {
     if (m_delta.empty())
         return;
-    // The axis rect's size is laid out at the next replot: the plot's less the scale and labels.
-    theme::cellTicks(m_plot->xAxis, int(m_delta[0].size()), m_plot->width() - 140);
-    theme::cellTicks(m_plot->yAxis, int(m_delta.size()), m_plot->height() - 60);
+    theme::cellTicks(m_plot, int(m_delta[0].size()), int(m_delta.size()));
 }
 
 bool CompareView::eventFilter(QObject* watched, QEvent* e)

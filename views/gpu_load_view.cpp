@@ -86,14 +86,6 @@ QString GpuLoadView::summaryText() const
 }
 
 namespace {
-int maxRanksOf(const std::vector<StudioRun>& runs)
-{
-    size_t ranks = 0;
-    for (const StudioRun& run : runs)
-        ranks = std::max(ranks, profiler::rankTotals(run.result, "rank_attention_ms").size());
-    return int(ranks);
-}
-
 enum class Part { Attention, Mlp, Collectives };
 
 // Attention solid, MLP hatched, collectives a darker shade of the run's colour. A lighter shade
@@ -143,12 +135,17 @@ void GpuLoadView::rebuild()
         const double width = 0.8 / runs;
         const bool dark = palette().color(QPalette::Base).lightness() < 128;
         QSharedPointer<QCPAxisTickerText> ticker(new QCPAxisTickerText);
-        const int maxRanks = maxRanksOf(m_runs);
+        std::vector<std::vector<double>> attentionOf; // [run][rank]
+        int maxRanks = 0;
+        for (const StudioRun& run : m_runs) {
+            attentionOf.push_back(profiler::rankTotals(run.result, "rank_attention_ms"));
+            maxRanks = std::max(maxRanks, int(attentionOf.back().size()));
+        }
         // Many thin bars: outlines of neighbours ran together into one dark band (64 ranks).
         const bool outline = maxRanks * runs <= 48;
         for (int k = 0; k < runs; ++k) {
             const StudioRun& run = m_runs[size_t(k)];
-            const auto attention = profiler::rankTotals(run.result, "rank_attention_ms");
+            const std::vector<double>& attention = attentionOf[size_t(k)];
             const auto mlp = profiler::rankTotals(run.result, "rank_mlp_ms");
             double collective = 0;
             for (const auto& c : run.result.value("collective_ms", nlohmann::json::array()))
@@ -296,14 +293,8 @@ void GpuLoadView::rebuild()
                             .arg(100 * *a, 0, 'f', 1)
                             .arg(run.title());
         }
-        if (&run != &m_runs.front()) {
-            const auto differ = profiler::unlikeWork(m_runs.front().summary, m_runs.front().result, run.summary, run.result);
-            QStringList names;
-            for (const std::string& d : differ)
-                names << settingName(d);
-            if (!names.isEmpty())
-                line += tr("; unlike work: it differs from %1 in %2").arg(m_runs.front().title(), names.join(QStringLiteral(", ")));
-        }
+        if (const QString unlike = &run != &m_runs.front() ? unlikeSettings(m_runs.front(), run) : QString(); !unlike.isEmpty())
+            line += tr("; unlike work: it differs from %1 in %2").arg(m_runs.front().title(), unlike);
         lines << line;
     }
     m_summary->setText(lines.join(QLatin1Char('\n')));

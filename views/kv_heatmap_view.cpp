@@ -274,10 +274,11 @@ void KvHeatmapView::updateOverlay(bool force)
     f.setPointSizeF(f.pointSizeF() * 0.8);
     if (m_overlay && !tooMany) {
         const QFontMetrics fm(f);
-        // A cell's size on screen (the plot less the colour scale and axis labels, as for the
-        // ticks); before the plot is laid out there is nothing to measure, and every label is placed.
+        // A cell's size on screen; before the plot is laid out there is nothing to measure, and
+        // every label is placed.
         const bool measured = m_plot->isVisible();
-        const double cellW = double(m_plot->width() - 140) / units, cellH = double(m_plot->height() - 60) / layers;
+        const QSize area = theme::cellArea(m_plot);
+        const double cellW = double(area.width()) / units, cellH = double(area.height()) / layers;
         const auto fits = [&](const QString& text) {
             return !measured || (fm.horizontalAdvance(text) <= cellW - 2 && fm.height() <= cellH);
         };
@@ -439,12 +440,7 @@ QString KvHeatmapView::selectionDetails() const
 
 void KvHeatmapView::updateTicks()
 {
-    // Cells sit on whole numbers: a tick on every cell while they fit, else on every n-th cell.
-    const int units = m_run.units(), layers = m_run.layers();
-    // The widget's size less the colour scale and the axes' labels: the axis rect's own size is
-    // only laid out at the next replot.
-    theme::cellTicks(m_plot->xAxis, units, m_plot->width() - 140);
-    theme::cellTicks(m_plot->yAxis, layers, m_plot->height() - 60);
+    theme::cellTicks(m_plot, m_run.units(), m_run.layers());
 }
 
 bool KvHeatmapView::eventFilter(QObject* watched, QEvent* e)

@@ -1,5 +1,7 @@
 #include "studio_run.h"
 
+#include "report.h"
+
 #include <QCoreApplication>
 #include <QLocale>
 
@@ -100,6 +102,14 @@ QString settingName(const std::string& key)
     if (key == "decode steps")
         return QCoreApplication::translate("StudioRun", "decode steps");
     return QString::fromStdString(key);
+}
+
+QString unlikeSettings(const StudioRun& base, const StudioRun& run)
+{
+    QStringList names;
+    for (const std::string& d : profiler::unlikeWork(base.summary, base.result, run.summary, run.result))
+        names << settingName(d);
+    return names.join(QStringLiteral(", "));
 }
 
 QString runFigure(double value, int decimals)

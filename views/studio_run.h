@@ -36,6 +36,9 @@ struct StudioRun
 QString timingName(const std::string& timing);
 // A setting profiler::unlikeWork() names ("batch", "prompt length", ...), as the views show it.
 QString settingName(const std::string& key);
+// The settings in which `run` did other work than `base` (profiler::unlikeWork), as the views list
+// them ("batch, budget"); empty for like work.
+QString unlikeSettings(const StudioRun& base, const StudioRun& run);
 
 // A run's figure in the user's locale, or "n/a" where it is NaN (no decode step timed:
 // RunResult::kNotTimed, a NULL metric), so that nothing untimed reads as 0 or 1.

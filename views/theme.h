@@ -1,10 +1,10 @@
 #pragma once
 #include <QColor>
 #include <QPalette>
+#include <QSize>
 #include <QString>
 
 class QCustomPlot;
-class QCPAxis;
 class QApplication;
 
 namespace fairkv::views {
@@ -26,9 +26,13 @@ void stylePlot(QCustomPlot* plot, const QPalette& palette);
 // As many legend columns as the plot's width holds with every entry's whole name.
 void fitLegendColumns(QCustomPlot* plot);
 
-// Ticks for a heatmap axis whose cells sit on whole numbers 0..cells-1: on every cell while
-// `pixels` hold them, else on every n-th; never between two cells (2 layers had read 0, 0.5, 1).
-void cellTicks(QCPAxis* axis, int cells, int pixels);
+// Ticks for a heatmap of `columns` x `rows` cells on whole numbers (the plot's x and y axes): on
+// every cell while the plot's size holds them, else on every n-th; never between two cells (2
+// layers had read 0, 0.5, 1).
+void cellTicks(QCustomPlot* plot, int columns, int rows);
+// The pixels a heatmap's cells take in `plot` (its size less a colour scale and the axes' labels),
+// known before the next replot lays out the axis rect.
+QSize cellArea(const QCustomPlot* plot);
 } // namespace theme
 
 } // namespace fairkv::views
