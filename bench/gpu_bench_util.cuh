@@ -2,6 +2,7 @@
 // Shared by the GPU benchmarks: random (never zero) bf16 fill, the streaming-read kernel that
 // measures the HBM ceiling, median CUDA-event timing, and number formatting for the tables.
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/stream_read.cuh"
 
 #include <cuda_bf16.h>
 
@@ -38,32 +39,10 @@ __global__ inline void fillBf16(__nv_bfloat16* p, size_t n, uint32_t seed, float
     }
 }
 
-// Reads every 16-byte word of p[0, n): the HBM ceiling, a read of any size, and the L2 eviction
-// before a timed kernel. One wave of blocks (readAll), up to four independent loads per thread per
-// pass, so a buffer of a few MiB is not read by a trickle of dependent loads. The loads (__ldg)
-// leave their lines in L2 with the default policy, so reading twice the L2 displaces what was
-// there (a streaming load, __ldcs, marks its lines evict-first and leaves the older ones cached).
-__global__ inline void streamRead(const uint4* p, size_t n, uint32_t* sink)
-{
-    const size_t stride = size_t(gridDim.x) * blockDim.x;
-    uint32_t acc = 0;
-    size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x;
-    for (; i + 3 * stride < n; i += 4 * stride) {
-        const uint4 a = __ldg(p + i), b = __ldg(p + i + stride), c = __ldg(p + i + 2 * stride), d = __ldg(p + i + 3 * stride);
-        acc ^= a.x ^ a.w ^ b.y ^ b.z ^ c.x ^ c.w ^ d.y ^ d.z ^ a.y ^ b.x ^ c.y ^ d.x ^ a.z ^ b.w ^ c.z ^ d.w;
-    }
-    for (; i < n; i += stride) {
-        const uint4 v = __ldg(p + i);
-        acc ^= v.x ^ v.y ^ v.z ^ v.w;
-    }
-    if (acc == 0x12345678u)
-        sink[0] = acc; // keeps the loads alive
-}
-
 // streamRead over `bytes` at p in one wave of 8 blocks of 256 threads per SM.
 inline void readAll(const void* p, size_t bytes, uint32_t* sink, int smCount)
 {
-    streamRead<<<smCount * 8, 256>>>(static_cast<const uint4*>(p), bytes / 16, sink);
+    cuda::streamRead<<<smCount * 8, 256>>>(static_cast<const uint4*>(p), bytes / 16, sink);
 }
 
 // Median of `reps` event-timed runs of `body`, which enqueues its work on `stream` (the default

@@ -4,7 +4,9 @@
 #include "cuda_check.h"
 #include "cuda_kernels.h"
 #include "device_memory.h"
+#include "launch_gate.h"
 #include "lt_product.h"
+#include "stream_read.cuh"
 
 #include <algorithm>
 #include <optional>
@@ -45,28 +47,6 @@ struct Events
     Events& operator=(const Events&) = delete;
 };
 
-// Reads `n` 16-byte words: evicts whatever L2 held (the weights of the run before) without leaving
-// dirty lines to write back, so every timed run reads its weights from HBM as a step does.
-__global__ void readThrough(const int4* buf, size_t n, int* sink)
-{
-    int acc = 0;
-    for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < n; i += size_t(gridDim.x) * blockDim.x)
-        acc ^= buf[i].x ^ buf[i].w;
-    if (acc == 0x5eed5eed) // never in practice: keeps the reads
-        *sink = acc;
-}
-
-// Holds the GPU for `ns` nanoseconds, so that the host has queued a whole timed run before its
-// first product starts: launched one by one onto an idle GPU, short products would be timed at
-// the host's launch rate.
-__global__ void holdFor(unsigned long long ns)
-{
-    unsigned long long start = 0, now = 0;
-    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(start));
-    do
-        asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(now));
-    while (now - start < ns);
-}
 } // namespace
 
 struct GemmChoice::Entry
@@ -153,17 +133,23 @@ void GemmChoice::choose(int rows, int n, int k, const std::vector<const void*>& 
     }
     FAIRKV_CUDA(cudaStreamSynchronize(stream)); // a kernel that failed is reported here, not in a step
     Events ev;
-    // One timed run: L2 evicted, the GPU held while the host queues the products, then the products
-    // between two events.
-    const unsigned long long holdNs = 20000 + 10000ull * weights.size();
-    int* sink = static_cast<int*>(y.p);
+    // One timed run: L2 evicted, then the products between two events, held back by the gate until
+    // the host has queued them all (launched one by one onto an idle GPU, short products would be
+    // timed at the host's launch rate).
+    LaunchGate gate;
+    auto* sink = static_cast<uint32_t*>(y.p);
     const auto timed = [&](int c) {
-        readThrough<<<256, 256, 0, stream>>>(static_cast<const int4*>(evict.p), evictBytes / 16, sink);
-        holdFor<<<1, 1, 0, stream>>>(holdNs);
+        // L2 evicted by reading twice its size (no dirty lines left to write back): every timed run
+        // reads its weights from HBM, as a step does.
+        streamRead<<<256, 256, 0, stream>>>(static_cast<const uint4*>(evict.p), evictBytes / 16, sink);
         FAIRKV_CUDA(cudaGetLastError());
-        FAIRKV_CUDA(cudaEventRecord(ev.start, stream));
-        runAll(c);
-        FAIRKV_CUDA(cudaEventRecord(ev.end, stream));
+        {
+            gate.hold(stream);
+            const LaunchGate::Release open{&gate};
+            FAIRKV_CUDA(cudaEventRecord(ev.start, stream));
+            runAll(c);
+            FAIRKV_CUDA(cudaEventRecord(ev.end, stream));
+        }
         FAIRKV_CUDA(cudaEventSynchronize(ev.end));
         float t = 0;
         FAIRKV_CUDA(cudaEventElapsedTime(&t, ev.start, ev.end));
