@@ -14,7 +14,7 @@
 namespace fairkv::cuda {
 
 namespace {
-// Split-K configurations need it; 32 MiB is what the heuristic's offers for these shapes fit in.
+// Split-K configurations need it; 32 MiB, the workspace the benches' sweeps offered the heuristic (docs/gemm-benchmark.md).
 constexpr size_t kWorkspaceBytes = size_t(32) << 20;
 // A configuration replaces cublasGemmEx only when it is this much faster in the confirming rounds.
 constexpr double kMargin = 0.01;
