@@ -126,7 +126,7 @@ CudaRank::CudaRank(int index, const ModelConfig& config, UnitMode mode, int devi
     gemmBf16(h, a, a + 64 * 64 * 2, reinterpret_cast<float*>(a + 64 * 64 * 4), 64, 64, 64, nullptr);
     FAIRKV_CUDA(cudaDeviceSynchronize());
     cudaFree(w);
-    m_gemms = std::make_unique<GemmChoice>(h);
+    m_prefillGemms = std::make_unique<GemmChoice>(h);
 }
 
 CudaRank::~CudaRank()
@@ -145,7 +145,7 @@ CudaRank::~CudaRank()
     for (void* e : m_events)
         if (e)
             cudaEventDestroy(static_cast<cudaEvent_t>(e));
-    m_gemms.reset(); // before the handle it runs cublasGemmEx on
+    m_prefillGemms.reset(); // before the handle it runs cublasGemmEx on
     if (m_cublas)
         cublasDestroy(static_cast<cublasHandle_t>(m_cublas));
 }
@@ -419,7 +419,8 @@ void* startPiece(void* startedAt, void* own, cudaStream_t stream)
 }
 } // namespace
 
-void CudaRank::launchAttention(int layer, const void* xb, float* y, cudaStream_t stream, void* startedAt)
+void CudaRank::launchAttention(int layer, const void* xb, float* y, const GemmChoice& gemms, cudaStream_t stream,
+                               void* startedAt)
 {
     DeviceLayer& dl = *m_layers[size_t(layer)];
     DecodeLayer& st = m_decode[size_t(layer)];
@@ -438,15 +439,16 @@ void CudaRank::launchAttention(int layer, const void* xb, float* y, cudaStream_t
     auto* q = reinterpret_cast<float*>(base + offQ);
     auto* attnB = reinterpret_cast<__nv_bfloat16*>(base + offAb);
     auto* pairs = static_cast<const PairDesc*>(st.pairs);
-    m_gemms->run(xb, dl.wqkv, qkv, rows, int(cols), H, stream);
+    gemms.run(xb, dl.wqkv, qkv, rows, int(cols), H, stream);
     prepDecode<<<int(nPairs), 128, 0, stream>>>(qkv, int(cols), pairs, G, d, m_invFreq, q, st.newKv);
     FAIRKV_CUDA(cudaGetLastError());
     st.attention->launchIntoOprojInput(q, attnB, size_t(rows), dl.replicas, 1.0f / std::sqrt(float(d)), stream); // no scatter kernel
-    m_gemms->run(attnB, dl.wo, y, rows, H, dl.replicas * G * d, stream);
+    gemms.run(attnB, dl.wo, y, rows, H, dl.replicas * G * d, stream);
     FAIRKV_CUDA(cudaEventRecord(static_cast<cudaEvent_t>(st.events[1]), stream));
 }
 
-void CudaRank::launchMlp(int layer, const void* xb, size_t rows, float* y, cudaStream_t stream, void* startedAt)
+void CudaRank::launchMlp(int layer, const void* xb, size_t rows, float* y, const GemmChoice& gemms, cudaStream_t stream,
+                         void* startedAt)
 {
     DeviceLayer& dl = *m_layers[size_t(layer)];
     DecodeLayer& st = m_decode[size_t(layer)];
@@ -460,14 +462,14 @@ void CudaRank::launchMlp(int layer, const void* xb, size_t rows, float* y, cudaS
         auto* base = scratch(offAct + align256(rows * dl.inter * 2));
         auto* gu = reinterpret_cast<float*>(base);
         auto* act = reinterpret_cast<__nv_bfloat16*>(base + offAct);
-        m_gemms->run(xb, dl.wgu, gu, int(rows), 2 * dl.inter, H, stream);
+        gemms.run(xb, dl.wgu, gu, int(rows), 2 * dl.inter, H, stream);
         launchSwiglu(gu, dl.inter, int(rows), act, stream);
-        m_gemms->run(act, dl.wdown, y, int(rows), H, dl.inter, stream);
+        gemms.run(act, dl.wdown, y, int(rows), H, dl.inter, stream);
     }
     FAIRKV_CUDA(cudaEventRecord(static_cast<cudaEvent_t>(st.events[3]), stream));
 }
 
-void CudaRank::chooseGemms(cudaStream_t stream)
+void CudaRank::chooseGemms(GemmChoice& gemms, cudaStream_t stream) const
 {
     setDevice();
     // The step's products by shape, each with its weights in the order the step reads them.
@@ -488,12 +490,7 @@ void CudaRank::chooseGemms(cudaStream_t stream)
         }
     }
     for (const auto& [shape, weights] : shapes)
-        m_gemms->choose(std::get<0>(shape), std::get<1>(shape), std::get<2>(shape), weights, stream);
-}
-
-std::vector<GemmChoice::Chosen> CudaRank::gemmChoices() const
-{
-    return m_gemms->chosen();
+        gemms.choose(std::get<0>(shape), std::get<1>(shape), std::get<2>(shape), weights, stream);
 }
 
 void CudaRank::finishDecode()
@@ -712,7 +709,7 @@ double CudaRank::prefillMlp(int layer, const void* xb, size_t rows, float* y, cu
     double total = 0.0;
     for (size_t first = 0; first < rows; first += kChunk) {
         const size_t n = std::min(kChunk, rows - first);
-        launchMlp(layer, static_cast<const __nv_bfloat16*>(xb) + first * H, n, y + first * H, stream);
+        launchMlp(layer, static_cast<const __nv_bfloat16*>(xb) + first * H, n, y + first * H, *m_prefillGemms, stream);
         FAIRKV_CUDA(cudaEventSynchronize(static_cast<cudaEvent_t>(st.events[3])));
         float ms = 0;
         FAIRKV_CUDA(cudaEventElapsedTime(&ms, static_cast<cudaEvent_t>(st.events[2]), static_cast<cudaEvent_t>(st.events[3])));

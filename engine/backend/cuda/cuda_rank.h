@@ -51,16 +51,20 @@ public:
     int device() const { return m_device; }
     size_t assignments() const { return m_assignments; } // placements installed so far
     void prepareDecode(const RowBatch& rows);
-    // startedAt: an event the caller recorded on `stream` where this piece begins (the end of the
-    // piece before it), so back-to-back pieces share one event; null: the rank records its own.
-    void launchAttention(int layer, const void* xb, float* y, cudaStream_t stream, void* startedAt = nullptr);
-    void launchMlp(int layer, const void* xb, size_t rows, float* y, cudaStream_t stream, void* startedAt = nullptr);
+    // `gemms`: the routine of each product (the step executor keeps one choice per device, which
+    // every rank on it shares). startedAt: an event the caller recorded on `stream` where this
+    // piece begins (the end of the piece before it), so back-to-back pieces share one event; null:
+    // the rank records its own.
+    void launchAttention(int layer, const void* xb, float* y, const GemmChoice& gemms, cudaStream_t stream,
+                         void* startedAt = nullptr);
+    void launchMlp(int layer, const void* xb, size_t rows, float* y, const GemmChoice& gemms, cudaStream_t stream,
+                   void* startedAt = nullptr);
     void finishDecode();
-    // After prepareDecode(), off the timed path: chooses cublasGemmEx or a cuBLASLt configuration
-    // for each decode product shape not chosen before (GemmChoice), timing them over this rank's
-    // weights on `stream`; waits for it. Without it every product runs cublasGemmEx.
-    void chooseGemms(cudaStream_t stream);
-    std::vector<GemmChoice::Chosen> gemmChoices() const;
+    // After prepareDecode(), off the timed path: has `gemms` choose cublasGemmEx or a cuBLASLt
+    // configuration for each of this step's product shapes it has not chosen before, timing them
+    // over this rank's weights on `stream`; waits for it. A rank of the same device that meets a
+    // shape another chose runs that choice, so emulated ranks of one shape run the same routines.
+    void chooseGemms(GemmChoice& gemms, cudaStream_t stream) const;
     // Device-resident prefill, driven by the step executor: the rows of `requests` (engine request
     // indices; request k's rows are [rowStart[k], rowStart[k + 1]) of `xb`, bf16 normalised, on this
     // rank's device) through this rank's attention units; `y` (fp32 [rows][hidden]) is overwritten
@@ -126,7 +130,7 @@ private:
     const Placement* m_placement = nullptr;
     int m_step = -1;
     void* m_cublas = nullptr;
-    std::unique_ptr<GemmChoice> m_gemms; // which routine runs each decode product
+    std::unique_ptr<GemmChoice> m_prefillGemms; // prefill's MLP products: never chosen, so cublasGemmEx
     float* m_invFreq = nullptr;
     std::vector<std::unique_ptr<DeviceLayer>> m_layers;
     std::map<KvKey, DeviceBlock> m_blocks;

@@ -211,21 +211,17 @@ std::string CudaStepExecutor::gemmRoutines() const
 {
     if (!m_options.chooseGemms)
         return "cublasGemmEx (--gemm cublas)";
-    // Each product shape's choice, counted over the ranks and lm_head: how many went to cuBLASLt
-    // and what the choosing timed them at against cublasGemmEx over the same weights.
+    // Each product shape's choice, counted per device (the ranks' products and lm_head): how many
+    // went to cuBLASLt and what the choosing timed them at against cublasGemmEx over the same weights.
     int shapes = 0, lt = 0;
     double gemmEx = 0, chosen = 0;
-    const auto add = [&](const std::vector<GemmChoice::Chosen>& all) {
-        for (const GemmChoice::Chosen& c : all) {
+    for (const auto& rep : m_replicas)
+        for (const GemmChoice::Chosen& c : rep->gemms->chosen()) {
             ++shapes;
             lt += c.routine != "cublasGemmEx";
             gemmEx += c.gemmExMs;
             chosen += c.chosenMs;
         }
-    };
-    for (CudaRank* rank : m_ranks)
-        add(rank->gemmChoices());
-    add(m_replicas[0]->gemms->chosen()); // lm_head, on the replica that computes logits
     if (shapes == 0)
         return "cublasGemmEx (no decode step chose)";
     char saved[32];
@@ -305,8 +301,10 @@ std::vector<std::vector<float>> CudaStepExecutor::decodeStep(const std::vector<i
     // New shapes: each decode product's routine is chosen first, by timing (GemmChoice), so that
     // the warm pass and the kept one both run the chosen routines.
     if (newShapes && m_options.chooseGemms) {
-        for (size_t g = 0; g < m_ranks.size(); ++g) // each rank on its device's stream (emulated: the one replica's)
-            m_ranks[g]->chooseGemms(m_replicas[m_nccl ? g : 0]->stream);
+        for (size_t g = 0; g < m_ranks.size(); ++g) { // emulated: every rank shares the one replica's choice
+            Replica& rep = *m_replicas[m_nccl ? g : 0];
+            m_ranks[g]->chooseGemms(*rep.gemms, rep.stream);
+        }
         Replica& first = *m_replicas[0]; // the one replica that computes logits (launchHead)
         FAIRKV_CUDA(cudaSetDevice(first.device));
         first.gemms->choose(b, c.vocabSize, c.hiddenSize, {first.head}, first.stream);
@@ -494,9 +492,9 @@ void CudaStepExecutor::launchNorm(Replica& r, int batch, int layer, int half, in
 void CudaStepExecutor::launchRankPiece(Replica& r, CudaRank& rank, int layer, int half, int batch, float* out)
 {
     if (half == 0)
-        rank.launchAttention(layer, r.normed, out, r.stream, r.open());
+        rank.launchAttention(layer, r.normed, out, *r.gemms, r.stream, r.open());
     else
-        rank.launchMlp(layer, r.normed, size_t(batch), out, r.stream, r.open());
+        rank.launchMlp(layer, r.normed, size_t(batch), out, *r.gemms, r.stream, r.open());
     r.follow(rank.decodeEvent(layer, half ? 3 : 1));
 }
 

@@ -34,7 +34,7 @@ struct CudaStepExecutor::Replica
     int device = 0;
     cudaStream_t stream = nullptr;
     cublasHandle_t blas = nullptr;
-    std::unique_ptr<GemmChoice> gemms; // lm_head's routine (on `blas`)
+    std::unique_ptr<GemmChoice> gemms; // each decode product's routine on this device: its ranks' and lm_head's (on `blas`)
     uint16_t* embed = nullptr;
     uint16_t* head = nullptr; // == embed when tied
     float* norms = nullptr;   // [2 * layers + 1][hidden]: input and post norm of each layer, then the final one
