@@ -227,7 +227,7 @@ private Q_SLOTS:
         QTemporaryDir dir;
         const QString out = dir.filePath(QStringLiteral("logits.json"));
         const Result r = runCli({QStringLiteral("logits"), QStringLiteral("--model"), fixture("llama3-f32"),
-                                 QStringLiteral("--tokens"), QStringLiteral("1,17,5"), QStringLiteral("--json"), out});
+                                 QStringLiteral("--tokens"), QStringLiteral("1, 17 ,5"), QStringLiteral("--json"), out});
         QVERIFY2(r.exitCode == 0, qPrintable(r.err));
         const auto j = readJson(out);
         QCOMPARE(j["tokens"].get<std::vector<int>>(), (std::vector<int>{1, 17, 5}));

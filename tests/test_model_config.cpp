@@ -218,6 +218,9 @@ private Q_SLOTS:
         QTest::newRow("rope types disagree") << QStringLiteral(R"({"rope_scaling": {"rope_type": "linear", "type": "default", "factor": 4}})")
                                              << QStringLiteral("gives 'rope_type' \"linear\" and 'type' \"default\"");
         QTest::newRow("model type number") << QStringLiteral(R"({"model_type": 5})") << QStringLiteral("'model_type' must be a string");
+        QTest::newRow("gptq") << QStringLiteral(R"({"quantization_config": {"quant_method": "gptq", "bits": 4}})")
+                              << QStringLiteral("quantization_config (quant_method \"gptq\") is not supported");
+        QTest::newRow("fractional layers") << QStringLiteral(R"({"num_hidden_layers": 2.5})") << QStringLiteral("'num_hidden_layers' must be an integer, got 2.5");
     }
     void errorsNameTheField()
     {
@@ -282,6 +285,27 @@ private Q_SLOTS:
         }
         msg = fairkv::test::errorOf([&] { ModelConfig::fromHfFolder(folder); });
         QVERIFY2(msg.find("more than any model config holds") != std::string::npos, msg.c_str());
+    }
+
+    // What Python's json.dump writes is what transformers reads: a float with an integral value
+    // where an integer belongs, NaN and Infinity on keys nothing reads. A key that is read says
+    // what it got.
+    void pythonWrittenConfigs()
+    {
+        QTemporaryDir dir;
+        const std::string folder = dir.path().toStdString();
+        json j = llamaJson();
+        j["max_position_embeddings"] = 256.0;
+        std::string text = j.dump();
+        text.insert(text.size() - 1, R"(, "initializer_range": NaN, "note": "NaN stays text", "limits": [Infinity, -Infinity])");
+        std::ofstream(folder + "/config.json") << text;
+        const ModelConfig c = ModelConfig::fromHfFolder(folder);
+        QCOMPARE(c.maxPositions, 256);
+        QCOMPARE(c.hiddenSize, j.at("hidden_size").get<int>());
+        text = j.dump();
+        text.insert(text.size() - 1, R"(, "rms_norm_eps": NaN)");
+        std::ofstream(folder + "/config.json") << text;
+        FAIRKV_EXPECT_ERROR(ModelConfig::fromHfFolder(folder), "'rms_norm_eps' must be a finite number, got \"NaN\"");
     }
 
     void jsonRoundTrip()

@@ -192,6 +192,12 @@ private Q_SLOTS:
         QVERIFY2(msg.empty(), msg.c_str()); // s2 is not listed: not read
         std::ofstream(path(dir, "model.safetensors.index.json")) << R"({"weight_map":{"x":"s2.safetensors","y":"s1.safetensors"}})";
         FAIRKV_EXPECT_ERROR(SafetensorsCheckpoint::open(dir.path().toStdString()), "tensor 'x' is also stored in");
+        // One shard spelled two ways is one file, read once (it had read as two holding the same tensors).
+        std::ofstream(path(dir, "model.safetensors.index.json")) << R"({"weight_map":{"x":"./s1.safetensors","y":"s1.safetensors"}})";
+        const std::string twoSpellings = fairkv::test::errorOf([&] { SafetensorsCheckpoint::open(dir.path().toStdString()); });
+        QVERIFY2(twoSpellings.empty(), twoSpellings.c_str());
+        std::ofstream(path(dir, "model.safetensors.index.json")) << R"({"weight_map":{}})";
+        FAIRKV_EXPECT_ERROR(SafetensorsCheckpoint::open(dir.path().toStdString()), "'weight_map' lists no tensors");
     }
 
     void truncatedFiles()

@@ -247,7 +247,10 @@ std::vector<std::string> splitCommas(const std::string& text)
         return items;
     for (size_t from = 0;;) {
         const size_t comma = text.find(',', from);
-        items.push_back(text.substr(from, comma == std::string::npos ? std::string::npos : comma - from));
+        std::string item = text.substr(from, comma == std::string::npos ? std::string::npos : comma - from);
+        item.erase(0, item.find_first_not_of(" \t"));
+        item.erase(item.find_last_not_of(" \t") + 1);
+        items.push_back(std::move(item));
         if (comma == std::string::npos)
             return items;
         from = comma + 1;

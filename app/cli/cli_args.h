@@ -58,8 +58,9 @@ private:
 // The whole text as one decimal integer, as the options read theirs: no spaces, no hex.
 std::optional<long long> wholeInteger(const std::string& text);
 
-// The items of a comma-separated list, empty ones included ("1,,2," has four), so a stray comma
-// is refused by whatever checks the items; none for an empty text.
+// The items of a comma-separated list, without the spaces around them ("1, 2" as "1,2"), empty
+// ones included ("1,,2," has four), so a stray comma is refused by whatever checks the items; none
+// for an empty text.
 std::vector<std::string> splitCommas(const std::string& text);
 
 } // namespace fairkv::cli

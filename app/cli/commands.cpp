@@ -297,7 +297,13 @@ int logitsCommand(const std::vector<std::string>& argv)
     if (tokens.empty())
         throw UsageError("--tokens is empty");
     const std::string jsonOut = args.outputPath("json");
-    auto weights = std::make_shared<ModelWeights>(loadModel(args.str("model"), args.integer("layers", 0, 1 << 20), args.unsignedInt("seed")));
+    RunConfig forward; // what the forward below holds: one CPU rank's shard copy beside the weights
+    forward.model = args.str("model");
+    forward.layers = args.integer("layers", 0, 1 << 20);
+    forward.promptLen = int(tokens.size());
+    if (const auto shape = modelShape(forward.model, forward.layers))
+        requireRunMemory(forward, *shape, "use --layers or fewer --tokens");
+    auto weights = std::make_shared<ModelWeights>(loadModel(forward.model, forward.layers, args.unsignedInt("seed")));
     InferenceEngine engine(weights, 1, UnitMode::Gqa);
     const int units = engine.units().numUnits;
     auto out = engine.prefill({tokens}, CompressionOptions{}, Placement::uniform(weights->config.numLayers, units, 1, 1), true);

@@ -145,7 +145,48 @@ std::string cutUtf8(std::string text, size_t maxBytes, const std::string& mark)
     return text + mark;
 }
 
-nlohmann::json readJsonFile(const std::string& path, const std::string& what, uint64_t maxBytes, JsonKeys keys)
+namespace {
+
+// `text` with the number literals Python's json writes beyond JSON (NaN, Infinity, -Infinity)
+// quoted where they stand as values, outside strings; everything else as it was.
+std::string pythonLiteralsQuoted(const std::string& text)
+{
+    static const char* const kLiterals[] = {"-Infinity", "Infinity", "NaN"};
+    std::string out;
+    out.reserve(text.size());
+    bool inString = false;
+    for (size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if (inString) {
+            out += c;
+            if (c == '\\' && i + 1 < text.size())
+                out += text[++i];
+            else if (c == '"')
+                inString = false;
+            continue;
+        }
+        if (c == '"') {
+            inString = true;
+            out += c;
+            continue;
+        }
+        bool quoted = false;
+        for (const char* literal : kLiterals)
+            if (text.compare(i, std::strlen(literal), literal) == 0) {
+                (out += '"').append(literal) += '"';
+                i += std::strlen(literal) - 1;
+                quoted = true;
+                break;
+            }
+        if (!quoted)
+            out += c;
+    }
+    return out;
+}
+
+} // namespace
+
+nlohmann::json readJsonFile(const std::string& path, const std::string& what, uint64_t maxBytes, JsonDialect dialect)
 {
     std::error_code ec;
     const auto status = std::filesystem::status(path, ec); // follows links, as the read does
@@ -155,7 +196,7 @@ nlohmann::json readJsonFile(const std::string& path, const std::string& what, ui
         throw Error(path + ": is a socket, not a " + what);
     // One parse for both sources below, with the same messages.
     const auto parse = [&](const std::string& input) {
-        if (keys == JsonKeys::Unique) {
+        if (dialect == JsonDialect::Strict) {
             // Our own formats nest a few levels; the cap keeps the scan's memory to that.
             constexpr int kMaxDepth = 256;
             const JsonScan scan = scanJson(input, kMaxDepth);
@@ -169,7 +210,7 @@ nlohmann::json readJsonFile(const std::string& path, const std::string& what, ui
                             + "\" twice in one object (which one is meant?)");
         }
         try {
-            return nlohmann::json::parse(input);
+            return nlohmann::json::parse(dialect == JsonDialect::Python ? pythonLiteralsQuoted(input) : input);
         } catch (const nlohmann::json::exception& e) {
             throw Error(path + ": " + what + " is not valid JSON (" + printable(e.what()) + ")");
         } catch (const std::exception& e) { // a read error of the stream
@@ -269,11 +310,15 @@ int jsonInt(const nlohmann::json& j, const char* key, const std::string& source,
     most = std::min<int64_t>(most, std::numeric_limits<int>::max()); // the result is an int
     if (!j.is_object() || !j.contains(key))
         throw Error(source + ": missing key '" + key + "'");
-    const nlohmann::json& v = j.at(key);
+    nlohmann::json v = j.at(key);
+    // 8192.0 is an integer too: Python writes a float where a script computed the value.
+    if (v.is_number_float() && std::isfinite(v.get<double>()) && std::nearbyint(v.get<double>()) == v.get<double>()
+        && std::fabs(v.get<double>()) < 9.0e18)
+        v = int64_t(v.get<double>());
     if (!v.is_number_integer())
-        failKey(source, key, "must be an integer, got " + jsonBrief(v));
+        failKey(source, key, "must be an integer, got " + jsonBrief(j.at(key)));
     if (!jsonIsIntIn(v, least, most))
-        failKey(source, key, "= " + jsonBrief(v) + " is out of range (" + std::to_string(least) + " to " + std::to_string(most) + ")");
+        failKey(source, key, "= " + jsonBrief(j.at(key)) + " is out of range (" + std::to_string(least) + " to " + std::to_string(most) + ")");
     return int(v.get<int64_t>());
 }
 

@@ -9,15 +9,17 @@
 
 namespace fairkv {
 
-// How a repeated key of the top-level object is read: the last one wins (what Python's json does,
-// so a config.json reads as transformers reads it), or it is an error (our own formats: a stats or
-// placement file that says c_tok_ms twice is ambiguous).
-enum class JsonKeys { LastWins, Unique };
+// How a file is read. Python: as Python's json reads it, so a config.json or safetensors index reads
+// as transformers reads it: a repeated key's last value wins, and the literals NaN, Infinity and
+// -Infinity that json.dump writes are accepted (as the strings "NaN", "Infinity", "-Infinity": a
+// key nothing reads may hold them, a key read as a number names them). Strict: our own formats, where
+// a repeated key is an error (a stats or placement file that says c_tok_ms twice is ambiguous).
+enum class JsonDialect { Python, Strict };
 
 // The JSON document in `path`, read as `what` ("placement file", "stats file", ...); an Error
 // naming the path when it is missing, a folder, unreadable, larger than maxBytes or not valid JSON.
 nlohmann::json readJsonFile(const std::string& path, const std::string& what, uint64_t maxBytes = uint64_t(256) << 20,
-                            JsonKeys keys = JsonKeys::Unique);
+                            JsonDialect dialect = JsonDialect::Strict);
 
 // One pass over JSON text: whether it is valid, how deep it nests, the first key its top-level
 // object repeats and the keys nested objects repeat (the DOM parser keeps the last silently).

@@ -186,6 +186,14 @@ ModelConfig ModelConfig::fromHfJson(const json& j, const std::string& source)
         fail(source, "hidden_act " + jsonBrief(j.at("hidden_act")) + " is not supported (expected \"silu\")");
     // Absent keys take the defaults of transformers' LlamaConfig and MistralConfig, which differ.
     const bool mistral = c.modelType == "mistral";
+    // Quantised weights (GPTQ, AWQ, bitsandbytes, FP8) are stored under other names or packed: say
+    // so here rather than report their tensors as missing or misshapen.
+    if (j.contains("quantization_config") && !j.at("quantization_config").is_null()) {
+        const json& q = j.at("quantization_config");
+        const std::string method = q.is_object() && q.contains("quant_method") ? " (quant_method " + jsonBrief(q.at("quant_method")) + ")" : "";
+        fail(source, "quantization_config" + method
+                         + " is not supported: FairKV loads F32, F16 or BF16 weights; use the checkpoint the quantised one was made from");
+    }
     for (const char* key : {"attention_bias", "mlp_bias"})
         if (jsonBoolOr(j, key, false, source))
             fail(source, std::string(key) + " = true is not supported");
@@ -217,7 +225,7 @@ ModelConfig ModelConfig::fromHfJson(const json& j, const std::string& source)
 
 ModelConfig ModelConfig::fromHfFile(const std::string& path)
 {
-    const json j = readJsonFile(path, "model config", uint64_t(16) << 20, JsonKeys::LastWins);
+    const json j = readJsonFile(path, "model config", uint64_t(16) << 20, JsonDialect::Python);
     try {
         return fromHfJson(j, path);
     } catch (const json::exception& e) {

@@ -95,7 +95,7 @@ void checkSlots(const std::string& folder, const SafetensorsCheckpoint& ckpt, co
                         + ", expected " + shapeToString(slot.shape));
         if (!dtypeConvertible(e->dtype))
             throw Error(file->path() + ": tensor '" + slot.name + "' has dtype " + dtypeName(e->dtype)
-                        + ", expected F32, F16 or BF16");
+                        + ", expected F32, F16, BF16 or F64");
     }
 }
 
@@ -273,6 +273,16 @@ ModelWeights loadModel(const std::string& modelArg, int layers, uint64_t seed)
         throw Error("--model '" + modelArg + "' is neither a built-in shape (tiny, llama-3.1-8b, llama-3.3-70b, "
                     "mistral-small-24b) nor an existing checkpoint folder");
     return ModelWeights::loadHf(modelArg, layers);
+}
+
+std::optional<ModelConfig> modelShape(const std::string& modelArg, int layers)
+{
+    if (ModelConfig::selectsBuiltin(modelArg))
+        return ModelConfig::builtin(modelArg, layers);
+    std::error_code ec;
+    if (fs::is_directory(modelArg, ec))
+        return ModelConfig::fromHfFolder(modelArg, layers);
+    return std::nullopt;
 }
 
 } // namespace fairkv

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -71,5 +72,8 @@ DType hfSaveDtype(const std::string& name);
 
 // Loads a built-in shape (synthetic weights from `seed`) or an HF folder; `layers` truncates.
 ModelWeights loadModel(const std::string& modelArg, int layers, uint64_t seed);
+// The shape loadModel() would load, read before any weight (config.json alone); none where
+// `modelArg` is no folder, whose message loadModel() gives.
+std::optional<ModelConfig> modelShape(const std::string& modelArg, int layers);
 
 } // namespace fairkv

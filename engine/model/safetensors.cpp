@@ -256,7 +256,7 @@ const SafetensorsEntry* SafetensorsFile::find(const std::string& name) const
 Tensor SafetensorsFile::toFloat(const SafetensorsEntry& e) const
 {
     if (!dtypeConvertible(e.dtype))
-        fail(m_path, "tensor '" + e.name + "' has dtype " + dtypeName(e.dtype) + ", expected F32, F16 or BF16");
+        fail(m_path, "tensor '" + e.name + "' has dtype " + dtypeName(e.dtype) + ", expected F32, F16, BF16 or F64");
     Tensor t;
     t.shape = e.shape;
     const size_t n = size_t(Tensor::numel(e.shape));
@@ -344,12 +344,14 @@ SafetensorsCheckpoint SafetensorsCheckpoint::open(const std::string& path)
         return ckpt;
     }
     if (fs::exists(indexPath, ec)) {
-        const json j = readJsonFile(indexPath.string(), "safetensors index", uint64_t(64) << 20, JsonKeys::LastWins);
+        const json j = readJsonFile(indexPath.string(), "safetensors index", uint64_t(64) << 20, JsonDialect::Python);
         if (!j.is_object() || !j.contains("weight_map"))
             throw Error(indexPath.string() + ": missing object 'weight_map'");
         if (!j.at("weight_map").is_object())
             throw Error(indexPath.string() + ": 'weight_map' must be an object of tensor name to shard file, got "
                         + jsonBrief(j.at("weight_map")));
+        if (j.at("weight_map").empty())
+            throw Error(indexPath.string() + ": 'weight_map' lists no tensors");
         std::map<std::string, size_t> opened;
         for (auto it = j.at("weight_map").begin(); it != j.at("weight_map").end(); ++it) {
             if (!it.value().is_string())
@@ -362,12 +364,14 @@ SafetensorsCheckpoint SafetensorsCheckpoint::open(const std::string& path)
                 && std::none_of(relative.begin(), relative.end(), [](const fs::path& part) { return part == ".."; });
             if (!inside)
                 throw Error(indexPath.string() + ": shard name '" + printable(shard) + "' must be a file inside the checkpoint folder");
-            auto found = opened.find(shard);
+            // './a.safetensors' and 'a.safetensors' are one file, opened once.
+            const std::string key = relative.lexically_normal().generic_string();
+            auto found = opened.find(key);
             if (found == opened.end()) {
                 if (!fs::exists(dir / relative, ec))
                     throw Error(indexPath.string() + ": shard '" + printable(shard) + "' listed for tensor '" + printable(it.key())
                                 + "' does not exist");
-                found = opened.emplace(shard, addFile(dir / relative)).first;
+                found = opened.emplace(key, addFile(dir / relative)).first;
             }
             if (!ckpt.m_files[found->second]->find(it.key()))
                 throw Error(indexPath.string() + ": tensor '" + printable(it.key()) + "' is listed in shard '" + printable(shard)

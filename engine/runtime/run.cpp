@@ -172,9 +172,9 @@ Placement resolvePlacement(const RunConfig& cfg, int layers, int units)
     return p;
 }
 
-// The CPU backend keeps fp32 weights and a copy of every rank's shard, plus the prompts' KV and
-// activations: refuse up front rather than be killed by the kernel half way through.
-void checkCpuMemory(const RunConfig& cfg, const ModelConfig& shape)
+} // namespace
+
+void requireRunMemory(const RunConfig& cfg, const ModelConfig& shape, const std::string& advice)
 {
     // fp32 weights, plus the CPU ranks' fp32 shard copies (CUDA ranks keep theirs on the GPU)
     const bool cpu = cfg.backend != "cuda";
@@ -190,8 +190,11 @@ void checkCpuMemory(const RunConfig& cfg, const ModelConfig& shape)
     const double activations = double(cfg.batch) * cfg.promptLen * perToken * 4.0;
     requireHostMemory(weights + kv + activations, shape.name + " with " + std::to_string(shape.numLayers) + " layers",
                       std::string(cpu ? "fp32 weights and rank shards" : "fp32 weights") + ", KV, activations",
-                      std::string("use --layers, a smaller batch or prompt") + (cpu ? ", or the CUDA backend" : ""));
+                      !advice.empty() ? advice
+                                      : std::string("use --layers, a smaller batch or prompt") + (cpu ? ", or the CUDA backend" : ""));
 }
+
+namespace {
 
 KvLengths meanDecodeLengths(const std::vector<std::vector<std::vector<int>>>& finalLen, int steps)
 {
@@ -442,15 +445,11 @@ LiveRun::LiveRun(const RunConfig& cfg, const ProgressFn& progress, const std::at
         throw Error("--placement " + cfg.placement + " needs --decode 2 or more: the first step, under the uniform "
                     "split, calibrates the cost model the planner uses");
     report("loading model", 0, 1);
-    std::optional<ModelConfig> shape; // before the weights: what the shape refuses is refused at once
-    if (ModelConfig::selectsBuiltin(cfg.model))
-        shape = ModelConfig::builtin(cfg.model, cfg.layers);
-    else if (std::filesystem::is_directory(cfg.model)) // a missing folder gets loadModel's message
-        shape = ModelConfig::fromHfFolder(cfg.model, cfg.layers);
-    if (shape) {
+    // Before the weights: what the shape refuses is refused at once.
+    if (const std::optional<ModelConfig> shape = modelShape(cfg.model, cfg.layers)) {
         shape->requirePositions(int64_t(cfg.promptLen) + cfg.decode,
                                 "--prompt-len " + std::to_string(cfg.promptLen) + " plus --decode " + std::to_string(cfg.decode));
-        checkCpuMemory(cfg, *shape);
+        requireRunMemory(cfg, *shape);
     }
     m->cfg = cfg;
     m->weights = std::make_shared<ModelWeights>(loadModel(cfg.model, cfg.layers, cfg.seed));
