@@ -828,14 +828,14 @@ private Q_SLOTS:
             c.promptLen = 64;
             c.decode = 1;
             const RunResult uniform = runInference(c);
-            // The CUDA run says which routines ran its decode GEMMs.
-            QVERIFY2(std::string(backend) == "cuda" ? uniform.gemm == "cublasGemmEx (--gemm cublas)" : uniform.gemm.empty(),
+            // The CUDA run says which routines ran its decode GEMMs: chosen per shape by default.
+            QVERIFY2(std::string(backend) == "cuda" ? uniform.gemm.rfind("chosen per shape (--gemm auto): ", 0) == 0 : uniform.gemm.empty(),
                      uniform.gemm.c_str());
             if (std::string(backend) == "cuda") {
-                RunConfig chosen = c;
-                chosen.devices.chooseGemms = true;
-                const RunResult run = runInference(chosen);
-                QVERIFY2(run.gemm.rfind("chosen per shape (--gemm auto): ", 0) == 0, run.gemm.c_str());
+                RunConfig gemmEx = c;
+                gemmEx.devices.chooseGemms = false;
+                const RunResult run = runInference(gemmEx);
+                QVERIFY2(run.gemm == "cublasGemmEx (--gemm cublas)", run.gemm.c_str());
             }
             c.placement = file;
             const RunResult copied = runInference(c);
@@ -858,9 +858,9 @@ private Q_SLOTS:
         Placement copy = uni;
         copy.layers[1][5].replicas = {{0, {0, 2}}, {1, {1}}}; // a replicated unit with split requests
         const Trace cpu = decode(w, "cpu", 1, Placement::uniform(2, 8, 1, 3));
-        BackendOptions emulate, chosen;
+        BackendOptions emulate, gemmEx;
         emulate.emulate = true;
-        chosen.chooseGemms = true;
+        gemmEx.chooseGemms = false;
         struct Case
         {
             const char* name;
@@ -877,9 +877,9 @@ private Q_SLOTS:
             {"2 emulated ranks, uniform then replicated", 2, &uni, &copy, {}, devices >= 2 ? "measured" : "emulated"},
             {"2 emulated ranks, replicated", 2, &copy, nullptr, emulate, "emulated"},
             {"1 rank on its GPU (NCCL)", 1, &one, nullptr, {}, "measured"},
-            {"1 rank, each product's routine chosen (--gemm auto)", 1, &one, nullptr, chosen, "measured"},
-            {"2 emulated ranks, routines chosen, uniform then replicated", 2, &uni, &copy, [&] {
-                 BackendOptions o = chosen;
+            {"1 rank, cublasGemmEx for every product (--gemm cublas)", 1, &one, nullptr, gemmEx, "measured"},
+            {"2 emulated ranks, cublasGemmEx (--gemm cublas), uniform then replicated", 2, &uni, &copy, [&] {
+                 BackendOptions o = gemmEx;
                  o.emulate = true;
                  return o;
              }(), "emulated"},

@@ -114,7 +114,7 @@ int runCommand(const std::vector<std::string>& argv)
                {"emulate", "", "cuda: run every rank on the first GPU and compose the step (also with enough GPUs)", ""},
                {"allreduce-alpha-us", "US", "emulated ranks: all-reduce latency of the alpha-beta model", "10"},
                {"allreduce-gbs", "GB/s", "emulated ranks: all-reduce bus bandwidth of the alpha-beta model", "370"},
-               {"gemm", "auto|cublas", "cuda: auto times cublasGemmEx and cuBLASLt configurations per decode product shape and keeps the fastest; cublas: cublasGemmEx", "cublas"},
+               {"gemm", "auto|cublas", "cuda: auto times cublasGemmEx and cuBLASLt configurations per decode product shape and keeps the fastest; cublas: cublasGemmEx", "auto"},
                {"memory-budget", "BYTES", "fairkv-copy: bytes for extra weight copies over all layers (default: unlimited)", ""},
                {"same-count", "", "fairkv-assign: keep the same number of units on every rank", ""},
                {"stats", "FILE", "write the run's per-unit statistics for 'fairkv plan'", ""},

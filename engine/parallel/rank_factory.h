@@ -26,9 +26,9 @@ struct BackendOptions
     size_t prefillGroupBytes = 0;
     // GPU backends: choose each decode product's GEMM routine by timing it on the rank's weights
     // (cublasGemmEx or a cuBLASLt configuration) when its shapes are new (--gemm auto); false:
-    // cublasGemmEx. Off by default until the engine's choice is measured on a GPU (the bench's
-    // in-step choice was, docs/gpu-decode-benchmark.md).
-    bool chooseGemms = false;
+    // cublasGemmEx for every product (--gemm cublas). On the H100 the choice made the 8B decode
+    // step 2.6-3.3% faster (docs/gpu-decode-benchmark.md, session 16).
+    bool chooseGemms = true;
 };
 
 using RankFactory = std::function<std::unique_ptr<Rank>(int index, int ranks, const ModelConfig& config, UnitMode mode,

@@ -124,7 +124,7 @@ RunConfig RunConfig::fromJson(const json& j)
         c.devices.allReduce.alphaUs = jsonNumberOr(j, "allreduce_alpha_us", c.devices.allReduce.alphaUs, src);
         c.devices.allReduce.busGBs = jsonNumberOr(j, "allreduce_gbs", c.devices.allReduce.busGBs, src);
         // Runs stored before the choice existed ran cublasGemmEx: a re-run does the same.
-        const std::string gemm = jsonStringOr(j, "gemm", c.devices.chooseGemms ? "auto" : "cublas", src);
+        const std::string gemm = jsonStringOr(j, "gemm", "cublas", src);
         if (gemm != "auto" && gemm != "cublas")
             throw Error("gemm '" + gemm + "' is not auto or cublas");
         c.devices.chooseGemms = gemm == "auto";
