@@ -216,17 +216,22 @@ std::string uriPath(const std::string& path)
 }
 
 // The URI that opens a session for reading. A reader of a WAL database (`wal`, from
-// checkFileHeader()) needs to create its -shm file beside it; where nothing beside it can be
-// written (a read-only folder or medium) and no -wal holds changes, the file is read as immutable
-// instead. One in rollback mode reads with locking anywhere, and immutable would drop the locking
-// a live writer relies on.
+// checkFileHeader()) needs to create its -shm file beside it. Where no connection uses the file
+// (no -shm, no -wal holding changes), it is read as immutable instead when nothing beside it can be
+// written (a read-only folder or medium), and when this user cannot write the session itself:
+// SQLite gives the -wal and -shm it would make the file's own permissions, this reader could not
+// remove them afterwards, and a read-only -shm stops every later write, also the owner's once the
+// file is made writable again. One in rollback mode reads with locking anywhere, and immutable
+// would drop the locking a live writer relies on.
 std::string readUri(const std::string& path, bool wal)
 {
     const fs::path folder = fs::absolute(fs::path(path)).parent_path();
     std::error_code ec;
     const bool walHoldsData = fs::exists(path + "-wal", ec) && fs::file_size(path + "-wal", ec) > 0 && !ec;
-    const bool shmPossible = access(folder.c_str(), W_OK) == 0 || fs::exists(path + "-shm", ec);
-    return "file:" + uriPath(path) + (wal && !shmPossible && !walHoldsData ? "?mode=ro&immutable=1" : "?mode=ro");
+    const bool shmExists = fs::exists(path + "-shm", ec);
+    const bool unused = !walHoldsData && !shmExists;
+    const bool companionsStay = access(folder.c_str(), W_OK) != 0 || access(path.c_str(), W_OK) != 0;
+    return "file:" + uriPath(path) + (wal && unused && companionsStay ? "?mode=ro&immutable=1" : "?mode=ro");
 }
 
 // JSON as a session stores it. Text that is not UTF-8 (a label, a file name from a Latin-1 folder)
@@ -266,12 +271,16 @@ bool checkFileHeader(const std::string& path)
         pageSize = 65536;
     const uint32_t pages = be32(h + 28);
     const bool countValid = be32(h + 92) == be32(h + 24);
+    const bool wal = h[18] == 2 && h[19] == 2;
     std::error_code ec;
+    // A checkpoint cut short (a full disk, a file-size limit) leaves the file shorter than its
+    // header says while the -wal still holds the pages: SQLite reads them from there.
+    const bool walHoldsPages = wal && fs::exists(path + "-wal", ec) && fs::file_size(path + "-wal", ec) > 0 && !ec;
     const auto size = fs::file_size(path, ec);
-    if (!ec && countValid && pages > 0 && size < uint64_t(pages) * pageSize)
+    if (!ec && countValid && pages > 0 && size < uint64_t(pages) * pageSize && !walHoldsPages)
         throw Error(path + ": the session file is truncated (" + std::to_string(size) + " bytes, the header counts "
                     + std::to_string(uint64_t(pages) * pageSize) + ")");
-    return h[18] == 2 && h[19] == 2;
+    return wal;
 }
 
 std::string readCpuName()

@@ -543,8 +543,54 @@ private Q_SLOTS:
         chmod(file.c_str(), 0444);
         // Viewing a read-only file works.
         QCOMPARE(SS::open(file, SS::Mode::ReadOnly)->listRuns().size(), size_t(1));
-        if (geteuid() != 0) // root ignores permission bits, so the write refusal is only observable as a user
+        if (geteuid() != 0) { // root ignores permission bits, so this is only observable as a user
             FAIRKV_EXPECT_ERROR(SS::open(file, SS::Mode::ReadWrite), "read-only");
+            // A viewer makes no -wal or -shm it could not remove: SQLite gives them the file's
+            // permissions, and a read-only -shm had stopped every later write, the owner's too.
+            {
+                auto viewer = SS::open(file, SS::Mode::ReadOnly);
+                QCOMPARE(viewer->loadRun(1).summary.id, int64_t(1));
+                QVERIFY(!std::filesystem::exists(file + "-wal") && !std::filesystem::exists(file + "-shm"));
+            }
+            chmod(file.c_str(), 0644);
+            SS::open(file, SS::Mode::ReadWrite)->appendRun(a.result, a.trace, Environment::detect());
+            QCOMPARE(SS::open(file, SS::Mode::ReadOnly)->listRuns().size(), size_t(2));
+        }
+    }
+
+    // A checkpoint cut short (disk full, a file-size limit) leaves the main file shorter than its
+    // header counts while the -wal holds the pages: the session reads, it is not "truncated".
+    void checkpointCutShort()
+    {
+        QTemporaryDir dir;
+        const std::string file = fairkv::test::path(dir, "s.fkv"), copy = fairkv::test::path(dir, "copy.fkv");
+        const Recorded a = record();
+        SS::open(file, SS::Mode::ReadWrite)->appendRun(a.result, a.trace, Environment::detect());
+        sqlite3* hold = nullptr; // another connection keeps the log when the writer closes
+        QCOMPARE(sqlite3_open(file.c_str(), &hold), SQLITE_OK);
+        QCOMPARE(sqlite3_exec(hold, "SELECT count(*) FROM sqlite_master", nullptr, nullptr, nullptr), SQLITE_OK);
+        SS::open(file, SS::Mode::ReadWrite)->appendRun(a.result, a.trace, Environment::detect());
+        std::filesystem::copy_file(file, copy);
+        std::filesystem::copy_file(file + "-wal", copy + "-wal");
+        sqlite3_close(hold);
+        QVERIFY(std::filesystem::file_size(copy + "-wal") > 0);
+        {
+            // The header's page count (bytes 28-31, big-endian) three pages beyond the file.
+            std::fstream f(copy, std::ios::in | std::ios::out | std::ios::binary);
+            unsigned char count[4];
+            f.seekg(28);
+            f.read(reinterpret_cast<char*>(count), 4);
+            uint32_t pages = (uint32_t(count[0]) << 24) | (uint32_t(count[1]) << 16) | (uint32_t(count[2]) << 8) | count[3];
+            pages += 3;
+            for (int i = 0; i < 4; ++i)
+                count[i] = static_cast<unsigned char>(pages >> (24 - 8 * i));
+            f.seekp(28);
+            f.write(reinterpret_cast<const char*>(count), 4);
+        }
+        QCOMPARE(SS::open(copy, SS::Mode::ReadOnly)->listRuns().size(), size_t(2));
+        std::filesystem::remove(copy + "-wal"); // without the log it is truncated, and says so
+        std::filesystem::remove(copy + "-shm");
+        FAIRKV_EXPECT_ERROR(SS::open(copy, SS::Mode::ReadOnly), "the session file is truncated");
     }
 };
 
