@@ -138,6 +138,8 @@ PlanResult planPlacement(const PlacementStats& stats, const PlanOptions& o)
             plans.push_back(planUniformLayer(inst));
         } else if (o.planner == "fairkv-assign") {
             plans.push_back(planAssignLayer(inst, AssignOptions{o.sameCount, o.nodeLimit}));
+        } else if (copyBudget == 0) { // no memory for a copy: the assignment problem, searched as fairkv-copy would
+            plans.push_back(planAssignLayer(inst, AssignOptions{false, std::max(copyNodes, o.nodeLimit)}));
         } else {
             assigned.push_back(planAssignLayer(inst, AssignOptions{false, std::min(copyNodes, AssignOptions{}.nodeLimit)}));
             plans.push_back(planCopyLayer(inst, -1, copyNodes, &assigned.back()));
@@ -228,7 +230,8 @@ PlanResult planPlacement(const PlacementStats& stats, const PlanOptions& o)
         const bool copies = o.planner == "fairkv-copy" && copyBudget != 0;
         const double bound = copies ? lowerBoundWithCopies(insts[l]) : lowerBoundNoCopies(insts[l]);
         res.layerMs.push_back(plans[l].makespan + fixed);
-        res.lowerBoundMs.push_back(std::min(bound, plans[l].makespan) + fixed);
+        // A proven optimum is the best bound there is: its layer has no gap.
+        res.lowerBoundMs.push_back((plans[l].exact ? plans[l].makespan : std::min(bound, plans[l].makespan)) + fixed);
         res.uniformMs.push_back(uniform.makespan + fixed);
         res.exact.push_back(plans[l].exact);
         res.extraReplicas += plans[l].extraReplicas;
