@@ -11,7 +11,7 @@ namespace {
 
 constexpr double kRelEps = 1e-12; // loadTolerance(): relative to the instance's total cost
 constexpr int kCopySearchItems = 64;              // fairkv-copy searches (unit, request) pairs up to this many
-constexpr int kExactUnits = 20;                  // instances up to this many units are solved exactly
+constexpr int kExactUnits = 20;                  // up to this many units the search runs to its node limit (exact when it ends within it)
 constexpr double kLargeGapWorthSearching = 0.002; // larger ones search only when the gap exceeds this
 constexpr int64_t kLargeNodeLimit = 5000;
 

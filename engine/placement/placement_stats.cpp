@@ -99,9 +99,11 @@ PlacementStats PlacementStats::fromJson(const json& j, const std::string& source
     }
     if (s.cUnitMs == 0 && s.cTokMs == 0)
         throw fail("'c_unit_ms' and 'c_tok_ms' are both zero: every placement would cost nothing");
-    if (!(s.cUnitMs <= 1e6 && s.cTokMs <= 1e6)) // derived from a tiny bandwidth_gbps, say
-        throw fail("the cost constants come out as " + std::to_string(s.cUnitMs) + " and " + std::to_string(s.cTokMs)
-                   + " ms, beyond 1e6 ms (" + s.costSource + ")");
+    if (!(s.cUnitMs <= 1e6 && s.cTokMs <= 1e6)) { // derived from a tiny bandwidth_gbps, say
+        char costs[96];
+        std::snprintf(costs, sizeof costs, "%.4g and %.4g ms", s.cUnitMs, s.cTokMs);
+        throw fail(std::string("the cost constants come out as ") + costs + ", beyond 1e6 ms (" + s.costSource + ")");
+    }
     return s;
 }
 
