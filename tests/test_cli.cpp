@@ -218,6 +218,10 @@ private Q_SLOTS:
         QVERIFY2(r.exitCode == 2 && r.err.contains(QStringLiteral("inside the PATH this command reads")), qPrintable(r.err));
         r = runCli({QStringLiteral("run"), QStringLiteral("--model"), folder, QStringLiteral("--json"), config});
         QVERIFY2(r.exitCode == 2 && r.err.contains(QStringLiteral("inside --model's folder")), qPrintable(r.err));
+        // A file option given a folder: its reader says so, rather than that the output lies inside it.
+        r = runCli({QStringLiteral("plan"), QStringLiteral("--stats"), folder, QStringLiteral("--ranks"), QStringLiteral("2"),
+                    QStringLiteral("--json"), config});
+        QVERIFY2(r.exitCode != 0 && r.err.contains(QStringLiteral("is a folder, not a stats file")), qPrintable(r.err));
         QFile after(config);
         QVERIFY(after.open(QIODevice::ReadOnly) && after.readAll() == before);
     }

@@ -71,6 +71,8 @@ private Q_SLOTS:
                                            << QStringLiteral("rank 2, out of range 0..1");
         QTest::newRow("request twice") << QStringLiteral(R"([[{"unit":0,"replicas":[{"rank":0,"requests":[0,1]},{"rank":1,"requests":[1]}]},{"unit":1,"replicas":[{"rank":0,"requests":[0,1]}]}]])")
                                        << QStringLiteral("request 1 is served by two replicas");
+        QTest::newRow("request twice in one replica") << QStringLiteral(R"([[{"unit":0,"replicas":[{"rank":0,"requests":[0,1,1]}]},{"unit":1,"replicas":[{"rank":0,"requests":[0,1]}]}]])")
+                                                      << QStringLiteral("replica on rank 0 lists request 1 twice");
         QTest::newRow("request missing") << QStringLiteral(R"([[{"unit":0,"replicas":[{"rank":0,"requests":[0]}]},{"unit":1,"replicas":[{"rank":0,"requests":[0,1]}]}]])")
                                          << QStringLiteral("request 1 is served by no replica");
         QTest::newRow("request out of batch") << QStringLiteral(R"([[{"unit":0,"replicas":[{"rank":0,"requests":[0,1,5]}]},{"unit":1,"replicas":[{"rank":0,"requests":[0,1]}]}]])")

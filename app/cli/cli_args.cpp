@@ -219,21 +219,27 @@ std::string Args::outputPath(const std::string& name, const std::string& fallbac
         throw UsageError(option + ": the folder " + folder + " is not writable");
     // Every file this command reads (its file options and arguments), with what to call the
     // output when it is that file and when it is inside that folder.
+    // A file option given a folder is refused by its own reader, which says so: only options that
+    // take a folder (DIR, PATH) hold files an output could overwrite.
     struct Input
     {
         std::string path, same, inside;
+        bool folder = false;
+    };
+    const auto takesFolder = [](const std::string& placeholder) {
+        return placeholder.find("DIR") != std::string::npos || placeholder.find("PATH") != std::string::npos;
     };
     std::vector<Input> inputs;
     for (const auto& [other, value] : m_values)
         if (const OptionSpec* s = spec(other); other != name && s && namesFile(s->value))
-            inputs.push_back({value, "that is also --" + other + "'s file", "that is inside --" + other + "'s folder"});
+            inputs.push_back({value, "that is also --" + other + "'s file", "that is inside --" + other + "'s folder", takesFolder(s->value)});
     for (size_t i = 0; i < m_positional.size() && i < m_positionalNames.size(); ++i)
         if (namesFile(m_positionalNames[i]))
             inputs.push_back({m_positional[i], "that is the " + m_positionalNames[i] + " this command reads",
-                              "that is inside the " + m_positionalNames[i] + " this command reads"});
+                              "that is inside the " + m_positionalNames[i] + " this command reads", takesFolder(m_positionalNames[i])});
     const auto out = fs::weakly_canonical(v, ec);
     for (const Input& in : ec ? std::vector<Input>{} : inputs)
-        if (const Overlap o = overwrites(out, in.path); o != Overlap::None)
+        if (const Overlap o = overwrites(out, in.path); o == Overlap::Same || (o == Overlap::Inside && in.folder))
             throw UsageError(option + ": " + (o == Overlap::Same ? in.same : in.inside) + "; choose another output file");
     if (const std::string why = whyNotOutput(v); !why.empty())
         throw UsageError(option + ": " + why + "; choose another output file");

@@ -65,6 +65,9 @@ void Placement::validate(int numLayers, int numUnits, int numRanks, int batchSiz
                     if (req < 0 || req >= batchSize)
                         throw Error(who + ": " + at(l, u) + " names request " + std::to_string(req) + ", the batch has "
                                     + std::to_string(batchSize));
+                    if (seen[size_t(req)] == int(k))
+                        throw Error(who + ": " + at(l, u) + ", replica on rank " + std::to_string(r.rank) + " lists request "
+                                    + std::to_string(req) + " twice");
                     if (seen[size_t(req)] >= 0)
                         throw Error(who + ": " + at(l, u) + ": request " + std::to_string(req)
                                     + " is served by two replicas (request sets must partition the batch)");
