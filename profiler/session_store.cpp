@@ -423,8 +423,15 @@ std::unique_ptr<SessionStore> SessionStore::open(const std::string& path, Mode m
             throw Error(path + companion + ": SQLite's " + (companion + 1) + " file beside the session is not writable by this user "
                         "(left by another user or a read-only copy): the session can be viewed, not appended to, until its "
                         "owner removes it or makes it writable");
+    if (!exists && fs::is_symlink(fs::symlink_status(path, ec)))
+        throw Error(path + ": is a link to " + fs::read_symlink(path, ec).string() + ", which does not exist");
     if (const std::string folder = exists ? std::string() : missingFolderOf(path); !folder.empty())
         throw Error(path + ": the folder " + folder + " does not exist");
+    // SQLite writes its journal (-wal and -shm, or -journal) beside the session: a folder that
+    // takes no file fails every write, which SQLite reports as a read-only database.
+    if (const std::string folder = folderOf(path); mode == Mode::ReadWrite && access(folder.c_str(), W_OK) != 0)
+        throw Error(path + ": the folder " + folder + " is not writable, and SQLite writes its journal files beside the "
+                    "session; open it for viewing or save to another folder");
 
     // Look first without writing anything: application id and schema version decide what happens.
     int version = 0;

@@ -555,7 +555,16 @@ private Q_SLOTS:
             chmod(file.c_str(), 0644);
             SS::open(file, SS::Mode::ReadWrite)->appendRun(a.result, a.trace, Environment::detect());
             QCOMPARE(SS::open(file, SS::Mode::ReadOnly)->listRuns().size(), size_t(2));
+            // A writable session in a folder that takes no file: named as the folder, not the file.
+            chmod(dir.path().toLocal8Bit().constData(), 0555);
+            FAIRKV_EXPECT_ERROR(SS::open(file, SS::Mode::ReadWrite), "is not writable, and SQLite writes its journal files");
+            QCOMPARE(SS::open(file, SS::Mode::ReadOnly)->listRuns().size(), size_t(2));
+            chmod(dir.path().toLocal8Bit().constData(), 0755);
         }
+        // A link whose target's folder is gone.
+        const std::string link = fairkv::test::path(dir, "link.fkv");
+        std::filesystem::create_symlink(fairkv::test::path(dir, "gone/s.fkv"), link);
+        FAIRKV_EXPECT_ERROR(SS::open(link, SS::Mode::ReadWrite), "link.fkv: is a link to");
     }
 
     // A checkpoint cut short (disk full, a file-size limit) leaves the main file shorter than its
