@@ -57,7 +57,7 @@ run)
     "$bin/fairkv" run --model llama-3.1-8b --backend cuda "$@" 2>&1 \
     | grep -E "^(prefill|attention per step|decode GEMMs)"; }
   # Only when named (the default run is near the command's limit already): the decode GEMMs chosen
-  # per shape (--gemm auto) against cublasGemmEx for every product (the default), alternating.
+  # per shape (--gemm auto, the default) against cublasGemmEx for every product, alternating.
   if want engine-gemm; then {
     for i in 1 2; do
       for g in cublas auto; do

@@ -130,13 +130,13 @@ private:
     std::unique_ptr<State> m;
 };
 
-// Seeded random prompts, `batch` x `length` token ids.
 // The CPU backend keeps fp32 weights and a copy of every rank's shard, plus the prompts' KV and
 // activations: refused up front (an Error with the bytes needed and available) rather than killed
 // by the kernel half way through a run of `cfg` on a model of `shape`. `advice` ends the message
 // (default: the run's options that need less).
 void requireRunMemory(const RunConfig& cfg, const ModelConfig& shape, const std::string& advice = {});
 
+// Seeded random prompts, `batch` x `length` token ids.
 std::vector<std::vector<int>> makePrompts(int batch, int length, int vocab, uint64_t seed);
 
 // Whether `j` is a run's result (RunResult::toJson: what `run --json` writes and a session stores).
