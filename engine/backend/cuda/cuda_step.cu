@@ -214,21 +214,22 @@ std::string CudaStepExecutor::gemmRoutines() const
     // Each product shape's choice, counted per device (the ranks' products and lm_head): how many
     // went to cuBLASLt and what the choosing timed them at against cublasGemmEx over the same weights.
     int shapes = 0, lt = 0;
-    double gemmEx = 0, chosen = 0;
+    double gemmEx = 0, chosen = 0, wallMs = 0;
     for (const auto& rep : m_replicas)
         for (const GemmChoice::Chosen& c : rep->gemms->chosen()) {
             ++shapes;
             lt += c.routine != "cublasGemmEx";
             gemmEx += c.gemmExMs;
             chosen += c.chosenMs;
+            wallMs += c.chooseWallMs;
         }
     if (shapes == 0)
         return "cublasGemmEx (no decode step chose)";
-    char saved[32];
-    std::snprintf(saved, sizeof saved, "%.1f%%", gemmEx > 0 ? 100.0 * (gemmEx - chosen) / gemmEx : 0.0);
+    char saved[96];
+    std::snprintf(saved, sizeof saved, "%.1f%% less GEMM time than cublasGemmEx; choosing took %.2f s",
+                  gemmEx > 0 ? 100.0 * (gemmEx - chosen) / gemmEx : 0.0, wallMs / 1000.0);
     return "chosen per shape (--gemm auto): " + std::to_string(lt) + " of " + std::to_string(shapes)
-           + " product shapes on cuBLASLt, the rest cublasGemmEx; measured over each shape's weights while choosing, "
-           + saved + " less GEMM time than cublasGemmEx";
+           + " product shapes on cuBLASLt, the rest cublasGemmEx; measured over each shape's weights while choosing, " + saved;
 }
 
 std::string CudaStepExecutor::collectiveSource() const

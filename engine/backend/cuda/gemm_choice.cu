@@ -9,6 +9,7 @@
 #include "stream_read.cuh"
 
 #include <algorithm>
+#include <chrono>
 #include <optional>
 
 namespace fairkv::cuda {
@@ -75,8 +76,13 @@ void GemmChoice::choose(int rows, int n, int k, const std::vector<const void*>& 
     const auto key = std::make_tuple(rows, n, k);
     if (weights.empty() || rows <= 0 || n <= 0 || k <= 0 || m_entries.count(key))
         return;
+    const auto started = std::chrono::steady_clock::now();
     auto entry = std::make_unique<Entry>();
     Chosen& s = entry->summary;
+    const auto keep = [&] {
+        s.chooseWallMs = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+        m_entries.emplace(key, std::move(entry));
+    };
     s.rows = rows;
     s.n = n;
     s.k = k;
@@ -96,7 +102,7 @@ void GemmChoice::choose(int rows, int n, int k, const std::vector<const void*>& 
         candidates.clear();
     }
     if (candidates.empty()) {
-        m_entries.emplace(key, std::move(entry));
+        keep();
         return;
     }
     int device = 0, l2 = 0;
@@ -184,7 +190,7 @@ void GemmChoice::choose(int rows, int n, int k, const std::vector<const void*>& 
         s.routine = describe(*entry->algo);
         s.chosenMs = median(winner);
     }
-    m_entries.emplace(key, std::move(entry));
+    keep();
 }
 
 void GemmChoice::run(const void* x, const void* w, float* y, int rows, int n, int k, cudaStream_t stream) const

@@ -46,6 +46,7 @@ public:
         std::string routine;       // "cublasGemmEx" or the cuBLASLt configuration (describe())
         double gemmExMs = 0.0;     // over the shape's weights, median of the rounds
         double chosenMs = 0.0;
+        double chooseWallMs = 0.0; // what choosing this shape took, on the host clock
     };
     std::vector<Chosen> chosen() const;
 
