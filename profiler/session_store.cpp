@@ -215,6 +215,14 @@ std::string uriPath(const std::string& path)
     return out;
 }
 
+// Bytes of the write-ahead log beside the session at `path`: 0 where there is none.
+uint64_t walBytes(const std::string& path)
+{
+    std::error_code ec;
+    const uint64_t bytes = fs::file_size(path + "-wal", ec);
+    return ec ? 0 : bytes;
+}
+
 // The URI that opens a session for reading. A reader of a WAL database (`wal`, from
 // checkFileHeader()) needs to create its -shm file beside it. Where no connection uses the file
 // (no -shm, no -wal holding changes), it is read as immutable instead when nothing beside it can be
@@ -225,12 +233,9 @@ std::string uriPath(const std::string& path)
 // would drop the locking a live writer relies on.
 std::string readUri(const std::string& path, bool wal)
 {
-    const fs::path folder = fs::absolute(fs::path(path)).parent_path();
     std::error_code ec;
-    const bool walHoldsData = fs::exists(path + "-wal", ec) && fs::file_size(path + "-wal", ec) > 0 && !ec;
-    const bool shmExists = fs::exists(path + "-shm", ec);
-    const bool unused = !walHoldsData && !shmExists;
-    const bool companionsStay = access(folder.c_str(), W_OK) != 0 || access(path.c_str(), W_OK) != 0;
+    const bool unused = walBytes(path) == 0 && !fs::exists(path + "-shm", ec);
+    const bool companionsStay = access(folderOf(path).c_str(), W_OK) != 0 || access(path.c_str(), W_OK) != 0;
     return "file:" + uriPath(path) + (wal && unused && companionsStay ? "?mode=ro&immutable=1" : "?mode=ro");
 }
 
@@ -272,10 +277,10 @@ bool checkFileHeader(const std::string& path)
     const uint32_t pages = be32(h + 28);
     const bool countValid = be32(h + 92) == be32(h + 24);
     const bool wal = h[18] == 2 && h[19] == 2;
-    std::error_code ec;
     // A checkpoint cut short (a full disk, a file-size limit) leaves the file shorter than its
     // header says while the -wal still holds the pages: SQLite reads them from there.
-    const bool walHoldsPages = wal && fs::exists(path + "-wal", ec) && fs::file_size(path + "-wal", ec) > 0 && !ec;
+    const bool walHoldsPages = wal && walBytes(path) > 0;
+    std::error_code ec;
     const auto size = fs::file_size(path, ec);
     if (!ec && countValid && pages > 0 && size < uint64_t(pages) * pageSize && !walHoldsPages)
         throw Error(path + ": the session file is truncated (" + std::to_string(size) + " bytes, the header counts "
@@ -405,8 +410,7 @@ std::unique_ptr<SessionStore> SessionStore::open(const std::string& path, Mode m
     if (exists && fs::file_size(path, ec) == 0 && !ec) {
         // SQLite reads an empty file as an empty database and deletes a -wal beside it: the runs a
         // copy left only in its write-ahead log would be gone.
-        const uint64_t wal = fs::exists(path + "-wal", ec) ? fs::file_size(path + "-wal", ec) : 0;
-        if (wal > 0 && !ec)
+        if (const uint64_t wal = walBytes(path); wal > 0)
             throw Error(path + ": the session file is empty but its write-ahead log " + path + "-wal holds "
                         + std::to_string(wal) + " bytes (copied without its main file?); not opening it, nothing was changed");
         if (mode == Mode::ReadOnly)
@@ -586,9 +590,8 @@ SessionStore::~SessionStore()
     if (!m_tidyCompanions)
         return;
     std::error_code ec;
-    const fs::path folder = fs::absolute(fs::path(m_path), ec).parent_path();
-    if (ec || fs::file_size(m_path + "-wal", ec) != 0 || ec || access(m_path.c_str(), W_OK) != 0
-        || access(folder.c_str(), W_OK) != 0)
+    if (fs::file_size(m_path + "-wal", ec) != 0 || ec || access(m_path.c_str(), W_OK) != 0
+        || access(folderOf(m_path).c_str(), W_OK) != 0)
         return;
     sqlite3* db = nullptr;
     if (sqlite3_open_v2(m_path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK)
