@@ -171,11 +171,14 @@ double Args::number(const std::string& name, double minValue, double maxValue) c
 
 namespace {
 
-// Options and arguments that name files: their placeholder says so.
+// Options and arguments that name files, and those that may name a folder: their placeholder says so.
+bool namesFolder(const std::string& placeholder)
+{
+    return placeholder.find("DIR") != std::string::npos || placeholder.find("PATH") != std::string::npos;
+}
 bool namesFile(const std::string& placeholder)
 {
-    return placeholder.find("FILE") != std::string::npos || placeholder.find("DIR") != std::string::npos
-           || placeholder.find("PATH") != std::string::npos;
+    return placeholder.find("FILE") != std::string::npos || namesFolder(placeholder);
 }
 
 enum class Overlap { None, Same, Inside };
@@ -218,25 +221,22 @@ std::string Args::outputPath(const std::string& name, const std::string& fallbac
     if (const std::string folder = folderOf(v); ::access(folder.c_str(), W_OK) != 0)
         throw UsageError(option + ": the folder " + folder + " is not writable");
     // Every file this command reads (its file options and arguments), with what to call the
-    // output when it is that file and when it is inside that folder.
-    // A file option given a folder is refused by its own reader, which says so: only options that
-    // take a folder (DIR, PATH) hold files an output could overwrite.
+    // output when it is that file and when it is inside that folder. Only inputs that take a
+    // folder count for the second: a file option given a folder is refused by its own reader,
+    // which says so.
     struct Input
     {
         std::string path, same, inside;
         bool folder = false;
     };
-    const auto takesFolder = [](const std::string& placeholder) {
-        return placeholder.find("DIR") != std::string::npos || placeholder.find("PATH") != std::string::npos;
-    };
     std::vector<Input> inputs;
     for (const auto& [other, value] : m_values)
         if (const OptionSpec* s = spec(other); other != name && s && namesFile(s->value))
-            inputs.push_back({value, "that is also --" + other + "'s file", "that is inside --" + other + "'s folder", takesFolder(s->value)});
+            inputs.push_back({value, "that is also --" + other + "'s file", "that is inside --" + other + "'s folder", namesFolder(s->value)});
     for (size_t i = 0; i < m_positional.size() && i < m_positionalNames.size(); ++i)
         if (namesFile(m_positionalNames[i]))
             inputs.push_back({m_positional[i], "that is the " + m_positionalNames[i] + " this command reads",
-                              "that is inside the " + m_positionalNames[i] + " this command reads", takesFolder(m_positionalNames[i])});
+                              "that is inside the " + m_positionalNames[i] + " this command reads", namesFolder(m_positionalNames[i])});
     const auto out = fs::weakly_canonical(v, ec);
     for (const Input& in : ec ? std::vector<Input>{} : inputs)
         if (const Overlap o = overwrites(out, in.path); o == Overlap::Same || (o == Overlap::Inside && in.folder))
