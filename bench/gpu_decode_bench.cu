@@ -6,15 +6,18 @@
 // decode attention over its (request, unit) pairs. A step is composed as the per-layer maximum over
 // ranks plus a modelled ring all-reduce (alpha-beta). This is a timing harness: weights, KV and
 // activations are random (not zero) and the outputs are not used.
-//   fairkv-bench-gpu-decode [--layers N] [--sections 8b,tp,cupti,prefetch,tuned] [--kernel-log FILE.csv] [--out FILE.md]
+//   fairkv-bench-gpu-decode [--layers N] [--sections 8b,tp,cupti,prefetch,tuned,overlap] [--kernel-log FILE.csv] [--out FILE.md]
 //   (default: 8b,tp,cupti, as many layers as fit the GPU; prefetch compares L2 prefetch variants of the 8B step,
-//   tuned the step with cuBLASLt configurations chosen by timing it)
+//   tuned the step with cuBLASLt configurations chosen by timing it, overlap the step with and without early
+//   starts, on cublasGemmEx and on the engine's GEMM choice)
 #include "backend/cuda/cublas_check.h"
 #include "backend/cuda/cuda_check.h"
 #include "aggregation.h"
 #include "backend/cuda/cuda_kernels.h"
 #include "backend/cuda/decode_attention.h"
+#include "backend/cuda/dependent_launch.cuh"
 #include "backend/cuda/device_memory.h"
+#include "backend/cuda/gemm_choice.h"
 #include "backend/cuda/launch_gate.h"
 #include "gpu_bench_util.cuh"
 #include "backend/cuda/lt_product.h"
@@ -62,9 +65,12 @@ struct PairDesc
 };
 
 // q of each pair (RoPE'd, fp32) out of the qkv GEMM output; RoPE'd k and v appended to the KV blocks.
+// Started early, and the attention after it too, as the engine's prepDecode.
 template <int D>
 __global__ void prepPairs(const float* qkv, int qkvCols, const PairDesc* pairs, int group, float* qOut, float theta)
 {
+    cuda::launchDependents();
+    cuda::waitForPrerequisites();
     const PairDesc p = pairs[blockIdx.x];
     const float* row = qkv + size_t(p.request) * qkvCols + size_t(p.replica) * (group + 2) * D;
     for (int idx = threadIdx.x; idx < (group + 1) * (D / 2); idx += blockDim.x) {
@@ -104,6 +110,12 @@ struct RankLayer
     std::vector<int> lengths;
     PairDesc* devPairs = nullptr;
 };
+
+void launchPrepPairs(const RankLayer& rl, const float* qkv, int qkvCols, int group, float* q, float theta, cudaStream_t stream)
+{
+    cuda::launchDependent(prepPairs<128>, dim3(unsigned(rl.pairs.size())), dim3(128), 0, stream, qkv, qkvCols,
+                          static_cast<const PairDesc*>(rl.devPairs), group, q, theta);
+}
 
 struct Shape
 {
@@ -289,8 +301,8 @@ Result runPlacement(cublasHandle_t h, const Shape& s, const Placement& p, const 
                 if (rl.replicas > 0)
                     attention = capture([&] {
                         cuda::gemmBf16(h, x, rl.wqkv, qkv, batch, qkvCols, H, st);
-                        prepPairs<128><<<int(rl.pairs.size()), 128, 0, st>>>(qkv, qkvCols, rl.devPairs, G, q, float(c.rope.theta));
-                        kernel.launchIntoOprojInput(q, attnB, size_t(batch), rl.replicas, scale, st); // as the engine does
+                        launchPrepPairs(rl, qkv, qkvCols, G, q, float(c.rope.theta), st);
+                        kernel.launchIntoOprojInput(q, attnB, size_t(batch), rl.replicas, scale, st, true); // as the engine does
                         cuda::gemmBf16(h, attnB, rl.wo, out, batch, H, rl.replicas * G * d, st);
                     });
                 cudaGraphExec_t& mlp = mlpGraphs[size_t(g)][size_t(l)];
@@ -478,6 +490,7 @@ constexpr const char* kProductNames[kProducts] = {"o_proj", "q/k/v", "down", "ga
 // Which cuBLASLt configuration runs each product of the step; null: cublasGemmEx (the engine's with --gemm cublas).
 struct StepGemms
 {
+    const cuda::GemmChoice* choice = nullptr; // the engine's per-shape choice (--gemm auto), else:
     const LtProduct* product[kProducts] = {};
     const cublasLtMatmulAlgo_t* algo[kProducts] = {};
     void* workspace = nullptr;
@@ -571,8 +584,8 @@ public:
             }
             prefetch(pf, rl.wo, H, size_t(oK) * 2, pf.oBytes);
             prefetch(pf, rl.wgu, 2 * rl.inter, size_t(H) * 2, pf.guBytes);
-            prepPairs<128><<<int(rl.pairs.size()), 128, 0, stream>>>(m_qkv, qkvCols, rl.devPairs, G, m_q, float(c.rope.theta));
-            m_kernels[size_t(l)]->launchIntoOprojInput(m_q, m_attnB, size_t(m_batch), rl.replicas, scale, stream);
+            launchPrepPairs(rl, m_qkv, qkvCols, G, m_q, float(c.rope.theta), stream);
+            m_kernels[size_t(l)]->launchIntoOprojInput(m_q, m_attnB, size_t(m_batch), rl.replicas, scale, stream, true);
             gemm(g, kO, m_attnB, rl.wo, m_out, H, oK);
             gemm(g, kGu, m_x, rl.wgu, m_gu, 2 * rl.inter, H);
             if (pf.side && pf.downBytes > 0) {
@@ -607,6 +620,27 @@ public:
         default: return {c.vocabSize, H};
         }
     }
+    // Every layer's weight of product p, in step order (what GemmChoice::choose() times).
+    std::vector<const void*> weights(Product p)
+    {
+        std::vector<const void*> all;
+        for (const RankLayer& rl : layers())
+            all.push_back(p == kQkv ? rl.wqkv : p == kO ? rl.wo : p == kGu ? rl.wgu : p == kDown ? static_cast<const void*>(rl.wdown) : m_lmHead);
+        if (p == kLmHead)
+            all.resize(1);
+        return all;
+    }
+    // What a replay leaves: the last layer's attention output (o_proj's input, bf16) and the logits.
+    std::pair<std::vector<uint16_t>, std::vector<float>> results()
+    {
+        const RankLayer& rl = layers().back();
+        std::vector<uint16_t> attn(size_t(m_batch) * rl.replicas * m_s.units.queryHeads() * m_s.c.headDim);
+        std::vector<float> logits(size_t(m_batch) * m_s.c.vocabSize);
+        FAIRKV_CUDA(cudaMemcpyAsync(attn.data(), m_attnB, attn.size() * 2, cudaMemcpyDeviceToHost, stream));
+        FAIRKV_CUDA(cudaMemcpyAsync(logits.data(), m_logits, logits.size() * 4, cudaMemcpyDeviceToHost, stream));
+        FAIRKV_CUDA(cudaStreamSynchronize(stream));
+        return {std::move(attn), std::move(logits)};
+    }
     const void* weight(Product p)
     {
         const RankLayer& rl = layers()[0];
@@ -620,7 +654,9 @@ public:
 private:
     void gemm(const StepGemms& g, Product p, const void* x, const void* w, float* y, int n, int k)
     {
-        if (g.algo[p]) {
+        if (g.choice)
+            g.choice->run(x, w, y, m_batch, n, k, stream);
+        else if (g.algo[p]) {
             const LtProduct& lt = *g.product[p]; // described for layer 0's shape, which every layer shares
             if (lt.rows != m_batch || lt.n != n || lt.k != k)
                 throw Error(std::string(kProductNames[p]) + ": a layer of another shape than the tuned one");
@@ -1044,6 +1080,73 @@ int main(int argc, char** argv)
             }
         cudaFree(ws);
         cublasLtDestroy(lth);
+    }
+    if (wanted("overlap")) {
+        // Not in the default run: what early starts (programmatic dependent launch: the small
+        // kernels, and the attention streaming K/V while RoPE + KV append runs) save in the 8B
+        // step, on cublasGemmEx and on the engine's per-shape GEMM choice (--gemm auto).
+        const double readGBs = measureReadGBs(size_t(4) << 30, prop.multiProcessorCount);
+        md << "## The 8B step with early starts\n\nThe step of the table above, captured four ways: its GEMMs on cublasGemmEx "
+              "or on the engine's per-shape choice (`GemmChoice`, `--gemm auto`: chosen over this step's weights before "
+              "the timing), each with the kernels launched one after another (*ordinary*) or with early starts (*early*, "
+              "programmatic dependent launch: RoPE + KV append, SwiGLU and the attention start while the kernel before "
+              "them ends, and the attention streams the retained K/V while RoPE + KV append runs). The attention's "
+              "combine starts early in all four, as it has since session 6. Median of 20 replays behind the gate per round, "
+              "rounds alternating over the four graphs; the value is the median of 3 rounds. Results: the last layer's "
+              "attention output and the logits of one replay of each graph compared bit for bit with the ordinary "
+              "cublasGemmEx graph's (early starts change no arithmetic; the GEMM choice sums in another order). Floor as "
+              "above (" << fmt(readGBs, 0) << " GB/s).\n\n| batch | budget | floor ms | cublasGemmEx ordinary ms | "
+              "cublasGemmEx early ms | saves | chosen ordinary ms | chosen early ms (x floor) | saves | shapes on cuBLASLt "
+              "(choosing s) | early results identical |\n|---|---|---|---|---|---|---|---|---|---|---|\n";
+        for (int batch : {1, 16, 64})
+            for (int budget : {512, 2048}) {
+                EightBStep step(h, batch, budget);
+                cuda::GemmChoice choice(h);
+                const auto t0 = std::chrono::steady_clock::now();
+                for (int p = 0; p < kProducts; ++p) {
+                    const auto [n, k] = step.shape(Product(p));
+                    choice.choose(batch, n, k, step.weights(Product(p)), step.stream);
+                }
+                const double chooseS = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+                int onLt = 0;
+                for (const auto& c : choice.chosen())
+                    onLt += c.routine != "cublasGemmEx";
+                StepGemms chosen;
+                chosen.choice = &choice;
+                std::vector<cudaGraphExec_t> execs;
+                for (const StepGemms& g : {StepGemms{}, chosen})
+                    for (bool early : {false, true}) {
+                        cuda::allowEarlyStarts(early);
+                        execs.push_back(step.capture({}, g));
+                    }
+                cuda::allowEarlyStarts(true);
+                cuda::LaunchGate gate;
+                int expired = 0;
+                std::vector<std::vector<double>> ms(execs.size());
+                for (int round = 0; round < 3; ++round)
+                    for (size_t i = 0; i < execs.size(); ++i)
+                        ms[i].push_back(replayMs(step, execs[i], gate, expired, nullptr, false));
+                gateExpired += expired;
+                // Early starts change when kernels run, not what they compute.
+                std::vector<std::pair<std::vector<uint16_t>, std::vector<float>>> results;
+                for (cudaGraphExec_t e : execs) {
+                    FAIRKV_CUDA(cudaGraphLaunch(e, step.stream));
+                    results.push_back(step.results());
+                    cudaGraphExecDestroy(e);
+                }
+                const bool same = results[1] == results[0] && results[3] == results[2];
+                for (auto& m : ms)
+                    std::sort(m.begin(), m.end());
+                const double floorMs = (step.weightBytes + double(step.kvBytes)) / (readGBs * 1e6);
+                const double a = ms[0][1], b = ms[1][1], c = ms[2][1], d = ms[3][1];
+                md << "| " << batch << " | " << budget << " | " << fmt(floorMs, 3) << " | " << fmt(a, 3) << " | " << fmt(b, 3) << " | "
+                   << fmt(100 * (a - b) / a, 1) << "% | " << fmt(c, 3) << " | " << fmt(d, 3) << " (" << fmt(d / floorMs, 3)
+                   << (d <= 1.2 * floorMs ? "x, pass" : "x, **miss**") << ") | " << fmt(100 * (c - d) / c, 1) << "% | " << onLt
+                   << " of " << int(choice.chosen().size()) << " (" << fmt(chooseS, 1) << ") | " << (same ? "yes" : "**no**") << " |\n";
+                std::printf("overlap batch %d budget %d: cublasGemmEx %.3f -> %.3f ms, chosen %.3f -> %.3f ms (floor %.3f), "
+                            "choosing %.1f s, results %s\n", batch, budget, a, b, c, d, floorMs, chooseS, same ? "identical" : "DIFFER");
+                std::fflush(stdout);
+            }
     }
     tracer = std::make_unique<profiler::CuptiTracer>(&trace);
     if (wanted("tp"))

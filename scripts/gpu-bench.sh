@@ -11,7 +11,7 @@
 # (engine-runs.txt). Tables go to OUT_DIR (default $OUT or
 # /tmp/gpu-bench) and to stdout; copy them to docs/. PARTS (comma-separated, default all) picks
 # what runs: tests, attention, decode, gemm, selection, events, engine (and gemm-sweep,
-# prefetch, tuned and engine-gemm, only when named); the whole run takes about
+# prefetch, tuned, overlap and engine-gemm, only when named); the whole run takes about
 # ten minutes, at the device tool's limit for one command.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -49,6 +49,8 @@ run)
   if want prefetch; then "$bin/fairkv-bench-gpu-decode" --sections prefetch --out "$out/prefetch.md" > /dev/null; fi
   # Nor this: the 8B step with each product's cuBLASLt configuration chosen by timing the step.
   if want tuned; then "$bin/fairkv-bench-gpu-decode" --sections tuned --out "$out/tuned.md" > /dev/null; fi
+  # Nor this: the 8B step with and without early starts, on cublasGemmEx and on the engine's GEMM choice.
+  if want overlap; then "$bin/fairkv-bench-gpu-decode" --sections overlap --out "$out/overlap.md"; fi
   if want selection; then "$bin/fairkv-bench-selection" --out "$out/selection-benchmark.md" > /dev/null; fi
   if want events; then "$bin/fairkv-bench-events" --out "$out/event-benchmark.md" > /dev/null; fi
   # The engine's own decode step (fairkv run: synthetic llama-3.1-8b weights, 8 layers, batch 16,
@@ -79,7 +81,7 @@ run)
     done
   } > "$out/engine-runs.txt"; fi
   # Only what this run wrote: an OUT_DIR used before may hold other parts' older tables.
-  for part in attention:gpu-benchmark.md decode:gpu-decode-benchmark.md gemm:gemm-benchmark.md gemm-sweep:gemm-sweep.md prefetch:prefetch.md tuned:tuned.md \
+  for part in attention:gpu-benchmark.md decode:gpu-decode-benchmark.md gemm:gemm-benchmark.md gemm-sweep:gemm-sweep.md prefetch:prefetch.md tuned:tuned.md overlap:overlap.md \
               selection:selection-benchmark.md events:event-benchmark.md engine-gemm:engine-gemm.txt engine:engine-runs.txt; do
     if want "${part%%:*}"; then cat "$out/${part#*:}"; fi
   done

@@ -32,6 +32,10 @@
 
 using namespace fairkv;
 
+// late_append.cu: writes the last K/V rows and q after holding the GPU (see there).
+int fairkvLaunchLateAppend(uint16_t* kv, const int64_t* rowAt, int rows, int dim, const uint16_t* saved, float* q,
+                           const float* qSaved, size_t qCount, int holdMicroseconds, cudaStream_t stream);
+
 namespace {
 
 struct Trace
@@ -486,6 +490,49 @@ private Q_SLOTS:
             cudaMemset(dOut, 0xff, q.size() * 4); // NaN: every output must be written
             attention.launch(dQ, dOut, scale);
             QCOMPARE(int(cudaMemcpy(out->data(), dOut, q.size() * 4, cudaMemcpyDeviceToHost)), int(cudaSuccess));
+        }
+        // An early launch (as after the decode step's RoPE + KV append) streams the retained rows
+        // while the kernel before it runs: that kernel writes the last K/V row of each pair and q
+        // only after holding the GPU for 200 us, and the attention must still see what it wrote.
+        {
+            std::vector<int64_t> rowAt; // element offsets of each pair's last K and V row in dKv
+            size_t pos = 0;
+            for (int len : lengths) {
+                const size_t n = size_t(len) * size_t(dim);
+                if (len > 0) {
+                    rowAt.push_back(int64_t(pos + n - size_t(dim)));
+                    rowAt.push_back(int64_t(pos + 2 * n - size_t(dim)));
+                }
+                pos += 2 * n;
+            }
+            std::vector<uint16_t> saved, poison(rowAt.size() * size_t(dim), floatToBf16(60000.0f));
+            for (int64_t at : rowAt)
+                saved.insert(saved.end(), kv.begin() + at, kv.begin() + at + dim);
+            int64_t* dRowAt = nullptr;
+            uint16_t* dSaved = nullptr;
+            float* dQSaved = nullptr;
+            cudaStream_t stream = nullptr;
+            QCOMPARE(int(cudaMalloc(&dRowAt, rowAt.size() * 8)), int(cudaSuccess));
+            cudaMalloc(&dSaved, saved.size() * 2);
+            cudaMalloc(&dQSaved, q.size() * 4);
+            cudaStreamCreate(&stream);
+            cudaMemcpy(dRowAt, rowAt.data(), rowAt.size() * 8, cudaMemcpyHostToDevice);
+            cudaMemcpy(dSaved, saved.data(), saved.size() * 2, cudaMemcpyHostToDevice);
+            cudaMemcpy(dQSaved, dQ, q.size() * 4, cudaMemcpyDeviceToDevice);
+            for (size_t r = 0; r < rowAt.size(); ++r) // what the attention would see if it read them too soon
+                cudaMemcpy(dKv + rowAt[r], poison.data(), size_t(dim) * 2, cudaMemcpyHostToDevice);
+            cudaMemset(dQ, 0, q.size() * 4);
+            cudaMemset(dOut, 0xff, q.size() * 4);
+            QCOMPARE(fairkvLaunchLateAppend(dKv, dRowAt, int(rowAt.size()), dim, dSaved, dQ, dQSaved, q.size(), 200, stream), 0);
+            attention.launch(dQ, dOut, scale, stream, true);
+            std::vector<float> early(q.size());
+            QCOMPARE(int(cudaMemcpyAsync(early.data(), dOut, q.size() * 4, cudaMemcpyDeviceToHost, stream)), int(cudaSuccess));
+            QCOMPARE(int(cudaStreamSynchronize(stream)), int(cudaSuccess));
+            cudaStreamDestroy(stream);
+            cudaFree(dRowAt);
+            cudaFree(dSaved);
+            cudaFree(dQSaved);
+            QVERIFY2(early == first, "an early launch read a row or q before the kernel before it wrote them");
         }
         // The decode step's layout: bf16 at each pair's own offset (here in reverse order, with a
         // gap after each pair that must stay untouched), the same values rounded once.

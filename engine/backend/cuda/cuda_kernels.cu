@@ -1,6 +1,7 @@
 #include "backend/cuda/cuda_kernels.h"
 
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/dependent_launch.cuh"
 
 #include <cublas_v2.h>
 #include <cuda_bf16.h>
@@ -20,8 +21,11 @@ __device__ __forceinline__ float silu(float g)
 
 // Four columns per thread with 16-byte loads where the sizes and pointers allow (one float at a
 // time, the first version, read 1.4 TB/s at batch 64: 6.8 us per layer of the 8B shape).
+// The small kernels of a decode step start early (launchDependent()) and wait for the kernel
+// before them first thing: their launch and ramp overlap that kernel's last blocks.
 __global__ void swigluKernel(const float* gateUp, int inter, int rows, __nv_bfloat16* out, bool vec)
 {
+    waitForPrerequisites();
     const size_t step = size_t(gridDim.x) * blockDim.x, first = blockIdx.x * size_t(blockDim.x) + threadIdx.x;
     if (vec) {
         const size_t quads = size_t(inter) / 4;
@@ -59,6 +63,7 @@ __global__ void embedRows(const int* tokens, const __nv_bfloat16* table, int hid
 // the norm of a batch-16 step 9.5 us on the H100: 16 round trips to memory per thread).
 __global__ void rmsNormRows(const float* x, const int* rowIndex, const float* w, int hidden, float eps, __nv_bfloat16* out)
 {
+    waitForPrerequisites();
     __shared__ float warpSums[32];
     const float* row = x + size_t(rowIndex ? rowIndex[blockIdx.x] : int(blockIdx.x)) * hidden;
     __nv_bfloat16* dst = out + size_t(blockIdx.x) * hidden;
@@ -102,6 +107,8 @@ __global__ void rmsNormRows(const float* x, const int* rowIndex, const float* w,
 // Residual add of the ranks' partial sums, in rank order (reproducible): the emulated all-reduce.
 __global__ void addPartials(float* x, const float* const* parts, int n, size_t count)
 {
+    launchDependents(); // the norm after it
+    waitForPrerequisites();
     for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < count; i += size_t(gridDim.x) * blockDim.x) {
         float acc = 0.0f;
         for (int g = 0; g < n; ++g)
@@ -112,6 +119,8 @@ __global__ void addPartials(float* x, const float* const* parts, int n, size_t c
 
 __global__ void addInto(float* x, const float* y, size_t count)
 {
+    launchDependents();
+    waitForPrerequisites();
     for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < count; i += size_t(gridDim.x) * blockDim.x)
         x[i] += y[i];
 }
@@ -163,8 +172,7 @@ void launchSwiglu(const float* gateUp, int inter, int rows, void* out, cudaStrea
     const int blocks = int(std::min<size_t>((work + 255) / 256, 1056)); // at most 8 blocks per SM of an H100
     if (blocks == 0)
         return;
-    swigluKernel<<<blocks, 256, 0, stream>>>(gateUp, inter, rows, static_cast<__nv_bfloat16*>(out), vec);
-    FAIRKV_CUDA(cudaGetLastError());
+    launchDependent(swigluKernel, dim3(unsigned(blocks)), dim3(256), 0, stream, gateUp, inter, rows, static_cast<__nv_bfloat16*>(out), vec);
 }
 
 void launchToBf16(const float* src, void* dst, size_t n, cudaStream_t stream)
@@ -182,20 +190,18 @@ void launchEmbedRows(const int* tokens, const void* table, int rows, int hidden,
 void launchRmsNorm(const float* x, const int* rowIndex, const float* w, int rows, int hidden, float eps, void* out,
                    cudaStream_t stream)
 {
-    rmsNormRows<<<rows, 256, 0, stream>>>(x, rowIndex, w, hidden, eps, static_cast<__nv_bfloat16*>(out));
-    FAIRKV_CUDA(cudaGetLastError());
+    if (rows > 0)
+        launchDependent(rmsNormRows, dim3(unsigned(rows)), dim3(256), 0, stream, x, rowIndex, w, hidden, eps, static_cast<__nv_bfloat16*>(out));
 }
 
 void launchAddPartials(float* x, const float* const* parts, int n, size_t count, cudaStream_t stream)
 {
-    addPartials<<<132, 256, 0, stream>>>(x, parts, n, count);
-    FAIRKV_CUDA(cudaGetLastError());
+    launchDependent(addPartials, dim3(132), dim3(256), 0, stream, x, parts, n, count);
 }
 
 void launchAddInto(float* x, const float* y, size_t count, cudaStream_t stream)
 {
-    addInto<<<132, 256, 0, stream>>>(x, y, count);
-    FAIRKV_CUDA(cudaGetLastError());
+    launchDependent(addInto, dim3(132), dim3(256), 0, stream, x, y, count);
 }
 
 } // namespace fairkv::cuda

@@ -4,6 +4,7 @@
 #include "backend/cuda/cublas_check.h"
 #include "backend/cuda/cuda_kernels.h"
 #include "backend/cuda/decode_attention.h"
+#include "backend/cuda/dependent_launch.cuh"
 #include "backend/cuda/device_memory.h"
 #include "backend/cuda/prefill_attention.h"
 #include "common/dtype.h"
@@ -35,9 +36,13 @@ struct PairDesc
 
 // RoPE (rotate-half, the model's inverse frequencies) on q and k of every pair; q to qOut (fp32),
 // k and v appended to the pair's KV block (bf16) and copied to newKV (fp32) for the host mirror.
+// It starts while the q/k/v product ends, and lets the attention after it start at once: the
+// attention streams the retained K/V meanwhile (RaggedDecodeAttention's early launch).
 __global__ void prepDecode(const float* qkv, int cols, const PairDesc* pairs, int group, int dim, const float* invFreq,
                            float* qOut, float* newKV)
 {
+    launchDependents();
+    waitForPrerequisites();
     const PairDesc p = pairs[blockIdx.x];
     const float* row = qkv + size_t(p.row) * cols + size_t(p.replica) * (group + 2) * dim;
     const int half = dim / 2;
@@ -440,9 +445,9 @@ void CudaRank::launchAttention(int layer, const void* xb, float* y, const GemmCh
     auto* attnB = reinterpret_cast<__nv_bfloat16*>(base + offAb);
     auto* pairs = static_cast<const PairDesc*>(st.pairs);
     gemms.run(xb, dl.wqkv, qkv, rows, int(cols), H, stream);
-    prepDecode<<<int(nPairs), 128, 0, stream>>>(qkv, int(cols), pairs, G, d, m_invFreq, q, st.newKv);
-    FAIRKV_CUDA(cudaGetLastError());
-    st.attention->launchIntoOprojInput(q, attnB, size_t(rows), dl.replicas, 1.0f / std::sqrt(float(d)), stream); // no scatter kernel
+    launchDependent(prepDecode, dim3(unsigned(nPairs)), dim3(128), 0, stream, static_cast<const float*>(qkv), int(cols), pairs, G, d,
+                    static_cast<const float*>(m_invFreq), q, st.newKv);
+    st.attention->launchIntoOprojInput(q, attnB, size_t(rows), dl.replicas, 1.0f / std::sqrt(float(d)), stream, true); // no scatter kernel
     gemms.run(attnB, dl.wo, y, rows, H, dl.replicas * G * d, stream);
     FAIRKV_CUDA(cudaEventRecord(static_cast<cudaEvent_t>(st.events[1]), stream));
 }

@@ -1,5 +1,6 @@
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/decode_attention.h"
+#include "backend/cuda/dependent_launch.cuh"
 #include "backend/cuda/device_memory.h"
 
 #include <cuda_bf16.h>
@@ -15,6 +16,9 @@ namespace fairkv::cuda {
 namespace {
 
 constexpr int kThreads = 128;
+// Rows of K and V each thread of the row kernel loads before it uses any, so that enough bytes are
+// in flight to cover HBM latency (Little's law).
+constexpr int kRowsInFlight = 4;
 
 __device__ __forceinline__ void toFloat8(const uint4& raw, float out[8])
 {
@@ -88,23 +92,6 @@ __device__ __forceinline__ void storeTwo(const Output& o, size_t at, float v0, f
         *reinterpret_cast<__nv_bfloat162*>(static_cast<__nv_bfloat16*>(o.data) + at) = __floats2bfloat162_rn(v0, v1);
     else
         *reinterpret_cast<float2*>(static_cast<float*>(o.data) + at) = make_float2(v0, v1);
-}
-
-// Hopper's programmatic dependent launch: the attention kernel lets the combine kernel start while
-// its own blocks still stream, and the combine kernel waits for the attention grid's completion
-// (all its memory visible) only where it reads the partials. No-ops before sm_90.
-__device__ __forceinline__ void launchDependents()
-{
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
-#endif
-}
-
-__device__ __forceinline__ void waitForPrerequisites()
-{
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    asm volatile("griddepcontrol.wait;\n" ::: "memory");
-#endif
 }
 
 // An item's result for head g, dim d: the output itself when the pair is one item, else the
@@ -249,9 +236,9 @@ __device__ void rowsItem(const WorkItem& w, int index, const float* q, float* pa
         for (int i = 0; i < 8; ++i)
             acc[g][i] = 0.0f;
     }
-    // U rows per thread are loaded before any is used, so enough bytes are in flight to cover
-    // HBM latency (Little's law); the loop bound is uniform across the block (shuffles need every lane).
-    constexpr int U = 4;
+    // U rows per thread are loaded before any is used (kRowsInFlight); the loop bound is uniform
+    // across the block (shuffles need every lane).
+    constexpr int U = kRowsInFlight;
     for (int base = start; base < end; base += ROWS * U) {
         uint4 kr[U], vr[U];
 #pragma unroll
@@ -326,6 +313,26 @@ __device__ void rowsItem(const WorkItem& w, int index, const float* q, float* pa
     }
 }
 
+// Asks L2 for the rows a block of the row kernel reads first, but the item's last row: what it can
+// fetch while the kernel before it (the decode step's RoPE + KV append, which writes q and the last
+// row of each pair) still runs. One request per 128-byte line.
+template <int D>
+__device__ __forceinline__ void prefetchFirstRows(const WorkItem& w)
+{
+    constexpr int TPT = D / 8, ROWS = kThreads / TPT, U = kRowsInFlight; // rowsItem()'s first pass
+    const int lane = threadIdx.x % TPT, grp = threadIdx.x / TPT;
+    if ((lane * 16) % 128 != 0)
+        return;
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+        const int t = w.start + grp + u * ROWS;
+        if (t + 1 < w.end) {
+            asm volatile("prefetch.global.L2 [%0];\n" ::"l"(reinterpret_cast<const uint4*>(w.keys) + size_t(t) * TPT + lane));
+            asm volatile("prefetch.global.L2 [%0];\n" ::"l"(reinterpret_cast<const uint4*>(w.values) + size_t(t) * TPT + lane));
+        }
+    }
+}
+
 // A block takes the consecutive items blockFirst[b] .. blockFirst[b + 1] - 1: one wave of blocks
 // with equal shares of rows (see prepare()), so no wave runs part-empty at the end. Its first item
 // is also copied just before the items (firstItems()), so the block reaches its first K/V after
@@ -340,6 +347,9 @@ __global__ void __launch_bounds__(kThreads, 8) decodeAttentionRows(const WorkIte
     static_assert(G == 1, "the row kernel runs single heads; groups run on the tensor cores");
     launchDependents();
     const WorkItem first = firstItems(items, gridDim.x)[blockIdx.x];
+    if (blockFirst[blockIdx.x] < blockFirst[blockIdx.x + 1])
+        prefetchFirstRows<D>(first);
+    waitForPrerequisites(); // q, and the last row of each pair, may come from the kernel before (an early launch)
     for (int it = blockFirst[blockIdx.x], begin = it, stop = blockFirst[blockIdx.x + 1]; it < stop; ++it) {
         const WorkItem w = it == begin ? first : items[it];
         rowsItem<D, G>(w, it, q, partials, scale, out);
@@ -454,8 +464,10 @@ __global__ void __launch_bounds__(kMmaWarps * 32) decodeAttentionMma(const WorkI
     const int worker = blockIdx.x * kMmaWarps + warp;
     const int itBegin = warpFirst[worker], itEnd = warpFirst[worker + 1];
     const WorkItem first = firstItems(items, gridDim.x * kMmaWarps)[worker]; // beside the loads above, not after them
-    if (itBegin >= itEnd)
-        return; // nothing in this kernel waits for the warps of a block
+    if (itBegin >= itEnd) {
+        waitForPrerequisites(); // so that this grid's end still implies the one before it
+        return;                 // nothing in this kernel waits for the warps of a block
+    }
 
     // The warp's next tile to load: rows [nextRow, nextRow + 16) of item nextIt.
     int nextIt = itBegin, nextRow = 0, nextEnd = 0;
@@ -514,6 +526,13 @@ __global__ void __launch_bounds__(kMmaWarps * 32) decodeAttentionMma(const WorkI
         while (inflight < S && nextIt < itEnd)
             issue();
     };
+
+    // Until the kernel before this one has finished (an early launch, see launch(): the decode
+    // step's RoPE + KV append, which writes q and the last row of each pair), only tiles that end
+    // before their item's last row are loaded.
+    while (inflight < S && nextRow + kMmaTile < nextEnd)
+        issue();
+    waitForPrerequisites();
 
     // The item and its q rows are loaded one item ahead, while the tiles of the item before stream,
     // so a warp does not stall on them at the start of each item.
@@ -742,10 +761,13 @@ void launchCombine(const LaunchArgs& a, int heads, int qStride, int head0, cudaS
 // of at most 8 heads, the tensor cores' N, each reading the pairs' K/V again; the plan and the
 // partials are reused, since launches on one stream run one after another.
 template <int D>
-void launchForDim(int group, const LaunchArgs& a, cudaStream_t stream)
+void launchForDim(int group, const LaunchArgs& a, bool early, cudaStream_t stream)
 {
     if (group == 1) {
-        if (a.blocks > 0)
+        if (a.blocks > 0 && early)
+            launchDependent(decodeAttentionRows<D, 1>, dim3(unsigned(a.blocks)), dim3(unsigned(kThreads)), 0, stream, a.items, a.firsts,
+                            a.q, a.partials, a.scale, a.out);
+        else if (a.blocks > 0)
             decodeAttentionRows<D, 1><<<a.blocks, kThreads, 0, stream>>>(a.items, a.firsts, a.q, a.partials, a.scale, a.out);
         FAIRKV_CUDA(cudaGetLastError());
         launchCombine<D>(a, 1, 1, 0, stream);
@@ -753,7 +775,11 @@ void launchForDim(int group, const LaunchArgs& a, cudaStream_t stream)
     }
     for (int head0 = 0; head0 < group; head0 += kMmaHeads) {
         const int heads = std::min(kMmaHeads, group - head0);
-        if (a.blocks > 0)
+        if (a.blocks > 0 && early && head0 == 0) // later launches follow this one's combine
+            launchDependent(decodeAttentionMma<D, kMmaStages>, dim3(unsigned(a.blocks)), dim3(unsigned(kMmaWarps * 32)),
+                            size_t(a.sharedBytes), stream, a.items, a.firsts, a.q, a.partials, a.itemCount, a.scale, heads, group,
+                            head0, a.out);
+        else if (a.blocks > 0)
             decodeAttentionMma<D, kMmaStages><<<a.blocks, kMmaWarps * 32, a.sharedBytes, stream>>>(
                 a.items, a.firsts, a.q, a.partials, a.itemCount, a.scale, heads, group, head0, a.out);
         FAIRKV_CUDA(cudaGetLastError());
@@ -805,11 +831,9 @@ void RaggedDecodeAttention::prepare(const std::vector<KvView>& pairs, int groupS
                                                                   size_t(kernel.sharedBytes)));
         m_resident = std::max(1, resident);
         m_kernel = kernel.fn;
-        // Programmatic dependent launch only where the kernels carry griddepcontrol: built from PTX
-        // for sm_90 or later. A kernel JIT-compiled from older PTX has no wait for the partials.
-        cudaFuncAttributes fa{};
-        FAIRKV_CUDA(cudaFuncGetAttributes(&fa, kernel.fn));
-        m_dependentLaunch = fa.ptxVersion >= 90 || (fa.ptxVersion == 0 && fa.binaryVersion >= 90);
+        // The combine kernel starts early only where the kernels carry griddepcontrol (a kernel
+        // JIT-compiled from older PTX has no wait for the partials).
+        m_dependentLaunch = carriesGridDependency(kernel.fn);
     }
     m_sharedBytes = kernel.sharedBytes;
     m_pairs = int(pairs.size());
@@ -911,27 +935,28 @@ void RaggedDecodeAttention::prepare(const std::vector<KvView>& pairs, int groupS
     FAIRKV_CUDA(cudaStreamSynchronize(stream)); // the host vectors go out of scope
 }
 
-void RaggedDecodeAttention::launch(const float* q, float* out, float scale, cudaStream_t stream)
+void RaggedDecodeAttention::launch(const float* q, float* out, float scale, cudaStream_t stream, bool early)
 {
-    launchTo(q, out, false, scale, stream);
+    launchTo(q, out, false, scale, stream, early);
 }
 
-void RaggedDecodeAttention::launchBf16(const float* q, void* out, float scale, cudaStream_t stream)
+void RaggedDecodeAttention::launchBf16(const float* q, void* out, float scale, cudaStream_t stream, bool early)
 {
     if (!m_hasOffsets && m_pairs > 0)
         throw fairkv::Error("decode attention: launchBf16 needs the output offsets given to prepare()");
-    launchTo(q, out, true, scale, stream);
+    launchTo(q, out, true, scale, stream, early);
 }
 
 void RaggedDecodeAttention::launchIntoOprojInput(const float* q, void* out, size_t rows, int replicas, float scale,
-                                                 cudaStream_t stream)
+                                                 cudaStream_t stream, bool early)
 {
-    if (size_t(m_pairs) < rows * size_t(replicas))
+    const bool zeros = size_t(m_pairs) < rows * size_t(replicas);
+    if (zeros)
         FAIRKV_CUDA(cudaMemsetAsync(out, 0, rows * size_t(replicas) * size_t(m_group) * size_t(m_dim) * 2, stream));
-    launchBf16(q, out, scale, stream);
+    launchBf16(q, out, scale, stream, early && !zeros); // the memset now stands between it and the kernel before
 }
 
-void RaggedDecodeAttention::launchTo(const float* q, void* out, bool bf16, float scale, cudaStream_t stream)
+void RaggedDecodeAttention::launchTo(const float* q, void* out, bool bf16, float scale, cudaStream_t stream, bool early)
 {
     if (m_pairs == 0)
         return;
@@ -950,11 +975,11 @@ void RaggedDecodeAttention::launchTo(const float* q, void* out, bool bf16, float
     a.out = Output{out, bf16 ? static_cast<const int64_t*>(m_deviceOffsets) : nullptr, bf16 ? 1 : 0};
     a.scale = scale;
     if (m_dim == 128)
-        launchForDim<128>(m_group, a, stream);
+        launchForDim<128>(m_group, a, early, stream);
     else if (m_dim == 64)
-        launchForDim<64>(m_group, a, stream);
+        launchForDim<64>(m_group, a, early, stream);
     else
-        launchForDim<32>(m_group, a, stream);
+        launchForDim<32>(m_group, a, early, stream);
 }
 
 } // namespace fairkv::cuda

@@ -44,14 +44,20 @@ public:
     void prepare(const std::vector<KvView>& pairs, int groupSize, int headDim, cudaStream_t stream = nullptr,
                  const std::vector<int64_t>& outputOffsets = {});
     // q and out: device fp32 [pairs][groupSize][headDim]. Asynchronous on `stream`.
-    void launch(const float* q, float* out, float scale, cudaStream_t stream = nullptr);
+    // early: the kernel queued just before on `stream` writes, of what the attention reads, only q
+    // and the last K/V row of each pair (the decode step's RoPE + KV append), and calls
+    // launchDependents() (dependent_launch.cuh) at its start. The attention then streams every
+    // other row while that kernel runs, and waits for it before it reads q and those rows.
+    void launch(const float* q, float* out, float scale, cudaStream_t stream = nullptr, bool early = false);
     // out: bf16, each pair's results at prepare()'s outputOffsets; nothing else is written, so the
     // step needs no scatter kernel between the attention and o_proj.
-    void launchBf16(const float* q, void* out, float scale, cudaStream_t stream = nullptr);
+    void launchBf16(const float* q, void* out, float scale, cudaStream_t stream = nullptr, bool early = false);
     // launchBf16() into a decode step's o_proj input [rows][replicas][group][dim] (prepare()'s
     // offsets from oProjInputOffset()), zeroed first when some (row, replica) has no pair: a
-    // replica that serves part of the batch (fair-copying) leaves its other rows unwritten.
-    void launchIntoOprojInput(const float* q, void* out, size_t rows, int replicas, float scale, cudaStream_t stream = nullptr);
+    // replica that serves part of the batch (fair-copying) leaves its other rows unwritten. The
+    // zeroing stands between the kernel before and the attention, which then does not start early.
+    void launchIntoOprojInput(const float* q, void* out, size_t rows, int replicas, float scale, cudaStream_t stream = nullptr,
+                              bool early = false);
 
     int items() const { return m_items; }   // pieces of pairs, all workers together
     int blocks() const { return m_blocks; } // one wave: SMs x resident blocks at most
@@ -59,7 +65,7 @@ public:
     size_t minimumBytes() const { return m_bytes; }
 
 private:
-    void launchTo(const float* q, void* out, bool bf16, float scale, cudaStream_t stream);
+    void launchTo(const float* q, void* out, bool bf16, float scale, cudaStream_t stream, bool early);
 
     int m_pairs = 0, m_items = 0, m_blocks = 0, m_workers = 0, m_splits = 0, m_group = 1, m_dim = 128;
     size_t m_bytes = 0;
