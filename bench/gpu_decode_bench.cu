@@ -405,6 +405,7 @@ struct FullStep
     // One replay traced with CUPTI: kernel time by kind (GEMMs, attention, the rest) and counts.
     double gemmMs = 0, attentionMs = 0, otherMs = 0;
     int gemmKernels = 0, attentionKernels = 0, otherKernels = 0;
+    int ltShapes = 0; // product shapes the engine's GEMM choice gave to cuBLASLt (of kProducts)
 };
 
 // Asks L2 to fetch the first `headBytes` of each of `rows` rows `pitchBytes` apart at p (a weight
@@ -719,6 +720,20 @@ double replayMs(EightBStep& s, cudaGraphExec_t exec, cuda::LaunchGate& gate, int
     return times[times.size() / 2];
 }
 
+// The engine's default GEMM routines (--gemm auto): each of the step's product shapes chosen over
+// its weights, as CudaRank::chooseGemms() does. Returns how many shapes went to cuBLASLt.
+int chooseGemms(EightBStep& step, cuda::GemmChoice& choice, int batch)
+{
+    for (int p = 0; p < kProducts; ++p) {
+        const auto [n, k] = step.shape(Product(p));
+        choice.choose(batch, n, k, step.weights(Product(p)), step.stream);
+    }
+    int onLt = 0;
+    for (const auto& c : choice.chosen())
+        onLt += c.routine != "cublasGemmEx";
+    return onLt;
+}
+
 // Without CUPTI (no tracer may be alive), then again with kernel tracing on (tags pushed around
 // every replay, flushed every replay as the engine does per step) for the split by kernel kind.
 // kernelLog, when given, receives the traced replay's kernels (batch, budget, name, start and end
@@ -727,14 +742,18 @@ FullStep measureFullStep(cublasHandle_t h, int batch, int budget, double readGBs
                          const StepPrefetch& pf = {})
 {
     EightBStep s(h, batch, budget);
-    cudaGraphExec_t exec = s.capture(pf);
+    cuda::GemmChoice choice(h);
+    StepGemms gemms;
+    gemms.choice = &choice;
+    FullStep r;
+    r.ltShapes = chooseGemms(s, choice, batch);
+    cudaGraphExec_t exec = s.capture(pf, gemms);
     // A serving loop queues the next step while the GPU runs this one, so the step's time is the
     // GPU's: each replay waits behind a LaunchGate until the graph and the closing event are queued
     // (as the engine's steps do). `fromIdle` times the replay as it is launched instead.
     cuda::LaunchGate gate;
     int gateExpired = 0;
     auto replays = [&](profiler::CuptiTracer* tracer, bool fromIdle) { return replayMs(s, exec, gate, gateExpired, tracer, fromIdle); };
-    FullStep r;
     r.stepMs = replays(nullptr, false);
     r.idleStepMs = replays(nullptr, true);
     {
@@ -784,7 +803,7 @@ FullStep measureFullStep(cublasHandle_t h, int batch, int budget, double readGBs
         // Captured again under the tracer: launching a graph instantiated before graph-level tracing
         // was enabled crashed inside CUPTI 13.0 (in cudaGraphLaunch, on the H100).
         FAIRKV_CUDA(cudaGraphExecDestroy(exec));
-        exec = s.capture(pf);
+        exec = s.capture(pf, gemms);
         r.idleGraphTracedStepMs = replays(&tracer, true);
         r.graphTracedStepMs = replays(&tracer, false);
         tracer.flush();
@@ -875,7 +894,10 @@ int main(int argc, char** argv)
         // The floor's bandwidth, measured in the same run: a streaming read of 4 GiB.
         const double readGBs = measureReadGBs(size_t(4) << 30, prop.multiProcessorCount);
         md << "## Decode step of the llama-3.1-8b shape on one rank\n\nThe whole step (32 layers: q/k/v GEMM, RoPE + KV "
-              "append, ragged attention, o_proj, gate/up and down GEMMs; then lm_head) captured in a CUDA graph and replayed "
+              "append, ragged attention, o_proj, gate/up and down GEMMs; then lm_head) as the engine runs it by default: each "
+              "product shape's GEMM routine chosen over the step's weights first (`--gemm auto`, GemmChoice: cublasGemmEx or a "
+              "cuBLASLt configuration; column GEMM routines), and the small kernels and the attention started early "
+              "(programmatic dependent launch); captured in a CUDA graph and replayed "
               "(median of 20, **measured**), each replay queued behind a gate that opens once the graph and its closing event are "
               "queued, so the GPU runs the step as a serving loop that launches ahead keeps it fed (the engine's steps "
               "run behind the same gate); column from idle: the same replays launched onto the idle GPU, whose window "
@@ -885,8 +907,8 @@ int main(int argc, char** argv)
               "kernel: cuBLAS GEMMs (their weight bytes over their time), the attention kernels (the split-KV kernel and its "
               "combine), everything else, each kernel counted from the end of the one before it (the combine starts "
               "early, by programmatic dependent launch); what the kernels leave of the step is the GPU idling between them.\n\n| batch | budget | weights GiB | KV GiB | step ms | "
-              "from idle ms | floor ms | step / floor | GEMM ms (GB/s) | attention ms | other ms (kernels) | gaps ms |\n"
-              "|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+              "from idle ms | floor ms | step / floor | GEMM routines | GEMM ms (GB/s) | attention ms | other ms (kernels) | gaps ms |\n"
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
         for (int batch : {1, 16, 64})
             for (int budget : {512, 2048}) {
                 const FullStep f = measureFullStep(h, batch, budget, readGBs, kernelLog.is_open() ? &kernelLog : nullptr);
@@ -896,7 +918,8 @@ int main(int argc, char** argv)
                 const double gaps = f.stepMs - f.gemmMs - f.attentionMs - f.otherMs;
                 md << "| " << batch << " | " << budget << " | " << fmt(f.weightGiB, 2) << " | " << fmt(f.kvGiB, 3) << " | "
                    << fmt(f.stepMs, 3) << " | " << fmt(f.idleStepMs, 3) << " | " << fmt(f.floorMs, 3) << " | " << fmt(f.stepMs / f.floorMs, 3)
-                   << (f.stepMs <= 1.2 * f.floorMs ? " (pass)" : " (**miss**)") << " | " << fmt(f.gemmMs, 3) << " ("
+                   << (f.stepMs <= 1.2 * f.floorMs ? " (pass)" : " (**miss**)") << " | " << f.ltShapes << " of " << kProducts
+                   << " on cuBLASLt | " << fmt(f.gemmMs, 3) << " ("
                    << fmt(f.weightGiB * double(1ull << 30) / (f.gemmMs * 1e6), 0) << ") | " << fmt(f.attentionMs, 3) << " | "
                    << fmt(f.otherMs, 3) << " (" << f.otherKernels << ") | " << fmt(gaps, 3) << " |\n";
                 std::printf("8b one rank batch %d budget %d: step %.3f ms (from idle %.3f), floor %.3f ms, %.3fx\n", batch, budget,
@@ -1103,14 +1126,8 @@ int main(int argc, char** argv)
                 EightBStep step(h, batch, budget);
                 cuda::GemmChoice choice(h);
                 const auto t0 = std::chrono::steady_clock::now();
-                for (int p = 0; p < kProducts; ++p) {
-                    const auto [n, k] = step.shape(Product(p));
-                    choice.choose(batch, n, k, step.weights(Product(p)), step.stream);
-                }
+                const int onLt = chooseGemms(step, choice, batch);
                 const double chooseS = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-                int onLt = 0;
-                for (const auto& c : choice.chosen())
-                    onLt += c.routine != "cublasGemmEx";
                 StepGemms chosen;
                 chosen.choice = &choice;
                 std::vector<cudaGraphExec_t> execs;
