@@ -460,6 +460,23 @@ private Q_SLOTS:
                             "r.json: is a run's result, not a stats file");
     }
 
+    // Every optional key has a default: a misspelt one must not change the plan unseen.
+    void statsNameKeysTheyIgnore()
+    {
+        const PlacementStats s = PlacementStats::fromJson(nlohmann::json::parse(R"({"layers":1,"units":4,"batch":1,
+            "kv_len":[[[100,900,50,400]]],"c_unit_ms":0.01,"c_tok_ms":0.001,"mlp_msec":0.7,"ranks":4})"), "s.json");
+        QCOMPARE(s.ignored.size(), size_t(1));
+        QCOMPARE(s.ignored[0], std::string("s.json: ignored the key 'mlp_msec', which a stats file does not have"));
+        QCOMPARE(s.mlpMs, 0.0);
+        PlanOptions o;
+        o.planner = "fairkv-assign";
+        o.ranks = 4;
+        const PlanResult plan = planPlacement(s, o);
+        QCOMPARE(plan.warnings, s.ignored);
+        // What fairkv writes reads back without a note.
+        QVERIFY(PlacementStats::fromJson(s.toJson(), "again.json").ignored.empty());
+    }
+
     void statsDefaultsFromBandwidth()
     {
         const auto j = nlohmann::json::parse(R"({"layers":1,"units":2,"batch":1,"kv_len":[[[100,200]]],

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -99,6 +100,13 @@ PlacementStats PlacementStats::fromJson(const json& j, const std::string& source
     }
     if (s.cUnitMs == 0 && s.cTokMs == 0)
         throw fail("'c_unit_ms' and 'c_tok_ms' are both zero: every placement would cost nothing");
+    // Every optional key has a default, so a misspelt one ("mlp_msec") would change the plan unseen.
+    static const char* const known[] = {"layers", "units", "batch", "kv_len", "c_unit_ms", "c_tok_ms", "unit_weight_bytes",
+                                        "mlp_ms", "collective_ms", "ranks", "cost_source", "bandwidth_gbps", "head_dim",
+                                        "hidden", "heads_per_unit"};
+    for (const auto& [key, value] : j.items())
+        if (std::find(std::begin(known), std::end(known), key) == std::end(known))
+            s.ignored.push_back(source + ": ignored the key '" + key + "', which a stats file does not have");
     if (!(s.cUnitMs <= 1e6 && s.cTokMs <= 1e6)) { // derived from a tiny bandwidth_gbps, say
         char costs[96];
         std::snprintf(costs, sizeof costs, "%.4g and %.4g ms", s.cUnitMs, s.cTokMs);

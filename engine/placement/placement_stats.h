@@ -23,6 +23,7 @@ struct PlacementStats
     double collectiveMs = 0.0;   // per layer, the all-reduces (placement-independent)
     int ranks = 0;               // the ranks mlpMs and collectiveMs were measured on (0: not said)
     std::string costSource;      // where cUnitMs / cTokMs come from
+    std::vector<std::string> ignored; // what the file held that the reader did not use (a misspelt key)
 
     // Reads and validates a stats file; missing constants fall back to defaults from the model shape
     // (`head_dim`, `hidden`, `heads_per_unit`) and `bandwidth_gbps` when those are given.
