@@ -717,7 +717,7 @@ std::vector<RunSummary> SessionStore::summaries(std::optional<int64_t> only) con
                        "(SELECT value FROM metrics WHERE run_id=r.id AND name='tokens_per_s'), "
                        "(SELECT value FROM metrics WHERE run_id=r.id AND name='step_ms'), "
                        "(SELECT value FROM metrics WHERE run_id=r.id AND name='imbalance'), "
-                       "(SELECT value FROM metrics WHERE run_id=r.id AND name='lower_bound_ms') "
+                       "(SELECT value FROM metrics WHERE run_id=r.id AND name='lower_bound_ms'), json_valid(r.result_json) "
                        "FROM runs r LEFT JOIN models m ON m.id = r.model_id LEFT JOIN placements p ON p.run_id = r.id "
                        "WHERE ?1 IS NULL OR r.id = ?1 ORDER BY r.id",
                  m_path);
@@ -737,6 +737,8 @@ std::vector<RunSummary> SessionStore::summaries(std::optional<int64_t> only) con
         s.timing = st.text(6);
         s.ranks = storedRanks(s.id, st.integer(7, "run " + std::to_string(s.id) + "'s rank count"));
         const json cfg = parseStored(st.text(8));
+        s.settingsDamaged = !cfg.is_object();
+        s.resultDamaged = st.integer(15, "run " + std::to_string(s.id) + "'s result check") == 0;
         if (cfg.is_object()) { // a value of another type is a damaged record, not a crash
             const std::string what = "run " + std::to_string(s.id) + "'s settings";
             s.compress = jsonStringOr(cfg, "compress", std::string(), what);

@@ -39,6 +39,9 @@ struct RunSummary
     double tokensPerS = RunResult::kNotTimed, stepMs = RunResult::kNotTimed, imbalance = RunResult::kNotTimed,
            lowerBoundMs = RunResult::kNotTimed;
     int64_t records = 0;
+    // What of the stored run cannot be read (edited or corrupted by hand): loading it fails with a
+    // message that names it; a listing says so instead of showing blanks and zeros as settings.
+    bool settingsDamaged = false, resultDamaged = false;
 };
 
 struct StoredRun

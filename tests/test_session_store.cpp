@@ -409,6 +409,25 @@ private Q_SLOTS:
         FAIRKV_EXPECT_ERROR(SS::open(f, SS::Mode::ReadOnly)->loadRun(1), "run 1 has");
     }
 
+    // The run list reads every run's settings and checks its result parses: a damaged one is
+    // named there (it had listed with blank settings and a budget of 0), the others read as before.
+    void listingNamesDamagedRecords()
+    {
+        QTemporaryDir dir;
+        const std::string f = fairkv::test::path(dir, "s.fkv");
+        const Recorded a = record();
+        for (int i = 0; i < 3; ++i)
+            SS::open(f, SS::Mode::ReadWrite)->appendRun(a.result, a.trace, Environment::detect());
+        sql(f, "UPDATE runs SET config_json='garbage{' WHERE id=1; UPDATE runs SET result_json='[1,' WHERE id=2;");
+        const auto runs = SS::open(f, SS::Mode::ReadOnly)->listRuns();
+        QCOMPARE(runs.size(), size_t(3));
+        QVERIFY(runs[0].settingsDamaged && !runs[0].resultDamaged);
+        QVERIFY(!runs[1].settingsDamaged && runs[1].resultDamaged);
+        QVERIFY(!runs[2].settingsDamaged && !runs[2].resultDamaged);
+        QCOMPARE(runs[1].budget, runs[2].budget); // the settings of a run with a damaged result still read
+        QVERIFY(runs[2].budget > 0);
+    }
+
     // Text that is not UTF-8 (a placement file's name from a Latin-1 folder) is stored with U+FFFD:
     // the JSON writer had thrown, and the run was lost.
     void textThatIsNotUtf8IsStored()

@@ -115,6 +115,16 @@ private Q_SLOTS:
         QCOMPARE(model.data(model.index(1, RunsModel::TokensPerS), Qt::DisplayRole).toString(), QStringLiteral("n/a"));
         QCOMPARE(model.data(model.index(1, RunsModel::Batch), Qt::DisplayRole).toString(), QStringLiteral("–")); // settings without one
         QCOMPARE(model.rowOf(2), 1);
+        // A run whose stored settings cannot be read says so, with "?" for its settings.
+        profiler::RunSummary c = a;
+        c.id = 3;
+        c.label = "baseline";
+        c.settingsDamaged = true;
+        model.setRuns({a, b, c});
+        QCOMPARE(model.data(model.index(2, RunsModel::Budget), Qt::DisplayRole).toString(), QStringLiteral("?"));
+        QCOMPARE(model.data(model.index(2, RunsModel::Label), Qt::DisplayRole).toString(), QStringLiteral("[settings damaged] baseline"));
+        QVERIFY(!model.data(model.index(2, RunsModel::Label), Qt::ToolTipRole).toString().isEmpty());
+        QCOMPARE(model.data(model.index(0, RunsModel::Budget), Qt::DisplayRole).toInt(), 0);
         model.setRuns({});
         QCOMPARE(model.rowCount(), 0);
     }

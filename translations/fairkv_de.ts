@@ -1239,6 +1239,26 @@ Rank %3
         <source>Steps</source>
         <translation>Schritte</translation>
     </message>
+    <message>
+        <source>This run&apos;s stored record cannot be read (edited or corrupted outside FairKV Studio); opening it says which part.</source>
+        <translation>Der gespeicherte Datensatz dieses Laufs ist nicht lesbar (außerhalb von FairKV Studio bearbeitet oder beschädigt); beim Öffnen wird der betroffene Teil genannt.</translation>
+    </message>
+    <message>
+        <source>settings and result damaged</source>
+        <translation>Einstellungen und Ergebnis beschädigt</translation>
+    </message>
+    <message>
+        <source>settings damaged</source>
+        <translation>Einstellungen beschädigt</translation>
+    </message>
+    <message>
+        <source>result damaged</source>
+        <translation>Ergebnis beschädigt</translation>
+    </message>
+    <message>
+        <source>[%1] %2</source>
+        <translation>[%1] %2</translation>
+    </message>
 </context>
 <context>
     <name>fairkv::views::SettingsDialog</name>

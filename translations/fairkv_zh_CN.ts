@@ -1232,6 +1232,26 @@ rank %3
         <source>Steps</source>
         <translation>步数</translation>
     </message>
+    <message>
+        <source>This run&apos;s stored record cannot be read (edited or corrupted outside FairKV Studio); opening it says which part.</source>
+        <translation>此运行的存储记录无法读取（在 FairKV Studio 之外被编辑或损坏）；打开时会指出是哪一部分。</translation>
+    </message>
+    <message>
+        <source>settings and result damaged</source>
+        <translation>设置和结果已损坏</translation>
+    </message>
+    <message>
+        <source>settings damaged</source>
+        <translation>设置已损坏</translation>
+    </message>
+    <message>
+        <source>result damaged</source>
+        <translation>结果已损坏</translation>
+    </message>
+    <message>
+        <source>[%1] %2</source>
+        <translation>[%1] %2</translation>
+    </message>
 </context>
 <context>
     <name>fairkv::views::SettingsDialog</name>

@@ -54,27 +54,37 @@ QVariant RunsModel::data(const QModelIndex& index, int role) const
                    : QVariant();
     if (role == Qt::ToolTipRole && index.column() == TokensPerS)
         return tr("Decode throughput (%1)").arg(timingName(r.timing));
+    if (role == Qt::ToolTipRole && index.column() == Label && (r.settingsDamaged || r.resultDamaged))
+        return tr("This run's stored record cannot be read (edited or corrupted outside FairKV Studio); opening it says which part.");
     if (role != Qt::DisplayRole)
         return {};
+    // Damaged settings show "?" rather than blanks and zeros that read as settings.
+    const QVariant unknown = QStringLiteral("?");
     switch (Column(index.column())) {
     case Id:
         return qlonglong(r.id);
     case Parent:
         return r.parent ? QVariant(qlonglong(*r.parent)) : QVariant(QStringLiteral("–"));
     case Label:
+        if (r.settingsDamaged || r.resultDamaged) {
+            const QString damage = r.settingsDamaged && r.resultDamaged ? tr("settings and result damaged")
+                                   : r.settingsDamaged                  ? tr("settings damaged")
+                                                                        : tr("result damaged");
+            return tr("[%1] %2").arg(damage, QString::fromStdString(r.label));
+        }
         return QString::fromStdString(r.label);
     case Model:
         return QString::fromStdString(r.model);
     case Placement:
         return QString::fromStdString(r.placement);
     case Compression:
-        return QString::fromStdString(r.compress);
+        return r.settingsDamaged ? unknown : QString::fromStdString(r.compress);
     case Budget:
-        return r.budget;
+        return r.settingsDamaged ? unknown : QVariant(r.budget);
     case Batch: // settings without a batch (edited by hand) say so rather than "0"
-        return r.batch > 0 ? QVariant(r.batch) : QVariant(QStringLiteral("–"));
+        return r.settingsDamaged ? unknown : r.batch > 0 ? QVariant(r.batch) : QVariant(QStringLiteral("–"));
     case Decode:
-        return r.decode;
+        return r.settingsDamaged ? unknown : QVariant(r.decode);
     case Ranks:
         return r.ranks;
     case Backend:

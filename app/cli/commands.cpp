@@ -400,12 +400,19 @@ namespace {
 std::string runLine(const profiler::RunSummary& r)
 {
     char buf[512];
-    // Settings without a batch (edited by hand) print "-", not a batch of 0.
-    const std::string batch = r.batch > 0 ? std::to_string(r.batch) : std::string("-");
-    std::snprintf(buf, sizeof buf, "%4lld %6s  %-16s %-7s %2d  %-13s %-10s %5d %5s %5d  %10s %9s %6s  %-8s %s",
+    // Settings without a batch (edited by hand) print "-", not a batch of 0; damaged settings "?".
+    const bool s = r.settingsDamaged;
+    const std::string batch = s ? std::string("?") : r.batch > 0 ? std::to_string(r.batch) : std::string("-");
+    const std::string budget = s ? std::string("?") : std::to_string(r.budget), steps = s ? std::string("?") : std::to_string(r.decode);
+    const std::string damage = s && r.resultDamaged ? "[settings and result damaged] "
+                               : s               ? "[settings damaged] "
+                               : r.resultDamaged ? "[result damaged] "
+                                                 : "";
+    std::snprintf(buf, sizeof buf, "%4lld %6s  %-16s %-7s %2d  %-13s %-10s %5s %5s %5s  %10s %9s %6s  %-8s %s%s",
                   static_cast<long long>(r.id), r.parent ? std::to_string(*r.parent).c_str() : "-", r.model.c_str(),
-                  r.backend.c_str(), r.ranks, r.placement.c_str(), r.compress.c_str(), r.budget, batch.c_str(), r.decode,
-                  fmt(r.tokensPerS, 1).c_str(), fmt(r.stepMs).c_str(), fmt(r.imbalance).c_str(), r.timing.c_str(), r.label.c_str());
+                  r.backend.c_str(), r.ranks, r.placement.c_str(), s ? "?" : r.compress.c_str(), budget.c_str(), batch.c_str(),
+                  steps.c_str(), fmt(r.tokensPerS, 1).c_str(), fmt(r.stepMs).c_str(), fmt(r.imbalance).c_str(), r.timing.c_str(),
+                  damage.c_str(), r.label.c_str());
     return withoutControls(buf, '?'); // one run stays one line and cannot restyle the terminal
 }
 
@@ -430,7 +437,8 @@ int sessionsCommand(const std::vector<std::string>& argv)
                         {"backend", r.backend}, {"ranks", r.ranks}, {"placement", r.placement}, {"compress", r.compress},
                         {"budget", r.budget}, {"batch", r.batch}, {"decode", r.decode}, {"tokens_per_s", r.tokensPerS},
                         {"step_ms", r.stepMs}, {"imbalance", r.imbalance}, {"timing", r.timing}, {"records", r.records},
-                        {"created_at", r.createdAt}, {"label", r.label}});
+                        {"created_at", r.createdAt}, {"label", r.label}, {"settings_damaged", r.settingsDamaged},
+                        {"result_damaged", r.resultDamaged}});
     }
     if (runs.empty())
         std::cout << "(no runs)\n";
