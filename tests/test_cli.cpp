@@ -218,12 +218,36 @@ private Q_SLOTS:
         QVERIFY2(r.exitCode == 2 && r.err.contains(QStringLiteral("inside the PATH this command reads")), qPrintable(r.err));
         r = runCli({QStringLiteral("run"), QStringLiteral("--model"), folder, QStringLiteral("--json"), config});
         QVERIFY2(r.exitCode == 2 && r.err.contains(QStringLiteral("inside --model's folder")), qPrintable(r.err));
+        // A new file there too: the same command gets the same answer the second time.
+        r = runCli({QStringLiteral("check-model"), folder, QStringLiteral("--json"), folder + QStringLiteral("/summary.json")});
+        QVERIFY2(r.exitCode == 2 && r.err.contains(QStringLiteral("inside the PATH this command reads")), qPrintable(r.err));
+        QVERIFY(!QFile::exists(folder + QStringLiteral("/summary.json")));
         // A file option given a folder: its reader says so, rather than that the output lies inside it.
         r = runCli({QStringLiteral("plan"), QStringLiteral("--stats"), folder, QStringLiteral("--ranks"), QStringLiteral("2"),
                     QStringLiteral("--json"), config});
         QVERIFY2(r.exitCode != 0 && r.err.contains(QStringLiteral("is a folder, not a stats file")), qPrintable(r.err));
         QFile after(config);
         QVERIFY(after.open(QIODevice::ReadOnly) && after.readAll() == before);
+        // A config that does not match its tensors is named as such before any memory estimate (the
+        // estimate from the config alone had blamed host memory for an 8B config over tiny weights).
+        nlohmann::json cfg = readJson(config);
+        cfg["num_hidden_layers"] = 80; // a 70B config: about 0.5 TiB as fp32
+        cfg["hidden_size"] = 8192;
+        cfg["intermediate_size"] = 28672;
+        cfg["num_attention_heads"] = 64;
+        cfg["num_key_value_heads"] = 8;
+        {
+            QFile f(config);
+            QVERIFY(f.open(QIODevice::WriteOnly | QIODevice::Truncate));
+            f.write(QByteArray::fromStdString(cfg.dump()));
+        }
+        for (const QString& command : {QStringLiteral("logits"), QStringLiteral("run")}) {
+            r = runCli({command, QStringLiteral("--model"), folder, QStringLiteral("--tokens"), QStringLiteral("1,2")});
+            if (command == QStringLiteral("run"))
+                r = runCli({command, QStringLiteral("--model"), folder});
+            QVERIFY2(r.exitCode != 0 && r.err.contains(QStringLiteral("tensor")) && !r.err.contains(QStringLiteral("memory")),
+                     qPrintable(r.err));
+        }
     }
 
     void logitsJson()

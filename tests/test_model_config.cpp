@@ -217,6 +217,12 @@ private Q_SLOTS:
                                                  << QStringLiteral("'rope_parameters' must be an object or null, got \"linear\"");
         QTest::newRow("rope types disagree") << QStringLiteral(R"({"rope_scaling": {"rope_type": "linear", "type": "default", "factor": 4}})")
                                              << QStringLiteral("gives 'rope_type' \"linear\" and 'type' \"default\"");
+        QTest::newRow("rope thetas disagree") << QStringLiteral(R"({"rope_theta": 10000, "rope_scaling": {"rope_type": "linear", "factor": 2, "rope_theta": 500000}})")
+                                              << QStringLiteral("'rope_scaling' gives 'rope_theta' 500000, the config's own 10000");
+        QTest::newRow("rope theta only in scaling") << QStringLiteral(R"({"rope_theta": null, "rope_scaling": {"rope_type": "linear", "factor": 2, "rope_theta": 500000}})")
+                                                    << QStringLiteral("the config's own 10000 (the default: not given)");
+        QTest::newRow("mistral kv heads by default") << QStringLiteral(R"({"model_type": "mistral", "num_attention_heads": 4, "num_key_value_heads": null})")
+                                                     << QStringLiteral("num_key_value_heads, which is not given: MistralConfig's default is 8");
         QTest::newRow("model type number") << QStringLiteral(R"({"model_type": 5})") << QStringLiteral("'model_type' must be a string");
         QTest::newRow("gptq") << QStringLiteral(R"({"quantization_config": {"quant_method": "gptq", "bits": 4}})")
                               << QStringLiteral("quantization_config (quant_method \"gptq\") is not supported");

@@ -177,6 +177,9 @@ private Q_SLOTS:
         const std::string file = path(dir, "model.safetensors");
         std::ofstream(file) << "version https://git-lfs.github.com/spec/v1\noid sha256:4d7a2146\nsize 16060522496\n";
         FAIRKV_EXPECT_ERROR(SafetensorsFile::open(file), "is a Git LFS pointer");
+        // An error page saved under the name: its first bytes are no header length.
+        std::ofstream(file) << "<!DOCTYPE html><html><body>404</body></html>\n";
+        FAIRKV_EXPECT_ERROR(SafetensorsFile::open(file), "is not a safetensors file: it starts with text (\"<!DOCTYP\")");
     }
 
     // transformers reads every shard into one state dict: with a tensor in two shards, which copy
@@ -333,6 +336,12 @@ private Q_SLOTS:
         std::ofstream(folder + "/model.safetensors.index.json")
             << R"({"weight_map": {"model.norm.weight": "shards/part-1.safetensors"}})";
         QCOMPARE(ModelWeights::loadHf(folder).layers[0].wq.data, w.layers[0].wq.data);
+        // A '..' that stays inside the folder once normalised.
+        std::ofstream(folder + "/model.safetensors.index.json")
+            << R"({"weight_map": {"model.norm.weight": "shards/../shards/part-1.safetensors"}})";
+        QCOMPARE(ModelWeights::loadHf(folder).layers[0].wq.data, w.layers[0].wq.data);
+        std::ofstream(folder + "/model.safetensors.index.json") << R"({"weight_map": {"x": "shards/../../a.safetensors"}})";
+        FAIRKV_EXPECT_ERROR(ModelWeights::loadHf(folder), "must be a file inside the checkpoint folder");
         std::filesystem::remove_all(folder + "/shards");
         std::ofstream(folder + "/model.safetensors.index.json") << R"({"weight_map": ["x"]})";
         FAIRKV_EXPECT_ERROR(ModelWeights::loadHf(folder), "'weight_map' must be an object of tensor name to shard file, got an array");

@@ -183,8 +183,9 @@ bool namesFile(const std::string& placeholder)
 
 enum class Overlap { None, Same, Inside };
 
-// Whether writing `out` (already weakly canonical) would replace `input` or a file inside the
-// folder `input` (a checkpoint's config.json, say).
+// Whether writing `out` (already weakly canonical) would replace `input` or write inside the folder
+// `input` (over a checkpoint's config.json, say). A new file inside counts too: refusing only what
+// exists let a command write its output there once and then refused the same command.
 Overlap overwrites(const std::filesystem::path& out, const std::string& input)
 {
     namespace fs = std::filesystem;
@@ -194,7 +195,7 @@ Overlap overwrites(const std::filesystem::path& out, const std::string& input)
         return Overlap::None;
     if (out == in)
         return Overlap::Same;
-    if (!fs::is_directory(in, ec) || !fs::exists(out, ec))
+    if (!fs::is_directory(in, ec))
         return Overlap::None;
     const auto rel = out.lexically_relative(in);
     return !rel.empty() && *rel.begin() != ".." ? Overlap::Inside : Overlap::None;

@@ -550,14 +550,29 @@ int checkModelCommand(const std::vector<std::string>& argv)
     j["dtypes"] = s.dtypes;
     j["bytes"] = s.bytes;
     j["unused_tensors"] = s.extra;
-    const char* rope = c.rope.type == RopeConfig::Type::Llama3 ? "llama3" : (c.rope.type == RopeConfig::Type::Linear ? "linear" : "default");
+    const char* rope = c.rope.type == RopeConfig::Type::Llama3   ? "llama3"
+                       : c.rope.type == RopeConfig::Type::Linear ? "linear"
+                       : c.rope.dynamicUpTo > 0                  ? "dynamic"
+                                                                 : "default";
     j["rope"] = {{"type", rope}, {"theta", c.rope.theta}, {"factor", c.rope.factor}};
+    if (c.rope.dynamicUpTo > 0)
+        j["rope"]["original_max_position_embeddings"] = c.rope.dynamicUpTo;
+    // What a run may reach, and what sets it: runs beyond are refused (the engine has no sliding
+    // window, and dynamic NTK scaling changes the frequencies only beyond its original context).
+    const int64_t limit = c.positionLimit();
+    const std::string limitBy = c.slidingWindow && limit == *c.slidingWindow ? "sliding_window"
+                                : c.rope.dynamicUpTo > 0 && limit == c.rope.dynamicUpTo ? "dynamic rope's original context"
+                                                                                         : "max_position_embeddings";
+    j["max_position_embeddings"] = c.maxPositions;
+    j["sliding_window"] = c.slidingWindow ? json(*c.slidingWindow) : json(nullptr);
+    j["position_limit"] = limit;
     if (!jsonOut.empty())
         writeJsonFile(jsonOut, j, 2);
     std::cout << "ok: " << c.modelType << ", " << c.numLayers << " layers, hidden " << c.hiddenSize << ", intermediate "
               << c.intermediateSize << ", " << c.numHeads << " heads / " << c.numKvHeads << " KV heads, head_dim "
               << c.headDim << ", vocab " << c.vocabSize << ", rope " << rope << " theta " << c.rope.theta
               << (c.tieWordEmbeddings ? ", tied embeddings" : "") << "\n";
+    std::cout << "runs up to " << limit << " positions (prompt plus decode; set by " << limitBy << ")\n";
     std::cout << s.tensors << " tensors";
     for (const auto& [d, n] : s.dtypes)
         std::cout << ", " << n << " " << d;

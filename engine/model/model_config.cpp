@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 
 namespace fairkv {
@@ -75,7 +76,19 @@ RopeConfig parseRope(const json& j, const std::string& source, int maxPositions)
     }
     if (!block)
         return rope;
-    rope.theta = jsonNumberOr(*block, "rope_theta", rope.theta, source);
+    // A theta in the block: transformers 5 reads it, 4 reads the top-level one (its default 10000
+    // where absent) and ignores rope_parameters. Where the two readings differ, neither is safe.
+    if (block->contains("rope_theta") && !block->at("rope_theta").is_null()) {
+        const double inner = jsonNumberOr(*block, "rope_theta", rope.theta, source);
+        const bool outerGiven = j.contains("rope_theta") && !j.at("rope_theta").is_null();
+        if (inner != rope.theta && (outerGiven || !parameters)) {
+            char both[96];
+            std::snprintf(both, sizeof both, "%g, the config's own %g%s", inner, rope.theta, outerGiven ? "" : " (the default: not given)");
+            fail(source, "'" + std::string(parameters ? "rope_parameters" : "rope_scaling") + "' gives 'rope_theta' " + both
+                             + " (transformers versions differ on which wins): make them agree");
+        }
+        rope.theta = inner;
+    }
     // transformers requires a type in rope_scaling ('rope_type', or the older 'type'); a scaling
     // block without one would otherwise be read as no scaling at all. Given both, transformers 4
     // takes 'type' and 5 'rope_type': where they differ, neither reading is safe.
@@ -204,6 +217,9 @@ ModelConfig ModelConfig::fromHfJson(const json& j, const std::string& source)
     // An explicit null means "as many as query heads" in both; absent, Mistral's default is 8.
     c.numKvHeads = jsonIntOr(j, "num_key_value_heads", mistral && !j.contains("num_key_value_heads") ? 8 : c.numHeads, source);
     c.vocabSize = jsonInt(j, "vocab_size", source);
+    if (mistral && !j.contains("num_key_value_heads") && c.numHeads % c.numKvHeads != 0) // validate() would quote a number not in the file
+        fail(source, "num_attention_heads (" + std::to_string(c.numHeads) + ") must be a multiple of num_key_value_heads, which is "
+                         "not given: MistralConfig's default is 8; give it");
     if (j.contains("head_dim") && !j.at("head_dim").is_null()) {
         c.headDim = jsonInt(j, "head_dim", source);
     } else {

@@ -280,8 +280,8 @@ std::optional<ModelConfig> modelShape(const std::string& modelArg, int layers)
     if (ModelConfig::selectsBuiltin(modelArg))
         return ModelConfig::builtin(modelArg, layers);
     std::error_code ec;
-    if (fs::is_directory(modelArg, ec))
-        return ModelConfig::fromHfFolder(modelArg, layers);
+    if (fs::is_directory(modelArg, ec)) // headers too: a config that does not match them is named as such, not as memory
+        return inspectHf(modelArg, layers).config;
     return std::nullopt;
 }
 

@@ -72,8 +72,9 @@ DType hfSaveDtype(const std::string& name);
 
 // Loads a built-in shape (synthetic weights from `seed`) or an HF folder; `layers` truncates.
 ModelWeights loadModel(const std::string& modelArg, int layers, uint64_t seed);
-// The shape loadModel() would load, read before any weight (config.json alone); none where
-// `modelArg` is no folder, whose message loadModel() gives.
+// The shape loadModel() would load, read before any weight is converted (config.json, checked
+// against every safetensors header as inspectHf() does); none where `modelArg` is no folder, whose
+// message loadModel() gives.
 std::optional<ModelConfig> modelShape(const std::string& modelArg, int layers);
 
 } // namespace fairkv

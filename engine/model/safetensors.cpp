@@ -112,6 +112,11 @@ std::unique_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path)
     if (std::memcmp(lengthBytes, "version ", 8) == 0 && size < 1024)
         fail(path, "is a Git LFS pointer (" + std::to_string(size) + " bytes of text), not the tensors: the weights were "
                    "never downloaded (run `git lfs pull` in the checkpoint's repository)");
+    // An HTML error page or any other text saved under the name: its first bytes read as a huge length.
+    const bool text = std::all_of(lengthBytes, lengthBytes + 8, [](unsigned char ch) { return (ch >= 0x20 && ch < 0x7f) || ch == '\n' || ch == '\r' || ch == '\t'; });
+    if (headerLength > kMaxHeaderBytes && text)
+        fail(path, "is not a safetensors file: it starts with text (\"" + printable(std::string(lengthBytes, lengthBytes + 8))
+                       + "\") where the 8-byte header length belongs");
     if (headerLength > kMaxHeaderBytes)
         fail(path, "header length " + std::to_string(headerLength) + " exceeds the 100 MiB limit");
     if (headerLength > size - 8)
@@ -357,15 +362,15 @@ SafetensorsCheckpoint SafetensorsCheckpoint::open(const std::string& path)
             if (!it.value().is_string())
                 throw Error(indexPath.string() + ": weight_map entry for '" + printable(it.key()) + "' is not a file name");
             const std::string shard = it.value().get<std::string>();
-            // A path inside the folder ('model-00001-of-00002.safetensors', 'shards/part-1.safetensors'):
-            // nothing absolute and no '..' that would leave it.
-            const fs::path relative(shard);
-            const bool inside = !shard.empty() && relative.is_relative()
+            // A path inside the folder ('model-00001-of-00002.safetensors', 'shards/part-1.safetensors',
+            // 'shards/../a.safetensors'): nothing absolute, and no '..' left once normalised.
+            const fs::path relative = fs::path(shard).lexically_normal();
+            const bool inside = !shard.empty() && relative.is_relative() && !relative.empty() && relative != "."
                 && std::none_of(relative.begin(), relative.end(), [](const fs::path& part) { return part == ".."; });
             if (!inside)
                 throw Error(indexPath.string() + ": shard name '" + printable(shard) + "' must be a file inside the checkpoint folder");
             // './a.safetensors' and 'a.safetensors' are one file, opened once.
-            const std::string key = relative.lexically_normal().generic_string();
+            const std::string key = relative.generic_string();
             auto found = opened.find(key);
             if (found == opened.end()) {
                 if (!fs::exists(dir / relative, ec))
