@@ -24,6 +24,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <thread>
 
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -446,6 +447,7 @@ std::unique_ptr<SessionStore> SessionStore::open(const std::string& path, Mode m
         sqlite3* raw = nullptr;
         int rc = sqlite3_open_v2(uri.c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, nullptr);
         const std::unique_ptr<sqlite3, int (*)(sqlite3*)> probe(raw, sqlite3_close); // closed on every exit
+        sqlite3_busy_timeout(raw, 5000); // another program creating or writing the file holds it briefly
         // First row, first column of `sql`, as text; rc keeps the first failure.
         auto read = [&](const char* sql) {
             std::string value;
@@ -520,13 +522,40 @@ std::unique_ptr<SessionStore> SessionStore::open(const std::string& path, Mode m
     if (sqlite3_open_v2(path.c_str(), &s->m_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) != SQLITE_OK)
         s->fail(std::string("cannot open: ") + sqlite3_errmsg(s->m_db));
     sqlite3_busy_timeout(s->m_db, 5000);
-    s->exec("PRAGMA journal_mode=WAL");
+    // Switching to WAL takes an exclusive lock and, where another connection is just creating or
+    // switching the same file, fails at once as busy without calling the busy handler: retried for
+    // the same 5 s the handler waits elsewhere.
+    for (int attempt = 0;; ++attempt) {
+        const int rc = sqlite3_exec(s->m_db, "PRAGMA journal_mode=WAL", nullptr, nullptr, nullptr);
+        if (rc == SQLITE_OK)
+            break;
+        if (rc != SQLITE_BUSY || attempt == 500)
+            s->fail(describeSqlite(s->m_db, rc));
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
     s->exec("PRAGMA synchronous=NORMAL");
     s->exec("PRAGMA foreign_keys=ON");
     if (version < kSchemaVersion) {
         s->exec("BEGIN IMMEDIATE");
         try {
-            s->migrate(hasTables ? version : 0);
+            // Another program may have created or upgraded the file since the look above (two runs
+            // saving to a new session at once): what it wrote decides, read under the write lock.
+            const auto pragma = [&](const char* sql) {
+                Statement st(s->m_db, sql, path);
+                return st.step() ? st.i64(0) : int64_t(0);
+            };
+            const int now = int(pragma("PRAGMA user_version"));
+            const bool tables = pragma("SELECT count(*) FROM sqlite_master") > 0;
+            if (tables && int32_t(pragma("PRAGMA application_id")) != kApplicationId)
+                s->fail("an SQLite database, but not a FairKV session");
+            if (now > kSchemaVersion)
+                s->fail("written by a newer FairKV Studio (schema " + std::to_string(now) + "; this build reads up to "
+                        + std::to_string(kSchemaVersion) + "); the file was not changed");
+            if (tables && now <= 0)
+                s->fail("a FairKV session with schema version " + std::to_string(now)
+                        + ", which no FairKV Studio writes: the file is damaged and was not changed");
+            if (now < kSchemaVersion)
+                s->migrate(tables ? now : 0);
             s->exec("COMMIT");
         } catch (...) {
             sqlite3_exec(s->m_db, "ROLLBACK", nullptr, nullptr, nullptr);

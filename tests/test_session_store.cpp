@@ -12,6 +12,7 @@
 #include <sqlite3.h>
 
 #include <csignal>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -198,6 +199,44 @@ private Q_SLOTS:
             s->appendRun(a.result, a.trace, Environment::detect(), 1);
         }
         QCOMPARE(SS::open(file, SS::Mode::ReadOnly)->listRuns().size(), size_t(2));
+    }
+
+    // Programs that create one new session at once all save (two to eight runs started together
+    // had lost some: "table meta already exists", "database is locked").
+    void concurrentCreatorsAllSave()
+    {
+        QTemporaryDir dir;
+        const std::string file = fairkv::test::path(dir, "new.fkv");
+        const Recorded a = record();
+        constexpr int kWriters = 8;
+        int go[2];
+        QCOMPARE(pipe(go), 0);
+        std::vector<pid_t> children;
+        for (int i = 0; i < kWriters; ++i) {
+            const pid_t child = fork();
+            if (child == 0) {
+                char c = 0;
+                if (read(go[0], &c, 1) != 1) // all start together
+                    _exit(3);
+                try {
+                    SS::open(file, SS::Mode::ReadWrite)->appendRun(a.result, a.trace, Environment::detect());
+                    _exit(0);
+                } catch (const std::exception& e) {
+                    std::fprintf(stderr, "writer %d: %s\n", i, e.what());
+                    _exit(2);
+                }
+            }
+            children.push_back(child);
+        }
+        QCOMPARE(write(go[1], "xxxxxxxx", kWriters), ssize_t(kWriters));
+        int failed = 0;
+        for (pid_t child : children) {
+            int status = 0;
+            waitpid(child, &status, 0);
+            failed += !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        }
+        QCOMPARE(failed, 0);
+        QCOMPARE(SS::open(file, SS::Mode::ReadOnly)->listRuns().size(), size_t(kWriters));
     }
 
     void killedWriterLeavesEarlierRunsIntact()
