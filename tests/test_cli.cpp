@@ -264,6 +264,45 @@ private Q_SLOTS:
     }
 
     // fairkv report: HTML that parses, a PDF with pages, CSV with the documented columns, JSON.
+    // A name from the user's file with a newline and an escape sequence: the error stays one
+    // line and cannot restyle the terminal.
+    void errorsAreOneLine()
+    {
+        QTemporaryDir dir;
+        const QString result = dir.filePath(QStringLiteral("r.json")), placement = dir.filePath(QStringLiteral("p.json"));
+        Result r = runCli({QStringLiteral("run"), QStringLiteral("--model"), QStringLiteral("tiny"), QStringLiteral("--ranks"),
+                           QStringLiteral("4"), QStringLiteral("--batch"), QStringLiteral("1"), QStringLiteral("--decode"),
+                           QStringLiteral("2"), QStringLiteral("--json"), result});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        nlohmann::json p = readJson(result).at("placement");
+        p["name"] = "evil\nsecond\x1b[2J";
+        std::ofstream(placement.toStdString()) << p.dump();
+        r = runCli({QStringLiteral("run"), QStringLiteral("--model"), QStringLiteral("tiny"), QStringLiteral("--ranks"),
+                    QStringLiteral("2"), QStringLiteral("--batch"), QStringLiteral("1"), QStringLiteral("--decode"),
+                    QStringLiteral("2"), QStringLiteral("--placement"), placement});
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY2(r.err.count(QLatin1Char('\n')) == 1 && !r.err.contains(QChar(0x1b)), qPrintable(r.err));
+        QVERIFY2(r.err.contains(QStringLiteral("is for 4 ranks")), qPrintable(r.err));
+    }
+
+    // make-model whose write fails part way (a file-size limit, as a full disk): one error, and
+    // neither the temporary file nor a checkpoint is left.
+    void makeModelLeavesNothingWhenItsWriteFails()
+    {
+        QTemporaryDir dir;
+        const QString out = dir.filePath(QStringLiteral("m"));
+        QProcess limited;
+        limited.start(QStringLiteral("prlimit"), {QStringLiteral("--fsize=100000"), QString::fromUtf8(FAIRKV_CLI_PATH),
+                                                  QStringLiteral("make-model"), QStringLiteral("--shape"), QStringLiteral("tiny"),
+                                                  QStringLiteral("--out"), out});
+        QVERIFY(limited.waitForFinished(120000));
+        QCOMPARE(limited.exitStatus(), QProcess::NormalExit);
+        QCOMPARE(limited.exitCode(), 1);
+        const QString err = QString::fromUtf8(limited.readAllStandardError());
+        QVERIFY2(err.contains(QStringLiteral("model.safetensors: write failed")), qPrintable(err));
+        QVERIFY(QDir(out).entryList(QDir::Files | QDir::Hidden).isEmpty());
+    }
+
     void reportInEveryFormat()
     {
         QTemporaryDir dir;
@@ -312,6 +351,18 @@ private Q_SLOTS:
         const QByteArray bytes = pdf.readAll();
         QVERIFY(bytes.startsWith("%PDF-"));
         QVERIFY(bytes.count("/Type /Page\n") + bytes.count("/Type /Page ") + bytes.count("/Type /Page>") >= 1);
+        QVERIFY(bytes.trimmed().endsWith("%%EOF"));
+        // A write that fails part way (here a file-size limit, as a full disk does) fails the
+        // command and leaves no cut-off PDF; QPdfWriter writing to the file itself had said "wrote".
+        QProcess limited;
+        limited.start(QStringLiteral("prlimit"), {QStringLiteral("--fsize=%1").arg(bytes.size() / 2), QString::fromUtf8(FAIRKV_CLI_PATH),
+                                                  QStringLiteral("report"), session, QStringLiteral("--runs"), QStringLiteral("1,2"),
+                                                  QStringLiteral("--out"), dir.filePath(QStringLiteral("cut.pdf"))});
+        QVERIFY(limited.waitForFinished(120000));
+        QCOMPARE(limited.exitStatus(), QProcess::NormalExit);
+        QCOMPARE(limited.exitCode(), 1);
+        QVERIFY2(QString::fromUtf8(limited.readAllStandardError()).contains(QStringLiteral("cut.pdf")), "the error names the file");
+        QVERIFY(!QFile::exists(dir.filePath(QStringLiteral("cut.pdf"))));
 
         r = report(QStringLiteral("r.html"), {QStringLiteral("--baseline"), QStringLiteral("7")});
         QCOMPARE(r.exitCode, 2);

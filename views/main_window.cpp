@@ -539,15 +539,11 @@ bool MainWindow::exportReport(const QString& path)
         std::vector<int64_t> order(ids.begin(), ids.end());
         const int64_t baseline = order[size_t(std::clamp(m_compare->baseline(), 0, int(order.size()) - 1))];
         const profiler::Report report = profiler::makeReport(*m_session, order, baseline);
-        if (format == "pdf") {
-            writeReportPdf(report, path);
-        } else {
-            const std::string text = report.text(format);
-            QSaveFile out(path);
-            if (!out.open(QIODevice::WriteOnly) || out.write(text.data(), qint64(text.size())) != qint64(text.size())
-                || !out.commit())
-                throw fairkv::Error(path.toStdString() + ": cannot write the report (" + out.errorString().toStdString() + ")");
-        }
+        const QByteArray pdf = format == "pdf" ? reportPdf(report) : QByteArray();
+        const std::string text = format == "pdf" ? std::string(pdf.constData(), size_t(pdf.size())) : report.text(format);
+        QSaveFile out(path);
+        if (!out.open(QIODevice::WriteOnly) || out.write(text.data(), qint64(text.size())) != qint64(text.size()) || !out.commit())
+            throw fairkv::Error(path.toStdString() + ": cannot write the report (" + out.errorString().toStdString() + ")");
     } catch (const std::exception& e) {
         reportError(tr("Cannot export a report"), QString::fromStdString(e.what()));
         return false;

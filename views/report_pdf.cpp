@@ -2,7 +2,7 @@
 
 #include "common/error.h"
 
-#include <QSaveFile>
+#include <QBuffer>
 #include <QImage>
 #include <QPageSize>
 #include <QPainter>
@@ -13,7 +13,7 @@
 
 namespace fairkv::views {
 
-void writeReportPdf(const profiler::Report& report, const QString& path)
+QByteArray reportPdf(const profiler::Report& report)
 {
     QTextDocument doc;
     for (const auto& chart : report.charts()) {
@@ -27,19 +27,19 @@ void writeReportPdf(const profiler::Report& report, const QString& path)
                         image.scaledToWidth(svg.defaultSize().width(), Qt::SmoothTransformation));
     }
     doc.setHtml(QString::fromStdString(report.html(false)));
-    // Into a QSaveFile through an explicit painter: a file that cannot be written fails here, and
-    // nothing half-written replaces an existing report.
-    QSaveFile file(path);
-    if (!file.open(QIODevice::WriteOnly))
-        throw fairkv::Error(path.toStdString() + ": cannot write the PDF (" + file.errorString().toStdString() + ")");
-    QPdfWriter pdf(&file);
+    // Into memory: QPdfWriter does not report a write that failed (a full disk left a PDF cut off,
+    // and success), so the bytes are written to the file by the caller, whose writes are checked.
+    QByteArray bytes;
+    QBuffer buffer(&bytes);
+    buffer.open(QIODevice::WriteOnly);
+    QPdfWriter pdf(&buffer);
     pdf.setPageSize(QPageSize(QPageSize::A4));
     pdf.setResolution(96);
     pdf.setTitle(QStringLiteral("FairKV Studio comparison report"));
     pdf.setCreator(QStringLiteral("FairKV Studio"));
     QPainter painter;
     if (!painter.begin(&pdf))
-        throw fairkv::Error(path.toStdString() + ": cannot start the PDF");
+        throw fairkv::Error("cannot start the PDF");
     const QRectF page = pdf.pageLayout().paintRectPixels(pdf.resolution());
     doc.setPageSize(page.size());
     const int pages = doc.pageCount();
@@ -52,8 +52,7 @@ void writeReportPdf(const profiler::Report& report, const QString& path)
         painter.restore();
     }
     painter.end();
-    if (!file.commit())
-        throw fairkv::Error(path.toStdString() + ": cannot write the PDF (" + file.errorString().toStdString() + ")");
+    return bytes;
 }
 
 } // namespace fairkv::views

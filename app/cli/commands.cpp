@@ -1,6 +1,7 @@
 #include "commands.h"
 
 #include "cli_args.h"
+#include "common/dtype.h"
 #include "common/error.h"
 #include "common/host_memory.h"
 #include "common/output_path.h"
@@ -85,7 +86,7 @@ void printRunSummary(const RunResult& r)
     }
     std::cout << std::flush;
     for (const std::string& w : r.warnings)
-        std::cerr << "warning: " << w << "\n";
+        std::cerr << "warning: " << withoutControls(w, '?') << "\n";
 }
 
 } // namespace
@@ -383,7 +384,7 @@ int planCommand(const std::vector<std::string>& argv)
               << " MiB), " << exact << "/" << stats.layers << " layers proven optimal, planned in " << fmt(plan.planMs, 2)
               << " ms\n";
     for (const std::string& w : plan.warnings)
-        std::cerr << "fairkv plan: note: " << w << "\n";
+        std::cerr << "fairkv plan: note: " << withoutControls(w, '?') << "\n";
     return 0;
 }
 
@@ -524,7 +525,7 @@ int exportTraceCommand(const std::vector<std::string>& argv)
                                                      + run.summary.placement + ")"));
     std::cout << "wrote " << out << " (" << trace.records.size() << " records, " << run.summary.ranks << " rank tracks)\n";
     for (const std::string& w : trace.warnings)
-        std::cerr << "warning: " << w << "\n";
+        std::cerr << "warning: " << withoutControls(w, '?') << "\n";
     if (trace.records.empty() && trace.warnings.empty())
         std::cerr << "warning: run " << run.summary.id << " has no trace records (saved with --no-trace?): the trace is empty\n";
     if (trace.dropped)
@@ -599,11 +600,25 @@ int makeModelCommand(const std::vector<std::string>& argv)
     if (!args.has("out"))
         throw UsageError("missing --out DIR");
     // Everything that can be refused is refused before seconds to minutes of weight synthesis.
-    hfSaveDtype(args.str("dtype"));
+    const DType dtype = hfSaveDtype(args.str("dtype"));
     const ModelConfig shape = ModelConfig::builtin(args.str("shape"), args.integer("layers", 0, 1 << 20));
     const uint64_t seed = args.unsignedInt("seed");
     requireHostMemory(double(shape.parameterCount()) * 4.0, shape.name + " with " + std::to_string(shape.numLayers) + " layers",
                       "fp32 synthetic weights", "use --layers");
+    // The disk, too, before the synthesis: a full disk had shown only after minutes of it.
+    {
+        namespace fs = std::filesystem;
+        std::error_code ec;
+        fs::path where = fs::absolute(args.str("out"), ec);
+        while (!where.empty() && !fs::exists(where, ec) && where != where.parent_path())
+            where = where.parent_path();
+        const fs::space_info room = fs::space(where, ec);
+        const double need = double(shape.parameterCount()) * double(dtypeSize(dtype));
+        if (!ec && double(room.available) < need)
+            throw Error("--out " + args.str("out") + ": the weights take " + fmt(need / double(1ull << 30), 2) + " GiB and "
+                        + where.string() + " has " + fmt(double(room.available) / double(1ull << 30), 2)
+                        + " GiB free (use --layers or a smaller --dtype)");
+    }
     const ModelWeights w = ModelWeights::synthetic(shape, seed);
     w.saveHf(args.str("out"), args.str("dtype"));
     std::cout << "wrote " << args.str("out") << " (" << w.config.parameterCount() << " parameters)\n";

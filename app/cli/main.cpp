@@ -1,10 +1,12 @@
 #include "cli_args.h"
 #include "commands.h"
 #include "common/error.h"
+#include "common/json_file.h"
 #ifdef FAIRKV_HAVE_CUDA_BACKEND
 #include "backend/cuda/cuda_rank.h"
 #endif
 
+#include <csignal>
 #include <cstdio>
 #include <iostream>
 #include <map>
@@ -31,9 +33,21 @@ commands:
 
 } // namespace
 
+namespace {
+// An error is one line on the terminal: messages quote names from the user's files (a placement's
+// name, a model_type), whose newlines or escape sequences would break it or restyle the terminal.
+std::string oneLine(const char* what)
+{
+    return fairkv::withoutControls(what, '?');
+}
+} // namespace
+
 int main(int argc, char** argv)
 {
     using namespace fairkv::cli;
+    // Over a file-size limit (ulimit -f) a write then fails, and the command says which file, instead
+    // of being killed half way through writing it.
+    std::signal(SIGXFSZ, SIG_IGN);
 #ifdef FAIRKV_HAVE_CUDA_BACKEND
     fairkv::cuda::CudaRank::registerBackend();
 #endif
@@ -69,16 +83,16 @@ int main(int argc, char** argv)
     try {
         return it->second(args);
     } catch (const UsageError& e) {
-        std::cerr << "fairkv " << name << ": " << e.what() << "\n";
+        std::cerr << "fairkv " << name << ": " << oneLine(e.what()) << "\n";
         return 2;
     } catch (const fairkv::Error& e) {
-        std::cerr << "fairkv " << name << ": " << e.what() << "\n";
+        std::cerr << "fairkv " << name << ": " << oneLine(e.what()) << "\n";
         return 1;
     } catch (const std::bad_alloc&) {
         std::cerr << "fairkv " << name << ": out of memory\n";
         return 1;
     } catch (const std::exception& e) {
-        std::cerr << "fairkv " << name << ": " << e.what() << "\n";
+        std::cerr << "fairkv " << name << ": " << oneLine(e.what()) << "\n";
         return 1;
     }
 }

@@ -42,7 +42,8 @@ void writePdf(const profiler::Report& report, const std::string& path)
     char name[] = "fairkv";
     char* argv[] = {name, nullptr};
     QGuiApplication app(argc, argv);
-    views::writeReportPdf(report, QString::fromStdString(path));
+    const QByteArray pdf = views::reportPdf(report);
+    writeTextFile(path, std::string(pdf.constData(), size_t(pdf.size()))); // the path's bytes as given
 }
 #endif
 

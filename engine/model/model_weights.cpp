@@ -2,6 +2,7 @@
 
 #include "common/error.h"
 #include "common/host_memory.h"
+#include "common/output_path.h"
 #include "common/parallel.h"
 #include "common/rng.h"
 #include "kv/synthetic_attention.h"
@@ -256,12 +257,9 @@ void ModelWeights::saveHf(const std::string& folder, const std::string& dtypeNam
     for (const auto& slot : slots(self))
         items.push_back({slot.name, dtype, slot.shape, slot.target->data.data()});
     writeSafetensors((fs::path(folder) / "model.safetensors").string(), items, {{"format", "pt"}});
-    std::ofstream out(fs::path(folder) / "config.json");
     nlohmann::json j = config.toHfJson();
     j["torch_dtype"] = dtype == DType::F32 ? "float32" : (dtype == DType::BF16 ? "bfloat16" : "float16");
-    out << j.dump(2) << "\n";
-    if (!out)
-        throw Error(folder + "/config.json: write failed");
+    writeTextFile((fs::path(folder) / "config.json").string(), j.dump(2) + "\n");
 }
 
 ModelWeights loadModel(const std::string& modelArg, int layers, uint64_t seed)

@@ -461,27 +461,40 @@ void writeSafetensors(const std::string& path, const std::vector<SafetensorsWrit
     const std::string tmp = path + ".partial";
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out)
-        throw Error(path + ": cannot write");
+        throw Error(path + ": cannot write (" + std::strerror(errno) + ")");
+    // A write that fails (a full disk) stops at once and leaves neither the temporary file nor a
+    // changed `path`.
+    const auto check = [&] {
+        if (out)
+            return;
+        const int err = errno;
+        out.close();
+        std::error_code ignored;
+        fs::remove(tmp, ignored);
+        throw Error(path + ": write failed (" + std::strerror(err) + "); nothing was written");
+    };
     unsigned char len[8];
     for (int i = 0; i < 8; ++i)
         len[i] = (uint64_t(text.size()) >> (8 * i)) & 0xff;
     out.write(reinterpret_cast<const char*>(len), 8);
     out.write(text.data(), std::streamsize(text.size()));
+    check();
     std::vector<uint16_t> half;
     for (const auto& item : items) {
         const size_t n = size_t(Tensor::numel(item.shape));
         if (item.dtype == DType::F32) {
             out.write(reinterpret_cast<const char*>(item.data), std::streamsize(n * 4));
+            check();
             continue;
         }
         half.resize(n);
         for (size_t i = 0; i < n; ++i)
             half[i] = item.dtype == DType::BF16 ? floatToBf16(item.data[i]) : floatToF16(item.data[i]);
         out.write(reinterpret_cast<const char*>(half.data()), std::streamsize(n * 2));
+        check();
     }
     out.close();
-    if (!out)
-        throw Error(path + ": write failed");
+    check();
     std::error_code ec;
     fs::rename(tmp, path, ec);
     if (ec)

@@ -106,7 +106,7 @@ PlacementStats PlacementStats::fromJson(const json& j, const std::string& source
                                         "hidden", "heads_per_unit"};
     for (const auto& [key, value] : j.items())
         if (std::find(std::begin(known), std::end(known), key) == std::end(known))
-            s.ignored.push_back(source + ": ignored the key '" + key + "', which a stats file does not have");
+            s.ignored.push_back(source + ": ignored the key '" + printable(key) + "', which a stats file does not have");
     if (!(s.cUnitMs <= 1e6 && s.cTokMs <= 1e6)) { // derived from a tiny bandwidth_gbps, say
         char costs[96];
         std::snprintf(costs, sizeof costs, "%.4g and %.4g ms", s.cUnitMs, s.cTokMs);
