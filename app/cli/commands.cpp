@@ -349,7 +349,7 @@ int planCommand(const std::vector<std::string>& argv)
     // Every option is checked before the stats are read (a large file takes a while).
     PlanOptions o;
     o.planner = planner;
-    o.ranks = args.integer("ranks", 1, 4096);
+    o.ranks = args.integer("ranks", 1, 1024); // as run takes: a plan for more ranks could not be run
     if (args.has("memory-budget") && o.planner != "fairkv-copy")
         throw UsageError("--memory-budget applies to --planner fairkv-copy only");
     if (args.has("memory-budget"))

@@ -130,6 +130,7 @@ PlanResult planPlacement(const PlacementStats& stats, const PlanOptions& o)
     std::vector<LayerInstance> insts;
     std::vector<LayerPlan> plans;
     constexpr int64_t kMinCopyNodes = 20000, kMaxCopyNodes = 4000000; // per layer
+    constexpr int kEveryPoint = 16;  // copy counts planned one by one (see pointsOf)
     const int64_t copyNodes = std::clamp<int64_t>(o.copyNodes / std::max(stats.layers, 1), kMinCopyNodes, kMaxCopyNodes);
     for (int l = 0; l < stats.layers; ++l)
         insts.push_back(layerInstance(stats, l, o.ranks));
@@ -150,15 +151,24 @@ PlanResult planPlacement(const PlacementStats& stats, const PlanOptions& o)
     // chooses from. The searches are heuristic beyond their node limits, so one allowed fewer copies
     // can find a better plan than one allowed more: an unproven layer takes the best plan of its
     // curve, so more memory never plans worse.
-    // The points share the layer's node budget.
+    // The points share the layer's node budget. Every count of copies up to kEveryPoint is planned,
+    // beyond it every half again as many: planning each of 500 counts (each a search of its own) had
+    // taken minutes at 256-1024 ranks, where a plan wants that many copies.
+    const auto pointsOf = [](int extra) {
+        std::vector<int> ks;
+        for (int k = 0; k < extra; k = k < kEveryPoint ? k + 1 : k + k / 2)
+            ks.push_back(k);
+        return ks;
+    };
     const auto point = [&](size_t l, int k, int points) {
         return planCopyLayer(insts[l], k, std::max<int64_t>(copyNodes / points, kMinCopyNodes), &assigned[l]);
     };
     // Without a budget only the best point matters, and no curve is kept.
     const auto takeBestPoint = [&](size_t l) {
         const double tol = loadTolerance(insts[l]);
-        for (int k = 0, extra = plans[l].extraReplicas; k < extra; ++k)
-            if (LayerPlan p = point(l, k, extra + 1); p.makespan < plans[l].makespan - tol
+        const std::vector<int> ks = pointsOf(plans[l].extraReplicas);
+        for (int k : ks)
+            if (LayerPlan p = point(l, k, int(ks.size()) + 1); p.makespan < plans[l].makespan - tol
                 || (p.makespan <= plans[l].makespan + tol && p.extraReplicas < plans[l].extraReplicas)) { // ties: fewer copies
                 p.exact = false; // proven, if at all, for fewer copies only
                 plans[l] = std::move(p);
@@ -171,8 +181,10 @@ PlanResult planPlacement(const PlacementStats& stats, const PlanOptions& o)
         std::vector<LayerPlan>& c = curves[l];
         if (!c.empty())
             return;
-        for (int k = 0; k < plans[l].extraReplicas; ++k)
-            c.push_back(point(l, k, plans[l].extraReplicas + 1));
+        const std::vector<int> ks = pointsOf(plans[l].extraReplicas);
+        for (size_t i = 0; i < ks.size(); ++i) // a count not planned takes the plan of the one below (it fits)
+            for (int k = ks[i], next = i + 1 < ks.size() ? ks[i + 1] : plans[l].extraReplicas; k < next; ++k)
+                c.push_back(k == ks[i] ? point(l, k, int(ks.size()) + 1) : c.back());
         c.push_back(plans[l]);
         for (size_t k = 1; k < c.size(); ++k)
             if (c[k - 1].makespan <= c[k].makespan + loadTolerance(insts[l])) {
