@@ -2,9 +2,9 @@
 
 #include <atomic>
 #include <cstdlib>
-#include <string>
 #include <map>
 #include <mutex>
+#include <string>
 #include <utility>
 
 namespace fairkv::cuda {
