@@ -521,18 +521,19 @@ std::unique_ptr<SessionStore> SessionStore::open(const std::string& path, Mode m
 
     if (sqlite3_open_v2(path.c_str(), &s->m_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) != SQLITE_OK)
         s->fail(std::string("cannot open: ") + sqlite3_errmsg(s->m_db));
-    sqlite3_busy_timeout(s->m_db, 5000);
     // Switching to WAL takes an exclusive lock and, where another connection is just creating or
-    // switching the same file, fails at once as busy without calling the busy handler: retried for
-    // the same 5 s the handler waits elsewhere.
-    for (int attempt = 0;; ++attempt) {
+    // switching the same file, can fail at once as busy without calling the busy handler: retried
+    // (without the handler, which may wait its 5 s inside each try) until the same 5 s are up.
+    sqlite3_busy_timeout(s->m_db, 0);
+    for (const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);;) {
         const int rc = sqlite3_exec(s->m_db, "PRAGMA journal_mode=WAL", nullptr, nullptr, nullptr);
         if (rc == SQLITE_OK)
             break;
-        if (rc != SQLITE_BUSY || attempt == 500)
+        if (rc != SQLITE_BUSY || std::chrono::steady_clock::now() >= until)
             s->fail(describeSqlite(s->m_db, rc));
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
+    sqlite3_busy_timeout(s->m_db, 5000);
     s->exec("PRAGMA synchronous=NORMAL");
     s->exec("PRAGMA foreign_keys=ON");
     if (version < kSchemaVersion) {

@@ -247,6 +247,8 @@ public:
     // Inconclusive (false) when the node limit ran out: see aborted().
     bool fits(double C, std::vector<int>& rankOf)
     {
+        if (!m_cost.empty() && m_cost[0] > C) // the largest unit alone is above C
+            return false;
         m_C = C;
         m_failed.clear();
         m_bins.clear();

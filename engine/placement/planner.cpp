@@ -182,9 +182,13 @@ PlanResult planPlacement(const PlacementStats& stats, const PlanOptions& o)
         if (!c.empty())
             return;
         const std::vector<int> ks = pointsOf(plans[l].extraReplicas);
+        const double bound = lowerBoundWithCopies(insts[l]), tol = loadTolerance(insts[l]);
         for (size_t i = 0; i < ks.size(); ++i) // a count not planned takes the plan of the one below (it fits)
-            for (int k = ks[i], next = i + 1 < ks.size() ? ks[i + 1] : plans[l].extraReplicas; k < next; ++k)
+            for (int k = ks[i], next = i + 1 < ks.size() ? ks[i + 1] : plans[l].extraReplicas; k < next; ++k) {
                 c.push_back(k == ks[i] ? point(l, k, int(ks.size()) + 1) : c.back());
+                if (k != ks[i]) // a proof for fewer copies says nothing about more, unless it meets the bound
+                    c.back().exact = reachesBound(c.back().makespan, bound, tol);
+            }
         c.push_back(plans[l]);
         for (size_t k = 1; k < c.size(); ++k)
             if (c[k - 1].makespan <= c[k].makespan + loadTolerance(insts[l])) {
