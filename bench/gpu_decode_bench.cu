@@ -113,7 +113,7 @@ struct RankLayer
 
 void launchPrepPairs(const RankLayer& rl, const float* qkv, int qkvCols, int group, float* q, float theta, cudaStream_t stream)
 {
-    cuda::launchDependent(prepPairs<128>, dim3(unsigned(rl.pairs.size())), dim3(128), 0, stream, qkv, qkvCols,
+    cuda::launchDependent(prepPairs<128>, dim3(unsigned(rl.pairs.size())), dim3(128), 0, stream, true, qkv, qkvCols,
                           static_cast<const PairDesc*>(rl.devPairs), group, q, theta);
 }
 
@@ -642,11 +642,7 @@ public:
         FAIRKV_CUDA(cudaStreamSynchronize(stream));
         return {std::move(attn), std::move(logits)};
     }
-    const void* weight(Product p)
-    {
-        const RankLayer& rl = layers()[0];
-        return p == kQkv ? rl.wqkv : p == kO ? rl.wo : p == kGu ? rl.wgu : p == kDown ? static_cast<const void*>(rl.wdown) : m_lmHead;
-    }
+    const void* weight(Product p) { return weights(p)[0]; } // layer 0's
 
     cudaStream_t stream = nullptr;
     size_t kvBytes = 0;
@@ -730,7 +726,7 @@ int chooseGemms(EightBStep& step, cuda::GemmChoice& choice, int batch)
     }
     int onLt = 0;
     for (const auto& c : choice.chosen())
-        onLt += c.routine != "cublasGemmEx";
+        onLt += c.onCublasLt();
     return onLt;
 }
 

@@ -172,7 +172,7 @@ void launchSwiglu(const float* gateUp, int inter, int rows, void* out, cudaStrea
     const int blocks = int(std::min<size_t>((work + 255) / 256, 1056)); // at most 8 blocks per SM of an H100
     if (blocks == 0)
         return;
-    launchDependent(swigluKernel, dim3(unsigned(blocks)), dim3(256), 0, stream, gateUp, inter, rows, static_cast<__nv_bfloat16*>(out), vec);
+    launchDependent(swigluKernel, dim3(unsigned(blocks)), dim3(256), 0, stream, true, gateUp, inter, rows, static_cast<__nv_bfloat16*>(out), vec);
 }
 
 void launchToBf16(const float* src, void* dst, size_t n, cudaStream_t stream)
@@ -191,17 +191,17 @@ void launchRmsNorm(const float* x, const int* rowIndex, const float* w, int rows
                    cudaStream_t stream)
 {
     if (rows > 0)
-        launchDependent(rmsNormRows, dim3(unsigned(rows)), dim3(256), 0, stream, x, rowIndex, w, hidden, eps, static_cast<__nv_bfloat16*>(out));
+        launchDependent(rmsNormRows, dim3(unsigned(rows)), dim3(256), 0, stream, true, x, rowIndex, w, hidden, eps, static_cast<__nv_bfloat16*>(out));
 }
 
 void launchAddPartials(float* x, const float* const* parts, int n, size_t count, cudaStream_t stream)
 {
-    launchDependent(addPartials, dim3(132), dim3(256), 0, stream, x, parts, n, count);
+    launchDependent(addPartials, dim3(132), dim3(256), 0, stream, true, x, parts, n, count);
 }
 
 void launchAddInto(float* x, const float* y, size_t count, cudaStream_t stream)
 {
-    launchDependent(addInto, dim3(132), dim3(256), 0, stream, x, y, count);
+    launchDependent(addInto, dim3(132), dim3(256), 0, stream, true, x, y, count);
 }
 
 } // namespace fairkv::cuda

@@ -445,7 +445,7 @@ void CudaRank::launchAttention(int layer, const void* xb, float* y, const GemmCh
     auto* attnB = reinterpret_cast<__nv_bfloat16*>(base + offAb);
     auto* pairs = static_cast<const PairDesc*>(st.pairs);
     gemms.run(xb, dl.wqkv, qkv, rows, int(cols), H, stream);
-    launchDependent(prepDecode, dim3(unsigned(nPairs)), dim3(128), 0, stream, static_cast<const float*>(qkv), int(cols), pairs, G, d,
+    launchDependent(prepDecode, dim3(unsigned(nPairs)), dim3(128), 0, stream, true, static_cast<const float*>(qkv), int(cols), pairs, G, d,
                     static_cast<const float*>(m_invFreq), q, st.newKv);
     st.attention->launchIntoOprojInput(q, attnB, size_t(rows), dl.replicas, 1.0f / std::sqrt(float(d)), stream, true); // no scatter kernel
     gemms.run(attnB, dl.wo, y, rows, H, dl.replicas * G * d, stream);

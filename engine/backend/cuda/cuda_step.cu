@@ -218,7 +218,7 @@ std::string CudaStepExecutor::gemmRoutines() const
     for (const auto& rep : m_replicas)
         for (const GemmChoice::Chosen& c : rep->gemms->chosen()) {
             ++shapes;
-            lt += c.routine != "cublasGemmEx";
+            lt += c.onCublasLt();
             gemmEx += c.gemmExMs;
             chosen += c.chosenMs;
             wallMs += c.chooseWallMs;

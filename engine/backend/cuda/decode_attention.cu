@@ -764,25 +764,18 @@ template <int D>
 void launchForDim(int group, const LaunchArgs& a, bool early, cudaStream_t stream)
 {
     if (group == 1) {
-        if (a.blocks > 0 && early)
-            launchDependent(decodeAttentionRows<D, 1>, dim3(unsigned(a.blocks)), dim3(unsigned(kThreads)), 0, stream, a.items, a.firsts,
-                            a.q, a.partials, a.scale, a.out);
-        else if (a.blocks > 0)
-            decodeAttentionRows<D, 1><<<a.blocks, kThreads, 0, stream>>>(a.items, a.firsts, a.q, a.partials, a.scale, a.out);
-        FAIRKV_CUDA(cudaGetLastError());
+        if (a.blocks > 0)
+            launchDependent(decodeAttentionRows<D, 1>, dim3(unsigned(a.blocks)), dim3(unsigned(kThreads)), 0, stream, early, a.items,
+                            a.firsts, a.q, a.partials, a.scale, a.out);
         launchCombine<D>(a, 1, 1, 0, stream);
         return;
     }
     for (int head0 = 0; head0 < group; head0 += kMmaHeads) {
         const int heads = std::min(kMmaHeads, group - head0);
-        if (a.blocks > 0 && early && head0 == 0) // later launches follow this one's combine
+        if (a.blocks > 0) // later launches follow the combine of the one before: never early
             launchDependent(decodeAttentionMma<D, kMmaStages>, dim3(unsigned(a.blocks)), dim3(unsigned(kMmaWarps * 32)),
-                            size_t(a.sharedBytes), stream, a.items, a.firsts, a.q, a.partials, a.itemCount, a.scale, heads, group,
-                            head0, a.out);
-        else if (a.blocks > 0)
-            decodeAttentionMma<D, kMmaStages><<<a.blocks, kMmaWarps * 32, a.sharedBytes, stream>>>(
-                a.items, a.firsts, a.q, a.partials, a.itemCount, a.scale, heads, group, head0, a.out);
-        FAIRKV_CUDA(cudaGetLastError());
+                            size_t(a.sharedBytes), stream, early && head0 == 0, a.items, a.firsts, a.q, a.partials, a.itemCount,
+                            a.scale, heads, group, head0, a.out);
         launchCombine<D>(a, heads, group, head0, stream);
     }
 }

@@ -39,12 +39,12 @@ void allowEarlyStarts(bool allowed);
 bool earlyStartsAllowed();
 
 // Launches `kernel`, allowed to start once the kernel before it on `stream` calls
-// launchDependents() (or its blocks have exited), where it carriesGridDependency() and
-// earlyStartsAllowed(); an ordinary launch otherwise
-// (also after a copy or memset, which CUDA never overlaps). Inside a stream capture the early start
-// becomes a programmatic edge of the graph.
+// launchDependents() (or its blocks have exited), where `early`, it carriesGridDependency() and
+// earlyStartsAllowed(); an ordinary launch otherwise (also after a copy or memset, which CUDA never
+// overlaps). Inside a stream capture the early start becomes a programmatic edge of the graph.
 template <typename... Params, typename... Args>
-void launchDependent(void (*kernel)(Params...), dim3 grid, dim3 block, size_t sharedBytes, cudaStream_t stream, Args... args)
+void launchDependent(void (*kernel)(Params...), dim3 grid, dim3 block, size_t sharedBytes, cudaStream_t stream, bool early,
+                     Args... args)
 {
     cudaLaunchConfig_t config{};
     config.gridDim = grid;
@@ -55,7 +55,7 @@ void launchDependent(void (*kernel)(Params...), dim3 grid, dim3 block, size_t sh
     attribute.id = cudaLaunchAttributeProgrammaticStreamSerialization;
     attribute.val.programmaticStreamSerializationAllowed = 1;
     config.attrs = &attribute;
-    config.numAttrs = earlyStartsAllowed() && carriesGridDependency(reinterpret_cast<const void*>(kernel)) ? 1 : 0;
+    config.numAttrs = early && earlyStartsAllowed() && carriesGridDependency(reinterpret_cast<const void*>(kernel)) ? 1 : 0;
     FAIRKV_CUDA(cudaLaunchKernelEx(&config, kernel, Params(args)...));
 }
 

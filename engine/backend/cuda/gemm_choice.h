@@ -47,6 +47,7 @@ public:
         double gemmExMs = 0.0;     // over the shape's weights, median of the rounds
         double chosenMs = 0.0;
         double chooseWallMs = 0.0; // what choosing this shape took, on the host clock
+        bool onCublasLt() const { return routine != "cublasGemmEx"; }
     };
     std::vector<Chosen> chosen() const;
 
