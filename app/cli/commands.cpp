@@ -50,6 +50,13 @@ ProgressFn terminalProgress()
     };
 }
 
+// Warnings and notes on stderr, one line each: they quote names from the user's files.
+void printNotes(const std::vector<std::string>& lines, const char* prefix)
+{
+    for (const std::string& line : lines)
+        std::cerr << prefix << withoutControls(line, '?') << "\n";
+}
+
 void printRunSummary(const RunResult& r)
 {
     const auto& c = r.config;
@@ -85,8 +92,7 @@ void printRunSummary(const RunResult& r)
                     fmt(double(r.rankKvBytes[size_t(g)]) / (1 << 20), 2).c_str());
     }
     std::cout << std::flush;
-    for (const std::string& w : r.warnings)
-        std::cerr << "warning: " << withoutControls(w, '?') << "\n";
+    printNotes(r.warnings, "warning: ");
 }
 
 } // namespace
@@ -383,8 +389,7 @@ int planCommand(const std::vector<std::string>& argv)
     std::cout << plan.extraReplicas << " extra replicas (" << fmt(double(plan.extraWeightBytes) / (1 << 20), 2)
               << " MiB), " << exact << "/" << stats.layers << " layers proven optimal, planned in " << fmt(plan.planMs, 2)
               << " ms\n";
-    for (const std::string& w : plan.warnings)
-        std::cerr << "fairkv plan: note: " << withoutControls(w, '?') << "\n";
+    printNotes(plan.warnings, "fairkv plan: note: ");
     return 0;
 }
 
@@ -401,19 +406,18 @@ namespace {
 std::string runLine(const profiler::RunSummary& r)
 {
     char buf[512];
-    // Settings without a batch (edited by hand) print "-", not a batch of 0; damaged settings "?".
-    const bool s = r.settingsDamaged;
-    const std::string batch = s ? std::string("?") : r.batch > 0 ? std::to_string(r.batch) : std::string("-");
-    const std::string budget = s ? std::string("?") : std::to_string(r.budget), steps = s ? std::string("?") : std::to_string(r.decode);
-    const std::string damage = s && r.resultDamaged ? "[settings and result damaged] "
-                               : s               ? "[settings damaged] "
-                               : r.resultDamaged ? "[result damaged] "
-                                                 : "";
+    // Damaged settings print "?"; settings without a batch (edited by hand) "-", not a batch of 0.
+    const auto setting = [&](const std::string& v) { return r.settingsDamaged ? std::string("?") : v; };
+    const std::string damage = r.settingsDamaged && r.resultDamaged ? "[settings and result damaged] "
+                               : r.settingsDamaged                  ? "[settings damaged] "
+                               : r.resultDamaged                    ? "[result damaged] "
+                                                                    : "";
     std::snprintf(buf, sizeof buf, "%4lld %6s  %-16s %-7s %2d  %-13s %-10s %5s %5s %5s  %10s %9s %6s  %-8s %s%s",
                   static_cast<long long>(r.id), r.parent ? std::to_string(*r.parent).c_str() : "-", r.model.c_str(),
-                  r.backend.c_str(), r.ranks, r.placement.c_str(), s ? "?" : r.compress.c_str(), budget.c_str(), batch.c_str(),
-                  steps.c_str(), fmt(r.tokensPerS, 1).c_str(), fmt(r.stepMs).c_str(), fmt(r.imbalance).c_str(), r.timing.c_str(),
-                  damage.c_str(), r.label.c_str());
+                  r.backend.c_str(), r.ranks, r.placement.c_str(), setting(r.compress).c_str(), setting(std::to_string(r.budget)).c_str(),
+                  setting(r.batch > 0 ? std::to_string(r.batch) : "-").c_str(), setting(std::to_string(r.decode)).c_str(),
+                  fmt(r.tokensPerS, 1).c_str(), fmt(r.stepMs).c_str(), fmt(r.imbalance).c_str(), r.timing.c_str(), damage.c_str(),
+                  r.label.c_str());
     return withoutControls(buf, '?'); // one run stays one line and cannot restyle the terminal
 }
 
@@ -524,8 +528,7 @@ int exportTraceCommand(const std::vector<std::string>& argv)
                                                  "FairKV run " + std::to_string(id) + " (" + run.summary.model + ", "
                                                      + run.summary.placement + ")"));
     std::cout << "wrote " << out << " (" << trace.records.size() << " records, " << run.summary.ranks << " rank tracks)\n";
-    for (const std::string& w : trace.warnings)
-        std::cerr << "warning: " << withoutControls(w, '?') << "\n";
+    printNotes(trace.warnings, "warning: ");
     if (trace.records.empty() && trace.warnings.empty())
         std::cerr << "warning: run " << run.summary.id << " has no trace records (saved with --no-trace?): the trace is empty\n";
     if (trace.dropped)
@@ -561,9 +564,6 @@ int checkModelCommand(const std::vector<std::string>& argv)
     // What a run may reach, and what sets it: runs beyond are refused (the engine has no sliding
     // window, and dynamic NTK scaling changes the frequencies only beyond its original context).
     const int64_t limit = c.positionLimit();
-    const std::string limitBy = c.slidingWindow && limit == *c.slidingWindow ? "sliding_window"
-                                : c.rope.dynamicUpTo > 0 && limit == c.rope.dynamicUpTo ? "dynamic rope's original context"
-                                                                                         : "max_position_embeddings";
     j["max_position_embeddings"] = c.maxPositions;
     j["sliding_window"] = c.slidingWindow ? json(*c.slidingWindow) : json(nullptr);
     j["position_limit"] = limit;
@@ -573,7 +573,7 @@ int checkModelCommand(const std::vector<std::string>& argv)
               << c.intermediateSize << ", " << c.numHeads << " heads / " << c.numKvHeads << " KV heads, head_dim "
               << c.headDim << ", vocab " << c.vocabSize << ", rope " << rope << " theta " << c.rope.theta
               << (c.tieWordEmbeddings ? ", tied embeddings" : "") << "\n";
-    std::cout << "runs up to " << limit << " positions (prompt plus decode; set by " << limitBy << ")\n";
+    std::cout << "runs up to " << limit << " positions (prompt plus decode; set by " << c.positionLimitSetBy() << ")\n";
     std::cout << s.tensors << " tensors";
     for (const auto& [d, n] : s.dtypes)
         std::cout << ", " << n << " " << d;

@@ -31,9 +31,6 @@ commands:
 'fairkv <command> --help' lists a command's options.
 )";
 
-} // namespace
-
-namespace {
 // An error is one line on the terminal: messages quote names from the user's files (a placement's
 // name, a model_type), whose newlines or escape sequences would break it or restyle the terminal.
 std::string oneLine(const char* what)

@@ -183,6 +183,14 @@ int64_t ModelConfig::positionLimit() const
     return rope.dynamicUpTo > 0 ? std::min<int64_t>(limit, rope.dynamicUpTo) : limit;
 }
 
+const char* ModelConfig::positionLimitSetBy() const
+{
+    const int64_t limit = positionLimit(); // in requirePositions()'s order
+    if (rope.dynamicUpTo > 0 && limit == rope.dynamicUpTo)
+        return "dynamic rope's original context";
+    return limit == maxPositions ? "max_position_embeddings" : "sliding_window";
+}
+
 ModelConfig ModelConfig::fromHfJson(const json& j, const std::string& source)
 {
     if (!j.is_object())

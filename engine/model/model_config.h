@@ -52,8 +52,10 @@ struct ModelConfig
     // Throws an Error saying that `what` needs `positions` when that is beyond max_position_embeddings
     // or a sliding_window (which the engine does not implement).
     void requirePositions(int64_t positions, const std::string& what) const;
-    // The most positions requirePositions() accepts.
+    // The most positions requirePositions() accepts, and the config entry that sets it (the one
+    // requirePositions() names for a run just beyond).
     int64_t positionLimit() const;
+    const char* positionLimitSetBy() const;
 
     // `source` names the file in error messages.
     static ModelConfig fromHfJson(const nlohmann::json& j, const std::string& source);
