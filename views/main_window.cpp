@@ -25,13 +25,13 @@
 #include <QCloseEvent>
 #include <QDir>
 #include <QDockWidget>
+#include <QFile>
 #include <QFileDialog>
 #include <QHeaderView>
 #include <QLabel>
 #include <QLoggingCategory>
 #include <QMenuBar>
 #include <QMessageBox>
-#include <QSaveFile>
 #include <QScrollArea>
 #include <QSettings>
 #include <QStackedWidget>
@@ -540,10 +540,8 @@ bool MainWindow::exportReport(const QString& path)
         const int64_t baseline = order[size_t(std::clamp(m_compare->baseline(), 0, int(order.size()) - 1))];
         const profiler::Report report = profiler::makeReport(*m_session, order, baseline);
         const QByteArray pdf = format == "pdf" ? reportPdf(report) : QByteArray();
-        const std::string text = format == "pdf" ? std::string(pdf.constData(), size_t(pdf.size())) : report.text(format);
-        QSaveFile out(path);
-        if (!out.open(QIODevice::WriteOnly) || out.write(text.data(), qint64(text.size())) != qint64(text.size()) || !out.commit())
-            throw fairkv::Error(path.toStdString() + ": cannot write the report (" + out.errorString().toStdString() + ")");
+        fairkv::writeTextFile(QFile::encodeName(path).toStdString(), // as the CLI writes its reports
+                              format == "pdf" ? std::string(pdf.constData(), size_t(pdf.size())) : report.text(format));
     } catch (const std::exception& e) {
         reportError(tr("Cannot export a report"), QString::fromStdString(e.what()));
         return false;
