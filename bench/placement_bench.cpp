@@ -280,6 +280,30 @@ int main(int argc, char** argv)
     for (const auto& [name, ms] : planMs)
         md << "| " << name << " plans 80 layers x 64 units x 8 ranks (batch 16) in < 100 ms | " << fmt(ms, 1) << " ms "
            << (ms < 100 ? "**pass**" : "**fail**") << " |\n";
+    // Many ranks, where a plan wants hundreds of copies (each copy count of a layer had been a
+    // search of its own: 4.9 s at 256 ranks before session 17). No target: what it takes.
+    {
+        Rng rng(0);
+        PlacementStats many;
+        many.layers = 2;
+        many.units = 8;
+        many.batch = 256;
+        many.cUnitMs = 0.001;
+        many.cTokMs = 0.0001;
+        many.kvLen.assign(256, std::vector<std::vector<double>>(2, std::vector<double>(8)));
+        for (auto& request : many.kvLen)
+            for (auto& layer : request)
+                for (double& len : layer)
+                    len = double(1 + rng.below(4096));
+        for (const int ranks : {256, 1024}) {
+            PlanOptions o;
+            o.ranks = ranks;
+            o.planner = "fairkv-copy";
+            const PlanResult plan = planPlacement(many, o);
+            md << "| fairkv-copy plans 2 layers x 8 units x " << ranks << " ranks (batch 256, " << plan.extraReplicas
+               << " copies) | " << fmt(plan.planMs, 0) << " ms |\n";
+        }
+    }
     md << "\n";
     std::map<std::string, std::vector<const Cell*>> misses;
     for (const auto& c : cells)
