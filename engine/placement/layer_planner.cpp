@@ -15,6 +15,10 @@ constexpr int kCopySearchItems = 64;              // fairkv-copy searches (unit,
 constexpr int kExactUnits = 20;                  // up to this many units the search runs to its node limit (exact when it ends within it)
 constexpr double kLargeGapWorthSearching = 0.002; // larger ones search only when the gap exceeds this
 constexpr int64_t kLargeNodeLimit = 5000;
+// Bin completion's budget per layer, whatever the depth-first search is given after it (fairkv-copy
+// with no memory for copies gives that millions): a layer it cannot settle in this many nodes is
+// rare, and the search after it keeps the best plan either way.
+constexpr int64_t kCompletionNodes = 4000000;
 
 std::vector<int> allRequests(int batch)
 {
@@ -758,7 +762,7 @@ LayerPlan searchAssignment(const LayerInstance& inst, const AssignOptions& optio
         // Bin completion is quick where ranks are many, the depth-first search below where they
         // are few and its load bound tight: the first that proves its plan ends the search. Bin
         // completion lowers the makespan one decision at a time until none fits below it.
-        BinCompletion completion(inst, limited.nodeLimit * 20);
+        BinCompletion completion(inst, kCompletionNodes);
         const double tol = loadTolerance(inst);
         double span = search.makespan(rankOf);
         exact = reachesBound(span, bound, tol);
