@@ -601,6 +601,26 @@ private Q_SLOTS:
         QCOMPARE(e->rerunName(), e->placement().toJson().at("layers") == original.toJson().at("layers")
                                      ? QString::fromStdString(w.currentRun().summary.placement)
                                      : QStringLiteral("edited"));
+        // The Use button plans on a worker thread: the same plan arrives as one undo step, and a plan
+        // that ends after another run was chosen is dropped.
+        const nlohmann::json planned = e->placement().toJson();
+        QVERIFY(e->startFrom(QStringLiteral("uniform")));
+        QSignalSpy planned1(e, &PlacementEditor::planFinished);
+        const int before = e->undoStack()->count();
+        e->startFromInBackground(QStringLiteral("fairkv-assign"));
+        QVERIFY(e->planning());
+        QVERIFY(planned1.wait(60000));
+        QCOMPARE(planned1.takeFirst().at(0).toBool(), true);
+        QVERIFY(!e->planning());
+        QCOMPARE(e->placement().toJson(), planned);
+        QCOMPARE(e->undoStack()->count(), before + 1);
+        e->startFromInBackground(QStringLiteral("fairkv-copy"));
+        e->setRun(w.currentRun(), true); // the plan now ends for a run no longer shown
+        const nlohmann::json reopened = e->placement().toJson();
+        QVERIFY(planned1.wait(60000));
+        QCOMPARE(planned1.takeFirst().at(0).toBool(), false);
+        QCOMPARE(e->placement().toJson(), reopened);
+        QCOMPARE(e->undoStack()->count(), 0);
         QVERIFY(e->startFrom(QStringLiteral("uniform")));
         QVERIFY(e->loadFile(file));
         QCOMPARE(e->placement().layers[1][5].replicas.size(), size_t(2));

@@ -997,6 +997,14 @@ Rank %3
         <source>Editing %1. %2</source>
         <translation>Bearbeitet: %1. %2</translation>
     </message>
+    <message>
+        <source>Replace the placement with the chosen one (one undo step)</source>
+        <translation>Die Platzierung durch die gewählte ersetzen (ein Rückgängig-Schritt)</translation>
+    </message>
+    <message>
+        <source>Planning…</source>
+        <translation>Plane…</translation>
+    </message>
 </context>
 <context>
     <name>fairkv::views::RunPanel</name>

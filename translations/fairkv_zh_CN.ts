@@ -990,6 +990,14 @@ rank %3
         <source>Editing %1. %2</source>
         <translation>正在编辑 %1。%2</translation>
     </message>
+    <message>
+        <source>Replace the placement with the chosen one (one undo step)</source>
+        <translation>用所选放置替换当前放置（一个撤销步骤）</translation>
+    </message>
+    <message>
+        <source>Planning…</source>
+        <translation>规划中…</translation>
+    </message>
 </context>
 <context>
     <name>fairkv::views::RunPanel</name>

@@ -20,6 +20,7 @@
 #include <QPushButton>
 #include <QScrollArea>
 #include <QSpinBox>
+#include <QThread>
 #include <QToolButton>
 #include <QUndoCommand>
 #include <QUndoStack>
@@ -28,6 +29,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <memory>
 #include <numeric>
 
 namespace fairkv::views {
@@ -142,6 +144,7 @@ PlacementEditor::PlacementEditor(QWidget* parent)
     , m_undo(new QUndoStack(this))
     , m_layer(new QSpinBox(this))
     , m_startFrom(new QComboBox(this))
+    , m_use(new QPushButton(tr("Use"), this))
     , m_allLayers(new QCheckBox(tr("Edit all layers"), this))
     , m_summary(new QLabel(this))
     , m_validity(new QLabel(this))
@@ -164,8 +167,8 @@ PlacementEditor::PlacementEditor(QWidget* parent)
     m_startFrom->addItem(tr("FairKV assign"), QStringLiteral("fairkv-assign"));
     m_startFrom->addItem(tr("FairKV copy"), QStringLiteral("fairkv-copy"));
     top->addWidget(m_startFrom);
-    auto* use = new QPushButton(tr("Use"), this);
-    top->addWidget(use);
+    m_use->setToolTip(tr("Replace the placement with the chosen one (one undo step)"));
+    top->addWidget(m_use);
     top->addStretch(1);
     auto* undo = new QToolButton(this);
     undo->setDefaultAction(m_undo->createUndoAction(this, tr("Undo")));
@@ -205,7 +208,7 @@ PlacementEditor::PlacementEditor(QWidget* parent)
         rebuild();
     });
     connect(toAll, &QPushButton::clicked, this, [this] { copyLayerToAll(); });
-    connect(use, &QPushButton::clicked, this, [this] { startFrom(m_startFrom->currentData().toString()); });
+    connect(m_use, &QPushButton::clicked, this, [this] { startFromInBackground(m_startFrom->currentData().toString()); });
     connect(load, &QPushButton::clicked, this, [this] {
         const QString path
             = QFileDialog::getOpenFileName(this, tr("Load placement"), QString(), tr("Placement JSON (*.json)"));
@@ -221,6 +224,13 @@ PlacementEditor::PlacementEditor(QWidget* parent)
     connect(m_rerun, &QPushButton::clicked, this, [this] { Q_EMIT rerunRequested(m_placement, rerunName()); });
     setEnabled(false);
     m_summary->setText(tr("Run something or select a run to edit its placement."));
+}
+
+PlacementEditor::~PlacementEditor()
+{
+    for (const QPointer<QThread>& thread : m_planThreads)
+        if (thread)
+            thread->wait();
 }
 
 void PlacementEditor::setRun(const StudioRun& run, bool live)
@@ -411,6 +421,58 @@ bool PlacementEditor::startFrom(const QString& planner)
     } catch (const std::exception& e) {
         return refuse(QString::fromUtf8(e.what()));
     }
+}
+
+void PlacementEditor::startFromInBackground(const QString& planner)
+{
+    if (!m_hasCosts || !plansFromStats(planner.toStdString())) { // nothing to wait for, or refused at once
+        startFrom(planner);
+        return;
+    }
+    struct Outcome
+    {
+        std::optional<Placement> placement;
+        QString error;
+    };
+    auto outcome = std::make_shared<Outcome>();
+    PlanOptions o;
+    o.planner = planner.toStdString();
+    o.ranks = m_placement.ranks;
+    QThread* thread = QThread::create([outcome, stats = m_stats, o] {
+        try {
+            outcome->placement = planPlacement(stats, o).placement;
+        } catch (const std::exception& e) {
+            outcome->error = QString::fromUtf8(e.what());
+        }
+    });
+    const int job = ++m_planJob, generation = m_generation;
+    // `finished` comes from the worker; with this editor as context it is handled on the GUI thread.
+    connect(thread, &QThread::finished, this, [this, outcome, job, generation, planner] {
+        if (job != m_planJob)
+            return; // a newer plan was asked for
+        m_planning = false;
+        m_use->setEnabled(true);
+        m_use->setText(tr("Use"));
+        bool applied = false;
+        if (generation != m_generation) {
+            // another run is shown: the plan was for the one before
+        } else if (!outcome->placement) {
+            refuse(outcome->error);
+        } else {
+            Placement p = std::move(*outcome->placement);
+            p.name = planner.toStdString();
+            applied = apply(p, tr("Start from %1").arg(planner));
+        }
+        Q_EMIT planFinished(applied);
+    });
+    connect(thread, &QThread::finished, thread, &QObject::deleteLater);
+    m_planThreads.erase(std::remove_if(m_planThreads.begin(), m_planThreads.end(), [](const QPointer<QThread>& t) { return t.isNull(); }),
+                        m_planThreads.end());
+    m_planThreads.emplace_back(thread);
+    m_planning = true;
+    m_use->setEnabled(false);
+    m_use->setText(tr("Planning…"));
+    thread->start();
 }
 
 bool PlacementEditor::loadFile(const QString& path)

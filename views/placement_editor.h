@@ -3,6 +3,7 @@
 #include "placement/placement_stats.h"
 #include "studio_run.h"
 
+#include <QPointer>
 #include <QWidget>
 
 #include <functional>
@@ -13,6 +14,7 @@ class QComboBox;
 class QLabel;
 class QPushButton;
 class QSpinBox;
+class QThread;
 class QUndoStack;
 class QHBoxLayout;
 
@@ -30,6 +32,7 @@ class PlacementEditor : public QWidget
     Q_OBJECT
 public:
     explicit PlacementEditor(QWidget* parent = nullptr);
+    ~PlacementEditor() override; // waits for a plan still being made
 
     // Edits `run`'s placement against its KV lengths and cost constants. `live`: whether this
     // run's engine is loaded, so that "Re-run" can apply the edit to it.
@@ -51,6 +54,12 @@ public:
     bool setRequests(int unit, int replica, const std::vector<int>& requests);
     bool copyLayerToAll();
     bool startFrom(const QString& planner); // "run", "uniform", "fairkv-assign", "fairkv-copy"
+    // What the Use button does: as startFrom(), but the planners that plan from the run's stats
+    // run on a worker thread (seconds for many layers and ranks), so the window stays responsive;
+    // the plan is applied when it comes, as one undo step, unless another run was chosen or another
+    // plan asked for meanwhile. planFinished() tells when.
+    void startFromInBackground(const QString& planner);
+    bool planning() const { return m_planning; }
     bool loadFile(const QString& path);
     bool saveFile(const QString& path);
     QString lastError() const { return m_error; }
@@ -63,6 +72,8 @@ public:
 
 Q_SIGNALS:
     void rerunRequested(const fairkv::Placement& placement, const QString& name);
+    // The newest background plan ended: applied, or refused (lastError()) or dropped (another run).
+    void planFinished(bool applied);
 
 private:
     friend class PlacementEditCommand;
@@ -88,10 +99,14 @@ private:
     bool m_tokenFree = false; // the fitted cost model has no per-token cost
     bool m_live = false;
     int m_generation = 0;
+    int m_planJob = 0; // the newest background plan; older ones are dropped when they end
+    bool m_planning = false;
+    std::vector<QPointer<QThread>> m_planThreads; // delete themselves once finished
     QString m_error;
     QUndoStack* m_undo;
     QSpinBox* m_layer;
     QComboBox* m_startFrom;
+    QPushButton* m_use;
     QCheckBox* m_allLayers;
     QLabel* m_summary;
     QLabel* m_validity;
