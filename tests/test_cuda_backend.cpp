@@ -491,6 +491,26 @@ private Q_SLOTS:
             attention.launch(dQ, dOut, scale);
             QCOMPARE(int(cudaMemcpy(out->data(), dOut, q.size() * 4, cudaMemcpyDeviceToHost)), int(cudaSuccess));
         }
+        // Every launch of a plan reuses its partials (and the combine kernel starts before the
+        // attention kernel ends): a launch right after another, on other queries, must not merge
+        // what the one before left behind. It gives the bits of a fresh plan's first launch.
+        {
+            std::vector<float> q2(q.size()), again(q.size()), fresh(q.size());
+            for (float& x : q2)
+                x = float(rng.normal());
+            float* dQ2 = nullptr;
+            QCOMPARE(int(cudaMalloc(&dQ2, q2.size() * 4)), int(cudaSuccess));
+            cudaMemcpy(dQ2, q2.data(), q2.size() * 4, cudaMemcpyHostToDevice);
+            attention.launch(dQ2, dOut, scale);
+            QCOMPARE(int(cudaMemcpy(again.data(), dOut, q.size() * 4, cudaMemcpyDeviceToHost)), int(cudaSuccess));
+            cuda::RaggedDecodeAttention other;
+            other.prepare(views, group, dim);
+            cudaMemset(dOut, 0xff, q.size() * 4);
+            other.launch(dQ2, dOut, scale);
+            QCOMPARE(int(cudaMemcpy(fresh.data(), dOut, q.size() * 4, cudaMemcpyDeviceToHost)), int(cudaSuccess));
+            cudaFree(dQ2);
+            QVERIFY2(again == fresh, "a launch merged partials of the launch before it");
+        }
         // An early launch (as after the decode step's RoPE + KV append) streams the retained rows
         // while the kernel before it runs: that kernel writes the last K/V row of each pair and q
         // only after holding the GPU for 200 us, and the attention must still see what it wrote.
