@@ -156,6 +156,28 @@ class TestPlanners : public QObject
 {
     Q_OBJECT
 private Q_SLOTS:
+    // The gap to a lower bound, as the plan's JSON, the CLI and the placement editor show it: a time
+    // equal to its bound but for rounding reads 0 (not -0.0%), a real shortfall stays visible.
+    void gapAboveBound_data()
+    {
+        QTest::addColumn<double>("value");
+        QTest::addColumn<double>("bound");
+        QTest::addColumn<double>("gap");
+        QTest::newRow("equal") << 0.75 << 0.75 << 0.0;
+        QTest::newRow("a few ulps under") << 0.1 + 0.2 << 0.30000000000000004 * (1 + 4e-16) << 0.0;
+        QTest::newRow("above") << 1.05 << 1.0 << 0.05;
+        QTest::newRow("really under") << 0.9 << 1.0 << -0.1;
+        QTest::newRow("no bound") << 2.0 << 0.0 << 0.0;
+    }
+    void gapAboveBound()
+    {
+        QFETCH(double, value);
+        QFETCH(double, bound);
+        QFETCH(double, gap);
+        QVERIFY2(std::abs(fairkv::gapAbove(value, bound) - gap) < 1e-12, qPrintable(QString::number(fairkv::gapAbove(value, bound), 'g', 17)));
+        QVERIFY(!std::signbit(fairkv::gapAbove(value, bound)) || gap < 0);
+    }
+
     void assignIsExactOnSmallInstances()
     {
         Rng rng(1);

@@ -607,10 +607,10 @@ void PlacementEditor::rebuild()
                                .arg(l)
                                .arg(worst, 0, 'f', 3)
                                .arg(lb, 0, 'f', 3)
-                               .arg(lb > 0 ? 100.0 * (worst / lb - 1.0) : 0.0, 0, 'f', 1)
+                               .arg(100.0 * gapAbove(worst, lb), 0, 'f', 1)
                                .arg(total, 0, 'f', 3)
                                .arg(bound, 0, 'f', 3)
-                               .arg(bound > 0 ? 100.0 * (total / bound - 1.0) : 0.0, 0, 'f', 1));
+                               .arg(100.0 * gapAbove(total, bound), 0, 'f', 1));
         if (m_tokenFree)
             m_summary->setText(m_summary->text() + QLatin1Char(' ')
                                + tr("Its measured attention times barely grew with the retained KV (fitted per-token cost "

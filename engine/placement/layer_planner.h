@@ -38,6 +38,17 @@ inline bool reachesBound(double makespan, double bound, double tolerance)
     return makespan <= bound * (1 + 1e-12) + tolerance;
 }
 
+// How far `value` (a modelled time) lies above the lower `bound` of its instance: 0.05 is 5%
+// above. Equal to its bound, a placement's time can come out a few ulps under it (sums in another
+// order), which reads 0 here, not -0.0%; a real shortfall stays negative, so a wrong bound shows.
+inline double gapAbove(double value, double bound)
+{
+    if (bound <= 0)
+        return 0.0;
+    const double gap = value / bound - 1.0;
+    return gap < 0 && gap > -1e-9 ? 0.0 : gap;
+}
+
 // Loads of every rank under `units`.
 std::vector<double> rankLoads(const LayerInstance& inst, const std::vector<UnitPlacement>& units);
 LayerPlan makePlan(const LayerInstance& inst, std::vector<UnitPlacement> units, bool exact);

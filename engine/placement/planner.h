@@ -40,7 +40,7 @@ struct PlanResult
     std::string costSource;
     std::vector<std::string> warnings; // what the totals leave out or may misstate (never silent)
 
-    double gap() const { return lowerBoundTotalMs > 0 ? totalMs / lowerBoundTotalMs - 1.0 : 0.0; }
+    double gap() const { return gapAbove(totalMs, lowerBoundTotalMs); }
     // Modelled uniform time over this plan's: 1 where both cost nothing.
     double speedupOverUniform() const { return totalMs > 0 ? uniformTotalMs / totalMs : 1.0; }
     nlohmann::json toJson() const;
