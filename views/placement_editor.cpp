@@ -411,16 +411,26 @@ bool PlacementEditor::startFrom(const QString& planner)
         } else {
             if (!m_hasCosts)
                 return refuse(tr("the planners need the run's cost model, and this run measured no decode step"));
-            PlanOptions o;
-            o.planner = planner.toStdString();
-            o.ranks = m_placement.ranks;
-            p = planPlacement(m_stats, o).placement;
+            p = planPlacement(m_stats, planOptions(planner)).placement;
         }
-        p.name = planner.toStdString();
-        return apply(p, tr("Start from %1").arg(planner));
+        return applyStart(std::move(p), planner);
     } catch (const std::exception& e) {
         return refuse(QString::fromUtf8(e.what()));
     }
+}
+
+PlanOptions PlacementEditor::planOptions(const QString& planner) const
+{
+    PlanOptions o;
+    o.planner = planner.toStdString();
+    o.ranks = m_placement.ranks;
+    return o;
+}
+
+bool PlacementEditor::applyStart(Placement p, const QString& planner)
+{
+    p.name = planner.toStdString();
+    return apply(p, tr("Start from %1").arg(planner));
 }
 
 void PlacementEditor::startFromInBackground(const QString& planner)
@@ -435,10 +445,7 @@ void PlacementEditor::startFromInBackground(const QString& planner)
         QString error;
     };
     auto outcome = std::make_shared<Outcome>();
-    PlanOptions o;
-    o.planner = planner.toStdString();
-    o.ranks = m_placement.ranks;
-    QThread* thread = QThread::create([outcome, stats = m_stats, o] {
+    QThread* thread = QThread::create([outcome, stats = m_stats, o = planOptions(planner)] {
         try {
             outcome->placement = planPlacement(stats, o).placement;
         } catch (const std::exception& e) {
@@ -459,9 +466,7 @@ void PlacementEditor::startFromInBackground(const QString& planner)
         } else if (!outcome->placement) {
             refuse(outcome->error);
         } else {
-            Placement p = std::move(*outcome->placement);
-            p.name = planner.toStdString();
-            applied = apply(p, tr("Start from %1").arg(planner));
+            applied = applyStart(std::move(*outcome->placement), planner);
         }
         Q_EMIT planFinished(applied);
     });

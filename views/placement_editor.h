@@ -1,5 +1,6 @@
 #pragma once
 #include "placement/placement.h"
+#include "placement/planner.h"
 #include "placement/placement_stats.h"
 #include "studio_run.h"
 
@@ -79,6 +80,9 @@ private:
     friend class PlacementEditCommand;
     void install(const Placement& p); // without undo (the undo stack's commands call it)
     bool apply(const Placement& edited, const QString& description);
+    // Start from: the planner's options for this run, and its plan applied under the planner's name.
+    PlanOptions planOptions(const QString& planner) const;
+    bool applyStart(Placement p, const QString& planner);
     // Runs `edit` on the shown layer, or on every layer when "Edit all layers" is checked.
     bool attempt(const std::function<Placement(const Placement&, int layer)>& edit, const QString& description);
     int replicaIn(const Placement& p, int layer, int unit, int replica) const;
