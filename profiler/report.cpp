@@ -249,7 +249,7 @@ std::string Report::html(bool inlineCharts) const
                 std::string names;
                 for (const std::string& d : unlikeWork(base.summary, base.result, r.summary, r.result))
                     names += (names.empty() ? "" : ", ") + d;
-                return names.empty() ? std::string("nothing: like work") : names;
+                return names.empty() ? std::string("nothing: the same workload") : names;
             }},
            {"timing", "", [](const StoredRun& r) { return r.summary.timing; }},
            {"decode step (ms)", "as timed", [](const StoredRun& r) { return fmt(r.summary.stepMs, 3); }},

@@ -237,7 +237,7 @@ private Q_SLOTS:
         QCOMPARE(count("<th class=\"l\">metric</th>"), size_t(2));  // runs 1-6, then 7-8
         QCOMPARE(count("<th class=\"l\">setting</th>"), size_t(2));
         QVERIFY(html.find("<td>budget</td>") != std::string::npos);      // run 4's other budget
-        QCOMPARE(count("nothing: like work"), size_t(6));
+        QCOMPARE(count("nothing: the same workload"), size_t(6));
         const std::string svg = report.charts().front().svg;
         QVERIFY2(svg.find("height=\"320\"") != std::string::npos, svg.substr(0, 200).c_str()); // 3 legend rows
         QVERIFY(svg.find(std::string(120, 'x')) != std::string::npos);  // whole in the bar's title

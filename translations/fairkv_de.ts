@@ -218,10 +218,6 @@
         <translation>Weicht vom Basislauf ab in</translation>
     </message>
     <message>
-        <source>nothing: like work</source>
-        <translation>nichts: gleiche Arbeit</translation>
-    </message>
-    <message>
         <source>difference (ms)</source>
         <translation>Differenz (ms)</translation>
     </message>
@@ -236,6 +232,10 @@
     <message>
         <source>Colour: %1 minus the baseline; red: higher, blue: lower (%2). %3 of %4 cells hidden (equal, or below the threshold).</source>
         <translation>Farbe: %1 minus Basislauf; rot: höher, blau: niedriger (%2). %3 von %4 Zellen ausgeblendet (gleich oder unter der Schwelle).</translation>
+    </message>
+    <message>
+        <source>nothing: the same workload</source>
+        <translation>nichts: dieselbe Arbeitslast</translation>
     </message>
 </context>
 <context>

@@ -218,10 +218,6 @@
         <translation>与基线不同之处</translation>
     </message>
     <message>
-        <source>nothing: like work</source>
-        <translation>无：相同工作</translation>
-    </message>
-    <message>
         <source>difference (ms)</source>
         <translation>差值（毫秒）</translation>
     </message>
@@ -236,6 +232,10 @@
     <message>
         <source>Colour: %1 minus the baseline; red: higher, blue: lower (%2). %3 of %4 cells hidden (equal, or below the threshold).</source>
         <translation>颜色：%1 减去基线；红色：更高，蓝色：更低（%2）。%4 个单元格中隐藏了 %3 个（相等或低于阈值）。</translation>
+    </message>
+    <message>
+        <source>nothing: the same workload</source>
+        <translation>无：相同的工作负载</translation>
     </message>
 </context>
 <context>

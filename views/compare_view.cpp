@@ -263,7 +263,7 @@ void CompareView::rebuildTable()
         if (i == m_baseline)
             return QStringLiteral("–");
         const QString unlike = unlikeSettings(baseRun, r);
-        return unlike.isEmpty() ? tr("nothing: like work") : unlike;
+        return unlike.isEmpty() ? tr("nothing: the same workload") : unlike;
     });
     int ranks = 0, layers = 0;
     for (const StudioRun& r : m_runs) {
