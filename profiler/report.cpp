@@ -71,6 +71,33 @@ std::string csvField(const std::string& s)
 }
 
 
+// A value axis from 0 with round ticks (1, 2, 2.5 or 5 times a power of ten, at most 6 intervals)
+// reaching at least `highest` plus a little headroom: ticks at a quarter of 110% of the highest
+// bar had read 0, 426, 852, 1278, 1705.
+struct ValueAxis
+{
+    double top = 1.0, step = 0.25;
+    int decimals = 2;
+};
+
+ValueAxis valueAxis(double highest)
+{
+    if (!(highest > 0) || !std::isfinite(highest))
+        return {};
+    const double need = highest * 1.05;
+    const double magnitude = std::pow(10.0, std::floor(std::log10(need / 6)));
+    for (double m : {1.0, 2.0, 2.5, 5.0, 10.0, 20.0}) {
+        const double step = m * magnitude;
+        const double intervals = std::ceil(need / step - 1e-9);
+        if (intervals <= 6) {
+            // As many decimals as the step has (2.5 x 10^k has one more than 10^k).
+            const int decimals = std::max(0, int(-std::floor(std::log10(step) + 1e-9)) + (m == 2.5 ? 1 : 0));
+            return {intervals * step, step, decimals};
+        }
+    }
+    return {need, need / 4, 2}; // not reached: 20 x magnitude always fits
+}
+
 // Grouped bars: groups along x, one bar per series in each group.
 std::string barChart(const std::string& title, const std::string& unit, const std::vector<std::string>& groups,
                      const std::vector<std::string>& series,
@@ -84,21 +111,24 @@ std::string barChart(const std::string& title, const std::string& unit, const st
     const double H = legendTop + double(std::max<size_t>(legendRows, 1)) * rowH + 8, bottom = H - legendTop + 30;
     const double columnW = (W - left - right) / 3;
     const size_t maxBytes = size_t((columnW - 26) / 6.2); // 11 px sans: about 6 px a character (wide ones take 3 bytes)
-    double peak = 0;
+    double highest = 0;
     for (const auto& s : values)
         for (double v : s)
-            peak = std::max(peak, v);
-    peak = peak > 0 ? peak * 1.1 : 1.0;
+            if (std::isfinite(v))
+                highest = std::max(highest, v);
+    const ValueAxis axis = valueAxis(highest);
+    const double peak = axis.top;
     std::ostringstream o;
     o << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << W << "\" height=\"" << H << "\" viewBox=\"0 0 " << W
       << ' ' << H << "\" font-family=\"sans-serif\" font-size=\"11\">";
     o << "<text x=\"" << W / 2 << "\" y=\"16\" text-anchor=\"middle\" font-size=\"13\">" << esc(title) << "</text>";
     const double plotW = W - left - right, plotH = H - top - bottom;
-    for (int t = 0; t <= 4; ++t) {
-        const double y = top + plotH * (1 - t / 4.0);
+    const int ticks = int(std::lround(axis.top / axis.step));
+    for (int t = 0; t <= ticks; ++t) {
+        const double y = top + plotH * (1 - double(t) / ticks);
         o << "<line x1=\"" << left << "\" y1=\"" << y << "\" x2=\"" << W - right << "\" y2=\"" << y
           << "\" stroke=\"#ddd\"/><text x=\"" << left - 4 << "\" y=\"" << y + 4 << "\" text-anchor=\"end\">"
-          << esc(fmt(peak * t / 4.0, peak < 10 ? 2 : 0)) << "</text>";
+          << esc(fmt(axis.step * t, axis.decimals)) << "</text>";
     }
     o << "<text x=\"12\" y=\"" << top + plotH / 2 << "\" transform=\"rotate(-90 12 " << top + plotH / 2
       << ")\" text-anchor=\"middle\">" << esc(unit) << "</text>";

@@ -209,6 +209,43 @@ private Q_SLOTS:
         QCOMPARE(doc["otherData"]["dropped_records"].get<int>(), 7);
     }
 
+    // The report's charts count in round steps from 0 (a quarter of 110% of the highest bar had
+    // given 0, 426, 852, 1278, 1705), with as many decimals as the step needs.
+    void reportChartsHaveRoundTicks_data()
+    {
+        QTest::addColumn<double>("highest");
+        QTest::addColumn<QStringList>("labels");
+        QTest::newRow("tokens/s") << 1549.6 << QStringList{QStringLiteral("0"), QStringLiteral("500"), QStringLiteral("1000"), QStringLiteral("1500"), QStringLiteral("2000")};
+        QTest::newRow("ms") << 0.793 << QStringList{QStringLiteral("0.0"), QStringLiteral("0.2"), QStringLiteral("0.4"), QStringLiteral("0.6"), QStringLiteral("0.8"), QStringLiteral("1.0")};
+        QTest::newRow("fifths") << 1.1 << QStringList{QStringLiteral("0.0"), QStringLiteral("0.2"), QStringLiteral("0.4"), QStringLiteral("0.6"), QStringLiteral("0.8"), QStringLiteral("1.0"), QStringLiteral("1.2")};
+        QTest::newRow("quarters") << 1.3 << QStringList{QStringLiteral("0.00"), QStringLiteral("0.25"), QStringLiteral("0.50"), QStringLiteral("0.75"), QStringLiteral("1.00"), QStringLiteral("1.25"), QStringLiteral("1.50")};
+        QTest::newRow("nothing timed") << 0.0 << QStringList{QStringLiteral("0.00"), QStringLiteral("0.25"), QStringLiteral("0.50"), QStringLiteral("0.75"), QStringLiteral("1.00")};
+    }
+    void reportChartsHaveRoundTicks()
+    {
+        QFETCH(double, highest);
+        QFETCH(QStringList, labels);
+        Report report;
+        for (double tps : {highest / 2, highest}) {
+            StoredRun r;
+            r.summary.id = int64_t(report.runs.size()) + 1;
+            r.summary.tokensPerS = tps;
+            r.result = {{"kv_len", {{{1, 2}}}}, {"rank_attention_ms", {{1.0, 2.0}}}, {"step_ms", {3.0}}};
+            report.runs.push_back(r);
+        }
+        const std::string svg = report.charts().front().svg;
+        std::vector<std::string> ticks; // the axis labels: right-aligned texts
+        const std::string open = "text-anchor=\"end\">";
+        for (size_t at = svg.find(open); at != std::string::npos; at = svg.find(open, at + 1)) {
+            const size_t from = at + open.size();
+            ticks.push_back(svg.substr(from, svg.find('<', from) - from));
+        }
+        QStringList got;
+        for (const std::string& t : ticks)
+            got << QString::fromStdString(t);
+        QCOMPARE(got, labels);
+    }
+
     // A report of many runs stays on the page: tables of a column per run come in blocks, the
     // chart's legend grows with the runs and cuts long names, and every run says where its work
     // differs from the baseline's.
