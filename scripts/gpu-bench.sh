@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Issue 6's GPU check-and-measure in one go.
-#   here (CI image, builds):        scripts/gpu-bench.sh bundle
+#   here (CI image, builds):        scripts/gpu-bench.sh bundle [BASE_REF]
 #   on the GPU machine (no Qt):     scripts/gpu-bench.sh run [OUT_DIR [PARTS]]
 # `run` unpacks the bundle, runs the GPU tests (CUDA backend against the CPU, CUPTI tags), then the
 # benchmarks: ragged decode attention against the HBM ceiling (gpu-benchmark.md), the 8B step
@@ -11,16 +11,34 @@
 # (engine-runs.txt). Tables go to OUT_DIR (default $OUT or
 # /tmp/gpu-bench) and to stdout; copy them to docs/. PARTS (comma-separated, default all) picks
 # what runs: tests, attention, decode, gemm, selection, events, engine (and gemm-sweep,
-# prefetch, tuned, overlap and engine-gemm, only when named); the whole run takes about
+# prefetch, tuned, overlap, engine-gemm and ab, only when named); the whole run takes about
 # ten minutes, at the device tool's limit for one command.
+# A/B: `bundle BASE_REF` also builds the attention and step benchmarks of BASE_REF (a commit or
+# branch, in build-base/ from a worktree) as fairkv-bench-gpu-base and fairkv-bench-gpu-decode-base;
+# the part `ab` then alternates them with this tree's, two rounds, and prints the target cells of
+# each (device time is scarce: one call compares a change with what it changes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 case "${1:-}" in
 bundle)
   ./scripts/build.sh
+  base=()
+  if [ -n "${2:-}" ]; then
+    src=build-base/src
+    rm -rf build-base/bin && mkdir -p build-base/bin
+    git worktree remove --force "$src" 2>/dev/null || rm -rf "$src"
+    git worktree add --detach "$src" "$2" >/dev/null
+    cmake -S "$src" -B build-base/build -DCMAKE_BUILD_TYPE=Release >/dev/null
+    cmake --build build-base/build -j"$(nproc)" --target fairkv-bench-gpu fairkv-bench-gpu-decode
+    for b in fairkv-bench-gpu fairkv-bench-gpu-decode; do
+      cp "build-base/build/bench/$b" "build-base/bin/$b-base"
+      base+=("build-base/bin/$b-base")
+    done
+    git worktree remove --force "$src"
+  fi
   ./scripts/device-bundle.sh build/tests/test_cuda_backend build/tests/test_cupti build/bench/fairkv-bench-gpu \
     build/bench/fairkv-bench-gpu-decode build/bench/fairkv-bench-gemm build/bench/fairkv-bench-selection \
-    build/bench/fairkv-bench-events build/app/cli/fairkv
+    build/bench/fairkv-bench-events build/app/cli/fairkv "${base[@]}"
   cp scripts/gpu-bench.sh out/device/
   ;;
 run)
@@ -51,6 +69,29 @@ run)
   if want tuned; then "$bin/fairkv-bench-gpu-decode" --sections tuned --out "$out/tuned.md" > /dev/null; fi
   # Nor this: the 8B step with and without early starts, on cublasGemmEx and on the engine's GEMM choice.
   if want overlap; then "$bin/fairkv-bench-gpu-decode" --sections overlap --out "$out/overlap.md"; fi
+  # Only when named: this tree's attention and step benchmarks against the base build's (`bundle
+  # BASE_REF`), alternating, two rounds; the target cells of each run, then the full tables in OUT/ab.
+  if want ab; then
+    [ -x "$bin/fairkv-bench-gpu-base" ] || { echo "the bundle has no base build: scripts/gpu-bench.sh bundle BASE_REF" >&2; exit 2; }
+    mkdir -p "$out/ab"
+    for r in 1 2; do
+      for v in base new; do
+        s=""; [ $v = base ] && s=-base
+        "$bin/fairkv-bench-gpu$s" --out "$out/ab/attention-$v-$r.md" > /dev/null
+        echo "attention, $v, round $r (kernel µs, split-KV µs, % of copy):"
+        grep -E "^\| gqa \| (16|64) \| (512|1024|2048) |^\| per-query-head \| 16 \| 512 " "$out/ab/attention-$v-$r.md" \
+          | awk -F'|' '{print "  "$2,$3,$4,$8,$9,$11}'
+      done
+    done
+    for r in 1 2; do
+      for v in base new; do
+        s=""; [ $v = base ] && s=-base
+        "$bin/fairkv-bench-gpu-decode$s" --sections 8b --out "$out/ab/step-$v-$r.md" > /dev/null
+        echo "8B step, $v, round $r (step ms, step / floor, attention ms):"
+        grep -E "^\| (1|16|64) \| (512|2048) \|" "$out/ab/step-$v-$r.md" | awk -F'|' '{print "  "$2,$3,$6,$9,$12}'
+      done
+    done
+  fi
   if want selection; then "$bin/fairkv-bench-selection" --out "$out/selection-benchmark.md" > /dev/null; fi
   if want events; then "$bin/fairkv-bench-events" --out "$out/event-benchmark.md" > /dev/null; fi
   # The engine's own decode step (fairkv run: synthetic llama-3.1-8b weights, 8 layers, batch 16,
