@@ -259,6 +259,22 @@ json parseStored(const std::string& text)
     return json::parse(text, nullptr, false);
 }
 
+// What a file's application id and schema version say against opening it (empty: nothing). Read
+// before anything is written, and again under the write lock, where another program may have
+// created or upgraded the file since.
+std::string schemaRefusal(int version, int32_t appId, bool hasTables)
+{
+    if (hasTables && appId != SessionStore::kApplicationId)
+        return "an SQLite database, but not a FairKV session";
+    if (version > SessionStore::kSchemaVersion)
+        return "written by a newer FairKV Studio (schema " + std::to_string(version) + "; this build reads up to "
+               + std::to_string(SessionStore::kSchemaVersion) + "); the file was not changed";
+    if (version < 0 || (hasTables && version == 0))
+        return "a FairKV session with schema version " + std::to_string(version)
+               + ", which no FairKV Studio writes: the file is damaged and was not changed";
+    return {};
+}
+
 // Checks the file before SQLite sees it: an SQLite header, and a size that holds every page the
 // header counts (a truncated copy otherwise fails later, deep in a query). Returns whether the
 // database is in WAL mode (header bytes 18 and 19 are 2).
@@ -468,14 +484,8 @@ std::unique_ptr<SessionStore> SessionStore::open(const std::string& path, Mode m
         const std::string tables = "," + read("SELECT group_concat(name) FROM sqlite_master WHERE type='table'") + ",";
         if (rc != SQLITE_OK)
             throw Error(path + ": not a readable FairKV session (" + (raw ? sqlite3_errmsg(raw) : "cannot open") + ")");
-        if (hasTables && appId != kApplicationId)
-            throw Error(path + ": an SQLite database, but not a FairKV session");
-        if (version > kSchemaVersion)
-            throw Error(path + ": written by a newer FairKV Studio (schema " + std::to_string(version)
-                        + "; this build reads up to " + std::to_string(kSchemaVersion) + "); the file was not changed");
-        if (version < 0 || (hasTables && version == 0))
-            throw Error(path + ": a FairKV session with schema version " + std::to_string(version)
-                        + ", which no FairKV Studio writes: the file is damaged and was not changed");
+        if (const std::string refusal = schemaRefusal(version, appId, hasTables); !refusal.empty())
+            throw Error(path + ": " + refusal);
         // The current schema's tables: a file of this version without one of them was damaged or
         // edited, and would fail half way through a read or a write.
         std::string missing;
@@ -547,14 +557,8 @@ std::unique_ptr<SessionStore> SessionStore::open(const std::string& path, Mode m
             };
             const int now = int(pragma("PRAGMA user_version"));
             const bool tables = pragma("SELECT count(*) FROM sqlite_master") > 0;
-            if (tables && int32_t(pragma("PRAGMA application_id")) != kApplicationId)
-                s->fail("an SQLite database, but not a FairKV session");
-            if (now > kSchemaVersion)
-                s->fail("written by a newer FairKV Studio (schema " + std::to_string(now) + "; this build reads up to "
-                        + std::to_string(kSchemaVersion) + "); the file was not changed");
-            if (tables && now <= 0)
-                s->fail("a FairKV session with schema version " + std::to_string(now)
-                        + ", which no FairKV Studio writes: the file is damaged and was not changed");
+            if (const std::string refusal = schemaRefusal(now, int32_t(pragma("PRAGMA application_id")), tables); !refusal.empty())
+                s->fail(refusal);
             if (now < kSchemaVersion)
                 s->migrate(tables ? now : 0);
             s->exec("COMMIT");
