@@ -85,17 +85,17 @@ ValueAxis valueAxis(double highest)
     if (!(highest > 0) || !std::isfinite(highest))
         return {};
     const double need = highest * 1.05;
-    const double magnitude = std::pow(10.0, std::floor(std::log10(need / 6)));
-    for (double m : {1.0, 2.0, 2.5, 5.0, 10.0, 20.0}) {
-        const double step = m * magnitude;
-        const double intervals = std::ceil(need / step - 1e-9);
-        if (intervals <= 6) {
-            // As many decimals as the step has (2.5 x 10^k has one more than 10^k).
-            const int decimals = std::max(0, int(-std::floor(std::log10(step) + 1e-9)) + (m == 2.5 ? 1 : 0));
-            return {intervals * step, step, decimals};
+    const double magnitude = std::pow(10.0, std::floor(std::log10(need / 6))); // need / 6 < 10 x magnitude
+    double m = 10.0; // always fits
+    for (double candidate : {1.0, 2.0, 2.5, 5.0})
+        if (std::ceil(need / (candidate * magnitude) - 1e-9) <= 6) {
+            m = candidate;
+            break;
         }
-    }
-    return {need, need / 4, 2}; // not reached: 20 x magnitude always fits
+    const double step = m * magnitude;
+    // As many decimals as the step has (2.5 x 10^k has one more than 10^k).
+    const int decimals = std::max(0, int(-std::floor(std::log10(step) + 1e-9)) + (m == 2.5 ? 1 : 0));
+    return {std::ceil(need / step - 1e-9) * step, step, decimals};
 }
 
 // Grouped bars: groups along x, one bar per series in each group.
