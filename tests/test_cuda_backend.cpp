@@ -191,17 +191,21 @@ private Q_SLOTS:
 
     // RMSNorm against a float64 reference: 16-byte loads when the hidden size and the pointers
     // allow, one float at a time otherwise (a hidden size not divisible by 4, a row not aligned),
-    // with and without a row index.
+    // with and without a row index; activations whose squares overflow a float sum (scale 1e30)
+    // still give the model's row, not zeros.
     void rmsNormMatchesReference_data()
     {
         QTest::addColumn<int>("hidden");
         QTest::addColumn<int>("offset"); // floats x starts after an aligned allocation
         QTest::addColumn<bool>("indexed");
-        QTest::newRow("4096 aligned") << 4096 << 0 << false;
-        QTest::newRow("4096 indexed") << 4096 << 0 << true;
-        QTest::newRow("4094 (scalar)") << 4094 << 0 << false;
-        QTest::newRow("4096 unaligned x") << 4096 << 1 << true;
-        QTest::newRow("40 (fewer than threads)") << 40 << 0 << false;
+        QTest::addColumn<float>("scale");
+        QTest::newRow("4096 aligned") << 4096 << 0 << false << 1.0f;
+        QTest::newRow("4096 indexed") << 4096 << 0 << true << 1.0f;
+        QTest::newRow("4094 (scalar)") << 4094 << 0 << false << 1.0f;
+        QTest::newRow("4096 unaligned x") << 4096 << 1 << true << 1.0f;
+        QTest::newRow("40 (fewer than threads)") << 40 << 0 << false << 1.0f;
+        QTest::newRow("4096, squares beyond float") << 4096 << 0 << false << 1e30f;
+        QTest::newRow("4094, squares beyond float") << 4094 << 0 << false << 1e30f;
     }
 
     void rmsNormMatchesReference()
@@ -209,12 +213,13 @@ private Q_SLOTS:
         QFETCH(int, hidden);
         QFETCH(int, offset);
         QFETCH(bool, indexed);
+        QFETCH(float, scale);
         const int rows = 3;
         const float eps = 1e-5f;
         Rng rng(11);
         std::vector<float> x(static_cast<size_t>(rows) * hidden + static_cast<size_t>(offset)), w(static_cast<size_t>(hidden));
         for (float& v : x)
-            v = float(rng.uniform() * 4.0 - 2.0);
+            v = float(rng.uniform() * 4.0 - 2.0) * scale;
         for (float& v : w)
             v = float(rng.uniform() + 0.5);
         const std::vector<int> index = {2, 0, 1};

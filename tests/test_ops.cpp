@@ -113,10 +113,22 @@ private Q_SLOTS:
         }
     }
 
+    // Scale 1e30: activations whose squares overflow a float sum (an embedding table scaled up);
+    // the norm of the row is still the model's, not a row of zeros.
+    void rmsNorm_data()
+    {
+        QTest::addColumn<float>("scale");
+        QTest::newRow("ordinary") << 1.0f;
+        QTest::newRow("squares beyond float") << 1e30f;
+    }
+
     void rmsNorm()
     {
+        QFETCH(float, scale);
         const size_t n = 77;
-        const auto x = randomVector(n, 6, 3.0);
+        auto x = randomVector(n, 6, 3.0);
+        for (float& v : x)
+            v *= scale;
         const auto w = randomVector(n, 7);
         std::vector<float> out(n);
         cpu::rmsNorm(x.data(), n, w.data(), 1e-5, out.data());

@@ -94,8 +94,10 @@ private Q_SLOTS:
         const QString ok = QStringLiteral(R"({"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})");
         QTest::newRow("header length past end") << ok << 8 << qint64(5000) << QStringLiteral("past the end of the file");
         QTest::newRow("header length too short") << ok << 8 << qint64(1) << QStringLiteral("not valid JSON");
+        QTest::newRow("header length 0") << ok << 8 << qint64(0) << QStringLiteral("header length is 0");
         QTest::newRow("header length over limit") << ok << 8 << qint64(200LL << 20) << QStringLiteral("exceeds the 100 MiB limit");
-        QTest::newRow("not json") << QStringLiteral("{this is not json}") << 0 << qint64(-1) << QStringLiteral("not valid JSON");
+        QTest::newRow("not json") << QStringLiteral("{this is not json}") << 0 << qint64(-1) << QStringLiteral("not valid JSON (");
+        QTest::newRow("metadata twice") << QStringLiteral(R"({"__metadata__":{},"__metadata__":{}})") << 0 << qint64(-1) << QStringLiteral("header has '__metadata__' twice");
         QTest::newRow("not an object") << QStringLiteral("[1,2,3]") << 0 << qint64(-1) << QStringLiteral("must be a JSON object");
         QTest::newRow("unknown dtype") << QStringLiteral(R"({"x":{"dtype":"F12","shape":[2],"data_offsets":[0,8]}})") << 8 << qint64(-1) << QStringLiteral("unknown dtype 'F12'");
         QTest::newRow("size mismatch") << QStringLiteral(R"({"x":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})") << 8 << qint64(-1) << QStringLiteral("needs 12 bytes");
@@ -312,6 +314,28 @@ private Q_SLOTS:
         write("", "", "model.layers.0.self_attn.q_proj.bias");
         FAIRKV_EXPECT_ERROR(ModelWeights::loadHf(folder), "tensor 'model.layers.0.self_attn.q_proj.bias' is a bias");
 
+        // Tensors the model does not take: none to warn of for a checkpoint as saved, for layers
+        // cut off by --layers, or for RoPE's inv_freq buffer; a warning naming one for a config of
+        // fewer layers than the checkpoint (a stray tensor alike).
+        {
+            ModelWeights two = ModelWeights::synthetic(ModelConfig::builtin("tiny", 2), 3);
+            two.saveHf(folder);
+            QVERIFY(ModelWeights::loadHf(folder).unusedTensors.empty());
+            QVERIFY(ModelWeights::loadHf(folder, 1).unusedTensorsWarning().empty());
+            write("", "", "model.layers.0.self_attn.rotary_emb.inv_freq");
+            QVERIFY(ModelWeights::loadHf(folder).unusedTensorsWarning().empty());
+            std::ifstream in(folder + "/config.json");
+            nlohmann::json cfg = nlohmann::json::parse(in);
+            cfg["num_hidden_layers"] = 1;
+            std::ofstream(folder + "/config.json") << cfg.dump();
+            const ModelWeights one = ModelWeights::loadHf(folder);
+            QCOMPARE(one.unusedTensors.size(), size_t(9)); // layer 1's nine tensors
+            QVERIFY(QString::fromStdString(one.unusedTensorsWarning())
+                        .contains(QStringLiteral("9 tensor(s) of the checkpoint are not used by the model, e.g. 'model.layers.1.")));
+            write("", "", "model.stray");
+            QVERIFY(QString::fromStdString(ModelWeights::loadHf(folder, 1).unusedTensorsWarning()).contains(QStringLiteral("'model.stray'")));
+        }
+
         // Beside model.safetensors an index is not read (transformers' order), even a broken one.
         w.saveHf(folder);
         std::ofstream(folder + "/model.safetensors.index.json") << R"({"weight_map": {"x": "gone.safetensors"}})";
@@ -386,7 +410,7 @@ private Q_SLOTS:
         std::filesystem::remove(folder + "/model.safetensors.index.json");
         std::filesystem::remove(folder + "/config.json");
         FAIRKV_EXPECT_ERROR(ModelWeights::loadHf(folder), "config.json: cannot open");
-        FAIRKV_EXPECT_ERROR(ModelWeights::loadHf(folder + "/nope"), "not a checkpoint folder");
+        FAIRKV_EXPECT_ERROR(ModelWeights::loadHf(folder + "/nope"), "/nope: no such folder");
     }
 };
 

@@ -311,6 +311,12 @@ int logitsCommand(const std::vector<std::string>& argv)
     if (const auto shape = modelShape(forward.model, forward.layers))
         requireRunMemory(forward, *shape, "use --layers or fewer --tokens");
     auto weights = std::make_shared<ModelWeights>(loadModel(forward.model, forward.layers, args.unsignedInt("seed")));
+    for (size_t i = 0; i < tokens.size(); ++i) // the engine's message would speak of "prompt 0"
+        if (tokens[i] >= weights->config.vocabSize)
+            throw UsageError("--tokens: id " + std::to_string(tokens[i]) + " (position " + std::to_string(i)
+                             + ") is outside the model's vocabulary (0.." + std::to_string(weights->config.vocabSize - 1) + ")");
+    if (const std::string unused = weights->unusedTensorsWarning(); !unused.empty())
+        printNotes({unused}, "warning: ");
     InferenceEngine engine(weights, 1, UnitMode::Gqa);
     const int units = engine.units().numUnits;
     auto out = engine.prefill({tokens}, CompressionOptions{}, Placement::uniform(weights->config.numLayers, units, 1, 1), true);

@@ -261,6 +261,8 @@ ModelConfig ModelConfig::fromHfFolder(const std::string& folder, int layers)
 {
     std::error_code ec;
     const fs::path dir(folder);
+    if (!fs::exists(dir, ec))
+        throw Error(folder + ": no such folder (expected a checkpoint folder: config.json and safetensors files)");
     if (!fs::is_directory(dir, ec))
         throw Error(folder + ": not a checkpoint folder (expected config.json and safetensors files)");
     ModelConfig config = fromHfFile((dir / "config.json").string());

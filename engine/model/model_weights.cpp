@@ -2,6 +2,7 @@
 
 #include "common/error.h"
 #include "common/host_memory.h"
+#include "common/json_file.h"
 #include "common/output_path.h"
 #include "common/parallel.h"
 #include "common/rng.h"
@@ -100,6 +101,35 @@ void checkSlots(const std::string& folder, const SafetensorsCheckpoint& ckpt, co
     }
 }
 
+// The checkpoint's tensors that no slot of the model takes.
+std::vector<std::string> unusedNames(const SafetensorsCheckpoint& ckpt, const std::vector<NamedSlot>& list)
+{
+    std::set<std::string> used;
+    for (const auto& slot : list)
+        used.insert(slot.name);
+    std::vector<std::string> out;
+    for (const auto& name : ckpt.tensorNames())
+        if (!used.count(name))
+            out.push_back(name);
+    return out;
+}
+
+// Whether a run means to leave a tensor out: a layer at or beyond `layers` when --layers cut the
+// model short, or the inverse frequencies older transformers saved as a buffer (computed from the
+// config here, as transformers does).
+bool leftOutOnPurpose(const std::string& name, int layers, bool truncated)
+{
+    const std::string invFreq = "rotary_emb.inv_freq";
+    if (name.size() >= invFreq.size() && name.compare(name.size() - invFreq.size(), invFreq.size(), invFreq) == 0)
+        return true;
+    const std::string prefix = "model.layers.";
+    if (!truncated || name.rfind(prefix, 0) != 0)
+        return false;
+    char* end = nullptr;
+    const long index = std::strtol(name.c_str() + prefix.size(), &end, 10);
+    return end && *end == '.' && index >= layers;
+}
+
 } // namespace
 
 namespace {
@@ -140,11 +170,17 @@ SafetensorsCheckpoint openFor(const std::string& folder, const ModelConfig& c)
         long run = 0;
         while (held.count(run))
             ++run;
-        std::string holds = run == 0 ? std::string("no layer 0") : "layers 0 to " + std::to_string(run - 1);
-        if (held.size() > size_t(run))
+        std::string holds;
+        if (held.empty())
+            holds = "no tensor of any layer";
+        else if (run == 0)
+            holds = "tensors of " + std::to_string(held.size()) + " layer(s), none of them layer 0, up to layer " + std::to_string(*held.rbegin());
+        else
+            holds = "tensors of layers 0 to " + std::to_string(run - 1);
+        if (run > 0 && held.size() > size_t(run))
             holds += ", and " + std::to_string(held.size() - size_t(run)) + " more up to layer " + std::to_string(*held.rbegin());
         throw Error(folder + ": the config asks for " + std::to_string(c.numLayers) + " layers, but the checkpoint has no tensor '"
-                    + last + "' (it holds tensors of " + holds + ")");
+                    + last + "' (it holds " + holds + ")");
     }
     // Biases (Qwen2's q/k/v, for one) change every output; a config may not say so.
     for (const auto& name : ckpt.tensorNames())
@@ -167,15 +203,9 @@ CheckpointSummary inspectHf(const std::string& folder, int layers)
     s.config = w.config;
     s.files = ckpt.files();
     s.tensors = list.size();
-    std::map<std::string, bool> used;
-    for (const auto& slot : list)
-        used[slot.name] = true;
-    for (const auto& name : ckpt.tensorNames()) {
-        const SafetensorsEntry* e = ckpt.find(name);
-        if (!used.count(name)) {
-            s.extra.push_back(name);
-            continue;
-        }
+    s.extra = unusedNames(ckpt, list);
+    for (const auto& slot : list) {
+        const SafetensorsEntry* e = ckpt.find(slot.name);
         ++s.dtypes[dtypeName(e->dtype)];
         s.bytes += e->end - e->begin;
     }
@@ -196,7 +226,18 @@ ModelWeights ModelWeights::loadHf(const std::string& folder, int layers)
                       folder + " with " + std::to_string(w.config.numLayers) + " layers", "fp32 weights", "use --layers");
     for (auto& slot : list)
         *slot.target = ckpt.load(slot.name, slot.shape);
+    for (std::string& name : unusedNames(ckpt, list))
+        if (!leftOutOnPurpose(name, w.config.numLayers, layers > 0))
+            w.unusedTensors.push_back(std::move(name));
     return w;
+}
+
+std::string ModelWeights::unusedTensorsWarning() const
+{
+    if (unusedTensors.empty())
+        return {};
+    return config.name + ": " + std::to_string(unusedTensors.size()) + " tensor(s) of the checkpoint are not used by the model, e.g. '"
+           + printable(unusedTensors.front()) + "' (does config.json describe this checkpoint?)";
 }
 
 ModelWeights ModelWeights::synthetic(const ModelConfig& config, uint64_t seed)

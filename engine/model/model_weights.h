@@ -51,6 +51,13 @@ struct ModelWeights
 
     // The per-head sharpness used by `synthetic` ([layer][q head]); empty for loaded checkpoints.
     std::vector<std::vector<float>> headSharpness;
+
+    // Tensors of a loaded checkpoint that the model does not use, but for those a run leaves out
+    // on purpose (the layers `layers` cut off, RoPE's inv_freq buffers): a config.json with fewer
+    // layers than the checkpoint, say. Empty for synthetic weights.
+    std::vector<std::string> unusedTensors;
+    // One line on unusedTensors for a warning; empty when there are none.
+    std::string unusedTensorsWarning() const;
 };
 
 // What `fairkv check-model` reports: a checkpoint validated without converting any tensor.

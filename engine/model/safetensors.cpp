@@ -119,6 +119,8 @@ std::unique_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path)
                        + "\") where the 8-byte header length belongs");
     if (headerLength > kMaxHeaderBytes)
         fail(path, "header length " + std::to_string(headerLength) + " exceeds the 100 MiB limit");
+    if (headerLength == 0)
+        fail(path, "header length is 0: a safetensors file has a JSON header after its first 8 bytes");
     if (headerLength > size - 8)
         fail(path, "header length " + std::to_string(headerLength) + " runs past the end of the file ("
                        + std::to_string(size) + " bytes)");
@@ -159,8 +161,16 @@ void SafetensorsFile::parseHeader(const char* header, uint64_t length, uint64_t 
     const JsonScan scan = scanJson(std::string_view(header, end), 3);
     if (scan.tooDeep)
         fail(m_path, "header nests deeper than 3 levels, as a safetensors header does not");
-    if (!scan.valid)
+    if (!scan.valid) {
+        try { // the parser's message says where
+            [[maybe_unused]] const json parsed = json::parse(header, header + end);
+        } catch (const json::exception& e) {
+            fail(m_path, "header is not valid JSON (" + printable(e.what()) + ")");
+        }
         fail(m_path, "header is not valid JSON");
+    }
+    if (scan.repeatedKey == "__metadata__")
+        fail(m_path, "header has '__metadata__' twice");
     if (!scan.repeatedKey.empty())
         fail(m_path, "header names tensor '" + printable(scan.repeatedKey) + "' twice");
     // {"dtype": "F16", "dtype": "BF16"}: the parser would keep the last. In __metadata__, a map of

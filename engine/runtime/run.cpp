@@ -471,6 +471,8 @@ LiveRun::LiveRun(const RunConfig& cfg, const ProgressFn& progress, const std::at
     res.compressionOn = engine.compressionWhere();
     res.kernelTracing = trace && trace->tracesKernels();
     res.prompts = makePrompts(cfg.batch, cfg.promptLen, mc.vocabSize, cfg.seed);
+    if (const std::string unused = m->weights->unusedTensorsWarning(); !unused.empty())
+        res.warnings.push_back(unused);
 
     report("prefill", 0, 1);
     auto pre = engine.prefill(res.prompts, cfg.compression, placement);

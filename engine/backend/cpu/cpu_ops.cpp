@@ -83,10 +83,12 @@ void matmulXWt(const float* x, size_t m, size_t k, const float* w, size_t n, flo
 
 void rmsNorm(const float* x, size_t n, const float* weight, double eps, float* out)
 {
-    float sum = 0.0f;
+    // Squares summed in double: a float sum of activations above about 1e19 overflows to inf, and
+    // the norm would make the whole row 0 (finite but wrong logits) where the model's is finite.
+    double sum = 0.0;
     for (size_t i = 0; i < n; ++i)
-        sum += x[i] * x[i];
-    const float inv = 1.0f / std::sqrt(sum / float(n) + float(eps));
+        sum += double(x[i]) * double(x[i]);
+    const float inv = float(1.0 / std::sqrt(sum / double(n) + eps));
     for (size_t i = 0; i < n; ++i)
         out[i] = weight[i] * (x[i] * inv);
 }

@@ -58,27 +58,29 @@ __global__ void embedRows(const int* tokens, const __nv_bfloat16* table, int hid
         x[size_t(blockIdx.x) * hidden + i] = __bfloat162float(row[i]);
 }
 
-// HF LlamaRMSNorm in fp32: w * (x / sqrt(mean(x^2) + eps)); bf16 out, the GEMMs' input. One block
+// HF LlamaRMSNorm in fp32: w * (x / sqrt(mean(x^2) + eps)); bf16 out, the GEMMs' input. The squares
+// are summed in double, as on the CPU: in float, activations above about 1e19 overflow the sum and
+// the row would come out 0 (the kernel is memory-bound: the wider sum costs nothing). One block
 // per row; 16-byte loads, four in flight per thread (a load per element, one after another, made
 // the norm of a batch-16 step 9.5 us on the H100: 16 round trips to memory per thread).
 __global__ void rmsNormRows(const float* x, const int* rowIndex, const float* w, int hidden, float eps, __nv_bfloat16* out)
 {
     waitForPrerequisites();
-    __shared__ float warpSums[32];
+    __shared__ double warpSums[32];
     const float* row = x + size_t(rowIndex ? rowIndex[blockIdx.x] : int(blockIdx.x)) * hidden;
     __nv_bfloat16* dst = out + size_t(blockIdx.x) * hidden;
     const bool vec = hidden % 4 == 0 && reinterpret_cast<uintptr_t>(x) % 16 == 0 && reinterpret_cast<uintptr_t>(w) % 16 == 0
                      && reinterpret_cast<uintptr_t>(out) % 8 == 0; // then every row is aligned too
     const int n = vec ? hidden / 4 : hidden;
     const float4* row4 = reinterpret_cast<const float4*>(row);
-    float sum = 0.0f;
+    double sum = 0.0;
 #pragma unroll 4
     for (int i = threadIdx.x; i < n; i += blockDim.x) {
         if (vec) {
             const float4 v = row4[i];
-            sum += v.x * v.x + v.y * v.y + v.z * v.z + v.w * v.w;
+            sum += double(v.x) * v.x + double(v.y) * v.y + double(v.z) * v.z + double(v.w) * v.w;
         } else {
-            sum += row[i] * row[i];
+            sum += double(row[i]) * row[i];
         }
     }
     for (int o = 16; o > 0; o >>= 1)
@@ -86,10 +88,10 @@ __global__ void rmsNormRows(const float* x, const int* rowIndex, const float* w,
     if ((threadIdx.x & 31) == 0)
         warpSums[threadIdx.x >> 5] = sum;
     __syncthreads();
-    float total = 0.0f;
+    double total = 0.0;
     for (int wi = 0; wi < int(blockDim.x >> 5); ++wi)
         total += warpSums[wi];
-    const float inv = rsqrtf(total / float(hidden) + eps);
+    const float inv = float(rsqrt(total / double(hidden) + double(eps)));
     const float4* w4 = reinterpret_cast<const float4*>(w);
 #pragma unroll 4
     for (int i = threadIdx.x; i < n; i += blockDim.x) {
