@@ -365,12 +365,13 @@ json Environment::toJson() const
     return {{"host", host}, {"os", os}, {"cpu", cpu}, {"gpu", gpu}, {"driver", driver}, {"cuda", cuda}, {"nccl", nccl}};
 }
 
+// A field the record lacks (or holds as another type) reads "unknown": the defaults' "none" would
+// say the run had no GPU.
 Environment Environment::fromJson(const json& j)
 {
     Environment e;
     auto get = [&](const char* k, std::string& v) {
-        if (j.contains(k) && j.at(k).is_string())
-            v = j.at(k).get<std::string>();
+        v = j.is_object() && j.contains(k) && j.at(k).is_string() ? j.at(k).get<std::string>() : std::string(kUnknown);
     };
     get("host", e.host);
     get("os", e.os);
@@ -769,22 +770,46 @@ std::vector<RunSummary> SessionStore::summaries(std::optional<int64_t> only) con
         s.model = st.text(4);
         s.backend = st.text(5);
         s.timing = st.text(6);
-        s.ranks = storedRanks(s.id, st.integer(7, "run " + std::to_string(s.id) + "'s rank count"));
+        // A damaged field marks its run's row and says why (opening that run names it too); the
+        // other runs still list. The first fault found is kept.
+        const std::string run = "run " + std::to_string(s.id);
+        const auto damaged = [&](bool& flag, const std::string& why) {
+            flag = true;
+            const std::string file = m_path + ": "; // said once, by whoever reports it
+            if (s.damage.empty())
+                s.damage = why.rfind(file, 0) == 0 ? why.substr(file.size()) : why;
+        };
         const json cfg = parseStored(st.text(8));
-        s.settingsDamaged = !cfg.is_object();
-        s.resultDamaged = st.integer(15, "run " + std::to_string(s.id) + "'s result check") == 0;
+        if (!cfg.is_object())
+            damaged(s.settingsDamaged, run + "'s settings are not a JSON object");
+        try {
+            s.ranks = storedRanks(s.id, st.integer(7, run + "'s rank count"));
+        } catch (const Error& e) {
+            damaged(s.settingsDamaged, e.what());
+        }
+        if (st.integer(15, run + "'s result check") == 0)
+            damaged(s.resultDamaged, run + "'s result is not valid JSON");
         if (cfg.is_object()) { // a value of another type is a damaged record, not a crash
-            const std::string what = "run " + std::to_string(s.id) + "'s settings";
-            s.compress = jsonStringOr(cfg, "compress", std::string(), what);
-            s.budget = jsonIntOr(cfg, "budget", 0, what, 0);
-            s.batch = jsonIntOr(cfg, "batch", 0, what, 0);
-            s.decode = jsonIntOr(cfg, "decode", 0, what, 0);
-            s.promptLen = jsonIntOr(cfg, "prompt_len", 0, what, 0);
+            try {
+                const std::string what = run + "'s settings";
+                s.compress = jsonStringOr(cfg, "compress", std::string(), what);
+                s.budget = jsonIntOr(cfg, "budget", 0, what, 0);
+                s.batch = jsonIntOr(cfg, "batch", 0, what, 0);
+                s.decode = jsonIntOr(cfg, "decode", 0, what, 0);
+                s.promptLen = jsonIntOr(cfg, "prompt_len", 0, what, 0);
+            } catch (const Error& e) {
+                damaged(s.settingsDamaged, e.what());
+            }
         }
         s.placement = st.text(9);
         s.records = st.i64(10);
         const auto metric = [&](int c, const char* name) {
-            return st.number(c, "run " + std::to_string(s.id) + "'s metric '" + name + "'");
+            try {
+                return st.number(c, run + "'s metric '" + name + "'");
+            } catch (const Error& e) {
+                damaged(s.resultDamaged, e.what());
+                return RunResult::kNotTimed;
+            }
         };
         s.tokensPerS = metric(11, "tokens_per_s");
         s.stepMs = metric(12, "step_ms");
@@ -942,6 +967,8 @@ StoredRun SessionStore::loadRun(int64_t id) const
         fail("run " + std::to_string(id) + " has a damaged result record");
     if (r.config.is_discarded() || !r.config.is_object())
         fail("run " + std::to_string(id) + " has damaged settings (not a JSON object)");
+    if (!r.summary.damage.empty()) // what the run list marked (its rank count, a setting, a metric)
+        fail(r.summary.damage);
     // The design's result keys every view reads; a record without one would show zeros.
     const auto damaged = [&](const std::string& why) { fail("run " + std::to_string(id) + " has a damaged result record: " + why); };
     for (const char* key : {"rank_attention_ms", "kv_len", "step_ms"})
@@ -956,10 +983,8 @@ StoredRun SessionStore::loadRun(int64_t id) const
         for (const auto& [name, value] : {std::pair{"tokens_per_s", r.summary.tokensPerS}, std::pair{"step_ms", r.summary.stepMs}})
             if (std::isnan(value))
                 fail("run " + std::to_string(id) + " has damaged metrics: it timed " + std::to_string(r.result.at("step_ms").size())
-                     + " decode steps but its '" + name + "' is missing");
-    const json env = parseStored(st.text(2));
-    if (env.is_object())
-        r.environment = Environment::fromJson(env);
+                     + (r.result.at("step_ms").size() == 1 ? " decode step" : " decode steps") + " but its '" + name + "' is missing");
+    r.environment = Environment::fromJson(parseStored(st.text(2))); // damaged or missing: every field "unknown"
     return r;
 }
 

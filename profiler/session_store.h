@@ -24,6 +24,7 @@ struct Environment
 {
     std::string host, os, cpu;
     std::string gpu = "none", driver = "none", cuda = "none", nccl = "none";
+    static constexpr const char* kUnknown = "unknown"; // a stored field that cannot be read
     static Environment detect(); // this machine; GPU fields stay "none" without a CUDA build or a GPU
     nlohmann::json toJson() const;
     static Environment fromJson(const nlohmann::json& j);
@@ -42,6 +43,7 @@ struct RunSummary
     // What of the stored run cannot be read (edited or corrupted by hand): loading it fails with a
     // message that names it; a listing says so instead of showing blanks and zeros as settings.
     bool settingsDamaged = false, resultDamaged = false;
+    std::string damage; // the first fault found, one line naming the run and the field
 };
 
 struct StoredRun

@@ -60,6 +60,12 @@ QByteArray digest(const std::string& path)
     return QCryptographicHash::hash(f.readAll(), QCryptographicHash::Sha256);
 }
 
+// Why the run list marks a session's first run damaged (empty: it does not).
+std::string listedDamage(const std::string& path)
+{
+    return SS::open(path, SS::Mode::ReadOnly)->listRuns().front().damage;
+}
+
 void sql(const std::string& path, const std::string& statements)
 {
     sqlite3* db = nullptr;
@@ -359,7 +365,8 @@ private Q_SLOTS:
         const std::string ranks = fairkv::test::path(dir, "ranks.fkv");
         QVERIFY(QFile::copy(QString::fromStdString(good), QString::fromStdString(ranks)));
         sql(ranks, "UPDATE runs SET ranks=2000000000;");
-        FAIRKV_EXPECT_ERROR(SS::open(ranks, SS::Mode::ReadOnly)->listRuns(), "2000000000 ranks");
+        QVERIFY(SS::open(ranks, SS::Mode::ReadOnly)->listRuns().front().damage.find("2000000000 ranks") != std::string::npos);
+        FAIRKV_EXPECT_ERROR(SS::open(ranks, SS::Mode::ReadOnly)->loadRun(1), "run 1 has 2000000000 ranks");
         FAIRKV_EXPECT_ERROR(SS::open(ranks, SS::Mode::ReadOnly)->loadLayerTimes(1), "the session is damaged");
 
         // A schema version no build writes, and a current session with a table dropped: refused
@@ -386,7 +393,9 @@ private Q_SLOTS:
         const std::string settings = fairkv::test::path(dir, "settings.fkv");
         QVERIFY(QFile::copy(QString::fromStdString(good), QString::fromStdString(settings)));
         sql(settings, R"(UPDATE runs SET config_json='{"budget":"64"}';)");
-        FAIRKV_EXPECT_ERROR(SS::open(settings, SS::Mode::ReadOnly)->listRuns(), "run 1's settings: 'budget' must be an integer, got \"64\"");
+        const auto listed = SS::open(settings, SS::Mode::ReadOnly)->listRuns().front();
+        QVERIFY(listed.settingsDamaged);
+        QCOMPARE(listed.damage.substr(listed.damage.find("run 1")), std::string("run 1's settings: 'budget' must be an integer, got \"64\""));
 
         FAIRKV_EXPECT_ERROR(SS::open(fairkv::test::path(dir, "missing.fkv"), SS::Mode::ReadOnly), "no such session file");
         FAIRKV_EXPECT_ERROR(SS::open(dir.path().toStdString(), SS::Mode::ReadWrite), "is a folder");
@@ -455,14 +464,26 @@ private Q_SLOTS:
         QTemporaryDir dir;
         const std::string f = fairkv::test::path(dir, "s.fkv");
         const Recorded a = record();
-        for (int i = 0; i < 3; ++i)
+        for (int i = 0; i < 5; ++i)
             SS::open(f, SS::Mode::ReadWrite)->appendRun(a.result, a.trace, Environment::detect());
-        sql(f, "UPDATE runs SET config_json='garbage{' WHERE id=1; UPDATE runs SET result_json='[1,' WHERE id=2;");
+        sql(f, "UPDATE runs SET config_json='garbage{' WHERE id=1; UPDATE runs SET result_json='[1,' WHERE id=2;"
+               "UPDATE runs SET ranks=0 WHERE id=4; UPDATE metrics SET value='fast' WHERE run_id=5 AND name='step_ms';");
         const auto runs = SS::open(f, SS::Mode::ReadOnly)->listRuns();
-        QCOMPARE(runs.size(), size_t(3));
+        QCOMPARE(runs.size(), size_t(5));
         QVERIFY(runs[0].settingsDamaged && !runs[0].resultDamaged);
         QVERIFY(!runs[1].settingsDamaged && runs[1].resultDamaged);
-        QVERIFY(!runs[2].settingsDamaged && !runs[2].resultDamaged);
+        QVERIFY(!runs[2].settingsDamaged && !runs[2].resultDamaged && runs[2].damage.empty());
+        // A rank count or a metric no run writes marks its own row only (it had stopped the whole list).
+        QVERIFY(runs[3].settingsDamaged && !runs[3].resultDamaged);
+        QCOMPARE(runs[3].damage, std::string("run 4 has 0 ranks, outside 1..4096: the session is damaged"));
+        QVERIFY(!runs[4].settingsDamaged && runs[4].resultDamaged && std::isnan(runs[4].stepMs));
+        QCOMPARE(runs[4].damage, std::string("run 5's metric 'step_ms' is not a number: the session is damaged"));
+        QCOMPARE(runs[4].tokensPerS, runs[2].tokensPerS);
+        // A damaged environment record reads "unknown", not "none" (which says: no GPU).
+        sql(f, "UPDATE environments SET json='nope';");
+        const StoredRun third = SS::open(f, SS::Mode::ReadOnly)->loadRun(3);
+        QCOMPARE(third.environment.gpu, std::string("unknown"));
+        QCOMPARE(third.environment.cuda, std::string("unknown"));
         QCOMPARE(runs[1].budget, runs[2].budget); // the settings of a run with a damaged result still read
         QVERIFY(runs[2].budget > 0);
     }
@@ -512,7 +533,8 @@ private Q_SLOTS:
         QVERIFY(v.warnings[1].find("2 trace records of run 1 hold a NULL or text where a number belongs") != std::string::npos);
         // A rank count stored as text or a fraction is named, not read as 0 or 2.
         sql(g, "UPDATE runs SET ranks = 'two';");
-        FAIRKV_EXPECT_ERROR(SS::open(g, SS::Mode::ReadOnly)->listRuns(), "run 1's rank count is 'two', not a whole number");
+        QVERIFY(SS::open(g, SS::Mode::ReadOnly)->listRuns().front().damage.find("run 1's rank count is 'two', not a whole number") != std::string::npos);
+        FAIRKV_EXPECT_ERROR(SS::open(g, SS::Mode::ReadOnly)->loadTrace(1), "run 1's rank count is 'two', not a whole number");
         sql(g, "UPDATE runs SET ranks = 2.9;");
         FAIRKV_EXPECT_ERROR(SS::open(g, SS::Mode::ReadOnly)->loadTrace(1), "run 1's rank count is 2.9, not a whole number");
     }
@@ -525,12 +547,13 @@ private Q_SLOTS:
         const Recorded a = record();
         SS::open(f, SS::Mode::ReadWrite)->appendRun(a.result, a.trace, Environment::detect());
         sql(f, "UPDATE metrics SET value = 'abc' WHERE name = 'tokens_per_s';");
-        FAIRKV_EXPECT_ERROR(SS::open(f, SS::Mode::ReadOnly)->listRuns(), "run 1's metric 'tokens_per_s' is not a number");
+        QVERIFY(listedDamage(f).find("run 1's metric 'tokens_per_s' is not a number") != std::string::npos);
+        FAIRKV_EXPECT_ERROR(SS::open(f, SS::Mode::ReadOnly)->loadRun(1), "run 1's metric 'tokens_per_s' is not a number");
         // Nor a negative or infinite one, which had listed as -5 tokens/s or as "n/a, no timed step".
         sql(f, "UPDATE metrics SET value = -5 WHERE name = 'tokens_per_s';");
-        FAIRKV_EXPECT_ERROR(SS::open(f, SS::Mode::ReadOnly)->listRuns(), "run 1's metric 'tokens_per_s' is -5.0, not a measure");
+        QVERIFY(listedDamage(f).find("run 1's metric 'tokens_per_s' is -5.0, not a measure") != std::string::npos);
         sql(f, "UPDATE metrics SET value = 9e999 WHERE name = 'tokens_per_s';");
-        FAIRKV_EXPECT_ERROR(SS::open(f, SS::Mode::ReadOnly)->listRuns(), "run 1's metric 'tokens_per_s' is infinite, not a measure");
+        QVERIFY(listedDamage(f).find("run 1's metric 'tokens_per_s' is infinite, not a measure") != std::string::npos);
         // A NULL (or missing) one beside timed steps had read as "not timed".
         sql(f, "UPDATE metrics SET value = NULL WHERE name = 'tokens_per_s';");
         QVERIFY(std::isnan(SS::open(f, SS::Mode::ReadOnly)->listRuns().front().tokensPerS)); // the list still opens

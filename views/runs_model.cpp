@@ -55,7 +55,7 @@ QVariant RunsModel::data(const QModelIndex& index, int role) const
     if (role == Qt::ToolTipRole && index.column() == TokensPerS)
         return tr("Decode throughput (%1)").arg(timingName(r.timing));
     if (role == Qt::ToolTipRole && index.column() == Label && (r.settingsDamaged || r.resultDamaged))
-        return tr("This run's stored record cannot be read (edited or corrupted outside FairKV Studio); opening it says which part.");
+        return tr("This run's stored record cannot be read (edited or corrupted outside FairKV Studio): %1").arg(QString::fromStdString(r.damage));
     if (role != Qt::DisplayRole)
         return {};
     // Damaged settings show "?" rather than blanks and zeros that read as settings.
@@ -85,8 +85,8 @@ QVariant RunsModel::data(const QModelIndex& index, int role) const
         return r.settingsDamaged ? unknown : r.batch > 0 ? QVariant(r.batch) : QVariant(QStringLiteral("–"));
     case Decode:
         return r.settingsDamaged ? unknown : QVariant(r.decode);
-    case Ranks:
-        return r.ranks;
+    case Ranks: // a damaged count reads 0
+        return r.ranks > 0 ? QVariant(r.ranks) : unknown;
     case Backend:
         return QString::fromStdString(r.backend);
     case TokensPerS:

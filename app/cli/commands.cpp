@@ -418,9 +418,9 @@ std::string runLine(const profiler::RunSummary& r)
                                : r.settingsDamaged                  ? "[settings damaged] "
                                : r.resultDamaged                    ? "[result damaged] "
                                                                     : "";
-    std::snprintf(buf, sizeof buf, "%4lld %6s  %-16s %-7s %2d  %-13s %-10s %5s %5s %5s  %10s %9s %6s  %-8s %s%s",
+    std::snprintf(buf, sizeof buf, "%4lld %6s  %-16s %-7s %2s  %-13s %-10s %5s %5s %5s  %10s %9s %6s  %-8s %s%s",
                   static_cast<long long>(r.id), r.parent ? std::to_string(*r.parent).c_str() : "-", r.model.c_str(),
-                  r.backend.c_str(), r.ranks, r.placement.c_str(), setting(r.compress).c_str(), setting(std::to_string(r.budget)).c_str(),
+                  r.backend.c_str(), r.ranks > 0 ? std::to_string(r.ranks).c_str() : "?", r.placement.c_str(), setting(r.compress).c_str(), setting(std::to_string(r.budget)).c_str(),
                   setting(r.batch > 0 ? std::to_string(r.batch) : "-").c_str(), setting(std::to_string(r.decode)).c_str(),
                   fmt(r.tokensPerS, 1).c_str(), fmt(r.stepMs).c_str(), fmt(r.imbalance).c_str(), r.timing.c_str(), damage.c_str(),
                   r.label.c_str());
@@ -449,10 +449,13 @@ int sessionsCommand(const std::vector<std::string>& argv)
                         {"budget", r.budget}, {"batch", r.batch}, {"decode", r.decode}, {"tokens_per_s", r.tokensPerS},
                         {"step_ms", r.stepMs}, {"imbalance", r.imbalance}, {"timing", r.timing}, {"records", r.records},
                         {"created_at", r.createdAt}, {"label", r.label}, {"settings_damaged", r.settingsDamaged},
-                        {"result_damaged", r.resultDamaged}});
+                        {"result_damaged", r.resultDamaged}, {"damage", r.damage.empty() ? json(nullptr) : json(r.damage)}});
     }
     if (runs.empty())
         std::cout << "(no runs)\n";
+    for (const auto& r : runs)
+        if (!r.damage.empty())
+            printNotes({r.damage}, "warning: ");
     if (!jsonOut.empty())
         writeJsonFile(jsonOut, list, 1);
     return 0;
