@@ -343,20 +343,53 @@ private:
 
 // ---- copies ----------------------------------------------------------------------------------
 
+// The orders split-fit takes its units and each unit's requests in, heaviest first: the same for
+// every makespan the bisection below tries, so sorted once per layer, a unit's requests only once
+// split-fit splits that unit (sorting them all at every try had been half of fairkv-copy's time
+// at batch 1024).
+class SplitFitOrder
+{
+public:
+    explicit SplitFitOrder(const LayerInstance& inst)
+        : m_inst(inst)
+        , m_units(static_cast<size_t>(inst.units()))
+        , m_requests(static_cast<size_t>(inst.units()))
+    {
+        std::vector<double> work(static_cast<size_t>(inst.units()));
+        for (int u = 0; u < inst.units(); ++u)
+            work[size_t(u)] = inst.unitWork(u);
+        std::iota(m_units.begin(), m_units.end(), 0);
+        std::stable_sort(m_units.begin(), m_units.end(), [&](int a, int b) { return work[size_t(a)] > work[size_t(b)]; });
+    }
+    const std::vector<int>& units() const { return m_units; } // by work, descending
+    const std::vector<int>& requests(int u)                   // unit u's, by work, descending
+    {
+        std::vector<int>& r = m_requests[size_t(u)];
+        if (r.empty()) {
+            r = allRequests(m_inst.batch());
+            const std::vector<double>& w = m_inst.work[size_t(u)];
+            std::stable_sort(r.begin(), r.end(), [&](int a, int b) { return w[size_t(a)] > w[size_t(b)]; });
+        }
+        return r;
+    }
+
+private:
+    const LayerInstance& m_inst;
+    std::vector<int> m_units;
+    std::vector<std::vector<int>> m_requests;
+};
+
 // Split-fit: can every unit be placed with makespan <= M? Units go whole into the best-fitting rank;
 // a unit that fits nowhere is split request-wise over the ranks with the most room, each piece
 // paying cUnit again.
-bool splitFit(const LayerInstance& inst, double M, int maxExtra, std::vector<UnitPlacement>& out)
+// tol: loadTolerance(inst), which sums the whole instance.
+bool splitFit(const LayerInstance& inst, SplitFitOrder& order, double tol, double M, int maxExtra, std::vector<UnitPlacement>& out)
 {
-    const double tol = loadTolerance(inst);
     const int n = inst.ranks;
     std::vector<double> cap(size_t(n), M);
-    std::vector<int> order(static_cast<size_t>(inst.units()));
-    std::iota(order.begin(), order.end(), 0);
-    std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return inst.unitWork(a) > inst.unitWork(b); });
     out.assign(size_t(inst.units()), {});
     int extra = 0;
-    for (int u : order) {
+    for (int u : order.units()) {
         out[size_t(u)].unit = u;
         const double p = inst.unitCost(u);
         int fit = -1;
@@ -368,8 +401,7 @@ bool splitFit(const LayerInstance& inst, double M, int maxExtra, std::vector<Uni
             out[size_t(u)].replicas = {{fit, allRequests(inst.batch())}};
             continue;
         }
-        std::vector<int> rest = allRequests(inst.batch());
-        std::stable_sort(rest.begin(), rest.end(), [&](int a, int b) { return inst.work[size_t(u)][size_t(a)] > inst.work[size_t(u)][size_t(b)]; });
+        std::vector<int> rest = order.requests(u);
         std::vector<bool> used(size_t(n), false);
         while (!rest.empty()) {
             int g = -1;
@@ -408,15 +440,31 @@ bool splitFit(const LayerInstance& inst, double M, int maxExtra, std::vector<Uni
 // Local improvement of a plan with replicas: moves a request between replicas of one unit, moves or
 // swaps whole replicas, always lowering the most loaded rank; then drops replicas that no longer pay.
 // No move adds a replica, so a plan within a copy budget stays within it.
-void improveCopies(const LayerInstance& inst, std::vector<UnitPlacement>& units)
+// tol: loadTolerance(inst).
+void improveCopies(const LayerInstance& inst, double tol, std::vector<UnitPlacement>& units)
 {
-    const double tol = loadTolerance(inst);
     const int n = inst.ranks;
     auto holds = [&](const UnitPlacement& up, int g) {
         return std::any_of(up.replicas.begin(), up.replicas.end(), [&](const Replica& r) { return r.rank == g; });
     };
+    // Kept up to date move by move (two ranks change), and recounted when no move is left, so that
+    // rounding carried along never ends the search: recounting every move had made fairkv-copy's
+    // request moves at batch 1024 cost seconds.
+    // The same for each replica's work ([unit][replica], beside units[unit].replicas): the swaps
+    // below compare every pair of replicas.
+    std::vector<double> loads;
+    std::vector<std::vector<double>> work(units.size());
+    const auto recount = [&] {
+        loads = rankLoads(inst, units);
+        for (size_t u = 0; u < units.size(); ++u) {
+            work[u].clear();
+            for (const Replica& r : units[u].replicas)
+                work[u].push_back(replicaWork(inst, int(u), r));
+        }
+    };
+    recount();
+    bool recounted = true;
     for (int iter = 0; iter < 20000; ++iter) {
-        const std::vector<double> loads = rankLoads(inst, units);
         const int a = int(std::max_element(loads.begin(), loads.end()) - loads.begin());
         double bestPeak = loads[size_t(a)] - 1e-9 * std::max(1.0, loads[size_t(a)]);
         enum class Kind { None, Request, Replica, Swap } kind = Kind::None;
@@ -426,7 +474,7 @@ void improveCopies(const LayerInstance& inst, std::vector<UnitPlacement>& units)
             for (int i = 0; i < int(reps.size()); ++i) {
                 if (reps[size_t(i)].rank != a)
                     continue;
-                const double cost = inst.cUnit + replicaWork(inst, u, reps[size_t(i)]);
+                const double cost = inst.cUnit + work[size_t(u)][size_t(i)];
                 // a request to another replica of the same unit (free: no new weights)
                 for (int j = 0; j < int(reps.size()); ++j) {
                     if (j == i)
@@ -457,7 +505,7 @@ void improveCopies(const LayerInstance& inst, std::vector<UnitPlacement>& units)
                         const int b = vr[size_t(j)].rank;
                         if (b == a || holds(units[size_t(u)], b) || holds(units[size_t(v)], a))
                             continue;
-                        const double delta = cost - (inst.cUnit + replicaWork(inst, v, vr[size_t(j)]));
+                        const double delta = cost - (inst.cUnit + work[size_t(v)][size_t(j)]);
                         if (delta <= 0)
                             continue;
                         const double peak = std::max(loads[size_t(a)] - delta, loads[size_t(b)] + delta);
@@ -467,35 +515,51 @@ void improveCopies(const LayerInstance& inst, std::vector<UnitPlacement>& units)
                 }
             }
         }
-        if (kind == Kind::None)
-            break;
+        if (kind == Kind::None) {
+            if (recounted)
+                break;
+            recount();
+            recounted = true;
+            continue;
+        }
+        recounted = false;
         auto& reps = units[size_t(bu)].replicas;
+        const auto shift = [&](int from, int to, double amount) {
+            loads[size_t(from)] -= amount;
+            loads[size_t(to)] += amount;
+        };
         if (kind == Kind::Request) {
             auto& from = reps[size_t(bi)].requests;
+            const double w = inst.work[size_t(bu)][size_t(bq)];
+            shift(a, reps[size_t(bj)].rank, w);
+            work[size_t(bu)][size_t(bi)] -= w;
+            work[size_t(bu)][size_t(bj)] += w;
             from.erase(std::find(from.begin(), from.end(), bq));
             auto& to = reps[size_t(bj)].requests;
             to.insert(std::upper_bound(to.begin(), to.end(), bq), bq);
-            if (from.empty())
+            if (from.empty()) {
+                loads[size_t(a)] -= inst.cUnit;
                 reps.erase(reps.begin() + bi);
+                work[size_t(bu)].erase(work[size_t(bu)].begin() + bi);
+            }
         } else if (kind == Kind::Replica) {
+            shift(a, bj, inst.cUnit + work[size_t(bu)][size_t(bi)]);
             reps[size_t(bi)].rank = bj;
         } else {
-            std::swap(reps[size_t(bi)].rank, units[size_t(bv)].replicas[size_t(bj)].rank);
+            auto& other = units[size_t(bv)].replicas[size_t(bj)];
+            shift(a, other.rank, work[size_t(bu)][size_t(bi)] - work[size_t(bv)][size_t(bj)]);
+            std::swap(reps[size_t(bi)].rank, other.rank);
         }
     }
     // Merge replicas whose removal does not raise the makespan (fewer copies, same speed).
-    double span = 0.0;
-    for (double l : rankLoads(inst, units))
-        span = std::max(span, l);
+    recount();
+    const double span = loads.empty() ? 0.0 : *std::max_element(loads.begin(), loads.end());
     for (int u = 0; u < inst.units(); ++u) {
         auto& reps = units[size_t(u)].replicas;
+        std::vector<double>& rw = work[size_t(u)];
         while (reps.size() > 1) {
-            std::vector<double> loads = rankLoads(inst, units);
-            int small = 0;
-            for (int i = 1; i < int(reps.size()); ++i)
-                if (replicaWork(inst, u, reps[size_t(i)]) < replicaWork(inst, u, reps[size_t(small)]))
-                    small = i;
-            const double w = replicaWork(inst, u, reps[size_t(small)]);
+            const int small = int(std::min_element(rw.begin(), rw.end()) - rw.begin());
+            const double w = rw[size_t(small)];
             int target = -1;
             for (int j = 0; j < int(reps.size()); ++j)
                 if (j != small && loads[size_t(reps[size_t(j)].rank)] + w <= span + tol
@@ -503,10 +567,14 @@ void improveCopies(const LayerInstance& inst, std::vector<UnitPlacement>& units)
                     target = j;
             if (target < 0)
                 break;
+            loads[size_t(reps[size_t(small)].rank)] -= inst.cUnit + w;
+            loads[size_t(reps[size_t(target)].rank)] += w;
+            rw[size_t(target)] += w;
             auto& to = reps[size_t(target)].requests;
             to.insert(to.end(), reps[size_t(small)].requests.begin(), reps[size_t(small)].requests.end());
             std::sort(to.begin(), to.end());
             reps.erase(reps.begin() + small);
+            rw.erase(rw.begin() + small);
         }
     }
 }
@@ -813,7 +881,7 @@ LayerPlan planCopyLayer(const LayerInstance& inst, int maxExtra, int64_t nodeLim
     best.exact = false;
     const double lb = lowerBoundWithCopies(inst);
     auto consider = [&](std::vector<UnitPlacement> units) {
-        improveCopies(inst, units);
+        improveCopies(inst, tol, units);
         LayerPlan p = makePlan(inst, std::move(units), false);
         if (maxExtra >= 0 && p.extraReplicas > maxExtra)
             return false;
@@ -824,12 +892,13 @@ LayerPlan planCopyLayer(const LayerInstance& inst, int maxExtra, int64_t nodeLim
         return false;
     };
     std::vector<UnitPlacement> trial;
+    SplitFitOrder order(inst);
     double lo = lb, hi = best.makespan;
-    if (splitFit(inst, lo * (1 + 1e-9), maxExtra, trial))
+    if (splitFit(inst, order, tol, lo * (1 + 1e-9), maxExtra, trial))
         consider(trial), hi = lo;
     for (int it = 0; it < 40 && hi - lo > 1e-6 * hi; ++it) {
         const double mid = 0.5 * (lo + hi);
-        if (splitFit(inst, mid, maxExtra, trial)) {
+        if (splitFit(inst, order, tol, mid, maxExtra, trial)) {
             consider(trial);
             hi = std::min(mid, best.makespan);
         } else {
