@@ -304,6 +304,25 @@ int main(int argc, char** argv)
                << " copies) | " << fmt(plan.planMs, 0) << " ms |\n";
         }
     }
+    // A large batch: every split unit's requests are many (each layer's bisection had sorted them
+    // at every try, and the local search recounted every rank's load at every move: 20 s here
+    // before session 19). No target: what it takes.
+    {
+        std::cerr << "large batch...\n";
+        // Drawn for 4 layers and repeated to 80 (layers are independent and alike in the synthetic
+        // models; drawing 80 layers of 1024 requests takes minutes).
+        PlacementStats large = makeStats(ModelConfig::builtin("llama-3.3-70b", 4), UnitMode::PerQueryHead, "ada-snapkv", 512, 1024, 12);
+        for (auto& request : large.kvLen)
+            for (int l = 4; l < big.numLayers; ++l)
+                request.push_back(request[size_t(l % 4)]);
+        large.layers = big.numLayers;
+        PlanOptions o;
+        o.ranks = 16;
+        o.planner = "fairkv-copy";
+        const PlanResult plan = planPlacement(large, o);
+        md << "| fairkv-copy plans 80 layers x 64 units x 16 ranks (batch 1024, " << plan.extraReplicas << " copies) | "
+           << fmt(plan.planMs, 0) << " ms |\n";
+    }
     md << "\n";
     std::map<std::string, std::vector<const Cell*>> misses;
     for (const auto& c : cells)

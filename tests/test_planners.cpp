@@ -524,6 +524,21 @@ private Q_SLOTS:
                             "r.json: is a run's result, not a stats file");
     }
 
+    // Stats that price a token at 0 (a fit on a short run) plan weights alone: the plan says so.
+    void tokenPricedAtZeroIsNamed()
+    {
+        const PlacementStats s = PlacementStats::fromJson(nlohmann::json::parse(R"({"layers":1,"units":4,"batch":1,
+            "kv_len":[[[100,900,50,400]]],"c_unit_ms":0.01,"c_tok_ms":0})"), "s.json");
+        PlanOptions o;
+        o.planner = "fairkv-copy";
+        o.ranks = 2;
+        const PlanResult plan = planPlacement(s, o);
+        QCOMPARE(plan.warnings.size(), size_t(1));
+        QVERIFY2(plan.warnings[0].find("price a retained token at 0 ms") != std::string::npos, plan.warnings[0].c_str());
+        o.planner = "uniform";
+        QVERIFY(planPlacement(s, o).warnings.empty());
+    }
+
     // Every optional key has a default: a misspelt one must not change the plan unseen.
     void statsNameKeysTheyIgnore()
     {

@@ -233,6 +233,11 @@ PlanResult planPlacement(const PlacementStats& stats, const PlanOptions& o)
         fixed = 0;
     }
     res.fixedLayerMs = fixed;
+    // A fit on a short run can price a token at 0 (its KV too small to time): the plan then
+    // balances weights alone, which no longer reads as balancing KV.
+    if (stats.cTokMs == 0 && o.planner != "uniform")
+        res.warnings.push_back("the stats price a retained token at 0 ms (c_tok_ms): the plan balances the units' weights "
+                               "alone and ignores how much KV each unit keeps");
     for (size_t l = 0; l < insts.size(); ++l) {
         const LayerPlan uniform = planUniformLayer(insts[l]);
         // Never worse than the standard split, and no units moved (nor KV, in a live run) for no
