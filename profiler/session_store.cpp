@@ -483,8 +483,17 @@ std::unique_ptr<SessionStore> SessionStore::open(const std::string& path, Mode m
         appId = int32_t(number(read("PRAGMA application_id")));
         hasTables = number(read("SELECT count(*) FROM sqlite_master")) > 0;
         const std::string tables = "," + read("SELECT group_concat(name) FROM sqlite_master WHERE type='table'") + ",";
-        if (rc != SQLITE_OK)
+        if (rc != SQLITE_OK) {
+            // Reading a WAL session creates its -shm index beside it: on a full disk that fails
+            // as an I/O error, which would read as a damaged file.
+            std::error_code ec;
+            const auto space = fs::space(folderOf(path), ec);
+            if ((rc & 0xff) == SQLITE_IOERR || (rc & 0xff) == SQLITE_FULL || (rc & 0xff) == SQLITE_CANTOPEN)
+                if (!ec && space.available < (uint64_t(1) << 20))
+                    throw Error(path + ": cannot be read: the disk holding it is full (" + std::to_string(space.available >> 10)
+                                + " KiB free; SQLite needs room beside the file for its -shm index even to read it)");
             throw Error(path + ": not a readable FairKV session (" + (raw ? sqlite3_errmsg(raw) : "cannot open") + ")");
+        }
         if (const std::string refusal = schemaRefusal(version, appId, hasTables); !refusal.empty())
             throw Error(path + ": " + refusal);
         // The current schema's tables: a file of this version without one of them was damaged or
