@@ -281,10 +281,15 @@ private Q_SLOTS:
         QTemporaryDir dir;
         const std::string folder = dir.path().toStdString();
         {
-            std::ofstream(folder + "/config.json", std::ios::binary) << "\xff\xfe\x1b[31mRED";
+            std::ofstream(folder + "/config.json", std::ios::binary) << "\x80\x1b[31mRED";
         }
         std::string msg = fairkv::test::errorOf([&] { ModelConfig::fromHfFolder(folder); });
-        QVERIFY2(msg.find("\\xff") != std::string::npos && msg.find('\x1b') == std::string::npos, msg.c_str());
+        QVERIFY2(msg.find("\\x80") != std::string::npos && msg.find('\x1b') == std::string::npos, msg.c_str());
+        {
+            std::ofstream(folder + "/config.json", std::ios::binary) << std::string("\xff\xfe{\0}\0", 6); // saved as UTF-16
+        }
+        msg = fairkv::test::errorOf([&] { ModelConfig::fromHfFolder(folder); });
+        QVERIFY2(msg.find("model config is UTF-16 text") != std::string::npos, msg.c_str());
         {
             std::ofstream out(folder + "/config.json", std::ios::binary);
             out << std::string(size_t(17) << 20, ' ') << "{}";

@@ -196,6 +196,9 @@ nlohmann::json readJsonFile(const std::string& path, const std::string& what, ui
         throw Error(path + ": is a socket, not a " + what);
     // One parse for both sources below, with the same messages.
     const auto parse = [&](const std::string& input) {
+        // Windows editors save "Unicode" as UTF-16, which the parser reads as one stray byte.
+        if (input.size() >= 2 && ((input[0] == '\xff' && input[1] == '\xfe') || (input[0] == '\xfe' && input[1] == '\xff')))
+            throw Error(path + ": " + what + " is UTF-16 text; JSON files are read as UTF-8 (save it as UTF-8)");
         if (dialect == JsonDialect::Strict) {
             // Our own formats nest a few levels; the cap keeps the scan's memory to that.
             constexpr int kMaxDepth = 256;
