@@ -120,7 +120,7 @@ private Q_SLOTS:
         // A "batch" must be the run's.
         FAIRKV_EXPECT_ERROR(Placement::fromJson(nlohmann::json::parse(R"({"batch": 3, "layers": [[{"unit": 0, "replicas": [{"rank": 0}]}]]})"), 2, "p.json"),
                             "p.json: the placement is for a batch of 3 requests, the run has 2");
-        FAIRKV_EXPECT_ERROR(Placement::fromFileFor(idle, 2, 2, 3, 2), idle + ": placement 'mine' has 1 layers, the model has 2");
+        FAIRKV_EXPECT_ERROR(Placement::fromFileFor(idle, 2, 2, 3, 2), idle + ": placement has 1 layer, the model has 2");
         // Nor over the log SQLite keeps beside it (the runs not yet in the main file), nor over a
         // FIFO, whose node the rename would replace.
         std::ofstream(db + "-wal") << "log";

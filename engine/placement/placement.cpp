@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <utility>
 
 namespace fairkv {
 
@@ -25,7 +26,8 @@ void Placement::validate(int numLayers, int numUnits, int numRanks, int batchSiz
     if (ranks != numRanks)
         throw Error(who + " is for " + std::to_string(ranks) + " ranks, the run has " + std::to_string(numRanks));
     if (int(layers.size()) != numLayers)
-        throw Error(who + " has " + std::to_string(layers.size()) + " layers, the model has " + std::to_string(numLayers));
+        throw Error(who + " has " + std::to_string(layers.size()) + (layers.size() == 1 ? " layer" : " layers") + ", the model has "
+                    + std::to_string(numLayers));
     for (int l = 0; l < numLayers; ++l) {
         const auto& layer = layers[size_t(l)];
         // A unit out of range or named twice, by name: the count and order checks below would only
@@ -212,11 +214,15 @@ Placement Placement::fromFile(const std::string& path, int batchSize, int runRan
 Placement Placement::fromFileFor(const std::string& path, int numLayers, int numUnits, int numRanks, int batchSize)
 {
     Placement p = fromFile(path, batchSize, numRanks);
+    // validate() names the placement by its "name"; the user named a file, and the name inside
+    // (a planner's: "placement 'uniform'") would read as another placement.
+    std::string name = std::exchange(p.name, std::string());
     try {
         p.validate(numLayers, numUnits, numRanks, batchSize);
-    } catch (const Error& e) { // validate() names the placement; the user named a file
+    } catch (const Error& e) {
         throw Error(path + ": " + e.what());
     }
+    p.name = std::move(name);
     return p;
 }
 
