@@ -15,7 +15,7 @@
 # ten minutes, at the device tool's limit for one command.
 # A/B: `bundle BASE_REF` also builds the attention and step benchmarks of BASE_REF (a commit or
 # branch, in build-base/ from a worktree) as fairkv-bench-gpu-base and fairkv-bench-gpu-decode-base;
-# the part `ab` then alternates them with this tree's, two rounds, and prints the target cells of
+# the part `ab` then alternates them with this tree's, two rounds (AB_ROUNDS), and prints the target cells of
 # each (device time is scarce: one call compares a change with what it changes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -74,7 +74,7 @@ run)
   if want ab; then
     [ -x "$bin/fairkv-bench-gpu-base" ] || { echo "the bundle has no base build: scripts/gpu-bench.sh bundle BASE_REF" >&2; exit 2; }
     mkdir -p "$out/ab"
-    for r in 1 2; do
+    for r in $(seq "${AB_ROUNDS:-2}"); do
       for v in base new; do
         s=""; [ $v = base ] && s=-base
         "$bin/fairkv-bench-gpu$s" --out "$out/ab/attention-$v-$r.md" > /dev/null
@@ -83,7 +83,7 @@ run)
           | awk -F'|' '{print "  "$2,$3,$4,$8,$9,$11}'
       done
     done
-    for r in 1 2; do
+    for r in $(seq "${AB_ROUNDS:-2}"); do
       for v in base new; do
         s=""; [ $v = base ] && s=-base
         "$bin/fairkv-bench-gpu-decode$s" --sections 8b --out "$out/ab/step-$v-$r.md" > /dev/null
