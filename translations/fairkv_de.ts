@@ -1248,10 +1248,6 @@ Rank %3
         <translation>Schritte</translation>
     </message>
     <message>
-        <source>This run&apos;s stored record cannot be read (edited or corrupted outside FairKV Studio); opening it says which part.</source>
-        <translation>Der gespeicherte Datensatz dieses Laufs ist nicht lesbar (außerhalb von FairKV Studio bearbeitet oder beschädigt); beim Öffnen wird der betroffene Teil genannt.</translation>
-    </message>
-    <message>
         <source>settings and result damaged</source>
         <translation>Einstellungen und Ergebnis beschädigt</translation>
     </message>
@@ -1266,6 +1262,10 @@ Rank %3
     <message>
         <source>[%1] %2</source>
         <translation>[%1] %2</translation>
+    </message>
+    <message>
+        <source>This run&apos;s stored record cannot be read (edited or corrupted outside FairKV Studio): %1</source>
+        <translation>Der gespeicherte Datensatz dieses Laufs ist nicht lesbar (außerhalb von FairKV Studio bearbeitet oder beschädigt): %1</translation>
     </message>
 </context>
 <context>

@@ -1241,10 +1241,6 @@ rank %3
         <translation>步数</translation>
     </message>
     <message>
-        <source>This run&apos;s stored record cannot be read (edited or corrupted outside FairKV Studio); opening it says which part.</source>
-        <translation>此运行的存储记录无法读取（在 FairKV Studio 之外被编辑或损坏）；打开时会指出是哪一部分。</translation>
-    </message>
-    <message>
         <source>settings and result damaged</source>
         <translation>设置和结果已损坏</translation>
     </message>
@@ -1259,6 +1255,10 @@ rank %3
     <message>
         <source>[%1] %2</source>
         <translation>[%1] %2</translation>
+    </message>
+    <message>
+        <source>This run&apos;s stored record cannot be read (edited or corrupted outside FairKV Studio): %1</source>
+        <translation>此运行的存储记录无法读取（在 FairKV Studio 之外被编辑或损坏）：%1</translation>
     </message>
 </context>
 <context>
