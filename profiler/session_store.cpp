@@ -486,10 +486,11 @@ std::unique_ptr<SessionStore> SessionStore::open(const std::string& path, Mode m
         if (rc != SQLITE_OK) {
             // Reading a WAL session creates its -shm index beside it: on a full disk that fails
             // as an I/O error, which would read as a damaged file.
+            // (A read-only medium reports no space free too: only a folder we may write counts.)
             std::error_code ec;
             const auto space = fs::space(folderOf(path), ec);
-            if ((rc & 0xff) == SQLITE_IOERR || (rc & 0xff) == SQLITE_FULL || (rc & 0xff) == SQLITE_CANTOPEN)
-                if (!ec && space.available < (uint64_t(1) << 20))
+            if ((rc & 0xff) == SQLITE_IOERR || (rc & 0xff) == SQLITE_FULL)
+                if (!ec && space.available < (uint64_t(1) << 20) && access(folderOf(path).c_str(), W_OK) == 0)
                     throw Error(path + ": cannot be read: the disk holding it is full (" + std::to_string(space.available >> 10)
                                 + " KiB free; SQLite needs room beside the file for its -shm index even to read it)");
             throw Error(path + ": not a readable FairKV session (" + (raw ? sqlite3_errmsg(raw) : "cannot open") + ")");

@@ -206,6 +206,7 @@ private Q_SLOTS:
         QTest::newRow("40 (fewer than threads)") << 40 << 0 << false << 1.0f;
         QTest::newRow("4096, squares beyond float") << 4096 << 0 << false << 1e30f;
         QTest::newRow("4094, squares beyond float") << 4094 << 0 << false << 1e30f;
+        QTest::newRow("4096, 1 / rms below float") << 4096 << 0 << false << 1e38f;
     }
 
     void rmsNormMatchesReference()

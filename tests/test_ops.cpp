@@ -120,6 +120,7 @@ private Q_SLOTS:
         QTest::addColumn<float>("scale");
         QTest::newRow("ordinary") << 1.0f;
         QTest::newRow("squares beyond float") << 1e30f;
+        QTest::newRow("1 / rms below float") << 3e37f;
     }
 
     void rmsNorm()
@@ -129,6 +130,7 @@ private Q_SLOTS:
         auto x = randomVector(n, 6, 3.0);
         for (float& v : x)
             v *= scale;
+        QVERIFY(std::all_of(x.begin(), x.end(), [](float v) { return std::isfinite(v); }));
         const auto w = randomVector(n, 7);
         std::vector<float> out(n);
         cpu::rmsNorm(x.data(), n, w.data(), 1e-5, out.data());
@@ -140,6 +142,8 @@ private Q_SLOTS:
         for (size_t i = 0; i < n; ++i)
             ref[i] = double(w[i]) * x[i] * inv;
         QVERIFY(relativeError(out, ref) < 1e-6);
+        if (scale > 1e37f) // the case is the one it names: 1 / rms below float's normal range
+            QVERIFY(inv < double(std::numeric_limits<float>::min()));
     }
 
     void siluMul()

@@ -308,13 +308,15 @@ int logitsCommand(const std::vector<std::string>& argv)
     forward.model = args.str("model");
     forward.layers = args.integer("layers", 0, 1 << 20);
     forward.promptLen = int(tokens.size());
-    if (const auto shape = modelShape(forward.model, forward.layers))
+    if (const auto shape = modelShape(forward.model, forward.layers)) {
+        // Before the weights load; the engine's message would speak of "prompt 0".
+        for (size_t i = 0; i < tokens.size(); ++i)
+            if (tokens[i] >= shape->vocabSize)
+                throw UsageError("--tokens: id " + std::to_string(tokens[i]) + " (position " + std::to_string(i)
+                                 + ") is outside the model's vocabulary (0.." + std::to_string(shape->vocabSize - 1) + ")");
         requireRunMemory(forward, *shape, "use --layers or fewer --tokens");
+    }
     auto weights = std::make_shared<ModelWeights>(loadModel(forward.model, forward.layers, args.unsignedInt("seed")));
-    for (size_t i = 0; i < tokens.size(); ++i) // the engine's message would speak of "prompt 0"
-        if (tokens[i] >= weights->config.vocabSize)
-            throw UsageError("--tokens: id " + std::to_string(tokens[i]) + " (position " + std::to_string(i)
-                             + ") is outside the model's vocabulary (0.." + std::to_string(weights->config.vocabSize - 1) + ")");
     if (const std::string unused = weights->unusedTensorsWarning(); !unused.empty())
         printNotes({unused}, "warning: ");
     InferenceEngine engine(weights, 1, UnitMode::Gqa);

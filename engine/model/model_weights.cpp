@@ -114,20 +114,23 @@ std::vector<std::string> unusedNames(const SafetensorsCheckpoint& ckpt, const st
     return out;
 }
 
-// Whether a run means to leave a tensor out: a layer at or beyond `layers` when --layers cut the
-// model short, or the inverse frequencies older transformers saved as a buffer (computed from the
-// config here, as transformers does).
-bool leftOutOnPurpose(const std::string& name, int layers, bool truncated)
+// Whether a run means to leave a tensor out: a layer that --layers cut off (from `layers` up to
+// the config's own count; one beyond that is a config that does not describe the checkpoint), the
+// output head of a config that ties it to the embeddings (transformers ignores it too), or the
+// inverse frequencies older transformers saved as a buffer (computed from the config here).
+bool leftOutOnPurpose(const std::string& name, int layers, int configLayers, bool tied)
 {
     const std::string invFreq = "rotary_emb.inv_freq";
     if (name.size() >= invFreq.size() && name.compare(name.size() - invFreq.size(), invFreq.size(), invFreq) == 0)
         return true;
+    if (tied && name == "lm_head.weight")
+        return true;
     const std::string prefix = "model.layers.";
-    if (!truncated || name.rfind(prefix, 0) != 0)
+    if (name.rfind(prefix, 0) != 0)
         return false;
     char* end = nullptr;
     const long index = std::strtol(name.c_str() + prefix.size(), &end, 10);
-    return end && *end == '.' && index >= layers;
+    return end && *end == '.' && index >= layers && index < configLayers;
 }
 
 } // namespace
@@ -226,8 +229,9 @@ ModelWeights ModelWeights::loadHf(const std::string& folder, int layers)
                       folder + " with " + std::to_string(w.config.numLayers) + " layers", "fp32 weights", "use --layers");
     for (auto& slot : list)
         *slot.target = ckpt.load(slot.name, slot.shape);
+    const int configLayers = layers > 0 ? ModelConfig::fromHfFolder(folder).numLayers : w.config.numLayers;
     for (std::string& name : unusedNames(ckpt, list))
-        if (!leftOutOnPurpose(name, w.config.numLayers, layers > 0))
+        if (!leftOutOnPurpose(name, w.config.numLayers, configLayers, w.config.tieWordEmbeddings))
             w.unusedTensors.push_back(std::move(name));
     return w;
 }

@@ -552,7 +552,8 @@ void improveCopies(const LayerInstance& inst, double tol, std::vector<UnitPlacem
         }
     }
     // Merge replicas whose removal does not raise the makespan (fewer copies, same speed).
-    recount();
+    if (!recounted) // the move limit ended the search
+        recount();
     const double span = loads.empty() ? 0.0 : *std::max_element(loads.begin(), loads.end());
     for (int u = 0; u < inst.units(); ++u) {
         auto& reps = units[size_t(u)].replicas;

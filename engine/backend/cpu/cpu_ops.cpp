@@ -88,9 +88,9 @@ void rmsNorm(const float* x, size_t n, const float* weight, double eps, float* o
     double sum = 0.0;
     for (size_t i = 0; i < n; ++i)
         sum += double(x[i]) * double(x[i]);
-    const float inv = float(1.0 / std::sqrt(sum / double(n) + eps));
+    const double inv = 1.0 / std::sqrt(sum / double(n) + eps); // below float's range for rows near its top
     for (size_t i = 0; i < n; ++i)
-        out[i] = weight[i] * (x[i] * inv);
+        out[i] = weight[i] * float(double(x[i]) * inv);
 }
 
 void siluMul(const float* gate, const float* up, size_t n, float* out)

@@ -91,17 +91,17 @@ __global__ void rmsNormRows(const float* x, const int* rowIndex, const float* w,
     double total = 0.0;
     for (int wi = 0; wi < int(blockDim.x >> 5); ++wi)
         total += warpSums[wi];
-    const float inv = float(rsqrt(total / double(hidden) + double(eps)));
+    const double inv = rsqrt(total / double(hidden) + double(eps)); // below float's range for rows near its top
     const float4* w4 = reinterpret_cast<const float4*>(w);
 #pragma unroll 4
     for (int i = threadIdx.x; i < n; i += blockDim.x) {
         if (vec) {
             const float4 v = row4[i], g = w4[i];
             __nv_bfloat162* d2 = reinterpret_cast<__nv_bfloat162*>(dst + size_t(i) * 4);
-            d2[0] = __floats2bfloat162_rn(g.x * (v.x * inv), g.y * (v.y * inv));
-            d2[1] = __floats2bfloat162_rn(g.z * (v.z * inv), g.w * (v.w * inv));
+            d2[0] = __floats2bfloat162_rn(g.x * float(v.x * inv), g.y * float(v.y * inv));
+            d2[1] = __floats2bfloat162_rn(g.z * float(v.z * inv), g.w * float(v.w * inv));
         } else {
-            dst[i] = __float2bfloat16(w[i] * (row[i] * inv));
+            dst[i] = __float2bfloat16(w[i] * float(row[i] * inv));
         }
     }
 }
