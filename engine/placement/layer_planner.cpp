@@ -447,11 +447,10 @@ void improveCopies(const LayerInstance& inst, double tol, std::vector<UnitPlacem
     auto holds = [&](const UnitPlacement& up, int g) {
         return std::any_of(up.replicas.begin(), up.replicas.end(), [&](const Replica& r) { return r.rank == g; });
     };
-    // Kept up to date move by move (two ranks change), and recounted when no move is left, so that
-    // rounding carried along never ends the search: recounting every move had made fairkv-copy's
-    // request moves at batch 1024 cost seconds.
-    // The same for each replica's work ([unit][replica], beside units[unit].replicas): the swaps
-    // below compare every pair of replicas.
+    // Rank loads and each replica's work ([unit][replica], beside units[unit].replicas) are kept up
+    // to date move by move (a move changes two ranks), and recounted when no move is left, so that
+    // rounding carried along never ends the search: recounting them at every move (the swaps compare
+    // every pair of replicas) had made fairkv-copy at batch 1024 cost seconds a layer.
     std::vector<double> loads;
     std::vector<std::vector<double>> work(units.size());
     const auto recount = [&] {
