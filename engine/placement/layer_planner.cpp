@@ -450,7 +450,7 @@ void improveCopies(const LayerInstance& inst, double tol, std::vector<UnitPlacem
     // Rank loads and each replica's work ([unit][replica], beside units[unit].replicas) are kept up
     // to date move by move (a move changes two ranks), and recounted when no move is left, so that
     // rounding carried along never ends the search: recounting them at every move (the swaps compare
-    // every pair of replicas) had made fairkv-copy at batch 1024 cost seconds a layer.
+    // every pair of replicas) had made fairkv-copy take 20 s for 80 layers at batch 1024.
     std::vector<double> loads;
     std::vector<std::vector<double>> work(units.size());
     const auto recount = [&] {
