@@ -270,6 +270,7 @@ ModelConfig ModelConfig::fromHfFolder(const std::string& folder, int layers)
     if (layers < 0 || layers > config.numLayers)
         throw Error("--layers " + std::to_string(layers) + " is out of range for " + folder + " (1.."
                     + std::to_string(config.numLayers) + ")");
+    config.checkpointLayers = config.numLayers;
     if (layers > 0)
         config.numLayers = layers;
     return config;

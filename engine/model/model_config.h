@@ -32,6 +32,7 @@ struct ModelConfig
     int hiddenSize = 0;
     int intermediateSize = 0;
     int numLayers = 0;
+    int checkpointLayers = 0; // a checkpoint's own num_hidden_layers, before --layers cut it (0: not from one)
     int numHeads = 0;
     int numKvHeads = 0;
     int headDim = 0;

@@ -229,9 +229,8 @@ ModelWeights ModelWeights::loadHf(const std::string& folder, int layers)
                       folder + " with " + std::to_string(w.config.numLayers) + " layers", "fp32 weights", "use --layers");
     for (auto& slot : list)
         *slot.target = ckpt.load(slot.name, slot.shape);
-    const int configLayers = layers > 0 ? ModelConfig::fromHfFolder(folder).numLayers : w.config.numLayers;
     for (std::string& name : unusedNames(ckpt, list))
-        if (!leftOutOnPurpose(name, w.config.numLayers, configLayers, w.config.tieWordEmbeddings))
+        if (!leftOutOnPurpose(name, w.config.numLayers, w.config.checkpointLayers, w.config.tieWordEmbeddings))
             w.unusedTensors.push_back(std::move(name));
     return w;
 }
