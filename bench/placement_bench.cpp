@@ -305,8 +305,8 @@ int main(int argc, char** argv)
         }
     }
     // A large batch: every split unit's requests are many (each layer's bisection had sorted them
-    // at every try, and the local search recounted every rank's load at every move: 20 s here
-    // before session 19). No target: what it takes.
+    // at every try, and the local search recounted every rank's load at every move: 20 s on a
+    // Pareto-distributed instance of this size before session 19, 5.2 s after). No target: what it takes.
     {
         std::cerr << "large batch...\n";
         // Drawn for 4 layers and repeated to 80 (layers are independent and alike in the synthetic
