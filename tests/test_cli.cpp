@@ -191,6 +191,10 @@ private Q_SLOTS:
         // A value an option does not take is a usage error, exit 2, as for a bad number.
         r = runCli({QStringLiteral("run"), QStringLiteral("--units"), QStringLiteral("heads")});
         QCOMPARE(r.exitCode, 2);
+        // Also where the range allows the number and the compression does not (it had exited 1
+        // after loading the model, where --kernel 0 exits 2 at once).
+        r = runCli({QStringLiteral("run"), QStringLiteral("--kernel"), QStringLiteral("4")});
+        QVERIFY2(r.exitCode == 2 && r.err.contains(QStringLiteral("--kernel must be a positive odd number")), qPrintable(r.err));
     }
 
     void makeModelCheckAndRun()
@@ -495,10 +499,16 @@ private Q_SLOTS:
     {
         QTemporaryDir dir;
         const QString session = dir.filePath(QStringLiteral("new.fkv"));
+        // Refused by what the model allows (the options alone pass), and by the options alone.
         QStringList refused = smallRunArgs(session);
-        refused[refused.indexOf(QStringLiteral("--budget")) + 1] = QStringLiteral("4");
+        refused[refused.indexOf(QStringLiteral("--layers")) + 1] = QStringLiteral("5");
         Result r = runCli(refused);
-        QVERIFY2(r.exitCode == 1 && r.err.contains(QStringLiteral("--budget")), qPrintable(r.err));
+        QVERIFY2(r.exitCode == 1 && r.err.contains(QStringLiteral("--layers 5 is out of range for tiny")), qPrintable(r.err));
+        QVERIFY(!QFile::exists(session));
+        refused = smallRunArgs(session);
+        refused[refused.indexOf(QStringLiteral("--budget")) + 1] = QStringLiteral("4");
+        r = runCli(refused);
+        QVERIFY2(r.exitCode == 2 && r.err.contains(QStringLiteral("--budget")), qPrintable(r.err));
         QVERIFY(!QFile::exists(session));
         QVERIFY(QDir(dir.path()).entryList(QDir::Files).isEmpty());
         QStringList noSteps = smallRunArgs(session);

@@ -167,6 +167,10 @@ int runCommand(const std::vector<std::string>& argv)
         throw UsageError("--head-scores applies to --compress headkv only");
     if (args.has("head-scores"))
         cfg.compression.headScores = CompressionOptions::loadHeadScores(args.str("head-scores"));
+    optionValue([&] { // an even --kernel is refused as --kernel 0 is, before the model loads
+        cfg.compression.validateOptions();
+        return 0;
+    });
     cfg.batch = args.integer("batch", 1, 1 << 16);
     cfg.promptLen = args.integer("prompt-len", 1, 1 << 24);
     cfg.decode = args.integer("decode", 0, 1 << 20);

@@ -127,7 +127,7 @@ const char* unitModeName(UnitMode m)
     return m == UnitMode::Gqa ? "gqa" : "per-query-head";
 }
 
-void CompressionOptions::validate(int numLayers, int numUnits) const
+void CompressionOptions::validateOptions() const
 {
     if (policy == CompressionPolicy::None)
         return;
@@ -140,9 +140,14 @@ void CompressionOptions::validate(int numLayers, int numUnits) const
         throw Error("--kernel must be a positive odd number, got " + std::to_string(kernel));
     if (!(floorAlpha >= 0.0 && floorAlpha <= 1.0))
         throw Error("--floor-alpha must be within [0, 1]");
+    if (policy == CompressionPolicy::HeadKV && headScores.empty())
+        throw Error("--compress headkv needs --head-scores FILE (per-head importance scores)");
+}
+
+void CompressionOptions::validate(int numLayers, int numUnits) const
+{
+    validateOptions();
     if (policy == CompressionPolicy::HeadKV) {
-        if (headScores.empty())
-            throw Error("--compress headkv needs --head-scores FILE (per-head importance scores)");
         if (int(headScores.size()) < numLayers)
             throw Error("--head-scores has " + std::to_string(headScores.size()) + " layers, the model has "
                         + std::to_string(numLayers));

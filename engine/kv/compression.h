@@ -30,6 +30,9 @@ struct CompressionOptions
     std::vector<std::vector<double>> headScores; // HeadKV: [layer][unit] importance
 
     void validate(int numLayers, int numUnits) const;
+    // What validate() checks that needs no model: the options alone (a command line checks them
+    // before any weight loads).
+    void validateOptions() const;
     // HeadKV scores from {"scores": [[...]]} (or a bare array), checked against the model.
     static std::vector<std::vector<double>> loadHeadScores(const std::string& path);
 };
