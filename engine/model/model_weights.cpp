@@ -15,6 +15,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <set>
 
 namespace fairkv {
@@ -114,23 +115,27 @@ std::vector<std::string> unusedNames(const SafetensorsCheckpoint& ckpt, const st
     return out;
 }
 
+// The layer a tensor's name puts it in ('model.layers.N.…'); none for other names.
+std::optional<long> layerIndexOf(const std::string& name)
+{
+    static const std::string prefix = "model.layers.";
+    if (name.rfind(prefix, 0) != 0)
+        return std::nullopt;
+    char* end = nullptr;
+    const long index = std::strtol(name.c_str() + prefix.size(), &end, 10);
+    return end && *end == '.' ? std::optional<long>(index) : std::nullopt;
+}
+
 // Whether a run means to leave a tensor out: a layer that --layers cut off (from `layers` up to
 // the config's own count; one beyond that is a config that does not describe the checkpoint), the
 // output head of a config that ties it to the embeddings (transformers ignores it too), or the
 // inverse frequencies older transformers saved as a buffer (computed from the config here).
 bool leftOutOnPurpose(const std::string& name, int layers, int configLayers, bool tied)
 {
-    const std::string invFreq = "rotary_emb.inv_freq";
-    if (name.size() >= invFreq.size() && name.compare(name.size() - invFreq.size(), invFreq.size(), invFreq) == 0)
+    if (name.ends_with("rotary_emb.inv_freq") || (tied && name == "lm_head.weight"))
         return true;
-    if (tied && name == "lm_head.weight")
-        return true;
-    const std::string prefix = "model.layers.";
-    if (name.rfind(prefix, 0) != 0)
-        return false;
-    char* end = nullptr;
-    const long index = std::strtol(name.c_str() + prefix.size(), &end, 10);
-    return end && *end == '.' && index >= layers && index < configLayers;
+    const std::optional<long> index = layerIndexOf(name);
+    return index && *index >= layers && *index < configLayers;
 }
 
 } // namespace
@@ -154,15 +159,12 @@ SafetensorsCheckpoint openFor(const std::string& folder, const ModelConfig& c)
     if (c.numLayers > 0 && !ckpt.find(last)) {
         std::set<long> held; // distinct layer indices: a stray 'model.layers.4000000000.x' is one
         std::string elsewhere; // the first layer's norm under another prefix (a base model, 'transformer.')
-        const std::string prefix = "model.layers.", norm0 = "layers.0.input_layernorm.weight";
+        const std::string norm0 = "layers.0.input_layernorm.weight";
         for (const auto& name : ckpt.tensorNames()) {
-            char* end = nullptr;
-            if (name.rfind(prefix, 0) == 0) {
-                const long index = std::strtol(name.c_str() + prefix.size(), &end, 10);
-                if (end && *end == '.')
-                    held.insert(index);
-            } else if (elsewhere.empty() && name.size() >= norm0.size()
-                       && name.compare(name.size() - norm0.size(), norm0.size(), norm0) == 0) {
+            if (name.rfind("model.layers.", 0) == 0) {
+                if (const std::optional<long> index = layerIndexOf(name))
+                    held.insert(*index);
+            } else if (elsewhere.empty() && name.ends_with(norm0)) {
                 elsewhere = name;
             }
         }
