@@ -487,12 +487,14 @@ std::unique_ptr<SessionStore> SessionStore::open(const std::string& path, Mode m
             // Reading a WAL session creates its -shm index beside it: on a full disk that fails
             // as an I/O error, which would read as a damaged file.
             // (A read-only medium reports no space free too: only a folder we may write counts.)
-            std::error_code ec;
-            const auto space = fs::space(folderOf(path), ec);
-            if ((rc & 0xff) == SQLITE_IOERR || (rc & 0xff) == SQLITE_FULL)
-                if (!ec && space.available < (uint64_t(1) << 20) && access(folderOf(path).c_str(), W_OK) == 0)
+            if ((rc & 0xff) == SQLITE_IOERR || (rc & 0xff) == SQLITE_FULL) {
+                const std::string folder = folderOf(path);
+                std::error_code ec;
+                const auto space = fs::space(folder, ec);
+                if (!ec && space.available < (uint64_t(1) << 20) && access(folder.c_str(), W_OK) == 0)
                     throw Error(path + ": cannot be read: the disk holding it is full (" + std::to_string(space.available >> 10)
                                 + " KiB free; SQLite needs room beside the file for its -shm index even to read it)");
+            }
             throw Error(path + ": not a readable FairKV session (" + (raw ? sqlite3_errmsg(raw) : "cannot open") + ")");
         }
         if (const std::string refusal = schemaRefusal(version, appId, hasTables); !refusal.empty())
