@@ -451,9 +451,18 @@ private Q_SLOTS:
         sqlite3* db = nullptr;
         QCOMPARE(sqlite3_open(session.toUtf8().constData(), &db), SQLITE_OK);
         QCOMPARE(sqlite3_exec(db, "UPDATE runs SET config_json = '{}' WHERE id = 3", nullptr, nullptr, nullptr), SQLITE_OK);
+        // A model named by a long folder path (any length, not ASCII) widens its column: the
+        // columns after it still line up under their headers.
+        QCOMPARE(sqlite3_exec(db, "UPDATE models SET name = '/data/checkpoints/\u00fcber-Llama-3.1-8B-Instruct-long-folder-name'",
+                              nullptr, nullptr, nullptr),
+                 SQLITE_OK);
         sqlite3_close(db);
         r = runCli({QStringLiteral("sessions"), session});
         QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        const QStringList lines = r.out.split(QLatin1Char('\n'), Qt::SkipEmptyParts);
+        const qsizetype timingColumn = lines[0].indexOf(QStringLiteral("timing"));
+        for (int i = 1; i <= 3; ++i)
+            QVERIFY2(lines[i].indexOf(QRegularExpression(QStringLiteral("\\b(measured|emulated)\\b"))) == timingColumn, qPrintable(r.out));
         const QStringList line = r.out.split(QLatin1Char('\n'))[3].split(QLatin1Char(' '), Qt::SkipEmptyParts);
         QVERIFY2(line.size() > 8 && line[0] == QStringLiteral("3") && line.count(QStringLiteral("-")) == 2, // no parent, no batch
                  qPrintable(r.out));

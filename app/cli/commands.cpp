@@ -415,22 +415,69 @@ int64_t runId(const std::string& text, const char* what)
 
 namespace {
 
-std::string runLine(const profiler::RunSummary& r)
+// The cells of one run's line, in the header's order (the label, with any damage, last).
+std::vector<std::string> runCells(const profiler::RunSummary& r)
 {
-    char buf[512];
     // Damaged settings print "?"; settings without a batch (edited by hand) "-", not a batch of 0.
     const auto setting = [&](const std::string& v) { return r.settingsDamaged ? std::string("?") : v; };
     const std::string damage = r.settingsDamaged && r.resultDamaged ? "[settings and result damaged] "
                                : r.settingsDamaged                  ? "[settings damaged] "
                                : r.resultDamaged                    ? "[result damaged] "
                                                                     : "";
-    std::snprintf(buf, sizeof buf, "%4lld %6s  %-16s %-7s %2s  %-13s %-10s %5s %5s %5s  %10s %9s %6s  %-8s %s%s",
-                  static_cast<long long>(r.id), r.parent ? std::to_string(*r.parent).c_str() : "-", r.model.c_str(),
-                  r.backend.c_str(), r.ranks > 0 ? std::to_string(r.ranks).c_str() : "?", r.placement.c_str(), setting(r.compress).c_str(), setting(std::to_string(r.budget)).c_str(),
-                  setting(r.batch > 0 ? std::to_string(r.batch) : "-").c_str(), setting(std::to_string(r.decode)).c_str(),
-                  fmt(r.tokensPerS, 1).c_str(), fmt(r.stepMs).c_str(), fmt(r.imbalance).c_str(), r.timing.c_str(), damage.c_str(),
-                  r.label.c_str());
-    return withoutControls(buf, '?'); // one run stays one line and cannot restyle the terminal
+    std::vector<std::string> cells{std::to_string(r.id), r.parent ? std::to_string(*r.parent) : "-", r.model, r.backend,
+                                   r.ranks > 0 ? std::to_string(r.ranks) : "?", r.placement, setting(r.compress),
+                                   setting(std::to_string(r.budget)), setting(r.batch > 0 ? std::to_string(r.batch) : "-"),
+                                   setting(std::to_string(r.decode)), fmt(r.tokensPerS, 1), fmt(r.stepMs), fmt(r.imbalance),
+                                   r.timing, damage + r.label};
+    for (std::string& c : cells)
+        c = withoutControls(c, '?'); // one run stays one line and cannot restyle the terminal
+    return cells;
+}
+
+// Terminal columns: one per code point, two for East Asian wide ones (names from HF folders need
+// not be ASCII); malformed bytes count one each, as withoutControls() leaves them.
+size_t displayWidth(const std::string& s)
+{
+    size_t width = 0;
+    for (size_t i = 0; i < s.size();) {
+        const auto b = static_cast<unsigned char>(s[i]);
+        const int len = b < 0x80 ? 1 : (b >> 5) == 0x6 ? 2 : (b >> 4) == 0xE ? 3 : (b >> 3) == 0x1E ? 4 : 1;
+        if (i + size_t(len) > s.size()) {
+            width += s.size() - i;
+            break;
+        }
+        char32_t cp = len == 1 ? b : b & (0x7F >> len);
+        for (int k = 1; k < len; ++k)
+            cp = (cp << 6) | (static_cast<unsigned char>(s[i + size_t(k)]) & 0x3F);
+        const bool wide = (cp >= 0x1100 && cp <= 0x115F) || (cp >= 0x2E80 && cp <= 0xA4CF) || (cp >= 0xAC00 && cp <= 0xD7A3)
+                          || (cp >= 0xF900 && cp <= 0xFAFF) || (cp >= 0xFE30 && cp <= 0xFE4F) || (cp >= 0xFF00 && cp <= 0xFF60)
+                          || (cp >= 0xFFE0 && cp <= 0xFFE6) || (cp >= 0x1F300 && cp <= 0x1FAFF) || (cp >= 0x20000 && cp <= 0x3FFFD);
+        width += wide ? 2 : 1;
+        i += size_t(len);
+    }
+    return width;
+}
+
+// Rows as columns as wide as their widest cell (a model folder's name is as long as it is), numbers
+// right-aligned; the last column unpadded.
+void printTable(const std::vector<std::vector<std::string>>& rows, const std::vector<bool>& rightAligned)
+{
+    std::vector<size_t> width(rightAligned.size(), 0);
+    for (const auto& row : rows)
+        for (size_t c = 0; c < row.size(); ++c)
+            width[c] = std::max(width[c], displayWidth(row[c]));
+    for (const auto& row : rows) {
+        std::string line;
+        for (size_t c = 0; c < row.size(); ++c) {
+            const std::string pad(width[c] - displayWidth(row[c]), ' ');
+            if (c > 0)
+                line += "  ";
+            line += c + 1 == row.size() ? row[c] : rightAligned[c] ? pad + row[c] : row[c] + pad;
+        }
+        while (!line.empty() && line.back() == ' ')
+            line.pop_back();
+        std::cout << line << "\n";
+    }
 }
 
 } // namespace
@@ -446,10 +493,11 @@ int sessionsCommand(const std::vector<std::string>& argv)
     const std::string jsonOut = args.outputPath("json");
     const auto store = profiler::SessionStore::open(args.positional()[0], profiler::SessionStore::Mode::ReadOnly);
     const auto runs = store->listRuns();
-    std::cout << " run parent  model            backend  N  placement     compress  budget batch steps  tokens/s   step ms   imb.  timing   label\n";
+    std::vector<std::vector<std::string>> table{{"run", "parent", "model", "backend", "N", "placement", "compress", "budget",
+                                                 "batch", "steps", "tokens/s", "step ms", "imb.", "timing", "label"}};
     json list = json::array();
     for (const auto& r : runs) {
-        std::cout << runLine(r) << "\n";
+        table.push_back(runCells(r));
         list.push_back({{"id", r.id}, {"parent", r.parent ? json(*r.parent) : json(nullptr)}, {"model", r.model},
                         {"backend", r.backend}, {"ranks", r.ranks}, {"placement", r.placement}, {"compress", r.compress},
                         {"budget", r.budget}, {"batch", r.batch}, {"decode", r.decode}, {"tokens_per_s", r.tokensPerS},
@@ -457,6 +505,7 @@ int sessionsCommand(const std::vector<std::string>& argv)
                         {"created_at", r.createdAt}, {"label", r.label}, {"settings_damaged", r.settingsDamaged},
                         {"result_damaged", r.resultDamaged}, {"damage", r.damage.empty() ? json(nullptr) : json(r.damage)}});
     }
+    printTable(table, {true, true, false, false, true, false, false, true, true, true, true, true, true, false, false});
     if (runs.empty())
         std::cout << "(no runs)\n";
     for (const auto& r : runs)
