@@ -290,6 +290,14 @@ private Q_SLOTS:
         }
         msg = fairkv::test::errorOf([&] { ModelConfig::fromHfFolder(folder); });
         QVERIFY2(msg.find("model config is UTF-16 text") != std::string::npos, msg.c_str());
+        // Without the byte-order mark, little- and big-endian.
+        for (const std::string& text : {std::string("{\0\n\0}\0", 6), std::string("\0{\0}", 4)}) {
+            {
+                std::ofstream(folder + "/config.json", std::ios::binary) << text;
+            }
+            msg = fairkv::test::errorOf([&] { ModelConfig::fromHfFolder(folder); });
+            QVERIFY2(msg.find("model config is UTF-16 text") != std::string::npos, msg.c_str());
+        }
         {
             std::ofstream out(folder + "/config.json", std::ios::binary);
             out << std::string(size_t(17) << 20, ' ') << "{}";

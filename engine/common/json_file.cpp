@@ -196,8 +196,13 @@ nlohmann::json readJsonFile(const std::string& path, const std::string& what, ui
         throw Error(path + ": is a socket, not a " + what);
     // One parse for both sources below, with the same messages.
     const auto parse = [&](const std::string& input) {
-        // Windows editors save "Unicode" as UTF-16, which the parser reads as one stray byte.
-        if (input.size() >= 2 && ((input[0] == '\xff' && input[1] == '\xfe') || (input[0] == '\xfe' && input[1] == '\xff')))
+        // Windows editors save "Unicode" as UTF-16, which the parser reads as one stray byte; a
+        // tool may write it without the byte-order mark, whose NUL bytes beside the first ASCII
+        // characters tell it (UTF-8 JSON holds no NUL byte; RFC 4627 section 3).
+        const bool bom = input.size() >= 2 && ((input[0] == '\xff' && input[1] == '\xfe') || (input[0] == '\xfe' && input[1] == '\xff'));
+        const bool nulBeside = input.size() >= 2 && (input[0] == '\0') != (input[1] == '\0')
+                               && static_cast<unsigned char>(input[0] | input[1]) < 0x80;
+        if (bom || nulBeside)
             throw Error(path + ": " + what + " is UTF-16 text; JSON files are read as UTF-8 (save it as UTF-8)");
         if (dialect == JsonDialect::Strict) {
             // Our own formats nest a few levels; the cap keeps the scan's memory to that.
