@@ -250,11 +250,18 @@ std::string storedText(const json& j)
 // Stored JSON (a run's result, settings, environment), parsed: discarded when it is not JSON or
 // nests deeper than anything FairKV writes (the recursive readers and writers of nlohmann's json
 // would overflow the stack on a value nested 100000 deep).
+constexpr int kMaxStoredDepth = 32;
+
+// Whether parseStored() would take the text (the run list checks results with it, without
+// building them: SQLite's json_valid() accepts nesting far deeper than a run can be loaded with).
+bool storedJsonSound(const std::string& text)
+{
+    return scanJson(text, kMaxStoredDepth).valid;
+}
+
 json parseStored(const std::string& text)
 {
-    constexpr int kMaxDepth = 32;
-    const JsonScan scan = scanJson(text, kMaxDepth);
-    if (!scan.valid)
+    if (!storedJsonSound(text))
         return json(json::value_t::discarded);
     return json::parse(text, nullptr, false);
 }
@@ -764,7 +771,7 @@ std::vector<RunSummary> SessionStore::summaries(std::optional<int64_t> only) con
                        "(SELECT value FROM metrics WHERE run_id=r.id AND name='tokens_per_s'), "
                        "(SELECT value FROM metrics WHERE run_id=r.id AND name='step_ms'), "
                        "(SELECT value FROM metrics WHERE run_id=r.id AND name='imbalance'), "
-                       "(SELECT value FROM metrics WHERE run_id=r.id AND name='lower_bound_ms'), json_valid(r.result_json) "
+                       "(SELECT value FROM metrics WHERE run_id=r.id AND name='lower_bound_ms'), r.result_json "
                        "FROM runs r LEFT JOIN models m ON m.id = r.model_id LEFT JOIN placements p ON p.run_id = r.id "
                        "WHERE ?1 IS NULL OR r.id = ?1 ORDER BY r.id",
                  m_path);
@@ -799,7 +806,7 @@ std::vector<RunSummary> SessionStore::summaries(std::optional<int64_t> only) con
         } catch (const Error& e) {
             damaged(s.settingsDamaged, e.what());
         }
-        if (st.integer(15, run + "'s result check") == 0)
+        if (!storedJsonSound(st.text(15)))
             damaged(s.resultDamaged, run + "'s result is not valid JSON");
         if (cfg.is_object()) { // a value of another type is a damaged record, not a crash
             try {

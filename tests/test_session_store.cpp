@@ -465,12 +465,17 @@ private Q_SLOTS:
         QTemporaryDir dir;
         const std::string f = fairkv::test::path(dir, "s.fkv");
         const Recorded a = record();
-        for (int i = 0; i < 5; ++i)
+        for (int i = 0; i < 6; ++i)
             SS::open(f, SS::Mode::ReadWrite)->appendRun(a.result, a.trace, Environment::detect());
         sql(f, "UPDATE runs SET config_json='garbage{' WHERE id=1; UPDATE runs SET result_json='[1,' WHERE id=2;"
-               "UPDATE runs SET ranks=0 WHERE id=4; UPDATE metrics SET value='fast' WHERE run_id=5 AND name='step_ms';");
+               "UPDATE runs SET ranks=0 WHERE id=4; UPDATE metrics SET value='fast' WHERE run_id=5 AND name='step_ms';"
+               // JSON to SQLite, but nested deeper than a run is loaded with: listed as damaged, not as sound.
+               "UPDATE runs SET result_json=substr(result_json,1,length(result_json)-1)||',\"x\":'||"
+               "replace(hex(zeroblob(40)),'00','[')||replace(hex(zeroblob(40)),'00',']')||'}' WHERE id=6;");
         const auto runs = SS::open(f, SS::Mode::ReadOnly)->listRuns();
-        QCOMPARE(runs.size(), size_t(5));
+        QCOMPARE(runs.size(), size_t(6));
+        QVERIFY(!runs[5].settingsDamaged && runs[5].resultDamaged);
+        FAIRKV_EXPECT_ERROR(SS::open(f, SS::Mode::ReadOnly)->loadRun(6), "run 6 has");
         QVERIFY(runs[0].settingsDamaged && !runs[0].resultDamaged);
         QVERIFY(!runs[1].settingsDamaged && runs[1].resultDamaged);
         QVERIFY(!runs[2].settingsDamaged && !runs[2].resultDamaged && runs[2].damage.empty());
