@@ -136,7 +136,9 @@ std::string barChart(const std::string& title, const std::string& unit, const st
     const double barW = groupW * 0.8 / double(std::max<size_t>(series.size(), 1));
     for (size_t gi = 0; gi < groups.size(); ++gi) {
         for (size_t si = 0; si < series.size(); ++si) {
-            const double v = gi < values[si].size() ? values[si][gi] : 0.0;
+            if (gi >= values[si].size()) // a run with fewer ranks than the group's: no bar, not one of 0
+                continue;
+            const double v = values[si][gi];
             const double h = std::isfinite(v) ? plotH * v / peak : 0.0; // not timed: no bar, its title says n/a
             o << "<rect x=\"" << left + gi * groupW + groupW * 0.1 + si * barW << "\" y=\"" << top + plotH - h
               << "\" width=\"" << barW * 0.95 << "\" height=\"" << h << "\" fill=\"" << seriesColour(si) << "\"><title>"

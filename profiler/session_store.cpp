@@ -763,6 +763,43 @@ void SessionStore::requireRun(int64_t id) const
         fail("there is no run " + std::to_string(id));
 }
 
+namespace {
+
+// What a run's metrics can be, given the decode steps its result timed (`timedSteps`, none where the
+// result says nothing; the result's own checks name that): a run that
+// timed steps stored a throughput and a step time above 0, a run that timed none stored neither
+// (else its speedups would read "not timed" beside timed records, or 0 tokens/s as a measurement);
+// max/mean is at least 1; and nothing FairKV times comes near 1e15 (a value there is an edit, and
+// would overflow the charts' scales). Faults go to `damaged(flag, why)`.
+template <typename Damaged>
+void checkMetrics(RunSummary& s, std::optional<int64_t> timedSteps, const Damaged& damaged)
+{
+    constexpr double kImplausible = 1e15;
+    const std::string run = "run " + std::to_string(s.id);
+    const std::pair<const char*, double*> measures[] = {
+        {"tokens_per_s", &s.tokensPerS}, {"step_ms", &s.stepMs}, {"imbalance", &s.imbalance}, {"lower_bound_ms", &s.lowerBoundMs}};
+    for (const auto& [name, value] : measures)
+        if (!std::isnan(*value) && *value >= kImplausible) {
+            damaged(s.resultDamaged, run + "'s metric '" + name + "' is " + json(*value).dump() + ", not a plausible measure");
+            *value = RunResult::kNotTimed;
+        }
+    if (!std::isnan(s.imbalance) && s.imbalance < 1 - 1e-6) {
+        damaged(s.resultDamaged, run + "'s metric 'imbalance' is " + json(s.imbalance).dump() + ", below 1 (max / mean)");
+        s.imbalance = RunResult::kNotTimed;
+    }
+    for (const auto& [name, value] : {std::pair{"tokens_per_s", &s.tokensPerS}, std::pair{"step_ms", &s.stepMs}}) {
+        if (!std::isnan(*value) && *value <= 0)
+            damaged(s.resultDamaged, run + "'s metric '" + name + "' is 0, which no timed run measures");
+        else if (timedSteps && *timedSteps > 0 && std::isnan(*value))
+            damaged(s.resultDamaged, run + " has damaged metrics: it timed " + std::to_string(*timedSteps)
+                                         + (*timedSteps == 1 ? " decode step" : " decode steps") + " but its '" + name + "' is missing");
+        else if (timedSteps && *timedSteps == 0 && !std::isnan(*value))
+            damaged(s.resultDamaged, run + "'s metric '" + name + "' is set, but the run timed no decode step");
+    }
+}
+
+} // namespace
+
 std::vector<RunSummary> SessionStore::summaries(std::optional<int64_t> only) const
 {
     std::vector<RunSummary> out;
@@ -771,7 +808,8 @@ std::vector<RunSummary> SessionStore::summaries(std::optional<int64_t> only) con
                        "(SELECT value FROM metrics WHERE run_id=r.id AND name='tokens_per_s'), "
                        "(SELECT value FROM metrics WHERE run_id=r.id AND name='step_ms'), "
                        "(SELECT value FROM metrics WHERE run_id=r.id AND name='imbalance'), "
-                       "(SELECT value FROM metrics WHERE run_id=r.id AND name='lower_bound_ms'), r.result_json "
+                       "(SELECT value FROM metrics WHERE run_id=r.id AND name='lower_bound_ms'), r.result_json, "
+                       "CASE WHEN json_valid(r.result_json) THEN json_array_length(r.result_json, '$.step_ms') END "
                        "FROM runs r LEFT JOIN models m ON m.id = r.model_id LEFT JOIN placements p ON p.run_id = r.id "
                        "WHERE ?1 IS NULL OR r.id = ?1 ORDER BY r.id",
                  m_path);
@@ -834,6 +872,10 @@ std::vector<RunSummary> SessionStore::summaries(std::optional<int64_t> only) con
         s.stepMs = metric(12, "step_ms");
         s.imbalance = metric(13, "imbalance");
         s.lowerBoundMs = metric(14, "lower_bound_ms");
+        checkMetrics(s, st.isNull(16) ? std::nullopt : std::optional<int64_t>(st.i64(16)), damaged);
+        if (s.timing != "measured" && s.timing != "emulated")
+            damaged(s.resultDamaged, run + "'s timing is '" + printable(s.timing.substr(0, 32))
+                                         + "', which no run records (measured or emulated)");
         out.push_back(std::move(s));
     }
     return out;
@@ -996,13 +1038,6 @@ StoredRun SessionStore::loadRun(int64_t id) const
     if (!r.result.contains("placement") || !r.result.at("placement").is_object())
         damaged("no 'placement'");
     checkResultTypes(r.result, r.summary.ranks, damaged);
-    // A run that timed decode steps stored its throughput and step time; without them its speedups
-    // would read as "not timed" beside timed records.
-    if (!r.result.at("step_ms").empty())
-        for (const auto& [name, value] : {std::pair{"tokens_per_s", r.summary.tokensPerS}, std::pair{"step_ms", r.summary.stepMs}})
-            if (std::isnan(value))
-                fail("run " + std::to_string(id) + " has damaged metrics: it timed " + std::to_string(r.result.at("step_ms").size())
-                     + (r.result.at("step_ms").size() == 1 ? " decode step" : " decode steps") + " but its '" + name + "' is missing");
     r.environment = Environment::fromJson(parseStored(st.text(2))); // damaged or missing: every field "unknown"
     return r;
 }

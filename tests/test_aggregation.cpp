@@ -246,6 +246,26 @@ private Q_SLOTS:
         QCOMPARE(got, labels);
     }
 
+    // Runs of different rank counts side by side: a run has no bar for a rank it does not have
+    // (it had one of 0.000 ms, read as a rank without attention).
+    void reportChartsDrawNoBarForMissingRanks()
+    {
+        Report report;
+        for (int ranks : {2, 4}) {
+            StoredRun r;
+            r.summary.id = int64_t(report.runs.size()) + 1;
+            r.summary.tokensPerS = 100;
+            r.result = {{"kv_len", {{{1, 2, 3, 4}}}}, {"rank_attention_ms", {std::vector<double>(size_t(ranks), 1.5)}}, {"step_ms", {3.0}}};
+            report.runs.push_back(r);
+        }
+        const std::string svg = report.charts().at(1).svg;
+        size_t bars = 0;
+        for (size_t at = svg.find("<rect x="); at != std::string::npos; at = svg.find("<rect x=", at + 1))
+            bars += svg.compare(svg.find('>', at) + 1, 7, "<title>") == 0; // bars carry a title; legend swatches do not
+        QCOMPARE(bars, size_t(6));
+        QVERIFY2(svg.find(": 0.000<") == std::string::npos, svg.c_str());
+    }
+
     // A report of many runs stays on the page: tables of a column per run come in blocks, the
     // chart's legend grows with the runs and cuts long names, and every run says where its work
     // differs from the baseline's.

@@ -468,6 +468,26 @@ private Q_SLOTS:
                  qPrintable(r.out));
     }
 
+    // A run measured on one rank beside one emulated over two: each keeps its own kind, and the
+    // speedup says it compares both (it had taken run A's kind for both).
+    void compareNamesEachRunsTiming()
+    {
+        QTemporaryDir dir;
+        const QString session = dir.filePath(QStringLiteral("s.fkv"));
+        QStringList one = smallRunArgs(session);
+        one[one.indexOf(QStringLiteral("--ranks")) + 1] = QStringLiteral("1");
+        for (const QStringList& run : {one, smallRunArgs(session)}) {
+            const Result r = runCli(run);
+            QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        }
+        const Result r = runCli({QStringLiteral("compare"), session, QStringLiteral("1"), QStringLiteral("2")});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        QVERIFY2(r.out.contains(QStringLiteral("tokens/s (measured vs emulated)")), qPrintable(r.out));
+        QVERIFY2(r.out.contains(QRegularExpression(QStringLiteral("speedup of run 2 over run 1: [0-9.]+x \\(measured vs emulated\\)"))),
+                 qPrintable(r.out));
+        QVERIFY2(r.out.contains(QStringLiteral("note: run 1 is measured and run 2 emulated")), qPrintable(r.out));
+    }
+
     // A finished run is not lost to a session that another program keeps locked: saving waits
     // for the lock (--session-wait), and when it gives up the result is already in --json.
     void runKeepsItsResultWhenTheSessionIsLocked()

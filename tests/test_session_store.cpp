@@ -494,6 +494,43 @@ private Q_SLOTS:
         QVERIFY(runs[2].budget > 0);
     }
 
+    // Metrics no run records (edited, or written by another tool) mark their run in the list and
+    // refuse its opening, with the reason: they had listed, and reached charts and speedups.
+    void implausibleMetricsAreNamed_data()
+    {
+        QTest::addColumn<QString>("change");
+        QTest::addColumn<QString>("needle");
+        QTest::newRow("huge") << QStringLiteral("UPDATE metrics SET value=1e308 WHERE run_id=1 AND name='tokens_per_s';")
+                              << QStringLiteral("'tokens_per_s' is 1e+308, not a plausible measure");
+        QTest::newRow("zero throughput") << QStringLiteral("UPDATE metrics SET value=0 WHERE run_id=1 AND name='tokens_per_s';")
+                                         << QStringLiteral("'tokens_per_s' is 0, which no timed run measures");
+        QTest::newRow("imbalance below 1") << QStringLiteral("UPDATE metrics SET value=0.2 WHERE run_id=1 AND name='imbalance';")
+                                           << QStringLiteral("'imbalance' is 0.2, below 1");
+        QTest::newRow("missing step time") << QStringLiteral("DELETE FROM metrics WHERE run_id=1 AND name='step_ms';")
+                                           << QStringLiteral("decode steps but its 'step_ms' is missing");
+        QTest::newRow("metrics of no step") << QStringLiteral("UPDATE runs SET result_json=json_set(result_json,'$.step_ms',json('[]')) WHERE id=1;")
+                                            << QStringLiteral("'tokens_per_s' is set, but the run timed no decode step");
+        QTest::newRow("unknown timing") << QStringLiteral("UPDATE runs SET timing='bogus' WHERE id=1;")
+                                        << QStringLiteral("timing is 'bogus', which no run records");
+    }
+    void implausibleMetricsAreNamed()
+    {
+        QFETCH(QString, change);
+        QFETCH(QString, needle);
+        QTemporaryDir dir;
+        const std::string f = fairkv::test::path(dir, "s.fkv");
+        const Recorded a = record();
+        for (int i = 0; i < 2; ++i)
+            SS::open(f, SS::Mode::ReadWrite)->appendRun(a.result, a.trace, Environment::detect());
+        sql(f, change.toStdString());
+        const auto runs = SS::open(f, SS::Mode::ReadOnly)->listRuns();
+        QCOMPARE(runs.size(), size_t(2));
+        QVERIFY2(runs[0].resultDamaged && runs[0].damage.find(needle.toStdString()) != std::string::npos, runs[0].damage.c_str());
+        FAIRKV_EXPECT_ERROR(SS::open(f, SS::Mode::ReadOnly)->loadRun(1), needle.toStdString());
+        QVERIFY2(!runs[1].resultDamaged && runs[1].damage.empty(), runs[1].damage.c_str()); // the other run reads as before
+        SS::open(f, SS::Mode::ReadOnly)->loadRun(2);
+    }
+
     // Text that is not UTF-8 (a placement file's name from a Latin-1 folder) is stored with U+FFFD:
     // the JSON writer had thrown, and the run was lost.
     void textThatIsNotUtf8IsStored()

@@ -541,7 +541,11 @@ int compareCommand(const std::vector<std::string>& argv)
     row("ranks / backend", std::to_string(a.summary.ranks) + " " + a.summary.backend, std::to_string(b.summary.ranks) + " " + b.summary.backend);
     row("compression / budget", a.summary.compress + " " + std::to_string(a.summary.budget), b.summary.compress + " " + std::to_string(b.summary.budget));
     row("batch", std::to_string(a.summary.batch), std::to_string(b.summary.batch));
-    row(("tokens/s (" + a.summary.timing + ")").c_str(), fmt(a.summary.tokensPerS, 1), fmt(b.summary.tokensPerS, 1));
+    // Each run's own kind: one measured on a device per rank beside one emulated is not like for like.
+    const bool sameTiming = a.summary.timing == b.summary.timing;
+    const std::string timing = sameTiming ? a.summary.timing : a.summary.timing + " vs " + b.summary.timing;
+    row("timing", a.summary.timing, b.summary.timing);
+    row(("tokens/s (" + timing + ")").c_str(), fmt(a.summary.tokensPerS, 1), fmt(b.summary.tokensPerS, 1));
     row("decode step ms", fmt(a.summary.stepMs), fmt(b.summary.stepMs));
     row("attention imbalance", fmt(a.summary.imbalance), fmt(b.summary.imbalance));
     row("lower bound ms (modelled)", fmt(a.summary.lowerBoundMs), fmt(b.summary.lowerBoundMs));
@@ -549,7 +553,7 @@ int compareCommand(const std::vector<std::string>& argv)
         row(("rank " + std::to_string(g) + " attention ms").c_str(), rankCell(ta, g), rankCell(tb, g));
     if (speedup) {
         std::printf("speedup of run %lld over run %lld: %.3fx (%s)\n", static_cast<long long>(b.summary.id),
-                    static_cast<long long>(a.summary.id), *speedup, a.summary.timing.c_str());
+                    static_cast<long long>(a.summary.id), *speedup, timing.c_str());
         const auto sa = profiler::stepSpread(a.result), sb = profiler::stepSpread(b.result);
         if (sa && sb)
             std::printf("decode steps vary by +-%.1f%% (run %lld) and +-%.1f%% (run %lld)%s\n", 100 * *sa,
@@ -559,6 +563,10 @@ int compareCommand(const std::vector<std::string>& argv)
     else
         std::printf("speedup of run %lld over run %lld: n/a (a run without a timed decode step)\n",
                     static_cast<long long>(b.summary.id), static_cast<long long>(a.summary.id));
+    if (!sameTiming)
+        std::printf("note: run %lld is %s and run %lld %s; their times are not taken the same way\n",
+                    static_cast<long long>(a.summary.id), a.summary.timing.c_str(), static_cast<long long>(b.summary.id),
+                    b.summary.timing.c_str());
     if (const auto differ = profiler::unlikeWork(a.summary, a.result, b.summary, b.result); !differ.empty()) {
         std::string list;
         for (const std::string& d : differ)
