@@ -425,6 +425,10 @@ std::unique_ptr<SessionStore> SessionStore::open(const std::string& path, Mode m
     std::unique_ptr<SessionStore> s(new SessionStore);
     s->m_path = path;
     std::error_code ec;
+    // SQLite follows a link to the session and keeps its -wal and -shm beside the file it names:
+    // the checks of those, and the tidying after a read, look there (messages name the path given).
+    const std::string file = fs::is_symlink(fs::symlink_status(path, ec)) && fs::exists(path, ec) ? fs::canonical(path, ec).string() : path;
+    s->m_file = file.empty() ? path : file;
     const bool exists = fs::exists(path, ec);
     if (!exists && mode == Mode::ReadOnly)
         throw Error(path + ": no such session file");
@@ -435,21 +439,21 @@ std::unique_ptr<SessionStore> SessionStore::open(const std::string& path, Mode m
     if (exists && fs::file_size(path, ec) == 0 && !ec) {
         // SQLite reads an empty file as an empty database and deletes a -wal beside it: the runs a
         // copy left only in its write-ahead log would be gone.
-        if (const uint64_t wal = walBytes(path); wal > 0)
-            throw Error(path + ": the session file is empty but its write-ahead log " + path + "-wal holds "
+        if (const uint64_t wal = walBytes(file); wal > 0)
+            throw Error(path + ": the session file is empty but its write-ahead log " + file + "-wal holds "
                         + std::to_string(wal) + " bytes (copied without its main file?); not opening it, nothing was changed");
         if (mode == Mode::ReadOnly)
             throw Error(path + ": the file is empty, not a FairKV session");
     }
     const bool wal = exists && checkFileHeader(path);
-    s->m_tidyCompanions = mode == Mode::ReadOnly && wal && !fs::exists(path + "-wal", ec) && !fs::exists(path + "-shm", ec);
+    s->m_tidyCompanions = mode == Mode::ReadOnly && wal && !fs::exists(file + "-wal", ec) && !fs::exists(file + "-shm", ec);
     if (mode == Mode::ReadWrite && exists && access(path.c_str(), W_OK) != 0)
         throw Error(path + ": the session file is read-only; open it for viewing or save to another file");
     // SQLite writes through the -wal and -shm files beside the database; one that another user's
     // viewer left, or that a read-only copy left behind, stops every write late, as "read-only".
     for (const char* companion : {"-wal", "-shm"})
-        if (mode == Mode::ReadWrite && exists && fs::exists(path + companion, ec) && access((path + companion).c_str(), W_OK) != 0)
-            throw Error(path + companion + ": SQLite's " + (companion + 1) + " file beside the session is not writable by this user "
+        if (mode == Mode::ReadWrite && exists && fs::exists(file + companion, ec) && access((file + companion).c_str(), W_OK) != 0)
+            throw Error(file + companion + ": SQLite's " + (companion + 1) + " file beside the session is not writable by this user "
                         "(left by another user or a read-only copy): the session can be viewed, not appended to, until its "
                         "owner removes it or makes it writable");
     if (!exists && fs::is_symlink(fs::symlink_status(path, ec)))
@@ -458,7 +462,7 @@ std::unique_ptr<SessionStore> SessionStore::open(const std::string& path, Mode m
         throw Error(path + ": the folder " + folder + " does not exist");
     // SQLite writes its journal (-wal and -shm, or -journal) beside the session: a folder that
     // takes no file fails every write, which SQLite reports as a read-only database.
-    if (const std::string folder = folderOf(path); mode == Mode::ReadWrite && access(folder.c_str(), W_OK) != 0)
+    if (const std::string folder = folderOf(file); mode == Mode::ReadWrite && access(folder.c_str(), W_OK) != 0)
         throw Error(path + ": the folder " + folder + " is not writable, and SQLite writes its journal files beside the "
                     "session; open it for viewing or save to another folder");
 
@@ -466,7 +470,7 @@ std::unique_ptr<SessionStore> SessionStore::open(const std::string& path, Mode m
     int version = 0;
     int32_t appId = 0;
     bool hasTables = false;
-    const std::string uri = exists ? readUri(path, wal) : std::string(); // the probe's and a viewer's
+    const std::string uri = exists ? readUri(file, wal) : std::string(); // the probe's and a viewer's
     if (exists && fs::file_size(path, ec) > 0) {
         sqlite3* raw = nullptr;
         int rc = sqlite3_open_v2(uri.c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, nullptr);
@@ -495,7 +499,7 @@ std::unique_ptr<SessionStore> SessionStore::open(const std::string& path, Mode m
             // as an I/O error, which would read as a damaged file.
             // (A read-only medium reports no space free too: only a folder we may write counts.)
             if ((rc & 0xff) == SQLITE_IOERR || (rc & 0xff) == SQLITE_FULL) {
-                const std::string folder = folderOf(path);
+                const std::string folder = folderOf(file);
                 std::error_code ec;
                 const auto space = fs::space(folder, ec);
                 if (!ec && space.available < (uint64_t(1) << 20) && access(folder.c_str(), W_OK) == 0)
@@ -549,7 +553,7 @@ std::unique_ptr<SessionStore> SessionStore::open(const std::string& path, Mode m
         return s;
     }
 
-    if (sqlite3_open_v2(path.c_str(), &s->m_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) != SQLITE_OK)
+    if (sqlite3_open_v2(s->m_file.c_str(), &s->m_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) != SQLITE_OK)
         s->fail(std::string("cannot open: ") + sqlite3_errmsg(s->m_db));
     // Switching to WAL takes an exclusive lock and, where another connection is just creating or
     // switching the same file, can fail at once as busy without calling the busy handler: retried
@@ -644,11 +648,11 @@ SessionStore::~SessionStore()
     if (!m_tidyCompanions)
         return;
     std::error_code ec;
-    if (fs::file_size(m_path + "-wal", ec) != 0 || ec || access(m_path.c_str(), W_OK) != 0
-        || access(folderOf(m_path).c_str(), W_OK) != 0)
+    if (fs::file_size(m_file + "-wal", ec) != 0 || ec || access(m_file.c_str(), W_OK) != 0
+        || access(folderOf(m_file).c_str(), W_OK) != 0)
         return;
     sqlite3* db = nullptr;
-    if (sqlite3_open_v2(m_path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK)
+    if (sqlite3_open_v2(m_file.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK)
         sqlite3_exec(db, "SELECT count(*) FROM sqlite_master", nullptr, nullptr, nullptr);
     sqlite3_close(db);
 }

@@ -114,6 +114,7 @@ private:
     int storedRanks(int64_t run, int64_t ranks) const; // a run's rank count, refused when no command writes it
 
     std::string m_path;
+    std::string m_file; // m_path, or the file a link there names
     sqlite3* m_db = nullptr;
     bool m_readOnly = false;
     // A reader of a WAL session creates its -wal and -shm files and, read-only, cannot remove them;

@@ -628,6 +628,15 @@ private Q_SLOTS:
         }
         QCOMPARE(companions(), 0);
         QCOMPARE(SS::open(f, SS::Mode::ReadOnly)->listRuns().size(), size_t(1));
+        // Read through a link: SQLite keeps the companions beside the file the link names, and
+        // they go from there (they had stayed beside it).
+        const std::string link = fairkv::test::path(dir, "link.fkv");
+        std::filesystem::create_symlink(f, link);
+        SS::open(link, SS::Mode::ReadOnly)->loadRun(1);
+        QCOMPARE(companions(), 0);
+        SS::open(link, SS::Mode::ReadWrite)->appendRun(a.result, a.trace, Environment::detect());
+        QCOMPARE(companions(), 0);
+        QCOMPARE(SS::open(f, SS::Mode::ReadOnly)->listRuns().size(), size_t(2));
     }
 
     // An empty main file beside a -wal that holds the runs (a copy taken half way): SQLite would read
