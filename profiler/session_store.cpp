@@ -458,6 +458,8 @@ std::unique_ptr<SessionStore> SessionStore::open(const std::string& path, Mode m
                         "owner removes it or makes it writable");
     if (!exists && fs::is_symlink(fs::symlink_status(path, ec)))
         throw Error(path + ": is a link to " + fs::read_symlink(path, ec).string() + ", which does not exist");
+    if (const std::string why = exists ? std::string() : nameTooLong(path); !why.empty())
+        throw Error(path + ": " + why + " (choose a shorter name for the session)");
     if (const std::string folder = exists ? std::string() : missingFolderOf(path); !folder.empty())
         throw Error(path + ": the folder " + folder + " does not exist");
     // SQLite writes its journal (-wal and -shm, or -journal) beside the session: a folder that

@@ -163,6 +163,11 @@ private Q_SLOTS:
         // After "--" an argument is a file name, also one that starts with "--".
         QTest::newRow("file after --") << QStringList{QStringLiteral("sessions"), QStringLiteral("--"), QStringLiteral("--no-such.fkv")}
                                        << QStringLiteral("--no-such.fkv");
+        // A name longer than the file system takes is refused before the run (it had failed after it).
+        QTest::newRow("json name too long") << QStringList{run, QStringLiteral("--json"), QString(300, QLatin1Char('a')) + QStringLiteral(".json")}
+                                            << QStringLiteral("its name is 305 bytes long, more than the 255");
+        QTest::newRow("session name too long") << QStringList{run, QStringLiteral("--session"), QString(300, QLatin1Char('a')) + QStringLiteral(".fkv")}
+                                               << QStringLiteral("its name is 304 bytes long");
         QTest::newRow("stats without a decode step") << QStringList{run, QStringLiteral("--decode"), QStringLiteral("0"), QStringLiteral("--stats"), QDir::tempPath() + QStringLiteral("/fairkv-never.json")}
                                                      << QStringLiteral("--stats needs a measured decode step");
     }
@@ -287,6 +292,20 @@ private Q_SLOTS:
         QCOMPARE(r.exitCode, 1);
         QVERIFY2(r.err.count(QLatin1Char('\n')) == 1 && !r.err.contains(QChar(0x1b)), qPrintable(r.err));
         QVERIFY2(r.err.contains(QStringLiteral("is for 4 ranks")), qPrintable(r.err));
+    }
+
+    // A name the file system takes but with no room for ".partial": written through a short
+    // temporary name (it had failed after the run), and nothing else is left in the folder.
+    void longOutputNamesAreWritten()
+    {
+        QTemporaryDir dir;
+        const QString name = QString(250, QLatin1Char('b')) + QStringLiteral(".json");
+        const Result r = runCli({QStringLiteral("run"), QStringLiteral("--model"), QStringLiteral("tiny"), QStringLiteral("--layers"),
+                                 QStringLiteral("1"), QStringLiteral("--decode"), QStringLiteral("1"), QStringLiteral("--prompt-len"),
+                                 QStringLiteral("40"), QStringLiteral("--json"), dir.filePath(name)});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        QCOMPARE(QDir(dir.path()).entryList(QDir::Files | QDir::Hidden), QStringList{name});
+        QCOMPARE(readJson(dir.filePath(name))["timing"].get<std::string>(), std::string("measured"));
     }
 
     // make-model whose write fails part way (a file-size limit, as a full disk): one error, and

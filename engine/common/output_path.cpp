@@ -2,9 +2,12 @@
 
 #include "common/error.h"
 
+#include <climits>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+
+#include <unistd.h>
 
 namespace fairkv {
 
@@ -18,11 +21,38 @@ bool isSqliteDatabase(const std::string& path)
     return in.read(header, sizeof header) && std::memcmp(header, kSqliteHeader, sizeof kSqliteHeader) == 0;
 }
 
+namespace {
+
+// The longest file name the folder of `path` takes (255 on the usual file systems).
+size_t nameMax(const std::string& path)
+{
+    const long max = ::pathconf(folderOf(path).c_str(), _PC_NAME_MAX);
+    return max > 0 ? size_t(max) : size_t(NAME_MAX);
+}
+
+constexpr const char* kPartial = ".partial";
+
+} // namespace
+
+std::string nameTooLong(const std::string& path)
+{
+    const std::string name = std::filesystem::path(path).filename().string();
+    if (const size_t max = nameMax(path); name.size() > max)
+        return "its name is " + std::to_string(name.size()) + " bytes long, more than the " + std::to_string(max)
+            + " the file system takes in one name";
+    if (path.size() >= PATH_MAX)
+        return "the path is " + std::to_string(path.size()) + " bytes long, more than the " + std::to_string(PATH_MAX - 1)
+            + " the system takes";
+    return {};
+}
+
 std::string whyNotOutput(const std::string& path)
 {
     namespace fs = std::filesystem;
     if (path == "-") // the usual name of standard output, which carries the command's summary
         return "is '-': outputs are written to files, and standard output carries the summary";
+    if (std::string why = nameTooLong(path); !why.empty())
+        return why;
     std::error_code ec;
     const auto target = fs::status(path, ec); // through a link: a dangling one is replaced, as before
     if (fs::exists(target) && !fs::is_regular_file(target) && !fs::is_directory(target))
@@ -41,6 +71,8 @@ std::string whyNotOutput(const std::string& path)
 
 void refuseUnsafeOutput(const std::string& path)
 {
+    if (const std::string why = nameTooLong(path); !why.empty())
+        throw Error(path + ": " + why + " (choose a shorter name)");
     if (const std::string why = whyNotOutput(path); !why.empty())
         throw Error(path + ": " + why + "; not writing over it (choose another file)");
 }
@@ -61,7 +93,12 @@ std::string missingFolderOf(const std::string& path)
 void writeTextFile(const std::string& path, const std::string& text)
 {
     refuseUnsafeOutput(path); // callers may have refused it up front; a session may have appeared since
-    const std::string tmp = path + ".partial";
+    // Beside the file, so the rename stays on one file system; a name with no room for the suffix
+    // gets a short temporary name of its own.
+    const std::string name = std::filesystem::path(path).filename().string();
+    const std::string tmp = name.size() + std::strlen(kPartial) <= nameMax(path)
+                                ? path + kPartial
+                                : (std::filesystem::path(folderOf(path)) / (".fairkv-" + std::to_string(::getpid()) + kPartial)).string();
     std::error_code ec;
     const auto fail = [&](const std::string& why) {
         std::filesystem::remove(tmp, ec);

@@ -13,7 +13,12 @@ inline constexpr char kSqliteHeader[16] = "SQLite format 3";
 // file (reading a FIFO to find out would block).
 bool isSqliteDatabase(const std::string& path);
 
-// Why writing a file at `path` would destroy something, or "" when it would not: an SQLite
+// Why no file can be made at `path` for its length (a name longer than its folder's file system
+// takes, or a path longer than the system's limit), or "".
+std::string nameTooLong(const std::string& path);
+
+// Why writing a file at `path` would destroy something or cannot be done for its name's length
+// (nameTooLong()), or "" when neither: an SQLite
 // database; the write-ahead log, shared-memory index or rollback journal SQLite keeps beside one
 // (DB-wal, DB-shm, DB-journal: replacing one loses the runs not yet in the main file); or
 // something other than a regular file (a FIFO, a device: the rename would replace the node).
