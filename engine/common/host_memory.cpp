@@ -32,7 +32,8 @@ void requireHostMemory(double needBytes, const std::string& what, const std::str
     char buf[128];
     std::snprintf(buf, sizeof buf, " needs about %.1f GiB of host memory (", needBytes / double(1ull << 30));
     std::string msg = what + buf + why;
-    std::snprintf(buf, sizeof buf, "); this machine has %.1f GiB available: ", double(have) / double(1ull << 30));
+    std::snprintf(buf, sizeof buf, "); this machine has %.1f GiB available, of which a run may take 90%%: ",
+                  double(have) / double(1ull << 30));
     throw Error(msg + buf + advice);
 }
 

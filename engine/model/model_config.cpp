@@ -130,12 +130,18 @@ RopeConfig parseRope(const json& j, const std::string& source, int maxPositions)
 
 } // namespace
 
-int64_t ModelConfig::parameterCount() const
+int64_t ModelConfig::layerParameterCount() const
 {
     const int64_t h = hiddenSize;
     const int64_t perLayer = h * qDim() * 2 + h * kvDim() * 2 + 3 * h * intermediateSize + 2 * h;
+    return perLayer * numLayers;
+}
+
+int64_t ModelConfig::parameterCount() const
+{
+    const int64_t h = hiddenSize;
     const int64_t head = tieWordEmbeddings ? 0 : int64_t(vocabSize) * h;
-    return int64_t(vocabSize) * h + perLayer * numLayers + h + head;
+    return int64_t(vocabSize) * h + layerParameterCount() + h + head;
 }
 
 void ModelConfig::validate() const

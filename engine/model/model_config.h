@@ -47,6 +47,9 @@ struct ModelConfig
     int64_t qDim() const { return int64_t(numHeads) * headDim; }
     int64_t kvDim() const { return int64_t(numKvHeads) * headDim; }
     int64_t parameterCount() const;
+    // The decoder layers' share of parameterCount() (what ranks shard; not the embedding, the
+    // final norm or lm_head).
+    int64_t layerParameterCount() const;
 
     // Throws fairkv::Error naming the first inconsistent field.
     void validate() const;

@@ -176,9 +176,11 @@ Placement resolvePlacement(const RunConfig& cfg, int layers, int units)
 
 void requireRunMemory(const RunConfig& cfg, const ModelConfig& shape, const std::string& advice)
 {
-    // fp32 weights, plus the CPU ranks' fp32 shard copies (CUDA ranks keep theirs on the GPU)
+    // fp32 weights, plus the CPU ranks' fp32 copies of the layers' shards (CUDA ranks keep theirs
+    // on the GPU; the embedding and lm_head are not sharded: counting them twice had refused a
+    // 70B layer that fits)
     const bool cpu = cfg.backend != "cuda";
-    const double weights = double(shape.parameterCount()) * 4.0 * (cpu ? 2.0 : 1.0);
+    const double weights = double(shape.parameterCount()) * 4.0 + (cpu ? double(shape.layerParameterCount()) * 4.0 : 0.0);
     const double kv = double(cfg.batch) * cfg.promptLen * shape.numLayers * shape.kvDim() * 2.0 * 4.0
                       * (cfg.unitMode == UnitMode::PerQueryHead ? shape.groupSize() : 1);
     // Prefill's fp32 activations per token: the replicated residual stream and MLP input, each
@@ -189,7 +191,7 @@ void requireRunMemory(const RunConfig& cfg, const ModelConfig& shape, const std:
                             + shape.intermediateSize * 2.0 + shape.qDim() + 2.0 * shape.kvDim();
     const double activations = double(cfg.batch) * cfg.promptLen * perToken * 4.0;
     requireHostMemory(weights + kv + activations, shape.name + " with " + std::to_string(shape.numLayers) + " layers",
-                      std::string(cpu ? "fp32 weights and rank shards" : "fp32 weights") + ", KV, activations",
+                      std::string(cpu ? "fp32 weights and the ranks' copies of the layers'" : "fp32 weights") + ", KV, activations",
                       !advice.empty() ? advice
                                       : std::string("use --layers, a smaller batch or prompt") + (cpu ? ", or the CUDA backend" : ""));
 }
