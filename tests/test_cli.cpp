@@ -138,6 +138,7 @@ private Q_SLOTS:
                                               << QStringLiteral("--planner 'fairkv' is not a planner");
         QTest::newRow("check-model missing") << QStringList{QStringLiteral("check-model"), QStringLiteral("/no/such/dir")} << QStringLiteral("/no/such/dir");
         QTest::newRow("unknown command") << QStringList{QStringLiteral("serve")} << QStringLiteral("serve");
+        QTest::newRow("no command") << QStringList{} << QStringLiteral("fairkv: no command given (run, plan,");
         QTest::newRow("same-count without assign") << QStringList{run, QStringLiteral("--same-count")} << QStringLiteral("--same-count");
         QTest::newRow("head scores without headkv") << QStringList{run, QStringLiteral("--compress"), QStringLiteral("snapkv"), QStringLiteral("--head-scores"), QStringLiteral("x.json")} << QStringLiteral("--head-scores");
         QTest::newRow("make-model bad dtype") << QStringList{QStringLiteral("make-model"), QStringLiteral("--shape"), QStringLiteral("llama-3.1-8b"), QStringLiteral("--dtype"), QStringLiteral("Q4"), QStringLiteral("--out"), QDir::tempPath() + QStringLiteral("/fairkv-never")} << QStringLiteral("--dtype 'Q4'");

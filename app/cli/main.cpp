@@ -59,8 +59,9 @@ int main(int argc, char** argv)
         {"check-model", checkModelCommand},
         {"make-model", makeModelCommand},
     };
-    if (argc < 2) {
-        std::fputs(kUsage, stderr);
+    if (argc < 2) { // the usage to read, and the one line on stderr that every refusal gives
+        std::fputs(kUsage, stdout);
+        std::cerr << "fairkv: no command given (run, plan, sessions, compare, export-trace, report, logits, check-model, make-model)\n";
         return 2;
     }
     std::string name = argv[1];
