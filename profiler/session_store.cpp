@@ -9,6 +9,7 @@
 
 #include "common/error.h"
 #include "common/json_file.h"
+#include "model/model_config.h"
 #include "common/output_path.h"
 #include "placement/placement.h"
 #include "runtime/run.h"
@@ -1001,7 +1002,7 @@ void checkResultTypes(json& result, int runRanks, const Damaged& damaged)
                 + " x " + std::to_string(units) + ")");
     for (const char* key : {"rank_attention_ms", "rank_mlp_ms"})
         if (const json& t = result.value(key, json::array()); t.size() != layers)
-            damaged(std::string("'") + key + "' has " + std::to_string(t.size()) + " layers where 'kv_len' has "
+            damaged(std::string("'") + key + "' has " + layerCount(int64_t(t.size())) + " where 'kv_len' has "
                     + std::to_string(layers));
     // The placement a run ran: every unit of every layer, its replicas on the run's ranks, their
     // request sets a partition of the batch (design §2).

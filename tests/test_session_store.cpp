@@ -428,7 +428,7 @@ private Q_SLOTS:
         QTest::newRow("mass of another shape") << QStringLiteral(R"(UPDATE runs SET result_json=json_remove(result_json,'$.attention_mass[0][1]');)")
                                                << QStringLiteral("'attention_mass' does not have the shape of 'kv_len'");
         QTest::newRow("rank table of another depth") << QStringLiteral(R"(UPDATE runs SET result_json=json_remove(result_json,'$.rank_attention_ms[1]');)")
-                                                     << QStringLiteral("'rank_attention_ms' has 1 layers where 'kv_len' has 2");
+                                                     << QStringLiteral("'rank_attention_ms' has 1 layer where 'kv_len' has 2");
         QTest::newRow("negative rank time") << QStringLiteral(R"(UPDATE runs SET result_json=json_set(result_json,'$.rank_attention_ms[0][0]',-5);)")
                                             << QStringLiteral("'rank_attention_ms' holds -5, not a time");
         QTest::newRow("no attention mass") << QStringLiteral(R"(UPDATE runs SET result_json=json_remove(result_json,'$.attention_mass');)")

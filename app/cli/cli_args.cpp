@@ -3,6 +3,7 @@
 #include "common/output_path.h"
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 
 #include <unistd.h>
@@ -159,13 +160,22 @@ uint64_t Args::unsignedInt(const std::string& name) const
     return x;
 }
 
+namespace {
+// 0, 1, 1e+06: a limit as the help writes it, not 1000000.000000.
+std::string fmtg(double v)
+{
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", v);
+    return buf;
+}
+} // namespace
+
 double Args::number(const std::string& name, double minValue, double maxValue) const
 {
     const std::string v = str(name);
     double x = 0;
     if (!parseWhole(v, x) || !std::isfinite(x) || x < minValue || x > maxValue)
-        throw UsageError("--" + name + " expects a number from " + std::to_string(minValue) + " to "
-                         + std::to_string(maxValue) + ", got '" + v + "'");
+        throw UsageError("--" + name + " expects a number from " + fmtg(minValue) + " to " + fmtg(maxValue) + ", got '" + v + "'");
     return x;
 }
 

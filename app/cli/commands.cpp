@@ -641,7 +641,7 @@ int checkModelCommand(const std::vector<std::string>& argv)
     j["position_limit"] = limit;
     if (!jsonOut.empty())
         writeJsonFile(jsonOut, j, 2);
-    std::cout << "ok: " << c.modelType << ", " << c.numLayers << " layers, hidden " << c.hiddenSize << ", intermediate "
+    std::cout << "ok: " << c.modelType << ", " << layerCount(c.numLayers) << ", hidden " << c.hiddenSize << ", intermediate "
               << c.intermediateSize << ", " << c.numHeads << " heads / " << c.numKvHeads << " KV heads, head_dim "
               << c.headDim << ", vocab " << c.vocabSize << ", rope " << rope << " theta " << c.rope.theta
               << (c.tieWordEmbeddings ? ", tied embeddings" : "") << "\n";
@@ -675,7 +675,7 @@ int makeModelCommand(const std::vector<std::string>& argv)
     const DType dtype = hfSaveDtype(args.str("dtype"));
     const ModelConfig shape = ModelConfig::builtin(args.str("shape"), args.integer("layers", 0, 1 << 20));
     const uint64_t seed = args.unsignedInt("seed");
-    requireHostMemory(double(shape.parameterCount()) * 4.0, shape.name + " with " + std::to_string(shape.numLayers) + " layers",
+    requireHostMemory(double(shape.parameterCount()) * 4.0, shape.name + " with " + layerCount(shape.numLayers),
                       "fp32 synthetic weights", "use --layers");
     // The disk, too, before the synthesis: a full disk had shown only after minutes of it.
     {

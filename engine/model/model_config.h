@@ -1,11 +1,18 @@
 #pragma once
 #include <nlohmann/json_fwd.hpp>
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
 
 namespace fairkv {
+
+// "1 layer", "32 layers": how messages count layers.
+inline std::string layerCount(int64_t n)
+{
+    return std::to_string(n) + (n == 1 ? " layer" : " layers");
+}
 
 // RoPE frequency layout. `llama3` is LLaMA-3.1's smooth long-context scaling; `linear` divides
 // positions by `factor`.

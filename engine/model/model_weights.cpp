@@ -228,7 +228,7 @@ ModelWeights ModelWeights::loadHf(const std::string& folder, int layers)
     // Every tensor becomes fp32 on the host: refused here, with a message, rather than killed by
     // the kernel half way (callers that hold more, like a CPU run, check their larger total first).
     requireHostMemory(double(w.config.parameterCount()) * 4.0,
-                      folder + " with " + std::to_string(w.config.numLayers) + " layers", "fp32 weights", "use --layers");
+                      folder + " with " + layerCount(w.config.numLayers), "fp32 weights", "use --layers");
     for (auto& slot : list)
         *slot.target = ckpt.load(slot.name, slot.shape);
     for (std::string& name : unusedNames(ckpt, list))

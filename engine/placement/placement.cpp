@@ -2,6 +2,7 @@
 
 #include "common/error.h"
 #include "common/json_file.h"
+#include "model/model_config.h"
 #include "common/output_path.h"
 
 #include <nlohmann/json.hpp>
@@ -26,7 +27,7 @@ void Placement::validate(int numLayers, int numUnits, int numRanks, int batchSiz
     if (ranks != numRanks)
         throw Error(who + " is for " + std::to_string(ranks) + " ranks, the run has " + std::to_string(numRanks));
     if (int(layers.size()) != numLayers)
-        throw Error(who + " has " + std::to_string(layers.size()) + (layers.size() == 1 ? " layer" : " layers") + ", the model has "
+        throw Error(who + " has " + layerCount(int64_t(layers.size())) + ", the model has "
                     + std::to_string(numLayers));
     for (int l = 0; l < numLayers; ++l) {
         const auto& layer = layers[size_t(l)];

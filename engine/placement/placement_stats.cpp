@@ -2,6 +2,7 @@
 
 #include "common/error.h"
 #include "common/json_file.h"
+#include "model/model_config.h"
 
 #include <nlohmann/json.hpp>
 
@@ -46,7 +47,7 @@ PlacementStats PlacementStats::fromJson(const json& j, const std::string& source
         throw fail("'kv_len' has " + std::to_string(kv.size()) + " requests, 'batch' says " + std::to_string(s.batch));
     for (size_t r = 0; r < kv.size(); ++r) {
         if (!kv[r].is_array() || int(kv[r].size()) != s.layers)
-            throw fail("kv_len[" + std::to_string(r) + "] must hold " + std::to_string(s.layers) + " layers");
+            throw fail("kv_len[" + std::to_string(r) + "] must hold " + layerCount(s.layers));
         std::vector<std::vector<double>> layers;
         for (size_t l = 0; l < kv[r].size(); ++l) {
             const json& row = kv[r][l];

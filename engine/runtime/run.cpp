@@ -190,7 +190,7 @@ void requireRunMemory(const RunConfig& cfg, const ModelConfig& shape, const std:
     const double perToken = shape.hiddenSize * 4.0 + shape.intermediateSize * 2.0 + double(cfg.ranks) * shape.hiddenSize
                             + shape.intermediateSize * 2.0 + shape.qDim() + 2.0 * shape.kvDim();
     const double activations = double(cfg.batch) * cfg.promptLen * perToken * 4.0;
-    requireHostMemory(weights + kv + activations, shape.name + " with " + std::to_string(shape.numLayers) + " layers",
+    requireHostMemory(weights + kv + activations, shape.name + " with " + layerCount(shape.numLayers),
                       std::string(cpu ? "fp32 weights and the ranks' copies of the layers'" : "fp32 weights") + ", KV, activations",
                       !advice.empty() ? advice
                                       : std::string("use --layers, a smaller batch or prompt") + (cpu ? ", or the CUDA backend" : ""));

@@ -11,7 +11,8 @@ void checkFiniteLogits(const std::vector<float>& logits, const std::string& what
 {
     const auto bad = std::find_if(logits.begin(), logits.end(), [](float x) { return !std::isfinite(x); });
     if (bad != logits.end())
-        throw Error(what + " are not finite (" + std::to_string(*bad) + " for vocabulary entry " + std::to_string(bad - logits.begin())
+        throw Error(what + " are not finite (" + (std::isnan(*bad) ? std::string("NaN") : *bad > 0 ? "infinity" : "minus infinity")
+                    + " for vocabulary entry " + std::to_string(bad - logits.begin())
                     + "): the checkpoint's weights or config overflow (check-model reads headers only, not the values)");
 }
 
