@@ -10,6 +10,7 @@
 #include <QFile>
 
 #include <fstream>
+#include <functional>
 #include <set>
 
 namespace {
@@ -622,6 +623,25 @@ private Q_SLOTS:
             }
             QVERIFY(plans[0].at("fixed_layer_ms").get<double>() > 0);
             QCOMPARE(plans[1].dump(), plans[0].dump());
+        }
+        // An edited result: one line naming the key (the JSON library's message had named none),
+        // and lengths of another shape than the run's are refused rather than planned.
+        const nlohmann::json good = readJson(result);
+        const std::pair<std::function<void(nlohmann::json&)>, QString> edits[] = {
+            {[](nlohmann::json& j) { j["model"] = "tiny"; }, QStringLiteral("the run's result has no 'model' object")},
+            {[](nlohmann::json& j) { j["kv_len"][0][0][0] = 3.5; }, QStringLiteral("holds 3.5 in 'kv_len', not a whole token count")},
+            {[](nlohmann::json& j) { j["kv_len"].push_back(j["kv_len"][0]); }, QStringLiteral("'kv_len' for 4 requests, its 'config' says batch 3")},
+            {[](nlohmann::json& j) { j["config"]["units"] = "gqa"; }, QStringLiteral("units per layer in 'kv_len', the model's gqa units are")},
+            {[](nlohmann::json& j) { j["config"]["units"] = "heads"; }, QStringLiteral("has units 'heads' in its 'config'")},
+            {[](nlohmann::json& j) { j["model"]["head_dim"] = 0; }, QStringLiteral("the run's 'model': 'head_dim' = 0")},
+            {[](nlohmann::json& j) { j["collective_ms"][0] = -1; }, QStringLiteral("holds -1 in 'collective_ms'")},
+        };
+        for (const auto& [edit, needle] : edits) {
+            nlohmann::json j = good;
+            edit(j);
+            std::ofstream(result.toStdString()) << j.dump();
+            r = runCli({QStringLiteral("plan"), QStringLiteral("--stats"), result, QStringLiteral("--ranks"), QStringLiteral("2")});
+            QVERIFY2(r.exitCode == 1 && r.err.trimmed().split(QLatin1Char('\n')).size() == 1 && r.err.contains(needle), qPrintable(r.err));
         }
         // Without a timed step there are no costs to plan with: one line that says so.
         r = runCli({QStringLiteral("run"), QStringLiteral("--layers"), QStringLiteral("1"), QStringLiteral("--decode"), QStringLiteral("0"),

@@ -261,27 +261,87 @@ bool isRunResult(const json& j)
 
 PlacementStats statsOfResult(const json& r, const std::string& source)
 {
-    try {
-        const json& lb = r.at("lower_bound");
-        if (!lb.at("c_unit_ms").is_number() || !lb.at("c_tok_ms").is_number() || !r.at("tokens_per_s").is_number())
-            throw Error(source + ": the run has no timed decode step, so no cost constants to plan with");
-        const json& m = r.at("model");
-        const UnitMode mode = unitModeFromName(r.at("config").value("units", "gqa"));
-        const int perUnit = mode == UnitMode::Gqa ? m.at("heads").get<int>() / std::max(1, m.at("kv_heads").get<int>()) : 1;
-        const PlacementStats s = assembleStats(
-            r.at("kv_len").get<std::vector<std::vector<std::vector<double>>>>(),
-            CostModel{lb.at("c_unit_ms").get<double>(), lb.at("c_tok_ms").get<double>(), lb.value("source", "the run's result")},
-            r.at("rank_mlp_ms").get<std::vector<std::vector<double>>>(), r.at("collective_ms").get<std::vector<double>>(),
-            r.at("ranks").get<int>(),
-            uint64_t(PlacementStats::defaultUnitBytes(m.at("hidden").get<int>(), m.at("head_dim").get<int>(), perUnit,
-                                                      bytesPerWeight(r.value("backend", "cpu")))));
-        return PlacementStats::fromJson(s.toJson(), source); // a hand-edited result gets the stats file's checks
-    } catch (const json::exception& e) {
-        throw Error(source + ": a run's result without what a stats export needs (" + e.what() + ")");
-    } catch (const Error& e) {
-        const std::string what = e.what();
-        throw Error(what.rfind(source, 0) == 0 ? what : source + ": " + what);
+    // Every part a stats export takes, checked by name: a hand-edited or foreign result gets one
+    // line that says which key is wrong (the JSON library's own words named none).
+    const auto fail = [&](const std::string& what) { return Error(source + ": the run's result " + what); };
+    const auto object = [&](const char* key) -> const json& {
+        if (!r.contains(key) || !r.at(key).is_object())
+            throw fail(std::string("has no '") + key + "' object");
+        return r.at(key);
+    };
+    const json& lb = object("lower_bound");
+    if (!lb.contains("c_unit_ms") || !lb.at("c_unit_ms").is_number() || !lb.contains("c_tok_ms") || !lb.at("c_tok_ms").is_number()
+        || !r.contains("tokens_per_s") || !r.at("tokens_per_s").is_number())
+        throw Error(source + ": the run has no timed decode step, so no cost constants to plan with");
+    const json& m = object("model");
+    const std::string modelSource = source + ": the run's 'model'";
+    const int heads = jsonInt(m, "heads", modelSource), kvHeads = jsonInt(m, "kv_heads", modelSource);
+    const int hidden = jsonInt(m, "hidden", modelSource), headDim = jsonInt(m, "head_dim", modelSource);
+    const json config = r.contains("config") ? r.at("config") : json::object();
+    if (!config.is_object())
+        throw fail("has a 'config' that is not an object");
+    const std::string units = jsonStringOr(config, "units", "gqa", source + ": the run's 'config'");
+    if (units != unitModeName(UnitMode::Gqa) && units != unitModeName(UnitMode::PerQueryHead))
+        throw fail("has units '" + printable(units.substr(0, 64)) + "' in its 'config', not gqa or per-query-head");
+    const UnitMode mode = unitModeFromName(units);
+    const int perUnit = mode == UnitMode::Gqa ? heads / kvHeads : 1;
+    const auto table = [&](const char* key, size_t depth) {
+        const json* v = r.contains(key) ? &r.at(key) : nullptr;
+        for (size_t d = 0; v && d < depth; ++d) {
+            if (!v->is_array())
+                throw fail(std::string("has a '") + key + "' that is not " + std::to_string(depth) + " levels of lists");
+            if (v->empty())
+                break;
+            v = &v->front();
+        }
+        if (!v)
+            throw fail(std::string("has no '") + key + "'");
+        return r.at(key);
+    };
+    const json& kv = table("kv_len", 3);
+    if (kv.empty() || kv.front().empty() || kv.front().front().empty())
+        throw fail("has an empty 'kv_len' (no request, layer or unit)");
+    if (const int batch = jsonIntOr(config, "batch", int(kv.size()), source + ": the run's 'config'"); batch != int(kv.size()))
+        throw fail("has 'kv_len' for " + std::to_string(kv.size()) + " requests, its 'config' says batch " + std::to_string(batch));
+    if (const size_t units = kv.front().front().size(); mode == UnitMode::Gqa ? int(units) != kvHeads : int(units) != heads)
+        throw fail("has " + std::to_string(units) + " units per layer in 'kv_len', the model's " + unitModeName(mode) + " units are "
+                   + std::to_string(mode == UnitMode::Gqa ? kvHeads : heads));
+    // Lengths as they are (a stats file's checks below name a ragged or negative one); whole ones,
+    // as the engine keeps them.
+    std::vector<std::vector<std::vector<double>>> lengths;
+    for (const json& request : kv) {
+        lengths.emplace_back();
+        for (const json& layer : request.is_array() ? request : json::array()) {
+            lengths.back().emplace_back();
+            for (const json& v : layer.is_array() ? layer : json::array()) {
+                if (!v.is_number() || (jsonIsNumberIn(v, 0, double(1 << 30)) && v.get<double>() != std::floor(v.get<double>())))
+                    throw fail("holds " + jsonBrief(v) + " in 'kv_len', not a whole token count");
+                lengths.back().back().push_back(v.get<double>());
+            }
+        }
     }
+    const json& mlp = table("rank_mlp_ms", 2);
+    const json& collective = table("collective_ms", 1);
+    std::vector<std::vector<double>> mlpMs;
+    for (const json& layer : mlp) {
+        mlpMs.emplace_back();
+        for (const json& v : layer.is_array() ? layer : json::array()) {
+            if (!jsonIsNumberIn(v, 0, 1e9))
+                throw fail("holds " + jsonBrief(v) + " in 'rank_mlp_ms', not a time in ms");
+            mlpMs.back().push_back(v.get<double>());
+        }
+    }
+    std::vector<double> collectiveMs;
+    for (const json& v : collective) {
+        if (!jsonIsNumberIn(v, 0, 1e9))
+            throw fail("holds " + jsonBrief(v) + " in 'collective_ms', not a time in ms");
+        collectiveMs.push_back(v.get<double>());
+    }
+    const PlacementStats s = assembleStats(
+        std::move(lengths), CostModel{lb.at("c_unit_ms").get<double>(), lb.at("c_tok_ms").get<double>(), jsonStringOr(lb, "source", "the run's result", source)},
+        mlpMs, collectiveMs, jsonInt(r, "ranks", source + ": the run's result", 1, 1 << 24),
+        uint64_t(PlacementStats::defaultUnitBytes(hidden, headDim, perUnit, bytesPerWeight(jsonStringOr(r, "backend", "cpu", source)))));
+    return PlacementStats::fromJson(s.toJson(), source); // the stats file's checks: ragged lengths, cost bounds
 }
 
 namespace {
