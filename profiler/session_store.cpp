@@ -509,6 +509,14 @@ std::unique_ptr<SessionStore> SessionStore::open(const std::string& path, Mode m
                     throw Error(path + ": cannot be read: the disk holding it is full (" + std::to_string(space.available >> 10)
                                 + " KiB free; SQLite needs room beside the file for its -shm index even to read it)");
             }
+            if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
+                throw Error(path + ": is locked by another program (waited 5 s); try again once it has finished with the session");
+            // A write-ahead log holding runs needs its -shm index made beside it to be read.
+            if ((rc & 0xff) == SQLITE_CANTOPEN && walBytes(file) > 0 && !fs::exists(file + "-shm", ec)
+                && access(folderOf(file).c_str(), W_OK) != 0)
+                throw Error(path + ": its write-ahead log " + file + "-wal holds runs not yet in the file, and reading them needs "
+                            "a -shm index beside it, which this user cannot create in " + folderOf(file)
+                            + " (copy the session with its -wal to a writable folder, or have the owner open it once)");
             throw Error(path + ": not a readable FairKV session (" + (raw ? sqlite3_errmsg(raw) : "cannot open") + ")");
         }
         if (const std::string refusal = schemaRefusal(version, appId, hasTables); !refusal.empty())

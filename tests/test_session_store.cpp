@@ -606,6 +606,25 @@ private Q_SLOTS:
         FAIRKV_EXPECT_ERROR(SS::open(f, SS::Mode::ReadOnly)->loadRun(1), "but its 'step_ms' is missing");
     }
 
+    // A session another program holds locked: after the 5 s wait, a line that says so (it had
+    // read "not a readable FairKV session", as if the file were damaged).
+    void lockedSessionIsNamedAsLocked()
+    {
+        QTemporaryDir dir;
+        const std::string f = fairkv::test::path(dir, "s.fkv");
+        const Recorded a = record();
+        SS::open(f, SS::Mode::ReadWrite)->appendRun(a.result, a.trace, Environment::detect());
+        sqlite3* holder = nullptr;
+        QCOMPARE(sqlite3_open(f.c_str(), &holder), SQLITE_OK);
+        QCOMPARE(sqlite3_exec(holder, "PRAGMA locking_mode=EXCLUSIVE; BEGIN EXCLUSIVE; UPDATE runs SET label=label;", nullptr, nullptr,
+                              nullptr),
+                 SQLITE_OK);
+        FAIRKV_EXPECT_ERROR(SS::open(f, SS::Mode::ReadOnly), "is locked by another program");
+        sqlite3_exec(holder, "COMMIT", nullptr, nullptr, nullptr);
+        sqlite3_close(holder);
+        QCOMPARE(SS::open(f, SS::Mode::ReadOnly)->listRuns().size(), size_t(1));
+    }
+
     // Reading a session leaves no -wal or -shm beside it (`fairkv sessions` had left both), and
     // never removes them from under another reader.
     void readersLeaveTheFolderAsTheyFoundIt()
