@@ -41,14 +41,10 @@ const char* seriesColour(size_t index)
 namespace {
 
 // XML-safe text: markup characters as entities, control characters (not allowed in XML) as '?'.
-std::string esc(const std::string& s)
+std::string esc(const std::string& text)
 {
     std::string out;
-    for (char c : s) {
-        if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t') {
-            out += '?';
-            continue;
-        }
+    for (char c : withoutControls(text, '?')) { // no control bytes, bidi overrides or bytes that are not UTF-8 (the page says UTF-8)
         switch (c) {
         case '&': out += "&amp;"; break;
         case '<': out += "&lt;"; break;
@@ -60,8 +56,9 @@ std::string esc(const std::string& s)
     return out;
 }
 
-std::string csvField(const std::string& s)
+std::string csvField(const std::string& text)
 {
+    const std::string s = withoutControls(text, '?'); // as esc(): a spreadsheet or terminal shows it as written
     if (s.find_first_of(",\"\n\r") == std::string::npos)
         return s;
     std::string out = "\"";

@@ -266,6 +266,30 @@ private Q_SLOTS:
         QVERIFY2(svg.find(": 0.000<") == std::string::npos, svg.c_str());
     }
 
+    // What reaches a terminal, an HTML page or a CSV cell from a session: controls and the
+    // bidirectional overrides become '?', bytes that are not UTF-8 U+FFFD, characters stay.
+    void textShownAsWritten_data()
+    {
+        QTest::addColumn<QByteArray>("in");
+        QTest::addColumn<QByteArray>("out");
+        QTest::newRow("plain") << QByteArray("run 1") << QByteArray("run 1");
+        QTest::newRow("escape and newline") << QByteArray("a\x1b[2J\nb") << QByteArray("a?[2J?b");
+        QTest::newRow("C1 CSI") << QByteArray("a\xc2\x9b" "31m") << QByteArray("a?31m");
+        QTest::newRow("right-to-left override") << QByteArray("abc\xe2\x80\xae" "def") << QByteArray("abc?def");
+        QTest::newRow("isolate") << QByteArray("x\xe2\x81\xa6y") << QByteArray("x?y");
+        QTest::newRow("latin-1 byte") << QByteArray("caf\xe9") << QByteArray("caf\xef\xbf\xbd");
+        QTest::newRow("cut sequence") << QByteArray("\xe6\xa8") << QByteArray("\xef\xbf\xbd\xef\xbf\xbd");
+        QTest::newRow("overlong slash") << QByteArray("\xc0\xaf") << QByteArray("\xef\xbf\xbd\xef\xbf\xbd");
+        QTest::newRow("surrogate") << QByteArray("\xed\xa0\x80") << QByteArray("\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
+        QTest::newRow("wide and emoji kept") << QByteArray("\xe6\xa8\xa1\xf0\x9f\x98\x80") << QByteArray("\xe6\xa8\xa1\xf0\x9f\x98\x80");
+    }
+    void textShownAsWritten()
+    {
+        QFETCH(QByteArray, in);
+        QFETCH(QByteArray, out);
+        QCOMPARE(QByteArray::fromStdString(fairkv::withoutControls(in.toStdString(), '?')), out);
+    }
+
     // A report of many runs stays on the page: tables of a column per run come in blocks, the
     // chart's legend grows with the runs and cuts long names, and every run says where its work
     // differs from the baseline's.

@@ -415,6 +415,9 @@ int64_t runId(const std::string& text, const char* what)
 
 namespace {
 
+// A label edited into a session may be megabytes: the list shows its start.
+constexpr size_t kListedLabelBytes = 200;
+
 // The cells of one run's line, in the header's order (the label, with any damage, last).
 std::vector<std::string> runCells(const profiler::RunSummary& r)
 {
@@ -428,14 +431,14 @@ std::vector<std::string> runCells(const profiler::RunSummary& r)
                                    r.ranks > 0 ? std::to_string(r.ranks) : "?", r.placement, setting(r.compress),
                                    setting(std::to_string(r.budget)), setting(r.batch > 0 ? std::to_string(r.batch) : "-"),
                                    setting(std::to_string(r.decode)), fmt(r.tokensPerS, 1), fmt(r.stepMs), fmt(r.imbalance),
-                                   r.timing, damage + r.label};
+                                   r.timing, damage + cutUtf8(r.label, kListedLabelBytes, "…")};
     for (std::string& c : cells)
         c = withoutControls(c, '?'); // one run stays one line and cannot restyle the terminal
     return cells;
 }
 
 // Terminal columns: one per code point, two for East Asian wide ones (names from HF folders need
-// not be ASCII); malformed bytes count one each, as withoutControls() leaves them.
+// not be ASCII); a malformed sequence (withoutControls() leaves none) counts one column a byte.
 size_t displayWidth(const std::string& s)
 {
     size_t width = 0;

@@ -123,15 +123,39 @@ std::string printable(std::string_view text)
 
 std::string withoutControls(std::string text, char with)
 {
-    for (size_t i = 0; i < text.size(); ++i) {
-        const auto c = static_cast<unsigned char>(text[i]);
-        if (c < 0x20 || c == 0x7f)
-            text[i] = with;
-        else if (c == 0xc2 && i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) >= 0x80
-                 && static_cast<unsigned char>(text[i + 1]) <= 0x9f)
-            text[i] = text[i + 1] = with;
+    std::string out;
+    out.reserve(text.size());
+    for (size_t i = 0; i < text.size();) {
+        const auto b = static_cast<unsigned char>(text[i]);
+        if (b < 0x80) {
+            out += b < 0x20 || b == 0x7f ? with : char(b);
+            ++i;
+            continue;
+        }
+        // One UTF-8 sequence: its length from the lead byte, then continuation bytes, shortest form.
+        const size_t len = (b >> 5) == 0x6 ? 2 : (b >> 4) == 0xE ? 3 : (b >> 3) == 0x1E ? 4 : 0;
+        char32_t cp = len == 0 ? 0 : b & (0x7F >> len);
+        bool valid = len > 0 && i + len <= text.size();
+        for (size_t k = 1; valid && k < len; ++k) {
+            const auto c = static_cast<unsigned char>(text[i + k]);
+            valid = (c & 0xC0) == 0x80;
+            cp = (cp << 6) | (c & 0x3F);
+        }
+        valid = valid && cp >= (len == 2 ? 0x80u : len == 3 ? 0x800u : 0x10000u) && cp <= 0x10FFFF && !(cp >= 0xD800 && cp <= 0xDFFF);
+        if (!valid) {
+            out += "\xef\xbf\xbd"; // U+FFFD for a byte that starts no character
+            ++i;
+            continue;
+        }
+        // C1 controls (CSI among them) and the bidirectional overrides and isolates, which would
+        // reorder the rest of the line.
+        if (cp <= 0x9F || (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069))
+            out += with;
+        else
+            out.append(text, i, len);
+        i += len;
     }
-    return text;
+    return out;
 }
 
 std::string cutUtf8(std::string text, size_t maxBytes, const std::string& mark)
