@@ -141,6 +141,9 @@ private Q_SLOTS:
         QTest::newRow("unknown command") << QStringList{QStringLiteral("serve")} << QStringLiteral("serve");
         QTest::newRow("no command") << QStringList{} << QStringLiteral("fairkv: no command given (run, plan,");
         QTest::newRow("same-count without assign") << QStringList{run, QStringLiteral("--same-count")} << QStringLiteral("--same-count");
+        QTest::newRow("window without compression") << QStringList{run, QStringLiteral("--compress"), QStringLiteral("none"), QStringLiteral("--window"), QStringLiteral("8")} << QStringLiteral("--window applies to a --compress policy that compresses");
+        QTest::newRow("budget without compression") << QStringList{run, QStringLiteral("--compress"), QStringLiteral("none"), QStringLiteral("--budget"), QStringLiteral("64")} << QStringLiteral("--budget applies");
+        QTest::newRow("floor with snapkv") << QStringList{run, QStringLiteral("--compress"), QStringLiteral("snapkv"), QStringLiteral("--floor-alpha"), QStringLiteral("0.5")} << QStringLiteral("--floor-alpha applies to --compress ada-snapkv and headkv only");
         QTest::newRow("head scores without headkv") << QStringList{run, QStringLiteral("--compress"), QStringLiteral("snapkv"), QStringLiteral("--head-scores"), QStringLiteral("x.json")} << QStringLiteral("--head-scores");
         QTest::newRow("make-model bad dtype") << QStringList{QStringLiteral("make-model"), QStringLiteral("--shape"), QStringLiteral("llama-3.1-8b"), QStringLiteral("--dtype"), QStringLiteral("Q4"), QStringLiteral("--out"), QDir::tempPath() + QStringLiteral("/fairkv-never")} << QStringLiteral("--dtype 'Q4'");
         QTest::newRow("make-model too big for memory") << QStringList{QStringLiteral("make-model"), QStringLiteral("--shape"), QStringLiteral("llama-3.3-70b"), QStringLiteral("--out"), QDir::tempPath() + QStringLiteral("/fairkv-never")} << QStringLiteral("--layers");

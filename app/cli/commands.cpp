@@ -60,12 +60,14 @@ void printNotes(const std::vector<std::string>& lines, const char* prefix)
 void printRunSummary(const RunResult& r)
 {
     const auto& c = r.config;
-    std::cout << "model " << r.model["name"].get<std::string>() << ": " << r.model["layers"] << " layers, "
+    std::cout << "model " << r.model["name"].get<std::string>() << ": " << layerCount(r.model["layers"].get<int64_t>()) << ", "
               << r.model["heads"] << " heads / " << r.model["kv_heads"] << " KV heads, " << r.ranks << (r.ranks == 1 ? " rank (" : " ranks (")
               << r.backend << ", " << r.timing << "), units " << unitModeName(c.unitMode) << ", placement "
               << r.placement.name << "\n";
-    std::cout << "compression " << compressionName(c.compression.policy) << " budget " << c.compression.budget
-              << ", batch " << c.batch << ", prompt " << c.promptLen << ", " << c.decode << " decode steps\n";
+    std::cout << "compression " << compressionName(c.compression.policy)
+              << (c.compression.policy == CompressionPolicy::None ? std::string(" (every token kept)")
+                                                                   : " budget " + std::to_string(c.compression.budget))
+              << ", batch " << c.batch << ", prompt " << c.promptLen << ", " << c.decode << (c.decode == 1 ? " decode step\n" : " decode steps\n");
     std::cout << "prefill " << fmt(r.prefillMs, 1) << " ms (" << r.timing << "; " << fmt(r.prefillWallMs, 1) << " ms wall), ";
     if (r.stepMs.empty()) { // --decode 0: no step was timed, and 0 ms would read as a measurement
         std::cout << "no decode step timed: step time, tokens/s and imbalance n/a\n";
@@ -165,6 +167,13 @@ int runCommand(const std::vector<std::string>& argv)
     cfg.compression.floorAlpha = args.number("floor-alpha", 0.0, 1.0);
     if (args.has("head-scores") && cfg.compression.policy != CompressionPolicy::HeadKV)
         throw UsageError("--head-scores applies to --compress headkv only");
+    // An option the policy does not read would change nothing while the run's header repeats it.
+    for (const char* option : {"budget", "window", "kernel", "pooling", "floor-alpha"})
+        if (args.has(option) && cfg.compression.policy == CompressionPolicy::None)
+            throw UsageError(std::string("--") + option + " applies to a --compress policy that compresses (none keeps every token)");
+    if (args.has("floor-alpha") && cfg.compression.policy != CompressionPolicy::AdaSnapKV
+        && cfg.compression.policy != CompressionPolicy::HeadKV)
+        throw UsageError("--floor-alpha applies to --compress ada-snapkv and headkv only");
     if (args.has("head-scores"))
         cfg.compression.headScores = CompressionOptions::loadHeadScores(args.str("head-scores"));
     optionValue([&] { // an even --kernel is refused as --kernel 0 is, before the model loads
