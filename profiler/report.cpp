@@ -228,6 +228,9 @@ std::string Report::html(bool inlineCharts) const
       << ".kind{color:#666;font-size:90%}</style></head><body>";
     o << "<h1>FairKV Studio comparison report</h1>";
     o << "<p>" << runs.size() << " run(s); speedups are over " << esc(runName(base))
+      << (base.summary.tokensPerS > 0 ? std::string()
+                                      : std::string(", which timed no decode step: no speedup can be computed over it (choose a "
+                                                    "timed run as the baseline)"))
       << ". Kinds: <b>measured</b> (timed on one device per rank), <b>emulated</b> (ranks timed one after another, "
          "step composed as the per-layer maximum plus a modelled collective), <b>modelled</b> (cost model, design §2), "
          "<b>computed</b> (from the run's data).</p>";
@@ -384,7 +387,7 @@ std::string Report::csv() const
                                                  s.backend,
                                                  s.timing,
                                                  fmt(s.tokensPerS, 3),
-                                                 speedup ? fmt(*speedup, 4) : "",
+                                                 speedup ? fmt(*speedup, 4) : fmt(RunResult::kNotTimed), // n/a, as the other times
                                                  fmt(s.stepMs, 4),
                                                  fmt(s.imbalance, 4),
                                                  fmt(attentionCriticalMs(r.result), 4),

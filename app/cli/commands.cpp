@@ -683,6 +683,8 @@ int makeModelCommand(const std::vector<std::string>& argv)
     }
     if (!args.has("out"))
         throw UsageError("missing --out DIR");
+    if (args.str("out").empty())
+        throw UsageError("--out needs a folder name");
     // Everything that can be refused is refused before seconds to minutes of weight synthesis.
     const DType dtype = hfSaveDtype(args.str("dtype"));
     const ModelConfig shape = ModelConfig::builtin(args.str("shape"), args.integer("layers", 0, 1 << 20));
