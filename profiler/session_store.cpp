@@ -253,6 +253,9 @@ std::string storedText(const json& j)
 // would overflow the stack on a value nested 100000 deep).
 constexpr int kMaxStoredDepth = 32;
 
+// SQLite's longest file name with its folder (SQLITE_MAX_PATHNAME of the unix VFS, 512 bytes).
+constexpr size_t kSqliteMaxPath = 512;
+
 // Whether parseStored() would take the text (the run list checks results with it, without
 // building them: SQLite's json_valid() accepts nesting far deeper than a run can be loaded with).
 bool storedJsonSound(const std::string& text)
@@ -428,8 +431,9 @@ std::unique_ptr<SessionStore> SessionStore::open(const std::string& path, Mode m
     std::error_code ec;
     // SQLite follows a link to the session and keeps its -wal and -shm beside the file it names:
     // the checks of those, and the tidying after a read, look there (messages name the path given).
-    const std::string file = fs::is_symlink(fs::symlink_status(path, ec)) && fs::exists(path, ec) ? fs::canonical(path, ec).string() : path;
-    s->m_file = file.empty() ? path : file;
+    const std::string resolved = fs::is_symlink(fs::symlink_status(path, ec)) && fs::exists(path, ec) ? fs::canonical(path, ec).string() : path;
+    s->m_file = resolved.empty() ? path : resolved; // a link swapped meanwhile: the path as given
+    const std::string& file = s->m_file;
     const bool exists = fs::exists(path, ec);
     if (!exists && mode == Mode::ReadOnly)
         throw Error(path + ": no such session file");
@@ -459,8 +463,13 @@ std::unique_ptr<SessionStore> SessionStore::open(const std::string& path, Mode m
                         "owner removes it or makes it writable");
     if (!exists && fs::is_symlink(fs::symlink_status(path, ec)))
         throw Error(path + ": is a link to " + fs::read_symlink(path, ec).string() + ", which does not exist");
-    if (const std::string why = exists ? std::string() : nameTooLong(path); !why.empty())
+    // SQLite keeps "-journal", "-wal" and "-shm" files beside the session, and takes file names of
+    // at most 512 bytes with their folder (they had failed as "unable to open database file").
+    if (const std::string why = exists ? std::string() : nameTooLong(path, std::strlen("-journal")); !why.empty())
         throw Error(path + ": " + why + " (choose a shorter name for the session)");
+    if (const std::string full = fs::absolute(file, ec).string(); full.size() + std::strlen("-journal") > kSqliteMaxPath)
+        throw Error(path + ": the session's path is " + std::to_string(full.size()) + " bytes long with its folder, more than the "
+                    + std::to_string(kSqliteMaxPath - std::strlen("-journal")) + " SQLite takes (move it to a shorter path)");
     if (const std::string folder = exists ? std::string() : missingFolderOf(path); !folder.empty())
         throw Error(path + ": the folder " + folder + " does not exist");
     // SQLite writes its journal (-wal and -shm, or -journal) beside the session: a folder that
@@ -783,6 +792,7 @@ namespace {
 // What a run's metrics can be, given the decode steps its result timed (`timedSteps`, none where the
 // result says nothing; the result's own checks name that): a run that
 // timed steps stored a throughput and a step time above 0, a run that timed none stored neither
+// (or zeros, as sessions saved before 2026-12-07 did: read as not timed)
 // (else its speedups would read "not timed" beside timed records, or 0 tokens/s as a measurement);
 // max/mean is at least 1; and nothing FairKV times comes near 1e15 (a value there is an edit, and
 // would overflow the charts' scales). Faults go to `damaged(flag, why)`.
@@ -803,6 +813,10 @@ void checkMetrics(RunSummary& s, std::optional<int64_t> timedSteps, const Damage
         s.imbalance = RunResult::kNotTimed;
     }
     for (const auto& [name, value] : {std::pair{"tokens_per_s", &s.tokensPerS}, std::pair{"step_ms", &s.stepMs}}) {
+        if (timedSteps && *timedSteps == 0 && *value == 0) { // how runs without a timed step were saved before NULL
+            *value = RunResult::kNotTimed;
+            continue;
+        }
         if (!std::isnan(*value) && *value <= 0)
             damaged(s.resultDamaged, run + "'s metric '" + name + "' is 0, which no timed run measures");
         else if (timedSteps && *timedSteps > 0 && std::isnan(*value))
@@ -1179,7 +1193,7 @@ std::vector<LayerAggregate> SessionStore::loadLayerTimes(int64_t id) const
 
 void SessionStore::saveCopy(const std::string& path) const
 {
-    const std::string tmp = path + ".partial";
+    const std::string tmp = temporaryBeside(path, std::strlen("-journal")); // SQLite writes the copy's journal beside it
     std::error_code ec;
     fs::remove(tmp, ec);
     sqlite3* dest = nullptr;

@@ -277,6 +277,7 @@ private Q_SLOTS:
         QTest::newRow("C1 CSI") << QByteArray("a\xc2\x9b" "31m") << QByteArray("a?31m");
         QTest::newRow("right-to-left override") << QByteArray("abc\xe2\x80\xae" "def") << QByteArray("abc?def");
         QTest::newRow("isolate") << QByteArray("x\xe2\x81\xa6y") << QByteArray("x?y");
+        QTest::newRow("line separator") << QByteArray("x\xe2\x80\xa8y") << QByteArray("x?y");
         QTest::newRow("latin-1 byte") << QByteArray("caf\xe9") << QByteArray("caf\xef\xbf\xbd");
         QTest::newRow("cut sequence") << QByteArray("\xe6\xa8") << QByteArray("\xef\xbf\xbd\xef\xbf\xbd");
         QTest::newRow("overlong slash") << QByteArray("\xc0\xaf") << QByteArray("\xef\xbf\xbd\xef\xbf\xbd");

@@ -174,6 +174,9 @@ private Q_SLOTS:
                                             << QStringLiteral("its name is 305 bytes long, more than the 255");
         QTest::newRow("session name too long") << QStringList{run, QStringLiteral("--session"), QString(300, QLatin1Char('a')) + QStringLiteral(".fkv")}
                                                << QStringLiteral("its name is 304 bytes long");
+        // A name the file system takes, but not with SQLite's "-journal" beside it.
+        QTest::newRow("session name without room for its journal") << QStringList{run, QStringLiteral("--session"), QString(246, QLatin1Char('a')) + QStringLiteral(".fkv")}
+                                                                  << QStringLiteral("more than the 247 the file system takes in one name beside the files SQLite keeps");
         QTest::newRow("stats without a decode step") << QStringList{run, QStringLiteral("--decode"), QStringLiteral("0"), QStringLiteral("--stats"), QDir::tempPath() + QStringLiteral("/fairkv-never.json")}
                                                      << QStringLiteral("--stats needs a measured decode step");
     }

@@ -531,6 +531,40 @@ private Q_SLOTS:
         SS::open(f, SS::Mode::ReadOnly)->loadRun(2);
     }
 
+    // A path SQLite cannot open for its length (512 bytes with the journal's suffix): named, before
+    // any work (it had failed as "unable to open database file").
+    void pathsTooLongForSqliteAreNamed()
+    {
+        QTemporaryDir dir;
+        std::string folder = dir.path().toStdString();
+        while (folder.size() < 460)
+            folder += "/" + std::string(40, 'd');
+        std::filesystem::create_directories(folder);
+        const std::string f = folder + "/" + std::string(520 - folder.size(), 's');
+        FAIRKV_EXPECT_ERROR(SS::open(f, SS::Mode::ReadWrite), "more than the 504 SQLite takes");
+        QVERIFY(!std::filesystem::exists(f));
+        const std::string fits = folder + "/" + std::string(500 - folder.size(), 's');
+        SS::open(fits, SS::Mode::ReadWrite);
+        QVERIFY(std::filesystem::exists(fits));
+    }
+
+    // Sessions saved before a run without a timed step stored NULL stored zeros for it: such a
+    // run reads as not timed, not as damaged.
+    void zerosOfRunsWithoutStepsReadAsNotTimed()
+    {
+        QTemporaryDir dir;
+        const std::string f = fairkv::test::path(dir, "s.fkv");
+        const Recorded a = record();
+        SS::open(f, SS::Mode::ReadWrite)->appendRun(a.result, a.trace, Environment::detect());
+        sql(f, "UPDATE runs SET result_json=json_set(result_json,'$.step_ms',json('[]'));"
+               "UPDATE metrics SET value=0 WHERE name IN ('tokens_per_s','step_ms','lower_bound_ms');"
+               "UPDATE metrics SET value=1 WHERE name='imbalance';");
+        const auto runs = SS::open(f, SS::Mode::ReadOnly)->listRuns();
+        QVERIFY2(!runs[0].resultDamaged && runs[0].damage.empty(), runs[0].damage.c_str());
+        QVERIFY(std::isnan(runs[0].tokensPerS) && std::isnan(runs[0].stepMs));
+        QVERIFY(std::isnan(SS::open(f, SS::Mode::ReadOnly)->loadRun(1).summary.tokensPerS));
+    }
+
     // Text that is not UTF-8 (a placement file's name from a Latin-1 folder) is stored with U+FFFD:
     // the JSON writer had thrown, and the run was lost.
     void textThatIsNotUtf8IsStored()

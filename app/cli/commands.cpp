@@ -446,8 +446,8 @@ std::vector<std::string> runCells(const profiler::RunSummary& r)
     return cells;
 }
 
-// Terminal columns: one per code point, two for East Asian wide ones (names from HF folders need
-// not be ASCII); a malformed sequence (withoutControls() leaves none) counts one column a byte.
+// Terminal columns: one per code point, two for East Asian wide ones, none for combining marks
+// (names from HF folders need not be ASCII); a malformed sequence (withoutControls() leaves none) counts one column a byte.
 size_t displayWidth(const std::string& s)
 {
     size_t width = 0;
@@ -464,7 +464,10 @@ size_t displayWidth(const std::string& s)
         const bool wide = (cp >= 0x1100 && cp <= 0x115F) || (cp >= 0x2E80 && cp <= 0xA4CF) || (cp >= 0xAC00 && cp <= 0xD7A3)
                           || (cp >= 0xF900 && cp <= 0xFAFF) || (cp >= 0xFE30 && cp <= 0xFE4F) || (cp >= 0xFF00 && cp <= 0xFF60)
                           || (cp >= 0xFFE0 && cp <= 0xFFE6) || (cp >= 0x1F300 && cp <= 0x1FAFF) || (cp >= 0x20000 && cp <= 0x3FFFD);
-        width += wide ? 2 : 1;
+        // Combining marks, zero-width characters and variation selectors take no column of their own.
+        const bool zero = (cp >= 0x0300 && cp <= 0x036F) || (cp >= 0x200B && cp <= 0x200F) || (cp >= 0x20D0 && cp <= 0x20FF)
+                          || (cp >= 0xFE00 && cp <= 0xFE0F) || cp == 0x2060 || cp == 0xFEFF;
+        width += zero ? 0 : wide ? 2 : 1;
         i += size_t(len);
     }
     return width;

@@ -147,9 +147,9 @@ std::string withoutControls(std::string text, char with)
             ++i;
             continue;
         }
-        // C1 controls (CSI among them) and the bidirectional overrides and isolates, which would
-        // reorder the rest of the line.
-        if (cp <= 0x9F || (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069))
+        // C1 controls (CSI among them), the bidirectional overrides and isolates, which would
+        // reorder the rest of the line, and the line and paragraph separators, which break it.
+        if (cp <= 0x9F || (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069) || cp == 0x2028 || cp == 0x2029)
             out += with;
         else
             out.append(text, i, len);

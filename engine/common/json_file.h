@@ -39,8 +39,8 @@ JsonScan scanJson(std::string_view text, int maxDepth = 0);
 // `text` with control bytes and bytes beyond ASCII written as \xNN: a parser's message quotes
 // what it last read, which may be binary and must not reach a terminal raw.
 std::string printable(std::string_view text);
-// `text` with every control character (C0, DEL, and C1 as UTF-8, CSI among them) and every
-// bidirectional override or isolate replaced by `with`, and each byte that is not UTF-8 by U+FFFD:
+// `text` with every control character (C0, DEL, and C1 as UTF-8, CSI among them), every
+// bidirectional override or isolate and the Unicode line and paragraph separators replaced by `with`, and each byte that is not UTF-8 by U+FFFD:
 // a line a terminal (or a report) shows as written, which cannot restyle, reorder or break it.
 std::string withoutControls(std::string text, char with);
 // `text` cut to at most `maxBytes` bytes at a character's start (UTF-8), then `mark` where it was

@@ -2,6 +2,7 @@
 
 #include "common/error.h"
 
+#include <atomic>
 #include <climits>
 #include <cstring>
 #include <filesystem>
@@ -34,12 +35,23 @@ constexpr const char* kPartial = ".partial";
 
 } // namespace
 
-std::string nameTooLong(const std::string& path)
+std::string temporaryBeside(const std::string& path, size_t companionBytes)
 {
     const std::string name = std::filesystem::path(path).filename().string();
-    if (const size_t max = nameMax(path); name.size() > max)
-        return "its name is " + std::to_string(name.size()) + " bytes long, more than the " + std::to_string(max)
-            + " the file system takes in one name";
+    if (name.size() + std::strlen(kPartial) + companionBytes <= nameMax(path))
+        return path + kPartial;
+    static std::atomic<unsigned> serial{0}; // two writes of one process into one folder at once
+    return (std::filesystem::path(folderOf(path))
+            / (".fairkv-" + std::to_string(::getpid()) + "-" + std::to_string(serial++) + kPartial))
+        .string();
+}
+
+std::string nameTooLong(const std::string& path, size_t companionBytes)
+{
+    const std::string name = std::filesystem::path(path).filename().string();
+    if (const size_t max = nameMax(path); name.size() + companionBytes > max)
+        return "its name is " + std::to_string(name.size()) + " bytes long, more than the " + std::to_string(max - companionBytes)
+            + " the file system takes in one name" + (companionBytes ? " beside the files SQLite keeps next to it" : "");
     if (path.size() >= PATH_MAX)
         return "the path is " + std::to_string(path.size()) + " bytes long, more than the " + std::to_string(PATH_MAX - 1)
             + " the system takes";
@@ -93,12 +105,7 @@ std::string missingFolderOf(const std::string& path)
 void writeTextFile(const std::string& path, const std::string& text)
 {
     refuseUnsafeOutput(path); // callers may have refused it up front; a session may have appeared since
-    // Beside the file, so the rename stays on one file system; a name with no room for the suffix
-    // gets a short temporary name of its own.
-    const std::string name = std::filesystem::path(path).filename().string();
-    const std::string tmp = name.size() + std::strlen(kPartial) <= nameMax(path)
-                                ? path + kPartial
-                                : (std::filesystem::path(folderOf(path)) / (".fairkv-" + std::to_string(::getpid()) + kPartial)).string();
+    const std::string tmp = temporaryBeside(path);
     std::error_code ec;
     const auto fail = [&](const std::string& why) {
         std::filesystem::remove(tmp, ec);

@@ -14,8 +14,14 @@ inline constexpr char kSqliteHeader[16] = "SQLite format 3";
 bool isSqliteDatabase(const std::string& path);
 
 // Why no file can be made at `path` for its length (a name longer than its folder's file system
-// takes, or a path longer than the system's limit), or "".
-std::string nameTooLong(const std::string& path);
+// takes, with `companionBytes` to spare for the longest suffix of a file kept beside it, or a path
+// longer than the system's limit), or "".
+std::string nameTooLong(const std::string& path, size_t companionBytes = 0);
+
+// Where to write `path`'s content before renaming it over `path`: beside it ("PATH.partial"), or a
+// short name of its own in the same folder where that name (and a companion suffix of
+// `companionBytes`, such as SQLite's "-journal") would be too long.
+std::string temporaryBeside(const std::string& path, size_t companionBytes = 0);
 
 // Why writing a file at `path` would destroy something or cannot be done for its name's length
 // (nameTooLong()), or "" when neither: an SQLite

@@ -178,9 +178,19 @@ void requireRunMemory(const RunConfig& cfg, const ModelConfig& shape, const std:
 {
     // fp32 weights, plus the CPU ranks' fp32 copies of the layers' shards (CUDA ranks keep theirs
     // on the GPU; the embedding and lm_head are not sharded: counting them twice had refused a
-    // 70B layer that fits)
+    // 70B layer that fits). A replica copies its unit's attention weights: per-query-head units
+    // copy their KV head's k and v once per query head, and fairkv-copy may put a unit on every
+    // rank (at most its memory budget, counted at the bytes per weight the planner priced).
     const bool cpu = cfg.backend != "cuda";
-    const double weights = double(shape.parameterCount()) * 4.0 + (cpu ? double(shape.layerParameterCount()) * 4.0 : 0.0);
+    const double h = shape.hiddenSize, layers = shape.numLayers;
+    const double kvPerQueryHead = cfg.unitMode == UnitMode::PerQueryHead ? layers * 2.0 * h * double(shape.qDim() - shape.kvDim()) : 0.0;
+    double shards = double(shape.layerParameterCount()) + kvPerQueryHead;
+    if (cfg.placement == "fairkv-copy") {
+        const double attention = layers * h * double(2 * shape.qDim() + 2 * shape.kvDim()) + kvPerQueryHead; // q, o, k, v of every unit
+        const double everywhere = attention * double(std::max(0, cfg.ranks - 1));
+        shards += cfg.memoryBudget ? std::min(everywhere, double(*cfg.memoryBudget) / bytesPerWeight(cfg.backend)) : everywhere;
+    }
+    const double weights = double(shape.parameterCount()) * 4.0 + (cpu ? shards * 4.0 : 0.0);
     const double kv = double(cfg.batch) * cfg.promptLen * shape.numLayers * shape.kvDim() * 2.0 * 4.0
                       * (cfg.unitMode == UnitMode::PerQueryHead ? shape.groupSize() : 1);
     // Prefill's fp32 activations per token: the replicated residual stream and MLP input, each
