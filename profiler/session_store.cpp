@@ -467,9 +467,10 @@ std::unique_ptr<SessionStore> SessionStore::open(const std::string& path, Mode m
     // at most 512 bytes with their folder (they had failed as "unable to open database file").
     if (const std::string why = exists ? std::string() : nameTooLong(path, std::strlen("-journal")); !why.empty())
         throw Error(path + ": " + why + " (choose a shorter name for the session)");
-    if (const std::string full = fs::absolute(file, ec).string(); full.size() + std::strlen("-journal") > kSqliteMaxPath)
+    const size_t suffix = std::strlen(mode == Mode::ReadWrite ? "-journal" : "-wal"); // a reader makes no journal
+    if (const std::string full = fs::absolute(file, ec).string(); full.size() + suffix > kSqliteMaxPath)
         throw Error(path + ": the session's path is " + std::to_string(full.size()) + " bytes long with its folder, more than the "
-                    + std::to_string(kSqliteMaxPath - std::strlen("-journal")) + " SQLite takes (move it to a shorter path)");
+                    + std::to_string(kSqliteMaxPath - suffix) + " SQLite takes (move it to a shorter path)");
     if (const std::string folder = exists ? std::string() : missingFolderOf(path); !folder.empty())
         throw Error(path + ": the folder " + folder + " does not exist");
     // SQLite writes its journal (-wal and -shm, or -journal) beside the session: a folder that
