@@ -280,6 +280,26 @@ private Q_SLOTS:
         }
     }
 
+    // Progress per layer and pass, ending at every pass's total: `fairkv plan` shows it on a
+    // terminal (a large instance had planned silently for minutes).
+    void planReportsProgressPerLayer()
+    {
+        const PlacementStats stats = randomStats(3, 5, 8, 16);
+        for (const char* planner : {"fairkv-assign", "fairkv-copy"}) {
+            PlanOptions o;
+            o.planner = planner;
+            o.ranks = 4;
+            std::vector<std::tuple<std::string, int, int>> calls;
+            o.progress = [&](const std::string& phase, int done, int total) { calls.emplace_back(phase, done, total); };
+            planPlacement(stats, o);
+            QVERIFY(!calls.empty());
+            QCOMPARE(calls.front(), std::make_tuple(std::string("planning"), 0, 5));
+            QCOMPARE(calls.back(), std::make_tuple(std::string(o.planner == "fairkv-copy" ? "copy counts" : "planning"), 5, 5));
+            for (size_t i = 1; i < calls.size(); ++i) // each pass counts up
+                QVERIFY(std::get<0>(calls[i]) != std::get<0>(calls[i - 1]) || std::get<1>(calls[i]) == std::get<1>(calls[i - 1]) + 1);
+        }
+    }
+
     void planNeverWorseThanUniformAndRespectsMemory()
     {
         for (uint64_t seed = 0; seed < 6; ++seed) {
@@ -564,7 +584,10 @@ private Q_SLOTS:
         QCOMPARE(s.unitWeightBytes, uint64_t(2ull * 8192 * 128 * 18));
         QVERIFY(std::abs(s.cTokMs - 512.0 / 3.1e12 * 1e3) < 1e-15);
         QCOMPARE(s.costSource, std::string("defaults: bf16 bytes over 3100 GB/s"));
-        FAIRKV_EXPECT_ERROR(planPlacement(s, PlanOptions{"greedy", 2, {}, false, 1000}), "--planner 'greedy'");
+        PlanOptions greedy;
+        greedy.planner = "greedy";
+        greedy.ranks = 2;
+        FAIRKV_EXPECT_ERROR(planPlacement(s, greedy), "--planner 'greedy'");
         // A key said twice is refused in our own files (which one is meant?), where a config.json
         // keeps the last as transformers' json.load does.
         QTemporaryDir dir;

@@ -389,6 +389,7 @@ int planCommand(const std::vector<std::string>& argv)
     const nlohmann::json statsJson = readJsonFile(statsPath, "stats file");
     const PlacementStats stats = isRunResult(statsJson) ? statsOfResult(statsJson, statsPath)
                                                         : PlacementStats::fromJson(statsJson, statsPath);
+    o.progress = terminalProgress();
     const PlanResult plan = planPlacement(stats, o);
     if (!jsonOut.empty())
         writeJsonFile(jsonOut, plan.toJson());

@@ -135,7 +135,12 @@ PlanResult planPlacement(const PlacementStats& stats, const PlanOptions& o)
     for (int l = 0; l < stats.layers; ++l)
         insts.push_back(layerInstance(stats, l, o.ranks));
     std::vector<LayerPlan> assigned; // fairkv-copy: each layer's assignment, the start of all its searches
+    const auto report = [&](const char* phase, size_t done) {
+        if (o.progress)
+            o.progress(phase, int(done), int(insts.size()));
+    };
     for (const auto& inst : insts) {
+        report("planning", plans.size());
         if (o.planner == "uniform") {
             plans.push_back(planUniformLayer(inst));
         } else if (o.planner == "fairkv-assign") {
@@ -147,6 +152,7 @@ PlanResult planPlacement(const PlacementStats& stats, const PlanOptions& o)
             plans.push_back(planCopyLayer(inst, -1, copyNodes, &assigned.back()));
         }
     }
+    report("planning", plans.size());
     // A layer's plans with at most 0, 1, ... copies up to its unlimited plan's: what a memory budget
     // chooses from. The searches are heuristic beyond their node limits, so one allowed fewer copies
     // can find a better plan than one allowed more: an unproven layer takes the best plan of its
@@ -198,10 +204,14 @@ PlanResult planPlacement(const PlacementStats& stats, const PlanOptions& o)
             }
         plans[l] = c.back();
     };
-    if (o.planner == "fairkv-copy")
-        for (size_t l = 0; l < insts.size(); ++l)
+    if (o.planner == "fairkv-copy") {
+        for (size_t l = 0; l < insts.size(); ++l) {
+            report("copy counts", l);
             if (!plans[l].exact && plans[l].extraReplicas > 0)
                 copyBudget >= 0 ? makeCurve(l) : takeBestPoint(l);
+        }
+        report("copy counts", insts.size());
+    }
     if (o.planner == "fairkv-copy" && copyBudget >= 0) {
         int wanted = 0;
         for (const auto& p : plans)

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -22,6 +23,9 @@ struct PlanOptions
     // (a 6-unit layer of batch 3 on 4 ranks needed about 2 million), and 10000 layers do not take
     // minutes.
     int64_t copyNodes = 50000000;
+    // Called after each layer of each pass (phase, layers done, layers): large instances plan for
+    // minutes (the CLI shows it on a terminal).
+    std::function<void(const std::string& phase, int done, int total)> progress;
 };
 
 struct PlanResult
