@@ -303,6 +303,20 @@ private Q_SLOTS:
         QVERIFY2(r.err.contains(QStringLiteral("is for 4 ranks")), qPrintable(r.err));
     }
 
+    // A prompt within the budget is kept whole: the run says so (it had reported the policy and
+    // budget as if they had compressed), and the default prompt is long enough to compress.
+    void promptsWithinTheBudgetAreNamed()
+    {
+        Result r = runCli({QStringLiteral("run"), QStringLiteral("--layers"), QStringLiteral("1"), QStringLiteral("--decode"),
+                           QStringLiteral("1"), QStringLiteral("--prompt-len"), QStringLiteral("64"), QStringLiteral("--budget"),
+                           QStringLiteral("96")});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        QVERIFY2(r.err.contains(QStringLiteral("warning: the prompt (64 tokens) is not longer than the budget (96): nothing was compressed")),
+                 qPrintable(r.err));
+        r = runCli({QStringLiteral("run"), QStringLiteral("--layers"), QStringLiteral("1"), QStringLiteral("--decode"), QStringLiteral("1")});
+        QVERIFY2(r.exitCode == 0 && !r.err.contains(QStringLiteral("warning:")), qPrintable(r.err));
+    }
+
     // A name the file system takes but with no room for ".partial": written through a short
     // temporary name (it had failed after the run), and nothing else is left in the folder.
     void longOutputNamesAreWritten()

@@ -24,6 +24,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 
@@ -116,7 +117,7 @@ int runCommand(const std::vector<std::string>& argv)
                {"floor-alpha", "A", "Ada-SnapKV floor: share of the budget every unit keeps", "0.2"},
                {"head-scores", "FILE", "per-head importance scores for headkv ({\"scores\": [[...]]})", ""},
                {"batch", "b", "requests decoded together", "1"},
-               {"prompt-len", "L", "prompt tokens per request (seeded random ids)", "128"},
+               {"prompt-len", "L", "prompt tokens per request (seeded random ids); a prompt within the budget is kept whole", "512"},
                {"decode", "T", "decode steps", "16"},
                {"seed", "S", "seed of weights, prompts and sampling", "0"},
                {"temperature", "T", "sampling temperature (0: greedy)", "0"},
@@ -231,8 +232,12 @@ int runCommand(const std::vector<std::string>& argv)
         struct stat st;
         if (::lstat(sessionPath.c_str(), &st) == 0 || errno != ENOENT)
             session = profiler::SessionStore::open(sessionPath, profiler::SessionStore::Mode::ReadWrite);
-        else
-            args.outputPath("session"); // checked as an output: its folder takes the new file
+        else {
+            args.outputPath("session"); // checked as an output: its folder takes the new file,
+            // and its name has room for the journal SQLite keeps beside it (refused now, not after the run)
+            if (const std::string why = nameTooLong(sessionPath, std::strlen("-journal")); !why.empty())
+                throw UsageError("--session " + sessionPath + ": " + why + "; choose a shorter name");
+        }
     }
     const bool kernels = !sessionPath.empty() && !args.has("no-trace") && cfg.backend == "cuda" && cupti == "on";
     profiler::EngineTracer tracer(kernels);

@@ -545,6 +545,19 @@ LiveRun::LiveRun(const RunConfig& cfg, const ProgressFn& progress, const std::at
     res.prompts = makePrompts(cfg.batch, cfg.promptLen, mc.vocabSize, cfg.seed);
     if (const std::string unused = m->weights->unusedTensorsWarning(); !unused.empty())
         res.warnings.push_back(unused);
+    // A prompt within the budget is kept whole (design §3): a run meant to measure compression
+    // would otherwise measure none without a word.
+    if (cfg.compression.policy != CompressionPolicy::None) {
+        int whole = 0;
+        for (int l = 0; l < mc.numLayers; ++l)
+            whole += !compresses(cfg.compression, l, mc.numLayers, cfg.promptLen);
+        if (whole == mc.numLayers)
+            res.warnings.push_back("the prompt (" + std::to_string(cfg.promptLen) + " tokens) is not longer than the budget ("
+                                   + std::to_string(cfg.compression.budget) + "): nothing was compressed, every unit keeps the whole prompt");
+        else if (whole > 0)
+            res.warnings.push_back(std::to_string(whole) + " of " + layerCount(mc.numLayers) + " keep the whole prompt ("
+                                   + std::to_string(cfg.promptLen) + " tokens): their share of the budget is not below it");
+    }
 
     report("prefill", 0, 1);
     auto pre = engine.prefill(res.prompts, cfg.compression, placement);
