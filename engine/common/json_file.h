@@ -40,8 +40,9 @@ JsonScan scanJson(std::string_view text, int maxDepth = 0);
 // what it last read, which may be binary and must not reach a terminal raw.
 std::string printable(std::string_view text);
 // `text` with every control character (C0, DEL, and C1 as UTF-8, CSI among them), every
-// bidirectional override or isolate and the Unicode line and paragraph separators replaced by `with`, and each byte that is not UTF-8 by U+FFFD:
-// a line a terminal (or a report) shows as written, which cannot restyle, reorder or break it.
+// bidirectional override or isolate and the Unicode line and paragraph separators replaced by
+// `with`, and each byte that is not UTF-8 by U+FFFD: a line a terminal (or a report) shows as
+// written, which cannot restyle, reorder or break it.
 std::string withoutControls(std::string text, char with);
 // `text` cut to at most `maxBytes` bytes at a character's start (UTF-8), then `mark` where it was
 // cut: names, labels and legends that must fit, never ending half way through a character.

@@ -555,7 +555,8 @@ LiveRun::LiveRun(const RunConfig& cfg, const ProgressFn& progress, const std::at
             res.warnings.push_back("the prompt (" + std::to_string(cfg.promptLen) + " tokens) is not longer than the budget ("
                                    + std::to_string(cfg.compression.budget) + "): nothing was compressed, every unit keeps the whole prompt");
         else if (whole > 0)
-            res.warnings.push_back(std::to_string(whole) + " of " + layerCount(mc.numLayers) + " keep the whole prompt ("
+            res.warnings.push_back(std::to_string(whole) + " of " + layerCount(mc.numLayers) + (whole == 1 ? " keeps" : " keep")
+                                   + " the whole prompt ("
                                    + std::to_string(cfg.promptLen) + " tokens): their share of the budget is not below it");
     }
 
