@@ -882,7 +882,8 @@ std::vector<RunSummary> SessionStore::summaries(std::optional<int64_t> only) con
                 s.compress = jsonStringOr(cfg, "compress", std::string(), what);
                 s.budget = jsonIntOr(cfg, "budget", 0, what, 0);
                 s.batch = jsonIntOr(cfg, "batch", 0, what, 0);
-                s.decode = jsonIntOr(cfg, "decode", 0, what, 0);
+                // Settings without a step count (edited by hand) take the steps the result timed.
+                s.decode = jsonIntOr(cfg, "decode", st.isNull(16) ? 0 : int(std::min<int64_t>(st.i64(16), 1 << 30)), what, 0);
                 s.promptLen = jsonIntOr(cfg, "prompt_len", 0, what, 0);
             } catch (const Error& e) {
                 damaged(s.settingsDamaged, e.what());

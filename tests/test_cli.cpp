@@ -508,6 +508,11 @@ private Q_SLOTS:
         const QStringList line = r.out.split(QLatin1Char('\n'))[3].split(QLatin1Char(' '), Qt::SkipEmptyParts);
         QVERIFY2(line.size() > 8 && line[0] == QStringLiteral("3") && line.count(QStringLiteral("-")) == 2, // no parent, no batch
                  qPrintable(r.out));
+        // ... and the steps the result timed, not 0 (compare had said the runs differ in decode steps).
+        r = runCli({QStringLiteral("sessions"), session, QStringLiteral("--json"), list});
+        QCOMPARE(readJson(list)[2]["decode"].get<int>(), 3);
+        r = runCli({QStringLiteral("compare"), session, QStringLiteral("1"), QStringLiteral("3")});
+        QVERIFY2(r.exitCode == 0 && !r.out.contains(QStringLiteral("decode steps;")), qPrintable(r.out));
     }
 
     // A run measured on one rank beside one emulated over two: each keeps its own kind, and the
