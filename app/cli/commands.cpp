@@ -458,15 +458,13 @@ size_t displayWidth(const std::string& s)
 {
     size_t width = 0;
     for (size_t i = 0; i < s.size();) {
-        const auto b = static_cast<unsigned char>(s[i]);
-        const int len = b < 0x80 ? 1 : (b >> 5) == 0x6 ? 2 : (b >> 4) == 0xE ? 3 : (b >> 3) == 0x1E ? 4 : 1;
-        if (i + size_t(len) > s.size()) {
-            width += s.size() - i;
-            break;
+        char32_t cp = 0;
+        const size_t len = utf8At(s, i, cp);
+        if (len == 0) {
+            ++width;
+            ++i;
+            continue;
         }
-        char32_t cp = len == 1 ? b : b & (0x7F >> len);
-        for (int k = 1; k < len; ++k)
-            cp = (cp << 6) | (static_cast<unsigned char>(s[i + size_t(k)]) & 0x3F);
         const bool wide = (cp >= 0x1100 && cp <= 0x115F) || (cp >= 0x2E80 && cp <= 0xA4CF) || (cp >= 0xAC00 && cp <= 0xD7A3)
                           || (cp >= 0xF900 && cp <= 0xFAFF) || (cp >= 0xFE30 && cp <= 0xFE4F) || (cp >= 0xFF00 && cp <= 0xFF60)
                           || (cp >= 0xFFE0 && cp <= 0xFFE6) || (cp >= 0x1F300 && cp <= 0x1FAFF) || (cp >= 0x20000 && cp <= 0x3FFFD);
@@ -474,7 +472,7 @@ size_t displayWidth(const std::string& s)
         const bool zero = (cp >= 0x0300 && cp <= 0x036F) || (cp >= 0x200B && cp <= 0x200F) || (cp >= 0x20D0 && cp <= 0x20FF)
                           || (cp >= 0xFE00 && cp <= 0xFE0F) || cp == 0x2060 || cp == 0xFEFF;
         width += zero ? 0 : wide ? 2 : 1;
-        i += size_t(len);
+        i += len;
     }
     return width;
 }

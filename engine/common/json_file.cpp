@@ -121,35 +121,43 @@ std::string printable(std::string_view text)
     return out;
 }
 
+size_t utf8At(std::string_view text, size_t at, char32_t& cp)
+{
+    const auto b = static_cast<unsigned char>(text[at]);
+    if (b < 0x80) {
+        cp = b;
+        return 1;
+    }
+    const size_t len = (b >> 5) == 0x6 ? 2 : (b >> 4) == 0xE ? 3 : (b >> 3) == 0x1E ? 4 : 0;
+    if (len == 0 || at + len > text.size())
+        return 0;
+    cp = b & (0x7F >> len);
+    for (size_t k = 1; k < len; ++k) {
+        const auto c = static_cast<unsigned char>(text[at + k]);
+        if ((c & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (c & 0x3F);
+    }
+    const bool shortest = cp >= (len == 2 ? 0x80u : len == 3 ? 0x800u : 0x10000u);
+    return shortest && cp <= 0x10FFFF && !(cp >= 0xD800 && cp <= 0xDFFF) ? len : 0;
+}
+
 std::string withoutControls(std::string text, char with)
 {
     std::string out;
     out.reserve(text.size());
     for (size_t i = 0; i < text.size();) {
-        const auto b = static_cast<unsigned char>(text[i]);
-        if (b < 0x80) {
-            out += b < 0x20 || b == 0x7f ? with : char(b);
-            ++i;
-            continue;
-        }
-        // One UTF-8 sequence: its length from the lead byte, then continuation bytes, shortest form.
-        const size_t len = (b >> 5) == 0x6 ? 2 : (b >> 4) == 0xE ? 3 : (b >> 3) == 0x1E ? 4 : 0;
-        char32_t cp = len == 0 ? 0 : b & (0x7F >> len);
-        bool valid = len > 0 && i + len <= text.size();
-        for (size_t k = 1; valid && k < len; ++k) {
-            const auto c = static_cast<unsigned char>(text[i + k]);
-            valid = (c & 0xC0) == 0x80;
-            cp = (cp << 6) | (c & 0x3F);
-        }
-        valid = valid && cp >= (len == 2 ? 0x80u : len == 3 ? 0x800u : 0x10000u) && cp <= 0x10FFFF && !(cp >= 0xD800 && cp <= 0xDFFF);
-        if (!valid) {
+        char32_t cp = 0;
+        const size_t len = utf8At(text, i, cp);
+        if (len == 0) {
             out += "\xef\xbf\xbd"; // U+FFFD for a byte that starts no character
             ++i;
             continue;
         }
-        // C1 controls (CSI among them), the bidirectional overrides and isolates, which would
-        // reorder the rest of the line, and the line and paragraph separators, which break it.
-        if (cp <= 0x9F || (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069) || cp == 0x2028 || cp == 0x2029)
+        // C0 and C1 controls (CSI among them), DEL, the bidirectional overrides and isolates, which
+        // would reorder the rest of the line, and the line and paragraph separators, which break it.
+        if (cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) || (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069)
+            || cp == 0x2028 || cp == 0x2029)
             out += with;
         else
             out.append(text, i, len);

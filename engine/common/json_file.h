@@ -44,6 +44,9 @@ std::string printable(std::string_view text);
 // `with`, and each byte that is not UTF-8 by U+FFFD: a line a terminal (or a report) shows as
 // written, which cannot restyle, reorder or break it.
 std::string withoutControls(std::string text, char with);
+// The UTF-8 character at text[at]: its length in bytes and its code point, or length 0 where the
+// bytes there start no character (a stray or cut sequence, an overlong form, a surrogate).
+size_t utf8At(std::string_view text, size_t at, char32_t& codePoint);
 // `text` cut to at most `maxBytes` bytes at a character's start (UTF-8), then `mark` where it was
 // cut: names, labels and legends that must fit, never ending half way through a character.
 std::string cutUtf8(std::string text, size_t maxBytes, const std::string& mark = {});
