@@ -424,6 +424,21 @@ void SessionStore::exec(const char* sql) const
         fail(describeSqlite(m_db, sqlite3_errcode(m_db)));
 }
 
+std::string SessionStore::whyPathTooLong(const std::string& path, Mode mode)
+{
+    // SQLite keeps "-journal", "-wal" and "-shm" files beside the session, and takes file names of
+    // at most 512 bytes with their folder (they had failed as "unable to open database file").
+    const size_t suffix = std::strlen(mode == Mode::ReadWrite ? "-journal" : "-wal"); // a reader makes no journal
+    std::error_code ec;
+    if (!fs::exists(path, ec))
+        if (const std::string why = nameTooLong(path, suffix); !why.empty())
+            return why + " (choose a shorter name for the session)";
+    if (const std::string full = fs::absolute(path, ec).string(); full.size() + suffix > kSqliteMaxPath)
+        return "the session's path is " + std::to_string(full.size()) + " bytes long with its folder, more than the "
+            + std::to_string(kSqliteMaxPath - suffix) + " SQLite takes (move it to a shorter path)";
+    return {};
+}
+
 std::unique_ptr<SessionStore> SessionStore::open(const std::string& path, Mode mode)
 {
     std::unique_ptr<SessionStore> s(new SessionStore);
@@ -463,14 +478,8 @@ std::unique_ptr<SessionStore> SessionStore::open(const std::string& path, Mode m
                         "owner removes it or makes it writable");
     if (!exists && fs::is_symlink(fs::symlink_status(path, ec)))
         throw Error(path + ": is a link to " + fs::read_symlink(path, ec).string() + ", which does not exist");
-    // SQLite keeps "-journal", "-wal" and "-shm" files beside the session, and takes file names of
-    // at most 512 bytes with their folder (they had failed as "unable to open database file").
-    if (const std::string why = exists ? std::string() : nameTooLong(path, std::strlen("-journal")); !why.empty())
-        throw Error(path + ": " + why + " (choose a shorter name for the session)");
-    const size_t suffix = std::strlen(mode == Mode::ReadWrite ? "-journal" : "-wal"); // a reader makes no journal
-    if (const std::string full = fs::absolute(file, ec).string(); full.size() + suffix > kSqliteMaxPath)
-        throw Error(path + ": the session's path is " + std::to_string(full.size()) + " bytes long with its folder, more than the "
-                    + std::to_string(kSqliteMaxPath - suffix) + " SQLite takes (move it to a shorter path)");
+    if (const std::string why = whyPathTooLong(file, mode); !why.empty())
+        throw Error(path + ": " + why);
     if (const std::string folder = exists ? std::string() : missingFolderOf(path); !folder.empty())
         throw Error(path + ": the folder " + folder + " does not exist");
     // SQLite writes its journal (-wal and -shm, or -journal) beside the session: a folder that

@@ -72,6 +72,10 @@ public:
     // never writes: an older schema is migrated in a private in-memory copy. A file that is not a
     // session, is truncated, or has a newer schema is refused with a message and left untouched.
     static std::unique_ptr<SessionStore> open(const std::string& path, Mode mode);
+    // Why SQLite could not keep a session at `path` (opened in `mode`) for the length of its name or
+    // path, with room for the files it keeps beside it; "" when it can. open() refuses such a path;
+    // a caller about to work for minutes before its first open asks first.
+    static std::string whyPathTooLong(const std::string& path, Mode mode);
     ~SessionStore();
     SessionStore(const SessionStore&) = delete;
     SessionStore& operator=(const SessionStore&) = delete;

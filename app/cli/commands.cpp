@@ -24,7 +24,6 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <iostream>
 
@@ -234,9 +233,10 @@ int runCommand(const std::vector<std::string>& argv)
             session = profiler::SessionStore::open(sessionPath, profiler::SessionStore::Mode::ReadWrite);
         else {
             args.outputPath("session"); // checked as an output: its folder takes the new file,
-            // and its name has room for the journal SQLite keeps beside it (refused now, not after the run)
-            if (const std::string why = nameTooLong(sessionPath, std::strlen("-journal")); !why.empty())
-                throw UsageError("--session " + sessionPath + ": " + why + "; choose a shorter name");
+            // and SQLite can keep it there (refused now, not after the run)
+            const auto mode = profiler::SessionStore::Mode::ReadWrite;
+            if (const std::string why = profiler::SessionStore::whyPathTooLong(sessionPath, mode); !why.empty())
+                throw UsageError("--session " + sessionPath + ": " + why);
         }
     }
     const bool kernels = !sessionPath.empty() && !args.has("no-trace") && cfg.backend == "cuda" && cupti == "on";
