@@ -318,12 +318,14 @@ PlacementStats statsOfResult(const json& r, const std::string& source)
                    + std::to_string(mode == UnitMode::Gqa ? kvHeads : heads));
     // Lengths as they are (a stats file's checks below name a ragged or negative one); whole ones,
     // as the engine keeps them.
+    static const json none = json::array(); // what a row that is not a list reads as (not a copy of the row)
+    const auto rows = [&](const json& v) -> const json& { return v.is_array() ? v : none; };
     std::vector<std::vector<std::vector<double>>> lengths;
     for (const json& request : kv) {
         lengths.emplace_back();
-        for (const json& layer : request.is_array() ? request : json::array()) {
+        for (const json& layer : rows(request)) {
             lengths.back().emplace_back();
-            for (const json& v : layer.is_array() ? layer : json::array()) {
+            for (const json& v : rows(layer)) {
                 if (!v.is_number() || (jsonIsNumberIn(v, 0, double(1 << 30)) && v.get<double>() != std::floor(v.get<double>())))
                     throw fail("holds " + jsonBrief(v) + " in 'kv_len', not a whole token count");
                 lengths.back().back().push_back(v.get<double>());
@@ -335,7 +337,7 @@ PlacementStats statsOfResult(const json& r, const std::string& source)
     std::vector<std::vector<double>> mlpMs;
     for (const json& layer : mlp) {
         mlpMs.emplace_back();
-        for (const json& v : layer.is_array() ? layer : json::array()) {
+        for (const json& v : rows(layer)) {
             if (!jsonIsNumberIn(v, 0, 1e9))
                 throw fail("holds " + jsonBrief(v) + " in 'rank_mlp_ms', not a time in ms");
             mlpMs.back().push_back(v.get<double>());
