@@ -139,7 +139,7 @@ private Q_SLOTS:
                                               << QStringLiteral("--planner 'fairkv' is not a planner");
         QTest::newRow("check-model missing") << QStringList{QStringLiteral("check-model"), QStringLiteral("/no/such/dir")} << QStringLiteral("/no/such/dir");
         QTest::newRow("unknown command") << QStringList{QStringLiteral("serve")} << QStringLiteral("serve");
-        QTest::newRow("no command") << QStringList{} << QStringLiteral("fairkv: no command given (run, plan,");
+        QTest::newRow("no command") << QStringList{} << QStringLiteral("fairkv: no command given (check-model, compare, export-trace, logits, make-model, plan, report, run, sessions)");
         QTest::newRow("same-count without assign") << QStringList{run, QStringLiteral("--same-count")} << QStringLiteral("--same-count");
         QTest::newRow("window without compression") << QStringList{run, QStringLiteral("--compress"), QStringLiteral("none"), QStringLiteral("--window"), QStringLiteral("8")} << QStringLiteral("--window applies to a --compress policy that compresses");
         QTest::newRow("budget without compression") << QStringList{run, QStringLiteral("--compress"), QStringLiteral("none"), QStringLiteral("--budget"), QStringLiteral("64")} << QStringLiteral("--budget applies");

@@ -59,9 +59,12 @@ int main(int argc, char** argv)
         {"check-model", checkModelCommand},
         {"make-model", makeModelCommand},
     };
+    std::string names; // for the one-line refusals below
+    for (const auto& entry : commands)
+        names += (names.empty() ? "" : ", ") + entry.first;
     if (argc < 2) { // the usage to read, and the one line on stderr that every refusal gives
         std::fputs(kUsage, stdout);
-        std::cerr << "fairkv: no command given (run, plan, sessions, compare, export-trace, report, logits, check-model, make-model)\n";
+        std::cerr << "fairkv: no command given (" << names << ")\n";
         return 2;
     }
     std::string name = argv[1];
@@ -75,7 +78,7 @@ int main(int argc, char** argv)
     }
     auto it = commands.find(name);
     if (it == commands.end()) {
-        std::cerr << "fairkv: unknown command '" << name << "' (run, plan, sessions, compare, export-trace, report, logits, check-model, make-model)\n";
+        std::cerr << "fairkv: unknown command '" << name << "' (" << names << ")\n";
         return 2;
     }
     try {
