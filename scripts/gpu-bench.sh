@@ -11,7 +11,7 @@
 # (engine-runs.txt). Tables go to OUT_DIR (default $OUT or
 # /tmp/gpu-bench) and to stdout; copy them to docs/. PARTS (comma-separated, default all) picks
 # what runs: tests, attention, decode, gemm, selection, events, engine (and gemm-sweep,
-# prefetch, tuned, overlap, engine-gemm and ab, only when named); the whole run takes about
+# prefetch, tuned, overlap, engine-gemm, cli and ab, only when named); the whole run takes about
 # ten minutes, at the device tool's limit for one command.
 # A/B: `bundle BASE_REF` also builds the attention and step benchmarks of BASE_REF (a commit or
 # branch, in build-base/ from a worktree) as fairkv-bench-gpu-base and fairkv-bench-gpu-decode-base;
@@ -121,9 +121,32 @@ run)
       engine --batch 16 --layers 4 --prompt-len 2048 --budget 512 --decode 16 --ranks 8 --units per-query-head --placement $p
     done
   } > "$out/engine-runs.txt"; fi
+  # Only when named: the CLI end to end on the CUDA backend, as a user on a GPU server runs it (a
+  # session of emulated TP runs, a plan from one run's stats, the planned placement run, the
+  # session listed, compared, reported and its trace exported; a checkpoint written by make-model
+  # in bf16 run; an out-of-memory run refused), every command's exit status logged.
+  if want cli; then {
+    cli() { echo "\$ fairkv $*"; "$bin/fairkv" "$@" 2>&1 | tail -n 14; echo "exit ${PIPESTATUS[0]}"; }
+    s="$out/cli.fkv" c=$(mktemp -d) # OUT takes 8 files: the session and the HTML report go there
+    common=(--model llama-3.1-8b --layers 4 --backend cuda --ranks 4 --batch 16 --prompt-len 2048 --budget 512 --decode 8)
+    cli run "${common[@]}" --placement uniform --session "$s" --label uniform --json "$c/uniform.json" --stats "$c/stats.json"
+    cli run "${common[@]}" --placement fairkv-copy --session "$s" --label fairkv-copy
+    cli plan --stats "$c/stats.json" --ranks 4 --planner fairkv-assign --json "$c/plan.json"
+    cli run "${common[@]}" --placement "$c/plan.json" --session "$s" --label planned
+    cli sessions "$s"
+    cli compare "$s" 1 2
+    cli report "$s" --runs 1,2,3 --out "$c/report.html"
+    cli report "$s" --runs 1,2,3 --out "$c/report.csv"
+    cli export-trace "$s" 2 --out "$c/trace.json"
+    cli make-model --shape tiny --dtype BF16 --out "$c/tiny-bf16"
+    cli check-model "$c/tiny-bf16"
+    cli run --model "$c/tiny-bf16" --backend cuda --batch 2 --prompt-len 300 --budget 64 --decode 4 --json "$c/tiny.json"
+    cli run --model llama-3.1-8b --backend cuda --batch 64 --prompt-len 32768 --budget 512 --decode 1
+    cp "$c/report.html" "$out/cli-report.html"
+  } > "$out/cli.txt"; fi
   # Only what this run wrote: an OUT_DIR used before may hold other parts' older tables.
   for part in attention:gpu-benchmark.md decode:gpu-decode-benchmark.md gemm:gemm-benchmark.md gemm-sweep:gemm-sweep.md prefetch:prefetch.md tuned:tuned.md overlap:overlap.md \
-              selection:selection-benchmark.md events:event-benchmark.md engine-gemm:engine-gemm.txt engine:engine-runs.txt; do
+              selection:selection-benchmark.md events:event-benchmark.md engine-gemm:engine-gemm.txt engine:engine-runs.txt cli:cli.txt; do
     if want "${part%%:*}"; then cat "$out/${part#*:}"; fi
   done
   ;;
