@@ -738,6 +738,50 @@ private Q_SLOTS:
         QCOMPARE(w.runsModel()->rowCount(), 2);
     }
 
+    void viewingASessionWritesNothingUntilARunIsSaved()
+    {
+        QTemporaryDir dir;
+        const QString file = dir.filePath(QStringLiteral("colleague.fkv"));
+        {
+            profiler::CpuTracer tracer;
+            const RunResult r = runInference(smallRun(), {}, nullptr, &tracer);
+            auto s = profiler::SessionStore::open(file.toStdString(), profiler::SessionStore::Mode::ReadWrite);
+            s->appendRun(r, tracer.buffer(), profiler::Environment::detect());
+        }
+        // In rollback-journal mode (header bytes 18 and 19 are 1), as sessions written by other
+        // SQLite tools are: a window that opened it for writing switched it to WAL mode.
+        const auto bytes = [&] {
+            QFile f(file);
+            return f.open(QIODevice::ReadOnly) ? f.readAll() : QByteArray();
+        };
+        QByteArray data = bytes();
+        QVERIFY(data.size() > 100 && data[18] == 2 && data[19] == 2);
+        data[18] = data[19] = 1;
+        {
+            QFile f(file);
+            QVERIFY(f.open(QIODevice::WriteOnly));
+            QCOMPARE(f.write(data), qint64(data.size()));
+        }
+        {
+            MainWindow w;
+            QVERIFY(w.openSession(file));
+            w.showRuns({1});
+            QVERIFY(!w.windowTitle().contains(QStringLiteral("read-only")));
+            QCOMPARE(bytes(), data);
+        }
+        QCOMPARE(bytes(), data);
+        QVERIFY(!QFileInfo::exists(file + QStringLiteral("-wal")));
+        // A run saves into it: the window reopens the file for writing before the run starts.
+        MainWindow w;
+        QVERIFY(w.openSession(file));
+        QSignalSpy done(w.jobs(), &RunJobTracker::finished);
+        w.startRun(smallRun());
+        QVERIFY(done.wait(120000));
+        QTRY_COMPARE(w.runsModel()->rowCount(), 2);
+        QVERIFY2(w.lastError().isEmpty(), qPrintable(w.lastError()));
+        QCOMPARE(profiler::SessionStore::open(file.toStdString(), profiler::SessionStore::Mode::ReadOnly)->listRuns().size(), size_t(2));
+    }
+
     void corruptSessionShowsAnErrorAndKeepsTheOpenOne()
     {
         QTemporaryDir dir;

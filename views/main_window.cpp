@@ -278,7 +278,28 @@ void MainWindow::updateTitle()
     setWindowTitle(scratch ? tr("FairKV Studio — unsaved session")
                            : tr("FairKV Studio — %1%2")
                                  .arg(QFileInfo(sessionPath()).fileName(),
-                                      m_session && m_session->readOnly() ? tr(" (read-only)") : QString()));
+                                      m_session && !m_sessionWritable ? tr(" (read-only)") : QString()));
+}
+
+// Whether a run may start: the open session takes new runs, reopened for writing if it was opened
+// for viewing. Asked before a run, so a session that refuses writes costs no run.
+bool MainWindow::readyToSave(const QString& action)
+{
+    if (!m_session || !m_sessionWritable) {
+        reportError(action, tr("This session is read-only. Use File ▸ Save Session As to keep new runs."));
+        return false;
+    }
+    if (!m_session->readOnly())
+        return true;
+    try {
+        auto store = profiler::SessionStore::open(m_session->path(), profiler::SessionStore::Mode::ReadWrite);
+        store->listRuns();
+        m_session = std::move(store);
+    } catch (const std::exception& e) {
+        reportError(action, QString::fromStdString(e.what()));
+        return false;
+    }
+    return true;
 }
 
 void MainWindow::leaveSession()
@@ -303,10 +324,12 @@ void MainWindow::newSession()
     }
     leaveSession();
     m_session.reset();
+    m_sessionWritable = false;
     for (const QString& suffix : {QString(), QStringLiteral("-wal"), QStringLiteral("-shm")})
         QFile::remove(m_scratchPath + suffix);
     try {
         m_session = profiler::SessionStore::open(m_scratchPath.toStdString(), profiler::SessionStore::Mode::ReadWrite);
+        m_sessionWritable = true;
     } catch (const std::exception& e) {
         reportError(tr("Cannot create a session"), QString::fromStdString(e.what()));
     }
@@ -319,14 +342,15 @@ void MainWindow::newSession()
 bool MainWindow::openSession(const QString& path)
 {
     std::unique_ptr<profiler::SessionStore> store;
+    bool writable = false;
     try {
-        // An empty file is no session: opened for writing it would become a new one, so it is
-        // opened for reading, which refuses it untouched. Anything else that is not a session is
-        // refused by either mode, before it replaces the open session.
+        // Opened for reading: looking at a session changes nothing in its file (opened for writing,
+        // SQLite would switch it to WAL mode, and an older schema would be upgraded on disk). The
+        // first run to be saved reopens it for writing (readyToSave()). An empty file is refused
+        // untouched, as anything else that is not a session, before it replaces the open session.
         const QFileInfo file(path);
-        const bool writable = file.isWritable() && !(file.isFile() && file.size() == 0);
-        store = profiler::SessionStore::open(path.toStdString(), writable ? profiler::SessionStore::Mode::ReadWrite
-                                                                          : profiler::SessionStore::Mode::ReadOnly);
+        writable = file.isWritable();
+        store = profiler::SessionStore::open(path.toStdString(), profiler::SessionStore::Mode::ReadOnly);
         store->listRuns(); // a damaged file fails here
     } catch (const std::exception& e) {
         reportError(tr("Cannot open the session"), QString::fromStdString(e.what()));
@@ -334,6 +358,7 @@ bool MainWindow::openSession(const QString& path)
     }
     leaveSession();
     m_session = std::move(store);
+    m_sessionWritable = writable;
     addRecent(QFileInfo(path).absoluteFilePath());
     refreshRuns();
     const auto runs = m_session->listRuns();
@@ -378,10 +403,8 @@ void MainWindow::runDemo()
 
 void MainWindow::startRun(const fairkv::RunConfig& config)
 {
-    if (!m_session || m_session->readOnly()) {
-        reportError(tr("Cannot run"), tr("This session is read-only. Use File ▸ Save Session As to keep new runs."));
+    if (!readyToSave(tr("Cannot run")))
         return;
-    }
     m_runPanel->setRunning(true);
     m_stateLabel->setText(tr("Running %1 on %n rank(s)…", nullptr, config.ranks).arg(QString::fromStdString(config.model)));
     m_rerunning = false;
@@ -392,10 +415,8 @@ void MainWindow::startRun(const fairkv::RunConfig& config)
 
 void MainWindow::rerun(const fairkv::Placement& placement, const QString& name)
 {
-    if (!m_session || m_session->readOnly()) {
-        reportError(tr("Cannot re-run"), tr("This session is read-only. Use File ▸ Save Session As to keep new runs."));
+    if (!readyToSave(tr("Cannot re-run")))
         return;
-    }
     const int64_t parent = m_editor->runId();
     if (parent <= 0) {
         reportError(tr("Cannot re-run"), tr("Select a stored run to re-run."));

@@ -74,8 +74,12 @@ private:
     void onSelectionChanged();
     void addRecent(const QString& path);
     void updateTitle();
+    bool readyToSave(const QString& action);
 
     std::unique_ptr<profiler::SessionStore> m_session;
+    // Whether the open session's file may take new runs. Sessions open for reading (viewing writes
+    // nothing, not even WAL mode or a schema upgrade); readyToSave() reopens one for writing.
+    bool m_sessionWritable = false;
     QString m_scratchPath;
     RunJobTracker* m_jobs;
     RunPanel* m_runPanel;
