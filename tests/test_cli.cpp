@@ -702,14 +702,19 @@ private Q_SLOTS:
         r = runCli(common + QStringList{QStringLiteral("--placement"), second, QStringLiteral("--json"), third});
         QVERIFY2(r.exitCode == 0, qPrintable(r.err));
         QCOMPARE(readJson(third)["placement"]["name"], "file b.json");
-        for (const char* claim : {"fairkv-copy ", "Uniform", "my\x1b[2J split"}) {
+        // Names of other scripts are names, not claims.
+        const std::vector<std::pair<std::string, std::string>> claims = {
+            {"fairkv-copy ", "file hand.json"}, {"Uniform", "file hand.json"},         {"FairKV  Copy", "file hand.json"},
+            {"FAIRKV_ASSIGN", "file hand.json"}, {"fairkvcopy", "file hand.json"},     {"my\x1b[2J split", "my [2J split"},
+            {"\u5747\u5300", "\u5747\u5300"},   {"fairkv-copy v2", "fairkv-copy v2"}};
+        for (const auto& [claim, expected] : claims) {
             nlohmann::json edited = readJson(first);
             edited["placement"]["name"] = claim;
             const QString hand = dir.filePath(QStringLiteral("hand.json"));
             std::ofstream(hand.toStdString()) << edited.dump();
             r = runCli(common + QStringList{QStringLiteral("--placement"), hand, QStringLiteral("--json"), third});
             QVERIFY2(r.exitCode == 0, qPrintable(r.err));
-            QCOMPARE(readJson(third)["placement"]["name"], std::string(claim)[0] == 'm' ? "my [2J split" : "file hand.json");
+            QCOMPARE(readJson(third)["placement"]["name"], expected);
             QVERIFY(!r.out.contains(QChar(0x1b)));
         }
         r = runCli({QStringLiteral("run"), QStringLiteral("--layers"), QStringLiteral("1"), QStringLiteral("--ranks"),

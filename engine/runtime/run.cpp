@@ -159,14 +159,25 @@ Placement resolvePlacement(const RunConfig& cfg, int layers, int units)
     // back, then edited) or has no name is listed by its file, so no hand-made placement passes
     // for a planner's in the run list, the comparison or a report.
     // The name is shown on terminals and in tables: control characters become spaces, and what
-    // would pass for a planner's once spaces and case are set aside ("fairkv-copy ", "Uniform") or
-    // is an earlier run's file label ("file R.json", now stale) counts as such a claim.
+    // would read as a planner's once case and everything but letters and digits are set aside
+    // ("fairkv-copy ", "Uniform", "FairKV copy", "FAIRKV_ASSIGN") or is an earlier run's file label
+    // ("file R.json", now stale) counts as such a claim.
     std::string own = withoutControls(p.name, ' ');
     const size_t first = own.find_first_not_of(' '), last = own.find_last_not_of(' ');
     own = first == std::string::npos ? std::string() : own.substr(first, last - first + 1);
+    const auto key = [](const std::string& name) {
+        std::string k;
+        for (unsigned char c : name)
+            if (c >= 0x80 || std::isalnum(c)) // bytes of other scripts stay: they make no planner's name
+                k += char(std::tolower(c));
+        return k;
+    };
+    const std::string ownKey = key(own);
+    const auto names = plannerNames();
+    const bool claimsPlanner = std::any_of(names.begin(), names.end(), [&](const std::string& n) { return key(n) == ownKey; });
     std::string lower = own;
     std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return char(std::tolower(c)); });
-    if (own.empty() || isPlanner(lower) || lower.rfind("file ", 0) == 0 || own == cfg.placement)
+    if (own.empty() || claimsPlanner || lower.rfind("file ", 0) == 0 || own == cfg.placement)
         own = "file " + withoutControls(std::filesystem::path(cfg.placement).filename().string(), ' ');
     p.name = cutUtf8(own, 256); // a placement's name is at most 256 bytes (Placement::fromJson)
     return p;
