@@ -678,6 +678,49 @@ private Q_SLOTS:
         QVERIFY2(r.err.contains(QStringLiteral("the run has no timed decode step")), qPrintable(r.err));
     }
 
+    // A NaN weight (check-model reads headers, not values): run and logits stop with one line that
+    // names where the logits went bad, and the session is left as it was.
+    void nanWeightsStopRunAndLogitsNamingWhere()
+    {
+        QTemporaryDir dir;
+        const QString model = dir.filePath(QStringLiteral("nan-model"));
+        Result r = runCli({QStringLiteral("make-model"), QStringLiteral("--layers"), QStringLiteral("1"), QStringLiteral("--out"), model});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        {
+            // The final norm's weights become NaN: every position's logits are NaN.
+            std::fstream f(QString(model + QStringLiteral("/model.safetensors")).toStdString(), std::ios::in | std::ios::out | std::ios::binary);
+            uint64_t headerBytes = 0;
+            f.read(reinterpret_cast<char*>(&headerBytes), 8);
+            std::string header(headerBytes, '\0');
+            f.read(header.data(), std::streamsize(headerBytes));
+            const auto offsets = nlohmann::json::parse(header).at("model.norm.weight").at("data_offsets");
+            const float nan = std::nanf("");
+            f.seekp(std::streamoff(8 + headerBytes + offsets[0].get<uint64_t>()));
+            for (uint64_t at = offsets[0]; at < offsets[1].get<uint64_t>(); at += 4)
+                f.write(reinterpret_cast<const char*>(&nan), 4);
+            QVERIFY(f.good());
+        }
+        const QString session = dir.filePath(QStringLiteral("s.fkv"));
+        r = runCli({QStringLiteral("run"), QStringLiteral("--model"), QStringLiteral("tiny"), QStringLiteral("--layers"), QStringLiteral("1"),
+                    QStringLiteral("--decode"), QStringLiteral("1"), QStringLiteral("--session"), session});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        QFile before(session);
+        QVERIFY(before.open(QIODevice::ReadOnly));
+        const QByteArray saved = before.readAll();
+        r = runCli({QStringLiteral("run"), QStringLiteral("--model"), model, QStringLiteral("--prompt-len"), QStringLiteral("80"),
+                    QStringLiteral("--budget"), QStringLiteral("48"), QStringLiteral("--decode"), QStringLiteral("2"), QStringLiteral("--session"), session});
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY2(r.err.trimmed().count(QLatin1Char('\n')) == 0, qPrintable(r.err));
+        QVERIFY2(r.err.contains(QStringLiteral("request 0, position 79 (input token ")) && r.err.contains(QStringLiteral("NaN for vocabulary entry 0")),
+                 qPrintable(r.err));
+        QFile after(session);
+        QVERIFY(after.open(QIODevice::ReadOnly));
+        QCOMPARE(after.readAll(), saved);
+        r = runCli({QStringLiteral("logits"), QStringLiteral("--model"), model, QStringLiteral("--tokens"), QStringLiteral("5,6")});
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY2(r.err.contains(QStringLiteral("position 0 (input token 5): the logits are not finite (NaN for vocabulary entry 0)")), qPrintable(r.err));
+    }
+
     void placementFileRoundTrip()
     {
         // A run's JSON result can be fed back as --placement.

@@ -35,11 +35,12 @@ private Q_SLOTS:
     void samplingRefusesNonFiniteLogits()
     {
         Rng rng(1);
-        QCOMPARE(sampleToken({0.5f, 3.0f, -1.0f}, 0.0, rng), 1);
-        const int t = sampleToken({0.5f, 3.0f, -1.0f}, 1.0, rng);
+        QCOMPARE(sampleToken({0.5f, 3.0f, -1.0f}, 0.0, rng, {}), 1);
+        const int t = sampleToken({0.5f, 3.0f, -1.0f}, 1.0, rng, {});
         QVERIFY(t >= 0 && t < 3);
-        FAIRKV_EXPECT_ERROR(sampleToken({0.5f, std::nanf(""), 1.0f}, 0.0, rng), "for vocabulary entry 1");
-        FAIRKV_EXPECT_ERROR(sampleToken({0.5f, 1.0f, INFINITY}, 1.0, rng), "for vocabulary entry 2");
+        FAIRKV_EXPECT_ERROR(sampleToken({0.5f, std::nanf(""), 1.0f}, 0.0, rng, {3, 517, 42}),
+                            "request 3, position 517 (input token 42): the next token's logits are not finite (NaN for vocabulary entry 1)");
+        FAIRKV_EXPECT_ERROR(sampleToken({0.5f, 1.0f, INFINITY}, 1.0, rng, {}), "for vocabulary entry 2");
     }
 
     // Every index runs once; the first exception reaches the caller after all threads stopped.

@@ -407,7 +407,9 @@ void decodeAndMeasure(InferenceEngine& engine, const RunConfig& cfg, bool planne
         next[size_t(r)] = res.tokens[size_t(r)].back();
     auto take = [&](const std::vector<std::vector<float>>& logits) {
         for (int r = 0; r < cfg.batch; ++r) {
-            next[size_t(r)] = sampleToken(logits[size_t(r)], cfg.temperature, sampler);
+            auto& generated = res.tokens[size_t(r)]; // the last one was this step's input
+            next[size_t(r)] = sampleToken(logits[size_t(r)], cfg.temperature, sampler,
+                                          {r, cfg.promptLen + int(generated.size()) - 1, generated.back()});
             res.tokens[size_t(r)].push_back(next[size_t(r)]);
         }
     };
@@ -580,7 +582,8 @@ LiveRun::LiveRun(const RunConfig& cfg, const ProgressFn& progress, const std::at
     Rng sampler(Rng::mix(cfg.seed, 0x5a3b1e));
     res.tokens.assign(size_t(cfg.batch), {});
     for (int r = 0; r < cfg.batch; ++r)
-        res.tokens[size_t(r)].push_back(sampleToken(pre.lastLogits[size_t(r)], cfg.temperature, sampler));
+        res.tokens[size_t(r)].push_back(
+            sampleToken(pre.lastLogits[size_t(r)], cfg.temperature, sampler, {r, cfg.promptLen - 1, res.prompts[size_t(r)].back()}));
     m->afterPrefill = engine.saveState();
     m->samplerAfterPrefill = sampler;
 

@@ -16,7 +16,7 @@ void checkFiniteLogits(const std::vector<float>& logits, const std::string& what
                     + "): the checkpoint's weights or config overflow (check-model reads headers only, not the values)");
 }
 
-int sampleToken(const std::vector<float>& logits, double temperature, Rng& rng)
+int sampleToken(const std::vector<float>& logits, double temperature, Rng& rng, const LogitsAt& at)
 {
     // One pass finds the first maximum and any value that is not finite (a NaN compares false,
     // so max_element alone would pick token 0 or skip it silently).
@@ -28,7 +28,8 @@ int sampleToken(const std::vector<float>& logits, double temperature, Rng& rng)
             best = it;
     }
     if (!finite)
-        checkFiniteLogits(logits, "the next token's logits");
+        checkFiniteLogits(logits, "request " + std::to_string(at.request) + ", position " + std::to_string(at.position) + " (input token "
+                                      + std::to_string(at.token) + "): the next token's logits");
     if (temperature <= 0.0)
         return int(best - logits.begin());
     std::vector<double> p(logits.size());
