@@ -588,6 +588,24 @@ private Q_SLOTS:
         greedy.planner = "greedy";
         greedy.ranks = 2;
         FAIRKV_EXPECT_ERROR(planPlacement(s, greedy), "--planner 'greedy'");
+        // Without 'bandwidth_gbps' the defaults assume the H100's streaming read, and say so; the
+        // shape travels with the file, so an export whose constants are removed plans again.
+        auto noBandwidth = j;
+        noBandwidth.erase("bandwidth_gbps");
+        const PlacementStats d = PlacementStats::fromJson(noBandwidth, "stats.json");
+        QCOMPARE(d.cTokMs, s.cTokMs);
+        QCOMPARE(d.costSource, std::string("defaults: bf16 bytes over 3100 GB/s (the file gives no 'bandwidth_gbps': the H100's streaming read)"));
+        auto exported = PlacementStats::fromJson(d.toJson(), "again.json").toJson();
+        exported.erase("c_unit_ms");
+        exported.erase("c_tok_ms");
+        exported["unit_weight_bytes"] = 2 * d.unitWeightBytes; // fp32 weights of a CPU run: the costs stay bf16's
+        const PlacementStats again = PlacementStats::fromJson(exported, "again.json");
+        QCOMPARE(again.cUnitMs, d.cUnitMs);
+        QCOMPARE(again.cTokMs, d.cTokMs);
+        QVERIFY(again.ignored.empty());
+        exported.erase("head_dim");
+        FAIRKV_EXPECT_ERROR(PlacementStats::fromJson(exported, "again.json"),
+                            "needs 'c_unit_ms' and 'c_tok_ms', or the shape to derive them from: 'head_dim' with 'hidden'");
         // A key said twice is refused in our own files (which one is meant?), where a config.json
         // keeps the last as transformers' json.load does.
         QTemporaryDir dir;

@@ -68,10 +68,14 @@ PlacementStats PlacementStats::fromJson(const json& j, const std::string& source
     s.mlpMs = number("mlp_ms", 0.0);
     s.collectiveMs = number("collective_ms", 0.0);
     s.ranks = jsonIntOr(j, "ranks", 0, source, 1, 1 << 24);
-    const double bandwidth = number("bandwidth_gbps", 0.0); // GB/s
+    const bool bandwidthGiven = j.contains("bandwidth_gbps") && !j.at("bandwidth_gbps").is_null();
+    const double bandwidth = number("bandwidth_gbps", kDefaultBandwidthGbps); // GB/s
     const int headDim = j.contains("head_dim") ? integer("head_dim") : 0;
     const int hidden = j.contains("hidden") ? integer("hidden") : 0;
     const int perUnit = j.contains("heads_per_unit") ? integer("heads_per_unit") : 1;
+    s.headDim = headDim;
+    s.hidden = hidden;
+    s.headsPerUnit = j.contains("heads_per_unit") ? perUnit : 0;
     const double unitBytes = number("unit_weight_bytes", hidden && headDim ? defaultUnitBytes(hidden, headDim, perUnit) : 0.0,
                                     double(uint64_t(1) << 50));
     if (j.contains("unit_weight_bytes") && !j.at("unit_weight_bytes").is_null() && unitBytes != std::floor(unitBytes))
@@ -84,20 +88,23 @@ PlacementStats PlacementStats::fromJson(const json& j, const std::string& source
     if (given("c_unit_ms") != given("c_tok_ms")) // one measured constant beside one derived would mix two scales
         throw fail(std::string("gives '") + (given("c_unit_ms") ? "c_unit_ms" : "c_tok_ms") + "' without '"
                    + (given("c_unit_ms") ? "c_tok_ms" : "c_unit_ms") + "': give both cost constants, or neither (then "
-                   "'bandwidth_gbps' with the shape derives them)");
+                   "the shape derives them)");
     if (haveConstants) {
         s.cUnitMs = number("c_unit_ms", 0.0, 1e6);
         s.cTokMs = number("c_tok_ms", 0.0, 1e6);
         s.costSource = jsonStringOr(j, "cost_source", "given in the stats file", source);
     } else if (bandwidth > 0 && headDim > 0 && s.unitWeightBytes > 0) {
-        s.cUnitMs = double(s.unitWeightBytes) / (bandwidth * 1e6);
+        // bf16 bytes from the shape where it is given: unit_weight_bytes counts the run's own
+        // weights (fp32 on the CPU backend).
+        s.cUnitMs = (hidden > 0 ? defaultUnitBytes(hidden, headDim, perUnit) : double(s.unitWeightBytes)) / (bandwidth * 1e6);
         s.cTokMs = defaultTokenBytes(headDim) / (bandwidth * 1e6);
         char gbps[32];
         std::snprintf(gbps, sizeof gbps, "%g", bandwidth);
-        s.costSource = std::string("defaults: bf16 bytes over ") + gbps + " GB/s";
+        s.costSource = std::string("defaults: bf16 bytes over ") + gbps + " GB/s"
+                       + (bandwidthGiven ? "" : " (the file gives no 'bandwidth_gbps': the H100's streaming read)");
     } else {
-        throw fail("needs 'c_unit_ms' and 'c_tok_ms', or 'bandwidth_gbps' with 'head_dim' and 'hidden' (or "
-                   "'unit_weight_bytes') to derive them");
+        throw fail("needs 'c_unit_ms' and 'c_tok_ms', or the shape to derive them from: 'head_dim' with 'hidden' (or "
+                   "'unit_weight_bytes'), over 'bandwidth_gbps' (default " + std::to_string(int(kDefaultBandwidthGbps)) + ")");
     }
     if (s.cUnitMs == 0 && s.cTokMs == 0)
         throw fail("'c_unit_ms' and 'c_tok_ms' are both zero: every placement would cost nothing");
@@ -123,10 +130,18 @@ PlacementStats PlacementStats::fromFile(const std::string& path)
 
 json PlacementStats::toJson() const
 {
-    return {{"layers", layers},         {"units", units},       {"batch", batch},
+    json out = {{"layers", layers},         {"units", units},       {"batch", batch},
             {"kv_len", kvLen},          {"c_unit_ms", cUnitMs}, {"c_tok_ms", cTokMs},
             {"unit_weight_bytes", unitWeightBytes}, {"mlp_ms", mlpMs}, {"collective_ms", collectiveMs},
             {"ranks", ranks > 0 ? json(ranks) : json()}, {"cost_source", costSource}};
+    // The shape, so that a file whose constants are removed plans from the defaults.
+    if (headDim > 0)
+        out["head_dim"] = headDim;
+    if (hidden > 0)
+        out["hidden"] = hidden;
+    if (headsPerUnit > 0)
+        out["heads_per_unit"] = headsPerUnit;
+    return out;
 }
 
 } // namespace fairkv

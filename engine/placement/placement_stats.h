@@ -12,6 +12,10 @@ namespace fairkv {
 // every (request, layer, unit) and the cost constants of design §2.
 struct PlacementStats
 {
+    // The streaming read measured on the lent H100 (design §6): the bandwidth the default cost
+    // constants assume when a stats file gives neither constants nor `bandwidth_gbps`.
+    static constexpr double kDefaultBandwidthGbps = 3100.0;
+
     int layers = 0;
     int units = 0;
     int batch = 0;
@@ -23,10 +27,13 @@ struct PlacementStats
     double collectiveMs = 0.0;   // per layer, the all-reduces (placement-independent)
     int ranks = 0;               // the ranks mlpMs and collectiveMs were measured on (0: not said)
     std::string costSource;      // where cUnitMs / cTokMs come from
+    // The shape the defaults derive the constants from, when the constants are left out (0: not said).
+    int headDim = 0, hidden = 0, headsPerUnit = 0;
     std::vector<std::string> ignored; // what the file held that the reader did not use (a misspelt key)
 
     // Reads and validates a stats file; missing constants fall back to defaults from the model shape
-    // (`head_dim`, `hidden`, `heads_per_unit`) and `bandwidth_gbps` when those are given.
+    // (`head_dim` with `hidden` and `heads_per_unit`, or `unit_weight_bytes`) over `bandwidth_gbps`
+    // (kDefaultBandwidthGbps where it is not given).
     static PlacementStats fromJson(const nlohmann::json& j, const std::string& source);
     static PlacementStats fromFile(const std::string& path);
     nlohmann::json toJson() const;

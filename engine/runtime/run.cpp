@@ -238,9 +238,12 @@ KvLengths meanDecodeLengths(const std::vector<std::vector<std::vector<int>>>& fi
 // replica's bytes. One assembly for a live run and for a run's stored result.
 PlacementStats assembleStats(std::vector<std::vector<std::vector<double>>> kvLen, const CostModel& cost,
                              const std::vector<std::vector<double>>& mlpMs, const std::vector<double>& collectiveMs, int ranks,
-                             uint64_t unitWeightBytes)
+                             uint64_t unitWeightBytes, int headDim, int hidden, int headsPerUnit)
 {
     PlacementStats s;
+    s.headDim = headDim;
+    s.hidden = hidden;
+    s.headsPerUnit = headsPerUnit;
     s.batch = int(kvLen.size());
     s.layers = kvLen.empty() ? 0 : int(kvLen[0].size());
     s.units = s.layers == 0 ? 0 : int(kvLen[0][0].size());
@@ -270,7 +273,8 @@ PlacementStats runStats(const InferenceEngine& engine, const CostModel& cost, co
     }
     return assembleStats(std::move(kvLen), cost, mlpMs, collectiveMs, engine.numRanks(),
                          uint64_t(PlacementStats::defaultUnitBytes(mc.hiddenSize, mc.headDim, engine.units().queryHeads(),
-                                                                   engine.bytesPerWeight())));
+                                                                   engine.bytesPerWeight())),
+                         mc.headDim, mc.hiddenSize, engine.units().queryHeads());
 }
 
 } // namespace
@@ -363,7 +367,8 @@ PlacementStats statsOfResult(const json& r, const std::string& source)
     const PlacementStats s = assembleStats(
         std::move(lengths), CostModel{lb.at("c_unit_ms").get<double>(), lb.at("c_tok_ms").get<double>(), jsonStringOr(lb, "source", "the run's result", source)},
         mlpMs, collectiveMs, jsonInt(r, "ranks", source + ": the run's result", 1, 1 << 24),
-        uint64_t(PlacementStats::defaultUnitBytes(hidden, headDim, perUnit, bytesPerWeight(jsonStringOr(r, "backend", "cpu", source)))));
+        uint64_t(PlacementStats::defaultUnitBytes(hidden, headDim, perUnit, bytesPerWeight(jsonStringOr(r, "backend", "cpu", source)))),
+        headDim, hidden, perUnit);
     return PlacementStats::fromJson(s.toJson(), source); // the stats file's checks: ragged lengths, cost bounds
 }
 
