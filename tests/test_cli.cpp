@@ -10,6 +10,9 @@
 #include <QFile>
 
 #include <fstream>
+#include <pty.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <functional>
 #include <set>
 
@@ -31,6 +34,35 @@ Result runCli(const QStringList& args, const QString& workDir = {})
         return {};
     return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -2, QString::fromUtf8(p.readAllStandardOutput()),
             QString::fromUtf8(p.readAllStandardError())};
+}
+
+// The CLI on a pseudo-terminal (stdout and stderr both): what a user at a terminal sees.
+QString runCliOnTerminal(const QStringList& args, const QString& workDir)
+{
+    std::vector<std::string> words{FAIRKV_CLI_PATH};
+    for (const QString& a : args)
+        words.push_back(a.toStdString());
+    std::vector<char*> argv;
+    for (std::string& w : words)
+        argv.push_back(w.data());
+    argv.push_back(nullptr);
+    const std::string dir = workDir.toStdString();
+    int master = -1;
+    const pid_t pid = forkpty(&master, nullptr, nullptr, nullptr);
+    if (pid < 0)
+        return {};
+    if (pid == 0) {
+        if (chdir(dir.c_str()) == 0)
+            execv(argv[0], argv.data());
+        _exit(127);
+    }
+    std::string seen;
+    char buf[4096];
+    for (ssize_t n; (n = read(master, buf, sizeof buf)) > 0;) // EIO once the child has closed the terminal
+        seen.append(buf, size_t(n));
+    close(master);
+    waitpid(pid, nullptr, 0);
+    return QString::fromStdString(seen);
 }
 
 nlohmann::json readJson(const QString& file)
@@ -676,6 +708,30 @@ private Q_SLOTS:
         r = runCli({QStringLiteral("plan"), QStringLiteral("--stats"), result, QStringLiteral("--ranks"), QStringLiteral("2")});
         QVERIFY(r.exitCode != 0);
         QVERIFY2(r.err.contains(QStringLiteral("the run has no timed decode step")), qPrintable(r.err));
+    }
+
+    // Progress on a terminal, for every command that works for seconds (design §5); none through a pipe.
+    void progressOnATerminal()
+    {
+        QTemporaryDir dir;
+        const QString model = dir.filePath(QStringLiteral("m"));
+        QString seen = runCliOnTerminal({QStringLiteral("make-model"), QStringLiteral("--layers"), QStringLiteral("1"), QStringLiteral("--out"), model},
+                                        dir.path());
+        QVERIFY2(seen.contains(QStringLiteral("\rsynthesizing   0/2")) && seen.contains(QStringLiteral("\rwriting        2/2")), qPrintable(seen));
+        seen = runCliOnTerminal({QStringLiteral("logits"), QStringLiteral("--model"), model, QStringLiteral("--tokens"), QStringLiteral("1,2")}, dir.path());
+        QVERIFY2(seen.contains(QStringLiteral("\rloading model  0/2")) && seen.contains(QStringLiteral("\rforward        2/2")), qPrintable(seen));
+        QVERIFY2(seen.contains(QStringLiteral("position 1 token 2: argmax")), qPrintable(seen));
+        seen = runCliOnTerminal({QStringLiteral("run"), QStringLiteral("--model"), model, QStringLiteral("--decode"), QStringLiteral("2"),
+                                 QStringLiteral("--stats"), QStringLiteral("s.json")},
+                                dir.path());
+        QVERIFY2(seen.contains(QStringLiteral("\rdecode         2/2")), qPrintable(seen));
+        seen = runCliOnTerminal({QStringLiteral("plan"), QStringLiteral("--stats"), QStringLiteral("s.json"), QStringLiteral("--ranks"), QStringLiteral("2"),
+                                 QStringLiteral("--planner"), QStringLiteral("fairkv-copy")},
+                                dir.path());
+        QVERIFY2(seen.contains(QStringLiteral("1/1")), qPrintable(seen));
+        const Result piped = runCli({QStringLiteral("logits"), QStringLiteral("--model"), model, QStringLiteral("--tokens"), QStringLiteral("1,2")});
+        QCOMPARE(piped.exitCode, 0);
+        QVERIFY2(!piped.err.contains(QLatin1Char('\r')) && !piped.out.contains(QLatin1Char('\r')), qPrintable(piped.err));
     }
 
     // A NaN weight (check-model reads headers, not values): run and logits stop with one line that

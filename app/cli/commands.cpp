@@ -50,6 +50,31 @@ ProgressFn terminalProgress()
     };
 }
 
+// A command's progress through named phases, on a terminal only (design §5): for the commands
+// that work for seconds without a finer count (loading a model, a forward pass, synthesis).
+class Phases
+{
+public:
+    explicit Phases(int total) : m_total(total), m_show(terminalProgress()) {}
+    void enter(const char* phase)
+    {
+        if (m_show)
+            m_show(phase, m_done, m_total);
+        m_phase = phase;
+        ++m_done;
+    }
+    void finish() const
+    {
+        if (m_show)
+            m_show(m_phase, m_total, m_total);
+    }
+
+private:
+    int m_total, m_done = 0;
+    const char* m_phase = "";
+    ProgressFn m_show;
+};
+
 // Warnings and notes on stderr, one line each: they quote names from the user's files.
 void printNotes(const std::vector<std::string>& lines, const char* prefix)
 {
@@ -334,12 +359,16 @@ int logitsCommand(const std::vector<std::string>& argv)
                                  + ") is outside the model's vocabulary (0.." + std::to_string(shape->vocabSize - 1) + ")");
         requireRunMemory(forward, *shape, "use --layers or fewer --tokens");
     }
+    Phases progress(2);
+    progress.enter("loading model");
     auto weights = std::make_shared<ModelWeights>(loadModel(forward.model, forward.layers, args.unsignedInt("seed")));
     if (const std::string unused = weights->unusedTensorsWarning(); !unused.empty())
         printNotes({unused}, "warning: ");
+    progress.enter("forward");
     InferenceEngine engine(weights, 1, UnitMode::Gqa);
     const int units = engine.units().numUnits;
     auto out = engine.prefill({tokens}, CompressionOptions{}, Placement::uniform(weights->config.numLayers, units, 1, 1), true);
+    progress.finish();
     const auto& logits = out.allLogits[0];
     for (size_t i = 0; i < logits.size(); ++i)
         checkFiniteLogits(logits[i], "position " + std::to_string(i) + " (input token " + std::to_string(tokens[i]) + "): the logits");
@@ -712,8 +741,12 @@ int makeModelCommand(const std::vector<std::string>& argv)
                         + where.string() + " has " + fmt(double(room.available) / double(1ull << 30), 2)
                         + " GiB free (use --layers or a smaller --dtype)");
     }
+    Phases progress(2);
+    progress.enter("synthesizing");
     const ModelWeights w = ModelWeights::synthetic(shape, seed);
+    progress.enter("writing");
     w.saveHf(args.str("out"), args.str("dtype"));
+    progress.finish();
     std::cout << "wrote " << args.str("out") << " (" << w.config.parameterCount() << " parameters)\n";
     return 0;
 }
