@@ -11,7 +11,7 @@
 # (engine-runs.txt). Tables go to OUT_DIR (default $OUT or
 # /tmp/gpu-bench) and to stdout; copy them to docs/. PARTS (comma-separated, default all) picks
 # what runs: tests, attention, decode, gemm, selection, events, engine (and gemm-sweep,
-# prefetch, tuned, overlap, engine-gemm, cli and ab, only when named); the whole run takes about
+# every-algo, prefetch, tuned, overlap, engine-gemm, cli and ab, only when named); the whole run takes about
 # ten minutes, at the device tool's limit for one command.
 # A/B: `bundle BASE_REF` also builds the attention and step benchmarks of BASE_REF (a commit or
 # branch, in build-base/ from a worktree) as fairkv-bench-gpu-base and fairkv-bench-gpu-decode-base;
@@ -63,6 +63,8 @@ run)
   if want gemm; then "$bin/fairkv-bench-gemm" --out "$out/gemm-benchmark.md" > /dev/null; fi
   # Not in the default run: cuBLASLt's algorithms with split-K, reduction and swizzling swept.
   if want gemm-sweep; then "$bin/fairkv-bench-gemm" --sweep --out "$out/gemm-sweep.md" > /dev/null; fi
+  # Nor this: every cuBLASLt algorithm and tile size screened against the heuristic's best.
+  if want every-algo; then "$bin/fairkv-bench-gemm" --every-algo --out "$out/gemm-every-algo.md" > /dev/null; fi
   # Not in the default run either: the 8B step with L2 prefetch variants against the same step without.
   if want prefetch; then "$bin/fairkv-bench-gpu-decode" --sections prefetch --out "$out/prefetch.md" > /dev/null; fi
   # Nor this: the 8B step with each product's cuBLASLt configuration chosen by timing the step.
@@ -145,7 +147,7 @@ run)
     cp "$c/report.html" "$out/cli-report.html"
   } > "$out/cli.txt"; fi
   # Only what this run wrote: an OUT_DIR used before may hold other parts' older tables.
-  for part in attention:gpu-benchmark.md decode:gpu-decode-benchmark.md gemm:gemm-benchmark.md gemm-sweep:gemm-sweep.md prefetch:prefetch.md tuned:tuned.md overlap:overlap.md \
+  for part in attention:gpu-benchmark.md decode:gpu-decode-benchmark.md gemm:gemm-benchmark.md gemm-sweep:gemm-sweep.md every-algo:gemm-every-algo.md prefetch:prefetch.md tuned:tuned.md overlap:overlap.md \
               selection:selection-benchmark.md events:event-benchmark.md engine-gemm:engine-gemm.txt engine:engine-runs.txt cli:cli.txt; do
     if want "${part%%:*}"; then cat "$out/${part#*:}"; fi
   done

@@ -114,6 +114,48 @@ public:
         }
         return out;
     }
+    // Beyond the heuristic: every algorithm cuBLASLt has for these types, each tile size it lists,
+    // with its default stages and each split-K count: the configurations cublasLtMatmulAlgoCheck
+    // accepts within the workspace (the benchmark's --every-algo screens them; hundreds to thousands).
+    std::vector<cublasLtMatmulAlgo_t> everyAlgorithm(std::initializer_list<int32_t> splitKs) const
+    {
+        std::vector<cublasLtMatmulAlgo_t> out;
+        std::set<std::string> seen;
+        int ids[512];
+        int count = 0;
+        FAIRKV_CUBLAS(cublasLtMatmulAlgoGetIds(m_lth, CUBLAS_COMPUTE_32F, CUDA_R_32F, CUDA_R_16BF, CUDA_R_16BF, CUDA_R_32F, CUDA_R_32F,
+                                               512, ids, &count));
+        for (int i = 0; i < count; ++i) {
+            cublasLtMatmulAlgo_t base;
+            if (cublasLtMatmulAlgoInit(m_lth, CUBLAS_COMPUTE_32F, CUDA_R_32F, CUDA_R_16BF, CUDA_R_16BF, CUDA_R_32F, CUDA_R_32F, ids[i], &base)
+                != CUBLAS_STATUS_SUCCESS)
+                continue;
+            size_t bytes = 0;
+            std::vector<uint32_t> tiles;
+            if (cublasLtMatmulAlgoCapGetAttribute(&base, CUBLASLT_ALGO_CAP_TILE_IDS, nullptr, 0, &bytes) == CUBLAS_STATUS_SUCCESS
+                && bytes >= sizeof(uint32_t)) {
+                tiles.resize(bytes / sizeof(uint32_t));
+                cublasLtMatmulAlgoCapGetAttribute(&base, CUBLASLT_ALGO_CAP_TILE_IDS, tiles.data(), bytes, &bytes);
+            } else {
+                tiles.push_back(CUBLASLT_MATMUL_TILE_UNDEFINED);
+            }
+            const bool splitK = algoCap<int32_t>(base, CUBLASLT_ALGO_CAP_SPLITK_SUPPORT) != 0;
+            for (uint32_t tile : tiles)
+                for (int32_t k : splitKs) {
+                    if (k > 1 && !splitK)
+                        continue;
+                    cublasLtMatmulAlgo_t a = base;
+                    const uint32_t red = k > 1 ? uint32_t(CUBLASLT_REDUCTION_SCHEME_OUTPUT_TYPE) : 0u;
+                    cublasLtMatmulAlgoConfigSetAttribute(&a, CUBLASLT_ALGO_CONFIG_TILE_ID, &tile, sizeof tile);
+                    cublasLtMatmulAlgoConfigSetAttribute(&a, CUBLASLT_ALGO_CONFIG_SPLITK_NUM, &k, sizeof k);
+                    cublasLtMatmulAlgoConfigSetAttribute(&a, CUBLASLT_ALGO_CONFIG_REDUCTION_SCHEME, &red, sizeof red);
+                    if (accepts(a) && seen.insert(describe(a)).second)
+                        out.push_back(a);
+                }
+        }
+        return out;
+    }
+
     // The heuristic's results as they are and each configuration above, the heuristic's own first.
     std::vector<cublasLtMatmulAlgo_t> candidates(std::initializer_list<int32_t> splitKs) const
     {
