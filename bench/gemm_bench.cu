@@ -98,7 +98,7 @@ struct ProductBuffers
 // --every-algo: could a configuration outside the heuristic's eight read the short decode weights
 // nearer the ceiling? Every algorithm and tile size (split-K 1, 2, 4; default stages) is screened
 // with 3 timed passes; the five fastest then meet the heuristic's best in 3 alternating rounds of
-// 10 passes, and the fastest median of those is the row's.
+// 10 passes, and the fastest of those meets it again in 5 fresh rounds, which the row reports.
 std::string everyAlgorithmTable(const cudaDeviceProp& prop, double readGBs, cublasHandle_t blas, cublasLtHandle_t lth, void* ws,
                                 size_t wsBytes, cudaStream_t stream)
 {
@@ -111,7 +111,8 @@ std::string everyAlgorithmTable(const cudaDeviceProp& prop, double readGBs, cubl
        << " GB/s. Screened: every algorithm cublasLtMatmulAlgoGetIds lists for bf16 in, fp32 out and compute, each tile size "
           "it lists, split-K 1, 2 and 4, default stages (the configurations cublasLtMatmulAlgoCheck accepts and that run), "
           "3 timed passes each; the five fastest then alternate with the heuristic's best (the fastest of its up to 32 "
-          "results) over 3 rounds of 10 passes.\n\n"
+          "results) over 3 rounds of 10 passes, and the fastest of them meets it again in 5 fresh alternating rounds, "
+          "whose medians the row gives.\n\n"
           "| product | batch | heuristic best GB/s | screened | every-algo best GB/s | gain | configuration | max rel. diff |\n"
           "|---|---|---|---|---|---|---|---|\n";
     for (const Shape& s : shapes)
@@ -134,7 +135,11 @@ std::string everyAlgorithmTable(const cudaDeviceProp& prop, double readGBs, cubl
                     cudaGetLastError();
                     continue;
                 }
-                screened.push_back({b.gbs(runner(all[i]), 3, stream), i});
+                try {
+                    screened.push_back({b.gbs(runner(all[i]), 3, stream), i});
+                } catch (const std::exception&) { // refused inside the capture
+                    cudaGetLastError();
+                }
             }
             const size_t ran = screened.size();
             std::sort(screened.begin(), screened.end(), [](const auto& l, const auto& r) { return l.first > r.first; });
@@ -151,12 +156,20 @@ std::string everyAlgorithmTable(const cudaDeviceProp& prop, double readGBs, cubl
                 std::sort(v.begin(), v.end());
                 return v.empty() ? 0.0 : v[v.size() / 2];
             };
-            const double heur = median(rounds[0]);
             int win = -1;
-            double winGbs = 0;
+            double bestMedian = 0;
             for (size_t c = 0; c < screened.size(); ++c)
-                if (const double g = median(rounds[c + 1]); g > winGbs)
-                    winGbs = g, win = int(c);
+                if (const double g = median(rounds[c + 1]); g > bestMedian)
+                    bestMedian = g, win = int(c);
+            // The best of five medians is high by chance too: the winner meets the heuristic's best
+            // again in fresh alternating rounds, and those give the row's numbers.
+            std::vector<double> heurAgain, winAgain;
+            for (int r = 0; win >= 0 && heurBest >= 0 && r < 5; ++r) {
+                heurAgain.push_back(b.gbs(runner(lp.heuristic[size_t(heurBest)]), 10, stream));
+                winAgain.push_back(b.gbs(runner(all[screened[size_t(win)].second]), 10, stream));
+            }
+            const double heur = heurAgain.empty() ? median(rounds[0]) : median(heurAgain);
+            const double winGbs = winAgain.empty() ? bestMedian : median(winAgain);
             md << "| " << s.name << " | " << m << " | " << fmt(heur, 0) << " | " << ran << " of " << all.size() << " | ";
             if (win < 0) {
                 md << "– | – | – | – |\n";

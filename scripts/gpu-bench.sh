@@ -130,6 +130,7 @@ run)
   if want cli; then {
     cli() { echo "\$ fairkv $*"; "$bin/fairkv" "$@" 2>&1 | tail -n 14; echo "exit ${PIPESTATUS[0]}"; }
     s="$out/cli.fkv" c=$(mktemp -d) # OUT takes 8 files: the session and the HTML report go there
+    rm -f "$s" "$s-wal" "$s-shm" # an OUT_DIR used before holds an earlier run's session
     common=(--model llama-3.1-8b --layers 4 --backend cuda --ranks 4 --batch 16 --prompt-len 2048 --budget 512 --decode 8)
     cli run "${common[@]}" --placement uniform --session "$s" --label uniform --json "$c/uniform.json" --stats "$c/stats.json"
     cli run "${common[@]}" --placement fairkv-copy --session "$s" --label fairkv-copy

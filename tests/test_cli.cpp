@@ -10,6 +10,10 @@
 #include <QFile>
 
 #include <fstream>
+#include <cerrno>
+#include <cstring>
+#include <csignal>
+#include <poll.h>
 #include <pty.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -36,8 +40,9 @@ Result runCli(const QStringList& args, const QString& workDir = {})
             QString::fromUtf8(p.readAllStandardError())};
 }
 
-// The CLI on a pseudo-terminal (stdout and stderr both): what a user at a terminal sees.
-QString runCliOnTerminal(const QStringList& args, const QString& workDir)
+// The CLI on a pseudo-terminal (stdout and stderr both): what a user at a terminal sees, and its
+// exit status (-1: killed after two minutes).
+std::pair<QString, int> runCliOnTerminal(const QStringList& args, const QString& workDir)
 {
     std::vector<std::string> words{FAIRKV_CLI_PATH};
     for (const QString& a : args)
@@ -58,11 +63,33 @@ QString runCliOnTerminal(const QStringList& args, const QString& workDir)
     }
     std::string seen;
     char buf[4096];
-    for (ssize_t n; (n = read(master, buf, sizeof buf)) > 0;) // EIO once the child has closed the terminal
+    QElapsedTimer clock;
+    clock.start();
+    bool killed = false;
+    for (;;) {
+        pollfd p{master, POLLIN, 0};
+        const int ready = poll(&p, 1, 1000);
+        if (ready < 0 && errno == EINTR)
+            continue;
+        if (clock.elapsed() > 120000) {
+            kill(pid, SIGKILL);
+            killed = true;
+            break;
+        }
+        if (ready == 0)
+            continue;
+        const ssize_t n = read(master, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) // EIO once the child has closed the terminal
+            break;
         seen.append(buf, size_t(n));
+    }
     close(master);
-    waitpid(pid, nullptr, 0);
-    return QString::fromStdString(seen);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    return {QString::fromStdString(seen), killed || !WIFEXITED(status) ? -1 : WEXITSTATUS(status)};
 }
 
 nlohmann::json readJson(const QString& file)
@@ -715,21 +742,48 @@ private Q_SLOTS:
     {
         QTemporaryDir dir;
         const QString model = dir.filePath(QStringLiteral("m"));
-        QString seen = runCliOnTerminal({QStringLiteral("make-model"), QStringLiteral("--layers"), QStringLiteral("1"), QStringLiteral("--out"), model},
-                                        dir.path());
-        QVERIFY2(seen.contains(QStringLiteral("\rsynthesizing   0/2")) && seen.contains(QStringLiteral("\rwriting        2/2")), qPrintable(seen));
-        seen = runCliOnTerminal({QStringLiteral("logits"), QStringLiteral("--model"), model, QStringLiteral("--tokens"), QStringLiteral("1,2")}, dir.path());
-        QVERIFY2(seen.contains(QStringLiteral("\rloading model  0/2")) && seen.contains(QStringLiteral("\rforward        2/2")), qPrintable(seen));
-        QVERIFY2(seen.contains(QStringLiteral("position 1 token 2: argmax")), qPrintable(seen));
-        seen = runCliOnTerminal({QStringLiteral("run"), QStringLiteral("--model"), model, QStringLiteral("--decode"), QStringLiteral("2"),
-                                 QStringLiteral("--stats"), QStringLiteral("s.json")},
-                                dir.path());
-        QVERIFY2(seen.contains(QStringLiteral("\rdecode         2/2")), qPrintable(seen));
-        seen = runCliOnTerminal({QStringLiteral("plan"), QStringLiteral("--stats"), QStringLiteral("s.json"), QStringLiteral("--ranks"), QStringLiteral("2"),
-                                 QStringLiteral("--planner"), QStringLiteral("fairkv-copy")},
-                                dir.path());
-        QVERIFY2(seen.contains(QStringLiteral("1/1")), qPrintable(seen));
-        const Result piped = runCli({QStringLiteral("logits"), QStringLiteral("--model"), model, QStringLiteral("--tokens"), QStringLiteral("1,2")});
+        const auto check = [](const std::pair<QString, int>& r, std::initializer_list<const char*> wanted, int status = 0) {
+            QCOMPARE(r.second, status);
+            for (const char* w : wanted)
+                QVERIFY2(r.first.contains(QString::fromUtf8(w)), qPrintable(r.first));
+        };
+        check(runCliOnTerminal({QStringLiteral("make-model"), QStringLiteral("--layers"), QStringLiteral("1"), QStringLiteral("--out"), model},
+                               dir.path()),
+              {"\rsynthesizing   0/2", "\rwriting        2/2"});
+        check(runCliOnTerminal({QStringLiteral("logits"), QStringLiteral("--model"), model, QStringLiteral("--tokens"), QStringLiteral("1,2")}, dir.path()),
+              {"\rloading model  0/2", "\rforward        2/2", "position 1 token 2: argmax"});
+        check(runCliOnTerminal({QStringLiteral("run"), QStringLiteral("--model"), model, QStringLiteral("--decode"), QStringLiteral("2"),
+                                QStringLiteral("--stats"), QStringLiteral("s.json")},
+                               dir.path()),
+              {"\rdecode         2/2"});
+        check(runCliOnTerminal({QStringLiteral("plan"), QStringLiteral("--stats"), QStringLiteral("s.json"), QStringLiteral("--ranks"),
+                                QStringLiteral("2"), QStringLiteral("--planner"), QStringLiteral("fairkv-copy")},
+                               dir.path()),
+              {"\rplanning       1/1"});
+        // A warning while a progress line is open starts a line of its own: a tensor the model does
+        // not use, added to the checkpoint (the terminal turns each newline into CR LF).
+        {
+            QFile f(model + QStringLiteral("/model.safetensors"));
+            QVERIFY(f.open(QIODevice::ReadOnly));
+            const QByteArray file = f.readAll();
+            f.close();
+            uint64_t headerBytes = 0;
+            std::memcpy(&headerBytes, file.constData(), 8);
+            nlohmann::json header = nlohmann::json::parse(file.mid(8, qsizetype(headerBytes)).toStdString());
+            const QByteArray data = file.mid(8 + qsizetype(headerBytes));
+            header["model.extra.weight"] = {{"dtype", "F32"}, {"shape", {2}}, {"data_offsets", {data.size(), data.size() + 8}}};
+            std::string text = header.dump();
+            text.append((8 - text.size() % 8) % 8, ' ');
+            const uint64_t newBytes = text.size();
+            QVERIFY(f.open(QIODevice::WriteOnly));
+            f.write(reinterpret_cast<const char*>(&newBytes), 8);
+            f.write(text.data(), qint64(text.size()));
+            f.write(data);
+            f.write(QByteArray(8, '\0'));
+        }
+        check(runCliOnTerminal({QStringLiteral("logits"), QStringLiteral("--model"), model, QStringLiteral("--tokens"), QStringLiteral("1,2")}, dir.path()),
+              {"\rloading model  0/2   \r\nwarning: ", "model.extra.weight", "\rforward        2/2"});
+        const Result piped = runCli({QStringLiteral("run"), QStringLiteral("--decode"), QStringLiteral("2")});
         QCOMPARE(piped.exitCode, 0);
         QVERIFY2(!piped.err.contains(QLatin1Char('\r')) && !piped.out.contains(QLatin1Char('\r')), qPrintable(piped.err));
     }
@@ -805,7 +859,9 @@ private Q_SLOTS:
         const std::vector<std::pair<std::string, std::string>> claims = {
             {"fairkv-copy ", "file hand.json"}, {"Uniform", "file hand.json"},         {"FairKV  Copy", "file hand.json"},
             {"FAIRKV_ASSIGN", "file hand.json"}, {"fairkvcopy", "file hand.json"},     {"my\x1b[2J split", "my [2J split"},
-            {"\u5747\u5300", "\u5747\u5300"},   {"fairkv-copy v2", "fairkv-copy v2"}};
+            {"\u5747\u5300", "\u5747\u5300"},   {"fairkv-copy v2", "fairkv-copy v2"},
+            {"fairkv\u00a0copy", "file hand.json"}, {"fairkv\u2013copy", "file hand.json"}, {"fair\u200bkv-copy", "file hand.json"},
+            {"uniform\u3000", "file hand.json"}, {"\uff46airkv-copy", "file hand.json"}};
         for (const auto& [claim, expected] : claims) {
             nlohmann::json edited = readJson(first);
             edited["placement"]["name"] = claim;

@@ -564,16 +564,16 @@ private Q_SLOTS:
     {
         const PlacementStats s = PlacementStats::fromJson(nlohmann::json::parse(R"({"layers":1,"units":4,"batch":1,
             "kv_len":[[[100,900,50,400]]],"c_unit_ms":0.01,"c_tok_ms":0.001,"mlp_msec":0.7,"ranks":4})"), "s.json");
-        QCOMPARE(s.ignored.size(), size_t(1));
-        QCOMPARE(s.ignored[0], std::string("s.json: ignored the key 'mlp_msec', which a stats file does not have"));
+        QCOMPARE(s.warnings.size(), size_t(1));
+        QCOMPARE(s.warnings[0], std::string("s.json: ignored the key 'mlp_msec', which a stats file does not have"));
         QCOMPARE(s.mlpMs, 0.0);
         PlanOptions o;
         o.planner = "fairkv-assign";
         o.ranks = 4;
         const PlanResult plan = planPlacement(s, o);
-        QCOMPARE(plan.warnings, s.ignored);
+        QCOMPARE(plan.warnings, s.warnings);
         // What fairkv writes reads back without a note.
-        QVERIFY(PlacementStats::fromJson(s.toJson(), "again.json").ignored.empty());
+        QVERIFY(PlacementStats::fromJson(s.toJson(), "again.json").warnings.empty());
     }
 
     void statsDefaultsFromBandwidth()
@@ -602,7 +602,18 @@ private Q_SLOTS:
         const PlacementStats again = PlacementStats::fromJson(exported, "again.json");
         QCOMPARE(again.cUnitMs, d.cUnitMs);
         QCOMPARE(again.cTokMs, d.cTokMs);
-        QVERIFY(again.ignored.empty());
+        QVERIFY(again.warnings.empty());
+        // Without heads_per_unit the shape does not say a unit's query heads: unit_weight_bytes does.
+        auto noHeads = exported;
+        noHeads.erase("heads_per_unit");
+        QCOMPARE(PlacementStats::fromJson(noHeads, "again.json").cUnitMs, double(2 * d.unitWeightBytes) / (3100.0 * 1e6));
+        // Measured fixed time beside modelled attention costs is said.
+        noHeads["mlp_ms"] = 0.2;
+        const auto mixed = PlacementStats::fromJson(noHeads, "again.json").warnings;
+        QCOMPARE(mixed.size(), size_t(1));
+        QVERIFY(mixed[0].find("'mlp_ms' and 'collective_ms' are measured times") != std::string::npos);
+        noHeads["bandwidth_gbps"] = 0;
+        FAIRKV_EXPECT_ERROR(PlacementStats::fromJson(noHeads, "again.json"), "'bandwidth_gbps' is 0");
         exported.erase("head_dim");
         FAIRKV_EXPECT_ERROR(PlacementStats::fromJson(exported, "again.json"),
                             "needs 'c_unit_ms' and 'c_tok_ms', or the shape to derive them from: 'head_dim' with 'hidden'");

@@ -291,6 +291,13 @@ bool MainWindow::readyToSave(const QString& action)
     }
     if (!m_session->readOnly())
         return true;
+    // Opened for writing, a path with no file would become a new, empty session.
+    if (!QFileInfo::exists(sessionPath())) {
+        reportError(action, tr("The session file %1 is gone (moved or deleted since it was opened): open it again, or use "
+                               "File ▸ Save Session As to keep new runs.")
+                                .arg(sessionPath()));
+        return false;
+    }
     try {
         auto store = profiler::SessionStore::open(m_session->path(), profiler::SessionStore::Mode::ReadWrite);
         store->listRuns();
@@ -415,13 +422,13 @@ void MainWindow::startRun(const fairkv::RunConfig& config)
 
 void MainWindow::rerun(const fairkv::Placement& placement, const QString& name)
 {
-    if (!readyToSave(tr("Cannot re-run")))
-        return;
     const int64_t parent = m_editor->runId();
     if (parent <= 0) {
         reportError(tr("Cannot re-run"), tr("Select a stored run to re-run."));
         return;
     }
+    if (!readyToSave(tr("Cannot re-run")))
+        return;
     m_runPanel->setRunning(true);
     m_rerunning = true;
     int job = 0;

@@ -148,6 +148,8 @@ void RunJobTracker::dropLive()
     cancel();
     waitForIdle();
     m_live.reset();
+    // A job past its last cancel check still posts its outcome: it belongs to the session left.
+    ++m_current;
 }
 
 void RunJobTracker::cancel()

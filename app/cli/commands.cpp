@@ -38,13 +38,16 @@ namespace {
 
 using profiler::fmt;
 
+bool progressLineOpen = false; // a progress line is on the terminal without its newline
+
 ProgressFn terminalProgress()
 {
     if (!isatty(STDERR_FILENO))
         return {};
     return [](const std::string& phase, int done, int total) {
         std::fprintf(stderr, "\r%-14s %d/%d   ", phase.c_str(), done, total);
-        if (done == total)
+        progressLineOpen = done != total;
+        if (!progressLineOpen)
             std::fprintf(stderr, "\n");
         std::fflush(stderr);
     };
@@ -78,6 +81,8 @@ private:
 // Warnings and notes on stderr, one line each: they quote names from the user's files.
 void printNotes(const std::vector<std::string>& lines, const char* prefix)
 {
+    if (!lines.empty())
+        endProgressLine();
     for (const std::string& line : lines)
         std::cerr << prefix << withoutControls(line, '?') << "\n";
 }
@@ -447,6 +452,13 @@ int planCommand(const std::vector<std::string>& argv)
               << " ms\n";
     printNotes(plan.warnings, "fairkv plan: note: ");
     return 0;
+}
+
+void endProgressLine()
+{
+    if (progressLineOpen)
+        std::fputs("\n", stderr);
+    progressLineOpen = false;
 }
 
 int64_t runId(const std::string& text, const char* what)

@@ -84,15 +84,19 @@ int main(int argc, char** argv)
     try {
         return it->second(args);
     } catch (const UsageError& e) {
+        fairkv::cli::endProgressLine();
         std::cerr << "fairkv " << name << ": " << oneLine(e.what()) << "\n";
         return 2;
     } catch (const fairkv::Error& e) {
+        fairkv::cli::endProgressLine();
         std::cerr << "fairkv " << name << ": " << oneLine(e.what()) << "\n";
         return 1;
     } catch (const std::bad_alloc&) {
+        fairkv::cli::endProgressLine();
         std::cerr << "fairkv " << name << ": out of memory\n";
         return 1;
     } catch (const std::exception& e) {
+        fairkv::cli::endProgressLine();
         std::cerr << "fairkv " << name << ": " << oneLine(e.what()) << "\n";
         return 1;
     }

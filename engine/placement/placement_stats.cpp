@@ -94,14 +94,21 @@ PlacementStats PlacementStats::fromJson(const json& j, const std::string& source
         s.cTokMs = number("c_tok_ms", 0.0, 1e6);
         s.costSource = jsonStringOr(j, "cost_source", "given in the stats file", source);
     } else if (bandwidth > 0 && headDim > 0 && s.unitWeightBytes > 0) {
-        // bf16 bytes from the shape where it is given: unit_weight_bytes counts the run's own
-        // weights (fp32 on the CPU backend).
-        s.cUnitMs = (hidden > 0 ? defaultUnitBytes(hidden, headDim, perUnit) : double(s.unitWeightBytes)) / (bandwidth * 1e6);
+        // bf16 bytes from the whole shape where it is given (unit_weight_bytes counts the run's own
+        // weights, fp32 on the CPU backend); without heads_per_unit, unit_weight_bytes where given.
+        const bool wholeShape = hidden > 0 && (j.contains("heads_per_unit") || !given("unit_weight_bytes"));
+        s.cUnitMs = (wholeShape ? defaultUnitBytes(hidden, headDim, perUnit) : double(s.unitWeightBytes)) / (bandwidth * 1e6);
         s.cTokMs = defaultTokenBytes(headDim) / (bandwidth * 1e6);
         char gbps[32];
         std::snprintf(gbps, sizeof gbps, "%g", bandwidth);
         s.costSource = std::string("defaults: bf16 bytes over ") + gbps + " GB/s"
                        + (bandwidthGiven ? "" : " (the file gives no 'bandwidth_gbps': the H100's streaming read)");
+        if (s.mlpMs > 0 || s.collectiveMs > 0)
+            s.warnings.push_back(source + ": its 'mlp_ms' and 'collective_ms' are measured times, added to attention costs that are "
+                                "modelled from bytes over " + gbps + " GB/s: where they were measured on another device the "
+                                "speedups are of mixed scales");
+    } else if (bandwidthGiven && bandwidth <= 0) {
+        throw fail("'bandwidth_gbps' is 0: the default cost constants need a bandwidth above 0 GB/s");
     } else {
         throw fail("needs 'c_unit_ms' and 'c_tok_ms', or the shape to derive them from: 'head_dim' with 'hidden' (or "
                    "'unit_weight_bytes'), over 'bandwidth_gbps' (default " + std::to_string(int(kDefaultBandwidthGbps)) + ")");
@@ -114,7 +121,7 @@ PlacementStats PlacementStats::fromJson(const json& j, const std::string& source
                                         "hidden", "heads_per_unit"};
     for (const auto& [key, value] : j.items())
         if (std::find(std::begin(known), std::end(known), key) == std::end(known))
-            s.ignored.push_back(source + ": ignored the key '" + printable(key) + "', which a stats file does not have");
+            s.warnings.push_back(source + ": ignored the key '" + printable(key) + "', which a stats file does not have");
     if (!(s.cUnitMs <= 1e6 && s.cTokMs <= 1e6)) { // derived from a tiny bandwidth_gbps, say
         char costs[96];
         std::snprintf(costs, sizeof costs, "%.4g and %.4g ms", s.cUnitMs, s.cTokMs);

@@ -29,7 +29,7 @@ struct PlacementStats
     std::string costSource;      // where cUnitMs / cTokMs come from
     // The shape the defaults derive the constants from, when the constants are left out (0: not said).
     int headDim = 0, hidden = 0, headsPerUnit = 0;
-    std::vector<std::string> ignored; // what the file held that the reader did not use (a misspelt key)
+    std::vector<std::string> warnings; // what the file held that the reader did not use (a misspelt key), and mixed cost scales
 
     // Reads and validates a stats file; missing constants fall back to defaults from the model shape
     // (`head_dim` with `hidden` and `heads_per_unit`, or `unit_weight_bytes`) over `bandwidth_gbps`

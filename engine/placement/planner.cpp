@@ -124,7 +124,7 @@ PlanResult planPlacement(const PlacementStats& stats, const PlanOptions& o)
     }
     const auto t0 = std::chrono::steady_clock::now();
     PlanResult res;
-    res.warnings = stats.ignored;
+    res.warnings = stats.warnings;
     res.planner = o.planner;
     res.costSource = stats.costSource;
     std::vector<LayerInstance> insts;

@@ -167,9 +167,20 @@ Placement resolvePlacement(const RunConfig& cfg, int layers, int units)
     own = first == std::string::npos ? std::string() : own.substr(first, last - first + 1);
     const auto key = [](const std::string& name) {
         std::string k;
-        for (unsigned char c : name)
-            if (c >= 0x80 || std::isalnum(c)) // bytes of other scripts stay: they make no planner's name
-                k += char(std::tolower(c));
+        for (size_t i = 0; i < name.size();) {
+            char32_t cp = 0;
+            const size_t len = std::max<size_t>(1, utf8At(name, i, cp));
+            if (cp >= 0xFF01 && cp <= 0xFF5E) // fullwidth forms of ASCII
+                cp -= 0xFEE0;
+            // Unicode spaces, dashes and invisible marks count as ASCII punctuation does; other
+            // scripts' letters stay: they make no planner's name.
+            const bool punctuation = cp == 0xA0 || cp == 0xAD || (cp >= 0x2000 && cp <= 0x206F) || cp == 0x3000 || cp == 0xFEFF;
+            if (cp < 0x80 && std::isalnum(int(cp)))
+                k += char(std::tolower(int(cp)));
+            else if (cp >= 0x80 && !punctuation)
+                k.append(name, i, len);
+            i += len;
+        }
         return k;
     };
     const std::string ownKey = key(own);

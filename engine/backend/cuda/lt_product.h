@@ -115,7 +115,7 @@ public:
         return out;
     }
     // Beyond the heuristic: every algorithm cuBLASLt has for these types, each tile size it lists,
-    // with its default stages and each split-K count: the configurations cublasLtMatmulAlgoCheck
+    // with its default stages, each split-K count and each reduction scheme it supports: the configurations cublasLtMatmulAlgoCheck
     // accepts within the workspace (the benchmark's --every-algo screens them; hundreds to thousands).
     std::vector<cublasLtMatmulAlgo_t> everyAlgorithm(std::initializer_list<int32_t> splitKs) const
     {
@@ -140,18 +140,19 @@ public:
                 tiles.push_back(CUBLASLT_MATMUL_TILE_UNDEFINED);
             }
             const bool splitK = algoCap<int32_t>(base, CUBLASLT_ALGO_CAP_SPLITK_SUPPORT) != 0;
+            const uint32_t reductions = algoCap<uint32_t>(base, CUBLASLT_ALGO_CAP_REDUCTION_SCHEME_MASK);
             for (uint32_t tile : tiles)
-                for (int32_t k : splitKs) {
-                    if (k > 1 && !splitK)
-                        continue;
-                    cublasLtMatmulAlgo_t a = base;
-                    const uint32_t red = k > 1 ? uint32_t(CUBLASLT_REDUCTION_SCHEME_OUTPUT_TYPE) : 0u;
-                    cublasLtMatmulAlgoConfigSetAttribute(&a, CUBLASLT_ALGO_CONFIG_TILE_ID, &tile, sizeof tile);
-                    cublasLtMatmulAlgoConfigSetAttribute(&a, CUBLASLT_ALGO_CONFIG_SPLITK_NUM, &k, sizeof k);
-                    cublasLtMatmulAlgoConfigSetAttribute(&a, CUBLASLT_ALGO_CONFIG_REDUCTION_SCHEME, &red, sizeof red);
-                    if (accepts(a) && seen.insert(describe(a)).second)
-                        out.push_back(a);
-                }
+                for (int32_t k : splitKs)
+                    for (uint32_t red : {0u, 1u, 2u, 4u}) { // none, in place, compute type, output type
+                        if ((k > 1 && !splitK) || (k == 1) != (red == 0) || (red && !(reductions & red)))
+                            continue;
+                        cublasLtMatmulAlgo_t a = base;
+                        cublasLtMatmulAlgoConfigSetAttribute(&a, CUBLASLT_ALGO_CONFIG_TILE_ID, &tile, sizeof tile);
+                        cublasLtMatmulAlgoConfigSetAttribute(&a, CUBLASLT_ALGO_CONFIG_SPLITK_NUM, &k, sizeof k);
+                        cublasLtMatmulAlgoConfigSetAttribute(&a, CUBLASLT_ALGO_CONFIG_REDUCTION_SCHEME, &red, sizeof red);
+                        if (accepts(a) && seen.insert(describe(a)).second)
+                            out.push_back(a);
+                    }
         }
         return out;
     }
