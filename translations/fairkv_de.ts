@@ -756,6 +756,10 @@ Rank %3
         <source>This machine: %1 CPU cores, no GPU; ranks run emulated on the CPU</source>
         <translation>Dieser Rechner: %1 CPU-Kerne, keine GPU; Ranks laufen emuliert auf der CPU</translation>
     </message>
+    <message>
+        <source>The session file %1 is gone (moved or deleted since it was opened): open it again, or use File ▸ Save Session As to keep new runs.</source>
+        <translation>Die Sitzungsdatei %1 ist nicht mehr vorhanden (seit dem Öffnen verschoben oder gelöscht): Öffnen Sie sie erneut, oder verwenden Sie Datei ▸ Sitzung speichern unter, um neue Läufe zu behalten.</translation>
+    </message>
 </context>
 <context>
     <name>fairkv::views::PlacementEditor</name>

@@ -751,6 +751,10 @@ rank %3
         <source>This machine: %1 CPU cores, no GPU; ranks run emulated on the CPU</source>
         <translation>本机：%1 个 CPU 核心，无 GPU；rank 在 CPU 上模拟运行</translation>
     </message>
+    <message>
+        <source>The session file %1 is gone (moved or deleted since it was opened): open it again, or use File ▸ Save Session As to keep new runs.</source>
+        <translation>会话文件 %1 已不存在（打开后被移动或删除）：请重新打开它，或使用“文件 ▸ 会话另存为”以保留新的运行。</translation>
+    </message>
 </context>
 <context>
     <name>fairkv::views::PlacementEditor</name>
