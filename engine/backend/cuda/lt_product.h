@@ -114,13 +114,15 @@ public:
         }
         return out;
     }
-    // Beyond the heuristic: every algorithm cuBLASLt has for these types, each tile size it lists,
-    // with its default stages, each split-K count and each reduction scheme it supports: the configurations cublasLtMatmulAlgoCheck
+    // Beyond the heuristic: every algorithm cuBLASLt lists for these types and every heuristic
+    // result, each with every tile size it lists (at its stages) and every stage count (at its tile),
+    // each split-K count and each reduction scheme it supports: the configurations cublasLtMatmulAlgoCheck
     // accepts within the workspace (the benchmark's --every-algo screens them; hundreds to thousands).
     std::vector<cublasLtMatmulAlgo_t> everyAlgorithm(std::initializer_list<int32_t> splitKs) const
     {
-        std::vector<cublasLtMatmulAlgo_t> out;
-        std::set<std::string> seen;
+        // Bases: each algorithm cublasLtMatmulAlgoGetIds lists (on the H100 it lists the older
+        // ones, not the sm90 algorithm the heuristic picks), and each heuristic result.
+        std::vector<cublasLtMatmulAlgo_t> bases = heuristic;
         int ids[512];
         int count = 0;
         FAIRKV_CUBLAS(cublasLtMatmulAlgoGetIds(m_lth, CUBLAS_COMPUTE_32F, CUDA_R_32F, CUDA_R_16BF, CUDA_R_16BF, CUDA_R_32F, CUDA_R_32F,
@@ -128,26 +130,41 @@ public:
         for (int i = 0; i < count; ++i) {
             cublasLtMatmulAlgo_t base;
             if (cublasLtMatmulAlgoInit(m_lth, CUBLAS_COMPUTE_32F, CUDA_R_32F, CUDA_R_16BF, CUDA_R_16BF, CUDA_R_32F, CUDA_R_32F, ids[i], &base)
-                != CUBLAS_STATUS_SUCCESS)
-                continue;
+                == CUBLAS_STATUS_SUCCESS)
+                bases.push_back(base);
+        }
+        const auto listed = [](const cublasLtMatmulAlgo_t& a, cublasLtMatmulAlgoCapAttributes_t attr, uint32_t none) {
             size_t bytes = 0;
-            std::vector<uint32_t> tiles;
-            if (cublasLtMatmulAlgoCapGetAttribute(&base, CUBLASLT_ALGO_CAP_TILE_IDS, nullptr, 0, &bytes) == CUBLAS_STATUS_SUCCESS
-                && bytes >= sizeof(uint32_t)) {
-                tiles.resize(bytes / sizeof(uint32_t));
-                cublasLtMatmulAlgoCapGetAttribute(&base, CUBLASLT_ALGO_CAP_TILE_IDS, tiles.data(), bytes, &bytes);
-            } else {
-                tiles.push_back(CUBLASLT_MATMUL_TILE_UNDEFINED);
+            std::vector<uint32_t> v;
+            if (cublasLtMatmulAlgoCapGetAttribute(&a, attr, nullptr, 0, &bytes) == CUBLAS_STATUS_SUCCESS && bytes >= sizeof(uint32_t)) {
+                v.resize(bytes / sizeof(uint32_t));
+                cublasLtMatmulAlgoCapGetAttribute(&a, attr, v.data(), bytes, &bytes);
             }
+            if (v.empty())
+                v.push_back(none);
+            return v;
+        };
+        std::vector<cublasLtMatmulAlgo_t> out;
+        std::set<std::string> seen;
+        for (const cublasLtMatmulAlgo_t& base : bases) {
             const bool splitK = algoCap<int32_t>(base, CUBLASLT_ALGO_CAP_SPLITK_SUPPORT) != 0;
             const uint32_t reductions = algoCap<uint32_t>(base, CUBLASLT_ALGO_CAP_REDUCTION_SCHEME_MASK);
-            for (uint32_t tile : tiles)
+            const uint32_t baseTile = algoConfig<uint32_t>(base, CUBLASLT_ALGO_CONFIG_TILE_ID);
+            const uint32_t baseStages = algoConfig<uint32_t>(base, CUBLASLT_ALGO_CONFIG_STAGES_ID);
+            // Every tile at the base's stages, and every stage count at the base's tile.
+            std::vector<std::pair<uint32_t, uint32_t>> shapes;
+            for (uint32_t tile : listed(base, CUBLASLT_ALGO_CAP_TILE_IDS, CUBLASLT_MATMUL_TILE_UNDEFINED))
+                shapes.push_back({tile, baseStages});
+            for (uint32_t stages : listed(base, CUBLASLT_ALGO_CAP_STAGES_IDS, CUBLASLT_MATMUL_STAGES_UNDEFINED))
+                shapes.push_back({baseTile, stages});
+            for (const auto& [tile, stages] : shapes)
                 for (int32_t k : splitKs)
                     for (uint32_t red : {0u, 1u, 2u, 4u}) { // none, in place, compute type, output type
                         if ((k > 1 && !splitK) || (k == 1) != (red == 0) || (red && !(reductions & red)))
                             continue;
                         cublasLtMatmulAlgo_t a = base;
                         cublasLtMatmulAlgoConfigSetAttribute(&a, CUBLASLT_ALGO_CONFIG_TILE_ID, &tile, sizeof tile);
+                        cublasLtMatmulAlgoConfigSetAttribute(&a, CUBLASLT_ALGO_CONFIG_STAGES_ID, &stages, sizeof stages);
                         cublasLtMatmulAlgoConfigSetAttribute(&a, CUBLASLT_ALGO_CONFIG_SPLITK_NUM, &k, sizeof k);
                         cublasLtMatmulAlgoConfigSetAttribute(&a, CUBLASLT_ALGO_CONFIG_REDUCTION_SCHEME, &red, sizeof red);
                         if (accepts(a) && seen.insert(describe(a)).second)
