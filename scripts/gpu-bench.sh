@@ -11,7 +11,7 @@
 # (engine-runs.txt). Tables go to OUT_DIR (default $OUT or
 # /tmp/gpu-bench) and to stdout; copy them to docs/. PARTS (comma-separated, default all) picks
 # what runs: tests, attention, decode, gemm, selection, events, engine (and gemm-sweep,
-# every-algo, prefetch, tuned, overlap, engine-gemm, cli and ab, only when named); the whole run takes about
+# every-algo, prefetch, tuned, overlap, engine-gemm, cli, live and ab, only when named); the whole run takes about
 # ten minutes, at the device tool's limit for one command.
 # A/B: `bundle BASE_REF` also builds the attention and step benchmarks of BASE_REF (a commit or
 # branch, in build-base/ from a worktree) as fairkv-bench-gpu-base and fairkv-bench-gpu-decode-base;
@@ -147,9 +147,24 @@ run)
     cli run --model llama-3.1-8b --backend cuda --batch 64 --prompt-len 32768 --budget 512 --decode 1
     cp "$c/report.html" "$out/cli-report.html"
   } > "$out/cli.txt"; fi
+  # Only when named: a placement installed live (fairkv-copy planned after one calibration step,
+  # its KV moved between ranks) against the same placement from a fresh prefill (its --json fed
+  # back as --placement), twice each: per-step times and per-rank attention of each.
+  if want live; then {
+    l=$(mktemp -d)
+    common=(--model llama-3.1-8b --layers 4 --backend cuda --ranks 4 --batch 16 --prompt-len 2048 --budget 512 --decode 16)
+    for i in 1 2; do
+      "$bin/fairkv" run "${common[@]}" --placement fairkv-copy --json "$l/live.json" > "$l/live.txt" 2>&1
+      "$bin/fairkv" run "${common[@]}" --placement "$l/live.json" --json "$l/fresh.json" > "$l/fresh.txt" 2>&1
+      for v in live fresh; do
+        echo "$v, round $i:"; grep -E "^(decode|attention per step|plan|   [0-9])" "$l/$v.txt" | sed 's/^/  /'
+        python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print('  step_ms', ' '.join('%.3f' % x for x in r['step_ms']))" "$l/$v.json"
+      done
+    done
+  } > "$out/live.txt" 2>&1; fi
   # Only what this run wrote: an OUT_DIR used before may hold other parts' older tables.
   for part in attention:gpu-benchmark.md decode:gpu-decode-benchmark.md gemm:gemm-benchmark.md gemm-sweep:gemm-sweep.md every-algo:gemm-every-algo.md prefetch:prefetch.md tuned:tuned.md overlap:overlap.md \
-              selection:selection-benchmark.md events:event-benchmark.md engine-gemm:engine-gemm.txt engine:engine-runs.txt cli:cli.txt; do
+              selection:selection-benchmark.md events:event-benchmark.md engine-gemm:engine-gemm.txt engine:engine-runs.txt cli:cli.txt live:live.txt; do
     if want "${part%%:*}"; then cat "$out/${part#*:}"; fi
   done
   ;;
