@@ -251,34 +251,16 @@ int main(int argc, char** argv)
         for (const Shape& s : shapes)
             for (int bi = 0; bi < 3; ++bi) {
                 const int m = batches[bi];
-                const size_t wBytes = size_t(s.n) * s.k * 2;
-                const int copies = int(std::max<size_t>(2, (size_t(200) << 20) / wBytes + 1));
-                std::vector<void*> w(static_cast<size_t>(copies));
-                for (void*& p : w) {
-                    FAIRKV_CUDA(cudaMalloc(&p, wBytes));
-                    fillBf16<<<1024, 256>>>(static_cast<__nv_bfloat16*>(p), wBytes / 2, 7, 0.05f);
-                }
-                void* x = nullptr;
-                float* y = nullptr;
-                FAIRKV_CUDA(cudaMalloc(&x, size_t(m) * s.k * 2));
-                FAIRKV_CUDA(cudaMalloc(&y, size_t(m) * s.n * 4));
-                fillBf16<<<64, 256>>>(static_cast<__nv_bfloat16*>(x), size_t(m) * s.k, 9);
-                auto gbs = [&](auto&& one) {
-                    cudaGraphExec_t pass = captureGraph(stream, [&] {
-                        for (int c = 0; c < copies; ++c)
-                            one(w[size_t(c)]);
-                    });
-                    const double ms = medianMs([&] { FAIRKV_CUDA(cudaGraphLaunch(pass, stream)); }, 10, stream);
-                    cudaGraphExecDestroy(pass);
-                    return double(wBytes) * copies / (ms * 1e6);
-                };
-                const double ex = gbs([&](void* wp) { cuda::gemmBf16(blas, x, wp, y, m, s.n, s.k, stream); });
+                ProductBuffers b(s, m);
+                const size_t wBytes = b.wBytes;
+                const auto gbs = [&](auto&& one) { return b.gbs(one, 10, stream); };
+                const double ex = gbs([&](void* wp) { cuda::gemmBf16(blas, b.x, wp, b.y, m, s.n, s.k, stream); });
                 const LtProduct lp(lth, m, s.n, s.k, wsBytes);
                 double first = 0, best = 0;
                 int tried = 0;
                 for (const cublasLtMatmulAlgo_t& a : lp.heuristic) {
                     ++tried;
-                    const double g = gbs([&](void* wp) { lp.run(a, x, wp, y, ws, stream); });
+                    const double g = gbs([&](void* wp) { lp.run(a, b.x, wp, b.y, ws, stream); });
                     if (tried == 1)
                         first = g;
                     best = std::max(best, g);
@@ -295,7 +277,7 @@ int main(int argc, char** argv)
                     double swept = 0;
                     const cublasLtMatmulAlgo_t* winner = nullptr;
                     for (const cublasLtMatmulAlgo_t& a : configs) {
-                        const double g = gbs([&](void* wp) { lp.run(a, x, wp, y, ws, stream); });
+                        const double g = gbs([&](void* wp) { lp.run(a, b.x, wp, b.y, ws, stream); });
                         if (g > swept)
                             swept = g, winner = &a;
                     }
@@ -304,30 +286,14 @@ int main(int argc, char** argv)
                         sweptMs[bi] = NAN;
                     } else {
                         // The winner computes what cublasGemmEx computes (fp32 sums in another order).
-                        std::vector<float> ref(size_t(m) * s.n), got(size_t(m) * s.n);
-                        cuda::gemmBf16(blas, x, w[0], y, m, s.n, s.k, stream);
-                        FAIRKV_CUDA(cudaMemcpyAsync(ref.data(), y, ref.size() * 4, cudaMemcpyDeviceToHost, stream));
-                        FAIRKV_CUDA(cudaMemsetAsync(y, 0xff, ref.size() * 4, stream));
-                        lp.run(*winner, x, w[0], y, ws, stream);
-                        FAIRKV_CUDA(cudaMemcpyAsync(got.data(), y, got.size() * 4, cudaMemcpyDeviceToHost, stream));
-                        FAIRKV_CUDA(cudaStreamSynchronize(stream));
-                        double maxRef = 0, maxDiff = 0;
-                        for (size_t i = 0; i < ref.size(); ++i) {
-                            maxRef = std::max(maxRef, double(std::fabs(ref[i])));
-                            const double d = std::fabs(double(ref[i]) - double(got[i]));
-                            maxDiff = std::isnan(d) ? INFINITY : std::max(maxDiff, d);
-                        }
+                        const double diff = b.differenceFromGemmEx(blas, [&](void* wp) { lp.run(*winner, b.x, wp, b.y, ws, stream); }, stream);
                         sweptMs[bi] += stepBytes / (swept * 1e6);
                         md << " " << fmt(swept, 0) << " (" << configs.size() << ") | " << fmt(100.0 * swept / readGBs, 1) << "% | "
-                           << describe(*winner) << " | " << maxDiff / std::max(maxRef, 1e-30) << " |";
+                           << describe(*winner) << " | " << diff << " |";
                     }
                 }
                 md << "\n";
                 std::cerr << s.name << " batch " << m << " done\n";
-                for (void* p : w)
-                    cudaFree(p);
-                cudaFree(x);
-                cudaFree(y);
             }
         md << "\nA whole decode step's products (32 layers of q/k/v, o_proj, gate/up and down, then lm_head), "
               "from the rates above: weight bytes over the read bandwidth (floor), and the time at each column's rate.\n\n"

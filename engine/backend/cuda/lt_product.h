@@ -91,27 +91,8 @@ public:
     {
         std::vector<cublasLtMatmulAlgo_t> out;
         std::set<std::string> seen;
-        for (const cublasLtMatmulAlgo_t& base : heuristic) {
-            const bool splitK = algoCap<int32_t>(base, CUBLASLT_ALGO_CAP_SPLITK_SUPPORT) != 0;
-            const uint32_t reductions = algoCap<uint32_t>(base, CUBLASLT_ALGO_CAP_REDUCTION_SCHEME_MASK);
-            const uint32_t swizzles = algoCap<uint32_t>(base, CUBLASLT_ALGO_CAP_CTA_SWIZZLING_SUPPORT) ? 2 : 1;
-            for (int32_t k : splitKs) {
-                if (k > 1 && !splitK)
-                    continue;
-                for (uint32_t red : {0u, 1u, 2u, 4u}) {
-                    if ((k == 1) != (red == 0) || (red && !(reductions & red)))
-                        continue;
-                    for (uint32_t sw = 0; sw < swizzles; ++sw) {
-                        cublasLtMatmulAlgo_t a = base;
-                        cublasLtMatmulAlgoConfigSetAttribute(&a, CUBLASLT_ALGO_CONFIG_SPLITK_NUM, &k, sizeof k);
-                        cublasLtMatmulAlgoConfigSetAttribute(&a, CUBLASLT_ALGO_CONFIG_REDUCTION_SCHEME, &red, sizeof red);
-                        cublasLtMatmulAlgoConfigSetAttribute(&a, CUBLASLT_ALGO_CONFIG_CTA_SWIZZLING, &sw, sizeof sw);
-                        if (accepts(a) && seen.insert(describe(a)).second)
-                            out.push_back(a);
-                    }
-                }
-            }
-        }
+        for (const cublasLtMatmulAlgo_t& base : heuristic)
+            addVariants(base, splitKs, true, out, seen);
         return out;
     }
     // Beyond the heuristic: every algorithm cuBLASLt lists for these types and every heuristic
@@ -147,8 +128,6 @@ public:
         std::vector<cublasLtMatmulAlgo_t> out;
         std::set<std::string> seen;
         for (const cublasLtMatmulAlgo_t& base : bases) {
-            const bool splitK = algoCap<int32_t>(base, CUBLASLT_ALGO_CAP_SPLITK_SUPPORT) != 0;
-            const uint32_t reductions = algoCap<uint32_t>(base, CUBLASLT_ALGO_CAP_REDUCTION_SCHEME_MASK);
             const uint32_t baseTile = algoConfig<uint32_t>(base, CUBLASLT_ALGO_CONFIG_TILE_ID);
             const uint32_t baseStages = algoConfig<uint32_t>(base, CUBLASLT_ALGO_CONFIG_STAGES_ID);
             // Every tile at the base's stages, and every stage count at the base's tile.
@@ -157,19 +136,12 @@ public:
                 shapes.push_back({tile, baseStages});
             for (uint32_t stages : listed(base, CUBLASLT_ALGO_CAP_STAGES_IDS, CUBLASLT_MATMUL_STAGES_UNDEFINED))
                 shapes.push_back({baseTile, stages});
-            for (const auto& [tile, stages] : shapes)
-                for (int32_t k : splitKs)
-                    for (uint32_t red : {0u, 1u, 2u, 4u}) { // none, in place, compute type, output type
-                        if ((k > 1 && !splitK) || (k == 1) != (red == 0) || (red && !(reductions & red)))
-                            continue;
-                        cublasLtMatmulAlgo_t a = base;
-                        cublasLtMatmulAlgoConfigSetAttribute(&a, CUBLASLT_ALGO_CONFIG_TILE_ID, &tile, sizeof tile);
-                        cublasLtMatmulAlgoConfigSetAttribute(&a, CUBLASLT_ALGO_CONFIG_STAGES_ID, &stages, sizeof stages);
-                        cublasLtMatmulAlgoConfigSetAttribute(&a, CUBLASLT_ALGO_CONFIG_SPLITK_NUM, &k, sizeof k);
-                        cublasLtMatmulAlgoConfigSetAttribute(&a, CUBLASLT_ALGO_CONFIG_REDUCTION_SCHEME, &red, sizeof red);
-                        if (accepts(a) && seen.insert(describe(a)).second)
-                            out.push_back(a);
-                    }
+            for (const auto& [tile, stages] : shapes) {
+                cublasLtMatmulAlgo_t a = base;
+                cublasLtMatmulAlgoConfigSetAttribute(&a, CUBLASLT_ALGO_CONFIG_TILE_ID, &tile, sizeof tile);
+                cublasLtMatmulAlgoConfigSetAttribute(&a, CUBLASLT_ALGO_CONFIG_STAGES_ID, &stages, sizeof stages);
+                addVariants(a, splitKs, false, out, seen);
+            }
         }
         return out;
     }
@@ -198,6 +170,30 @@ public:
     std::vector<cublasLtMatmulAlgo_t> heuristic; // what cublasLtMatmulAlgoGetHeuristic offers (up to 32), first choice first
 
 private:
+    // `base` with each split-K count, each reduction scheme it supports (none without split-K) and,
+    // with `swizzle`, each CTA swizzling: those accepted within the workspace and not yet `seen`.
+    void addVariants(const cublasLtMatmulAlgo_t& base, std::initializer_list<int32_t> splitKs, bool swizzle,
+                     std::vector<cublasLtMatmulAlgo_t>& out, std::set<std::string>& seen) const
+    {
+        const bool splitK = algoCap<int32_t>(base, CUBLASLT_ALGO_CAP_SPLITK_SUPPORT) != 0;
+        const uint32_t reductions = algoCap<uint32_t>(base, CUBLASLT_ALGO_CAP_REDUCTION_SCHEME_MASK);
+        const uint32_t swizzles = swizzle && algoCap<uint32_t>(base, CUBLASLT_ALGO_CAP_CTA_SWIZZLING_SUPPORT) ? 2 : 1;
+        for (int32_t k : splitKs)
+            for (uint32_t red : {0u, 1u, 2u, 4u}) { // none, in place, compute type, output type
+                if ((k > 1 && !splitK) || (k == 1) != (red == 0) || (red && !(reductions & red)))
+                    continue;
+                for (uint32_t sw = 0; sw < swizzles; ++sw) {
+                    cublasLtMatmulAlgo_t a = base;
+                    cublasLtMatmulAlgoConfigSetAttribute(&a, CUBLASLT_ALGO_CONFIG_SPLITK_NUM, &k, sizeof k);
+                    cublasLtMatmulAlgoConfigSetAttribute(&a, CUBLASLT_ALGO_CONFIG_REDUCTION_SCHEME, &red, sizeof red);
+                    if (swizzle)
+                        cublasLtMatmulAlgoConfigSetAttribute(&a, CUBLASLT_ALGO_CONFIG_CTA_SWIZZLING, &sw, sizeof sw);
+                    if (accepts(a) && seen.insert(describe(a)).second)
+                        out.push_back(a);
+                }
+            }
+    }
+
     bool accepts(const cublasLtMatmulAlgo_t& a) const
     {
         cublasLtMatmulHeuristicResult_t check{};
