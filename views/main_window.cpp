@@ -356,7 +356,8 @@ bool MainWindow::openSession(const QString& path)
         // first run to be saved reopens it for writing (readyToSave()). An empty file is refused
         // untouched, as anything else that is not a session, before it replaces the open session.
         const QFileInfo file(path);
-        writable = file.isWritable();
+        // SQLite writes its journal beside the file: a folder that takes no file takes no run either.
+        writable = file.isWritable() && QFileInfo(file.absolutePath()).isWritable();
         store = profiler::SessionStore::open(path.toStdString(), profiler::SessionStore::Mode::ReadOnly);
         store->listRuns(); // a damaged file fails here
     } catch (const std::exception& e) {
