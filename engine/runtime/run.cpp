@@ -147,6 +147,27 @@ std::vector<std::vector<int>> makePrompts(int batch, int length, int vocab, uint
 
 namespace {
 
+// A name as it reads: ASCII letters and digits lowercased, fullwidth forms as ASCII, and spaces,
+// dashes, punctuation and invisible marks (ASCII or Unicode) left out; other scripts' letters stay,
+// so no name in them reads as a planner's.
+std::string nameKey(const std::string& name)
+{
+    std::string k;
+    for (size_t i = 0; i < name.size();) {
+        char32_t cp = 0;
+        const size_t len = std::max<size_t>(1, utf8At(name, i, cp));
+        if (cp >= 0xFF01 && cp <= 0xFF5E) // fullwidth forms of ASCII
+            cp -= 0xFEE0;
+        const bool punctuation = cp == 0xA0 || cp == 0xAD || (cp >= 0x2000 && cp <= 0x206F) || cp == 0x3000 || cp == 0xFEFF;
+        if (cp < 0x80 && std::isalnum(int(cp)))
+            k += char(std::tolower(int(cp)));
+        else if (cp >= 0x80 && !punctuation)
+            k.append(name, i, len);
+        i += len;
+    }
+    return k;
+}
+
 Placement resolvePlacement(const RunConfig& cfg, int layers, int units)
 {
     if (cfg.placement == "uniform")
@@ -165,27 +186,9 @@ Placement resolvePlacement(const RunConfig& cfg, int layers, int units)
     std::string own = withoutControls(p.name, ' ');
     const size_t first = own.find_first_not_of(' '), last = own.find_last_not_of(' ');
     own = first == std::string::npos ? std::string() : own.substr(first, last - first + 1);
-    const auto key = [](const std::string& name) {
-        std::string k;
-        for (size_t i = 0; i < name.size();) {
-            char32_t cp = 0;
-            const size_t len = std::max<size_t>(1, utf8At(name, i, cp));
-            if (cp >= 0xFF01 && cp <= 0xFF5E) // fullwidth forms of ASCII
-                cp -= 0xFEE0;
-            // Unicode spaces, dashes and invisible marks count as ASCII punctuation does; other
-            // scripts' letters stay: they make no planner's name.
-            const bool punctuation = cp == 0xA0 || cp == 0xAD || (cp >= 0x2000 && cp <= 0x206F) || cp == 0x3000 || cp == 0xFEFF;
-            if (cp < 0x80 && std::isalnum(int(cp)))
-                k += char(std::tolower(int(cp)));
-            else if (cp >= 0x80 && !punctuation)
-                k.append(name, i, len);
-            i += len;
-        }
-        return k;
-    };
-    const std::string ownKey = key(own);
+    const std::string ownKey = nameKey(own);
     const auto names = plannerNames();
-    const bool claimsPlanner = std::any_of(names.begin(), names.end(), [&](const std::string& n) { return key(n) == ownKey; });
+    const bool claimsPlanner = std::any_of(names.begin(), names.end(), [&](const std::string& n) { return nameKey(n) == ownKey; });
     std::string lower = own;
     std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return char(std::tolower(c)); });
     if (own.empty() || claimsPlanner || lower.rfind("file ", 0) == 0 || own == cfg.placement)
