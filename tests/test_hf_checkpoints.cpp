@@ -49,6 +49,47 @@ private Q_SLOTS:
         QVERIFY2(worst < 1e-4, qPrintable(QStringLiteral("worst relative error %1").arg(worst)));
     }
 
+    // Tied embeddings stored once as 'lm_head.weight' (safetensors' save_model keeps the first name
+    // of tensors that share memory): transformers loads it, and so does the engine, to the same logits.
+    void tiedWeightsStoredAsLmHead()
+    {
+        const std::string fixture = std::string(FAIRKV_FIXTURES_DIR) + "/hf/llama3-bf16-tied";
+        QTemporaryDir dir;
+        const std::string folder = dir.path().toStdString();
+        for (const char* f : {"config.json", "logits.json"})
+            QVERIFY(QFile::copy(QString::fromStdString(fixture + "/" + f), QString::fromStdString(folder + "/" + f)));
+        std::ifstream in(fixture + "/model.safetensors", std::ios::binary);
+        std::string file((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        const std::string from = "\"model.embed_tokens.weight\"", to = "\"lm_head.weight\"";
+        const size_t at = file.find(from);
+        QVERIFY(at != std::string::npos && at < 8 + 4096);
+        file.replace(at, from.size(), to + std::string(from.size() - to.size(), ' ')); // the header keeps its length
+        std::ofstream(folder + "/model.safetensors", std::ios::binary) << file;
+
+        const auto weights = std::make_shared<ModelWeights>(ModelWeights::loadHf(folder));
+        QVERIFY(weights->unusedTensors.empty());
+        std::ifstream refIn(folder + "/logits.json");
+        const auto ref = nlohmann::json::parse(refIn);
+        InferenceEngine engine(weights, 1, UnitMode::Gqa);
+        const auto out = engine.prefill({ref.at("tokens").get<std::vector<int>>()}, CompressionOptions{},
+                                        Placement::uniform(weights->config.numLayers, engine.units().numUnits, 1, 1), true);
+        const auto expected = ref.at("logits").get<std::vector<std::vector<double>>>();
+        for (size_t i = 0; i < expected.size(); ++i)
+            QVERIFY(fairkv::test::relativeError(out.allLogits[0][i], expected[i]) < 1e-4);
+        // Untied, the same file lacks its embedding, and says so.
+        nlohmann::json config = nlohmann::json::parse(std::ifstream(folder + "/config.json"));
+        config["tie_word_embeddings"] = false;
+        std::ofstream(folder + "/config.json") << config.dump();
+        FAIRKV_EXPECT_ERROR(ModelWeights::loadHf(folder), "missing tensor 'model.embed_tokens.weight'");
+    }
+
+    void metaOriginalFormatIsNamed()
+    {
+        QTemporaryDir dir;
+        std::ofstream(dir.filePath(QStringLiteral("params.json")).toStdString()) << R"({"dim": 4096, "n_layers": 32})";
+        FAIRKV_EXPECT_ERROR(inspectHf(dir.path().toStdString()), "has params.json but no config.json: Meta's original checkpoint format");
+    }
+
     void inspectReportsShape()
     {
         const std::string folder = std::string(FAIRKV_FIXTURES_DIR) + "/hf/mistral-f32-sharded";

@@ -271,6 +271,10 @@ ModelConfig ModelConfig::fromHfFolder(const std::string& folder, int layers)
         throw Error(folder + ": no such folder (expected a checkpoint folder: config.json and safetensors files)");
     if (!fs::is_directory(dir, ec))
         throw Error(folder + ": not a checkpoint folder (expected config.json and safetensors files)");
+    // Meta's original release (params.json beside consolidated weights) is no HF checkpoint.
+    if (!fs::exists(dir / "config.json", ec) && fs::exists(dir / "params.json", ec))
+        throw Error(folder + ": has params.json but no config.json: Meta's original checkpoint format, which needs converting to "
+                             "the Hugging Face format first (transformers' convert_llama_weights_to_hf.py)");
     ModelConfig config = fromHfFile((dir / "config.json").string());
     config.name = folder;
     if (layers < 0 || layers > config.numLayers)

@@ -155,6 +155,10 @@ SafetensorsCheckpoint openFor(const std::string& folder, const ModelConfig& c)
     if (ckpt.find("embed_tokens.weight")
         && std::none_of(names.begin(), names.end(), [](const std::string& n) { return n.rfind("model.", 0) == 0; }))
         ckpt.rename([](const std::string& name) { return name.rfind("lm_head.", 0) == 0 ? name : "model." + name; });
+    // Tied weights saved once under the other name: safetensors' save_model keeps the first of
+    // tensors that share memory by name, which is 'lm_head.weight', and transformers loads that.
+    if (c.tieWordEmbeddings && !ckpt.find("model.embed_tokens.weight") && ckpt.find("lm_head.weight"))
+        ckpt.rename([](const std::string& name) { return name == "lm_head.weight" ? std::string("model.embed_tokens.weight") : name; });
     const std::string last = layerName(c.numLayers - 1, "input_layernorm.weight");
     if (c.numLayers > 0 && !ckpt.find(last)) {
         std::set<long> held; // distinct layer indices: a stray 'model.layers.4000000000.x' is one
