@@ -291,6 +291,19 @@ private Q_SLOTS:
         write("model.layers.0.self_attn.k_proj.weight", "");
         FAIRKV_EXPECT_ERROR(ModelWeights::loadHf(folder), "missing tensor 'model.layers.0.self_attn.k_proj.weight'");
         FAIRKV_EXPECT_ERROR(inspectHf(folder), "missing tensor 'model.layers.0.self_attn.k_proj.weight'");
+        // The same tensor stored without the 'model.' the others have is named where it is.
+        w.saveHf(folder);
+        {
+            const std::vector<char> bytes = readAll(folder + "/model.safetensors");
+            std::string file(bytes.begin(), bytes.end());
+            const std::string from = "\"model.layers.0.self_attn.k_proj.weight\"", to = "\"layers.0.self_attn.k_proj.weight\"";
+            const size_t at = file.find(from);
+            QVERIFY(at != std::string::npos);
+            file.replace(at, from.size(), to + std::string(from.size() - to.size(), ' ')); // the header keeps its length
+            std::ofstream(folder + "/model.safetensors", std::ios::binary | std::ios::trunc) << file;
+        }
+        FAIRKV_EXPECT_ERROR(inspectHf(folder), "missing tensor 'model.layers.0.self_attn.k_proj.weight' (expected shape [256, 256]); it "
+                                               "holds 'layers.0.self_attn.k_proj.weight', whose prefix differs from the other tensors'");
         w.saveHf(folder);
         write("", "model.layers.0.mlp.up_proj.weight");
         FAIRKV_EXPECT_ERROR(ModelWeights::loadHf(folder), "'model.layers.0.mlp.up_proj.weight' has shape [196608], expected [768, 256]");

@@ -90,9 +90,19 @@ void checkSlots(const std::string& folder, const SafetensorsCheckpoint& ckpt, co
     for (const auto& slot : list) {
         const SafetensorsFile* file = nullptr;
         const SafetensorsEntry* e = ckpt.find(slot.name, &file);
-        if (!e)
-            throw Error(folder + ": checkpoint is missing tensor '" + slot.name + "' (expected shape "
-                        + shapeToString(slot.shape) + ")");
+        if (!e) {
+            // The same tensor under another prefix ('layers.1.…' among 'model.layers.…'): say so.
+            const std::string bare = slot.name.rfind("model.", 0) == 0 ? slot.name.substr(6) : slot.name;
+            std::string elsewhere;
+            for (const auto& name : ckpt.tensorNames())
+                if (name != slot.name && name.size() >= bare.size() && name.compare(name.size() - bare.size(), bare.size(), bare) == 0
+                    && (name.size() == bare.size() || name[name.size() - bare.size() - 1] == '.')) {
+                    elsewhere = name;
+                    break;
+                }
+            throw Error(folder + ": checkpoint is missing tensor '" + slot.name + "' (expected shape " + shapeToString(slot.shape) + ")"
+                        + (elsewhere.empty() ? std::string() : "; it holds '" + printable(elsewhere) + "', whose prefix differs from the other tensors'"));
+        }
         if (e->shape != slot.shape)
             throw Error(file->path() + ": tensor '" + slot.name + "' has shape " + shapeToString(e->shape)
                         + ", expected " + shapeToString(slot.shape));
