@@ -737,6 +737,48 @@ private Q_SLOTS:
         QVERIFY2(r.err.contains(QStringLiteral("the run has no timed decode step")), qPrintable(r.err));
     }
 
+    // HeadKV's own score files ({"layer-head": [scores of each detection run]}, over query heads)
+    // give the same run as the unit scores they average to; a head without a score is named.
+    void headKvRetrievalHeadFiles()
+    {
+        QTemporaryDir dir;
+        nlohmann::json perHead, units = nlohmann::json::array(), heads = nlohmann::json::array();
+        for (int l = 0; l < 4; ++l) { // tiny: 4 layers, 16 query heads, groups of 2
+            nlohmann::json u = nlohmann::json::array(), h = nlohmann::json::array();
+            for (int q = 0; q < 16; ++q) {
+                const double a = 0.1 + 0.05 * ((l * 7 + q * 3) % 11), b = 0.2 + 0.03 * ((l + q * 5) % 7);
+                perHead[std::to_string(l) + "-" + std::to_string(q)] = {a, b};
+                h.push_back((a + b) / 2);
+            }
+            for (int k = 0; k < 8; ++k)
+                u.push_back((h[2 * k].get<double>() + h[2 * k + 1].get<double>()) / 2);
+            units.push_back(u);
+            heads.push_back(h);
+        }
+        const auto write = [&](const char* name, const nlohmann::json& j) {
+            const QString file = dir.filePath(QString::fromUtf8(name));
+            std::ofstream(file.toStdString()) << j.dump();
+            return file;
+        };
+        const QString rh = write("rh.json", perHead), unitFile = write("units.json", {{"scores", units}}),
+                      headFile = write("heads.json", {{"scores", heads}});
+        const auto kvLen = [&](const QString& scores, const char* mode) {
+            const QString out = dir.filePath(QStringLiteral("out.json"));
+            const Result r = runCli({QStringLiteral("run"), QStringLiteral("--units"), QString::fromUtf8(mode), QStringLiteral("--compress"),
+                                     QStringLiteral("headkv"), QStringLiteral("--head-scores"), scores, QStringLiteral("--decode"),
+                                     QStringLiteral("1"), QStringLiteral("--json"), out});
+            return r.exitCode == 0 ? readJson(out)["kv_len"] : nlohmann::json(r.err.toStdString());
+        };
+        QCOMPARE(kvLen(rh, "gqa"), kvLen(unitFile, "gqa"));
+        QCOMPARE(kvLen(rh, "per-query-head"), kvLen(headFile, "per-query-head"));
+        QVERIFY(kvLen(rh, "gqa") != kvLen(rh, "per-query-head"));
+        perHead.erase("2-5");
+        const Result r = runCli({QStringLiteral("run"), QStringLiteral("--compress"), QStringLiteral("headkv"), QStringLiteral("--head-scores"),
+                                 write("missing.json", perHead)});
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY2(r.err.contains(QStringLiteral("has no score for layer 2 head 5 (key \"2-5\")")), qPrintable(r.err));
+    }
+
     // Progress on a terminal, for every command that works for seconds (design §5); none through a pipe.
     void progressOnATerminal()
     {

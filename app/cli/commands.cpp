@@ -144,7 +144,7 @@ int runCommand(const std::vector<std::string>& argv)
                {"kernel", "K", "pooling kernel (odd)", "7"},
                {"pooling", "max|avg", "pooling of window scores", "max"},
                {"floor-alpha", "A", "Ada-SnapKV floor: share of the budget every unit keeps", "0.2"},
-               {"head-scores", "FILE", "per-head importance scores for headkv ({\"scores\": [[...]]})", ""},
+               {"head-scores", "FILE", "per-head importance scores for headkv ({\"scores\": [[layer's unit scores], ...]}, or HeadKV's {\"layer-head\": [...]})", ""},
                {"batch", "b", "requests decoded together", "1"},
                {"prompt-len", "L", "prompt tokens per request (seeded random ids); a prompt within the budget is kept whole", "512"},
                {"decode", "T", "decode steps", "16"},
@@ -204,8 +204,12 @@ int runCommand(const std::vector<std::string>& argv)
     if (args.has("floor-alpha") && cfg.compression.policy != CompressionPolicy::AdaSnapKV
         && cfg.compression.policy != CompressionPolicy::HeadKV)
         throw UsageError("--floor-alpha applies to --compress ada-snapkv and headkv only");
-    if (args.has("head-scores"))
-        cfg.compression.headScores = CompressionOptions::loadHeadScores(args.str("head-scores"));
+    if (args.has("head-scores")) {
+        // A score file over query heads ({"layer-head": [...]}) maps to units by the model's shape.
+        const std::optional<ModelConfig> shape = modelShape(cfg.model, cfg.layers);
+        const int group = shape && cfg.unitMode == UnitMode::Gqa ? shape->groupSize() : 1;
+        cfg.compression.headScores = CompressionOptions::loadHeadScores(args.str("head-scores"), shape ? shape->numHeads : 0, group);
+    }
     optionValue([&] { // an even --kernel is refused as --kernel 0 is, before the model loads
         cfg.compression.validateOptions();
         return 0;

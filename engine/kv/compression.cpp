@@ -162,9 +162,63 @@ void CompressionOptions::validate(int numLayers, int numUnits) const
     }
 }
 
-std::vector<std::vector<double>> CompressionOptions::loadHeadScores(const std::string& path)
+namespace {
+
+// {"layer-head": [scores of each detection run], ...}: [layer][query head] means.
+std::vector<std::vector<double>> layerHeadScores(const nlohmann::json& j, const std::string& path, int queryHeads)
+{
+    if (queryHeads <= 0)
+        throw Error(path + ": a {\"layer-head\": [...]} score file needs the model's shape to map heads to units");
+    std::vector<std::vector<double>> heads;
+    std::vector<std::vector<bool>> given;
+    for (const auto& [key, value] : j.items()) {
+        int layer = -1, head = -1;
+        size_t used = 0;
+        if (std::sscanf(key.c_str(), "%d-%d%zn", &layer, &head, &used) != 2 || used != key.size() || layer < 0 || head < 0
+            || layer >= (1 << 20))
+            throw Error(path + ": key '" + printable(key) + "' is not 'layer-head' (as in \"12-3\")");
+        if (head >= queryHeads)
+            throw Error(path + ": key '" + printable(key) + "' names query head " + std::to_string(head) + "; the model has "
+                        + std::to_string(queryHeads) + " per layer");
+        const std::vector<nlohmann::json> runs = value.is_array() ? value.get<std::vector<nlohmann::json>>() : std::vector<nlohmann::json>{value};
+        if (runs.empty())
+            throw Error(path + ": '" + printable(key) + "' holds no score");
+        double sum = 0.0;
+        for (const auto& v : runs) {
+            if (!v.is_number())
+                throw Error(path + ": '" + printable(key) + "' holds " + jsonBrief(v) + ", not a score");
+            sum += v.get<double>();
+        }
+        if (size_t(layer) >= heads.size()) {
+            heads.resize(size_t(layer) + 1, std::vector<double>(size_t(queryHeads), 0.0));
+            given.resize(size_t(layer) + 1, std::vector<bool>(size_t(queryHeads), false));
+        }
+        heads[size_t(layer)][size_t(head)] = sum / double(runs.size());
+        given[size_t(layer)][size_t(head)] = true;
+    }
+    for (size_t l = 0; l < given.size(); ++l)
+        for (size_t h = 0; h < given[l].size(); ++h)
+            if (!given[l][h])
+                throw Error(path + ": has no score for layer " + std::to_string(l) + " head " + std::to_string(h) + " (key \""
+                            + std::to_string(l) + "-" + std::to_string(h) + "\")");
+    return heads;
+}
+
+} // namespace
+
+std::vector<std::vector<double>> CompressionOptions::loadHeadScores(const std::string& path, int queryHeads, int groupSize)
 {
     const nlohmann::json j = readJsonFile(path, "head score file");
+    if (j.is_object() && !j.contains("scores") && !j.empty()) {
+        const auto heads = layerHeadScores(j, path, queryHeads);
+        if (groupSize <= 1)
+            return heads;
+        std::vector<std::vector<double>> units(heads.size(), std::vector<double>(size_t(queryHeads / groupSize), 0.0));
+        for (size_t l = 0; l < heads.size(); ++l)
+            for (size_t h = 0; h < heads[l].size(); ++h)
+                units[l][h / size_t(groupSize)] += heads[l][h] / double(groupSize);
+        return units;
+    }
     const nlohmann::json& arr = j.is_object() && j.contains("scores") ? j.at("scores") : j;
     std::vector<std::vector<double>> scores;
     if (!arr.is_array())

@@ -33,8 +33,11 @@ struct CompressionOptions
     // What validate() checks that needs no model: the options alone (a command line checks them
     // before any weight loads).
     void validateOptions() const;
-    // HeadKV scores from {"scores": [[...]]} (or a bare array), checked against the model.
-    static std::vector<std::vector<double>> loadHeadScores(const std::string& path);
+    // HeadKV scores [layer][unit] from {"scores": [[...]]} (or a bare array), or from the files the
+    // retrieval-head detection of HeadKV and Retrieval Head writes, {"layer-head": [scores, ...]}
+    // over query heads: each head's mean, a unit's the mean of its `groupSize` query heads
+    // (`queryHeads` per layer; 0: the model's shape is not known, and such a file is refused).
+    static std::vector<std::vector<double>> loadHeadScores(const std::string& path, int queryHeads = 0, int groupSize = 1);
 };
 
 // Compression of one layer for one request: which prompt positions each unit keeps.
