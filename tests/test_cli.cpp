@@ -772,11 +772,30 @@ private Q_SLOTS:
         QCOMPARE(kvLen(rh, "gqa"), kvLen(unitFile, "gqa"));
         QCOMPARE(kvLen(rh, "per-query-head"), kvLen(headFile, "per-query-head"));
         QVERIFY(kvLen(rh, "gqa") != kvLen(rh, "per-query-head"));
+        const auto refusal = [&](const nlohmann::json& file) {
+            const Result r = runCli({QStringLiteral("run"), QStringLiteral("--compress"), QStringLiteral("headkv"), QStringLiteral("--head-scores"),
+                                     write("bad.json", file)});
+            return r.exitCode == 1 ? r.err.trimmed() : QStringLiteral("exit %1: %2").arg(r.exitCode).arg(r.err);
+        };
+        // Keys that would alias another head's ("01-2", a wrapped 2^32 + 1) are not 'layer-head'.
+        for (const char* key : {"01-2", " 1-2", "+1-2", "4294967297-2", "1-02", "1--2"}) {
+            nlohmann::json alias = perHead;
+            alias[key] = {9.0};
+            QVERIFY2(refusal(alias).contains(QStringLiteral("is not 'layer-head'")), qPrintable(refusal(alias)));
+        }
+        // The mean of scores whose sum overflows is the mean.
+        nlohmann::json huge = perHead;
+        huge["0-0"] = {1.7e308, 1.7e308};
+        QCOMPARE(runCli({QStringLiteral("run"), QStringLiteral("--compress"), QStringLiteral("headkv"), QStringLiteral("--head-scores"),
+                         write("huge.json", huge), QStringLiteral("--decode"), QStringLiteral("1")})
+                     .exitCode,
+                 0);
+        nlohmann::json stray = perHead;
+        stray["60000-0"] = {1.0};
+        QVERIFY2(refusal(stray).contains(QStringLiteral("has no score for layer 4 head 0 (key \"4-0\"), but has scores up to layer 60000")),
+                 qPrintable(refusal(stray)));
         perHead.erase("2-5");
-        const Result r = runCli({QStringLiteral("run"), QStringLiteral("--compress"), QStringLiteral("headkv"), QStringLiteral("--head-scores"),
-                                 write("missing.json", perHead)});
-        QCOMPARE(r.exitCode, 1);
-        QVERIFY2(r.err.contains(QStringLiteral("has no score for layer 2 head 5 (key \"2-5\")")), qPrintable(r.err));
+        QVERIFY2(refusal(perHead).contains(QStringLiteral("has no score for layer 2 head 5 (key \"2-5\")")), qPrintable(refusal(perHead)));
     }
 
     // Progress on a terminal, for every command that works for seconds (design §5); none through a pipe.

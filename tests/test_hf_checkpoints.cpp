@@ -76,6 +76,17 @@ private Q_SLOTS:
         const auto expected = ref.at("logits").get<std::vector<std::vector<double>>>();
         for (size_t i = 0; i < expected.size(); ++i)
             QVERIFY(fairkv::test::relativeError(out.allLogits[0][i], expected[i]) < 1e-4);
+        // Its errors name the tensor as the file has it.
+        {
+            std::string wrong = file;
+            const std::string shape = "\"shape\":[128,64]";
+            const size_t lm = wrong.find(to), at = wrong.find(shape, lm);
+            QVERIFY(lm != std::string::npos && at != std::string::npos);
+            wrong.replace(at, shape.size(), "\"shape\":[64,128]"); // transposed: the same bytes, the same header length
+            std::ofstream(folder + "/model.safetensors", std::ios::binary | std::ios::trunc) << wrong;
+            FAIRKV_EXPECT_ERROR(ModelWeights::loadHf(folder), "tensor 'lm_head.weight' (read as 'model.embed_tokens.weight') has shape");
+            std::ofstream(folder + "/model.safetensors", std::ios::binary | std::ios::trunc) << file;
+        }
         // Untied, the same file lacks its embedding, and says so.
         nlohmann::json config = nlohmann::json::parse(std::ifstream(folder + "/config.json"));
         config["tie_word_embeddings"] = false;
@@ -87,7 +98,7 @@ private Q_SLOTS:
     {
         QTemporaryDir dir;
         std::ofstream(dir.filePath(QStringLiteral("params.json")).toStdString()) << R"({"dim": 4096, "n_layers": 32})";
-        FAIRKV_EXPECT_ERROR(inspectHf(dir.path().toStdString()), "has params.json but no config.json: Meta's original checkpoint format");
+        FAIRKV_EXPECT_ERROR(inspectHf(dir.path().toStdString()), "has params.json but no config.json: an original Llama or Mistral release");
     }
 
     void inspectReportsShape()

@@ -204,16 +204,22 @@ int runCommand(const std::vector<std::string>& argv)
     if (args.has("floor-alpha") && cfg.compression.policy != CompressionPolicy::AdaSnapKV
         && cfg.compression.policy != CompressionPolicy::HeadKV)
         throw UsageError("--floor-alpha applies to --compress ada-snapkv and headkv only");
-    if (args.has("head-scores")) {
-        // A score file over query heads ({"layer-head": [...]}) maps to units by the model's shape.
-        const std::optional<ModelConfig> shape = modelShape(cfg.model, cfg.layers);
-        const int group = shape && cfg.unitMode == UnitMode::Gqa ? shape->groupSize() : 1;
-        cfg.compression.headScores = CompressionOptions::loadHeadScores(args.str("head-scores"), shape ? shape->numHeads : 0, group);
-    }
-    optionValue([&] { // an even --kernel is refused as --kernel 0 is, before the model loads
-        cfg.compression.validateOptions();
+    optionValue([&] { // an even --kernel is refused as --kernel 0 is, before the model loads (or a score file meets it)
+        CompressionOptions options = cfg.compression;
+        if (args.has("head-scores"))
+            options.headScores = {{1.0}}; // read below
+        options.validateOptions();
         return 0;
     });
+    if (args.has("head-scores")) {
+        // A score file over query heads ({"layer-head": [...]}) maps to units by the model's shape.
+        cfg.compression.headScores = CompressionOptions::loadHeadScores(args.str("head-scores"), [&] {
+            const std::optional<ModelConfig> shape = modelShape(cfg.model, cfg.layers);
+            if (!shape)
+                throw Error("--model '" + cfg.model + "' is neither a built-in shape nor a checkpoint folder");
+            return std::make_pair(shape->numHeads, cfg.unitMode == UnitMode::Gqa ? shape->groupSize() : 1);
+        });
+    }
     cfg.batch = args.integer("batch", 1, 1 << 16);
     cfg.promptLen = args.integer("prompt-len", 1, 1 << 24);
     cfg.decode = args.integer("decode", 0, 1 << 20);

@@ -6,6 +6,11 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <functional>
+#include <string_view>
+#include <optional>
+#include <map>
+#include <charconv>
 #include <cmath>
 #include <numeric>
 
@@ -164,52 +169,67 @@ void CompressionOptions::validate(int numLayers, int numUnits) const
 
 namespace {
 
+// A key's whole number: digits only, no sign, no leading zero, at most `most`.
+std::optional<int> keyNumber(std::string_view text, int most)
+{
+    int v = 0;
+    if (text.empty() || (text.size() > 1 && text[0] == '0') || !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; }))
+        return std::nullopt;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec != std::errc() || end != text.data() + text.size() || v > most)
+        return std::nullopt;
+    return v;
+}
+
 // {"layer-head": [scores of each detection run], ...}: [layer][query head] means.
 std::vector<std::vector<double>> layerHeadScores(const nlohmann::json& j, const std::string& path, int queryHeads)
 {
-    if (queryHeads <= 0)
-        throw Error(path + ": a {\"layer-head\": [...]} score file needs the model's shape to map heads to units");
-    std::vector<std::vector<double>> heads;
-    std::vector<std::vector<bool>> given;
+    constexpr int kMostLayers = 1 << 16; // beyond any model: a stray key must not size the table
+    std::map<std::pair<int, int>, double> means;
     for (const auto& [key, value] : j.items()) {
-        int layer = -1, head = -1;
-        size_t used = 0;
-        if (std::sscanf(key.c_str(), "%d-%d%zn", &layer, &head, &used) != 2 || used != key.size() || layer < 0 || head < 0
-            || layer >= (1 << 20))
+        const size_t dash = key.find('-');
+        const auto layer = dash == std::string::npos ? std::nullopt : keyNumber(std::string_view(key).substr(0, dash), kMostLayers - 1);
+        const auto head = dash == std::string::npos ? std::nullopt : keyNumber(std::string_view(key).substr(dash + 1), 1 << 20);
+        if (!layer || !head)
             throw Error(path + ": key '" + printable(key) + "' is not 'layer-head' (as in \"12-3\")");
-        if (head >= queryHeads)
-            throw Error(path + ": key '" + printable(key) + "' names query head " + std::to_string(head) + "; the model has "
+        if (*head >= queryHeads)
+            throw Error(path + ": key '" + printable(key) + "' names query head " + std::to_string(*head) + "; the model has "
                         + std::to_string(queryHeads) + " per layer");
         const std::vector<nlohmann::json> runs = value.is_array() ? value.get<std::vector<nlohmann::json>>() : std::vector<nlohmann::json>{value};
         if (runs.empty())
             throw Error(path + ": '" + printable(key) + "' holds no score");
-        double sum = 0.0;
+        double mean = 0.0; // each score over the count: a sum could overflow where the mean does not
         for (const auto& v : runs) {
             if (!v.is_number())
                 throw Error(path + ": '" + printable(key) + "' holds " + jsonBrief(v) + ", not a score");
-            sum += v.get<double>();
+            mean += v.get<double>() / double(runs.size());
         }
-        if (size_t(layer) >= heads.size()) {
-            heads.resize(size_t(layer) + 1, std::vector<double>(size_t(queryHeads), 0.0));
-            given.resize(size_t(layer) + 1, std::vector<bool>(size_t(queryHeads), false));
-        }
-        heads[size_t(layer)][size_t(head)] = sum / double(runs.size());
-        given[size_t(layer)][size_t(head)] = true;
+        if (!means.emplace(std::make_pair(*layer, *head), mean).second) // "1-2" beside "01-2" is refused above; this is a guard
+            throw Error(path + ": gives layer " + std::to_string(*layer) + " head " + std::to_string(*head) + " twice");
     }
-    for (size_t l = 0; l < given.size(); ++l)
-        for (size_t h = 0; h < given[l].size(); ++h)
-            if (!given[l][h])
-                throw Error(path + ": has no score for layer " + std::to_string(l) + " head " + std::to_string(h) + " (key \""
-                            + std::to_string(l) + "-" + std::to_string(h) + "\")");
+    const int layers = means.rbegin()->first.first + 1;
+    std::vector<std::vector<double>> heads(size_t(layers), std::vector<double>(size_t(queryHeads), 0.0));
+    for (int l = 0; l < layers; ++l)
+        for (int h = 0; h < queryHeads; ++h) {
+            const auto it = means.find({l, h});
+            if (it == means.end())
+                throw Error(path + ": has no score for layer " + std::to_string(l) + " head " + std::to_string(h) + " (key \"" + std::to_string(l)
+                            + "-" + std::to_string(h) + "\"), but has scores up to layer " + std::to_string(layers - 1));
+            heads[size_t(l)][size_t(h)] = it->second;
+        }
     return heads;
 }
 
 } // namespace
 
-std::vector<std::vector<double>> CompressionOptions::loadHeadScores(const std::string& path, int queryHeads, int groupSize)
+std::vector<std::vector<double>> CompressionOptions::loadHeadScores(const std::string& path,
+                                                                    const std::function<std::pair<int, int>()>& queryHeadsAndGroup)
 {
     const nlohmann::json j = readJsonFile(path, "head score file");
     if (j.is_object() && !j.contains("scores") && !j.empty()) {
+        const auto [queryHeads, groupSize] = queryHeadsAndGroup ? queryHeadsAndGroup() : std::make_pair(0, 1);
+        if (queryHeads <= 0)
+            throw Error(path + ": a {\"layer-head\": [...]} score file needs the model's shape to map heads to units");
         const auto heads = layerHeadScores(j, path, queryHeads);
         if (groupSize <= 1)
             return heads;

@@ -1,4 +1,5 @@
 #pragma once
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -35,9 +36,11 @@ struct CompressionOptions
     void validateOptions() const;
     // HeadKV scores [layer][unit] from {"scores": [[...]]} (or a bare array), or from the files the
     // retrieval-head detection of HeadKV and Retrieval Head writes, {"layer-head": [scores, ...]}
-    // over query heads: each head's mean, a unit's the mean of its `groupSize` query heads
-    // (`queryHeads` per layer; 0: the model's shape is not known, and such a file is refused).
-    static std::vector<std::vector<double>> loadHeadScores(const std::string& path, int queryHeads = 0, int groupSize = 1);
+    // over query heads: each head's mean, a unit's the mean of its query group. For those,
+    // `queryHeadsAndGroup` gives the query heads per layer and the heads per unit (asked only then:
+    // it may read the checkpoint; it throws where the model is not known).
+    static std::vector<std::vector<double>> loadHeadScores(const std::string& path,
+                                                           const std::function<std::pair<int, int>()>& queryHeadsAndGroup = {});
 };
 
 // Compression of one layer for one request: which prompt positions each unit keeps.

@@ -271,10 +271,11 @@ ModelConfig ModelConfig::fromHfFolder(const std::string& folder, int layers)
         throw Error(folder + ": no such folder (expected a checkpoint folder: config.json and safetensors files)");
     if (!fs::is_directory(dir, ec))
         throw Error(folder + ": not a checkpoint folder (expected config.json and safetensors files)");
-    // Meta's original release (params.json beside consolidated weights) is no HF checkpoint.
-    if (!fs::exists(dir / "config.json", ec) && fs::exists(dir / "params.json", ec))
-        throw Error(folder + ": has params.json but no config.json: Meta's original checkpoint format, which needs converting to "
-                             "the Hugging Face format first (transformers' convert_llama_weights_to_hf.py)");
+    // The original releases (params.json beside consolidated weights, Meta's and Mistral's) are
+    // no HF checkpoints. A config.json that is a broken link (a cache cut short) is no such case.
+    if (!fs::exists(fs::symlink_status(dir / "config.json", ec)) && fs::exists(dir / "params.json", ec))
+        throw Error(folder + ": has params.json but no config.json: an original Llama or Mistral release, which needs converting to "
+                             "the Hugging Face format first (transformers' convert_llama_weights_to_hf.py or convert_mistral_weights_to_hf.py)");
     ModelConfig config = fromHfFile((dir / "config.json").string());
     config.name = folder;
     if (layers < 0 || layers > config.numLayers)

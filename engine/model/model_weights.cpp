@@ -96,19 +96,22 @@ void checkSlots(const std::string& folder, const SafetensorsCheckpoint& ckpt, co
             std::string elsewhere;
             for (const auto& name : ckpt.tensorNames())
                 if (name != slot.name && name.size() >= bare.size() && name.compare(name.size() - bare.size(), bare.size(), bare) == 0
-                    && (name.size() == bare.size() || name[name.size() - bare.size() - 1] == '.')) {
+                    && (name.size() == bare.size() || name[name.size() - bare.size() - 1] == '.')
+                    && ckpt.find(name)->shape == slot.shape) { // a vision tower's 'layers.1.…' is another tensor
                     elsewhere = name;
                     break;
                 }
             throw Error(folder + ": checkpoint is missing tensor '" + slot.name + "' (expected shape " + shapeToString(slot.shape) + ")"
                         + (elsewhere.empty() ? std::string() : "; it holds '" + printable(elsewhere) + "', whose prefix differs from the other tensors'"));
         }
+        // The name in the file, where it differs ('lm_head.weight' holding tied embeddings).
+        const std::string stored = ckpt.storedName(slot.name);
+        const std::string named = stored == slot.name ? "'" + slot.name + "'" : "'" + printable(stored) + "' (read as '" + slot.name + "')";
         if (e->shape != slot.shape)
-            throw Error(file->path() + ": tensor '" + slot.name + "' has shape " + shapeToString(e->shape)
-                        + ", expected " + shapeToString(slot.shape));
+            throw Error(file->path() + ": tensor " + named + " has shape " + shapeToString(e->shape) + ", expected "
+                        + shapeToString(slot.shape));
         if (!dtypeConvertible(e->dtype))
-            throw Error(file->path() + ": tensor '" + slot.name + "' has dtype " + dtypeName(e->dtype)
-                        + ", expected F32, F16, BF16 or F64");
+            throw Error(file->path() + ": tensor " + named + " has dtype " + dtypeName(e->dtype) + ", expected F32, F16, BF16 or F64");
     }
 }
 

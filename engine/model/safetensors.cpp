@@ -431,6 +431,12 @@ const SafetensorsEntry* SafetensorsCheckpoint::find(const std::string& name, con
     return m_files[it->second.file]->find(it->second.stored);
 }
 
+std::string SafetensorsCheckpoint::storedName(const std::string& name) const
+{
+    const auto it = m_index.find(name);
+    return it == m_index.end() ? std::string() : it->second.stored;
+}
+
 std::vector<std::string> SafetensorsCheckpoint::tensorNames() const
 {
     std::vector<std::string> names;

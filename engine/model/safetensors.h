@@ -69,6 +69,8 @@ public:
 
     const SafetensorsEntry* find(const std::string& name, const SafetensorsFile** file = nullptr) const;
     std::vector<std::string> tensorNames() const;
+    // The name a tensor has in its file, where a rename() gave it another here ("" if absent).
+    std::string storedName(const std::string& name) const;
     // Loads `name` as fp32 and checks its shape; throws naming the tensor when missing or mismatched.
     Tensor load(const std::string& name, const std::vector<int64_t>& expectedShape) const;
     const std::vector<std::string>& files() const { return m_fileNames; }
