@@ -782,6 +782,31 @@ private Q_SLOTS:
         QCOMPARE(profiler::SessionStore::open(file.toStdString(), profiler::SessionStore::Mode::ReadOnly)->listRuns().size(), size_t(2));
     }
 
+    // HeadKV from the run panel: its score file is read when the run starts (HeadKV's own
+    // {"layer-head": ...} files too); without one, the run is refused before it starts.
+    void headKvRunsWithTheChosenScoreFile()
+    {
+        QTemporaryDir dir;
+        MainWindow w;
+        fairkv::RunConfig c = smallRun();
+        c.compression.policy = CompressionPolicy::HeadKV;
+        w.startRun(c);
+        QVERIFY2(w.lastError().contains(QStringLiteral("choose a head score file")), qPrintable(w.lastError()));
+        QCOMPARE(w.runsModel()->rowCount(), 0);
+        nlohmann::json scores;
+        for (int l = 0; l < 4; ++l) // the tiny shape's 4 layers of 16 query heads
+            for (int h = 0; h < 16; ++h)
+                scores[std::to_string(l) + "-" + std::to_string(h)] = {0.1 + 0.05 * ((l * 5 + h * 3) % 7)};
+        const QString file = dir.filePath(QStringLiteral("heads.json"));
+        std::ofstream(file.toStdString()) << scores.dump();
+        w.runPanel()->setHeadScoresFile(file);
+        QSignalSpy done(w.jobs(), &RunJobTracker::finished);
+        w.startRun(c);
+        QVERIFY(done.wait(120000));
+        QTRY_COMPARE(w.runsModel()->rowCount(), 1);
+        QCOMPARE(QString::fromStdString(w.currentRun().result.at("config").at("compress").get<std::string>()), QStringLiteral("headkv"));
+    }
+
     void corruptSessionShowsAnErrorAndKeepsTheOpenOne()
     {
         QTemporaryDir dir;

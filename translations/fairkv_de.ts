@@ -760,6 +760,10 @@ Rank %3
         <source>The session file %1 is gone (moved or deleted since it was opened): open it again, or use File ▸ Save Session As to keep new runs.</source>
         <translation>Die Sitzungsdatei %1 ist nicht mehr vorhanden (seit dem Öffnen verschoben oder gelöscht): Öffnen Sie sie erneut, oder verwenden Sie Datei ▸ Sitzung speichern unter, um neue Läufe zu behalten.</translation>
     </message>
+    <message>
+        <source>HeadKV needs its per-head scores: choose a head score file beside Compression.</source>
+        <translation>HeadKV braucht seine Bewertungen pro Kopf: Wählen Sie neben Komprimierung eine Datei mit Kopfbewertungen.</translation>
+    </message>
 </context>
 <context>
     <name>fairkv::views::PlacementEditor</name>
@@ -1183,6 +1187,30 @@ Rank %3
     <message>
         <source>, about %L1 s left</source>
         <translation>, noch etwa %L1 s</translation>
+    </message>
+    <message>
+        <source>HeadKV score file (JSON)</source>
+        <translation>HeadKV-Bewertungsdatei (JSON)</translation>
+    </message>
+    <message>
+        <source>Per-head importance scores: {&quot;scores&quot;: [[each unit&apos;s score], ...]} per layer, or the {&quot;layer-head&quot;: [...]} files of HeadKV&apos;s head detection</source>
+        <translation>Bewertungen der Wichtigkeit pro Kopf: {&quot;scores&quot;: [[Bewertung jeder Einheit], ...]} pro Schicht, oder die {&quot;layer-head&quot;: [...]}-Dateien der Kopferkennung von HeadKV</translation>
+    </message>
+    <message>
+        <source>File…</source>
+        <translation>Datei…</translation>
+    </message>
+    <message>
+        <source>Head scores</source>
+        <translation>Kopfbewertungen</translation>
+    </message>
+    <message>
+        <source>Head score file</source>
+        <translation>Datei mit Kopfbewertungen</translation>
+    </message>
+    <message>
+        <source>Head scores (*.json)</source>
+        <translation>Kopfbewertungen (*.json)</translation>
     </message>
 </context>
 <context>

@@ -755,6 +755,10 @@ rank %3
         <source>The session file %1 is gone (moved or deleted since it was opened): open it again, or use File ▸ Save Session As to keep new runs.</source>
         <translation>会话文件 %1 已不存在（打开后被移动或删除）：请重新打开它，或使用“文件 ▸ 会话另存为”以保留新的运行。</translation>
     </message>
+    <message>
+        <source>HeadKV needs its per-head scores: choose a head score file beside Compression.</source>
+        <translation>HeadKV 需要每个头的评分：请在“压缩”旁选择一个头评分文件。</translation>
+    </message>
 </context>
 <context>
     <name>fairkv::views::PlacementEditor</name>
@@ -1176,6 +1180,30 @@ rank %3
     <message>
         <source>, about %L1 s left</source>
         <translation>，剩余约 %L1 s</translation>
+    </message>
+    <message>
+        <source>HeadKV score file (JSON)</source>
+        <translation>HeadKV 评分文件 (JSON)</translation>
+    </message>
+    <message>
+        <source>Per-head importance scores: {&quot;scores&quot;: [[each unit&apos;s score], ...]} per layer, or the {&quot;layer-head&quot;: [...]} files of HeadKV&apos;s head detection</source>
+        <translation>每个头的重要性评分：每层 {&quot;scores&quot;: [[每个单元的评分], ...]}，或 HeadKV 头检测生成的 {&quot;layer-head&quot;: [...]} 文件</translation>
+    </message>
+    <message>
+        <source>File…</source>
+        <translation>文件…</translation>
+    </message>
+    <message>
+        <source>Head scores</source>
+        <translation>头评分</translation>
+    </message>
+    <message>
+        <source>Head score file</source>
+        <translation>头评分文件</translation>
+    </message>
+    <message>
+        <source>Head scores (*.json)</source>
+        <translation>头评分 (*.json)</translation>
     </message>
 </context>
 <context>

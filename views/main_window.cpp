@@ -3,6 +3,7 @@
 
 #include "common/error.h"
 #include "common/output_path.h"
+#include "model/model_weights.h"
 #include "compare_view.h"
 #include "report.h"
 #include "report_pdf.h"
@@ -409,9 +410,35 @@ void MainWindow::runDemo()
     startRun(c);
 }
 
-void MainWindow::startRun(const fairkv::RunConfig& config)
+// A headkv run's per-head scores, read from the run panel's score file (a session keeps none):
+// whether the run can go ahead.
+bool MainWindow::withHeadScores(fairkv::RunConfig& config, const QString& action)
 {
-    if (!readyToSave(tr("Cannot run")))
+    if (config.compression.policy != CompressionPolicy::HeadKV || !config.compression.headScores.empty())
+        return true;
+    const QString file = m_runPanel->headScoresFile();
+    if (file.isEmpty()) {
+        reportError(action, tr("HeadKV needs its per-head scores: choose a head score file beside Compression."));
+        return false;
+    }
+    try { // a {"layer-head": ...} file maps onto the model's units by its shape
+        config.compression.headScores = CompressionOptions::loadHeadScores(file.toStdString(), [&] {
+            const std::optional<ModelConfig> shape = modelShape(config.model, config.layers);
+            if (!shape)
+                throw Error("the model '" + config.model + "' is neither a built-in shape nor a checkpoint folder");
+            return std::make_pair(shape->numHeads, config.unitMode == UnitMode::Gqa ? shape->groupSize() : 1);
+        });
+    } catch (const std::exception& e) {
+        reportError(action, QString::fromStdString(e.what()));
+        return false;
+    }
+    return true;
+}
+
+void MainWindow::startRun(const fairkv::RunConfig& settings)
+{
+    fairkv::RunConfig config = settings;
+    if (!withHeadScores(config, tr("Cannot run")) || !readyToSave(tr("Cannot run")))
         return;
     m_runPanel->setRunning(true);
     m_stateLabel->setText(tr("Running %1 on %n rank(s)…", nullptr, config.ranks).arg(QString::fromStdString(config.model)));
@@ -438,7 +465,12 @@ void MainWindow::rerun(const fairkv::Placement& placement, const QString& name)
         job = m_jobs->rerun(placement, name, parent);
     } else {
         try {
-            const fairkv::RunConfig config = fairkv::RunConfig::fromJson(m_editor->run().result.at("config"));
+            fairkv::RunConfig config = fairkv::RunConfig::fromJson(m_editor->run().result.at("config"));
+            if (!withHeadScores(config, tr("Cannot re-run"))) {
+                m_rerunning = false;
+                m_runPanel->setRunning(false);
+                return;
+            }
             m_stateLabel->setText(tr("Re-running run %1 with the %2 placement: its engine is not loaded, so its prompts "
                                      "are prefilled again…")
                                       .arg(parent)

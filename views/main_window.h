@@ -75,6 +75,7 @@ private:
     void addRecent(const QString& path);
     void updateTitle();
     bool readyToSave(const QString& action);
+    bool withHeadScores(fairkv::RunConfig& config, const QString& action);
 
     std::unique_ptr<profiler::SessionStore> m_session;
     // Whether the open session's file may take new runs. Sessions open for reading (viewing writes

@@ -6,6 +6,7 @@
 
 #include <QComboBox>
 #include <QFileDialog>
+#include <QLineEdit>
 #include <QFormLayout>
 #include <QHBoxLayout>
 #include <QLabel>
@@ -78,9 +79,24 @@ RunPanel::RunPanel(QWidget* parent)
     m_units->addItem(tr("KV head with its query group (GQA)"), QStringLiteral("gqa"));
     m_units->addItem(tr("Query head (per-query-head)"), QStringLiteral("per-query-head"));
     m_compress = new QComboBox(this);
-    for (const char* p : {"none", "snapkv", "ada-snapkv", "pyramidkv"})
+    for (const char* p : {"none", "snapkv", "ada-snapkv", "pyramidkv", "headkv"})
         m_compress->addItem(QString::fromUtf8(p), QString::fromUtf8(p));
     m_compress->setCurrentIndex(2);
+    // HeadKV's static per-head budgets come from a score file, read when the run starts.
+    m_headScores = new QLineEdit(this);
+    m_headScores->setPlaceholderText(tr("HeadKV score file (JSON)"));
+    m_headScores->setToolTip(tr("Per-head importance scores: {\"scores\": [[each unit's score], ...]} per layer, or the "
+                                "{\"layer-head\": [...]} files of HeadKV's head detection"));
+    auto* browseScores = new QPushButton(tr("File…"), this);
+    connect(browseScores, &QPushButton::clicked, this, &RunPanel::browseHeadScores);
+    m_headScoresRow = new QWidget(this);
+    auto* scoresRow = new QHBoxLayout(m_headScoresRow);
+    scoresRow->setContentsMargins(0, 0, 0, 0);
+    scoresRow->addWidget(m_headScores, 1);
+    scoresRow->addWidget(browseScores);
+    const auto showScores = [this] { m_headScoresRow->setEnabled(m_compress->currentData().toString() == QLatin1String("headkv")); };
+    connect(m_compress, &QComboBox::currentIndexChanged, this, showScores);
+    showScores();
     m_budget = spin(this, 2, 1 << 20, 64, tr("KV tokens kept per unit, observation window included"));
     m_batch = spin(this, 1, 4096, 4, tr("Requests decoded together"));
     m_promptLen = spin(this, 1, 1 << 20, 512, tr("Prompt tokens per request (seeded random ids)"));
@@ -103,6 +119,7 @@ RunPanel::RunPanel(QWidget* parent)
     form->addRow(tr("Backend"), m_backend);
     form->addRow(tr("Units"), m_units);
     form->addRow(tr("Compression"), m_compress);
+    form->addRow(tr("Head scores"), m_headScoresRow);
     form->addRow(tr("Budget"), m_budget);
     form->addRow(tr("Batch"), m_batch);
     form->addRow(tr("Prompt length"), m_promptLen);
@@ -220,6 +237,23 @@ void RunPanel::browseModel()
     const QString dir = QFileDialog::getExistingDirectory(this, tr("HF checkpoint folder"));
     if (!dir.isEmpty())
         m_model->setCurrentText(dir);
+}
+
+QString RunPanel::headScoresFile() const
+{
+    return m_headScores->text().trimmed();
+}
+
+void RunPanel::setHeadScoresFile(const QString& file)
+{
+    m_headScores->setText(file);
+}
+
+void RunPanel::browseHeadScores()
+{
+    const QString file = QFileDialog::getOpenFileName(this, tr("Head score file"), QString(), tr("Head scores (*.json)"));
+    if (!file.isEmpty())
+        m_headScores->setText(file);
 }
 
 void RunPanel::browsePlacement()

@@ -5,6 +5,7 @@
 #include <QWidget>
 
 class QComboBox;
+class QLineEdit;
 class QSpinBox;
 class QPushButton;
 class QProgressBar;
@@ -26,6 +27,9 @@ public:
     void setDone();
     void setStatus(const QString& text);
     QString statusText() const;
+    // The HeadKV score file the panel names (read when a headkv run starts; empty: none chosen).
+    QString headScoresFile() const;
+    void setHeadScoresFile(const QString& file);
     QPushButton* runButton() const { return m_run; }
     QPushButton* cancelButton() const { return m_cancel; }
 
@@ -36,6 +40,7 @@ Q_SIGNALS:
 private:
     void browseModel();
     void browsePlacement();
+    void browseHeadScores();
 
     QComboBox* m_model;
     QSpinBox* m_layers;
@@ -43,6 +48,8 @@ private:
     QComboBox* m_backend;
     QComboBox* m_units;
     QComboBox* m_compress;
+    QWidget* m_headScoresRow;
+    QLineEdit* m_headScores;
     QSpinBox* m_budget;
     QSpinBox* m_batch;
     QSpinBox* m_promptLen;
