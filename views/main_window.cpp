@@ -3,7 +3,6 @@
 
 #include "common/error.h"
 #include "common/output_path.h"
-#include "model/model_weights.h"
 #include "compare_view.h"
 #include "report.h"
 #include "report_pdf.h"
@@ -421,13 +420,8 @@ bool MainWindow::withHeadScores(fairkv::RunConfig& config, const QString& action
         reportError(action, tr("HeadKV needs its per-head scores: choose a head score file beside Compression."));
         return false;
     }
-    try { // a {"layer-head": ...} file maps onto the model's units by its shape
-        config.compression.headScores = CompressionOptions::loadHeadScores(file.toStdString(), [&] {
-            const std::optional<ModelConfig> shape = modelShape(config.model, config.layers);
-            if (!shape)
-                throw Error("the model '" + config.model + "' is neither a built-in shape nor a checkpoint folder");
-            return std::make_pair(shape->numHeads, config.unitMode == UnitMode::Gqa ? shape->groupSize() : 1);
-        });
+    try {
+        config.compression.headScores = headScoresFor(config, file.toStdString());
     } catch (const std::exception& e) {
         reportError(action, QString::fromStdString(e.what()));
         return false;

@@ -211,15 +211,8 @@ int runCommand(const std::vector<std::string>& argv)
         options.validateOptions();
         return 0;
     });
-    if (args.has("head-scores")) {
-        // A score file over query heads ({"layer-head": [...]}) maps to units by the model's shape.
-        cfg.compression.headScores = CompressionOptions::loadHeadScores(args.str("head-scores"), [&] {
-            const std::optional<ModelConfig> shape = modelShape(cfg.model, cfg.layers);
-            if (!shape)
-                throw Error("--model '" + cfg.model + "' is neither a built-in shape nor a checkpoint folder");
-            return std::make_pair(shape->numHeads, cfg.unitMode == UnitMode::Gqa ? shape->groupSize() : 1);
-        });
-    }
+    if (args.has("head-scores"))
+        cfg.compression.headScores = headScoresFor(cfg, args.str("head-scores"));
     cfg.batch = args.integer("batch", 1, 1 << 16);
     cfg.promptLen = args.integer("prompt-len", 1, 1 << 24);
     cfg.decode = args.integer("decode", 0, 1 << 20);

@@ -293,6 +293,16 @@ PlacementStats runStats(const InferenceEngine& engine, const CostModel& cost, co
 
 } // namespace
 
+std::vector<std::vector<double>> headScoresFor(const RunConfig& config, const std::string& path)
+{
+    return CompressionOptions::loadHeadScores(path, [&] {
+        const std::optional<ModelConfig> shape = modelShape(config.model, config.layers);
+        if (!shape)
+            throw Error("the model '" + config.model + "' is neither a built-in shape nor a checkpoint folder");
+        return std::make_pair(shape->numHeads, config.unitMode == UnitMode::Gqa ? shape->groupSize() : 1);
+    });
+}
+
 bool isRunResult(const json& j)
 {
     return j.is_object() && j.contains("kv_len") && j.contains("placement") && j.contains("model") && !j.contains("layers");

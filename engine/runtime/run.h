@@ -146,4 +146,8 @@ bool isRunResult(const nlohmann::json& j);
 // replica's bytes on the run's backend. An Error naming `source` for a result without a timed step.
 PlacementStats statsOfResult(const nlohmann::json& result, const std::string& source);
 
+// HeadKV scores [layer][unit] for `config`'s model and units from a score file (either format of
+// CompressionOptions::loadHeadScores(); the model's shape is read only for {"layer-head": ...} files).
+std::vector<std::vector<double>> headScoresFor(const RunConfig& config, const std::string& path);
+
 } // namespace fairkv
