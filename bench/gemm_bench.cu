@@ -8,6 +8,7 @@
 #include "backend/cuda/cublas_check.h"
 #include "backend/cuda/cuda_kernels.h"
 #include "backend/cuda/lt_product.h"
+#include "common/quantile.h"
 
 #include <cublasLt.h>
 #include <cublas_v2.h>
@@ -155,7 +156,7 @@ std::string everyAlgorithmTable(const cudaDeviceProp& prop, double readGBs, cubl
             }
             const auto median = [](std::vector<double> v) {
                 std::sort(v.begin(), v.end());
-                return v.empty() ? 0.0 : v[v.size() / 2];
+                return quantileOfSorted(v, 0.5);
             };
             int win = -1;
             double bestMedian = 0;

@@ -204,8 +204,7 @@ std::vector<std::vector<double>> layerHeadScores(const nlohmann::json& j, const 
                 throw Error(path + ": '" + printable(key) + "' holds " + jsonBrief(v) + ", not a score");
             mean += v.get<double>() / double(runs.size());
         }
-        if (!means.emplace(std::make_pair(*layer, *head), mean).second) // "1-2" beside "01-2" is refused above; this is a guard
-            throw Error(path + ": gives layer " + std::to_string(*layer) + " head " + std::to_string(*head) + " twice");
+        means[{*layer, *head}] = mean; // one key per head: the JSON reader refuses a key given twice, keyNumber() "01-2"
     }
     const int layers = means.rbegin()->first.first + 1;
     std::vector<std::vector<double>> heads(size_t(layers), std::vector<double>(size_t(queryHeads), 0.0));
