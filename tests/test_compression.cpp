@@ -208,6 +208,11 @@ private Q_SLOTS:
         QVERIFY(int(sizes[4]) >= int(std::floor(0.2 * 32)) + 32);
         o.headScores = {{1, 1}};
         FAIRKV_EXPECT_ERROR(o.validate(2, 4), "--head-scores");
+        // The options alone pass without scores (a command line reads them after this check);
+        // the run itself is refused without them.
+        o.headScores.clear();
+        o.validateOptions();
+        FAIRKV_EXPECT_ERROR(o.validate(2, 4), "--compress headkv needs --head-scores FILE");
         // A file with no layer at all is named as such, not taken for a missing --head-scores.
         QTemporaryDir dir;
         const std::string empty = dir.filePath(QStringLiteral("empty.json")).toStdString();

@@ -205,12 +205,11 @@ int runCommand(const std::vector<std::string>& argv)
         && cfg.compression.policy != CompressionPolicy::HeadKV)
         throw UsageError("--floor-alpha applies to --compress ada-snapkv and headkv only");
     optionValue([&] { // an even --kernel is refused as --kernel 0 is, before the model loads (or a score file meets it)
-        CompressionOptions options = cfg.compression;
-        if (args.has("head-scores"))
-            options.headScores = {{1.0}}; // read below
-        options.validateOptions();
+        cfg.compression.validateOptions();
         return 0;
     });
+    if (cfg.compression.policy == CompressionPolicy::HeadKV && !args.has("head-scores"))
+        throw UsageError("--compress headkv needs --head-scores FILE (per-head importance scores)");
     if (args.has("head-scores"))
         cfg.compression.headScores = headScoresFor(cfg, args.str("head-scores"));
     cfg.batch = args.integer("batch", 1, 1 << 16);

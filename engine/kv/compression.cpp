@@ -145,13 +145,13 @@ void CompressionOptions::validateOptions() const
         throw Error("--kernel must be a positive odd number, got " + std::to_string(kernel));
     if (!(floorAlpha >= 0.0 && floorAlpha <= 1.0))
         throw Error("--floor-alpha must be within [0, 1]");
-    if (policy == CompressionPolicy::HeadKV && headScores.empty())
-        throw Error("--compress headkv needs --head-scores FILE (per-head importance scores)");
 }
 
 void CompressionOptions::validate(int numLayers, int numUnits) const
 {
     validateOptions();
+    if (policy == CompressionPolicy::HeadKV && headScores.empty())
+        throw Error("--compress headkv needs --head-scores FILE (per-head importance scores)");
     if (policy == CompressionPolicy::HeadKV) {
         if (int(headScores.size()) < numLayers)
             throw Error("--head-scores has " + std::to_string(headScores.size()) + " layers, the model has "

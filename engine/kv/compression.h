@@ -32,7 +32,8 @@ struct CompressionOptions
 
     void validate(int numLayers, int numUnits) const;
     // What validate() checks that needs no model: the options alone (a command line checks them
-    // before any weight loads).
+    // before any weight loads). Without `headScores`, which a command line reads after these
+    // checks (reading a score file may need the model's shape).
     void validateOptions() const;
     // HeadKV scores [layer][unit] from {"scores": [[...]]} (or a bare array), or from the files the
     // retrieval-head detection of HeadKV and Retrieval Head writes, {"layer-head": [scores, ...]}

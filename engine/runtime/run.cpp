@@ -106,7 +106,7 @@ RunConfig RunConfig::fromJson(const json& j)
         c.unitMode = unitModeFromName(jsonStringOr(j, "units", unitModeName(c.unitMode), src));
         c.compression.policy = compressionFromName(jsonStringOr(j, "compress", compressionName(c.compression.policy), src));
         // A headkv run's scores are not kept with it: whoever runs these settings again gives them
-        // (validateOptions() refuses the run until then).
+        // (validate() refuses the run until then).
         c.compression.budget = jsonIntOr(j, "budget", c.compression.budget, src, kIntLeast, kIntMost);
         c.compression.window = jsonIntOr(j, "window", c.compression.window, src, kIntLeast, kIntMost);
         c.compression.kernel = jsonIntOr(j, "kernel", c.compression.kernel, src, kIntLeast, kIntMost);
