@@ -27,6 +27,7 @@
 #include <map>
 #include <thread>
 
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -233,6 +234,25 @@ uint64_t walBytes(const std::string& path)
 // remove them afterwards, and a read-only -shm stops every later write, also the owner's once the
 // file is made writable again. One in rollback mode reads with locking anywhere, and immutable
 // would drop the locking a live writer relies on.
+// A file name as sqlite3_open_v2() takes it literally: SQLite builds that read URIs in plain names
+// (Debian's: SQLITE_USE_URI) take one beginning with "file:" for a URI, which would write
+// elsewhere ("file:s.fkv?mode=memory" in memory) than the checks and the readers look.
+std::string sqliteName(const std::string& path)
+{
+    return path.rfind("file:", 0) == 0 ? "./" + path : path;
+}
+
+// Whether the file's header says it is a FairKV session (its application id, bytes 68-71).
+bool headerIsSession(const std::string& path)
+{
+    std::ifstream in(path, std::ios::binary);
+    unsigned char h[72] = {};
+    if (!in.read(reinterpret_cast<char*>(h), sizeof h))
+        return false;
+    const uint32_t id = uint32_t(h[68]) << 24 | uint32_t(h[69]) << 16 | uint32_t(h[70]) << 8 | uint32_t(h[71]);
+    return int32_t(id) == SessionStore::kApplicationId;
+}
+
 std::string readUri(const std::string& path, bool wal)
 {
     std::error_code ec;
@@ -493,6 +513,18 @@ std::unique_ptr<SessionStore> SessionStore::open(const std::string& path, Mode m
     int32_t appId = 0;
     bool hasTables = false;
     const std::string uri = exists ? readUri(file, wal) : std::string(); // the probe's and a viewer's
+    // A program that stopped in the middle of a write in rollback-journal mode (a schema-1 session,
+    // or one another tool wrote) left a hot journal, which only a writable connection may roll
+    // back: a writer does that first, as any SQLite writer would, and only for a FairKV session.
+    const std::string journal = file + "-journal";
+    if (mode == Mode::ReadWrite && exists && fs::file_size(journal, ec) > 0 && !ec && headerIsSession(file)) {
+        sqlite3* db = nullptr;
+        if (sqlite3_open_v2(sqliteName(file).c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK) {
+            sqlite3_busy_timeout(db, 5000);
+            sqlite3_exec(db, "SELECT count(*) FROM sqlite_master", nullptr, nullptr, nullptr);
+        }
+        sqlite3_close(db);
+    }
     if (exists && fs::file_size(path, ec) > 0) {
         sqlite3* raw = nullptr;
         int rc = sqlite3_open_v2(uri.c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, nullptr);
@@ -528,6 +560,12 @@ std::unique_ptr<SessionStore> SessionStore::open(const std::string& path, Mode m
                     throw Error(path + ": cannot be read: the disk holding it is full (" + std::to_string(space.available >> 10)
                                 + " KiB free; SQLite needs room beside the file for its -shm index even to read it)");
             }
+            if ((rc & 0xff) == SQLITE_READONLY && fs::file_size(journal, ec) > 0 && !ec)
+                throw Error(path + ": a program stopped in the middle of writing to it and left its rollback journal " + journal
+                            + (mode == Mode::ReadOnly ? "; opening the session for writing (a run saved to it) rolls that write back, "
+                                                        "viewing cannot"
+                                                      : ", which is not a FairKV session's to roll back")
+                            + "; nothing was changed");
             if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
                 throw Error(path + ": is locked by another program (waited 5 s); try again once it has finished with the session");
             // A write-ahead log holding runs needs its -shm index made beside it to be read.
@@ -583,23 +621,12 @@ std::unique_ptr<SessionStore> SessionStore::open(const std::string& path, Mode m
         return s;
     }
 
-    if (sqlite3_open_v2(s->m_file.c_str(), &s->m_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) != SQLITE_OK)
+    if (sqlite3_open_v2(sqliteName(s->m_file).c_str(), &s->m_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) != SQLITE_OK)
         s->fail(std::string("cannot open: ") + sqlite3_errmsg(s->m_db));
-    // Switching to WAL takes an exclusive lock and, where another connection is just creating or
-    // switching the same file, can fail at once as busy without calling the busy handler: retried
-    // (without the handler, which may wait its 5 s inside each try) until the same 5 s are up.
-    sqlite3_busy_timeout(s->m_db, 0);
-    for (const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);;) {
-        const int rc = sqlite3_exec(s->m_db, "PRAGMA journal_mode=WAL", nullptr, nullptr, nullptr);
-        if (rc == SQLITE_OK)
-            break;
-        if (rc != SQLITE_BUSY || std::chrono::steady_clock::now() >= until)
-            s->fail(describeSqlite(s->m_db, rc));
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
     sqlite3_busy_timeout(s->m_db, 5000);
-    s->exec("PRAGMA synchronous=NORMAL");
     s->exec("PRAGMA foreign_keys=ON");
+    // Upgraded (or created) before the switch to WAL below: a file whose upgrade is refused keeps
+    // its journal mode too, unchanged to the byte.
     if (version < kSchemaVersion) {
         s->exec("BEGIN IMMEDIATE");
         try {
@@ -621,7 +648,36 @@ std::unique_ptr<SessionStore> SessionStore::open(const std::string& path, Mode m
             throw;
         }
     }
+    // Switching to WAL takes an exclusive lock and, where another connection is just creating or
+    // switching the same file, can fail at once as busy without calling the busy handler: retried
+    // (without the handler, which may wait its 5 s inside each try) until the same 5 s are up.
+    sqlite3_busy_timeout(s->m_db, 0);
+    for (const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);;) {
+        const int rc = sqlite3_exec(s->m_db, "PRAGMA journal_mode=WAL", nullptr, nullptr, nullptr);
+        if (rc == SQLITE_OK)
+            break;
+        if (rc != SQLITE_BUSY || std::chrono::steady_clock::now() >= until)
+            s->fail(describeSqlite(s->m_db, rc));
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    sqlite3_busy_timeout(s->m_db, 5000);
+    s->exec("PRAGMA synchronous=NORMAL");
+    // Which file this store writes: one moved, deleted or replaced at its path meanwhile is not
+    // written through the old handle (its -wal stays at the path; checkStillAtPath()).
+    struct stat st;
+    if (::stat(s->m_file.c_str(), &st) == 0)
+        s->m_identity = {uint64_t(st.st_dev), uint64_t(st.st_ino)};
     return s;
+}
+
+void SessionStore::checkStillAtPath() const
+{
+    struct stat st;
+    if (::stat(m_file.c_str(), &st) != 0)
+        fail("the session file was moved or deleted while it was open; nothing was saved (its -wal left at the old path "
+             "belongs to the moved file)");
+    if (std::make_pair(uint64_t(st.st_dev), uint64_t(st.st_ino)) != m_identity)
+        fail("the session file was replaced by another file while it was open; nothing was saved in either");
 }
 
 void SessionStore::migrate(int from)
@@ -682,7 +738,7 @@ SessionStore::~SessionStore()
         || access(folderOf(m_file).c_str(), W_OK) != 0)
         return;
     sqlite3* db = nullptr;
-    if (sqlite3_open_v2(m_file.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK)
+    if (sqlite3_open_v2(sqliteName(m_file).c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK)
         sqlite3_exec(db, "SELECT count(*) FROM sqlite_master", nullptr, nullptr, nullptr);
     sqlite3_close(db);
 }
@@ -710,6 +766,7 @@ int64_t SessionStore::appendRun(const fairkv::RunResult& run, const TraceBuffer&
     const RunAggregate agg = aggregate(trace, run.ranks);
     exec("BEGIN IMMEDIATE");
     try {
+        checkStillAtPath();
         if (parent)
             requireRun(*parent);
         Statement envIns(m_db, "INSERT INTO environments(json) VALUES(?)", m_path);
@@ -1208,7 +1265,7 @@ void SessionStore::saveCopy(const std::string& path) const
     std::error_code ec;
     fs::remove(tmp, ec);
     sqlite3* dest = nullptr;
-    if (sqlite3_open(tmp.c_str(), &dest) != SQLITE_OK) {
+    if (sqlite3_open_v2(sqliteName(tmp).c_str(), &dest, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) != SQLITE_OK) {
         sqlite3_close(dest);
         throw Error(path + ": cannot write");
     }
@@ -1257,6 +1314,7 @@ void SessionStore::addNote(std::optional<int64_t> run, const std::string& text)
 {
     if (m_readOnly)
         fail("opened for viewing only; cannot add a note");
+    checkStillAtPath();
     if (run)
         requireRun(*run);
     Statement st(m_db, "INSERT INTO notes(run_id, created_at, text) VALUES(?,?,?)", m_path);

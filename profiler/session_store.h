@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 struct sqlite3;
@@ -116,10 +117,12 @@ private:
     [[noreturn]] void fail(const std::string& what) const;
     int runRanks(int64_t id) const; // the run's rank count, checked (storedRanks)
     int storedRanks(int64_t run, int64_t ranks) const; // a run's rank count, refused when no command writes it
+    void checkStillAtPath() const; // refuses a write when the path no longer names the file opened
 
     std::string m_path;
     std::string m_file; // m_path, or the file a link there names
     sqlite3* m_db = nullptr;
+    std::pair<uint64_t, uint64_t> m_identity; // device and inode of the file opened for writing
     bool m_readOnly = false;
     // A reader of a WAL session creates its -wal and -shm files and, read-only, cannot remove them;
     // set when this store found none, so that closing leaves the folder as it was.

@@ -6,6 +6,7 @@
 #include "test_util.h"
 
 #include <QCryptographicHash>
+#include <QDir>
 #include <QFile>
 #include <QtTest>
 
@@ -205,6 +206,15 @@ private Q_SLOTS:
             s->appendRun(a.result, a.trace, Environment::detect(), 1);
         }
         QCOMPARE(SS::open(file, SS::Mode::ReadOnly)->listRuns().size(), size_t(2));
+        // A schema-1 file whose upgrade is refused is left as it was, its journal mode too (it had
+        // been switched to WAL before the upgrade failed).
+        const std::string damaged = fairkv::test::path(dir, "damaged.fkv");
+        sql(damaged, std::string(SS::firstSchemaSql()) + "PRAGMA application_id=" + std::to_string(SS::kApplicationId)
+                         + "; PRAGMA user_version=1; INSERT INTO models VALUES(1, 'tiny', '{}');"
+                           "INSERT INTO runs VALUES(1, 1, NULL, '2026-01-01T00:00:00Z', 'cpu', 'emulated', NULL, '{}', '{}');");
+        const QByteArray damagedBefore = digest(damaged);
+        FAIRKV_EXPECT_ERROR(SS::open(damaged, SS::Mode::ReadWrite), "rank count");
+        QCOMPARE(digest(damaged), damagedBefore);
     }
 
     // Programs that create one new session at once all save (two to eight runs started together
@@ -718,6 +728,84 @@ private Q_SLOTS:
             SS::open(f, SS::Mode::ReadWrite)->appendRun(a.result, a.trace, Environment::detect());
             QCOMPARE(SS::open(f, SS::Mode::ReadOnly)->listRuns().size(), size_t(1));
         }
+    }
+
+    // A name that begins with "file:" is a file of that name (Debian's SQLite reads such names as
+    // URIs: "file:s.fkv?mode=memory" had been "saved" in memory, and a foreign file behind
+    // "file:x" switched to WAL before it was refused).
+    void namesThatBeginLikeUris()
+    {
+        QTemporaryDir dir;
+        const QString cwd = QDir::currentPath();
+        QVERIFY(QDir::setCurrent(dir.path()));
+        const Recorded a = record();
+        for (const std::string name : {"file:s.fkv", "file:m.fkv?mode=memory"}) {
+            SS::open(name, SS::Mode::ReadWrite)->appendRun(a.result, a.trace, Environment::detect());
+            QVERIFY(std::filesystem::exists(fairkv::test::path(dir, name.c_str())));
+            QCOMPARE(SS::open(name, SS::Mode::ReadOnly)->listRuns().size(), size_t(1));
+        }
+        sql("foreign.db", "CREATE TABLE t(x); INSERT INTO t VALUES(1);");
+        const QByteArray before = digest("foreign.db");
+        SS::open("file:foreign.db", SS::Mode::ReadWrite); // a new session of that name
+        QVERIFY(std::filesystem::exists(fairkv::test::path(dir, "file:foreign.db")));
+        QCOMPARE(digest("foreign.db"), before);
+        QVERIFY(QDir::setCurrent(cwd));
+    }
+
+    // The session moved, deleted or replaced while a run held it open: the run is refused, not
+    // written through the old handle into a file no longer at the path (its -wal is left at the
+    // path, so the runs had been lost while the command said "saved").
+    void sessionMovedWhileOpen()
+    {
+        QTemporaryDir dir;
+        const std::string file = fairkv::test::path(dir, "s.fkv"), moved = fairkv::test::path(dir, "moved.fkv");
+        const Recorded a = record();
+        SS::open(file, SS::Mode::ReadWrite)->appendRun(a.result, a.trace, Environment::detect());
+        {
+            auto s = SS::open(file, SS::Mode::ReadWrite);
+            std::filesystem::rename(file, moved);
+            FAIRKV_EXPECT_ERROR(s->appendRun(a.result, a.trace, Environment::detect()), "was moved or deleted while it was open");
+            FAIRKV_EXPECT_ERROR(s->addNote(std::nullopt, "x"), "was moved or deleted");
+        }
+        {
+            auto s = SS::open(moved, SS::Mode::ReadWrite);
+            std::filesystem::copy_file(moved, file);
+            std::filesystem::rename(file, moved); // another file now at the path
+            FAIRKV_EXPECT_ERROR(s->appendRun(a.result, a.trace, Environment::detect()), "was replaced by another file");
+        }
+        QCOMPARE(SS::open(moved, SS::Mode::ReadOnly)->listRuns().size(), size_t(1));
+    }
+
+    // A writer in rollback-journal mode killed mid-transaction leaves a hot journal: viewing names
+    // it (a read-only connection cannot roll it back), a writer rolls it back and saves.
+    void hotJournalLeftByAKilledWriter()
+    {
+        QTemporaryDir dir;
+        const std::string file = fairkv::test::path(dir, "hot.fkv");
+        const Recorded a = record();
+        SS::open(file, SS::Mode::ReadWrite)->appendRun(a.result, a.trace, Environment::detect());
+        sql(file, "PRAGMA journal_mode=DELETE");
+        const pid_t child = fork();
+        if (child == 0) {
+            sqlite3* db = nullptr;
+            sqlite3_open(file.c_str(), &db);
+            sqlite3_exec(db, "PRAGMA cache_size=1; BEGIN; UPDATE runs SET label='half'; "
+                             "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000) "
+                             "INSERT INTO notes(run_id, created_at, text) SELECT NULL, 'x', hex(randomblob(500)) FROM n;",
+                         nullptr, nullptr, nullptr);
+            _exit(9); // no commit, no rollback
+        }
+        int status = 0;
+        waitpid(child, &status, 0);
+        QVERIFY(std::filesystem::file_size(file + "-journal") > 0);
+        FAIRKV_EXPECT_ERROR(SS::open(file, SS::Mode::ReadOnly), "left its rollback journal " + file + "-journal");
+        {
+            auto s = SS::open(file, SS::Mode::ReadWrite);
+            QCOMPARE(s->listRuns().size(), size_t(1));
+            QVERIFY(s->notes().empty());
+            s->appendRun(a.result, a.trace, Environment::detect());
+        }
+        QCOMPARE(SS::open(file, SS::Mode::ReadOnly)->listRuns().size(), size_t(2));
     }
 
     void readOnlyFile()

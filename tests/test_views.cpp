@@ -28,6 +28,8 @@
 #include <QStandardPaths>
 #include <QtTest>
 
+#include <sqlite3.h>
+
 #include <fstream>
 
 using namespace fairkv;
@@ -736,6 +738,31 @@ private Q_SLOTS:
         const QString copy = dir.filePath(QStringLiteral("copy.fkv"));
         QVERIFY(w.saveSessionAs(copy));
         QCOMPARE(w.runsModel()->rowCount(), 2);
+    }
+
+    // A session whose only run cannot be read: the window names the run and shows nothing of it
+    // (drawing the views of no run had thrown from a resize handler: --screenshots aborted).
+    void sessionWithOnlyADamagedRunOpensEmpty()
+    {
+        QTemporaryDir dir;
+        const QString file = dir.filePath(QStringLiteral("damaged.fkv"));
+        {
+            profiler::CpuTracer tracer;
+            const RunResult r = runInference(smallRun(), {}, nullptr, &tracer);
+            profiler::SessionStore::open(file.toStdString(), profiler::SessionStore::Mode::ReadWrite)
+                ->appendRun(r, tracer.buffer(), profiler::Environment::detect());
+        }
+        sqlite3* db = nullptr;
+        QCOMPARE(sqlite3_open(file.toLocal8Bit().constData(), &db), SQLITE_OK);
+        QCOMPARE(sqlite3_exec(db, "UPDATE runs SET result_json='{'", nullptr, nullptr, nullptr), SQLITE_OK);
+        sqlite3_close(db);
+        MainWindow w;
+        w.resize(1400, 900);
+        w.openSession(file);
+        w.showRuns({1});
+        QVERIFY(w.lastError().contains(QStringLiteral("run 1 has a damaged result record")));
+        QVERIFY(!w.grab().isNull()); // every view laid out and drawn for no run
+        QCOMPARE(w.gpuLoad()->barCount(), 0);
     }
 
     void viewingASessionWritesNothingUntilARunIsSaved()

@@ -59,6 +59,7 @@ GpuLoadView::GpuLoadView(QWidget* parent)
     m_plot->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
     connect(m_modeBox, &QComboBox::currentIndexChanged, this, [this](int i) { setMode(Mode(i)); });
     theme::stylePlot(m_plot, palette());
+    rebuild(); // the empty state: no axes, a hint where the bars will be
 }
 
 void GpuLoadView::setRuns(std::vector<StudioRun> runs)

@@ -19,7 +19,7 @@ namespace fairkv::views {
 struct StudioRun
 {
     profiler::RunSummary summary;
-    nlohmann::json result;
+    nlohmann::json result = nlohmann::json::object(); // an object always: no run shown is an empty one
     std::shared_ptr<const profiler::TraceBuffer> trace;
     profiler::Environment environment;
 
