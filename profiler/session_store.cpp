@@ -890,7 +890,7 @@ void checkMetrics(RunSummary& s, std::optional<int64_t> timedSteps, const Damage
             damaged(s.resultDamaged, run + " has damaged metrics: it timed " + std::to_string(*timedSteps)
                                          + (*timedSteps == 1 ? " decode step" : " decode steps") + " but its '" + name + "' is missing");
         else if (timedSteps && *timedSteps == 0 && !std::isnan(*value))
-            damaged(s.resultDamaged, run + "'s metric '" + name + "' is set, but the run timed no decode step");
+            damaged(s.resultDamaged, run + "'s metric '" + name + "' is set, but its result's 'step_ms' lists no timed decode step");
     }
 }
 
@@ -905,7 +905,15 @@ std::vector<RunSummary> SessionStore::summaries(std::optional<int64_t> only) con
                        "(SELECT value FROM metrics WHERE run_id=r.id AND name='step_ms'), "
                        "(SELECT value FROM metrics WHERE run_id=r.id AND name='imbalance'), "
                        "(SELECT value FROM metrics WHERE run_id=r.id AND name='lower_bound_ms'), r.result_json, "
-                       "CASE WHEN json_valid(r.result_json) THEN json_array_length(r.result_json, '$.step_ms') END "
+                       "CASE WHEN json_valid(r.result_json) AND json_type(r.result_json, '$.step_ms') = 'array' "
+                       "THEN json_array_length(r.result_json, '$.step_ms') END, "
+                       // The first of the design's result keys every view reads that the record lacks.
+                       "CASE WHEN NOT json_valid(r.result_json) THEN NULL "
+                       "WHEN json_type(r.result_json) <> 'object' THEN '' "
+                       "WHEN json_type(r.result_json, '$.rank_attention_ms') IS NOT 'array' THEN 'rank_attention_ms' "
+                       "WHEN json_type(r.result_json, '$.kv_len') IS NOT 'array' THEN 'kv_len' "
+                       "WHEN json_type(r.result_json, '$.step_ms') IS NOT 'array' THEN 'step_ms' "
+                       "WHEN json_type(r.result_json, '$.placement') IS NOT 'object' THEN 'placement' END "
                        "FROM runs r LEFT JOIN models m ON m.id = r.model_id LEFT JOIN placements p ON p.run_id = r.id "
                        "WHERE ?1 IS NULL OR r.id = ?1 ORDER BY r.id",
                  m_path);
@@ -942,6 +950,13 @@ std::vector<RunSummary> SessionStore::summaries(std::optional<int64_t> only) con
         }
         if (!storedJsonSound(st.text(15)))
             damaged(s.resultDamaged, run + "'s result is not valid JSON");
+        else if (!st.isNull(17)) { // a record without a key every view reads would show zeros
+            const std::string key = st.text(17);
+            damaged(s.resultDamaged, run + " has a damaged result record"
+                                         + (key.empty()               ? std::string(" (not a JSON object)")
+                                            : key == "placement" ? std::string(": no 'placement'")
+                                                                 : ": no '" + key + "' array"));
+        }
         if (cfg.is_object()) { // a value of another type is a damaged record, not a crash
             try {
                 const std::string what = run + "'s settings";
@@ -1122,18 +1137,12 @@ StoredRun SessionStore::loadRun(int64_t id) const
     r.config = parseStored(st.text(0));
     r.result = parseStored(st.text(1));
     if (r.result.is_discarded() || !r.result.is_object())
-        fail("run " + std::to_string(id) + " has a damaged result record");
+        fail("run " + std::to_string(id) + " has a damaged result record" + (r.result.is_discarded() ? "" : " (not a JSON object)"));
     if (r.config.is_discarded() || !r.config.is_object())
         fail("run " + std::to_string(id) + " has damaged settings (not a JSON object)");
-    if (!r.summary.damage.empty()) // what the run list marked (its rank count, a setting, a metric)
+    if (!r.summary.damage.empty()) // what the run list marked (its rank count, a setting, a key, a metric)
         fail(r.summary.damage);
-    // The design's result keys every view reads; a record without one would show zeros.
     const auto damaged = [&](const std::string& why) { fail("run " + std::to_string(id) + " has a damaged result record: " + why); };
-    for (const char* key : {"rank_attention_ms", "kv_len", "step_ms"})
-        if (!r.result.contains(key) || !r.result.at(key).is_array())
-            damaged(std::string("no '") + key + "' array");
-    if (!r.result.contains("placement") || !r.result.at("placement").is_object())
-        damaged("no 'placement'");
     checkResultTypes(r.result, r.summary.ranks, damaged);
     r.environment = Environment::fromJson(parseStored(st.text(2))); // damaged or missing: every field "unknown"
     return r;
