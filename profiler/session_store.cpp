@@ -706,11 +706,19 @@ void SessionStore::migrate(int from)
                 runs.push_back(st.i64(0));
         }
         for (int64_t id : runs) {
-            Statement st(m_db, "SELECT ranks FROM runs WHERE id=?", m_path);
-            st.bind(1, id);
-            st.step();
-            const int ranks = storedRanks(id, st.integer(0, "run " + std::to_string(id) + "'s rank count"));
-            const RunAggregate agg = aggregate(loadTrace(id), ranks);
+            // A run whose rank count or trace is damaged gets no per-layer times: the run list
+            // marks it and opening it names the fault, while the session's other runs read.
+            RunAggregate agg;
+            int ranks = 0;
+            try {
+                Statement st(m_db, "SELECT ranks FROM runs WHERE id=?", m_path);
+                st.bind(1, id);
+                st.step();
+                ranks = storedRanks(id, st.integer(0, "run " + std::to_string(id) + "'s rank count"));
+                agg = aggregate(loadTrace(id), ranks);
+            } catch (const Error&) {
+                continue;
+            }
             Statement ins(m_db, "INSERT INTO layer_times VALUES(?,?,?,?,?,?,?)", m_path);
             for (const auto& a : agg.layers)
                 for (int g = 0; g < ranks; ++g)

@@ -2,6 +2,7 @@
 // never worse than uniform; lower bounds never above an optimum; planned placements keep outputs.
 #include "common/rng.h"
 #include "model/model_weights.h"
+#include "placement/cost_model.h"
 #include "placement/planner.h"
 #include "runtime/inference_engine.h"
 #include "runtime/run.h"
@@ -156,6 +157,45 @@ class TestPlanners : public QObject
 {
     Q_OBJECT
 private Q_SLOTS:
+    // The cost constants fitted to per-rank times: exact where the run's loads separate the two
+    // terms; where they cannot (one rank: every layer's unit count in step with its tokens), the
+    // model's bytes split them and the times give the scale (c_unit had been fitted to 0, and a plan
+    // for more ranks then took extra copies for free).
+    void costFitSeparatesUnitsAndTokens()
+    {
+        const double cUnit = 0.05, cTok = 0.001;
+        const auto timesOf = [&](const Placement& p, const KvLengths& len) {
+            std::vector<std::vector<double>> ms(p.layers.size());
+            for (size_t l = 0; l < p.layers.size(); ++l) {
+                ms[l].assign(size_t(p.ranks), 0.0);
+                for (const UnitPlacement& up : p.layers[l])
+                    for (const Replica& r : up.replicas) {
+                        ms[l][size_t(r.rank)] += cUnit;
+                        for (int q : r.requests)
+                            ms[l][size_t(r.rank)] += cTok * len[size_t(q)][l][size_t(up.unit)];
+                    }
+            }
+            return ms;
+        };
+        // Two layers, four units, two requests; Ada-SnapKV-like: every layer keeps the same total.
+        const KvLengths len = {{{10, 200, 30, 160}, {100, 100, 150, 50}}, {{90, 40, 250, 20}, {60, 140, 80, 120}}};
+        Placement assign = Placement::uniform(2, 4, 2, 2);
+        assign.layers[0][1].replicas[0].rank = 0; // three units on rank 0 in layer 0: loads now separate the terms
+        const CostModel sep = CostModel::fit(assign, len, timesOf(assign, len));
+        QVERIFY(std::abs(sep.cUnitMs - cUnit) < 1e-9 && std::abs(sep.cTokMs - cTok) < 1e-12);
+        QVERIFY(sep.source.find("fitted") == 0);
+
+        const Placement one = Placement::uniform(2, 4, 1, 2);
+        const CostModel blind = CostModel::fit(one, len, timesOf(one, len));
+        QCOMPARE(blind.cUnitMs, 0.0); // without the shape: the token term alone
+        const CostModel shaped = CostModel::fit(one, len, timesOf(one, len), cUnit / cTok);
+        QVERIFY2(std::abs(shaped.cUnitMs - cUnit) < 1e-9 && std::abs(shaped.cTokMs - cTok) < 1e-12, shaped.source.c_str());
+        QVERIFY(shaped.source.find("split between units and tokens by the model's bytes") != std::string::npos);
+        // A ratio off by 2x still reproduces the measured total, only the split follows the bytes.
+        const CostModel off = CostModel::fit(one, len, timesOf(one, len), 2 * cUnit / cTok);
+        QVERIFY(std::abs((4 * off.cUnitMs + 800 * off.cTokMs) - (4 * cUnit + 800 * cTok)) < 1e-9);
+    }
+
     // The gap to a lower bound, as the plan's JSON, the CLI and the placement editor show it: a time
     // equal to its bound but for rounding reads 0 (not -0.0%), a real shortfall stays visible.
     void gapAboveBound_data()
@@ -499,10 +539,10 @@ private Q_SLOTS:
         QTest::newRow("no kv_len") << QStringLiteral(R"({"layers":1,"units":2,"batch":1,"c_unit_ms":1,"c_tok_ms":1})") << QStringLiteral("'kv_len'");
         QTest::newRow("batch mismatch") << QStringLiteral(R"({"layers":1,"units":2,"batch":2,"kv_len":[[[1,2]]],"c_unit_ms":1,"c_tok_ms":1})") << QStringLiteral("has 1 requests, 'batch' says 2");
         QTest::newRow("unit mismatch") << QStringLiteral(R"({"layers":1,"units":3,"batch":1,"kv_len":[[[1,2]]],"c_unit_ms":1,"c_tok_ms":1})") << QStringLiteral("must hold 3 units");
-        QTest::newRow("negative length") << QStringLiteral(R"({"layers":1,"units":2,"batch":1,"kv_len":[[[1,-2]]],"c_unit_ms":1,"c_tok_ms":1})") << QStringLiteral("holds -2, not a token count");
+        QTest::newRow("negative length") << QStringLiteral(R"({"layers":1,"units":2,"batch":1,"kv_len":[[[1,-2]]],"c_unit_ms":1,"c_tok_ms":1})") << QStringLiteral("kv_len[0][0][1] is -2, not a token count");
         // Values that made every modelled time infinite, or were misread (robustness sweep).
         QTest::newRow("huge constant") << QStringLiteral(R"({"layers":1,"units":2,"batch":1,"kv_len":[[[1,2]]],"c_unit_ms":1e308,"c_tok_ms":1})") << QStringLiteral("'c_unit_ms' must be a number from 0 to 1000000, got 1e+308");
-        QTest::newRow("huge length") << QStringLiteral(R"({"layers":1,"units":2,"batch":1,"kv_len":[[[1,1e300]]],"c_unit_ms":1,"c_tok_ms":1})") << QStringLiteral("holds 1e+300");
+        QTest::newRow("huge length") << QStringLiteral(R"({"layers":1,"units":2,"batch":1,"kv_len":[[[1,1e300]]],"c_unit_ms":1,"c_tok_ms":1})") << QStringLiteral("kv_len[0][0][1] is 1e+300");
         QTest::newRow("fractional bytes") << QStringLiteral(R"({"layers":1,"units":2,"batch":1,"kv_len":[[[1,2]]],"c_unit_ms":1,"c_tok_ms":1,"unit_weight_bytes":0.5})") << QStringLiteral("whole number of bytes");
         QTest::newRow("huge bytes") << QStringLiteral(R"({"layers":1,"units":2,"batch":1,"kv_len":[[[1,2]]],"c_unit_ms":1,"c_tok_ms":1,"unit_weight_bytes":1e30})") << QStringLiteral("'unit_weight_bytes' must be a number");
         QTest::newRow("tiny bandwidth") << QStringLiteral(R"({"layers":1,"units":2,"batch":1,"kv_len":[[[1,2]]],"bandwidth_gbps":1e-300,"head_dim":128,"hidden":4096})") << QStringLiteral("come out as 4.194e+300 and 5.12e+296 ms, beyond 1e6 ms"); // not 300 digits

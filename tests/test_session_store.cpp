@@ -206,15 +206,27 @@ private Q_SLOTS:
             s->appendRun(a.result, a.trace, Environment::detect(), 1);
         }
         QCOMPARE(SS::open(file, SS::Mode::ReadOnly)->listRuns().size(), size_t(2));
+        // A schema-1 run with a damaged rank count is marked, and the session's other runs read
+        // (the upgrade had refused the whole file, the viewer's in-memory one too).
+        const std::string damaged = fairkv::test::path(dir, "damaged.fkv");
+        sql(damaged, insert + "INSERT INTO runs VALUES(2, 1, NULL, '2026-01-01T00:00:00Z', 'cpu', 'emulated', NULL, '{}', '"
+                         + result + "');");
+        for (const SS::Mode mode : {SS::Mode::ReadOnly, SS::Mode::ReadWrite}) {
+            auto s = SS::open(damaged, mode);
+            const auto listed = s->listRuns();
+            QCOMPARE(listed.size(), size_t(2));
+            QVERIFY(!listed[0].settingsDamaged);
+            QVERIFY(listed[1].settingsDamaged);
+            QCOMPARE(s->loadTrace(1).records.size(), a.trace.records.size());
+            FAIRKV_EXPECT_ERROR(s->loadRun(2), "run 2");
+        }
         // A schema-1 file whose upgrade is refused is left as it was, its journal mode too (it had
         // been switched to WAL before the upgrade failed).
-        const std::string damaged = fairkv::test::path(dir, "damaged.fkv");
-        sql(damaged, std::string(SS::firstSchemaSql()) + "PRAGMA application_id=" + std::to_string(SS::kApplicationId)
-                         + "; PRAGMA user_version=1; INSERT INTO models VALUES(1, 'tiny', '{}');"
-                           "INSERT INTO runs VALUES(1, 1, NULL, '2026-01-01T00:00:00Z', 'cpu', 'emulated', NULL, '{}', '{}');");
-        const QByteArray damagedBefore = digest(damaged);
-        FAIRKV_EXPECT_ERROR(SS::open(damaged, SS::Mode::ReadWrite), "rank count");
-        QCOMPARE(digest(damaged), damagedBefore);
+        const std::string refused = fairkv::test::path(dir, "refused.fkv");
+        sql(refused, insert + "ALTER TABLE runs ADD COLUMN label TEXT;");
+        const QByteArray refusedBefore = digest(refused);
+        FAIRKV_EXPECT_ERROR(SS::open(refused, SS::Mode::ReadWrite), "already has schema 2's columns");
+        QCOMPARE(digest(refused), refusedBefore);
     }
 
     // Programs that create one new session at once all save (two to eight runs started together

@@ -438,19 +438,31 @@ int planCommand(const std::vector<std::string>& argv)
     for (bool e : plan.exact)
         exact += e;
     std::cout << o.planner << " on " << o.ranks << (o.ranks == 1 ? " rank, " : " ranks, ") << stats.layers << " layers x " << stats.units
-              << " units, batch " << stats.batch << " (modelled; costs " << stats.costSource << ")\n";
-    std::cout << "total " << fmt(plan.totalMs, 4) << " ms, uniform " << fmt(plan.uniformTotalMs, 4) << " ms ("
+              << " units, batch " << stats.batch << " (modelled; costs " << printable(stats.costSource) << ")\n";
+    // Four decimals, or three significant digits for times below 0.01 ms (a stats file's own
+    // constants can be that small: they had printed as 0.0000 ms).
+    const auto ms = [](double v) {
+        if (v <= 0 || v >= 0.01)
+            return fmt(v, 4);
+        char text[32];
+        std::snprintf(text, sizeof text, "%.3g", v);
+        return std::string(text);
+    };
+    std::cout << "total " << ms(plan.totalMs) << " ms, uniform " << ms(plan.uniformTotalMs) << " ms ("
               << fmt(plan.speedupOverUniform(), 3) << "x), lower bound "
-              << fmt(plan.lowerBoundTotalMs, 4) << " ms (gap " << fmt(100 * plan.gap(), 2) << "%)\n";
+              << ms(plan.lowerBoundTotalMs) << " ms (gap " << fmt(100 * plan.gap(), 2) << "%)\n";
     if (plan.fixedLayerMs > 0) {
         const double fixedTotal = plan.fixedLayerMs * stats.layers;
-        std::cout << "each layer includes " << fmt(plan.fixedLayerMs, 4) << " ms of MLP and collectives (from the stats), "
-                  << "which no placement changes; attention alone: " << fmt(plan.totalMs - fixedTotal, 4) << " ms, uniform "
-                  << fmt(plan.uniformTotalMs - fixedTotal, 4) << " ms, lower bound " << fmt(plan.lowerBoundTotalMs - fixedTotal, 4)
+        std::cout << "each layer includes " << ms(plan.fixedLayerMs) << " ms of MLP and collectives (from the stats), "
+                  << "which no placement changes; attention alone: " << ms(plan.totalMs - fixedTotal) << " ms, uniform "
+                  << ms(plan.uniformTotalMs - fixedTotal) << " ms, lower bound " << ms(plan.lowerBoundTotalMs - fixedTotal)
                   << " ms\n";
     }
-    std::cout << plan.extraReplicas << " extra replicas (" << fmt(double(plan.extraWeightBytes) / (1 << 20), 2)
-              << " MiB), " << exact << "/" << stats.layers << " layers proven optimal, planned in " << fmt(plan.planMs, 2)
+    // Without 'unit_weight_bytes' (or the shape) a copy's size is unknown, not zero.
+    const std::string copyBytes = plan.extraReplicas > 0 && stats.unitWeightBytes == 0
+                                      ? std::string("weight size unknown: the stats give no 'unit_weight_bytes' or shape")
+                                      : fmt(double(plan.extraWeightBytes) / (1 << 20), 2) + " MiB";
+    std::cout << plan.extraReplicas << " extra replicas (" << copyBytes << "), " << exact << "/" << stats.layers << " layers proven optimal, planned in " << fmt(plan.planMs, 2)
               << " ms\n";
     printNotes(plan.warnings, "fairkv plan: note: ");
     return 0;

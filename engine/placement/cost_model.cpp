@@ -41,34 +41,60 @@ std::vector<double> CostModel::layerLowerBoundsMs(const KvLengths& len, int numR
     return out;
 }
 
-CostModel CostModel::fit(const Placement& p, const KvLengths& len, const std::vector<std::vector<double>>& rankMs)
+CostModel CostModel::fit(const Placement& p, const KvLengths& len, const std::vector<std::vector<double>>& rankMs,
+                         double unitToTokenBytes)
 {
-    double sxx = 0, sxy = 0, syy = 0, sxt = 0, syt = 0;
+    std::vector<std::pair<double, double>> loads; // (replicas, tokens) of each (layer, rank)
+    std::vector<double> times;
     for (size_t l = 0; l < rankMs.size(); ++l)
         for (int g = 0; g < int(rankMs[l].size()); ++g) {
-            const auto [x, y] = rankLoad(p, len, int(l), g);
-            const double t = rankMs[l][size_t(g)];
-            sxx += x * x;
-            sxy += x * y;
-            syy += y * y;
-            sxt += x * t;
-            syt += y * t;
+            loads.push_back(rankLoad(p, len, int(l), g));
+            times.push_back(rankMs[l][size_t(g)]);
         }
+    double sxx = 0, sxy = 0, syy = 0, sxt = 0, syt = 0;
+    for (size_t i = 0; i < loads.size(); ++i) {
+        const auto [x, y] = loads[i];
+        sxx += x * x;
+        sxy += x * y;
+        syy += y * y;
+        sxt += x * times[i];
+        syt += y * times[i];
+    }
     CostModel m;
     m.source = "fitted to this run's measured per-rank attention times";
+    // Collinear loads (1 - cos² of the two columns near 0) leave the split to rounding.
     const double det = sxx * syy - sxy * sxy;
-    if (std::abs(det) > 1e-12 * std::max(1.0, sxx * syy)) {
+    const bool separable = sxx > 0 && syy > 0 && det > 1e-6 * sxx * syy;
+    if (separable) {
         m.cUnitMs = (sxt * syy - syt * sxy) / det;
         m.cTokMs = (syt * sxx - sxt * sxy) / det;
     }
-    // A negative constant means the two terms cannot be told apart here: fit the other alone.
-    if (m.cUnitMs < 0 || det == 0) {
-        m.cUnitMs = 0;
-        m.cTokMs = syy > 0 ? syt / syy : 0;
-    }
-    if (m.cTokMs < 0) {
-        m.cTokMs = 0;
-        m.cUnitMs = sxx > 0 ? sxt / sxx : 0;
+    if (!separable || m.cUnitMs < 0 || m.cTokMs < 0) {
+        if (unitToTokenBytes > 0) {
+            // t ≈ s · (ratio · replicas + tokens): the shape's split, the run's scale.
+            double szz = 0, szt = 0;
+            for (size_t i = 0; i < loads.size(); ++i) {
+                const double z = unitToTokenBytes * loads[i].first + loads[i].second;
+                szz += z * z;
+                szt += z * times[i];
+            }
+            const double scale = szz > 0 ? std::max(0.0, szt / szz) : 0.0;
+            m.cTokMs = scale;
+            m.cUnitMs = scale * unitToTokenBytes;
+            m.source = std::string("scaled to this run's measured per-rank attention times, split between units and tokens by "
+                                   "the model's bytes (this run's ") + (separable ? "times gave a negative constant" : "loads cannot tell the two apart")
+                       + ")";
+            return m;
+        }
+        // Without the shape: fit the term the times can carry alone.
+        if (!separable || m.cUnitMs < 0) {
+            m.cUnitMs = 0;
+            m.cTokMs = syy > 0 ? syt / syy : 0;
+        }
+        if (m.cTokMs < 0) {
+            m.cTokMs = 0;
+            m.cUnitMs = sxx > 0 ? sxt / sxx : 0;
+        }
     }
     return m;
 }

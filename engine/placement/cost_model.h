@@ -20,7 +20,12 @@ struct CostModel
     std::vector<double> layerLowerBoundsMs(const KvLengths& len, int numRanks) const;
 
     // Least-squares fit (non-negative) of the two constants to measured per-rank times [layer][rank].
-    static CostModel fit(const Placement& p, const KvLengths& len, const std::vector<std::vector<double>>& rankMs);
+    // Where the run cannot tell the two terms apart (one rank, or every rank's unit count in step
+    // with its tokens: the fit had put c_unit at 0, and a plan from it took copies for free), and
+    // `unitToTokenBytes` (a unit replica's weight bytes over one token's K and V bytes) is given,
+    // their ratio comes from those bytes and only the scale from the times; `source` says so.
+    static CostModel fit(const Placement& p, const KvLengths& len, const std::vector<std::vector<double>>& rankMs,
+                         double unitToTokenBytes = 0.0);
 };
 
 } // namespace fairkv

@@ -55,10 +55,11 @@ PlacementStats PlacementStats::fromJson(const json& j, const std::string& source
                 throw fail("kv_len[" + std::to_string(r) + "][" + std::to_string(l) + "] must hold "
                            + std::to_string(s.units) + " units");
             std::vector<double> units;
-            for (const json& v : row) {
+            for (size_t u = 0; u < row.size(); ++u) {
+                const json& v = row[u];
                 if (!jsonIsNumberIn(v, 0, double(1 << 30)))
-                    throw fail("kv_len[" + std::to_string(r) + "][" + std::to_string(l)
-                               + "] holds " + jsonBrief(v) + ", not a token count from 0 to 2^30");
+                    throw fail("kv_len[" + std::to_string(r) + "][" + std::to_string(l) + "][" + std::to_string(u)
+                               + "] is " + jsonBrief(v) + ", not a token count from 0 to 2^30");
                 units.push_back(v.get<double>());
             }
             layers.push_back(std::move(units));

@@ -274,6 +274,15 @@ PlacementStats assembleStats(std::vector<std::vector<std::vector<double>>> kvLen
     return s;
 }
 
+// A unit replica's weight bytes over one retained token's K and V bytes: how the model's shape
+// splits attention time between units and tokens where a run's times cannot (CostModel::fit).
+double unitToTokenBytes(const InferenceEngine& engine)
+{
+    const ModelConfig& mc = engine.config();
+    return PlacementStats::defaultUnitBytes(mc.hiddenSize, mc.headDim, engine.units().queryHeads(), engine.bytesPerWeight())
+           / PlacementStats::defaultTokenBytes(mc.headDim, engine.bytesPerWeight());
+}
+
 PlacementStats runStats(const InferenceEngine& engine, const CostModel& cost, const std::vector<std::vector<double>>& mlpMs,
                         const std::vector<double>& collectiveMs)
 {
@@ -447,7 +456,7 @@ void decodeAndMeasure(InferenceEngine& engine, const RunConfig& cfg, bool planne
         StepTiming t;
         take(engine.decodeStep(next, &t));
         const KvLengths lengths = currentLengths(engine);
-        const CostModel cost = CostModel::fit(engine.placement(), lengths, t.attentionMs);
+        const CostModel cost = CostModel::fit(engine.placement(), lengths, t.attentionMs, unitToTokenBytes(engine));
         // A fit that prices a retained token at nothing plans on unit counts alone, blind to the KV
         // it is meant to balance: say so (one calibration step too short or noisy to tell).
         if (!(cost.cTokMs > 0))
@@ -529,7 +538,7 @@ void decodeAndMeasure(InferenceEngine& engine, const RunConfig& cfg, bool planne
     fill(measured);
     if (measured > 0) {
         const KvLengths lengths = meanDecodeLengths(res.kvLen, measured);
-        res.cost = CostModel::fit(res.placement, lengths, res.rankAttentionMs);
+        res.cost = CostModel::fit(res.placement, lengths, res.rankAttentionMs, unitToTokenBytes(engine));
         res.lowerBoundMs = 0.0;
         for (double bound : res.cost.layerLowerBoundsMs(lengths, cfg.ranks))
             res.lowerBoundMs += bound;
