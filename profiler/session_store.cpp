@@ -470,6 +470,10 @@ std::unique_ptr<SessionStore> SessionStore::open(const std::string& path, Mode m
     s->m_file = resolved.empty() ? path : resolved; // a link swapped meanwhile: the path as given
     const std::string& file = s->m_file;
     const bool exists = fs::exists(path, ec);
+    if (!exists && ec && ec != std::errc::no_such_file_or_directory) // a name too long, a loop of links, no permission
+        throw Error(path + ": cannot be opened: " + ec.message());
+    if (!exists && fs::is_symlink(fs::symlink_status(path, ec)))
+        throw Error(path + ": is a link to " + fs::read_symlink(path, ec).string() + ", which leads to no file (missing, or links in a loop)");
     if (!exists && mode == Mode::ReadOnly)
         throw Error(path + ": no such session file");
     if (exists && fs::is_directory(path, ec))
@@ -489,6 +493,13 @@ std::unique_ptr<SessionStore> SessionStore::open(const std::string& path, Mode m
     s->m_tidyCompanions = mode == Mode::ReadOnly && wal && !fs::exists(file + "-wal", ec) && !fs::exists(file + "-shm", ec);
     if (mode == Mode::ReadWrite && exists && access(path.c_str(), W_OK) != 0)
         throw Error(path + ": the session file is read-only; open it for viewing or save to another file");
+    // SQLite's files beside the session must be files: a folder or a link in their place fails
+    // every read or write as "unable to open database file", naming none of them.
+    for (const char* companion : {"-wal", "-shm", "-journal"})
+        if (const auto st = fs::symlink_status(file + companion, ec); fs::exists(st) && !fs::is_regular_file(st))
+            throw Error(file + companion + ": SQLite's " + (companion + 1) + " file beside the session is "
+                        + (fs::is_directory(st) ? "a folder" : fs::is_symlink(st) ? "a link" : "not a regular file")
+                        + "; move it away to open the session");
     // SQLite writes through the -wal and -shm files beside the database; one that another user's
     // viewer left, or that a read-only copy left behind, stops every write late, as "read-only".
     for (const char* companion : {"-wal", "-shm"})
@@ -496,8 +507,6 @@ std::unique_ptr<SessionStore> SessionStore::open(const std::string& path, Mode m
             throw Error(file + companion + ": SQLite's " + (companion + 1) + " file beside the session is not writable by this user "
                         "(left by another user or a read-only copy): the session can be viewed, not appended to, until its "
                         "owner removes it or makes it writable");
-    if (!exists && fs::is_symlink(fs::symlink_status(path, ec)))
-        throw Error(path + ": is a link to " + fs::read_symlink(path, ec).string() + ", which does not exist");
     if (const std::string why = whyPathTooLong(file, mode); !why.empty())
         throw Error(path + ": " + why);
     if (const std::string folder = exists ? std::string() : missingFolderOf(path); !folder.empty())

@@ -851,6 +851,26 @@ private Q_SLOTS:
         QCOMPARE(SS::open(file, SS::Mode::ReadOnly)->listRuns().size(), size_t(2));
     }
 
+    // Links in a loop, a name longer than the file system takes, and a folder where SQLite's -wal
+    // goes: each named as what it is (they had read "no such session file" or "unable to open").
+    void oddPathsAreNamed()
+    {
+        QTemporaryDir dir;
+        const std::string a = fairkv::test::path(dir, "a.fkv"), b = fairkv::test::path(dir, "b.fkv");
+        std::filesystem::create_symlink(b, a);
+        std::filesystem::create_symlink(a, b);
+        for (const SS::Mode mode : {SS::Mode::ReadOnly, SS::Mode::ReadWrite})
+            FAIRKV_EXPECT_ERROR(SS::open(a, mode), "symbolic links");
+        FAIRKV_EXPECT_ERROR(SS::open(fairkv::test::path(dir, (std::string(300, 'x') + ".fkv").c_str()), SS::Mode::ReadOnly),
+                            "cannot be opened: File name too long");
+        const std::string f = fairkv::test::path(dir, "s.fkv");
+        const Recorded r = record();
+        SS::open(f, SS::Mode::ReadWrite)->appendRun(r.result, r.trace, Environment::detect());
+        std::filesystem::create_directory(f + "-wal");
+        for (const SS::Mode mode : {SS::Mode::ReadOnly, SS::Mode::ReadWrite})
+            FAIRKV_EXPECT_ERROR(SS::open(f, mode), f + "-wal: SQLite's wal file beside the session is a folder");
+    }
+
     void readOnlyFile()
     {
         QTemporaryDir dir;
