@@ -656,7 +656,8 @@ private Q_SLOTS:
         FAIRKV_EXPECT_ERROR(PlacementStats::fromJson(noHeads, "again.json"), "'bandwidth_gbps' is 0");
         exported.erase("head_dim");
         FAIRKV_EXPECT_ERROR(PlacementStats::fromJson(exported, "again.json"),
-                            "needs 'c_unit_ms' and 'c_tok_ms', or the shape to derive them from: 'head_dim' with 'hidden'");
+                            "needs 'c_unit_ms' and 'c_tok_ms', or the shape to derive them from: 'head_dim' (for c_tok_ms) and 'hidden' or "
+                            "'unit_weight_bytes' (for c_unit_ms), over 'bandwidth_gbps' (default 3100); it gives no 'head_dim'");
         // A key said twice is refused in our own files (which one is meant?), where a config.json
         // keeps the last as transformers' json.load does.
         QTemporaryDir dir;

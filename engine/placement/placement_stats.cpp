@@ -111,8 +111,10 @@ PlacementStats PlacementStats::fromJson(const json& j, const std::string& source
     } else if (bandwidthGiven && bandwidth <= 0) {
         throw fail("'bandwidth_gbps' is 0: the default cost constants need a bandwidth above 0 GB/s");
     } else {
-        throw fail("needs 'c_unit_ms' and 'c_tok_ms', or the shape to derive them from: 'head_dim' with 'hidden' (or "
-                   "'unit_weight_bytes'), over 'bandwidth_gbps' (default " + std::to_string(int(kDefaultBandwidthGbps)) + ")");
+        throw fail("needs 'c_unit_ms' and 'c_tok_ms', or the shape to derive them from: 'head_dim' (for c_tok_ms) and "
+                   "'hidden' or 'unit_weight_bytes' (for c_unit_ms), over 'bandwidth_gbps' (default "
+                   + std::to_string(int(kDefaultBandwidthGbps)) + "); it gives "
+                   + (headDim > 0 ? "neither 'hidden' nor 'unit_weight_bytes'" : "no 'head_dim'"));
     }
     if (s.cUnitMs == 0 && s.cTokMs == 0)
         throw fail("'c_unit_ms' and 'c_tok_ms' are both zero: every placement would cost nothing");
