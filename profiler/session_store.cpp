@@ -470,8 +470,11 @@ std::unique_ptr<SessionStore> SessionStore::open(const std::string& path, Mode m
     s->m_file = resolved.empty() ? path : resolved; // a link swapped meanwhile: the path as given
     const std::string& file = s->m_file;
     const bool exists = fs::exists(path, ec);
-    if (!exists && ec && ec != std::errc::no_such_file_or_directory) // a name too long, a loop of links, no permission
+    if (!exists && ec && ec != std::errc::no_such_file_or_directory) { // a name too long, a loop of links, no permission
+        if (const std::string why = whyPathTooLong(path, mode); !why.empty())
+            throw Error(path + ": " + why);
         throw Error(path + ": cannot be opened: " + ec.message());
+    }
     if (!exists && fs::is_symlink(fs::symlink_status(path, ec)))
         throw Error(path + ": is a link to " + fs::read_symlink(path, ec).string() + ", which leads to no file (missing, or links in a loop)");
     if (!exists && mode == Mode::ReadOnly)
