@@ -424,9 +424,12 @@ int SessionStore::runRanks(int64_t id) const
     return storedRanks(id, st.integer(0, "run " + std::to_string(id) + "'s rank count"));
 }
 
+namespace {
+constexpr int64_t kMostRanks = 4096; // fairkv plan's limit; fairkv run stops at 1024
+}
+
 int SessionStore::storedRanks(int64_t run, int64_t ranks) const
 {
-    constexpr int64_t kMostRanks = 4096; // fairkv plan's limit; fairkv run stops at 1024
     if (ranks < 1 || ranks > kMostRanks)
         fail("run " + std::to_string(run) + " has " + std::to_string(ranks) + " ranks, outside 1.." + std::to_string(kMostRanks)
              + ": the session is damaged");
@@ -576,7 +579,8 @@ std::unique_ptr<SessionStore> SessionStore::open(const std::string& path, Mode m
                 throw Error(path + ": a program stopped in the middle of writing to it and left its rollback journal " + journal
                             + (mode == Mode::ReadOnly ? "; opening the session for writing (a run saved to it) rolls that write back, "
                                                         "viewing cannot"
-                                                      : ", which is not a FairKV session's to roll back")
+                                                      : headerIsSession(file) ? ", which could not be rolled back (another program holds the session?)"
+                                                                              : ", which is not a FairKV session's to roll back")
                             + "; nothing was changed");
             if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
                 throw Error(path + ": is locked by another program (waited 5 s); try again once it has finished with the session");
@@ -635,6 +639,11 @@ std::unique_ptr<SessionStore> SessionStore::open(const std::string& path, Mode m
 
     if (sqlite3_open_v2(sqliteName(s->m_file).c_str(), &s->m_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) != SQLITE_OK)
         s->fail(std::string("cannot open: ") + sqlite3_errmsg(s->m_db));
+    // Which file this store writes, taken as it opens: one moved, renamed or replaced at its path
+    // afterwards is not written past (checkStillAtPath(): SQLite keeps its -wal by the path, and
+    // refuses to checkpoint into a file no longer there).
+    if (struct stat st; ::stat(s->m_file.c_str(), &st) == 0)
+        s->m_identity = {uint64_t(st.st_dev), uint64_t(st.st_ino)};
     sqlite3_busy_timeout(s->m_db, 5000);
     s->exec("PRAGMA foreign_keys=ON");
     // Upgraded (or created) before the switch to WAL below: a file whose upgrade is refused keeps
@@ -674,11 +683,6 @@ std::unique_ptr<SessionStore> SessionStore::open(const std::string& path, Mode m
     }
     sqlite3_busy_timeout(s->m_db, 5000);
     s->exec("PRAGMA synchronous=NORMAL");
-    // Which file this store writes: one moved, deleted or replaced at its path meanwhile is not
-    // written through the old handle (its -wal stays at the path; checkStillAtPath()).
-    struct stat st;
-    if (::stat(s->m_file.c_str(), &st) == 0)
-        s->m_identity = {uint64_t(st.st_dev), uint64_t(st.st_ino)};
     return s;
 }
 
@@ -686,8 +690,8 @@ void SessionStore::checkStillAtPath() const
 {
     struct stat st;
     if (::stat(m_file.c_str(), &st) != 0)
-        fail("the session file was moved or deleted while it was open; nothing was saved (its -wal left at the old path "
-             "belongs to the moved file)");
+        fail("the session file (or its folder) was moved, renamed or deleted while it was open for this save; nothing was "
+             "saved (SQLite keeps its write-ahead log by the path; save again to the file where it is now)");
     if (std::make_pair(uint64_t(st.st_dev), uint64_t(st.st_ino)) != m_identity)
         fail("the session file was replaced by another file while it was open; nothing was saved in either");
 }
@@ -720,17 +724,16 @@ void SessionStore::migrate(int from)
         for (int64_t id : runs) {
             // A run whose rank count or trace is damaged gets no per-layer times: the run list
             // marks it and opening it names the fault, while the session's other runs read.
-            RunAggregate agg;
             int ranks = 0;
-            try {
+            {
                 Statement st(m_db, "SELECT ranks FROM runs WHERE id=?", m_path);
                 st.bind(1, id);
                 st.step();
-                ranks = storedRanks(id, st.integer(0, "run " + std::to_string(id) + "'s rank count"));
-                agg = aggregate(loadTrace(id), ranks);
-            } catch (const Error&) {
-                continue;
+                if (st.isNull(0) || st.i64(0) < 1 || st.i64(0) > kMostRanks) // named by the run list
+                    continue;
+                ranks = int(st.i64(0));
             }
+            const RunAggregate agg = aggregate(loadTrace(id), ranks);
             Statement ins(m_db, "INSERT INTO layer_times VALUES(?,?,?,?,?,?,?)", m_path);
             for (const auto& a : agg.layers)
                 for (int g = 0; g < ranks; ++g)
@@ -1162,7 +1165,14 @@ StoredRun SessionStore::loadRun(int64_t id) const
         fail("run " + std::to_string(id) + " has damaged settings (not a JSON object)");
     if (!r.summary.damage.empty()) // what the run list marked (its rank count, a setting, a key, a metric)
         fail(r.summary.damage);
+    // The design's result keys every view reads (the run list checks them in SQL, but only where
+    // SQLite's JSON reader agrees with ours: a byte-order mark, say, it refuses and ours takes).
     const auto damaged = [&](const std::string& why) { fail("run " + std::to_string(id) + " has a damaged result record: " + why); };
+    for (const char* key : {"rank_attention_ms", "kv_len", "step_ms"})
+        if (!r.result.contains(key) || !r.result.at(key).is_array())
+            damaged(std::string("no '") + key + "' array");
+    if (!r.result.contains("placement") || !r.result.at("placement").is_object())
+        damaged("no 'placement'");
     checkResultTypes(r.result, r.summary.ranks, damaged);
     r.environment = Environment::fromJson(parseStored(st.text(2))); // damaged or missing: every field "unknown"
     return r;

@@ -13,6 +13,7 @@
 #include <fstream>
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 using namespace fairkv;
 
@@ -130,6 +131,23 @@ private Q_SLOTS:
         QCOMPARE(::mkfifo(fifo.c_str(), 0600), 0);
         FAIRKV_EXPECT_ERROR(Placement::uniform(1, 2, 2, 1).saveFile(fifo), "is not a regular file");
         QVERIFY(std::filesystem::is_fifo(fifo));
+        // Through a link, the file it leads to is written and the link stays; an existing file's
+        // permission bits stay (a rename over them had made every output 0644, and a link a file).
+        const std::string real = dir.filePath(QStringLiteral("real.json")).toStdString();
+        const std::string link = dir.filePath(QStringLiteral("link.json")).toStdString();
+        std::ofstream(real) << "old";
+        std::filesystem::permissions(real, std::filesystem::perms(0640));
+        std::filesystem::create_symlink("real.json", link);
+        Placement::uniform(1, 2, 2, 1).saveFile(link);
+        QVERIFY(std::filesystem::is_symlink(link));
+        QCOMPARE(Placement::fromFile(real, 1).ranks, 2);
+        QCOMPARE(std::filesystem::status(real).permissions(), std::filesystem::perms(0640));
+        // A file this user may not write is refused, not replaced (root may write any file).
+        if (geteuid() != 0) {
+            std::filesystem::permissions(real, std::filesystem::perms(0444));
+            FAIRKV_EXPECT_ERROR(Placement::uniform(1, 2, 2, 1).saveFile(real), "is read-only; not writing over it");
+            FAIRKV_EXPECT_ERROR(Placement::uniform(1, 2, 2, 1).saveFile(link), "is read-only");
+        }
         // Integers beyond an int are refused, not wrapped onto a valid rank, unit or request.
         FAIRKV_EXPECT_ERROR(Placement::fromJson(nlohmann::json::parse(R"({"layers": [[{"unit": 0, "replicas": [{"rank": 4294967297}]}]]})"), 1, "p.json"),
                             "\"rank\" 4294967297 is out of range");

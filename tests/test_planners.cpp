@@ -191,8 +191,10 @@ private Q_SLOTS:
         const CostModel shaped = CostModel::fit(one, len, timesOf(one, len), cUnit / cTok);
         QVERIFY2(std::abs(shaped.cUnitMs - cUnit) < 1e-9 && std::abs(shaped.cTokMs - cTok) < 1e-12, shaped.source.c_str());
         QVERIFY(shaped.source.find("split between units and tokens by the model's bytes") != std::string::npos);
-        // A ratio off by 2x still reproduces the measured total, only the split follows the bytes.
+        // A ratio off by 2x: the split follows the bytes, the scale the times (every layer's total
+        // is reproduced).
         const CostModel off = CostModel::fit(one, len, timesOf(one, len), 2 * cUnit / cTok);
+        QVERIFY(std::abs(off.cUnitMs / off.cTokMs - 2 * cUnit / cTok) < 1e-6);
         QVERIFY(std::abs((4 * off.cUnitMs + 800 * off.cTokMs) - (4 * cUnit + 800 * cTok)) < 1e-9);
     }
 

@@ -124,7 +124,7 @@ void KvHeatmapView::setRun(const StudioRun& run)
     m_run = run;
     m_selected.reset();
     m_requestBox->setRange(0, std::max(0, run.batch() - 1));
-    m_runLabel->setText(run.result.is_null() ? QString() : run.title());
+    m_runLabel->setText(run.result.empty() ? QString() : run.title());
     rebuild();
     m_details->setText(tr("Click a cell to see the unit's details."));
 }

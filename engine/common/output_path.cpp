@@ -71,6 +71,9 @@ std::string whyNotOutput(const std::string& path)
         return "is not a regular file (a pipe, socket or device)";
     if (isSqliteDatabase(path))
         return "is a session database";
+    // Written by a rename over it, a file the user may not write would be replaced all the same.
+    if (fs::is_regular_file(target) && ::access(path.c_str(), W_OK) != 0)
+        return "is read-only";
     for (const char* companion : {"-wal", "-shm", "-journal"}) {
         const std::string suffix = companion;
         if (path.size() > suffix.size() && path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0
@@ -102,14 +105,43 @@ std::string missingFolderOf(const std::string& path)
     return std::filesystem::is_directory(folder, ec) ? std::string() : folder;
 }
 
-void writeTextFile(const std::string& path, const std::string& text)
+namespace {
+
+// Where writing `path` lands: through a link, the file it leads to (the link stays a link, as a
+// shell's redirection leaves it; a rename over the link had replaced it with a plain file).
+std::string writeTarget(const std::string& path)
 {
-    refuseUnsafeOutput(path); // callers may have refused it up front; a session may have appeared since
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    if (!fs::is_symlink(fs::symlink_status(path, ec)))
+        return path;
+    if (fs::exists(path, ec)) {
+        const fs::path real = fs::canonical(path, ec);
+        return ec ? path : real.string();
+    }
+    const fs::path to = fs::read_symlink(path, ec); // dangling: the file it names is created
+    if (ec)
+        return path;
+    return (to.is_absolute() ? to : fs::path(folderOf(path)) / to).string();
+}
+
+} // namespace
+
+void writeTextFile(const std::string& given, const std::string& text)
+{
+    refuseUnsafeOutput(given); // callers may have refused it up front; a session may have appeared since
+    const std::string path = writeTarget(given);
+    if (path != given)
+        refuseUnsafeOutput(path);
     const std::string tmp = temporaryBeside(path);
     std::error_code ec;
+    // The file's permission bits stay as they were (a report replaced had become 0644 whatever it was).
+    const auto existing = std::filesystem::status(path, ec);
+    const bool keepMode = !ec && std::filesystem::is_regular_file(existing);
+    ec.clear();
     const auto fail = [&](const std::string& why) {
         std::filesystem::remove(tmp, ec);
-        throw Error(path + ": " + why);
+        throw Error(given + ": " + why);
     };
     {
         std::ofstream out(tmp, std::ios::trunc);
@@ -120,6 +152,9 @@ void writeTextFile(const std::string& path, const std::string& text)
         if (!out)
             fail("write failed");
     }
+    if (keepMode)
+        std::filesystem::permissions(tmp, existing.permissions(), ec);
+    ec.clear();
     std::filesystem::rename(tmp, path, ec);
     if (ec)
         fail("cannot write: " + ec.message());
