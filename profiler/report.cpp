@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cctype>
+#include <string_view>
 #include <cstdio>
 #include <functional>
 #include <limits>
@@ -58,7 +59,12 @@ std::string esc(const std::string& text)
 
 std::string csvField(const std::string& text)
 {
-    const std::string s = withoutControls(text, '?'); // as esc(): a spreadsheet or terminal shows it as written
+    std::string s = withoutControls(text, '?'); // as esc(): a spreadsheet or terminal shows it as written
+    // A label such as "=cmd|..." would be a formula to a spreadsheet: a leading quote keeps it text
+    // (numbers, negative ones too, stay numbers).
+    const bool number = s.size() > 1 && s[0] == '-' && (std::isdigit(static_cast<unsigned char>(s[1])) || s[1] == '.');
+    if (!s.empty() && std::string_view("=+-@").find(s[0]) != std::string_view::npos && !number && s != "-")
+        s.insert(0, 1, '\'');
     if (s.find_first_of(",\"\n\r") == std::string::npos)
         return s;
     std::string out = "\"";
@@ -184,7 +190,7 @@ std::vector<std::string> Report::csvColumns()
 {
     return {"run",       "label",        "parent",         "model",  "placement",    "compress", "budget",
             "batch",     "ranks",        "backend",        "timing", "tokens_per_s", "speedup",  "step_ms",
-            "imbalance", "attention_ms", "lower_bound_ms", "gpu",    "driver",       "cuda",     "nccl"};
+            "imbalance", "attention_ms", "lower_bound_ms", "differs_from_baseline", "gpu", "driver", "cuda", "nccl"};
 }
 
 std::vector<Report::Chart> Report::charts() const
@@ -275,14 +281,7 @@ std::string Report::html(bool inlineCharts) const
                 return x ? fmt(*x, 3) + "×" : std::string("–");
             }},
            {"differs from the baseline in", "computed",
-            [&](const StoredRun& r) {
-                if (&r == &base)
-                    return std::string("–");
-                std::string names;
-                for (const std::string& d : unlikeWork(base.summary, base.result, r.summary, r.result))
-                    names += (names.empty() ? "" : ", ") + d;
-                return names.empty() ? std::string("nothing: the same workload") : names;
-            }},
+            [&](const StoredRun& r) { return &r == &base ? std::string("–") : differsFromBaseline(r); }},
            {"timing", "", [](const StoredRun& r) { return r.summary.timing; }},
            {"decode step (ms)", "as timed", [](const StoredRun& r) { return fmt(r.summary.stepMs, 3); }},
            {"attention imbalance (max / mean)", "as timed",
@@ -364,6 +363,16 @@ std::string Report::html(bool inlineCharts) const
     return o.str();
 }
 
+std::string Report::differsFromBaseline(const StoredRun& run) const
+{
+    if (runs.empty() || &run == &runs[baseline])
+        return {};
+    std::string names;
+    for (const std::string& d : unlikeWork(runs[baseline].summary, runs[baseline].result, run.summary, run.result))
+        names += (names.empty() ? "" : ", ") + d;
+    return names.empty() ? std::string("nothing: the same workload") : names;
+}
+
 std::string Report::csv() const
 {
     std::ostringstream o;
@@ -392,6 +401,7 @@ std::string Report::csv() const
                                                  fmt(s.imbalance, 4),
                                                  fmt(attentionCriticalMs(r.result), 4),
                                                  fmt(s.lowerBoundMs, 4),
+                                                 differsFromBaseline(r),
                                                  r.environment.gpu,
                                                  r.environment.driver,
                                                  r.environment.cuda,
@@ -425,6 +435,7 @@ json Report::json() const
              {"imbalance", r.summary.imbalance},
              {"attention_ms", attentionCriticalMs(r.result)},
              {"lower_bound_ms", r.summary.lowerBoundMs},
+             {"differs_from_baseline", &r == &runs[baseline] ? nlohmann::json(nullptr) : nlohmann::json(unlikeWork(runs[baseline].summary, runs[baseline].result, r.summary, r.result))},
              {"config", r.config},
              {"placement", r.result.value("placement", nlohmann::json::object())},
              {"rank_attention_ms", timedSteps(r.result) ? r.result.value("rank_attention_ms", nlohmann::json::array())

@@ -30,8 +30,11 @@ struct Report
     std::string html(bool inlineCharts = true) const;
     // One row per run. Columns: run, label, parent, model, placement, compress, budget, batch,
     // ranks, backend, timing, tokens_per_s, speedup, step_ms, imbalance, attention_ms,
-    // lower_bound_ms, gpu, driver, cuda, nccl.
+    // lower_bound_ms, differs_from_baseline, gpu, driver, cuda, nccl.
     std::string csv() const;
+    // Where a run's work differs from the baseline's ("nothing: the same workload" where it does
+    // not; its speedup compares unlike work where it does): the HTML's row, the CSV's column.
+    std::string differsFromBaseline(const StoredRun& run) const;
     nlohmann::json json() const;
     // html(), csv() or json() as text, by format name ("html", "csv", "json").
     std::string text(const std::string& format) const;

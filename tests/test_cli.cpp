@@ -415,7 +415,9 @@ private Q_SLOTS:
         const QStringList common = smallRunArgs(session) + QStringList{QStringLiteral("--no-trace")};
         // a label with markup and a control character must not break the XHTML
         QCOMPARE(runCli(common + QStringList{QStringLiteral("--label"), QStringLiteral("a<b & \"c\"") + QChar(1)}).exitCode, 0);
-        QCOMPARE(runCli(common + QStringList{QStringLiteral("--placement"), QStringLiteral("fairkv-copy")}).exitCode, 0);
+        // a label a spreadsheet would take for a formula
+        QCOMPARE(runCli(common + QStringList{QStringLiteral("--placement"), QStringLiteral("fairkv-copy"), QStringLiteral("--label"),
+                                             QStringLiteral("=1+1")}).exitCode, 0);
         auto report = [&](const QString& name, const QStringList& extra = {}) {
             return runCli(QStringList{QStringLiteral("report"), session, QStringLiteral("--runs"), QStringLiteral("1,2"),
                                       QStringLiteral("--out"), dir.filePath(name)} + extra);
@@ -442,8 +444,13 @@ private Q_SLOTS:
         const QStringList lines = QString::fromUtf8(csv.readAll()).split(QLatin1Char('\n'), Qt::SkipEmptyParts);
         QCOMPARE(lines.size(), 3);
         QCOMPARE(lines[0], QStringLiteral("run,label,parent,model,placement,compress,budget,batch,ranks,backend,timing,"
-                                          "tokens_per_s,speedup,step_ms,imbalance,attention_ms,lower_bound_ms,gpu,driver,cuda,nccl"));
+                                          "tokens_per_s,speedup,step_ms,imbalance,attention_ms,lower_bound_ms,differs_from_baseline,"
+                                          "gpu,driver,cuda,nccl"));
         QCOMPARE(lines[2].split(QLatin1Char(','))[12], QStringLiteral("1.0000")); // run 2 over itself
+        QCOMPARE(lines[2].split(QLatin1Char(','))[1], QStringLiteral("'=1+1"));
+        // Where each run's work differs from the baseline's travels with its speedup, as in the HTML.
+        QCOMPARE(lines[2].split(QLatin1Char(','))[17], QString());
+        QVERIFY(!lines[1].split(QLatin1Char(','))[17].isEmpty());
 
         r = report(QStringLiteral("r.json"));
         QVERIFY2(r.exitCode == 0, qPrintable(r.err));
@@ -586,8 +593,14 @@ private Q_SLOTS:
             const Result r = runCli(run);
             QVERIFY2(r.exitCode == 0, qPrintable(r.err));
         }
-        const Result r = runCli({QStringLiteral("compare"), session, QStringLiteral("1"), QStringLiteral("2")});
+        const QString out = dir.filePath(QStringLiteral("c.json"));
+        const Result r = runCli({QStringLiteral("compare"), session, QStringLiteral("1"), QStringLiteral("2"), QStringLiteral("--json"), out});
         QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        // The JSON says what the terminal notes say: unlike timing, and the work that differs.
+        const nlohmann::json c = readJson(out);
+        QCOMPARE(c.at("same_timing").get<bool>(), false);
+        QVERIFY2(c.at("differs_in").is_array(), c.dump().substr(0, 200).c_str());
+        QCOMPARE(c.at("speedup_kind").get<std::string>(), std::string("computed: tokens_per_s of b over a, each measured vs emulated"));
         QVERIFY2(r.out.contains(QStringLiteral("tokens/s (measured vs emulated)")), qPrintable(r.out));
         QVERIFY2(r.out.contains(QRegularExpression(QStringLiteral("speedup of run 2 over run 1: [0-9.]+x \\(measured vs emulated\\)"))),
                  qPrintable(r.out));

@@ -641,14 +641,21 @@ int compareCommand(const std::vector<std::string>& argv)
         std::printf("note: run %lld is %s and run %lld %s; their times are not taken the same way\n",
                     static_cast<long long>(a.summary.id), a.summary.timing.c_str(), static_cast<long long>(b.summary.id),
                     b.summary.timing.c_str());
-    if (const auto differ = profiler::unlikeWork(a.summary, a.result, b.summary, b.result); !differ.empty()) {
+    const auto differ = profiler::unlikeWork(a.summary, a.result, b.summary, b.result);
+    if (!differ.empty()) {
         std::string list;
         for (const std::string& d : differ)
             list += (list.empty() ? "" : ", ") + d;
         std::printf("note: the runs differ in %s; the speedup compares unlike work\n", list.c_str());
     }
+    // The notes travel with the numbers: a script reading the speedup learns what the terminal said.
     if (!jsonOut.empty())
-        writeJsonFile(jsonOut, json{{"a", a.result}, {"b", b.result}, {"speedup", speedup ? json(*speedup) : json(nullptr)}});
+        writeJsonFile(jsonOut, json{{"a", a.result},
+                                    {"b", b.result},
+                                    {"speedup", speedup ? json(*speedup) : json(nullptr)},
+                                    {"speedup_kind", "computed: tokens_per_s of b over a, each " + timing},
+                                    {"differs_in", differ},
+                                    {"same_timing", sameTiming}});
     return 0;
 }
 
