@@ -238,7 +238,8 @@ std::string Report::html(bool inlineCharts) const
                                       : std::string(", which timed no decode step: no speedup can be computed over it (choose a "
                                                     "timed run as the baseline)"))
       << ". Kinds: <b>measured</b> (timed on one device per rank), <b>emulated</b> (ranks timed one after another, "
-         "step composed as the per-layer maximum plus a modelled collective), <b>modelled</b> (cost model, design §2), "
+         "step composed as the per-layer maximum plus the collective: modelled by the alpha-beta model on a GPU, the host's "
+         "measured in-process sum on the CPU backend), <b>modelled</b> (cost model, design §2), "
          "<b>computed</b> (from the run's data).</p>";
 
     // Tables with a column per run are cut into blocks of a few runs each: a PDF page does not
