@@ -692,6 +692,10 @@ private Q_SLOTS:
         const int speedupColumn = int(rows[0].split(',').indexOf("speedup"));
         QCOMPARE(rows[1].split(',').at(speedupColumn), QByteArray("1.0000"));
         QCOMPARE(rows[2].split(',').at(speedupColumn), QByteArray("n/a")); // run 1 timed no step, as its other times say
+        QVERIFY2(!r.err.contains(QStringLiteral("note:")), qPrintable(r.err));
+        // A baseline that timed no step is said on stderr too, not only inside the file.
+        r = runCli({QStringLiteral("report"), session, QStringLiteral("--runs"), QStringLiteral("1,2"), QStringLiteral("--out"), csv});
+        QVERIFY2(r.exitCode == 0 && r.err.contains(QStringLiteral("note: baseline run 1 timed no decode step")), qPrintable(r.err));
     }
 
     // A run's --json result is an export of its stats (design §5): plan reads it as it reads the

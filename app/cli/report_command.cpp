@@ -89,6 +89,9 @@ int reportCommand(const std::vector<std::string>& argv)
 #endif
     }
     std::cout << "wrote " << out << " (" << ids.size() << " runs, baseline run " << baseline << ")\n";
+    if (!(report.runs[report.baseline].summary.tokensPerS > 0)) // the report says it too; a script reads stderr
+        std::cerr << "fairkv report: note: baseline run " << baseline
+                  << " timed no decode step, so no speedup is computed over it (choose a timed run with --baseline)\n";
     return 0;
 }
 
