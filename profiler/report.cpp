@@ -321,6 +321,14 @@ std::string Report::html(bool inlineCharts) const
                                 if (!r.config.contains(k))
                                     return std::string("–");
                                 const nlohmann::json& v = r.config[k];
+                                // The settings' own words for "everything" and "not used" (a bare 0 or null
+                                // read as none).
+                                if (k == "layers" && v == 0)
+                                    return "all (" + r.result.value("model", nlohmann::json::object()).value("layers", nlohmann::json(nullptr)).dump() + ")";
+                                if (k == "memory_budget" && v.is_null())
+                                    return std::string("unlimited");
+                                if (k.rfind("allreduce_", 0) == 0 && r.summary.backend == "cpu")
+                                    return std::string("not used (cpu)");
                                 return v.is_string() ? v.get<std::string>()
                                                      : v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
                             }});

@@ -436,6 +436,10 @@ private Q_SLOTS:
         QVERIFY2(!xml.hasError(), qPrintable(xml.errorString()));
         QVERIFY(tables >= 5); // summary, settings, environment, one placement table per run
         QCOMPARE(svgs, 2);    // throughput and per-rank charts, inline
+        // Settings in their own words: no limit, the alpha-beta model unused on the CPU.
+        html.seek(0);
+        const QString page = QString::fromUtf8(html.readAll());
+        QVERIFY(page.contains(QStringLiteral(">unlimited<")) && page.contains(QStringLiteral(">not used (cpu)<")));
 
         r = report(QStringLiteral("r.csv"), {QStringLiteral("--baseline"), QStringLiteral("2")});
         QVERIFY2(r.exitCode == 0, qPrintable(r.err));
