@@ -444,7 +444,9 @@ json Report::json() const
              {"imbalance", r.summary.imbalance},
              {"attention_ms", attentionCriticalMs(r.result)},
              {"lower_bound_ms", r.summary.lowerBoundMs},
-             {"differs_from_baseline", &r == &runs[baseline] ? nlohmann::json(nullptr) : nlohmann::json(unlikeWork(runs[baseline].summary, runs[baseline].result, r.summary, r.result))},
+             {"differs_from_baseline",
+              &r == &runs[baseline] ? nlohmann::json(nullptr)
+                                    : nlohmann::json(unlikeWork(runs[baseline].summary, runs[baseline].result, r.summary, r.result))},
              {"config", r.config},
              {"placement", r.result.value("placement", nlohmann::json::object())},
              {"rank_attention_ms", timedSteps(r.result) ? r.result.value("rank_attention_ms", nlohmann::json::array())

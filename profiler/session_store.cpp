@@ -226,14 +226,6 @@ uint64_t walBytes(const std::string& path)
     return ec ? 0 : bytes;
 }
 
-// The URI that opens a session for reading. A reader of a WAL database (`wal`, from
-// checkFileHeader()) needs to create its -shm file beside it. Where no connection uses the file
-// (no -shm, no -wal holding changes), it is read as immutable instead when nothing beside it can be
-// written (a read-only folder or medium), and when this user cannot write the session itself:
-// SQLite gives the -wal and -shm it would make the file's own permissions, this reader could not
-// remove them afterwards, and a read-only -shm stops every later write, also the owner's once the
-// file is made writable again. One in rollback mode reads with locking anywhere, and immutable
-// would drop the locking a live writer relies on.
 // A file name as sqlite3_open_v2() takes it literally: SQLite builds that read URIs in plain names
 // (Debian's: SQLITE_USE_URI) take one beginning with "file:" for a URI, which would write
 // elsewhere ("file:s.fkv?mode=memory" in memory) than the checks and the readers look.
@@ -253,6 +245,14 @@ bool headerIsSession(const std::string& path)
     return int32_t(id) == SessionStore::kApplicationId;
 }
 
+// The URI that opens a session for reading. A reader of a WAL database (`wal`, from
+// checkFileHeader()) needs to create its -shm file beside it. Where no connection uses the file
+// (no -shm, no -wal holding changes), it is read as immutable instead when nothing beside it can be
+// written (a read-only folder or medium), and when this user cannot write the session itself:
+// SQLite gives the -wal and -shm it would make the file's own permissions, this reader could not
+// remove them afterwards, and a read-only -shm stops every later write, also the owner's once the
+// file is made writable again. One in rollback mode reads with locking anywhere, and immutable
+// would drop the locking a live writer relies on.
 std::string readUri(const std::string& path, bool wal)
 {
     std::error_code ec;
@@ -479,7 +479,8 @@ std::unique_ptr<SessionStore> SessionStore::open(const std::string& path, Mode m
         throw Error(path + ": cannot be opened: " + ec.message());
     }
     if (!exists && fs::is_symlink(fs::symlink_status(path, ec)))
-        throw Error(path + ": is a link to " + fs::read_symlink(path, ec).string() + ", which leads to no file (missing, or links in a loop)");
+        throw Error(path + ": is a link to " + fs::read_symlink(path, ec).string()
+                    + ", which leads to no file (missing, or links in a loop)");
     if (!exists && mode == Mode::ReadOnly)
         throw Error(path + ": no such session file");
     if (exists && fs::is_directory(path, ec))

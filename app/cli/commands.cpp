@@ -462,8 +462,8 @@ int planCommand(const std::vector<std::string>& argv)
     const std::string copyBytes = plan.extraReplicas > 0 && stats.unitWeightBytes == 0
                                       ? std::string("weight size unknown: the stats give no 'unit_weight_bytes' or shape")
                                       : fmt(double(plan.extraWeightBytes) / (1 << 20), 2) + " MiB";
-    std::cout << plan.extraReplicas << " extra replicas (" << copyBytes << "), " << exact << "/" << stats.layers << " layers proven optimal, planned in " << fmt(plan.planMs, 2)
-              << " ms\n";
+    std::cout << plan.extraReplicas << " extra replicas (" << copyBytes << "), " << exact << "/" << stats.layers
+              << " layers proven optimal, planned in " << fmt(plan.planMs, 2) << " ms\n";
     printNotes(plan.warnings, "fairkv plan: note: ");
     return 0;
 }

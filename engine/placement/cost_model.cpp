@@ -82,8 +82,8 @@ CostModel CostModel::fit(const Placement& p, const KvLengths& len, const std::ve
             m.cTokMs = scale;
             m.cUnitMs = scale * unitToTokenBytes;
             m.source = std::string("scaled to this run's measured per-rank attention times, split between units and tokens by "
-                                   "the model's bytes (this run's ") + (separable ? "times gave a negative constant" : "loads cannot tell the two apart")
-                       + ")";
+                                   "the model's bytes (this run's ")
+                       + (separable ? "times gave a negative constant" : "loads cannot tell the two apart") + ")";
             return m;
         }
         // Without the shape: fit the term the times can carry alone.
