@@ -1,6 +1,7 @@
 // HF config.json parsing (old and new RoPE keys, Mistral head_dim) and the built-in shapes.
 #include "common/error.h"
 #include "model/model_config.h"
+#include "model/model_weights.h"
 #include "model/rope.h"
 #include "test_util.h"
 
@@ -28,6 +29,21 @@ class TestModelConfig : public QObject
 {
     Q_OBJECT
 private Q_SLOTS:
+    // --layers N of a built-in shape is the full model's first N layers with the full model's
+    // head (the head's seed had followed its place after the layers: every cut had its own head).
+    void syntheticCutKeepsTheFullModelsLayersAndHead()
+    {
+        const ModelWeights full = ModelWeights::synthetic(ModelConfig::builtin("tiny", 0), 3);
+        const ModelWeights cut = ModelWeights::synthetic(ModelConfig::builtin("tiny", 2), 3);
+        QCOMPARE(cut.layers.size(), size_t(2));
+        QVERIFY(cut.embed.data == full.embed.data);
+        for (size_t l = 0; l < 2; ++l)
+            QVERIFY(cut.layers[l].wq.data == full.layers[l].wq.data && cut.layers[l].wdown.data == full.layers[l].wdown.data);
+        QVERIFY(cut.finalNorm.data == full.finalNorm.data);
+        QVERIFY(!cut.lmHead.data.empty() && cut.lmHead.data == full.lmHead.data);
+        QVERIFY(ModelWeights::synthetic(ModelConfig::builtin("tiny", 0), 4).lmHead.data != full.lmHead.data); // the seed still counts
+    }
+
     void llama3OldStyleRopeScaling()
     {
         json j = llamaJson();

@@ -270,7 +270,13 @@ ModelWeights ModelWeights::synthetic(const ModelConfig& config, uint64_t seed)
     const int64_t h = config.hiddenSize;
     const double inScale = 1.0 / std::sqrt(double(h));
     auto list = slots(w);
+    uint64_t afterLayers = 0;
     for (size_t i = 0; i < list.size(); ++i) {
+        // Tensors after the layers (the head) take seeds of their own, not their place in the
+        // list: a model cut to its first N layers (--layers) keeps the full model's head, as a
+        // checkpoint cut the same way does.
+        const bool tail = i > 0 && list[i].name.rfind("model.layers.", 0) != 0;
+        const uint64_t stream = tail ? (uint64_t(1) << 40) + afterLayers++ : uint64_t(i) + 1;
         Tensor& t = *list[i].target;
         t = Tensor(list[i].shape);
         if (list[i].shape.size() == 1) {
@@ -284,7 +290,7 @@ ModelWeights ModelWeights::synthetic(const ModelConfig& config, uint64_t seed)
             stddev = 1.0 / std::sqrt(double(config.intermediateSize));
         else if (list[i].name == "model.embed_tokens.weight")
             stddev = 1.0;
-        fillNormal(t, Rng::mix(seed, i + 1), stddev);
+        fillNormal(t, Rng::mix(seed, stream), stddev);
     }
     // Per-head sharpness: q rows of head h scaled by s_h (kv/synthetic_attention.cpp draws it).
     w.headSharpness = syntheticHeadSharpness(config, seed);
