@@ -298,7 +298,10 @@ void InferenceEngine::compressLayer(int l, const CompressionOptions& compression
         LayerSelection& sel = selections[i];
         const int r = requests[i];
         for (int u = 0; u < units; ++u) {
-            m_mass[size_t(r)][size_t(l)][size_t(u)] = sel.massRetained[size_t(u)];
+            // A share of the unit's attention: a unit that keeps every token keeps exactly 1, and
+            // a float sum over the kept ones (a few 1e-8 above 1 at times) stays within [0, 1].
+            const bool keepsAll = sel.kept[size_t(u)].size() == scores[i][size_t(u)].size();
+            m_mass[size_t(r)][size_t(l)][size_t(u)] = keepsAll ? 1.0 : std::clamp(sel.massRetained[size_t(u)], 0.0, 1.0);
             kept[{u, r}] = std::move(sel.kept[size_t(u)]);
         }
     }
