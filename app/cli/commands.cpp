@@ -358,6 +358,8 @@ int logitsCommand(const std::vector<std::string>& argv)
     forward.model = args.str("model");
     forward.layers = args.integer("layers", 0, 1 << 20);
     forward.promptLen = int(tokens.size());
+    if (args.has("seed") && !ModelConfig::isBuiltin(forward.model)) // a checkpoint's weights are its own
+        throw UsageError("--seed applies to a built-in shape's synthetic weights only, not to the checkpoint " + forward.model);
     if (const auto shape = modelShape(forward.model, forward.layers)) {
         // Before the weights load; the engine's message would speak of "prompt 0".
         for (size_t i = 0; i < tokens.size(); ++i)
