@@ -87,6 +87,18 @@ fairkv::RunConfig smallRun(int decode = 3)
     return c;
 }
 
+// A session file of `runs` runs of smallRun(), as a CLI on a GPU server writes one: the first a
+// fresh run, each further one a re-run of it labelled "re-run".
+void writeSmallRuns(const QString& file, int runs)
+{
+    profiler::CpuTracer tracer;
+    const RunResult r = runInference(smallRun(), {}, nullptr, &tracer);
+    auto s = profiler::SessionStore::open(file.toStdString(), profiler::SessionStore::Mode::ReadWrite);
+    for (int i = 0; i < runs; ++i)
+        s->appendRun(r, tracer.buffer(), profiler::Environment::detect(), i ? std::optional<int64_t>(1) : std::nullopt,
+                     i ? "re-run" : "");
+}
+
 QMessageBox* errorDialog(QWidget* window)
 {
     return window->findChild<QMessageBox*>(QStringLiteral("errorDialog"));
@@ -718,13 +730,7 @@ private Q_SLOTS:
     {
         QTemporaryDir dir;
         const QString file = dir.filePath(QStringLiteral("gpu-server.fkv"));
-        {
-            profiler::CpuTracer tracer;
-            const RunResult r = runInference(smallRun(), {}, nullptr, &tracer);
-            auto s = profiler::SessionStore::open(file.toStdString(), profiler::SessionStore::Mode::ReadWrite);
-            s->appendRun(r, tracer.buffer(), profiler::Environment::detect());
-            s->appendRun(r, tracer.buffer(), profiler::Environment::detect(), 1, "re-run");
-        }
+        writeSmallRuns(file, 2);
         MainWindow w;
         QVERIFY(w.openSession(file));
         QCOMPARE(w.runsModel()->rowCount(), 2);
@@ -746,12 +752,7 @@ private Q_SLOTS:
     {
         QTemporaryDir dir;
         const QString file = dir.filePath(QStringLiteral("damaged.fkv"));
-        {
-            profiler::CpuTracer tracer;
-            const RunResult r = runInference(smallRun(), {}, nullptr, &tracer);
-            profiler::SessionStore::open(file.toStdString(), profiler::SessionStore::Mode::ReadWrite)
-                ->appendRun(r, tracer.buffer(), profiler::Environment::detect());
-        }
+        writeSmallRuns(file, 1);
         sqlite3* db = nullptr;
         QCOMPARE(sqlite3_open(file.toLocal8Bit().constData(), &db), SQLITE_OK);
         QCOMPARE(sqlite3_exec(db, "UPDATE runs SET result_json='{'", nullptr, nullptr, nullptr), SQLITE_OK);
@@ -769,12 +770,7 @@ private Q_SLOTS:
     {
         QTemporaryDir dir;
         const QString file = dir.filePath(QStringLiteral("colleague.fkv"));
-        {
-            profiler::CpuTracer tracer;
-            const RunResult r = runInference(smallRun(), {}, nullptr, &tracer);
-            auto s = profiler::SessionStore::open(file.toStdString(), profiler::SessionStore::Mode::ReadWrite);
-            s->appendRun(r, tracer.buffer(), profiler::Environment::detect());
-        }
+        writeSmallRuns(file, 1);
         // In rollback-journal mode (header bytes 18 and 19 are 1), as sessions written by other
         // SQLite tools are: a window that opened it for writing switched it to WAL mode.
         const auto bytes = [&] {
