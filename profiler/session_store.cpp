@@ -234,17 +234,6 @@ std::string sqliteName(const std::string& path)
     return path.rfind("file:", 0) == 0 ? "./" + path : path;
 }
 
-// Whether the file's header says it is a FairKV session (its application id, bytes 68-71).
-bool headerIsSession(const std::string& path)
-{
-    std::ifstream in(path, std::ios::binary);
-    unsigned char h[72] = {};
-    if (!in.read(reinterpret_cast<char*>(h), sizeof h))
-        return false;
-    const uint32_t id = uint32_t(h[68]) << 24 | uint32_t(h[69]) << 16 | uint32_t(h[70]) << 8 | uint32_t(h[71]);
-    return int32_t(id) == SessionStore::kApplicationId;
-}
-
 // The URI that opens a session for reading. A reader of a WAL database (`wal`, from
 // checkFileHeader()) needs to create its -shm file beside it. Where no connection uses the file
 // (no -shm, no -wal holding changes), it is read as immutable instead when nothing beside it can be
@@ -309,6 +298,14 @@ std::string schemaRefusal(int version, int32_t appId, bool hasTables)
 // Checks the file before SQLite sees it: an SQLite header, and a size that holds every page the
 // header counts (a truncated copy otherwise fails later, deep in a query). Returns whether the
 // database is in WAL mode (header bytes 18 and 19 are 2).
+// Whether the file's header says it is a FairKV session (its application id, bytes 68-71).
+bool headerIsSession(const std::string& path)
+{
+    std::ifstream in(path, std::ios::binary);
+    unsigned char h[72] = {};
+    return in.read(reinterpret_cast<char*>(h), sizeof h) && int32_t(be32(h + 68)) == SessionStore::kApplicationId;
+}
+
 bool checkFileHeader(const std::string& path)
 {
     std::ifstream in(path, std::ios::binary);

@@ -6,13 +6,13 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <functional>
-#include <string_view>
-#include <optional>
-#include <map>
 #include <charconv>
 #include <cmath>
+#include <functional>
+#include <map>
 #include <numeric>
+#include <optional>
+#include <string_view>
 
 namespace fairkv {
 
