@@ -90,6 +90,25 @@ private Q_SLOTS:
         QCOMPARE(third.tokens, live.result().tokens);
     }
 
+    // Sampling (temperature > 0): each request draws from its own stream, as its prompt does, so
+    // what request 0 generates does not depend on the batch it shares; a re-run samples the same.
+    void sampledTokensDoNotDependOnTheBatch()
+    {
+        RunConfig three = smallRun();
+        three.temperature = 1.0;
+        LiveRun live(three);
+        const RunResult& sampled = live.result();
+        RunConfig one = three;
+        one.batch = 1;
+        const RunResult alone = runInference(one);
+        QCOMPARE(alone.prompts[0], sampled.prompts[0]);
+        QCOMPARE(alone.tokens[0], sampled.tokens[0]);
+        RunConfig greedy = three;
+        greedy.temperature = 0.0;
+        QVERIFY2(runInference(greedy).tokens != sampled.tokens, "temperature 1 sampled the greedy tokens");
+        QCOMPARE(live.rerun(sampled.placement, "again").tokens, sampled.tokens);
+    }
+
     void badPlacementIsRefusedAndLeavesTheEngineUsable()
     {
         LiveRun live(smallRun());

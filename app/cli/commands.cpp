@@ -149,7 +149,7 @@ int runCommand(const std::vector<std::string>& argv)
                {"prompt-len", "L", "prompt tokens per request (seeded random ids); a prompt within the budget is kept whole", "512"},
                {"decode", "T", "decode steps", "16"},
                {"seed", "S", "seed of weights, prompts and sampling", "0"},
-               {"temperature", "T", "sampling temperature (0: greedy)", "0"},
+               {"temperature", "T", "sampling temperature (0: greedy; each request samples from its own seeded stream)", "0"},
                {"emulate", "", "cuda: run every rank on the first GPU and compose the step (also with enough GPUs)", ""},
                {"allreduce-alpha-us", "US", "emulated ranks: all-reduce latency of the alpha-beta model", "10"},
                {"allreduce-gbs", "GB/s", "emulated ranks: all-reduce bus bandwidth of the alpha-beta model", "370"},

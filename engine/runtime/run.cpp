@@ -426,7 +426,7 @@ struct LiveRun::State
     std::shared_ptr<ModelWeights> weights;
     std::unique_ptr<InferenceEngine> engine;
     InferenceEngine::DecodeState afterPrefill;
-    Rng samplerAfterPrefill{0};
+    std::vector<Rng> samplersAfterPrefill; // one per request
     RunResult prefilled; // model, prompts, prefill time and token: what every decode starts from
     RunResult result;
 };
@@ -436,7 +436,7 @@ namespace {
 // Decodes cfg.decode steps from the engine's current state and fills `res` (which holds the
 // prefill's fields). `planned`: the first step runs under the current placement and calibrates
 // the cost model, then the planner's placement is installed live.
-void decodeAndMeasure(InferenceEngine& engine, const RunConfig& cfg, bool planned, Rng& sampler, RunResult& res,
+void decodeAndMeasure(InferenceEngine& engine, const RunConfig& cfg, bool planned, std::vector<Rng>& samplers, RunResult& res,
                       const std::function<void(const std::string&, int, int)>& report, const PartialFn& partial)
 {
     const ModelConfig& mc = engine.config();
@@ -446,7 +446,7 @@ void decodeAndMeasure(InferenceEngine& engine, const RunConfig& cfg, bool planne
     auto take = [&](const std::vector<std::vector<float>>& logits) {
         for (int r = 0; r < cfg.batch; ++r) {
             auto& generated = res.tokens[size_t(r)]; // the last one was this step's input
-            next[size_t(r)] = sampleToken(logits[size_t(r)], cfg.temperature, sampler,
+            next[size_t(r)] = sampleToken(logits[size_t(r)], cfg.temperature, samplers[size_t(r)],
                                           {r, cfg.promptLen + int(generated.size()) - 1, generated.back()});
             res.tokens[size_t(r)].push_back(next[size_t(r)]);
         }
@@ -617,16 +617,20 @@ LiveRun::LiveRun(const RunConfig& cfg, const ProgressFn& progress, const std::at
     auto pre = engine.prefill(res.prompts, cfg.compression, placement);
     res.prefillWallMs = pre.wallMs;
     res.prefillMs = pre.timing.composedMs();
-    Rng sampler(Rng::mix(cfg.seed, 0x5a3b1e));
+    // Each request samples from its own stream (as its prompt is drawn from its own): what request
+    // r generates does not depend on how many requests share the batch.
+    std::vector<Rng> samplers;
     res.tokens.assign(size_t(cfg.batch), {});
-    for (int r = 0; r < cfg.batch; ++r)
-        res.tokens[size_t(r)].push_back(
-            sampleToken(pre.lastLogits[size_t(r)], cfg.temperature, sampler, {r, cfg.promptLen - 1, res.prompts[size_t(r)].back()}));
+    for (int r = 0; r < cfg.batch; ++r) {
+        samplers.emplace_back(Rng::mix(cfg.seed, 0x5a3b1e, uint64_t(r)));
+        res.tokens[size_t(r)].push_back(sampleToken(pre.lastLogits[size_t(r)], cfg.temperature, samplers.back(),
+                                                    {r, cfg.promptLen - 1, res.prompts[size_t(r)].back()}));
+    }
     m->afterPrefill = engine.saveState();
-    m->samplerAfterPrefill = sampler;
+    m->samplersAfterPrefill = samplers;
 
     m->result = res;
-    decodeAndMeasure(engine, cfg, planned, sampler, m->result, report, partial);
+    decodeAndMeasure(engine, cfg, planned, samplers, m->result, report, partial);
     engine.setTraceSink(nullptr);
 }
 
@@ -654,10 +658,10 @@ RunResult LiveRun::rerun(const Placement& placement, const std::string& name, co
         res.config.decode = decodeSteps;
     res.kvMovedBytes = engine.setPlacement(p);
     res.kernelTracing = trace && trace->tracesKernels();
-    Rng sampler = m->samplerAfterPrefill;
+    std::vector<Rng> samplers = m->samplersAfterPrefill;
     engine.setTraceSink(trace);
     try {
-        decodeAndMeasure(engine, res.config, false, sampler, res, report, partial);
+        decodeAndMeasure(engine, res.config, false, samplers, res, report, partial);
     } catch (...) {
         engine.setTraceSink(nullptr);
         throw;
