@@ -8,12 +8,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cctype>
-#include <string_view>
 #include <cstdio>
 #include <functional>
 #include <limits>
 #include <map>
 #include <sstream>
+#include <string_view>
 
 namespace fairkv::profiler {
 

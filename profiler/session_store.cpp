@@ -295,9 +295,6 @@ std::string schemaRefusal(int version, int32_t appId, bool hasTables)
     return {};
 }
 
-// Checks the file before SQLite sees it: an SQLite header, and a size that holds every page the
-// header counts (a truncated copy otherwise fails later, deep in a query). Returns whether the
-// database is in WAL mode (header bytes 18 and 19 are 2).
 // Whether the file's header says it is a FairKV session (its application id, bytes 68-71).
 bool headerIsSession(const std::string& path)
 {
@@ -306,6 +303,9 @@ bool headerIsSession(const std::string& path)
     return in.read(reinterpret_cast<char*>(h), sizeof h) && int32_t(be32(h + 68)) == SessionStore::kApplicationId;
 }
 
+// Checks the file before SQLite sees it: an SQLite header, and a size that holds every page the
+// header counts (a truncated copy otherwise fails later, deep in a query). Returns whether the
+// database is in WAL mode (header bytes 18 and 19 are 2).
 bool checkFileHeader(const std::string& path)
 {
     std::ifstream in(path, std::ios::binary);
@@ -423,11 +423,16 @@ int SessionStore::runRanks(int64_t id) const
 
 namespace {
 constexpr int64_t kMostRanks = 4096; // fairkv plan's limit; fairkv run stops at 1024
+
+bool ranksInRange(int64_t ranks)
+{
+    return ranks >= 1 && ranks <= kMostRanks;
 }
+} // namespace
 
 int SessionStore::storedRanks(int64_t run, int64_t ranks) const
 {
-    if (ranks < 1 || ranks > kMostRanks)
+    if (!ranksInRange(ranks))
         fail("run " + std::to_string(run) + " has " + std::to_string(ranks) + " ranks, outside 1.." + std::to_string(kMostRanks)
              + ": the session is damaged");
     return int(ranks);
@@ -727,7 +732,7 @@ void SessionStore::migrate(int from)
                 Statement st(m_db, "SELECT ranks FROM runs WHERE id=?", m_path);
                 st.bind(1, id);
                 st.step();
-                if (st.isNull(0) || st.i64(0) < 1 || st.i64(0) > kMostRanks) // named by the run list
+                if (st.isNull(0) || !ranksInRange(st.i64(0))) // named by the run list
                     continue;
                 ranks = int(st.i64(0));
             }
